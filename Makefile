@@ -1,0 +1,44 @@
+# GridTokenX: `make run` starts a demo site, `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export GTX_DEV ?= 1
+PORT ?= 8000
+
+.PHONY: run test bench lint format deps chromium clean
+
+deps: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: deps
+	$(PY) -m gridtokenx_site.devservers -- bash -c '\
+	  $(PY) manage.py migrate --noinput -v0 && \
+	  $(PY) manage.py init --genesis-config thai_market.toml --validator EGAT --demo && \
+	  $(PY) manage.py demo_banner --port $(PORT) && \
+	  exec $(PY) manage.py start --node-type validator --port $(PORT)'
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: deps chromium
+	$(PY) -m gridtokenx_site.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: deps
+	$(PY) -m gridtokenx_site.devservers -- bash bench/run_all.sh
+
+lint: deps
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: deps
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .devdata .node

@@ -1,0 +1,186 @@
+"""Blocks: executing transactions against the state, headers, proof of work, votes.
+
+``execute_block`` is the state transition every site runs. The proposer runs
+it leniently (a transaction that cannot be included is dropped and reported);
+a validator checking someone else's block runs it strictly (any such
+transaction makes the whole block invalid).
+"""
+
+from dataclasses import asdict, dataclass, field, replace
+
+from nacl.signing import SigningKey
+
+from . import errors
+from .encoding import BLOCK_DOMAIN, VOTE_DOMAIN, canonical_json, merkle_root, sha256_hex
+from .errors import LedgerError
+from .keys import address_of, sign, verify
+from .kinds import BlockContext, get_kind
+from .state import Account, State
+from .tx import Transaction
+
+INVALID_BLOCK = "invalid_block"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    tx_hash: str
+    ok: bool
+    code: str = ""
+    message: str = ""
+
+
+@dataclass
+class BlockResult:
+    receipts: list[Receipt]
+    included: list[Transaction]
+    dropped: list[tuple[Transaction, LedgerError]]
+    events: list[dict]
+    energy: dict = field(default_factory=dict)
+
+
+def empty_energy() -> dict:
+    """Energy metadata of a block, all integers: Wh traded, renewable Wh, carbon credits in g CO2."""
+    return {"traded_wh": 0, "renewable_wh": 0, "carbon_credits_g": 0}
+
+
+def execute_block(
+    state: State,
+    txs: list[Transaction],
+    *,
+    chain_id: str,
+    height: int,
+    timestamp_ms: int,
+    params: dict,
+    strict: bool,
+    verify_signatures: bool,
+) -> BlockResult:
+    """Apply ``txs`` in order. Included transactions consume their nonce, failed or not."""
+    ctx = BlockContext(chain_id, height, timestamp_ms, params, [], empty_energy())
+    prefetch: dict[str, set[str]] = {}
+    kinds = {}
+    for tx in txs:
+        try:
+            kinds[tx.hash] = kind = get_kind(tx.kind)
+            kind.check_payload(tx.payload, params)
+            for table, keys in kind.prefetch(tx).items():
+                prefetch.setdefault(table, set()).update(keys)
+        except LedgerError:
+            pass  # reported when the transaction's turn comes
+        prefetch.setdefault(Account.table, set()).add(tx.sender)
+    for table, keys in prefetch.items():
+        state.prefetch(table, keys)
+
+    result = BlockResult([], [], [], ctx.events, ctx.energy)
+    for tx in txs:
+        try:
+            _admit_in_block(state, tx, chain_id, verify_signatures)
+            kind = kinds.get(tx.hash) or get_kind(tx.kind)
+        except LedgerError as exc:
+            if strict:
+                raise LedgerError(INVALID_BLOCK, f"Transaction {tx.hash}: {exc.message}") from exc
+            result.dropped.append((tx, exc))
+            continue
+        sender = state.account(tx.sender)
+        try:
+            kind.check_payload(tx.payload, params)
+            kind.apply(state, tx, ctx)
+        except LedgerError as exc:
+            state.rollback_tx()
+            receipt = Receipt(tx.hash, False, exc.code, exc.message)
+        else:
+            receipt = Receipt(tx.hash, True)
+            sender = state.account(tx.sender)
+        state.put(replace(sender, nonce=sender.nonce + 1))
+        state.commit_tx()
+        result.receipts.append(receipt)
+        result.included.append(tx)
+    return result
+
+
+def _admit_in_block(state: State, tx: Transaction, chain_id: str, verify_signatures: bool) -> None:
+    if tx.chain_id != chain_id:
+        raise LedgerError(errors.WRONG_CHAIN, f"chain_id is not {chain_id}.")
+    if verify_signatures and not tx.signature_valid():
+        raise LedgerError(errors.BAD_SIGNATURE, "The signature does not match the sender.")
+    expected = state.account(tx.sender).nonce
+    if tx.nonce != expected:
+        code = errors.NONCE_REPLAYED if tx.nonce < expected else errors.NONCE_GAP
+        raise LedgerError(code, f"Expected nonce {expected}, got {tx.nonce}.")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    chain_id: str
+    height: int
+    timestamp_ms: int
+    previous_hash: str
+    merkle_root: str
+    #: The state root after the previous block: diverging sites disagree here.
+    state_root: str
+    proposer: str
+    round: int
+    difficulty: int
+    nonce: int
+    tx_count: int
+    energy: dict
+    validators_hash: str
+
+    def signing_bytes(self) -> bytes:
+        return BLOCK_DOMAIN + canonical_json(asdict(self))
+
+    @property
+    def hash(self) -> str:
+        return sha256_hex(self.signing_bytes())
+
+    def meets_difficulty(self) -> bool:
+        return int(self.hash, 16) >> (256 - self.difficulty) == 0 if self.difficulty else True
+
+
+def block_merkle_root(txs: list[Transaction]) -> str:
+    return merkle_root([tx.hash for tx in txs])
+
+
+def validators_hash(public_keys: list[str]) -> str:
+    """Commits the header to the active validator set (sorted public keys)."""
+    return sha256_hex(canonical_json(sorted(public_keys)))
+
+
+def required_difficulty(energy: dict, params: dict) -> int:
+    """Hybrid PoW: only blocks that trade energy must meet the target."""
+    return params["pow_difficulty_bits"] if energy.get("traded_wh") else 0
+
+
+def mine(header: BlockHeader) -> BlockHeader:
+    """Find the first nonce whose header hash has ``difficulty`` leading zero bits."""
+    nonce = 0
+    candidate = replace(header, nonce=nonce)
+    while not candidate.meets_difficulty():
+        nonce += 1
+        candidate = replace(header, nonce=nonce)
+    return candidate
+
+
+def precommit_bytes(*, chain_id: str, height: int, round: int, block_hash: str) -> bytes:
+    return VOTE_DOMAIN + canonical_json(
+        {
+            "chain_id": chain_id,
+            "height": height,
+            "round": round,
+            "type": "precommit",
+            "block_hash": block_hash,
+        }
+    )
+
+
+def sign_precommit(key: SigningKey, header: BlockHeader) -> dict:
+    message = precommit_bytes(
+        chain_id=header.chain_id, height=header.height, round=header.round, block_hash=header.hash
+    )
+    return {"validator": address_of(key), "signature": sign(key, message)}
+
+
+def precommit_valid(header: BlockHeader, precommit: dict) -> bool:
+    message = precommit_bytes(
+        chain_id=header.chain_id, height=header.height, round=header.round, block_hash=header.hash
+    )
+    return verify(precommit.get("validator", ""), message, precommit.get("signature", ""))

@@ -1,0 +1,31 @@
+"""Errors with stable codes: API clients match on ``code``, people read ``message``."""
+
+
+class LedgerError(Exception):
+    """A transaction or block was refused. ``code`` is stable; ``message`` is for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+# Codes, importable by views and tests.
+MALFORMED = "malformed"
+BAD_FIELD = "bad_field"
+BAD_AMOUNT = "bad_amount"
+BAD_ADDRESS = "bad_address"
+BAD_SIGNATURE = "bad_signature"
+WRONG_CHAIN = "wrong_chain_id"
+UNKNOWN_KIND = "unknown_kind"
+UNKNOWN_SENDER = "unknown_sender"
+NONCE_REPLAYED = "nonce_replayed"
+NONCE_GAP = "nonce_gap"
+DUPLICATE = "duplicate"
+INSUFFICIENT_FUNDS = "insufficient_funds"
+INSUFFICIENT_STAKE = "insufficient_stake"
+SELF_TRANSFER = "self_transfer"
+NOT_PERMITTED = "not_permitted"

@@ -1,0 +1,168 @@
+"""Transaction kinds: a registry, and the chain's own kinds (transfer, stake).
+
+Each app registers the kinds it owns (trading: orders; grid: readings;
+governance: proposals and votes) from its ``ledger`` module. A kind is three
+plain functions: a stateless payload check, the keys to prefetch, and the
+state transition, which raises LedgerError to fail the transaction.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from . import errors
+from .errors import LedgerError
+from .keys import is_address
+from .state import Account, State
+from .tx import Transaction, require_amount, require_fields
+
+
+@dataclass
+class BlockContext:
+    """What a transaction may know about its block besides the state."""
+
+    chain_id: str
+    height: int
+    timestamp_ms: int
+    params: dict
+    events: list
+    energy: dict
+
+    def emit(self, event_type: str, **data) -> None:
+        """Queue an event for browsers and stream clients; sent after the block commits."""
+        self.events.append({"type": event_type, **data})
+
+
+@dataclass(frozen=True)
+class TxKind:
+    name: str
+    check_payload: Callable[[dict, dict], None]
+    prefetch: Callable[[Transaction], dict[str, Iterable[str]]]
+    apply: Callable[[State, Transaction, BlockContext], None]
+    #: Most tokens the transaction can take from the sender: admission refuses overspends.
+    token_debit: Callable[[dict], int] = lambda payload: 0
+
+
+KINDS: dict[str, TxKind] = {}
+
+
+def register_kind(kind: TxKind) -> TxKind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+def get_kind(name: str) -> TxKind:
+    kind = KINDS.get(name)
+    if kind is None:
+        raise LedgerError(
+            errors.UNKNOWN_KIND,
+            f"Unknown transaction kind '{name}'. Known kinds: {', '.join(sorted(KINDS))}.",
+        )
+    return kind
+
+
+def sender_only(tx: Transaction) -> dict[str, Iterable[str]]:
+    return {Account.table: [tx.sender]}
+
+
+def release_matured_unbonding(account: Account, height: int) -> Account:
+    """Unbonded stake returns to the balance once its release height is reached."""
+    if account.unbonding and height >= account.unbonding_release_height:
+        return replace(
+            account,
+            balance=account.balance + account.unbonding,
+            unbonding=0,
+            unbonding_release_height=0,
+        )
+    return account
+
+
+# --- token transfer --------------------------------------------------------
+
+MEMO_MAX = 140
+
+
+def _check_transfer(payload: dict, params: dict) -> None:
+    require_fields(payload, {"to", "amount", "memo"}, {"to", "amount"})
+    if not is_address(payload["to"]):
+        raise LedgerError(errors.BAD_ADDRESS, "to must be an address: 64 lowercase hex characters.")
+    require_amount(payload, "amount")
+    memo = payload.get("memo", "")
+    if not isinstance(memo, str) or len(memo) > MEMO_MAX:
+        raise LedgerError(errors.BAD_FIELD, f"memo must be text of at most {MEMO_MAX} characters.")
+
+
+def _apply_transfer(state: State, tx: Transaction, ctx: BlockContext) -> None:
+    to, amount = tx.payload["to"], tx.payload["amount"]
+    if to == tx.sender:
+        raise LedgerError(errors.SELF_TRANSFER, "An account cannot send tokens to itself.")
+    sender = release_matured_unbonding(state.account(tx.sender), ctx.height)
+    if sender.balance < amount:
+        raise LedgerError(
+            errors.INSUFFICIENT_FUNDS,
+            f"Balance {sender.balance} is less than the {amount} units to send.",
+        )
+    recipient = state.account(to)
+    state.put(replace(sender, balance=sender.balance - amount))
+    state.put(replace(recipient, balance=recipient.balance + amount))
+
+
+register_kind(
+    TxKind(
+        name="transfer",
+        check_payload=_check_transfer,
+        prefetch=lambda tx: {Account.table: [tx.sender, tx.payload["to"]]},
+        apply=_apply_transfer,
+        token_debit=lambda payload: payload["amount"],
+    )
+)
+
+
+# --- stake bond / unbond ---------------------------------------------------
+
+
+def _check_stake(payload: dict, params: dict) -> None:
+    require_fields(payload, {"amount"}, {"amount"})
+    require_amount(payload, "amount")
+
+
+def _apply_bond(state: State, tx: Transaction, ctx: BlockContext) -> None:
+    amount = tx.payload["amount"]
+    account = release_matured_unbonding(state.account(tx.sender), ctx.height)
+    if account.balance < amount:
+        raise LedgerError(
+            errors.INSUFFICIENT_FUNDS,
+            f"Balance {account.balance} is less than the {amount} units to bond.",
+        )
+    state.put(replace(account, balance=account.balance - amount, staked=account.staked + amount))
+
+
+def _apply_unbond(state: State, tx: Transaction, ctx: BlockContext) -> None:
+    amount = tx.payload["amount"]
+    account = release_matured_unbonding(state.account(tx.sender), ctx.height)
+    if account.staked < amount:
+        raise LedgerError(
+            errors.INSUFFICIENT_STAKE,
+            f"Staked {account.staked} is less than the {amount} units to unbond.",
+        )
+    state.put(
+        replace(
+            account,
+            staked=account.staked - amount,
+            unbonding=account.unbonding + amount,
+            unbonding_release_height=ctx.height + ctx.params["unbonding_blocks"],
+        )
+    )
+
+
+register_kind(
+    TxKind(
+        name="stake_bond",
+        check_payload=_check_stake,
+        prefetch=sender_only,
+        apply=_apply_bond,
+        token_debit=lambda payload: payload["amount"],
+    )
+)
+register_kind(
+    TxKind(name="stake_unbond", check_payload=_check_stake, prefetch=sender_only, apply=_apply_unbond)
+)

@@ -1,0 +1,110 @@
+"""The signed transaction: wire form, signing bytes, hash, stateless checks."""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from nacl.signing import SigningKey
+
+from . import errors
+from .encoding import MAX_SAFE_INTEGER, TX_DOMAIN, canonical_json, sha256_hex
+from .errors import LedgerError
+from .keys import address_of, is_address, sign, verify
+
+WIRE_FIELDS = ("chain_id", "sender", "nonce", "kind", "payload", "signature")
+
+
+@dataclass(frozen=True)
+class Transaction:
+    chain_id: str
+    sender: str
+    nonce: int
+    kind: str
+    payload: dict
+    signature: str
+
+    def unsigned(self) -> dict:
+        return {
+            "chain_id": self.chain_id,
+            "sender": self.sender,
+            "nonce": self.nonce,
+            "kind": self.kind,
+            "payload": self.payload,
+        }
+
+    @cached_property
+    def signing_bytes(self) -> bytes:
+        """What the sender signs and what the hash covers: the domain tag, then canonical JSON."""
+        return TX_DOMAIN + canonical_json(self.unsigned())
+
+    @cached_property
+    def hash(self) -> str:
+        return sha256_hex(self.signing_bytes)
+
+    def to_wire(self) -> dict:
+        return {**self.unsigned(), "signature": self.signature}
+
+    def signature_valid(self) -> bool:
+        return verify(self.sender, self.signing_bytes, self.signature)
+
+
+def sign_transaction(key: SigningKey, *, chain_id: str, nonce: int, kind: str, payload: dict) -> Transaction:
+    """The one signing helper: used by wallets, tests, benchmarks and the demo."""
+    unsigned = Transaction(chain_id, address_of(key), nonce, kind, payload, "")
+    return Transaction(chain_id, unsigned.sender, nonce, kind, payload, sign(key, unsigned.signing_bytes))
+
+
+def parse_transaction(wire) -> Transaction:
+    """Build a Transaction from decoded JSON, refusing anything not exactly of its form.
+
+    Checks shape and types only; signature, chain id, nonce and payload rules
+    are checked by ``admission`` and the kind.
+    """
+    if not isinstance(wire, dict):
+        raise LedgerError(errors.MALFORMED, "A transaction must be a JSON object.")
+    missing = [f for f in WIRE_FIELDS if f not in wire]
+    if missing:
+        raise LedgerError(errors.MALFORMED, f"Missing field(s): {', '.join(missing)}.")
+    extra = sorted(set(wire) - set(WIRE_FIELDS))
+    if extra:
+        raise LedgerError(errors.MALFORMED, f"Unknown field(s): {', '.join(extra)}.")
+    chain_id, sender, nonce = wire["chain_id"], wire["sender"], wire["nonce"]
+    kind, payload, signature = wire["kind"], wire["payload"], wire["signature"]
+    if not isinstance(chain_id, str) or not chain_id:
+        raise LedgerError(errors.BAD_FIELD, "chain_id must be a non-empty string.")
+    if not is_address(sender):
+        raise LedgerError(errors.BAD_ADDRESS, "sender must be 64 lowercase hex characters.")
+    if not is_int(nonce) or not 0 <= nonce <= MAX_SAFE_INTEGER:
+        raise LedgerError(errors.BAD_FIELD, "nonce must be a non-negative integer.")
+    if not isinstance(kind, str) or not kind:
+        raise LedgerError(errors.BAD_FIELD, "kind must be a non-empty string.")
+    if not isinstance(payload, dict):
+        raise LedgerError(errors.MALFORMED, "payload must be a JSON object.")
+    if not isinstance(signature, str):
+        raise LedgerError(errors.BAD_SIGNATURE, "signature must be 128 hex characters.")
+    return Transaction(chain_id, sender, nonce, kind, payload, signature)
+
+
+def is_int(value) -> bool:
+    """JSON integers only: bool is an int in Python, and a float is never an amount."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def require_amount(payload: dict, field: str, *, maximum: int = MAX_SAFE_INTEGER) -> int:
+    """A strictly positive integer amount in the smallest unit, at most ``maximum``."""
+    value = payload.get(field)
+    if not is_int(value):
+        raise LedgerError(errors.BAD_AMOUNT, f"{field} must be a whole number of units.")
+    if value <= 0:
+        raise LedgerError(errors.BAD_AMOUNT, f"{field} must be greater than zero.")
+    if value > maximum:
+        raise LedgerError(errors.BAD_AMOUNT, f"{field} is larger than {maximum}.")
+    return value
+
+
+def require_fields(payload: dict, allowed: set[str], required: set[str]) -> None:
+    extra = sorted(set(payload) - allowed)
+    if extra:
+        raise LedgerError(errors.BAD_FIELD, f"Unknown payload field(s): {', '.join(extra)}.")
+    missing = sorted(required - set(payload))
+    if missing:
+        raise LedgerError(errors.BAD_FIELD, f"Missing payload field(s): {', '.join(missing)}.")

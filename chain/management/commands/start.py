@@ -1,0 +1,97 @@
+"""Start this site: daphne (HTTP + WebSockets), a Celery worker, and beat for validators.
+
+Ctrl-C (or SIGTERM) stops every process it started, and nothing is left running.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from chain.models import ChainHead
+
+
+class Command(BaseCommand):
+    help = "Start a node: --node-type validator|authority|trader."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--node-type", choices=["validator", "authority", "trader"], default="validator")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--concurrency", type=int, default=2)
+
+    def handle(self, *args, node_type, host, port, concurrency, **options):
+        head = ChainHead.objects.get()
+        env = {
+            **os.environ,
+            "GTX_NODE_TYPE": node_type,
+            "GTX_BLOCK_INTERVAL_MS": str(head.params["block_interval_ms"]),
+        }
+        run_dir = Path(settings.GTX_NODE_KEY_FILE).parent
+        run_dir.mkdir(parents=True, exist_ok=True)
+        python = sys.executable
+        commands = [
+            [python, "-m", "daphne", "-b", host, "-p", str(port), "gridtokenx_site.asgi:application"],
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "gridtokenx_site",
+                "worker",
+                "-Q",
+                settings.CELERY_TASK_DEFAULT_QUEUE,
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "WARNING",
+                "-n",
+                f"gtx-{port}@%h",
+            ],
+        ]
+        if node_type in ("validator", "authority"):
+            commands.append(
+                [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "gridtokenx_site",
+                    "beat",
+                    "--loglevel",
+                    "WARNING",
+                    "-s",
+                    str(run_dir / "celerybeat-schedule"),
+                ]
+            )
+        procs = [subprocess.Popen(cmd, env=env) for cmd in commands]
+        self.stdout.write(self.style.SUCCESS(f"GridTokenX {node_type} node on http://{host}:{port}/"))
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while not stopping and all(p.poll() is None for p in procs):
+                time.sleep(0.3)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for p in procs:
+                try:
+                    p.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        failed = [p.args[2] for p in procs if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None)]
+        if failed and not stopping:
+            self.stderr.write(f"Stopped because a process exited: {failed}")

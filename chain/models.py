@@ -1,0 +1,198 @@
+"""What a site stores: the ledger state tables, the chain of blocks, the mempool, wallets.
+
+State tables mirror the ledger core's records field for field (``ledger_record``)
+so a block's changes are written with one upsert per table.
+"""
+
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import Q
+
+from chain.ledger import state as ledger_state
+
+
+class Account(models.Model):
+    """Token amounts in the smallest unit (10^-6 token); energy in Wh."""
+
+    ledger_record = ledger_state.Account
+
+    address = models.CharField(max_length=64, primary_key=True)
+    balance = models.BigIntegerField(default=0)
+    staked = models.BigIntegerField(default=0)
+    unbonding = models.BigIntegerField(default=0)
+    unbonding_release_height = models.BigIntegerField(default=0)
+    escrow_tokens = models.BigIntegerField(default=0)
+    energy_wh = models.BigIntegerField(default=0)
+    escrow_wh = models.BigIntegerField(default=0)
+    nonce = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="account_amounts_non_negative",
+                condition=Q(balance__gte=0)
+                & Q(staked__gte=0)
+                & Q(unbonding__gte=0)
+                & Q(escrow_tokens__gte=0)
+                & Q(energy_wh__gte=0)
+                & Q(escrow_wh__gte=0)
+                & Q(nonce__gte=0),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Validator(models.Model):
+    ledger_record = ledger_state.Validator
+
+    public_key = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=64)
+    url = models.CharField(max_length=200)
+    region = models.CharField(max_length=32)
+    authority = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+    reputation_ppm = models.BigIntegerField(default=1_000_000)
+    missed_in_row = models.IntegerField(default=0)
+    jailed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChainHead(models.Model):
+    """The single row saying where this site's chain stands. Locked while a block is applied."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    chain_id = models.CharField(max_length=64)
+    genesis_hash = models.CharField(max_length=64)
+    params = models.JSONField()
+    height = models.BigIntegerField(default=0)
+    block_hash = models.CharField(max_length=64)
+    last_block_at = models.DateTimeField(null=True)
+    #: The state accumulator (hex of 256 bytes) and its root, after block ``height``.
+    accumulator = models.TextField()
+    state_root = models.CharField(max_length=64)
+    total_supply = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="chain_head_singleton", condition=Q(id=1))]
+
+
+class Block(models.Model):
+    height = models.BigIntegerField(primary_key=True)
+    hash = models.CharField(max_length=64, unique=True)
+    previous_hash = models.CharField(max_length=64)
+    timestamp_ms = models.BigIntegerField()
+    merkle_root = models.CharField(max_length=64)
+    state_root = models.CharField(max_length=64)
+    proposer = models.CharField(max_length=64)
+    round = models.IntegerField(default=0)
+    difficulty = models.IntegerField(default=0)
+    nonce = models.BigIntegerField(default=0)
+    tx_count = models.IntegerField(default=0)
+    energy = models.JSONField(default=dict)
+    validators_hash = models.CharField(max_length=64)
+    commit_certificate = models.JSONField(default=list)
+    #: State root after this block (the next header carries it).
+    result_state_root = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-height"]
+
+    def __str__(self) -> str:
+        return f"#{self.height}"
+
+    @property
+    def timestamp(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
+
+
+class ChainTx(models.Model):
+    """A transaction in a block, with its receipt. ``parties`` indexes account history."""
+
+    hash = models.CharField(max_length=64, primary_key=True)
+    block = models.ForeignKey(Block, on_delete=models.PROTECT, related_name="transactions")
+    position = models.IntegerField()
+    sender = models.CharField(max_length=64)
+    nonce = models.BigIntegerField()
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField()
+    signature = models.CharField(max_length=128)
+    ok = models.BooleanField()
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    parties = ArrayField(models.CharField(max_length=64))
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-block_id", "-position"]
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "nonce"], name="chaintx_sender_nonce"),
+            models.UniqueConstraint(fields=["block", "position"], name="chaintx_block_position"),
+        ]
+        indexes = [GinIndex(fields=["parties"], name="chaintx_parties_gin")]
+
+
+class MempoolTx(models.Model):
+    """An admitted transaction waiting for a block. ``id`` order is block order."""
+
+    id = models.BigAutoField(primary_key=True)
+    hash = models.CharField(max_length=64, unique=True)
+    sender = models.CharField(max_length=64)
+    nonce = models.BigIntegerField()
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField()
+    signature = models.CharField(max_length=128)
+    token_debit = models.BigIntegerField(default=0)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sender", "nonce"], name="mempool_sender_nonce"),
+            models.CheckConstraint(name="mempool_debit_non_negative", condition=Q(token_debit__gte=0)),
+        ]
+
+
+class DroppedTx(models.Model):
+    """A transaction admitted but left out of every block (e.g. its nonce went stale)."""
+
+    hash = models.CharField(max_length=64, primary_key=True)
+    sender = models.CharField(max_length=64)
+    nonce = models.BigIntegerField()
+    kind = models.CharField(max_length=32)
+    error_code = models.CharField(max_length=40)
+    error_message = models.TextField()
+    dropped_at = models.DateTimeField(auto_now_add=True)
+
+
+class Role(models.TextChoices):
+    CONSUMER = "consumer", "Consumer"
+    PRODUCER = "producer", "Producer"
+    REGULATOR = "regulator", "Regulator"
+
+
+class Wallet(models.Model):
+    """A user's account key, sealed at rest (see chain.wallets). Never shown again in clear."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet")
+    address = models.CharField(max_length=64, unique=True)
+    sealed_key = models.BinaryField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CONSUMER)
+    region = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.address[:10]}…)"
+
+    @property
+    def is_regulator(self) -> bool:
+        return self.role == Role.REGULATOR

@@ -1,0 +1,1 @@
+"""The chain's write path. Views, API endpoints, tasks and commands call these."""

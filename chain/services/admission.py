@@ -1,0 +1,156 @@
+"""Mempool admission: a batch of signed transactions is admitted whole or not at all.
+
+Checks, in order: shape, chain id, kind and payload, signature (verified once,
+here; the block producer trusts the mempool), sender known, nonce exactly next,
+and that the sender can pay what the transaction may take, counting what is
+already waiting in the mempool.
+"""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from chain.ledger import errors
+from chain.ledger.encoding import canonical_json
+from chain.ledger.errors import LedgerError
+from chain.ledger.kinds import get_kind
+from chain.ledger.tx import Transaction, parse_transaction
+from chain.models import ChainHead
+
+MAX_BATCH = 5000
+
+
+@dataclass
+class BatchRejected(Exception):
+    """Nothing of the batch was admitted; ``problems`` says which item failed and why."""
+
+    problems: list[dict]
+
+    @property
+    def code(self) -> str:
+        return self.problems[0]["code"]
+
+    @property
+    def message(self) -> str:
+        first = self.problems[0]
+        prefix = f"Transaction {first['index']}: " if first.get("index") is not None else ""
+        return prefix + first["message"]
+
+
+def transactions_submit(wires: list) -> list[Transaction]:
+    """Admit every transaction of ``wires`` (decoded JSON objects) or raise BatchRejected."""
+    if not isinstance(wires, list) or not wires:
+        raise BatchRejected([_problem(None, errors.MALFORMED, "Send a transaction or a non-empty list.")])
+    if len(wires) > MAX_BATCH:
+        raise BatchRejected(
+            [_problem(None, errors.MALFORMED, f"A batch holds at most {MAX_BATCH} transactions.")]
+        )
+    head = ChainHead.objects.only("chain_id", "params").get()
+    txs, problems = [], []
+    for index, wire in enumerate(wires):
+        try:
+            tx = parse_transaction(wire)
+            _check_stateless(tx, head.chain_id, head.params)
+            txs.append(tx)
+        except LedgerError as exc:
+            problems.append(_problem(index, exc.code, exc.message))
+    if problems:
+        raise BatchRejected(problems)
+    with transaction.atomic():
+        _check_stateful(txs)
+        _insert(txs)
+    return txs
+
+
+def _problem(index, code: str, message: str) -> dict:
+    return {"index": index, "code": code, "message": message}
+
+
+def _check_stateless(tx: Transaction, chain_id: str, params: dict) -> None:
+    if tx.chain_id != chain_id:
+        raise LedgerError(errors.WRONG_CHAIN, f"chain_id must be '{chain_id}'.")
+    get_kind(tx.kind).check_payload(tx.payload, params)
+    if not tx.signature_valid():
+        raise LedgerError(errors.BAD_SIGNATURE, "The signature does not match the sender and contents.")
+
+
+def _check_stateful(txs: list[Transaction]) -> None:
+    # Accounts and the mempool are read in one statement, hence one snapshot: a
+    # block committing in between cannot make a replayed nonce look fresh.
+    senders = sorted({tx.sender for tx in txs})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.address, a.nonce, a.balance,
+                   COALESCE(m.pending, 0), COALESCE(m.debit, 0)
+              FROM chain_account a
+              LEFT JOIN (SELECT sender, count(*) AS pending, sum(token_debit) AS debit
+                           FROM chain_mempooltx WHERE sender = ANY(%s) GROUP BY sender) m
+                ON m.sender = a.address
+             WHERE a.address = ANY(%s)
+            """,
+            [senders, senders],
+        )
+        known = {row[0]: [row[1] + row[3], row[2] - row[4]] for row in cursor.fetchall()}
+    problems = []
+    for index, tx in enumerate(txs):
+        if tx.sender not in known:
+            problems.append(
+                _problem(index, errors.UNKNOWN_SENDER, "The sender has no account on this chain yet.")
+            )
+            continue
+        next_nonce, available = known[tx.sender]
+        if tx.nonce != next_nonce:
+            code = errors.NONCE_REPLAYED if tx.nonce < next_nonce else errors.NONCE_GAP
+            problems.append(_problem(index, code, f"Expected nonce {next_nonce}, got {tx.nonce}."))
+            continue
+        debit = get_kind(tx.kind).token_debit(tx.payload)
+        if debit > available:
+            problems.append(
+                _problem(
+                    index,
+                    errors.INSUFFICIENT_FUNDS,
+                    f"Needs {debit} units but only {max(available, 0)} are available "
+                    "(balance less transactions already waiting).",
+                )
+            )
+            continue
+        known[tx.sender] = [next_nonce + 1, available - debit]
+    if problems:
+        raise BatchRejected(problems)
+
+
+def _insert(txs: list[Transaction]) -> None:
+    """One INSERT for the batch; a conflict means another request took the hash or nonce."""
+    now = timezone.now()
+    rows = []
+    for tx in txs:
+        rows.extend(
+            [
+                tx.hash,
+                tx.sender,
+                tx.nonce,
+                tx.kind,
+                canonical_json(tx.payload).decode(),
+                tx.signature,
+                get_kind(tx.kind).token_debit(tx.payload),
+                now,
+            ]
+        )
+    values = ",".join(["(%s,%s,%s,%s,%s::jsonb,%s,%s,%s)"] * len(txs))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO chain_mempooltx "
+            "(hash, sender, nonce, kind, payload, signature, token_debit, received_at) "
+            f"VALUES {values} ON CONFLICT DO NOTHING RETURNING hash",
+            rows,
+        )
+        inserted = {row[0] for row in cursor.fetchall()}
+    if len(inserted) != len(txs):
+        problems = [
+            _problem(i, errors.DUPLICATE, "Already submitted, or its nonce was just taken.")
+            for i, tx in enumerate(txs)
+            if tx.hash not in inserted
+        ]
+        raise BatchRejected(problems)

@@ -1,0 +1,227 @@
+"""Block production on this site, and the chain's set-up from genesis.
+
+A block is applied in one database transaction: read the mempool, execute in
+the ledger core, then write with one statement per table. Anything raised
+before the commit leaves the previous state exactly as it was.
+"""
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+
+from chain import events
+from chain.ledger.block import (
+    BlockHeader,
+    block_merkle_root,
+    execute_block,
+    mine,
+    required_difficulty,
+    sign_precommit,
+    validators_hash,
+)
+from chain.ledger.genesis import Genesis, demo_key
+from chain.ledger.state import ACCUMULATOR_MOD, State, leaf_value, state_root
+from chain.ledger.tx import Transaction
+from chain.models import Block, ChainHead, ChainTx, DroppedTx, MempoolTx, Validator
+from chain.store import DatabaseStore, write_records
+
+log = logging.getLogger(__name__)
+
+#: pg advisory lock id: one block producer at a time per database.
+PRODUCER_LOCK = 0x67747862  # "gtxb"
+
+
+class ChainAlreadyInitialised(Exception):
+    pass
+
+
+def chain_init(genesis: Genesis) -> ChainHead:
+    """Write the genesis state. Running it again with the same genesis changes nothing."""
+    with transaction.atomic():
+        head = ChainHead.objects.select_for_update().first()
+        if head is not None:
+            if head.genesis_hash != genesis.hash:
+                raise ChainAlreadyInitialised(
+                    f"This database holds chain {head.chain_id} from another genesis "
+                    f"({head.genesis_hash[:12]}…); use a fresh database."
+                )
+            return head
+        records = genesis.records()
+        by_table: dict[str, list] = {}
+        for record in records:
+            by_table.setdefault(record.table, []).append(record)
+        write_records(by_table)
+        accumulator = sum(leaf_value(r.table, r) for r in records) % ACCUMULATOR_MOD
+        return ChainHead.objects.create(
+            chain_id=genesis.chain_id,
+            genesis_hash=genesis.hash,
+            params=genesis.params,
+            height=0,
+            block_hash=genesis.hash,
+            accumulator=accumulator.to_bytes(256, "big").hex(),
+            state_root=state_root(accumulator),
+            total_supply=sum(r.total_tokens for r in by_table.get("account", [])),
+        )
+
+
+def demo_users_create(genesis: Genesis, password: str) -> list[str]:
+    """Demo logins for genesis accounts (keys from public demo seeds) and a staff admin."""
+    from chain.services.wallets import wallet_create
+
+    User = get_user_model()
+    created = []
+    for entry in genesis.accounts:
+        user, new = User.objects.get_or_create(
+            username=entry["username"], defaults={"first_name": entry["display_name"][:150]}
+        )
+        if new:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            wallet_create(
+                user=user, role=entry["role"], region=entry["region"], key=demo_key(entry["username"])
+            )
+            created.append(entry["username"])
+    admin, new = User.objects.get_or_create(
+        username="admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    if new:
+        admin.set_password(password)
+        admin.save(update_fields=["password"])
+        created.append("admin")
+    return created
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def block_produce(node_key) -> Block | None:
+    """Make the next block from the mempool, if there is anything to include.
+
+    Takes a transaction-scoped advisory lock, so concurrent calls (beat ticks
+    overlapping a slow block) simply return None.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [PRODUCER_LOCK])
+            if not cursor.fetchone()[0]:
+                return None
+        head = ChainHead.objects.select_for_update().get()
+        params = head.params
+        pending = list(MempoolTx.objects.order_by("id")[: params["max_block_txs"]])
+        if not pending:
+            return None
+        received = {m.hash: m.received_at for m in pending}
+        txs = [Transaction(head.chain_id, m.sender, m.nonce, m.kind, m.payload, m.signature) for m in pending]
+        height = head.height + 1
+        last_ms = int(head.last_block_at.timestamp() * 1000) if head.last_block_at else 0
+        timestamp_ms = max(_now_ms(), last_ms + 1)
+        state = State(DatabaseStore(), int(head.accumulator, 16))
+        result = execute_block(
+            state,
+            txs,
+            chain_id=head.chain_id,
+            height=height,
+            timestamp_ms=timestamp_ms,
+            params=params,
+            strict=False,
+            verify_signatures=False,
+        )
+        MempoolTx.objects.filter(id__in=[m.id for m in pending]).delete()
+        if result.dropped:
+            DroppedTx.objects.bulk_create(
+                [
+                    DroppedTx(
+                        hash=tx.hash,
+                        sender=tx.sender,
+                        nonce=tx.nonce,
+                        kind=tx.kind,
+                        error_code=exc.code,
+                        error_message=exc.message,
+                    )
+                    for tx, exc in result.dropped
+                ],
+                ignore_conflicts=True,
+            )
+        if not result.included:
+            return None
+        active = list(
+            Validator.objects.filter(active=True, jailed=False).values_list("public_key", flat=True)
+        )
+        header = mine(
+            BlockHeader(
+                chain_id=head.chain_id,
+                height=height,
+                timestamp_ms=timestamp_ms,
+                previous_hash=head.block_hash,
+                merkle_root=block_merkle_root(result.included),
+                state_root=head.state_root,
+                proposer=node_key.verify_key.encode().hex(),
+                round=0,
+                difficulty=required_difficulty(result.energy, params),
+                nonce=0,
+                tx_count=len(result.included),
+                energy=result.energy,
+                validators_hash=validators_hash(active),
+            )
+        )
+        block = Block.objects.create(
+            height=height,
+            hash=header.hash,
+            previous_hash=header.previous_hash,
+            timestamp_ms=timestamp_ms,
+            merkle_root=header.merkle_root,
+            state_root=header.state_root,
+            proposer=header.proposer,
+            round=header.round,
+            difficulty=header.difficulty,
+            nonce=header.nonce,
+            tx_count=header.tx_count,
+            energy=header.energy,
+            validators_hash=header.validators_hash,
+            commit_certificate=[sign_precommit(node_key, header)],
+            result_state_root=state.root,
+        )
+        ChainTx.objects.bulk_create(
+            [
+                ChainTx(
+                    hash=tx.hash,
+                    block_id=height,
+                    position=i,
+                    sender=tx.sender,
+                    nonce=tx.nonce,
+                    kind=tx.kind,
+                    payload=tx.payload,
+                    signature=tx.signature,
+                    ok=r.ok,
+                    error_code=r.code,
+                    error_message=r.message,
+                    parties=tx_parties(tx),
+                    received_at=received[tx.hash],
+                )
+                for i, (tx, r) in enumerate(zip(result.included, result.receipts))
+            ]
+        )
+        write_records(state.dirty_records())
+        head.height = height
+        head.block_hash = header.hash
+        head.last_block_at = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+        head.accumulator = state.accumulator.to_bytes(256, "big").hex()
+        head.state_root = state.root
+        head.save(update_fields=["height", "block_hash", "last_block_at", "accumulator", "state_root"])
+        parties = sorted({p for tx in result.included for p in tx_parties(tx)})
+        transaction.on_commit(lambda: events.block_committed(block, parties, result.events))
+    return block
+
+
+def tx_parties(tx: Transaction) -> list[str]:
+    """Accounts a transaction concerns: its sender and any address in its payload."""
+    parties = {tx.sender}
+    for key in ("to", "counterparty", "owner"):
+        value = tx.payload.get(key)
+        if isinstance(value, str) and len(value) == 64:
+            parties.add(value)
+    return sorted(parties)
