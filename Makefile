@@ -16,14 +16,15 @@ $(VENV)/.installed: requirements.txt
 
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
-	touch $@
+	mkdir -p node_modules && touch $@
 
 run: deps
 	$(PY) -m gridtokenx_site.devservers -- bash -c '\
 	  $(PY) manage.py migrate --noinput -v0 && \
 	  $(PY) manage.py init --genesis-config thai_market.toml --validator EGAT --demo && \
+	  $(PY) manage.py collectstatic --noinput -v0 && \
 	  $(PY) manage.py demo_banner --port $(PORT) && \
-	  exec $(PY) manage.py start --node-type validator --port $(PORT)'
+	  exec $(PY) manage.py start --node-type validator --port $(PORT) --open-browser'
 
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)

@@ -6,7 +6,7 @@ from chain.ledger.keys import address_of, new_signing_key
 from chain.node import node_key_path, node_key_write
 from chain.services.blocks import ChainAlreadyInitialised, chain_init, demo_users_create
 
-DEMO_PASSWORD = "gridtokenx-demo"
+DEMO_PASSWORD = "gridtokenx-demo"  # noqa: S105 - the public demo password, printed on start
 
 
 class Command(BaseCommand):

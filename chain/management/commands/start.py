@@ -24,8 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=2)
+        parser.add_argument("--open-browser", action="store_true", help="Open the site once it answers.")
 
-    def handle(self, *args, node_type, host, port, concurrency, **options):
+    def handle(self, *args, node_type, host, port, concurrency, open_browser, **options):
         head = ChainHead.objects.get()
         env = {
             **os.environ,
@@ -70,7 +71,10 @@ class Command(BaseCommand):
                 ]
             )
         procs = [subprocess.Popen(cmd, env=env) for cmd in commands]
-        self.stdout.write(self.style.SUCCESS(f"GridTokenX {node_type} node on http://{host}:{port}/"))
+        url = f"http://{host}:{port}/"
+        self.stdout.write(self.style.SUCCESS(f"GridTokenX {node_type} node on {url}"))
+        if open_browser:
+            _open_when_up(url, host, port)
         stopping = False
 
         def stop(*_):
@@ -95,3 +99,23 @@ class Command(BaseCommand):
         failed = [p.args[2] for p in procs if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None)]
         if failed and not stopping:
             self.stderr.write(f"Stopped because a process exited: {failed}")
+
+
+def _open_when_up(url: str, host: str, port: int) -> None:
+    """Open the site in the person's browser once daphne answers (only where there is a screen)."""
+    import socket
+    import threading
+    import webbrowser
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform == "darwin"):
+        return
+
+    def wait_and_open():
+        for _ in range(100):
+            with socket.socket() as sock:
+                if sock.connect_ex((host, port)) == 0:
+                    webbrowser.open(url)
+                    return
+            time.sleep(0.2)
+
+    threading.Thread(target=wait_and_open, daemon=True).start()
