@@ -39,6 +39,12 @@ class DatabaseStore:
         records = (record_from_row(table, row) for row in rows)
         return {record.key: record for record in records}
 
+    def scan(self, table: str, field: str, low: int, high: int) -> dict[str, object]:
+        model = ledger_models()[table]
+        rows = model.objects.filter(**{f"{field}__range": (low, high)}).values_list(*_field_names(table))
+        records = (record_from_row(table, row) for row in rows)
+        return {record.key: record for record in records}
+
 
 def write_records(dirty: dict[str, list]) -> None:
     """Upsert every changed record: one INSERT .. ON CONFLICT statement per table."""

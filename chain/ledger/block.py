@@ -6,6 +6,7 @@ a validator checking someone else's block runs it strictly (any such
 transaction makes the whole block invalid).
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from nacl.signing import SigningKey
@@ -43,6 +44,16 @@ def empty_energy() -> dict:
     return {"traded_wh": 0, "renewable_wh": 0, "carbon_credits_g": 0}
 
 
+#: Work every block does before its transactions (e.g. order expiry), by name.
+#: They run in name order so every site runs them in the same order.
+BEGIN_BLOCK_HOOKS: dict[str, Callable[[State, BlockContext], None]] = {}
+
+
+def register_begin_block(name: str, hook: Callable[[State, BlockContext], None]) -> None:
+    """A hook must be deterministic and must not raise: nothing can refuse a block's start."""
+    BEGIN_BLOCK_HOOKS[name] = hook
+
+
 def execute_block(
     state: State,
     txs: list[Transaction],
@@ -69,6 +80,9 @@ def execute_block(
         prefetch.setdefault(Account.table, set()).add(tx.sender)
     for table, keys in prefetch.items():
         state.prefetch(table, keys)
+    for name in sorted(BEGIN_BLOCK_HOOKS):
+        BEGIN_BLOCK_HOOKS[name](state, ctx)
+        state.commit_tx()
 
     result = BlockResult([], [], [], ctx.events, ctx.energy)
     for tx in txs:

@@ -7,7 +7,7 @@ state transition, which raises LedgerError to fail the transaction.
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from . import errors
 from .errors import LedgerError
@@ -26,6 +26,9 @@ class BlockContext:
     params: dict
     events: list
     energy: dict
+    #: Per-block working memory of kinds (e.g. an order book index), rebuilt from
+    #: the state in every block and never part of it.
+    scratch: dict = field(default_factory=dict)
 
     def emit(self, event_type: str, **data) -> None:
         """Queue an event for browsers and stream clients; sent after the block commits."""

@@ -105,6 +105,10 @@ class StateStore(Protocol):
 
     def load(self, table: str, keys: Iterable[str]) -> dict[str, object]: ...
 
+    def scan(self, table: str, field: str, low: int, high: int) -> dict[str, object]:
+        """Committed records whose integer ``field`` lies in [low, high]: a range read."""
+        ...
+
 
 class MemoryStore:
     """Records kept in dicts: the core's own tests and replays from genesis."""
@@ -116,6 +120,10 @@ class MemoryStore:
     def load(self, table: str, keys: Iterable[str]) -> dict[str, object]:
         rows = self.tables.setdefault(table, {})
         return {k: rows[k] for k in keys if k in rows}
+
+    def scan(self, table: str, field: str, low: int, high: int) -> dict[str, object]:
+        rows = self.tables.setdefault(table, {})
+        return {k: r for k, r in rows.items() if low <= getattr(r, field) <= high}
 
     def write(self, state: "State") -> None:
         for table, records in state.dirty_records().items():
@@ -158,6 +166,23 @@ class State:
         if key not in cache:
             self.prefetch(table, [key])
         return cache[key]
+
+    def scan(self, table: str, field: str, low: int, high: int) -> list:
+        """Records whose integer ``field`` lies in [low, high] as this transaction sees them, by key.
+
+        Kinds keep such a field as an index of their own (trading: the delivery
+        slot of each open order, zero once it is closed) and read ranges of it
+        instead of keys. Committed records come from the store once; records
+        written earlier in this block are merged in, newer versions winning.
+        """
+        found = self.store.scan(table, field, low, high)
+        cache = self._cache.setdefault(table, {})
+        for key, record in found.items():
+            cache.setdefault(key, record)
+        keys = set(found) | self._dirty.get(table, set())
+        keys.update(key for (t, key) in self._overlay if t == table)
+        records = (self.get(table, key) for key in sorted(keys))
+        return [r for r in records if r is not None and low <= getattr(r, field) <= high]
 
     def account(self, address: str) -> Account:
         """An account, or a fresh empty one (not stored until it is put)."""
