@@ -1,8 +1,8 @@
 """The chain's read path: what pages, the API and commands show."""
 
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
-from chain.models import Account, Block, ChainHead, ChainTx, MempoolTx, Validator
+from chain.models import Account, Block, ChainHead, ChainTx, DroppedTx, MempoolTx, Validator, Wallet
 
 
 def chain_head() -> ChainHead:
@@ -48,3 +48,152 @@ def supply_total() -> int:
         balance=Sum("balance"), staked=Sum("staked"), unbonding=Sum("unbonding"), escrow=Sum("escrow_tokens")
     )
     return sum(v or 0 for v in totals.values())
+
+
+# --- the REST API's read path -------------------------------------------------
+
+
+def transaction_find(*, tx_hash: str) -> tuple[str, object] | None:
+    """Where a transaction stands: ("pending", MempoolTx), ("committed", ChainTx), ("dropped", DroppedTx).
+
+    Looked up in the order a transaction moves (mempool, then chain or dropped):
+    a block committing between two lookups can then never hide it.
+    """
+    pending = MempoolTx.objects.filter(hash=tx_hash).first()
+    if pending is not None:
+        return "pending", pending
+    committed = ChainTx.objects.select_related("block").filter(hash=tx_hash).first()
+    if committed is not None:
+        return "committed", committed
+    dropped = DroppedTx.objects.filter(hash=tx_hash).first()
+    if dropped is not None:
+        return "dropped", dropped
+    return None
+
+
+def blocks_newest_first():
+    return Block.objects.order_by("-height")
+
+
+def block_find(*, height: int | None = None, block_hash: str | None = None) -> Block | None:
+    lookup = {"height": height} if height is not None else {"hash": block_hash}
+    return Block.objects.filter(**lookup).first()
+
+
+def block_transactions(*, block: Block):
+    return ChainTx.objects.filter(block=block).order_by("position")
+
+
+def account_find(*, address: str) -> Account | None:
+    return Account.objects.filter(address=address).first()
+
+
+def account_pending(*, address: str) -> dict:
+    """What the mempool holds for ``address``: how many transactions, and the units they may take."""
+    totals = MempoolTx.objects.filter(sender=address).aggregate(count=Count("id"), debit=Sum("token_debit"))
+    return {"count": totals["count"], "token_debit": totals["debit"] or 0}
+
+
+def account_transactions(*, address: str):
+    """Committed transactions ``address`` took part in, newest first."""
+    return ChainTx.objects.select_related("block").filter(parties__contains=[address])
+
+
+# --- pages of the web UI ------------------------------------------------------
+
+
+def chain_stats() -> dict:
+    """Figures for the home page: height, last block, committed transactions, validators."""
+    head = chain_head()
+    return {
+        "chain_id": head.chain_id,
+        "height": head.height,
+        "last_block_at": head.last_block_at,
+        "tx_count": Block.objects.aggregate(n=Sum("tx_count"))["n"] or 0,
+        "active_validators": Validator.objects.filter(active=True, jailed=False).count(),
+        "mempool_size": MempoolTx.objects.count(),
+        "total_supply": head.total_supply,
+    }
+
+
+def chain_regions() -> list[dict]:
+    """Genesis regions (id, name, utility), for sign-up and region pickers."""
+    return chain_head().params["regions"]
+
+
+def account_known(*, address: str) -> bool:
+    """An address is known when the chain holds its account or a user of this site owns it."""
+    return Account.objects.filter(address=address).exists() or Wallet.objects.filter(address=address).exists()
+
+
+def wallet_balances(*, address: str) -> dict:
+    """Committed balances plus what waiting transactions already hold back.
+
+    ``available`` is what admission will still accept a debit of: the balance
+    less the token debits of this account's transactions in the mempool.
+    ``unbondable`` is the stake less unbonds already waiting.
+    """
+    account = account_find(address=address) or Account(address=address)
+    pending = MempoolTx.objects.filter(sender=address)
+    debit = pending.aggregate(n=Sum("token_debit"))["n"] or 0
+    unbonding_pending = sum(
+        m.payload.get("amount", 0) for m in pending.filter(kind="stake_unbond").only("payload")
+    )
+    return {
+        "account": account,
+        "pending_debit": debit,
+        "available": max(account.balance - debit, 0),
+        "unbondable": max(account.staked - unbonding_pending, 0),
+    }
+
+
+def wallet_for_username(*, username: str) -> Wallet | None:
+    return Wallet.objects.select_related("user").filter(user__username=username).first()
+
+
+def usernames_by_address(*, addresses) -> dict[str, str]:
+    """Who owns each address on this site. Personal data: only for regulators and staff."""
+    return dict(Wallet.objects.filter(address__in=set(addresses)).values_list("address", "user__username"))
+
+
+def validator_names() -> dict[str, str]:
+    return dict(Validator.objects.values_list("public_key", "name"))
+
+
+def blocks_before(*, height: int | None, limit: int = 25):
+    blocks = blocks_newest_first()
+    if height is not None:
+        blocks = blocks.filter(height__lt=height)
+    return blocks[:limit]
+
+
+def block_certificate(*, block: Block) -> list[dict]:
+    """The block's precommits, each with its validator's name and whether its signature holds."""
+    from chain.ledger.block import BlockHeader, precommit_valid
+
+    header = BlockHeader(
+        chain_id=chain_head().chain_id,
+        height=block.height,
+        timestamp_ms=block.timestamp_ms,
+        previous_hash=block.previous_hash,
+        merkle_root=block.merkle_root,
+        state_root=block.state_root,
+        proposer=block.proposer,
+        round=block.round,
+        difficulty=block.difficulty,
+        nonce=block.nonce,
+        tx_count=block.tx_count,
+        energy=block.energy,
+        validators_hash=block.validators_hash,
+    )
+    names = validator_names()
+    hash_matches = header.hash == block.hash
+    return [
+        {
+            "validator": precommit.get("validator", ""),
+            "name": names.get(precommit.get("validator", ""), "unknown validator"),
+            "signature": precommit.get("signature", ""),
+            "valid": hash_matches and precommit_valid(header, precommit),
+        }
+        for precommit in block.commit_certificate
+    ]

@@ -1,26 +1,163 @@
-"""REST endpoints of the ledger. Thin: parse, call a service or selector, render."""
+"""REST endpoints of the ledger. Thin: parse, call a service or selector, render.
+
+Reads are public (anyone may audit the chain); /me/ needs a session. Writes are
+signed transactions, which carry their own authority, so intake ignores sessions.
+"""
 
 import json
 
-from rest_framework import status
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chain import selectors
+from chain.api import errors
 from chain.api.errors import error_response
-from chain.services.admission import BatchRejected, transactions_submit
+from chain.api.serializers import (
+    AccountSerializer,
+    BlockDetailSerializer,
+    BlockSerializer,
+    ChainTxSerializer,
+    ErrorSerializer,
+    MeSerializer,
+    SignedTransactionSerializer,
+    SubmitAcceptedSerializer,
+    TransactionStatusSerializer,
+    account_data,
+    transaction_status_data,
+)
+from chain.api.throttling import TransactionIntakeThrottle
+from chain.ledger import errors as ledger_errors
+from chain.ledger.keys import ADDRESS_RE, is_address
+from chain.models import Account
+from chain.services.admission import MAX_BATCH, BatchRejected, transactions_submit
+
+EXAMPLE_ADDRESS = "a" * 64
+EXAMPLE_TX = {
+    "chain_id": "gridtokenx-th-demo-1",
+    "sender": "4b8f" + "0" * 60,
+    "nonce": 0,
+    "kind": "transfer",
+    "payload": {"to": EXAMPLE_ADDRESS, "amount": 2_500_000, "memo": "2.5 GTX for solar"},
+    "signature": "9c" * 64,
+}
+
+
+def _error(description: str, code: str, message: str, **extra) -> OpenApiResponse:
+    return OpenApiResponse(
+        ErrorSerializer,
+        description=description,
+        examples=[OpenApiExample(code, value=errors.error_body(code, message, **extra))],
+    )
+
+
+NOT_FOUND = _error("Nothing by that name.", errors.NOT_FOUND, "No block at height 99.")
+
+
+class NewestFirst(CursorPagination):
+    """Cursor pages stay put while new blocks arrive, unlike offsets."""
+
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 500
+    ordering = "-height"
+
+
+class AccountHistoryPages(NewestFirst):
+    ordering = ("-block_id", "-position")
+
+
+def _valid_hash(value: str) -> bool:
+    return ADDRESS_RE.match(value) is not None  # a sha-256 is 64 lowercase hex, like an address
+
+
+def _bad_hash() -> Response:
+    return error_response(
+        errors.BAD_HASH, "A hash is 64 lowercase hex characters.", status.HTTP_400_BAD_REQUEST
+    )
 
 
 class TransactionSubmitView(APIView):
     """Submit one signed transaction (an object) or a batch (a list), admitted whole or not at all."""
 
     authentication_classes = []  # signed transactions carry their own authority
+    parser_classes = [JSONParser]  # documents the media type; the body is read below
+    throttle_classes = [TransactionIntakeThrottle]
 
+    @extend_schema(
+        operation_id="transactions_submit",
+        summary="Submit signed transactions",
+        description=(
+            "One signed transaction (an object) or a batch (a list of at most "
+            f"{MAX_BATCH}). The batch is admitted to the mempool whole or not at all: "
+            "on refusal `problems` names each bad item by its `index`. "
+            "Content-Type must be application/json. Limited per client IP "
+            "(GTX_TX_SUBMIT_RATE requests; a batch counts once)."
+        ),
+        request=PolymorphicProxySerializer(
+            component_name="TransactionSubmission",
+            serializers=[SignedTransactionSerializer, SignedTransactionSerializer(many=True)],
+            resource_type_field_name=None,
+            many=False,
+        ),
+        examples=[
+            OpenApiExample("One transfer", value=EXAMPLE_TX, request_only=True),
+            OpenApiExample("A batch", value=[EXAMPLE_TX, {**EXAMPLE_TX, "nonce": 1}], request_only=True),
+        ],
+        responses={
+            202: OpenApiResponse(
+                SubmitAcceptedSerializer,
+                description="In the mempool; poll the transaction's status.",
+                examples=[
+                    OpenApiExample(
+                        "Accepted", value={"accepted": 1, "hashes": ["5e" * 32], "status": "pending"}
+                    )
+                ],
+            ),
+            400: _error(
+                "Refused; nothing was admitted.",
+                ledger_errors.NONCE_GAP,
+                "Transaction 2: Expected nonce 7, got 8.",
+                problems=[{"index": 2, "code": "nonce_gap", "message": "Expected nonce 7, got 8."}],
+            ),
+            413: _error("Body too large.", errors.TOO_LARGE, "The request body is too large."),
+            415: _error("Not JSON.", errors.UNSUPPORTED_MEDIA_TYPE, "Send application/json."),
+            429: _error("Too many requests from this IP.", errors.RATE_LIMITED, "Request was throttled."),
+        },
+    )
     def post(self, request):
+        # The body is read here rather than by DRF's parsers: a batch of thousands is
+        # parsed once by json and once by the ledger core, with no per-item serializer.
+        if request.content_type.split(";")[0].strip() != "application/json":
+            return error_response(
+                errors.UNSUPPORTED_MEDIA_TYPE,
+                "Send the transactions as JSON with Content-Type: application/json.",
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            )
         try:
-            body = json.loads(request.body)
+            raw = request.body
+        except RequestDataTooBig:
+            return errors.too_large_response()
+        if len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:  # a chunked body declares no length
+            return errors.too_large_response()
+        try:
+            body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             return error_response(
-                "malformed_json", "The body is not valid JSON.", status.HTTP_400_BAD_REQUEST
+                errors.MALFORMED_JSON, "The body is not valid JSON.", status.HTTP_400_BAD_REQUEST
             )
         wires = body if isinstance(body, list) else [body]
         try:
@@ -33,10 +170,197 @@ class TransactionSubmitView(APIView):
         )
 
 
-class StatusView(APIView):
-    """This node: chain id, height, last block time, mempool size, peers."""
+class TransactionDetailView(APIView):
+    @extend_schema(
+        operation_id="transactions_retrieve",
+        summary="A transaction's status",
+        description="pending (in the mempool), committed (in a block, with its receipt) or dropped.",
+        responses={
+            200: TransactionStatusSerializer,
+            400: _error("Malformed hash.", errors.BAD_HASH, "A hash is 64 lowercase hex characters."),
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request, tx_hash: str):
+        if not _valid_hash(tx_hash):
+            return _bad_hash()
+        found = selectors.transaction_find(tx_hash=tx_hash)
+        if found is None:
+            return error_response(
+                errors.NOT_FOUND, "No transaction with that hash on this node.", status.HTTP_404_NOT_FOUND
+            )
+        return Response(TransactionStatusSerializer(transaction_status_data(*found)).data)
 
+
+class BlockListView(APIView):
+    pagination_class = NewestFirst
+
+    @extend_schema(
+        operation_id="blocks_list",
+        summary="Latest blocks, newest first",
+        parameters=[OpenApiParameter("limit", int, description="Page size, at most 500.")],
+        responses=BlockSerializer(many=True),
+    )
     def get(self, request):
-        from chain.selectors import node_status
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.blocks_newest_first(), request, view=self)
+        return paginator.get_paginated_response(BlockSerializer(page, many=True).data)
 
-        return Response(node_status())
+
+INCLUDE = OpenApiParameter(
+    "include",
+    str,
+    enum=["transactions"],
+    description="`transactions` adds every transaction of the block, in order.",
+)
+
+
+class BlockDetailMixin:
+    def block_response(self, request, block):
+        if block is None:
+            return error_response(errors.NOT_FOUND, "No such block on this node.", status.HTTP_404_NOT_FOUND)
+        include = request.query_params.get("include", "")
+        if include not in ("", "transactions"):
+            return error_response(
+                errors.BAD_QUERY, "include can only be 'transactions'.", status.HTTP_400_BAD_REQUEST
+            )
+        txs = list(selectors.block_transactions(block=block))
+        data = {**BlockSerializer(block).data, "tx_hashes": [tx.hash for tx in txs]}
+        if include:
+            data["transactions"] = ChainTxSerializer(txs, many=True).data
+        return Response(data)
+
+
+class BlockByHeightView(BlockDetailMixin, APIView):
+    @extend_schema(
+        operation_id="blocks_by_height",
+        summary="A block by height",
+        parameters=[INCLUDE],
+        responses={200: BlockDetailSerializer, 404: NOT_FOUND},
+    )
+    def get(self, request, height: int):
+        return self.block_response(request, selectors.block_find(height=height))
+
+
+class BlockByHashView(BlockDetailMixin, APIView):
+    @extend_schema(
+        operation_id="blocks_by_hash",
+        summary="A block by hash",
+        parameters=[INCLUDE],
+        responses={
+            200: BlockDetailSerializer,
+            400: _error("Malformed hash.", errors.BAD_HASH, "A hash is 64 lowercase hex characters."),
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request, block_hash: str):
+        if not _valid_hash(block_hash):
+            return _bad_hash()
+        return self.block_response(request, selectors.block_find(block_hash=block_hash))
+
+
+BAD_ADDRESS = _error(
+    "Malformed address.", ledger_errors.BAD_ADDRESS, "An address is 64 lowercase hex characters."
+)
+
+
+def _bad_address() -> Response:
+    return error_response(
+        ledger_errors.BAD_ADDRESS,
+        "An address is 64 lowercase hex characters (an ed25519 public key).",
+        status.HTTP_400_BAD_REQUEST,
+    )
+
+
+class AccountDetailView(APIView):
+    @extend_schema(
+        operation_id="accounts_retrieve",
+        summary="An account",
+        description="Amounts in units (10^-6 token) and Wh, with what its pending transactions hold.",
+        responses={200: AccountSerializer, 400: BAD_ADDRESS, 404: NOT_FOUND},
+    )
+    def get(self, request, address: str):
+        if not is_address(address):
+            return _bad_address()
+        account = selectors.account_find(address=address)
+        if account is None:
+            return error_response(
+                errors.NOT_FOUND, "No account with that address on this chain.", status.HTTP_404_NOT_FOUND
+            )
+        return Response(account_data(account, selectors.account_pending(address=address)))
+
+
+class AccountTransactionsView(APIView):
+    pagination_class = AccountHistoryPages
+
+    @extend_schema(
+        operation_id="accounts_transactions",
+        summary="An account's committed transactions, newest first",
+        parameters=[OpenApiParameter("limit", int, description="Page size, at most 500.")],
+        responses={200: ChainTxSerializer(many=True), 400: BAD_ADDRESS},
+    )
+    def get(self, request, address: str):
+        if not is_address(address):
+            return _bad_address()
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            selectors.account_transactions(address=address), request, view=self
+        )
+        return paginator.get_paginated_response(ChainTxSerializer(page, many=True).data)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="me_retrieve",
+        summary="The logged-in user's wallet",
+        description="Needs a session (log in on the site). Staff without a wallet get 404 no_wallet.",
+        responses={
+            200: MeSerializer,
+            403: _error(
+                "Not logged in.", errors.NOT_AUTHENTICATED, "Authentication credentials were not provided."
+            ),
+            404: _error("No wallet.", errors.NO_WALLET, "This user has no wallet."),
+        },
+    )
+    def get(self, request):
+        wallet = getattr(request.user, "wallet", None)
+        if wallet is None:
+            return error_response(errors.NO_WALLET, "This user has no wallet.", status.HTTP_404_NOT_FOUND)
+        # A wallet's account exists on chain only once it first receives something.
+        account = selectors.account_find(address=wallet.address) or Account(address=wallet.address)
+        pending = selectors.account_pending(address=wallet.address)
+        data = {
+            "username": request.user.get_username(),
+            "address": wallet.address,
+            "role": wallet.role,
+            "region": wallet.region,
+            "account": account_data(account, pending),
+        }
+        return Response(MeSerializer(data).data)
+
+
+class StatusView(APIView):
+    @extend_schema(
+        operation_id="status_retrieve",
+        summary="This node",
+        description="Chain id, height, last block time, mempool size, peers.",
+        responses=inline_serializer(
+            "NodeStatus",
+            {
+                "chain_id": serializers.CharField(),
+                "node_type": serializers.CharField(),
+                "node_address": serializers.CharField(),
+                "height": serializers.IntegerField(),
+                "last_block_hash": serializers.CharField(),
+                "last_block_at": serializers.DateTimeField(allow_null=True),
+                "state_root": serializers.CharField(),
+                "mempool_size": serializers.IntegerField(),
+                "peers": serializers.IntegerField(),
+                "active_validators": serializers.IntegerField(),
+            },
+        ),
+    )
+    def get(self, request):
+        return Response(selectors.node_status())
