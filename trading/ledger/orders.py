@@ -1,0 +1,182 @@
+"""Order kinds (order_place, order_cancel) and the block-start sweep of closed orders.
+
+Escrow moves between an account's free and locked amounts only: a buy moves
+tokens from ``balance`` to ``escrow_tokens``, a sell moves Wh from ``energy_wh``
+to ``escrow_wh``. Whatever an order stops needing (cancel, expiry, gate closure,
+price improvement) goes back to the unit.
+"""
+
+from dataclasses import replace
+
+from chain.ledger import errors
+from chain.ledger.block import register_begin_block
+from chain.ledger.errors import LedgerError
+from chain.ledger.kinds import BlockContext, TxKind, register_kind, release_matured_unbonding
+from chain.ledger.state import Account, State
+from chain.ledger.tx import Transaction
+
+from . import rules as r
+from .matching import match
+from .records import CANCELLED, EXPIRED, GATE_CLOSED, OPEN, Order
+
+ORDER_SEQ = "trading.order_seq"
+
+
+def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
+    payload = tx.payload
+    rules = r.rules_of(ctx.params)
+    slot = payload["delivery_slot"]
+    if slot - rules.gate_closure_ms <= ctx.timestamp_ms:
+        raise LedgerError(
+            r.SLOT_CLOSED,
+            "The delivery slot is closed for orders: its gate closes "
+            f"{rules.gate_closure_ms // r.MS_PER_MINUTE} minutes before it starts.",
+        )
+    if slot > ctx.timestamp_ms + rules.horizon_ms:
+        raise LedgerError(
+            r.BAD_SLOT, f"The delivery slot is more than {rules.horizon_ms // r.MS_PER_MINUTE} minutes ahead."
+        )
+    expires_ms = payload.get("expires_ms", 0)
+    if expires_ms and expires_ms <= ctx.timestamp_ms:
+        raise LedgerError(r.BAD_EXPIRY, "expires_ms is already past.")
+    if state.get(Order.table, tx.hash) is not None:
+        raise LedgerError(errors.DUPLICATE, "An order with this id already exists.")
+
+    side, energy_wh, price = payload["side"], payload["energy_wh"], payload["price_per_kwh"]
+    zone = payload["zone"]
+    account = release_matured_unbonding(state.account(tx.sender), ctx.height)
+    if side == r.BUY:
+        max_fee = rules.max_fee_per_kwh[zone]
+        lock = r.buy_lock_units(energy_wh, price, max_fee)
+        if account.balance < lock:
+            raise LedgerError(
+                errors.INSUFFICIENT_FUNDS,
+                f"The order locks {lock} units (energy at the limit price plus the dearest "
+                f"wheeling fee from {zone}); the balance is {account.balance}.",
+            )
+        account = replace(account, balance=account.balance - lock, escrow_tokens=account.escrow_tokens + lock)
+        source, accepts = "", r.accepted_sources(payload["sources"])
+    else:
+        if account.energy_wh < energy_wh:
+            raise LedgerError(
+                r.INSUFFICIENT_ENERGY,
+                f"The order sells {energy_wh} Wh but only {account.energy_wh} Wh are available.",
+            )
+        account = replace(
+            account, energy_wh=account.energy_wh - energy_wh, escrow_wh=account.escrow_wh + energy_wh
+        )
+        max_fee, lock, source, accepts = 0, 0, payload["source"], ""
+    state.put(account)
+
+    seq = ctx.scratch[ORDER_SEQ] = ctx.scratch.get(ORDER_SEQ, -1) + 1
+    order = Order(
+        order_id=tx.hash,
+        owner=tx.sender,
+        side=side,
+        zone=zone,
+        delivery_slot_ms=slot,
+        price_per_kwh=price,
+        energy_wh=energy_wh,
+        remaining_wh=energy_wh,
+        source=source,
+        accepts=accepts,
+        max_fee_per_kwh=max_fee,
+        escrow_tokens=lock,
+        status=OPEN,
+        placed_height=ctx.height,
+        seq=seq,
+        placed_ms=ctx.timestamp_ms,
+        expires_ms=expires_ms,
+        closed_height=0,
+        open_slot_ms=slot,
+        open_expires_ms=expires_ms,
+    )
+    order = match(state, ctx, rules, order)
+    state.put(order)
+    # After its trades, so remaining_wh and status say what rests on the book.
+    ctx.emit("order_placed", **_order_event(order), parties=[order.owner])
+
+
+def _apply_cancel(state: State, tx: Transaction, ctx: BlockContext) -> None:
+    order = state.get(Order.table, tx.payload["order_id"])
+    if order is None:
+        raise LedgerError(r.ORDER_NOT_FOUND, "There is no order with this id.")
+    if order.owner != tx.sender:
+        raise LedgerError(errors.NOT_PERMITTED, "Only the account that placed an order can cancel it.")
+    if order.status != OPEN:
+        raise LedgerError(r.ORDER_CLOSED, f"The order is already {order.status.replace('_', ' ')}.")
+    close_order(state, ctx, order, CANCELLED)
+
+
+def close_order(state: State, ctx: BlockContext, order: Order, status: str) -> Order:
+    """Take an open order off the book and give back everything it still locks."""
+    account = state.account(order.owner)
+    if order.side == r.BUY:
+        account = replace(
+            account,
+            balance=account.balance + order.escrow_tokens,
+            escrow_tokens=account.escrow_tokens - order.escrow_tokens,
+        )
+    else:
+        account = replace(
+            account,
+            energy_wh=account.energy_wh + order.remaining_wh,
+            escrow_wh=account.escrow_wh - order.remaining_wh,
+        )
+    state.put(account)
+    order = replace(
+        order, status=status, escrow_tokens=0, closed_height=ctx.height, open_slot_ms=0, open_expires_ms=0
+    )
+    state.put(order)
+    ctx.emit("order_cancelled", **_order_event(order), parties=[order.owner])
+    return order
+
+
+def close_due_orders(state: State, ctx: BlockContext) -> None:
+    """Block start: close open orders whose slot's gate has closed or whose expiry passed."""
+    rules = r.rules_of(ctx.params)
+    gate_closed = state.scan(Order.table, "open_slot_ms", 1, ctx.timestamp_ms + rules.gate_closure_ms)
+    expired = state.scan(Order.table, "open_expires_ms", 1, ctx.timestamp_ms)
+    state.prefetch(Account.table, {o.owner for o in gate_closed + expired})
+    for order in gate_closed:
+        close_order(state, ctx, order, GATE_CLOSED)
+    for order in expired:
+        current = state.get(Order.table, order.order_id)
+        if current.status == OPEN:
+            close_order(state, ctx, current, EXPIRED)
+
+
+def _order_event(order: Order) -> dict:
+    return {
+        "order_id": order.order_id,
+        "owner": order.owner,
+        "side": order.side,
+        "zone": order.zone,
+        "delivery_slot_ms": order.delivery_slot_ms,
+        "price_per_kwh": order.price_per_kwh,
+        "energy_wh": order.energy_wh,
+        "remaining_wh": order.remaining_wh,
+        "source": order.source,
+        "accepts": order.accepts,
+        "status": order.status,
+    }
+
+
+register_kind(
+    TxKind(
+        name="order_place",
+        check_payload=r.check_place_payload,
+        prefetch=lambda tx: {Account.table: [tx.sender], Order.table: [tx.hash]},
+        apply=_apply_place,
+        token_debit=r.place_token_debit,
+    )
+)
+register_kind(
+    TxKind(
+        name="order_cancel",
+        check_payload=r.check_cancel_payload,
+        prefetch=lambda tx: {Account.table: [tx.sender], Order.table: [tx.payload["order_id"]]},
+        apply=_apply_cancel,
+    )
+)
+register_begin_block("trading.close_due_orders", close_due_orders)

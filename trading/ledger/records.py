@@ -1,0 +1,116 @@
+"""The market's ledger records: orders, trades, and line usage per delivery slot.
+
+All of them are part of the state root. Money in units (10^-6 token), energy in
+Wh, prices and fees in units per kWh, times in Unix ms.
+"""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from chain.ledger.state import register_table
+
+OPEN = "open"
+FILLED = "filled"
+CANCELLED = "cancelled"
+EXPIRED = "expired"
+GATE_CLOSED = "gate_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order; its id is the hash of the transaction that placed it.
+
+    ``open_slot_ms`` and ``open_expires_ms`` repeat the delivery slot and the
+    expiry while the order is open and are 0 once it is closed: they are the
+    indexes the matcher and the block's expiry sweep read ranges of.
+    """
+
+    table: ClassVar[str] = "order"
+    order_id: str
+    owner: str
+    side: str
+    zone: str
+    delivery_slot_ms: int
+    price_per_kwh: int
+    energy_wh: int
+    remaining_wh: int
+    #: Sell: its energy source. Buy: "".
+    source: str
+    #: Buy: "any" or accepted sources, sorted and comma-joined. Sell: "".
+    accepts: str
+    #: Buy: the wheeling fee its escrow covers (dearest direct path from its zone).
+    max_fee_per_kwh: int
+    #: Buy: tokens still locked (see trading.ledger.rules). A sell locks remaining_wh.
+    escrow_tokens: int
+    status: str
+    placed_height: int
+    #: Order of placement within its block: time priority is (placed_height, seq).
+    seq: int
+    placed_ms: int
+    expires_ms: int
+    closed_height: int
+    open_slot_ms: int
+    open_expires_ms: int
+
+    @property
+    def key(self) -> str:
+        return self.order_id
+
+    def accepts_source(self, source: str) -> bool:
+        return self.accepts == "any" or source in self.accepts.split(",")
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One fill. The buyer paid ``paid_tokens`` to the seller and ``wheeling_fee_tokens``
+    to the grid operator; ``carbon_g`` is the CO2 the buyer avoided (renewable only)."""
+
+    table: ClassVar[str] = "trade"
+    trade_id: str
+    height: int
+    seq: int
+    timestamp_ms: int
+    delivery_slot_ms: int
+    buy_order_id: str
+    sell_order_id: str
+    buyer: str
+    seller: str
+    taker_side: str
+    buyer_zone: str
+    seller_zone: str
+    source: str
+    energy_wh: int
+    price_per_kwh: int
+    paid_tokens: int
+    wheeling_fee_tokens: int
+    carbon_g: int
+
+    @property
+    def key(self) -> str:
+        return self.trade_id
+
+
+@dataclass(frozen=True, slots=True)
+class LineUsage:
+    """Energy scheduled over one transmission path in one delivery slot (both directions)."""
+
+    table: ClassVar[str] = "line_usage"
+    usage_id: str
+    delivery_slot_ms: int
+    zone_a: str
+    zone_b: str
+    used_wh: int
+    capacity_wh: int
+
+    @property
+    def key(self) -> str:
+        return self.usage_id
+
+    @staticmethod
+    def id_of(delivery_slot_ms: int, zone_a: str, zone_b: str) -> str:
+        return f"{delivery_slot_ms}:{zone_a}:{zone_b}"
+
+
+register_table(Order)
+register_table(Trade)
+register_table(LineUsage)

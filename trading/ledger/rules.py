@@ -1,0 +1,212 @@
+"""Market rules from the genesis parameters: sources, delivery slots, grid paths, escrow.
+
+Integers only. Money is in units (10^-6 token), energy in Wh, prices and
+wheeling fees in units per kWh, so ``wh`` at ``price`` is worth wh*price/1000 units.
+
+Rounding (docs/PROTOCOL.md, "Market"):
+
+- a lock rounds up: a buy with R Wh left at limit L, in a zone whose dearest
+  direct path costs F per kWh, holds ceil(R*(L+F)/1000) units;
+- a payment rounds down: a fill of w Wh at price p over a path with fee f pays
+  floor(w*p/1000) to the seller and floor(w*f/1000) to the grid operator;
+- after each fill the buy holds exactly the lock of what is left; the rest of
+  what the fill released (price improvement, a cheaper or no path, rounding)
+  goes back to the buyer's balance.
+
+A fill never pays more than it releases, because
+ceil(R*K/1000) - ceil((R-w)*K/1000) >= floor(w*K/1000) for K = L+F >= p+f.
+"""
+
+from dataclasses import dataclass
+
+from chain.ledger import errors
+from chain.ledger.errors import LedgerError
+from chain.ledger.tx import is_int, require_amount, require_fields
+
+BUY, SELL = "buy", "sell"
+SOURCES = ("solar", "wind", "hydro", "biomass", "grid")
+RENEWABLE_SOURCES = frozenset(SOURCES) - {"grid"}
+ANY_SOURCE = "any"
+WH_PER_KWH = 1000
+MS_PER_MINUTE = 60_000
+#: How far ahead a delivery slot may be ordered, unless genesis says otherwise.
+DEFAULT_HORIZON_MINUTES = 7 * 24 * 60
+
+# Error codes of the market, importable by views and tests.
+UNKNOWN_ZONE = "unknown_zone"
+UNKNOWN_SOURCE = "unknown_source"
+BAD_PRICE = "bad_price"
+BAD_SLOT = "bad_slot"
+SLOT_CLOSED = "slot_closed"
+BAD_EXPIRY = "bad_expiry"
+INSUFFICIENT_ENERGY = "insufficient_energy"
+ORDER_NOT_FOUND = "order_not_found"
+ORDER_CLOSED = "order_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A direct transmission path, usable in both directions; both share its capacity."""
+
+    zone_a: str
+    zone_b: str
+    capacity_wh_per_slot: int
+    wheeling_fee_per_kwh: int
+
+
+@dataclass(frozen=True)
+class MarketRules:
+    slot_ms: int
+    gate_closure_ms: int
+    horizon_ms: int
+    min_price_per_kwh: int
+    max_price_per_kwh: int
+    max_order_wh: int
+    grid_operator: str
+    carbon_g_per_kwh: dict[str, int]
+    paths: dict[tuple[str, str], Path]
+    #: The dearest wheeling fee a buy in each zone could pay: what its escrow covers.
+    max_fee_per_kwh: dict[str, int]
+
+    @classmethod
+    def of(cls, params: dict) -> "MarketRules":
+        slot_minutes = params["slot_minutes"]
+        paths = {}
+        for p in params["transmission"]:
+            a, b = sorted((p["from"], p["to"]))
+            # MW over a slot: MW * 10^6 Wh/h * slot_minutes / 60.
+            capacity_wh = p["capacity_mw"] * 1_000_000 * slot_minutes // 60
+            paths[(a, b)] = Path(a, b, capacity_wh, p["wheeling_fee_per_kwh"])
+        zones = {r["id"]: r["carbon_g_per_kwh"] for r in params["regions"]}
+        max_fee = {
+            zone: max(
+                (p.wheeling_fee_per_kwh for p in paths.values() if zone in (p.zone_a, p.zone_b)), default=0
+            )
+            for zone in zones
+        }
+        return cls(
+            slot_ms=slot_minutes * MS_PER_MINUTE,
+            gate_closure_ms=params["gate_closure_minutes"] * MS_PER_MINUTE,
+            horizon_ms=params.get("max_slot_ahead_minutes", DEFAULT_HORIZON_MINUTES) * MS_PER_MINUTE,
+            min_price_per_kwh=params["min_price_per_kwh"],
+            max_price_per_kwh=params["max_price_per_kwh"],
+            max_order_wh=params["max_order_kwh"] * WH_PER_KWH,
+            grid_operator=params["grid_operator"],
+            carbon_g_per_kwh=zones,
+            paths=paths,
+            max_fee_per_kwh=max_fee,
+        )
+
+    def path_between(self, zone_a: str, zone_b: str) -> Path | None:
+        return self.paths.get((zone_a, zone_b) if zone_a < zone_b else (zone_b, zone_a))
+
+    def first_open_slot_ms(self, now_ms: int) -> int:
+        """The earliest delivery slot still open for orders at ``now_ms``."""
+        return (now_ms + self.gate_closure_ms) // self.slot_ms * self.slot_ms + self.slot_ms
+
+
+_last_rules: tuple[dict | None, MarketRules | None] = (None, None)
+
+
+def rules_of(params: dict) -> MarketRules:
+    """Rules of ``params``, remembered for the last params object (blocks reuse one)."""
+    global _last_rules
+    cached_params, rules = _last_rules
+    if cached_params is not params:
+        rules = MarketRules.of(params)
+        _last_rules = (params, rules)
+    return rules
+
+
+def buy_lock_units(remaining_wh: int, price_per_kwh: int, max_fee_per_kwh: int) -> int:
+    """Tokens a buy holds for what it may still pay: rounded up, see the module docstring."""
+    return -(-remaining_wh * (price_per_kwh + max_fee_per_kwh) // WH_PER_KWH)
+
+
+def value_units(energy_wh: int, per_kwh: int) -> int:
+    """What ``energy_wh`` costs at ``per_kwh`` units per kWh, rounded down: payments."""
+    return energy_wh * per_kwh // WH_PER_KWH
+
+
+# --- payload checks (stateless) ------------------------------------------------
+
+PLACE_FIELDS = {
+    "side",
+    "energy_wh",
+    "price_per_kwh",
+    "zone",
+    "delivery_slot",
+    "source",
+    "sources",
+    "expires_ms",
+}
+
+
+def check_place_payload(payload: dict, params: dict) -> None:
+    rules = rules_of(params)
+    side = payload.get("side")
+    if side not in (BUY, SELL):
+        raise LedgerError(errors.BAD_FIELD, "side must be 'buy' or 'sell'.")
+    if side == SELL:
+        require_fields(payload, PLACE_FIELDS - {"sources"}, PLACE_FIELDS - {"sources", "expires_ms"})
+    else:
+        require_fields(payload, PLACE_FIELDS - {"source"}, PLACE_FIELDS - {"source", "expires_ms"})
+    energy_wh = payload["energy_wh"]
+    if not is_int(energy_wh) or energy_wh <= 0:
+        raise LedgerError(errors.BAD_AMOUNT, "energy_wh must be a whole number of Wh greater than zero.")
+    if energy_wh > rules.max_order_wh:
+        raise LedgerError(
+            errors.BAD_AMOUNT, f"energy_wh is more than the largest order, {rules.max_order_wh} Wh."
+        )
+    price = payload["price_per_kwh"]
+    if not is_int(price) or not rules.min_price_per_kwh <= price <= rules.max_price_per_kwh:
+        raise LedgerError(
+            BAD_PRICE,
+            f"price_per_kwh must be a whole number of units from {rules.min_price_per_kwh} "
+            f"to {rules.max_price_per_kwh}.",
+        )
+    if payload["zone"] not in rules.carbon_g_per_kwh:
+        raise LedgerError(UNKNOWN_ZONE, f"zone must be one of: {', '.join(sorted(rules.carbon_g_per_kwh))}.")
+    slot = payload["delivery_slot"]
+    if not is_int(slot) or slot <= 0 or slot % rules.slot_ms:
+        raise LedgerError(
+            BAD_SLOT, f"delivery_slot must be a slot start in Unix ms, a multiple of {rules.slot_ms}."
+        )
+    if side == SELL:
+        if payload["source"] not in SOURCES:
+            raise LedgerError(UNKNOWN_SOURCE, f"source must be one of: {', '.join(SOURCES)}.")
+    else:
+        accepted_sources(payload["sources"])
+    if "expires_ms" in payload:
+        require_amount(payload, "expires_ms")
+
+
+def accepted_sources(sources) -> str:
+    """A buy's source preference as stored: 'any', or the sources sorted and comma-joined."""
+    if sources == ANY_SOURCE:
+        return ANY_SOURCE
+    if (
+        not isinstance(sources, list)
+        or not sources
+        or any(s not in SOURCES for s in sources)
+        or len(set(sources)) != len(sources)
+    ):
+        raise LedgerError(
+            UNKNOWN_SOURCE,
+            f"sources must be 'any' or a list of different sources from: {', '.join(SOURCES)}.",
+        )
+    return ",".join(sorted(sources))
+
+
+def check_cancel_payload(payload: dict, params: dict) -> None:
+    require_fields(payload, {"order_id"}, {"order_id"})
+    order_id = payload["order_id"]
+    if not isinstance(order_id, str) or len(order_id) != 64 or order_id.strip("0123456789abcdef"):
+        raise LedgerError(errors.BAD_FIELD, "order_id must be an order's transaction hash (64 hex).")
+
+
+def place_token_debit(payload: dict) -> int:
+    """What admission counts against the balance: the lock without wheeling fees (a lower bound)."""
+    if payload.get("side") != BUY:
+        return 0
+    return buy_lock_units(payload["energy_wh"], payload["price_per_kwh"], 0)
