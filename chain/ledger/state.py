@@ -143,10 +143,16 @@ class State:
 
     def __init__(self, store: StateStore, accumulator: int) -> None:
         self.store = store
-        self.accumulator = accumulator
         self._cache: dict[str, dict[str, object]] = {}
         self._dirty: dict[str, set[str]] = {}
         self._overlay: dict[tuple[str, str], object] = {}
+        # The accumulator is folded lazily: a record changed by many transactions
+        # of a block costs two leaf hashes when the root is asked for, not two per
+        # transaction. ``_counted`` holds the version of each record the folded
+        # sum includes; ``_unfolded`` the keys changed since the last fold.
+        self._folded = accumulator
+        self._counted: dict[tuple[str, str], object] = {}
+        self._unfolded: set[tuple[str, str]] = set()
 
     def prefetch(self, table: str, keys: Iterable[str]) -> None:
         cache = self._cache.setdefault(table, {})
@@ -194,13 +200,28 @@ class State:
     def commit_tx(self) -> None:
         for (table, key), record in self._overlay.items():
             cache = self._cache.setdefault(table, {})
-            old = cache.get(key)
-            if old is not None:
-                self.accumulator -= leaf_value(table, old)
-            self.accumulator = (self.accumulator + leaf_value(table, record)) % ACCUMULATOR_MOD
+            if key not in cache:
+                self.prefetch(table, [key])  # the committed version leaves the sum
+            if (table, key) not in self._counted:
+                self._counted[(table, key)] = cache[key]
+            self._unfolded.add((table, key))
             cache[key] = record
             self._dirty.setdefault(table, set()).add(key)
         self._overlay.clear()
+
+    @property
+    def accumulator(self) -> int:
+        """The multiset sum over every record as committed so far in this block."""
+        for table, key in self._unfolded:
+            old, new = self._counted[(table, key)], self._cache[table][key]
+            if old is new:
+                continue
+            if old is not None:
+                self._folded -= leaf_value(table, old)
+            self._folded = (self._folded + leaf_value(table, new)) % ACCUMULATOR_MOD
+            self._counted[(table, key)] = new
+        self._unfolded.clear()
+        return self._folded
 
     def rollback_tx(self) -> None:
         self._overlay.clear()

@@ -5,8 +5,10 @@ the ledger core, then write with one statement per table. Anything raised
 before the commit leaves the previous state exactly as it was.
 """
 
+import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
@@ -25,8 +27,8 @@ from chain.ledger.block import (
 from chain.ledger.genesis import Genesis, demo_key
 from chain.ledger.state import ACCUMULATOR_MOD, State, leaf_value, state_root
 from chain.ledger.tx import Transaction
-from chain.models import Block, ChainHead, ChainTx, DroppedTx, MempoolTx, Validator
-from chain.store import DatabaseStore, write_records
+from chain.models import Block, ChainHead, DroppedTx, Validator
+from chain.store import DatabaseStore, binary_cursor, write_records
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +113,10 @@ def block_produce(node_key) -> Block | None:
                 return None
         head = ChainHead.objects.select_for_update().get()
         params = head.params
-        pending = list(MempoolTx.objects.order_by("id")[: params["max_block_txs"]])
+        pending = _mempool_take(params["max_block_txs"])
         if not pending:
             return None
-        received = {m.hash: m.received_at for m in pending}
-        txs = [Transaction(head.chain_id, m.sender, m.nonce, m.kind, m.payload, m.signature) for m in pending]
+        txs = [_mempool_transaction(head.chain_id, p) for p in pending]
         height = head.height + 1
         last_ms = int(head.last_block_at.timestamp() * 1000) if head.last_block_at else 0
         timestamp_ms = max(_now_ms(), last_ms + 1)
@@ -130,7 +131,8 @@ def block_produce(node_key) -> Block | None:
             strict=False,
             verify_signatures=False,
         )
-        MempoolTx.objects.filter(id__in=[m.id for m in pending]).delete()
+        with binary_cursor() as cursor:
+            cursor.execute("DELETE FROM chain_mempooltx WHERE id = ANY(%b)", [[p.id for p in pending]])
         if result.dropped:
             DroppedTx.objects.bulk_create(
                 [
@@ -185,26 +187,7 @@ def block_produce(node_key) -> Block | None:
             commit_certificate=[sign_precommit(node_key, header)],
             result_state_root=state.root,
         )
-        ChainTx.objects.bulk_create(
-            [
-                ChainTx(
-                    hash=tx.hash,
-                    block_id=height,
-                    position=i,
-                    sender=tx.sender,
-                    nonce=tx.nonce,
-                    kind=tx.kind,
-                    payload=tx.payload,
-                    signature=tx.signature,
-                    ok=r.ok,
-                    error_code=r.code,
-                    error_message=r.message,
-                    parties=tx_parties(tx),
-                    received_at=received[tx.hash],
-                )
-                for i, (tx, r) in enumerate(zip(result.included, result.receipts))
-            ]
-        )
+        _chain_txs_copy(height, result, {p.hash: p for p in pending})
         write_records(state.dirty_records())
         head.height = height
         head.block_hash = header.hash
@@ -212,9 +195,72 @@ def block_produce(node_key) -> Block | None:
         head.accumulator = state.accumulator.to_bytes(256, "big").hex()
         head.state_root = state.root
         head.save(update_fields=["height", "block_hash", "last_block_at", "accumulator", "state_root"])
-        parties = sorted({p for tx in result.included for p in tx_parties(tx)})
+        parties = sorted({party for tx in result.included for party in tx_parties(tx)})
         transaction.on_commit(lambda: events.block_committed(block, parties, result.events))
     return block
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    id: int
+    hash: str
+    wire: tuple  # sender, nonce, kind, payload, signature
+    payload_json: str
+    received_at: str  # as PostgreSQL wrote it; COPY reads it back unchanged
+
+
+def _mempool_take(limit: int) -> list[_Pending]:
+    """The oldest ``limit`` mempool transactions, in admission order, without ORM objects."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, hash, sender, nonce, kind, payload::text, signature, received_at::text "
+            "FROM chain_mempooltx ORDER BY id LIMIT %s",
+            [limit],
+        )
+        rows = cursor.fetchall()
+    return [
+        _Pending(id_, hash_, (sender, nonce, kind, json.loads(payload), signature), payload, received_at)
+        for id_, hash_, sender, nonce, kind, payload, signature, received_at in rows
+    ]
+
+
+def _mempool_transaction(chain_id: str, pending: _Pending) -> Transaction:
+    """Admission verified the signature and computed the hash from these same fields.
+
+    Seeding the cached hash spares one canonical encoding per transaction; the
+    merkle root and receipts use it.
+    """
+    tx = Transaction(chain_id, *pending.wire)
+    tx.__dict__["hash"] = pending.hash
+    return tx
+
+
+def _chain_txs_copy(height: int, result, pending: dict[str, _Pending]) -> None:
+    """Every included transaction with its receipt, in one COPY."""
+    with connection.cursor() as cursor:
+        with cursor.copy(
+            "COPY chain_chaintx (hash, block_id, position, sender, nonce, kind, payload, signature, ok, "
+            "error_code, error_message, parties, received_at) FROM STDIN"
+        ) as copy:
+            for position, (tx, receipt) in enumerate(zip(result.included, result.receipts, strict=True)):
+                entry = pending[tx.hash]
+                copy.write_row(
+                    (
+                        tx.hash,
+                        height,
+                        position,
+                        tx.sender,
+                        tx.nonce,
+                        tx.kind,
+                        entry.payload_json,
+                        tx.signature,
+                        receipt.ok,
+                        receipt.code,
+                        receipt.message,
+                        tx_parties(tx),
+                        entry.received_at,
+                    )
+                )
 
 
 def tx_parties(tx: Transaction) -> list[str]:
