@@ -1,7 +1,23 @@
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from chain import views
+from chain.views import accounts, explorer, pages, wallet
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", pages.home, name="home"),
+    # accounts
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/login/", accounts.ThrottledLoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # wallets
+    path("wallet/", wallet.wallet, name="wallet"),
+    path("wallet/<str:kind>/submit/", wallet.wallet_submit, name="wallet-submit"),
+    path("wallet/<str:kind>/check/", wallet.wallet_check, name="wallet-check"),
+    path("wallets/<str:username>/", wallet.wallet_of_user, name="wallet-of-user"),
+    # explorer
+    path("explorer/", explorer.explorer, name="explorer"),
+    path("explorer/search/", explorer.search, name="explorer-search"),
+    path("explorer/block/<int:height>/", explorer.block_detail, name="explorer-block"),
+    path("explorer/tx/<str:tx_hash>/", explorer.transaction_detail, name="explorer-tx"),
+    path("explorer/account/<str:address>/", explorer.account_detail, name="explorer-account"),
 ]

@@ -1,0 +1,189 @@
+"""Browser forms: parse what a person typed into exact integer units, or say in words what is wrong.
+
+Token amounts are typed in tokens with at most 6 decimals and parsed with
+Decimal, never float, so "0.1" is exactly 100,000 units.
+"""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+
+from chain import selectors
+from chain.ledger.encoding import MAX_SAFE_INTEGER
+from chain.ledger.kinds import MEMO_MAX
+from chain.services.accounts import SIGNUP_ROLES, login_locked
+from chain.templatetags.chain_units import TOKEN_DECIMALS, TOKEN_UNIT, tokens
+
+AMOUNT_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
+ADDRESS_RE = re.compile(r"^[0-9a-f]{64}$")
+
+# Messages people read; tests import them.
+AMOUNT_NOT_A_NUMBER = "Enter an amount in tokens, such as 12 or 0.5."
+AMOUNT_NOT_POSITIVE = "The amount must be more than zero."
+AMOUNT_TOO_PRECISE = f"Use at most {TOKEN_DECIMALS} decimal places (the smallest unit is 0.000001 token)."
+AMOUNT_TOO_LARGE = "That amount is larger than the ledger can hold."
+AMOUNT_OVER_AVAILABLE = "That is more than you can send: {available} tokens available."
+AMOUNT_OVER_STAKED = "That is more than you can unbond: {unbondable} tokens staked."
+ADDRESS_MALFORMED = "An address is 64 characters, 0-9 and a-f (copy it from the recipient's wallet page)."
+ADDRESS_UNKNOWN = "No account on this chain has that address yet. Check it with the recipient."
+ADDRESS_SELF = "That is your own address: you cannot send tokens to yourself."
+LOGIN_LOCKED = "Too many failed attempts for this username. Wait 15 minutes and try again."
+
+
+def parse_token_amount(text: str) -> int:
+    """``text`` in tokens -> integer units, exactly; raises ValidationError with a message to show."""
+    text = (text or "").strip().replace(",", "").replace("_", "")
+    if text.startswith("-"):
+        raise forms.ValidationError(AMOUNT_NOT_POSITIVE)
+    if not AMOUNT_RE.match(text):
+        raise forms.ValidationError(AMOUNT_NOT_A_NUMBER)
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise forms.ValidationError(AMOUNT_NOT_A_NUMBER) from exc
+    if value <= 0:
+        raise forms.ValidationError(AMOUNT_NOT_POSITIVE)
+    units = value * TOKEN_UNIT
+    if units != units.to_integral_value():
+        raise forms.ValidationError(AMOUNT_TOO_PRECISE)
+    if units > MAX_SAFE_INTEGER:
+        raise forms.ValidationError(AMOUNT_TOO_LARGE)
+    return int(units)
+
+
+class TokenAmountField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 40)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"}),
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return parse_token_amount(value) if value not in self.empty_values else None
+
+
+class WalletForm(forms.Form):
+    """A form acting for ``wallet``, whose limits come from ``balances`` (selectors.wallet_balances)."""
+
+    kind: str
+
+    def __init__(self, *args, wallet, balances: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.wallet = wallet
+        self.balances = balances
+
+    def payload(self) -> dict:
+        return {"amount": self.cleaned_data["amount"]}
+
+
+class SendTokensForm(WalletForm):
+    kind = "transfer"
+    title = "Send tokens"
+    submit_label = "Sign and send"
+
+    recipient = forms.CharField(
+        label="Recipient address",
+        max_length=80,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "64 hex characters"}
+        ),
+    )
+    amount = TokenAmountField(label="Amount (tokens)")
+    memo = forms.CharField(label="Memo (optional)", max_length=MEMO_MAX, required=False)
+
+    def clean_recipient(self) -> str:
+        address = self.cleaned_data["recipient"].strip().lower()
+        if not ADDRESS_RE.match(address):
+            raise forms.ValidationError(ADDRESS_MALFORMED)
+        if address == self.wallet.address:
+            raise forms.ValidationError(ADDRESS_SELF)
+        if not selectors.account_known(address=address):
+            raise forms.ValidationError(ADDRESS_UNKNOWN)
+        return address
+
+    def clean_amount(self) -> int:
+        amount = self.cleaned_data["amount"]
+        if amount > self.balances["available"]:
+            raise forms.ValidationError(
+                AMOUNT_OVER_AVAILABLE.format(available=tokens(self.balances["available"]))
+            )
+        return amount
+
+    def payload(self) -> dict:
+        payload = {"to": self.cleaned_data["recipient"], "amount": self.cleaned_data["amount"]}
+        if self.cleaned_data.get("memo"):
+            payload["memo"] = self.cleaned_data["memo"]
+        return payload
+
+
+class StakeBondForm(WalletForm):
+    kind = "stake_bond"
+    title = "Bond stake"
+    submit_label = "Bond"
+
+    amount = TokenAmountField(label="Amount to bond (tokens)")
+
+    def clean_amount(self) -> int:
+        amount = self.cleaned_data["amount"]
+        if amount > self.balances["available"]:
+            raise forms.ValidationError(
+                AMOUNT_OVER_AVAILABLE.format(available=tokens(self.balances["available"]))
+            )
+        return amount
+
+
+class StakeUnbondForm(WalletForm):
+    kind = "stake_unbond"
+    title = "Unbond stake"
+    submit_label = "Unbond"
+
+    amount = TokenAmountField(label="Amount to unbond (tokens)")
+
+    def clean_amount(self) -> int:
+        amount = self.cleaned_data["amount"]
+        if amount > self.balances["unbondable"]:
+            raise forms.ValidationError(
+                AMOUNT_OVER_STAKED.format(unbondable=tokens(self.balances["unbondable"]))
+            )
+        return amount
+
+
+WALLET_FORMS = {form.kind: form for form in (SendTokensForm, StakeBondForm, StakeUnbondForm)}
+
+
+class SignupForm(UserCreationForm):
+    role = forms.ChoiceField(
+        choices=[(role.value, role.label) for role in SIGNUP_ROLES],
+        widget=forms.RadioSelect,
+        help_text="Producers sell energy they generate; consumers buy it.",
+    )
+    region = forms.ChoiceField(help_text="Where your meter is: it decides your grid zone and utility.")
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].choices = [
+            (r["id"], f"{r['name']} ({r['utility']})") for r in selectors.chain_regions()
+        ]
+
+
+class ThrottledLoginForm(AuthenticationForm):
+    """Refuses a username from an IP address after too many failures (see services.accounts)."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        if username and login_locked(username=username, ip=client_ip(self.request)):
+            raise forms.ValidationError(LOGIN_LOCKED, code="locked")
+        return super().clean()
+
+
+def client_ip(request) -> str:
+    # Behind no proxy: daphne serves browsers directly, so REMOTE_ADDR is the peer.
+    return request.META.get("REMOTE_ADDR", "") if request is not None else ""

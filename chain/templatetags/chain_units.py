@@ -1,0 +1,75 @@
+"""Display of the chain's integer units: tokens (10^-6 token per unit) and energy (Wh).
+
+Pure integer arithmetic, so a displayed amount is exactly the amount on chain.
+"""
+
+from django import template
+
+register = template.Library()
+
+TOKEN_UNIT = 1_000_000
+TOKEN_DECIMALS = 6
+
+
+def _grouped(whole: int) -> str:
+    return f"{whole:,}"
+
+
+@register.filter
+def tokens(units) -> str:
+    """Units as tokens: ``5000000000`` -> ``5,000.00``; keeps every significant decimal."""
+    if units is None or units == "":
+        return ""
+    units = int(units)
+    sign = "-" if units < 0 else ""
+    whole, fraction = divmod(abs(units), TOKEN_UNIT)
+    decimals = f"{fraction:0{TOKEN_DECIMALS}d}".rstrip("0")
+    return f"{sign}{_grouped(whole)}.{decimals.ljust(2, '0')}"
+
+
+@register.filter
+def kwh(energy_wh) -> str:
+    """Wh as kWh with three decimals (exact: 1 Wh = 0.001 kWh): ``1500`` -> ``1.500``."""
+    if energy_wh is None or energy_wh == "":
+        return ""
+    energy_wh = int(energy_wh)
+    sign = "-" if energy_wh < 0 else ""
+    whole, fraction = divmod(abs(energy_wh), 1000)
+    return f"{sign}{_grouped(whole)}.{fraction:03d}"
+
+
+@register.filter
+def short_hash(value, length: int = 10) -> str:
+    """The head of a hash or address, for tables; the full value goes in a title attribute."""
+    value = str(value or "")
+    return value if len(value) <= length + 1 else f"{value[:length]}…"
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+#: Payload fields in tokens whatever the kind; other apps' kinds follow the same naming.
+TOKEN_FIELDS = {"amount", "fee", "reward"}
+
+
+@register.filter
+def payload_fields(payload) -> list[dict]:
+    """A transaction payload as rows to show: addresses linked, token amounts and energy formatted.
+
+    Decided by name: ``*_wh`` is energy, ``price*``/``*_fee*``/``amount`` are
+    token units (prices per kWh), a 64-hex string is an address.
+    """
+    rows = []
+    for name, value in sorted((payload or {}).items()):
+        row = {"name": name, "value": value, "format": "text"}
+        if isinstance(value, int) and not isinstance(value, bool):
+            if name.endswith("_wh"):
+                row.update(format="kwh", shown=kwh(value))
+            elif name in TOKEN_FIELDS or "price" in name or "fee" in name:
+                row.update(format="tokens", shown=tokens(value), per_kwh="price" in name or "per_kwh" in name)
+        elif isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+            row["format"] = "address"
+        rows.append(row)
+    return rows

@@ -1,0 +1,65 @@
+"""Who may do what in the browser.
+
+Regulators read everything and change nothing; staff read everything and run
+the site from the admin. Consumers and producers see their own wallet only.
+Ledger data (blocks, transactions, balances by address) is public; who owns an
+address is personal and shown only to those who read everything.
+"""
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+
+from chain import selectors
+from chain.models import Role
+
+STAFF = "staff"
+
+
+def user_role(user) -> str | None:
+    """The role to show and to check: staff first, then the wallet's role."""
+    if not user.is_authenticated:
+        return None
+    if user.is_staff:
+        return STAFF
+    wallet = getattr(user, "wallet", None)
+    return wallet.role if wallet is not None else None
+
+
+def reads_everything(user) -> bool:
+    return user_role(user) in (STAFF, Role.REGULATOR)
+
+
+def account_owners(request, addresses) -> dict[str, str]:
+    """Usernames behind addresses, for regulators and staff; nobody else sees who owns what."""
+    return selectors.usernames_by_address(addresses=list(addresses)) if reads_everything(request.user) else {}
+
+
+def may_transact(user) -> bool:
+    """Only a wallet owner who is not a regulator signs transactions from the browser."""
+    wallet = getattr(user, "wallet", None) if user.is_authenticated else None
+    return wallet is not None and wallet.role != Role.REGULATOR
+
+
+def transacting_user_required(view):
+    """403 for regulators and users without a wallet; use under login_required."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not may_transact(request.user):
+            raise PermissionDenied("Regulators read the ledger; they cannot change it.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def reads_everything_required(view):
+    """403 for anyone but regulators and staff; use under login_required."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not reads_everything(request.user):
+            raise PermissionDenied("Only regulators and staff can open other people's wallets.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

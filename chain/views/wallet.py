@@ -1,0 +1,159 @@
+"""The wallet page: balances, pending and past transactions, and the forms that sign new ones.
+
+Partials (``?part=balances`` / ``?part=activity``) are what htmx re-fetches when
+the WebSocket says a block touched this wallet. Forms post with htmx and fall
+back to a plain POST and redirect without JavaScript.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from chain import selectors
+from chain.forms import WALLET_FORMS
+from chain.services.admission import BatchRejected
+from chain.services.wallets import wallet_submit as wallet_submit_service
+from chain.views.access import (
+    account_owners,
+    may_transact,
+    reads_everything_required,
+    transacting_user_required,
+)
+
+PARTS = {"balances": "chain/wallet/_balances.html", "activity": "chain/wallet/_activity.html"}
+HISTORY_LIMIT = 50
+#: htmx event names: live.js fires them on WebSocket messages.
+OWN_WALLET_EVENT = "wallet-changed"
+ANY_BLOCK_EVENT = "chain-block"
+
+
+def _with_live_checks(form):
+    """Each field re-validates itself on the server as the person types (htmx)."""
+    url = reverse("wallet-check", args=[form.kind])
+    for name, field in form.fields.items():
+        bound = form[name]
+        field.widget.attrs.update(
+            {
+                "hx-post": f"{url}?field={name}",
+                "hx-trigger": "input changed delay:400ms, change",
+                "hx-target": f"#err-{bound.html_name}",
+                "hx-swap": "outerHTML",
+                "hx-sync": "closest form:abort",
+                "aria-describedby": f"err-{bound.html_name}",
+            }
+        )
+        if form.is_bound and name in form.errors:
+            field.widget.attrs["aria-invalid"] = "true"
+    return form
+
+
+def _new_form(kind, wallet, balances, data=None):
+    return _with_live_checks(WALLET_FORMS[kind](data, wallet=wallet, balances=balances, prefix=kind))
+
+
+def _blank_forms(wallet, balances) -> dict:
+    return {kind: _new_form(kind, wallet, balances) for kind in WALLET_FORMS}
+
+
+def _wallet_context(request, wallet, *, own: bool) -> dict:
+    history = list(selectors.account_history(wallet.address, limit=HISTORY_LIMIT))
+    return {
+        "wallet": wallet,
+        "address": wallet.address,
+        "balances": selectors.wallet_balances(address=wallet.address),
+        "own": own,
+        "pending": selectors.pending_for(wallet.address),
+        "history": history,
+        "owners": account_owners(request, (p for tx in history for p in tx.parties)),
+        "unbonding_blocks": selectors.chain_head().params["unbonding_blocks"],
+        "live_event": OWN_WALLET_EVENT if own else ANY_BLOCK_EVENT,
+        "part_url": request.path,
+    }
+
+
+def _render_wallet(request, wallet, *, own: bool, forms: dict | None = None, status: int = 200):
+    context = _wallet_context(request, wallet, own=own)
+    part = request.GET.get("part")
+    if part in PARTS:
+        return render(request, PARTS[part], context)
+    if own and forms is None and may_transact(request.user):
+        forms = _blank_forms(wallet, context["balances"])
+    context["forms"] = forms or {}
+    return render(request, "chain/wallet/page.html", context, status=status)
+
+
+@login_required
+def wallet(request):
+    wallet = getattr(request.user, "wallet", None)
+    if wallet is None:
+        return render(request, "chain/wallet/none.html")
+    return _render_wallet(request, wallet, own=True)
+
+
+@login_required
+@reads_everything_required
+def wallet_of_user(request, username):
+    wallet = selectors.wallet_for_username(username=username)
+    if wallet is None:
+        raise Http404("No user with that name has a wallet.")
+    return _render_wallet(request, wallet, own=wallet.user_id == request.user.id)
+
+
+@login_required
+@transacting_user_required
+@require_POST
+def wallet_submit(request, kind):
+    """Sign and submit one transaction of ``kind`` for the logged-in user."""
+    if kind not in WALLET_FORMS:
+        raise Http404("Unknown wallet action.")
+    wallet = request.user.wallet
+    balances = selectors.wallet_balances(address=wallet.address)
+    form = _new_form(kind, wallet, balances, request.POST)
+    submitted = None
+    if form.is_valid():
+        try:
+            submitted = wallet_submit_service(wallet=wallet, kind=kind, payload=form.payload())
+        except BatchRejected as exc:
+            form.add_error(None, exc.message)
+    if not request.htmx:
+        if submitted is None:
+            return _render_wallet(
+                request, wallet, own=True, forms={**_blank_forms(wallet, balances), kind: form}
+            )
+        messages.success(request, "Signed and sent. It is waiting for the next block.")
+        return redirect("wallet")
+    if submitted is not None:
+        form = _new_form(kind, wallet, selectors.wallet_balances(address=wallet.address))
+    response = render(request, "chain/wallet/_form.html", {"form": form, "submitted": submitted})
+    if submitted is not None:
+        response["HX-Trigger"] = OWN_WALLET_EVENT
+    return response
+
+
+@login_required
+@transacting_user_required
+@require_POST
+def wallet_check(request, kind):
+    """htmx: what is wrong with one field of a wallet form, as the fragment next to that field."""
+    if kind not in WALLET_FORMS:
+        raise Http404("Unknown wallet action.")
+    wallet = request.user.wallet
+    form = _new_form(kind, wallet, selectors.wallet_balances(address=wallet.address), request.POST)
+    name = request.GET.get("field", "")
+    if name not in form.fields:
+        raise Http404("Unknown field.")
+    bound = form[name]
+    typed = bound.value() not in (None, "")
+    errors = form.errors.get(name) if typed else None
+    return HttpResponse(
+        format_html(
+            '<small class="field-error" id="err-{}" role="alert" data-valid="{}">{}</small>',
+            bound.html_name,
+            "false" if errors else ("true" if typed else ""),
+            " ".join(errors) if errors else "",
+        )
+    )

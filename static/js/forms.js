@@ -1,0 +1,40 @@
+// Small behaviours for forms and pages: copy buttons, and colouring a field
+// after htmx swapped in its server-side check (chain/views/wallet.py:wallet_check).
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const source = document.querySelector(button.dataset.copy);
+    if (!source) return;
+    const value = source.textContent.trim();
+    const done = function () {
+      const label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(value).then(done);
+    } else {
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      document.execCommand("copy");
+      done();
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const slot = event.detail.target;
+    if (!slot || !slot.id || !slot.id.startsWith("err-")) return;
+    const fresh = document.getElementById(slot.id);
+    const input = document.querySelector('[aria-describedby="' + slot.id + '"]');
+    if (!fresh || !input) return;
+    const valid = fresh.dataset.valid;
+    if (valid === "") input.removeAttribute("aria-invalid");
+    else input.setAttribute("aria-invalid", valid === "true" ? "false" : "true");
+  });
+})();
