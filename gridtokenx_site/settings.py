@@ -146,26 +146,28 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "chain.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "GridTokenX API",
-    "DESCRIPTION": "Peer-to-peer energy trading ledger. Signed transactions, blocks, accounts.",
-    "VERSION": "1",
     # Throttles key on REMOTE_ADDR; X-Forwarded-For counts only behind this many trusted proxies.
     "NUM_PROXIES": env.int("GTX_NUM_PROXIES", default=0),
     # Transaction intake per client IP, counted in the Redis cache. Generous so that
     # benchmarks pushing thousands of transactions a second in batches are not slowed.
     "DEFAULT_THROTTLE_RATES": {"tx_submit": env("GTX_TX_SUBMIT_RATE", default="30000/min")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "GridTokenX API",
+    "DESCRIPTION": "Peer-to-peer energy trading ledger. Signed transactions, blocks, accounts.",
+    "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise send the schema to an online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # This site's identity on the network.
 GTX_GENESIS_PATH = env("GTX_GENESIS", default=str(BASE_DIR / "thai_market.toml"))
 GTX_NODE_KEY_FILE = env("GTX_NODE_KEY_FILE", default=str(BASE_DIR / ".node" / "node_key"))
-    # Swagger UI from drf-spectacular-sidecar's static files: no CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 GTX_NODE_TYPE = env("GTX_NODE_TYPE", default="validator")
 # Key that seals users' wallet keys at rest; defaults to one derived from SECRET_KEY.
 GTX_WALLET_SEAL_KEY = env("GTX_WALLET_SEAL_KEY", default="")
