@@ -9,6 +9,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -77,7 +78,11 @@ def api_exception_handler(exc, context):
 
 def route_not_found(request, *args, **kwargs):
     """Any path under /api/ that names no endpoint (plain Django view: every method lands here)."""
-    return JsonResponse(
-        error_body(NOT_FOUND, f"No API endpoint at {request.path}. The API is described at /api/v1/docs/."),
-        status=404,
-    )
+    message = f"No API endpoint at {request.path}. The API is described at /api/v1/docs/."
+    if not request.path.endswith("/"):
+        try:
+            if resolve(request.path + "/").func is not route_not_found:
+                message = f"No API endpoint at {request.path}; did you mean {request.path}/ ?"
+        except Resolver404:
+            pass
+    return JsonResponse(error_body(NOT_FOUND, message), status=404)

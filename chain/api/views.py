@@ -19,7 +19,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -78,6 +78,13 @@ class NewestFirst(CursorPagination):
 
 class AccountHistoryPages(NewestFirst):
     ordering = ("-block_id", "-position")
+
+
+class PublicRead(APIView):
+    """Chain data anyone may audit: no session is read, so none can change the answer."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
 
 
 def _valid_hash(value: str) -> bool:
@@ -170,7 +177,7 @@ class TransactionSubmitView(APIView):
         )
 
 
-class TransactionDetailView(APIView):
+class TransactionDetailView(PublicRead):
     @extend_schema(
         operation_id="transactions_retrieve",
         summary="A transaction's status",
@@ -192,7 +199,7 @@ class TransactionDetailView(APIView):
         return Response(TransactionStatusSerializer(transaction_status_data(*found)).data)
 
 
-class BlockListView(APIView):
+class BlockListView(PublicRead):
     pagination_class = NewestFirst
 
     @extend_schema(
@@ -231,7 +238,7 @@ class BlockDetailMixin:
         return Response(data)
 
 
-class BlockByHeightView(BlockDetailMixin, APIView):
+class BlockByHeightView(BlockDetailMixin, PublicRead):
     @extend_schema(
         operation_id="blocks_by_height",
         summary="A block by height",
@@ -242,7 +249,7 @@ class BlockByHeightView(BlockDetailMixin, APIView):
         return self.block_response(request, selectors.block_find(height=height))
 
 
-class BlockByHashView(BlockDetailMixin, APIView):
+class BlockByHashView(BlockDetailMixin, PublicRead):
     @extend_schema(
         operation_id="blocks_by_hash",
         summary="A block by hash",
@@ -272,7 +279,7 @@ def _bad_address() -> Response:
     )
 
 
-class AccountDetailView(APIView):
+class AccountDetailView(PublicRead):
     @extend_schema(
         operation_id="accounts_retrieve",
         summary="An account",
@@ -290,7 +297,7 @@ class AccountDetailView(APIView):
         return Response(account_data(account, selectors.account_pending(address=address)))
 
 
-class AccountTransactionsView(APIView):
+class AccountTransactionsView(PublicRead):
     pagination_class = AccountHistoryPages
 
     @extend_schema(
@@ -341,7 +348,7 @@ class MeView(APIView):
         return Response(MeSerializer(data).data)
 
 
-class StatusView(APIView):
+class StatusView(PublicRead):
     @extend_schema(
         operation_id="status_retrieve",
         summary="This node",
