@@ -62,9 +62,9 @@ class TokenAmountField(forms.CharField):
         )
         super().__init__(**kwargs)
 
-    def to_python(self, value):
-        value = super().to_python(value)
-        return parse_token_amount(value) if value not in self.empty_values else None
+    def clean(self, value):
+        text = super().clean(value)  # required and length checks on the text as typed
+        return parse_token_amount(text) if text not in self.empty_values else None
 
 
 class WalletForm(forms.Form):

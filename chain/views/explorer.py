@@ -44,7 +44,7 @@ def block_detail(request, height):
         request,
         "chain/explorer/block.html",
         {
-            "block": block,
+            "chain_block": block,  # not "block": templates use that name inside {% block %}
             "transactions": transactions,
             "more_transactions": block.tx_count - len(transactions),
             "certificate": selectors.block_certificate(block=block),

@@ -1,0 +1,33 @@
+import pytest
+from django.test import Client
+
+from chain.services.wallets import wallet_submit
+
+ROLES = ("anonymous", "owner", "other", "regulator", "staff")
+USERNAMES = {"owner": "home_malee", "other": "solar_somchai", "regulator": "erc_auditor", "staff": "admin"}
+
+
+@pytest.fixture
+def client_as(users):
+    """A test client logged in as one of ROLES (the owner is home_malee)."""
+
+    def make(role: str) -> Client:
+        client = Client()
+        if role != "anonymous":
+            client.force_login(users[USERNAMES[role]])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def committed_transfer(users, produce):
+    """home_malee sent 1.5 tokens to solar_somchai, committed in block 1."""
+    tx = wallet_submit(
+        wallet=users["home_malee"].wallet,
+        kind="transfer",
+        payload={"to": users["solar_somchai"].wallet.address, "amount": 1_500_000, "memo": "tea money"},
+    )
+    block = produce()
+    assert block is not None and block.height == 1
+    return tx
