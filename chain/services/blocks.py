@@ -195,7 +195,12 @@ def block_produce(node_key) -> Block | None:
         head.accumulator = state.accumulator.to_bytes(256, "big").hex()
         head.state_root = state.root
         head.save(update_fields=["height", "block_hash", "last_block_at", "accumulator", "state_root"])
-        parties = sorted({party for tx in result.included for party in tx_parties(tx)})
+        # Events name accounts a transaction touched without naming them in its
+        # payload (the resting side of a trade, the grid operator's fee).
+        parties = sorted(
+            {party for tx in result.included for party in tx_parties(tx)}
+            | {party for event in result.events for party in event.get("parties", ())}
+        )
         transaction.on_commit(lambda: events.block_committed(block, parties, result.events))
     return block
 

@@ -1,0 +1,133 @@
+"""The market's ledger tables, field for field the records of trading.ledger.records.
+
+Written only by block application (chain.store, one upsert per table per
+block); everything else reads them. Money in units (10^-6 token), energy in
+Wh, prices and fees in units per kWh, times in Unix ms.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+
+from trading.ledger import records
+
+
+class Side(models.TextChoices):
+    BUY = "buy", "Buy"
+    SELL = "sell", "Sell"
+
+
+class OrderStatus(models.TextChoices):
+    OPEN = records.OPEN, "Open"
+    FILLED = records.FILLED, "Filled"
+    CANCELLED = records.CANCELLED, "Cancelled"
+    EXPIRED = records.EXPIRED, "Expired"
+    GATE_CLOSED = records.GATE_CLOSED, "Gate closed"
+
+
+class Order(models.Model):
+    ledger_record = records.Order
+
+    order_id = models.CharField(max_length=64, primary_key=True)
+    owner = models.CharField(max_length=64)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    zone = models.CharField(max_length=32)
+    delivery_slot_ms = models.BigIntegerField()
+    price_per_kwh = models.BigIntegerField()
+    energy_wh = models.BigIntegerField()
+    remaining_wh = models.BigIntegerField()
+    source = models.CharField(max_length=16, blank=True)
+    accepts = models.CharField(max_length=64, blank=True)
+    max_fee_per_kwh = models.BigIntegerField()
+    escrow_tokens = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    placed_height = models.BigIntegerField()
+    seq = models.IntegerField()
+    placed_ms = models.BigIntegerField()
+    expires_ms = models.BigIntegerField()
+    closed_height = models.BigIntegerField()
+    open_slot_ms = models.BigIntegerField()
+    open_expires_ms = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="order_amounts_in_range",
+                condition=Q(remaining_wh__gte=0)
+                & Q(remaining_wh__lte=F("energy_wh"))
+                & Q(escrow_tokens__gte=0)
+                & Q(price_per_kwh__gt=0),
+            )
+        ]
+        indexes = [
+            # The matcher's and the expiry sweep's range reads cover open orders only.
+            models.Index(fields=["open_slot_ms"], name="order_open_slot", condition=Q(open_slot_ms__gt=0)),
+            models.Index(
+                fields=["open_expires_ms"], name="order_open_expiry", condition=Q(open_expires_ms__gt=0)
+            ),
+            models.Index(fields=["owner", "status"], name="order_owner_status"),
+            models.Index(fields=["delivery_slot_ms", "zone"], name="order_slot_zone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.energy_wh} Wh @ {self.price_per_kwh} ({self.order_id[:10]}…)"
+
+
+class Trade(models.Model):
+    ledger_record = records.Trade
+
+    trade_id = models.CharField(max_length=64, primary_key=True)
+    height = models.BigIntegerField()
+    seq = models.IntegerField()
+    timestamp_ms = models.BigIntegerField()
+    delivery_slot_ms = models.BigIntegerField()
+    buy_order_id = models.CharField(max_length=64)
+    sell_order_id = models.CharField(max_length=64)
+    buyer = models.CharField(max_length=64)
+    seller = models.CharField(max_length=64)
+    taker_side = models.CharField(max_length=4, choices=Side.choices)
+    buyer_zone = models.CharField(max_length=32)
+    seller_zone = models.CharField(max_length=32)
+    source = models.CharField(max_length=16)
+    energy_wh = models.BigIntegerField()
+    price_per_kwh = models.BigIntegerField()
+    paid_tokens = models.BigIntegerField()
+    wheeling_fee_tokens = models.BigIntegerField()
+    carbon_g = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["-height", "-seq"]
+        constraints = [
+            models.CheckConstraint(name="trade_energy_positive", condition=Q(energy_wh__gt=0)),
+            models.UniqueConstraint(fields=["height", "seq"], name="trade_height_seq"),
+        ]
+        indexes = [
+            models.Index(fields=["delivery_slot_ms", "-height", "-seq"], name="trade_slot_recent"),
+            models.Index(fields=["buyer", "-height"], name="trade_buyer_recent"),
+            models.Index(fields=["seller", "-height"], name="trade_seller_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.energy_wh} Wh @ {self.price_per_kwh} (#{self.height})"
+
+
+class LineUsage(models.Model):
+    ledger_record = records.LineUsage
+
+    usage_id = models.CharField(max_length=80, primary_key=True)
+    delivery_slot_ms = models.BigIntegerField()
+    zone_a = models.CharField(max_length=32)
+    zone_b = models.CharField(max_length=32)
+    used_wh = models.BigIntegerField()
+    capacity_wh = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="line_usage_within_capacity",
+                condition=Q(used_wh__gte=0) & Q(used_wh__lte=F("capacity_wh")),
+            )
+        ]
+        indexes = [models.Index(fields=["delivery_slot_ms"], name="line_usage_slot")]
+
+    def __str__(self) -> str:
+        return self.usage_id
