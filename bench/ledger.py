@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 
 from chain.ledger.genesis import demo_key, load_genesis
@@ -117,7 +118,10 @@ def run() -> dict:
             for t in range(threads)
         ]
         bodies = [[f.result() for f in row] for row in futures]
-    print(f"signed {threads * batches_per_thread * batch} transfers in {time.monotonic() - t_sign:.1f}s", flush=True)
+    print(
+        f"signed {threads * batches_per_thread * batch} transfers in {time.monotonic() - t_sign:.1f}s",
+        flush=True,
+    )
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
     site, procs = start_site(tmp, block_interval_ms=interval_ms, extra_env={"DB_CONN_MAX_AGE": "600"})
@@ -125,9 +129,13 @@ def run() -> dict:
         conn = _pg(site.database_url)
         _fund(site, conn, genesis.chain_id, addresses)
         start_height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
-        return _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, seconds, drain_s) | {
+        cpu_before = _cpu_seconds(procs)
+        result = _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, seconds, drain_s)
+        cpu = {name: round(t - cpu_before[name], 2) for name, t in _cpu_seconds(procs).items()}
+        return result | {
             "block_interval_ms": interval_ms,
             **_blocks(conn, start_height),
+            "cpu_us_per_tx": {name: round(t * 1e6 / max(result["committed"], 1)) for name, t in cpu.items()},
         }
     finally:
         stop_site(site, procs)
@@ -209,6 +217,27 @@ def _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, sec
         "p99_s": round(_percentile(latencies, 0.99), 3),
         "max_s": round(latencies[-1], 3) if latencies else None,
     }
+
+
+def _cpu_seconds(procs) -> dict[str, float]:
+    """CPU seconds used so far by the site's processes and by every PostgreSQL process."""
+    totals = {"daphne": 0.0, "celery": 0.0, "postgres": 0.0}
+    for name, proc in zip(("daphne", "celery", "celery"), procs, strict=False):
+        try:
+            root = psutil.Process(proc.pid)
+            for p in [root, *root.children(recursive=True)]:
+                t = p.cpu_times()
+                totals[name] += t.user + t.system + t.children_user + t.children_system
+        except psutil.NoSuchProcess:
+            pass
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] == "postgres":
+            try:
+                t = p.cpu_times()
+                totals["postgres"] += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+    return totals
 
 
 def _blocks(conn, start_height: int) -> dict:

@@ -187,7 +187,8 @@ def block_produce(node_key) -> Block | None:
             commit_certificate=[sign_precommit(node_key, header)],
             result_state_root=state.root,
         )
-        _chain_txs_copy(height, result, {p.hash: p for p in pending})
+        tx_party_lists = [tx_parties(tx) for tx in result.included]
+        _chain_txs_copy(height, result, tx_party_lists, {p.hash: p for p in pending})
         write_records(state.dirty_records())
         head.height = height
         head.block_hash = header.hash
@@ -198,7 +199,7 @@ def block_produce(node_key) -> Block | None:
         # Events name accounts a transaction touched without naming them in its
         # payload (the resting side of a trade, the grid operator's fee).
         parties = sorted(
-            {party for tx in result.included for party in tx_parties(tx)}
+            {party for tx_party_list in tx_party_lists for party in tx_party_list}
             | {party for event in result.events for party in event.get("parties", ())}
         )
         transaction.on_commit(lambda: events.block_committed(block, parties, result.events))
@@ -240,14 +241,15 @@ def _mempool_transaction(chain_id: str, pending: _Pending) -> Transaction:
     return tx
 
 
-def _chain_txs_copy(height: int, result, pending: dict[str, _Pending]) -> None:
+def _chain_txs_copy(height: int, result, parties: list[list[str]], pending: dict[str, _Pending]) -> None:
     """Every included transaction with its receipt, in one COPY."""
     with connection.cursor() as cursor:
         with cursor.copy(
             "COPY chain_chaintx (hash, block_id, position, sender, nonce, kind, payload, signature, ok, "
             "error_code, error_message, parties, received_at) FROM STDIN"
         ) as copy:
-            for position, (tx, receipt) in enumerate(zip(result.included, result.receipts, strict=True)):
+            rows = zip(result.included, result.receipts, parties, strict=True)
+            for position, (tx, receipt, tx_party_list) in enumerate(rows):
                 entry = pending[tx.hash]
                 copy.write_row(
                     (
@@ -262,7 +264,7 @@ def _chain_txs_copy(height: int, result, pending: dict[str, _Pending]) -> None:
                         receipt.ok,
                         receipt.code,
                         receipt.message,
-                        tx_parties(tx),
+                        tx_party_list,
                         entry.received_at,
                     )
                 )
