@@ -3,6 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/market/", include("trading.urls")),
     path("api/", include("chain.api.urls")),
     path("", include("chain.urls")),
 ]

@@ -1,0 +1,246 @@
+"""REST reads of the market (placing and cancelling are signed transactions, POSTed to
+/api/v1/transactions/ with kinds order_place and order_cancel; see docs/PROTOCOL.md).
+
+Public, like every ledger read: anyone may audit the market. Thin: parse the
+query, call a selector, render. Bad queries answer {"error": {"code": "bad_query", ...}}.
+"""
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from chain.api import errors
+from chain.api.errors import error_response
+from chain.api.serializers import ErrorSerializer
+from chain.ledger.keys import is_address
+from trading import selectors
+from trading.models import Order, OrderStatus, Trade
+
+
+class QueryError(Exception):
+    pass
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Order
+        fields = [f.name for f in Order._meta.fields]
+
+
+class TradeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Trade
+        fields = [f.name for f in Trade._meta.fields]
+
+
+class LevelSerializer(serializers.Serializer):
+    price_per_kwh = serializers.IntegerField(help_text="Units (10^-6 token) per kWh.")
+    energy_wh = serializers.IntegerField(help_text="Remaining Wh of the open orders at this price.")
+    orders = serializers.IntegerField()
+
+
+class OrderBookSerializer(serializers.Serializer):
+    slot_ms = serializers.IntegerField(help_text="Delivery slot start, Unix ms.")
+    zone = serializers.CharField(allow_null=True)
+    bids = LevelSerializer(many=True, help_text="Best (highest) first.")
+    asks = LevelSerializer(many=True, help_text="Best (lowest) first.")
+
+
+class SlotSummarySerializer(serializers.Serializer):
+    slot_ms = serializers.IntegerField()
+    bid_wh = serializers.IntegerField()
+    bid_orders = serializers.IntegerField()
+    ask_wh = serializers.IntegerField()
+    ask_orders = serializers.IntegerField()
+    traded_wh = serializers.IntegerField()
+    trades = serializers.IntegerField()
+    last_price_per_kwh = serializers.IntegerField(allow_null=True)
+
+
+class ZonePriceSerializer(serializers.Serializer):
+    zone = serializers.CharField()
+    last_price_per_kwh = serializers.IntegerField()
+    last_trade_height = serializers.IntegerField()
+
+
+class OverviewSerializer(serializers.Serializer):
+    slots = SlotSummarySerializer(many=True, help_text="The next delivery slots still taking orders.")
+    zones = ZonePriceSerializer(many=True, help_text="Last trade price per buyer zone.")
+
+
+class PricePointSerializer(serializers.Serializer):
+    timestamp_ms = serializers.IntegerField()
+    price_per_kwh = serializers.IntegerField()
+    energy_wh = serializers.IntegerField()
+
+
+SLOT_HELP = "Delivery slot start, Unix ms (a multiple of the slot length)."
+SLOT = OpenApiParameter("slot", int, description=SLOT_HELP)
+SLOT_REQUIRED = OpenApiParameter("slot", int, required=True, description=SLOT_HELP)
+ZONE = OpenApiParameter("zone", str, description="Region id from genesis, e.g. bangkok.")
+ACCOUNT = OpenApiParameter("account", str, description="An address: 64 lowercase hex.")
+ACCOUNT_REQUIRED = OpenApiParameter("account", str, required=True, description=ACCOUNT.description)
+LIMIT = OpenApiParameter("limit", int, description=f"At most {selectors.MAX_LIMIT}; default 50.")
+BAD_QUERY = OpenApiResponse(
+    ErrorSerializer,
+    description="A query parameter is missing or wrong.",
+    examples=[
+        OpenApiExample(
+            errors.BAD_QUERY, value=errors.error_body(errors.BAD_QUERY, "zone must be one of: bangkok, ...")
+        )
+    ],
+)
+
+
+class MarketRead(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, QueryError):
+            return error_response(errors.BAD_QUERY, str(exc), status.HTTP_400_BAD_REQUEST)
+        return super().handle_exception(exc)
+
+    def int_param(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
+        raw = self.request.query_params.get(name)
+        if raw in (None, ""):
+            if required:
+                raise QueryError(f"{name} is required.")
+            return default
+        if not raw.isdigit() or len(raw) > 16:
+            raise QueryError(f"{name} must be a whole number.")
+        return int(raw)
+
+    def slot_param(self, *, required: bool = False) -> int | None:
+        slot = self.int_param("slot", required=required)
+        if slot is not None and slot % selectors.market_rules().slot_ms:
+            raise QueryError("slot must be a slot start in Unix ms (a multiple of the slot length).")
+        return slot
+
+    def zone_param(self) -> str | None:
+        zone = self.request.query_params.get("zone") or None
+        zones = selectors.market_rules().carbon_g_per_kwh
+        if zone is not None and zone not in zones:
+            raise QueryError(f"zone must be one of: {', '.join(sorted(zones))}.")
+        return zone
+
+    def account_param(self, *, required: bool = False) -> str | None:
+        account = self.request.query_params.get("account") or None
+        if account is None and required:
+            raise QueryError("account is required.")
+        if account is not None and not is_address(account):
+            raise QueryError("account must be an address: 64 lowercase hex characters.")
+        return account
+
+    def limit_param(self) -> int:
+        limit = self.int_param("limit", default=50)
+        if not 1 <= limit <= selectors.MAX_LIMIT:
+            raise QueryError(f"limit must be from 1 to {selectors.MAX_LIMIT}.")
+        return limit
+
+
+class MarketOverviewView(MarketRead):
+    @extend_schema(
+        operation_id="market_overview",
+        summary="Market overview",
+        description="The next delivery slots still taking orders, their open and traded volume, "
+        "and the last price per zone.",
+        responses={200: OverviewSerializer},
+    )
+    def get(self, request):
+        return Response(OverviewSerializer(selectors.market_overview()).data)
+
+
+class OrderBookView(MarketRead):
+    @extend_schema(
+        operation_id="market_order_book",
+        summary="Order book depth of a delivery slot",
+        description="Open orders aggregated by price level; optionally one zone's only.",
+        parameters=[
+            SLOT_REQUIRED,
+            ZONE,
+            OpenApiParameter("levels", int, description="Price levels per side, 1..100; default 20."),
+        ],
+        responses={200: OrderBookSerializer, 400: BAD_QUERY},
+    )
+    def get(self, request):
+        slot, zone = self.slot_param(required=True), self.zone_param()
+        levels = self.int_param("levels", default=20)
+        if not 1 <= levels <= 100:
+            raise QueryError("levels must be from 1 to 100.")
+        return Response(
+            OrderBookSerializer(selectors.order_book_depth(slot_ms=slot, zone=zone, levels=levels)).data
+        )
+
+
+class TradeListView(MarketRead):
+    @extend_schema(
+        operation_id="market_trades",
+        summary="Trades, newest first",
+        description="Filter by delivery slot, zone (either side's) and account (either party).",
+        parameters=[SLOT, ZONE, ACCOUNT, LIMIT],
+        responses={200: TradeSerializer(many=True), 400: BAD_QUERY},
+    )
+    def get(self, request):
+        trades = selectors.trades_recent(
+            slot_ms=self.slot_param(),
+            zone=self.zone_param(),
+            account=self.account_param(),
+            limit=self.limit_param(),
+        )
+        return Response(TradeSerializer(trades, many=True).data)
+
+
+class OrderListView(MarketRead):
+    @extend_schema(
+        operation_id="market_orders",
+        summary="Orders of an account, newest first",
+        parameters=[
+            ACCOUNT_REQUIRED,
+            OpenApiParameter(
+                "status", str, enum=OrderStatus.values, description="Only orders in this status."
+            ),
+            LIMIT,
+        ],
+        responses={200: OrderSerializer(many=True), 400: BAD_QUERY},
+    )
+    def get(self, request):
+        order_status = request.query_params.get("status") or None
+        if order_status is not None and order_status not in OrderStatus.values:
+            raise QueryError(f"status must be one of: {', '.join(OrderStatus.values)}.")
+        orders = selectors.orders_of(
+            address=self.account_param(required=True), status=order_status, limit=self.limit_param()
+        )
+        return Response(OrderSerializer(orders, many=True).data)
+
+
+class OrderDetailView(MarketRead):
+    @extend_schema(
+        operation_id="market_order",
+        summary="One order",
+        description="The order's id is the hash of the order_place transaction. "
+        "While that transaction waits in the mempool the order is not found here; "
+        "GET /api/v1/transactions/{hash}/ says where it is.",
+        responses={200: OrderSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such order.")},
+    )
+    def get(self, request, order_id: str):
+        order = selectors.order_find(order_id=order_id) if is_address(order_id) else None
+        if order is None:
+            return error_response(
+                errors.NOT_FOUND, "No order with that id on this node.", status.HTTP_404_NOT_FOUND
+            )
+        return Response(OrderSerializer(order).data)
+
+
+class PriceSeriesView(MarketRead):
+    @extend_schema(
+        operation_id="market_prices",
+        summary="Trade prices of a delivery slot, oldest first",
+        parameters=[SLOT_REQUIRED, ZONE],
+        responses={200: PricePointSerializer(many=True), 400: BAD_QUERY},
+    )
+    def get(self, request):
+        points = selectors.price_series(slot_ms=self.slot_param(required=True), zone=self.zone_param())
+        return Response(PricePointSerializer(points, many=True).data)

@@ -1,0 +1,169 @@
+"""The market's read path: order book depth, orders, fills, trades, overview, prices.
+
+Everything the trading page, the REST API and the market stream show comes
+from here. Amounts stay integers (units of 10^-6 token, Wh, units per kWh);
+templates format them.
+"""
+
+import time
+
+from django.db.models import Count, Max, Q, Sum
+
+from chain.models import ChainHead
+from trading.ledger.rules import MarketRules, rules_of
+from trading.models import Order, OrderStatus, Side, Trade
+
+MAX_LIMIT = 500
+
+
+def market_rules() -> MarketRules:
+    return rules_of(ChainHead.objects.only("params").get().params)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def slots_open(*, count: int = 8, now_ms: int | None = None) -> list[int]:
+    """The next ``count`` delivery slots (Unix ms) that still take orders."""
+    rules = market_rules()
+    first = rules.first_open_slot_ms(_now_ms() if now_ms is None else now_ms)
+    return [first + i * rules.slot_ms for i in range(count)]
+
+
+def order_book_depth(*, slot_ms: int, zone: str | None = None, levels: int = 20) -> dict:
+    """Open orders of a slot (and zone) aggregated by price: best first on each side.
+
+    Each level: price_per_kwh, energy_wh (remaining, summed) and the number of orders.
+    """
+    open_orders = Order.objects.filter(open_slot_ms=slot_ms)
+    if zone:
+        open_orders = open_orders.filter(zone=zone)
+    grouped = open_orders.values("side", "price_per_kwh").annotate(
+        energy_wh=Sum("remaining_wh"), orders=Count("order_id")
+    )
+    bids = grouped.filter(side=Side.BUY).order_by("-price_per_kwh")[:levels]
+    asks = grouped.filter(side=Side.SELL).order_by("price_per_kwh")[:levels]
+
+    def levels_of(rows):
+        return [
+            {"price_per_kwh": r["price_per_kwh"], "energy_wh": r["energy_wh"], "orders": r["orders"]}
+            for r in rows
+        ]
+
+    return {"slot_ms": slot_ms, "zone": zone, "bids": levels_of(bids), "asks": levels_of(asks)}
+
+
+def orders_of(*, address: str, status: str | None = None, limit: int = 100):
+    """An account's orders, newest first; ``status`` "open" for the ones still on the book."""
+    orders = Order.objects.filter(owner=address)
+    if status:
+        orders = orders.filter(status=status)
+    return orders.order_by("-placed_height", "-seq")[: min(limit, MAX_LIMIT)]
+
+
+def orders_open_of(*, address: str, limit: int = 100):
+    return orders_of(address=address, status=OrderStatus.OPEN, limit=limit)
+
+
+def order_find(*, order_id: str) -> Order | None:
+    return Order.objects.filter(order_id=order_id).first()
+
+
+def trades_recent(
+    *, slot_ms: int | None = None, zone: str | None = None, account: str | None = None, limit: int = 50
+):
+    """Trades newest first. ``zone`` matches either side's zone, ``account`` either party."""
+    trades = Trade.objects.all()
+    if slot_ms is not None:
+        trades = trades.filter(delivery_slot_ms=slot_ms)
+    if zone:
+        trades = trades.filter(Q(buyer_zone=zone) | Q(seller_zone=zone))
+    if account:
+        trades = trades.filter(Q(buyer=account) | Q(seller=account))
+    return trades.order_by("-height", "-seq")[: min(limit, MAX_LIMIT)]
+
+
+def fills_of(*, address: str, limit: int = 50):
+    """An account's fills as buyer or seller, newest first."""
+    return trades_recent(account=address, limit=limit)
+
+
+def account_market_totals(*, address: str) -> dict:
+    """What an account earned and spent on the market, and its carbon credits (g CO2 avoided)."""
+    sold = Trade.objects.filter(seller=address).aggregate(wh=Sum("energy_wh"), tokens=Sum("paid_tokens"))
+    bought = Trade.objects.filter(buyer=address).aggregate(
+        wh=Sum("energy_wh"),
+        tokens=Sum("paid_tokens"),
+        fees=Sum("wheeling_fee_tokens"),
+        carbon_g=Sum("carbon_g"),
+        renewable_wh=Sum("energy_wh", filter=~Q(source="grid")),
+    )
+    return {
+        "sold_wh": sold["wh"] or 0,
+        "earned_tokens": sold["tokens"] or 0,
+        "bought_wh": bought["wh"] or 0,
+        "spent_tokens": (bought["tokens"] or 0) + (bought["fees"] or 0),
+        "wheeling_fee_tokens": bought["fees"] or 0,
+        "renewable_bought_wh": bought["renewable_wh"] or 0,
+        "carbon_credits_g": bought["carbon_g"] or 0,
+    }
+
+
+def market_overview(*, now_ms: int | None = None, slots: int = 8) -> dict:
+    """Upcoming slots with their open volume and traded volume, and the last price per zone.
+
+    A trade's zone here is the buyer's: where the energy is delivered.
+    """
+    open_slots = slots_open(count=slots, now_ms=now_ms)
+    open_volume = {
+        (row["delivery_slot_ms"], row["side"]): row
+        for row in Order.objects.filter(open_slot_ms__in=open_slots)
+        .values("delivery_slot_ms", "side")
+        .annotate(energy_wh=Sum("remaining_wh"), orders=Count("order_id"))
+    }
+    traded = {
+        row["delivery_slot_ms"]: row
+        for row in Trade.objects.filter(delivery_slot_ms__in=open_slots)
+        .values("delivery_slot_ms")
+        .annotate(energy_wh=Sum("energy_wh"), trades=Count("trade_id"), last_height=Max("height"))
+    }
+    last_prices = {
+        slot: price
+        for slot, price in Trade.objects.filter(delivery_slot_ms__in=open_slots)
+        .order_by("delivery_slot_ms", "-height", "-seq")
+        .distinct("delivery_slot_ms")
+        .values_list("delivery_slot_ms", "price_per_kwh")
+    }
+    rows = []
+    for slot in open_slots:
+        bid = open_volume.get((slot, Side.BUY), {})
+        ask = open_volume.get((slot, Side.SELL), {})
+        rows.append(
+            {
+                "slot_ms": slot,
+                "bid_wh": bid.get("energy_wh", 0),
+                "bid_orders": bid.get("orders", 0),
+                "ask_wh": ask.get("energy_wh", 0),
+                "ask_orders": ask.get("orders", 0),
+                "traded_wh": traded.get(slot, {}).get("energy_wh", 0),
+                "trades": traded.get(slot, {}).get("trades", 0),
+                "last_price_per_kwh": last_prices.get(slot),
+            }
+        )
+    zones = [
+        {"zone": zone, "last_price_per_kwh": price, "last_trade_height": height}
+        for zone, price, height in Trade.objects.order_by("buyer_zone", "-height", "-seq")
+        .distinct("buyer_zone")
+        .values_list("buyer_zone", "price_per_kwh", "height")
+    ]
+    return {"slots": rows, "zones": zones}
+
+
+def price_series(*, slot_ms: int, zone: str | None = None, limit: int = MAX_LIMIT) -> list[dict]:
+    """Trades of a slot oldest first, as points for a price chart."""
+    trades = Trade.objects.filter(delivery_slot_ms=slot_ms)
+    if zone:
+        trades = trades.filter(Q(buyer_zone=zone) | Q(seller_zone=zone))
+    newest = trades.order_by("-height", "-seq").values("timestamp_ms", "price_per_kwh", "energy_wh")[:limit]
+    return list(reversed(newest))

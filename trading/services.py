@@ -1,0 +1,161 @@
+"""The market's write path for browser users: check like the ledger will, sign, admit.
+
+The ledger decides in the block; these checks exist so a person sees what is
+wrong beside the field at once, instead of a failed receipt a block later.
+They read committed state plus what already waits in the mempool.
+"""
+
+import time
+
+from django.db.models import Sum
+
+from chain.ledger import errors
+from chain.ledger.errors import LedgerError
+from chain.ledger.tx import Transaction
+from chain.models import Account, ChainHead, MempoolTx, Wallet
+from chain.services.admission import BatchRejected
+from chain.services.wallets import wallet_submit
+from trading.ledger import rules as r
+from trading.models import Order, OrderStatus
+
+#: Which form field each refusal belongs beside.
+FIELD_OF_CODE = {
+    errors.BAD_AMOUNT: "energy_wh",
+    r.INSUFFICIENT_ENERGY: "energy_wh",
+    r.BAD_PRICE: "price_per_kwh",
+    errors.INSUFFICIENT_FUNDS: "price_per_kwh",
+    r.UNKNOWN_ZONE: "zone",
+    r.BAD_SLOT: "delivery_slot",
+    r.SLOT_CLOSED: "delivery_slot",
+    r.UNKNOWN_SOURCE: "source",
+    r.BAD_EXPIRY: "expires_ms",
+}
+
+
+class OrderRefused(LedgerError):
+    """Nothing was submitted. ``field`` names the form field at fault, if one is."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        super().__init__(code, message)
+        self.field = field if field is not None else FIELD_OF_CODE.get(code)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def order_place(
+    *,
+    wallet: Wallet,
+    side: str,
+    energy_wh: int,
+    price_per_kwh: int,
+    zone: str,
+    delivery_slot: int,
+    source: str | None = None,
+    sources: str | list[str] | None = None,
+    expires_ms: int | None = None,
+) -> Transaction:
+    """Sign and admit an order_place for ``wallet``; its id is the returned transaction's hash.
+
+    Raises OrderRefused with a code from trading.ledger.rules or chain.ledger.errors.
+    """
+    payload = {
+        "side": side,
+        "energy_wh": energy_wh,
+        "price_per_kwh": price_per_kwh,
+        "zone": zone,
+        "delivery_slot": delivery_slot,
+    }
+    if side == r.SELL:
+        payload["source"] = source
+    elif side == r.BUY:
+        payload["sources"] = sources
+    if expires_ms is not None:
+        payload["expires_ms"] = expires_ms
+    params = ChainHead.objects.only("params").get().params
+    try:
+        r.check_place_payload(payload, params)
+    except LedgerError as exc:
+        raise OrderRefused(exc.code, exc.message) from exc
+    rules = r.rules_of(params)
+    now_ms = _now_ms()
+    if delivery_slot - rules.gate_closure_ms <= now_ms:
+        raise OrderRefused(
+            r.SLOT_CLOSED,
+            f"This slot no longer takes orders: its gate closed "
+            f"{rules.gate_closure_ms // r.MS_PER_MINUTE} minutes before it starts.",
+        )
+    if expires_ms is not None and expires_ms <= now_ms:
+        raise OrderRefused(r.BAD_EXPIRY, "The expiry is already past.")
+    _check_escrow(wallet.address, payload, rules)
+    return _submit(wallet, "order_place", payload)
+
+
+def _check_escrow(address: str, payload: dict, rules: r.MarketRules) -> None:
+    account = Account.objects.filter(address=address).first() or Account(address=address)
+    pending = MempoolTx.objects.filter(sender=address)
+    if payload["side"] == r.BUY:
+        lock = r.buy_lock_units(
+            payload["energy_wh"], payload["price_per_kwh"], rules.max_fee_per_kwh[payload["zone"]]
+        )
+        available = account.balance - (pending.aggregate(debit=Sum("token_debit"))["debit"] or 0)
+        if lock > available:
+            raise OrderRefused(
+                errors.INSUFFICIENT_FUNDS,
+                f"This buy locks {_tokens(lock)} tokens (energy at your limit price plus the dearest "
+                f"wheeling fee from {payload['zone']}), but only {_tokens(max(available, 0))} are free.",
+            )
+        return
+    waiting_wh = sum(
+        p["energy_wh"]
+        for p in pending.filter(kind="order_place").values_list("payload", flat=True)
+        if p.get("side") == r.SELL
+    )
+    available_wh = account.energy_wh - waiting_wh
+    if payload["energy_wh"] > available_wh:
+        raise OrderRefused(
+            r.INSUFFICIENT_ENERGY,
+            f"This sell needs {_kwh(payload['energy_wh'])} kWh "
+            f"but only {_kwh(max(available_wh, 0))} kWh are free.",
+        )
+
+
+def _tokens(units: int) -> str:
+    return f"{units // 1_000_000:,}.{units % 1_000_000:06d}".rstrip("0").rstrip(".")
+
+
+def _kwh(wh: int) -> str:
+    return f"{wh // 1000:,}.{wh % 1000:03d}".rstrip("0").rstrip(".")
+
+
+def order_cancel(*, wallet: Wallet, order_id: str) -> Transaction:
+    """Sign and admit an order_cancel. Orders still in the mempool may be cancelled too."""
+    try:
+        r.check_cancel_payload({"order_id": order_id}, {})
+    except LedgerError as exc:
+        raise OrderRefused(exc.code, exc.message, field="order_id") from exc
+    order = Order.objects.filter(order_id=order_id).only("owner", "status").first()
+    if order is None:
+        waiting = MempoolTx.objects.filter(hash=order_id, kind="order_place").values_list("sender", flat=True)
+        owner = waiting.first()
+        if owner is None:
+            raise OrderRefused(r.ORDER_NOT_FOUND, "There is no order with this id.", field="order_id")
+    else:
+        owner = order.owner
+        if order.status != OrderStatus.OPEN:
+            raise OrderRefused(
+                r.ORDER_CLOSED,
+                f"The order is already {order.get_status_display().lower()}.",
+                field="order_id",
+            )
+    if owner != wallet.address:
+        raise OrderRefused(errors.NOT_PERMITTED, "Only the account that placed an order can cancel it.")
+    return _submit(wallet, "order_cancel", {"order_id": order_id})
+
+
+def _submit(wallet: Wallet, kind: str, payload: dict) -> Transaction:
+    try:
+        return wallet_submit(wallet=wallet, kind=kind, payload=payload)
+    except BatchRejected as exc:
+        raise OrderRefused(exc.code, exc.problems[0]["message"]) from exc
