@@ -30,6 +30,11 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class TradeSerializer(serializers.ModelSerializer):
+    # Plain text so the schema has one enum for buy/sell (the order's side).
+    taker_side = serializers.CharField(
+        help_text="buy or sell: the side that arrived and took the resting order."
+    )
+
     class Meta:
         model = Trade
         fields = [f.name for f in Trade._meta.fields]
