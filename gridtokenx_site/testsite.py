@@ -63,14 +63,15 @@ class LiveSite:
         raise AssertionError(f"condition not met within {timeout}s")
 
 
-def start_site(
-    tmp: Path, *, block_interval_ms: int = 300, extra_env: dict | None = None
-) -> tuple[LiveSite, list[subprocess.Popen]]:
-    """Start a site; ``extra_env`` overrides settings (benchmarks keep DB connections open)."""
+def prepare_site(tmp: Path, *, block_interval_ms: int = 300, extra_env: dict | None = None) -> dict:
+    """A fresh database, migrated and holding the demo chain; returns the site's environment.
+
+    The site gets its own Celery queue and channel prefix, so sites share one Redis.
+    ``extra_env`` overrides settings (benchmarks keep DB connections open).
+    """
     name = f"gtx_live_{uuid.uuid4().hex[:10]}"
     with _admin_conn() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    port = free_port()
     tag = uuid.uuid4().hex[:8]
     env = {
         **os.environ,
@@ -84,10 +85,28 @@ def start_site(
         "DB_CONN_MAX_AGE": "0",
         **(extra_env or {}),
     }
-    py = sys.executable
     manage = str(BASE_DIR / "manage.py")
     for cmd in (["migrate", "--noinput", "-v0"], ["init", "--validator", "EGAT", "--demo"]):
-        subprocess.run([py, manage, *cmd], env=env, check=True, cwd=BASE_DIR, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, manage, *cmd], env=env, check=True, cwd=BASE_DIR, stdout=subprocess.DEVNULL
+        )
+    return env
+
+
+def drop_database(database_url: str) -> None:
+    name = urlsplit(database_url).path.lstrip("/")
+    with _admin_conn() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_site(
+    tmp: Path, *, block_interval_ms: int = 300, extra_env: dict | None = None
+) -> tuple[LiveSite, list[subprocess.Popen]]:
+    """Start daphne, a Celery worker and beat on a free port over a fresh ``prepare_site``."""
+    env = prepare_site(tmp, block_interval_ms=block_interval_ms, extra_env=extra_env)
+    port = free_port()
+    tag = env["GTX_CELERY_QUEUE"].removeprefix("gtx-test-")
+    py = sys.executable
     log = open(tmp / "site.log", "w")  # noqa: SIM115 - closed with the processes
     procs = [
         subprocess.Popen(
@@ -158,6 +177,4 @@ def stop_site(site: LiveSite, procs: list[subprocess.Popen]) -> None:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-    name = urlsplit(site.database_url).path.lstrip("/")
-    with _admin_conn() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(site.database_url)
