@@ -17,6 +17,13 @@ ENDPOINTS = [
     "/api/v1/accounts/{address}/",
     "/api/v1/accounts/{address}/transactions/",
     "/api/v1/me/",
+    # trading/urls.py
+    "/api/v1/market/",
+    "/api/v1/market/book/",
+    "/api/v1/market/trades/",
+    "/api/v1/market/orders/",
+    "/api/v1/market/orders/{order_id}/",
+    "/api/v1/market/prices/",
 ]
 
 
