@@ -14,12 +14,11 @@ orders) the first time a block touches the slot.
 """
 
 from bisect import insort
-from dataclasses import asdict, replace
 
 from chain.ledger.kinds import BlockContext
 from chain.ledger.state import Account, State
 
-from .records import FILLED, OPEN, LineUsage, Order, Trade
+from .records import FILLED, OPEN, LineUsage, Order, Trade, field_names, updated
 from .rules import BUY, RENEWABLE_SOURCES, MarketRules, buy_lock_units, value_units
 
 BOOKS = "trading.books"
@@ -102,7 +101,7 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
                 continue
             energy_wh = min(energy_wh, free_wh)
             fee_per_kwh = path.wheeling_fee_per_kwh
-            state.put(replace(usage, used_wh=usage.used_wh + energy_wh))
+            state.put(updated(usage, used_wh=usage.used_wh + energy_wh))
         buy, sell = settle(
             state, ctx, rules, buy, sell, energy_wh, maker.price_per_kwh, fee_per_kwh, taker.side
         )
@@ -133,14 +132,14 @@ def settle(
     buy_left = buy.remaining_wh - energy_wh
     buy_escrow = buy_lock_units(buy_left, buy.price_per_kwh, buy.max_fee_per_kwh)
     released = buy.escrow_tokens - buy_escrow
-    buy = _after_fill(replace(buy, remaining_wh=buy_left, escrow_tokens=buy_escrow), ctx.height)
-    sell = _after_fill(replace(sell, remaining_wh=sell.remaining_wh - energy_wh), ctx.height)
+    buy = _after_fill(updated(buy, remaining_wh=buy_left, escrow_tokens=buy_escrow), ctx.height)
+    sell = _after_fill(updated(sell, remaining_wh=sell.remaining_wh - energy_wh), ctx.height)
     state.put(buy)
     state.put(sell)
 
     buyer = state.account(buy.owner)
     state.put(
-        replace(
+        updated(
             buyer,
             escrow_tokens=buyer.escrow_tokens - released,
             balance=buyer.balance + released - paid - fee,
@@ -148,10 +147,10 @@ def settle(
         )
     )
     seller = state.account(sell.owner)
-    state.put(replace(seller, escrow_wh=seller.escrow_wh - energy_wh, balance=seller.balance + paid))
+    state.put(updated(seller, escrow_wh=seller.escrow_wh - energy_wh, balance=seller.balance + paid))
     if fee:
         operator = state.account(rules.grid_operator)
-        state.put(replace(operator, balance=operator.balance + fee))
+        state.put(updated(operator, balance=operator.balance + fee))
 
     renewable = sell.source in RENEWABLE_SOURCES
     carbon_g = value_units(energy_wh, rules.carbon_g_per_kwh[buy.zone]) if renewable else 0
@@ -183,11 +182,11 @@ def settle(
     )
     state.put(trade)
     parties = sorted({buy.owner, sell.owner, rules.grid_operator} if fee else {buy.owner, sell.owner})
-    ctx.emit("trade", **asdict(trade), parties=parties)
+    ctx.emit("trade", **{name: getattr(trade, name) for name in field_names(Trade)}, parties=parties)
     return buy, sell
 
 
 def _after_fill(order: Order, height: int) -> Order:
     if order.remaining_wh:
         return order
-    return replace(order, status=FILLED, closed_height=height, open_slot_ms=0, open_expires_ms=0)
+    return updated(order, status=FILLED, closed_height=height, open_slot_ms=0, open_expires_ms=0)
