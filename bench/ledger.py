@@ -14,7 +14,7 @@ up to one poll). Submit time is when its batch's POST was sent.
 Prints one JSON object on its last line: committed tx/s, p50/p95/p99
 submit-to-commit seconds, blocks, average transactions per block.
 
-Environment: BENCH_SECONDS (20), BENCH_RATE (7000), BENCH_BATCH (500),
+Environment: BENCH_SECONDS (20), BENCH_RATE (6000), BENCH_BATCH (500),
 BENCH_THREADS (4), BENCH_SENDERS (200), BENCH_BLOCK_INTERVAL_MS (250),
 BENCH_DRAIN_SECONDS (30).
 """
@@ -94,7 +94,7 @@ def _fund(site, conn, chain_id: str, addresses: list[str]) -> None:
 
 def run() -> dict:
     seconds = _env_int("BENCH_SECONDS", 20)
-    rate = _env_int("BENCH_RATE", 7000)
+    rate = _env_int("BENCH_RATE", 6000)
     batch = _env_int("BENCH_BATCH", 500)
     threads = _env_int("BENCH_THREADS", 4)
     n = _env_int("BENCH_SENDERS", 200)
