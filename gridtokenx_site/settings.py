@@ -189,3 +189,10 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": max(2 * GTX_BLOCK_INTERVAL_S, 1)},
     }
 }
+if env.bool("GTX_DEMO_MARKET", default=False):
+    CELERY_BEAT_SCHEDULE["demo-market"] = {
+        "task": "trading.demo_market_tick",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    }
+
