@@ -49,6 +49,7 @@ def block_detail(request, height):
             "more_transactions": block.tx_count - len(transactions),
             "certificate": selectors.block_certificate(block=block),
             "proposer_name": names.get(block.proposer, ""),
+            "has_next": selectors.chain_head().height > block.height,
             "owners": account_owners(request, [tx.sender for tx in transactions]),
         },
     )

@@ -79,6 +79,8 @@ def _render_wallet(request, wallet, *, own: bool, forms: dict | None = None, sta
     context = _wallet_context(request, wallet, own=own)
     part = request.GET.get("part")
     if part in PARTS:
+        if own and may_transact(request.user):
+            context["oob_hints"] = list(WALLET_FORMS)
         return render(request, PARTS[part], context)
     if own and forms is None and may_transact(request.user):
         forms = _blank_forms(wallet, context["balances"])

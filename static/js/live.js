@@ -59,7 +59,7 @@
       link(href, "#" + msg.height),
       text(when.toLocaleTimeString("en-GB"), "time"),
       text(String(msg.tx_count)),
-      link(href, msg.hash.slice(0, 16) + "…", "mono", msg.hash),
+      link(href, msg.hash.slice(0, 12) + "…", "mono", msg.hash),
     ];
     cells.forEach(function (content, i) {
       const td = document.createElement("td");

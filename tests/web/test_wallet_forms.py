@@ -184,3 +184,20 @@ def test_bond_cannot_exceed_available(malee):
     response = malee.post("/wallet/stake_bond/submit/", {"stake_bond-amount": "5001"}, HTTP_HX_REQUEST="true")
     assert forms.AMOUNT_OVER_AVAILABLE.format(available="5,000.00") in response.content.decode()
     assert snapshot() == before
+
+
+def test_balance_refresh_also_refreshes_the_form_limits(malee, somchai_address):
+    send(malee, somchai_address, "1000")
+    part = malee.get("/wallet/?part=balances").content.decode()
+    assert (
+        '<p class="muted form-hint" id="hint-transfer" hx-swap-oob="true">Up to 4,000.00 GTX available.</p>'
+        in part
+    )
+    assert 'id="hint-stake_unbond" hx-swap-oob="true">Up to 0.00 GTX staked.' in part
+
+
+def test_read_only_views_carry_no_form_limits(client_as):
+    regulator = client_as("regulator")
+    assert 'hx-trigger="chain-block from:body"' in regulator.get("/wallets/home_malee/").content.decode()
+    part = regulator.get("/wallets/home_malee/?part=balances").content.decode()
+    assert "5,000.00" in part and "hx-swap-oob" not in part
