@@ -1,7 +1,8 @@
 """The chain's read path: what pages, the API and commands show."""
 
-from django.db.models import Count, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 
+from chain.ledger.block import BlockHeader, precommit_valid
 from chain.models import Account, Block, ChainHead, ChainTx, DroppedTx, MempoolTx, Validator, Wallet
 
 
@@ -169,8 +170,6 @@ def blocks_before(*, height: int | None, limit: int = 25):
 
 def block_certificate(*, block: Block) -> list[dict]:
     """The block's precommits, each with its validator's name and whether its signature holds."""
-    from chain.ledger.block import BlockHeader, precommit_valid
-
     header = BlockHeader(
         chain_id=chain_head().chain_id,
         height=block.height,
@@ -197,3 +196,11 @@ def block_certificate(*, block: Block) -> list[dict]:
         }
         for precommit in block.commit_certificate
     ]
+
+
+def wallets_all():
+    """Every user's wallet with its committed balance, for regulators and staff."""
+    balance = Account.objects.filter(address=OuterRef("address")).values("balance")[:1]
+    return (
+        Wallet.objects.select_related("user").annotate(balance=Subquery(balance)).order_by("user__username")
+    )

@@ -13,6 +13,7 @@ urlpatterns = [
     path("wallet/", wallet.wallet, name="wallet"),
     path("wallet/<str:kind>/submit/", wallet.wallet_submit, name="wallet-submit"),
     path("wallet/<str:kind>/check/", wallet.wallet_check, name="wallet-check"),
+    path("wallets/", wallet.wallet_list, name="wallet-list"),
     path("wallets/<str:username>/", wallet.wallet_of_user, name="wallet-of-user"),
     # explorer
     path("explorer/", explorer.explorer, name="explorer"),

@@ -98,6 +98,12 @@ def wallet(request):
 
 @login_required
 @reads_everything_required
+def wallet_list(request):
+    return render(request, "chain/wallet/list.html", {"wallets": selectors.wallets_all()})
+
+
+@login_required
+@reads_everything_required
 def wallet_of_user(request, username):
     wallet = selectors.wallet_for_username(username=username)
     if wallet is None:

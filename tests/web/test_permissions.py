@@ -107,3 +107,15 @@ def test_wallet_actions_refuse_get(client_as, chain):
 def test_admin_is_for_staff_only(client_as, chain, role):
     response = client_as(role).get("/admin/")
     assert response.status_code == (200 if role == "staff" else 302)
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("anonymous", 302), ("owner", 403), ("other", 403), ("regulator", 200), ("staff", 200)],
+)
+def test_people_list_is_for_regulator_and_staff(client_as, chain, role, status):
+    response = client_as(role).get("/wallets/")
+    assert response.status_code == status
+    if status == 200:
+        body = response.content.decode()
+        assert "/wallets/factory_rayong/" in body and "100,000.00" in body
