@@ -86,6 +86,9 @@ class ChainHead(models.Model):
     class Meta:
         constraints = [models.CheckConstraint(name="chain_head_singleton", condition=Q(id=1))]
 
+    def __str__(self) -> str:
+        return f"{self.chain_id} at #{self.height}"
+
 
 class Block(models.Model):
     height = models.BigIntegerField(primary_key=True)
@@ -141,6 +144,9 @@ class ChainTx(models.Model):
         ]
         indexes = [GinIndex(fields=["parties"], name="chaintx_parties_gin")]
 
+    def __str__(self) -> str:
+        return self.hash
+
 
 class MempoolTx(models.Model):
     """An admitted transaction waiting for a block. ``id`` order is block order."""
@@ -161,6 +167,9 @@ class MempoolTx(models.Model):
             models.CheckConstraint(name="mempool_debit_non_negative", condition=Q(token_debit__gte=0)),
         ]
 
+    def __str__(self) -> str:
+        return self.hash
+
 
 class DroppedTx(models.Model):
     """A transaction admitted but left out of every block (e.g. its nonce went stale)."""
@@ -172,6 +181,9 @@ class DroppedTx(models.Model):
     error_code = models.CharField(max_length=40)
     error_message = models.TextField()
     dropped_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.hash
 
 
 class Role(models.TextChoices):

@@ -16,7 +16,7 @@ from .encoding import BLOCK_DOMAIN, VOTE_DOMAIN, canonical_json, merkle_root, sh
 from .errors import LedgerError
 from .keys import address_of, sign, verify
 from .kinds import BlockContext, get_kind
-from .state import Account, State
+from .state import Account, State, StateStore
 from .tx import Transaction
 
 INVALID_BLOCK = "invalid_block"
@@ -44,14 +44,32 @@ def empty_energy() -> dict:
     return {"traded_wh": 0, "renewable_wh": 0, "carbon_credits_g": 0}
 
 
+@dataclass(frozen=True)
+class BeginBlockHook:
+    run: Callable[[State, BlockContext], None]
+    #: Whether the hook has work at this time (store, timestamp_ms, params): a
+    #: proposer makes a block for it even when no transaction is waiting.
+    due: Callable[[StateStore, int, dict], bool] | None = None
+
+
 #: Work every block does before its transactions (e.g. order expiry), by name.
 #: They run in name order so every site runs them in the same order.
-BEGIN_BLOCK_HOOKS: dict[str, Callable[[State, BlockContext], None]] = {}
+BEGIN_BLOCK_HOOKS: dict[str, BeginBlockHook] = {}
 
 
-def register_begin_block(name: str, hook: Callable[[State, BlockContext], None]) -> None:
+def register_begin_block(
+    name: str,
+    hook: Callable[[State, BlockContext], None],
+    *,
+    due: Callable[[StateStore, int, dict], bool] | None = None,
+) -> None:
     """A hook must be deterministic and must not raise: nothing can refuse a block's start."""
-    BEGIN_BLOCK_HOOKS[name] = hook
+    BEGIN_BLOCK_HOOKS[name] = BeginBlockHook(hook, due)
+
+
+def begin_block_due(store: StateStore, timestamp_ms: int, params: dict) -> bool:
+    """True when some begin-block hook has work: expiry and gate closure need a block."""
+    return any(h.due is not None and h.due(store, timestamp_ms, params) for h in BEGIN_BLOCK_HOOKS.values())
 
 
 def execute_block(
@@ -81,7 +99,7 @@ def execute_block(
     for table, keys in prefetch.items():
         state.prefetch(table, keys)
     for name in sorted(BEGIN_BLOCK_HOOKS):
-        BEGIN_BLOCK_HOOKS[name](state, ctx)
+        BEGIN_BLOCK_HOOKS[name].run(state, ctx)
         state.commit_tx()
 
     result = BlockResult([], [], [], ctx.events, ctx.energy)

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from chain import events
 from chain.ledger.block import (
     BlockHeader,
+    begin_block_due,
     block_merkle_root,
     execute_block,
     mine,
@@ -114,13 +115,14 @@ def block_produce(node_key) -> Block | None:
         head = ChainHead.objects.select_for_update().get()
         params = head.params
         pending = _mempool_take(params["max_block_txs"])
-        if not pending:
-            return None
-        txs = [_mempool_transaction(head.chain_id, p) for p in pending]
         height = head.height + 1
         last_ms = int(head.last_block_at.timestamp() * 1000) if head.last_block_at else 0
         timestamp_ms = max(_now_ms(), last_ms + 1)
-        state = State(DatabaseStore(), int(head.accumulator, 16))
+        store = DatabaseStore()
+        if not pending and not begin_block_due(store, timestamp_ms, params):
+            return None
+        txs = [_mempool_transaction(head.chain_id, p) for p in pending]
+        state = State(store, int(head.accumulator, 16))
         result = execute_block(
             state,
             txs,
@@ -131,8 +133,9 @@ def block_produce(node_key) -> Block | None:
             strict=False,
             verify_signatures=False,
         )
-        with binary_cursor() as cursor:
-            cursor.execute("DELETE FROM chain_mempooltx WHERE id = ANY(%b)", [[p.id for p in pending]])
+        if pending:
+            with binary_cursor() as cursor:
+                cursor.execute("DELETE FROM chain_mempooltx WHERE id = ANY(%b)", [[p.id for p in pending]])
         if result.dropped:
             DroppedTx.objects.bulk_create(
                 [
@@ -148,7 +151,7 @@ def block_produce(node_key) -> Block | None:
                 ],
                 ignore_conflicts=True,
             )
-        if not result.included:
+        if not result.included and not state.dirty_records():
             return None
         active = list(
             Validator.objects.filter(active=True, jailed=False).values_list("public_key", flat=True)

@@ -179,4 +179,15 @@ register_kind(
         apply=_apply_cancel,
     )
 )
-register_begin_block("trading.close_due_orders", close_due_orders)
+
+
+def orders_due(store, timestamp_ms: int, params: dict) -> bool:
+    """Some open order's gate has closed or its expiry passed: its escrow waits for a block."""
+    gate_ms = r.rules_of(params).gate_closure_ms
+    return bool(
+        store.scan(Order.table, "open_slot_ms", 1, timestamp_ms + gate_ms)
+        or store.scan(Order.table, "open_expires_ms", 1, timestamp_ms)
+    )
+
+
+register_begin_block("trading.close_due_orders", close_due_orders, due=orders_due)
