@@ -43,7 +43,7 @@ from chain.api.throttling import TransactionIntakeThrottle
 from chain.ledger import errors as ledger_errors
 from chain.ledger.keys import ADDRESS_RE, is_address
 from chain.models import Account
-from chain.services.admission import MAX_BATCH, BatchRejected, transactions_submit
+from chain.services.admission import MAX_BATCH, MEMPOOL_FULL, BatchRejected, transactions_submit
 
 EXAMPLE_ADDRESS = "a" * 64
 EXAMPLE_TX = {
@@ -170,6 +170,10 @@ class TransactionSubmitView(APIView):
         try:
             txs = transactions_submit(wires)
         except BatchRejected as exc:
+            if exc.code == MEMPOOL_FULL:
+                response = error_response(exc.code, exc.message, status.HTTP_503_SERVICE_UNAVAILABLE)
+                response["Retry-After"] = "2"
+                return response
             return error_response(exc.code, exc.message, status.HTTP_400_BAD_REQUEST, problems=exc.problems)
         return Response(
             {"accepted": len(txs), "hashes": [tx.hash for tx in txs], "status": "pending"},

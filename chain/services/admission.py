@@ -1,9 +1,9 @@
 """Mempool admission: a batch of signed transactions is admitted whole or not at all.
 
 Checks, in order: shape, chain id, kind and payload, signature (verified once,
-here; the block producer trusts the mempool), sender known, nonce exactly next,
-and that the sender can pay what the transaction may take, counting what is
-already waiting in the mempool.
+here; the block producer trusts the mempool), room in the mempool, not already
+seen, sender known, nonce exactly next, and that the sender can pay what the
+transaction may take, counting what is already waiting in the mempool.
 """
 
 import json
@@ -22,6 +22,10 @@ from chain.models import ChainHead
 from chain.store import binary_cursor
 
 MAX_BATCH = 5000
+#: Admission stops before the mempool outgrows what blocks can drain: an
+#: overloaded site refuses new work (clients retry) instead of letting latency grow without bound.
+MEMPOOL_MAX = int(os.environ.get("GTX_MEMPOOL_MAX", "60000"))
+MEMPOOL_FULL = "mempool_full"
 
 
 @dataclass
@@ -49,7 +53,7 @@ def transactions_submit(wires: list) -> list[Transaction]:
         raise BatchRejected(
             [_problem(None, errors.MALFORMED, f"A batch holds at most {MAX_BATCH} transactions.")]
         )
-    head = ChainHead.objects.only("chain_id", "params").get()
+    head = ChainHead.objects.only("chain_id", "params", "height").get()
     txs, problems = [], []
     for index, wire in enumerate(wires):
         try:
@@ -65,9 +69,45 @@ def transactions_submit(wires: list) -> list[Transaction]:
         message = "The signature does not match the sender and contents."
         raise BatchRejected([_problem(i, errors.BAD_SIGNATURE, message) for i in bad])
     with transaction.atomic():
-        _check_stateful(txs)
+        _check_room(len(txs))
+        _check_unseen(txs)
+        _check_stateful(txs, next_height=head.height + 1)
         _insert(txs)
     return txs
+
+
+def _check_room(count: int) -> None:
+    with binary_cursor() as cursor:
+        waiting = cursor.execute("SELECT count(*) FROM chain_mempooltx").fetchone()[0]
+    if waiting + count > MEMPOOL_MAX:
+        raise BatchRejected(
+            [
+                _problem(
+                    None, MEMPOOL_FULL, f"The mempool is full ({waiting} waiting); retry in a few seconds."
+                )
+            ]
+        )
+
+
+def _check_unseen(txs: list[Transaction]) -> None:
+    """Name a resubmission for what it is, before its nonce would call it a replay."""
+    hashes = [tx.hash for tx in txs]
+    with binary_cursor() as cursor:
+        cursor.execute(
+            "SELECT hash FROM chain_mempooltx WHERE hash = ANY(%b) "
+            "UNION ALL SELECT hash FROM chain_chaintx WHERE hash = ANY(%b)",
+            [hashes, hashes],
+        )
+        seen = {row[0] for row in cursor.fetchall()}
+    problems, in_batch = [], set()
+    for index, tx in enumerate(txs):
+        if tx.hash in seen or tx.hash in in_batch:
+            problems.append(
+                _problem(index, errors.DUPLICATE, f"Transaction {tx.hash} was already submitted.")
+            )
+        in_batch.add(tx.hash)
+    if problems:
+        raise BatchRejected(problems)
 
 
 def _problem(index, code: str, message: str) -> dict:
@@ -96,14 +136,16 @@ def _signatures_valid(txs: list[Transaction]) -> list[bool]:
     return [ok for chunk in results for ok in chunk]
 
 
-def _check_stateful(txs: list[Transaction]) -> None:
+def _check_stateful(txs: list[Transaction], *, next_height: int) -> None:
     # Accounts and the mempool are read in one statement, hence one snapshot: a
     # block committing in between cannot make a replayed nonce look fresh.
     senders = sorted({tx.sender for tx in txs})
     with binary_cursor() as cursor:
         cursor.execute(
             """
-            SELECT a.address, a.nonce, a.balance,
+            SELECT a.address, a.nonce,
+                   -- unbonded stake whose release height is reached is spendable in the next block
+                   a.balance + CASE WHEN a.unbonding_release_height <= %b THEN a.unbonding ELSE 0 END,
                    COALESCE(m.pending, 0), COALESCE(m.debit, 0)
               FROM chain_account a
               LEFT JOIN (SELECT sender, count(*) AS pending, sum(token_debit) AS debit
@@ -111,7 +153,7 @@ def _check_stateful(txs: list[Transaction]) -> None:
                 ON m.sender = a.address
              WHERE a.address = ANY(%b)
             """,
-            [senders, senders],
+            [next_height, senders, senders],
         )
         known = {row[0]: [row[1] + row[3], row[2] - row[4]] for row in cursor.fetchall()}
     problems = []

@@ -149,3 +149,29 @@ def test_unbonded_stake_stays_locked_before_its_release_height(chain, api, submi
     data = api.get(f"/api/v1/accounts/{start.address}/").json()
 
     assert (data["balance"], data["unbonding"]) == (start.balance - 400 - 1, 400)
+
+
+def test_stake_whose_unbonding_matured_can_be_spent_at_once(chain, api, submit, produce):
+    """Admission counts matured unbonding as spendable, as the next block will."""
+    head = ChainHead.objects.get()
+    head.params = {**head.params, "unbonding_blocks": 1}
+    head.save(update_fields=["params"])
+    staker = Account.objects.get(address=address("solar_somchai"))
+    everything = staker.balance
+    assert (
+        submit(signed("solar_somchai", kind="stake_bond", payload={"amount": everything})).status_code == 202
+    )
+    assert (
+        submit(
+            signed("solar_somchai", nonce=1, kind="stake_unbond", payload={"amount": everything})
+        ).status_code
+        == 202
+    )
+    produce()
+
+    payload = {"to": address("home_malee"), "amount": everything}
+    assert submit(signed("solar_somchai", nonce=2, payload=payload)).status_code == 202
+    produce()
+
+    spent = api.get(f"/api/v1/accounts/{staker.address}/").json()
+    assert (spent["balance"], spent["staked"], spent["unbonding"]) == (0, 0, 0)

@@ -233,13 +233,13 @@ def test_it_rejects_a_duplicate_submission(chain, submit):
     wire = signed(SENDER)
     assert submit(wire).status_code == 202
     before = ledger_snapshot()
-    assert_refused(submit(wire), errors.NONCE_REPLAYED, before)
+    assert_refused(submit(wire), errors.DUPLICATE, before)
 
 
 def test_it_rejects_a_duplicate_inside_one_batch(chain, submit):
     before = ledger_snapshot()
     wire = signed(SENDER)
-    error = assert_refused(submit([wire, wire]), errors.NONCE_REPLAYED, before)
+    error = assert_refused(submit([wire, wire]), errors.DUPLICATE, before)
     assert [p["index"] for p in error["problems"]] == [1]
 
 
@@ -248,7 +248,7 @@ def test_it_rejects_a_duplicate_of_a_committed_transaction(chain, submit, produc
     assert submit(wire).status_code == 202
     produce()
     before = ledger_snapshot()
-    assert_refused(submit(wire), errors.NONCE_REPLAYED, before)
+    assert_refused(submit(wire), errors.DUPLICATE, before)
 
 
 def test_it_rejects_a_batch_over_the_batch_limit(chain, submit):
@@ -258,3 +258,16 @@ def test_it_rejects_a_batch_over_the_batch_limit(chain, submit):
     wire = signed(SENDER)
     error = assert_refused(submit([wire] * (MAX_BATCH + 1)), errors.MALFORMED, before)
     assert str(MAX_BATCH) in error["message"]
+
+
+def test_it_refuses_work_when_the_mempool_is_full(chain, submit, monkeypatch):
+    from chain.services import admission
+
+    assert submit(signed(SENDER)).status_code == 202
+    monkeypatch.setattr(admission, "MEMPOOL_MAX", 1)
+    before = ledger_snapshot()
+    response = submit(signed(SENDER, nonce=1))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert response.json()["error"]["code"] == admission.MEMPOOL_FULL
+    assert ledger_snapshot() == before
