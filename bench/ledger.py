@@ -146,6 +146,7 @@ def _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, sec
     # submitted[sender index] = submit times of its nonces, appended in nonce order.
     submitted: list[list[float]] = [[] for _ in addresses]
     rejected: list[str] = []
+    backpressure = [0]  # 503 mempool_full answers, each retried
     lock = threading.Lock()
     t0 = time.monotonic() + 0.2
     end = t0 + seconds
@@ -161,6 +162,15 @@ def _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, sec
                 response = http.post(
                     "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
                 )
+                while response.status_code == 503 and time.monotonic() < end:
+                    # The site sheds load when its mempool is full: back off as told, then resend.
+                    with lock:
+                        backpressure[0] += 1
+                    time.sleep(float(response.headers.get("Retry-After", "1")))
+                    sent = time.monotonic()
+                    response = http.post(
+                        "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
+                    )
                 if response.status_code != 202:
                     with lock:
                         rejected.append(response.text[:300])
@@ -210,6 +220,7 @@ def _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, sec
         "committed": len(latencies),
         "failed_receipts": failed,
         "rejected_batches": len(rejected),
+        "mempool_full_retries": backpressure[0],
         "first_rejection": rejected[0] if rejected else None,
         "committed_tx_per_s": round(len(latencies) / elapsed, 1),
         "p50_s": round(_percentile(latencies, 0.50), 3),
