@@ -22,6 +22,14 @@ class Transaction:
     payload: dict
     signature: str
 
+    @classmethod
+    def with_known_hash(cls, known_hash: str, *fields) -> "Transaction":
+        """A transaction read back from this site's mempool, whose hash admission computed
+        from these same fields: spares one canonical encoding per transaction in a block."""
+        tx = cls(*fields)
+        tx.__dict__["hash"] = known_hash  # what the cached_property would store
+        return tx
+
     def unsigned(self) -> dict:
         return {
             "chain_id": self.chain_id,

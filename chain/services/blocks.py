@@ -234,14 +234,8 @@ def _mempool_take(limit: int) -> list[_Pending]:
 
 
 def _mempool_transaction(chain_id: str, pending: _Pending) -> Transaction:
-    """Admission verified the signature and computed the hash from these same fields.
-
-    Seeding the cached hash spares one canonical encoding per transaction; the
-    merkle root and receipts use it.
-    """
-    tx = Transaction(chain_id, *pending.wire)
-    tx.__dict__["hash"] = pending.hash
-    return tx
+    """Admission verified the signature and computed the hash from these same fields."""
+    return Transaction.with_known_hash(pending.hash, chain_id, *pending.wire)
 
 
 def _chain_txs_copy(height: int, result, parties: list[list[str]], pending: dict[str, _Pending]) -> None:
