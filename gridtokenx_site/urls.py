@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/market/", include("trading.urls")),
     path("api/", include("chain.api.urls")),
+    path("market/", include("trading.web_urls")),
     path("", include("chain.urls")),
 ]

@@ -1,0 +1,162 @@
+// The market pages (trading/views.py): live refresh, the price chart, the order ticket.
+//
+// Live: the element with data-market-ws subscribes to the market stream
+// (trading/consumers.py, e.g. /ws/market/?slot=..&zone=..). For each block with
+// an order placed, a trade or a cancel in that filter it fires the htmx event
+// named by data-market-event once on <body>; the page's parts re-fetch themselves
+// (hx-trigger="market-changed from:body"). After a reconnect it fires once too,
+// so nothing missed while the socket was down stays stale.
+// Chart: #price-chart draws the JSON in #price-points, and redraws when htmx
+// swaps a fresh #price-points in. Ticket: shows the source field of the chosen side.
+(function () {
+  "use strict";
+
+  const MARKET_EVENTS = { order_placed: true, order_cancelled: true, trade: true };
+  const TOKEN = 1000000;
+
+  function marketStream(root) {
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + root.dataset.marketWs;
+    const eventName = root.dataset.marketEvent || "market-changed";
+    const badge = document.getElementById("market-live");
+    let delay = 1000;
+    let lastHeight = null;
+    let opened = false;
+    let pingTimer = null;
+
+    function setLive(on) {
+      root.dataset.marketLive = on ? "on" : "off";
+      if (badge) {
+        badge.classList.toggle("on", on);
+        badge.title = on ? "Live market stream: connected" : "Live market stream: reconnecting";
+      }
+    }
+
+    function refresh(height) {
+      if (window.htmx) window.htmx.trigger(document.body, eventName, { height: height });
+    }
+
+    function connect() {
+      const socket = new WebSocket(url);
+      socket.addEventListener("open", function () {
+        delay = 1000;
+        setLive(true);
+        if (opened) refresh(null);
+        opened = true;
+        pingTimer = setInterval(function () { socket.send(JSON.stringify({ type: "ping" })); }, 25000);
+      });
+      socket.addEventListener("message", function (event) {
+        let msg;
+        try { msg = JSON.parse(event.data); } catch (e) { return; }
+        if (!MARKET_EVENTS[msg.type] || msg.height === lastHeight) return;
+        // Every event of a block arrives together after its commit: one refresh per block.
+        lastHeight = msg.height;
+        refresh(msg.height);
+      });
+      socket.addEventListener("close", function () {
+        clearInterval(pingTimer);
+        setLive(false);
+        setTimeout(connect, delay + Math.random() * 250);
+        delay = Math.min(delay * 2, 30000);
+      });
+    }
+
+    setLive(false);
+    connect();
+  }
+
+  // --- price chart ------------------------------------------------------------------
+  let chart = null;
+
+  function pricePoints() {
+    const el = document.getElementById("price-points");
+    if (!el) return [];
+    try { return JSON.parse(el.textContent); } catch (e) { return []; }
+  }
+
+  function timeLabel(ms) {
+    return new Date(ms).toLocaleTimeString("en-GB");
+  }
+
+  function drawChart() {
+    const canvas = document.getElementById("price-chart");
+    if (!canvas || !window.Chart) return;
+    const points = pricePoints();
+    const labels = points.map(function (p) { return timeLabel(p.t); });
+    // Display only: the figures themselves stay integers on the server.
+    const prices = points.map(function (p) { return p.price / TOKEN; });
+    const kwh = points.map(function (p) { return p.wh / 1000; });
+    if (chart) {
+      chart.data.labels = labels;
+      chart.data.datasets[0].data = prices;
+      chart.data.datasets[1].data = kwh;
+      chart.update("none");
+      return;
+    }
+    chart = new window.Chart(canvas, {
+      data: {
+        labels: labels,
+        datasets: [
+          {
+            type: "line", label: "Price (GTX/kWh)", data: prices, yAxisID: "price",
+            borderColor: "#13806c", backgroundColor: "rgba(19, 128, 108, .12)", fill: true,
+            stepped: "before", pointRadius: 3, pointBackgroundColor: "#13806c", borderWidth: 2,
+          },
+          {
+            type: "bar", label: "Energy (kWh)", data: kwh, yAxisID: "energy",
+            backgroundColor: "rgba(245, 165, 36, .45)", borderRadius: 3, maxBarThickness: 18,
+          },
+        ],
+      },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { labels: { boxWidth: 12, font: { size: 11 } } } },
+        scales: {
+          x: { ticks: { maxTicksLimit: 6, font: { size: 10 } }, grid: { display: false } },
+          price: { position: "left", ticks: { font: { size: 10 } }, grace: "10%" },
+          energy: { position: "right", beginAtZero: true, grid: { display: false }, ticks: { font: { size: 10 } } },
+        },
+      },
+    });
+  }
+
+  // --- order ticket ----------------------------------------------------------------
+  function showSide(form) {
+    const checked = form.querySelector('input[name="order-side"]:checked') ||
+      form.querySelector('input[name="order-side"][type="hidden"]');
+    const side = checked ? checked.value : "";
+    form.querySelectorAll("[data-side-only]").forEach(function (el) {
+      el.hidden = side !== "" && el.dataset.sideOnly !== side;
+    });
+    form.querySelectorAll(".side-option").forEach(function (label) {
+      label.classList.toggle("on", label.querySelector("input").checked);
+    });
+    const button = form.querySelector("button[type=submit]");
+    if (button && button.dataset["label" + side.charAt(0).toUpperCase() + side.slice(1)]) {
+      button.textContent = button.dataset["label" + side.charAt(0).toUpperCase() + side.slice(1)];
+      button.classList.toggle("sell", side === "sell");
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.name === "order-side") showSide(event.target.form);
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const target = event.detail.target;
+    if (target && target.id === "market-chart") drawChart();
+  });
+
+  function setUp(content) {
+    const form = content.id === "order-ticket" ? content : content.querySelector && content.querySelector("#order-ticket");
+    if (form) showSide(form);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const root = document.querySelector("[data-market-ws]");
+    if (root && "WebSocket" in window) marketStream(root);
+    setUp(document);
+    drawChart();
+    if (window.htmx) window.htmx.onLoad(setUp);
+  });
+})();

@@ -1,0 +1,246 @@
+"""The order ticket: what a person typed, parsed into exact integer units or refused in words.
+
+Energy is typed in kWh with at most 3 decimals (1 Wh is 0.001 kWh) and the
+limit price in tokens per kWh with at most 6 decimals (the smallest unit), both
+parsed with Decimal, never float. These checks mirror the ledger's so that the
+person reads what is wrong beside the field; trading.services checks again
+against the mempool, and the block decides.
+"""
+
+import re
+import time
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+
+from chain.models import Role
+from chain.templatetags.chain_units import kwh, tokens
+from trading.ledger import rules as r
+from trading.services import OrderRefused
+
+NUMBER_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
+KWH_DECIMALS = 3
+PRICE_DECIMALS = 6
+
+# Messages people read; tests import them.
+ENERGY_NOT_A_NUMBER = "Enter the energy in kWh, such as 25 or 2.5."
+ENERGY_NOT_POSITIVE = "The energy must be more than zero."
+ENERGY_TOO_PRECISE = "Use at most 3 decimal places (the smallest amount is 0.001 kWh, one Wh)."
+ENERGY_TOO_LARGE = "The largest order is {max_kwh} kWh."
+ENERGY_OVER_AVAILABLE = "You have {available} kWh free to sell."
+PRICE_NOT_A_NUMBER = "Enter the price in tokens per kWh, such as 3.5."
+PRICE_TOO_PRECISE = "Use at most 6 decimal places (the smallest unit is 0.000001 token)."
+PRICE_OUT_OF_RANGE = "The market takes prices from {low} to {high} tokens per kWh."
+FUNDS_SHORT = (
+    "This buy locks {lock} tokens (energy at your limit plus the dearest wheeling fee from this zone); "
+    "you have {available} free."
+)
+SLOT_MALFORMED = "Choose a delivery slot from the list."
+SLOT_CLOSED = "This slot's gate has closed ({minutes} minutes before it starts). Choose a later slot."
+SLOT_TOO_FAR = "Orders can be placed at most {minutes} minutes ahead."
+SIDE_NOT_YOURS = "Only producers sell energy here; your account can buy."
+SOURCE_REQUIRED = "Say which source the energy you sell comes from."
+EXPIRY_RANGE = "Give the expiry in whole minutes, from 1 to {minutes}."
+
+
+def parse_decimal(
+    text: str, *, decimals: int, not_a_number: str, not_positive: str, too_precise: str
+) -> Decimal:
+    """``text`` as a positive Decimal with at most ``decimals`` places; ValidationError otherwise."""
+    text = (text or "").strip().replace(",", "").replace("_", "")
+    if text.startswith("-"):
+        raise forms.ValidationError(not_positive)
+    if not NUMBER_RE.match(text):
+        raise forms.ValidationError(not_a_number)
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise forms.ValidationError(not_a_number) from exc
+    if value <= 0:
+        raise forms.ValidationError(not_positive)
+    scaled = value.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise forms.ValidationError(too_precise)
+    return value
+
+
+def parse_kwh(text: str) -> int:
+    """kWh as typed -> Wh, exactly."""
+    value = parse_decimal(
+        text,
+        decimals=KWH_DECIMALS,
+        not_a_number=ENERGY_NOT_A_NUMBER,
+        not_positive=ENERGY_NOT_POSITIVE,
+        too_precise=ENERGY_TOO_PRECISE,
+    )
+    return int(value.scaleb(KWH_DECIMALS))
+
+
+def parse_price(text: str) -> int:
+    """Tokens per kWh as typed -> units per kWh, exactly."""
+    value = parse_decimal(
+        text,
+        decimals=PRICE_DECIMALS,
+        not_a_number=PRICE_NOT_A_NUMBER,
+        not_positive=PRICE_NOT_A_NUMBER,
+        too_precise=PRICE_TOO_PRECISE,
+    )
+    return int(value.scaleb(PRICE_DECIMALS))
+
+
+def sides_for(role: str | None) -> list[str]:
+    """Producers sell and may buy; everyone else who trades buys."""
+    return [r.SELL, r.BUY] if role == Role.PRODUCER else [r.BUY]
+
+
+def _decimal_input(placeholder: str) -> forms.TextInput:
+    return forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": placeholder})
+
+
+class OrderForm(forms.Form):
+    """An order for ``wallet``; ``balances`` from chain.selectors.wallet_balances, ``rules`` the market's."""
+
+    prefix = "order"
+
+    side = forms.ChoiceField(label="Side", widget=forms.RadioSelect)
+    delivery_slot = forms.CharField(widget=forms.HiddenInput, max_length=20)
+    zone = forms.ChoiceField(widget=forms.HiddenInput)
+    energy_kwh = forms.CharField(label="Energy (kWh)", max_length=30, widget=_decimal_input("e.g. 25.5"))
+    price = forms.CharField(
+        label="Limit price (tokens per kWh)", max_length=30, widget=_decimal_input("e.g. 3.5")
+    )
+    source = forms.ChoiceField(
+        label="Source of the energy",
+        required=False,
+        choices=[(s, s.capitalize()) for s in r.SOURCES],
+    )
+    sources = forms.MultipleChoiceField(
+        label="Accept energy from",
+        required=False,
+        choices=[(s, s.capitalize()) for s in r.SOURCES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick none to accept any source.",
+    )
+    expires_minutes = forms.IntegerField(
+        label="Expires after (minutes, optional)",
+        required=False,
+        widget=forms.NumberInput(
+            attrs={"inputmode": "numeric", "placeholder": "stays until the gate closes"}
+        ),
+    )
+
+    def __init__(self, *args, wallet, balances: dict, rules: r.MarketRules, zones: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.wallet = wallet
+        self.balances = balances
+        self.rules = rules
+        sides = sides_for(wallet.role)
+        self.fields["side"].choices = [(s, f"{s.capitalize()} energy") for s in sides]
+        if len(sides) == 1:
+            self.fields["side"].widget = forms.HiddenInput()
+        self.fields["side"].initial = sides[0]
+        self.fields["zone"].choices = [(z["id"], z["name"]) for z in zones]
+
+    def selection(self) -> tuple[int | None, str | None]:
+        """The slot and zone this ticket is for, as posted or as first shown (for display)."""
+        if not self.is_bound:
+            return self.initial.get("delivery_slot"), self.initial.get("zone")
+        slot = self.data.get(self.add_prefix("delivery_slot"), "")
+        zone = self.data.get(self.add_prefix("zone"), "")
+        known = zone in dict(self.fields["zone"].choices)
+        return (int(slot) if slot.isdigit() and len(slot) < 16 else None), (zone if known else None)
+
+    # --- fields ---------------------------------------------------------------
+
+    def clean_side(self) -> str:
+        side = self.cleaned_data["side"]
+        if side not in sides_for(self.wallet.role):
+            raise forms.ValidationError(SIDE_NOT_YOURS)
+        return side
+
+    def clean_delivery_slot(self) -> int:
+        text = self.cleaned_data["delivery_slot"]
+        if not text.isdigit() or int(text) % self.rules.slot_ms:
+            raise forms.ValidationError(SLOT_MALFORMED)
+        slot = int(text)
+        now_ms = time.time_ns() // 1_000_000
+        if slot < self.rules.first_open_slot_ms(now_ms):
+            raise forms.ValidationError(
+                SLOT_CLOSED.format(minutes=self.rules.gate_closure_ms // r.MS_PER_MINUTE)
+            )
+        if slot > now_ms + self.rules.horizon_ms:
+            raise forms.ValidationError(SLOT_TOO_FAR.format(minutes=self.rules.horizon_ms // r.MS_PER_MINUTE))
+        return slot
+
+    def clean_energy_kwh(self) -> int:
+        energy_wh = parse_kwh(self.cleaned_data["energy_kwh"])
+        if energy_wh > self.rules.max_order_wh:
+            raise forms.ValidationError(ENERGY_TOO_LARGE.format(max_kwh=kwh(self.rules.max_order_wh)))
+        return energy_wh
+
+    def clean_price(self) -> int:
+        price = parse_price(self.cleaned_data["price"])
+        if not self.rules.min_price_per_kwh <= price <= self.rules.max_price_per_kwh:
+            raise forms.ValidationError(
+                PRICE_OUT_OF_RANGE.format(
+                    low=tokens(self.rules.min_price_per_kwh), high=tokens(self.rules.max_price_per_kwh)
+                )
+            )
+        return price
+
+    def clean_expires_minutes(self) -> int | None:
+        minutes = self.cleaned_data["expires_minutes"]
+        horizon = self.rules.horizon_ms // r.MS_PER_MINUTE
+        if minutes is not None and not 1 <= minutes <= horizon:
+            raise forms.ValidationError(EXPIRY_RANGE.format(minutes=horizon))
+        return minutes
+
+    def clean(self):
+        data = super().clean()
+        side, energy_wh = data.get("side"), data.get("energy_kwh")
+        account = self.balances["account"]
+        if side == r.SELL:
+            if not data.get("source"):
+                self.add_error("source", SOURCE_REQUIRED)
+            if energy_wh is not None and energy_wh > account.energy_wh:
+                self.add_error("energy_kwh", ENERGY_OVER_AVAILABLE.format(available=kwh(account.energy_wh)))
+        elif side == r.BUY and energy_wh is not None and data.get("price") and data.get("zone"):
+            lock = r.buy_lock_units(energy_wh, data["price"], self.rules.max_fee_per_kwh[data["zone"]])
+            if lock > self.balances["available"]:
+                self.add_error(
+                    "price",
+                    FUNDS_SHORT.format(lock=tokens(lock), available=tokens(self.balances["available"])),
+                )
+        return data
+
+    # --- for the service --------------------------------------------------------
+
+    def order(self) -> dict:
+        """Keyword arguments of trading.services.order_place (less the wallet)."""
+        data = self.cleaned_data
+        order = {
+            "side": data["side"],
+            "energy_wh": data["energy_kwh"],
+            "price_per_kwh": data["price"],
+            "zone": data["zone"],
+            "delivery_slot": data["delivery_slot"],
+        }
+        if data["side"] == r.SELL:
+            order["source"] = data["source"]
+        else:
+            order["sources"] = sorted(data["sources"]) if data["sources"] else r.ANY_SOURCE
+        if data["expires_minutes"] is not None:
+            order["expires_ms"] = time.time_ns() // 1_000_000 + data["expires_minutes"] * r.MS_PER_MINUTE
+        return order
+
+    def add_refusal(self, refusal: OrderRefused) -> None:
+        """Put a refusal of trading.services beside the field it is about."""
+        field = {
+            "energy_wh": "energy_kwh",
+            "price_per_kwh": "price",
+            "zone": "zone",
+            "delivery_slot": "delivery_slot",
+            "source": "source" if self.cleaned_data.get("side") == r.SELL else "sources",
+            "expires_ms": "expires_minutes",
+        }.get(refusal.field)
+        self.add_error(field, refusal.message)

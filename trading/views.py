@@ -1,0 +1,315 @@
+"""Market pages: the public overview and the trading page with its order ticket.
+
+Thin: parse the query, authorise, call trading.selectors / trading.services,
+render. The trading page is one template with named parts (``?part=book`` and
+so on) that htmx re-fetches when static/js/market.js hears of a block on
+ws/market/ or live.js on ws/chain/. Forms post with htmx and fall back to a
+plain POST and redirect without JavaScript. Regulators and staff see the page
+read-only: no ticket, no cancel buttons, and their POSTs get 403.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from chain import selectors as chain_selectors
+from chain.ledger import errors as ledger_errors
+from chain.views.access import may_transact, transacting_user_required
+from trading import selectors
+from trading.forms import OrderForm
+from trading.ledger import rules as r
+from trading.services import OrderRefused, order_cancel, order_place
+
+#: htmx event names. market.js fires MARKET_EVENT once per block with market events for
+#: the page's slot and zone; live.js fires WALLET_EVENT when a block touched the wallet.
+MARKET_EVENT = "market-changed"
+WALLET_EVENT = "wallet-changed"
+#: Sent back with a placed order or a cancel: the person's lists show it as waiting.
+MINE_EVENT = "my-orders-changed"
+SLOT_CHOICES = 8
+BOOK_LEVELS = 12
+LIST_LIMIT = 20
+
+
+def _trade_url(slot: int, zone: str) -> str:
+    return f"{reverse('market-trade')}?slot={slot}&zone={zone}"
+
+
+def _home_zone(user, zone_ids: list[str]) -> str:
+    wallet = getattr(user, "wallet", None) if user.is_authenticated else None
+    return wallet.region if wallet is not None and wallet.region in zone_ids else zone_ids[0]
+
+
+def _selection(request, rules, open_slots: list[int], zone_ids: list[str]) -> tuple[int, str]:
+    """The slot and zone to show: the query's if well-formed, else the first open slot and the
+    person's own region. A slot whose gate has closed still shows (its trades and chart)."""
+    text = request.GET.get("slot", "")
+    valid = text.isdigit() and len(text) < 16 and int(text) % rules.slot_ms == 0
+    zone = request.GET.get("zone", "")
+    return (int(text) if valid else open_slots[0]), (
+        zone if zone in zone_ids else _home_zone(request.user, zone_ids)
+    )
+
+
+# --- parts of the trading page: each refreshes itself over htmx -----------------------
+
+
+def _book(slot, zone, **_) -> dict:
+    book = selectors.order_book_depth(slot_ms=slot, zone=zone, levels=BOOK_LEVELS)
+    spread = None
+    if book["bids"] and book["asks"]:
+        spread = book["asks"][0]["price_per_kwh"] - book["bids"][0]["price_per_kwh"]
+    deepest = max((level["energy_wh"] for level in book["bids"] + book["asks"]), default=0)
+    return {"book": book, "deepest_wh": deepest, "spread": spread}
+
+
+def _trades(slot, zone, **_) -> dict:
+    return {"trades": list(selectors.trades_recent(slot_ms=slot, zone=zone, limit=LIST_LIMIT))}
+
+
+def _chart(slot, zone, **_) -> dict:
+    points = selectors.price_series(slot_ms=slot, zone=zone)
+    return {
+        "price_points": [
+            {"t": p["timestamp_ms"], "price": p["price_per_kwh"], "wh": p["energy_wh"]} for p in points
+        ],
+        "last_price": points[-1]["price_per_kwh"] if points else None,
+        "traded_wh": sum(p["energy_wh"] for p in points),
+    }
+
+
+def _wallet(wallet, **_) -> dict:
+    return {"balances": chain_selectors.wallet_balances(address=wallet.address)} if wallet else {}
+
+
+def _mine(wallet, **_) -> dict:
+    if wallet is None:
+        return {}
+    waiting = [tx for tx in chain_selectors.pending_for(wallet.address) if tx.kind.startswith("order_")]
+    return {
+        "open_orders": list(selectors.orders_open_of(address=wallet.address, limit=LIST_LIMIT)),
+        "waiting_orders": [tx for tx in waiting if tx.kind == "order_place"],
+        "cancelling": {tx.payload.get("order_id") for tx in waiting if tx.kind == "order_cancel"},
+    }
+
+
+def _fills(wallet, **_) -> dict:
+    if wallet is None:
+        return {}
+    return {
+        "fills": list(selectors.fills_of(address=wallet.address, limit=LIST_LIMIT)),
+        "totals": selectors.account_market_totals(address=wallet.address),
+    }
+
+
+PARTS = {
+    "book": ("trading/_book.html", _book),
+    "trades": ("trading/_trades.html", _trades),
+    "chart": ("trading/_chart.html", _chart),
+    "wallet": ("trading/_wallet.html", _wallet),
+    "mine": ("trading/_mine.html", _mine),
+    "fills": ("trading/_fills.html", _fills),
+}
+
+
+def _new_form(wallet, data=None, *, slot=None, zone=None, side=None) -> OrderForm:
+    """The order ticket, each field re-validating itself on the server as the person types."""
+    initial = {"delivery_slot": slot, "zone": zone, **({"side": side} if side else {})}
+    form = OrderForm(
+        data,
+        wallet=wallet,
+        balances=chain_selectors.wallet_balances(address=wallet.address),
+        rules=selectors.market_rules(),
+        zones=chain_selectors.chain_regions(),
+        initial=initial,
+    )
+    check_url = reverse("market-check")
+    for name, field in form.fields.items():
+        if field.widget.is_hidden:
+            continue
+        bound = form[name]
+        field.widget.attrs.update(
+            {
+                "hx-post": f"{check_url}?field={name}",
+                "hx-trigger": "input changed delay:400ms, change",
+                "hx-target": f"#err-{bound.html_name}",
+                "hx-swap": "outerHTML",
+                "hx-sync": "closest form:abort",
+                "aria-describedby": f"err-{bound.html_name}",
+            }
+        )
+        if form.is_bound and name in form.errors:
+            field.widget.attrs["aria-invalid"] = "true"
+    return form
+
+
+def _form_context(form: OrderForm) -> dict:
+    slot, zone = form.selection()
+    return {
+        "form": form,
+        "slot": slot,
+        "slot_end": slot + form.rules.slot_ms if slot else None,
+        "zone_name": dict(form.fields["zone"].choices).get(zone, ""),
+    }
+
+
+def _render_trade_page(request, *, form: OrderForm | None = None):
+    rules = selectors.market_rules()
+    regions = chain_selectors.chain_regions()
+    zone_ids = [z["id"] for z in regions]
+    open_slots = selectors.slots_open(count=SLOT_CHOICES)
+    slot, zone = _selection(request, rules, open_slots, zone_ids)
+    if form is not None:
+        posted_slot, posted_zone = form.selection()
+        slot, zone = posted_slot or slot, posted_zone or zone
+    wallet = getattr(request.user, "wallet", None)
+    context = {
+        "slot": slot,
+        "slot_end": slot + rules.slot_ms,
+        "slot_open": slot >= open_slots[0],
+        "gate_ms": slot - rules.gate_closure_ms,
+        "zone": zone,
+        "zone_name": next(z["name"] for z in regions if z["id"] == zone),
+        "wallet": wallet,
+        "part_url": _trade_url(slot, zone),
+    }
+    part = request.GET.get("part")
+    if part in PARTS:
+        template, build = PARTS[part]
+        return render(request, template, {**context, **build(slot=slot, zone=zone, wallet=wallet)})
+    for _template, build in PARTS.values():
+        context.update(build(slot=slot, zone=zone, wallet=wallet))
+    if may_transact(request.user):
+        context.update(_form_context(form or _new_form(wallet, slot=slot, zone=zone)))
+        context.update(slot=slot, slot_end=slot + rules.slot_ms)
+    context.update(
+        {
+            "rules": rules,
+            "slots": [{"slot_ms": s, "url": _trade_url(s, zone)} for s in open_slots],
+            "zones": [{**z, "url": _trade_url(slot, z["id"])} for z in regions],
+            "ws_query": f"slot={slot}&zone={zone}",
+            "market_event": MARKET_EVENT,
+            "wallet_event": WALLET_EVENT,
+            "mine_event": MINE_EVENT,
+        }
+    )
+    return render(request, "trading/trade.html", context)
+
+
+# --- pages ------------------------------------------------------------------------
+
+
+def market(request):
+    """Public: the next slots with their volumes, last price per zone, links into trading."""
+    rules = selectors.market_rules()
+    overview = selectors.market_overview(slots=SLOT_CHOICES)
+    regions = chain_selectors.chain_regions()
+    zone = _home_zone(request.user, [z["id"] for z in regions])
+    last_by_zone = {z["zone"]: z for z in overview["zones"]}
+    first_slot = overview["slots"][0]["slot_ms"]
+    context = {
+        "slots": [
+            {**s, "slot_end": s["slot_ms"] + rules.slot_ms, "url": _trade_url(s["slot_ms"], zone)}
+            for s in overview["slots"]
+        ],
+        "deepest_wh": max((max(s["bid_wh"], s["ask_wh"]) for s in overview["slots"]), default=0),
+        "zones": [
+            {**z, "last": last_by_zone.get(z["id"]), "url": _trade_url(first_slot, z["id"])} for z in regions
+        ],
+        "recent_trades": list(selectors.trades_recent(limit=LIST_LIMIT)),
+        "zone_names": {z["id"]: z["name"] for z in regions},
+        "rules": rules,
+        "market_event": MARKET_EVENT,
+    }
+    if request.GET.get("part") == "overview":
+        return render(request, "trading/_overview.html", context)
+    return render(request, "trading/market.html", context)
+
+
+@login_required
+def trade(request):
+    return _render_trade_page(request)
+
+
+@login_required
+@transacting_user_required
+@require_POST
+def order_submit(request):
+    """Sign and submit the person's order; the ticket comes back with what is wrong, or cleared."""
+    wallet = request.user.wallet
+    form = _new_form(wallet, request.POST)
+    submitted = None
+    if form.is_valid():
+        try:
+            submitted = order_place(wallet=wallet, **form.order())
+        except OrderRefused as exc:
+            form.add_refusal(exc)
+    if not request.htmx:
+        if submitted is None:
+            return _render_trade_page(request, form=form)
+        messages.success(request, "Order signed and sent. It enters the book with the next block.")
+        return redirect(_trade_url(form.cleaned_data["delivery_slot"], form.cleaned_data["zone"]))
+    if submitted is not None:
+        data = form.cleaned_data
+        form = _new_form(wallet, slot=data["delivery_slot"], zone=data["zone"], side=data["side"])
+    response = render(request, "trading/_form.html", {**_form_context(form), "submitted": submitted})
+    if submitted is not None:
+        response["HX-Trigger"] = MINE_EVENT
+    return response
+
+
+@login_required
+@transacting_user_required
+@require_POST
+def order_check(request):
+    """htmx: what is wrong with one field of the ticket, as the fragment beside that field."""
+    form = _new_form(request.user.wallet, request.POST)
+    name = request.GET.get("field", "")
+    if name not in form.fields:
+        raise Http404("Unknown field.")
+    bound = form[name]
+    typed = bound.value() not in (None, "", [])
+    problems = form.errors.get(name) if typed else None
+    return HttpResponse(
+        format_html(
+            '<small class="field-error" id="err-{}" role="alert" data-valid="{}">{}</small>',
+            bound.html_name,
+            "false" if problems else ("true" if typed else ""),
+            " ".join(problems) if problems else "",
+        )
+    )
+
+
+@login_required
+@transacting_user_required
+@require_POST
+def order_cancel_view(request, order_id):
+    """Sign and submit a cancel of one of the person's own orders."""
+    wallet = request.user.wallet
+    back = request.POST.get("next", "")
+    try:
+        order_cancel(wallet=wallet, order_id=order_id)
+    except OrderRefused as exc:
+        if exc.code == ledger_errors.NOT_PERMITTED:
+            raise PermissionDenied(exc.message) from exc
+        if exc.code == r.ORDER_NOT_FOUND:
+            raise Http404(exc.message) from exc
+        refusal = exc.message
+    else:
+        refusal = None
+    if request.htmx:
+        context = {"wallet": wallet, "cancel_refused": refusal, "part_url": back, **_mine(wallet)}
+        response = render(request, "trading/_mine.html", context)
+        if refusal is None:
+            response["HX-Trigger"] = MINE_EVENT
+        return response
+    if refusal:
+        messages.error(request, refusal)
+    else:
+        messages.success(request, "Cancel signed and sent. The order leaves the book with the next block.")
+    return redirect(back if back.startswith("/market/") else reverse("market-trade"))

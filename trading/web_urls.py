@@ -1,0 +1,13 @@
+"""/market/: the market's browser pages (the REST reads are in trading/urls.py)."""
+
+from django.urls import path
+
+from trading import views
+
+urlpatterns = [
+    path("", views.market, name="market"),
+    path("trade/", views.trade, name="market-trade"),
+    path("trade/order/", views.order_submit, name="market-order"),
+    path("trade/check/", views.order_check, name="market-check"),
+    path("orders/<str:order_id>/cancel/", views.order_cancel_view, name="market-cancel"),
+]
