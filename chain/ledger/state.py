@@ -14,11 +14,13 @@ records, never on the order they were written in.
 """
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import ClassVar, Protocol
 
-from .encoding import STATE_DOMAIN, canonical_json
+from .encoding import MAX_SAFE_INTEGER, STATE_DOMAIN, canonical_json
 
 ACCUMULATOR_BYTES = 256
 ACCUMULATOR_MOD = 1 << (8 * ACCUMULATOR_BYTES)
@@ -31,12 +33,42 @@ class Record(Protocol):
     def key(self) -> str: ...
 
 
-def record_fields(record) -> list:
-    return [getattr(record, f.name) for f in fields(record)]
+#: Per record class, a getter of all its fields at once (a tuple, in field order).
+_FIELD_GETTERS: dict[type, attrgetter] = {}
+#: canonical_json's encoder settings; a tuple encodes as the same array as a list.
+_LEAF_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def leaf_bytes(table: str, record) -> bytes:
+    """STATE_DOMAIN + canonical_json([table, key, fields]), byte for byte.
+
+    Records are flat (int, str and bool fields), so the common case checks each
+    value's type and range here instead of canonical_json's recursive walk; a
+    record with anything else takes canonical_json itself and its errors. Leaf
+    hashing is most of the state root's cost, and the root is paid every block.
+    """
+    getter = _FIELD_GETTERS.get(type(record))
+    if getter is None:
+        getter = _FIELD_GETTERS[type(record)] = attrgetter(*(f.name for f in fields(record)))
+    values = getter(record)
+    if not isinstance(values, tuple):  # attrgetter of a single name
+        values = (values,)
+    key = record.key
+    if type(key) is str:
+        for value in values:
+            kind = type(value)
+            if kind is int:
+                if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                    break
+            elif kind is not str and kind is not bool:
+                break
+        else:
+            return STATE_DOMAIN + _LEAF_ENCODER.encode([table, key, values]).encode("ascii")
+    return STATE_DOMAIN + canonical_json([table, key, list(values)])
 
 
 def leaf_value(table: str, record) -> int:
-    data = STATE_DOMAIN + canonical_json([table, record.key, record_fields(record)])
+    data = leaf_bytes(table, record)
     return int.from_bytes(hashlib.shake_256(data).digest(ACCUMULATOR_BYTES), "big")
 
 

@@ -1,192 +1,194 @@
-"""The continuous double auction of one delivery slot, inside block application.
+"""Matching inside block application: the slot's Book from the state, its fills as records.
 
-Price-time priority: an arriving order meets the best opposite order first
-(lowest ask for a buy, highest bid for a sell; the earlier one at equal price)
-and trades at the resting order's price. Partial fills; an account never
-trades with itself; a buy only takes the sources it accepts; a fill between two
-zones needs a direct transmission path with free capacity in the slot and pays
-its wheeling fee. An order that cannot trade for any of these reasons is
-skipped, never fails the arriving order.
+trading.ledger.book decides who trades with whom (price-time priority, self-trade,
+source preference, path capacity). This module gives it the slot's open orders
+and free path capacity, read from the state the first time a block touches the
+slot and kept in the block's scratch memory, and turns each fill into ledger
+changes: the maker's order and account, a Trade record and event, the line usage
+and the grid operator's wheeling fee. The taker's order and account change once
+per arriving order, by the sum of its fills (the same integers as fill by fill:
+a buy's lock after its fills is the lock of what is left).
 
-Plain integer Python, the same on every site. The book index lives in the
-block's scratch memory and is rebuilt from the state (a range read of open
-orders) the first time a block touches the slot.
+Plain integer Python, the same on every site.
 """
-
-from bisect import insort
 
 from chain.ledger.kinds import BlockContext
 from chain.ledger.state import Account, State
 
-from .records import FILLED, OPEN, LineUsage, Order, Trade, field_names, updated
-from .rules import BUY, RENEWABLE_SOURCES, MarketRules, buy_lock_units, value_units
+from .book import Book, Resting, parse_accepts
+from .records import FILLED, OPEN, LineUsage, Order, Trade, updated
+from .rules import BUY, RENEWABLE_SOURCES, SELL, MarketRules, buy_lock_units, value_units
 
 BOOKS = "trading.books"
 TRADE_SEQ = "trading.trade_seq"
 
 
-class SlotBook:
-    """Open orders of one slot as sorted entries (price key, placed_height, seq, order_id).
-
-    Sells ascend by price, buys by negated price, so index 0 is the best. An entry
-    may outlive its order (cancelled or expired earlier in the block): the matcher
-    checks each against the state and drops the ones no longer open.
-    """
-
-    __slots__ = ("buys", "sells")
-
-    def __init__(self, orders: list[Order]) -> None:
-        self.buys: list[tuple] = []
-        self.sells: list[tuple] = []
-        for order in orders:
-            if order.status == OPEN:
-                self.add(order)
-        self.buys.sort()
-        self.sells.sort()
-
-    def add(self, order: Order) -> None:
-        if order.side == BUY:
-            insort(self.buys, (-order.price_per_kwh, order.placed_height, order.seq, order.order_id))
-        else:
-            insort(self.sells, (order.price_per_kwh, order.placed_height, order.seq, order.order_id))
+def resting_of(order: Order) -> Resting:
+    accepts = parse_accepts(order.accepts) if order.side == BUY else None
+    return Resting(
+        order.order_id,
+        order.owner,
+        order.zone,
+        order.price_per_kwh,
+        order.remaining_wh,
+        order.source,
+        accepts,
+    )
 
 
-def slot_book(state: State, ctx: BlockContext, slot_ms: int) -> SlotBook:
+def slot_book(state: State, ctx: BlockContext, rules: MarketRules, slot_ms: int) -> Book:
+    """The slot's book as this block sees it, loaded from the state on first use."""
     books = ctx.scratch.setdefault(BOOKS, {})
     book = books.get(slot_ms)
     if book is None:
-        orders = state.scan(Order.table, "open_slot_ms", slot_ms, slot_ms)
+        orders = [o for o in state.scan(Order.table, "open_slot_ms", slot_ms, slot_ms) if o.status == OPEN]
         state.prefetch(Account.table, {o.owner for o in orders})
-        book = books[slot_ms] = SlotBook(orders)
+        usage_ids = {key: LineUsage.id_of(slot_ms, *key) for key in rules.paths}
+        state.prefetch(LineUsage.table, usage_ids.values())
+        free_wh = {}
+        for key, path in rules.paths.items():
+            usage = state.get(LineUsage.table, usage_ids[key])
+            free_wh[key] = path.capacity_wh_per_slot if usage is None else usage.capacity_wh - usage.used_wh
+        book = books[slot_ms] = Book(rules.path_keys, free_wh)
+        orders.sort(key=lambda o: (o.placed_height, o.seq))
+        for order in orders:
+            book.rest(resting_of(order), order.side == BUY)
     return book
+
+
+def forget_order(ctx: BlockContext, order: Order) -> None:
+    """Take a closed order out of its slot's book, if this block has loaded it."""
+    book = ctx.scratch.get(BOOKS, {}).get(order.delivery_slot_ms)
+    if book is not None:
+        book.cancel(order.order_id)
 
 
 def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> Order:
     """Fill ``taker`` against its slot's book as far as it goes; returns the taker after.
 
     The caller has checked and escrowed the taker; nothing here can fail, so the
-    book index never disagrees with a rolled-back state.
+    book never disagrees with a rolled-back state.
     """
-    book = slot_book(state, ctx, taker.delivery_slot_ms)
+    book = slot_book(state, ctx, rules, taker.delivery_slot_ms)
     is_buy = taker.side == BUY
-    makers = book.sells if is_buy else book.buys
-    limit_key = taker.price_per_kwh if is_buy else -taker.price_per_kwh
-    i = 0
-    while taker.remaining_wh and i < len(makers):
-        entry = makers[i]
-        if entry[0] > limit_key:
-            break  # the best remaining order does not cross
-        maker = state.get(Order.table, entry[3])
-        if maker is None or maker.status != OPEN:
-            del makers[i]
-            continue
-        buy, sell = (taker, maker) if is_buy else (maker, taker)
-        if maker.owner == taker.owner or not buy.accepts_source(sell.source):
-            i += 1
-            continue
-        energy_wh = min(taker.remaining_wh, maker.remaining_wh)
-        fee_per_kwh = 0
-        if buy.zone != sell.zone:
-            path = rules.path_between(buy.zone, sell.zone)
-            if path is None:
-                i += 1
-                continue
-            usage_id = LineUsage.id_of(taker.delivery_slot_ms, path.zone_a, path.zone_b)
-            usage = state.get(LineUsage.table, usage_id) or LineUsage(
-                usage_id, taker.delivery_slot_ms, path.zone_a, path.zone_b, 0, path.capacity_wh_per_slot
-            )
-            free_wh = usage.capacity_wh - usage.used_wh
-            if free_wh <= 0:
-                i += 1
-                continue
-            energy_wh = min(energy_wh, free_wh)
-            fee_per_kwh = path.wheeling_fee_per_kwh
+    fills = book.place(resting_of(taker), is_buy)
+    if not fills:
+        return taker
+
+    slot_ms, height = taker.delivery_slot_ms, ctx.height
+    total_wh = total_paid = total_fee = 0
+    for maker_entry, energy_wh, path_key in fills:
+        maker = state.get(Order.table, maker_entry.order_id)
+        price = maker.price_per_kwh
+        paid = value_units(energy_wh, price)
+        fee = 0
+        if path_key is not None:
+            path = rules.paths[path_key]
+            fee = value_units(energy_wh, path.wheeling_fee_per_kwh)
+            usage_id = LineUsage.id_of(slot_ms, *path_key)
+            usage = state.get(LineUsage.table, usage_id)
+            if usage is None:
+                usage = LineUsage(usage_id, slot_ms, path.zone_a, path.zone_b, 0, path.capacity_wh_per_slot)
             state.put(updated(usage, used_wh=usage.used_wh + energy_wh))
-        buy, sell = settle(
-            state, ctx, rules, buy, sell, energy_wh, maker.price_per_kwh, fee_per_kwh, taker.side
+        total_wh += energy_wh
+        total_paid += paid
+        total_fee += fee
+
+        maker_left = maker.remaining_wh - energy_wh
+        account = state.account(maker.owner)
+        if is_buy:  # the maker sells
+            state.put(_filled(maker, height, remaining_wh=maker_left))
+            state.put(
+                updated(account, escrow_wh=account.escrow_wh - energy_wh, balance=account.balance + paid)
+            )
+            buy, sell = taker, maker
+        else:  # the maker buys
+            escrow = buy_lock_units(maker_left, price, maker.max_fee_per_kwh)
+            released = maker.escrow_tokens - escrow
+            state.put(_filled(maker, height, remaining_wh=maker_left, escrow_tokens=escrow))
+            state.put(
+                updated(
+                    account,
+                    escrow_tokens=account.escrow_tokens - released,
+                    balance=account.balance + released - paid - fee,
+                    energy_wh=account.energy_wh + energy_wh,
+                )
+            )
+            buy, sell = maker, taker
+        _record_trade(state, ctx, rules, buy, sell, taker, maker, energy_wh, price, paid, fee)
+
+    left = taker.remaining_wh - total_wh
+    account = state.account(taker.owner)
+    if is_buy:
+        escrow = buy_lock_units(left, taker.price_per_kwh, taker.max_fee_per_kwh)
+        released = taker.escrow_tokens - escrow
+        taker = _filled(taker, height, remaining_wh=left, escrow_tokens=escrow)
+        account = updated(
+            account,
+            escrow_tokens=account.escrow_tokens - released,
+            balance=account.balance + released - total_paid - total_fee,
+            energy_wh=account.energy_wh + total_wh,
         )
-        taker, maker = (buy, sell) if is_buy else (sell, buy)
-        if maker.remaining_wh:
-            i += 1  # the path ran out before the maker did
-        else:
-            del makers[i]
-    if taker.remaining_wh:
-        book.add(taker)
+    else:
+        taker = _filled(taker, height, remaining_wh=left)
+        account = updated(
+            account, escrow_wh=account.escrow_wh - total_wh, balance=account.balance + total_paid
+        )
+    state.put(account)
+    if total_fee:
+        operator = state.account(rules.grid_operator)
+        state.put(updated(operator, balance=operator.balance + total_fee))
     return taker
 
 
-def settle(
+def _record_trade(
     state: State,
     ctx: BlockContext,
     rules: MarketRules,
     buy: Order,
     sell: Order,
+    taker: Order,
+    maker: Order,
     energy_wh: int,
-    price_per_kwh: int,
-    fee_per_kwh: int,
-    taker_side: str,
-) -> tuple[Order, Order]:
-    """Move ``energy_wh`` from the sell's escrow to the buyer and the tokens the other way."""
-    paid = value_units(energy_wh, price_per_kwh)
-    fee = value_units(energy_wh, fee_per_kwh)
-    buy_left = buy.remaining_wh - energy_wh
-    buy_escrow = buy_lock_units(buy_left, buy.price_per_kwh, buy.max_fee_per_kwh)
-    released = buy.escrow_tokens - buy_escrow
-    buy = _after_fill(updated(buy, remaining_wh=buy_left, escrow_tokens=buy_escrow), ctx.height)
-    sell = _after_fill(updated(sell, remaining_wh=sell.remaining_wh - energy_wh), ctx.height)
-    state.put(buy)
-    state.put(sell)
-
-    buyer = state.account(buy.owner)
-    state.put(
-        updated(
-            buyer,
-            escrow_tokens=buyer.escrow_tokens - released,
-            balance=buyer.balance + released - paid - fee,
-            energy_wh=buyer.energy_wh + energy_wh,
-        )
-    )
-    seller = state.account(sell.owner)
-    state.put(updated(seller, escrow_wh=seller.escrow_wh - energy_wh, balance=seller.balance + paid))
-    if fee:
-        operator = state.account(rules.grid_operator)
-        state.put(updated(operator, balance=operator.balance + fee))
-
+    price: int,
+    paid: int,
+    fee: int,
+) -> None:
     renewable = sell.source in RENEWABLE_SOURCES
     carbon_g = value_units(energy_wh, rules.carbon_g_per_kwh[buy.zone]) if renewable else 0
-    ctx.energy["traded_wh"] += energy_wh
+    energy = ctx.energy
+    energy["traded_wh"] += energy_wh
     if renewable:
-        ctx.energy["renewable_wh"] += energy_wh
-        ctx.energy["carbon_credits_g"] += carbon_g
+        energy["renewable_wh"] += energy_wh
+        energy["carbon_credits_g"] += carbon_g
     seq = ctx.scratch[TRADE_SEQ] = ctx.scratch.get(TRADE_SEQ, -1) + 1
-    taker_id, maker_id = (buy.order_id, sell.order_id) if taker_side == BUY else (sell.order_id, buy.order_id)
-    trade = Trade(
-        trade_id=f"{taker_id[:32]}{maker_id[:32]}",
-        height=ctx.height,
-        seq=seq,
-        timestamp_ms=ctx.timestamp_ms,
-        delivery_slot_ms=buy.delivery_slot_ms,
-        buy_order_id=buy.order_id,
-        sell_order_id=sell.order_id,
-        buyer=buy.owner,
-        seller=sell.owner,
-        taker_side=taker_side,
-        buyer_zone=buy.zone,
-        seller_zone=sell.zone,
-        source=sell.source,
-        energy_wh=energy_wh,
-        price_per_kwh=price_per_kwh,
-        paid_tokens=paid,
-        wheeling_fee_tokens=fee,
-        carbon_g=carbon_g,
-    )
-    state.put(trade)
+    fields = {
+        "trade_id": f"{taker.order_id[:32]}{maker.order_id[:32]}",
+        "height": ctx.height,
+        "seq": seq,
+        "timestamp_ms": ctx.timestamp_ms,
+        "delivery_slot_ms": buy.delivery_slot_ms,
+        "buy_order_id": buy.order_id,
+        "sell_order_id": sell.order_id,
+        "buyer": buy.owner,
+        "seller": sell.owner,
+        "taker_side": BUY if taker is buy else SELL,
+        "buyer_zone": buy.zone,
+        "seller_zone": sell.zone,
+        "source": sell.source,
+        "energy_wh": energy_wh,
+        "price_per_kwh": price,
+        "paid_tokens": paid,
+        "wheeling_fee_tokens": fee,
+        "carbon_g": carbon_g,
+    }
+    state.put(Trade(**fields))
     parties = sorted({buy.owner, sell.owner, rules.grid_operator} if fee else {buy.owner, sell.owner})
-    ctx.emit("trade", **{name: getattr(trade, name) for name in field_names(Trade)}, parties=parties)
-    return buy, sell
+    ctx.emit("trade", **fields, parties=parties)
 
 
-def _after_fill(order: Order, height: int) -> Order:
-    if order.remaining_wh:
-        return order
-    return updated(order, status=FILLED, closed_height=height, open_slot_ms=0, open_expires_ms=0)
+def _filled(order: Order, height: int, **changes) -> Order:
+    """``order`` with ``changes``; closed as filled once nothing remains."""
+    if not changes["remaining_wh"]:
+        changes.update(status=FILLED, closed_height=height, open_slot_ms=0, open_expires_ms=0)
+    return updated(order, **changes)

@@ -6,8 +6,6 @@ to ``escrow_wh``. Whatever an order stops needing (cancel, expiry, gate closure,
 price improvement) goes back to the unit.
 """
 
-from dataclasses import replace
-
 from chain.ledger import errors
 from chain.ledger.block import register_begin_block
 from chain.ledger.errors import LedgerError
@@ -16,8 +14,8 @@ from chain.ledger.state import Account, State
 from chain.ledger.tx import Transaction
 
 from . import rules as r
-from .matching import match
-from .records import CANCELLED, EXPIRED, GATE_CLOSED, OPEN, Order
+from .matching import forget_order, match
+from .records import CANCELLED, EXPIRED, GATE_CLOSED, OPEN, Order, updated
 
 ORDER_SEQ = "trading.order_seq"
 
@@ -54,7 +52,7 @@ def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
                 f"The order locks {lock} units (energy at the limit price plus the dearest "
                 f"wheeling fee from {zone}); the balance is {account.balance}.",
             )
-        account = replace(account, balance=account.balance - lock, escrow_tokens=account.escrow_tokens + lock)
+        account = updated(account, balance=account.balance - lock, escrow_tokens=account.escrow_tokens + lock)
         source, accepts = "", r.accepted_sources(payload["sources"])
     else:
         if account.energy_wh < energy_wh:
@@ -62,7 +60,7 @@ def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
                 r.INSUFFICIENT_ENERGY,
                 f"The order sells {energy_wh} Wh but only {account.energy_wh} Wh are available.",
             )
-        account = replace(
+        account = updated(
             account, energy_wh=account.energy_wh - energy_wh, escrow_wh=account.escrow_wh + energy_wh
         )
         max_fee, lock, source, accepts = 0, 0, payload["source"], ""
@@ -112,22 +110,23 @@ def close_order(state: State, ctx: BlockContext, order: Order, status: str) -> O
     """Take an open order off the book and give back everything it still locks."""
     account = state.account(order.owner)
     if order.side == r.BUY:
-        account = replace(
+        account = updated(
             account,
             balance=account.balance + order.escrow_tokens,
             escrow_tokens=account.escrow_tokens - order.escrow_tokens,
         )
     else:
-        account = replace(
+        account = updated(
             account,
             energy_wh=account.energy_wh + order.remaining_wh,
             escrow_wh=account.escrow_wh - order.remaining_wh,
         )
     state.put(account)
-    order = replace(
+    order = updated(
         order, status=status, escrow_tokens=0, closed_height=ctx.height, open_slot_ms=0, open_expires_ms=0
     )
     state.put(order)
+    forget_order(ctx, order)
     ctx.emit("order_cancelled", **_order_event(order), parties=[order.owner])
     return order
 

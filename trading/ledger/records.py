@@ -5,6 +5,7 @@ Wh, prices and fees in units per kWh, times in Unix ms.
 """
 
 from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import ClassVar
 
 from chain.ledger.state import register_table
@@ -112,6 +113,8 @@ class LineUsage:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: Per record class: a getter of all fields at once, and each field's position.
+_UPDATERS: dict[type, tuple[attrgetter, dict[str, int]]] = {}
 
 
 def field_names(record_class: type) -> tuple[str, ...]:
@@ -123,9 +126,16 @@ def field_names(record_class: type) -> tuple[str, ...]:
 
 def updated(record, **changes):
     """``dataclasses.replace`` without its per-call introspection: the matcher's hot path."""
-    values = {name: getattr(record, name) for name in field_names(type(record))}
-    values.update(changes)
-    return type(record)(**values)
+    record_class = type(record)
+    updater = _UPDATERS.get(record_class)
+    if updater is None:
+        names = field_names(record_class)
+        updater = _UPDATERS[record_class] = (attrgetter(*names), {n: i for i, n in enumerate(names)})
+    getter, position = updater
+    values = list(getter(record))
+    for name, value in changes.items():
+        values[position[name]] = value
+    return record_class(*values)
 
 
 register_table(Order)

@@ -67,6 +67,8 @@ class MarketRules:
     paths: dict[tuple[str, str], Path]
     #: The dearest wheeling fee a buy in each zone could pay: what its escrow covers.
     max_fee_per_kwh: dict[str, int]
+    #: Each ordered zone pair with a direct path, both ways round, to its key in ``paths``.
+    path_keys: dict[tuple[str, str], tuple[str, str]]
 
     @classmethod
     def of(cls, params: dict) -> "MarketRules":
@@ -95,6 +97,7 @@ class MarketRules:
             carbon_g_per_kwh=zones,
             paths=paths,
             max_fee_per_kwh=max_fee,
+            path_keys={pair: key for key in paths for pair in (key, key[::-1])},
         )
 
     def path_between(self, zone_a: str, zone_b: str) -> Path | None:

@@ -1,0 +1,63 @@
+"""State-root leaves: the fast path for flat records gives canonical_json's exact bytes."""
+
+from dataclasses import dataclass, fields
+from typing import ClassVar, get_type_hints
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import trading.ledger  # noqa: F401  (registers the market's tables)
+from chain.ledger.encoding import MAX_SAFE_INTEGER, STATE_DOMAIN, canonical_json
+from chain.ledger.errors import MALFORMED, LedgerError
+from chain.ledger.state import TABLES, leaf_bytes
+
+safe_ints = st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
+# Any text, including non-ASCII, quotes and control characters that JSON escapes.
+values_by_type = {int: safe_ints, str: st.text(max_size=20), bool: st.booleans()}
+
+
+def canonical_leaf(record) -> bytes:
+    return STATE_DOMAIN + canonical_json(
+        [record.table, record.key, [getattr(record, f.name) for f in fields(record)]]
+    )
+
+
+@st.composite
+def records(draw):
+    """Any registered table's record with arbitrary values of its fields' types."""
+    record_class = TABLES[draw(st.sampled_from(sorted(TABLES)))]
+    hints = get_type_hints(record_class)
+    return record_class(*(draw(values_by_type[hints[f.name]]) for f in fields(record_class)))
+
+
+@given(records())
+def test_a_flat_records_leaf_is_canonical_json_byte_for_byte(record):
+    assert leaf_bytes(record.table, record) == canonical_leaf(record)
+
+
+@dataclass(frozen=True, slots=True)
+class Odd:
+    table: ClassVar[str] = "odd"
+    name: str
+    amount: object
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+@pytest.mark.parametrize(
+    "amount", [MAX_SAFE_INTEGER + 1, -MAX_SAFE_INTEGER - 1, 1.5, [1, [2]], {"b": 1, "a": None}]
+)
+def test_other_values_take_canonical_json_with_its_refusals(amount):
+    record = Odd("x", amount)
+    try:
+        expected = canonical_leaf(record)
+    except LedgerError as exc:
+        assert exc.code == MALFORMED
+        with pytest.raises(LedgerError) as refused:
+            leaf_bytes("odd", record)
+        assert (refused.value.code, refused.value.message) == (exc.code, exc.message)
+    else:
+        assert leaf_bytes("odd", record) == expected

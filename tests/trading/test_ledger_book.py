@@ -1,0 +1,176 @@
+"""The matcher alone (trading.ledger.book) against the rules and the reference matcher."""
+
+from types import SimpleNamespace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.trading.test_ledger_properties import PARAMS, SOURCES, ZONES, ReferenceMarket
+from trading.ledger.book import Book, Resting, parse_accepts
+from trading.ledger.rules import rules_of
+
+RULES = rules_of(PARAMS)
+SLOT = 1_800_000_900_000
+OWNERS = ("a", "b", "c")
+
+
+def new_book(rules=RULES) -> Book:
+    return Book(rules.path_keys, {key: path.capacity_wh_per_slot for key, path in rules.paths.items()})
+
+
+def ask(order_id, price, wh, owner="s", zone="bangkok", source="solar") -> tuple[Resting, bool]:
+    return Resting(order_id, owner, zone, price, wh, source), False
+
+
+def bid(order_id, price, wh, owner="b", zone="bangkok", accepts=None) -> tuple[Resting, bool]:
+    return Resting(order_id, owner, zone, price, wh, "", accepts), True
+
+
+def place(book: Book, order: tuple[Resting, bool]) -> list[tuple[str, int, int]]:
+    return [(maker.order_id, wh, maker.price) for maker, wh, _ in book.place(*order)]
+
+
+def test_the_best_price_trades_first_at_the_resting_price():
+    book = new_book()
+    place(book, ask("dear", 4_000_000, 10_000))
+    place(book, ask("cheap", 3_000_000, 10_000))
+    assert place(book, bid("buy", 5_000_000, 15_000)) == [
+        ("cheap", 10_000, 3_000_000),
+        ("dear", 5_000, 4_000_000),
+    ]
+    assert book.orders["dear"].remaining == 5_000
+    assert "cheap" not in book.orders and "buy" not in book.orders
+
+
+def test_at_one_price_the_earlier_order_trades_first():
+    book = new_book()
+    place(book, bid("first", 3_000_000, 10_000))
+    place(book, bid("second", 3_000_000, 10_000))
+    assert place(book, ask("sell", 2_000_000, 12_000)) == [
+        ("first", 10_000, 3_000_000),
+        ("second", 2_000, 3_000_000),
+    ]
+
+
+def test_an_order_that_does_not_cross_rests():
+    book = new_book()
+    place(book, ask("ask", 4_000_000, 10_000))
+    assert place(book, bid("bid", 3_999_999, 10_000)) == []
+    assert set(book.orders) == {"ask", "bid"}
+
+
+def test_an_account_never_trades_with_itself_and_the_next_order_fills():
+    book = new_book()
+    place(book, ask("own", 3_000_000, 10_000, owner="b"))
+    place(book, ask("other", 3_500_000, 10_000, owner="s"))
+    assert place(book, bid("buy", 4_000_000, 10_000, owner="b")) == [("other", 10_000, 3_500_000)]
+    assert book.orders["own"].remaining == 10_000
+
+
+def test_a_buy_takes_only_the_sources_it_accepts():
+    book = new_book()
+    place(book, ask("grid", 3_000_000, 10_000, source="grid"))
+    place(book, ask("wind", 3_500_000, 10_000, source="wind"))
+    fills = place(book, bid("buy", 4_000_000, 20_000, accepts=frozenset({"solar", "wind"})))
+    assert fills == [("wind", 10_000, 3_500_000)]
+    assert book.orders["buy"].remaining == 10_000
+    # A resting buy's preference holds against an arriving sell too.
+    assert place(book, ask("grid2", 3_000_000, 10_000, source="grid")) == []
+
+
+def test_a_full_path_passes_over_to_the_next_eligible_order():
+    book = new_book()
+    capacity = RULES.paths[("bangkok", "central")].capacity_wh_per_slot  # 1 MW for a minute
+    place(book, ask("far", 3_000_000, 100_000, zone="central"))
+    place(book, ask("near", 3_500_000, 100_000, zone="bangkok"))
+    fills = book.place(*bid("buy", 4_000_000, capacity + 5_000))
+    assert [(m.order_id, wh, path) for m, wh, path in fills] == [
+        ("far", capacity, ("bangkok", "central")),
+        ("near", 5_000, None),
+    ]
+    assert book.free_wh[("bangkok", "central")] == 0
+    assert book.orders["far"].remaining == 100_000 - capacity
+    # Same-zone fills use no capacity; the far order waits for a buyer in its zone.
+    assert place(book, bid("buy2", 4_000_000, 1_000)) == [("near", 1_000, 3_500_000)]
+    assert place(book, bid("buy3", 4_000_000, 1_000, zone="central")) == [("far", 1_000, 3_000_000)]
+
+
+def test_zones_without_a_direct_path_do_not_trade():
+    book = new_book()
+    place(book, ask("south", 3_000_000, 10_000, zone="south"))
+    assert place(book, bid("bangkok", 4_000_000, 10_000)) == []
+
+
+def test_a_cancelled_order_never_trades():
+    book = new_book()
+    place(book, ask("gone", 3_000_000, 10_000))
+    place(book, ask("kept", 3_500_000, 10_000))
+    book.cancel("gone")
+    book.cancel("unknown")  # an order this book never had: nothing to do
+    assert place(book, bid("buy", 4_000_000, 20_000)) == [("kept", 10_000, 3_500_000)]
+    assert set(book.orders) == {"buy"}
+
+
+def test_parse_accepts_reads_the_order_record_form():
+    assert parse_accepts("any") is None
+    assert parse_accepts("solar,wind") == frozenset({"solar", "wind"})
+
+
+flow = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {
+                "action": st.just("place"),
+                "owner": st.sampled_from(OWNERS),
+                "side": st.sampled_from(("buy", "sell")),
+                "zone": st.sampled_from(ZONES),
+                "energy_wh": st.integers(1, 40_000),
+                "price": st.integers(30, 40).map(lambda p: p * 100_000),
+                "source": st.sampled_from(SOURCES),
+                "sources": st.one_of(
+                    st.just("any"), st.lists(st.sampled_from(SOURCES), min_size=1, max_size=3, unique=True)
+                ),
+            }
+        ),
+        st.fixed_dictionaries({"action": st.just("cancel"), "pick": st.integers(0, 1_000)}),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow)
+def test_the_book_gives_the_reference_matchers_fills(actions):
+    """Same fills in the same order, same resting orders, same path usage."""
+    book, reference = new_book(), ReferenceMarket(PARAMS)
+    placed, got = [], []
+    for n, a in enumerate(actions):
+        if a["action"] == "cancel":
+            if placed:
+                order_id = placed[a["pick"] % len(placed)]
+                book.cancel(order_id)
+                reference.cancel(order_id)
+            continue
+        order_id, is_buy = f"{n:064x}", a["side"] == "buy"
+        payload = {
+            "side": a["side"],
+            "zone": a["zone"],
+            "delivery_slot": SLOT,
+            "price_per_kwh": a["price"],
+            "energy_wh": a["energy_wh"],
+        }
+        payload |= {"sources": a["sources"]} if is_buy else {"source": a["source"]}
+        reference.place(SimpleNamespace(hash=order_id, sender=a["owner"], payload=payload))
+        accepts = None if not is_buy or a["sources"] == "any" else frozenset(a["sources"])
+        taker = Resting(
+            order_id, a["owner"], a["zone"], a["price"], a["energy_wh"], payload.get("source", ""), accepts
+        )
+        for maker, wh, _ in book.place(taker, is_buy):
+            buy_id, sell_id = (order_id, maker.order_id) if is_buy else (maker.order_id, order_id)
+            got.append((buy_id, sell_id, wh, maker.price))
+        placed.append(order_id)
+    assert got == reference.trades
+    assert {k: e.remaining for k, e in book.orders.items()} == {o["id"]: o["left"] for o in reference.open}
+    for key, path in RULES.paths.items():
+        used = reference.used.get((SLOT, *key), 0)
+        assert book.free_wh[key] == path.capacity_wh_per_slot - used
