@@ -4,7 +4,8 @@
 //             latest-blocks table, and the height / transaction counters.
 // "wallet" -> htmx event "wallet-changed": the wallet page's partials re-fetch
 //             themselves (hx-trigger="wallet-changed from:body").
-// The socket reconnects with exponential backoff (1 s .. 30 s) after a drop.
+// The socket reconnects with exponential backoff (1 s .. 30 s) after a drop,
+// then fires both events once: blocks may have committed while it was away.
 (function () {
   "use strict";
 
@@ -14,6 +15,7 @@
   const dot = document.getElementById("live-dot");
   let delay = 1000;
   let pingTimer = null;
+  let connectedBefore = false;
 
   function setState(state, title) {
     if (!dot) return;
@@ -90,6 +92,11 @@
     socket.addEventListener("open", function () {
       delay = 1000;
       setState("on", "Live updates: connected");
+      if (connectedBefore) {
+        fire("chain-block", { resync: true });
+        fire("wallet-changed", { resync: true });
+      }
+      connectedBefore = true;
       // Keeps idle proxies from closing the socket.
       pingTimer = setInterval(function () { socket.send(JSON.stringify({ type: "ping" })); }, 25000);
     });

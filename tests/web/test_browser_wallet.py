@@ -48,6 +48,9 @@ def test_a_transfer_sent_in_one_browser_shows_in_both_wallets_without_reload(liv
                 "solar_somchai",
             )
             malee_before, somchai_before = token_balance(malee), token_balance(somchai)
+            explorer = malee.context.new_page()
+            explorer.goto(live_site.url + "/explorer/")
+            explorer.wait_for_selector("#live-dot.on", timeout=10_000)
             amount = parse_token_amount("12.5")
 
             # The form says what is wrong while typing, next to the field.
@@ -66,11 +69,14 @@ def test_a_transfer_sent_in_one_browser_shows_in_both_wallets_without_reload(liv
             tx_hash = (
                 malee.get_attribute("#form-transfer .flash-success a", "href").rstrip("/").rsplit("/", 1)[1]
             )
-            committed = live_site.wait_for(
-                lambda: live_site.get(f"/api/v1/transactions/{tx_hash}/").json().get("status") == "committed",
+            status = live_site.wait_for(
+                lambda: (
+                    (doc := live_site.get(f"/api/v1/transactions/{tx_hash}/").json())["status"] == "committed"
+                    and doc
+                ),
                 timeout=60,
             )
-            assert committed, "the site did not commit the transfer"
+            height = status["block"]["height"]
 
             # Committed in a block, announced on the WebSocket: both pages refresh themselves.
             expect(malee.locator('[data-balance="tokens"]')).to_contain_text(
@@ -92,9 +98,10 @@ def test_a_transfer_sent_in_one_browser_shows_in_both_wallets_without_reload(liv
             malee.goto(live_site.url + "/")
             malee.screenshot(path=SHOTS / "web-home.png", full_page=True)
 
-            explorer = malee.context.new_page()
-            explorer.goto(live_site.url + "/explorer/")
-            expect(explorer.locator("#latest-blocks tbody tr").first).to_be_visible()
+            # The explorer opened before the transfer got the new block's row over the WebSocket.
+            expect(explorer.locator(f'#latest-blocks tr[data-height="{height}"]')).to_contain_text(
+                f"#{height}"
+            )
             explorer.screenshot(path=SHOTS / "web-explorer.png", full_page=True)
             explorer.locator("#latest-blocks tbody tr a").first.click()
             expect(explorer.locator("text=✓ valid").first).to_be_visible()
