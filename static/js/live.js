@@ -59,7 +59,7 @@
     row.dataset.height = msg.height;
     const cells = [
       link(href, "#" + msg.height),
-      text(when.toLocaleTimeString("en-GB"), "time"),
+      timeCell(when),
       text(String(msg.tx_count)),
       link(href, msg.hash.slice(0, 12) + "…", "mono", msg.hash),
     ];
@@ -79,6 +79,15 @@
     if (cls) a.className = cls;
     if (title) a.title = title;
     return a;
+  }
+
+  function timeCell(when) {
+    const span = document.createElement("span");
+    span.appendChild(text(when.toLocaleTimeString("en-GB"), "time"));
+    const day = text(" " + when.toLocaleDateString("en-GB", { day: "numeric", month: "short" }), "small");
+    day.className = "muted";
+    span.appendChild(day);
+    return span;
   }
 
   function text(value, tag) {
