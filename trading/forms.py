@@ -38,6 +38,7 @@ FUNDS_SHORT = (
 SLOT_MALFORMED = "Choose a delivery slot from the list."
 SLOT_CLOSED = "This slot's gate has closed ({minutes} minutes before it starts). Choose a later slot."
 SLOT_TOO_FAR = "Orders can be placed at most {minutes} minutes ahead."
+ZONE_UNKNOWN = "Choose a zone from the list: the regions of the grid."
 SIDE_NOT_YOURS = "Only producers sell energy here; your account can buy."
 SOURCE_REQUIRED = "Say which source the energy you sell comes from."
 EXPIRY_RANGE = "Give the expiry in whole minutes, from 1 to {minutes}."
@@ -102,9 +103,11 @@ class OrderForm(forms.Form):
 
     prefix = "order"
 
-    side = forms.ChoiceField(label="Side", widget=forms.RadioSelect)
+    side = forms.ChoiceField(
+        label="Side", choices=[(r.SELL, "Sell energy"), (r.BUY, "Buy energy")], widget=forms.RadioSelect
+    )
     delivery_slot = forms.CharField(widget=forms.HiddenInput, max_length=20)
-    zone = forms.ChoiceField(widget=forms.HiddenInput)
+    zone = forms.ChoiceField(widget=forms.HiddenInput, error_messages={"invalid_choice": ZONE_UNKNOWN})
     energy_kwh = forms.CharField(label="Energy (kWh)", max_length=30, widget=_decimal_input("e.g. 25.5"))
     price = forms.CharField(
         label="Limit price (tokens per kWh)", max_length=30, widget=_decimal_input("e.g. 3.5")
@@ -135,7 +138,6 @@ class OrderForm(forms.Form):
         self.balances = balances
         self.rules = rules
         sides = sides_for(wallet.role)
-        self.fields["side"].choices = [(s, f"{s.capitalize()} energy") for s in sides]
         if len(sides) == 1:
             self.fields["side"].widget = forms.HiddenInput()
         self.fields["side"].initial = sides[0]

@@ -1,0 +1,127 @@
+"""Two people, two browsers: a producer sells, a consumer buys, both pages show the trade live."""
+
+from pathlib import Path
+
+import pytest
+
+from chain.forms import parse_token_amount
+from chain.management.commands.init import DEMO_PASSWORD
+from chain.templatetags.chain_units import kwh, tokens
+from trading.forms import ENERGY_TOO_PRECISE, parse_kwh, parse_price
+from trading.ledger.rules import value_units
+
+pytestmark = [pytest.mark.live, pytest.mark.browser]
+
+SHOTS = Path(__file__).resolve().parents[3] / "test-output"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DESKTOP = {"viewport": {"width": 1366, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+LIVE = 15_000  # ms: generous, a block is 300 ms on the test site
+
+
+def open_trading_page(browser, site, username: str, device: dict):
+    """Logged in, on the trading page of the second open slot (its gate is 15+ minutes away)."""
+    page = browser.new_context(**device).new_page()
+    page.goto(site.url + "/accounts/login/?next=/market/trade/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/market/trade/")
+    page.locator(".chips a[data-slot]").nth(1).click()
+    page.wait_for_url("**/market/trade/?slot=*")
+    # Both sockets are up before anything is sent, so no block can be missed.
+    page.wait_for_selector('[data-market-live="on"]', timeout=10_000)
+    page.wait_for_selector("#live-dot.on", timeout=10_000)
+    page.evaluate("window.stillTheSamePage = true")
+    return page
+
+
+def balances(page) -> tuple[int, int]:
+    """(free tokens in units, free energy in Wh) as the page shows them."""
+    shown_tokens = page.inner_text('[data-balance="tokens"]').replace("GTX", "")
+    shown_kwh = page.inner_text('[data-balance="energy"]').replace("kWh", "")
+    return parse_token_amount(shown_tokens), parse_kwh(shown_kwh) if shown_kwh.strip("0. \n") else 0
+
+
+def place(page, *, energy: str, price: str, side: str | None = None, source: str | None = None):
+    if side:
+        page.check(f'input[name="order-side"][value="{side}"]')
+    if source:
+        page.select_option("#id_order-source", source)
+    page.fill("#id_order-energy_kwh", energy)
+    page.fill("#id_order-price", price)
+    page.click("#order-ticket button[type=submit]")
+
+
+def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(live_site):
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    energy, sell_price, buy_price = "2.5", "3.5", "4"
+    energy_wh = parse_kwh(energy)
+    # Same zone (both in Bangkok): no wheeling fee. The sell rests first, so the trade takes its price.
+    paid = value_units(energy_wh, parse_price(sell_price))
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            somchai = open_trading_page(browser, live_site, "solar_somchai", DESKTOP)
+            malee = open_trading_page(browser, live_site, "home_malee", PHONE)
+            assert somchai.url == malee.url, "both look at the same slot and zone"
+            somchai_before, malee_before = balances(somchai), balances(malee)
+
+            # The ticket says what is wrong while typing, beside the field.
+            somchai.fill("#id_order-energy_kwh", "2.0005")
+            expect(somchai.locator("#err-order-energy_kwh")).to_have_text(ENERGY_TOO_PRECISE)
+            expect(somchai.locator("#id_order-energy_kwh")).to_have_attribute("aria-invalid", "true")
+
+            place(somchai, energy=energy, price=sell_price, side="sell", source="solar")
+            expect(somchai.locator("#order-ticket .flash-success")).to_contain_text("Signed and sent")
+
+            # The ask reaches both books with its block, and the producer's own list.
+            for page in (somchai, malee):
+                expect(page.locator("#market-book .book-row.ask")).to_contain_text(
+                    kwh(energy_wh), timeout=LIVE
+                )
+            expect(somchai.locator("#market-mine tr[data-order]")).to_contain_text(
+                tokens(parse_price(sell_price))
+            )
+            expect(somchai.locator("#market-mine .cancel-order")).to_be_visible(timeout=LIVE)
+
+            place(malee, energy=energy, price=buy_price)
+            expect(malee.locator("#order-ticket .flash-success")).to_contain_text("Signed and sent")
+
+            for page in (somchai, malee):
+                trade = page.locator("#market-trades tr[data-trade]").first
+                expect(trade).to_contain_text(tokens(parse_price(sell_price)), timeout=LIVE)
+                expect(trade).to_contain_text(kwh(energy_wh))
+                expect(page.locator("#market-fills tr[data-trade]").first).to_contain_text(kwh(energy_wh))
+                expect(page.locator("#market-book .book-asks")).to_contain_text("No sell orders")
+                expect(page.locator('[data-figure="last-price"]')).to_have_text(
+                    tokens(parse_price(sell_price))
+                )
+
+            expect(somchai.locator('[data-balance="tokens"]')).to_contain_text(
+                tokens(somchai_before[0] + paid), timeout=LIVE
+            )
+            expect(malee.locator('[data-balance="tokens"]')).to_contain_text(
+                tokens(malee_before[0] - paid), timeout=LIVE
+            )
+            assert balances(somchai) == (somchai_before[0] + paid, somchai_before[1] - energy_wh)
+            assert balances(malee) == (malee_before[0] - paid, malee_before[1] + energy_wh)
+            for page in (somchai, malee):
+                assert page.inner_text('[data-balance="escrow-tokens"]').startswith("0.00")
+                assert page.inner_text('[data-balance="escrow-energy"]').startswith("0.000")
+                assert page.evaluate("window.stillTheSamePage") is True
+
+            somchai.screenshot(path=SHOTS / "market-trade-producer.png", full_page=True)
+            malee.screenshot(path=SHOTS / "market-trade-consumer-phone.png", full_page=True)
+
+            overview = somchai.context.new_page()
+            overview.goto(live_site.url + "/market/")
+            expect(overview.locator(".zone-card[data-zone=bangkok]")).to_contain_text(
+                tokens(parse_price(sell_price))
+            )
+            overview.screenshot(path=SHOTS / "market-overview.png", full_page=True)
+        finally:
+            browser.close()
