@@ -78,7 +78,12 @@ REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("GTX_CHANNEL_PREFIX", default="gtx")},
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default, the same as the
+            # layer's idle BZPOPMIN: every idle WebSocket would drop after 5 s.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": env("GTX_CHANNEL_PREFIX", default="gtx"),
+        },
     }
 }
 CACHES = {
