@@ -167,7 +167,8 @@ def _render_trade_page(request, *, form: OrderForm | None = None):
     if form is not None:
         posted_slot, posted_zone = form.selection()
         slot, zone = posted_slot or slot, posted_zone or zone
-    wallet = getattr(request.user, "wallet", None)
+    # Regulators and staff watch the market; "your orders" belong to those who trade.
+    wallet = request.user.wallet if may_transact(request.user) else None
     context = {
         "slot": slot,
         "slot_end": slot + rules.slot_ms,
@@ -184,9 +185,8 @@ def _render_trade_page(request, *, form: OrderForm | None = None):
         return render(request, template, {**context, **build(slot=slot, zone=zone, wallet=wallet)})
     for _template, build in PARTS.values():
         context.update(build(slot=slot, zone=zone, wallet=wallet))
-    if may_transact(request.user):
-        context.update(_form_context(form or _new_form(wallet, slot=slot, zone=zone)))
-        context.update(slot=slot, slot_end=slot + rules.slot_ms)
+    if wallet is not None:
+        context["form"] = form or _new_form(wallet, slot=slot, zone=zone)
     context.update(
         {
             "rules": rules,

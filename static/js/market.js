@@ -81,6 +81,7 @@
     const canvas = document.getElementById("price-chart");
     if (!canvas || !window.Chart) return;
     const points = pricePoints();
+    canvas.parentElement.classList.toggle("is-empty", points.length === 0);
     const labels = points.map(function (p) { return timeLabel(p.t); });
     // Display only: the figures themselves stay integers on the server.
     const prices = points.map(function (p) { return p.price / TOKEN; });

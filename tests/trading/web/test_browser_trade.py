@@ -87,6 +87,7 @@ def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(l
                 tokens(parse_price(sell_price))
             )
             expect(somchai.locator("#market-mine .cancel-order")).to_be_visible(timeout=LIVE)
+            somchai.screenshot(path=SHOTS / "market-trade-resting-sell.png", full_page=True)
 
             place(malee, energy=energy, price=buy_price)
             expect(malee.locator("#order-ticket .flash-success")).to_contain_text("Signed and sent")
@@ -116,6 +117,11 @@ def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(l
 
             somchai.screenshot(path=SHOTS / "market-trade-producer.png", full_page=True)
             malee.screenshot(path=SHOTS / "market-trade-consumer-phone.png", full_page=True)
+
+            auditor = open_trading_page(browser, live_site, "erc_auditor", DESKTOP)
+            expect(auditor.locator("#market-trades tr[data-trade]").first).to_contain_text(kwh(energy_wh))
+            expect(auditor.locator("#order-ticket")).to_have_count(0)
+            auditor.screenshot(path=SHOTS / "market-trade-regulator.png", full_page=True)
 
             overview = somchai.context.new_page()
             overview.goto(live_site.url + "/market/")

@@ -77,6 +77,7 @@ def test_regulator_and_staff_see_the_market_read_only(client_as, resting_sell, r
     assert "read-only" in body
     assert 'id="order-ticket"' not in body
     assert "cancel-order" not in body
+    assert 'id="market-mine"' not in body and 'id="market-wallet"' not in body
     assert "3.50" in body.split('id="market-book"', 1)[1]
 
 
