@@ -200,4 +200,3 @@ if env.bool("GTX_DEMO_MARKET", default=False):
         "schedule": 5.0,
         "options": {"expires": 5},
     }
-
