@@ -303,3 +303,16 @@ def test_a_duplicate_order_id_is_refused(chain):
     result = chain.block([tx])
     assert result.dropped and result.dropped[0][1].code == errors.NONCE_REPLAYED
     assert chain.snapshot() == before
+
+
+def test_trades_are_written_without_reading_the_store_for_them(chain):
+    """A trade's id is new by construction: a block of fills costs no per-trade store reads."""
+    chain.block([chain.tx("bkk_community_solar", "order_place", sell(kwh=100))])
+    reads = []
+    load = chain.store.load
+    chain.store.load = lambda table, keys: reads.append((table, list(keys))) or load(table, keys)
+    result = chain.block([chain.tx("home_malee", "order_place", buy(kwh=1)) for _ in range(5)])
+    assert [e["type"] for e in result.events].count("trade") == 5
+    assert len(chain.trades()) == 5
+    assert not [keys for table, keys in reads if table == "trade"]
+    assert chain.account("bkk_community_solar").escrow_wh == 95_000

@@ -182,7 +182,7 @@ def _record_trade(
         "wheeling_fee_tokens": fee,
         "carbon_g": carbon_g,
     }
-    state.put(Trade(**fields))
+    state.put_new(Trade(**fields))  # its id joins the taker's and the maker's: new
     parties = sorted({buy.owner, sell.owner, rules.grid_operator} if fee else {buy.owner, sell.owner})
     ctx.emit("trade", **fields, parties=parties)
 

@@ -1,0 +1,301 @@
+"""Market benchmark: signed orders through the REST API of a real site, to fills committed.
+
+Starts a whole site (daphne, Celery worker and beat, its own PostgreSQL
+database) as the live tests do, from a bench-only genesis: the demo genesis
+plus BENCH_TRADERS funded accounts (a third producers with kWh, two thirds
+consumers with tokens; keys from the demo seeds of their usernames). Every
+order is signed before the clock starts; then BENCH_THREADS client threads,
+each owning a group of traders so that their nonces arrive in order, offer
+BENCH_RATE orders/s for BENCH_SECONDS in batches of BENCH_BATCH per POST to
+/api/v1/transactions/.
+
+The flow crosses and balances: every sell is 2 kWh at 3.0..3.5 tokens/kWh, a
+fifth of them from the central zone (wheeling over the central-bangkok path),
+every buy 1 kWh in Bangkok at 4.0..4.5 tokens/kWh, two buys per sell in every
+batch, so each sell fills in two parts and every order fills completely.
+
+An order counts as filled when the trades committed to the site's database
+(the rows GET /api/v1/market/trades/ reads) add up to its energy; trades are
+polled every POLL_S, so latencies err on the slow side by up to one poll.
+Submit time is when its batch's POST was sent.
+
+Prints one JSON object on its last line: filled orders/s, p50/p95/p99 seconds
+from submit to filled, blocks, average transactions per block, CPU per order.
+
+Environment: BENCH_SECONDS (20), BENCH_RATE (3500), BENCH_BATCH (600),
+BENCH_THREADS (4), BENCH_TRADERS (240), BENCH_BLOCK_INTERVAL_MS (250),
+BENCH_DRAIN_SECONDS (30).
+"""
+
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench.ledger import _blocks, _cpu_seconds, _env_int, _percentile, _pg
+from chain.ledger.genesis import demo_key, load_genesis
+from chain.ledger.keys import address_of
+from chain.ledger.tx import sign_transaction
+from gridtokenx_site.testsite import BASE_DIR, start_site, stop_site
+
+POLL_S = 0.05
+TOKEN = 1_000_000
+SELL_WH, BUY_WH = 2_000, 1_000
+#: Far enough ahead that the slot stays open however long the run takes.
+SLOT_AHEAD_MS = 2 * 3_600_000
+
+
+def trader_name(index: int) -> str:
+    return f"bench_trader_{index}"
+
+
+def is_seller(index: int) -> bool:
+    return index % 3 == 0
+
+
+def bench_genesis(path: Path, traders: int) -> None:
+    """The demo genesis plus the bench's traders, written to ``path``."""
+    lines = [(BASE_DIR / "thai_market.toml").read_text()]
+    for index in range(traders):
+        name = trader_name(index)
+        seller = is_seller(index)
+        lines.append(
+            "\n[[accounts]]\n"
+            f'username = "{name}"\n'
+            f'display_name = "Bench trader {index}"\n'
+            f'role = "{"producer" if seller else "consumer"}"\n'
+            f'region = "{"central" if seller and index % 5 == 0 else "bangkok"}"\n'
+            f'address = "{address_of(demo_key(name))}"\n'
+            f"tokens = {1_000 if seller else 1_000_000}\n"
+            f"energy_kwh = {1_000_000 if seller else 0}\n"
+        )
+    path.write_text("".join(lines))
+
+
+def _order(index: int, slot_ms: int, rng: random.Random) -> dict:
+    if is_seller(index):
+        return {
+            "side": "sell",
+            "energy_wh": SELL_WH,
+            "price_per_kwh": 3_000_000 + rng.randint(0, 50) * 10_000,
+            "zone": "central" if index % 5 == 0 else "bangkok",
+            "delivery_slot": slot_ms,
+            "source": rng.choice(("solar", "wind", "hydro")),
+        }
+    return {
+        "side": "buy",
+        "energy_wh": BUY_WH,
+        "price_per_kwh": 4_000_000 + rng.randint(0, 50) * 10_000,
+        "zone": "bangkok",
+        "delivery_slot": slot_ms,
+        "sources": "any",
+    }
+
+
+def _sign_batch(
+    chain_id: str, trader_indexes: list[int], first_round: int, rounds: int, slot_ms: int
+) -> tuple[bytes, list[tuple[str, int]]]:
+    """One POST body and its orders (hash, energy): ``rounds`` rounds over the group's traders.
+
+    Every trader places one order per round, with the round as its nonce; a
+    group holds two buyers per seller, so every round balances sold and bought Wh.
+    """
+    rng = random.Random(first_round * 1_000_003 + trader_indexes[0])
+    keys = {i: demo_key(trader_name(i)) for i in trader_indexes}
+    wires, orders = [], []
+    for r in range(first_round, first_round + rounds):
+        for index in trader_indexes:
+            payload = _order(index, slot_ms, rng)
+            tx = sign_transaction(
+                keys[index], chain_id=chain_id, nonce=r, kind="order_place", payload=payload
+            )
+            wires.append(tx.to_wire())
+            orders.append((tx.hash, payload["energy_wh"]))
+    return json.dumps(wires).encode(), orders
+
+
+def run() -> dict:
+    seconds = _env_int("BENCH_SECONDS", 20)
+    rate = _env_int("BENCH_RATE", 3500)
+    batch = _env_int("BENCH_BATCH", 600)
+    threads = _env_int("BENCH_THREADS", 4)
+    traders = _env_int("BENCH_TRADERS", 240)
+    interval_ms = _env_int("BENCH_BLOCK_INTERVAL_MS", 250)
+    drain_s = _env_int("BENCH_DRAIN_SECONDS", 30)
+    group = traders // threads // 3 * 3  # whole seller-buyer-buyer triples per thread
+    rounds = max(1, batch // group)
+    batch = group * rounds
+    batches_per_thread = -(-rate * seconds // (batch * threads))
+    groups = [list(range(t * group, (t + 1) * group)) for t in range(threads)]
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-market-"))
+    bench_genesis(tmp / "genesis.toml", threads * group)
+    genesis = load_genesis(tmp / "genesis.toml")
+    now_ms = time.time_ns() // 1_000_000
+    slot_ms = (now_ms + SLOT_AHEAD_MS) // 900_000 * 900_000
+
+    t_sign = time.monotonic()
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = [
+            [
+                pool.submit(_sign_batch, genesis.chain_id, groups[t], j * rounds, rounds, slot_ms)
+                for j in range(batches_per_thread)
+            ]
+            for t in range(threads)
+        ]
+        signed = [[f.result() for f in row] for row in futures]
+    print(
+        f"signed {threads * batches_per_thread * batch} orders in {time.monotonic() - t_sign:.1f}s",
+        flush=True,
+    )
+
+    site, procs = start_site(
+        tmp,
+        block_interval_ms=interval_ms,
+        extra_env={"DB_CONN_MAX_AGE": "600", "GTX_GENESIS": str(tmp / "genesis.toml")},
+    )
+    try:
+        conn = _pg(site.database_url)
+        start_height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
+        cpu_before = _cpu_seconds(procs)
+        result = _measure(site, conn, signed, rate, seconds, drain_s, start_height)
+        cpu = {name: round(t - cpu_before[name], 2) for name, t in _cpu_seconds(procs).items()}
+        return result | {
+            "batch": batch,
+            "client_threads": threads,
+            "traders": threads * group,
+            "block_interval_ms": interval_ms,
+            **_blocks(conn, start_height),
+            **_block_gaps(conn, start_height),
+            "cpu_us_per_order": {name: round(t * 1e6 / max(result["filled"], 1)) for name, t in cpu.items()},
+        }
+    finally:
+        stop_site(site, procs)
+
+
+def _measure(site, conn, signed, rate, seconds, drain_s, start_height) -> dict:
+    threads = len(signed)
+    batch = len(signed[0][0][1])
+    sent_at: dict[str, float] = {}  # order hash -> submit time
+    wanted: dict[str, int] = {h: wh for row in signed for _, orders in row for h, wh in orders}
+    rejected: list[str] = []
+    backpressure = [0]
+    lock = threading.Lock()
+    t0 = time.monotonic() + 0.2
+    end = t0 + seconds
+
+    def client(t: int) -> None:
+        with httpx.Client(base_url=site.url, timeout=60) as http:
+            for j, (body, orders) in enumerate(signed[t]):
+                due = t0 + (j * threads + t) * batch / rate
+                if due >= end:
+                    return
+                time.sleep(max(0.0, due - time.monotonic()))
+                while True:
+                    sent = time.monotonic()
+                    with lock:  # before the POST: a fill may be polled before it returns
+                        sent_at.update((order_hash, sent) for order_hash, _ in orders)
+                    response = http.post(
+                        "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
+                    )
+                    if response.status_code != 503 or time.monotonic() >= end:
+                        break
+                    # The site sheds load when its mempool is full: back off as told, then resend.
+                    with lock:
+                        backpressure[0] += 1
+                    time.sleep(float(response.headers.get("Retry-After", "1")))
+                if response.status_code != 202:
+                    with lock:
+                        rejected.append(response.text[:300])
+                        for order_hash, _ in orders:
+                            del sent_at[order_hash]
+                    return  # later nonces of these traders could never be admitted
+
+    workers = [threading.Thread(target=client, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+
+    latencies: list[float] = []
+    seen_height = start_height
+    last_fill = t0
+    deadline = end + drain_s
+    while time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        rows = conn.execute(
+            "SELECT height, buy_order_id, sell_order_id, energy_wh FROM trading_trade WHERE height > %s",
+            [seen_height],
+        ).fetchall()
+        now = time.monotonic()
+        for height, buy_id, sell_id, energy_wh in rows:
+            seen_height = max(seen_height, height)
+            for order_hash in (buy_id, sell_id):
+                left = wanted.get(order_hash)
+                if left is None:
+                    continue
+                left -= energy_wh
+                wanted[order_hash] = left
+                if not left:
+                    with lock:
+                        latencies.append(now - sent_at[order_hash])
+                    last_fill = now
+        clients_done = not any(w.is_alive() for w in workers)
+        if clients_done and len(latencies) >= len(sent_at):
+            break
+    for w in workers:
+        w.join(timeout=60)
+
+    latencies.sort()
+    committed, failed = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT ok) FROM chain_chaintx "
+        "WHERE kind = 'order_place' AND block_id > %s",
+        [start_height],
+    ).fetchone()
+    elapsed = max(last_fill - t0, 1e-9)
+    return {
+        "bench": "market",
+        "seconds": seconds,
+        "offered_orders_per_s": rate,
+        "submitted": len(sent_at),
+        "committed": committed,
+        "failed_receipts": failed,
+        "filled": len(latencies),
+        "rejected_batches": len(rejected),
+        "mempool_full_retries": backpressure[0],
+        "first_rejection": rejected[0] if rejected else None,
+        "filled_orders_per_s": round(len(latencies) / elapsed, 1),
+        "p50_s": round(_percentile(latencies, 0.50), 3),
+        "p95_s": round(_percentile(latencies, 0.95), 3),
+        "p99_s": round(_percentile(latencies, 0.99), 3),
+        "max_s": round(latencies[-1], 3) if latencies else None,
+    }
+
+
+def _block_gaps(conn, start_height: int) -> dict:
+    """Seconds from one block's start to the next one's: how long a block takes under load."""
+    rows = conn.execute(
+        "SELECT timestamp_ms, tx_count FROM chain_block WHERE height > %s ORDER BY height", [start_height]
+    ).fetchall()
+    gaps = sorted((b[0] - a[0]) / 1000 for a, b in zip(rows, rows[1:], strict=False))
+    return {
+        "block_gap_p50_s": round(_percentile(gaps, 0.5), 3),
+        "block_gap_max_s": round(gaps[-1], 3) if gaps else None,
+        "max_txs_per_block": max((r[1] for r in rows), default=0),
+    }
+
+
+def main() -> int:
+    result = run()
+    print(json.dumps(result), flush=True)
+    ok = result["filled"] == result["submitted"] == result["committed"] and not result["rejected_batches"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
