@@ -129,5 +129,7 @@ def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(l
                 tokens(parse_price(sell_price))
             )
             overview.screenshot(path=SHOTS / "market-overview.png", full_page=True)
+            malee.goto(live_site.url + "/market/")
+            malee.screenshot(path=SHOTS / "market-overview-phone.png", full_page=True)
         finally:
             browser.close()
