@@ -49,7 +49,7 @@ def _selection(request, rules, open_slots: list[int], zone_ids: list[str]) -> tu
     """The slot and zone to show: the query's if well-formed, else the first open slot and the
     person's own region. A slot whose gate has closed still shows (its trades and chart)."""
     text = request.GET.get("slot", "")
-    valid = text.isdigit() and len(text) < 16 and int(text) % rules.slot_ms == 0
+    valid = text.isdigit() and len(text) < 16 and int(text) > 0 and int(text) % rules.slot_ms == 0
     zone = request.GET.get("zone", "")
     return (int(text) if valid else open_slots[0]), (
         zone if zone in zone_ids else _home_zone(request.user, zone_ids)
