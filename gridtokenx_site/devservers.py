@@ -9,6 +9,7 @@ Usage: python -m gridtokenx_site.devservers -- COMMAND [ARGS...]
 runs COMMAND with DATABASE_URL and REDIS_URL set, then stops what it started.
 """
 
+import atexit
 import contextlib
 import os
 import signal
@@ -81,6 +82,7 @@ def _embedded_postgres(database: str):
         yield f"postgres://postgres@/{database}?host={socket_dir}"
     finally:
         server.cleanup()
+        atexit.unregister(server._cleanup)  # already done: its second run would log into closed streams
 
 
 @contextlib.contextmanager
