@@ -15,7 +15,7 @@ Prints one JSON object on its last line: committed tx/s, p50/p95/p99
 submit-to-commit seconds, blocks, average transactions per block.
 
 Environment: BENCH_SECONDS (20), BENCH_RATE (6000), BENCH_BATCH (500),
-BENCH_THREADS (4), BENCH_SENDERS (200), BENCH_BLOCK_INTERVAL_MS (250),
+BENCH_THREADS (4), BENCH_SENDERS (200), BENCH_BLOCK_INTERVAL_MS (the genesis block interval),
 BENCH_DRAIN_SECONDS (30).
 """
 
@@ -98,13 +98,13 @@ def run() -> dict:
     batch = _env_int("BENCH_BATCH", 500)
     threads = _env_int("BENCH_THREADS", 4)
     n = _env_int("BENCH_SENDERS", 200)
-    interval_ms = _env_int("BENCH_BLOCK_INTERVAL_MS", 250)
+    genesis = load_genesis(BASE_DIR / "thai_market.toml")
+    interval_ms = _env_int("BENCH_BLOCK_INTERVAL_MS", genesis.params["block_interval_ms"])
     drain_s = _env_int("BENCH_DRAIN_SECONDS", 30)
     group = n // threads
     per_sender = max(1, batch // group)
     batch = group * per_sender
     batches_per_thread = -(-rate * seconds // (batch * threads))
-    genesis = load_genesis(BASE_DIR / "thai_market.toml")
     addresses = [address_of(signing_key_from_seed(_seed(i))) for i in range(n)]
     groups = [list(range(t * group, (t + 1) * group)) for t in range(threads)]
 

@@ -16,6 +16,7 @@ from .keys import is_address
 from .state import Account, Validator
 
 WH_PER_KWH = 1000
+DEFAULT_BLOCK_INTERVAL_MS = 1000
 
 
 class GenesisError(ValueError):
@@ -111,6 +112,7 @@ def parse_genesis(raw: dict) -> Genesis:
         _require(a["tokens"] >= 0 and a["energy_kwh"] >= 0, "Allocations cannot be negative.")
     operator = next(v for v in raw["validators"] if v["name"] == raw["grid_operator"])
     params = {
+        "block_interval_ms": DEFAULT_BLOCK_INTERVAL_MS,
         **raw["consensus"],
         **raw["market"],
         "token_decimals": decimals,
