@@ -14,7 +14,8 @@ from chain import selectors
 from chain.ledger.encoding import MAX_SAFE_INTEGER
 from chain.ledger.kinds import MEMO_MAX
 from chain.services.accounts import SIGNUP_ROLES, login_locked
-from chain.templatetags.chain_units import TOKEN_DECIMALS, TOKEN_UNIT, tokens
+from chain.templatetags.chain_units import tokens
+from chain.units import TOKEN_DECIMALS, TOKEN_UNIT
 
 AMOUNT_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
 ADDRESS_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -159,12 +159,16 @@ class MempoolTx(models.Model):
     payload = models.JSONField()
     signature = models.CharField(max_length=128)
     token_debit = models.BigIntegerField(default=0)
+    energy_debit_wh = models.BigIntegerField(default=0)
     received_at = models.DateTimeField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["sender", "nonce"], name="mempool_sender_nonce"),
             models.CheckConstraint(name="mempool_debit_non_negative", condition=Q(token_debit__gte=0)),
+            models.CheckConstraint(
+                name="mempool_energy_debit_non_negative", condition=Q(energy_debit_wh__gte=0)
+            ),
         ]
 
     def __str__(self) -> str:

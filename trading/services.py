@@ -7,12 +7,10 @@ They read committed state plus what already waits in the mempool.
 
 import time
 
-from django.db.models import Sum
-
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import Transaction
-from chain.models import Account, ChainHead, MempoolTx, Wallet
+from chain.models import ChainHead, MempoolTx, Wallet
 from chain.services.admission import BatchRejected
 from chain.services.wallets import wallet_submit
 from trading.ledger import rules as r
@@ -88,45 +86,7 @@ def order_place(
         )
     if expires_ms is not None and expires_ms <= now_ms:
         raise OrderRefused(r.BAD_EXPIRY, "The expiry is already past.")
-    _check_escrow(wallet.address, payload, rules)
     return _submit(wallet, "order_place", payload)
-
-
-def _check_escrow(address: str, payload: dict, rules: r.MarketRules) -> None:
-    account = Account.objects.filter(address=address).first() or Account(address=address)
-    pending = MempoolTx.objects.filter(sender=address)
-    if payload["side"] == r.BUY:
-        lock = r.buy_lock_units(
-            payload["energy_wh"], payload["price_per_kwh"], rules.max_fee_per_kwh[payload["zone"]]
-        )
-        available = account.balance - (pending.aggregate(debit=Sum("token_debit"))["debit"] or 0)
-        if lock > available:
-            raise OrderRefused(
-                errors.INSUFFICIENT_FUNDS,
-                f"This buy locks {_tokens(lock)} tokens (energy at your limit price plus the dearest "
-                f"wheeling fee from {payload['zone']}), but only {_tokens(max(available, 0))} are free.",
-            )
-        return
-    waiting_wh = sum(
-        p["energy_wh"]
-        for p in pending.filter(kind="order_place").values_list("payload", flat=True)
-        if p.get("side") == r.SELL
-    )
-    available_wh = account.energy_wh - waiting_wh
-    if payload["energy_wh"] > available_wh:
-        raise OrderRefused(
-            r.INSUFFICIENT_ENERGY,
-            f"This sell needs {_kwh(payload['energy_wh'])} kWh "
-            f"but only {_kwh(max(available_wh, 0))} kWh are free.",
-        )
-
-
-def _tokens(units: int) -> str:
-    return f"{units // 1_000_000:,}.{units % 1_000_000:06d}".rstrip("0").rstrip(".")
-
-
-def _kwh(wh: int) -> str:
-    return f"{wh // 1000:,}.{wh % 1000:03d}".rstrip("0").rstrip(".")
 
 
 def order_cancel(*, wallet: Wallet, order_id: str) -> Transaction:

@@ -41,8 +41,10 @@ class TxKind:
     check_payload: Callable[[dict, dict], None]
     prefetch: Callable[[Transaction], dict[str, Iterable[str]]]
     apply: Callable[[State, Transaction, BlockContext], None]
-    #: Most tokens the transaction can take from the sender: admission refuses overspends.
-    token_debit: Callable[[dict], int] = lambda payload: 0
+    #: Most tokens and Wh the transaction can take from the sender (payload, params):
+    #: admission refuses what the balance cannot cover, counting what already waits.
+    token_debit: Callable[[dict, dict], int] = lambda payload, params: 0
+    energy_debit: Callable[[dict, dict], int] = lambda payload, params: 0
 
 
 KINDS: dict[str, TxKind] = {}
@@ -115,7 +117,7 @@ register_kind(
         check_payload=_check_transfer,
         prefetch=lambda tx: {Account.table: [tx.sender, tx.payload["to"]]},
         apply=_apply_transfer,
-        token_debit=lambda payload: payload["amount"],
+        token_debit=lambda payload, params: payload["amount"],
     )
 )
 
@@ -163,7 +165,7 @@ register_kind(
         check_payload=_check_stake,
         prefetch=sender_only,
         apply=_apply_bond,
-        token_debit=lambda payload: payload["amount"],
+        token_debit=lambda payload, params: payload["amount"],
     )
 )
 register_kind(

@@ -20,6 +20,7 @@ from chain.ledger.kinds import get_kind
 from chain.ledger.tx import Transaction, parse_transaction
 from chain.models import ChainHead
 from chain.store import binary_cursor
+from chain.units import kwh_text, tokens_text
 
 MAX_BATCH = 5000
 #: Admission stops before the mempool outgrows what blocks can drain: an
@@ -71,8 +72,9 @@ def transactions_submit(wires: list) -> list[Transaction]:
     with transaction.atomic():
         _check_room(len(txs))
         _check_unseen(txs)
-        _check_stateful(txs, next_height=head.height + 1)
-        _insert(txs)
+        debits = [_debits(tx, head.params) for tx in txs]
+        _check_stateful(txs, debits, next_height=head.height + 1)
+        _insert(txs, debits)
     return txs
 
 
@@ -136,7 +138,12 @@ def _signatures_valid(txs: list[Transaction]) -> list[bool]:
     return [ok for chunk in results for ok in chunk]
 
 
-def _check_stateful(txs: list[Transaction], *, next_height: int) -> None:
+def _debits(tx: Transaction, params: dict) -> tuple[int, int]:
+    kind = get_kind(tx.kind)
+    return kind.token_debit(tx.payload, params), kind.energy_debit(tx.payload, params)
+
+
+def _check_stateful(txs: list[Transaction], debits: list[tuple[int, int]], *, next_height: int) -> None:
     # Accounts and the mempool are read in one statement, hence one snapshot: a
     # block committing in between cannot make a replayed nonce look fresh.
     senders = sorted({tx.sender for tx in txs})
@@ -146,16 +153,19 @@ def _check_stateful(txs: list[Transaction], *, next_height: int) -> None:
             SELECT a.address, a.nonce,
                    -- unbonded stake whose release height is reached is spendable in the next block
                    a.balance + CASE WHEN a.unbonding_release_height <= %b THEN a.unbonding ELSE 0 END,
-                   COALESCE(m.pending, 0), COALESCE(m.debit, 0)
+                   a.energy_wh,
+                   COALESCE(m.pending, 0), COALESCE(m.debit, 0), COALESCE(m.energy_debit, 0)
               FROM chain_account a
-              LEFT JOIN (SELECT sender, count(*) AS pending, sum(token_debit) AS debit
+              LEFT JOIN (SELECT sender, count(*) AS pending, sum(token_debit)::bigint AS debit,
+                                sum(energy_debit_wh)::bigint AS energy_debit
                            FROM chain_mempooltx WHERE sender = ANY(%b) GROUP BY sender) m
                 ON m.sender = a.address
              WHERE a.address = ANY(%b)
             """,
             [next_height, senders, senders],
         )
-        known = {row[0]: [row[1] + row[3], row[2] - row[4]] for row in cursor.fetchall()}
+        # address -> [next nonce, free tokens, free Wh], each net of what already waits
+        known = {row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6]] for row in cursor.fetchall()}
     problems = []
     for index, tx in enumerate(txs):
         if tx.sender not in known:
@@ -163,34 +173,44 @@ def _check_stateful(txs: list[Transaction], *, next_height: int) -> None:
                 _problem(index, errors.UNKNOWN_SENDER, "The sender has no account on this chain yet.")
             )
             continue
-        next_nonce, available = known[tx.sender]
+        next_nonce, free_tokens, free_wh = known[tx.sender]
         if tx.nonce != next_nonce:
             code = errors.NONCE_REPLAYED if tx.nonce < next_nonce else errors.NONCE_GAP
             problems.append(_problem(index, code, f"Expected nonce {next_nonce}, got {tx.nonce}."))
             continue
-        debit = get_kind(tx.kind).token_debit(tx.payload)
-        if debit > available:
+        token_debit, energy_debit = debits[index]
+        if token_debit > free_tokens:
             problems.append(
                 _problem(
                     index,
                     errors.INSUFFICIENT_FUNDS,
-                    f"Needs {debit} units but only {max(available, 0)} are available "
-                    "(balance less transactions already waiting).",
+                    f"Needs {tokens_text(token_debit)} tokens but only {tokens_text(max(free_tokens, 0))} "
+                    "are free (the balance less what waiting transactions may take).",
                 )
             )
             continue
-        known[tx.sender] = [next_nonce + 1, available - debit]
+        if energy_debit > free_wh:
+            problems.append(
+                _problem(
+                    index,
+                    errors.INSUFFICIENT_ENERGY,
+                    f"Needs {kwh_text(energy_debit)} kWh but only {kwh_text(max(free_wh, 0))} kWh are free "
+                    "(less what waiting sells hold).",
+                )
+            )
+            continue
+        known[tx.sender] = [next_nonce + 1, free_tokens - token_debit, free_wh - energy_debit]
     if problems:
         raise BatchRejected(problems)
 
 
-def _insert(txs: list[Transaction]) -> None:
+def _insert(txs: list[Transaction], debits: list[tuple[int, int]]) -> None:
     """One INSERT for the batch; a conflict means another request took the hash or nonce.
 
-    Each column is one array parameter: a 5,000-transaction batch is 8 parameters.
+    Each column is one array parameter: a 5,000-transaction batch is 9 parameters.
     """
-    columns = ([], [], [], [], [], [], [])
-    for tx in txs:
+    columns = ([], [], [], [], [], [], [], [])
+    for tx, (token_debit, energy_debit) in zip(txs, debits, strict=True):
         for column, value in zip(
             columns,
             (
@@ -200,7 +220,8 @@ def _insert(txs: list[Transaction]) -> None:
                 tx.kind,
                 json.dumps(tx.payload),  # already checked canonical-safe by its signing bytes
                 tx.signature,
-                get_kind(tx.kind).token_debit(tx.payload),
+                token_debit,
+                energy_debit,
             ),
             strict=True,
         ):
@@ -208,10 +229,10 @@ def _insert(txs: list[Transaction]) -> None:
     with binary_cursor() as cursor:
         cursor.execute(
             "INSERT INTO chain_mempooltx "
-            "(hash, sender, nonce, kind, payload, signature, token_debit, received_at) "
-            "SELECT h, s, n, k, p::jsonb, sig, d, %b "
+            "(hash, sender, nonce, kind, payload, signature, token_debit, energy_debit_wh, received_at) "
+            "SELECT h, s, n, k, p::jsonb, sig, d, e, %b "
             "FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], "
-            "%b::bigint[]) WITH ORDINALITY AS u(h, s, n, k, p, sig, d, ord) "
+            "%b::bigint[], %b::bigint[]) WITH ORDINALITY AS u(h, s, n, k, p, sig, d, e, ord) "
             "ORDER BY ord "  # ids, hence block order, follow the batch: nonces stay in sequence
             "ON CONFLICT DO NOTHING RETURNING hash",
             [timezone.now(), *columns],

@@ -5,14 +5,9 @@ Pure integer arithmetic, so a displayed amount is exactly the amount on chain.
 
 from django import template
 
+from chain.units import kwh_text, tokens_text
+
 register = template.Library()
-
-TOKEN_UNIT = 1_000_000
-TOKEN_DECIMALS = 6
-
-
-def _grouped(whole: int) -> str:
-    return f"{whole:,}"
 
 
 @register.filter
@@ -20,11 +15,7 @@ def tokens(units) -> str:
     """Units as tokens: ``5000000000`` -> ``5,000.00``; keeps every significant decimal."""
     if units is None or units == "":
         return ""
-    units = int(units)
-    sign = "-" if units < 0 else ""
-    whole, fraction = divmod(abs(units), TOKEN_UNIT)
-    decimals = f"{fraction:0{TOKEN_DECIMALS}d}".rstrip("0")
-    return f"{sign}{_grouped(whole)}.{decimals.ljust(2, '0')}"
+    return tokens_text(int(units))
 
 
 @register.filter
@@ -32,10 +23,7 @@ def kwh(energy_wh) -> str:
     """Wh as kWh with three decimals (exact: 1 Wh = 0.001 kWh): ``1500`` -> ``1.500``."""
     if energy_wh is None or energy_wh == "":
         return ""
-    energy_wh = int(energy_wh)
-    sign = "-" if energy_wh < 0 else ""
-    whole, fraction = divmod(abs(energy_wh), 1000)
-    return f"{sign}{_grouped(whole)}.{fraction:03d}"
+    return kwh_text(int(energy_wh))
 
 
 @register.filter

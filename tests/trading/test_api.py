@@ -141,3 +141,32 @@ def test_the_schema_documents_the_market(client, chain):
         assert MARKET + path in schema["paths"], path
     params = {p["name"] for p in schema["paths"][MARKET + "trades/"]["get"]["parameters"]}
     assert {"slot", "zone", "account", "limit"} <= params
+
+
+def test_a_signed_sell_beyond_the_free_kwh_is_refused_at_the_door(client, slot):
+    """solar_somchai holds 500 kWh: 300 waiting in one sell leave 200 for the next."""
+    assert (
+        post(client, signed("solar_somchai", kind="order_place", payload=sell(slot, kwh=300))).status_code
+        == 202
+    )
+    before = ledger_snapshot()
+    response = post(client, signed("solar_somchai", nonce=1, kind="order_place", payload=sell(slot, kwh=201)))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == r.INSUFFICIENT_ENERGY
+    assert "only 200.000 kWh are free" in error["message"]
+    assert ledger_snapshot() == before
+
+
+def test_a_signed_buy_must_cover_its_wheeling_fee_reserve_at_the_door(client, chain, slot):
+    """The lock is energy x limit plus the dearest path fee from the zone, not the price alone."""
+    balance = client.get(f"/api/v1/accounts/{address('home_malee')}/").json()["balance"]
+    price = 4_000_000
+    max_fee = r.rules_of(chain.params).max_fee_per_kwh["bangkok"]
+    kwh = balance // price  # affordable at the limit price alone, not with the fee reserve
+    assert r.buy_lock_units(kwh * 1000, price, 0) <= balance < r.buy_lock_units(kwh * 1000, price, max_fee)
+    before = ledger_snapshot()
+    response = post(client, signed("home_malee", kind="order_place", payload=buy(slot, kwh=kwh, price=price)))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "insufficient_funds"
+    assert ledger_snapshot() == before

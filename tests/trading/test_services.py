@@ -199,7 +199,7 @@ def test_sells_waiting_in_the_mempool_count_against_the_energy(users, slot):
     with pytest.raises(OrderRefused) as refused:
         place_sell(users, slot, kwh=101)
     assert refused.value.code == r.INSUFFICIENT_ENERGY
-    assert "100 kWh are free" in refused.value.message
+    assert "only 100.000 kWh are free" in refused.value.message
 
 
 def test_the_block_start_sweep_expires_orders_read_from_the_database(users, produce, slot, genesis):

@@ -168,6 +168,7 @@ register_kind(
         prefetch=lambda tx: {Account.table: [tx.sender], Order.table: [tx.hash]},
         apply=_apply_place,
         token_debit=r.place_token_debit,
+        energy_debit=r.place_energy_debit,
     )
 )
 register_kind(

@@ -39,7 +39,7 @@ BAD_PRICE = "bad_price"
 BAD_SLOT = "bad_slot"
 SLOT_CLOSED = "slot_closed"
 BAD_EXPIRY = "bad_expiry"
-INSUFFICIENT_ENERGY = "insufficient_energy"
+INSUFFICIENT_ENERGY = errors.INSUFFICIENT_ENERGY
 ORDER_NOT_FOUND = "order_not_found"
 ORDER_CLOSED = "order_closed"
 
@@ -208,8 +208,14 @@ def check_cancel_payload(payload: dict, params: dict) -> None:
         raise LedgerError(errors.BAD_FIELD, "order_id must be an order's transaction hash (64 hex).")
 
 
-def place_token_debit(payload: dict) -> int:
-    """What admission counts against the balance: the lock without wheeling fees (a lower bound)."""
+def place_token_debit(payload: dict, params: dict) -> int:
+    """What a buy locks at placement, wheeling fee reserve included: admission checks it exactly."""
     if payload.get("side") != BUY:
         return 0
-    return buy_lock_units(payload["energy_wh"], payload["price_per_kwh"], 0)
+    max_fee = rules_of(params).max_fee_per_kwh[payload["zone"]]
+    return buy_lock_units(payload["energy_wh"], payload["price_per_kwh"], max_fee)
+
+
+def place_energy_debit(payload: dict, params: dict) -> int:
+    """What a sell locks at placement: its Wh."""
+    return payload["energy_wh"] if payload.get("side") == SELL else 0

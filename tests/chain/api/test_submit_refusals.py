@@ -10,6 +10,7 @@ from chain.ledger import errors
 from chain.ledger.encoding import MAX_SAFE_INTEGER
 from chain.ledger.tx import sign_transaction
 from chain.models import Account
+from chain.units import tokens_text
 from tests.chain.api.conftest import address, assert_refused, ledger_snapshot, signed
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +86,7 @@ def test_it_counts_pending_debits_against_the_balance(chain, submit):
     before = ledger_snapshot()
     second = signed(SENDER, nonce=1, payload={"to": address("hydro_nan"), "amount": most})
     error = assert_refused(submit(second), errors.INSUFFICIENT_FUNDS, before)
-    assert f"only {balance(SENDER) - most} are available" in error["message"]
+    assert f"only {tokens_text(balance(SENDER) - most)} are free" in error["message"]
 
 
 def test_it_rejects_a_stake_bond_beyond_the_balance(chain, submit):

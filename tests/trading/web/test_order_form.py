@@ -167,7 +167,7 @@ def test_what_the_mempool_already_holds_counts_against_a_sell(client_as, users, 
     data = order_data(side="sell", source="solar", energy_kwh="200")
     body = client_as("other").post("/market/trade/order/", data, HTTP_HX_REQUEST="true").content.decode()
     beside = body.split('id="err-order-energy_kwh"', 1)[1].split("</small>", 1)[0]
-    assert "This sell needs 200 kWh but only 100 kWh are free." in beside
+    assert "Needs 200.000 kWh but only 100.000 kWh are free" in beside
     assert ledger_snapshot() == before
 
 
