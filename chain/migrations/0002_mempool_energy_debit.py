@@ -4,19 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chain', '0001_initial'),
+        ("chain", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='mempooltx',
-            name='energy_debit_wh',
+            model_name="mempooltx",
+            name="energy_debit_wh",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddConstraint(
-            model_name='mempooltx',
-            constraint=models.CheckConstraint(condition=models.Q(('energy_debit_wh__gte', 0)), name='mempool_energy_debit_non_negative'),
+            model_name="mempooltx",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("energy_debit_wh__gte", 0)), name="mempool_energy_debit_non_negative"
+            ),
         ),
     ]
