@@ -12,13 +12,12 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from chain import selectors
 from chain.ledger.encoding import MAX_SAFE_INTEGER
+from chain.ledger.keys import is_address
 from chain.ledger.kinds import MEMO_MAX
 from chain.services.accounts import SIGNUP_ROLES, login_locked
-from chain.templatetags.chain_units import tokens
-from chain.units import TOKEN_DECIMALS, TOKEN_UNIT
+from chain.units import TOKEN_DECIMALS, tokens_text
 
-AMOUNT_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
-ADDRESS_RE = re.compile(r"^[0-9a-f]{64}$")
+DECIMAL_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
 
 # Messages people read; tests import them.
 AMOUNT_NOT_A_NUMBER = "Enter an amount in tokens, such as 12 or 0.5."
@@ -33,25 +32,44 @@ ADDRESS_SELF = "That is your own address: you cannot send tokens to yourself."
 LOGIN_LOCKED = "Too many failed attempts for this username. Wait 15 minutes and try again."
 
 
-def parse_token_amount(text: str) -> int:
-    """``text`` in tokens -> integer units, exactly; raises ValidationError with a message to show."""
+def parse_decimal_units(
+    text: str, *, decimals: int, not_a_number: str, not_positive: str, too_precise: str
+) -> int:
+    """A positive number as typed -> integer units of 10^-``decimals``, exactly.
+
+    The one parser of typed amounts (tokens here, kWh and prices in trading.forms):
+    Decimal, never float, so "0.1" token is exactly 100,000 units. Raises
+    ValidationError with the message to show beside the field.
+    """
     text = (text or "").strip().replace(",", "").replace("_", "")
     if text.startswith("-"):
-        raise forms.ValidationError(AMOUNT_NOT_POSITIVE)
-    if not AMOUNT_RE.match(text):
-        raise forms.ValidationError(AMOUNT_NOT_A_NUMBER)
+        raise forms.ValidationError(not_positive)
+    if not DECIMAL_RE.match(text):
+        raise forms.ValidationError(not_a_number)
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise forms.ValidationError(AMOUNT_NOT_A_NUMBER) from exc
+        raise forms.ValidationError(not_a_number) from exc
     if value <= 0:
-        raise forms.ValidationError(AMOUNT_NOT_POSITIVE)
-    units = value * TOKEN_UNIT
+        raise forms.ValidationError(not_positive)
+    units = value.scaleb(decimals)
     if units != units.to_integral_value():
-        raise forms.ValidationError(AMOUNT_TOO_PRECISE)
+        raise forms.ValidationError(too_precise)
+    return int(units)
+
+
+def parse_token_amount(text: str) -> int:
+    """``text`` in tokens -> integer units, exactly; raises ValidationError with a message to show."""
+    units = parse_decimal_units(
+        text,
+        decimals=TOKEN_DECIMALS,
+        not_a_number=AMOUNT_NOT_A_NUMBER,
+        not_positive=AMOUNT_NOT_POSITIVE,
+        too_precise=AMOUNT_TOO_PRECISE,
+    )
     if units > MAX_SAFE_INTEGER:
         raise forms.ValidationError(AMOUNT_TOO_LARGE)
-    return int(units)
+    return units
 
 
 class TokenAmountField(forms.CharField):
@@ -72,11 +90,24 @@ class WalletForm(forms.Form):
     """A form acting for ``wallet``, whose limits come from ``balances`` (selectors.wallet_balances)."""
 
     kind: str
+    #: The entry of ``balances`` that caps the amount, and what to say when it is over:
+    #: the message's placeholder has the same name.
+    amount_limit = "available"
+    amount_over_limit = AMOUNT_OVER_AVAILABLE
 
     def __init__(self, *args, wallet, balances: dict, **kwargs):
         super().__init__(*args, **kwargs)
         self.wallet = wallet
         self.balances = balances
+
+    def clean_amount(self) -> int:
+        amount = self.cleaned_data["amount"]
+        limit = self.balances[self.amount_limit]
+        if amount > limit:
+            raise forms.ValidationError(
+                self.amount_over_limit.format(**{self.amount_limit: tokens_text(limit)})
+            )
+        return amount
 
     def payload(self) -> dict:
         return {"amount": self.cleaned_data["amount"]}
@@ -99,21 +130,13 @@ class SendTokensForm(WalletForm):
 
     def clean_recipient(self) -> str:
         address = self.cleaned_data["recipient"].strip().lower()
-        if not ADDRESS_RE.match(address):
+        if not is_address(address):
             raise forms.ValidationError(ADDRESS_MALFORMED)
         if address == self.wallet.address:
             raise forms.ValidationError(ADDRESS_SELF)
         if not selectors.account_known(address=address):
             raise forms.ValidationError(ADDRESS_UNKNOWN)
         return address
-
-    def clean_amount(self) -> int:
-        amount = self.cleaned_data["amount"]
-        if amount > self.balances["available"]:
-            raise forms.ValidationError(
-                AMOUNT_OVER_AVAILABLE.format(available=tokens(self.balances["available"]))
-            )
-        return amount
 
     def payload(self) -> dict:
         payload = {"to": self.cleaned_data["recipient"], "amount": self.cleaned_data["amount"]}
@@ -129,29 +152,15 @@ class StakeBondForm(WalletForm):
 
     amount = TokenAmountField(label="Amount to bond (tokens)")
 
-    def clean_amount(self) -> int:
-        amount = self.cleaned_data["amount"]
-        if amount > self.balances["available"]:
-            raise forms.ValidationError(
-                AMOUNT_OVER_AVAILABLE.format(available=tokens(self.balances["available"]))
-            )
-        return amount
-
 
 class StakeUnbondForm(WalletForm):
     kind = "stake_unbond"
     title = "Unbond stake"
     submit_label = "Unbond"
+    amount_limit = "unbondable"
+    amount_over_limit = AMOUNT_OVER_STAKED
 
     amount = TokenAmountField(label="Amount to unbond (tokens)")
-
-    def clean_amount(self) -> int:
-        amount = self.cleaned_data["amount"]
-        if amount > self.balances["unbondable"]:
-            raise forms.ValidationError(
-                AMOUNT_OVER_STAKED.format(unbondable=tokens(self.balances["unbondable"]))
-            )
-        return amount
 
 
 WALLET_FORMS = {form.kind: form for form in (SendTokensForm, StakeBondForm, StakeUnbondForm)}

@@ -7,20 +7,18 @@ person reads what is wrong beside the field; trading.services checks again
 against the mempool, and the block decides.
 """
 
-import re
 import time
-from decimal import Decimal, InvalidOperation
 
 from django import forms
 
+from chain.forms import parse_decimal_units
 from chain.models import Role
-from chain.templatetags.chain_units import kwh, tokens
+from chain.units import TOKEN_DECIMALS, kwh_text, tokens_text
 from trading.ledger import rules as r
 from trading.services import OrderRefused
 
-NUMBER_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
 KWH_DECIMALS = 3
-PRICE_DECIMALS = 6
+PRICE_DECIMALS = TOKEN_DECIMALS  # a price is token units per kWh
 
 # Messages people read; tests import them.
 ENERGY_NOT_A_NUMBER = "Enter the energy in kWh, such as 25 or 2.5."
@@ -44,49 +42,26 @@ SOURCE_REQUIRED = "Say which source the energy you sell comes from."
 EXPIRY_RANGE = "Give the expiry in whole minutes, from 1 to {minutes}."
 
 
-def parse_decimal(
-    text: str, *, decimals: int, not_a_number: str, not_positive: str, too_precise: str
-) -> Decimal:
-    """``text`` as a positive Decimal with at most ``decimals`` places; ValidationError otherwise."""
-    text = (text or "").strip().replace(",", "").replace("_", "")
-    if text.startswith("-"):
-        raise forms.ValidationError(not_positive)
-    if not NUMBER_RE.match(text):
-        raise forms.ValidationError(not_a_number)
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise forms.ValidationError(not_a_number) from exc
-    if value <= 0:
-        raise forms.ValidationError(not_positive)
-    scaled = value.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
-        raise forms.ValidationError(too_precise)
-    return value
-
-
 def parse_kwh(text: str) -> int:
     """kWh as typed -> Wh, exactly."""
-    value = parse_decimal(
+    return parse_decimal_units(
         text,
         decimals=KWH_DECIMALS,
         not_a_number=ENERGY_NOT_A_NUMBER,
         not_positive=ENERGY_NOT_POSITIVE,
         too_precise=ENERGY_TOO_PRECISE,
     )
-    return int(value.scaleb(KWH_DECIMALS))
 
 
 def parse_price(text: str) -> int:
     """Tokens per kWh as typed -> units per kWh, exactly."""
-    value = parse_decimal(
+    return parse_decimal_units(
         text,
         decimals=PRICE_DECIMALS,
         not_a_number=PRICE_NOT_A_NUMBER,
         not_positive=PRICE_NOT_A_NUMBER,
         too_precise=PRICE_TOO_PRECISE,
     )
-    return int(value.scaleb(PRICE_DECIMALS))
 
 
 def sides_for(role: str | None) -> list[str]:
@@ -177,7 +152,7 @@ class OrderForm(forms.Form):
     def clean_energy_kwh(self) -> int:
         energy_wh = parse_kwh(self.cleaned_data["energy_kwh"])
         if energy_wh > self.rules.max_order_wh:
-            raise forms.ValidationError(ENERGY_TOO_LARGE.format(max_kwh=kwh(self.rules.max_order_wh)))
+            raise forms.ValidationError(ENERGY_TOO_LARGE.format(max_kwh=kwh_text(self.rules.max_order_wh)))
         return energy_wh
 
     def clean_price(self) -> int:
@@ -185,7 +160,8 @@ class OrderForm(forms.Form):
         if not self.rules.min_price_per_kwh <= price <= self.rules.max_price_per_kwh:
             raise forms.ValidationError(
                 PRICE_OUT_OF_RANGE.format(
-                    low=tokens(self.rules.min_price_per_kwh), high=tokens(self.rules.max_price_per_kwh)
+                    low=tokens_text(self.rules.min_price_per_kwh),
+                    high=tokens_text(self.rules.max_price_per_kwh),
                 )
             )
         return price
@@ -205,13 +181,17 @@ class OrderForm(forms.Form):
             if not data.get("source"):
                 self.add_error("source", SOURCE_REQUIRED)
             if energy_wh is not None and energy_wh > account.energy_wh:
-                self.add_error("energy_kwh", ENERGY_OVER_AVAILABLE.format(available=kwh(account.energy_wh)))
+                self.add_error(
+                    "energy_kwh", ENERGY_OVER_AVAILABLE.format(available=kwh_text(account.energy_wh))
+                )
         elif side == r.BUY and energy_wh is not None and data.get("price") and data.get("zone"):
             lock = r.buy_lock_units(energy_wh, data["price"], self.rules.max_fee_per_kwh[data["zone"]])
             if lock > self.balances["available"]:
                 self.add_error(
                     "price",
-                    FUNDS_SHORT.format(lock=tokens(lock), available=tokens(self.balances["available"])),
+                    FUNDS_SHORT.format(
+                        lock=tokens_text(lock), available=tokens_text(self.balances["available"])
+                    ),
                 )
         return data
 

@@ -11,15 +11,15 @@ read-only: no ticket, no cancel buttons, and their POSTs get 403.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
 from chain.ledger import errors as ledger_errors
 from chain.views.access import may_transact, transacting_user_required
+from chain.views.field_checks import field_check_response, with_live_checks
 from trading import selectors
 from trading.forms import OrderForm
 from trading.ledger import rules as r
@@ -128,24 +128,7 @@ def _new_form(wallet, data=None, *, slot=None, zone=None, side=None) -> OrderFor
         zones=chain_selectors.chain_regions(),
         initial=initial,
     )
-    check_url = reverse("market-check")
-    for name, field in form.fields.items():
-        if field.widget.is_hidden:
-            continue
-        bound = form[name]
-        field.widget.attrs.update(
-            {
-                "hx-post": f"{check_url}?field={name}",
-                "hx-trigger": "input changed delay:400ms, change",
-                "hx-target": f"#err-{bound.html_name}",
-                "hx-swap": "outerHTML",
-                "hx-sync": "closest form:abort",
-                "aria-describedby": f"err-{bound.html_name}",
-            }
-        )
-        if form.is_bound and name in form.errors:
-            field.widget.attrs["aria-invalid"] = "true"
-    return form
+    return with_live_checks(form, reverse("market-check"))
 
 
 def _form_context(form: OrderForm) -> dict:
@@ -269,20 +252,7 @@ def order_submit(request):
 def order_check(request):
     """htmx: what is wrong with one field of the ticket, as the fragment beside that field."""
     form = _new_form(request.user.wallet, request.POST)
-    name = request.GET.get("field", "")
-    if name not in form.fields:
-        raise Http404("Unknown field.")
-    bound = form[name]
-    typed = bound.value() not in (None, "", [])
-    problems = form.errors.get(name) if typed else None
-    return HttpResponse(
-        format_html(
-            '<small class="field-error" id="err-{}" role="alert" data-valid="{}">{}</small>',
-            bound.html_name,
-            "false" if problems else ("true" if typed else ""),
-            " ".join(problems) if problems else "",
-        )
-    )
+    return field_check_response(form, request.GET.get("field", ""))
 
 
 @login_required

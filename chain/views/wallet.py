@@ -7,10 +7,9 @@ back to a plain POST and redirect without JavaScript.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from chain import selectors
@@ -23,6 +22,7 @@ from chain.views.access import (
     reads_everything_required,
     transacting_user_required,
 )
+from chain.views.field_checks import field_check_response, with_live_checks
 
 PARTS = {"balances": "chain/wallet/_balances.html", "activity": "chain/wallet/_activity.html"}
 HISTORY_LIMIT = 50
@@ -31,28 +31,9 @@ OWN_WALLET_EVENT = "wallet-changed"
 ANY_BLOCK_EVENT = "chain-block"
 
 
-def _with_live_checks(form):
-    """Each field re-validates itself on the server as the person types (htmx)."""
-    url = reverse("wallet-check", args=[form.kind])
-    for name, field in form.fields.items():
-        bound = form[name]
-        field.widget.attrs.update(
-            {
-                "hx-post": f"{url}?field={name}",
-                "hx-trigger": "input changed delay:400ms, change",
-                "hx-target": f"#err-{bound.html_name}",
-                "hx-swap": "outerHTML",
-                "hx-sync": "closest form:abort",
-                "aria-describedby": f"err-{bound.html_name}",
-            }
-        )
-        if form.is_bound and name in form.errors:
-            field.widget.attrs["aria-invalid"] = "true"
-    return form
-
-
 def _new_form(kind, wallet, balances, data=None):
-    return _with_live_checks(WALLET_FORMS[kind](data, wallet=wallet, balances=balances, prefix=kind))
+    form = WALLET_FORMS[kind](data, wallet=wallet, balances=balances, prefix=kind)
+    return with_live_checks(form, reverse("wallet-check", args=[kind]))
 
 
 def _blank_forms(wallet, balances) -> dict:
@@ -151,17 +132,4 @@ def wallet_check(request, kind):
         raise Http404("Unknown wallet action.")
     wallet = request.user.wallet
     form = _new_form(kind, wallet, selectors.wallet_balances(address=wallet.address), request.POST)
-    name = request.GET.get("field", "")
-    if name not in form.fields:
-        raise Http404("Unknown field.")
-    bound = form[name]
-    typed = bound.value() not in (None, "")
-    errors = form.errors.get(name) if typed else None
-    return HttpResponse(
-        format_html(
-            '<small class="field-error" id="err-{}" role="alert" data-valid="{}">{}</small>',
-            bound.html_name,
-            "false" if errors else ("true" if typed else ""),
-            " ".join(errors) if errors else "",
-        )
-    )
+    return field_check_response(form, request.GET.get("field", ""))
