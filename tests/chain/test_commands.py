@@ -17,7 +17,8 @@ from chain.ledger.genesis import demo_key
 from chain.ledger.tx import sign_transaction
 from chain.models import Account, ChainHead, MempoolTx, Validator, Wallet
 from chain.services.admission import transactions_submit
-from gridtokenx_site.testsite import BASE_DIR, drop_database, free_port, prepare_site
+from gridtokenx_site.devservers import free_port
+from gridtokenx_site.testsite import BASE_DIR, drop_database, prepare_site
 from tests.conftest import GENESIS_PATH
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from chain.models import ChainHead
+from gridtokenx_site.processes import site_commands
 
 
 class Command(BaseCommand):
@@ -35,41 +36,16 @@ class Command(BaseCommand):
         }
         run_dir = Path(settings.GTX_NODE_KEY_FILE).parent
         run_dir.mkdir(parents=True, exist_ok=True)
-        python = sys.executable
-        commands = [
-            [python, "-m", "daphne", "-b", host, "-p", str(port), "gridtokenx_site.asgi:application"],
-            [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "gridtokenx_site",
-                "worker",
-                "-Q",
-                settings.CELERY_TASK_DEFAULT_QUEUE,
-                "--concurrency",
-                str(concurrency),
-                "--loglevel",
-                "WARNING",
-                "-n",
-                f"gtx-{port}@%h",
-            ],
-        ]
-        if node_type in ("validator", "authority"):
-            commands.append(
-                [
-                    python,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "gridtokenx_site",
-                    "beat",
-                    "--loglevel",
-                    "WARNING",
-                    "-s",
-                    str(run_dir / "celerybeat-schedule"),
-                ]
-            )
+        commands = site_commands(
+            host=host,
+            port=port,
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+            worker_name=f"gtx-{port}",
+            concurrency=concurrency,
+            beat_schedule=run_dir / "celerybeat-schedule"
+            if node_type in ("validator", "authority")
+            else None,
+        )
         procs = [subprocess.Popen(cmd, env=env) for cmd in commands]
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"GridTokenX {node_type} node on {url}"))
