@@ -1,7 +1,8 @@
 """Shared fixtures.
 
 - ``chain``: the genesis state and demo users in pytest-django's test database,
-  for service, API and view tests in this process.
+  for service, API and view tests in this process; ``login_as`` a client for one
+  of those users (the role matrices of tests/web and tests/trading/web build on it).
 - ``live_site``: a whole real site for the session: its own PostgreSQL
   database, daphne, a Celery worker and beat producing blocks, talking to the
   same Redis as the tests. Tests reach it over HTTP and WebSockets only.
@@ -9,6 +10,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.management.commands.init import DEMO_PASSWORD
@@ -44,6 +46,19 @@ def chain(db, genesis, node_key):
 @pytest.fixture
 def users(chain):
     return {u.username: u for u in get_user_model().objects.select_related("wallet")}
+
+
+@pytest.fixture
+def login_as(users):
+    """A test client logged in as a demo user by username; ``None`` for an anonymous one."""
+
+    def make(username: str | None) -> Client:
+        client = Client()
+        if username is not None:
+            client.force_login(users[username])
+        return client
+
+    return make
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 
 from chain.api import errors as api_errors
 from tests.chain.api.conftest import SUBMIT, address, ledger_snapshot, signed
-from tests.trading.harness import TOKEN
+from tests.trading.harness import TOKEN, buy, sell
 from trading import selectors
 from trading.ledger import rules as r
 
@@ -16,28 +16,6 @@ MARKET = "/api/v1/market/"
 @pytest.fixture
 def slot(chain):
     return selectors.slots_open(count=2)[1]
-
-
-def sell(slot, kwh=100, price=3_500_000, zone="bangkok"):
-    return {
-        "side": "sell",
-        "energy_wh": kwh * 1000,
-        "price_per_kwh": price,
-        "zone": zone,
-        "delivery_slot": slot,
-        "source": "solar",
-    }
-
-
-def buy(slot, kwh=50, price=4_000_000, zone="bangkok"):
-    return {
-        "side": "buy",
-        "energy_wh": kwh * 1000,
-        "price_per_kwh": price,
-        "zone": zone,
-        "delivery_slot": slot,
-        "sources": ["solar", "wind"],
-    }
 
 
 def post(client, wire):

@@ -4,6 +4,7 @@ import pytest
 
 from chain.models import Account, Block
 from chain.services import blocks
+from tests.trading.harness import sell
 from trading import selectors
 from trading.models import Order, OrderStatus
 from trading.services import order_place
@@ -15,16 +16,7 @@ def test_an_expired_order_gets_a_block_of_its_own(users, produce, monkeypatch):
     seller = users["solar_somchai"].wallet
     slot = selectors.slots_open(count=2)[1]
     expires_ms = blocks._now_ms() + 60_000
-    placed = order_place(
-        wallet=seller,
-        side="sell",
-        energy_wh=2000,
-        price_per_kwh=3_000_000,
-        zone="bangkok",
-        delivery_slot=slot,
-        source="solar",
-        expires_ms=expires_ms,
-    )
+    placed = order_place(wallet=seller, **sell(slot, kwh=2, price=3_000_000, expires_ms=expires_ms))
     produce()
     assert Account.objects.get(address=seller.address).escrow_wh == 2000
     assert produce() is None  # nothing waits and nothing is due yet

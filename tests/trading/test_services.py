@@ -7,7 +7,7 @@ from chain.ledger.block import execute_block
 from chain.ledger.state import State
 from chain.models import Account, ChainHead, MempoolTx
 from chain.store import DatabaseStore, write_records
-from tests.trading.harness import TOKEN
+from tests.trading.harness import TOKEN, buy, sell
 from trading import selectors
 from trading.ledger import rules as r
 from trading.models import LineUsage, Order, OrderStatus, Trade
@@ -29,28 +29,12 @@ def account(users, name) -> Account:
     return Account.objects.get(address=wallet(users, name).address)
 
 
-def place_sell(users, slot, who="solar_somchai", kwh=100, price=3_500_000, zone="bangkok", source="solar"):
-    return order_place(
-        wallet=wallet(users, who),
-        side="sell",
-        energy_wh=kwh * 1000,
-        price_per_kwh=price,
-        zone=zone,
-        delivery_slot=slot,
-        source=source,
-    )
+def place_sell(users, slot, who="solar_somchai", **order):
+    return order_place(wallet=wallet(users, who), **sell(slot, **order))
 
 
-def place_buy(users, slot, who="home_malee", kwh=50, price=4_000_000, zone="bangkok", sources="any"):
-    return order_place(
-        wallet=wallet(users, who),
-        side="buy",
-        energy_wh=kwh * 1000,
-        price_per_kwh=price,
-        zone=zone,
-        delivery_slot=slot,
-        sources=sources,
-    )
+def place_buy(users, slot, who="home_malee", **order):
+    return order_place(wallet=wallet(users, who), **buy(slot, **order))
 
 
 def test_the_seed_example_settles_in_the_database(users, produce, slot):
@@ -203,16 +187,7 @@ def test_sells_waiting_in_the_mempool_count_against_the_energy(users, slot):
 
 
 def test_the_block_start_sweep_expires_orders_read_from_the_database(users, produce, slot, genesis):
-    placed = order_place(
-        wallet=wallet(users, "solar_somchai"),
-        side="sell",
-        energy_wh=1000,
-        price_per_kwh=3_000_000,
-        zone="bangkok",
-        delivery_slot=slot,
-        source="solar",
-        expires_ms=slot - 10 * 60_000,
-    )
+    placed = place_sell(users, slot, kwh=1, price=3_000_000, expires_ms=slot - 10 * 60_000)
     produce()
     head = ChainHead.objects.get()
     state = State(DatabaseStore(), int(head.accumulator, 16))

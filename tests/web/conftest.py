@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 
 from chain.services.wallets import wallet_submit
 
@@ -8,16 +7,9 @@ USERNAMES = {"owner": "home_malee", "other": "solar_somchai", "regulator": "erc_
 
 
 @pytest.fixture
-def client_as(users):
+def client_as(login_as):
     """A test client logged in as one of ROLES (the owner is home_malee)."""
-
-    def make(role: str) -> Client:
-        client = Client()
-        if role != "anonymous":
-            client.force_login(users[USERNAMES[role]])
-        return client
-
-    return make
+    return lambda role: login_as(USERNAMES.get(role))
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 
 from chain.models import Account, MempoolTx
 from trading.models import Order, Trade
@@ -16,14 +15,9 @@ USERNAMES = {
 
 
 @pytest.fixture
-def client_as(users):
-    def make(role: str) -> Client:
-        client = Client()
-        if role != "anonymous":
-            client.force_login(users[USERNAMES[role]])
-        return client
-
-    return make
+def client_as(login_as):
+    """A test client logged in as one of ROLES."""
+    return lambda role: login_as(USERNAMES.get(role))
 
 
 @pytest.fixture
