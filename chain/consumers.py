@@ -11,11 +11,11 @@ from chain.events import CHAIN_GROUP
 from chain.models import ChainTx
 
 
-class ChainStreamConsumer(AsyncJsonWebsocketConsumer):
-    async def connect(self):
-        self.address = await self._user_address()
-        await self.channel_layer.group_add(CHAIN_GROUP, self.channel_name)
-        await self.accept()
+class ChainGroupConsumer(AsyncJsonWebsocketConsumer):
+    """A stream fed by the ``chain.block`` broadcast of every committed block (chain.events).
+
+    Clients may ping to keep an idle connection open through proxies.
+    """
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(CHAIN_GROUP, self.channel_name)
@@ -23,6 +23,13 @@ class ChainStreamConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+
+
+class ChainStreamConsumer(ChainGroupConsumer):
+    async def connect(self):
+        self.address = await self._user_address()
+        await self.channel_layer.group_add(CHAIN_GROUP, self.channel_name)
+        await self.accept()
 
     async def chain_block(self, message):
         await self.send_json(

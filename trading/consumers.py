@@ -16,15 +16,15 @@ zone if either side is in it. The first message is ``subscribed`` with the filte
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from chain.consumers import ChainGroupConsumer
 from chain.events import CHAIN_GROUP
 from trading.selectors import market_rules
 
 MARKET_EVENTS = frozenset({"order_placed", "order_cancelled", "trade"})
 
 
-class MarketStreamConsumer(AsyncJsonWebsocketConsumer):
+class MarketStreamConsumer(ChainGroupConsumer):
     async def connect(self):
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -35,13 +35,6 @@ class MarketStreamConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.channel_layer.group_add(CHAIN_GROUP, self.channel_name)
         await self.send_json({"type": "subscribed", "slot": self.slot_ms, "zone": self.zone})
-
-    async def disconnect(self, code):
-        await self.channel_layer.group_discard(CHAIN_GROUP, self.channel_name)
-
-    async def receive_json(self, content, **kwargs):
-        if content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
 
     async def chain_block(self, message):
         for event in message["events"]:
