@@ -197,7 +197,7 @@ class Role(models.TextChoices):
 
 
 class Wallet(models.Model):
-    """A user's account key, sealed at rest (see chain.wallets). Never shown again in clear."""
+    """A user's account key, sealed at rest (see chain.services.wallets). Never shown again in clear."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet")
     address = models.CharField(max_length=64, unique=True)
@@ -208,7 +208,3 @@ class Wallet(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.address[:10]}…)"
-
-    @property
-    def is_regulator(self) -> bool:
-        return self.role == Role.REGULATOR

@@ -32,23 +32,12 @@ def node_status() -> dict:
     }
 
 
-def blocks_latest(limit: int = 20):
-    return Block.objects.order_by("-height")[:limit]
-
-
 def account_history(address: str, limit: int = 50):
     return ChainTx.objects.filter(parties__contains=[address]).order_by("-block_id", "-position")[:limit]
 
 
 def pending_for(address: str):
     return MempoolTx.objects.filter(sender=address).order_by("nonce")
-
-
-def supply_total() -> int:
-    totals = Account.objects.aggregate(
-        balance=Sum("balance"), staked=Sum("staked"), unbonding=Sum("unbonding"), escrow=Sum("escrow_tokens")
-    )
-    return sum(v or 0 for v in totals.values())
 
 
 # --- the REST API's read path -------------------------------------------------

@@ -9,9 +9,6 @@ class LedgerError(Exception):
         self.code = code
         self.message = message
 
-    def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
-
 
 # Codes, importable by views and tests.
 MALFORMED = "malformed"

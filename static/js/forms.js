@@ -1,5 +1,5 @@
 // Small behaviours for forms and pages: copy buttons, and colouring a field
-// after htmx swapped in its server-side check (chain/views/wallet.py:wallet_check).
+// after htmx swapped in its server-side check (chain/views/field_checks.py).
 (function () {
   "use strict";
 
