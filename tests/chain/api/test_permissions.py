@@ -10,6 +10,8 @@ from django.test import Client
 
 from chain.api import errors as api_errors
 from tests.chain.api.conftest import SUBMIT, address, signed
+from tests.trading.harness import sell
+from trading import selectors
 
 pytestmark = pytest.mark.django_db
 
@@ -33,16 +35,24 @@ def persona(request, users):
 
 @pytest.fixture
 def one_block(chain, submit, produce):
-    [tx_hash] = submit(signed("home_malee", payload={"to": address("solar_somchai"), "amount": 9})).json()[
-        "hashes"
-    ]
+    """A block with a transfer and a resting sell order."""
+    slot = selectors.slots_open(count=2)[1]
+    transfer = signed("home_malee", payload={"to": address("solar_somchai"), "amount": 9})
+    order = signed("wind_korat", kind="order_place", payload=sell(slot, source="wind"))
+    tx_hash, order_id = submit([transfer, order]).json()["hashes"]
     block = produce()
-    return block, tx_hash
+    return block, tx_hash, order_id, slot
 
 
-def public_paths(block, tx_hash) -> list[str]:
+def public_paths(block, tx_hash, order_id, slot) -> list[str]:
     home_malee = address("home_malee")
     return [
+        "/api/v1/market/",
+        f"/api/v1/market/book/?slot={slot}&zone=bangkok",
+        f"/api/v1/market/trades/?slot={slot}",
+        f"/api/v1/market/orders/?account={address('wind_korat')}",
+        f"/api/v1/market/orders/{order_id}/",
+        f"/api/v1/market/prices/?slot={slot}",
         "/api/v1/status/",
         "/api/v1/blocks/",
         f"/api/v1/blocks/{block.height}/",
