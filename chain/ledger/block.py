@@ -6,6 +6,7 @@ a validator checking someone else's block runs it strictly (any such
 transaction makes the whole block invalid).
 """
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
@@ -15,7 +16,7 @@ from . import errors
 from .encoding import BLOCK_DOMAIN, VOTE_DOMAIN, canonical_json, merkle_root, sha256_hex
 from .errors import LedgerError
 from .keys import address_of, sign, verify
-from .kinds import BlockContext, get_kind
+from .kinds import BlockContext, TxKind, get_kind
 from .state import Account, State, StateStore
 from .tx import Transaction
 
@@ -85,17 +86,29 @@ def execute_block(
 ) -> BlockResult:
     """Apply ``txs`` in order. Included transactions consume their nonce, failed or not."""
     ctx = BlockContext(chain_id, height, timestamp_ms, params, [], empty_energy())
-    prefetch: dict[str, set[str]] = {}
-    kinds = {}
+    # Each payload is checked once, before anything is read: a kind's check is a
+    # pure function of payload and params, so its verdict can wait for the
+    # transaction's turn, and only well-formed payloads name keys to prefetch.
+    # A verdict is (kind, None), (kind, payload error) or (None, unknown kind).
+    verdicts: list[tuple[TxKind | None, LedgerError | None]] = []
+    prefetch: dict[str, set[str]] = {Account.table: {tx.sender for tx in txs}}
     for tx in txs:
         try:
-            kinds[tx.hash] = kind = get_kind(tx.kind)
+            kind = get_kind(tx.kind)
+        except LedgerError as exc:
+            verdicts.append((None, exc))
+            continue
+        try:
             kind.check_payload(tx.payload, params)
+        except LedgerError as exc:
+            verdicts.append((kind, exc))
+            continue
+        verdicts.append((kind, None))
+        try:
             for table, keys in kind.prefetch(tx).items():
                 prefetch.setdefault(table, set()).update(keys)
         except LedgerError:
             pass  # reported when the transaction's turn comes
-        prefetch.setdefault(Account.table, set()).add(tx.sender)
     for table, keys in prefetch.items():
         state.prefetch(table, keys)
     for name in sorted(BEGIN_BLOCK_HOOKS):
@@ -103,26 +116,28 @@ def execute_block(
         state.commit_tx()
 
     result = BlockResult([], [], [], ctx.events, ctx.energy)
-    for tx in txs:
+    for tx, (kind, payload_error) in zip(txs, verdicts, strict=True):
         try:
             _admit_in_block(state, tx, chain_id, verify_signatures)
-            kind = kinds.get(tx.hash) or get_kind(tx.kind)
+            if kind is None:
+                raise payload_error
         except LedgerError as exc:
             if strict:
                 raise LedgerError(INVALID_BLOCK, f"Transaction {tx.hash}: {exc.message}") from exc
             result.dropped.append((tx, exc))
             continue
-        sender = state.account(tx.sender)
-        try:
-            kind.check_payload(tx.payload, params)
-            kind.apply(state, tx, ctx)
-        except LedgerError as exc:
-            state.rollback_tx()
-            receipt = Receipt(tx.hash, False, exc.code, exc.message)
+        if payload_error is not None:
+            receipt = Receipt(tx.hash, False, payload_error.code, payload_error.message)
         else:
-            receipt = Receipt(tx.hash, True)
-            sender = state.account(tx.sender)
-        state.put(replace(sender, nonce=sender.nonce + 1))
+            try:
+                kind.apply(state, tx, ctx)
+            except LedgerError as exc:
+                state.rollback_tx()
+                receipt = Receipt(tx.hash, False, exc.code, exc.message)
+            else:
+                receipt = Receipt(tx.hash, True)
+        # After a failure the overlay is empty: the sender as it was before the transaction.
+        state.put(state.account(tx.sender).with_next_nonce())
         state.commit_tx()
         result.receipts.append(receipt)
         result.included.append(tx)
@@ -183,13 +198,28 @@ def required_difficulty(energy: dict, params: dict) -> int:
 
 
 def mine(header: BlockHeader) -> BlockHeader:
-    """Find the first nonce whose header hash has ``difficulty`` leading zero bits."""
+    """Find the first nonce whose header hash has ``difficulty`` leading zero bits.
+
+    The header is encoded once: only the nonce's digits change between tries,
+    and "nonce" sorts between "merkle_root" and "previous_hash", so each try
+    hashes the same prefix (copied from a running hash) and suffix around them.
+    """
+    if not header.difficulty:
+        return replace(header, nonce=0)
+    encoded = replace(header, nonce=0).signing_bytes()
+    # The last match is the header's own field (a quote inside a string is escaped,
+    # and only strings and integers follow it); ``cut`` is where its digit 0 stands.
+    cut = encoded.rindex(b',"nonce":0,"previous_hash":') + len(b',"nonce":')
+    prefix, suffix = hashlib.sha256(encoded[:cut]), encoded[cut + 1 :]
+    shift = 256 - header.difficulty
     nonce = 0
-    candidate = replace(header, nonce=nonce)
-    while not candidate.meets_difficulty():
+    while True:
+        attempt = prefix.copy()
+        attempt.update(b"%d" % nonce + suffix)
+        if int.from_bytes(attempt.digest(), "big") >> shift == 0:
+            break
         nonce += 1
-        candidate = replace(header, nonce=nonce)
-    return candidate
+    return replace(header, nonce=nonce)
 
 
 def precommit_bytes(*, chain_id: str, height: int, round: int, block_hash: str) -> bytes:

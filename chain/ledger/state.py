@@ -100,6 +100,24 @@ class Account:
         """Everything the account owns in tokens, locked or not: what supply sums."""
         return self.balance + self.staked + self.unbonding + self.escrow_tokens
 
+    def with_next_nonce(self) -> "Account":
+        """The account after one more included transaction.
+
+        Every included transaction makes one; spelled out, it costs a third of
+        ``dataclasses.replace``, which walks the fields on each call.
+        """
+        return Account(
+            address=self.address,
+            balance=self.balance,
+            staked=self.staked,
+            unbonding=self.unbonding,
+            unbonding_release_height=self.unbonding_release_height,
+            escrow_tokens=self.escrow_tokens,
+            energy_wh=self.energy_wh,
+            escrow_wh=self.escrow_wh,
+            nonce=self.nonce + 1,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Validator:

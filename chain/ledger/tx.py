@@ -1,7 +1,9 @@
 """The signed transaction: wire form, signing bytes, hash, stateless checks."""
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
+from json.encoder import c_make_encoder, encode_basestring_ascii
 
 from nacl.signing import SigningKey
 
@@ -41,8 +43,30 @@ class Transaction:
 
     @cached_property
     def signing_bytes(self) -> bytes:
-        """What the sender signs and what the hash covers: the domain tag, then canonical JSON."""
-        return TX_DOMAIN + canonical_json(self.unsigned())
+        """What the sender signs and what the hash covers: the domain tag, then canonical JSON.
+
+        Every admitted transaction pays for this, so the common case, a flat
+        payload and fields of their wire types, is spelled out here, byte for
+        byte what ``canonical_json`` emits; anything else takes ``canonical_json``
+        itself, with its refusals.
+        """
+        payload_json = _flat_json(self.payload)
+        chain_id, sender, nonce, kind = self.chain_id, self.sender, self.nonce, self.kind
+        if (
+            payload_json is None
+            or type(chain_id) is not str
+            or type(sender) is not str
+            or type(kind) is not str
+            or type(nonce) is not int
+            or not -MAX_SAFE_INTEGER <= nonce <= MAX_SAFE_INTEGER
+        ):
+            return TX_DOMAIN + canonical_json(self.unsigned())
+        # Keys in code point order: chain_id, kind, nonce, payload, sender.
+        text = (
+            f'{{"chain_id":{_json_string(chain_id)},"kind":{_json_string(kind)},"nonce":{nonce},'
+            f'"payload":{payload_json},"sender":{_json_string(sender)}}}'
+        )
+        return TX_DOMAIN + text.encode("ascii")
 
     @cached_property
     def hash(self) -> str:
@@ -53,6 +77,39 @@ class Transaction:
 
     def signature_valid(self) -> bool:
         return verify(self.sender, self.signing_bytes, self.signature)
+
+
+_json_string = encode_basestring_ascii
+#: canonical_json's encoder settings (sorted keys, no whitespace, ASCII), for values already
+#: checked. ``JSONEncoder.encode`` builds its C encoder on every call; this one is built once.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+_C_ENCODER = c_make_encoder and c_make_encoder(
+    None, None, encode_basestring_ascii, None, ":", ",", True, False, False
+)
+
+
+def _encode_checked(value) -> str:
+    return _ENCODER.encode(value) if _C_ENCODER is None else "".join(_C_ENCODER(value, 0))
+
+
+def _flat_json(payload) -> str | None:
+    """Canonical JSON of a dict whose values are all strings, safe integers, booleans or null.
+
+    None for anything else (nesting, floats, non-string keys, a subclass of dict or
+    str), which ``canonical_json`` then checks and encodes the long way.
+    """
+    if type(payload) is not dict:
+        return None
+    for key, value in payload.items():
+        if type(key) is not str:
+            return None
+        kind = type(value)
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                return None
+        elif kind is not str and kind is not bool and value is not None:
+            return None
+    return _encode_checked(payload)
 
 
 def sign_transaction(key: SigningKey, *, chain_id: str, nonce: int, kind: str, payload: dict) -> Transaction:

@@ -1,0 +1,51 @@
+"""A block's transactions are written by COPY text the producer formats itself: it must read back exactly."""
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chain.ledger.genesis import demo_key
+from chain.ledger.keys import address_of
+from chain.ledger.tx import sign_transaction
+from chain.models import ChainTx
+from chain.services.admission import transactions_submit
+from chain.services.blocks import block_produce, copy_text_line
+
+# PostgreSQL text holds any character but NUL: tabs, newlines, backslashes, quotes, braces, commas.
+texts = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=30)
+rows = st.tuples(texts, st.integers(-(2**63), 2**63 - 1), st.booleans(), st.lists(texts, max_size=4), texts)
+
+
+@pytest.mark.django_db
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows)
+def test_a_copy_text_line_reads_back_as_the_values_it_was_made_from(row):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS copy_probe (a text, b bigint, c boolean, d text[], e text)"
+        )
+        cursor.execute("TRUNCATE copy_probe")
+        with cursor.copy("COPY copy_probe FROM STDIN") as copy:
+            copy.write(copy_text_line(row))
+        cursor.execute("SELECT a, b, c, d, e FROM copy_probe")
+        assert cursor.fetchall() == [row]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_transaction_keeps_its_memo_and_parties_as_signed(chain, genesis, node_key):
+    memo = 'tab\there, line\nbreak, back\\slash, "quotes", {braces}, é and 😀'
+    to = address_of(demo_key("home_malee"))
+    tx = sign_transaction(
+        demo_key("wind_korat"),
+        chain_id=genesis.chain_id,
+        nonce=0,
+        kind="transfer",
+        payload={"to": to, "amount": 5, "memo": memo},
+    )
+    transactions_submit([tx.to_wire()])
+    block_produce(node_key)
+    stored = ChainTx.objects.get(hash=tx.hash)
+    assert stored.payload == {"to": to, "amount": 5, "memo": memo}
+    assert stored.parties == sorted({tx.sender, to})
+    assert (stored.ok, stored.error_code, stored.error_message) == (True, "", "")
