@@ -22,6 +22,7 @@
     dot.classList.toggle("on", state === "on");
     dot.classList.toggle("off", state === "off");
     dot.title = title;
+    dot.setAttribute("aria-label", title);
   }
 
   function fire(name, detail) {

@@ -28,6 +28,7 @@
       if (badge) {
         badge.classList.toggle("on", on);
         badge.title = on ? "Live market stream: connected" : "Live market stream: reconnecting";
+        badge.setAttribute("aria-label", badge.title);
       }
     }
 
