@@ -150,12 +150,14 @@ class OrderForm(forms.Form):
         return slot
 
     def clean_energy_kwh(self) -> int:
+        """Typed in kWh, cleaned to Wh: ``cleaned_data["energy_kwh"]`` is an integer of Wh."""
         energy_wh = parse_kwh(self.cleaned_data["energy_kwh"])
         if energy_wh > self.rules.max_order_wh:
             raise forms.ValidationError(ENERGY_TOO_LARGE.format(max_kwh=kwh_text(self.rules.max_order_wh)))
         return energy_wh
 
     def clean_price(self) -> int:
+        """Typed in tokens per kWh, cleaned to units (10^-6 token) per kWh."""
         price = parse_price(self.cleaned_data["price"])
         if not self.rules.min_price_per_kwh <= price <= self.rules.max_price_per_kwh:
             raise forms.ValidationError(
