@@ -67,7 +67,18 @@ def merkle_root(leaf_hashes: list[str]) -> str:
 
 
 def _merkle(nodes: list[bytes]) -> bytes:
-    if len(nodes) == 1:
-        return nodes[0]
-    split = 1 << ((len(nodes) - 1).bit_length() - 1)
-    return hashlib.sha256(b"\x01" + _merkle(nodes[:split]) + _merkle(nodes[split:])).digest()
+    """Level by level, pairing neighbours and carrying an odd last node up unchanged.
+
+    That is the same tree as splitting at the largest power of two below n: the
+    left part is a full tree whose levels pair the same way, and its right
+    neighbour's levels carry up what is left over. Without recursion and list
+    slicing, a block of thousands of transactions hashes in one pass per level.
+    """
+    while len(nodes) > 1:
+        paired = [
+            hashlib.sha256(b"\x01" + nodes[i] + nodes[i + 1]).digest() for i in range(0, len(nodes) - 1, 2)
+        ]
+        if len(nodes) % 2:
+            paired.append(nodes[-1])
+        nodes = paired
+    return nodes[0]

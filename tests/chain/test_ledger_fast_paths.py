@@ -4,6 +4,7 @@ Signing bytes, proof of work, nonce bumps and block execution each have a
 spelled-out hot path; these tests hold each one to the plain definition.
 """
 
+import hashlib
 import json
 from dataclasses import asdict, fields, replace
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from chain.ledger import errors
 from chain.ledger.block import INVALID_BLOCK, BlockHeader, execute_block, mine
-from chain.ledger.encoding import BLOCK_DOMAIN, MAX_SAFE_INTEGER, TX_DOMAIN, canonical_json
+from chain.ledger.encoding import BLOCK_DOMAIN, MAX_SAFE_INTEGER, TX_DOMAIN, canonical_json, merkle_root
 from chain.ledger.errors import LedgerError
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
@@ -180,3 +181,23 @@ def test_an_unknown_kind_is_dropped_after_the_nonce_check_and_invalidates_a_stri
     with pytest.raises(LedgerError) as info:
         run([signed(0, kind="mint")], strict=True)
     assert info.value.code == INVALID_BLOCK
+
+
+def split_merkle(nodes: list[bytes]) -> bytes:
+    """RFC 6962 by its definition: split at the largest power of two below n."""
+    if len(nodes) == 1:
+        return nodes[0]
+    split = 1 << ((len(nodes) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + split_merkle(nodes[:split]) + split_merkle(nodes[split:])).digest()
+
+
+@given(st.lists(hex64, min_size=1, max_size=70))
+def test_the_merkle_root_is_the_rfc_6962_tree_of_any_size(leaf_hashes):
+    leaves = [hashlib.sha256(b"\x00" + bytes.fromhex(h)).digest() for h in leaf_hashes]
+    assert merkle_root(leaf_hashes) == split_merkle(leaves).hex()
+
+
+def test_a_transaction_with_a_known_hash_equals_the_one_it_was_read_from():
+    tx = signed(0)
+    known = Transaction.with_known_hash(tx.hash, *(getattr(tx, f.name) for f in fields(Transaction)))
+    assert known == tx and known.hash == tx.hash and known.signing_bytes == tx.signing_bytes
