@@ -257,13 +257,15 @@ class State:
         self._overlay[(record.table, record.key)] = record
 
     def commit_tx(self) -> None:
-        for (table, key), record in self._overlay.items():
+        counted, unfolded = self._counted, self._unfolded
+        for pair, record in self._overlay.items():
+            table, key = pair
             cache = self._cache.setdefault(table, {})
             if key not in cache:
                 self.prefetch(table, [key])  # the committed version leaves the sum
-            if (table, key) not in self._counted:
-                self._counted[(table, key)] = cache[key]
-            self._unfolded.add((table, key))
+            if pair not in counted:
+                counted[pair] = cache[key]
+            unfolded.add(pair)
             cache[key] = record
             self._dirty.setdefault(table, set()).add(key)
         self._overlay.clear()
