@@ -28,24 +28,45 @@ def _field_names(table: str) -> tuple[str, ...]:
     return tuple(f.name for f in fields(ledger_models()[table].ledger_record))
 
 
-def record_from_row(table: str, row: tuple):
-    return ledger_models()[table].ledger_record(*row)
-
-
 class DatabaseStore:
-    """Reads committed records; runs inside the block's database transaction."""
+    """Reads committed records; runs inside the block's database transaction.
+
+    Keys travel as one array parameter and rows come back as plain tuples: a
+    block reads thousands of records, and the ORM would spell a placeholder for
+    each key and build a query for each read.
+    """
 
     def load(self, table: str, keys: Iterable[str]) -> dict[str, object]:
-        model = ledger_models()[table]
-        rows = model.objects.filter(pk__in=list(keys)).values_list(*_field_names(table))
-        records = (record_from_row(table, row) for row in rows)
-        return {record.key: record for record in records}
+        select, pk, _ = _select_sql(table)
+        return self._records(table, f"{select} WHERE {pk} = ANY(%b)", [list(keys)])
 
     def scan(self, table: str, field: str, low: int, high: int) -> dict[str, object]:
-        model = ledger_models()[table]
-        rows = model.objects.filter(**{f"{field}__range": (low, high)}).values_list(*_field_names(table))
-        records = (record_from_row(table, row) for row in rows)
+        select, _, model = _select_sql(table)
+        column = model._meta.get_field(field).column
+        # Identifiers come from model metadata; the bounds are parameters.
+        return self._records(table, f'{select} WHERE "{column}" BETWEEN %b AND %b', [low, high])
+
+    def _records(self, table: str, sql: str, params: list) -> dict[str, object]:
+        record_class = ledger_models()[table].ledger_record
+        json_columns = [i for i, (_, _, is_json) in enumerate(_upsert_sql(table)[1]) if is_json]
+        with binary_cursor() as cursor:
+            rows = cursor.execute(sql, params).fetchall()
+        records = []
+        for row in rows:
+            if json_columns:  # Django has PostgreSQL hand jsonb over as text, for JSONField to decode
+                row = list(row)
+                for i in json_columns:
+                    row[i] = json.loads(row[i])
+            records.append(record_class(*row))
         return {record.key: record for record in records}
+
+
+@cache
+def _select_sql(table: str) -> tuple[str, str, type[models.Model]]:
+    """SELECT of a table's record fields in field order, its quoted primary key, and its model."""
+    model = ledger_models()[table]
+    names = ", ".join(f'"{column}"' for column, _, _ in _upsert_sql(table)[1])
+    return f'SELECT {names} FROM "{model._meta.db_table}"', f'"{model._meta.pk.column}"', model  # noqa: S608
 
 
 def binary_cursor() -> psycopg.Cursor:
