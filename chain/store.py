@@ -115,9 +115,3 @@ def _upsert_sql(table: str) -> tuple[str, list[tuple[str, str, bool]]]:
     insert = f'INSERT INTO "{model._meta.db_table}" ({names}) SELECT {selected} '  # noqa: S608
     upsert = f'FROM unnest({arrays}) AS u({names}) ON CONFLICT ("{pk}") DO UPDATE SET {updates}'
     return insert + upsert, columns
-
-
-def record_to_model(record) -> models.Model:
-    model = ledger_models()[record.table]
-    names = _field_names(record.table)
-    return model(**{n: getattr(record, n) for n in names})

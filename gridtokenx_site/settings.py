@@ -140,6 +140,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Admission refuses new transactions (503) beyond this many waiting in the mempool.
+GTX_MEMPOOL_MAX = env.int("GTX_MEMPOOL_MAX", default=60_000)
 # Batches of signed transactions are large; anything bigger is refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("GTX_MAX_BODY_BYTES", default=4 * 1024 * 1024)
 

@@ -11,6 +11,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,7 +26,7 @@ from chain.units import kwh_text, tokens_text
 MAX_BATCH = 5000
 #: Admission stops before the mempool outgrows what blocks can drain: an
 #: overloaded site refuses new work (clients retry) instead of letting latency grow without bound.
-MEMPOOL_MAX = int(os.environ.get("GTX_MEMPOOL_MAX", "60000"))
+MEMPOOL_MAX = settings.GTX_MEMPOOL_MAX
 MEMPOOL_FULL = "mempool_full"
 
 
