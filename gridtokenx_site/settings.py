@@ -159,6 +159,9 @@ REST_FRAMEWORK = {
     # benchmarks pushing thousands of transactions a second in batches are not slowed.
     "DEFAULT_THROTTLE_RATES": {"tx_submit": env("GTX_TX_SUBMIT_RATE", default="30000/min")},
 }
+# Orders, cancels, transfers and bonds signed in the browser, per user, counted in the Redis
+# cache (chain.services.rate_limits). Written like the throttle rates: "60/min", "5/s".
+GTX_BROWSER_WRITE_RATE = env("GTX_BROWSER_WRITE_RATE", default="60/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "GridTokenX API",
     "DESCRIPTION": "Peer-to-peer energy trading ledger. Signed transactions, blocks, accounts.",

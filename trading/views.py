@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
 from chain.ledger import errors as ledger_errors
+from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import may_transact, transacting_user_required
 from chain.views.field_checks import field_check_response, with_live_checks
 from trading import selectors
@@ -141,7 +142,7 @@ def _form_context(form: OrderForm) -> dict:
     }
 
 
-def _render_trade_page(request, *, form: OrderForm | None = None):
+def _render_trade_page(request, *, form: OrderForm | None = None, status: int = 200):
     rules = selectors.market_rules()
     regions = chain_selectors.chain_regions()
     zone_ids = [z["id"] for z in regions]
@@ -181,7 +182,7 @@ def _render_trade_page(request, *, form: OrderForm | None = None):
             "mine_event": MINE_EVENT,
         }
     )
-    return render(request, "trading/trade.html", context)
+    return render(request, "trading/trade.html", context, status=status)
 
 
 # --- pages ------------------------------------------------------------------------
@@ -223,24 +224,34 @@ def trade(request):
 @transacting_user_required
 @require_POST
 def order_submit(request):
-    """Sign and submit the person's order; the ticket comes back with what is wrong, or cleared."""
+    """Sign and submit the person's order; the ticket comes back with what is wrong, or cleared.
+
+    Past the person's GTX_BROWSER_WRITE_RATE nothing is signed and the answer is 429.
+    """
     wallet = request.user.wallet
     form = _new_form(wallet, request.POST)
     submitted = None
+    status = 200
     if form.is_valid():
         try:
+            browser_write_admit(user_id=request.user.pk, what="orders")
             submitted = order_place(wallet=wallet, **form.order())
+        except BrowserWriteLimited as exc:
+            form.add_error(None, exc.message)
+            status = 429
         except OrderRefused as exc:
             form.add_refusal(exc)
     if not request.htmx:
         if submitted is None:
-            return _render_trade_page(request, form=form)
+            return _render_trade_page(request, form=form, status=status)
         messages.success(request, "Order signed and sent. It enters the book with the next block.")
         return redirect(_trade_url(form.cleaned_data["delivery_slot"], form.cleaned_data["zone"]))
     if submitted is not None:
         data = form.cleaned_data
         form = _new_form(wallet, slot=data["delivery_slot"], zone=data["zone"], side=data["side"])
-    response = render(request, "trading/_form.html", {**_form_context(form), "submitted": submitted})
+    response = render(
+        request, "trading/_form.html", {**_form_context(form), "submitted": submitted}, status=status
+    )
     if submitted is not None:
         response["HX-Trigger"] = MINE_EVENT
     return response
@@ -259,11 +270,18 @@ def order_check(request):
 @transacting_user_required
 @require_POST
 def order_cancel_view(request, order_id):
-    """Sign and submit a cancel of one of the person's own orders."""
+    """Sign and submit a cancel of one of the person's own orders (429 past the write rate)."""
     wallet = request.user.wallet
     back = request.POST.get("next", "")
     try:
+        browser_write_admit(user_id=request.user.pk, what="orders")
         order_cancel(wallet=wallet, order_id=order_id)
+    except BrowserWriteLimited as exc:
+        if not request.htmx:
+            messages.error(request, exc.message)
+            return _render_trade_page(request, status=429)
+        context = {"wallet": wallet, "cancel_refused": exc.message, "part_url": back, **_mine(wallet)}
+        return render(request, "trading/_mine.html", context, status=429)
     except OrderRefused as exc:
         if exc.code == ledger_errors.NOT_PERMITTED:
             raise PermissionDenied(exc.message) from exc

@@ -5,10 +5,10 @@ GTX_TX_SUBMIT_RATE setting (default 30000/min: far above what the benchmark
 sends in batches). It counts requests, not transactions: a batch is one request.
 """
 
-import time
-
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+from chain.services.rate_limits import window_hit
 
 
 class TransactionIntakeThrottle(SimpleRateThrottle):
@@ -30,17 +30,10 @@ class TransactionIntakeThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):
         if self.rate is None:
             return True
-        now = int(time.time())
-        window = now - now % self.duration
-        key = f"{self.get_cache_key(request, view)}:{window}"
-        self.cache.add(key, 0, self.duration + 1)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr: start the window again
-            self.cache.set(key, 1, self.duration + 1)
-            count = 1
-        self.remaining = window + self.duration - now
-        return count <= self.num_requests
+        allowed, self.remaining = window_hit(
+            self.get_cache_key(request, view), limit=self.num_requests, seconds=self.duration
+        )
+        return allowed
 
     def wait(self):
         return self.remaining

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from chain.models import Role, Wallet
+from chain.services.rate_limits import counter_incr
 from chain.services.wallets import wallet_create
 
 #: Roles a person may pick at sign-up; regulators and staff are made by an administrator.
@@ -34,15 +35,9 @@ def login_locked(*, username: str, ip: str) -> bool:
 def login_failure_record(*, username: str, ip: str) -> int:
     """Count a failed login; the lock lasts LOGIN_LOCK_SECONDS from the latest failure."""
     key = _failures_key(username, ip)
-    # add() is atomic: two concurrent first failures cannot both start at 1.
-    if cache.add(key, 1, LOGIN_LOCK_SECONDS):
-        return 1
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, LOGIN_LOCK_SECONDS)
-        return 1
-    cache.touch(key, LOGIN_LOCK_SECONDS)
+    count = counter_incr(key, timeout=LOGIN_LOCK_SECONDS)
+    if count > 1:
+        cache.touch(key, LOGIN_LOCK_SECONDS)
     return count
 
 

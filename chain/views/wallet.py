@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from chain import selectors
 from chain.forms import WALLET_FORMS
 from chain.services.admission import BatchRejected
+from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.services.wallets import wallet_submit as wallet_submit_service
 from chain.views.access import (
     account_owners,
@@ -96,28 +97,37 @@ def wallet_of_user(request, username):
 @transacting_user_required
 @require_POST
 def wallet_submit(request, kind):
-    """Sign and submit one transaction of ``kind`` for the logged-in user."""
+    """Sign and submit one transaction of ``kind`` for the logged-in user.
+
+    Past the person's GTX_BROWSER_WRITE_RATE nothing is signed and the answer is 429.
+    """
     if kind not in WALLET_FORMS:
         raise Http404("Unknown wallet action.")
     wallet = request.user.wallet
     balances = selectors.wallet_balances(address=wallet.address)
     form = _new_form(kind, wallet, balances, request.POST)
     submitted = None
+    status = 200
     if form.is_valid():
         try:
+            browser_write_admit(user_id=request.user.pk, what="transactions")
             submitted = wallet_submit_service(wallet=wallet, kind=kind, payload=form.payload())
+        except BrowserWriteLimited as exc:
+            form.add_error(None, exc.message)
+            status = 429
         except BatchRejected as exc:
             form.add_error(None, exc.message)
     if not request.htmx:
         if submitted is None:
-            return _render_wallet(
-                request, wallet, own=True, forms={**_blank_forms(wallet, balances), kind: form}
-            )
+            forms = {**_blank_forms(wallet, balances), kind: form}
+            return _render_wallet(request, wallet, own=True, forms=forms, status=status)
         messages.success(request, "Signed and sent. It is waiting for the next block.")
         return redirect("wallet")
     if submitted is not None:
         form = _new_form(kind, wallet, selectors.wallet_balances(address=wallet.address))
-    response = render(request, "chain/wallet/_form.html", {"form": form, "submitted": submitted})
+    response = render(
+        request, "chain/wallet/_form.html", {"form": form, "submitted": submitted}, status=status
+    )
     if submitted is not None:
         response["HX-Trigger"] = OWN_WALLET_EVENT
     return response

@@ -27,6 +27,15 @@
     }
   });
 
+  // A 429 from a form (chain.services.rate_limits) carries the form with the reason in
+  // words; htmx leaves error statuses unswapped unless told.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 429) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     const slot = event.detail.target;
     if (!slot || !slot.id || !slot.id.startsWith("err-")) return;
