@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.ledger import _blocks, _cpu_seconds, _env_int, _percentile, _pg
+from bench.ledger import _blocks, _cpu_seconds, _env_int, _latency_figures, _percentile, _pg
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
@@ -290,10 +290,7 @@ def _measure(site, conn, signed, rate, seconds, drain_s, start_height) -> dict:
         "mempool_full_retries": backpressure[0],
         "first_rejection": rejected[0] if rejected else None,
         "filled_orders_per_s": round(len(latencies) / elapsed, 1),
-        "p50_s": round(_percentile(latencies, 0.50), 3),
-        "p95_s": round(_percentile(latencies, 0.95), 3),
-        "p99_s": round(_percentile(latencies, 0.99), 3),
-        "max_s": round(latencies[-1], 3) if latencies else None,
+        **_latency_figures(latencies),
     }
 
 

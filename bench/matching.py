@@ -167,14 +167,8 @@ def run_bare(flow: list[dict]) -> tuple[float, int]:
 
 def run_ledger(flow: list[dict], genesis, block_size: int) -> tuple[float, int, int]:
     """The whole ledger path: execute_block and the state root, block by block."""
-    store = MemoryStore()
-    state = State(store, 0)
-    for record in genesis.records():
-        state.put(record)
-    for address in {o["sender"] for o in flow}:
-        state.put(Account(address=address, balance=10**13, energy_wh=10**10))
-    state.commit_tx()
-    store.write(state)
+    traders = [Account(address=a, balance=10**13, energy_wh=10**10) for a in {o["sender"] for o in flow}]
+    store = MemoryStore.holding([*genesis.records(), *traders])
 
     nonces: dict[str, int] = {}
     txs = []

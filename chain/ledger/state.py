@@ -167,6 +167,17 @@ class MemoryStore:
         self.tables: dict[str, dict[str, object]] = {name: {} for name in TABLES}
         self.accumulator = 0
 
+    @classmethod
+    def holding(cls, records: Iterable) -> "MemoryStore":
+        """A store whose committed state is ``records``: a genesis, or a test's accounts."""
+        store = cls()
+        state = State(store, 0)
+        for record in records:
+            state.put(record)
+        state.commit_tx()
+        store.write(state)
+        return store
+
     def load(self, table: str, keys: Iterable[str]) -> dict[str, object]:
         rows = self.tables.setdefault(table, {})
         return {k: rows[k] for k in keys if k in rows}

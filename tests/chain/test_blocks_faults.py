@@ -157,12 +157,7 @@ def test_re_executing_every_stored_block_from_genesis_reproduces_its_roots(chain
     submit_transfers(genesis, 2, first_nonce=3)
     produce()
 
-    replayed = MemoryStore()
-    state = State(replayed, 0)
-    for record in genesis.records():
-        state.put(record)
-    state.commit_tx()
-    replayed.write(state)
+    replayed = MemoryStore.holding(genesis.records())
     previous_hash = genesis.hash
     for block in Block.objects.order_by("height"):
         assert block.previous_hash == previous_hash

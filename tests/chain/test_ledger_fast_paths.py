@@ -133,12 +133,7 @@ RECIPIENT = address_of(demo_key("home_malee"))
 
 
 def genesis_state() -> State:
-    store = MemoryStore()
-    state = State(store, 0)
-    for record in GENESIS.records():
-        state.put(record)
-    state.commit_tx()
-    store.write(state)
+    store = MemoryStore.holding(GENESIS.records())
     return State(store, store.accumulator)
 
 

@@ -37,13 +37,7 @@ block_plans = st.lists(st.lists(operations, min_size=0, max_size=8), min_size=1,
 
 
 def genesis_store() -> MemoryStore:
-    store = MemoryStore()
-    state = State(store, 0)
-    for record in GENESIS.records():
-        state.put(record)
-    state.commit_tx()
-    store.write(state)
-    return store
+    return MemoryStore.holding(GENESIS.records())
 
 
 def sign_blocks(plan) -> list[list]:

@@ -22,16 +22,12 @@ TOKEN = 1_000_000
 class MemoryChain:
     genesis: Genesis
     params: dict
-    store: MemoryStore = field(default_factory=MemoryStore)
+    store: MemoryStore = field(init=False)
     height: int = 0
     next_nonce: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        state = State(self.store, 0)
-        for record in self.genesis.records():
-            state.put(record)
-        state.commit_tx()
-        self.store.write(state)
+        self.store = MemoryStore.holding(self.genesis.records())
 
     def tx(self, who: str, kind: str, payload: dict) -> Transaction:
         key = demo_key(who)
