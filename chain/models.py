@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from chain.ledger import state as ledger_state
+from chain.ledger.block import BlockHeader
 
 
 class Account(models.Model):
@@ -113,6 +114,24 @@ class Block(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.height}"
+
+    def header(self, chain_id: str) -> BlockHeader:
+        """The header as stored; its hash must equal ``hash`` for the row to be genuine."""
+        return BlockHeader(
+            chain_id=chain_id,
+            height=self.height,
+            timestamp_ms=self.timestamp_ms,
+            previous_hash=self.previous_hash,
+            merkle_root=self.merkle_root,
+            state_root=self.state_root,
+            proposer=self.proposer,
+            round=self.round,
+            difficulty=self.difficulty,
+            nonce=self.nonce,
+            tx_count=self.tx_count,
+            energy=self.energy,
+            validators_hash=self.validators_hash,
+        )
 
     @property
     def timestamp(self) -> datetime:

@@ -2,7 +2,7 @@
 
 from django.db.models import Count, OuterRef, Subquery, Sum
 
-from chain.ledger.block import BlockHeader, precommit_valid
+from chain.ledger.block import precommit_valid
 from chain.models import Account, Block, ChainHead, ChainTx, DroppedTx, MempoolTx, Validator, Wallet
 
 
@@ -159,21 +159,7 @@ def blocks_before(*, height: int | None, limit: int = 25):
 
 def block_certificate(*, block: Block) -> list[dict]:
     """The block's precommits, each with its validator's name and whether its signature holds."""
-    header = BlockHeader(
-        chain_id=chain_head().chain_id,
-        height=block.height,
-        timestamp_ms=block.timestamp_ms,
-        previous_hash=block.previous_hash,
-        merkle_root=block.merkle_root,
-        state_root=block.state_root,
-        proposer=block.proposer,
-        round=block.round,
-        difficulty=block.difficulty,
-        nonce=block.nonce,
-        tx_count=block.tx_count,
-        energy=block.energy,
-        validators_hash=block.validators_hash,
-    )
+    header = block.header(chain_head().chain_id)
     names = validator_names()
     hash_matches = header.hash == block.hash
     return [

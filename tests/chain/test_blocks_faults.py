@@ -7,7 +7,6 @@ from django.db import connection
 
 from chain.ledger import kinds
 from chain.ledger.block import (
-    BlockHeader,
     block_merkle_root,
     execute_block,
     precommit_valid,
@@ -180,20 +179,9 @@ def test_re_executing_every_stored_block_from_genesis_reproduces_its_roots(chain
         replayed.write(state)
         assert state.root == block.result_state_root
         assert [(r.ok, r.code) for r in result.receipts] == [(t.ok, t.error_code) for t in stored]
-        header = BlockHeader(
-            chain_id=genesis.chain_id,
-            height=block.height,
-            timestamp_ms=block.timestamp_ms,
-            previous_hash=block.previous_hash,
-            merkle_root=block_merkle_root(txs),
-            state_root=block.state_root,
-            proposer=block.proposer,
-            round=block.round,
-            difficulty=block.difficulty,
-            nonce=block.nonce,
-            tx_count=len(txs),
-            energy=block.energy,
-            validators_hash=block.validators_hash,
+        # The merkle root and count come from the replayed transactions, not the stored row.
+        header = dataclasses.replace(
+            block.header(genesis.chain_id), merkle_root=block_merkle_root(txs), tx_count=len(txs)
         )
         assert header.hash == block.hash
         assert all(precommit_valid(header, vote) for vote in block.commit_certificate)
