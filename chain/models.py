@@ -60,10 +60,24 @@ class Validator(models.Model):
     active = models.BooleanField(default=True)
     reputation_ppm = models.BigIntegerField(default=1_000_000)
     missed_in_row = models.IntegerField(default=0)
+    missed_total = models.IntegerField(default=0)
     jailed = models.BooleanField(default=False)
+    blocks_proposed = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Param(models.Model):
+    """A chain parameter changed after genesis; ChainHead.params already includes it."""
+
+    ledger_record = ledger_state.Param
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.JSONField()
 
     def __str__(self) -> str:
         return self.name
@@ -75,6 +89,7 @@ class ChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     chain_id = models.CharField(max_length=64)
     genesis_hash = models.CharField(max_length=64)
+    #: The parameters the next block runs under: genesis values overlaid with Param records.
     params = models.JSONField()
     height = models.BigIntegerField(default=0)
     block_hash = models.CharField(max_length=64)

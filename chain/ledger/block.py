@@ -17,7 +17,7 @@ from .encoding import BLOCK_DOMAIN, VOTE_DOMAIN, canonical_json, merkle_root, sh
 from .errors import LedgerError
 from .keys import address_of, sign, verify
 from .kinds import BlockContext, TxKind, get_kind
-from .state import Account, State, StateStore
+from .state import Account, Param, State, StateStore
 from .tx import Transaction
 
 INVALID_BLOCK = "invalid_block"
@@ -68,6 +68,12 @@ def register_begin_block(
     BEGIN_BLOCK_HOOKS[name] = BeginBlockHook(hook, due)
 
 
+def params_after(params: dict, state: State) -> dict:
+    """The parameters of the next block: ``params`` with the block's Param changes applied."""
+    changed = state.dirty_records().get(Param.table, [])
+    return {**params, **{p.name: p.value for p in changed}} if changed else params
+
+
 def begin_block_due(store: StateStore, timestamp_ms: int, params: dict) -> bool:
     """True when some begin-block hook has work: expiry and gate closure need a block."""
     return any(h.due is not None and h.due(store, timestamp_ms, params) for h in BEGIN_BLOCK_HOOKS.values())
@@ -83,9 +89,11 @@ def execute_block(
     params: dict,
     strict: bool,
     verify_signatures: bool,
+    proposer: str = "",
+    round: int = 0,
 ) -> BlockResult:
     """Apply ``txs`` in order. Included transactions consume their nonce, failed or not."""
-    ctx = BlockContext(chain_id, height, timestamp_ms, params, [], empty_energy())
+    ctx = BlockContext(chain_id, height, timestamp_ms, params, [], empty_energy(), proposer, round)
     # Each payload is checked once, before anything is read: a kind's check is a
     # pure function of payload and params, so its verdict can wait for the
     # transaction's turn, and only well-formed payloads name keys to prefetch.

@@ -26,6 +26,9 @@ class BlockContext:
     params: dict
     events: list
     energy: dict
+    #: Who proposed the block and in which consensus round (rounds before it missed).
+    proposer: str = ""
+    round: int = 0
     #: Per-block working memory of kinds (e.g. an order book index), rebuilt from
     #: the state in every block and never part of it.
     scratch: dict = field(default_factory=dict)

@@ -130,11 +130,32 @@ class Validator:
     active: bool
     reputation_ppm: int = 1_000_000
     missed_in_row: int = 0
+    missed_total: int = 0
     jailed: bool = False
+    blocks_proposed: int = 0
 
     @property
     def key(self) -> str:
         return self.public_key
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A chain parameter changed after genesis (by governance): it overrides the genesis value.
+
+    The parameters a block runs under are the genesis parameters overlaid with
+    every Param record as committed before the block; a change made while a
+    block runs takes effect from the next block.
+    """
+
+    table: ClassVar[str] = "param"
+    name: str
+    #: An int, a str, or a list/dict of them (e.g. the transmission paths), as in genesis.
+    value: object
+
+    @property
+    def key(self) -> str:
+        return self.name
 
 
 #: Record classes by table name; apps add theirs with ``register_table``.
@@ -148,6 +169,7 @@ def register_table(record_class: type) -> type:
 
 register_table(Account)
 register_table(Validator)
+register_table(Param)
 
 
 class StateStore(Protocol):

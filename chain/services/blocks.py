@@ -21,6 +21,7 @@ from chain.ledger.block import (
     block_merkle_root,
     execute_block,
     mine,
+    params_after,
     required_difficulty,
     sign_precommit,
     validators_hash,
@@ -197,7 +198,10 @@ def block_produce(node_key) -> Block | None:
         head.last_block_at = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
         head.accumulator = state.accumulator.to_bytes(256, "big").hex()
         head.state_root = state.root
-        head.save(update_fields=["height", "block_hash", "last_block_at", "accumulator", "state_root"])
+        head.params = params_after(params, state)
+        head.save(
+            update_fields=["height", "block_hash", "last_block_at", "accumulator", "state_root", "params"]
+        )
         # Events name accounts a transaction touched without naming them in its
         # payload (the resting side of a trade, the grid operator's fee).
         parties = sorted(
