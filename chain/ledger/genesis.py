@@ -115,6 +115,8 @@ def parse_genesis(raw: dict) -> Genesis:
         "block_interval_ms": DEFAULT_BLOCK_INTERVAL_MS,
         **raw["consensus"],
         **raw["market"],
+        # Voting period, delay, quorum, threshold, proposal stake (governance.ledger.proposals).
+        **raw.get("governance", {}),
         "token_decimals": decimals,
         "token_unit": 10**decimals,
         "grid_operator": operator["public_key"],
