@@ -178,6 +178,26 @@ SPECTACULAR_SETTINGS = {
 GTX_GENESIS_PATH = env("GTX_GENESIS", default=str(BASE_DIR / "thai_market.toml"))
 GTX_NODE_KEY_FILE = env("GTX_NODE_KEY_FILE", default=str(BASE_DIR / ".node" / "node_key"))
 GTX_NODE_TYPE = env("GTX_NODE_TYPE", default="validator")
+# The genesis validator this site runs as (`manage.py network` sets it; `init --validator` takes it).
+GTX_NODE_NAME = env("GTX_NODE_NAME", default="")
+
+
+def _peer_urls(text: str) -> dict[str, str]:
+    """"EGAT=http://127.0.0.1:8000,MEA=http://127.0.0.1:8001" -> {"EGAT": "http://127.0.0.1:8000", ...}."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    urls = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, url = item.partition("=")
+        if not sep or not name.strip() or not url.strip().startswith(("http://", "https://")):
+            raise ImproperlyConfigured(f"GTX_PEER_URLS: {item!r} is not NAME=http(s)://host:port")
+        urls[name.strip()] = url.strip().rstrip("/")
+    return urls
+
+
+# Validator name -> base URL of its site; a validator not named here is reached at its genesis url
+# (chain.peers.peer_urls). Empty by default: every validator at its genesis url.
+GTX_PEER_URLS = _peer_urls(env("GTX_PEER_URLS", default=""))
 # Key that seals users' wallet keys at rest; defaults to one derived from SECRET_KEY.
 GTX_WALLET_SEAL_KEY = env("GTX_WALLET_SEAL_KEY", default="")
 
