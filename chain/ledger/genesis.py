@@ -115,6 +115,8 @@ def parse_genesis(raw: dict) -> Genesis:
         "block_interval_ms": DEFAULT_BLOCK_INTERVAL_MS,
         **raw["consensus"],
         **raw["market"],
+        # Frequency band, pause, report clock limits (grid.ledger.rules).
+        **raw.get("grid", {}),
         # Voting period, delay, quorum, threshold, proposal stake (governance.ledger.proposals).
         **raw.get("governance", {}),
         "token_decimals": decimals,
