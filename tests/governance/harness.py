@@ -1,0 +1,44 @@
+"""The governance core in memory: the market's MemoryChain, params carried forward, short periods."""
+
+from dataclasses import replace
+
+import governance.ledger  # noqa: F401  (registers the kinds, tables and block-start tally)
+from chain.ledger.block import BlockResult
+from chain.ledger.state import State
+from governance.ledger.records import Proposal, Vote
+from tests.trading.harness import T0, TOKEN, MemoryChain, address
+
+#: Short periods so a test runs a proposal's life in a few blocks.
+FAST = {"voting_period_blocks": 3, "execution_delay_blocks": 2, "min_proposal_stake": 1000 * TOKEN}
+
+
+class GovernanceChain(MemoryChain):
+    """Each block one second after the last; Param records rule the next block, as on a site."""
+
+    def block(self, txs, timestamp_ms: int | None = None) -> BlockResult:
+        result = super().block(list(txs), T0 + self.height * 1000 if timestamp_ms is None else timestamp_ms)
+        params = dict(self.params)
+        params.update((p.name, p.value) for p in self.store.tables.get("param", {}).values())
+        self.params = params
+        return result
+
+    def stake(self, who: str, tokens: int) -> None:
+        """Give ``who`` a stake directly in the store: a test's starting position."""
+        state = State(self.store, self.store.accumulator)
+        account = self.account(who)
+        state.put(replace(account, staked=account.staked + tokens * TOKEN))
+        state.commit_tx()
+        self.store.write(state)
+
+    def proposals(self) -> list[Proposal]:
+        return sorted(self.store.tables.get("gov_proposal", {}).values(), key=lambda p: p.number)
+
+    def votes(self) -> list[Vote]:
+        return list(self.store.tables.get("gov_vote", {}).values())
+
+    def validator(self, who: str):
+        return self.store.tables["validator"].get(address(who) if len(who) < 64 else who)
+
+
+def make_chain(genesis, **params) -> GovernanceChain:
+    return GovernanceChain(genesis, {**genesis.params, **FAST, **params})
