@@ -2,7 +2,7 @@
 
 trading.ledger.book decides who trades with whom (price-time priority, self-trade,
 source preference, path capacity). This module gives it the slot's open orders
-and free path capacity, read from the state the first time a block touches the
+and free path capacity after grid limits, read from the state the first time a block touches the
 slot and kept in the block's scratch memory, and turns each fill into ledger
 changes: the maker's order and account, a Trade record and event, the line usage
 and the grid operator's wheeling fee. The taker's order and account change once
@@ -43,17 +43,42 @@ def slot_book(state: State, ctx: BlockContext, rules: MarketRules, slot_ms: int)
     if book is None:
         orders = [o for o in state.scan(Order.table, "open_slot_ms", slot_ms, slot_ms) if o.status == OPEN]
         state.prefetch(Account.table, {o.owner for o in orders})
-        usage_ids = {key: LineUsage.id_of(slot_ms, *key) for key in rules.paths}
-        state.prefetch(LineUsage.table, usage_ids.values())
-        free_wh = {}
-        for key, path in rules.paths.items():
-            usage = state.get(LineUsage.table, usage_ids[key])
-            free_wh[key] = path.capacity_wh_per_slot if usage is None else usage.capacity_wh - usage.used_wh
+        state.prefetch(LineUsage.table, [LineUsage.id_of(slot_ms, *key) for key in rules.paths])
+        free_wh = {key: free_capacity_wh(state, rules, slot_ms, key) for key in rules.paths}
         book = books[slot_ms] = Book(rules.path_keys, free_wh)
         orders.sort(key=lambda o: (o.placed_height, o.seq))
         for order in orders:
             book.rest(resting_of(order), order.side == BUY)
     return book
+
+
+#: Limits on path capacity from outside the market (the grid operator's, see grid.ledger):
+#: fn(state, rules, slot_ms, path_key, capacity_wh) -> the capacity fills may use.
+CAPACITY_LIMITS: list = []
+
+
+def register_capacity_limit(limit) -> None:
+    CAPACITY_LIMITS.append(limit)
+
+
+def free_capacity_wh(state: State, rules: MarketRules, slot_ms: int, key: tuple) -> int:
+    """Wh still free for fills on path ``key`` in ``slot_ms``: its capacity after limits, less use."""
+    usage = state.get(LineUsage.table, LineUsage.id_of(slot_ms, *key))
+    capacity = rules.paths[key].capacity_wh_per_slot if usage is None else usage.capacity_wh
+    for limit in CAPACITY_LIMITS:
+        capacity = limit(state, rules, slot_ms, key, capacity)
+    return max(capacity - (0 if usage is None else usage.used_wh), 0)
+
+
+def refresh_free_capacity(state: State, ctx: BlockContext, rules: MarketRules) -> None:
+    """A limit changed mid-block: the books this block loaded take the new free capacity.
+
+    Call it last in a transaction's apply, once nothing can fail: the books are
+    scratch memory and a rollback would not undo the change.
+    """
+    for slot_ms, book in ctx.scratch.get(BOOKS, {}).items():
+        for key in rules.paths:
+            book.free_wh[key] = free_capacity_wh(state, rules, slot_ms, key)
 
 
 def forget_order(ctx: BlockContext, order: Order) -> None:
