@@ -1,0 +1,39 @@
+"""Where the other validators' sites are: genesis urls, overridden by settings.
+
+The validator set (names, public keys, genesis urls) lives in the chain state
+(the Validator table); GTX_PEER_URLS maps a validator's name to another base
+URL, so that a local network of sites on one machine, or a deployment behind
+other host names, needs no change of genesis.
+"""
+
+from django.conf import settings
+
+from chain.models import Validator
+
+
+def peer_urls(*, active_only: bool = True, include_self: bool = False) -> dict[str, str]:
+    """{validator public key: base URL without a trailing slash} of the sites to talk to.
+
+    By default the active validators other than this site (its node key). A
+    validator without a url in either place is left out: there is nowhere to send to.
+    """
+    from chain.node import node_address
+
+    overrides = settings.GTX_PEER_URLS
+    validators = Validator.objects.all()
+    if active_only:
+        validators = validators.filter(active=True)
+    me = None if include_self else node_address()
+    urls = {}
+    for public_key, name, url in validators.values_list("public_key", "name", "url"):
+        if public_key == me:
+            continue
+        url = overrides.get(name, url).rstrip("/")
+        if url:
+            urls[public_key] = url
+    return urls
+
+
+def peer_url(public_key: str) -> str | None:
+    """The base URL of one validator's site (active or not), or None when it has none."""
+    return peer_urls(active_only=False, include_self=True).get(public_key)
