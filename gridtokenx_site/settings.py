@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "trading",
     "grid",
     "governance",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -6,5 +6,6 @@ urlpatterns = [
     path("api/v1/market/", include("trading.urls")),
     path("api/", include("chain.api.urls")),
     path("market/", include("trading.web_urls")),
+    path("audit/", include("audit.urls")),
     path("", include("chain.urls")),
 ]

@@ -1,0 +1,359 @@
+"""Audit pages for regulators and staff: trades, blocks, accounts, verify-the-chain,
+surveillance and reports. Thin: parse the query, call audit.selectors / audit.services.
+
+Everyone else gets 403 (anonymous: the login page). The one POST here starts a
+verification, which reads the ledger and changes nothing on it.
+"""
+
+import csv
+from datetime import UTC, datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from audit import selectors
+from audit.models import ChainVerification
+from audit.services import VerificationRefused, verification_start
+from chain.ledger.keys import is_address
+from chain.models import Wallet
+from chain.views.access import reads_everything_required
+
+MAX_DIGITS = 18
+
+
+def regulator_view(view):
+    """Login first (anonymous: the login page), then regulators and staff only (else 403)."""
+    return login_required(reads_everything_required(view))
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and len(text) <= MAX_DIGITS else None
+
+
+def _page_number(request) -> int:
+    return _int_or_none(request.GET.get("page")) or 1
+
+
+def _account_query(text: str) -> tuple[str | None, str]:
+    """An address, or a site username turned into its address; (None, error) when neither."""
+    text = text.strip()
+    if not text:
+        return None, ""
+    if is_address(text.lower()):
+        return text.lower(), ""
+    address = Wallet.objects.filter(user__username=text).values_list("address", flat=True).first()
+    return (address, "") if address else (None, f"No account or username “{text}”.")
+
+
+def _trade_filters(request) -> dict:
+    """slot (Unix ms), zone (a region id) and account (address or username) from the query."""
+    zones = selectors.zone_ids()
+    slot_text = request.GET.get("slot", "").strip()
+    zone = request.GET.get("zone", "")
+    account, account_error = _account_query(request.GET.get("account", ""))
+    errors = {}
+    slot_ms = _int_or_none(slot_text)
+    if slot_text and slot_ms is None:
+        errors["slot"] = "A delivery slot is its start time in Unix milliseconds."
+    if zone and zone not in zones:
+        errors["zone"] = f"zone must be one of: {', '.join(zones)}."
+        zone = ""
+    if account_error:
+        errors["account"] = account_error
+    return {
+        "slot_ms": slot_ms,
+        "zone": zone,
+        "account": account,
+        "errors": errors,
+        "zones": zones,
+        "query": {k: request.GET.get(k, "") for k in ("slot", "zone", "account")},
+    }
+
+
+@regulator_view
+def audit_home(request):
+    return render(
+        request,
+        "audit/home.html",
+        {
+            "section": "home",
+            "verification": ChainVerification.objects.first(),
+            "findings": selectors.surveillance_findings()[:5],
+        },
+    )
+
+
+@regulator_view
+def trades(request):
+    filters = _trade_filters(request)
+    if filters["errors"]:
+        found = {"page": None, "trades": [], "names": {}, "delivered": {}}
+    else:
+        found = selectors.trades_page(
+            page=_page_number(request),
+            slot_ms=filters["slot_ms"],
+            zone=filters["zone"],
+            account=filters["account"],
+        )
+    export_query = "&".join(f"{k}={v}" for k, v in filters["query"].items() if v)
+    return render(
+        request,
+        "audit/trades.html",
+        {"section": "trades", **filters, **found, "export_query": export_query},
+        status=400 if filters["errors"] else 200,
+    )
+
+
+class _Echo:
+    """A file-like object whose write returns the line: csv.writer feeds StreamingHttpResponse."""
+
+    def write(self, value):
+        return value
+
+
+TRADE_COLUMNS = [
+    "trade_id",
+    "height",
+    "seq",
+    "timestamp_ms",
+    "delivery_slot_ms",
+    "seller",
+    "seller_name",
+    "seller_zone",
+    "buyer",
+    "buyer_name",
+    "buyer_zone",
+    "source",
+    "energy_wh",
+    "delivered_wh",
+    "price_per_kwh",
+    "paid_tokens",
+    "wheeling_fee_tokens",
+    "carbon_g",
+]
+EXPORT_CHUNK = 2000
+
+
+def _trade_csv_rows(trades_queryset):
+    """CSV lines of every trade, read in chunks: names and deliveries fetched once per chunk."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(TRADE_COLUMNS)
+    last = None
+    while True:
+        chunk_query = trades_queryset
+        if last is not None:
+            height, seq = last
+            chunk_query = chunk_query.filter(height__lte=height).exclude(height=height, seq__gte=seq)
+        chunk = list(chunk_query[:EXPORT_CHUNK])
+        if not chunk:
+            return
+        names = selectors.names_by_address([a for t in chunk for a in (t.buyer, t.seller)])
+        delivered = selectors.trade_delivered_wh(chunk)
+        for t in chunk:
+            yield writer.writerow(
+                [
+                    t.trade_id,
+                    t.height,
+                    t.seq,
+                    t.timestamp_ms,
+                    t.delivery_slot_ms,
+                    t.seller,
+                    names.get(t.seller, ""),
+                    t.seller_zone,
+                    t.buyer,
+                    names.get(t.buyer, ""),
+                    t.buyer_zone,
+                    t.source,
+                    t.energy_wh,
+                    "pending" if delivered[t.trade_id] is None else delivered[t.trade_id],
+                    t.price_per_kwh,
+                    t.paid_tokens,
+                    t.wheeling_fee_tokens,
+                    t.carbon_g,
+                ]
+            )
+        last = (chunk[-1].height, chunk[-1].seq)
+
+
+def _csv_response(rows, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@regulator_view
+def trades_csv(request):
+    filters = _trade_filters(request)
+    if filters["errors"]:
+        return JsonResponse({"errors": filters["errors"]}, status=400)
+    queryset = selectors.trades_filtered(
+        slot_ms=filters["slot_ms"], zone=filters["zone"], account=filters["account"]
+    )
+    return _csv_response(_trade_csv_rows(queryset), "gridtokenx-trades.csv")
+
+
+@regulator_view
+def blocks(request):
+    return render(
+        request,
+        "audit/blocks.html",
+        {"section": "blocks", **selectors.blocks_page(page=_page_number(request))},
+    )
+
+
+@regulator_view
+def account_search(request):
+    address, error = _account_query(request.GET.get("q", ""))
+    if address:
+        return redirect("audit-account", address=address)
+    return render(
+        request,
+        "audit/account_search.html",
+        {"section": "accounts", "error": error, "q": request.GET.get("q", "")},
+    )
+
+
+@regulator_view
+def account(request, address):
+    address = address.lower()
+    if not is_address(address):
+        raise Http404("Not an address.")
+    history = selectors.account_history_page(address=address, page=_page_number(request))
+    balances = selectors.account_balances_over_time(address=address)
+    return render(
+        request,
+        "audit/account.html",
+        {
+            "section": "accounts",
+            "address": address,
+            **history,
+            "balance_points": balances["points"],
+            "replay": balances["replay"],
+            "trade_count": selectors.account_trade_count(address=address),
+        },
+    )
+
+
+@regulator_view
+def verify(request):
+    return render(
+        request,
+        "audit/verify.html",
+        {"section": "verify", "runs": ChainVerification.objects.select_related("started_by")[:10]},
+    )
+
+
+@require_POST
+@regulator_view
+def verify_start(request):
+    """Starts a verification: read-only over the ledger, so regulators may do it."""
+    try:
+        verification = verification_start(user=request.user, replay=request.POST.get("replay") == "on")
+    except VerificationRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("audit-verify")
+    return redirect("audit-verification", pk=verification.pk)
+
+
+@regulator_view
+def verification(request, pk):
+    run = get_object_or_404(ChainVerification.objects.select_related("started_by"), pk=pk)
+    template = "audit/_progress.html" if request.GET.get("part") == "progress" else "audit/verification.html"
+    return render(request, template, {"section": "verify", "run": run})
+
+
+@regulator_view
+def surveillance(request):
+    findings = selectors.surveillance_findings()
+    names = selectors.names_by_address({a for f in findings for a in f.accounts})
+    return render(
+        request,
+        "audit/surveillance.html",
+        {
+            "section": "surveillance",
+            "findings": findings,
+            "names": names,
+            "thresholds": selectors.rules.SurveillanceRules(),
+        },
+    )
+
+
+def _period(request) -> tuple[str, int]:
+    name = request.GET.get("period", "day")
+    if name not in selectors.PERIODS:
+        name = "day"
+    return name, selectors.PERIODS[name]
+
+
+REPORT_COLUMNS = [
+    "period_start",
+    "period_ms",
+    "traded_wh",
+    "renewable_wh",
+    "renewable_permille",
+    "within_zone_wh",
+    "between_zones_wh",
+    "carbon_credits_g",
+]
+FLOW_COLUMNS = ["period_start", "period_ms", "seller_zone", "buyer_zone", "energy_wh"]
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+@regulator_view
+def reports(request):
+    name, period_ms = _period(request)
+    report = selectors.energy_report(period_ms=period_ms)
+    flows = selectors.energy_flows(period_ms=period_ms)
+    return render(
+        request,
+        "audit/reports.html",
+        {
+            "section": "reports",
+            "period": name,
+            "periods": list(selectors.PERIODS),
+            "report": report,
+            "flows": flows,
+            "chart_data": {"report": report, "flows": flows},
+        },
+    )
+
+
+@regulator_view
+def reports_csv(request):
+    name, period_ms = _period(request)
+    what = request.GET.get("table", "periods")
+    writer = csv.writer(_Echo())
+    if what == "flows":
+        rows = selectors.energy_flows(period_ms=period_ms)
+        columns = FLOW_COLUMNS
+    else:
+        rows = selectors.energy_report(period_ms=period_ms)
+        columns = REPORT_COLUMNS
+
+    def lines():
+        yield writer.writerow(columns)
+        for r in rows:
+            yield writer.writerow([_iso(r["period_ms"]) if c == "period_start" else r[c] for c in columns])
+
+    return _csv_response(lines(), f"gridtokenx-{'flows' if what == 'flows' else 'energy'}-{name}.csv")
+
+
+@regulator_view
+def reports_json(request):
+    name, period_ms = _period(request)
+    body = {
+        "period": name,
+        "period_length_ms": period_ms,
+        "units": {"energy": "Wh", "carbon": "g CO2", "share": "per mille"},
+        "periods": selectors.energy_report(period_ms=period_ms),
+        "flows": selectors.energy_flows(period_ms=period_ms),
+    }
+    response = JsonResponse(body, json_dumps_params={"indent": 1})
+    response["Content-Disposition"] = f'attachment; filename="gridtokenx-energy-{name}.json"'
+    return response
