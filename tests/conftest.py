@@ -8,6 +8,10 @@
   same Redis as the tests. Tests reach it over HTTP and WebSockets only.
 """
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -16,9 +20,10 @@ from chain.ledger.genesis import demo_key, load_genesis
 from chain.management.commands.init import DEMO_PASSWORD
 from chain.node import node_key_write, node_signing_key
 from chain.services.blocks import block_produce, chain_init, demo_users_create
-from gridtokenx_site.testsite import BASE_DIR, start_site, stop_site
+from gridtokenx_site.testsite import solo_genesis, start_site, stop_site
 
-GENESIS_PATH = BASE_DIR / "thai_market.toml"
+# The demo genesis with EGAT its only active validator: in-process tests run one site.
+GENESIS_PATH = solo_genesis(Path(tempfile.gettempdir()) / f"gtx-tests-{os.getuid()}")
 
 
 @pytest.fixture(scope="session")
