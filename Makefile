@@ -24,7 +24,7 @@ run: deps
 	  $(PY) manage.py init --genesis-config thai_market.toml --validator EGAT --demo && \
 	  $(PY) manage.py collectstatic --noinput -v0 && \
 	  $(PY) manage.py demo_banner --port $(PORT) && \
-	  exec env GTX_DEMO_MARKET=1 $(PY) manage.py start --node-type validator --port $(PORT) --open-browser'
+	  exec env GTX_DEMO_MARKET=1 GTX_DEMO_GRID=1 $(PY) manage.py start --node-type validator --port $(PORT) --open-browser'
 
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)

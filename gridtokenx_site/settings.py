@@ -225,3 +225,10 @@ if env.bool("GTX_DEMO_MARKET", default=False):
         "schedule": 5.0,
         "options": {"expires": 5},
     }
+if env.bool("GTX_DEMO_GRID", default=False):
+    # The grid simulator: one signed grid_report per second (grid.services.grid_report_tick).
+    CELERY_BEAT_SCHEDULE["demo-grid"] = {
+        "task": "grid.demo_grid_tick",
+        "schedule": 1.0,
+        "options": {"expires": 1},
+    }
