@@ -1,4 +1,4 @@
-# GridTokenX: `make run` starts a demo site, `make test` runs every test.
+# GridTokenX: `make run` starts the demo network of sites, `make test` runs every test.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,11 +20,9 @@ node_modules/.installed: package.json
 
 run: deps
 	$(PY) -m gridtokenx_site.devservers -- bash -c '\
-	  $(PY) manage.py migrate --noinput -v0 && \
-	  $(PY) manage.py init --genesis-config thai_market.toml --validator EGAT --demo && \
 	  $(PY) manage.py collectstatic --noinput -v0 && \
 	  $(PY) manage.py demo_banner --port $(PORT) && \
-	  exec env GTX_DEMO_MARKET=1 GTX_DEMO_GRID=1 $(PY) manage.py start --node-type validator --port $(PORT) --open-browser'
+	  exec env GTX_DEMO_MARKET=1 GTX_DEMO_GRID=1 $(PY) manage.py network --genesis-config thai_market.toml --base-port $(PORT) --open-browser'
 
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
