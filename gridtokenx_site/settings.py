@@ -232,3 +232,8 @@ if env.bool("GTX_DEMO_GRID", default=False):
         "schedule": 1.0,
         "options": {"expires": 1},
     }
+
+# Meters: the MQTT broker the bridge subscribes to; GTX_METERS_DEMO=1 makes
+# `manage.py start` run the bridge and the demo meter simulator too.
+GTX_MQTT_URL = env("GTX_MQTT_URL", default="mqtt://127.0.0.1:1883")
+GTX_METERS_DEMO = env.bool("GTX_METERS_DEMO", default=False)

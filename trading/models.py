@@ -8,7 +8,7 @@ Wh, prices and fees in units per kWh, times in Unix ms.
 from django.db import models
 from django.db.models import F, Q
 
-from trading.ledger import records
+from trading.ledger import records, settlement
 
 
 class Side(models.TextChoices):
@@ -93,14 +93,29 @@ class Trade(models.Model):
     paid_tokens = models.BigIntegerField()
     wheeling_fee_tokens = models.BigIntegerField()
     carbon_g = models.BigIntegerField()
+    unsettled_slot_ms = models.BigIntegerField(default=0)
+    delivered_wh = models.BigIntegerField(default=0)
+    refund_tokens = models.BigIntegerField(default=0)
+    delivered_carbon_g = models.BigIntegerField(default=0)
+    settled_height = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-height", "-seq"]
         constraints = [
             models.CheckConstraint(name="trade_energy_positive", condition=Q(energy_wh__gt=0)),
             models.UniqueConstraint(fields=["height", "seq"], name="trade_height_seq"),
+            models.CheckConstraint(
+                name="trade_delivered_in_range",
+                condition=Q(delivered_wh__gte=0)
+                & Q(delivered_wh__lte=F("energy_wh"))
+                & Q(refund_tokens__gte=0),
+            ),
         ]
         indexes = [
+            # Settlement's range read covers unsettled trades only.
+            models.Index(
+                fields=["unsettled_slot_ms"], name="trade_unsettled", condition=Q(unsettled_slot_ms__gt=0)
+            ),
             models.Index(fields=["delivery_slot_ms", "-height", "-seq"], name="trade_slot_recent"),
             models.Index(fields=["buyer", "-height"], name="trade_buyer_recent"),
             models.Index(fields=["seller", "-height"], name="trade_seller_recent"),
@@ -131,3 +146,22 @@ class LineUsage(models.Model):
 
     def __str__(self) -> str:
         return self.usage_id
+
+
+class SettlementAccount(models.Model):
+    """Per account: delivery record as a seller (reputation) and as a buyer (carbon credits)."""
+
+    ledger_record = settlement.SettlementAccount
+
+    address = models.CharField(max_length=64, primary_key=True)
+    sold_wh = models.BigIntegerField(default=0)
+    delivered_wh = models.BigIntegerField(default=0)
+    shortfall_wh = models.BigIntegerField(default=0)
+    reputation_ppm = models.BigIntegerField(default=1_000_000)
+    bought_wh = models.BigIntegerField(default=0)
+    received_wh = models.BigIntegerField(default=0)
+    renewable_received_wh = models.BigIntegerField(default=0)
+    carbon_g = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"settlement record of {self.address[:10]}…"

@@ -126,6 +126,11 @@ def check_invariants(chain: MemoryChain, total_supply: int, total_wh: int) -> No
             assert o.escrow_tokens == -(-o.remaining_wh * (o.price_per_kwh + o.max_fee_per_kwh) // 1000)
         else:
             escrow_wh[o.owner] = escrow_wh.get(o.owner, 0) + o.remaining_wh
+    # A trade waiting for settlement holds the seller's proceeds and the buyer's Wh.
+    for t in chain.trades():
+        if t.unsettled_slot_ms:
+            escrow_tokens[t.seller] = escrow_tokens.get(t.seller, 0) + t.paid_tokens
+            escrow_wh[t.buyer] = escrow_wh.get(t.buyer, 0) + t.energy_wh
     for a in accounts:
         assert a.escrow_tokens == escrow_tokens.get(a.address, 0), a.address
         assert a.escrow_wh == escrow_wh.get(a.address, 0), a.address

@@ -43,13 +43,14 @@ def test_the_seed_example_trades_50_kwh_at_the_resting_price(chain):
     assert chain.order(arriving.hash).status == FILLED
 
     seller, buyer = chain.account("solar_somchai"), chain.account("home_malee")
-    assert seller.balance == seller_before.balance + 175 * TOKEN
+    # The proceeds wait in the seller's escrow until settlement (tests/trading/test_settlement.py).
+    assert (seller.balance, seller.escrow_tokens) == (seller_before.balance, 175 * TOKEN)
     assert seller.energy_wh == seller_before.energy_wh - 100_000
     assert seller.escrow_wh == 50_000
     # The 0.5 token/kWh price improvement and the unused fee reserve came back to the unit.
     assert buyer.balance == buyer_before.balance - 175 * TOKEN
     assert buyer.escrow_tokens == 0
-    assert buyer.energy_wh == 50_000
+    assert (buyer.energy_wh, buyer.escrow_wh) == (0, 50_000)
     assert result.energy == {"traded_wh": 50_000, "renewable_wh": 50_000, "carbon_credits_g": 50 * 470}
     assert [e["type"] for e in result.events] == ["trade", "order_placed"]
 

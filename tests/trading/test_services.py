@@ -50,10 +50,11 @@ def test_the_seed_example_settles_in_the_database(users, produce, slot):
     assert Order.objects.get(order_id=resting.hash).remaining_wh == 50_000
     assert Order.objects.get(order_id=arriving.hash).status == OrderStatus.FILLED
     seller, buyer = account(users, "solar_somchai"), account(users, "home_malee")
-    assert seller.balance - seller_before.balance == 175 * TOKEN
+    # Held until settlement: the proceeds in the seller's escrow, the Wh in the buyer's.
+    assert (seller.balance, seller.escrow_tokens) == (seller_before.balance, 175 * TOKEN)
     assert (seller.escrow_wh, seller.energy_wh) == (50_000, seller_before.energy_wh - 100_000)
     assert buyer_before.balance - buyer.balance == 175 * TOKEN
-    assert (buyer.escrow_tokens, buyer.energy_wh) == (0, 50_000)
+    assert (buyer.escrow_tokens, buyer.escrow_wh, buyer.energy_wh) == (0, 50_000, 0)
     assert block.energy == {"traded_wh": 50_000, "renewable_wh": 50_000, "carbon_credits_g": 50 * 470}
     assert ChainHead.objects.get().state_root == block.result_state_root
 

@@ -5,4 +5,4 @@ fills from the same blocks. Importing this package registers the kinds, the
 tables and the block-start sweep with chain.ledger.
 """
 
-from . import orders, records  # noqa: F401  (registration)
+from . import orders, records, settlement  # noqa: F401  (registration)

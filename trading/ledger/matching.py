@@ -9,6 +9,10 @@ and the grid operator's wheeling fee. The taker's order and account change once
 per arriving order, by the sum of its fills (the same integers as fill by fill:
 a buy's lock after its fills is the lock of what is left).
 
+A fill is a contract for delivery: the seller's proceeds wait in its
+``escrow_tokens`` and the bought Wh in the buyer's ``escrow_wh`` until the slot
+is settled against the seller's meter readings (trading.ledger.settlement).
+
 Plain integer Python, the same on every site.
 """
 
@@ -124,7 +128,11 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
         if is_buy:  # the maker sells
             state.put(_filled(maker, height, remaining_wh=maker_left))
             state.put(
-                updated(account, escrow_wh=account.escrow_wh - energy_wh, balance=account.balance + paid)
+                updated(
+                    account,
+                    escrow_wh=account.escrow_wh - energy_wh,
+                    escrow_tokens=account.escrow_tokens + paid,  # held until settlement
+                )
             )
             buy, sell = taker, maker
         else:  # the maker buys
@@ -136,7 +144,7 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
                     account,
                     escrow_tokens=account.escrow_tokens - released,
                     balance=account.balance + released - paid - fee,
-                    energy_wh=account.energy_wh + energy_wh,
+                    escrow_wh=account.escrow_wh + energy_wh,  # held until settlement
                 )
             )
             buy, sell = maker, taker
@@ -152,12 +160,12 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
             account,
             escrow_tokens=account.escrow_tokens - released,
             balance=account.balance + released - total_paid - total_fee,
-            energy_wh=account.energy_wh + total_wh,
+            escrow_wh=account.escrow_wh + total_wh,
         )
     else:
         taker = _filled(taker, height, remaining_wh=left)
         account = updated(
-            account, escrow_wh=account.escrow_wh - total_wh, balance=account.balance + total_paid
+            account, escrow_wh=account.escrow_wh - total_wh, escrow_tokens=account.escrow_tokens + total_paid
         )
     state.put(account)
     if total_fee:
@@ -206,6 +214,7 @@ def _record_trade(
         "paid_tokens": paid,
         "wheeling_fee_tokens": fee,
         "carbon_g": carbon_g,
+        "unsettled_slot_ms": buy.delivery_slot_ms,
     }
     state.put_new(Trade(**fields))  # its id joins the taker's and the maker's: new
     parties = sorted({buy.owner, sell.owner, rules.grid_operator} if fee else {buy.owner, sell.owner})

@@ -63,8 +63,9 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """One fill. The buyer paid ``paid_tokens`` to the seller and ``wheeling_fee_tokens``
-    to the grid operator; ``carbon_g`` is the CO2 the buyer avoided (renewable only)."""
+    """One fill. The buyer paid ``paid_tokens`` to the seller (held until settlement) and
+    ``wheeling_fee_tokens`` to the grid operator; ``carbon_g`` is the CO2 the traded Wh
+    would avoid (renewable only), ``delivered_carbon_g`` what the delivered Wh did."""
 
     table: ClassVar[str] = "trade"
     trade_id: str
@@ -85,6 +86,14 @@ class Trade:
     paid_tokens: int
     wheeling_fee_tokens: int
     carbon_g: int
+    #: Settlement (trading.ledger.settlement): the slot while the trade waits for it, 0 after;
+    #: then the Wh the seller's meters delivered to it, the units returned to the buyer
+    #: for the rest, the CO2 the delivered renewable Wh avoided, and the block that settled it.
+    unsettled_slot_ms: int = 0
+    delivered_wh: int = 0
+    refund_tokens: int = 0
+    delivered_carbon_g: int = 0
+    settled_height: int = 0
 
     @property
     def key(self) -> str:
