@@ -49,7 +49,7 @@
       const max = parseInt(body.dataset.maxRows, 10) || 25;
       while (body.rows.length > max) body.deleteRow(-1);
     }
-    fire("chain-block", { height: msg.height });
+    fire("chain-block", { height: msg.height, events: msg.events });
   }
 
   function blockRow(body, msg) {

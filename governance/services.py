@@ -1,0 +1,158 @@
+"""Governance's write path: check like the ledger will, sign, admit.
+
+People sign proposals and votes with their custodial wallet (chain.services.wallets).
+Staff act for the site: they vote and administer validators with the site's node
+key (in the demo, EGAT's, an authority). The block decides; these checks exist so
+a person reads what is wrong at once instead of a failed receipt a block later.
+"""
+
+from django.db import connection, transaction
+
+from chain.ledger import errors
+from chain.ledger.errors import LedgerError
+from chain.ledger.kinds import get_kind
+from chain.ledger.tx import Transaction, sign_transaction
+from chain.models import Account, ChainHead, MempoolTx, Validator, Wallet
+from chain.node import node_address, node_signing_key
+from chain.services.admission import BatchRejected, transactions_submit
+from chain.services.wallets import wallet_submit
+from governance.ledger import rules as r
+from governance.ledger.proposals import governance_params
+from governance.models import Proposal, ProposalStatus
+
+#: pg advisory lock id: one node-key signer at a time, so two staff clicks take two nonces.
+NODE_SIGNER_LOCK = 0x67747876  # "gtxv"
+
+#: Which form field each refusal belongs beside.
+FIELD_OF_CODE = {r.NO_STAKE: None, r.UNKNOWN_VALIDATOR: "public_key", r.VALIDATOR_EXISTS: "public_key"}
+
+
+class GovernanceRefused(LedgerError):
+    """Nothing was submitted. ``field`` names the form field at fault, if one is."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        super().__init__(code, message)
+        self.field = field if field is not None else FIELD_OF_CODE.get(code)
+
+
+def _params() -> dict:
+    return ChainHead.objects.only("params").get().params
+
+
+def _staked(address: str) -> int:
+    return Account.objects.filter(address=address).values_list("staked", flat=True).first() or 0
+
+
+def _submit(sign_and_submit) -> Transaction:
+    try:
+        return sign_and_submit()
+    except BatchRejected as exc:
+        raise GovernanceRefused(exc.code, exc.message) from exc
+
+
+def proposal_create(*, wallet: Wallet, payload: dict) -> Transaction:
+    """Sign and admit a governance_propose for ``wallet``; the proposal's id is the tx hash."""
+    params = _params()
+    try:
+        r.check_propose_payload(payload, params)
+    except LedgerError as exc:
+        raise GovernanceRefused(exc.code, exc.message) from exc
+    needed = max(governance_params(params)["min_proposal_stake"], 1)
+    if _staked(wallet.address) < needed:
+        raise GovernanceRefused(
+            r.NO_STAKE,
+            f"Making a proposal needs at least {needed // params['token_unit']:,} tokens staked. "
+            "Bond tokens on your wallet page first.",
+        )
+    return _submit(lambda: wallet_submit(wallet=wallet, kind="governance_propose", payload=payload))
+
+
+def _vote_checks(*, address: str, proposal_id: str, option: str) -> dict:
+    payload = {"proposal_id": proposal_id, "option": option}
+    try:
+        r.check_vote_payload(payload, {})
+    except LedgerError as exc:
+        raise GovernanceRefused(exc.code, exc.message) from exc
+    proposal = Proposal.objects.filter(proposal_id=proposal_id).first()
+    if proposal is None:
+        raise GovernanceRefused(r.PROPOSAL_NOT_FOUND, "No proposal has that id.")
+    height = ChainHead.objects.only("height").get().height
+    if proposal.status != ProposalStatus.OPEN or height + 1 > proposal.voting_end_height:
+        raise GovernanceRefused(
+            r.VOTING_CLOSED,
+            f"Voting on proposal #{proposal.number} ended at block {proposal.voting_end_height}.",
+        )
+    if _staked(address) <= 0:
+        raise GovernanceRefused(
+            r.NO_STAKE, "Only accounts with staked tokens vote: bond tokens on your wallet page first."
+        )
+    return payload
+
+
+def vote_cast(*, wallet: Wallet, proposal_id: str, option: str) -> Transaction:
+    """Sign and admit a governance_vote for ``wallet``; a later vote replaces it until the end."""
+    payload = _vote_checks(address=wallet.address, proposal_id=proposal_id, option=option)
+    return _submit(lambda: wallet_submit(wallet=wallet, kind="governance_vote", payload=payload))
+
+
+def node_submit(*, kind: str, payload: dict) -> Transaction:
+    """Sign ``kind``/``payload`` with this site's node key at its next free nonce and admit it.
+
+    Holds a transaction-scoped advisory lock while it picks the nonce, as
+    wallet_submit holds the wallet row.
+    """
+    key = node_signing_key()
+    address = node_address()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NODE_SIGNER_LOCK])
+        head = ChainHead.objects.only("chain_id", "params").get()
+        try:
+            get_kind(kind).check_payload(payload, head.params)
+        except LedgerError as exc:
+            raise GovernanceRefused(exc.code, exc.message) from exc
+        committed = Account.objects.filter(address=address).values_list("nonce", flat=True).first()
+        pending = MempoolTx.objects.filter(sender=address).count()
+        tx = sign_transaction(
+            key, chain_id=head.chain_id, nonce=(committed or 0) + pending, kind=kind, payload=payload
+        )
+        _submit(lambda: transactions_submit([tx.to_wire()]))
+    return tx
+
+
+def node_vote_cast(*, proposal_id: str, option: str) -> Transaction:
+    """Staff vote with the site's validator key: the site's stake is its weight."""
+    payload = _vote_checks(address=node_address(), proposal_id=proposal_id, option=option)
+    return node_submit(kind="governance_vote", payload=payload)
+
+
+def _node_is_authority() -> None:
+    signer = Validator.objects.filter(public_key=node_address()).first()
+    if signer is None or not (signer.authority and signer.active and not signer.jailed):
+        raise GovernanceRefused(
+            errors.NOT_PERMITTED,
+            "This site's node key is not an active authority: it cannot administer validators.",
+        )
+
+
+def validator_admin(*, kind: str, payload: dict) -> Transaction:
+    """An authority transaction (validator_register / _set_active / _unjail) signed by the node key."""
+    from governance.ledger.validators import ADMIN_KINDS
+
+    if kind not in ADMIN_KINDS:
+        raise GovernanceRefused(errors.UNKNOWN_KIND, f"Unknown validator action {kind}.")
+    _node_is_authority()
+    if kind != "validator_register":
+        validator = Validator.objects.filter(public_key=payload.get("public_key", "")).first()
+        if validator is None:
+            raise GovernanceRefused(r.UNKNOWN_VALIDATOR, "No validator has that public key.")
+        if kind == "validator_unjail" and not validator.jailed:
+            raise GovernanceRefused("not_jailed", f"{validator.name} is not jailed.")
+    elif Validator.objects.filter(public_key=payload.get("public_key", "")).exists():
+        raise GovernanceRefused(r.VALIDATOR_EXISTS, "A validator with that public key is already registered.")
+    return node_submit(kind=kind, payload=payload)
+
+
+def node_stake_change(*, bond: bool, amount: int) -> Transaction:
+    """The site's own validator bonds or unbonds stake (stake_bond / stake_unbond, its own key)."""
+    return node_submit(kind="stake_bond" if bond else "stake_unbond", payload={"amount": amount})

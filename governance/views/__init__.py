@@ -1,0 +1,1 @@
+"""Governance pages (/governance/) and validator administration pages (/validators/)."""

@@ -1,0 +1,55 @@
+"""A demo chain with short governance periods, a staked producer and one open proposal."""
+
+import pytest
+
+from chain.models import ChainHead
+from chain.services.wallets import wallet_submit
+from governance import services
+from governance.ledger import rules as r
+from governance.models import Proposal
+
+#: The role matrix of this app: two consumers so "another consumer" is a real second person.
+USERNAMES = {
+    "anonymous": None,
+    "consumer": "home_malee",
+    "other_consumer": "factory_rayong",
+    "producer": "solar_somchai",
+    "regulator": "erc_auditor",
+    "staff": "admin",
+}
+ROLES = tuple(USERNAMES)
+TOKEN = 1_000_000
+#: Short periods so a proposal's life fits a test: 4 blocks of voting, executed 2 blocks after.
+SHORT = {"voting_period_blocks": 4, "execution_delay_blocks": 2}
+
+
+@pytest.fixture
+def client_as(login_as):
+    return lambda role: login_as(USERNAMES[role])
+
+
+@pytest.fixture
+def gov_chain(chain, users, produce):
+    """Short periods; solar_somchai has 1500 tokens staked (block 1)."""
+    head = ChainHead.objects.get()
+    head.params = {**head.params, **SHORT}
+    head.save(update_fields=["params"])
+    wallet_submit(wallet=users["solar_somchai"].wallet, kind="stake_bond", payload={"amount": 1500 * TOKEN})
+    assert produce().height == 1
+    return head
+
+
+@pytest.fixture
+def open_proposal(gov_chain, users, produce) -> Proposal:
+    """Proposal #1 (gate closure 5 -> 10 minutes), made in block 2 by solar_somchai."""
+    services.proposal_create(
+        wallet=users["solar_somchai"].wallet,
+        payload={
+            "title": "Longer gate closure",
+            "action": r.PARAM_CHANGE,
+            "param": "gate_closure_minutes",
+            "value": 10,
+        },
+    )
+    assert produce().height == 2
+    return Proposal.objects.get(number=1)
