@@ -4,9 +4,11 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/market/", include("trading.urls")),
+    path("api/v1/grid/", include("grid.api_urls")),
     path("api/v1/governance/", include("governance.urls")),
     path("api/", include("chain.api.urls")),
     path("market/", include("trading.web_urls")),
+    path("grid/", include("grid.urls")),
     path("audit/", include("audit.urls")),
     path("governance/", include("governance.web_urls")),
     path("validators/", include("governance.validator_urls")),

@@ -24,6 +24,10 @@ ENDPOINTS = [
     "/api/v1/market/orders/",
     "/api/v1/market/orders/{order_id}/",
     "/api/v1/market/prices/",
+    # grid/api_urls.py
+    "/api/v1/grid/regions/",
+    "/api/v1/grid/regions/{region_id}/history/",
+    "/api/v1/grid/paths/",
 ]
 
 

@@ -1,0 +1,119 @@
+"""The grid's write path: the demo simulator's report each second, the operator's path limits.
+
+Both are transactions signed with this site's node key (an authority's key on
+an authority site; EGAT's, the grid operator's, in the demo). Nothing here
+decides a figure: block application does (grid.ledger).
+"""
+
+import random
+import time
+
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from chain.ledger.errors import LedgerError
+from chain.ledger.kinds import get_kind
+from chain.ledger.tx import Transaction, sign_transaction
+from chain.models import Account, ChainHead, MempoolTx, Validator
+from chain.node import node_address, node_signing_key
+from chain.services.admission import BatchRejected, transactions_submit
+from grid import simulator
+from grid.ledger.rules import grid_rules_of
+from grid.models import RegionStatus
+from trading.models import LineUsage
+
+#: The same advisory lock as every other signer with the node key (governance.services):
+#: one nonce picker at a time.
+NODE_SIGNER_LOCK = 0x67747876  # "gtxv"
+SIM_THERMAL_KEY = "grid:sim:thermal_mw"
+
+
+class GridRefused(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def node_is_authority() -> bool:
+    return Validator.objects.filter(public_key=node_address(), authority=True).exists()
+
+
+def node_is_grid_operator(params: dict | None = None) -> bool:
+    params = params or ChainHead.objects.only("params").get().params
+    return params["grid_operator"] == node_address()
+
+
+def _node_submit(*, kind: str, payload: dict) -> Transaction:
+    """Sign with the node key at its next free nonce and admit; GridRefused says why not."""
+    key = node_signing_key()
+    address = node_address()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NODE_SIGNER_LOCK])
+        head = ChainHead.objects.only("chain_id", "params").get()
+        try:
+            get_kind(kind).check_payload(payload, head.params)
+        except LedgerError as exc:
+            raise GridRefused(exc.code, exc.message) from exc
+        committed = Account.objects.filter(address=address).values_list("nonce", flat=True).first()
+        pending = MempoolTx.objects.filter(sender=address).count()
+        tx = sign_transaction(
+            key, chain_id=head.chain_id, nonce=(committed or 0) + pending, kind=kind, payload=payload
+        )
+        try:
+            transactions_submit([tx.to_wire()])
+        except BatchRejected as exc:
+            raise GridRefused(exc.code, exc.message) from exc
+    return tx
+
+
+def grid_report_tick(*, now_ms: int | None = None, rng: random.Random | None = None) -> Transaction | None:
+    """One simulated report of every region, signed by the node key; None if it is no authority."""
+    if not node_is_authority():
+        return None
+    params = ChainHead.objects.only("params").get().params
+    rules = grid_rules_of(params)
+    now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+    latest = RegionStatus.objects.order_by("-time_ms").first()
+    previous = None
+    if latest is not None:
+        previous = simulator.Previous(latest.time_ms, latest.frequency_mhz, cache.get(SIM_THERMAL_KEY))
+        now_ms = max(now_ms, latest.time_ms + 1)  # a report must be newer than the last
+    slot_ms = now_ms // rules.slot_ms * rules.slot_ms
+    traded = {f"{u.zone_a}:{u.zone_b}": u.used_wh for u in LineUsage.objects.filter(delivery_slot_ms=slot_ms)}
+    payload, thermal_mw = simulator.simulate(
+        time_ms=now_ms,
+        previous=previous,
+        regions=params["regions"],
+        transmission=params["transmission"],
+        traded_wh=traded,
+        slot_ms=rules.slot_ms,
+        rng=rng or random.Random(),
+    )
+    tx = _node_submit(kind="grid_report", payload=payload)
+    cache.set(SIM_THERMAL_KEY, thermal_mw, timeout=60)
+    return tx
+
+
+def path_limit_set(
+    *,
+    zone_a: str,
+    zone_b: str,
+    from_slot: int,
+    congested: bool,
+    until_slot: int = 0,
+    capacity_mw: int | None = None,
+    reason: str = "",
+) -> Transaction:
+    """The grid operator's limit on a path from ``from_slot`` (until ``until_slot``, 0 for none)."""
+    if not node_is_grid_operator():
+        raise GridRefused("not_grid_operator", "This site's node key is not the grid operator's.")
+    payload = {"zone_a": zone_a, "zone_b": zone_b, "from_slot": from_slot, "congested": congested}
+    if until_slot:
+        payload["until_slot"] = until_slot
+    if capacity_mw is not None:
+        payload["capacity_mw"] = capacity_mw
+    if reason:
+        payload["reason"] = reason
+    return _node_submit(kind="grid_path_limit", payload=payload)

@@ -1,0 +1,102 @@
+"""Grid pages: the live dashboard, a page per region, the operator's path limit form.
+
+Thin: call grid.selectors / grid.services, render. Everyone may watch the grid
+(anonymous too). The operator form is for staff on a site whose node key is
+the grid operator's (EGAT); everyone else's POST gets 403, regulators' too.
+The dashboard's parts re-fetch themselves (``?part=paths``) when static/js/grid.js
+hears of a limit, an alarm or a trade on ws/grid/; figures update from the
+stream itself every second.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from grid import selectors
+from grid.forms import PathLimitForm
+from grid.services import GridRefused, node_is_grid_operator, path_limit_set
+from trading.selectors import slots_open
+
+PATHS_EVENT = "grid-paths-changed"
+LIMIT_SLOTS = 16
+
+
+def _may_limit(request, params: dict) -> bool:
+    return request.user.is_authenticated and request.user.is_staff and node_is_grid_operator(params)
+
+
+def _limit_form(params: dict, paths: list[dict], data=None) -> PathLimitForm:
+    return PathLimitForm(data, paths=paths, slots=slots_open(count=LIMIT_SLOTS))
+
+
+def dashboard(request):
+    params = selectors.chain_params()
+    paths = selectors.paths_status(params=params)
+    context = {"paths": paths, "alarm": selectors.alarm_active(), "paths_event": PATHS_EVENT}
+    if request.GET.get("part") == "paths":
+        return render(request, "grid/_paths.html", context)
+    may_limit = _may_limit(request, params)
+    regions = selectors.regions_latest(params)
+    context.update(
+        regions=regions,
+        figures=selectors.region_figures(regions),
+        frequency=selectors.frequency_series(seconds=120),
+        rules=selectors.grid_rules(params),
+        may_limit=may_limit,
+        limit_form=_limit_form(params, paths) if may_limit else None,
+    )
+    return render(request, "grid/dashboard.html", context)
+
+
+def region(request, region_id: str):
+    params = selectors.chain_params()
+    info = selectors.region_info(region_id, params)
+    if info is None:
+        raise Http404("No such region.")
+    minutes = selectors.region_history(region=region_id, resolution_s=60, limit=240)
+    seconds = selectors.region_history(region=region_id, resolution_s=1, limit=120)
+    paths = [p for p in selectors.paths_status(params=params) if region_id in p["path_id"].split(":")]
+    return render(
+        request,
+        "grid/region.html",
+        {
+            "region": info,
+            "minutes": minutes,
+            "recent_minutes": list(reversed(minutes))[:30],
+            "seconds_json": [_point(x) for x in seconds],
+            "minutes_json": [_point(x) for x in minutes],
+            "paths": paths,
+            "rules": selectors.grid_rules(params),
+        },
+    )
+
+
+def _point(sample) -> dict:
+    return {f: getattr(sample, f) for f in selectors.SAMPLE_FIGURES}
+
+
+@login_required
+@require_POST
+def path_limit(request):
+    params = selectors.chain_params()
+    if not _may_limit(request, params):
+        raise PermissionDenied("Only staff on the grid operator's site may limit a transmission path.")
+    paths = selectors.paths_status(params=params)
+    form = _limit_form(params, paths, request.POST)
+    if form.is_valid():
+        try:
+            tx = path_limit_set(**form.limit_kwargs())
+        except GridRefused as exc:
+            messages.error(request, f"Refused: {exc.message}")
+        else:
+            messages.success(request, f"Path limit signed and sent (transaction {tx.hash[:12]}…).")
+    else:
+        problems = "; ".join(
+            f"{form.fields[f].label if f in form.fields else f}: {' '.join(e)}"
+            for f, e in form.errors.items()
+        )
+        messages.error(request, f"Not sent. {problems}")
+    return redirect("grid")
