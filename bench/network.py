@@ -1,0 +1,331 @@
+"""Network benchmark: signed transfers spread over a local network of sites, to final at every site.
+
+Starts BENCH_SITES real sites (gridtokenx_site.testsite.start_network: each its
+own database, daphne, Celery worker and beat) from a bench-only genesis: the
+demo genesis with those validators active plus BENCH_SENDERS funded accounts
+(keys from the demo seeds of their usernames). Every transfer is signed before
+the clock starts. Each site gets one client thread that owns a share of the
+senders (so their nonces arrive in order) and offers BENCH_RATE / BENCH_SITES
+tx/s for BENCH_SECONDS in batches of BENCH_BATCH per POST to that site's
+/api/v1/transactions/.
+
+A transaction is final at a site when that site commits a block holding it:
+each site's ws/chain/ stream tells when it committed each height (the time
+the message arrives), and the blocks API (tx_hashes) which transactions a
+height holds. Final at every site is the latest of those times; latency runs
+from the POST of its batch.
+
+Prints one JSON object on its last line: finalized tx/s (final at every site),
+p50/p95/p99 seconds from submit to final at every site, and per site the
+height, state root, and its own figures. Fails (exit 1) when the sites'
+blocks or state roots differ at their common height.
+
+Environment: BENCH_SITES (4), BENCH_SECONDS (20), BENCH_RATE (2000),
+BENCH_BATCH (250), BENCH_SENDERS (200), BENCH_BLOCK_INTERVAL_MS (the genesis
+block interval), BENCH_DRAIN_SECONDS (30).
+"""
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import httpx
+from websockets.sync.client import connect
+
+from bench.ledger import _env_int, _latency_figures
+from chain.ledger.genesis import demo_key, load_genesis
+from chain.ledger.keys import address_of
+from chain.ledger.tx import sign_transaction
+from gridtokenx_site.testsite import DEMO_GENESIS, active_validators, start_network, stop_network
+
+DEFAULT_SITES = ["EGAT", "MEA", "PEA", "ERC"]
+
+
+def sender_name(index: int) -> str:
+    return f"bench_sender_{index}"
+
+
+def bench_genesis(path: Path, senders: int) -> None:
+    """The demo genesis plus the bench's funded senders, written to ``path``."""
+    lines = [DEMO_GENESIS.read_text()]
+    for index in range(senders):
+        name = sender_name(index)
+        lines.append(
+            "\n[[accounts]]\n"
+            f'username = "{name}"\n'
+            f'display_name = "Bench sender {index}"\n'
+            'role = "consumer"\n'
+            'region = "bangkok"\n'
+            f'address = "{address_of(demo_key(name))}"\n'
+            "tokens = 1000\n"
+            "energy_kwh = 0\n"
+        )
+    path.write_text("".join(lines))
+
+
+def site_names(count: int) -> list[str]:
+    """The demo genesis's active validators when it has enough, else the first demo authorities."""
+    active = [v["name"] for v in active_validators(DEMO_GENESIS)]
+    return active[:count] if len(active) >= count else DEFAULT_SITES[:count]
+
+
+def _sign_batch(chain_id: str, senders: list[int], first_nonce: int, per_sender: int, n: int):
+    """One POST body and its transaction hashes: ``per_sender`` transfers from each sender."""
+    wires, hashes = [], []
+    for index in senders:
+        key = demo_key(sender_name(index))
+        to = address_of(demo_key(sender_name((index + 1) % n)))
+        for nonce in range(first_nonce, first_nonce + per_sender):
+            tx = sign_transaction(
+                key, chain_id=chain_id, nonce=nonce, kind="transfer", payload={"to": to, "amount": 1}
+            )
+            wires.append(tx.to_wire())
+            hashes.append(tx.hash)
+    return json.dumps(wires).encode(), hashes
+
+
+class CommitWatcher(threading.Thread):
+    """Records when one site's ws/chain/ stream announces each committed height."""
+
+    def __init__(self, site):
+        super().__init__(daemon=True)
+        self.site = site
+        self.committed: dict[int, float] = {}
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        self.errors: list[str] = []
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                with connect(self.site.ws_url + "/ws/chain/", origin=self.site.url, open_timeout=10) as ws:
+                    self.connected.set()
+                    while not self.stopping.is_set():
+                        try:
+                            message = json.loads(ws.recv(timeout=0.5))
+                        except TimeoutError:
+                            continue
+                        if message.get("type") == "block":
+                            self.committed.setdefault(message["height"], time.monotonic())
+            except Exception as exc:  # a dropped stream reconnects; gaps are filled from later heights
+                self.errors.append(repr(exc)[:200])
+                time.sleep(0.2)
+
+
+def run() -> dict:
+    count = _env_int("BENCH_SITES", 4)
+    seconds = _env_int("BENCH_SECONDS", 20)
+    rate = _env_int("BENCH_RATE", 2000)
+    batch = _env_int("BENCH_BATCH", 250)
+    n = _env_int("BENCH_SENDERS", 200)
+    drain_s = _env_int("BENCH_DRAIN_SECONDS", 30)
+    names = site_names(count)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-network-"))
+    bench_genesis(tmp / "genesis.toml", n)
+    genesis = load_genesis(tmp / "genesis.toml")
+    interval_ms = _env_int("BENCH_BLOCK_INTERVAL_MS", genesis.params["block_interval_ms"])
+
+    groups = [list(range(k, n, count)) for k in range(count)]  # site k's senders
+    per_sender = max(1, batch // len(groups[0]))
+    batch = len(groups[0]) * per_sender
+    site_rate = rate / count
+    batches_per_site = -(-int(site_rate * seconds) // batch)
+    t_sign = time.monotonic()
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = [
+            [
+                pool.submit(_sign_batch, genesis.chain_id, groups[k], j * per_sender, per_sender, n)
+                for j in range(batches_per_site)
+            ]
+            for k in range(count)
+        ]
+        signed = [[f.result() for f in row] for row in futures]
+    print(
+        f"signed {count * batches_per_site * batch} transfers in {time.monotonic() - t_sign:.1f}s", flush=True
+    )
+
+    sites = start_network(
+        tmp,
+        names,
+        genesis=tmp / "genesis.toml",
+        block_interval_ms=interval_ms,
+        extra_env={"DB_CONN_MAX_AGE": "600"},
+    )
+    watchers = [CommitWatcher(site) for site in sites]
+    try:
+        for w in watchers:
+            w.start()
+        for w in watchers:
+            if not w.connected.wait(30):
+                raise RuntimeError(f"no ws/chain/ stream from {w.site.name}: {w.errors[-1:]}")
+        start_heights = [site.status()["height"] for site in sites]
+        submitted, rejected, backpressure = _offer(sites, signed, batch, site_rate, seconds)
+        _drain(sites, watchers, submitted, start_heights, drain_s)
+        return _figures(sites, watchers, submitted, rejected, backpressure, start_heights) | {
+            "sites": count,
+            "seconds": seconds,
+            "offered_tx_per_s": rate,
+            "batch": batch,
+            "senders": n,
+            "block_interval_ms": interval_ms,
+        }
+    finally:
+        for w in watchers:
+            w.stopping.set()
+        stop_network(sites)
+
+
+def _offer(sites, signed, batch, site_rate, seconds):
+    """Each site's thread POSTs its batches on schedule; returns {tx hash: submit time}, rejections, 503s."""
+    submitted: dict[str, float] = {}
+    rejected: list[str] = []
+    backpressure = [0]
+    lock = threading.Lock()
+    t0 = time.monotonic() + 0.2
+    end = t0 + seconds
+
+    def client(k: int) -> None:
+        with httpx.Client(base_url=sites[k].url, timeout=60) as http:
+            for j, (body, hashes) in enumerate(signed[k]):
+                due = t0 + j * batch / site_rate
+                if due >= end:
+                    return
+                time.sleep(max(0.0, due - time.monotonic()))
+                while True:
+                    sent = time.monotonic()
+                    response = http.post(
+                        "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
+                    )
+                    if response.status_code != 503 or time.monotonic() >= end:
+                        break
+                    with lock:
+                        backpressure[0] += 1
+                    time.sleep(float(response.headers.get("Retry-After", "1")))
+                if response.status_code != 202:
+                    with lock:
+                        rejected.append(f"{sites[k].name}: {response.status_code} {response.text[:300]}")
+                    return  # later nonces of these senders could never be admitted
+                with lock:
+                    submitted.update(dict.fromkeys(hashes, sent))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(len(sites))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return submitted, rejected, backpressure[0]
+
+
+def _drain(sites, watchers, submitted, start_heights, drain_s) -> None:
+    """Wait (bounded) until every site's mempool is empty and its stream has seen its height."""
+    deadline = time.monotonic() + drain_s
+    while time.monotonic() < deadline:
+        statuses = [site.status() for site in sites]
+        if all(s["mempool_size"] == 0 for s in statuses) and all(
+            max(w.committed, default=0) >= s["height"] for w, s in zip(watchers, statuses, strict=True)
+        ):
+            return
+        time.sleep(0.3)
+
+
+def _blocks(site, start_height: int, height: int) -> dict[int, dict]:
+    blocks = {}
+    with httpx.Client(base_url=site.url, timeout=30) as http:
+        for h in range(start_height + 1, height + 1):
+            response = http.get(f"/api/v1/blocks/{h}/")
+            response.raise_for_status()
+            blocks[h] = response.json()
+    return blocks
+
+
+def _commit_times(watcher, heights) -> dict[int, float]:
+    """Stream time per height; a height the stream missed takes the next seen one's (later) time."""
+    times, later = {}, None
+    for h in sorted(heights, reverse=True):
+        later = watcher.committed.get(h, later)
+        if later is not None:
+            times[h] = later
+    return times
+
+
+def _figures(sites, watchers, submitted, rejected, backpressure, start_heights) -> dict:
+    final_at: list[dict[str, float]] = []  # per site: tx hash -> committed there
+    per_site = {}
+    heads = [site.status() for site in sites]
+    blocks_of = []
+    for site, watcher, start, head in zip(sites, watchers, start_heights, heads, strict=True):
+        blocks = _blocks(site, start, head["height"])
+        blocks_of.append(blocks)
+        times = _commit_times(watcher, blocks)
+        at = {}
+        for h, block in blocks.items():
+            if h in times:
+                for tx_hash in block["tx_hashes"]:
+                    if tx_hash in submitted:
+                        at[tx_hash] = times[h]
+        final_at.append(at)
+        latencies = sorted(t - submitted[x] for x, t in at.items())
+        per_site[site.name] = {
+            "height": head["height"],
+            "state_root": head["state_root"],
+            "block_hash": head["last_block_hash"],
+            "final_here": len(at),
+            **_latency_figures(latencies),
+            "ws_reconnects": len(watcher.errors),
+        }
+
+    everywhere = set(submitted)
+    for at in final_at:
+        everywhere &= at.keys()
+    latencies = sorted(max(at[x] for at in final_at) - submitted[x] for x in everywhere)
+    t0 = min(submitted.values(), default=0.0)
+    last = max((max(at[x] for at in final_at) for x in everywhere), default=t0)
+    common = min(head["height"] for head in heads)
+    at_common = {
+        site.name: (blocks[common]["hash"], blocks[common]["result_state_root"])
+        if common in blocks
+        else (head["last_block_hash"], head["state_root"])
+        for site, blocks, head in zip(sites, blocks_of, heads, strict=True)
+    }
+    figures = _latency_figures(latencies)
+    return {
+        "bench": "network",
+        "submitted": len(submitted),
+        "final_at_every_site": len(everywhere),
+        "rejected_batches": len(rejected),
+        "first_rejection": rejected[0] if rejected else None,
+        "mempool_full_retries": backpressure,
+        "finalized_tx_per_s": round(len(everywhere) / max(last - t0, 1e-9), 1) if everywhere else 0.0,
+        **{k: (v if v == v else None) for k, v in figures.items()},  # NaN (nothing final) -> null
+        "common_height": common,
+        "agree_at_common_height": len(set(at_common.values())) == 1,
+        "at_common_height": {name: {"block_hash": h, "state_root": r} for name, (h, r) in at_common.items()},
+        "per_site": per_site,
+    }
+
+
+def main() -> int:
+    result = run()
+    print(json.dumps(result), flush=True)
+    if not result["agree_at_common_height"]:
+        print(
+            f"FAIL: the sites' blocks or state roots differ at height {result['common_height']}: "
+            + ", ".join(
+                f"{name} block {s['block_hash'][:12]} root {s['state_root'][:12]}"
+                for name, s in result["at_common_height"].items()
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    ok = result["final_at_every_site"] == result["submitted"] and not result["rejected_batches"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
