@@ -41,4 +41,15 @@ def site_commands(
     ]
     if beat_schedule is not None:
         commands.append([*celery, "beat", "--loglevel", "WARNING", "-s", str(beat_schedule)])
+    if meters_demo():
+        # The MQTT bridge and the demo meters (meters/management/commands).
+        manage = str(Path(__file__).resolve().parent.parent / "manage.py")
+        commands += [[python, manage, "meters_bridge"], [python, manage, "meter_simulator"]]
     return commands
+
+
+def meters_demo() -> bool:
+    """GTX_METERS_DEMO=1 (``make run``): the site runs the meter bridge and simulator too."""
+    from django.conf import settings
+
+    return getattr(settings, "GTX_METERS_DEMO", False)

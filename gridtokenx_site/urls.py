@@ -4,10 +4,12 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/market/", include("trading.urls")),
+    path("api/v1/meters/", include("meters.api_urls")),
     path("api/v1/grid/", include("grid.api_urls")),
     path("api/v1/governance/", include("governance.urls")),
     path("api/", include("chain.api.urls")),
     path("market/", include("trading.web_urls")),
+    path("meters/", include("meters.urls")),
     path("grid/", include("grid.urls")),
     path("audit/", include("audit.urls")),
     path("governance/", include("governance.web_urls")),

@@ -1,0 +1,189 @@
+"""The MQTT bridge: signed meter readings from the broker into admission.
+
+Meters publish a signed meter_reading transaction (its wire JSON, as for
+POST /api/v1/meters/readings/) to ``gridtokenx/meters/<meter>/readings``. The
+bridge collects what arrives for up to ``flush_s`` (or ``batch_max`` messages),
+admits the batch through meters.services.readings_submit, and answers each meter
+on ``gridtokenx/meters/<meter>/accepted`` ({"hash"}) or
+``gridtokenx/meters/<meter>/rejected`` ({"hash", "code", "message"}).
+
+Admission takes a batch whole or not at all, so a refused batch is retried
+without the refused messages until what is left is admitted. A bad message
+(not JSON, not a reading, wrong topic, bad signature, replayed...) is logged
+and answered; it never stops the bridge and never changes state.
+"""
+
+import json
+import logging
+import queue
+import threading
+import time
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from django.db import close_old_connections
+
+from chain.ledger import errors
+from chain.services.admission import MEMPOOL_FULL, BatchRejected
+from meters.services import readings_submit
+
+log = logging.getLogger(__name__)
+
+TOPIC_ROOT = "gridtokenx/meters"
+READINGS_TOPIC = f"{TOPIC_ROOT}/+/readings"
+TOPIC_MISMATCH = "topic_mismatch"
+BRIDGE_ERROR = "bridge_error"
+
+
+def readings_topic(meter: str) -> str:
+    return f"{TOPIC_ROOT}/{meter}/readings"
+
+
+def reply_topic(meter: str, outcome: str) -> str:
+    """``outcome`` is "accepted" or "rejected"."""
+    return f"{TOPIC_ROOT}/{meter}/{outcome}"
+
+
+def broker_address(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    return parsed.hostname or "127.0.0.1", parsed.port or 1883
+
+
+def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str, str] | None]:
+    """(meter from the topic, the wire dict or None, the refusal (code, message) or None)."""
+    parts = topic.split("/")
+    meter = parts[2] if len(parts) == 4 else ""
+    try:
+        wire = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return meter, None, (errors.MALFORMED, "The message is not JSON.")
+    if not isinstance(wire, dict):
+        return meter, None, (errors.MALFORMED, "The message must be one signed transaction (a JSON object).")
+    if wire.get("sender") != meter:
+        return meter, None, (TOPIC_MISMATCH, "The transaction's sender is not the meter of the topic.")
+    return meter, wire, None
+
+
+def tx_hash_of(wire: dict) -> str:
+    from chain.ledger.errors import LedgerError
+    from chain.ledger.tx import parse_transaction
+
+    try:
+        return parse_transaction(wire).hash
+    except (LedgerError, ValueError, TypeError):
+        return ""
+
+
+class MeterBridge:
+    """Subscribes, batches, admits, answers. ``start()`` then ``stop()``; or ``run_forever()``."""
+
+    def __init__(self, url: str, *, batch_max: int = 2000, flush_s: float = 0.05, client_id: str = ""):
+        self.host, self.port = broker_address(url)
+        self.batch_max, self.flush_s = batch_max, flush_s
+        self.inbox: queue.Queue = queue.Queue()
+        self.stopping = threading.Event()
+        self.accepted = self.rejected = 0
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda client, userdata, message: self.inbox.put(
+            (message.topic, message.payload)
+        )
+        self.worker = threading.Thread(target=self._work, name="meters-bridge", daemon=True)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        client.subscribe(READINGS_TOPIC, qos=1)  # again after every reconnect
+        log.info("meters bridge: subscribed to %s on %s:%s", READINGS_TOPIC, self.host, self.port)
+
+    def start(self) -> None:
+        self.client.connect(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.worker.join(timeout=10)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self.stopping.wait(1):
+                pass
+        finally:
+            self.stop()
+
+    def _work(self) -> None:
+        while not self.stopping.is_set():
+            batch = self._collect()
+            if not batch:
+                continue
+            try:
+                self.handle(batch)
+            except Exception:  # the bridge outlives any one batch
+                log.exception("meters bridge: a batch failed")
+                for topic, _ in batch:
+                    meter = topic.split("/")[2] if topic.count("/") == 3 else ""
+                    self._reply(
+                        meter, "rejected", {"code": BRIDGE_ERROR, "message": "Internal error; retry."}
+                    )
+            finally:
+                close_old_connections()
+
+    def _collect(self) -> list:
+        try:
+            first = self.inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch, deadline = [first], time.monotonic() + self.flush_s
+        while len(batch) < self.batch_max:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(self.inbox.get(timeout=left))
+            except queue.Empty:
+                break
+        return batch
+
+    def handle(self, batch: list[tuple[str, bytes]]) -> None:
+        """Admit what can be admitted of ``batch``; answer every message."""
+        pending = []
+        for topic, body in batch:
+            meter, wire, refusal = decode_message(topic, body)
+            if refusal:
+                self._refuse(meter, "", *refusal)
+            else:
+                pending.append((meter, wire))
+        retries = 0
+        while pending:
+            try:
+                txs = readings_submit(wires=[wire for _, wire in pending])
+            except BatchRejected as exc:
+                indexed = {p["index"]: p for p in exc.problems if p.get("index") is not None}
+                if not indexed:  # the whole batch: mempool full (wait) or malformed
+                    if exc.code == MEMPOOL_FULL and retries < 50:
+                        retries += 1
+                        time.sleep(0.1)
+                        continue
+                    for meter, wire in pending:
+                        self._refuse(meter, tx_hash_of(wire), exc.code, exc.message)
+                    return
+                for index, problem in sorted(indexed.items()):
+                    meter, wire = pending[index]
+                    self._refuse(meter, tx_hash_of(wire), problem["code"], problem["message"])
+                pending = [item for i, item in enumerate(pending) if i not in indexed]
+                continue
+            for (meter, _), tx in zip(pending, txs, strict=True):
+                self.accepted += 1
+                self._reply(meter, "accepted", {"hash": tx.hash})
+            return
+
+    def _refuse(self, meter: str, tx_hash: str, code: str, message: str) -> None:
+        self.rejected += 1
+        log.info("meters bridge: refused a reading of %s: %s %s", meter or "?", code, message)
+        self._reply(meter, "rejected", {"hash": tx_hash, "code": code, "message": message})
+
+    def _reply(self, meter: str, outcome: str, body: dict) -> None:
+        if meter and "+" not in meter and "#" not in meter:
+            self.client.publish(reply_topic(meter, outcome), json.dumps(body), qos=0)

@@ -1,0 +1,27 @@
+"""Run the MQTT bridge: signed meter readings from the broker (GTX_MQTT_URL) into admission."""
+
+import logging
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from meters.bridge import READINGS_TOPIC, MeterBridge
+
+
+class Command(BaseCommand):
+    help = "Bridge meter readings from MQTT into the mempool (Ctrl-C stops it)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default=settings.GTX_MQTT_URL, help="mqtt://host:port")
+        parser.add_argument("--batch-max", type=int, default=2000)
+        parser.add_argument("--flush-ms", type=int, default=50)
+
+    def handle(self, *args, url, batch_max, flush_ms, **options):
+        logging.getLogger("meters").setLevel(logging.INFO)
+        bridge = MeterBridge(url, batch_max=batch_max, flush_s=flush_ms / 1000)
+        signal.signal(signal.SIGTERM, lambda *_: bridge.stopping.set())
+        signal.signal(signal.SIGINT, lambda *_: bridge.stopping.set())
+        self.stdout.write(f"meters bridge: {READINGS_TOPIC} on {url}")
+        bridge.run_forever()
+        self.stdout.write(f"meters bridge stopped: {bridge.accepted} accepted, {bridge.rejected} refused")

@@ -1,0 +1,149 @@
+"""The meters' write path: readings into admission, registrations signed by a grid authority.
+
+Readings are signed by the meters themselves (over REST or MQTT); this module
+only pre-checks what the database already knows (is the sender a registered,
+active meter?) so a meter hears "unknown_meter" instead of "unknown_sender",
+then admits them like any transaction. Registrations from the browser are
+signed with this site's node key, which must be a grid authority for the region.
+"""
+
+from dataclasses import dataclass
+
+from nacl.signing import SigningKey
+
+from chain.ledger.genesis import demo_key
+from chain.ledger.keys import address_of
+from chain.ledger.tx import Transaction, sign_transaction
+from chain.models import Account, ChainHead, MempoolTx, Validator
+from chain.services.admission import BatchRejected, transactions_submit
+from meters.ledger import kinds as k
+from meters.models import Meter
+
+NOT_A_READING = "not_a_reading"
+READING_KIND = "meter_reading"
+
+
+@dataclass
+class MeterRefused(Exception):
+    code: str
+    message: str
+
+
+def readings_submit(*, wires: list) -> list[Transaction]:
+    """Admit signed meter_reading transactions, all or none; raises BatchRejected with reasons."""
+    if not isinstance(wires, list) or not wires:
+        return transactions_submit(wires)  # its refusal of an empty or malformed batch
+    problems = []
+    senders = {w.get("sender") for w in wires if isinstance(w, dict) and isinstance(w.get("sender"), str)}
+    meters = dict(Meter.objects.filter(meter_id__in=senders).values_list("meter_id", "revoked_height"))
+    for index, wire in enumerate(wires):
+        if not isinstance(wire, dict) or wire.get("kind") != READING_KIND:
+            problems.append(_problem(index, NOT_A_READING, "This endpoint takes meter_reading transactions."))
+        elif not isinstance(wire.get("sender"), str) or wire["sender"] not in meters:
+            problems.append(_problem(index, k.UNKNOWN_METER, "The sender is not a registered meter."))
+        elif meters[wire["sender"]]:
+            problems.append(_problem(index, k.METER_REVOKED, "The meter was revoked by its grid authority."))
+    if problems:
+        raise BatchRejected(problems)
+    return transactions_submit(wires)
+
+
+def _problem(index: int, code: str, message: str) -> dict:
+    return {"index": index, "code": code, "message": message}
+
+
+def next_nonce(address: str) -> int:
+    """The committed nonce plus what waits in the mempool: the next one to sign with."""
+    committed = Account.objects.filter(address=address).values_list("nonce", flat=True).first() or 0
+    return committed + MempoolTx.objects.filter(sender=address).count()
+
+
+def authority_for(*, signer: str, region: str) -> bool:
+    """Whether ``signer`` may register meters in ``region`` (the rule of meters.ledger.kinds)."""
+    params = ChainHead.objects.only("params").get().params
+    if signer == params["grid_operator"]:
+        return Validator.objects.filter(public_key=signer).exists()
+    utility = k.region_utility(params, region)
+    return Validator.objects.filter(public_key=signer, name=utility, authority=True).exists()
+
+
+def meter_register(
+    *, key: SigningKey, meter: str, owner: str, region: str, kind: str, rated_capacity_w: int
+) -> Transaction:
+    """Sign a meter_register with ``key`` (a grid authority) and admit it; MeterRefused if it cannot be."""
+    signer = address_of(key)
+    if not authority_for(signer=signer, region=region):
+        raise MeterRefused(
+            k.NOT_AUTHORITY,
+            f"This site's key is not a grid authority for {region}: only its utility or the grid operator "
+            "can register meters there.",
+        )
+    head = ChainHead.objects.only("chain_id").get()
+    payload = {
+        "meter": meter,
+        "owner": owner,
+        "region": region,
+        "kind": kind,
+        "rated_capacity_w": rated_capacity_w,
+    }
+    tx = sign_transaction(
+        key, chain_id=head.chain_id, nonce=next_nonce(signer), kind="meter_register", payload=payload
+    )
+    try:
+        transactions_submit([tx.to_wire()])
+    except BatchRejected as exc:
+        raise MeterRefused(exc.code, exc.message) from exc
+    return tx
+
+
+# --- the demo meters -----------------------------------------------------------------------
+
+#: username -> (kind, rated capacity W). Keys come from public seeds: demo_key("meter/<username>").
+DEMO_METERS = {
+    "solar_somchai": ("solar", 10_000),
+    "wind_korat": ("wind", 2_000_000),
+    "hydro_nan": ("hydro", 1_000_000),
+    "bkk_community_solar": ("solar", 1_500_000),
+    "home_malee": ("consumption", 10_000),
+    "factory_rayong": ("consumption", 3_000_000),
+}
+
+
+def demo_meter_key(username: str) -> SigningKey:
+    return demo_key(f"meter/{username}")
+
+
+def demo_meters_register() -> int:
+    """Register the demo meters that are not yet registered, signed by MEA or PEA (demo keys).
+
+    Returns how many registrations were admitted. Only for the demo network: its
+    authority keys derive from public seeds.
+    """
+    from chain.models import Wallet
+
+    head = ChainHead.objects.only("params").get()
+    wallets = {
+        w.user.username: w
+        for w in Wallet.objects.select_related("user").filter(user__username__in=list(DEMO_METERS))
+    }
+    known = set(Meter.objects.values_list("meter_id", flat=True))
+    admitted = 0
+    for username, (kind, capacity) in DEMO_METERS.items():
+        wallet = wallets.get(username)
+        meter = address_of(demo_meter_key(username))
+        if wallet is None or meter in known:
+            continue
+        utility = k.region_utility(head.params, wallet.region) or "EGAT"
+        try:
+            meter_register(
+                key=demo_key(utility),
+                meter=meter,
+                owner=wallet.address,
+                region=wallet.region,
+                kind=kind,
+                rated_capacity_w=capacity,
+            )
+            admitted += 1
+        except MeterRefused:
+            continue  # already waiting in the mempool, or this genesis has no such authority
+    return admitted

@@ -1,0 +1,95 @@
+"""The meters' browser pages: my meters (all of them for regulators and staff), one meter's
+readings, the staff registration form, and the carbon report."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from chain import selectors as chain_selectors
+from chain.node import node_address, node_signing_key
+from chain.views.access import account_owners, reads_everything
+from meters import selectors
+from meters.forms import MeterRegisterForm
+from meters.services import MeterRefused, meter_register
+
+
+def _own_address(user) -> str | None:
+    wallet = getattr(user, "wallet", None)
+    return wallet.address if wallet is not None else None
+
+
+@login_required
+def meters_page(request):
+    everything = reads_everything(request.user)
+    address = _own_address(request.user)
+    meters = selectors.meters_of(owner=None if everything else address or "-")
+    return render(
+        request,
+        "meters/meters.html",
+        {
+            "meters": meters,
+            "everything": everything,
+            "totals": selectors.meter_totals(meters),
+            "record": selectors.settlement_record(address=address) if address else None,
+            "owners": account_owners(request, (m.owner for m in meters)),
+            "may_register": request.user.is_staff,
+            "reward_per_kwh": chain_selectors.chain_head().params["reward_per_kwh"],
+        },
+    )
+
+
+@login_required
+def meter_detail(request, meter_id: str):
+    meter = selectors.meter_get(meter_id=meter_id)
+    if meter is None or not (reads_everything(request.user) or meter.owner == _own_address(request.user)):
+        raise Http404("No meter of yours with this key.")
+    return render(
+        request,
+        "meters/meter.html",
+        {
+            "meter": meter,
+            "readings": selectors.readings_recent(meter_id=meter.meter_id),
+            "owners": account_owners(request, [meter.owner]),
+        },
+    )
+
+
+@login_required
+def meter_register_view(request):
+    """Staff only: the node key signs, and must be a grid authority for the region."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff register meters, with the site's grid authority key.")
+    regions = chain_selectors.chain_head().params["regions"]
+    form = MeterRegisterForm(request.POST or None, regions=regions)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tx = meter_register(key=node_signing_key(), **form.cleaned_data)
+        except MeterRefused as exc:
+            form.add_error(None, f"{exc.message} ({exc.code})")
+        else:
+            messages.success(request, f"Registration {tx.hash[:12]}… is waiting for the next block.")
+            return redirect("meters")
+    return render(
+        request,
+        "meters/register.html",
+        {"form": form, "node_address": node_address()},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def carbon_report(request):
+    everything = reads_everything(request.user)
+    address = _own_address(request.user)
+    report = selectors.carbon_report(address=None if everything else address or "-")
+    return render(
+        request,
+        "meters/carbon.html",
+        {
+            "report": report,
+            "everything": everything,
+            "owners": account_owners(request, (r.address for r in report["rows"])),
+        },
+    )
