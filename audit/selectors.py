@@ -42,14 +42,12 @@ def trades_filtered(*, slot_ms: int | None = None, zone: str | None = None, acco
 
 
 def trade_delivered_wh(trades: list[Trade]) -> dict[str, int | None]:
-    """Wh delivered per trade id, or None while delivery is not settled (shown "pending").
+    """Wh delivered per trade id, or None while its slot is not settled (shown "pending").
 
-    The one place that knows where delivery is recorded: a ``delivered_wh`` field
-    on the trade once the market's delivery settlement adds it.
+    The one place that knows where delivery is recorded: the market's settlement
+    sets ``delivered_wh`` and ``settled_height`` on the trade when its slot settles.
     """
-    if not any(f.name == "delivered_wh" for f in Trade._meta.get_fields()):
-        return {t.trade_id: None for t in trades}
-    return {t.trade_id: getattr(t, "delivered_wh", None) for t in trades}
+    return {t.trade_id: t.delivered_wh if t.settled_height else None for t in trades}
 
 
 def names_by_address(addresses: Iterable[str]) -> dict[str, str]:
@@ -197,21 +195,34 @@ def energy_flows(*, period_ms: int) -> list[dict]:
     )
 
 
-def carbon_credits_g(*, period_ms: int) -> dict[int, int]:
-    """Carbon credits (g CO2 avoided) per period: the market's own per-trade ``carbon_g``
-    (the buyer zone's carbon_g_per_kwh × renewable kWh). One place to rewire to delivery."""
+def carbon_credits_g(*, period_ms: int) -> dict[int, dict]:
+    """Carbon credits per period in g CO2: what settled trades' delivered renewable Wh avoided
+    (the market's ``delivered_carbon_g``), and what unsettled trades would (``carbon_g``).
+    The one place that decides which figure is a credit."""
     rows = (
         Trade.objects.annotate(period_ms=_period_start(period_ms))
         .values("period_ms")
-        .annotate(carbon_g=Sum("carbon_g"))
+        .annotate(
+            credited=Sum("delivered_carbon_g", filter=Q(settled_height__gt=0)),
+            pending=Sum("carbon_g", filter=Q(settled_height=0)),
+            delivered_wh=Sum("delivered_wh", filter=Q(settled_height__gt=0)),
+        )
         .order_by("period_ms")
     )
-    return {r["period_ms"]: r["carbon_g"] for r in rows}
+    return {
+        r["period_ms"]: {
+            "carbon_credits_g": r["credited"] or 0,
+            "pending_carbon_g": r["pending"] or 0,
+            "delivered_wh": r["delivered_wh"] or 0,
+        }
+        for r in rows
+    }
 
 
 def energy_report(*, period_ms: int) -> list[dict]:
     """Per period: traded Wh, renewable Wh (by the sell order's source), share in per mille,
-    Wh within zones and between zones, carbon credits in g. Integers only."""
+    Wh within zones and between zones, delivered Wh (settled trades), carbon credits in g
+    (settled) and carbon still pending settlement. Integers only."""
     by_source = (
         Trade.objects.annotate(period_ms=_period_start(period_ms))
         .values("period_ms", "source")
@@ -228,7 +239,9 @@ def energy_report(*, period_ms: int) -> list[dict]:
                 "renewable_wh": 0,
                 "within_zone_wh": 0,
                 "between_zones_wh": 0,
+                "delivered_wh": 0,
                 "carbon_credits_g": 0,
+                "pending_carbon_g": 0,
             },
         )
 
@@ -240,8 +253,8 @@ def energy_report(*, period_ms: int) -> list[dict]:
     for flow in energy_flows(period_ms=period_ms):
         key = "within_zone_wh" if flow["seller_zone"] == flow["buyer_zone"] else "between_zones_wh"
         row(flow["period_ms"])[key] += flow["energy_wh"]
-    for start, grams in carbon_credits_g(period_ms=period_ms).items():
-        row(start)["carbon_credits_g"] = grams
+    for start, carbon in carbon_credits_g(period_ms=period_ms).items():
+        row(start).update(carbon)
     result = [periods[k] for k in sorted(periods)]
     for entry in result:
         entry["renewable_permille"] = (

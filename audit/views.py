@@ -296,7 +296,9 @@ REPORT_COLUMNS = [
     "renewable_permille",
     "within_zone_wh",
     "between_zones_wh",
+    "delivered_wh",
     "carbon_credits_g",
+    "pending_carbon_g",
 ]
 FLOW_COLUMNS = ["period_start", "period_ms", "seller_zone", "buyer_zone", "energy_wh"]
 

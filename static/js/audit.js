@@ -48,14 +48,15 @@
           labels: labels,
           datasets: [
             { type: "line", label: "Renewable share (%)", data: periods.map(function (r) { return r.renewable_permille / 10; }), borderColor: COLORS.green, yAxisID: "share", pointRadius: 3 },
-            { type: "bar", label: "Carbon credits (kg CO₂)", data: periods.map(function (r) { return r.carbon_credits_g / 1000; }), backgroundColor: COLORS.blue, yAxisID: "carbon" },
+            { type: "bar", label: "Carbon credits (kg CO₂)", data: periods.map(function (r) { return r.carbon_credits_g / 1000; }), backgroundColor: COLORS.blue, yAxisID: "carbon", stack: "c" },
+            { type: "bar", label: "Awaiting settlement (kg CO₂)", data: periods.map(function (r) { return r.pending_carbon_g / 1000; }), backgroundColor: "rgba(52, 110, 200, .25)", yAxisID: "carbon", stack: "c" },
           ],
         },
         options: Object.assign({}, common, {
           scales: {
-            x: { grid: { display: false } },
+            x: { stacked: true, grid: { display: false } },
             share: { position: "left", min: 0, max: 100 },
-            carbon: { position: "right", beginAtZero: true, grid: { display: false } },
+            carbon: { position: "right", beginAtZero: true, stacked: true, grid: { display: false } },
           },
         }),
       });

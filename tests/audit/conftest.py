@@ -31,3 +31,28 @@ def transfers(users, produce):
         )
         blocks.append(produce())
     return blocks
+
+
+@pytest.fixture
+def slot(chain):
+    from trading import selectors as market
+
+    return market.slots_open(count=2)[1]
+
+
+@pytest.fixture
+def make_trade(users, produce, slot):
+    """make_trade(seller, buyer, kwh, price, zone=...) -> the Trade: a sell, a block, a matching buy,
+    a block; the book is empty again afterwards."""
+    from tests.trading.harness import buy, sell
+    from trading.models import Trade
+    from trading.services import order_place
+
+    def make(seller, buyer, kwh=1, price=3_500_000, zone="bangkok", source="solar"):
+        order_place(wallet=users[seller].wallet, **sell(slot, kwh=kwh, price=price, zone=zone, source=source))
+        produce()
+        order_place(wallet=users[buyer].wallet, **buy(slot, kwh=kwh, price=price, zone=zone))
+        produce()
+        return Trade.objects.order_by("-height", "-seq").first()
+
+    return make

@@ -114,3 +114,11 @@ def test_a_run_is_claimed_once(users, transfers):
     verification = verification_start(user=users["erc_auditor"], replay=False)
     assert verification_run(verification_id=verification.pk) is not None
     assert verification_run(verification_id=verification.pk) is None
+
+
+def test_a_market_chain_replays_from_genesis(users, make_trade, transfers):
+    make_trade("solar_somchai", "home_malee", kwh=2)
+    make_trade("hydro_nan", "factory_rayong", kwh=1, zone="east", source="hydro")
+    result = run(users, replay=True)
+    assert result.status == VerificationStatus.PASSED, result.problem
+    assert result.checked_height == Block.objects.count()
