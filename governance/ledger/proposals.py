@@ -248,8 +248,20 @@ def _carry_out(state: State, ctx: BlockContext, action: str, args: dict) -> str:
     return f"Validator {updated.name} {verb} from block {ctx.height + 1}."
 
 
+#: Counter holding the last height at which a proposal was open or waiting (see governance_block_start).
+CLOCK = "clock"
+
+
 def governance_block_start(state: State, ctx: BlockContext) -> None:
-    """Tally proposals whose voting ended before this block, then execute those due now."""
+    """Tally proposals whose voting ended before this block, then execute those due now.
+
+    While anything is open or waiting, the hook also sets the ``clock`` counter to
+    this height: a block that changes no record is discarded by the producer, and
+    voting periods counted in blocks must pass even when nobody trades.
+    """
+    if governance_due(state.store, ctx.timestamp_ms, ctx.params):
+        state.put(Counter(CLOCK, ctx.height))
+        state.commit_tx()
     for proposal in state.scan(Proposal.table, "open_end_height", 1, ctx.height - 1):
         decided = tally(state, proposal, ctx.height)
         state.put(decided)

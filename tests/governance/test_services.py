@@ -1,0 +1,171 @@
+"""Governance on a site's database, blocks made in-process: life of a proposal, refusals, effects."""
+
+import pytest
+
+from chain.ledger.genesis import demo_key
+from chain.ledger.keys import address_of
+from chain.ledger.tx import sign_transaction
+from chain.models import ChainHead, ChainTx, Param, Validator
+from chain.services.admission import transactions_submit
+from governance import selectors, services
+from governance.ledger import rules as r
+from governance.models import Proposal, ProposalStatus, Vote
+
+from .conftest import TOKEN
+
+pytestmark = pytest.mark.django_db
+
+EGAT = address_of(demo_key("EGAT"))
+
+
+def produce_to(produce, height: int) -> None:
+    """Blocks until ``height``: an open proposal keeps the chain making them without transactions."""
+    while ChainHead.objects.get().height < height:
+        assert produce() is not None
+
+
+def test_a_proposal_passes_and_executes_at_the_expected_height(open_proposal, users, produce):
+    p = open_proposal
+    assert (p.created_height, p.voting_end_height, p.execute_height) == (2, 6, 8)
+    services.node_vote_cast(proposal_id=p.proposal_id, option="yes")
+    services.vote_cast(wallet=users["solar_somchai"].wallet, proposal_id=p.proposal_id, option="no")
+    produce_to(produce, 6)
+    live = selectors.proposal_tally(proposal=Proposal.objects.get(number=1))
+    assert live["passing"] and live["yes_stake"] == 5_000_000 * TOKEN and live["no_stake"] == 1500 * TOKEN
+    produce_to(produce, 7)
+    p = Proposal.objects.get(number=1)
+    assert p.status == ProposalStatus.PASSED and p.tallied_height == 7
+    assert ChainHead.objects.get().params["gate_closure_minutes"] == 5
+    produce_to(produce, 8)
+    p = Proposal.objects.get(number=1)
+    assert p.status == ProposalStatus.EXECUTED and (p.executed_height, p.effective_height) == (8, 9)
+    assert Param.objects.get(name="gate_closure_minutes").value == 10
+    assert ChainHead.objects.get().params["gate_closure_minutes"] == 10
+    # Nothing is open any more: the chain stops making empty blocks.
+    assert produce() is None
+
+
+def test_an_executed_gate_closure_governs_the_blocks_after_it(gov_chain, users, produce):
+    """Gate closure 5 -> 120 minutes: an order the old rule took is closed by the next block's
+    sweep, and the same slot is refused from then on."""
+    from trading import selectors as market
+    from trading.models import Order, OrderStatus
+    from trading.services import OrderRefused, order_place
+
+    services.proposal_create(
+        wallet=users["solar_somchai"].wallet,
+        payload={
+            "title": "Two-hour gate",
+            "action": r.PARAM_CHANGE,
+            "param": "gate_closure_minutes",
+            "value": 120,
+        },
+    )
+    produce()
+    services.node_vote_cast(proposal_id=Proposal.objects.get().proposal_id, option="yes")
+    slot = market.slots_open(count=1)[0]  # at most 20 minutes ahead under the 5-minute gate
+    order = {
+        "side": "buy",
+        "energy_wh": 1000,
+        "price_per_kwh": 3_000_000,
+        "zone": "bangkok",
+        "delivery_slot": slot,
+        "sources": "any",
+    }
+    placed = order_place(wallet=users["home_malee"].wallet, **order)
+    produce_to(produce, 8)
+    assert Order.objects.get(order_id=placed.hash).status == OrderStatus.OPEN
+    assert Proposal.objects.get().status == ProposalStatus.EXECUTED
+    produce()  # block 9, the first under the new rule: its gate sweep closes the order
+    assert Order.objects.get(order_id=placed.hash).status == OrderStatus.GATE_CLOSED
+    with pytest.raises(OrderRefused) as refused:
+        order_place(wallet=users["home_malee"].wallet, **order)
+    assert refused.value.code == "slot_closed"
+
+
+def test_a_proposal_under_quorum_is_rejected(open_proposal, users, produce):
+    services.vote_cast(
+        wallet=users["solar_somchai"].wallet, proposal_id=open_proposal.proposal_id, option="yes"
+    )
+    produce_to(produce, 7)  # tallied at the start of block 7
+    p = Proposal.objects.get(number=1)
+    assert p.status == ProposalStatus.REJECTED and p.outcome == "Rejected: no quorum."
+    assert not Param.objects.filter(name="gate_closure_minutes").exists()
+    assert produce() is None  # nothing waits for execution: no more empty blocks
+
+
+def test_a_vote_after_the_period_is_refused_by_the_service_and_by_the_block(open_proposal, users, produce):
+    produce_to(produce, 6)
+    with pytest.raises(services.GovernanceRefused) as refused:
+        services.node_vote_cast(proposal_id=open_proposal.proposal_id, option="yes")
+    assert refused.value.code == r.VOTING_CLOSED
+    # Signed and submitted around the service, the block refuses it all the same.
+    key = demo_key("EGAT")
+    nonce = ChainTx.objects.filter(sender=EGAT).count()
+    tx = sign_transaction(
+        key,
+        chain_id=ChainHead.objects.get().chain_id,
+        nonce=nonce,
+        kind="governance_vote",
+        payload={"proposal_id": open_proposal.proposal_id, "option": "yes"},
+    )
+    transactions_submit([tx.to_wire()])
+    produce()
+    receipt = ChainTx.objects.get(hash=tx.hash)
+    assert not receipt.ok and receipt.error_code == r.VOTING_CLOSED
+    assert not Vote.objects.exists()
+
+
+def test_a_vote_changes_until_the_end(open_proposal, users, produce):
+    wallet = users["solar_somchai"].wallet
+    services.vote_cast(wallet=wallet, proposal_id=open_proposal.proposal_id, option="yes")
+    produce()
+    services.vote_cast(wallet=wallet, proposal_id=open_proposal.proposal_id, option="abstain")
+    produce()
+    vote = Vote.objects.get()
+    assert (vote.option, vote.changes) == ("abstain", 1)
+
+
+def test_validator_admin_from_a_non_authority_is_refused_on_chain(chain, users, produce):
+    """Signed by a producer's key and submitted through the API path: the block refuses it."""
+    key = demo_key("solar_somchai")
+    assert address_of(key) == users["solar_somchai"].wallet.address
+    tx = sign_transaction(
+        key,
+        chain_id=chain.chain_id,
+        nonce=0,
+        kind="validator_set_active",
+        payload={"public_key": address_of(demo_key("PEA")), "active": True},
+    )
+    transactions_submit([tx.to_wire()])
+    produce()
+    receipt = ChainTx.objects.get(hash=tx.hash)
+    assert not receipt.ok and receipt.error_code == "not_permitted"
+    assert not Validator.objects.get(name="PEA").active
+
+
+def test_staff_actions_land_on_chain_and_in_the_audit_trail(chain, produce):
+    pea = address_of(demo_key("PEA"))
+    services.validator_admin(kind="validator_set_active", payload={"public_key": pea, "active": True})
+    produce()
+    assert Validator.objects.get(name="PEA").active
+    (entry,) = selectors.validator_audit()
+    assert (entry.kind, entry.sender, entry.ok) == ("validator_set_active", EGAT, True)
+    with pytest.raises(services.GovernanceRefused) as refused:
+        services.validator_admin(kind="validator_unjail", payload={"public_key": pea})
+    assert refused.value.code == "not_jailed"
+
+
+def test_the_overview_counts_uptime_from_commit_certificates(chain, produce, users):
+    from chain.services.wallets import wallet_submit
+
+    for _ in range(3):
+        wallet_submit(wallet=users["home_malee"].wallet, kind="transfer", payload={"to": EGAT, "amount": 1})
+        produce()
+    rows = {row["validator"].name: row for row in selectors.validators_overview()}
+    assert rows["EGAT"]["uptime_ppm"] == 1_000_000 and rows["EGAT"]["last_seen_height"] == 3
+    assert (
+        rows["EGAT"]["is_this_site"]
+        and rows["MEA"]["uptime_ppm"] == 0
+        and rows["MEA"]["last_seen_height"] is None
+    )
