@@ -10,6 +10,7 @@ extras (GTX_DEMO_* and GTX_METERS_DEMO) run on the first site only.
 Ctrl-C (or SIGTERM) stops every process of every site, and nothing is left running.
 """
 
+import logging
 import os
 import signal
 import subprocess
@@ -130,6 +131,7 @@ class Command(BaseCommand):
     def handle(
         self, *args, genesis_config, host, base_port, reset, concurrency, run_dir, open_browser, **options
     ):
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per readiness poll
         base_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
         try:
             sites = network_sites(
