@@ -21,7 +21,7 @@ import time
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from chain.ledger import errors
 from chain.services.admission import MEMPOOL_FULL, BatchRejected
@@ -30,18 +30,17 @@ from meters.services import readings_submit
 log = logging.getLogger(__name__)
 
 TOPIC_ROOT = "gridtokenx/meters"
-READINGS_TOPIC = f"{TOPIC_ROOT}/+/readings"
 TOPIC_MISMATCH = "topic_mismatch"
 BRIDGE_ERROR = "bridge_error"
 
 
-def readings_topic(meter: str) -> str:
-    return f"{TOPIC_ROOT}/{meter}/readings"
+def readings_topic(meter: str, root: str = TOPIC_ROOT) -> str:
+    return f"{root}/{meter}/readings"
 
 
-def reply_topic(meter: str, outcome: str) -> str:
+def reply_topic(meter: str, outcome: str, root: str = TOPIC_ROOT) -> str:
     """``outcome`` is "accepted" or "rejected"."""
-    return f"{TOPIC_ROOT}/{meter}/{outcome}"
+    return f"{root}/{meter}/{outcome}"
 
 
 def broker_address(url: str) -> tuple[str, int]:
@@ -51,8 +50,7 @@ def broker_address(url: str) -> tuple[str, int]:
 
 def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str, str] | None]:
     """(meter from the topic, the wire dict or None, the refusal (code, message) or None)."""
-    parts = topic.split("/")
-    meter = parts[2] if len(parts) == 4 else ""
+    meter = meter_of_topic(topic)
     try:
         wire = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -62,6 +60,12 @@ def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str
     if wire.get("sender") != meter:
         return meter, None, (TOPIC_MISMATCH, "The transaction's sender is not the meter of the topic.")
     return meter, wire, None
+
+
+def meter_of_topic(topic: str) -> str:
+    """<root>/<meter>/readings -> <meter> (the root may hold slashes)."""
+    parts = topic.rsplit("/", 2)
+    return parts[1] if len(parts) == 3 else ""
 
 
 def tx_hash_of(wire: dict) -> str:
@@ -77,8 +81,17 @@ def tx_hash_of(wire: dict) -> str:
 class MeterBridge:
     """Subscribes, batches, admits, answers. ``start()`` then ``stop()``; or ``run_forever()``."""
 
-    def __init__(self, url: str, *, batch_max: int = 2000, flush_s: float = 0.05, client_id: str = ""):
+    def __init__(
+        self,
+        url: str,
+        *,
+        batch_max: int = 2000,
+        flush_s: float = 0.05,
+        client_id: str = "",
+        topic_root: str = TOPIC_ROOT,
+    ):
         self.host, self.port = broker_address(url)
+        self.topic_root = topic_root
         self.batch_max, self.flush_s = batch_max, flush_s
         self.inbox: queue.Queue = queue.Queue()
         self.stopping = threading.Event()
@@ -91,8 +104,9 @@ class MeterBridge:
         self.worker = threading.Thread(target=self._work, name="meters-bridge", daemon=True)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
-        client.subscribe(READINGS_TOPIC, qos=1)  # again after every reconnect
-        log.info("meters bridge: subscribed to %s on %s:%s", READINGS_TOPIC, self.host, self.port)
+        topic = readings_topic("+", self.topic_root)
+        client.subscribe(topic, qos=1)  # again after every reconnect
+        log.info("meters bridge: subscribed to %s on %s:%s", topic, self.host, self.port)
 
     def start(self) -> None:
         self.client.connect(self.host, self.port, keepalive=30)
@@ -123,12 +137,11 @@ class MeterBridge:
             except Exception:  # the bridge outlives any one batch
                 log.exception("meters bridge: a batch failed")
                 for topic, _ in batch:
-                    meter = topic.split("/")[2] if topic.count("/") == 3 else ""
-                    self._reply(
-                        meter, "rejected", {"code": BRIDGE_ERROR, "message": "Internal error; retry."}
-                    )
+                    failure = {"code": BRIDGE_ERROR, "message": "Internal error; retry."}
+                    self._reply(meter_of_topic(topic), "rejected", failure)
             finally:
                 close_old_connections()
+        connection.close()  # this thread's own connection
 
     def _collect(self) -> list:
         try:
@@ -186,4 +199,4 @@ class MeterBridge:
 
     def _reply(self, meter: str, outcome: str, body: dict) -> None:
         if meter and "+" not in meter and "#" not in meter:
-            self.client.publish(reply_topic(meter, outcome), json.dumps(body), qos=0)
+            self.client.publish(reply_topic(meter, outcome, self.topic_root), json.dumps(body), qos=0)

@@ -6,7 +6,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from meters.bridge import READINGS_TOPIC, MeterBridge
+from meters.bridge import MeterBridge, readings_topic
 
 
 class Command(BaseCommand):
@@ -22,6 +22,6 @@ class Command(BaseCommand):
         bridge = MeterBridge(url, batch_max=batch_max, flush_s=flush_ms / 1000)
         signal.signal(signal.SIGTERM, lambda *_: bridge.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: bridge.stopping.set())
-        self.stdout.write(f"meters bridge: {READINGS_TOPIC} on {url}")
+        self.stdout.write(f"meters bridge: {readings_topic('+')} on {url}")
         bridge.run_forever()
         self.stdout.write(f"meters bridge stopped: {bridge.accepted} accepted, {bridge.rejected} refused")

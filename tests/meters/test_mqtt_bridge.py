@@ -1,0 +1,108 @@
+"""MQTT end to end through the real Mosquitto: publish, bridge, admission, block, minted balance.
+
+The bridge runs in this process (its own thread and database connection, hence
+transactional_db); the broker is the machine's Mosquitto at GTX_MQTT_URL.
+"""
+
+import json
+import queue
+import uuid
+
+import paho.mqtt.client as mqtt
+import pytest
+from django.conf import settings
+
+from chain.models import Account, ChainHead, MempoolTx
+from meters.bridge import TOPIC_MISMATCH, MeterBridge, broker_address, readings_topic
+from meters.models import Reading
+from tests.meters.conftest import last_minute, signed_reading
+
+WAIT_S = 30  # generous: only how long a broken bridge takes to fail the test
+
+
+#: Topics of this test run only: other sites on this machine's broker publish under gridtokenx/.
+ROOT = f"gtx-test-{uuid.uuid4().hex[:8]}/meters"
+
+
+@pytest.fixture
+def bridge(transactional_db):
+    bridge = MeterBridge(
+        settings.GTX_MQTT_URL, client_id=f"test-bridge-{uuid.uuid4().hex[:8]}", topic_root=ROOT
+    )
+    bridge.start()
+    yield bridge
+    bridge.stop()
+
+
+@pytest.fixture
+def replies():
+    """A client listening to every reply of the meters; yields (publish, next_reply)."""
+    inbox: queue.Queue = queue.Queue()
+    subscribed = queue.Queue()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.on_message = lambda c, u, m: inbox.put((m.topic.rsplit("/", 1)[1], json.loads(m.payload)))
+    client.on_subscribe = lambda *args: subscribed.put(True)
+    client.connect(*broker_address(settings.GTX_MQTT_URL))
+    client.loop_start()
+    client.subscribe([(f"{ROOT}/+/accepted", 1), (f"{ROOT}/+/rejected", 1)])
+    subscribed.get(timeout=WAIT_S)
+
+    def publish(topic: str, body) -> None:
+        client.publish(topic, body if isinstance(body, bytes) else json.dumps(body), qos=1).wait_for_publish(
+            WAIT_S
+        )
+
+    yield publish, lambda: inbox.get(timeout=WAIT_S)
+    client.loop_stop()
+    client.disconnect()
+
+
+def test_a_published_reading_is_minted_and_bad_messages_change_nothing(
+    bridge, meters, produce, replies, users
+):
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    meter = meters["solar_somchai"]
+    start, end = last_minute()
+    owner = users["solar_somchai"].wallet.address
+    before = Account.objects.get(address=owner)
+
+    publish(readings_topic(meter, ROOT), b"{not json")
+    assert next_reply() == (
+        "rejected",
+        {"hash": "", "code": "malformed", "message": "The message is not JSON."},
+    )
+    forged = {**signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=9_999).to_wire()}
+    forged["payload"] = {**forged["payload"], "export_wh": 1}  # changed after signing
+    publish(readings_topic(meter, ROOT), forged)
+    outcome, body = next_reply()
+    assert (outcome, body["code"]) == ("rejected", "bad_signature")
+    other = signed_reading(chain_id, "wind_korat", start=start, end=end, export_wh=5).to_wire()
+    publish(readings_topic(meter, ROOT), other)
+    outcome, body = next_reply()
+    assert (outcome, body["code"]) == ("rejected", TOPIC_MISMATCH)
+    assert not MempoolTx.objects.exists()
+
+    good = signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=150)
+    publish(readings_topic(meter, ROOT), good.to_wire())
+    assert next_reply() == ("accepted", {"hash": good.hash})
+    produce()
+
+    after = Account.objects.get(address=owner)
+    assert (after.energy_wh - before.energy_wh, after.balance - before.balance) == (150, 150_000)
+    assert Reading.objects.get(reading_id=good.hash).minted_wh == 150
+    assert bridge.worker.is_alive()
+    assert (bridge.accepted, bridge.rejected) == (1, 3)
+
+
+def test_a_replayed_reading_is_refused_with_its_reason(bridge, meters, produce, replies):
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    tx = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300)
+    publish(readings_topic(meters["home_malee"], ROOT), tx.to_wire())
+    assert next_reply()[0] == "accepted"
+    produce()
+    publish(readings_topic(meters["home_malee"], ROOT), tx.to_wire())
+    outcome, body = next_reply()
+    assert (outcome, body["code"], body["hash"]) == ("rejected", "duplicate", tx.hash)
