@@ -40,6 +40,10 @@ class DatabaseStore:
         select, pk, _ = _select_sql(table)
         return self._records(table, f"{select} WHERE {pk} = ANY(%b)", [list(keys)])
 
+    def load_all(self, table: str) -> dict[str, object]:
+        select, _, _ = _select_sql(table)
+        return self._records(table, select, [])
+
     def scan(self, table: str, field: str, low: int, high: int) -> dict[str, object]:
         select, _, model = _select_sql(table)
         column = model._meta.get_field(field).column

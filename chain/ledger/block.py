@@ -19,6 +19,7 @@ from .keys import address_of, sign, verify
 from .kinds import BlockContext, TxKind, get_kind
 from .state import Account, Param, State, StateStore
 from .tx import Transaction
+from .validators import apply_round_penalties
 
 INVALID_BLOCK = "invalid_block"
 
@@ -91,9 +92,22 @@ def execute_block(
     verify_signatures: bool,
     proposer: str = "",
     round: int = 0,
+    previous_hash: str = "",
 ) -> BlockResult:
-    """Apply ``txs`` in order. Included transactions consume their nonce, failed or not."""
-    ctx = BlockContext(chain_id, height, timestamp_ms, params, [], empty_energy(), proposer, round)
+    """Apply ``txs`` in order. Included transactions consume their nonce, failed or not.
+
+    ``proposer``, ``round`` and ``previous_hash`` come from the header: the
+    block's start counts the proposer's block and the misses of the rounds
+    before (chain.ledger.validators). Without a proposer (a core test) it doesn't.
+    """
+    ctx = BlockContext(
+        chain_id, height, timestamp_ms, params, [], empty_energy(), proposer, round, previous_hash
+    )
+    if proposer:
+        apply_round_penalties(
+            state, proposer=proposer, round=round, previous_hash=previous_hash, params=params
+        )
+        state.commit_tx()
     # Each payload is checked once, before anything is read: a kind's check is a
     # pure function of payload and params, so its verdict can wait for the
     # transaction's turn, and only well-formed payloads name keys to prefetch.

@@ -29,6 +29,8 @@ class BlockContext:
     #: Who proposed the block and in which consensus round (rounds before it missed).
     proposer: str = ""
     round: int = 0
+    #: The previous block's hash: it seeds the proposer choice of this height.
+    previous_hash: str = ""
     #: Per-block working memory of kinds (e.g. an order book index), rebuilt from
     #: the state in every block and never part of it.
     scratch: dict = field(default_factory=dict)

@@ -181,6 +181,10 @@ class StateStore(Protocol):
         """Committed records whose integer ``field`` lies in [low, high]: a range read."""
         ...
 
+    def load_all(self, table: str) -> dict[str, object]:
+        """Every committed record of a small table (validators)."""
+        ...
+
 
 class MemoryStore:
     """Records kept in dicts: the core's own tests and replays from genesis."""
@@ -207,6 +211,9 @@ class MemoryStore:
     def scan(self, table: str, field: str, low: int, high: int) -> dict[str, object]:
         rows = self.tables.setdefault(table, {})
         return {k: r for k, r in rows.items() if low <= getattr(r, field) <= high}
+
+    def load_all(self, table: str) -> dict[str, object]:
+        return dict(self.tables.setdefault(table, {}))
 
     def write(self, state: "State") -> None:
         for table, records in state.dirty_records().items():
@@ -272,6 +279,17 @@ class State:
         keys.update(key for (t, key) in self._overlay if t == table)
         records = (self.get(table, key) for key in sorted(keys))
         return [r for r in records if r is not None and low <= getattr(r, field) <= high]
+
+    def scan_all(self, table: str) -> list:
+        """Every record of a small table as this transaction sees it, by key."""
+        found = self.store.load_all(table)
+        cache = self._cache.setdefault(table, {})
+        for key, record in found.items():
+            cache.setdefault(key, record)
+        keys = set(found) | self._dirty.get(table, set())
+        keys.update(key for (t, key) in self._overlay if t == table)
+        records = (self.get(table, key) for key in sorted(keys))
+        return [r for r in records if r is not None]
 
     def account(self, address: str) -> Account:
         """An account, or a fresh empty one (not stored until it is put)."""

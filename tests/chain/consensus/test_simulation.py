@@ -1,0 +1,105 @@
+"""The consensus state machine under a simulated network: many seeds, many faults, one verdict.
+
+No seed may make two honest sites decide different blocks at one height, and
+once the faults stop every honest site decides again. GTX_SIM_SEEDS runs more.
+"""
+
+import os
+import random
+
+import pytest
+
+from chain.consensus.simulation import Faults, Simulation
+
+SEEDS = int(os.environ.get("GTX_SIM_SEEDS", "200"))
+AFTER_HEAL_MS = 6_000
+
+
+def scenario(seed: int) -> tuple[list[str], dict[str, int], set[str], Faults]:
+    rng = random.Random(seed)
+    n = rng.choice([4, 4, 5, 7])
+    names = [f"v{i}" for i in range(n)]
+    power = {name: rng.randint(1, 5) * 1000 for name in names}
+    authorities = set(names[:3])
+    byzantine = None
+    if rng.random() < 0.6:
+        candidate = min(names, key=lambda name: (power[name], name))
+        if 3 * power[candidate] < sum(power.values()):
+            byzantine = candidate
+    honest = [name for name in names if name != byzantine]
+    heal_ms = rng.randint(2_000, 6_000)
+    partition = (
+        frozenset(rng.sample(honest, rng.randint(1, len(honest) // 2))) if rng.random() < 0.5 else frozenset()
+    )
+    crashes = []
+    for name in rng.sample(honest, rng.randint(0, 2)):
+        crash_ms = rng.randint(0, heal_ms - 500)
+        crashes.append((name, crash_ms, rng.randint(crash_ms + 100, heal_ms)))
+    faults = Faults(
+        loss=rng.choice([0.0, 0.05, 0.2, 0.4]),
+        duplicate=rng.choice([0.0, 0.1, 0.3]),
+        max_delay_ms=rng.choice([5, 40, 150, 400]),
+        partition=partition,
+        crashes=crashes,
+        byzantine=byzantine,
+        heal_ms=heal_ms,
+    )
+    return names, power, authorities, faults
+
+
+@pytest.fixture(scope="module")
+def runs(request):
+    results = []
+    for seed in range(SEEDS):
+        names, power, authorities, faults = scenario(seed)
+        sim = Simulation(seed, names, power, authorities, faults)
+        sim.run(faults.heal_ms)
+        at_heal = sim.heights()
+        sim.run(faults.heal_ms + AFTER_HEAL_MS)
+        results.append((seed, faults, sim, at_heal))
+    steps = sum(sim.steps for _, _, sim, _ in results)
+    heights = sum(max(sim.heights().values()) for _, _, sim, _ in results)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"consensus simulation: {SEEDS} seeds, {steps} simulated events, {heights} heights decided"
+        )
+    return results
+
+
+def test_no_seed_decides_two_blocks_at_one_height(runs):
+    conflicts = [(seed, sim.conflicting_commits()) for seed, _, sim, _ in runs if sim.conflicting_commits()]
+    assert conflicts == []
+
+
+def test_every_honest_site_decides_again_after_the_faults_stop(runs):
+    stuck = []
+    for seed, _, sim, at_heal in runs:
+        target = max(at_heal.values()) + 2
+        behind = {name: h for name, h in sim.heights().items() if h < target}
+        if behind:
+            stuck.append((seed, behind, target))
+    assert stuck == []
+
+
+def test_double_signing_is_caught_and_only_the_byzantine_validator_is_accused(runs):
+    """A site holds evidence once both of an equivocator's messages reached it (gossip relays them)."""
+    with_byzantine = [sim for _, faults, sim, _ in runs if faults.byzantine]
+    assert with_byzantine
+    caught = [sim for sim in with_byzantine if any(site.evidence for site in sim.sites.values())]
+    assert 2 * len(caught) > len(with_byzantine)
+    for _, _, sim, _ in runs:
+        for site in sim.sites.values():
+            for evidence in site.evidence:
+                assert evidence.first.sender == evidence.second.sender == sim.faults.byzantine
+                assert evidence.first.block_hash != evidence.second.block_hash
+
+
+def test_faults_really_happened(runs):
+    """The verdicts above mean something only if the simulation did go through rounds > 0."""
+    assert any(
+        site.certificates[h].precommits[0].round > 0
+        for _, _, sim, _ in runs
+        for site in sim.sites.values()
+        for h in site.certificates
+    )
