@@ -50,3 +50,11 @@ def thousands(value) -> str:
     if value is None or value == "":
         return "—"
     return f"{int(value):,}"
+
+
+@register.filter
+def mwh(energy_wh) -> str:
+    """Wh as whole MWh with thousands separators: 625000000 -> '625'."""
+    if energy_wh is None or energy_wh == "":
+        return "—"
+    return f"{round(int(energy_wh) / 1_000_000):,}"

@@ -269,10 +269,12 @@
   }
 
   function start() {
+    let newest = null;
     (readJSON("region-figures") || []).forEach(function (f) {
       latest[f.region] = f;
+      newest = Math.max(newest || 0, f.time_ms);
     });
-    setStats(null);
+    setStats(newest);
     initFrequencyChart();
     initMixChart();
     initHistoryChart();

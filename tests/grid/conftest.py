@@ -1,4 +1,5 @@
 import random
+import time
 
 import pytest
 
@@ -17,8 +18,9 @@ def client_as(login_as):
 def reported(chain, produce):
     """Two simulated reports of every region, committed in blocks 1 and 2 (EGAT's node key)."""
     rng = random.Random(5)
+    now_ms = time.time_ns() // 1_000_000
     txs = []
-    for _ in range(2):
-        txs.append(grid_report_tick(rng=rng))
+    for ago_ms in (2000, 1000):  # two different seconds
+        txs.append(grid_report_tick(now_ms=now_ms - ago_ms, rng=rng))
         assert produce() is not None
     return txs

@@ -1,0 +1,90 @@
+"""A person watches the grid dashboard: the frequency moves without a reload, the alarm shows."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from chain.ledger.genesis import demo_key
+from chain.ledger.keys import address_of
+from chain.ledger.tx import sign_transaction
+from tests.grid.harness import report
+
+pytestmark = [pytest.mark.live, pytest.mark.browser]
+
+SHOTS = Path(__file__).resolve().parents[3] / "test-output"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+#: MEA: an authority of the demo genesis, and not the site's own node key (no nonce to share).
+REPORTER = "MEA"
+
+
+class Reporter:
+    def __init__(self, site):
+        self.site = site
+        self.key = demo_key(REPORTER)
+        self.address = address_of(self.key)
+        self.chain_id = site.get("/api/v1/status/").json()["chain_id"]
+        self.nonce = site.get(f"/api/v1/accounts/{self.address}/").json()["nonce"]
+
+    def send(self, frequency_mhz: int, **figures) -> str:
+        """Report every region at ``frequency_mhz``; returns once the report is committed."""
+        payload = report(time.time_ns() // 1_000_000 - 200, frequency_mhz=frequency_mhz, **figures)
+        tx = sign_transaction(
+            self.key, chain_id=self.chain_id, nonce=self.nonce, kind="grid_report", payload=payload
+        )
+        self.nonce += 1
+        response = self.site.post("/api/v1/transactions/", json=tx.to_wire())
+        assert response.status_code == 202, response.text
+        self.site.wait_for(
+            lambda: self.site.get(f"/api/v1/transactions/{tx.hash}/").json()["status"] == "committed",
+            timeout=30,
+        )
+        return tx.hash
+
+
+def test_the_dashboard_follows_the_frequency_live(live_site):
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    reporter = Reporter(live_site)
+    reporter.send(50_004)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(live_site.url + "/grid/")
+            page.wait_for_selector("#grid-live.on", timeout=10_000)
+            cell = page.locator('tr[data-region="bangkok"] [data-figure="frequency_mhz"]')
+            expect(cell).to_have_text("50.004")
+            points = page.evaluate("Chart.getChart('frequency-chart').data.labels.length")
+
+            for i, freq in enumerate((50_031, 49_962, 50_018, 49_987, 50_012)):
+                reporter.send(freq, load_kw=7_000_000 + i * 50_000)
+                expect(cell).to_have_text(f"{freq // 1000}.{freq % 1000:03d}")  # no reload
+            assert page.evaluate("Chart.getChart('frequency-chart').data.labels.length") == points + 5
+            expect(page.locator('[data-grid-stat="frequency"]')).to_have_text("50.012")
+            page.screenshot(path=SHOTS / "grid-dashboard.png", full_page=True)
+
+            # Out of the band: the alarm shows and the paths say paused, still without a reload.
+            reporter.send(49_380)
+            expect(page.locator(".grid-alarm")).to_contain_text("Frequency out of band", timeout=15_000)
+            expect(cell).to_have_class("num off-band")
+            expect(page.locator('tr[data-path="bangkok:east"]')).to_contain_text("paused")
+            page.screenshot(path=SHOTS / "grid-dashboard-alarm.png", full_page=True)
+            reporter.send(50_001)
+            expect(page.locator(".grid-alarm")).to_have_count(0, timeout=15_000)
+
+            phone = browser.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+            )
+            mobile = phone.new_page()
+            mobile.goto(live_site.url + "/grid/")
+            mobile.wait_for_selector("#grid-live.on", timeout=10_000)
+            mobile.screenshot(path=SHOTS / "grid-dashboard-phone.png", full_page=True)
+            mobile.goto(live_site.url + "/grid/regions/northeast/")
+            mobile.wait_for_selector("#grid-live.on", timeout=10_000)
+            reporter.send(50_020)
+            expect(mobile.locator('.grid-stats [data-figure="frequency_mhz"]')).to_have_text("50.020")
+            mobile.screenshot(path=SHOTS / "grid-region-phone.png", full_page=True)
+        finally:
+            browser.close()
