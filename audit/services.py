@@ -20,8 +20,9 @@ from chain.models import Block, ChainHead, ChainTx
 
 log = logging.getLogger(__name__)
 
-#: Blocks read per query; progress is saved after each batch.
+#: Blocks read per query, and how often progress is saved (in blocks) within a batch.
 BATCH_BLOCKS = 200
+PROGRESS_EVERY = 20
 VERIFICATION_RUNNING = "A verification is already queued or running; wait for it to finish."
 
 
@@ -149,11 +150,13 @@ def _run(verification: ChainVerification) -> None:
                     for a in changed
                 ]
             if problems:
-                AccountSnapshot.objects.bulk_create(snapshots)
+                AccountSnapshot.objects.bulk_create([s for s in snapshots if s.height < height])
                 _fail(verification, height, problems, counts)
                 return
             previous_hash = block.hash
             expected_height += 1
+            if height % PROGRESS_EVERY == 0:
+                ChainVerification.objects.filter(pk=verification.pk).update(checked_height=height, **counts)
         if expected_height != high + 1:
             _fail(verification, expected_height, [f"block {expected_height} is missing."], counts)
             return

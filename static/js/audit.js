@@ -55,7 +55,7 @@
         options: Object.assign({}, common, {
           scales: {
             x: { stacked: true, grid: { display: false } },
-            share: { position: "left", min: 0, max: 100 },
+            share: { position: "left", min: 0, suggestedMax: 100, grace: "5%" },
             carbon: { position: "right", beginAtZero: true, stacked: true, grid: { display: false } },
           },
         }),
