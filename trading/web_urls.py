@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from trading import views
+from trading import settlement_views, views
 
 urlpatterns = [
     path("", views.market, name="market"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("trade/order/", views.order_submit, name="market-order"),
     path("trade/check/", views.order_check, name="market-check"),
     path("orders/<str:order_id>/cancel/", views.order_cancel_view, name="market-cancel"),
+    path("trades/<str:trade_id>/", settlement_views.trade_detail, name="market-trade-detail"),
 ]
