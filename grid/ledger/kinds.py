@@ -195,12 +195,24 @@ def grid_capacity_limit(
     alarm = state.get(GridAlarm.table, FREQUENCY_ALARM)
     if alarm is not None and alarm.active and slot_ms < alarm.paused_until_slot_ms:
         return 0
+    # One read of every path's limit, not one per path (the store answers misses too).
+    state.prefetch(PathLimit.table, _path_ids(market))
     limit = state.get(PathLimit.table, path_id(*path_key))
     if limit is None or not limit.covers(slot_ms):
         return capacity_wh
     if limit.congested:
         return 0
     return min(capacity_wh, limit.capacity_mw * 1_000_000 * market.slot_ms // 3_600_000)
+
+
+#: The last market rules seen and their path ids (the rules object lives as long as its params).
+_path_ids_of: list = [None, []]
+
+
+def _path_ids(market: MarketRules) -> list[str]:
+    if _path_ids_of[0] is not market:
+        _path_ids_of[:] = [market, [path_id(*key) for key in market.paths]]
+    return _path_ids_of[1]
 
 
 def _report_prefetch(tx: Transaction) -> dict:
