@@ -242,3 +242,92 @@ class Wallet(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.address[:10]}…)"
+
+
+class ConsensusState(models.Model):
+    """This site's place in consensus (chain.consensus.machine.RoundState), saved after every step.
+
+    Only the consensus step writes it, under its advisory lock; a restarted
+    worker goes on from here, so a site never signs two votes for one round.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    height = models.BigIntegerField()
+    round = models.IntegerField(default=0)
+    step = models.CharField(max_length=16, default="propose")
+    locked_value = models.CharField(max_length=64, blank=True)
+    locked_round = models.IntegerField(default=-1)
+    valid_value = models.CharField(max_length=64, blank=True)
+    valid_round = models.IntegerField(default=-1)
+    prevote_timeout_round = models.IntegerField(default=-1)
+    valid_rule_round = models.IntegerField(default=-1)
+    precommit_timeout_round = models.IntegerField(default=-1)
+    started = models.BooleanField(default=False)
+    #: Pending timeouts: [[due_ms, step, height, round], ...]; beat fires the due ones.
+    timeouts = models.JSONField(default=list)
+    #: When the height last changed (or this site last resent its messages): stall detection.
+    progress_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="consensus_state_singleton", condition=Q(id=1))]
+
+    def __str__(self) -> str:
+        return f"{self.height}/{self.round}/{self.step}"
+
+
+class ConsensusMessage(models.Model):
+    """A signed proposal or vote, ours or a peer's, kept until its height is decided."""
+
+    id = models.BigAutoField(primary_key=True)
+    height = models.BigIntegerField()
+    round = models.IntegerField()
+    type = models.CharField(max_length=16)
+    sender = models.CharField(max_length=64)
+    block_hash = models.CharField(max_length=64, blank=True)
+    pol_round = models.IntegerField(default=-1)
+    signature = models.CharField(max_length=128)
+    processed = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["height", "round", "type", "sender", "block_hash"], name="consensus_message_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["height", "processed"], name="consensus_msg_height")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.height}/{self.round} by {self.sender[:8]}"
+
+
+class ProposedBlock(models.Model):
+    """A proposed block's header and transactions (wire form), until its height is decided."""
+
+    hash = models.CharField(max_length=64, primary_key=True)
+    height = models.BigIntegerField(db_index=True)
+    header = models.JSONField()
+    txs = models.JSONField()
+    #: "" while unchecked, else "valid" or the reason it is not.
+    verdict = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"proposal #{self.height} {self.hash[:10]}"
+
+
+class Evidence(models.Model):
+    """Two signed messages of one validator for one (height, round, type) naming different blocks."""
+
+    ledger_record = None
+    key = models.CharField(max_length=200, primary_key=True)
+    validator = models.CharField(max_length=64)
+    height = models.BigIntegerField()
+    round = models.IntegerField()
+    type = models.CharField(max_length=16)
+    first = models.JSONField()
+    second = models.JSONField()
+    reported = models.BooleanField(default=False)
+    found_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"double {self.type} by {self.validator[:8]} at {self.height}/{self.round}"

@@ -1,13 +1,83 @@
-"""Celery tasks: thin wrappers over services, safe to run concurrently."""
+"""Celery tasks: thin wrappers over services. Beat drives consensus; peer messages wake it."""
+
+import logging
+from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 
+from chain.consensus import transport
+from chain.ledger.tx import parse_transaction
+from chain.models import ChainHead, ConsensusMessage, ConsensusState, ProposedBlock
 from chain.node import node_signing_key
-from chain.services.blocks import block_produce
+from chain.peers import peer_urls
+from chain.services.consensus import consensus_step as step
+from chain.services.sync import sync_from_peers
+
+log = logging.getLogger(__name__)
+
+#: A height that has not moved for this long resends its messages and asks peers how far they are.
+STALL = timedelta(seconds=2)
 
 
 @shared_task(name="chain.produce_block", ignore_result=True)
 def produce_block() -> int | None:
-    """Beat fires this every block interval; the producer lock makes overlaps no-ops."""
-    block = block_produce(node_signing_key())
+    """Beat's tick, every block interval: timeouts, starting a height, and recovery when stuck."""
+    block = step(node_signing_key())
+    row = ConsensusState.objects.filter(id=1).first()
+    if row is not None and row.progress_at and datetime.now(UTC) - row.progress_at > STALL:
+        ConsensusState.objects.filter(id=1).update(progress_at=datetime.now(UTC))
+        if sync_from_peers():
+            step(node_signing_key())
+        elif row.started:
+            consensus_resend.delay()
     return block.height if block else None
+
+
+@shared_task(name="chain.consensus_step", ignore_result=True)
+def consensus_step() -> int | None:
+    """Peer messages arrived: process them now rather than at the next tick."""
+    block = step(node_signing_key())
+    return block.height if block else None
+
+
+@shared_task(name="chain.peers_send", ignore_result=True)
+def peers_send(messages: list[dict], blocks: list[dict]) -> None:
+    head = ChainHead.objects.only("chain_id").get()
+    body = {"chain_id": head.chain_id, "messages": messages, "blocks": blocks}
+    transport.post_to_all(list(peer_urls().values()), "/peer/v1/consensus/", body)
+
+
+@shared_task(name="chain.consensus_resend", ignore_result=True)
+def consensus_resend() -> None:
+    """Stuck at a height: send every message we hold of it (ours and relayed) and the proposed blocks.
+
+    The gossip that makes a lost message arrive in the end; signatures make
+    relaying others' messages safe.
+    """
+    head = ChainHead.objects.only("chain_id", "height").get()
+    height = head.height + 1
+    rows = ConsensusMessage.objects.filter(height=height)
+    messages = [
+        {
+            "type": m.type,
+            "height": m.height,
+            "round": m.round,
+            "sender": m.sender,
+            "block_hash": m.block_hash,
+            "pol_round": m.pol_round,
+            "signature": m.signature,
+        }
+        for m in rows
+    ]
+    proposed = [{"header": p.header, "txs": p.txs} for p in ProposedBlock.objects.filter(height=height)[:10]]
+    if messages:
+        body = {"chain_id": head.chain_id, "messages": messages, "blocks": proposed}
+        transport.post_to_all(list(peer_urls().values()), "/peer/v1/consensus/", body)
+
+
+@shared_task(name="chain.transactions_gossip", ignore_result=True)
+def transactions_gossip(wires: list[dict]) -> None:
+    head = ChainHead.objects.only("chain_id").get()
+    hashes = [parse_transaction(w).hash for w in wires]
+    envelope = transport.gossip_envelope(node_signing_key(), head.chain_id, wires, hashes)
+    transport.post_to_all(list(peer_urls().values()), "/peer/v1/transactions/", envelope)

@@ -264,7 +264,16 @@ def sign_precommit(key: SigningKey, header: BlockHeader) -> dict:
 
 
 def precommit_valid(header: BlockHeader, precommit: dict) -> bool:
+    """A precommit of the certificate: signed for this header's hash in the round that decided it.
+
+    A block proposed in one round can be decided in a later one (a locked block
+    proposed again), so each precommit names its round; without one, the
+    header's round.
+    """
+    round_ = precommit.get("round", header.round)
+    if type(round_) is not int:
+        return False
     message = precommit_bytes(
-        chain_id=header.chain_id, height=header.height, round=header.round, block_hash=header.hash
+        chain_id=header.chain_id, height=header.height, round=round_, block_hash=header.hash
     )
     return verify(precommit.get("validator", ""), message, precommit.get("signature", ""))

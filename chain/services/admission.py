@@ -47,8 +47,12 @@ class BatchRejected(Exception):
         return prefix + first["message"]
 
 
-def transactions_submit(wires: list) -> list[Transaction]:
-    """Admit every transaction of ``wires`` (decoded JSON objects) or raise BatchRejected."""
+def transactions_submit(wires: list, *, gossip: bool = True) -> list[Transaction]:
+    """Admit every transaction of ``wires`` (decoded JSON objects) or raise BatchRejected.
+
+    Admitted transactions are gossiped to the other validators once, after
+    commit, unless they came by gossip themselves (``gossip=False``).
+    """
     if not isinstance(wires, list) or not wires:
         raise BatchRejected([_problem(None, errors.MALFORMED, "Send a transaction or a non-empty list.")])
     if len(wires) > MAX_BATCH:
@@ -76,7 +80,18 @@ def transactions_submit(wires: list) -> list[Transaction]:
         debits = [_debits(tx, head.params) for tx in txs]
         _check_stateful(txs, debits, next_height=head.height + 1)
         _insert(txs, debits)
+        if gossip:
+            wires = [tx.to_wire() for tx in txs]
+            transaction.on_commit(lambda: _gossip(wires))
     return txs
+
+
+def _gossip(wires: list[dict]) -> None:
+    from chain.peers import peer_urls
+    from chain.tasks import transactions_gossip
+
+    if peer_urls():
+        transactions_gossip.delay(wires)
 
 
 def _check_room(count: int) -> None:

@@ -16,26 +16,25 @@ from django.db import connection, transaction
 
 from chain import events
 from chain.ledger.block import (
+    INVALID_BLOCK,
     BlockHeader,
+    BlockResult,
     begin_block_due,
     block_merkle_root,
     execute_block,
     mine,
     params_after,
     required_difficulty,
-    sign_precommit,
     validators_hash,
 )
+from chain.ledger.errors import LedgerError
 from chain.ledger.genesis import Genesis, demo_key
 from chain.ledger.state import ACCUMULATOR_MOD, State, leaf_value, state_root
 from chain.ledger.tx import Transaction
-from chain.models import Block, ChainHead, DroppedTx, Validator
+from chain.models import Block, ChainHead, DroppedTx, MempoolTx, Validator
 from chain.store import DatabaseStore, binary_cursor, write_records
 
 log = logging.getLogger(__name__)
-
-#: pg advisory lock id: one block producer at a time per database.
-PRODUCER_LOCK = 0x67747862  # "gtxb"
 
 
 class ChainAlreadyInitialised(Exception):
@@ -102,128 +101,241 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def block_produce(node_key) -> Block | None:
-    """Make the next block from the mempool, if there is anything to include.
+@dataclass
+class BuiltBlock:
+    """A block executed over the committed state but not written: a proposal, ours or a peer's.
 
-    Takes a transaction-scoped advisory lock, so concurrent calls (beat ticks
-    overlapping a slow block) simply return None.
+    ``state`` holds its changes; it is only valid while the head is still
+    ``base_hash`` (one block at a time, under the consensus lock).
     """
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [PRODUCER_LOCK])
-            if not cursor.fetchone()[0]:
-                return None
-        head = ChainHead.objects.select_for_update().get()
-        params = head.params
-        pending = _mempool_take(head.chain_id, params["max_block_txs"])
-        height = head.height + 1
-        last_ms = int(head.last_block_at.timestamp() * 1000) if head.last_block_at else 0
-        timestamp_ms = max(_now_ms(), last_ms + 1)
-        store = DatabaseStore()
-        if not pending.txs and not begin_block_due(store, timestamp_ms, params):
-            return None
-        state = State(store, int(head.accumulator, 16))
-        result = execute_block(
-            state,
-            pending.txs,
+
+    header: BlockHeader
+    txs: list[Transaction]
+    result: BlockResult
+    state: State
+    base_hash: str
+    next_params: dict
+
+
+def block_build(node_key, head: ChainHead, round: int, *, empty_ok: bool) -> BuiltBlock | None:
+    """Our proposal for the next height: the mempool in arrival order, run leniently.
+
+    A transaction that cannot be included is dropped from the mempool (and
+    recorded as dropped). Returns None when there is nothing to include and
+    ``empty_ok`` is false (no begin-block work due either).
+    """
+    params = head.params
+    pending = _mempool_take(head.chain_id, params["max_block_txs"])
+    height = head.height + 1
+    timestamp_ms = max(_now_ms(), _head_ms(head) + 1)
+    store = DatabaseStore()
+    if not pending and not empty_ok and not begin_block_due(store, timestamp_ms, params):
+        return None
+    proposer = node_key.verify_key.encode().hex()
+    state = State(store, int(head.accumulator, 16))
+    result = execute_block(
+        state,
+        pending,
+        chain_id=head.chain_id,
+        height=height,
+        timestamp_ms=timestamp_ms,
+        params=params,
+        strict=False,
+        verify_signatures=False,
+        proposer=proposer,
+        round=round,
+        previous_hash=head.block_hash,
+    )
+    if result.dropped:
+        dropped = {tx.hash for tx, _ in result.dropped}
+        with binary_cursor() as cursor:
+            cursor.execute("DELETE FROM chain_mempooltx WHERE hash = ANY(%b)", [sorted(dropped)])
+        DroppedTx.objects.bulk_create(
+            [
+                DroppedTx(
+                    hash=tx.hash,
+                    sender=tx.sender,
+                    nonce=tx.nonce,
+                    kind=tx.kind,
+                    error_code=exc.code,
+                    error_message=exc.message,
+                )
+                for tx, exc in result.dropped
+            ],
+            ignore_conflicts=True,
+        )
+    if not result.included and not empty_ok and not state.dirty_records():
+        return None
+    header = mine(
+        BlockHeader(
             chain_id=head.chain_id,
             height=height,
             timestamp_ms=timestamp_ms,
-            params=params,
-            strict=False,
-            verify_signatures=False,
+            previous_hash=head.block_hash,
+            merkle_root=block_merkle_root(result.included),
+            state_root=head.state_root,
+            proposer=proposer,
+            round=round,
+            difficulty=required_difficulty(result.energy, params),
+            nonce=0,
+            tx_count=len(result.included),
+            energy=result.energy,
+            validators_hash=validators_hash(active_validator_keys()),
         )
-        if pending.ids:
-            with binary_cursor() as cursor:
-                cursor.execute("DELETE FROM chain_mempooltx WHERE id = ANY(%b)", [pending.ids])
-        if result.dropped:
-            DroppedTx.objects.bulk_create(
-                [
-                    DroppedTx(
-                        hash=tx.hash,
-                        sender=tx.sender,
-                        nonce=tx.nonce,
-                        kind=tx.kind,
-                        error_code=exc.code,
-                        error_message=exc.message,
-                    )
-                    for tx, exc in result.dropped
-                ],
-                ignore_conflicts=True,
-            )
-        if not result.included and not state.dirty_records():
-            return None
-        active = list(
-            Validator.objects.filter(active=True, jailed=False).values_list("public_key", flat=True)
-        )
-        header = mine(
-            BlockHeader(
-                chain_id=head.chain_id,
-                height=height,
-                timestamp_ms=timestamp_ms,
-                previous_hash=head.block_hash,
-                merkle_root=block_merkle_root(result.included),
-                state_root=head.state_root,
-                proposer=node_key.verify_key.encode().hex(),
-                round=0,
-                difficulty=required_difficulty(result.energy, params),
-                nonce=0,
-                tx_count=len(result.included),
-                energy=result.energy,
-                validators_hash=validators_hash(active),
-            )
-        )
-        block = Block.objects.create(
-            height=height,
-            hash=header.hash,
-            previous_hash=header.previous_hash,
-            timestamp_ms=timestamp_ms,
-            merkle_root=header.merkle_root,
-            state_root=header.state_root,
-            proposer=header.proposer,
-            round=header.round,
-            difficulty=header.difficulty,
-            nonce=header.nonce,
-            tx_count=header.tx_count,
-            energy=header.energy,
-            validators_hash=header.validators_hash,
-            commit_certificate=[sign_precommit(node_key, header)],
-            result_state_root=state.root,
-        )
-        tx_party_lists = [tx_parties(tx) for tx in result.included]
-        _chain_txs_copy(height, result, tx_party_lists, pending.stored)
-        write_records(state.dirty_records())
-        head.height = height
-        head.block_hash = header.hash
-        head.last_block_at = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
-        head.accumulator = state.accumulator.to_bytes(256, "big").hex()
-        head.state_root = state.root
-        head.params = params_after(params, state)
-        head.save(
-            update_fields=["height", "block_hash", "last_block_at", "accumulator", "state_root", "params"]
-        )
-        # Events name accounts a transaction touched without naming them in its
-        # payload (the resting side of a trade, the grid operator's fee).
-        parties = sorted(
-            {party for tx_party_list in tx_party_lists for party in tx_party_list}
-            | {party for event in result.events for party in event.get("parties", ())}
-        )
-        transaction.on_commit(lambda: events.block_committed(block, parties, result.events))
+    )
+    return BuiltBlock(header, result.included, result, state, head.block_hash, params_after(params, state))
+
+
+def block_check(
+    head: ChainHead, header: BlockHeader, txs: list[Transaction], *, expected_proposer
+) -> BuiltBlock:
+    """A peer's proposal, checked in full before we vote for it; LedgerError says what is wrong.
+
+    Header fields against our head, the proposer for the header's round, the
+    merkle root, the validator set, then every transaction re-executed strictly
+    (signatures verified unless admission here already did), the energy
+    metadata and the proof of work.
+    """
+    params = head.params
+    problems = []
+    if header.chain_id != head.chain_id or header.height != head.height + 1:
+        problems.append(f"height {header.height} is not {head.height + 1}")
+    if header.previous_hash != head.block_hash:
+        problems.append("previous_hash is not our head")
+    if header.state_root != head.state_root:
+        problems.append("state_root differs from ours after the previous block")
+    if header.proposer != expected_proposer(header.round):
+        problems.append(f"proposer is not the one chosen for round {header.round}")
+    if not _head_ms(head) < header.timestamp_ms <= _now_ms() + params.get("max_clock_drift_ms", 5_000):
+        problems.append("timestamp is not after the previous block or is in the future")
+    if header.merkle_root != block_merkle_root(txs) or header.tx_count != len(txs):
+        problems.append("merkle root or transaction count does not match the transactions")
+    if header.validators_hash != validators_hash(active_validator_keys()):
+        problems.append("validators_hash is not the active validator set")
+    if len(txs) > params["max_block_txs"]:
+        problems.append("too many transactions")
+    if problems:
+        raise LedgerError(INVALID_BLOCK, "; ".join(problems))
+    admitted = set(MempoolTx.objects.filter(hash__in=[tx.hash for tx in txs]).values_list("hash", flat=True))
+    for tx in txs:
+        if tx.hash not in admitted and not tx.signature_valid():
+            raise LedgerError(INVALID_BLOCK, f"Transaction {tx.hash}: the signature does not match.")
+    state = State(DatabaseStore(), int(head.accumulator, 16))
+    result = execute_block(
+        state,
+        txs,
+        chain_id=head.chain_id,
+        height=header.height,
+        timestamp_ms=header.timestamp_ms,
+        params=params,
+        strict=True,
+        verify_signatures=False,
+        proposer=header.proposer,
+        round=header.round,
+        previous_hash=header.previous_hash,
+    )
+    if result.energy != header.energy:
+        raise LedgerError(INVALID_BLOCK, "energy metadata does not match the executed block")
+    if header.difficulty != required_difficulty(result.energy, params) or not header.meets_difficulty():
+        raise LedgerError(INVALID_BLOCK, "proof of work missing or below the target")
+    return BuiltBlock(header, txs, result, state, head.block_hash, params_after(params, state))
+
+
+def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> Block:
+    """Write a decided block and its state changes; the caller's transaction makes it atomic.
+
+    Expects the consensus lock and ``head`` locked (select_for_update) and
+    still at ``built.base_hash``. Events go out after commit.
+    """
+    header, result, state = built.header, built.result, built.state
+    if head.block_hash != built.base_hash:
+        raise RuntimeError("The head moved since the block was executed.")
+    block = Block.objects.create(
+        height=header.height,
+        hash=header.hash,
+        previous_hash=header.previous_hash,
+        timestamp_ms=header.timestamp_ms,
+        merkle_root=header.merkle_root,
+        state_root=header.state_root,
+        proposer=header.proposer,
+        round=header.round,
+        difficulty=header.difficulty,
+        nonce=header.nonce,
+        tx_count=header.tx_count,
+        energy=header.energy,
+        validators_hash=header.validators_hash,
+        commit_certificate=certificate,
+        result_state_root=state.root,
+    )
+    stored = _stored_payloads(built.txs)
+    tx_party_lists = [tx_parties(tx) for tx in result.included]
+    _chain_txs_copy(header.height, result, tx_party_lists, stored)
+    write_records(state.dirty_records())
+    _mempool_clear(built.txs)
+    head.height = header.height
+    head.block_hash = header.hash
+    head.last_block_at = datetime.fromtimestamp(header.timestamp_ms / 1000, tz=UTC)
+    head.accumulator = state.accumulator.to_bytes(256, "big").hex()
+    head.state_root = state.root
+    head.params = built.next_params
+    head.save(update_fields=["height", "block_hash", "last_block_at", "accumulator", "state_root", "params"])
+    # Events name accounts a transaction touched without naming them in its
+    # payload (the resting side of a trade, the grid operator's fee).
+    parties = sorted(
+        {party for tx_party_list in tx_party_lists for party in tx_party_list}
+        | {party for event in result.events for party in event.get("parties", ())}
+    )
+    transaction.on_commit(lambda: events.block_committed(block, parties, result.events))
     return block
 
 
-@dataclass(frozen=True, slots=True)
-class _Mempool:
-    """What a block takes from the mempool, in admission order."""
-
-    ids: list[int]
-    txs: list[Transaction]
-    #: hash -> (payload, received_at) as PostgreSQL wrote them: COPY reads them back unchanged.
-    stored: dict[str, tuple[str, str]]
+def active_validator_keys() -> list[str]:
+    return list(Validator.objects.filter(active=True, jailed=False).values_list("public_key", flat=True))
 
 
-def _mempool_take(chain_id: str, limit: int) -> _Mempool:
-    """The oldest ``limit`` mempool transactions, without ORM objects.
+def _head_ms(head: ChainHead) -> int:
+    return int(head.last_block_at.timestamp() * 1000) if head.last_block_at else 0
+
+
+def _stored_payloads(txs: list[Transaction]) -> dict[str, tuple[str, str]]:
+    """hash -> (payload JSON, received_at) for COPY: as the mempool stored them, else as received now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT hash, payload::text, received_at::text FROM chain_mempooltx WHERE hash = ANY(%s)",
+            [[tx.hash for tx in txs]],
+        )
+        stored = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+    now = datetime.now(UTC).isoformat()
+    for tx in txs:
+        if tx.hash not in stored:
+            stored[tx.hash] = (json.dumps(tx.payload, separators=(",", ":")), now)
+    return stored
+
+
+def _mempool_clear(txs: list[Transaction]) -> None:
+    """Drop the block's transactions from the mempool, and any left stale by the nonces it used."""
+    with binary_cursor() as cursor:
+        cursor.execute("DELETE FROM chain_mempooltx WHERE hash = ANY(%b)", [[tx.hash for tx in txs]])
+        cursor.execute(
+            "DELETE FROM chain_mempooltx m USING chain_account a "
+            "WHERE m.sender = a.address AND m.nonce < a.nonce AND a.address = ANY(%b)",
+            [sorted({tx.sender for tx in txs})],
+        )
+
+
+def block_produce(node_key) -> Block | None:
+    """One consensus step on this site; the block it commits, if any.
+
+    With this site as the only validator (a solo chain, the tests' genesis),
+    a step proposes, votes and commits the next block at once.
+    """
+    from chain.services.consensus import consensus_step
+
+    return consensus_step(node_key)
+
+
+def _mempool_take(chain_id: str, limit: int) -> list[Transaction]:
+    """The oldest ``limit`` mempool transactions, in admission order, without ORM objects.
 
     Admission verified each signature and computed each hash from these same
     fields, so the transactions carry their hash. The payloads are decoded
@@ -231,20 +343,16 @@ def _mempool_take(chain_id: str, limit: int) -> _Mempool:
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, hash, sender, nonce, kind, payload::text, signature, received_at::text "
+            "SELECT hash, sender, nonce, kind, payload::text, signature "
             "FROM chain_mempooltx ORDER BY id LIMIT %s",
             [limit],
         )
         rows = cursor.fetchall()
-    payloads = json.loads("[" + ",".join([row[5] for row in rows]) + "]")
-    return _Mempool(
-        [row[0] for row in rows],
-        [
-            Transaction.with_known_hash(hash_, chain_id, sender, nonce, kind, payload, signature)
-            for (_, hash_, sender, nonce, kind, _, signature, _), payload in zip(rows, payloads, strict=True)
-        ],
-        {row[1]: (row[5], row[7]) for row in rows},
-    )
+    payloads = json.loads("[" + ",".join([row[4] for row in rows]) + "]")
+    return [
+        Transaction.with_known_hash(hash_, chain_id, sender, nonce, kind, payload, signature)
+        for (hash_, sender, nonce, kind, _, signature), payload in zip(rows, payloads, strict=True)
+    ]
 
 
 def _chain_txs_copy(

@@ -175,6 +175,9 @@ def test_re_executing_every_stored_block_from_genesis_reproduces_its_roots(chain
             params=ChainHead.objects.get().params,
             strict=True,
             verify_signatures=True,
+            proposer=block.proposer,
+            round=block.round,
+            previous_hash=block.previous_hash,
         )
         replayed.write(state)
         assert state.root == block.result_state_root

@@ -1,0 +1,62 @@
+"""Talking to peer sites over HTTP: consensus messages, gossiped transactions, blocks for syncing.
+
+Every call is bounded by a short timeout and never raises: a peer that is
+down or cut off is simply not reached this time (consensus resends when it
+stalls, and a site that was away syncs when it is back).
+"""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from chain.ledger.encoding import canonical_json
+from chain.ledger.keys import sign, verify
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = httpx.Timeout(2.0, connect=0.5)
+GOSSIP_DOMAIN = b"GRIDTOKENX/GOSSIP/V1\n"
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gtx-peer")
+
+
+def gossip_bytes(chain_id: str, tx_hashes: list[str]) -> bytes:
+    return GOSSIP_DOMAIN + canonical_json({"chain_id": chain_id, "transactions": tx_hashes})
+
+
+def gossip_envelope(key, chain_id: str, wires: list[dict], tx_hashes: list[str]) -> dict:
+    """Transactions from this site's intake, signed by its node key as their origin."""
+    origin = key.verify_key.encode().hex()
+    return {
+        "chain_id": chain_id,
+        "origin": origin,
+        "transactions": wires,
+        "signature": sign(key, gossip_bytes(chain_id, tx_hashes)),
+    }
+
+
+def gossip_valid(envelope: dict, chain_id: str, tx_hashes: list[str]) -> bool:
+    return verify(
+        envelope.get("origin", ""), gossip_bytes(chain_id, tx_hashes), envelope.get("signature", "")
+    )
+
+
+def post_to_all(urls: list[str], path: str, body: dict) -> dict[str, int | None]:
+    """POST ``body`` to every peer at once; their status codes (None when unreachable)."""
+
+    def post(url: str) -> int | None:
+        try:
+            return httpx.post(url + path, json=body, timeout=TIMEOUT).status_code
+        except httpx.HTTPError as exc:
+            log.debug("peer %s unreachable: %s", url, exc)
+            return None
+
+    return dict(zip(urls, _pool.map(post, urls), strict=True))
+
+
+def get_json(url: str, path: str, params: dict | None = None) -> dict | None:
+    try:
+        response = httpx.get(url + path, params=params, timeout=httpx.Timeout(10.0, connect=0.5))
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None

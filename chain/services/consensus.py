@@ -1,0 +1,385 @@
+"""This site's consensus driver: runs the height machine over the database, one step at a time.
+
+A step (``consensus_step``) takes the consensus advisory lock, restores the
+machine from ``ConsensusState`` and the stored messages of the height, feeds
+it what arrived and the timeouts that are due, starts the height when there is
+work, and saves the new state and our signed messages, all in one database
+transaction. When the machine decides, the block is written in that same
+transaction. Messages leave for the peers only after commit
+(chain.consensus.transport), so a message we sent is always one we saved:
+a restarted site never signs two different votes for one round.
+"""
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+
+from chain.consensus.machine import (
+    PRECOMMIT,
+    PROPOSAL,
+    HeightMachine,
+    Message,
+    RoundState,
+    Timeouts,
+    ValidatorSet,
+)
+from chain.consensus.messages import message_wire, sign_message
+from chain.ledger.block import BlockHeader
+from chain.ledger.errors import LedgerError
+from chain.ledger.state import Account as AccountRecord
+from chain.ledger.state import Validator as ValidatorRecord
+from chain.ledger.tx import parse_transaction
+from chain.ledger.validators import proposer_for, proposer_weights, voting_power
+from chain.models import (
+    Account,
+    Block,
+    ChainHead,
+    ConsensusMessage,
+    ConsensusState,
+    Evidence,
+    MempoolTx,
+    ProposedBlock,
+    Validator,
+)
+from chain.services import blocks as block_services
+from chain.services.blocks import BuiltBlock, block_build, block_check, block_write
+
+log = logging.getLogger(__name__)
+
+#: pg advisory lock id: one consensus step at a time per site.
+CONSENSUS_LOCK = 0x67747862  # "gtxb"
+#: Our executed proposals and checked peer blocks, by hash, for the commit to reuse.
+_EXECUTED: dict[str, BuiltBlock] = {}
+STATE_FIELDS = [f for f in RoundState.__dataclass_fields__ if f != "height"]
+
+
+@dataclass
+class Outbox:
+    """What a step sends once committed: signed messages and the blocks they propose."""
+
+    messages: list[dict] = field(default_factory=list)
+    blocks: list[dict] = field(default_factory=list)
+
+
+def _now_ms() -> int:
+    """The block producer's clock (one clock for timeouts and for what is due; tests move it)."""
+    return block_services._now_ms()
+
+
+def validator_set(head: ChainHead) -> ValidatorSet:
+    """Voting power, authorities and proposer rule for the next height, from the committed state."""
+    validators = [
+        ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
+        for v in Validator.objects.all()
+    ]
+    accounts = {
+        a.address: AccountRecord(address=a.address, staked=a.staked)
+        for a in Account.objects.filter(address__in=[v.public_key for v in validators])
+    }
+    power = voting_power(validators, accounts)
+    weights = proposer_weights(validators, accounts)
+    authorities = frozenset(v.public_key for v in validators if v.authority and v.public_key in power)
+    previous = head.block_hash
+    return ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round))
+
+
+def timeouts_of(params: dict) -> Timeouts:
+    return Timeouts(
+        propose_ms=params.get("propose_timeout_ms", 3000),
+        vote_ms=params.get("vote_timeout_ms", 1000),
+        step_ms=params.get("timeout_step_ms", 500),
+    )
+
+
+def _load_state(head: ChainHead) -> tuple[ConsensusState, RoundState]:
+    row = ConsensusState.objects.select_for_update().filter(id=1).first()
+    height = head.height + 1
+    if row is None or row.height != height:
+        row = row or ConsensusState(id=1)
+        fresh = RoundState(height)
+        row.height = height
+        for name in STATE_FIELDS:
+            setattr(row, name, getattr(fresh, name))
+        row.timeouts = []
+        row.progress_at = datetime.now(UTC)
+        row.save()
+        ConsensusMessage.objects.filter(height__lt=height).delete()
+        ProposedBlock.objects.filter(height__lt=height).delete()
+        _EXECUTED.clear()
+    state = RoundState(
+        height,
+        **{name: getattr(row, name) for name in STATE_FIELDS if name not in ("decided", "decided_round")},
+    )
+    return row, state
+
+
+def _save_state(row: ConsensusState, state: RoundState) -> None:
+    for name in STATE_FIELDS:
+        if name not in ("decided", "decided_round"):
+            setattr(row, name, getattr(state, name))
+    row.save()
+
+
+def _message(row: ConsensusMessage) -> Message:
+    return Message(row.type, row.height, row.round, row.sender, row.block_hash, row.pol_round)
+
+
+def consensus_step(node_key) -> Block | None:
+    """Advance consensus as far as the stored messages and the clock allow; the block decided, if any.
+
+    Loops while it decides (a solo site, or messages for the next height that
+    already arrived), so one call may commit more than one height; returns
+    the last block.
+    """
+    last = None
+    while True:
+        outbox = Outbox()
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # Steps queue on the lock: a message that arrives during a step is
+                # seen by the next one, not left for the next tick.
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONSENSUS_LOCK])
+            block = _step(node_key, outbox)
+            if outbox.messages:
+                transaction.on_commit(lambda o=outbox: _send_after_commit(o))
+        if block is None:
+            return last
+        last = block
+
+
+def _send_after_commit(outbox: Outbox) -> None:
+    from chain.peers import peer_urls
+    from chain.tasks import peers_send
+
+    if peer_urls():
+        peers_send.delay(outbox.messages, outbox.blocks)
+
+
+def _step(node_key, outbox: Outbox) -> Block | None:
+    head = ChainHead.objects.select_for_update().get()
+    me = node_key.verify_key.encode().hex()
+    row, state = _load_state(head)
+    validators = validator_set(head)
+    if me not in validators.power:
+        return None  # an observer: it follows the chain by syncing, it does not vote
+    chain_id = head.chain_id
+    stored = list(ConsensusMessage.objects.filter(height=state.height).order_by("id"))
+    processed = [_message(m) for m in stored if m.processed]
+    fresh = [m for m in stored if not m.processed]
+
+    machine = HeightMachine(
+        me,
+        state,
+        validators,
+        timeouts_of(head.params),
+        valid=lambda block_hash: _block_valid(head, validators, block_hash),
+        get_value=lambda round: _propose(node_key, head, round, outbox),
+    )
+    machine.restore(processed)
+    actions = []
+    for row_msg in fresh:
+        actions.append(machine.receive(_message(row_msg)))
+    if fresh:
+        ConsensusMessage.objects.filter(id__in=[m.id for m in fresh]).update(processed=True)
+    now = _now_ms()
+    due = [t for t in row.timeouts if t[0] <= now]
+    row.timeouts = [t for t in row.timeouts if t[0] > now]
+    for _, step, height, round in sorted(due):
+        actions.append(machine.on_timeout(step, height, round))
+    if not state.started and (fresh or _has_work(head)):
+        actions.append(machine.start())
+    actions.append(machine.evaluate())
+
+    for action in actions:
+        for message in action.broadcast:
+            wire = sign_message(node_key, chain_id, message)
+            ConsensusMessage.objects.create(
+                height=message.height,
+                round=message.round,
+                type=message.type,
+                sender=me,
+                block_hash=message.block_hash,
+                pol_round=message.pol_round,
+                signature=wire["signature"],
+                processed=True,
+            )
+            outbox.messages.append(wire)
+            if message.type == PROPOSAL:
+                proposed = ProposedBlock.objects.get(hash=message.block_hash)
+                outbox.blocks.append({"header": proposed.header, "txs": proposed.txs})
+        for timeout in action.timeouts:
+            row.timeouts.append([now + timeout.duration_ms, timeout.step, timeout.height, timeout.round])
+        for evidence in action.evidence:
+            _evidence_record(evidence)
+    if state.decided:
+        block = _commit(head, validators, state, machine)
+        ConsensusState.objects.filter(id=1).update(progress_at=datetime.now(UTC))
+        return block
+    _save_state(row, state)
+    return None
+
+
+def _has_work(head: ChainHead) -> bool:
+    from chain.ledger.block import begin_block_due
+    from chain.store import DatabaseStore
+
+    if MempoolTx.objects.exists():
+        return True
+    return begin_block_due(DatabaseStore(), _now_ms(), head.params)
+
+
+def _propose(node_key, head: ChainHead, round: int, outbox: Outbox) -> str:
+    built = block_build(node_key, head, round, empty_ok=True)
+    block_hash = built.header.hash
+    _EXECUTED[block_hash] = built
+    ProposedBlock.objects.update_or_create(
+        hash=block_hash,
+        defaults={
+            "height": built.header.height,
+            "header": asdict(built.header),
+            "txs": [tx.to_wire() for tx in built.txs],
+            "verdict": "valid",
+        },
+    )
+    return block_hash
+
+
+def _block_valid(head: ChainHead, validators: ValidatorSet, block_hash: str) -> bool:
+    """Whether a proposed block is one we would vote for: checked in full once, the verdict kept."""
+    if block_hash in _EXECUTED:
+        return True
+    proposed = ProposedBlock.objects.filter(hash=block_hash).first()
+    if proposed is None:
+        return False  # we do not hold the block (yet): no vote for what we cannot check
+    if proposed.verdict:
+        if proposed.verdict != "valid":
+            return False
+    try:
+        header = BlockHeader(**proposed.header)
+        if header.hash != block_hash:
+            raise LedgerError("invalid_block", "the header does not hash to the proposed hash")
+        txs = [parse_transaction(wire) for wire in proposed.txs]
+        built = block_check(head, header, txs, expected_proposer=validators.proposer)
+    except (LedgerError, TypeError, ValueError) as exc:
+        message = getattr(exc, "message", str(exc))
+        log.warning("Proposed block %s refused: %s", block_hash[:12], message)
+        ProposedBlock.objects.filter(hash=block_hash).update(verdict=message[:2000] or "invalid")
+        return False
+    _EXECUTED[block_hash] = built
+    ProposedBlock.objects.filter(hash=block_hash).update(verdict="valid")
+    return True
+
+
+def _commit(head: ChainHead, validators: ValidatorSet, state: RoundState, machine: HeightMachine) -> Block:
+    block_hash, round = state.decided, state.decided_round
+    built = _EXECUTED.get(block_hash)
+    if built is None or built.base_hash != head.block_hash:
+        _EXECUTED.pop(block_hash, None)
+        if not _block_valid(head, validators, block_hash):
+            raise RuntimeError(f"Decided block {block_hash} cannot be executed here.")
+        built = _EXECUTED[block_hash]
+    signatures = {
+        (m.sender, m.round): m.signature
+        for m in ConsensusMessage.objects.filter(
+            height=state.height, type=PRECOMMIT, block_hash=block_hash, round=round
+        )
+    }
+    certificate = [
+        {"validator": vote.sender, "round": vote.round, "signature": signatures[(vote.sender, vote.round)]}
+        for vote in sorted(machine.precommits_for(round, block_hash), key=lambda v: v.sender)
+    ]
+    block = block_write(head, built, certificate)
+    _EXECUTED.clear()
+    return block
+
+
+def _evidence_record(evidence) -> None:
+    first, second = evidence.first, evidence.second
+    key = f"{first.sender}:{first.height}:{first.round}:{first.type}"
+    Evidence.objects.get_or_create(
+        key=key,
+        defaults={
+            "validator": first.sender,
+            "height": first.height,
+            "round": first.round,
+            "type": first.type,
+            "first": message_wire(first),
+            "second": message_wire(second),
+        },
+    )
+
+
+# --- what peers send ----------------------------------------------------------
+
+
+def peer_messages_store(
+    messages: list[tuple[Message, str]], blocks: list[dict], *, sender_url: str = ""
+) -> dict:
+    """Keep verified peer messages (and proposed blocks) for the next step; say what was new.
+
+    The caller checked each signature (chain.consensus.messages.parse_message).
+    Messages for heights already decided here mark the sender as behind.
+    """
+    head = ChainHead.objects.only("height", "chain_id").get()
+    validators = set(Validator.objects.filter(active=True).values_list("public_key", flat=True))
+    stored = ahead = 0
+    behind = set()
+    for header_txs in blocks:
+        _proposed_block_store(head, header_txs)
+    for message, signature in messages:
+        if message.sender not in validators:
+            raise LedgerError("bad_message", "The sender is not an active validator.")
+        if message.height <= head.height:
+            behind.add(message.sender)
+            continue
+        if message.height > head.height + 1:
+            ahead += 1
+        try:
+            with transaction.atomic():
+                ConsensusMessage.objects.create(
+                    height=message.height,
+                    round=message.round,
+                    type=message.type,
+                    sender=message.sender,
+                    block_hash=message.block_hash,
+                    pol_round=message.pol_round,
+                    signature=signature,
+                )
+            stored += 1
+        except IntegrityError:
+            pass  # a duplicate: we have it already
+    return {"stored": stored, "ahead": ahead, "behind": sorted(behind), "height": head.height}
+
+
+def _proposed_block_store(head: ChainHead, body: dict) -> None:
+    header = body.get("header")
+    txs = body.get("txs")
+    if not isinstance(header, dict) or not isinstance(txs, list):
+        raise LedgerError("bad_message", "A proposed block is {header, txs}.")
+    try:
+        block_hash = BlockHeader(**header).hash
+    except (TypeError, ValueError, LedgerError) as exc:
+        raise LedgerError("bad_message", f"Malformed block header: {exc}") from exc
+    height = header.get("height")
+    if not isinstance(height, int) or height <= head.height:
+        return
+    ProposedBlock.objects.get_or_create(
+        hash=block_hash, defaults={"height": height, "header": header, "txs": txs}
+    )
+
+
+def consensus_status() -> dict:
+    """Where consensus stands on this site, for the status page and ``manage.py status``."""
+    head = ChainHead.objects.get()
+    row = ConsensusState.objects.filter(id=1).first()
+    return {
+        "height": head.height,
+        "round": row.round if row and row.height == head.height + 1 else 0,
+        "step": row.step if row and row.height == head.height + 1 else "",
+        "started": bool(row and row.height == head.height + 1 and row.started),
+        "last_commit_at": head.last_block_at,
+        "evidence": Evidence.objects.count(),
+        "stalled_for": (datetime.now(UTC) - row.progress_at) if row and row.progress_at else timedelta(0),
+    }

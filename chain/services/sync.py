@@ -1,0 +1,116 @@
+"""Catching up: blocks fetched from a peer are checked like proposals and their certificates verified.
+
+A block is applied only if its header follows our head, its commit
+certificate holds precommits signed for that header by more than 2/3 of the
+active stake with an authority among them (under our own copy of the
+validator set), and re-executing its transactions gives its energy metadata;
+the next block's header then confirms our state root. Nothing is trusted
+because of who sent it.
+"""
+
+import logging
+from dataclasses import asdict
+
+from django.db import connection, transaction
+
+from chain.consensus import transport
+from chain.ledger.block import BlockHeader, precommit_valid
+from chain.ledger.errors import LedgerError
+from chain.ledger.tx import parse_transaction
+from chain.models import Block, ChainHead, ChainTx
+from chain.peers import peer_urls
+from chain.services.blocks import block_check, block_write
+from chain.services.consensus import CONSENSUS_LOCK, validator_set
+
+log = logging.getLogger(__name__)
+
+BAD_CERTIFICATE = "bad_certificate"
+SYNC_BATCH = 20
+
+
+def blocks_for_peer(first_height: int, limit: int) -> list[dict]:
+    """Stored blocks from ``first_height`` on: header, certificate and transactions (wire form)."""
+    head = ChainHead.objects.only("chain_id").get()
+    blocks = list(Block.objects.filter(height__gte=first_height).order_by("height")[:limit])
+    txs: dict[int, list[dict]] = {}
+    for t in ChainTx.objects.filter(block__in=[b.height for b in blocks]).order_by("block_id", "position"):
+        txs.setdefault(t.block_id, []).append(
+            {
+                "chain_id": head.chain_id,
+                "sender": t.sender,
+                "nonce": t.nonce,
+                "kind": t.kind,
+                "payload": t.payload,
+                "signature": t.signature,
+            }
+        )
+    return [
+        {
+            "header": asdict(b.header(head.chain_id)),
+            "commit_certificate": b.commit_certificate,
+            "txs": txs.get(b.height, []),
+        }
+        for b in blocks
+    ]
+
+
+def certificate_check(head: ChainHead, header: BlockHeader, certificate) -> None:
+    """More than 2/3 of the stake, an authority among them, every signature for this header."""
+    validators = validator_set(head)
+    if not isinstance(certificate, list) or not certificate:
+        raise LedgerError(BAD_CERTIFICATE, "The block has no commit certificate.")
+    voters = set()
+    for precommit in certificate:
+        if not isinstance(precommit, dict) or not precommit_valid(header, precommit):
+            raise LedgerError(BAD_CERTIFICATE, "A precommit of the certificate is not signed for this block.")
+        voters.add(precommit["validator"])
+    if not validators.commit_quorum(voters):
+        raise LedgerError(
+            BAD_CERTIFICATE, "The certificate lacks 2/3 of the stake or an authority precommit."
+        )
+
+
+def block_apply(body: dict) -> Block | None:
+    """Apply one fetched block on top of our head; None when we already have its height."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONSENSUS_LOCK])
+        head = ChainHead.objects.select_for_update().get()
+        try:
+            header = BlockHeader(**body["header"])
+            txs = [parse_transaction(wire) for wire in body["txs"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LedgerError("bad_block", f"Malformed block: {exc}") from exc
+        if header.height <= head.height:
+            return None
+        certificate_check(head, header, body.get("commit_certificate"))
+        validators = validator_set(head)
+        built = block_check(head, header, txs, expected_proposer=validators.proposer)
+        return block_write(head, built, body["commit_certificate"])
+
+
+def sync_from_peers() -> int:
+    """Fetch and apply blocks from whichever peer is furthest ahead; the number applied."""
+    head = ChainHead.objects.only("height").get()
+    best_url, best_height = None, head.height
+    for url in peer_urls().values():
+        status = transport.get_json(url, "/peer/v1/status/")
+        if status and isinstance(status.get("height"), int) and status["height"] > best_height:
+            best_url, best_height = url, status["height"]
+    if best_url is None:
+        return 0
+    applied = 0
+    while True:
+        height = ChainHead.objects.only("height").get().height
+        if height >= best_height:
+            return applied
+        reply = transport.get_json(best_url, "/peer/v1/blocks/", {"from": height + 1, "limit": SYNC_BATCH})
+        if not reply or not reply.get("blocks"):
+            return applied
+        for body in reply["blocks"]:
+            try:
+                if block_apply(body) is not None:
+                    applied += 1
+            except LedgerError as exc:
+                log.warning("Block from %s refused: %s", best_url, exc.message)
+                return applied

@@ -1,0 +1,121 @@
+"""The peer protocol: what validator sites send each other (docs/CONSENSUS.md).
+
+Plain JSON over HTTP; no session, no CSRF token (nothing here acts for a
+user). Every consensus message carries its sender's signature and is refused
+whole when one is wrong; gossiped transactions carry their own signatures.
+The work itself happens in Celery tasks after the message is stored.
+"""
+
+import json
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from chain.consensus.messages import parse_message
+from chain.consensus.transport import gossip_valid
+from chain.ledger.errors import LedgerError
+from chain.ledger.tx import parse_transaction
+from chain.models import ChainHead, MempoolTx, Validator
+from chain.services.admission import BatchRejected, transactions_submit
+from chain.services.consensus import consensus_status, peer_messages_store
+from chain.services.sync import blocks_for_peer
+
+MAX_BLOCKS = 50
+
+
+def _error(code: str, message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def _body(request) -> dict | None:
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@csrf_exempt
+@require_POST
+def consensus_messages(request):
+    """Signed proposals and votes (with proposed blocks); stored, then a consensus step runs."""
+    from chain.tasks import consensus_step
+
+    body = _body(request)
+    if body is None:
+        return _error("malformed", "Send a JSON object {chain_id, messages, blocks}.")
+    head = ChainHead.objects.only("chain_id", "height").get()
+    if body.get("chain_id") != head.chain_id:
+        return _error("wrong_chain", f"This site runs chain {head.chain_id}.")
+    wires, blocks = body.get("messages", []), body.get("blocks", [])
+    if not isinstance(wires, list) or not isinstance(blocks, list) or len(wires) > 1000 or len(blocks) > 10:
+        return _error("malformed", "messages and blocks are lists (at most 1000 and 10).")
+    try:
+        messages = [parse_message(wire, head.chain_id) for wire in wires]
+        result = peer_messages_store(messages, blocks)
+    except LedgerError as exc:
+        return _error(exc.code, exc.message)
+    if result["stored"]:
+        consensus_step.delay()
+    return JsonResponse(result)
+
+
+@csrf_exempt
+@require_POST
+def gossiped_transactions(request):
+    """Transactions another validator admitted: admitted here too, and not gossiped again."""
+    body = _body(request)
+    if body is None or not isinstance(body.get("transactions"), list):
+        return _error("malformed", "Send {chain_id, origin, transactions, signature}.")
+    head = ChainHead.objects.only("chain_id").get()
+    if body.get("chain_id") != head.chain_id:
+        return _error("wrong_chain", f"This site runs chain {head.chain_id}.")
+    try:
+        txs = [parse_transaction(wire) for wire in body["transactions"]]
+    except LedgerError as exc:
+        return _error(exc.code, exc.message)
+    if not Validator.objects.filter(public_key=body.get("origin"), active=True).exists():
+        return _error("unknown_origin", "origin is not an active validator.", 403)
+    if not gossip_valid(body, head.chain_id, [tx.hash for tx in txs]):
+        return _error("bad_signature", "The origin's signature does not match.", 403)
+    known = set(MempoolTx.objects.filter(hash__in=[tx.hash for tx in txs]).values_list("hash", flat=True))
+    fresh = [tx.to_wire() for tx in txs if tx.hash not in known]
+    admitted = 0
+    if fresh:
+        try:
+            admitted = len(transactions_submit(fresh, gossip=False))
+        except BatchRejected:
+            # One refused transaction (a nonce already used here, say) must not keep
+            # the others out: admit them one by one.
+            for wire in fresh:
+                try:
+                    admitted += len(transactions_submit([wire], gossip=False))
+                except BatchRejected:
+                    pass
+    return JsonResponse({"admitted": admitted, "received": len(txs)})
+
+
+@require_GET
+def blocks(request):
+    try:
+        first = int(request.GET.get("from", "1"))
+        limit = min(int(request.GET.get("limit", "20")), MAX_BLOCKS)
+    except ValueError:
+        return _error("malformed", "from and limit are integers.")
+    return JsonResponse({"blocks": blocks_for_peer(max(first, 1), max(limit, 1))})
+
+
+@require_GET
+def status(request):
+    data = consensus_status()
+    head = ChainHead.objects.only("block_hash", "state_root").get()
+    return JsonResponse(
+        {
+            "height": data["height"],
+            "round": data["round"],
+            "step": data["step"],
+            "block_hash": head.block_hash,
+            "state_root": head.state_root,
+        }
+    )
