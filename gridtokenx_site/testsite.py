@@ -9,7 +9,8 @@ one Redis. ``stop_site`` stops every process it started and drops the database.
 ``start_network`` starts one such site per validator of a genesis, each with
 its own database, node key, queue, channel prefix and port, and GTX_PEER_URLS
 naming every site of the network. ``kill_site`` kills one site's processes
-with SIGKILL; ``restart_site`` starts them again over the same database.
+with SIGKILL; ``restart_site`` starts them again over the same database;
+``wait_for_height`` waits (bounded) until every site has committed a height.
 """
 
 import os
@@ -412,3 +413,20 @@ def restart_site(site: LiveSite, timeout: float = 90) -> LiveSite:
     _launch(site)
     _wait_up(site, timeout=timeout)
     return site
+
+
+def wait_for_height(sites: list[LiveSite], height: int, timeout: float = 60.0) -> list[dict]:
+    """Every site's /api/v1/status/ once each has committed ``height`` (a bounded wait, not a timing)."""
+    deadline = time.monotonic() + timeout
+    statuses: list[dict | None] = [None] * len(sites)
+    while time.monotonic() < deadline:
+        for index, site in enumerate(sites):
+            try:
+                statuses[index] = site.status()
+            except httpx.HTTPError:
+                statuses[index] = None
+        if all(s is not None and s["height"] >= height for s in statuses):
+            return statuses
+        time.sleep(0.2)
+    heights = {site.name: s and s["height"] for site, s in zip(sites, statuses, strict=True)}
+    raise AssertionError(f"not every site reached height {height} within {timeout}s: {heights}")

@@ -32,6 +32,7 @@ from gridtokenx_site.testsite import (
     solo_genesis,
     start_network,
     stop_network,
+    wait_for_height,
 )
 
 THREE = ["EGAT", "MEA", "PEA"]
@@ -288,8 +289,7 @@ def test_start_network_kill_site_and_restart_site(tmp_path):
         victim = sites[1]
         chain_id = statuses[1]["chain_id"]
         assert victim.post("/api/v1/transactions/", json=[_transfer(chain_id, 0)]).status_code == 202
-        committed = victim.wait_for(lambda: victim.status()["height"] >= 1, timeout=30)
-        assert committed
+        wait_for_height([victim], 1, timeout=30)
         before = victim.status()
         family = _processes(victim)
         assert len(family) >= 3
