@@ -184,7 +184,7 @@ GTX_NODE_NAME = env("GTX_NODE_NAME", default="")
 
 
 def _peer_urls(text: str) -> dict[str, str]:
-    """"EGAT=http://127.0.0.1:8000,MEA=http://127.0.0.1:8001" -> {"EGAT": "http://127.0.0.1:8000", ...}."""
+    """Parse 'EGAT=http://127.0.0.1:8000,MEA=http://127.0.0.1:8001' into {name: base URL}."""
     from django.core.exceptions import ImproperlyConfigured
 
     urls = {}
