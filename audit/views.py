@@ -6,6 +6,7 @@ verification, which reads the ledger and changes nothing on it.
 """
 
 import csv
+import time
 from datetime import UTC, datetime
 
 from django.contrib import messages
@@ -265,9 +266,16 @@ def verification(request, pk):
     return render(request, template, {"section": "verify", "run": run})
 
 
+#: Surveillance looks back this many days (0: the whole chain).
+SURVEILLANCE_DAYS = (1, 7, 30, 0)
+
+
 @regulator_view
 def surveillance(request):
-    findings = selectors.surveillance_findings()
+    days = _int_or_none(request.GET.get("days"))
+    days = days if days in SURVEILLANCE_DAYS else 7
+    since_ms = max(time.time_ns() // 1_000_000 - days * 86_400_000, 0) if days else 0
+    findings = selectors.surveillance_findings(since_ms=since_ms)
     names = selectors.names_by_address({a for f in findings for a in f.accounts})
     return render(
         request,
@@ -276,6 +284,8 @@ def surveillance(request):
             "section": "surveillance",
             "findings": findings,
             "names": names,
+            "days": days,
+            "day_choices": SURVEILLANCE_DAYS,
             "thresholds": selectors.rules.SurveillanceRules(),
         },
     )

@@ -9,10 +9,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from chain.units import kwh_text
+
 WASH = "wash_trade"
 SELF_DEALING = "self_dealing"
 PRICE_OUTLIER = "price_outlier"
 CANCEL_BURST = "cancel_burst"
+RULE_LABELS = {
+    WASH: "Wash trade",
+    SELF_DEALING: "Self-dealing",
+    PRICE_OUTLIER: "Price outlier",
+    CANCEL_BURST: "Cancel burst",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,10 @@ class Finding:
     at_ms: int = 0
     details: dict = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        return RULE_LABELS[self.rule]
+
 
 def _pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
@@ -104,7 +116,7 @@ def wash_trades(trades: Iterable[TradeFact], rules: SurveillanceRules) -> list[F
                     WASH,
                     pair,
                     f"{len(flagged)} trades back and forth between the same two accounts "
-                    f"({energy} Wh) within {rules.wash_window_ms // 60_000} min of each other.",
+                    f"({kwh_text(energy)} kWh) within {rules.wash_window_ms // 60_000} min of each other.",
                     trade_ids=tuple(t.trade_id for t in flagged),
                     at_ms=flagged[0].timestamp_ms,
                     details={"energy_wh": energy},

@@ -14,6 +14,14 @@ PERSONAS = {
 READERS = ("regulator", "staff")
 
 
+@pytest.fixture(autouse=True)
+def genesis_file(settings):
+    """The replay reads the genesis file the site was initialised from: the tests' one."""
+    from tests.conftest import GENESIS_PATH
+
+    settings.GTX_GENESIS_PATH = str(GENESIS_PATH)
+
+
 @pytest.fixture
 def client_as(login_as):
     return lambda persona: login_as(PERSONAS[persona])

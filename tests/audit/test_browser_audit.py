@@ -63,6 +63,8 @@ def test_a_regulator_exports_trades_and_verifies_the_chain(live_site, genesis):
     second = trade_on(
         live_site, genesis, "wind_korat", "factory_rayong", kwh=3, zone="northeast", source="wind"
     )
+    # The same two accounts trade back at once: a wash.
+    back = trade_on(live_site, genesis, "solar_somchai", "hydro_nan", kwh=2, zone="north", source="solar")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
@@ -117,6 +119,10 @@ def test_a_regulator_exports_trades_and_verifies_the_chain(live_site, genesis):
             page.wait_for_function("window.Chart && Object.keys(window.Chart.instances).length === 2")
             page.screenshot(path=SHOTS / "audit-reports.png", full_page=True)
             page.click(".audit-nav >> text=Surveillance")
+            wash = page.locator('.finding[data-rule="wash_trade"]')
+            expect(wash).to_contain_text("hydro_nan")
+            expect(wash.locator(f'[data-trade-link="{first}"]')).to_be_visible()
+            expect(wash.locator(f'[data-trade-link="{back}"]')).to_be_visible()
             page.screenshot(path=SHOTS / "audit-surveillance.png", full_page=True)
             page.click(".audit-nav >> text=Blocks")
             expect(page.locator("#audit-blocks .status-ok").first).to_be_visible()

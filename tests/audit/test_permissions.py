@@ -30,6 +30,7 @@ PAGES = [
     "/audit/verify/{run}/",
     "/audit/verify/{run}/?part=progress",
     "/audit/surveillance/",
+    "/audit/surveillance/?days=0",
     "/audit/reports/",
     "/audit/reports/?period=hour",
     "/audit/reports/export.csv",
