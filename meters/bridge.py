@@ -18,7 +18,6 @@ import logging
 import queue
 import threading
 import time
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from django.db import close_old_connections, connection
@@ -26,26 +25,12 @@ from django.db import close_old_connections, connection
 from chain.ledger import errors
 from chain.services.admission import MEMPOOL_FULL, BatchRejected
 from meters.services import readings_submit
+from meters.topics import TOPIC_ROOT, broker_address, meter_of_topic, readings_topic, reply_topic
 
 log = logging.getLogger(__name__)
 
-TOPIC_ROOT = "gridtokenx/meters"
 TOPIC_MISMATCH = "topic_mismatch"
 BRIDGE_ERROR = "bridge_error"
-
-
-def readings_topic(meter: str, root: str = TOPIC_ROOT) -> str:
-    return f"{root}/{meter}/readings"
-
-
-def reply_topic(meter: str, outcome: str, root: str = TOPIC_ROOT) -> str:
-    """``outcome`` is "accepted" or "rejected"."""
-    return f"{root}/{meter}/{outcome}"
-
-
-def broker_address(url: str) -> tuple[str, int]:
-    parsed = urlparse(url)
-    return parsed.hostname or "127.0.0.1", parsed.port or 1883
 
 
 def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str, str] | None]:
@@ -60,12 +45,6 @@ def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str
     if wire.get("sender") != meter:
         return meter, None, (TOPIC_MISMATCH, "The transaction's sender is not the meter of the topic.")
     return meter, wire, None
-
-
-def meter_of_topic(topic: str) -> str:
-    """<root>/<meter>/readings -> <meter> (the root may hold slashes)."""
-    parts = topic.rsplit("/", 2)
-    return parts[1] if len(parts) == 3 else ""
 
 
 def tx_hash_of(wire: dict) -> str:

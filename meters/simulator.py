@@ -101,9 +101,9 @@ def signed_readings(
 def simulator_tick(client, *, now_ms: int, rng: random.Random | None = None) -> int:
     """Publish the due readings of every registered demo meter; returns how many were published."""
     from chain.models import ChainHead
-    from meters.bridge import readings_topic
     from meters.models import Meter
     from meters.services import DEMO_METERS, demo_meter_key, next_nonce
+    from meters.topics import readings_topic
 
     rng = rng or random.Random()
     head = ChainHead.objects.only("chain_id", "params").get()

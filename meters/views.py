@@ -52,6 +52,7 @@ def meter_detail(request, meter_id: str):
             "meter": meter,
             "readings": selectors.readings_recent(meter_id=meter.meter_id),
             "owners": account_owners(request, [meter.owner]),
+            "validators": chain_selectors.validator_names(),
         },
     )
 

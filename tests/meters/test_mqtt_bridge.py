@@ -13,8 +13,9 @@ import pytest
 from django.conf import settings
 
 from chain.models import Account, ChainHead, MempoolTx
-from meters.bridge import TOPIC_MISMATCH, MeterBridge, broker_address, readings_topic
+from meters.bridge import TOPIC_MISMATCH, MeterBridge
 from meters.models import Reading
+from meters.topics import broker_address, readings_topic
 from tests.meters.conftest import last_minute, signed_reading
 
 WAIT_S = 30  # generous: only how long a broken bridge takes to fail the test

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from meters.bridge import broker_address
 from meters.services import demo_meters_register
 from meters.simulator import simulator_tick
+from meters.topics import broker_address
 
 
 class Command(BaseCommand):
