@@ -1,6 +1,6 @@
 """Verify-the-chain benchmark: how fast a regulator's check re-verifies a stored chain.
 
-Prepares a fresh site database (migrated, demo genesis), writes BENCH_BLOCKS
+Prepares a fresh site database (migrated, the demo genesis with EGAT its only validator), writes BENCH_BLOCKS
 blocks of BENCH_TXS signed transfers each through the real admission and block
 producer, then runs the verification service in this process, once without
 and once with the replay from genesis.
@@ -20,14 +20,13 @@ from pathlib import Path
 
 
 def main() -> None:
-    from gridtokenx_site.testsite import drop_database, prepare_site
+    from gridtokenx_site.testsite import drop_database, prepare_site, solo_genesis
 
     blocks, per_block = int(os.environ.get("BENCH_BLOCKS", 200)), int(os.environ.get("BENCH_TXS", 50))
     tmp = Path(tempfile.mkdtemp(prefix="gtx-bench-audit-"))
-    env = prepare_site(tmp)
-    os.environ.update(
-        DATABASE_URL=env["DATABASE_URL"], GTX_DEV="1", GTX_NODE_KEY_FILE=env["GTX_NODE_KEY_FILE"]
-    )
+    env = prepare_site(tmp, genesis=solo_genesis(tmp))
+    keys = ("DATABASE_URL", "GTX_DEV", "GTX_NODE_KEY_FILE", "GTX_GENESIS", "GTX_NODE_NAME")
+    os.environ.update({key: env[key] for key in keys})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridtokenx_site.settings")
     import django
 
