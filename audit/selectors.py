@@ -8,7 +8,7 @@ Every list is paginated and costs a fixed number of queries whatever the page si
 from collections.abc import Iterable
 
 from django.core.paginator import Paginator
-from django.db.models import F, Q, Sum, Value
+from django.db.models import Case, F, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Mod
 
 from audit.ledger import surveillance as rules
@@ -107,8 +107,17 @@ def blocks_page(*, page: int, per_page: int = BLOCKS_PER_PAGE) -> dict:
 
 
 def account_history_page(*, address: str, page: int, per_page: int = HISTORY_PER_PAGE) -> dict:
-    """Every committed transaction touching ``address`` (sent, received, or named in it), newest first."""
-    txs = ChainTx.objects.select_related("block").filter(parties__contains=[address])
+    """Every committed transaction touching ``address``, newest first: those it sent or that name
+    it (its ``parties``), and those that filled one of its resting orders (the taker's order)."""
+    taker_order = Case(When(taker_side="buy", then=F("buy_order_id")), default=F("sell_order_id"))
+    filled_by = (
+        Trade.objects.filter(Q(buyer=address, taker_side="sell") | Q(seller=address, taker_side="buy"))
+        .annotate(taker_order=taker_order)
+        .values("taker_order")
+    )
+    txs = ChainTx.objects.select_related("block").filter(
+        Q(parties__contains=[address]) | Q(hash__in=Subquery(filled_by))
+    )
     paginator = Paginator(txs.order_by("-block_id", "-position"), per_page)
     txs_on_page = paginator.get_page(page)
     rows = list(txs_on_page.object_list)

@@ -148,3 +148,13 @@ def test_the_verification_page_polls_until_finished(login_as, users, transfers):
     verification_run(verification_id=run.pk)
     done = client.get(f"/audit/verify/{run.pk}/?part=progress").content.decode()
     assert "hx-trigger" not in done and "Every block from genesis to #3 holds" in done
+
+
+def test_the_account_history_includes_the_order_that_filled_its_resting_order(login_as, users, make_trade):
+    trade = make_trade("solar_somchai", "home_malee", kwh=1)  # somchai's sell rested; malee's buy took it
+    body = (
+        login_as("erc_auditor")
+        .get(f"/audit/accounts/{users['solar_somchai'].wallet.address}/")
+        .content.decode()
+    )
+    assert trade.buy_order_id[:10] in body and "(filled its order)" in body
