@@ -73,9 +73,23 @@
     }
     datasets.push(bandDataset(bandLow, "band low", labels.length), bandDataset(bandHigh, "band high", labels.length));
     const options = lineOptions("Hz");
-    options.scales.y.suggestedMin = 49.8;
-    options.scales.y.suggestedMax = 50.2;
+    options.scales.y.suggestedMin = 49.9;
+    options.scales.y.suggestedMax = 50.1;
     freqChart = new window.Chart(canvas, { type: "line", data: { labels: labels, datasets: datasets }, options: options });
+    showBandWhenNear();
+    freqChart.update("none");
+  }
+
+  // The band's lines (49.5 and 50.5 Hz) would flatten a calm trace: they show when the
+  // frequency comes within a quarter of the way to them, or beyond.
+  function showBandWhenNear() {
+    let lo = Infinity, hi = -Infinity;
+    freqChart.data.datasets.forEach(function (ds) {
+      if (/^band /.test(ds.label)) return;
+      ds.data.forEach(function (v) { if (v !== null) { lo = Math.min(lo, v); hi = Math.max(hi, v); } });
+    });
+    const near = lo < (bandLow + 0.75 * (50000 - bandLow)) / 1000 || hi > (bandHigh - 0.75 * (bandHigh - 50000)) / 1000;
+    freqChart.data.datasets.forEach(function (ds) { if (/^band /.test(ds.label)) ds.hidden = !near; });
   }
 
   function pushFrequency(msg) {
@@ -104,6 +118,7 @@
       data.labels.shift();
       data.datasets.forEach(function (ds) { ds.data.shift(); });
     }
+    showBandWhenNear();
     freqChart.update("none");
   }
 
@@ -143,6 +158,7 @@
     const canvas = document.getElementById("region-history-chart");
     if (!canvas || !window.Chart) return;
     const points = readJSON("region-minutes") || [];
+    const radius = points.length < 3 ? 3 : 0;  // a lone minute still shows
     const options = lineOptions("MW");
     options.scales.share = { position: "right", beginAtZero: true, suggestedMax: 100, grid: { display: false },
                              title: { display: true, text: "%" }, ticks: { font: { size: 10 } } };
@@ -151,10 +167,10 @@
       data: {
         labels: points.map(function (p) { return new Date(p.bucket_ms).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" }); }),
         datasets: [
-          { label: "Load", data: points.map(function (p) { return p.load_kw / 1000; }), borderColor: "#3b6fd6", borderWidth: 2, pointRadius: 0 },
-          { label: "Generation", data: points.map(function (p) { return p.generation_kw / 1000; }), borderColor: "#13806c", borderWidth: 2, pointRadius: 0 },
+          { label: "Load", data: points.map(function (p) { return p.load_kw / 1000; }), borderColor: "#3b6fd6", borderWidth: 2, pointRadius: radius },
+          { label: "Generation", data: points.map(function (p) { return p.generation_kw / 1000; }), borderColor: "#13806c", borderWidth: 2, pointRadius: radius },
           { label: "Renewable %", data: points.map(function (p) { return p.renewable_ppm / 10000; }), yAxisID: "share",
-            borderColor: "#f5a524", backgroundColor: "rgba(245, 165, 36, .15)", fill: true, borderWidth: 1.5, pointRadius: 0 },
+            borderColor: "#f5a524", backgroundColor: "rgba(245, 165, 36, .15)", fill: true, borderWidth: 1.5, pointRadius: radius },
         ],
       },
       options: options,

@@ -55,21 +55,21 @@ def test_the_dashboard_follows_the_frequency_live(live_site):
             page.goto(live_site.url + "/grid/")
             page.wait_for_selector("#grid-live.on", timeout=10_000)
             cell = page.locator('tr[data-region="bangkok"] [data-figure="frequency_mhz"]')
-            expect(cell).to_have_text("50.004")
+            expect(cell).to_have_text("50.004", timeout=15_000)
             points = page.evaluate("Chart.getChart('frequency-chart').data.labels.length")
 
             for i, freq in enumerate((50_031, 49_962, 50_018, 49_987, 50_012)):
                 reporter.send(freq, load_kw=7_000_000 + i * 50_000)
-                expect(cell).to_have_text(f"{freq // 1000}.{freq % 1000:03d}")  # no reload
+                expect(cell).to_have_text(f"{freq // 1000}.{freq % 1000:03d}", timeout=15_000)  # no reload
             assert page.evaluate("Chart.getChart('frequency-chart').data.labels.length") == points + 5
-            expect(page.locator('[data-grid-stat="frequency"]')).to_have_text("50.012")
+            expect(page.locator('[data-grid-stat="frequency"]')).to_have_text("50.012", timeout=15_000)
             page.screenshot(path=SHOTS / "grid-dashboard.png", full_page=True)
 
             # Out of the band: the alarm shows and the paths say paused, still without a reload.
             reporter.send(49_380)
             expect(page.locator(".grid-alarm")).to_contain_text("Frequency out of band", timeout=15_000)
-            expect(cell).to_have_class("num off-band")
-            expect(page.locator('tr[data-path="bangkok:east"]')).to_contain_text("paused")
+            expect(cell).to_have_class("num off-band", timeout=15_000)
+            expect(page.locator('tr[data-path="bangkok:east"]')).to_contain_text("paused", timeout=15_000)
             page.screenshot(path=SHOTS / "grid-dashboard-alarm.png", full_page=True)
             reporter.send(50_001)
             expect(page.locator(".grid-alarm")).to_have_count(0, timeout=15_000)
@@ -84,7 +84,9 @@ def test_the_dashboard_follows_the_frequency_live(live_site):
             mobile.goto(live_site.url + "/grid/regions/northeast/")
             mobile.wait_for_selector("#grid-live.on", timeout=10_000)
             reporter.send(50_020)
-            expect(mobile.locator('.grid-stats [data-figure="frequency_mhz"]')).to_have_text("50.020")
+            expect(mobile.locator('.grid-stats [data-figure="frequency_mhz"]')).to_have_text(
+                "50.020", timeout=15_000
+            )
             mobile.screenshot(path=SHOTS / "grid-region-phone.png", full_page=True)
         finally:
             browser.close()

@@ -1,5 +1,7 @@
 """`make run`'s grid: with GTX_DEMO_GRID=1, beat signs a report every second on a real site."""
 
+from pathlib import Path
+
 import pytest
 
 from gridtokenx_site.testsite import start_site, stop_site
@@ -9,7 +11,9 @@ pytestmark = [pytest.mark.live]
 
 @pytest.fixture(scope="module")
 def demo_grid_site(tmp_path_factory):
-    site, procs = start_site(tmp_path_factory.mktemp("demo_grid"), extra_env={"GTX_DEMO_GRID": "1"})
+    site, procs = start_site(
+        tmp_path_factory.mktemp("demo_grid"), extra_env={"GTX_DEMO_GRID": "1", "GTX_DEMO_MARKET": "1"}
+    )
     yield site
     stop_site(site, procs)
 
@@ -32,3 +36,36 @@ def test_the_simulator_reports_every_region_again_and_again(demo_grid_site):
     assert len(history) >= 3
     paths = site.get("/api/v1/grid/paths/").json()
     assert all(p["flow_kw"] is not None for p in paths)
+
+
+@pytest.mark.browser
+def test_the_dashboard_moves_with_the_simulator(demo_grid_site):
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(__file__).resolve().parents[3] / "test-output"
+    shots.mkdir(exist_ok=True)
+    site = demo_grid_site
+    site.wait_for(lambda: _latest(site), timeout=60)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(site.url + "/grid/")
+            page.wait_for_selector("#grid-live.on", timeout=10_000)
+            count = "Chart.getChart('frequency-chart').data.labels.length"
+            start = page.evaluate(count)
+            page.wait_for_function(f"{count} >= {start + 5}", timeout=30_000)
+            seen = {page.inner_text('[data-grid-stat="frequency"]')}
+            page.wait_for_function(
+                "seen => !seen.includes(document.querySelector('[data-grid-stat=\"frequency\"]').textContent)",
+                arg=list(seen),
+                timeout=30_000,
+            )
+            page.screenshot(path=shots / "grid-dashboard-simulated.png", full_page=True)
+            page.goto(site.url + "/grid/regions/central/")
+            page.wait_for_selector("#grid-live.on", timeout=10_000)
+            page.screenshot(path=shots / "grid-region-simulated.png", full_page=True)
+        finally:
+            browser.close()
