@@ -83,15 +83,16 @@ def test_the_peer_urls_setting_refuses_what_is_not_name_equals_url(bad):
 
 def test_peer_urls_are_the_other_active_validators_with_settings_over_genesis(chain, genesis, settings):
     keys = {v["name"]: v["public_key"] for v in genesis.validators}
+    urls = {v["name"]: v["url"] for v in genesis.validators}
     Validator.objects.filter(name__in=["MEA", "PEA"]).update(active=True)
     settings.GTX_PEER_URLS = {"MEA": "http://127.0.0.1:9101", "NOT_A_VALIDATOR": "http://127.0.0.1:9"}
 
-    urls = peer_urls()
+    peers = peer_urls()
 
-    assert urls == {keys["MEA"]: "http://127.0.0.1:9101", keys["PEA"]: "http://127.0.0.1:8002"}
-    assert keys["EGAT"] not in urls  # this site (the node key is EGAT's)
-    assert peer_urls(include_self=True)[keys["EGAT"]] == "http://127.0.0.1:8000"
-    assert peer_url(keys["ERC"]) == "http://127.0.0.1:8003"  # inactive, but known
+    assert peers == {keys["MEA"]: "http://127.0.0.1:9101", keys["PEA"]: urls["PEA"]}
+    assert keys["EGAT"] not in peers  # this site (the node key is EGAT's)
+    assert peer_urls(include_self=True)[keys["EGAT"]] == urls["EGAT"]
+    assert peer_url(keys["ERC"]) == urls["ERC"]  # inactive, but known
     assert peer_url("00" * 32) is None
 
 
@@ -109,11 +110,10 @@ def test_the_network_plan_has_one_site_per_active_validator(tmp_path):
 
     sites = network_sites(str(path), base_url=base, run_dir=tmp_path / "node", environ=environ)
 
+    validators = _validators(path)
     assert [(s.name, s.role, s.url) for s in sites] == [
-        ("EGAT", "authority", "http://127.0.0.1:8000"),
-        ("MEA", "authority", "http://127.0.0.1:8001"),
-        ("PEA", "authority", "http://127.0.0.1:8002"),
-        ("ERC", "authority", "http://127.0.0.1:8003"),
+        (n, "authority" if validators[n]["authority"] else "validator", validators[n]["url"])
+        for n in ("EGAT", "MEA", "PEA", "ERC")
     ]
     # Same server (the embedded one's socket), a database each.
     assert [s.database_url for s in sites] == [
@@ -125,8 +125,8 @@ def test_the_network_plan_has_one_site_per_active_validator(tmp_path):
         == 4
     )
     assert len({s.env["GTX_NODE_KEY_FILE"] for s in sites}) == 4
-    assert sites[1].env["GTX_PEER_URLS"] == (
-        "EGAT=http://127.0.0.1:8000,PEA=http://127.0.0.1:8002,ERC=http://127.0.0.1:8003"
+    assert sites[1].env["GTX_PEER_URLS"] == ",".join(
+        f"{n}={validators[n]['url']}" for n in ("EGAT", "PEA", "ERC")
     )
     assert sites[0].env["GTX_DEMO_MARKET"] == sites[0].env["GTX_METERS_DEMO"] == "1"
     assert not any(k.startswith(("GTX_DEMO_", "GTX_METERS")) for s in sites[1:] for k in s.env)
