@@ -47,7 +47,7 @@
         data: {
           labels: labels,
           datasets: [
-            { type: "line", label: "Renewable share (%)", data: periods.map(function (r) { return r.renewable_permille / 10; }), borderColor: COLORS.green, yAxisID: "share", pointRadius: 3 },
+            { type: "line", label: "Renewable share (%)", data: periods.map(function (r) { return r.renewable_permille / 10; }), borderColor: COLORS.green, yAxisID: "share", pointRadius: 3, clip: 8 },
             { type: "bar", label: "Carbon credits (kg CO₂)", data: periods.map(function (r) { return r.carbon_credits_g / 1000; }), backgroundColor: COLORS.blue, yAxisID: "carbon", stack: "c" },
             { type: "bar", label: "Awaiting settlement (kg CO₂)", data: periods.map(function (r) { return r.pending_carbon_g / 1000; }), backgroundColor: "rgba(52, 110, 200, .25)", yAxisID: "carbon", stack: "c" },
           ],
@@ -55,7 +55,7 @@
         options: Object.assign({}, common, {
           scales: {
             x: { stacked: true, grid: { display: false } },
-            share: { position: "left", min: 0, suggestedMax: 100, grace: "5%" },
+            share: { position: "left", min: 0, max: 100 },
             carbon: { position: "right", beginAtZero: true, stacked: true, grid: { display: false } },
           },
         }),

@@ -3,7 +3,9 @@
 import csv
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
@@ -130,6 +132,30 @@ def test_a_regulator_exports_trades_and_verifies_the_chain(live_site, genesis):
             page.goto(live_site.url + f"/audit/accounts/{address_of(demo_key('hydro_nan'))}/")
             expect(page.locator("#balance-chart")).to_be_visible()
             page.screenshot(path=SHOTS / "audit-account.png", full_page=True)
+
+            # A precommit signature forged in the site's database: the next run names its block.
+            with psycopg.connect(live_site.database_url.replace("postgres://", "postgresql://", 1)) as db:
+                (certificate,) = db.execute(
+                    "SELECT commit_certificate FROM chain_block WHERE height = 1"
+                ).fetchone()
+                forged = [{**certificate[0], "signature": "00" * 64}]
+                db.execute("UPDATE chain_block SET commit_certificate = %s WHERE height = 1", [Jsonb(forged)])
+            try:
+                page.goto(live_site.url + "/audit/verify/")
+                page.click("#verify-start")
+                page.wait_for_url("**/audit/verify/*/")
+                expect(page.locator("#verification-progress")).to_have_attribute(
+                    "data-status", "failed", timeout=60_000
+                )
+                expect(page.locator("#verification-result")).to_contain_text("First bad block: #1")
+                expect(page.locator("#verification-result")).to_contain_text("precommit 0")
+                page.screenshot(path=SHOTS / "audit-verify-failed.png", full_page=True)
+            finally:
+                with psycopg.connect(live_site.database_url.replace("postgres://", "postgresql://", 1)) as db:
+                    db.execute(
+                        "UPDATE chain_block SET commit_certificate = %s WHERE height = 1",
+                        [Jsonb(certificate)],
+                    )
 
             phone = log_in(
                 browser,
