@@ -95,3 +95,19 @@ def test_staff_on_a_site_that_is_not_the_operator_may_not_limit(client_as, chain
 
 def test_limits_refuse_get(client_as, chain):
     assert client_as("staff").get(reverse("grid-path-limit")).status_code == 405
+
+
+def test_a_limit_post_without_the_csrf_token_is_refused(users, chain):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(users["admin"])
+    assert _limit_post(client).status_code == 403
+    assert not MempoolTx.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/grid/regions/", "/api/v1/grid/paths/"])
+def test_the_grid_api_is_read_only(client_as, chain, path):
+    response = client_as("staff").post(path, {}, content_type="application/json")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
