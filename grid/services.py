@@ -26,6 +26,7 @@ from trading.models import LineUsage
 #: one nonce picker at a time.
 NODE_SIGNER_LOCK = 0x67747876  # "gtxv"
 SIM_THERMAL_KEY = "grid:sim:thermal_mw"
+MAX_PENDING_REPORTS = 3
 
 
 class GridRefused(Exception):
@@ -72,6 +73,8 @@ def grid_report_tick(*, now_ms: int | None = None, rng: random.Random | None = N
     """One simulated report of every region, signed by the node key; None if it is no authority."""
     if not node_is_authority():
         return None
+    if MempoolTx.objects.filter(sender=node_address(), kind="grid_report").count() >= MAX_PENDING_REPORTS:
+        return None  # blocks are not coming: do not pile up reports that would go stale
     params = ChainHead.objects.only("params").get().params
     rules = grid_rules_of(params)
     now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000

@@ -43,3 +43,10 @@ def test_a_limit_refused_by_the_payload_check_says_why(chain):
         path_limit_set(zone_a="north", zone_b="south", from_slot=slots_open(count=1)[0], congested=True)
     assert refused.value.code == "unknown_path"
     assert not MempoolTx.objects.exists()
+
+
+def test_reports_do_not_pile_up_while_no_block_comes(chain):
+    for _ in range(3):
+        assert grid_report_tick(rng=random.Random(1)) is not None
+    assert grid_report_tick(rng=random.Random(1)) is None
+    assert MempoolTx.objects.filter(kind="grid_report").count() == 3
