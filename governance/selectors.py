@@ -86,6 +86,8 @@ def proposal_tally(*, proposal: Proposal) -> dict:
     return {
         **{f"{option}_stake": stake[option] for option in OPTIONS},
         **{f"{option}_ppm": _ppm(stake[option], total) for option in OPTIONS},
+        #: Each option's share of the stake that voted: what the tally bar draws.
+        **{f"{option}_vote_ppm": _ppm(stake[option], sum(stake.values())) for option in OPTIONS},
         "voted_stake": voted,
         "total_stake": total,
         "voters": voters,
@@ -203,6 +205,18 @@ def _fetch_status(url: str) -> dict:
         }
     except (httpx.HTTPError, ValueError) as exc:
         return {"reachable": False, "height": None, "last_block_at": None, "error": type(exc).__name__}
+
+
+def own_health() -> dict:
+    """This site's status as its peers would read it from /api/v1/status/."""
+    from chain.selectors import node_status
+
+    status = node_status()
+    return {
+        "reachable": True,
+        "error": "",
+        **{k: status.get(k) for k in ("height", "last_block_at", "mempool_size", "peers")},
+    }
 
 
 def node_health(*, urls: list[str]) -> dict[str, dict]:

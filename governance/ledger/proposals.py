@@ -72,6 +72,7 @@ def _apply_propose(state: State, tx: Transaction, ctx: BlockContext) -> None:
         open_end_height=end,
     )
     state.put_new(proposal)
+    state.put(Counter(CLOCK, ctx.timestamp_ms))  # its voting blocks are paced from this one
     ctx.emit(
         "governance_proposed", proposal_id=tx.hash, number=number, title=proposal.title, voting_end_height=end
     )
@@ -121,7 +122,7 @@ register_kind(
         prefetch=lambda tx: {
             Account.table: [tx.sender],
             Proposal.table: [tx.hash],
-            Counter.table: [PROPOSALS],
+            Counter.table: [PROPOSALS, CLOCK],
             **({Validator.table: [tx.payload["public_key"]]} if "public_key" in tx.payload else {}),
         },
         apply=_apply_propose,
@@ -248,19 +249,26 @@ def _carry_out(state: State, ctx: BlockContext, action: str, args: dict) -> str:
     return f"Validator {updated.name} {verb} from block {ctx.height + 1}."
 
 
-#: Counter holding the last height at which a proposal was open or waiting (see governance_block_start).
+#: Counter holding the time (Unix ms) of the last block made while a proposal was open or waiting.
 CLOCK = "clock"
+
+
+def _pending(lookup) -> bool:
+    """Some proposal is open or waits for execution (``lookup`` is a store's or a state's scan)."""
+    return bool(
+        lookup(Proposal.table, "open_end_height", 1, MAX_SAFE_INTEGER)
+        or lookup(Proposal.table, "due_execute_height", 1, MAX_SAFE_INTEGER)
+    )
 
 
 def governance_block_start(state: State, ctx: BlockContext) -> None:
     """Tally proposals whose voting ended before this block, then execute those due now.
 
     While anything is open or waiting, the hook also sets the ``clock`` counter to
-    this height: a block that changes no record is discarded by the producer, and
-    voting periods counted in blocks must pass even when nobody trades.
+    this block's time: ``governance_due`` paces the blocks it asks for by it.
     """
-    if governance_due(state.store, ctx.timestamp_ms, ctx.params):
-        state.put(Counter(CLOCK, ctx.height))
+    if _pending(state.scan):
+        state.put(Counter(CLOCK, ctx.timestamp_ms))
         state.commit_tx()
     for proposal in state.scan(Proposal.table, "open_end_height", 1, ctx.height - 1):
         decided = tally(state, proposal, ctx.height)
@@ -287,12 +295,16 @@ def governance_block_start(state: State, ctx: BlockContext) -> None:
 
 
 def governance_due(store, timestamp_ms: int, params: dict) -> bool:
-    """While a proposal is open or waits for execution the chain keeps making blocks:
-    its voting period and delay count in blocks, and they must pass without other traffic."""
-    return bool(
-        store.scan(Proposal.table, "open_end_height", 1, MAX_SAFE_INTEGER)
-        or store.scan(Proposal.table, "due_execute_height", 1, MAX_SAFE_INTEGER)
-    )
+    """A block is wanted once per block interval while a proposal is open or waits for execution.
+
+    Voting periods and delays count in blocks, so they must pass even when nobody
+    trades; the clock keeps those blocks at the chain's pace instead of back to back.
+    """
+    if not _pending(store.scan):
+        return False
+    clock = store.load(Counter.table, [CLOCK]).get(CLOCK)
+    interval = params.get("block_interval_ms", 1000)
+    return clock is None or timestamp_ms >= clock.value + interval
 
 
 register_begin_block("governance.tally_and_execute", governance_block_start, due=governance_due)

@@ -71,9 +71,17 @@ def _page(request, *, register_form=None, stake_form=None, status=200):
 def validator_list(request):
     if request.GET.get("part") == "health":
         validators = list(Validator.objects.order_by("-active", "-authority", "name"))
-        health = selectors.node_health(urls=sorted({v.url for v in validators if v.url}))
-        rows = [{"validator": v, "health": health.get(v.url)} for v in validators]
-        return render(request, "governance/_health.html", {"rows": rows, "node_address": node_address()})
+        me = node_address()
+        # This site answers for itself without a round trip (its own URL may be a public name).
+        health = selectors.node_health(
+            urls=sorted({v.url for v in validators if v.url and v.public_key != me})
+        )
+        health[me] = selectors.own_health()
+        rows = [
+            {"validator": v, "health": health[me] if v.public_key == me else health.get(v.url)}
+            for v in validators
+        ]
+        return render(request, "governance/_health.html", {"rows": rows, "node_address": me})
     return _page(request)
 
 

@@ -20,7 +20,15 @@ USERNAMES = {
 ROLES = tuple(USERNAMES)
 TOKEN = 1_000_000
 #: Short periods so a proposal's life fits a test: 4 blocks of voting, executed 2 blocks after.
-SHORT = {"voting_period_blocks": 4, "execution_delay_blocks": 2}
+#: A long block interval: governance never asks for a block by itself here, so each block
+#: comes from a transaction (``tick``) and the heights are exactly the test's.
+#: The quorum is 20% so that EGAT's stake alone reaches it, whatever share of all stake it holds.
+SHORT = {
+    "voting_period_blocks": 4,
+    "execution_delay_blocks": 2,
+    "block_interval_ms": 600_000,
+    "quorum_ppm": 200_000,
+}
 
 
 @pytest.fixture
@@ -53,3 +61,20 @@ def open_proposal(gov_chain, users, produce) -> Proposal:
     )
     assert produce().height == 2
     return Proposal.objects.get(number=1)
+
+
+@pytest.fixture
+def tick(gov_chain, users, produce):
+    """One more block: a one-unit transfer makes it, whatever governance waits for."""
+
+    def make():
+        wallet_submit(
+            wallet=users["factory_rayong"].wallet,
+            kind="transfer",
+            payload={"to": users["home_malee"].wallet.address, "amount": 1},
+        )
+        block = produce()
+        assert block is not None
+        return block
+
+    return make

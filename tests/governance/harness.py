@@ -40,5 +40,18 @@ class GovernanceChain(MemoryChain):
         return self.store.tables["validator"].get(address(who) if len(who) < 64 else who)
 
 
+#: Validator stakes (tokens) the tests count on, whatever the genesis file holds: 12M in all.
+STAKES = {"EGAT": 5_000_000, "MEA": 3_000_000, "PEA": 3_000_000, "ERC": 1_000_000}
+
+
 def make_chain(genesis, **params) -> GovernanceChain:
-    return GovernanceChain(genesis, {**genesis.params, **FAST, **params})
+    chain = GovernanceChain(genesis, {**genesis.params, **FAST, **params})
+    state = State(chain.store, chain.store.accumulator)
+    for account in list(chain.store.tables["account"].values()):
+        if account.staked:
+            state.put(replace(account, staked=0))
+    state.commit_tx()
+    chain.store.write(state)
+    for name, tokens in STAKES.items():
+        chain.stake(name, tokens)
+    return chain

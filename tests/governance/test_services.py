@@ -5,7 +5,7 @@ import pytest
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
-from chain.models import ChainHead, ChainTx, Param, Validator
+from chain.models import Account, ChainHead, ChainTx, Param, Validator
 from chain.services.admission import transactions_submit
 from governance import selectors, services
 from governance.ledger import rules as r
@@ -18,34 +18,43 @@ pytestmark = pytest.mark.django_db
 EGAT = address_of(demo_key("EGAT"))
 
 
-def produce_to(produce, height: int) -> None:
-    """Blocks until ``height``: an open proposal keeps the chain making them without transactions."""
+def produce_to(tick, height: int) -> None:
+    """Blocks until the chain is at ``height``, one per call of ``tick``."""
     while ChainHead.objects.get().height < height:
-        assert produce() is not None
+        tick()
 
 
-def test_a_proposal_passes_and_executes_at_the_expected_height(open_proposal, users, produce):
+def governance_waits() -> bool:
+    """Whether governance would ask for a block (far in the future, whatever the interval)."""
+    from chain.store import DatabaseStore
+    from governance.ledger.proposals import governance_due
+
+    return governance_due(DatabaseStore(), 10**13, ChainHead.objects.get().params)
+
+
+def test_a_proposal_passes_and_executes_at_the_expected_height(open_proposal, users, produce, tick):
     p = open_proposal
     assert (p.created_height, p.voting_end_height, p.execute_height) == (2, 6, 8)
     services.node_vote_cast(proposal_id=p.proposal_id, option="yes")
     services.vote_cast(wallet=users["solar_somchai"].wallet, proposal_id=p.proposal_id, option="no")
-    produce_to(produce, 6)
+    produce_to(tick, 6)
     live = selectors.proposal_tally(proposal=Proposal.objects.get(number=1))
-    assert live["passing"] and live["yes_stake"] == 5_000_000 * TOKEN and live["no_stake"] == 1500 * TOKEN
-    produce_to(produce, 7)
+    egat_stake = Account.objects.get(address=EGAT).staked
+    assert live["passing"] and live["yes_stake"] == egat_stake and live["no_stake"] == 1500 * TOKEN
+    produce_to(tick, 7)
     p = Proposal.objects.get(number=1)
     assert p.status == ProposalStatus.PASSED and p.tallied_height == 7
     assert ChainHead.objects.get().params["gate_closure_minutes"] == 5
-    produce_to(produce, 8)
+    produce_to(tick, 8)
     p = Proposal.objects.get(number=1)
     assert p.status == ProposalStatus.EXECUTED and (p.executed_height, p.effective_height) == (8, 9)
     assert Param.objects.get(name="gate_closure_minutes").value == 10
     assert ChainHead.objects.get().params["gate_closure_minutes"] == 10
-    # Nothing is open any more: the chain stops making empty blocks.
-    assert produce() is None
+    # Nothing is open any more: governance asks for no more empty blocks.
+    assert not governance_waits()
 
 
-def test_an_executed_gate_closure_governs_the_blocks_after_it(gov_chain, users, produce):
+def test_an_executed_gate_closure_governs_the_blocks_after_it(gov_chain, users, produce, tick):
     """Gate closure 5 -> 120 minutes: an order the old rule took is closed by the next block's
     sweep, and the same slot is refused from then on."""
     from trading import selectors as market
@@ -73,29 +82,33 @@ def test_an_executed_gate_closure_governs_the_blocks_after_it(gov_chain, users, 
         "sources": "any",
     }
     placed = order_place(wallet=users["home_malee"].wallet, **order)
-    produce_to(produce, 8)
+    produce_to(tick, 7)
     assert Order.objects.get(order_id=placed.hash).status == OrderStatus.OPEN
-    assert Proposal.objects.get().status == ProposalStatus.EXECUTED
-    produce()  # block 9, the first under the new rule: its gate sweep closes the order
-    assert Order.objects.get(order_id=placed.hash).status == OrderStatus.GATE_CLOSED
+    produce_to(tick, 8)  # executed at the start of block 8: the gate sweep of block 9 is due at once
+    proposal = Proposal.objects.get()
+    assert proposal.status == ProposalStatus.EXECUTED and proposal.effective_height == 9
+    closed = Order.objects.get(order_id=placed.hash)
+    assert closed.status == OrderStatus.GATE_CLOSED and closed.closed_height == proposal.effective_height
     with pytest.raises(OrderRefused) as refused:
         order_place(wallet=users["home_malee"].wallet, **order)
     assert refused.value.code == "slot_closed"
 
 
-def test_a_proposal_under_quorum_is_rejected(open_proposal, users, produce):
+def test_a_proposal_under_quorum_is_rejected(open_proposal, users, produce, tick):
     services.vote_cast(
         wallet=users["solar_somchai"].wallet, proposal_id=open_proposal.proposal_id, option="yes"
     )
-    produce_to(produce, 7)  # tallied at the start of block 7
+    produce_to(tick, 7)  # tallied at the start of block 7
     p = Proposal.objects.get(number=1)
     assert p.status == ProposalStatus.REJECTED and p.outcome == "Rejected: no quorum."
     assert not Param.objects.filter(name="gate_closure_minutes").exists()
-    assert produce() is None  # nothing waits for execution: no more empty blocks
+    assert not governance_waits()  # nothing waits for execution: no more empty blocks
 
 
-def test_a_vote_after_the_period_is_refused_by_the_service_and_by_the_block(open_proposal, users, produce):
-    produce_to(produce, 6)
+def test_a_vote_after_the_period_is_refused_by_the_service_and_by_the_block(
+    open_proposal, users, produce, tick
+):
+    produce_to(tick, 6)
     with pytest.raises(services.GovernanceRefused) as refused:
         services.node_vote_cast(proposal_id=open_proposal.proposal_id, option="yes")
     assert refused.value.code == r.VOTING_CLOSED
