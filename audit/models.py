@@ -29,6 +29,8 @@ class ChainVerification(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True)
+    #: When the run last saved progress (or was queued): a run silent for too long was abandoned.
+    progress_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
     #: The chain's height when the run started: blocks 1..target_height are checked.
     target_height = models.BigIntegerField(default=0)

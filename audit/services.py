@@ -8,6 +8,7 @@ one.
 
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 BATCH_BLOCKS = 200
 PROGRESS_EVERY = 20
 VERIFICATION_RUNNING = "A verification is already queued or running; wait for it to finish."
+#: A queued or running verification that saved no progress for this long was abandoned
+#: (its worker died): a new start marks it so and goes ahead.
+ABANDONED_AFTER = timedelta(minutes=10)
+ABANDONED = "Abandoned: no progress for 10 minutes (the worker stopped)."
 
 
 class VerificationRefused(Exception):
@@ -40,12 +45,17 @@ def verification_start(*, user, replay: bool) -> ChainVerification:
     with transaction.atomic():
         # Serialises starts: the head row is the one every site has.
         head = ChainHead.objects.select_for_update().get()
-        if ChainVerification.objects.filter(
+        active = ChainVerification.objects.filter(
             status__in=[VerificationStatus.QUEUED, VerificationStatus.RUNNING]
-        ).exists():
+        )
+        now = timezone.now()
+        active.filter(progress_at__lt=now - ABANDONED_AFTER).update(
+            status=VerificationStatus.ERROR, finished_at=now, problem=ABANDONED
+        )
+        if active.exists():
             raise VerificationRefused(VERIFICATION_RUNNING)
         verification = ChainVerification.objects.create(
-            started_by=user, replay=replay, target_height=head.height
+            started_by=user, replay=replay, target_height=head.height, progress_at=now
         )
         transaction.on_commit(lambda: verify_chain.delay(verification.pk))
     return verification
@@ -83,7 +93,7 @@ def verification_run(*, verification_id: int) -> ChainVerification | None:
     delivered twice runs once. Returns the finished row, or None if not claimed.
     """
     claimed = ChainVerification.objects.filter(pk=verification_id, status=VerificationStatus.QUEUED).update(
-        status=VerificationStatus.RUNNING, started_at=timezone.now()
+        status=VerificationStatus.RUNNING, started_at=timezone.now(), progress_at=timezone.now()
     )
     if claimed != 1:
         return None
@@ -156,13 +166,19 @@ def _run(verification: ChainVerification) -> None:
             previous_hash = block.hash
             expected_height += 1
             if height % PROGRESS_EVERY == 0:
-                ChainVerification.objects.filter(pk=verification.pk).update(checked_height=height, **counts)
+                _progress(verification, height, counts)
         if expected_height != high + 1:
             _fail(verification, expected_height, [f"block {expected_height} is missing."], counts)
             return
         AccountSnapshot.objects.bulk_create(snapshots)
-        ChainVerification.objects.filter(pk=verification.pk).update(checked_height=high, **counts)
+        _progress(verification, high, counts)
     _finish(verification, VerificationStatus.PASSED, checked_height=target, **counts)
+
+
+def _progress(verification: ChainVerification, height: int, counts: dict) -> None:
+    ChainVerification.objects.filter(pk=verification.pk).update(
+        checked_height=height, progress_at=timezone.now(), **counts
+    )
 
 
 def _fail(verification: ChainVerification, height: int, problems: list[str], counts: dict) -> None:

@@ -41,8 +41,10 @@ def trade_on(live_site, genesis, seller, buyer, *, kwh, zone, source) -> str:
     sell_id = response.json()["hashes"][0]
 
     def traded():
-        trades = live_site.get("/api/v1/market/trades/", params={"slot": slot, "zone": zone}).json()
-        return next((t["trade_id"] for t in trades if t["sell_order_id"] == sell_id), None)
+        response = live_site.get("/api/v1/market/trades/", params={"slot": slot, "zone": zone})
+        if response.status_code != 200:
+            return None  # a busy shared machine: ask again
+        return next((t["trade_id"] for t in response.json() if t["sell_order_id"] == sell_id), None)
 
     return live_site.wait_for(traded, timeout=60)
 

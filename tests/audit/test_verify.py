@@ -1,9 +1,19 @@
 """Verify-the-chain names exactly the block that was tampered with in the database."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from audit.models import AccountSnapshot, ChainVerification, VerificationStatus
-from audit.services import VERIFICATION_RUNNING, VerificationRefused, verification_run, verification_start
+from audit.services import (
+    ABANDONED,
+    ABANDONED_AFTER,
+    VERIFICATION_RUNNING,
+    VerificationRefused,
+    verification_run,
+    verification_start,
+)
 from chain.models import Account, Block, ChainHead, ChainTx
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +132,14 @@ def test_a_market_chain_replays_from_genesis(users, make_trade, transfers):
     result = run(users, replay=True)
     assert result.status == VerificationStatus.PASSED, result.problem
     assert result.checked_height == Block.objects.count()
+
+
+def test_a_run_abandoned_by_its_worker_does_not_block_the_next(users, transfers):
+    stuck = verification_start(user=users["erc_auditor"], replay=False)
+    ChainVerification.objects.filter(pk=stuck.pk).update(
+        status=VerificationStatus.RUNNING, progress_at=timezone.now() - ABANDONED_AFTER - timedelta(seconds=1)
+    )
+    fresh = verification_start(user=users["erc_auditor"], replay=False)
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.problem) == (VerificationStatus.ERROR, ABANDONED)
+    assert verification_run(verification_id=fresh.pk).status == VerificationStatus.PASSED
