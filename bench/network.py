@@ -164,7 +164,7 @@ def run() -> dict:
         for w in watchers:
             if not w.connected.wait(30):
                 raise RuntimeError(f"no ws/chain/ stream from {w.site.name}: {w.errors[-1:]}")
-        start_heights = [site.status()["height"] for site in sites]
+        start_heights = [_status(site)["height"] for site in sites]
         submitted, rejected, backpressure = _offer(sites, signed, batch, site_rate, seconds)
         _drain(sites, watchers, submitted, start_heights, drain_s)
         return _figures(sites, watchers, submitted, rejected, backpressure, start_heights) | {
@@ -222,11 +222,21 @@ def _offer(sites, signed, batch, site_rate, seconds):
     return submitted, rejected, backpressure[0]
 
 
+def _status(site, tries: int = 20) -> dict:
+    """The site's status, retried: a site short of database connections answers 500 for a moment."""
+    for _ in range(tries - 1):
+        try:
+            return site.status()
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return site.status()
+
+
 def _drain(sites, watchers, submitted, start_heights, drain_s) -> None:
     """Wait (bounded) until every site's mempool is empty and its stream has seen its height."""
     deadline = time.monotonic() + drain_s
     while time.monotonic() < deadline:
-        statuses = [site.status() for site in sites]
+        statuses = [_status(site) for site in sites]
         if all(s["mempool_size"] == 0 for s in statuses) and all(
             max(w.committed, default=0) >= s["height"] for w, s in zip(watchers, statuses, strict=True)
         ):
@@ -238,7 +248,11 @@ def _blocks(site, start_height: int, height: int) -> dict[int, dict]:
     blocks = {}
     with httpx.Client(base_url=site.url, timeout=30) as http:
         for h in range(start_height + 1, height + 1):
-            response = http.get(f"/api/v1/blocks/{h}/")
+            for _ in range(20):
+                response = http.get(f"/api/v1/blocks/{h}/")
+                if response.status_code < 500:
+                    break
+                time.sleep(0.5)
             response.raise_for_status()
             blocks[h] = response.json()
     return blocks
@@ -257,7 +271,7 @@ def _commit_times(watcher, heights) -> dict[int, float]:
 def _figures(sites, watchers, submitted, rejected, backpressure, start_heights) -> dict:
     final_at: list[dict[str, float]] = []  # per site: tx hash -> committed there
     per_site = {}
-    heads = [site.status() for site in sites]
+    heads = [_status(site) for site in sites]
     blocks_of = []
     for site, watcher, start, head in zip(sites, watchers, start_heights, heads, strict=True):
         blocks = _blocks(site, start, head["height"])
