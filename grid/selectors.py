@@ -15,7 +15,7 @@ from trading.models import LineUsage
 MAX_HISTORY = 1440
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
@@ -123,7 +123,7 @@ def paths_status(*, slot_ms: int | None = None, params: dict | None = None) -> l
     """
     params = params or chain_params()
     rules = grid_rules(params)
-    slot_ms = slot_ms if slot_ms is not None else _now_ms() // rules.slot_ms * rules.slot_ms
+    slot_ms = slot_ms if slot_ms is not None else now_ms() // rules.slot_ms * rules.slot_ms
     flows = {p.path_id: p for p in PathStatus.objects.all()}
     limits = {p.path_id: p for p in PathLimit.objects.all()}
     usage = {f"{u.zone_a}:{u.zone_b}": u.used_wh for u in LineUsage.objects.filter(delivery_slot_ms=slot_ms)}

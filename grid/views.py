@@ -22,6 +22,7 @@ from trading.selectors import slots_open
 
 PATHS_EVENT = "grid-paths-changed"
 LIMIT_SLOTS = 16
+PATH_SLOTS = 5
 
 
 def _may_limit(request, params: dict) -> bool:
@@ -32,10 +33,26 @@ def _limit_form(params: dict, paths: list[dict], data=None) -> PathLimitForm:
     return PathLimitForm(data, paths=paths, slots=slots_open(count=LIMIT_SLOTS))
 
 
+def _slot_choices(params: dict) -> list[int]:
+    """The slot being delivered now and the next open ones: whose path use the dashboard shows."""
+    slot_ms = selectors.grid_rules(params).slot_ms
+    now = selectors.now_ms() // slot_ms * slot_ms
+    return [now, *(s for s in slots_open(count=PATH_SLOTS) if s != now)][:PATH_SLOTS]
+
+
 def dashboard(request):
     params = selectors.chain_params()
-    paths = selectors.paths_status(params=params)
-    context = {"paths": paths, "alarm": selectors.alarm_active(), "paths_event": PATHS_EVENT}
+    choices = _slot_choices(params)
+    text = request.GET.get("slot", "")
+    slot = int(text) if text.isdigit() and int(text) in choices else choices[0]
+    paths = selectors.paths_status(slot_ms=slot, params=params)
+    context = {
+        "paths": paths,
+        "alarm": selectors.alarm_active(),
+        "paths_event": PATHS_EVENT,
+        "slot": slot,
+        "slot_choices": choices,
+    }
     if request.GET.get("part") == "paths":
         return render(request, "grid/_paths.html", context)
     may_limit = _may_limit(request, params)

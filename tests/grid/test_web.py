@@ -111,3 +111,34 @@ def test_the_grid_api_is_read_only(client_as, chain, path):
     response = client_as("staff").post(path, {}, content_type="application/json")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_paths_part_shows_the_markets_use_of_a_chosen_slot(client_as, users, produce):
+    from trading.services import order_place
+
+    slot = slots_open(count=2)[1]
+    order_place(
+        wallet=users["bkk_community_solar"].wallet,
+        side="sell",
+        energy_wh=10_000,
+        price_per_kwh=3_000_000,
+        zone="bangkok",
+        delivery_slot=slot,
+        source="solar",
+    )
+    order_place(
+        wallet=users["factory_rayong"].wallet,
+        side="buy",
+        energy_wh=7_000,
+        price_per_kwh=4_000_000,
+        zone="east",
+        delivery_slot=slot,
+        sources="any",
+    )
+    produce()
+    client = client_as("anonymous")
+    html = client.get(reverse("grid") + f"?part=paths&slot={slot}").content.decode()
+    row = html[html.index('data-path="bangkok:east"') :].split("</tr>")[0]
+    assert "7.000" in row
+    now = client.get(reverse("grid") + "?part=paths&slot=12345").content.decode()  # not offered: now
+    assert "7.000" not in now[now.index('data-path="bangkok:east"') :].split("</tr>")[0]
