@@ -84,7 +84,9 @@ class MeterBridge:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         topic = readings_topic("+", self.topic_root)
-        client.subscribe(topic, qos=1)  # again after every reconnect
+        # QoS 0 towards the bridge: the broker never holds back or drops a backlog for it (its
+        # queue limit is for QoS 1 and 2); a meter that hears no answer sends its reading again.
+        client.subscribe(topic, qos=0)  # again after every reconnect
         log.info("meters bridge: subscribed to %s on %s:%s", topic, self.host, self.port)
 
     def start(self) -> None:

@@ -58,30 +58,9 @@ class Meter(models.Model):
     def active(self) -> bool:
         return not self.revoked_height
 
-
-class Reading(models.Model):
-    ledger_record = records.Reading
-
-    reading_id = models.CharField(max_length=64, primary_key=True)
-    meter_id = models.CharField(max_length=64)
-    owner = models.CharField(max_length=64)
-    height = models.BigIntegerField()
-    delivery_slot_ms = models.BigIntegerField()
-    window_start_ms = models.BigIntegerField()
-    window_end_ms = models.BigIntegerField()
-    import_wh = models.BigIntegerField()
-    export_wh = models.BigIntegerField()
-    minted_wh = models.BigIntegerField()
-    minted_units = models.BigIntegerField()
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["meter_id", "-window_end_ms"], name="reading_meter_window"),
-            models.Index(fields=["owner", "-height"], name="reading_owner_height"),
-        ]
-
-    def __str__(self) -> str:
-        return f"reading {self.reading_id[:10]}…"
+    @property
+    def renewable(self) -> bool:
+        return self.kind in records.RENEWABLE_KINDS
 
 
 class SlotEnergy(models.Model):

@@ -2,7 +2,8 @@
 
 from django.db.models import Sum
 
-from meters.models import Meter, Reading
+from chain.models import ChainTx
+from meters.models import Meter
 from trading.models import SettlementAccount, Trade
 
 READINGS_SHOWN = 50
@@ -18,8 +19,17 @@ def meters_of(*, owner: str | None) -> list[Meter]:
     return list(meters if owner is None else meters.filter(owner=owner))
 
 
-def readings_recent(*, meter_id: str, limit: int = READINGS_SHOWN) -> list[Reading]:
-    return list(Reading.objects.filter(meter_id=meter_id).order_by("-window_end_ms")[:limit])
+def readings_recent(*, meter_id: str, limit: int = READINGS_SHOWN) -> list[dict]:
+    """The meter's latest readings as committed, refused ones with their reason, newest first.
+
+    A reading is its transaction: the chain keeps it with its receipt.
+    """
+    rows = (
+        ChainTx.objects.filter(sender=meter_id, kind="meter_reading")
+        .order_by("-nonce")
+        .values("hash", "block_id", "payload", "ok", "error_code", "error_message")[:limit]
+    )
+    return [{**row["payload"], **row, "height": row["block_id"]} for row in rows]
 
 
 def meter_totals(meters: list[Meter]) -> dict:

@@ -23,7 +23,7 @@ from chain.ledger.kinds import BlockContext, TxKind, register_kind
 from chain.ledger.state import Account, State, Validator
 from chain.ledger.tx import Transaction, is_int, require_fields
 
-from .records import METER_KINDS, Meter, Reading, SlotEnergy
+from .records import METER_KINDS, Meter, SlotEnergy
 
 WH_PER_KWH = 1000
 MS_PER_HOUR = 3_600_000
@@ -226,43 +226,18 @@ def _apply_reading(state: State, tx: Transaction, ctx: BlockContext) -> None:
     minted_units, carry = (0, meter.reward_carry)
     if minted_wh:
         minted_units, carry = mint_units(minted_wh, ctx.params["reward_per_kwh"], meter.reward_carry)
-    state.put(
-        replace(
-            meter,
-            last_window_start_ms=start,
-            last_window_end_ms=end,
-            readings=meter.readings + 1,
-            import_wh_total=meter.import_wh_total + import_wh,
-            export_wh_total=meter.export_wh_total + export_wh,
-            minted_wh_total=meter.minted_wh_total + minted_wh,
-            minted_units_total=meter.minted_units_total + minted_units,
-            reward_carry=carry,
-        )
-    )
+    state.put(meter.with_reading(start, end, import_wh, export_wh, minted_wh, minted_units, carry))
     slot = start // slot_ms_of(ctx.params) * slot_ms_of(ctx.params)
     slot_id = SlotEnergy.id_of(slot, meter.owner)
     energy = state.get(SlotEnergy.table, slot_id) or SlotEnergy(slot_id, meter.owner, slot, 0, 0, 0)
     state.put(
-        replace(
-            energy,
-            import_wh=energy.import_wh + import_wh,
-            export_wh=energy.export_wh + export_wh,
-            renewable_export_wh=energy.renewable_export_wh + minted_wh,
-        )
-    )
-    state.put_new(
-        Reading(
-            reading_id=tx.hash,
-            meter_id=meter.meter_id,
-            owner=meter.owner,
-            height=ctx.height,
-            delivery_slot_ms=slot,
-            window_start_ms=start,
-            window_end_ms=end,
-            import_wh=import_wh,
-            export_wh=export_wh,
-            minted_wh=minted_wh,
-            minted_units=minted_units,
+        SlotEnergy(
+            slot_id,
+            meter.owner,
+            slot,
+            energy.import_wh + import_wh,
+            energy.export_wh + export_wh,
+            energy.renewable_export_wh + minted_wh,
         )
     )
     if minted_wh:

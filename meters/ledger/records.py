@@ -1,7 +1,9 @@
-"""The meters' ledger records: registered meters, their readings, energy per slot.
+"""The meters' ledger records: registered meters and their energy per delivery slot.
 
 All of them are part of the state root. Energy in Wh, power in W, money in
-units (10^-6 token), times in Unix ms.
+units (10^-6 token), times in Unix ms. A reading itself is its transaction
+(chain_chaintx keeps it with its receipt); its effects are on the Meter,
+the owner's SlotEnergy and the owner's account.
 """
 
 from dataclasses import dataclass
@@ -49,27 +51,35 @@ class Meter:
     def renewable(self) -> bool:
         return self.kind in RENEWABLE_KINDS
 
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One verified reading; its id is the hash of the meter_reading transaction."""
-
-    table: ClassVar[str] = "meter_reading"
-    reading_id: str
-    meter_id: str
-    owner: str
-    height: int
-    delivery_slot_ms: int
-    window_start_ms: int
-    window_end_ms: int
-    import_wh: int
-    export_wh: int
-    minted_wh: int
-    minted_units: int
-
-    @property
-    def key(self) -> str:
-        return self.reading_id
+    def with_reading(
+        self,
+        start_ms: int,
+        end_ms: int,
+        import_wh: int,
+        export_wh: int,
+        minted_wh: int,
+        minted_units: int,
+        carry: int,
+    ) -> "Meter":
+        """The meter after one more accepted reading (spelled out: every reading pays for it)."""
+        return Meter(
+            self.meter_id,
+            self.owner,
+            self.region,
+            self.kind,
+            self.rated_capacity_w,
+            self.registered_by,
+            self.registered_height,
+            self.revoked_height,
+            start_ms,
+            end_ms,
+            self.readings + 1,
+            self.import_wh_total + import_wh,
+            self.export_wh_total + export_wh,
+            self.minted_wh_total + minted_wh,
+            self.minted_units_total + minted_units,
+            carry,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,5 +105,4 @@ class SlotEnergy:
 
 
 register_table(Meter)
-register_table(Reading)
 register_table(SlotEnergy)

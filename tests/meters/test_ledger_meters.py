@@ -135,8 +135,10 @@ def test_a_signed_renewable_reading_mints_energy_and_tokens(chain):
     assert owner.energy_wh == GENESIS_ENERGY["solar_somchai"] + 12_345
     assert owner.balance == GENESIS_TOKENS["solar_somchai"] + 12_345 * 1_000  # 1 token per kWh
     assert result.energy["minted_wh"] == 12_345 and result.energy["minted_units"] == 12_345_000
-    [reading] = chain.store.tables["meter_reading"].values()
-    assert (reading.export_wh, reading.minted_wh, reading.delivery_slot_ms) == (12_345, 12_345, SLOT)
+    record = meter_of(chain, meter)
+    assert (record.readings, record.export_wh_total, record.import_wh_total) == (1, 12_345, 300)
+    assert (record.minted_wh_total, record.minted_units_total, record.reward_carry) == (12_345, 12_345_000, 0)
+    assert (record.last_window_start_ms, record.last_window_end_ms) == (SLOT, SLOT + SLOT_MS)
     energy = chain.store.tables["meter_slot_energy"][f"{SLOT}:{address('solar_somchai')}"]
     assert (energy.export_wh, energy.import_wh, energy.renewable_export_wh) == (12_345, 300, 12_345)
     assert chain.account(meter).nonce == 1 and chain.account(meter).balance == 0

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from chain.models import Account, ChainHead, MempoolTx
 from meters.bridge import TOPIC_MISMATCH, MeterBridge
-from meters.models import Reading
+from meters.models import Meter
 from meters.topics import broker_address, readings_topic
 from tests.meters.conftest import last_minute, signed_reading
 
@@ -91,7 +91,7 @@ def test_a_published_reading_is_minted_and_bad_messages_change_nothing(
 
     after = Account.objects.get(address=owner)
     assert (after.energy_wh - before.energy_wh, after.balance - before.balance) == (150, 150_000)
-    assert Reading.objects.get(reading_id=good.hash).minted_wh == 150
+    assert Meter.objects.get(meter_id=meter).minted_wh_total == 150
     assert bridge.worker.is_alive()
     assert (bridge.accepted, bridge.rejected) == (1, 3)
 

@@ -133,3 +133,21 @@ def test_the_carbon_report_shows_everyone_only_to_regulators_and_staff(
     assert "4.700" in body  # home_malee's own 4.7 kg
     assert ("960.000" in body) is sees_all
     assert ("factory_rayong" in body) is sees_all
+
+
+def test_a_meter_page_lists_readings_with_the_reason_of_a_refusal(login_as, meters, produce):
+    from chain.models import ChainHead
+    from meters.services import readings_submit
+    from tests.meters.conftest import last_minute, signed_reading
+
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    good = signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=42)
+    future = signed_reading(
+        chain_id, "solar_somchai", start=end + 3_600_000, end=end + 3_660_000, export_wh=1, nonce=1
+    )
+    readings_submit(wires=[good.to_wire(), future.to_wire()])
+    produce()
+    body = login_as("solar_somchai").get(f"/meters/{meters['solar_somchai']}/").content.decode()
+    assert f'data-reading="{good.hash}"' in body and "+0.042 kWh" in body
+    assert f'data-reading="{future.hash}"' in body and "window_in_future" in body

@@ -5,10 +5,10 @@ import json
 import pytest
 
 from chain.ledger.genesis import demo_key
-from chain.models import Account, ChainHead
+from chain.models import Account, ChainHead, ChainTx
 from chain.services.admission import BatchRejected
 from meters.ledger import kinds as k
-from meters.models import Meter, Reading
+from meters.models import Meter
 from meters.services import MeterRefused, meter_register, readings_submit
 from tests.meters.conftest import last_minute, signed_reading
 
@@ -37,7 +37,8 @@ def test_a_signed_reading_over_rest_mints_in_the_next_block(meters, produce, cli
     after = Account.objects.get(address=users["solar_somchai"].wallet.address)
     assert after.energy_wh - before.energy_wh == 120
     assert after.balance - before.balance == 120_000
-    assert Reading.objects.get(reading_id=tx.hash).minted_units == 120_000
+    assert ChainTx.objects.get(hash=tx.hash).ok
+    assert Meter.objects.get(meter_id=meters["solar_somchai"]).minted_units_total == 120_000
     detail = client.get(f"/api/v1/meters/{meters['solar_somchai']}/").json()
     assert (detail["readings"], detail["export_wh_total"], detail["last_window_end_ms"]) == (1, 120, end)
 
