@@ -99,7 +99,7 @@ def test_vote_get_is_refused(client_as, open_proposal):
         ("staff", 200),
     ],
 )
-@pytest.mark.parametrize("path", ["/validators/", "/validators/audit/"])
+@pytest.mark.parametrize("path", ["/validators/", "/validators/?part=health", "/validators/audit/"])
 def test_validator_pages_are_for_everyone_logged_in(client_as, chain, role, status, path):
     response = client_as(role).get(path)
     assert response.status_code == status
