@@ -23,10 +23,12 @@ class GovernanceChain(MemoryChain):
         return result
 
     def stake(self, who: str, tokens: int) -> None:
-        """Give ``who`` a stake directly in the store: a test's starting position."""
+        """Add to ``who``'s stake directly in the store: a test's starting position."""
+        self.set_stake(who, self.account(who).staked // TOKEN + tokens)
+
+    def set_stake(self, who: str, tokens: int) -> None:
         state = State(self.store, self.store.accumulator)
-        account = self.account(who)
-        state.put(replace(account, staked=account.staked + tokens * TOKEN))
+        state.put(replace(self.account(who), staked=tokens * TOKEN))
         state.commit_tx()
         self.store.write(state)
 

@@ -1,7 +1,7 @@
 """The governance core in memory: proposal life, tally rule, execution height, refusals."""
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chain.ledger.genesis import load_genesis
@@ -243,3 +243,52 @@ def test_tally_rule_matches_its_definition(yes, no, abstain, extra, quorum, thre
         assert not quorate
     else:
         assert quorate and yes * 10**6 <= threshold * (yes + no)
+
+
+VOTERS = ("solar_somchai", "home_malee", "wind_korat", "EGAT", "MEA")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    stakes=st.lists(st.integers(1, 4_000_000), min_size=len(VOTERS), max_size=len(VOTERS)),
+    ballots=st.lists(
+        st.tuples(st.integers(0, len(VOTERS) - 1), st.sampled_from(["yes", "no", "abstain"])), max_size=12
+    ),
+)
+def test_the_tally_counts_each_voters_last_vote_at_their_stake(genesis, stakes, ballots):
+    chain = make_chain(genesis, voting_period_blocks=len(ballots) + 1)
+    for name, tokens in zip(VOTERS, stakes, strict=True):
+        chain.set_stake(name, tokens)
+    chain.stake("bkk_community_solar", 1000)
+    chain.block([chain.tx("bkk_community_solar", "governance_propose", {"title": "t", "action": r.TEXT})])
+    proposal = chain.proposals()[0]
+    last = {}
+    for who, option in ballots:  # one vote per block, so later ones replace earlier ones
+        vote = {"proposal_id": proposal.proposal_id, "option": option}
+        assert receipts(chain.block([chain.tx(VOTERS[who], "governance_vote", vote)])) == [(True, "")]
+        last[VOTERS[who]] = option
+    while chain.proposals()[0].status == OPEN:
+        chain.block([])
+    decided = chain.proposals()[0]
+    staked = {name: chain.account(name).staked for name in VOTERS}
+    expected = {o: sum(staked[n] for n, opt in last.items() if opt == o) for o in ("yes", "no", "abstain")}
+    assert (decided.yes_stake, decided.no_stake, decided.abstain_stake) == (
+        expected["yes"],
+        expected["no"],
+        expected["abstain"],
+    )
+    total = sum(a.staked for a in chain.store.tables["account"].values())
+    assert decided.total_stake == total and decided.voters == len(last)
+    assert decided.tallied_height == decided.voting_end_height + 1
+    passed = (
+        r.tally_outcome(
+            yes=expected["yes"],
+            no=expected["no"],
+            abstain=expected["abstain"],
+            total=total,
+            quorum_ppm=decided.quorum_ppm,
+            threshold_ppm=decided.threshold_ppm,
+        )
+        == "passed"
+    )
+    assert decided.status in ((PASSED, EXECUTED) if passed else (REJECTED,))
