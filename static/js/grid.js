@@ -4,7 +4,7 @@
 // the path flows, and pushes a point to the frequency chart (kept to the last
 // two minutes). A limit, an alarm or a cross-zone trade fires the htmx event
 // named by data-grid-event on <body> (at most once a second): the paths part
-// re-fetches itself. The socket reconnects with backoff and then refreshes once.
+// re-fetches itself. The socket reconnects with backoff; each open refreshes once.
 (function () {
   "use strict";
 
@@ -250,7 +250,7 @@
   function connect() {
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + root.dataset.gridWs;
     const badge = document.getElementById("grid-live");
-    let delay = 1000, opened = false, pingTimer = null;
+    let delay = 1000, pingTimer = null;
     function setLive(on) {
       root.dataset.gridLive = on ? "on" : "off";
       if (!badge) return;
@@ -263,8 +263,9 @@
       socket.addEventListener("open", function () {
         delay = 1000;
         setLive(true);
-        if (opened) refreshSoon();
-        opened = true;
+        // Also on the first open: a block committed between the page's render and now
+        // (a limit just sent from this page) is not missed.
+        refreshSoon();
         pingTimer = setInterval(function () { socket.send(JSON.stringify({ type: "ping" })); }, 25000);
       });
       socket.addEventListener("message", function (event) {

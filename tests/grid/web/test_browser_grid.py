@@ -8,6 +8,7 @@ import pytest
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
+from chain.management.commands.init import DEMO_PASSWORD
 from tests.grid.harness import report
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
@@ -88,5 +89,47 @@ def test_the_dashboard_follows_the_frequency_live(live_site):
                 "50.020", timeout=15_000
             )
             mobile.screenshot(path=SHOTS / "grid-region-phone.png", full_page=True)
+        finally:
+            browser.close()
+
+
+def test_staff_on_the_operators_site_limit_a_path_in_the_browser(live_site):
+    from playwright.sync_api import expect, sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(live_site.url + "/accounts/login/?next=/grid/")
+            page.fill("#id_username", "admin")
+            page.fill("#id_password", DEMO_PASSWORD)
+            page.click("main form button[type=submit]")
+            page.wait_for_url("**/grid/")
+            page.wait_for_selector("#grid-live.on", timeout=10_000)
+            form = page.locator(".operator-form")
+            # A slot far ahead and only that one: other tests on this site trade the near slots.
+            options = form.locator("#id_from_slot option")
+            far = options.nth(options.count() - 2).get_attribute("value")
+            until = options.nth(options.count() - 1).get_attribute("value")
+            form.locator("#id_path").select_option("bangkok:east")
+            form.locator("#id_from_slot").select_option(far)
+            form.locator("#id_until_slot").select_option(until)
+            form.locator("input[name=action][value=congested]").check()
+            form.locator("#id_reason").fill("line maintenance")
+            form.screenshot(path=SHOTS / "grid-operator-form.png")
+            form.locator("button[type=submit]").click()
+            expect(page.locator(".flash-success")).to_contain_text("Path limit signed and sent")
+            # Committed, announced on ws/grid/: the paths part refreshes itself with the limit.
+            live_site.wait_for(
+                lambda: any(
+                    p["limit"] and p["limit"]["from_slot_ms"] == int(far)
+                    for p in live_site.get("/api/v1/grid/paths/").json()
+                ),
+                timeout=30,
+            )
+            row = page.locator('tr[data-path="bangkok:east"]')
+            expect(row).to_contain_text("congested from", timeout=15_000)
+            page.screenshot(path=SHOTS / "grid-dashboard-staff.png", full_page=True)
         finally:
             browser.close()
