@@ -18,7 +18,7 @@ from chain.models import Account, ChainHead, MempoolTx, Validator
 from chain.node import node_address, node_signing_key
 from chain.services.admission import BatchRejected, transactions_submit
 from grid import simulator
-from grid.ledger.rules import grid_rules_of
+from grid.ledger.rules import NOT_GRID_OPERATOR, grid_rules_of
 from grid.models import RegionStatus
 from trading.models import LineUsage
 
@@ -111,7 +111,7 @@ def path_limit_set(
 ) -> Transaction:
     """The grid operator's limit on a path from ``from_slot`` (until ``until_slot``, 0 for none)."""
     if not node_is_grid_operator():
-        raise GridRefused("not_grid_operator", "This site's node key is not the grid operator's.")
+        raise GridRefused(NOT_GRID_OPERATOR, "This site's node key is not the grid operator's.")
     payload = {"zone_a": zone_a, "zone_b": zone_b, "from_slot": from_slot, "congested": congested}
     if until_slot:
         payload["until_slot"] = until_slot
