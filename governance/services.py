@@ -135,6 +135,30 @@ def _node_is_authority() -> None:
         )
 
 
+def _check_set_active(validator: Validator, active) -> None:
+    """What the ledger will refuse (governance.ledger.validators.set_validator), said before signing."""
+    from governance.ledger.validators import LAST_VALIDATOR, STAKE_TOO_LOW
+
+    if active is True:
+        params = _params()
+        unit = params.get("token_unit", 1)
+        needed = params.get("min_validator_stake", 0) * unit
+        if _staked(validator.public_key) < needed:
+            raise GovernanceRefused(
+                STAKE_TOO_LOW, f"{validator.name} needs {needed // unit:,} tokens staked to be active."
+            )
+    elif active is False:
+        others = Validator.objects.filter(active=True).exclude(public_key=validator.public_key)
+        if not others.exists():
+            raise GovernanceRefused(
+                LAST_VALIDATOR, "The last active validator cannot leave: nobody would make blocks."
+            )
+        if not others.filter(authority=True).exists():
+            raise GovernanceRefused(
+                LAST_VALIDATOR, "At least one active authority must remain: blocks need its precommit."
+            )
+
+
 def validator_admin(*, kind: str, payload: dict) -> Transaction:
     """An authority transaction (validator_register / _set_active / _unjail) signed by the node key."""
     from governance.ledger.validators import ADMIN_KINDS
@@ -148,6 +172,8 @@ def validator_admin(*, kind: str, payload: dict) -> Transaction:
             raise GovernanceRefused(r.UNKNOWN_VALIDATOR, "No validator has that public key.")
         if kind == "validator_unjail" and not validator.jailed:
             raise GovernanceRefused("not_jailed", f"{validator.name} is not jailed.")
+        if kind == "validator_set_active":
+            _check_set_active(validator, payload.get("active"))
     elif Validator.objects.filter(public_key=payload.get("public_key", "")).exists():
         raise GovernanceRefused(r.VALIDATOR_EXISTS, "A validator with that public key is already registered.")
     return node_submit(kind=kind, payload=payload)

@@ -5,7 +5,7 @@ import pytest
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
-from chain.models import Account, ChainHead, ChainTx, Param, Validator
+from chain.models import Account, ChainHead, ChainTx, MempoolTx, Param, Validator
 from chain.services.admission import transactions_submit
 from governance import selectors, services
 from governance.ledger import rules as r
@@ -182,3 +182,28 @@ def test_the_overview_counts_uptime_from_commit_certificates(chain, produce, use
         and rows["MEA"]["uptime_ppm"] == 0
         and rows["MEA"]["last_seen_height"] is None
     )
+
+
+@pytest.mark.parametrize(
+    ("who", "active", "code"),
+    [("EGAT", False, "last_validator"), ("SOLARCO", True, "stake_too_low")],
+)
+def test_staff_are_told_before_signing_what_the_ledger_would_refuse(chain, produce, who, active, code):
+    solarco = address_of(demo_key("SOLARCO"))
+    services.validator_admin(
+        kind="validator_register",
+        payload={
+            "public_key": solarco,
+            "name": "SOLARCO",
+            "url": "https://solarco.example",
+            "region": "north",
+            "authority": False,
+            "active": False,
+        },
+    )
+    produce()
+    key = EGAT if who == "EGAT" else solarco
+    with pytest.raises(services.GovernanceRefused) as refused:
+        services.validator_admin(kind="validator_set_active", payload={"public_key": key, "active": active})
+    assert refused.value.code == code
+    assert not MempoolTx.objects.exists()
