@@ -142,3 +142,12 @@ def test_the_paths_part_shows_the_markets_use_of_a_chosen_slot(client_as, users,
     assert "7.000" in row
     now = client.get(reverse("grid") + "?part=paths&slot=12345").content.decode()  # not offered: now
     assert "7.000" not in now[now.index('data-path="bangkok:east"') :].split("</tr>")[0]
+
+
+def test_the_explorer_shows_a_grid_report_and_its_block(client_as, reported):
+    tx = reported[-1]
+    client = client_as("anonymous")
+    page = client.get(reverse("explorer-tx", args=[tx.hash]))
+    assert page.status_code == 200 and b"grid_report" in page.content
+    assert client.get(reverse("explorer-block", args=[2])).status_code == 200
+    assert client.get(reverse("explorer")).status_code == 200

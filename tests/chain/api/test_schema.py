@@ -24,6 +24,9 @@ ENDPOINTS = [
     "/api/v1/market/orders/",
     "/api/v1/market/orders/{order_id}/",
     "/api/v1/market/prices/",
+    # meters/api_urls.py
+    "/api/v1/meters/readings/",
+    "/api/v1/meters/{meter_id}/",
     # grid/api_urls.py
     "/api/v1/grid/regions/",
     "/api/v1/grid/regions/{region_id}/history/",
