@@ -216,12 +216,15 @@ def _measure(conn, mqtt_url, root, meters, bodies, groups, per_meter, rate, seco
     latencies: list[float] = []
     minted = [0] * n
     index = {m: i for i, m in enumerate(meters)}
+    mempool_peak = 0
     last_mint = t0
     end = t0 + seconds + drain_s
     while time.monotonic() < end:
         time.sleep(POLL_S)
         now = time.monotonic()
         rows = conn.execute("SELECT meter_id, readings FROM meters_meter WHERE readings > 0").fetchall()
+        # A backlog here means blocks are the bottleneck; none with slow minting means the bridge.
+        mempool_peak = max(mempool_peak, conn.execute("SELECT count(*) FROM chain_mempooltx").fetchone()[0])
         for meter_id, readings in rows:
             i = index.get(meter_id)
             if i is None or readings <= minted[i]:
@@ -243,6 +246,7 @@ def _measure(conn, mqtt_url, root, meters, bodies, groups, per_meter, rate, seco
         "published": sum(len(p) for p in published),
         "minted": done,
         "readings_per_s": round(done / elapsed, 1),
+        "mempool_peak": mempool_peak,
         **_latency_figures(latencies),
     }
 
