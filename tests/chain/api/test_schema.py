@@ -31,6 +31,11 @@ ENDPOINTS = [
     "/api/v1/grid/regions/",
     "/api/v1/grid/regions/{region_id}/history/",
     "/api/v1/grid/paths/",
+    # governance/urls.py
+    "/api/v1/governance/proposals/",
+    "/api/v1/governance/proposals/{number}/",
+    "/api/v1/governance/proposals/{number}/votes/",
+    "/api/v1/governance/votes/",
 ]
 
 
