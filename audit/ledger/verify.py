@@ -22,8 +22,9 @@ from chain.ledger.block import (
     precommit_valid,
 )
 from chain.ledger.errors import LedgerError
-from chain.ledger.state import Account, MemoryStore, State
+from chain.ledger.state import Account, MemoryStore, State, Validator
 from chain.ledger.tx import Transaction
+from chain.ledger.validators import proposer_for, proposer_weights, voting_power
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ class ChainReplay:
                 f"the header's state root {header.state_root[:16]}… is not the replayed state root "
                 f"{self.store.root[:16]}… after the block before."
             )
+        problems += self._consensus_problems(block)
         txs = transactions_of(header.chain_id, block.transactions)
         try:
             state, result = self._execute(header, txs, _header_context(header))
@@ -180,6 +182,36 @@ class ChainReplay:
         self.params = params_after(self.params, state)
         self.store.write(state)
         return problems, changed
+
+    def _consensus_problems(self, block: StoredBlock) -> list[str]:
+        """The certificate against the validator set as replayed before the block: its signers
+        hold more than 2/3 of the voting power and include an authority, and the proposer is
+        the one the proposer rule picks for the block's round (chain.ledger.validators)."""
+        header = block.header
+        validators = sorted(self.store.tables.get(Validator.table, {}).values(), key=lambda v: v.public_key)
+        held = self.store.tables.get(Account.table, {})
+        accounts = {v.public_key: held[v.public_key] for v in validators if v.public_key in held}
+        power = voting_power(validators, accounts)
+        total = sum(power.values())
+        signers = {p.get("validator") for p in block.commit_certificate if isinstance(p, dict)}
+        weight = sum(power.get(s, 0) for s in signers)
+        problems = []
+        if not 3 * weight > 2 * total:
+            problems.append(
+                f"the certificate's signers hold {weight} of {total} units of voting power; "
+                "more than 2/3 must sign."
+            )
+        if not any(v.authority and v.public_key in signers and v.public_key in power for v in validators):
+            problems.append("no authority signed the commit certificate.")
+        weights = proposer_weights(validators, accounts)
+        if weights:
+            expected = proposer_for(weights, header.previous_hash, header.round)
+            if header.proposer != expected:
+                problems.append(
+                    f"the proposer {header.proposer[:16]}… is not the one the proposer rule picks for "
+                    f"round {header.round} ({expected[:16]}…)."
+                )
+        return problems
 
     def _execute(self, header: BlockHeader, txs: list[Transaction], context: dict):
         """One strict run of the block over the replayed store, which it does not write."""

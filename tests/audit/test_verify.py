@@ -143,3 +143,18 @@ def test_a_run_abandoned_by_its_worker_does_not_block_the_next(users, transfers)
     stuck.refresh_from_db()
     assert (stuck.status, stuck.problem) == (VerificationStatus.ERROR, ABANDONED)
     assert verification_run(verification_id=fresh.pk).status == VerificationStatus.PASSED
+
+
+def test_a_certificate_signed_by_a_validator_without_voting_power_fails_the_replay(users, transfers):
+    from chain.ledger.block import sign_precommit
+    from chain.ledger.genesis import demo_key
+
+    block = Block.objects.get(height=2)
+    header = block.header(ChainHead.objects.get().chain_id)
+    # MEA is a genesis validator but not active in the tests' chain: a genuine signature, no power.
+    block.commit_certificate = [sign_precommit(demo_key("MEA"), header)]
+    block.save(update_fields=["commit_certificate"])
+    assert run(users, replay=False).status == VerificationStatus.PASSED  # every signature holds
+    result = run(users, replay=True)
+    assert (result.status, result.first_bad_height) == (VerificationStatus.FAILED, 2)
+    assert "more than 2/3 must sign" in result.problem and "no authority signed" in result.problem
