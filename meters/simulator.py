@@ -17,6 +17,7 @@ import random
 
 from chain.ledger.keys import address_of
 from chain.ledger.tx import Transaction, sign_transaction
+from meters.topics import TOPIC_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def signed_readings(
     return txs
 
 
-def simulator_tick(client, *, now_ms: int, rng: random.Random | None = None) -> int:
+def simulator_tick(client, *, now_ms: int, rng: random.Random | None = None, root: str = TOPIC_ROOT) -> int:
     """Publish the due readings of every registered demo meter; returns how many were published."""
     from chain.models import ChainHead
     from meters.models import Meter
@@ -124,6 +125,6 @@ def simulator_tick(client, *, now_ms: int, rng: random.Random | None = None) -> 
             factory=name == "factory_rayong",
         )
         for tx in txs:
-            client.publish(readings_topic(meter.meter_id), json.dumps(tx.to_wire()), qos=1)
+            client.publish(readings_topic(meter.meter_id, root), json.dumps(tx.to_wire()), qos=1)
             published += 1
     return published

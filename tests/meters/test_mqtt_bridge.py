@@ -107,3 +107,26 @@ def test_a_replayed_reading_is_refused_with_its_reason(bridge, meters, produce, 
     publish(readings_topic(meters["home_malee"], ROOT), tx.to_wire())
     outcome, body = next_reply()
     assert (outcome, body["code"], body["hash"]) == ("rejected", "duplicate", tx.hash)
+
+
+def test_the_demo_simulator_reports_through_the_bridge(bridge, meters, produce, replies):
+    import time
+
+    from meters.simulator import simulator_tick
+
+    publish, next_reply = replies
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.connect(*broker_address(settings.GTX_MQTT_URL))
+    client.loop_start()
+    try:
+        now_ms = time.time_ns() // 1_000_000
+        published = simulator_tick(client, now_ms=now_ms, root=ROOT)
+        assert published >= 6  # every demo meter, at least its last minute
+        outcomes = [next_reply()[0] for _ in range(published)]  # the client stays up until answered
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert outcomes == ["accepted"] * published
+    produce()
+    for meter in Meter.objects.filter(meter_id__in=meters.values()):
+        assert meter.readings >= 1 and meter.last_window_end_ms == now_ms // 60_000 * 60_000
