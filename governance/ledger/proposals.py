@@ -265,12 +265,19 @@ def governance_block_start(state: State, ctx: BlockContext) -> None:
     """Tally proposals whose voting ended before this block, then execute those due now.
 
     While anything is open or waiting, the hook also sets the ``clock`` counter to
-    this block's time: ``governance_due`` paces the blocks it asks for by it.
+    this block's time: ``governance_due`` paces the blocks it asks for by it. Two
+    index reads per block; everything else happens only at a proposal's heights.
     """
-    if _pending(state.scan):
-        state.put(Counter(CLOCK, ctx.timestamp_ms))
-        state.commit_tx()
-    for proposal in state.scan(Proposal.table, "open_end_height", 1, ctx.height - 1):
+    open_ = state.scan(Proposal.table, "open_end_height", 1, MAX_SAFE_INTEGER)
+    waiting = state.scan(Proposal.table, "due_execute_height", 1, MAX_SAFE_INTEGER)
+    if not open_ and not waiting:
+        return
+    state.put(Counter(CLOCK, ctx.timestamp_ms))
+    state.commit_tx()
+    due = [p for p in waiting if p.due_execute_height <= ctx.height]
+    for proposal in open_:  # by key: every site in the same order
+        if proposal.open_end_height >= ctx.height:
+            continue
         decided = tally(state, proposal, ctx.height)
         state.put(decided)
         state.commit_tx()
@@ -281,7 +288,9 @@ def governance_block_start(state: State, ctx: BlockContext) -> None:
             status=decided.status,
             outcome=decided.outcome,
         )
-    for proposal in state.scan(Proposal.table, "due_execute_height", 1, ctx.height):
+        if decided.status == PASSED and decided.due_execute_height <= ctx.height:
+            due.append(decided)
+    for proposal in sorted(due, key=lambda p: p.proposal_id):
         done = execute(state, ctx, proposal)
         state.put(done)
         state.commit_tx()

@@ -292,3 +292,20 @@ def test_the_tally_counts_each_voters_last_vote_at_their_stake(genesis, stakes, 
         == "passed"
     )
     assert decided.status in ((PASSED, EXECUTED) if passed else (REJECTED,))
+
+
+def test_with_a_delay_of_one_block_the_tally_and_the_execution_share_a_block(genesis):
+    chain = make_chain(genesis, execution_delay_blocks=1)
+    chain.stake("solar_somchai", 2000)
+    chain.block(
+        [chain.tx("solar_somchai", "governance_propose", param_change(name="pow_difficulty_bits", value=4))]
+    )
+    proposal_id = chain.proposals()[0].proposal_id
+    chain.block([chain.tx("EGAT", "governance_vote", {"proposal_id": proposal_id, "option": "yes"})])
+    while chain.proposals()[0].status == OPEN:
+        chain.block([])
+    done = chain.proposals()[0]
+    assert (
+        done.status == EXECUTED and done.tallied_height == done.executed_height == done.voting_end_height + 1
+    )
+    assert chain.params["pow_difficulty_bits"] == 4
