@@ -10,7 +10,6 @@ every block again on an in-memory state from genesis and compares the roots.
 Problems are plain sentences: the first one found names the first bad block.
 """
 
-import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -121,14 +120,6 @@ def block_check(block: StoredBlock, *, expected_previous_hash: str) -> BlockChec
     return BlockCheck(problems, signatures, len(block.commit_certificate))
 
 
-def _header_context(header: BlockHeader) -> dict:
-    """What execute_block learns from the header (proposer, round, previous hash): the
-    block's start counts the proposer's block and the misses of earlier rounds."""
-    accepted = inspect.signature(execute_block).parameters
-    context = {"proposer": header.proposer, "round": header.round, "previous_hash": header.previous_hash}
-    return {name: value for name, value in context.items() if name in accepted}
-
-
 class ChainReplay:
     """Runs stored blocks again from genesis in memory, strictly, and compares the roots.
 
@@ -152,14 +143,7 @@ class ChainReplay:
         problems += self._consensus_problems(block)
         txs = transactions_of(header.chain_id, block.transactions)
         try:
-            state, result = self._execute(header, txs, _header_context(header))
-            if state.root != block.result_state_root and header.proposer:
-                # Blocks made by a producer that ran them without its proposer (no proposer
-                # accounting, as this site's producer did before multi-site consensus) are run
-                # that way too; either run must reproduce the stored root exactly.
-                legacy = self._execute(header, txs, {})
-                if legacy[0].root == block.result_state_root:
-                    state, result = legacy
+            state, result = self._execute(header, txs)
         except LedgerError as exc:
             return [*problems, f"re-executing the block fails: {exc.message}"], []
         receipts = [(r.ok, r.code) for r in result.receipts]
@@ -213,8 +197,9 @@ class ChainReplay:
                 )
         return problems
 
-    def _execute(self, header: BlockHeader, txs: list[Transaction], context: dict):
-        """One strict run of the block over the replayed store, which it does not write."""
+    def _execute(self, header: BlockHeader, txs: list[Transaction]):
+        """One strict run of the block over the replayed store, which it does not write; the
+        header says who proposed it in which round (the block's start counts that)."""
         state = State(self.store, self.store.accumulator)
         result = execute_block(
             state,
@@ -225,6 +210,8 @@ class ChainReplay:
             params=self.params,
             strict=True,
             verify_signatures=False,  # block_check verified each one
-            **context,
+            proposer=header.proposer,
+            round=header.round,
+            previous_hash=header.previous_hash,
         )
         return state, result
