@@ -67,6 +67,18 @@ def proposal_create(*, wallet: Wallet, payload: dict) -> Transaction:
     return _submit(lambda: wallet_submit(wallet=wallet, kind="governance_propose", payload=payload))
 
 
+def node_proposal_create(*, payload: dict) -> Transaction:
+    """Staff propose for the site: governance_propose signed with its validator's node key."""
+    params = _params()
+    needed = max(governance_params(params)["min_proposal_stake"], 1)
+    if _staked(node_address()) < needed:
+        raise GovernanceRefused(
+            r.NO_STAKE,
+            f"Proposing needs {needed // params['token_unit']:,} tokens staked; this validator has less.",
+        )
+    return node_submit(kind="governance_propose", payload=payload)
+
+
 def _vote_checks(*, address: str, proposal_id: str, option: str) -> dict:
     payload = {"proposal_id": proposal_id, "option": option}
     try:

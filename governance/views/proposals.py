@@ -19,7 +19,7 @@ from chain import selectors as chain_selectors
 from chain.models import Validator
 from chain.node import node_address
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
-from chain.views.access import STAFF, account_owners, may_transact, transacting_user_required, user_role
+from chain.views.access import STAFF, account_owners, may_transact, user_role
 from chain.views.field_checks import field_check_response, with_live_checks
 from governance import selectors, services
 from governance.forms import ACTION_FIELDS, PARAM_LABELS, ProposalForm
@@ -67,7 +67,7 @@ def proposal_list(request):
         "tabs": STATUS_TABS,
         "height": chain_selectors.chain_head().height,
         "params": selectors.chain_params(),
-        "may_propose": request.user.is_authenticated and may_transact(request.user),
+        "may_propose": request.user.is_authenticated and _may_vote(request.user),
         "governance_event": GOVERNANCE_EVENT,
     }
     if request.GET.get("part") == "list":
@@ -158,18 +158,24 @@ def _form_context(form: ProposalForm, **extra) -> dict:
 
 
 @login_required
-@transacting_user_required
+@voter_required
 def proposal_new(request):
-    """The create-proposal form (GET) and its submission (POST): signed with the person's wallet."""
+    """The create-proposal form (GET) and its submission (POST): signed with the person's wallet,
+    or by staff with the site's validator key."""
     if request.method != "POST":
-        context = _form_context(_new_form(), params=selectors.chain_params(), stake=_own_stake(request))
+        context = _form_context(
+            _new_form(), params=selectors.chain_params(), stake=_own_stake(request), as_site=_as_site(request)
+        )
         return render(request, "governance/new.html", context)
     form = _new_form(request.POST)
     submitted, status = None, 200
     if form.is_valid():
         try:
             browser_write_admit(user_id=request.user.pk, what="proposals")
-            submitted = services.proposal_create(wallet=request.user.wallet, payload=form.payload())
+            if _as_site(request):
+                submitted = services.node_proposal_create(payload=form.payload())
+            else:
+                submitted = services.proposal_create(wallet=request.user.wallet, payload=form.payload())
         except BrowserWriteLimited as exc:
             form.add_error(None, exc.message)
             status = 429
@@ -182,18 +188,23 @@ def proposal_new(request):
         _new_form() if submitted else form,
         params=selectors.chain_params(),
         stake=_own_stake(request),
+        as_site=_as_site(request),
         submitted=submitted,
     )
     template = "governance/_form.html" if request.htmx else "governance/new.html"
     return render(request, template, context, status=status)
 
 
+def _as_site(request) -> bool:
+    return user_role(request.user) == STAFF
+
+
 def _own_stake(request) -> int:
-    return selectors.total_staked_of(address=request.user.wallet.address)
+    return selectors.total_staked_of(address=_voter_address(request.user))
 
 
 @login_required
-@transacting_user_required
+@voter_required
 @require_POST
 def proposal_check(request):
     """htmx: what is wrong with one field of the proposal form, as the fragment beside that field."""

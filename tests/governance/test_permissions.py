@@ -48,19 +48,24 @@ def test_rest_reads_are_public_and_refuse_writes(client_as, open_proposal, role,
         ("other_consumer", 200),
         ("producer", 200),
         ("regulator", 403),
-        ("staff", 403),
+        ("staff", 200),
     ],
 )
-def test_create_form_is_for_wallet_holders_who_may_transact(client_as, gov_chain, role, status):
+def test_create_form_is_for_those_who_may_transact_and_staff(client_as, gov_chain, role, status):
     client = client_as(role)
     assert client.get("/governance/new/").status_code == status
     check = client.post("/governance/new/check/?field=title", {"proposal-title": "x"})
     assert check.status_code == status
     posted = client.post("/governance/new/", {"proposal-title": "Hello", "proposal-action": "text"})
-    # Consumers have no stake: the form comes back with the reason; the staked producer's is sent.
-    expected = {200: 302 if role == "producer" else 200}.get(status, status)
+    # Consumers have no stake: the form comes back with the reason; the staked producer's is
+    # sent, and staff's, signed with the site's validator key.
+    proposes = role in ("producer", "staff")
+    expected = {200: 302 if proposes else 200}.get(status, status)
     assert posted.status_code == expected
-    assert MempoolTx.objects.filter(kind="governance_propose").count() == (1 if role == "producer" else 0)
+    sent = MempoolTx.objects.filter(kind="governance_propose")
+    assert sent.count() == (1 if proposes else 0)
+    if role == "staff":
+        assert sent.get().sender == EGAT
     if role in ("consumer", "other_consumer"):
         assert b"tokens staked" in posted.content
 
