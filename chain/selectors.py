@@ -10,25 +10,59 @@ def chain_head() -> ChainHead:
     return ChainHead.objects.get()
 
 
+def validator_set_rows() -> list[dict]:
+    """Every validator with its stake (its account's staked units), for status pages."""
+    stakes = dict(
+        Account.objects.filter(address__in=Validator.objects.values("public_key")).values_list(
+            "address", "staked"
+        )
+    )
+    return [
+        {
+            "name": v.name,
+            "public_key": v.public_key,
+            "region": v.region,
+            "authority": v.authority,
+            "active": v.active,
+            "stake": stakes.get(v.public_key, 0),
+            "reputation_ppm": v.reputation_ppm,
+            "missed_in_row": v.missed_in_row,
+            "missed_total": v.missed_total,
+            "jailed": v.jailed,
+            "blocks_proposed": v.blocks_proposed,
+        }
+        for v in Validator.objects.order_by("name")
+    ]
+
+
 def node_status() -> dict:
+    """This site as operators and peers read it: chain, consensus step, peers, mempool."""
     from django.conf import settings
 
+    from chain.consensus.transport import peers_up
     from chain.node import node_address
+    from chain.peers import peer_urls
+    from chain.services.consensus import consensus_status
 
     head = chain_head()
     me = node_address()
-    peers = Validator.objects.filter(active=True).exclude(public_key=me)
+    consensus = consensus_status()
+    peers = peer_urls()
     return {
         "chain_id": head.chain_id,
         "node_type": settings.GTX_NODE_TYPE,
         "node_address": me,
         "height": head.height,
+        "round": consensus["round"],
+        "step": consensus["step"] or "waiting for transactions",
         "last_block_hash": head.block_hash,
         "last_block_at": head.last_block_at.isoformat() if head.last_block_at else None,
         "state_root": head.state_root,
         "mempool_size": MempoolTx.objects.count(),
-        "peers": peers.count(),
+        "peers": len(peers),
+        "peers_up": peers_up(list(peers.values())),
         "active_validators": Validator.objects.filter(active=True).count(),
+        "evidence": consensus["evidence"],
     }
 
 

@@ -5,6 +5,7 @@ from chain.views import accounts, explorer, pages, wallet
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("status/", pages.node_status, name="node-status"),
     # accounts
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/login/", accounts.ThrottledLoginView.as_view(), name="login"),

@@ -356,7 +356,7 @@ class StatusView(PublicRead):
     @extend_schema(
         operation_id="status_retrieve",
         summary="This node",
-        description="Chain id, height, last block time, mempool size, peers.",
+        description="Chain id, height, consensus round and step, last block time, mempool size, peers up.",
         responses=inline_serializer(
             "NodeStatus",
             {
@@ -364,12 +364,16 @@ class StatusView(PublicRead):
                 "node_type": serializers.CharField(),
                 "node_address": serializers.CharField(),
                 "height": serializers.IntegerField(),
+                "round": serializers.IntegerField(),
+                "step": serializers.CharField(),
                 "last_block_hash": serializers.CharField(),
                 "last_block_at": serializers.DateTimeField(allow_null=True),
                 "state_root": serializers.CharField(),
                 "mempool_size": serializers.IntegerField(),
                 "peers": serializers.IntegerField(),
+                "peers_up": serializers.IntegerField(),
                 "active_validators": serializers.IntegerField(),
+                "evidence": serializers.IntegerField(),
             },
         ),
     )

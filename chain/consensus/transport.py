@@ -6,9 +6,11 @@ stalls, and a site that was away syncs when it is back).
 """
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from django.core.cache import cache
 
 from chain.ledger.encoding import canonical_json
 from chain.ledger.keys import sign, verify
@@ -46,10 +48,12 @@ def post_to_all(urls: list[str], path: str, body: dict) -> dict[str, int | None]
 
     def post(url: str) -> int | None:
         try:
-            return httpx.post(url + path, json=body, timeout=TIMEOUT).status_code
+            code = httpx.post(url + path, json=body, timeout=TIMEOUT).status_code
         except httpx.HTTPError as exc:
             log.debug("peer %s unreachable: %s", url, exc)
             return None
+        _seen(url)
+        return code
 
     return dict(zip(urls, _pool.map(post, urls), strict=True))
 
@@ -59,4 +63,20 @@ def get_json(url: str, path: str, params: dict | None = None) -> dict | None:
         response = httpx.get(url + path, params=params, timeout=httpx.Timeout(10.0, connect=0.5))
     except httpx.HTTPError:
         return None
+    _seen(url)
     return response.json() if response.status_code == 200 else None
+
+
+#: A peer that answered within this many seconds counts as up.
+PEER_UP_S = 15
+
+
+def _seen(url: str) -> None:
+    cache.set(f"peer-seen:{url}", time.time(), PEER_UP_S * 4)
+
+
+def peers_up(urls: list[str]) -> int:
+    """How many of ``urls`` answered us lately (any request this site made to them)."""
+    seen = cache.get_many([f"peer-seen:{url}" for url in urls])
+    now = time.time()
+    return sum(1 for t in seen.values() if now - t <= PEER_UP_S)

@@ -4,27 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chain', '0002_mempool_energy_debit'),
+        ("chain", "0002_mempool_energy_debit"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Param',
+            name="Param",
             fields=[
-                ('name', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('value', models.JSONField()),
+                ("name", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("value", models.JSONField()),
             ],
         ),
         migrations.AddField(
-            model_name='validator',
-            name='blocks_proposed',
+            model_name="validator",
+            name="blocks_proposed",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='validator',
-            name='missed_total',
+            model_name="validator",
+            name="missed_total",
             field=models.IntegerField(default=0),
         ),
     ]

@@ -2,19 +2,34 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from chain.selectors import node_status
+from chain.selectors import node_status, validator_set_rows
+from chain.units import tokens_text
 
 
 class Command(BaseCommand):
-    help = "Show this site's height, last block time, mempool size and peers."
+    help = "Show this site's height, consensus step, peers up, mempool size, and the validator set."
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
         status = node_status()
+        validators = validator_set_rows()
         if options["json"]:
-            self.stdout.write(json.dumps(status, default=str))
+            self.stdout.write(json.dumps({**status, "validators": validators}, default=str))
             return
         for key, value in status.items():
             self.stdout.write(f"{key:>18}: {value}")
+        self.stdout.write("")
+        self.stdout.write(
+            f"{'validator':<14}{'region':<11}{'role':<11}{'stake GTX':>14}{'reputation':>12}"
+            f"{'misses':>8}{'total':>7}{'proposed':>10}  state"
+        )
+        for v in validators:
+            role = "authority" if v["authority"] else "validator"
+            state = "jailed" if v["jailed"] else ("active" if v["active"] else "inactive")
+            self.stdout.write(
+                f"{v['name']:<14}{v['region']:<11}{role:<11}{tokens_text(v['stake']):>14}"
+                f"{v['reputation_ppm'] / 10_000:>11.1f}%{v['missed_in_row']:>8}{v['missed_total']:>7}"
+                f"{v['blocks_proposed']:>10}  {state}"
+            )
