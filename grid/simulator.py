@@ -26,6 +26,7 @@ AGC_GAIN_PER_S = 0.08
 DROOP_GAIN_PER_S = 2.0
 TRIP_CHANCE_PER_S = 1 / 900
 TRIP_MW = 1_800
+STEP_S = 0.2
 LOCAL_UTC_OFFSET_H = 7
 #: Fraction of a region's base load by local hour (Thai weekday shape: afternoon and evening peaks).
 DAILY_LOAD = (
@@ -107,12 +108,16 @@ def simulate(
         dt = min(max((time_ms - previous.time_ms) / 1000, 0.0), 5.0)
         f = previous.frequency_mhz / 1000
         thermal = residual if previous.thermal_mw is None else previous.thermal_mw
-        thermal += dt * (AGC_GAIN_PER_S * (residual - thermal) - DROOP_GAIN_PER_S * (f - 50.0) / 50.0 * load)
     if rng.random() < TRIP_CHANCE_PER_S * dt:
         thermal -= TRIP_MW  # a large unit trips; AGC and governors bring it back
-    generation = thermal + renewable
-    df_dt = 50.0 * (generation - load) / (2 * INERTIA_H_S * load) - DAMPING_PER_S * (f - 50.0)
-    f = min(max(f + df_dt * dt, 48.0), 52.0)
+    # Explicit Euler in steps of at most STEP_S: a late tick (a busy machine) must not
+    # make the integration overshoot and swing the frequency.
+    steps = max(1, math.ceil(dt / STEP_S))
+    h = dt / steps
+    for _ in range(steps):
+        thermal += h * (AGC_GAIN_PER_S * (residual - thermal) - DROOP_GAIN_PER_S * (f - 50.0) / 50.0 * load)
+        df_dt = 50.0 * (thermal + renewable - load) / (2 * INERTIA_H_S * load) - DAMPING_PER_S * (f - 50.0)
+        f = min(max(f + df_dt * h, 48.0), 52.0)
 
     items = []
     share_of_load = {rid: value / load for rid, value in loads.items()}

@@ -21,6 +21,15 @@ from grid.services import GridRefused, node_is_grid_operator, path_limit_set
 from trading.selectors import slots_open
 
 PATHS_EVENT = "grid-paths-changed"
+#: Where each demo region sits on the dashboard's schematic map (SVG units, north up).
+MAP_POSITIONS = {
+    "north": (115, 55),
+    "northeast": (225, 125),
+    "central": (115, 165),
+    "bangkok": (100, 255),
+    "east": (215, 265),
+    "south": (85, 345),
+}
 LIMIT_SLOTS = 16
 PATH_SLOTS = 5
 
@@ -38,6 +47,34 @@ def _slot_choices(params: dict) -> list[int]:
     slot_ms = selectors.grid_rules(params).slot_ms
     now = selectors.now_ms() // slot_ms * slot_ms
     return [now, *(s for s in slots_open(count=PATH_SLOTS) if s != now)][:PATH_SLOTS]
+
+
+def _stroke(flow_ppm: int | None) -> float:
+    """Line width on the map: 2 idle to 8 at full capacity."""
+    return round(2 + 6 * min(flow_ppm or 0, 1_000_000) / 1_000_000, 1)
+
+
+def _map(regions: list[dict], paths: list[dict]) -> dict:
+    """Nodes and lines of the schematic map; a region without a position is left out."""
+    nodes = [
+        {**r, "x": MAP_POSITIONS[r["id"]][0], "y": MAP_POSITIONS[r["id"]][1]}
+        for r in regions
+        if r["id"] in MAP_POSITIONS
+    ]
+    at = {n["id"]: n for n in nodes}
+    lines = [
+        {
+            **p,
+            "stroke": _stroke(p["flow_ppm"]),
+            "x1": at[p["zone_from"]]["x"],
+            "y1": at[p["zone_from"]]["y"],
+            "x2": at[p["zone_to"]]["x"],
+            "y2": at[p["zone_to"]]["y"],
+        }
+        for p in paths
+        if p["zone_from"] in at and p["zone_to"] in at
+    ]
+    return {"nodes": nodes, "lines": lines}
 
 
 def dashboard(request):
@@ -58,6 +95,7 @@ def dashboard(request):
     may_limit = _may_limit(request, params)
     regions = selectors.regions_latest(params)
     context.update(
+        map=_map(regions, paths),
         regions=regions,
         figures=selectors.region_figures(regions),
         frequency=selectors.frequency_series(seconds=120),

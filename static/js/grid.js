@@ -232,6 +232,15 @@
         bar.classList.toggle("bar-hot", share > 90);
       }
     });
+    (msg.paths || []).forEach(function (p) {
+      const line = document.querySelector('line[data-map-path="' + p.path_id + '"]');
+      const nominal = line && parseInt(line.dataset.nominalMw, 10);
+      if (!nominal || line.classList.contains("map-line-blocked")) return;
+      const share = Math.min(1, Math.abs(p.flow_kw) / (nominal * 1000));
+      line.setAttribute("stroke-width", (2 + 6 * share).toFixed(1));
+      line.classList.toggle("map-line-hot", share > 0.9);
+      line.classList.toggle("map-line-warm", share > 0.7 && share <= 0.9);
+    });
     setStats(msg.time_ms);
     pushFrequency(msg);
     drawMix();
@@ -285,7 +294,17 @@
     open();
   }
 
+  // The map's lines take the blocked state (congested, paused) of the paths part it shows.
+  function syncMapBlocked() {
+    document.querySelectorAll("tr[data-path][data-blocked]").forEach(function (row) {
+      const line = document.querySelector('line[data-map-path="' + row.dataset.path + '"]');
+      if (line) line.classList.toggle("map-line-blocked", row.dataset.blocked === "1");
+    });
+  }
+
   function start() {
+    // htmx:load fires on the swapped-in part (an outerHTML swap replaces the old target).
+    document.body.addEventListener("htmx:load", syncMapBlocked);
     let newest = null;
     (readJSON("region-figures") || []).forEach(function (f) {
       latest[f.region] = f;

@@ -1,5 +1,6 @@
 """A person watches the grid dashboard: the frequency moves without a reload, the alarm shows."""
 
+import re
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def test_the_dashboard_follows_the_frequency_live(live_site):
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.goto(live_site.url + "/grid/")
-            page.wait_for_selector("#grid-live.on", timeout=10_000)
+            page.wait_for_selector("#grid-live.on", timeout=30_000)
             cell = page.locator('tr[data-region="bangkok"] [data-figure="frequency_mhz"]')
             expect(cell).to_have_text("50.004", timeout=15_000)
             points = page.evaluate("Chart.getChart('frequency-chart').data.labels.length")
@@ -71,6 +72,9 @@ def test_the_dashboard_follows_the_frequency_live(live_site):
             expect(page.locator(".grid-alarm")).to_contain_text("Frequency out of band", timeout=15_000)
             expect(cell).to_have_class("num off-band", timeout=15_000)
             expect(page.locator('tr[data-path="bangkok:east"]')).to_contain_text("paused", timeout=15_000)
+            expect(page.locator('line[data-map-path="bangkok:east"]')).to_have_class(
+                re.compile("map-line-blocked"), timeout=15_000
+            )
             page.screenshot(path=SHOTS / "grid-dashboard-alarm.png", full_page=True)
             reporter.send(50_001)
             expect(page.locator(".grid-alarm")).to_have_count(0, timeout=15_000)
@@ -80,10 +84,10 @@ def test_the_dashboard_follows_the_frequency_live(live_site):
             )
             mobile = phone.new_page()
             mobile.goto(live_site.url + "/grid/")
-            mobile.wait_for_selector("#grid-live.on", timeout=10_000)
+            mobile.wait_for_selector("#grid-live.on", timeout=30_000)
             mobile.screenshot(path=SHOTS / "grid-dashboard-phone.png", full_page=True)
             mobile.goto(live_site.url + "/grid/regions/northeast/")
-            mobile.wait_for_selector("#grid-live.on", timeout=10_000)
+            mobile.wait_for_selector("#grid-live.on", timeout=30_000)
             reporter.send(50_020)
             expect(mobile.locator('.grid-stats [data-figure="frequency_mhz"]')).to_have_text(
                 "50.020", timeout=15_000
@@ -106,7 +110,7 @@ def test_staff_on_the_operators_site_limit_a_path_in_the_browser(live_site):
             page.fill("#id_password", DEMO_PASSWORD)
             page.click("main form button[type=submit]")
             page.wait_for_url("**/grid/")
-            page.wait_for_selector("#grid-live.on", timeout=10_000)
+            page.wait_for_selector("#grid-live.on", timeout=30_000)
             form = page.locator(".operator-form")
             # A slot far ahead and only that one: other tests on this site trade the near slots.
             options = form.locator("#id_from_slot option")

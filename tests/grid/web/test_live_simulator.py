@@ -53,7 +53,7 @@ def test_the_dashboard_moves_with_the_simulator(demo_grid_site):
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             page.goto(site.url + "/grid/")
-            page.wait_for_selector("#grid-live.on", timeout=10_000)
+            page.wait_for_selector("#grid-live.on", timeout=30_000)
             count = "Chart.getChart('frequency-chart').data.labels.length"
             start = page.evaluate(count)
             page.wait_for_function(f"{count} >= {start + 5}", timeout=30_000)
@@ -65,7 +65,7 @@ def test_the_dashboard_moves_with_the_simulator(demo_grid_site):
             )
             page.screenshot(path=shots / "grid-dashboard-simulated.png", full_page=True)
             page.goto(site.url + "/grid/regions/central/")
-            page.wait_for_selector("#grid-live.on", timeout=10_000)
+            page.wait_for_selector("#grid-live.on", timeout=30_000)
             page.screenshot(path=shots / "grid-region-simulated.png", full_page=True)
         finally:
             browser.close()
