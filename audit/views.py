@@ -82,7 +82,7 @@ def audit_home(request):
         {
             "section": "home",
             "verification": ChainVerification.objects.first(),
-            "findings": selectors.surveillance_findings()[:5],
+            "findings": selectors.surveillance_findings(since_ms=_since_ms(7))[:5],
         },
     )
 
@@ -270,12 +270,16 @@ def verification(request, pk):
 SURVEILLANCE_DAYS = (1, 7, 30, 0)
 
 
+def _since_ms(days: int) -> int:
+    """The start of the last ``days`` days in Unix ms; 0 (the whole chain) for 0 days."""
+    return max(time.time_ns() // 1_000_000 - days * 86_400_000, 0) if days else 0
+
+
 @regulator_view
 def surveillance(request):
     days = _int_or_none(request.GET.get("days"))
     days = days if days in SURVEILLANCE_DAYS else 7
-    since_ms = max(time.time_ns() // 1_000_000 - days * 86_400_000, 0) if days else 0
-    findings = selectors.surveillance_findings(since_ms=since_ms)
+    findings = selectors.surveillance_findings(since_ms=_since_ms(days))
     names = selectors.names_by_address({a for f in findings for a in f.accounts})
     return render(
         request,
