@@ -7,6 +7,8 @@ The detail page's parts (``?part=tally``, ``?part=votes``) re-fetch themselves
 when static/js/governance.js hears of a governance event on the chain's socket.
 """
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -38,13 +40,12 @@ def _may_vote(user) -> bool:
 def voter_required(view):
     """403 for regulators and walletless non-staff; use under login_required."""
 
+    @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not _may_vote(request.user):
             raise PermissionDenied("Regulators read the ledger; they cannot vote or propose.")
         return view(request, *args, **kwargs)
 
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
     return wrapper
 
 

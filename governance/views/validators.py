@@ -6,6 +6,8 @@ Peer health is a part (``?part=health``) the page loads after it shows, so a
 dead peer never holds the page up.
 """
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -26,13 +28,12 @@ from governance.forms import StakeChangeForm, ValidatorRegisterForm
 def staff_required(view):
     """403 for anyone logged in but staff (regulators included); use under login_required."""
 
+    @wraps(view)
     def wrapper(request, *args, **kwargs):
         if user_role(request.user) != STAFF:
             raise PermissionDenied("Only staff administer validators.")
         return view(request, *args, **kwargs)
 
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
     return wrapper
 
 
