@@ -7,8 +7,10 @@ register = template.Library()
 
 @register.filter
 def ppm_percent(ppm) -> str:
-    """``334000`` -> ``33.4%``; one decimal, rounded down."""
+    """``334000`` -> ``33.4%``; one decimal, rounded down (two under 1%, so a small share is not 0.0%)."""
     ppm = int(ppm or 0)
+    if 0 < ppm < 10_000:
+        return f"0.{ppm // 100:02d}%" if ppm >= 100 else "<0.01%"
     return f"{ppm // 10_000}.{ppm % 10_000 // 1_000}%"
 
 

@@ -102,3 +102,20 @@ def test_bad_input_is_refused_beside_its_field(chain, data, field, message):
     bound = form(chain, **data)
     assert not bound.is_valid()
     assert message in " ".join(bound.errors.get(field, [])), bound.errors
+
+
+@pytest.mark.parametrize(
+    ("ppm", "text"),
+    [
+        (0, "0.0%"),
+        (50, "<0.01%"),
+        (166, "0.01%"),
+        (9_999, "0.99%"),
+        (334_000, "33.4%"),
+        (1_000_000, "100.0%"),
+    ],
+)
+def test_shares_read_as_percentages(ppm, text):
+    from governance.templatetags.governance_tags import ppm_percent
+
+    assert ppm_percent(ppm) == text
