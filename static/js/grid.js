@@ -177,6 +177,30 @@
     });
   }
 
+  // The region page's per-minute chart: a report of a new minute adds a point, one of
+  // the same minute moves the last point (the minute's sample keeps its last report).
+  let lastMinute = null;
+  function pushMinute(msg) {
+    if (!historyChart || !onlyRegion) return;
+    const r = msg.regions.find(function (x) { return x.region === onlyRegion; });
+    if (!r) return;
+    const minute = Math.floor(msg.time_ms / 60000);
+    const data = historyChart.data;
+    const values = [r.load_kw / 1000, r.generation_kw / 1000, r.renewable_ppm / 10000];
+    if (lastMinute === null) {
+      const points = readJSON("region-minutes") || [];
+      lastMinute = points.length ? Math.floor(points[points.length - 1].bucket_ms / 60000) : -1;
+    }
+    if (minute !== lastMinute) {
+      data.labels.push(new Date(minute * 60000).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" }));
+      data.datasets.forEach(function (ds, i) { ds.data.push(values[i]); });
+      lastMinute = minute;
+    } else {
+      data.datasets.forEach(function (ds, i) { ds.data[ds.data.length - 1] = values[i]; });
+    }
+    historyChart.update("none");
+  }
+
   // --- figures ---------------------------------------------------------------------
   function setFigures(scope, figures) {
     scope.querySelectorAll("[data-figure]").forEach(function (el) {
@@ -241,6 +265,7 @@
       line.classList.toggle("map-line-hot", share > 0.9);
       line.classList.toggle("map-line-warm", share > 0.7 && share <= 0.9);
     });
+    pushMinute(msg);
     setStats(msg.time_ms);
     pushFrequency(msg);
     drawMix();

@@ -1,10 +1,15 @@
 """Grid pages and the operator's form: who sees what, who may limit a path, what a limit does."""
 
+import random
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from chain.models import ChainTx, MempoolTx
 from grid.models import PathLimit, RegionStatus
+from grid.services import grid_report_tick
 from tests.grid.conftest import ROLES
 from trading.selectors import slots_open
 
@@ -151,3 +156,16 @@ def test_the_explorer_shows_a_grid_report_and_its_block(client_as, reported):
     assert page.status_code == 200 and b"grid_report" in page.content
     assert client.get(reverse("explorer-block", args=[2])).status_code == 200
     assert client.get(reverse("explorer")).status_code == 200
+
+
+def test_the_dashboard_costs_the_same_queries_with_more_history(client_as, reported, produce):
+    client = client_as("anonymous")
+    with CaptureQueriesContext(connection) as before:
+        client.get(reverse("grid"))
+    now_ms = reported[-1].payload["time_ms"]
+    for i in range(1, 5):
+        grid_report_tick(now_ms=now_ms + i * 1000, rng=random.Random(i))
+    produce()
+    with CaptureQueriesContext(connection) as after:
+        client.get(reverse("grid"))
+    assert len(after) == len(before)

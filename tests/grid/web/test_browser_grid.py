@@ -88,10 +88,13 @@ def test_the_dashboard_follows_the_frequency_live(live_site):
             mobile.screenshot(path=SHOTS / "grid-dashboard-phone.png", full_page=True)
             mobile.goto(live_site.url + "/grid/regions/northeast/")
             mobile.wait_for_selector("#grid-live.on", timeout=30_000)
-            reporter.send(50_020)
+            reporter.send(50_020, load_kw=7_777_000)
             expect(mobile.locator('.grid-stats [data-figure="frequency_mhz"]')).to_have_text(
                 "50.020", timeout=15_000
             )
+            # The per-minute history follows too: its last point is this report's load.
+            last_load = "Chart.getChart('region-history-chart').data.datasets[0].data.at(-1)"
+            assert mobile.evaluate(last_load) == 7777
             mobile.screenshot(path=SHOTS / "grid-region-phone.png", full_page=True)
         finally:
             browser.close()
