@@ -1,4 +1,4 @@
-// The audit pages' charts (audit/templates/audit/): reports and an account's balances.
+// The audit pages (audit/templates/audit/): the section tabs, the reports' charts and an account's balances.
 // Figures arrive as integers (Wh, g, units of 10^-6 token) in json_script blocks and are
 // only divided for display here.
 (function () {
@@ -87,7 +87,15 @@
     });
   }
 
+  // On a narrow screen the section tabs scroll sideways: keep the current one in view.
+  function currentTabInView() {
+    const nav = document.querySelector(".audit-nav");
+    const current = nav && nav.querySelector('[aria-current="page"]');
+    if (current) nav.scrollLeft = current.offsetLeft - (nav.clientWidth - current.offsetWidth) / 2;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    currentTabInView();
     reports();
     balances();
   });

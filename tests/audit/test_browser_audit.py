@@ -152,6 +152,9 @@ def test_a_regulator_exports_trades_and_verifies_the_chain(live_site, genesis):
                 expect(page.locator("#verification-result")).to_contain_text("First bad block: #1")
                 expect(page.locator("#verification-result")).to_contain_text("precommit 0")
                 page.screenshot(path=SHOTS / "audit-verify-failed.png", full_page=True)
+                page.click("text=← All runs")
+                expect(page.locator("#verification-runs tbody tr")).to_have_count(2)
+                page.screenshot(path=SHOTS / "audit-verify-runs.png", full_page=True)
             finally:
                 with psycopg.connect(live_site.database_url.replace("postgres://", "postgresql://", 1)) as db:
                     db.execute(
@@ -172,5 +175,7 @@ def test_a_regulator_exports_trades_and_verifies_the_chain(live_site, genesis):
             phone.screenshot(path=SHOTS / "audit-trades-phone.png", full_page=True)
             phone.goto(live_site.url + "/audit/reports/")
             phone.screenshot(path=SHOTS / "audit-reports-phone.png", full_page=True)
+            phone.goto(live_site.url + "/audit/verify/")
+            phone.screenshot(path=SHOTS / "audit-verify-phone.png", full_page=True)
         finally:
             browser.close()
