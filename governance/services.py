@@ -95,9 +95,10 @@ def _vote_checks(*, address: str, proposal_id: str, option: str) -> dict:
             f"Voting on proposal #{proposal.number} ended at block {proposal.voting_end_height}.",
         )
     if _staked(address) <= 0:
-        raise GovernanceRefused(
-            r.NO_STAKE, "Only accounts with staked tokens vote: bond tokens on your wallet page first."
+        hint = (
+            "this site's validator has none" if address == node_address() else "bond some on your wallet page"
         )
+        raise GovernanceRefused(r.NO_STAKE, f"Only staked tokens vote: {hint}.")
     return payload
 
 
