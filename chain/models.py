@@ -12,6 +12,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 
+from chain.ledger import evidence as ledger_evidence
 from chain.ledger import state as ledger_state
 from chain.ledger.block import BlockHeader
 
@@ -315,10 +316,27 @@ class ProposedBlock(models.Model):
         return f"proposal #{self.height} {self.hash[:10]}"
 
 
-class Evidence(models.Model):
-    """Two signed messages of one validator for one (height, round, type) naming different blocks."""
+class DoubleSign(models.Model):
+    """A punished double signing (ledger record chain.ledger.evidence.DoubleSign)."""
 
-    ledger_record = None
+    ledger_record = ledger_evidence.DoubleSign
+
+    offence = models.CharField(max_length=200, primary_key=True)
+    validator = models.CharField(max_length=64)
+    height = models.BigIntegerField()
+    round = models.IntegerField()
+    type = models.CharField(max_length=16)
+    slashed = models.BigIntegerField()
+    reported_by = models.CharField(max_length=64)
+    included_height = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return self.offence
+
+
+class Evidence(models.Model):
+    """Double signing this site saw; reported on chain (evidence_double_sign) by the next tick."""
+
     key = models.CharField(max_length=200, primary_key=True)
     validator = models.CharField(max_length=64)
     height = models.BigIntegerField()

@@ -11,6 +11,7 @@ from chain.models import ChainHead, ConsensusMessage, ConsensusState, ProposedBl
 from chain.node import node_signing_key
 from chain.peers import peer_urls
 from chain.services.consensus import consensus_step as step
+from chain.services.consensus import evidence_report
 from chain.services.sync import sync_from_peers
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ STALL = timedelta(seconds=2)
 def produce_block() -> int | None:
     """Beat's tick, every block interval: timeouts, starting a height, and recovery when stuck."""
     block = step(node_signing_key())
+    evidence_report(node_signing_key())
     row = ConsensusState.objects.filter(id=1).first()
     if row is not None and row.progress_at and datetime.now(UTC) - row.progress_at > STALL:
         ConsensusState.objects.filter(id=1).update(progress_at=datetime.now(UTC))

@@ -278,7 +278,19 @@ def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> 
     head.accumulator = state.accumulator.to_bytes(256, "big").hex()
     head.state_root = state.root
     head.params = built.next_params
-    head.save(update_fields=["height", "block_hash", "last_block_at", "accumulator", "state_root", "params"])
+    # Supply changes only by the mint (verified renewable export) and burn (slashing) rules.
+    head.total_supply += header.energy.get("minted_units", 0) - header.energy.get("burned_units", 0)
+    head.save(
+        update_fields=[
+            "height",
+            "block_hash",
+            "last_block_at",
+            "accumulator",
+            "state_root",
+            "params",
+            "total_supply",
+        ]
+    )
     # Events name accounts a transaction touched without naming them in its
     # payload (the resting side of a trade, the grid operator's fee).
     parties = sorted(

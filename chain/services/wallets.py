@@ -34,6 +34,12 @@ def _signing_key(wallet: Wallet) -> SigningKey:
     return SigningKey(_seal_box().decrypt(bytes(wallet.sealed_key)))
 
 
+def next_nonce(address: str) -> int:
+    """The nonce the account's next transaction must carry: committed ones plus those waiting."""
+    committed = Account.objects.filter(address=address).values_list("nonce", flat=True).first()
+    return (committed or 0) + MempoolTx.objects.filter(sender=address).count()
+
+
 def wallet_submit(*, wallet: Wallet, kind: str, payload: dict) -> Transaction:
     """Sign ``kind``/``payload`` with the user's key at the next free nonce and admit it.
 
@@ -43,12 +49,10 @@ def wallet_submit(*, wallet: Wallet, kind: str, payload: dict) -> Transaction:
     with transaction.atomic():
         Wallet.objects.select_for_update().filter(pk=wallet.pk).first()
         head = ChainHead.objects.only("chain_id").get()
-        committed = Account.objects.filter(address=wallet.address).values_list("nonce", flat=True).first()
-        pending = MempoolTx.objects.filter(sender=wallet.address).count()
         tx = sign_transaction(
             _signing_key(wallet),
             chain_id=head.chain_id,
-            nonce=(committed or 0) + pending,
+            nonce=next_nonce(wallet.address),
             kind=kind,
             payload=payload,
         )
