@@ -42,13 +42,6 @@ def consensus_step() -> int | None:
     return block.height if block else None
 
 
-@shared_task(name="chain.peers_send", ignore_result=True)
-def peers_send(messages: list[dict], blocks: list[dict]) -> None:
-    head = ChainHead.objects.only("chain_id").get()
-    body = {"chain_id": head.chain_id, "messages": messages, "blocks": blocks}
-    transport.post_to_all(list(peer_urls().values()), "/peer/v1/consensus/", body)
-
-
 @shared_task(name="chain.consensus_resend", ignore_result=True)
 def consensus_resend() -> None:
     """Stuck at a height: send every message we hold of it (ours and relayed) and the proposed blocks.

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 TIMEOUT = httpx.Timeout(2.0, connect=0.5)
 GOSSIP_DOMAIN = b"GRIDTOKENX/GOSSIP/V1\n"
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gtx-peer")
+#: One sender thread: a site's messages leave in the order it saved them.
+_sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gtx-peer-send")
 
 
 def gossip_bytes(chain_id: str, tx_hashes: list[str]) -> bytes:
@@ -56,6 +58,11 @@ def post_to_all(urls: list[str], path: str, body: dict) -> dict[str, int | None]
         return code
 
     return dict(zip(urls, _pool.map(post, urls), strict=True))
+
+
+def post_to_all_later(urls: list[str], path: str, body: dict) -> None:
+    """``post_to_all`` in the background: the caller (a consensus step) does not wait for peers."""
+    _sender.submit(post_to_all, urls, path, body)
 
 
 def get_json(url: str, path: str, params: dict | None = None) -> dict | None:

@@ -150,11 +150,15 @@ def consensus_step(node_key) -> Block | None:
 
 
 def _send_after_commit(outbox: Outbox) -> None:
+    """Send our new messages to every peer from a background thread: no task hop on the hot path."""
+    from chain.consensus import transport
     from chain.peers import peer_urls
-    from chain.tasks import peers_send
 
-    if peer_urls():
-        peers_send.delay(outbox.messages, outbox.blocks)
+    urls = list(peer_urls().values())
+    if urls:
+        chain_id = ChainHead.objects.only("chain_id").get().chain_id
+        body = {"chain_id": chain_id, "messages": outbox.messages, "blocks": outbox.blocks}
+        transport.post_to_all_later(urls, "/peer/v1/consensus/", body)
 
 
 def _step(node_key, outbox: Outbox) -> Block | None:
