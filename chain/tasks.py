@@ -76,3 +76,12 @@ def transactions_gossip(wires: list[dict]) -> None:
     hashes = [parse_transaction(w).hash for w in wires]
     envelope = transport.gossip_envelope(node_signing_key(), head.chain_id, wires, hashes)
     transport.post_to_all(list(peer_urls().values()), "/peer/v1/transactions/", envelope)
+
+
+@shared_task(name="chain.sync", ignore_result=True)
+def sync() -> int:
+    """A peer is ahead of us: fetch, verify and apply its blocks, then go on with consensus."""
+    applied = sync_from_peers()
+    if applied:
+        step(node_signing_key())
+    return applied

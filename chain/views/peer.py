@@ -8,6 +8,7 @@ The work itself happens in Celery tasks after the message is stored.
 
 import json
 
+from django.core.cache import cache
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -40,7 +41,7 @@ def _body(request) -> dict | None:
 @require_POST
 def consensus_messages(request):
     """Signed proposals and votes (with proposed blocks); stored, then a consensus step runs."""
-    from chain.tasks import consensus_step
+    from chain.tasks import consensus_step, sync
 
     body = _body(request)
     if body is None:
@@ -58,6 +59,8 @@ def consensus_messages(request):
         return _error(exc.code, exc.message)
     if result["stored"]:
         consensus_step.delay()
+    if result["ahead"] and cache.add("peer-sync-pending", 1, timeout=2):
+        sync.delay()  # a peer is at a later height: catch up now, not at the next stall
     return JsonResponse(result)
 
 
