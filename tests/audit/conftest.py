@@ -1,5 +1,8 @@
+import json
+
 import pytest
 
+from chain.ledger.genesis import load_genesis
 from chain.services.wallets import wallet_submit
 
 #: The permission matrix: who is behind each role (None: anonymous).
@@ -14,12 +17,51 @@ PERSONAS = {
 READERS = ("regulator", "staff")
 
 
-@pytest.fixture(autouse=True)
-def genesis_file(settings):
-    """The replay reads the genesis file the site was initialised from: the tests' one."""
-    from tests.conftest import GENESIS_PATH
+def _toml(raw: dict) -> str:
+    """A genesis dict as TOML: scalars, inline arrays of scalars, tables, arrays of tables."""
 
-    settings.GTX_GENESIS_PATH = str(GENESIS_PATH)
+    def value(v) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        return "[" + ", ".join(value(x) for x in v) + "]"
+
+    def scalars(table: dict) -> list[str]:
+        return [
+            f"{k} = {value(v)}" for k, v in table.items() if not isinstance(v, dict | list) or _scalar_list(v)
+        ]
+
+    lines = scalars(raw)
+    for key, v in raw.items():
+        if isinstance(v, dict):
+            lines += [f"[{key}]", *scalars(v)]
+        elif isinstance(v, list) and not _scalar_list(v):
+            for item in v:
+                lines += [f"[[{key}]]", *scalars(item)]
+    return "\n".join(lines) + "\n"
+
+
+def _scalar_list(v) -> bool:
+    return isinstance(v, list) and all(not isinstance(x, dict | list) for x in v)
+
+
+@pytest.fixture(scope="session")
+def genesis_copy(genesis, tmp_path_factory) -> str:
+    """The tests' genesis in a file of this session's own: the shared one in the temp directory
+    is rewritten by every test session that starts (the working tree is shared)."""
+    path = tmp_path_factory.mktemp("audit-genesis") / "genesis.toml"
+    path.write_text(_toml(genesis.raw))
+    assert load_genesis(path).hash == genesis.hash
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def genesis_file(settings, genesis_copy):
+    """The replay reads the genesis file the site was initialised from: the tests' one."""
+    settings.GTX_GENESIS_PATH = genesis_copy
 
 
 @pytest.fixture
