@@ -24,7 +24,7 @@ STALL = timedelta(seconds=2)
 def produce_block() -> int | None:
     """Beat's tick, every block interval: timeouts, starting a height, and recovery when stuck."""
     block = step(node_signing_key())
-    evidence_report(node_signing_key())
+    evidence_report()
     row = ConsensusState.objects.filter(id=1).first()
     if row is not None and row.progress_at and datetime.now(UTC) - row.progress_at > STALL:
         ConsensusState.objects.filter(id=1).update(progress_at=datetime.now(UTC))

@@ -9,22 +9,18 @@ import random
 import time
 
 from django.core.cache import cache
-from django.db import connection, transaction
 
 from chain.ledger.errors import LedgerError
-from chain.ledger.kinds import get_kind
-from chain.ledger.tx import Transaction, sign_transaction
-from chain.models import Account, ChainHead, MempoolTx, Validator
-from chain.node import node_address, node_signing_key
-from chain.services.admission import BatchRejected, transactions_submit
+from chain.ledger.tx import Transaction
+from chain.models import ChainHead, MempoolTx, Validator
+from chain.node import node_address
+from chain.services.admission import BatchRejected
+from chain.services.node_signer import node_transaction_submit
 from grid import simulator
 from grid.ledger.rules import NOT_GRID_OPERATOR, grid_rules_of
 from grid.models import RegionStatus
 from trading.models import LineUsage
 
-#: The same advisory lock as every other signer with the node key (governance.services):
-#: one nonce picker at a time.
-NODE_SIGNER_LOCK = 0x67747876  # "gtxv"
 SIM_THERMAL_KEY = "grid:sim:thermal_mw"
 MAX_PENDING_REPORTS = 3
 
@@ -47,26 +43,10 @@ def node_is_grid_operator(params: dict | None = None) -> bool:
 
 def _node_submit(*, kind: str, payload: dict) -> Transaction:
     """Sign with the node key at its next free nonce and admit; GridRefused says why not."""
-    key = node_signing_key()
-    address = node_address()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NODE_SIGNER_LOCK])
-        head = ChainHead.objects.only("chain_id", "params").get()
-        try:
-            get_kind(kind).check_payload(payload, head.params)
-        except LedgerError as exc:
-            raise GridRefused(exc.code, exc.message) from exc
-        committed = Account.objects.filter(address=address).values_list("nonce", flat=True).first()
-        pending = MempoolTx.objects.filter(sender=address).count()
-        tx = sign_transaction(
-            key, chain_id=head.chain_id, nonce=(committed or 0) + pending, kind=kind, payload=payload
-        )
-        try:
-            transactions_submit([tx.to_wire()])
-        except BatchRejected as exc:
-            raise GridRefused(exc.code, exc.message) from exc
-    return tx
+    try:
+        return node_transaction_submit(kind=kind, payload=payload)
+    except (LedgerError, BatchRejected) as exc:
+        raise GridRefused(exc.code, exc.message) from exc
 
 
 def grid_report_tick(*, now_ms: int | None = None, rng: random.Random | None = None) -> Transaction | None:

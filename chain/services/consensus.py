@@ -30,7 +30,7 @@ from chain.ledger.block import BlockHeader
 from chain.ledger.errors import LedgerError
 from chain.ledger.state import Account as AccountRecord
 from chain.ledger.state import Validator as ValidatorRecord
-from chain.ledger.tx import parse_transaction, sign_transaction
+from chain.ledger.tx import parse_transaction
 from chain.ledger.validators import proposer_for, proposer_weights, voting_power
 from chain.models import (
     Account,
@@ -315,43 +315,30 @@ def _evidence_record(evidence) -> None:
     )
 
 
-def evidence_report(node_key) -> int:
+def evidence_report() -> int:
     """Put the double signing this site saw on chain, signed by its node key; how many were sent."""
-    from chain.services.admission import BatchRejected, transactions_submit
-    from chain.services.wallets import next_nonce
+    from chain.services.admission import BatchRejected
+    from chain.services.node_signer import node_transaction_submit
 
-    pending = list(Evidence.objects.filter(reported=False)[:10])
-    if not pending:
-        return 0
-    head = ChainHead.objects.only("chain_id").get()
-    me = node_key.verify_key.encode().hex()
     sent = 0
-    for evidence in pending:
+    for evidence in Evidence.objects.filter(reported=False)[:10]:
         signatures = dict(
             ConsensusMessage.objects.filter(
                 height=evidence.height, round=evidence.round, type=evidence.type, sender=evidence.validator
             ).values_list("block_hash", "signature")
         )
         pair = [evidence.first, evidence.second]
-        if not all(m["block_hash"] in signatures for m in pair):
-            Evidence.objects.filter(key=evidence.key).update(reported=True)  # messages gone: nothing to prove
-            continue
-        payload = {
-            "first": {**pair[0], "signature": signatures[pair[0]["block_hash"]]},
-            "second": {**pair[1], "signature": signatures[pair[1]["block_hash"]]},
-        }
-        tx = sign_transaction(
-            node_key,
-            chain_id=head.chain_id,
-            nonce=next_nonce(me),
-            kind="evidence_double_sign",
-            payload=payload,
-        )
-        try:
-            transactions_submit([tx.to_wire()])
-            sent += 1
-        except BatchRejected as exc:
-            log.warning("Evidence against %s not admitted: %s", evidence.validator[:12], exc)
+        if all(m["block_hash"] in signatures for m in pair):
+            payload = {
+                "first": {**pair[0], "signature": signatures[pair[0]["block_hash"]]},
+                "second": {**pair[1], "signature": signatures[pair[1]["block_hash"]]},
+            }
+            try:
+                node_transaction_submit(kind="evidence_double_sign", payload=payload)
+                sent += 1
+            except (BatchRejected, LedgerError) as exc:
+                log.warning("Evidence against %s not admitted: %s", evidence.validator[:12], exc)
+        # Reported, or its messages are gone with their height: nothing more to do either way.
         Evidence.objects.filter(key=evidence.key).update(reported=True)
     return sent
 
