@@ -161,10 +161,11 @@ def prepare_site(
 ) -> dict:
     """A fresh database, migrated and holding a demo chain; returns the site's environment.
 
-    The chain comes from ``genesis`` when given, else from GTX_GENESIS in
-    ``extra_env`` or the settings' default. The site runs as ``validator`` (its
-    demo key is written to ``tmp/node_key``) and gets its own Celery queue and
-    channel prefix, so sites share one Redis. ``extra_env`` overrides settings
+    The chain comes from ``genesis`` when given (it wins over GTX_GENESIS in
+    ``extra_env``), else from GTX_GENESIS in ``extra_env`` or the settings'
+    default. The site runs as ``validator`` (its demo key is written to
+    ``tmp/node_key``) and gets its own Celery queue and channel prefix, so
+    sites share one Redis. ``extra_env`` overrides settings
     (benchmarks keep DB connections open).
     """
     name = f"gtx_live_{uuid.uuid4().hex[:10]}"
@@ -182,8 +183,8 @@ def prepare_site(
         "GTX_CHANNEL_PREFIX": f"gtx-test-{tag}",
         "GTX_BLOCK_INTERVAL_MS": str(block_interval_ms),
         "DB_CONN_MAX_AGE": "0",
-        **({"GTX_GENESIS": str(genesis)} if genesis is not None else {}),
         **(extra_env or {}),
+        **({"GTX_GENESIS": str(genesis)} if genesis is not None else {}),
     }
     manage = str(BASE_DIR / "manage.py")
     for cmd in (["migrate", "--noinput", "-v0"], ["init", "--validator", validator, "--demo"]):
@@ -246,17 +247,20 @@ def start_site(
     tmp: Path,
     *,
     genesis: Path | None = None,
+    solo: bool = True,
     block_interval_ms: int = 300,
     extra_env: dict | None = None,
 ) -> tuple[LiveSite, list[subprocess.Popen]]:
     """Start daphne, a Celery worker and beat on a free port over a fresh ``prepare_site``.
 
-    Without ``genesis`` (and no GTX_GENESIS in ``extra_env``) the chain is
-    ``solo_genesis``: EGAT is its only validator.
+    The chain comes from ``genesis``, else GTX_GENESIS in ``extra_env``, else
+    the demo genesis; with ``solo`` (the default) only EGAT is active in it
+    (``solo_genesis``), since one site alone can only commit when it is the
+    whole validator set.
     """
     tmp = Path(tmp)
-    if genesis is None and "GTX_GENESIS" not in (extra_env or {}):
-        genesis = solo_genesis(tmp)
+    source = Path(genesis or (extra_env or {}).get("GTX_GENESIS") or DEMO_GENESIS)
+    genesis = solo_genesis(tmp, source=source) if solo else source
     env = prepare_site(tmp, genesis=genesis, block_interval_ms=block_interval_ms, extra_env=extra_env)
     site = _site(tmp, env, free_port(), env["GTX_NODE_NAME"])
     _launch(site)

@@ -31,7 +31,9 @@ from gridtokenx_site.testsite import (
     restart_site,
     solo_genesis,
     start_network,
+    start_site,
     stop_network,
+    stop_site,
     wait_for_height,
 )
 
@@ -290,7 +292,7 @@ def test_start_network_kill_site_and_restart_site(tmp_path):
         victim = sites[1]
         chain_id = statuses[1]["chain_id"]
         assert victim.post("/api/v1/transactions/", json=[_transfer(chain_id, 0)]).status_code == 202
-        wait_for_height([victim], 1, timeout=30)
+        wait_for_height([victim], 1, timeout=180)  # consensus of three sites on a busy machine
         before = victim.status()
         family = _processes(victim)
         assert len(family) >= 3
@@ -315,3 +317,19 @@ def test_start_network_kill_site_and_restart_site(tmp_path):
     _, alive = psutil.wait_procs(every, timeout=20)
     assert alive == []
     assert not any(database_exists(site.database_url) for site in sites)
+
+
+@pytest.mark.live
+def test_start_site_runs_one_validator_whatever_genesis_it_is_given(tmp_path):
+    four = genesis_with_active(DEMO_GENESIS, ["EGAT", "MEA", "PEA", "ERC"], tmp_path / "four.toml")
+
+    site, procs = start_site(tmp_path, extra_env={"GTX_GENESIS": str(four)})
+    try:
+        status = site.status()
+        assert status["active_validators"] == 1
+        assert status["node_address"] == _validators(four)["EGAT"]["public_key"]
+        assert site.post("/api/v1/transactions/", json=[_transfer(status["chain_id"], 0)]).status_code == 202
+        wait_for_height([site], 1, timeout=120)  # alone, it is the whole validator set
+    finally:
+        stop_site(site, procs)
+    assert not database_exists(site.database_url)
