@@ -268,6 +268,11 @@ def _commit_times(watcher, heights) -> dict[int, float]:
     return times
 
 
+def _figures_or_null(sorted_latencies: list[float]) -> dict:
+    """The latency figures, null where nothing was final (JSON has no NaN)."""
+    return {k: (v if v == v else None) for k, v in _latency_figures(sorted_latencies).items()}
+
+
 def _figures(sites, watchers, submitted, rejected, backpressure, start_heights) -> dict:
     final_at: list[dict[str, float]] = []  # per site: tx hash -> committed there
     per_site = {}
@@ -290,7 +295,7 @@ def _figures(sites, watchers, submitted, rejected, backpressure, start_heights) 
             "state_root": head["state_root"],
             "block_hash": head["last_block_hash"],
             "final_here": len(at),
-            **_latency_figures(latencies),
+            **_figures_or_null(latencies),
             "ws_reconnects": len(watcher.errors),
         }
 
@@ -307,7 +312,7 @@ def _figures(sites, watchers, submitted, rejected, backpressure, start_heights) 
         else (head["last_block_hash"], head["state_root"])
         for site, blocks, head in zip(sites, blocks_of, heads, strict=True)
     }
-    figures = _latency_figures(latencies)
+    figures = _figures_or_null(latencies)
     return {
         "bench": "network",
         "submitted": len(submitted),
@@ -316,7 +321,7 @@ def _figures(sites, watchers, submitted, rejected, backpressure, start_heights) 
         "first_rejection": rejected[0] if rejected else None,
         "mempool_full_retries": backpressure,
         "finalized_tx_per_s": round(len(everywhere) / max(last - t0, 1e-9), 1) if everywhere else 0.0,
-        **{k: (v if v == v else None) for k, v in figures.items()},  # NaN (nothing final) -> null
+        **figures,
         "common_height": common,
         "agree_at_common_height": len(set(at_common.values())) == 1,
         "at_common_height": {name: {"block_hash": h, "state_root": r} for name, (h, r) in at_common.items()},
