@@ -14,7 +14,7 @@ from nacl.signing import SigningKey
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import Transaction, sign_transaction
-from chain.models import Account, ChainHead, MempoolTx, Validator
+from chain.models import Account, ChainHead, MempoolTx, Validator, Wallet
 from chain.services.admission import BatchRejected, transactions_submit
 from meters.ledger import kinds as k
 from meters.models import Meter
@@ -119,8 +119,6 @@ def demo_meters_register() -> int:
     Returns how many registrations were admitted. Only for the demo network: its
     authority keys derive from public seeds.
     """
-    from chain.models import Wallet
-
     head = ChainHead.objects.only("params").get()
     wallets = {
         w.user.username: w

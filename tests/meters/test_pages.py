@@ -151,3 +151,13 @@ def test_a_meter_page_lists_readings_with_the_reason_of_a_refusal(login_as, mete
     body = login_as("solar_somchai").get(f"/meters/{meters['solar_somchai']}/").content.decode()
     assert f'data-reading="{good.hash}"' in body and "+0.042 kWh" in body
     assert f'data-reading="{future.hash}"' in body and "window_in_future" in body
+
+
+def test_the_wallet_links_to_my_meters_and_shows_carbon_credits(login_as, meters, users):
+    body = login_as("home_malee").get("/wallet/").content.decode()
+    assert 'href="/meters/"' in body and 'data-balance="carbon"' not in body  # nothing settled yet
+    SettlementAccount.objects.create(
+        address=users["home_malee"].wallet.address, bought_wh=10_000, received_wh=8_000, carbon_g=3_760
+    )
+    body = login_as("home_malee").get("/wallet/").content.decode()
+    assert 'data-balance="carbon"' in body and "3.760" in body
