@@ -8,7 +8,6 @@
   same Redis as the tests. Tests reach it over HTTP and WebSockets only.
 """
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from chain.services.blocks import block_produce, chain_init, demo_users_create
 from gridtokenx_site.testsite import solo_genesis, start_site, stop_site
 
 # The demo genesis with EGAT its only active validator: in-process tests run one site.
-GENESIS_PATH = solo_genesis(Path(tempfile.gettempdir()) / f"gtx-tests-{os.getuid()}")
+# A file of this test session's own: another session may be reading a different demo genesis.
+GENESIS_PATH = solo_genesis(Path(tempfile.mkdtemp(prefix="gtx-tests-")))
 
 
 @pytest.fixture(scope="session")
