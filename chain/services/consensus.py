@@ -129,24 +129,31 @@ def _message(row: ConsensusMessage) -> Message:
 def consensus_step(node_key) -> Block | None:
     """Advance consensus as far as the stored messages and the clock allow; the block decided, if any.
 
-    Loops while it decides (a solo site, or messages for the next height that
-    already arrived), so one call may commit more than one height; returns
-    the last block.
+    At most one block per call: a begin-block hook that stays due cannot make
+    a solo site spin. Messages of the next height that arrived meanwhile get
+    a step of their own.
     """
-    last = None
-    while True:
-        outbox = Outbox()
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                # Steps queue on the lock: a message that arrives during a step is
-                # seen by the next one, not left for the next tick.
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONSENSUS_LOCK])
-            block = _step(node_key, outbox)
-            if outbox.messages:
-                transaction.on_commit(lambda o=outbox: _send_after_commit(o))
-        if block is None:
-            return last
-        last = block
+    outbox = Outbox()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Steps queue on the lock: a message that arrives during a step is
+            # seen by the next one, not left for the next tick.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONSENSUS_LOCK])
+        block = _step(node_key, outbox)
+        if outbox.messages:
+            transaction.on_commit(lambda: _send_after_commit(outbox))
+        if (
+            block is not None
+            and ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
+        ):
+            transaction.on_commit(_step_later)
+    return block
+
+
+def _step_later() -> None:
+    from chain.tasks import consensus_step as consensus_step_task
+
+    consensus_step_task.delay()
 
 
 def _send_after_commit(outbox: Outbox) -> None:
