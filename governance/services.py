@@ -6,22 +6,17 @@ key (in the demo, EGAT's, an authority). The block decides; these checks exist s
 a person reads what is wrong at once instead of a failed receipt a block later.
 """
 
-from django.db import connection, transaction
-
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
-from chain.ledger.kinds import get_kind
-from chain.ledger.tx import Transaction, sign_transaction
-from chain.models import Account, ChainHead, MempoolTx, Validator, Wallet
-from chain.node import node_address, node_signing_key
-from chain.services.admission import BatchRejected, transactions_submit
+from chain.ledger.tx import Transaction
+from chain.models import Account, ChainHead, Validator, Wallet
+from chain.node import node_address
+from chain.services.admission import BatchRejected
+from chain.services.node_signer import node_transaction_submit
 from chain.services.wallets import wallet_submit
 from governance.ledger import rules as r
 from governance.ledger.proposals import governance_params
 from governance.models import Proposal, ProposalStatus
-
-#: pg advisory lock id: one node-key signer at a time, so two staff clicks take two nonces.
-NODE_SIGNER_LOCK = 0x67747876  # "gtxv"
 
 #: Which form field each refusal belongs beside.
 FIELD_OF_CODE = {r.NO_STAKE: None, r.UNKNOWN_VALIDATOR: "public_key", r.VALIDATOR_EXISTS: "public_key"}
@@ -109,28 +104,13 @@ def vote_cast(*, wallet: Wallet, proposal_id: str, option: str) -> Transaction:
 
 
 def node_submit(*, kind: str, payload: dict) -> Transaction:
-    """Sign ``kind``/``payload`` with this site's node key at its next free nonce and admit it.
-
-    Holds a transaction-scoped advisory lock while it picks the nonce, as
-    wallet_submit holds the wallet row.
-    """
-    key = node_signing_key()
-    address = node_address()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NODE_SIGNER_LOCK])
-        head = ChainHead.objects.only("chain_id", "params").get()
-        try:
-            get_kind(kind).check_payload(payload, head.params)
-        except LedgerError as exc:
-            raise GovernanceRefused(exc.code, exc.message) from exc
-        committed = Account.objects.filter(address=address).values_list("nonce", flat=True).first()
-        pending = MempoolTx.objects.filter(sender=address).count()
-        tx = sign_transaction(
-            key, chain_id=head.chain_id, nonce=(committed or 0) + pending, kind=kind, payload=payload
-        )
-        _submit(lambda: transactions_submit([tx.to_wire()]))
-    return tx
+    """Sign ``kind``/``payload`` with this site's node key at its next free nonce and admit it."""
+    try:
+        return node_transaction_submit(kind=kind, payload=payload)
+    except LedgerError as exc:
+        raise GovernanceRefused(exc.code, exc.message) from exc
+    except BatchRejected as exc:
+        raise GovernanceRefused(exc.code, exc.message) from exc
 
 
 def node_vote_cast(*, proposal_id: str, option: str) -> Transaction:

@@ -84,7 +84,8 @@ def test_an_executed_gate_closure_governs_the_blocks_after_it(gov_chain, users, 
     placed = order_place(wallet=users["home_malee"].wallet, **order)
     produce_to(tick, 7)
     assert Order.objects.get(order_id=placed.hash).status == OrderStatus.OPEN
-    produce_to(tick, 8)  # executed at the start of block 8: the gate sweep of block 9 is due at once
+    produce_to(tick, 8)  # executed at the start of block 8
+    produce_to(tick, 9)  # the new rule's gate sweep is due at once: the next tick makes block 9
     proposal = Proposal.objects.get()
     assert proposal.status == ProposalStatus.EXECUTED and proposal.effective_height == 9
     closed = Order.objects.get(order_id=placed.hash)
