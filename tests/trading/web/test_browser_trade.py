@@ -43,6 +43,14 @@ def balances(page) -> tuple[int, int]:
     return parse_token_amount(shown_tokens), parse_kwh(shown_kwh) if shown_kwh.strip("0. \n") else 0
 
 
+def escrow(page) -> tuple[int, int]:
+    """(escrowed tokens in units, escrowed energy in Wh) as the page shows them."""
+    shown_tokens = page.inner_text('[data-balance="escrow-tokens"]').replace("GTX", "")
+    shown_kwh = page.inner_text('[data-balance="escrow-energy"]').replace("kWh", "")
+    escrowed_tokens = parse_token_amount(shown_tokens) if shown_tokens.strip("0. \n") else 0
+    return escrowed_tokens, parse_kwh(shown_kwh) if shown_kwh.strip("0. \n") else 0
+
+
 def place(page, *, energy: str, price: str, side: str | None = None, source: str | None = None):
     if side:
         page.check(f'input[name="order-side"][value="{side}"]')
@@ -69,6 +77,7 @@ def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(l
             malee = open_trading_page(browser, live_site, "home_malee", PHONE)
             assert somchai.url == malee.url, "both look at the same slot and zone"
             somchai_before, malee_before = balances(somchai), balances(malee)
+            somchai_escrow, malee_escrow = escrow(somchai), escrow(malee)
 
             # The ticket says what is wrong while typing, beside the field.
             somchai.fill("#id_order-energy_kwh", "2.0005")
@@ -102,17 +111,19 @@ def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(l
                     tokens(parse_price(sell_price))
                 )
 
-            expect(somchai.locator('[data-balance="tokens"]')).to_contain_text(
-                tokens(somchai_before[0] + paid), timeout=LIVE
+            # A fill is a contract for delivery: the seller's proceeds and the buyer's kWh wait in
+            # escrow until the slot is settled against the seller's meters (docs/METERS.md).
+            expect(somchai.locator('[data-balance="escrow-tokens"]')).to_contain_text(
+                tokens(somchai_escrow[0] + paid), timeout=LIVE
             )
             expect(malee.locator('[data-balance="tokens"]')).to_contain_text(
                 tokens(malee_before[0] - paid), timeout=LIVE
             )
-            assert balances(somchai) == (somchai_before[0] + paid, somchai_before[1] - energy_wh)
-            assert balances(malee) == (malee_before[0] - paid, malee_before[1] + energy_wh)
+            assert balances(somchai) == (somchai_before[0], somchai_before[1] - energy_wh)
+            assert balances(malee) == (malee_before[0] - paid, malee_before[1])
+            assert escrow(somchai) == (somchai_escrow[0] + paid, somchai_escrow[1])
+            assert escrow(malee) == (malee_escrow[0], malee_escrow[1] + energy_wh)
             for page in (somchai, malee):
-                assert page.inner_text('[data-balance="escrow-tokens"]').startswith("0.00")
-                assert page.inner_text('[data-balance="escrow-energy"]').startswith("0.000")
                 assert page.evaluate("window.stillTheSamePage") is True
 
             somchai.screenshot(path=SHOTS / "market-trade-producer.png", full_page=True)
