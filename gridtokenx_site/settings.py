@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "grid",
     "governance",
     "audit",
+    "meters",
 ]
 
 MIDDLEWARE = [
