@@ -4,14 +4,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
+from django.core.cache import cache
 
 from chain.consensus import transport
-from chain.ledger.tx import parse_transaction
 from chain.models import ChainHead, ConsensusMessage, ConsensusState, ProposedBlock
 from chain.node import node_signing_key
 from chain.peers import peer_urls
 from chain.services.consensus import consensus_step as step
-from chain.services.consensus import evidence_report
+from chain.services.consensus import evidence_report, step_needed
 from chain.services.sync import sync_from_peers
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ STALL = timedelta(seconds=2)
 @shared_task(name="chain.produce_block", ignore_result=True)
 def produce_block() -> int | None:
     """Beat's tick, every block interval: timeouts, starting a height, and recovery when stuck."""
-    block = step(node_signing_key())
+    block = step(node_signing_key()) if step_needed() else None
     evidence_report()
     row = ConsensusState.objects.filter(id=1).first()
     if row is not None and row.progress_at and datetime.now(UTC) - row.progress_at > STALL:
@@ -35,9 +35,19 @@ def produce_block() -> int | None:
     return block.height if block else None
 
 
+STEP_QUEUED = "consensus-step-queued"
+
+
+def consensus_step_soon() -> None:
+    """Queue a consensus step unless one is already waiting: one step sees every stored message."""
+    if cache.add(STEP_QUEUED, 1, timeout=5):
+        consensus_step.delay()
+
+
 @shared_task(name="chain.consensus_step", ignore_result=True)
 def consensus_step() -> int | None:
     """Peer messages arrived: process them now rather than at the next tick."""
+    cache.delete(STEP_QUEUED)
     block = step(node_signing_key())
     return block.height if block else None
 
@@ -68,14 +78,6 @@ def consensus_resend() -> None:
     if messages:
         body = {"chain_id": head.chain_id, "messages": messages, "blocks": proposed}
         transport.post_to_all(list(peer_urls().values()), "/peer/v1/consensus/", body)
-
-
-@shared_task(name="chain.transactions_gossip", ignore_result=True)
-def transactions_gossip(wires: list[dict]) -> None:
-    head = ChainHead.objects.only("chain_id").get()
-    hashes = [parse_transaction(w).hash for w in wires]
-    envelope = transport.gossip_envelope(node_signing_key(), head.chain_id, wires, hashes)
-    transport.post_to_all(list(peer_urls().values()), "/peer/v1/transactions/", envelope)
 
 
 @shared_task(name="chain.sync", ignore_result=True)

@@ -81,17 +81,26 @@ def transactions_submit(wires: list, *, gossip: bool = True) -> list[Transaction
         _check_stateful(txs, debits, next_height=head.height + 1)
         _insert(txs, debits)
         if gossip:
-            wires = [tx.to_wire() for tx in txs]
-            transaction.on_commit(lambda: _gossip(wires))
+            wires, hashes = [tx.to_wire() for tx in txs], [tx.hash for tx in txs]
+            transaction.on_commit(lambda: _gossip(wires, hashes))
     return txs
 
 
-def _gossip(wires: list[dict]) -> None:
-    from chain.peers import peer_urls
-    from chain.tasks import transactions_gossip
+def _gossip(wires: list[dict], hashes: list[str]) -> None:
+    """Send newly admitted transactions to the other validators, from a background thread.
 
-    if peer_urls():
-        transactions_gossip.delay(wires)
+    Not a Celery task: the worker's processes are kept for consensus steps,
+    which must not queue behind HTTP calls to peers.
+    """
+    from chain.consensus import transport
+    from chain.node import node_signing_key
+    from chain.peers import peer_urls
+
+    urls = list(peer_urls().values())
+    if urls:
+        head = ChainHead.objects.only("chain_id").get()
+        envelope = transport.gossip_envelope(node_signing_key(), head.chain_id, wires, hashes)
+        transport.post_to_all_later(urls, "/peer/v1/transactions/", envelope)
 
 
 def _check_room(count: int) -> None:
