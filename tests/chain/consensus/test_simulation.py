@@ -12,6 +12,8 @@ import pytest
 from chain.consensus.simulation import Faults, Simulation
 
 SEEDS = int(os.environ.get("GTX_SIM_SEEDS", "200"))
+#: The run's figures, printed in pytest's terminal summary (tests/chain/consensus/conftest.py).
+SUMMARY = pytest.StashKey[str]()
 AFTER_HEAL_MS = 6_000
 
 
@@ -59,11 +61,9 @@ def runs(request):
         results.append((seed, faults, sim, at_heal))
     steps = sum(sim.steps for _, _, sim, _ in results)
     heights = sum(max(sim.heights().values()) for _, _, sim, _ in results)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(
-            f"consensus simulation: {SEEDS} seeds, {steps} simulated events, {heights} heights decided"
-        )
+    request.config.stash[SUMMARY] = (
+        f"consensus simulation: {SEEDS} seeds, {steps} simulated events, {heights} heights decided"
+    )
     return results
 
 
