@@ -434,7 +434,8 @@ def consensus_status() -> dict:
     return {
         "height": head.height,
         "round": row.round if row and row.height == head.height + 1 else 0,
-        "step": row.step if row and row.height == head.height + 1 else "",
+        # Before a height starts there is no step yet: the site waits for work.
+        "step": row.step if row and row.height == head.height + 1 and row.started else "",
         "started": bool(row and row.height == head.height + 1 and row.started),
         "last_commit_at": head.last_block_at,
         "evidence": Evidence.objects.count(),
