@@ -15,6 +15,14 @@ from chain.ledger.state import TABLES, leaf_bytes
 safe_ints = st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
 # Any text, including non-ASCII, quotes and control characters that JSON escapes.
 values_by_type = {int: safe_ints, str: st.text(max_size=20), bool: st.booleans()}
+# A Param's value: an int, text, or the lists and tables of them a genesis holds (transmission paths).
+values_by_type[object] = st.recursive(
+    st.one_of(safe_ints, st.text(max_size=10)),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def canonical_leaf(record) -> bytes:
