@@ -45,5 +45,6 @@ def test_crossing_orders_trade_and_the_stream_says_so(live_site, genesis):
         6_000_000,
     )
     trades = live_site.get("/api/v1/market/trades/", params={"slot": slot, "zone": "north"}).json()
-    assert [t["trade_id"] for t in trades] == [message["trade_id"]]
+    # The session's live site is shared: other tests may have traded in this slot and zone too.
+    assert message["trade_id"] in [t["trade_id"] for t in trades]
     assert live_site.get(f"/api/v1/market/orders/{sell_id}/").json()["status"] == "filled"
