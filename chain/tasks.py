@@ -7,11 +7,12 @@ from celery import shared_task
 from django.core.cache import cache
 
 from chain.consensus import transport
+from chain.consensus.messages import message_wire
 from chain.models import ChainHead, ConsensusMessage, ConsensusState, ProposedBlock
 from chain.node import node_signing_key
 from chain.peers import peer_urls
 from chain.services.consensus import consensus_step as step
-from chain.services.consensus import evidence_report, step_needed
+from chain.services.consensus import evidence_report, step_needed, stored_message
 from chain.services.sync import sync_from_peers
 
 log = logging.getLogger(__name__)
@@ -62,18 +63,7 @@ def consensus_resend() -> None:
     head = ChainHead.objects.only("chain_id", "height").get()
     height = head.height + 1
     rows = ConsensusMessage.objects.filter(height=height)
-    messages = [
-        {
-            "type": m.type,
-            "height": m.height,
-            "round": m.round,
-            "sender": m.sender,
-            "block_hash": m.block_hash,
-            "pol_round": m.pol_round,
-            "signature": m.signature,
-        }
-        for m in rows
-    ]
+    messages = [{**message_wire(stored_message(m)), "signature": m.signature} for m in rows]
     proposed = [{"header": p.header, "txs": p.txs} for p in ProposedBlock.objects.filter(height=height)[:10]]
     if messages:
         body = {"chain_id": head.chain_id, "messages": messages, "blocks": proposed}

@@ -4,8 +4,12 @@
 command lines in one place keeps their flags alike.
 """
 
+import subprocess
 import sys
+import time
 from pathlib import Path
+
+import psutil
 
 
 def site_commands(
@@ -53,3 +57,29 @@ def meters_demo() -> bool:
     from django.conf import settings
 
     return getattr(settings, "GTX_METERS_DEMO", False)
+
+
+def stop_processes(procs: list[subprocess.Popen], timeout_s: int = 15) -> None:
+    """SIGTERM each process, then SIGKILL whatever (with its children) is still there after ``timeout_s``."""
+    family = []
+    for proc in procs:
+        try:
+            family += psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            pass
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _, alive = psutil.wait_procs(family, timeout=max(0.1, deadline - time.monotonic()))
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass

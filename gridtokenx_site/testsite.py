@@ -29,7 +29,7 @@ import psutil
 
 from gridtokenx_site.databases import database_create, database_drop, database_url
 from gridtokenx_site.devservers import free_port
-from gridtokenx_site.processes import site_commands
+from gridtokenx_site.processes import site_commands, stop_processes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEMO_GENESIS = BASE_DIR / "thai_market.toml"
@@ -272,35 +272,9 @@ def start_site(
     return site, site.procs
 
 
-def _stop_processes(procs: list[subprocess.Popen], timeout: float = 15) -> None:
-    """SIGTERM, then SIGKILL whatever (with its children) is still there after ``timeout``."""
-    family = []
-    for proc in procs:
-        try:
-            family += psutil.Process(proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            pass
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.monotonic() + timeout
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    _, alive = psutil.wait_procs(family, timeout=max(0.1, deadline - time.monotonic()))
-    for child in alive:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-
-
 def stop_site(site: LiveSite, procs: list[subprocess.Popen] | None = None) -> None:
     """Stop every process of the site and drop its database."""
-    _stop_processes(procs if procs is not None else site.procs)
+    stop_processes(procs if procs is not None else site.procs)
     drop_database(site.database_url)
 
 
@@ -384,7 +358,7 @@ def start_network(
 
 def stop_network(sites: list[LiveSite]) -> None:
     """Stop every process of every site (all at once) and drop their databases."""
-    _stop_processes([proc for site in sites for proc in site.procs])
+    stop_processes([proc for site in sites for proc in site.procs])
     for site in sites:
         drop_database(site.database_url)
 

@@ -71,8 +71,9 @@ class SimSite:
 
 @dataclass
 class Faults:
-    loss: float = 0.0
-    duplicate: float = 0.0
+    #: Chances, per mille, that a message is lost or delivered twice.
+    loss_permille: int = 0
+    duplicate_permille: int = 0
     max_delay_ms: int = 50
     #: Sites that are cut off from the rest until ``heal_ms``.
     partition: frozenset[str] = frozenset()
@@ -121,9 +122,9 @@ class Simulation:
             return
         if self.faulty():
             cut = self.faults.partition
-            if (sender in cut) != (to in cut) or self.rng.random() < self.faults.loss:
+            if (sender in cut) != (to in cut) or self.rng.randrange(1000) < self.faults.loss_permille:
                 return
-        copies = 2 if self.faulty() and self.rng.random() < self.faults.duplicate else 1
+        copies = 2 if self.faulty() and self.rng.randrange(1000) < self.faults.duplicate_permille else 1
         max_delay = (
             self.faults.max_delay_ms if self.faulty() else min(self.faults.max_delay_ms, HEALED_DELAY_MS)
         )

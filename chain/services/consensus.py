@@ -122,7 +122,7 @@ def _save_state(row: ConsensusState, state: RoundState) -> None:
     row.save()
 
 
-def _message(row: ConsensusMessage) -> Message:
+def stored_message(row: ConsensusMessage) -> Message:
     return Message(row.type, row.height, row.round, row.sender, row.block_hash, row.pol_round)
 
 
@@ -195,7 +195,7 @@ def _step(node_key, outbox: Outbox) -> Block | None:
         return None  # an observer: it follows the chain by syncing, it does not vote
     chain_id = head.chain_id
     stored = list(ConsensusMessage.objects.filter(height=state.height).order_by("id"))
-    processed = [_message(m) for m in stored if m.processed]
+    processed = [stored_message(m) for m in stored if m.processed]
     fresh = [m for m in stored if not m.processed]
 
     machine = HeightMachine(
@@ -209,7 +209,7 @@ def _step(node_key, outbox: Outbox) -> Block | None:
     machine.restore(processed)
     actions = []
     for row_msg in fresh:
-        actions.append(machine.receive(_message(row_msg)))
+        actions.append(machine.receive(stored_message(row_msg)))
     if fresh:
         ConsensusMessage.objects.filter(id__in=[m.id for m in fresh]).update(processed=True)
     now = _now_ms()

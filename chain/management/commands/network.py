@@ -21,7 +21,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import psutil
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -33,6 +32,7 @@ from gridtokenx_site.databases import (
     database_name,
     database_url,
 )
+from gridtokenx_site.processes import stop_processes
 
 BASE_DIR = Path(settings.BASE_DIR)
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/gridtokenx"
@@ -238,7 +238,7 @@ class Command(BaseCommand):
                             self.stdout.flush()
                 time.sleep(0.5)
         finally:
-            _stop_all(procs)
+            stop_processes(procs, timeout_s=30)
         exited = [s.name for s, p in zip(sites, procs, strict=True) if p.returncode not in (0, None)]
         if exited and not stopping:
             raise CommandError(
@@ -251,29 +251,3 @@ def _answers(url: str) -> bool:
         return httpx.get(url + "/api/v1/status/", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _stop_all(procs: list[subprocess.Popen], timeout: float = 30) -> None:
-    """SIGTERM every site's `start` (which stops its own processes); SIGKILL what outlives ``timeout``."""
-    family = []
-    for proc in procs:
-        try:
-            family += psutil.Process(proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            pass
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    _, alive = psutil.wait_procs(family, timeout=max(0.1, deadline - time.monotonic()))
-    for child in alive:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass

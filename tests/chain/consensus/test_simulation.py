@@ -38,8 +38,8 @@ def scenario(seed: int) -> tuple[list[str], dict[str, int], set[str], Faults]:
         crash_ms = rng.randint(0, heal_ms - 500)
         crashes.append((name, crash_ms, rng.randint(crash_ms + 100, heal_ms)))
     faults = Faults(
-        loss=rng.choice([0.0, 0.05, 0.2, 0.4]),
-        duplicate=rng.choice([0.0, 0.1, 0.3]),
+        loss_permille=rng.choice([0, 50, 200, 400]),
+        duplicate_permille=rng.choice([0, 100, 300]),
         max_delay_ms=rng.choice([5, 40, 150, 400]),
         partition=partition,
         crashes=crashes,
