@@ -165,6 +165,7 @@ def run() -> dict:
             if not w.connected.wait(30):
                 raise RuntimeError(f"no ws/chain/ stream from {w.site.name}: {w.errors[-1:]}")
         start_heights = [_status(site)["height"] for site in sites]
+        print(f"offering {rate} tx/s for {seconds}s to {count} sites", flush=True)
         submitted, rejected, backpressure = _offer(sites, signed, batch, site_rate, seconds)
         _drain(sites, watchers, submitted, start_heights, drain_s)
         return _figures(sites, watchers, submitted, rejected, backpressure, start_heights) | {
