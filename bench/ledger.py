@@ -134,7 +134,7 @@ def run() -> dict:
     )
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
-    site, procs = start_site(tmp, block_interval_ms=interval_ms, extra_env={"DB_CONN_MAX_AGE": "600"})
+    site, procs = start_site(tmp, block_interval_ms=interval_ms)
     try:
         conn = _pg(site.database_url)
         _fund(site, conn, genesis.chain_id, addresses)

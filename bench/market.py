@@ -163,7 +163,7 @@ def run() -> dict:
     site, procs = start_site(
         tmp,
         block_interval_ms=interval_ms,
-        extra_env={"DB_CONN_MAX_AGE": "600", "GTX_GENESIS": str(tmp / "genesis.toml")},
+        extra_env={"GTX_GENESIS": str(tmp / "genesis.toml")},
     )
     try:
         conn = _pg(site.database_url)

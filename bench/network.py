@@ -22,7 +22,7 @@ blocks or state roots differ at their common height.
 
 Environment: BENCH_SITES (4), BENCH_SECONDS (20), BENCH_RATE (2000),
 BENCH_BATCH (250), BENCH_SENDERS (200), BENCH_BLOCK_INTERVAL_MS (the genesis
-block interval), BENCH_DRAIN_SECONDS (30), BENCH_DB_CONN_MAX_AGE (0).
+block interval), BENCH_DRAIN_SECONDS (30).
 """
 
 import json
@@ -154,8 +154,6 @@ def run() -> dict:
         names,
         genesis=tmp / "genesis.toml",
         block_interval_ms=interval_ms,
-        # Connections closed after each request: four sites' threads must fit in one server's max_connections.
-        extra_env={"DB_CONN_MAX_AGE": os.environ.get("BENCH_DB_CONN_MAX_AGE", "0")},
     )
     watchers = [CommitWatcher(site) for site in sites]
     try:

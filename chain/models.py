@@ -303,12 +303,17 @@ class ConsensusMessage(models.Model):
 
 
 class ProposedBlock(models.Model):
-    """A proposed block's header and transactions (wire form), until its height is decided."""
+    """A proposed block's header and transaction hashes, until its height is decided.
+
+    ``txs`` holds the bodies the proposal carried (wire form); the others come
+    from this site's mempool or are fetched from peers when the block is checked.
+    """
 
     hash = models.CharField(max_length=64, primary_key=True)
     height = models.BigIntegerField(db_index=True)
     header = models.JSONField()
-    txs = models.JSONField()
+    tx_hashes = models.JSONField(default=list)
+    txs = models.JSONField(default=list)
     #: "" while unchecked, else "valid" or the reason it is not.
     verdict = models.TextField(blank=True)
 

@@ -12,7 +12,7 @@ from chain.models import ChainHead, ConsensusMessage, ConsensusState, ProposedBl
 from chain.node import node_signing_key
 from chain.peers import peer_urls
 from chain.services.consensus import consensus_step as step
-from chain.services.consensus import evidence_report, step_needed, stored_message
+from chain.services.consensus import evidence_report, proposal_wire, step_needed, stored_message
 from chain.services.sync import sync_from_peers
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def consensus_resend() -> None:
     height = head.height + 1
     rows = ConsensusMessage.objects.filter(height=height)
     messages = [{**message_wire(stored_message(m)), "signature": m.signature} for m in rows]
-    proposed = [{"header": p.header, "txs": p.txs} for p in ProposedBlock.objects.filter(height=height)[:10]]
+    proposed = [proposal_wire(p) for p in ProposedBlock.objects.filter(height=height)[:10]]
     if messages:
         body = {"chain_id": head.chain_id, "messages": messages, "blocks": proposed}
         transport.post_to_all(list(peer_urls().values()), "/peer/v1/consensus/", body)

@@ -72,8 +72,17 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/gridtokenx")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Each process keeps a psycopg pool of at most DB_POOL_MAX_SIZE connections: daphne's
+# request threads and Celery's tasks take one and give it back. A new connection per
+# request costs a PostgreSQL server process each time; one kept per thread lets a few
+# sites outgrow the server's max_connections. DB_POOL_MAX_SIZE=0: one per thread, kept.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=4)
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 30}}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -182,7 +182,6 @@ def prepare_site(
         "GTX_CELERY_QUEUE": f"gtx-test-{tag}",
         "GTX_CHANNEL_PREFIX": f"gtx-test-{tag}",
         "GTX_BLOCK_INTERVAL_MS": str(block_interval_ms),
-        "DB_CONN_MAX_AGE": "0",
         **(extra_env or {}),
         **({"GTX_GENESIS": str(genesis)} if genesis is not None else {}),
     }

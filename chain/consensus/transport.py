@@ -92,6 +92,16 @@ def post_to_all_later(urls: list[str], path: str, body: dict) -> None:
     _sender.submit(post_to_all, urls, path, body)
 
 
+def post_json(url: str, path: str, body: dict) -> dict | None:
+    """POST to one peer and wait for its JSON answer; None when it is down or says no."""
+    try:
+        response = _client().post(url + path, json=body)
+    except httpx.HTTPError:
+        return None
+    _seen(url)
+    return response.json() if response.status_code == 200 else None
+
+
 def get_json(url: str, path: str, params: dict | None = None) -> dict | None:
     try:
         response = _client().get(url + path, params=params, timeout=httpx.Timeout(10.0, connect=0.5))

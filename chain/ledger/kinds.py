@@ -112,8 +112,8 @@ def _apply_transfer(state: State, tx: Transaction, ctx: BlockContext) -> None:
             f"Balance {sender.balance} is less than the {amount} units to send.",
         )
     recipient = state.account(to)
-    state.put(replace(sender, balance=sender.balance - amount))
-    state.put(replace(recipient, balance=recipient.balance + amount))
+    state.put(sender.with_balance(sender.balance - amount))
+    state.put(recipient.with_balance(recipient.balance + amount))
 
 
 register_kind(

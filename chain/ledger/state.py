@@ -100,6 +100,20 @@ class Account:
         """Everything the account owns in tokens, locked or not: what supply sums."""
         return self.balance + self.staked + self.unbonding + self.escrow_tokens
 
+    def with_balance(self, balance: int) -> "Account":
+        """The account with another balance: a transfer's two records, spelled out as below."""
+        return Account(
+            address=self.address,
+            balance=balance,
+            staked=self.staked,
+            unbonding=self.unbonding,
+            unbonding_release_height=self.unbonding_release_height,
+            escrow_tokens=self.escrow_tokens,
+            energy_wh=self.energy_wh,
+            escrow_wh=self.escrow_wh,
+            nonce=self.nonce,
+        )
+
     def with_next_nonce(self) -> "Account":
         """The account after one more included transaction.
 

@@ -48,7 +48,7 @@ class BatchRejected(Exception):
 
 
 def transactions_submit(wires: list, *, gossip: bool = True) -> list[Transaction]:
-    """Admit every transaction of ``wires`` (decoded JSON objects) or raise BatchRejected.
+    """Admit every transaction of ``wires`` (decoded JSON, or parsed) or raise BatchRejected.
 
     Admitted transactions are gossiped to the other validators once, after
     commit, unless they came by gossip themselves (``gossip=False``).
@@ -63,7 +63,8 @@ def transactions_submit(wires: list, *, gossip: bool = True) -> list[Transaction
     txs, problems = [], []
     for index, wire in enumerate(wires):
         try:
-            tx = parse_transaction(wire)
+            # Gossip hands over transactions it parsed already.
+            tx = wire if isinstance(wire, Transaction) else parse_transaction(wire)
             _check_stateless(tx, head.chain_id, head.params)
             txs.append(tx)
         except LedgerError as exc:

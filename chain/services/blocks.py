@@ -347,18 +347,35 @@ def block_produce(node_key) -> Block | None:
 
 
 def _mempool_take(chain_id: str, limit: int) -> list[Transaction]:
-    """The oldest ``limit`` mempool transactions, in admission order, without ORM objects.
+    """The oldest ``limit`` mempool transactions, in admission order."""
+    return _mempool_rows(
+        chain_id,
+        "SELECT hash, sender, nonce, kind, payload::text, signature "
+        "FROM chain_mempooltx ORDER BY id LIMIT %s",
+        [limit],
+    )
+
+
+def mempool_transactions(chain_id: str, hashes: list[str]) -> dict[str, Transaction]:
+    """The transactions of ``hashes`` this site holds in its mempool, by hash."""
+    txs = _mempool_rows(
+        chain_id,
+        "SELECT hash, sender, nonce, kind, payload::text, signature "
+        "FROM chain_mempooltx WHERE hash = ANY(%s)",
+        [hashes],
+    )
+    return {tx.hash: tx for tx in txs}
+
+
+def _mempool_rows(chain_id: str, sql: str, params: list) -> list[Transaction]:
+    """Mempool rows as transactions, without ORM objects.
 
     Admission verified each signature and computed each hash from these same
     fields, so the transactions carry their hash. The payloads are decoded
     with one ``json.loads`` for the block, not one call per transaction.
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT hash, sender, nonce, kind, payload::text, signature "
-            "FROM chain_mempooltx ORDER BY id LIMIT %s",
-            [limit],
-        )
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     payloads = json.loads("[" + ",".join([row[4] for row in rows]) + "]")
     return [
@@ -406,9 +423,12 @@ def _chain_txs_copy(
             copy.write("".join(lines))
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
 def _copy_text(value: str) -> str:
     """A value in COPY's text format: backslash, tab, newline and carriage return escaped."""
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value.translate(_COPY_ESCAPES)
 
 
 def _array_element(value: str) -> str:

@@ -28,6 +28,7 @@ from chain.consensus.machine import (
 from chain.consensus.messages import message_wire, sign_message
 from chain.ledger.block import BlockHeader
 from chain.ledger.errors import LedgerError
+from chain.ledger.keys import is_address
 from chain.ledger.state import Account as AccountRecord
 from chain.ledger.state import Validator as ValidatorRecord
 from chain.ledger.tx import parse_transaction
@@ -130,8 +131,8 @@ def consensus_step(node_key) -> Block | None:
     """Advance consensus as far as the stored messages and the clock allow; the block decided, if any.
 
     At most one block per call: a begin-block hook that stays due cannot make
-    a solo site spin. Messages of the next height that arrived meanwhile get
-    a step of their own.
+    a solo site spin. Messages of the next height that arrived meanwhile, or
+    transactions waiting for it, get a step of their own.
     """
     outbox = Outbox()
     with transaction.atomic():
@@ -142,11 +143,11 @@ def consensus_step(node_key) -> Block | None:
         block = _step(node_key, outbox)
         if outbox.messages:
             transaction.on_commit(lambda: _send_after_commit(outbox))
-        if (
-            block is not None
-            and ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
+        if block is not None and (
+            ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
+            or MempoolTx.objects.exists()
         ):
-            transaction.on_commit(_step_later)
+            transaction.on_commit(_step_later)  # the next height starts now, not at the next tick
     return block
 
 
@@ -237,7 +238,7 @@ def _step(node_key, outbox: Outbox) -> Block | None:
             outbox.messages.append(wire)
             if message.type == PROPOSAL:
                 proposed = ProposedBlock.objects.get(hash=message.block_hash)
-                outbox.blocks.append({"header": proposed.header, "txs": proposed.txs})
+                outbox.blocks.append(proposal_wire(proposed))
         for timeout in action.timeouts:
             row.timeouts.append([now + timeout.duration_ms, timeout.step, timeout.height, timeout.round])
         for evidence in action.evidence:
@@ -268,11 +269,69 @@ def _propose(node_key, head: ChainHead, round: int, outbox: Outbox) -> str:
         defaults={
             "height": built.header.height,
             "header": asdict(built.header),
-            "txs": [tx.to_wire() for tx in built.txs],
+            "tx_hashes": [tx.hash for tx in built.txs],
+            "txs": [],
             "verdict": "valid",
         },
     )
     return block_hash
+
+
+def proposal_wire(proposed: ProposedBlock) -> dict:
+    """A proposed block as peers receive it: the header, the transactions' hashes in block
+    order, and the bodies it carries (none from the proposer: every validator's mempool
+    has them by gossip, and a site missing some asks for them)."""
+    return {"header": proposed.header, "tx_hashes": proposed.tx_hashes, "txs": proposed.txs}
+
+
+def _proposal_transactions(head: ChainHead, proposed: ProposedBlock) -> list | None:
+    """The proposed block's transactions in order: carried, from our mempool, or fetched from
+    the peers; None when some could not be found (no vote: we cannot check what we lack)."""
+    from chain.services.blocks import mempool_transactions
+
+    found = {}
+    for wire in proposed.txs:
+        tx = parse_transaction(wire)
+        found[tx.hash] = tx
+    wanted = [h for h in proposed.tx_hashes if h not in found]
+    found |= mempool_transactions(head.chain_id, wanted)
+    missing = [h for h in wanted if h not in found]
+    if missing:
+        found |= _transactions_fetch(head.chain_id, proposed.header.get("proposer", ""), missing)
+    if any(h not in found for h in proposed.tx_hashes):
+        log.warning("Proposal %s: %d transactions not found at any peer", proposed.hash[:12], len(missing))
+        return None
+    return [found[h] for h in proposed.tx_hashes]
+
+
+def _transactions_fetch(chain_id: str, proposer: str, hashes: list[str]) -> dict:
+    """Ask the proposer's site (then the others) for transactions we do not hold, by hash.
+
+    A body counts only when it hashes to what was asked for; its signature is
+    checked with the block (block_check verifies every transaction not admitted here).
+    """
+    from chain.consensus import transport
+    from chain.peers import peer_urls
+
+    urls = peer_urls()
+    order = [urls[proposer]] if proposer in urls else []
+    order += [url for url in urls.values() if url not in order]
+    found: dict = {}
+    for url in order:
+        wanted = [h for h in hashes if h not in found]
+        if not wanted:
+            break
+        body = transport.post_json(
+            url, "/peer/v1/transactions/lookup/", {"chain_id": chain_id, "hashes": wanted}
+        )
+        for wire in (body or {}).get("transactions", []):
+            try:
+                tx = parse_transaction(wire)
+            except LedgerError:
+                continue
+            if tx.hash in wanted:
+                found[tx.hash] = tx
+    return found
 
 
 def _block_valid(head: ChainHead, validators: ValidatorSet, block_hash: str) -> bool:
@@ -289,7 +348,9 @@ def _block_valid(head: ChainHead, validators: ValidatorSet, block_hash: str) -> 
         header = BlockHeader(**proposed.header)
         if header.hash != block_hash:
             raise LedgerError("invalid_block", "the header does not hash to the proposed hash")
-        txs = [parse_transaction(wire) for wire in proposed.txs]
+        txs = _proposal_transactions(head, proposed)
+        if txs is None:
+            return False  # not a verdict: a later round may find them
         built = block_check(head, header, txs, expected_proposer=validators.proposer)
     except (LedgerError, TypeError, ValueError) as exc:
         message = getattr(exc, "message", str(exc))
@@ -412,9 +473,18 @@ def peer_messages_store(
 
 def _proposed_block_store(head: ChainHead, body: dict) -> None:
     header = body.get("header")
-    txs = body.get("txs")
-    if not isinstance(header, dict) or not isinstance(txs, list):
-        raise LedgerError("bad_message", "A proposed block is {header, txs}.")
+    tx_hashes = body.get("tx_hashes")
+    txs = body.get("txs", [])
+    if (
+        not isinstance(header, dict)
+        or not isinstance(tx_hashes, list)
+        or not all(is_address(h) for h in tx_hashes)
+        or not isinstance(txs, list)
+        or len(txs) > len(tx_hashes)
+    ):
+        raise LedgerError(
+            "bad_message", "A proposed block is {header, tx_hashes, txs}: hex hashes, some bodies."
+        )
     try:
         block_hash = BlockHeader(**header).hash
     except (TypeError, ValueError, LedgerError) as exc:
@@ -423,7 +493,7 @@ def _proposed_block_store(head: ChainHead, body: dict) -> None:
     if not isinstance(height, int) or height <= head.height:
         return
     ProposedBlock.objects.get_or_create(
-        hash=block_hash, defaults={"height": height, "header": header, "txs": txs}
+        hash=block_hash, defaults={"height": height, "header": header, "tx_hashes": tx_hashes, "txs": txs}
     )
 
 

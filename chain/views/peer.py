@@ -19,10 +19,12 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.tx import parse_transaction
 from chain.models import ChainHead, MempoolTx, Validator
 from chain.services.admission import BatchRejected, transactions_submit
+from chain.services.blocks import mempool_transactions
 from chain.services.consensus import consensus_status, peer_messages_store
 from chain.services.sync import blocks_for_peer
 
 MAX_BLOCKS = 50
+MAX_LOOKUP = 10_000
 
 
 def _error(code: str, message: str, status: int = 400) -> JsonResponse:
@@ -41,7 +43,7 @@ def _body(request) -> dict | None:
 @require_POST
 def consensus_messages(request):
     """Signed proposals and votes (with proposed blocks); stored, then a consensus step runs."""
-    from chain.tasks import consensus_step, sync
+    from chain.tasks import consensus_step_soon, sync
 
     body = _body(request)
     if body is None:
@@ -58,7 +60,7 @@ def consensus_messages(request):
     except LedgerError as exc:
         return _error(exc.code, exc.message)
     if result["stored"]:
-        consensus_step.delay()
+        consensus_step_soon()
     if result["ahead"] and cache.add("peer-sync-pending", 1, timeout=2):
         sync.delay()  # a peer is at a later height: catch up now, not at the next stall
     return JsonResponse(result)
@@ -83,7 +85,7 @@ def gossiped_transactions(request):
     if not gossip_valid(body, head.chain_id, [tx.hash for tx in txs]):
         return _error("bad_signature", "The origin's signature does not match.", 403)
     known = set(MempoolTx.objects.filter(hash__in=[tx.hash for tx in txs]).values_list("hash", flat=True))
-    fresh = [tx.to_wire() for tx in txs if tx.hash not in known]
+    fresh = [tx for tx in txs if tx.hash not in known]
     admitted = 0
     if fresh:
         try:
@@ -91,12 +93,32 @@ def gossiped_transactions(request):
         except BatchRejected:
             # One refused transaction (a nonce already used here, say) must not keep
             # the others out: admit them one by one.
-            for wire in fresh:
+            for tx in fresh:
                 try:
-                    admitted += len(transactions_submit([wire], gossip=False))
+                    admitted += len(transactions_submit([tx], gossip=False))
                 except BatchRejected:
                     pass
     return JsonResponse({"admitted": admitted, "received": len(txs)})
+
+
+@csrf_exempt
+@require_POST
+def transactions_lookup(request):
+    """Transactions this site holds in its mempool, by hash: for a peer checking a proposal
+    whose transactions have not all reached it by gossip."""
+    body = _body(request)
+    hashes = body.get("hashes") if body else None
+    if (
+        not isinstance(hashes, list)
+        or len(hashes) > MAX_LOOKUP
+        or not all(isinstance(h, str) for h in hashes)
+    ):
+        return _error("malformed", f"Send {{chain_id, hashes}}: at most {MAX_LOOKUP} hashes.")
+    head = ChainHead.objects.only("chain_id").get()
+    if body.get("chain_id") != head.chain_id:
+        return _error("wrong_chain", f"This site runs chain {head.chain_id}.")
+    held = mempool_transactions(head.chain_id, hashes)
+    return JsonResponse({"transactions": [tx.to_wire() for tx in held.values()]})
 
 
 @require_GET

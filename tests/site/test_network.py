@@ -127,7 +127,6 @@ def test_the_network_plan_has_one_site_per_active_validator(tmp_path):
         == 4
     )
     assert len({s.env["GTX_NODE_KEY_FILE"] for s in sites}) == 4
-    assert {s.env["DB_CONN_MAX_AGE"] for s in sites} == {"0"}
     assert sites[1].env["GTX_PEER_URLS"] == ",".join(
         f"{n}={validators[n]['url']}" for n in ("EGAT", "PEA", "ERC")
     )

@@ -86,9 +86,6 @@ def network_sites(
             key: value for key, value in environ.items() if index == 0 or not key.startswith(DEMO_ONLY_FIRST)
         }
         site_dir = run_dir / slug
-        # Daphne opens a connection per request thread: persistent ones would let four sites
-        # outgrow one PostgreSQL server's max_connections (Django advises none under ASGI).
-        env.setdefault("DB_CONN_MAX_AGE", "0")
         env.update(
             {
                 "DATABASE_URL": database_url(base_url, f"{base_name}_{slug}"),

@@ -14,7 +14,7 @@ from chain.consensus.messages import sign_message
 from chain.ledger.block import BlockHeader
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of, new_signing_key
-from chain.ledger.tx import sign_transaction
+from chain.ledger.tx import parse_transaction, sign_transaction
 from gridtokenx_site.testsite import kill_site, restart_site, start_network, stop_network
 
 CHAIN_ID = "gridtokenx-th-demo-1"
@@ -197,6 +197,7 @@ def test_a_tampered_block_is_refused_and_the_chain_goes_on(network, submitted):
         "state_root": status["state_root"],
         "timestamp_ms": int(time.time() * 1000),
     }
+    tx_hashes = [parse_transaction(tx).hash for tx in txs]  # the tampered body is carried with them
     tampered_hash = BlockHeader(**header).hash
     proposer = next(s for s in sites if s.public_key == header["proposer"])
     proposal = sign_message(
@@ -207,7 +208,11 @@ def test_a_tampered_block_is_refused_and_the_chain_goes_on(network, submitted):
     for site in sites:
         site.post(
             "/peer/v1/consensus/",
-            json={"chain_id": CHAIN_ID, "messages": [proposal], "blocks": [{"header": header, "txs": txs}]},
+            json={
+                "chain_id": CHAIN_ID,
+                "messages": [proposal],
+                "blocks": [{"header": header, "tx_hashes": tx_hashes, "txs": txs}],
+            },
         )
 
     later = submit(network["PEA"], submitted, 1)
