@@ -1,0 +1,59 @@
+"""Proposals travel as hashes: bodies come from the mempool, the proposal, or a peer's lookup."""
+
+from django.test import Client
+
+from chain.ledger.tx import parse_transaction
+from chain.models import ChainHead, ProposedBlock
+from chain.services.admission import transactions_submit
+from chain.services.consensus import _proposal_transactions
+from tests.chain.api.conftest import address, signed
+
+LOOKUP = "/peer/v1/transactions/lookup/"
+
+
+def admitted(username: str, nonce: int = 0) -> dict:
+    wire = signed(username, nonce=nonce, payload={"to": address("hydro_nan"), "amount": 5})
+    transactions_submit([wire], gossip=False)
+    return wire
+
+
+def test_lookup_returns_the_mempool_bodies_asked_for(chain):
+    wire = admitted("factory_rayong")
+    tx_hash = parse_transaction(wire).hash
+    client = Client()
+
+    answer = client.post(
+        LOOKUP, {"chain_id": chain.chain_id, "hashes": [tx_hash, "ab" * 32]}, content_type="application/json"
+    )
+
+    assert answer.status_code == 200
+    assert answer.json()["transactions"] == [wire]
+    wrong_chain = client.post(LOOKUP, {"chain_id": "other", "hashes": []}, content_type="application/json")
+    assert wrong_chain.status_code == 400
+    assert wrong_chain.json()["error"]["code"] == "wrong_chain"
+    malformed = client.post(
+        LOOKUP, {"chain_id": chain.chain_id, "hashes": "x"}, content_type="application/json"
+    )
+    assert malformed.status_code == 400
+
+
+def test_a_proposal_is_assembled_from_carried_bodies_and_the_mempool_in_block_order(chain):
+    held = admitted("factory_rayong")
+    carried = signed("wind_korat", payload={"to": address("hydro_nan"), "amount": 7})
+    hashes = [parse_transaction(carried).hash, parse_transaction(held).hash]
+    proposed = ProposedBlock(hash="cd" * 32, height=1, header={}, tx_hashes=hashes, txs=[carried])
+
+    txs = _proposal_transactions(ChainHead.objects.get(), proposed)
+
+    assert [tx.hash for tx in txs] == hashes
+    assert [tx.to_wire() for tx in txs] == [carried, held]
+
+
+def test_a_proposal_with_bodies_no_site_holds_cannot_be_assembled(chain):
+    """No peer answers (the demo validators' sites are not running): no vote, and no verdict either."""
+    held = admitted("factory_rayong")
+    unknown = signed("wind_korat", payload={"to": address("hydro_nan"), "amount": 7})
+    hashes = [parse_transaction(held).hash, parse_transaction(unknown).hash]
+    proposed = ProposedBlock(hash="ef" * 32, height=1, header={}, tx_hashes=hashes, txs=[])
+
+    assert _proposal_transactions(ChainHead.objects.get(), proposed) is None
