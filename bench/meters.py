@@ -42,6 +42,11 @@ from gridtokenx_site.testsite import BASE_DIR, start_site, stop_site
 from meters.topics import broker_address, readings_topic, reply_topic
 
 POLL_S = 0.05
+#: Publishers sleep only when more than this ahead of schedule: readings go out in ticks of
+#: about 20 ms, not one wake-up each (the load generator shares the site's 2 cores; paced
+#: message by message it took 136 us of CPU per reading, in ticks 56 us). The rate is the
+#: same; a reading's latency still starts when it is handed to the MQTT client.
+PACE_S = 0.02
 MINUTE_MS = 60_000
 RATED_W = 1_000_000
 OWNER = "bkk_community_solar"
@@ -201,7 +206,7 @@ def _measure(conn, mqtt_url, root, meters, bodies, groups, per_meter, rate, seco
                     break
                 due = t0 + global_index / rate
                 delay = due - time.monotonic()
-                if delay > 0:
+                if delay > PACE_S:
                     time.sleep(delay)
                 published[m].append(time.monotonic())
                 client.publish(readings_topic(meters[m], root), bodies[m][k], qos=1)
