@@ -19,12 +19,16 @@ log = logging.getLogger(__name__)
 
 #: A height that has not moved for this long resends its messages and asks peers how far they are.
 STALL = timedelta(seconds=2)
+#: Set while a consensus step waits in the queue (consensus_step_soon).
+STEP_QUEUED = "consensus-step-queued"
 
 
 @shared_task(name="chain.produce_block", ignore_result=True)
 def produce_block() -> int | None:
     """Beat's tick, every block interval: timeouts, starting a height, and recovery when stuck."""
-    block = step(node_signing_key()) if step_needed() else None
+    # A step already queued (peer messages woke it) does what this one would.
+    queued = cache.get(STEP_QUEUED) is not None
+    block = step(node_signing_key()) if not queued and step_needed() else None
     evidence_report()
     row = ConsensusState.objects.filter(id=1).first()
     if row is not None and row.progress_at and datetime.now(UTC) - row.progress_at > STALL:
@@ -34,9 +38,6 @@ def produce_block() -> int | None:
         elif row.started:
             consensus_resend.delay()
     return block.height if block else None
-
-
-STEP_QUEUED = "consensus-step-queued"
 
 
 def consensus_step_soon() -> None:

@@ -69,8 +69,23 @@ def _now_ms() -> int:
     return block_services._now_ms()
 
 
+#: The validator set of the current head: every step of a height reads the same one.
+_VALIDATOR_SETS: dict[tuple[str, str], ValidatorSet] = {}
+
+
 def validator_set(head: ChainHead) -> ValidatorSet:
-    """Voting power, authorities and proposer rule for the next height, from the committed state."""
+    """Voting power, authorities and proposer rule for the next height, from the committed state.
+
+    Kept per (head hash, state root): only a block changes the validator records.
+    """
+    key = (head.block_hash, head.state_root)
+    if key not in _VALIDATOR_SETS:
+        _VALIDATOR_SETS.clear()
+        _VALIDATOR_SETS[key] = _validator_set_read(head)
+    return _VALIDATOR_SETS[key]
+
+
+def _validator_set_read(head: ChainHead) -> ValidatorSet:
     validators = [
         ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
         for v in Validator.objects.all()
