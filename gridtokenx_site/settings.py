@@ -4,6 +4,7 @@ GTX_DEV=1 (set by `make run` and `make test`) allows a generated development
 SECRET_KEY; anywhere else SECRET_KEY must be given.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -72,11 +73,14 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/gridtokenx")}
-# Each process keeps a psycopg pool of at most DB_POOL_MAX_SIZE connections: daphne's
-# request threads and Celery's tasks take one and give it back. A new connection per
-# request costs a PostgreSQL server process each time; one kept per thread lets a few
-# sites outgrow the server's max_connections. DB_POOL_MAX_SIZE=0: one per thread, kept.
-DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=4)
+# Each web process keeps a psycopg pool of at most DB_POOL_MAX_SIZE connections: daphne's
+# request threads take one and give it back. A new connection per request costs a
+# PostgreSQL server process each time; one kept per thread lets a few sites outgrow the
+# server's max_connections. DB_POOL_MAX_SIZE=0: one per thread, kept. Celery's prefork
+# workers run one task at a time per process and close the database after each task
+# (closing a pool too), so they connect directly.
+CELERY_WORKER_PROCESS = "celery" in Path(sys.argv[0]).parts and "worker" in sys.argv
+DB_POOL_MAX_SIZE = 0 if CELERY_WORKER_PROCESS else env.int("DB_POOL_MAX_SIZE", default=4)
 if DB_POOL_MAX_SIZE > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 30}}

@@ -348,7 +348,7 @@ def block_produce(node_key) -> Block | None:
 
 def _mempool_take(chain_id: str, limit: int) -> list[Transaction]:
     """The oldest ``limit`` mempool transactions, in admission order."""
-    return _mempool_rows(
+    return _transaction_rows(
         chain_id,
         "SELECT hash, sender, nonce, kind, payload::text, signature "
         "FROM chain_mempooltx ORDER BY id LIMIT %s",
@@ -358,7 +358,7 @@ def _mempool_take(chain_id: str, limit: int) -> list[Transaction]:
 
 def mempool_transactions(chain_id: str, hashes: list[str]) -> dict[str, Transaction]:
     """The transactions of ``hashes`` this site holds in its mempool, by hash."""
-    txs = _mempool_rows(
+    txs = _transaction_rows(
         chain_id,
         "SELECT hash, sender, nonce, kind, payload::text, signature "
         "FROM chain_mempooltx WHERE hash = ANY(%s)",
@@ -367,11 +367,21 @@ def mempool_transactions(chain_id: str, hashes: list[str]) -> dict[str, Transact
     return {tx.hash: tx for tx in txs}
 
 
-def _mempool_rows(chain_id: str, sql: str, params: list) -> list[Transaction]:
-    """Mempool rows as transactions, without ORM objects.
+def committed_transactions(chain_id: str, hashes: list[str]) -> dict[str, Transaction]:
+    """The transactions of ``hashes`` already in this site's blocks, by hash."""
+    txs = _transaction_rows(
+        chain_id,
+        "SELECT hash, sender, nonce, kind, payload::text, signature FROM chain_chaintx WHERE hash = ANY(%s)",
+        [hashes],
+    )
+    return {tx.hash: tx for tx in txs}
 
-    Admission verified each signature and computed each hash from these same
-    fields, so the transactions carry their hash. The payloads are decoded
+
+def _transaction_rows(chain_id: str, sql: str, params: list) -> list[Transaction]:
+    """Mempool or block rows as transactions, without ORM objects.
+
+    Admission (or the block) verified each signature and computed each hash from
+    these same fields, so the transactions carry their hash. The payloads are decoded
     with one ``json.loads`` for the block, not one call per transaction.
     """
     with connection.cursor() as cursor:

@@ -19,7 +19,7 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.tx import parse_transaction
 from chain.models import ChainHead, MempoolTx, Validator
 from chain.services.admission import BatchRejected, transactions_submit
-from chain.services.blocks import mempool_transactions
+from chain.services.blocks import committed_transactions, mempool_transactions
 from chain.services.consensus import consensus_status, peer_messages_store
 from chain.services.sync import blocks_for_peer
 
@@ -104,8 +104,9 @@ def gossiped_transactions(request):
 @csrf_exempt
 @require_POST
 def transactions_lookup(request):
-    """Transactions this site holds in its mempool, by hash: for a peer checking a proposal
-    whose transactions have not all reached it by gossip."""
+    """Transactions this site holds, by hash, from its mempool or its blocks: for a peer
+    checking a proposal (or committing a decided block) whose transactions have not
+    all reached it by gossip."""
     body = _body(request)
     hashes = body.get("hashes") if body else None
     if (
@@ -118,6 +119,9 @@ def transactions_lookup(request):
     if body.get("chain_id") != head.chain_id:
         return _error("wrong_chain", f"This site runs chain {head.chain_id}.")
     held = mempool_transactions(head.chain_id, hashes)
+    missing = [h for h in hashes if h not in held]
+    if missing:
+        held |= committed_transactions(head.chain_id, missing)
     return JsonResponse({"transactions": [tx.to_wire() for tx in held.values()]})
 
 

@@ -82,7 +82,16 @@ def wait_final(sites, tx_hashes: list[str]) -> dict[str, int]:
         if all(all(x is not None for x in hs) for hs in heights.values()):
             return {h: hs[0] for h, hs in heights.items()}
         time.sleep(0.3)
-    raise AssertionError(f"not final at every site within {WAIT_S}s: {heights}")
+    where = {}
+    for site in sites:
+        try:
+            status = site.status()
+            where[site.name] = {
+                k: status.get(k) for k in ("height", "round", "step", "mempool_size", "peers_up")
+            }
+        except httpx.HTTPError as exc:
+            where[site.name] = repr(exc)
+    raise AssertionError(f"not final at every site within {WAIT_S}s: {heights}; sites: {where}")
 
 
 def block_at(site, height: int) -> dict:

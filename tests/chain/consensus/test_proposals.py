@@ -17,6 +17,19 @@ def admitted(username: str, nonce: int = 0) -> dict:
     return wire
 
 
+def test_lookup_returns_bodies_from_the_blocks_too(chain, produce):
+    wire = admitted("factory_rayong")
+    produce()
+
+    answer = Client().post(
+        LOOKUP,
+        {"chain_id": chain.chain_id, "hashes": [parse_transaction(wire).hash]},
+        content_type="application/json",
+    )
+
+    assert answer.json()["transactions"] == [wire]
+
+
 def test_lookup_returns_the_mempool_bodies_asked_for(chain):
     wire = admitted("factory_rayong")
     tx_hash = parse_transaction(wire).hash
