@@ -238,11 +238,13 @@ def _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, sec
 
 
 def _cpu_seconds(procs) -> dict[str, float]:
-    """CPU seconds used so far by the site's processes and by every PostgreSQL process."""
+    """CPU seconds used so far by sites' processes (daphne; Celery worker and beat) and by
+    every PostgreSQL process (the whole server)."""
     totals = {"daphne": 0.0, "celery": 0.0, "postgres": 0.0}
-    for name, proc in zip(("daphne", "celery", "celery"), procs, strict=False):
+    for proc in procs:
         try:
             root = psutil.Process(proc.pid)
+            name = "daphne" if "daphne" in root.cmdline() else "celery"
             for p in [root, *root.children(recursive=True)]:
                 t = p.cpu_times()
                 totals[name] += t.user + t.system + t.children_user + t.children_system

@@ -18,7 +18,8 @@ from the POST of its batch.
 Prints one JSON object on its last line: finalized tx/s (final at every site),
 p50/p95/p99 seconds from submit to final at every site, and per site the
 height, state root, and its own figures; and the cores the sites' daphne,
-workers and beat, and the PostgreSQL server used while the load was offered.
+Celery worker and beat ("celery"), and the PostgreSQL server used while the
+load was offered.
 Fails (exit 1) when the sites' blocks or state roots differ at their common height.
 
 Environment: BENCH_SITES (4), BENCH_SECONDS (20), BENCH_RATE (2000),
@@ -36,10 +37,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
-import psutil
 from websockets.sync.client import connect
 
-from bench.ledger import _env_int, _latency_figures
+from bench.ledger import _cpu_seconds, _env_int, _latency_figures
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
@@ -166,9 +166,13 @@ def run() -> dict:
                 raise RuntimeError(f"no ws/chain/ stream from {w.site.name}: {w.errors[-1:]}")
         start_heights = [_status(site)["height"] for site in sites]
         print(f"offering {rate} tx/s for {seconds}s to {count} sites", flush=True)
-        cpu = CpuMeter(sites)
+        procs = [proc for site in sites for proc in site.procs]
+        cpu_before, offered_at = _cpu_seconds(procs), time.monotonic()
         submitted, rejected, backpressure = _offer(sites, signed, batch, site_rate, seconds)
-        cores_used = cpu.cores_used()
+        elapsed = time.monotonic() - offered_at
+        cores_used = {
+            name: round((t - cpu_before[name]) / elapsed, 2) for name, t in _cpu_seconds(procs).items()
+        }
         _drain(sites, watchers, submitted, start_heights, drain_s)
         return _figures(sites, watchers, submitted, rejected, backpressure, start_heights) | {
             "cores_used_while_offering": cores_used,
@@ -183,53 +187,6 @@ def run() -> dict:
         for w in watchers:
             w.stopping.set()
         stop_network(sites)
-
-
-class CpuMeter:
-    """CPU seconds per second of the sites' processes by kind, and of the PostgreSQL server.
-
-    Where the machine's cores go while the load is offered: the sites' daphne,
-    Celery workers (with their pool processes) and beat, and every PostgreSQL
-    process (the whole server: the sites' backends, and anything else it serves).
-    """
-
-    def __init__(self, sites):
-        self.sites = sites
-        self.t0, self.start = time.monotonic(), self._read()
-
-    def _processes(self) -> dict[int, tuple[str, psutil.Process]]:
-        found = {}
-        for site in self.sites:
-            for proc in site.procs:
-                try:
-                    parent = psutil.Process(proc.pid)
-                    kind = next(k for k in ("daphne", "worker", "beat") if k in " ".join(parent.cmdline()))
-                    for p in [parent, *parent.children(recursive=True)]:
-                        found[p.pid] = (kind, p)
-                except (psutil.Error, StopIteration):
-                    continue
-        for p in psutil.process_iter(["name"]):
-            if p.info["name"] == "postgres":
-                found[p.pid] = ("postgresql", p)
-        return found
-
-    def _read(self) -> dict[int, tuple[str, float]]:
-        times = {}
-        for pid, (kind, p) in self._processes().items():
-            try:
-                t = p.cpu_times()
-                times[pid] = (kind, t.user + t.system)
-            except psutil.Error:
-                continue
-        return times
-
-    def cores_used(self) -> dict[str, float]:
-        end, elapsed = self._read(), time.monotonic() - self.t0
-        used: dict[str, float] = {}
-        for pid, (kind, seconds) in end.items():
-            before = self.start.get(pid, (kind, 0.0))[1]
-            used[kind] = used.get(kind, 0.0) + seconds - before
-        return {kind: round(seconds / elapsed, 2) for kind, seconds in sorted(used.items())}
 
 
 def _offer(sites, signed, batch, site_rate, seconds):

@@ -101,7 +101,19 @@ class Account:
         return self.balance + self.staked + self.unbonding + self.escrow_tokens
 
     def with_balance(self, balance: int) -> "Account":
-        """The account with another balance: a transfer's two records, spelled out as below."""
+        """The account with another balance: a transfer's two records."""
+        return self._with(balance, self.nonce)
+
+    def with_next_nonce(self) -> "Account":
+        """The account after one more included transaction."""
+        return self._with(self.balance, self.nonce + 1)
+
+    def _with(self, balance: int, nonce: int) -> "Account":
+        """A copy with another balance and nonce, the fields every transaction touches.
+
+        Spelled out, it costs a third of ``dataclasses.replace``, which walks the
+        fields on each call.
+        """
         return Account(
             address=self.address,
             balance=balance,
@@ -111,25 +123,7 @@ class Account:
             escrow_tokens=self.escrow_tokens,
             energy_wh=self.energy_wh,
             escrow_wh=self.escrow_wh,
-            nonce=self.nonce,
-        )
-
-    def with_next_nonce(self) -> "Account":
-        """The account after one more included transaction.
-
-        Every included transaction makes one; spelled out, it costs a third of
-        ``dataclasses.replace``, which walks the fields on each call.
-        """
-        return Account(
-            address=self.address,
-            balance=self.balance,
-            staked=self.staked,
-            unbonding=self.unbonding,
-            unbonding_release_height=self.unbonding_release_height,
-            escrow_tokens=self.escrow_tokens,
-            energy_wh=self.energy_wh,
-            escrow_wh=self.escrow_wh,
-            nonce=self.nonce + 1,
+            nonce=nonce,
         )
 
 

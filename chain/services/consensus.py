@@ -13,6 +13,7 @@ a restarted site never signs two different votes for one round.
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from django.db import IntegrityError, connection, transaction
 
@@ -69,23 +70,15 @@ def _now_ms() -> int:
     return block_services._now_ms()
 
 
-#: The validator set of the current head: every step of a height reads the same one.
-_VALIDATOR_SETS: dict[tuple[str, str], ValidatorSet] = {}
-
-
 def validator_set(head: ChainHead) -> ValidatorSet:
-    """Voting power, authorities and proposer rule for the next height, from the committed state.
-
-    Kept per (head hash, state root): only a block changes the validator records.
-    """
-    key = (head.block_hash, head.state_root)
-    if key not in _VALIDATOR_SETS:
-        _VALIDATOR_SETS.clear()
-        _VALIDATOR_SETS[key] = _validator_set_read(head)
-    return _VALIDATOR_SETS[key]
+    """Voting power, authorities and proposer rule for the next height, from the committed state."""
+    return _validator_set_at(head.block_hash, head.state_root)
 
 
-def _validator_set_read(head: ChainHead) -> ValidatorSet:
+@lru_cache(maxsize=1)
+def _validator_set_at(previous: str, state_root: str) -> ValidatorSet:
+    """Read once per head: only a block changes the validator records, and every step of a
+    height asks for the same set."""
     validators = [
         ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
         for v in Validator.objects.all()
@@ -97,7 +90,6 @@ def _validator_set_read(head: ChainHead) -> ValidatorSet:
     power = voting_power(validators, accounts)
     weights = proposer_weights(validators, accounts)
     authorities = frozenset(v.public_key for v in validators if v.authority and v.public_key in power)
-    previous = head.block_hash
     return ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round))
 
 
