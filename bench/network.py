@@ -19,7 +19,7 @@ Prints one JSON object on its last line: finalized tx/s (final at every site),
 p50/p95/p99 seconds from submit to final at every site, and per site the
 height, state root, and its own figures; and the cores the sites' daphne,
 Celery worker and beat ("celery"), and the PostgreSQL server used while the
-load was offered.
+load was offered, and in the IDLE_SECONDS before it.
 Fails (exit 1) when the sites' blocks or state roots differ at their common height.
 
 Environment: BENCH_SITES (4), BENCH_SECONDS (20), BENCH_RATE (2000),
@@ -46,6 +46,8 @@ from chain.ledger.tx import sign_transaction
 from gridtokenx_site.testsite import DEMO_GENESIS, active_validators, start_network, stop_network
 
 DEFAULT_SITES = ["EGAT", "MEA", "PEA", "ERC"]
+#: Seconds the running network is measured with no load, before the load starts.
+IDLE_SECONDS = 5
 
 
 def sender_name(index: int) -> str:
@@ -165,16 +167,14 @@ def run() -> dict:
             if not w.connected.wait(30):
                 raise RuntimeError(f"no ws/chain/ stream from {w.site.name}: {w.errors[-1:]}")
         start_heights = [_status(site)["height"] for site in sites]
-        print(f"offering {rate} tx/s for {seconds}s to {count} sites", flush=True)
         procs = [proc for site in sites for proc in site.procs]
-        cpu_before, offered_at = _cpu_seconds(procs), time.monotonic()
-        submitted, rejected, backpressure = _offer(sites, signed, batch, site_rate, seconds)
-        elapsed = time.monotonic() - offered_at
-        cores_used = {
-            name: round((t - cpu_before[name]) / elapsed, 2) for name, t in _cpu_seconds(procs).items()
-        }
+        _, idle_cores = _cores_used(procs, time.sleep, IDLE_SECONDS)
+        print(f"offering {rate} tx/s for {seconds}s to {count} sites", flush=True)
+        offered, cores_used = _cores_used(procs, _offer, sites, signed, batch, site_rate, seconds)
+        submitted, rejected, backpressure = offered
         _drain(sites, watchers, submitted, start_heights, drain_s)
         return _figures(sites, watchers, submitted, rejected, backpressure, start_heights) | {
+            "cores_used_idle": idle_cores,
             "cores_used_while_offering": cores_used,
             "sites": count,
             "seconds": seconds,
@@ -187,6 +187,14 @@ def run() -> dict:
         for w in watchers:
             w.stopping.set()
         stop_network(sites)
+
+
+def _cores_used(procs, fn, *args):
+    """``fn(*args)``, and the cores each kind of process used while it ran."""
+    before, started = _cpu_seconds(procs), time.monotonic()
+    result = fn(*args)
+    elapsed = time.monotonic() - started
+    return result, {name: round((t - before[name]) / elapsed, 2) for name, t in _cpu_seconds(procs).items()}
 
 
 def _offer(sites, signed, batch, site_rate, seconds):

@@ -158,7 +158,8 @@ class ChainTx(models.Model):
     """A transaction in a block, with its receipt. ``parties`` indexes account history."""
 
     hash = models.CharField(max_length=64, primary_key=True)
-    block = models.ForeignKey(Block, on_delete=models.PROTECT, related_name="transactions")
+    # No index of its own: chaintx_block_position leads with it.
+    block = models.ForeignKey(Block, on_delete=models.PROTECT, related_name="transactions", db_index=False)
     position = models.IntegerField()
     sender = models.CharField(max_length=64)
     nonce = models.BigIntegerField()

@@ -17,3 +17,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+from gridtokenx_site.gc_tuning import tune_gc  # noqa: E402
+
+tune_gc()

@@ -107,6 +107,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         # Sites and test runs sharing one Redis keep their keys (e.g. login lockouts) apart.
         "KEY_PREFIX": env("GTX_CHANNEL_PREFIX", default="gtx"),
+        "OPTIONS": {"pool_class": "gridtokenx_site.redis_pool.SharedConnectionPool"},
     }
 }
 

@@ -117,16 +117,20 @@ def _check_room(count: int) -> None:
         )
 
 
-def _check_unseen(txs: list[Transaction]) -> None:
-    """Name a resubmission for what it is, before its nonce would call it a replay."""
-    hashes = [tx.hash for tx in txs]
+def seen_hashes(hashes: list[str]) -> set[str]:
+    """Those of ``hashes`` already in the mempool or in a block."""
     with binary_cursor() as cursor:
         cursor.execute(
             "SELECT hash FROM chain_mempooltx WHERE hash = ANY(%b) "
             "UNION ALL SELECT hash FROM chain_chaintx WHERE hash = ANY(%b)",
             [hashes, hashes],
         )
-        seen = {row[0] for row in cursor.fetchall()}
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _check_unseen(txs: list[Transaction]) -> None:
+    """Name a resubmission for what it is, before its nonce would call it a replay."""
+    seen = seen_hashes([tx.hash for tx in txs])
     problems, in_batch = [], set()
     for index, tx in enumerate(txs):
         if tx.hash in seen or tx.hash in in_batch:

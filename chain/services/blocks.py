@@ -31,7 +31,7 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.genesis import Genesis, demo_key
 from chain.ledger.state import ACCUMULATOR_MOD, State, leaf_value, state_root
 from chain.ledger.tx import Transaction
-from chain.models import Block, ChainHead, DroppedTx, MempoolTx, Validator
+from chain.models import Block, ChainHead, DroppedTx, Validator
 from chain.store import DatabaseStore, binary_cursor, write_records
 
 log = logging.getLogger(__name__)
@@ -187,14 +187,19 @@ def block_build(node_key, head: ChainHead, round: int, *, empty_ok: bool) -> Bui
 
 
 def block_check(
-    head: ChainHead, header: BlockHeader, txs: list[Transaction], *, expected_proposer
+    head: ChainHead,
+    header: BlockHeader,
+    txs: list[Transaction],
+    *,
+    expected_proposer,
+    admitted: frozenset[str] = frozenset(),
 ) -> BuiltBlock:
     """A peer's proposal, checked in full before we vote for it; LedgerError says what is wrong.
 
     Header fields against our head, the proposer for the header's round, the
     merkle root, the validator set, then every transaction re-executed strictly
-    (signatures verified unless admission here already did), the energy
-    metadata and the proof of work.
+    (signatures verified unless ``admitted`` names it: read from this site's
+    mempool, whose admission verified it), the energy metadata and the proof of work.
     """
     params = head.params
     problems = []
@@ -216,7 +221,6 @@ def block_check(
         problems.append("too many transactions")
     if problems:
         raise LedgerError(INVALID_BLOCK, "; ".join(problems))
-    admitted = set(MempoolTx.objects.filter(hash__in=[tx.hash for tx in txs]).values_list("hash", flat=True))
     for tx in txs:
         if tx.hash not in admitted and not tx.signature_valid():
             raise LedgerError(INVALID_BLOCK, f"Transaction {tx.hash}: the signature does not match.")
@@ -311,9 +315,9 @@ def _head_ms(head: ChainHead) -> int:
 
 def _stored_payloads(txs: list[Transaction]) -> dict[str, tuple[str, str]]:
     """hash -> (payload JSON, received_at) for COPY: as the mempool stored them, else as received now."""
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(
-            "SELECT hash, payload::text, received_at::text FROM chain_mempooltx WHERE hash = ANY(%s)",
+            "SELECT hash, payload::text, received_at::text FROM chain_mempooltx WHERE hash = ANY(%b)",
             [[tx.hash for tx in txs]],
         )
         stored = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
@@ -351,7 +355,7 @@ def _mempool_take(chain_id: str, limit: int) -> list[Transaction]:
     return _transaction_rows(
         chain_id,
         "SELECT hash, sender, nonce, kind, payload::text, signature "
-        "FROM chain_mempooltx ORDER BY id LIMIT %s",
+        "FROM chain_mempooltx ORDER BY id LIMIT %b",
         [limit],
     )
 
@@ -361,7 +365,7 @@ def mempool_transactions(chain_id: str, hashes: list[str]) -> dict[str, Transact
     txs = _transaction_rows(
         chain_id,
         "SELECT hash, sender, nonce, kind, payload::text, signature "
-        "FROM chain_mempooltx WHERE hash = ANY(%s)",
+        "FROM chain_mempooltx WHERE hash = ANY(%b)",
         [hashes],
     )
     return {tx.hash: tx for tx in txs}
@@ -371,7 +375,7 @@ def committed_transactions(chain_id: str, hashes: list[str]) -> dict[str, Transa
     """The transactions of ``hashes`` already in this site's blocks, by hash."""
     txs = _transaction_rows(
         chain_id,
-        "SELECT hash, sender, nonce, kind, payload::text, signature FROM chain_chaintx WHERE hash = ANY(%s)",
+        "SELECT hash, sender, nonce, kind, payload::text, signature FROM chain_chaintx WHERE hash = ANY(%b)",
         [hashes],
     )
     return {tx.hash: tx for tx in txs}
@@ -384,9 +388,8 @@ def _transaction_rows(chain_id: str, sql: str, params: list) -> list[Transaction
     these same fields, so the transactions carry their hash. The payloads are decoded
     with one ``json.loads`` for the block, not one call per transaction.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    with binary_cursor() as cursor:
+        rows = cursor.execute(sql, params).fetchall()
     payloads = json.loads("[" + ",".join([row[4] for row in rows]) + "]")
     return [
         Transaction.with_known_hash(hash_, chain_id, sender, nonce, kind, payload, signature)

@@ -291,9 +291,10 @@ def proposal_wire(proposed: ProposedBlock) -> dict:
     return {"header": proposed.header, "tx_hashes": proposed.tx_hashes, "txs": proposed.txs}
 
 
-def _proposal_transactions(head: ChainHead, proposed: ProposedBlock) -> list | None:
-    """The proposed block's transactions in order: carried, from our mempool, or fetched from
-    the peers; None when some could not be found (no vote: we cannot check what we lack)."""
+def _proposal_transactions(head: ChainHead, proposed: ProposedBlock) -> tuple[list, frozenset] | None:
+    """The proposed block's transactions in order (carried, from our mempool, or fetched from
+    the peers) and the hashes of those from our mempool, whose signatures admission verified;
+    None when some could not be found (no vote: we cannot check what we lack)."""
     from chain.services.blocks import mempool_transactions
 
     found = {}
@@ -301,14 +302,15 @@ def _proposal_transactions(head: ChainHead, proposed: ProposedBlock) -> list | N
         tx = parse_transaction(wire)
         found[tx.hash] = tx
     wanted = [h for h in proposed.tx_hashes if h not in found]
-    found |= mempool_transactions(head.chain_id, wanted)
+    pooled = mempool_transactions(head.chain_id, wanted)
+    found |= pooled
     missing = [h for h in wanted if h not in found]
     if missing:
         found |= _transactions_fetch(head.chain_id, proposed.header.get("proposer", ""), missing)
     if any(h not in found for h in proposed.tx_hashes):
         log.warning("Proposal %s: %d transactions not found at any peer", proposed.hash[:12], len(missing))
         return None
-    return [found[h] for h in proposed.tx_hashes]
+    return [found[h] for h in proposed.tx_hashes], frozenset(pooled)
 
 
 def _transactions_fetch(chain_id: str, proposer: str, hashes: list[str]) -> dict:
@@ -355,10 +357,11 @@ def _block_valid(head: ChainHead, validators: ValidatorSet, block_hash: str) -> 
         header = BlockHeader(**proposed.header)
         if header.hash != block_hash:
             raise LedgerError("invalid_block", "the header does not hash to the proposed hash")
-        txs = _proposal_transactions(head, proposed)
-        if txs is None:
+        assembled = _proposal_transactions(head, proposed)
+        if assembled is None:
             return False  # not a verdict: a later round may find them
-        built = block_check(head, header, txs, expected_proposer=validators.proposer)
+        txs, admitted = assembled
+        built = block_check(head, header, txs, expected_proposer=validators.proposer, admitted=admitted)
     except (LedgerError, TypeError, ValueError) as exc:
         message = getattr(exc, "message", str(exc))
         log.warning("Proposed block %s refused: %s", block_hash[:12], message)

@@ -17,8 +17,8 @@ from chain.consensus.messages import parse_message
 from chain.consensus.transport import gossip_valid
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import parse_transaction
-from chain.models import ChainHead, MempoolTx, Validator
-from chain.services.admission import BatchRejected, transactions_submit
+from chain.models import ChainHead, Validator
+from chain.services.admission import BatchRejected, seen_hashes, transactions_submit
 from chain.services.blocks import committed_transactions, mempool_transactions
 from chain.services.consensus import consensus_status, peer_messages_store
 from chain.services.sync import blocks_for_peer
@@ -84,7 +84,7 @@ def gossiped_transactions(request):
         return _error("unknown_origin", "origin is not an active validator.", 403)
     if not gossip_valid(body, head.chain_id, [tx.hash for tx in txs]):
         return _error("bad_signature", "The origin's signature does not match.", 403)
-    known = set(MempoolTx.objects.filter(hash__in=[tx.hash for tx in txs]).values_list("hash", flat=True))
+    known = seen_hashes([tx.hash for tx in txs])
     fresh = [tx for tx in txs if tx.hash not in known]
     admitted = 0
     if fresh:

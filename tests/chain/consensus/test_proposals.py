@@ -1,10 +1,13 @@
 """Proposals travel as hashes: bodies come from the mempool, the proposal, or a peer's lookup."""
 
+import pytest
 from django.test import Client
 
-from chain.ledger.tx import parse_transaction
+from chain.ledger.errors import LedgerError
+from chain.ledger.tx import Transaction, parse_transaction
 from chain.models import ChainHead, ProposedBlock
 from chain.services.admission import transactions_submit
+from chain.services.blocks import block_build, block_check
 from chain.services.consensus import _proposal_transactions
 from tests.chain.api.conftest import address, signed
 
@@ -56,10 +59,12 @@ def test_a_proposal_is_assembled_from_carried_bodies_and_the_mempool_in_block_or
     hashes = [parse_transaction(carried).hash, parse_transaction(held).hash]
     proposed = ProposedBlock(hash="cd" * 32, height=1, header={}, tx_hashes=hashes, txs=[carried])
 
-    txs = _proposal_transactions(ChainHead.objects.get(), proposed)
+    txs, admitted_here = _proposal_transactions(ChainHead.objects.get(), proposed)
 
     assert [tx.hash for tx in txs] == hashes
     assert [tx.to_wire() for tx in txs] == [carried, held]
+    # Only the mempool's signature was verified here: the carried one is checked with the block.
+    assert admitted_here == {hashes[1]}
 
 
 def test_a_proposal_with_bodies_no_site_holds_cannot_be_assembled(chain):
@@ -70,3 +75,28 @@ def test_a_proposal_with_bodies_no_site_holds_cannot_be_assembled(chain):
     proposed = ProposedBlock(hash="ef" * 32, height=1, header={}, tx_hashes=hashes, txs=[])
 
     assert _proposal_transactions(ChainHead.objects.get(), proposed) is None
+
+
+def test_a_body_not_admitted_here_has_its_signature_checked_with_the_block(chain, node_key):
+    """Only transactions read from this site's mempool skip the signature check: a body that
+    came with the proposal or from a peer is verified, whatever its hash."""
+    admitted("factory_rayong")
+    head = ChainHead.objects.get()
+    built = block_build(node_key, head, 0, empty_ok=False)
+    (tx,) = built.txs
+    forged = Transaction.with_known_hash(
+        tx.hash, tx.chain_id, tx.sender, tx.nonce, tx.kind, tx.payload, "00" * 64
+    )
+
+    def check(admitted_here):
+        return block_check(
+            head,
+            built.header,
+            [forged],
+            expected_proposer=lambda round: built.header.proposer,
+            admitted=admitted_here,
+        )
+
+    with pytest.raises(LedgerError, match="signature does not match"):
+        check(frozenset())
+    assert check(frozenset({tx.hash})).txs == [forged]  # the mempool's copy was verified on admission
