@@ -1,6 +1,13 @@
-"""Celery tasks: thin wrappers over services. Beat drives consensus; peer messages wake it."""
+"""Celery tasks: thin wrappers over services.
+
+Consensus steps run when something happens: peer messages arrive, work reaches
+an empty mempool, a height commits, a timeout falls due. Beat's tick is the
+backstop: it starts heights for begin-block work, finds timeouts whose step was
+lost, reports evidence and notices a stalled height.
+"""
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
@@ -21,6 +28,8 @@ log = logging.getLogger(__name__)
 STALL = timedelta(seconds=2)
 #: Set while a consensus step waits in the queue (consensus_step_soon).
 STEP_QUEUED = "consensus-step-queued"
+#: A timeout's step still runs this late (a busy worker); after that the tick covers it.
+TIMEOUT_STEP_EXPIRES_S = 5
 
 
 @shared_task(name="chain.produce_block", ignore_result=True)
@@ -44,6 +53,15 @@ def consensus_step_soon() -> None:
     """Queue a consensus step unless one is already waiting: one step sees every stored message."""
     if cache.add(STEP_QUEUED, 1, timeout=5):
         consensus_step.delay()
+
+
+def consensus_step_at(due_ms: int) -> None:
+    """Queue a consensus step for when a timeout falls due (the worker holds it until then).
+
+    Beat's tick still finds any timeout whose step was lost (a worker restart, say).
+    """
+    delay_s = max(0.0, (due_ms - time.time_ns() // 1_000_000) / 1000)
+    consensus_step.apply_async(countdown=delay_s, expires=delay_s + TIMEOUT_STEP_EXPIRES_S)
 
 
 @shared_task(name="chain.consensus_step", ignore_result=True)

@@ -41,6 +41,11 @@ def site_commands(
             "WARNING",
             "-n",
             f"{worker_name}@%h",
+            # Sites share one Redis: without these each worker hears every other's
+            # heartbeats and events, which nothing here reads.
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
         ],
     ]
     if beat_schedule is not None:

@@ -76,7 +76,7 @@ def transactions_submit(wires: list, *, gossip: bool = True) -> list[Transaction
         message = "The signature does not match the sender and contents."
         raise BatchRejected([_problem(i, errors.BAD_SIGNATURE, message) for i in bad])
     with transaction.atomic():
-        _check_room(len(txs))
+        waiting = _check_room(len(txs))
         _check_unseen(txs)
         debits = [_debits(tx, head.params) for tx in txs]
         _check_stateful(txs, debits, next_height=head.height + 1)
@@ -84,7 +84,19 @@ def transactions_submit(wires: list, *, gossip: bool = True) -> list[Transaction
         if gossip:
             wires, hashes = [tx.to_wire() for tx in txs], [tx.hash for tx in txs]
             transaction.on_commit(lambda: _gossip(wires, hashes))
+        if not waiting:
+            transaction.on_commit(_start_height)
     return txs
+
+
+def _start_height() -> None:
+    """Work reached an empty mempool: a consensus step now, not at beat's next tick.
+
+    While the mempool holds work, each commit starts the next height itself.
+    """
+    from chain.tasks import consensus_step_soon
+
+    consensus_step_soon()
 
 
 def _gossip(wires: list[dict], hashes: list[str]) -> None:
@@ -104,7 +116,8 @@ def _gossip(wires: list[dict], hashes: list[str]) -> None:
         transport.post_to_all_later(urls, "/peer/v1/transactions/", envelope)
 
 
-def _check_room(count: int) -> None:
+def _check_room(count: int) -> int:
+    """How many transactions wait in the mempool; BatchRejected when ``count`` more do not fit."""
     with binary_cursor() as cursor:
         waiting = cursor.execute("SELECT count(*) FROM chain_mempooltx").fetchone()[0]
     if waiting + count > MEMPOOL_MAX:
@@ -115,6 +128,7 @@ def _check_room(count: int) -> None:
                 )
             ]
         )
+    return waiting
 
 
 def seen_hashes(hashes: list[str]) -> set[str]:

@@ -63,6 +63,8 @@ class Outbox:
 
     messages: list[dict] = field(default_factory=list)
     blocks: list[dict] = field(default_factory=list)
+    #: When the timeouts this step set fall due (ms): a step is scheduled for each.
+    timeouts_due_ms: list[int] = field(default_factory=list)
 
 
 def _now_ms() -> int:
@@ -150,6 +152,8 @@ def consensus_step(node_key) -> Block | None:
         block = _step(node_key, outbox)
         if outbox.messages:
             transaction.on_commit(lambda: _send_after_commit(outbox))
+        if outbox.timeouts_due_ms and block is None:
+            transaction.on_commit(lambda: _step_at(outbox.timeouts_due_ms))
         if block is not None and (
             ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
             or MempoolTx.objects.exists()
@@ -180,6 +184,14 @@ def _step_later() -> None:
     from chain.tasks import consensus_step_soon
 
     consensus_step_soon()
+
+
+def _step_at(due_ms: list[int]) -> None:
+    """A step when each timeout falls due, so that beat's tick need not poll for them."""
+    from chain.tasks import consensus_step_at
+
+    for due in sorted(set(due_ms)):
+        consensus_step_at(due)
 
 
 def _send_after_commit(outbox: Outbox) -> None:
@@ -248,6 +260,7 @@ def _step(node_key, outbox: Outbox) -> Block | None:
                 outbox.blocks.append(proposal_wire(proposed))
         for timeout in action.timeouts:
             row.timeouts.append([now + timeout.duration_ms, timeout.step, timeout.height, timeout.round])
+            outbox.timeouts_due_ms.append(now + timeout.duration_ms)
         for evidence in action.evidence:
             _evidence_record(evidence)
     if state.decided:
