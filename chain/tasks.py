@@ -61,7 +61,14 @@ def consensus_step_at(due_ms: int) -> None:
     Beat's tick still finds any timeout whose step was lost (a worker restart, say).
     """
     delay_s = max(0.0, (due_ms - time.time_ns() // 1_000_000) / 1000)
-    consensus_step.apply_async(countdown=delay_s, expires=delay_s + TIMEOUT_STEP_EXPIRES_S)
+    consensus_timeout.apply_async(countdown=delay_s, expires=delay_s + TIMEOUT_STEP_EXPIRES_S)
+
+
+@shared_task(name="chain.consensus_timeout", ignore_result=True)
+def consensus_timeout() -> int | None:
+    """A timeout fell due: a step, unless the height moved on and nothing else is waiting."""
+    block = step(node_signing_key()) if step_needed() else None
+    return block.height if block else None
 
 
 @shared_task(name="chain.consensus_step", ignore_result=True)

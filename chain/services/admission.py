@@ -47,11 +47,13 @@ class BatchRejected(Exception):
         return prefix + first["message"]
 
 
-def transactions_submit(wires: list, *, gossip: bool = True) -> list[Transaction]:
+def transactions_submit(wires: list, *, gossip: bool = True, skip_known: bool = False) -> list[Transaction]:
     """Admit every transaction of ``wires`` (decoded JSON, or parsed) or raise BatchRejected.
 
     Admitted transactions are gossiped to the other validators once, after
-    commit, unless they came by gossip themselves (``gossip=False``).
+    commit, unless they came by gossip themselves (``gossip=False``). With
+    ``skip_known`` (a peer's gossip), those already in the mempool or a block are
+    left out before their signatures are checked, instead of refused.
     """
     if not isinstance(wires, list) or not wires:
         raise BatchRejected([_problem(None, errors.MALFORMED, "Send a transaction or a non-empty list.")])
@@ -71,13 +73,19 @@ def transactions_submit(wires: list, *, gossip: bool = True) -> list[Transaction
             problems.append(_problem(index, exc.code, exc.message))
     if problems:
         raise BatchRejected(problems)
+    if skip_known:
+        known = seen_hashes([tx.hash for tx in txs])
+        txs = [tx for tx in txs if tx.hash not in known]
+        if not txs:
+            return []
     bad = [i for i, ok in enumerate(_signatures_valid(txs)) if not ok]
     if bad:
         message = "The signature does not match the sender and contents."
         raise BatchRejected([_problem(i, errors.BAD_SIGNATURE, message) for i in bad])
     with transaction.atomic():
         waiting = _check_room(len(txs))
-        _check_unseen(txs)
+        if not skip_known:  # else a race with another request ends in _insert's conflict
+            _check_unseen(txs)
         debits = [_debits(tx, head.params) for tx in txs]
         _check_stateful(txs, debits, next_height=head.height + 1)
         _insert(txs, debits)

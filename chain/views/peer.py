@@ -18,7 +18,7 @@ from chain.consensus.transport import gossip_valid
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import parse_transaction
 from chain.models import ChainHead, Validator
-from chain.services.admission import BatchRejected, seen_hashes, transactions_submit
+from chain.services.admission import BatchRejected, transactions_submit
 from chain.services.blocks import committed_transactions, mempool_transactions
 from chain.services.consensus import consensus_status, peer_messages_store
 from chain.services.sync import blocks_for_peer
@@ -84,20 +84,17 @@ def gossiped_transactions(request):
         return _error("unknown_origin", "origin is not an active validator.", 403)
     if not gossip_valid(body, head.chain_id, [tx.hash for tx in txs]):
         return _error("bad_signature", "The origin's signature does not match.", 403)
-    known = seen_hashes([tx.hash for tx in txs])
-    fresh = [tx for tx in txs if tx.hash not in known]
-    admitted = 0
-    if fresh:
-        try:
-            admitted = len(transactions_submit(fresh, gossip=False))
-        except BatchRejected:
-            # One refused transaction (a nonce already used here, say) must not keep
-            # the others out: admit them one by one.
-            for tx in fresh:
-                try:
-                    admitted += len(transactions_submit([tx], gossip=False))
-                except BatchRejected:
-                    pass
+    try:
+        admitted = len(transactions_submit(txs, gossip=False, skip_known=True))
+    except BatchRejected:
+        # One refused transaction (a nonce already used here, say) must not keep
+        # the others out: admit them one by one.
+        admitted = 0
+        for tx in txs:
+            try:
+                admitted += len(transactions_submit([tx], gossip=False, skip_known=True))
+            except BatchRejected:
+                pass
     return JsonResponse({"admitted": admitted, "received": len(txs)})
 
 

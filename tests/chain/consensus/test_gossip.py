@@ -1,0 +1,62 @@
+"""Gossip intake: a peer's batch is admitted once; what this site already holds is skipped, not refused."""
+
+from django.test import Client
+
+from chain.consensus.transport import gossip_envelope
+from chain.ledger.genesis import demo_key
+from chain.ledger.tx import parse_transaction
+from chain.models import MempoolTx
+from tests.chain.api.conftest import address, signed
+
+GOSSIP = "/peer/v1/transactions/"
+
+
+def transfers(*usernames: str, nonce: int = 0) -> list[dict]:
+    return [signed(u, nonce=nonce, payload={"to": address("hydro_nan"), "amount": 5}) for u in usernames]
+
+
+def gossip(chain, wires: list[dict], origin: str = "EGAT"):
+    hashes = [parse_transaction(w).hash for w in wires]
+    envelope = gossip_envelope(demo_key(origin), chain.chain_id, wires, hashes)
+    return Client().post(GOSSIP, envelope, content_type="application/json")
+
+
+def test_a_batch_is_admitted_and_its_repeat_admits_nothing(chain):
+    wires = transfers("factory_rayong", "wind_korat")
+
+    first = gossip(chain, wires)
+    again = gossip(chain, wires)
+
+    assert first.json() == {"admitted": 2, "received": 2}
+    assert again.json() == {"admitted": 0, "received": 2}
+    assert MempoolTx.objects.count() == 2
+
+
+def test_what_is_already_committed_is_skipped_and_the_rest_admitted(chain, produce):
+    (old,) = transfers("factory_rayong")
+    gossip(chain, [old])
+    produce()
+    fresh = transfers("factory_rayong", nonce=1) + transfers("wind_korat")
+
+    answer = gossip(chain, [old, *fresh])
+
+    assert answer.json() == {"admitted": 2, "received": 3}
+    assert set(MempoolTx.objects.values_list("hash", flat=True)) == {parse_transaction(w).hash for w in fresh}
+
+
+def test_a_forged_transaction_keeps_only_itself_out(chain):
+    good = transfers("factory_rayong")
+    (forged,) = transfers("wind_korat")
+    forged = {**forged, "signature": "00" * 64}
+
+    answer = gossip(chain, [*good, forged])
+
+    assert answer.json() == {"admitted": 1, "received": 2}
+    assert list(MempoolTx.objects.values_list("hash", flat=True)) == [parse_transaction(good[0]).hash]
+
+
+def test_a_batch_not_signed_by_an_active_validator_is_refused_whole(chain):
+    answer = gossip(chain, transfers("factory_rayong"), origin="MEA")  # not active in the solo genesis
+
+    assert answer.status_code == 403
+    assert not MempoolTx.objects.exists()
