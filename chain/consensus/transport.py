@@ -115,8 +115,15 @@ def get_json(url: str, path: str, params: dict | None = None) -> dict | None:
 PEER_UP_S = 15
 
 
+#: This process's last write of each peer's "seen" time: one write a second is plenty for PEER_UP_S.
+_seen_written: dict[str, float] = {}
+
+
 def _seen(url: str) -> None:
-    cache.set(f"peer-seen:{url}", time.time(), PEER_UP_S * 4)
+    now = time.time()
+    if now - _seen_written.get(url, 0.0) >= 1.0:
+        _seen_written[url] = now
+        cache.set(f"peer-seen:{url}", now, PEER_UP_S * 4)
 
 
 def peers_up(urls: list[str]) -> int:
