@@ -154,11 +154,18 @@ def consensus_step(node_key) -> Block | None:
             transaction.on_commit(lambda: _send_after_commit(outbox))
         if outbox.timeouts_due_ms and block is None:
             transaction.on_commit(lambda: _step_at(outbox.timeouts_due_ms))
-        if block is not None and (
-            ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
-            or MempoolTx.objects.exists()
-        ):
-            transaction.on_commit(_step_later)  # the next height starts now, not at the next tick
+        if block is not None:
+            if (
+                ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
+                or MempoolTx.objects.exists()
+            ):
+                transaction.on_commit(_step_later)  # the next height starts now, not at the next tick
+            else:
+                # A batch admitted while this block was being written counted the block's
+                # transactions as waiting, so it queued no step: look again one interval on.
+                interval_ms = ChainHead.objects.only("params").get().params["block_interval_ms"]
+                again_ms = _now_ms() + interval_ms
+                transaction.on_commit(lambda: _step_at([again_ms]))
     return block
 
 
