@@ -51,6 +51,9 @@ def _setup(database_url: str, genesis_path: Path) -> None:
 
     call_command("migrate", "--noinput", verbosity=0)
     call_command("init", "--validator", "EGAT", "--demo", verbosity=0, stdout=io.StringIO())
+    from gridtokenx_site.gc_tuning import tune_gc
+
+    tune_gc()  # as the sites' daphne and workers run
 
 
 class StepClock:
