@@ -34,7 +34,7 @@ TIMEOUT_STEP_EXPIRES_S = 5
 
 @shared_task(name="chain.produce_block", ignore_result=True)
 def produce_block() -> int | None:
-    """Beat's tick, every block interval: timeouts, starting a height, and recovery when stuck."""
+    """Beat's tick (GTX_TICK_S): lost timeouts, heights for begin-block work, recovery when stuck."""
     # A step already queued (peer messages woke it) does what this one would.
     queued = cache.get(STEP_QUEUED) is not None
     block = step(node_signing_key()) if not queued and step_needed() else None

@@ -194,7 +194,7 @@ def _step_later() -> None:
 
 
 def _step_at(due_ms: list[int]) -> None:
-    """A step when each timeout falls due, so that beat's tick need not poll for them."""
+    """A step at each of ``due_ms`` (timeouts, or a second look after a commit): beat need not poll."""
     from chain.tasks import consensus_step_at
 
     for due in sorted(set(due_ms)):
