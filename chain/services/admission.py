@@ -1,9 +1,10 @@
 """Mempool admission: a batch of signed transactions is admitted whole or not at all.
 
-Checks, in order: shape, chain id, kind and payload, signature (verified once,
-here; the block producer trusts the mempool), room in the mempool, not already
-seen, sender known, nonce exactly next, and that the sender can pay what the
-transaction may take, counting what is already waiting in the mempool.
+Checks, in order: shape, chain id, kind and payload, not already seen (before
+the costly part), signature (verified once, here; the block producer trusts the
+mempool), room in the mempool, sender known, nonce exactly next, and that the
+sender can pay what the transaction may take, counting what is already waiting
+in the mempool.
 """
 
 import json
@@ -73,19 +74,19 @@ def transactions_submit(wires: list, *, gossip: bool = True, skip_known: bool = 
             problems.append(_problem(index, exc.code, exc.message))
     if problems:
         raise BatchRejected(problems)
+    seen = _seen_hashes([tx.hash for tx in txs])
     if skip_known:
-        known = seen_hashes([tx.hash for tx in txs])
-        txs = [tx for tx in txs if tx.hash not in known]
+        txs = [tx for tx in txs if tx.hash not in seen]
         if not txs:
             return []
+    else:
+        _refuse_seen(txs, seen)
     bad = [i for i, ok in enumerate(_signatures_valid(txs)) if not ok]
     if bad:
         message = "The signature does not match the sender and contents."
         raise BatchRejected([_problem(i, errors.BAD_SIGNATURE, message) for i in bad])
     with transaction.atomic():
-        waiting = _check_room(len(txs))
-        if not skip_known:  # else a race with another request ends in _insert's conflict
-            _check_unseen(txs)
+        waiting = _check_room(len(txs))  # a concurrent twin of a transaction ends in _insert's conflict
         debits = [_debits(tx, head.params) for tx in txs]
         _check_stateful(txs, debits, next_height=head.height + 1)
         _insert(txs, debits)
@@ -139,7 +140,7 @@ def _check_room(count: int) -> int:
     return waiting
 
 
-def seen_hashes(hashes: list[str]) -> set[str]:
+def _seen_hashes(hashes: list[str]) -> set[str]:
     """Those of ``hashes`` already in the mempool or in a block."""
     with binary_cursor() as cursor:
         cursor.execute(
@@ -150,9 +151,8 @@ def seen_hashes(hashes: list[str]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _check_unseen(txs: list[Transaction]) -> None:
+def _refuse_seen(txs: list[Transaction], seen: set[str]) -> None:
     """Name a resubmission for what it is, before its nonce would call it a replay."""
-    seen = seen_hashes([tx.hash for tx in txs])
     problems, in_batch = [], set()
     for index, tx in enumerate(txs):
         if tx.hash in seen or tx.hash in in_batch:

@@ -63,8 +63,8 @@ class Outbox:
 
     messages: list[dict] = field(default_factory=list)
     blocks: list[dict] = field(default_factory=list)
-    #: When the timeouts this step set fall due (ms): a step is scheduled for each.
-    timeouts_due_ms: list[int] = field(default_factory=list)
+    #: When to step again (ms): the timeouts this step set, or a second look after a commit.
+    steps_at_ms: list[int] = field(default_factory=list)
 
 
 def _now_ms() -> int:
@@ -152,20 +152,13 @@ def consensus_step(node_key) -> Block | None:
         block = _step(node_key, outbox)
         if outbox.messages:
             transaction.on_commit(lambda: _send_after_commit(outbox))
-        if outbox.timeouts_due_ms and block is None:
-            transaction.on_commit(lambda: _step_at(outbox.timeouts_due_ms))
-        if block is not None:
-            if (
-                ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
-                or MempoolTx.objects.exists()
-            ):
-                transaction.on_commit(_step_later)  # the next height starts now, not at the next tick
-            else:
-                # A batch admitted while this block was being written counted the block's
-                # transactions as waiting, so it queued no step: look again one interval on.
-                interval_ms = ChainHead.objects.only("params").get().params["block_interval_ms"]
-                again_ms = _now_ms() + interval_ms
-                transaction.on_commit(lambda: _step_at([again_ms]))
+        if outbox.steps_at_ms:
+            transaction.on_commit(lambda: _step_at(outbox.steps_at_ms))
+        if block is not None and (
+            ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
+            or MempoolTx.objects.exists()
+        ):
+            transaction.on_commit(_step_later)  # the next height starts now, not at the next tick
     return block
 
 
@@ -267,11 +260,15 @@ def _step(node_key, outbox: Outbox) -> Block | None:
                 outbox.blocks.append(proposal_wire(proposed))
         for timeout in action.timeouts:
             row.timeouts.append([now + timeout.duration_ms, timeout.step, timeout.height, timeout.round])
-            outbox.timeouts_due_ms.append(now + timeout.duration_ms)
+            outbox.steps_at_ms.append(now + timeout.duration_ms)
         for evidence in action.evidence:
             _evidence_record(evidence)
     if state.decided:
         block = _commit(head, validators, state, machine)
+        # The decided height's timeouts are moot. A batch admitted while the block was
+        # written counted its transactions as waiting, so queued no step: look again
+        # one block interval on (a no-op when the next height is under way by then).
+        outbox.steps_at_ms = [now + head.params["block_interval_ms"]]
         ConsensusState.objects.filter(id=1).update(progress_at=datetime.now(UTC))
         return block
     _save_state(row, state)
