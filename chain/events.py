@@ -2,11 +2,17 @@
 
 Group ``chain`` gets every block. A block's event carries the accounts it
 touched (when few) so wallet pages refresh only when their account changed.
+
+Events leave from one event loop per process, in a daemon thread: the commit
+that sends one does not wait for Redis (``async_to_sync`` would also start a
+loop, and the layer a Redis connection, for every block).
 """
 
+import asyncio
 import logging
+import os
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 log = logging.getLogger(__name__)
@@ -14,9 +20,44 @@ log = logging.getLogger(__name__)
 CHAIN_GROUP = "chain"
 PARTIES_INLINE_MAX = 500
 
+_senders: dict[int, "_Sender"] = {}
+_senders_lock = threading.Lock()
+
+
+class _Sender:
+    """An event loop in a daemon thread that sends queued events in order."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.queue: asyncio.Queue = asyncio.Queue()
+        threading.Thread(
+            target=self.loop.run_until_complete, args=(self._run(),), name="gtx-events", daemon=True
+        ).start()
+
+    def put(self, group: str, message: dict) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message))
+
+    async def _run(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            group, message = await self.queue.get()
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # a dead Redis must not undo a committed block
+                log.exception("Could not broadcast block %s", message.get("height"))
+
+
+def _sender() -> _Sender:
+    """This process's sender (keyed by pid: Celery forks its workers)."""
+    pid = os.getpid()
+    with _senders_lock:
+        sender = _senders.get(pid)
+        if sender is None:
+            sender = _senders[pid] = _Sender()
+    return sender
+
 
 def block_committed(block, parties: list[str], ledger_events: list[dict]) -> None:
-    layer = get_channel_layer()
     message = {
         "type": "chain.block",
         "height": block.height,
@@ -26,7 +67,4 @@ def block_committed(block, parties: list[str], ledger_events: list[dict]) -> Non
         "parties": parties if len(parties) <= PARTIES_INLINE_MAX else None,
         "events": ledger_events[:PARTIES_INLINE_MAX],
     }
-    try:
-        async_to_sync(layer.group_send)(CHAIN_GROUP, message)
-    except Exception:  # a dead Redis must not undo a committed block
-        log.exception("Could not broadcast block %s", block.height)
+    _sender().put(CHAIN_GROUP, message)

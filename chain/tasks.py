@@ -37,7 +37,7 @@ def produce_block() -> int | None:
     """Beat's tick (GTX_TICK_S): lost timeouts, heights for begin-block work, recovery when stuck."""
     # A step already queued (peer messages woke it) does what this one would.
     queued = cache.get(STEP_QUEUED) is not None
-    block = step(node_signing_key()) if not queued and step_needed() else None
+    block = step(node_signing_key()) if not queued and step_needed(start_any=True) else None
     evidence_report()
     row = ConsensusState.objects.filter(id=1).first()
     if row is not None and row.progress_at and datetime.now(UTC) - row.progress_at > STALL:
@@ -73,9 +73,14 @@ def consensus_timeout() -> int | None:
 
 @shared_task(name="chain.consensus_step", ignore_result=True)
 def consensus_step() -> int | None:
-    """Peer messages arrived: process them now rather than at the next tick."""
+    """Peer messages arrived, or work did: process them now rather than at the next tick.
+
+    Skipped when they are moot by now: a precommit that arrived while this
+    site was writing the block it decides, or work that waits for another
+    site's proposal.
+    """
     cache.delete(STEP_QUEUED)
-    block = step(node_signing_key())
+    block = step(node_signing_key()) if step_needed() else None
     return block.height if block else None
 
 

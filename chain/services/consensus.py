@@ -65,6 +65,8 @@ class Outbox:
     blocks: list[dict] = field(default_factory=list)
     #: When to step again (ms): the timeouts this step set, or a second look after a commit.
     steps_at_ms: list[int] = field(default_factory=list)
+    #: After a commit: whether this site proposes the next height's first round.
+    proposes_next: bool = False
 
 
 def _now_ms() -> int:
@@ -152,32 +154,45 @@ def consensus_step(node_key) -> Block | None:
         block = _step(node_key, outbox)
         if outbox.messages:
             transaction.on_commit(lambda: _send_after_commit(outbox))
-        if outbox.steps_at_ms:
-            transaction.on_commit(lambda: _step_at(outbox.steps_at_ms))
         if block is not None and (
             ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
-            or MempoolTx.objects.exists()
+            or (outbox.proposes_next and MempoolTx.objects.exists())
         ):
             transaction.on_commit(_step_later)  # the next height starts now, not at the next tick
+        if outbox.steps_at_ms:
+            transaction.on_commit(lambda: _step_at(outbox.steps_at_ms))
     return block
 
 
-def step_needed() -> bool:
-    """Whether a tick has anything to do: a few cheap reads instead of a whole step.
+def step_needed(*, start_any: bool = False) -> bool:
+    """Whether a step has anything to do: a few cheap reads instead of a whole step.
 
-    A step is needed at a new height, when peer messages wait, when a timeout
-    is due, or, before the height started, when there is work to propose.
+    A step is needed when peer messages of the height wait, when a timeout is
+    due, or, before the height started here, when there is work and this site
+    proposes its first round. The other validators start the height when the
+    proposal (or any message) arrives; beat's tick passes ``start_any`` so that
+    they also start it without one, which arms the propose timeout that moves
+    past a proposer that is down.
     """
-    head = ChainHead.objects.only("height", "params").get()
+    head = ChainHead.objects.only("height", "params", "block_hash", "state_root").get()
+    height = head.height + 1
+    if ConsensusMessage.objects.filter(height=height, processed=False).exists():
+        return True
     row = ConsensusState.objects.filter(id=1).only("height", "started", "timeouts").first()
-    if row is None or row.height != head.height + 1:
-        return True
-    if ConsensusMessage.objects.filter(height=row.height, processed=False).exists():
-        return True
-    now = _now_ms()
-    if any(due <= now for due, *_ in row.timeouts):
-        return True
-    return not row.started and _has_work(head)
+    if row is not None and row.height == height:
+        now = _now_ms()
+        if any(due <= now for due, *_ in row.timeouts):
+            return True
+        if row.started:
+            return False
+    return _has_work(head) and (start_any or _proposes_first(head))
+
+
+def _proposes_first(head: ChainHead) -> bool:
+    """Whether this site proposes round 0 of the height after ``head``."""
+    from chain.node import node_signing_key
+
+    return validator_set(head).proposer(0) == node_signing_key().verify_key.encode().hex()
 
 
 def _step_later() -> None:
@@ -265,10 +280,13 @@ def _step(node_key, outbox: Outbox) -> Block | None:
             _evidence_record(evidence)
     if state.decided:
         block = _commit(head, validators, state, machine)
-        # The decided height's timeouts are moot. A batch admitted while the block was
-        # written counted its transactions as waiting, so queued no step: look again
-        # one block interval on (a no-op when the next height is under way by then).
-        outbox.steps_at_ms = [now + head.params["block_interval_ms"]]
+        # The decided height's timeouts are moot. The next height waits only for its
+        # proposer: the others start it when its proposal arrives (or at beat's tick).
+        # A batch admitted while the block was written counted its transactions as
+        # waiting, so queued no step: the proposer looks again one block interval on
+        # (a no-op when the next height is under way by then).
+        outbox.proposes_next = _proposes_first(head)
+        outbox.steps_at_ms = [now + head.params["block_interval_ms"]] if outbox.proposes_next else []
         ConsensusState.objects.filter(id=1).update(progress_at=datetime.now(UTC))
         return block
     _save_state(row, state)

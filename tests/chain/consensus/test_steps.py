@@ -1,0 +1,45 @@
+"""When a consensus step is worth running: the proposer starts a height for work, the others wait for it."""
+
+import pytest
+
+from chain.ledger.genesis import demo_key
+from chain.models import ConsensusMessage
+from chain.node import node_key_write, node_signing_key
+from chain.services.consensus import step_needed
+from tests.chain.consensus.test_proposals import admitted
+
+
+@pytest.fixture
+def another_node(settings, tmp_path):
+    """Run this site under MEA's key: a validator that does not propose here (solo genesis: EGAT does)."""
+
+    def switch():
+        settings.GTX_NODE_KEY_FILE = str(tmp_path / "other_node_key")
+        node_key_write(demo_key("MEA"))
+        node_signing_key.cache_clear()
+
+    yield switch
+    node_signing_key.cache_clear()
+
+
+def test_no_step_without_work_messages_or_timeouts(chain):
+    assert not step_needed()
+    assert not step_needed(start_any=True)
+
+
+def test_work_wakes_the_proposer_and_beats_tick_wakes_anyone(chain, another_node):
+    admitted("factory_rayong")
+    assert step_needed()
+
+    another_node()
+    assert not step_needed(), "work alone: a non-proposer waits for the proposal"
+    assert step_needed(start_any=True), "beat's tick starts the height (its propose timeout)"
+
+
+def test_a_peer_message_of_the_height_wakes_anyone(chain, another_node):
+    another_node()
+    ConsensusMessage.objects.create(height=1, round=0, type="prevote", sender="ab" * 32, signature="cd" * 64)
+    assert step_needed()
+
+    ConsensusMessage.objects.update(processed=True)
+    assert not step_needed()
