@@ -19,7 +19,7 @@ from chain.models import ChainHead, ConsensusMessage, ConsensusState, ProposedBl
 from chain.node import node_signing_key
 from chain.peers import peer_urls
 from chain.services.consensus import consensus_step as step
-from chain.services.consensus import evidence_report, proposal_wire, step_needed, stored_message
+from chain.services.consensus import evidence_report, proposal_wire, stored_message
 from chain.services.sync import sync_from_peers
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def produce_block() -> int | None:
     """Beat's tick (GTX_TICK_S): lost timeouts, heights for begin-block work, recovery when stuck."""
     # A step already queued (peer messages woke it) does what this one would.
     queued = cache.get(STEP_QUEUED) is not None
-    block = step(node_signing_key()) if not queued and step_needed(start_any=True) else None
+    block = None if queued else step(node_signing_key(), when_needed=True, start_any=True)
     evidence_report()
     row = ConsensusState.objects.filter(id=1).first()
     if row is not None and row.progress_at and datetime.now(UTC) - row.progress_at > STALL:
@@ -67,7 +67,7 @@ def consensus_step_at(due_ms: int) -> None:
 @shared_task(name="chain.consensus_timeout", ignore_result=True)
 def consensus_timeout() -> int | None:
     """A timeout fell due: a step, unless the height moved on and nothing else is waiting."""
-    block = step(node_signing_key()) if step_needed() else None
+    block = step(node_signing_key(), when_needed=True)
     return block.height if block else None
 
 
@@ -80,7 +80,7 @@ def consensus_step() -> int | None:
     site's proposal.
     """
     cache.delete(STEP_QUEUED)
-    block = step(node_signing_key()) if step_needed() else None
+    block = step(node_signing_key(), when_needed=True)
     return block.height if block else None
 
 

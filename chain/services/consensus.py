@@ -138,19 +138,28 @@ def stored_message(row: ConsensusMessage) -> Message:
     return Message(row.type, row.height, row.round, row.sender, row.block_hash, row.pol_round)
 
 
-def consensus_step(node_key) -> Block | None:
+def consensus_step(node_key, *, when_needed: bool = False, start_any: bool = False) -> Block | None:
     """Advance consensus as far as the stored messages and the clock allow; the block decided, if any.
 
     At most one block per call: a begin-block hook that stays due cannot make
     a solo site spin. Messages of the next height that arrived meanwhile, or
     transactions waiting for it, get a step of their own.
+
+    With ``when_needed`` (the tasks), it steps only when ``step_needed``, asked
+    before the lock and again once it holds it: the step that held the lock
+    may have done this one's work (a precommit that arrived while the block it
+    decides was being written, say).
     """
+    if when_needed and not step_needed(start_any=start_any):
+        return None
     outbox = Outbox()
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Steps queue on the lock: a message that arrives during a step is
             # seen by the next one, not left for the next tick.
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONSENSUS_LOCK])
+        if when_needed and not step_needed(start_any=start_any):
+            return None
         block = _step(node_key, outbox)
         if outbox.messages:
             transaction.on_commit(lambda: _send_after_commit(outbox))

@@ -3,9 +3,9 @@
 import pytest
 
 from chain.ledger.genesis import demo_key
-from chain.models import ConsensusMessage
+from chain.models import ConsensusMessage, ConsensusState
 from chain.node import node_key_write, node_signing_key
-from chain.services.consensus import step_needed
+from chain.services.consensus import consensus_step, step_needed
 from tests.chain.consensus.test_proposals import admitted
 
 
@@ -43,3 +43,14 @@ def test_a_peer_message_of_the_height_wakes_anyone(chain, another_node):
 
     ConsensusMessage.objects.update(processed=True)
     assert not step_needed()
+
+
+def test_a_task_step_that_is_not_needed_changes_nothing(chain, another_node):
+    admitted("factory_rayong")
+    another_node()
+
+    assert consensus_step(node_signing_key(), when_needed=True) is None
+    assert not ConsensusState.objects.exists(), "no step ran"
+
+    consensus_step(node_signing_key(), when_needed=True, start_any=True)
+    assert ConsensusState.objects.get().height == 1, "beat's tick ran the step"
