@@ -1,14 +1,29 @@
-"""The chain's WebSocket stream, for browsers and API clients (docs/PROTOCOL.md).
+"""The chain's consumers: its WebSocket stream and the peer protocol's HTTP endpoints.
 
-Every client gets ``block`` messages. A logged-in user also gets ``wallet``
-when a block touched their account, so the wallet page refreshes at once.
+The stream (docs/PROTOCOL.md): every client gets ``block`` messages. A
+logged-in user also gets ``wallet`` when a block touched their account, so
+the wallet page refreshes at once.
 """
 
+import json
+import logging
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from asgiref.sync import ThreadSensitiveContext
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.http import AsyncHttpConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http.request import split_domain_port, validate_host
 
 from chain.events import CHAIN_GROUP
 from chain.models import ChainTx
+from chain.peer_api import Reply, error
+
+log = logging.getLogger(__name__)
 
 
 class ChainGroupConsumer(AsyncJsonWebsocketConsumer):
@@ -59,3 +74,74 @@ class ChainStreamConsumer(ChainGroupConsumer):
             return None
         wallet = getattr(user, "wallet", None)
         return wallet.address if wallet else None
+
+
+class PeerEndpoint(AsyncHttpConsumer):
+    """One route of the peer protocol (chain.peer_api): a JSON object in, a status and JSON out.
+
+    Served here rather than by a Django view: a peer request needs no session,
+    CSRF token, messages or templates, and Django's middleware chain, with its
+    hops between the event loop and threads, cost about 4.5 ms of CPU a
+    request against about 2 ms here. As Django would, it checks the Host
+    header against ALLOWED_HOSTS and the body against DATA_UPLOAD_MAX_MEMORY_SIZE.
+    """
+
+    #: No channel layer: a request neither joins groups nor listens (each would open a Redis channel).
+    channel_layer_alias = None
+
+    def __init__(self, *, method: str, handler: Callable[[dict], Reply]):
+        super().__init__()
+        self.method, self.handler = method, handler
+        self.received = 0
+
+    async def http_request(self, message):
+        self.received += len(message.get("body", b""))
+        if self.received > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            await self._reply(*error("too_large", f"The body is over {limit} bytes.", 413))
+            raise StopConsumer()
+        await super().http_request(message)
+
+    async def handle(self, body: bytes) -> None:
+        try:
+            status, payload = await self._answer(body)
+        except Exception:
+            log.exception("Peer request %s %s failed", self.scope["method"], self.scope["path"])
+            status, payload = error("server_error", "The site could not answer.", 500)
+        await self._reply(status, payload)
+
+    async def _answer(self, body: bytes) -> Reply:
+        if self.scope["method"] != self.method:
+            return error("method_not_allowed", f"Use {self.method}.", 405)
+        if not _host_allowed(self.scope):
+            return error("bad_host", "The Host header names no host this site serves.")
+        if self.method == "GET":
+            request = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
+        else:
+            try:
+                request = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                request = None
+            if not isinstance(request, dict):
+                return error("malformed", "Send a JSON object.")
+        # Each request its own thread, as Django gives each view (not one thread for all).
+        async with ThreadSensitiveContext():
+            return await database_sync_to_async(self.handler)(request)
+
+    async def _reply(self, status: int, payload: dict) -> None:
+        headers = [(b"content-type", b"application/json")]
+        if status == 405:
+            headers.append((b"allow", self.method.encode()))
+        body = json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+        await self.send_response(status, body, headers=headers)
+
+
+def _host_allowed(scope: dict) -> bool:
+    host = dict(scope.get("headers", [])).get(b"host")
+    if host is None:
+        return True  # HTTP/1.0 without a Host header: nothing to check
+    domain, _port = split_domain_port(host.decode("latin-1"))
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return bool(domain) and validate_host(domain, allowed)

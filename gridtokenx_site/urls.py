@@ -8,7 +8,6 @@ urlpatterns = [
     path("api/v1/grid/", include("grid.api_urls")),
     path("api/v1/governance/", include("governance.urls")),
     path("api/", include("chain.api.urls")),
-    path("peer/v1/", include("chain.peer_urls")),
     path("market/", include("trading.web_urls")),
     path("meters/", include("meters.urls")),
     path("grid/", include("grid.urls")),

@@ -1,12 +1,11 @@
 """Gossip intake: a peer's batch is admitted once; what this site already holds is skipped, not refused."""
 
-from django.test import Client
-
 from chain.consensus.transport import gossip_envelope
 from chain.ledger.genesis import demo_key
 from chain.ledger.tx import parse_transaction
 from chain.models import MempoolTx
 from tests.chain.api.conftest import address, signed
+from tests.chain.peer_client import peer_post
 
 GOSSIP = "/peer/v1/transactions/"
 
@@ -18,7 +17,7 @@ def transfers(*usernames: str, nonce: int = 0) -> list[dict]:
 def gossip(chain, wires: list[dict], origin: str = "EGAT"):
     hashes = [parse_transaction(w).hash for w in wires]
     envelope = gossip_envelope(demo_key(origin), chain.chain_id, wires, hashes)
-    return Client().post(GOSSIP, envelope, content_type="application/json")
+    return peer_post(GOSSIP, envelope)
 
 
 def test_a_batch_is_admitted_and_its_repeat_admits_nothing(chain):

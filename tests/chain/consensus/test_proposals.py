@@ -1,7 +1,6 @@
 """Proposals travel as hashes: bodies come from the mempool, the proposal, or a peer's lookup."""
 
 import pytest
-from django.test import Client
 
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import Transaction, parse_transaction
@@ -10,6 +9,7 @@ from chain.services.admission import transactions_submit
 from chain.services.blocks import block_build, block_check
 from chain.services.consensus import _proposal_transactions
 from tests.chain.api.conftest import address, signed
+from tests.chain.peer_client import peer_post
 
 LOOKUP = "/peer/v1/transactions/lookup/"
 
@@ -24,11 +24,7 @@ def test_lookup_returns_bodies_from_the_blocks_too(chain, produce):
     wire = admitted("factory_rayong")
     produce()
 
-    answer = Client().post(
-        LOOKUP,
-        {"chain_id": chain.chain_id, "hashes": [parse_transaction(wire).hash]},
-        content_type="application/json",
-    )
+    answer = peer_post(LOOKUP, {"chain_id": chain.chain_id, "hashes": [parse_transaction(wire).hash]})
 
     assert answer.json()["transactions"] == [wire]
 
@@ -36,20 +32,14 @@ def test_lookup_returns_bodies_from_the_blocks_too(chain, produce):
 def test_lookup_returns_the_mempool_bodies_asked_for(chain):
     wire = admitted("factory_rayong")
     tx_hash = parse_transaction(wire).hash
-    client = Client()
-
-    answer = client.post(
-        LOOKUP, {"chain_id": chain.chain_id, "hashes": [tx_hash, "ab" * 32]}, content_type="application/json"
-    )
+    answer = peer_post(LOOKUP, {"chain_id": chain.chain_id, "hashes": [tx_hash, "ab" * 32]})
 
     assert answer.status_code == 200
     assert answer.json()["transactions"] == [wire]
-    wrong_chain = client.post(LOOKUP, {"chain_id": "other", "hashes": []}, content_type="application/json")
+    wrong_chain = peer_post(LOOKUP, {"chain_id": "other", "hashes": []})
     assert wrong_chain.status_code == 400
     assert wrong_chain.json()["error"]["code"] == "wrong_chain"
-    malformed = client.post(
-        LOOKUP, {"chain_id": chain.chain_id, "hashes": "x"}, content_type="application/json"
-    )
+    malformed = peer_post(LOOKUP, {"chain_id": chain.chain_id, "hashes": "x"})
     assert malformed.status_code == 400
 
 

@@ -4,14 +4,14 @@ Plain JSON over HTTP; no session, no CSRF token (nothing here acts for a
 user). Every consensus message carries its sender's signature and is refused
 whole when one is wrong; gossiped transactions carry their own signatures.
 The work itself happens in Celery tasks after the message is stored.
+
+Each handler takes the request's JSON object (a POST's body, a GET's query
+parameters) and returns a status and a JSON object. chain.consumers.PeerEndpoint
+serves them outside Django's request handling: peers send tens of these a
+second, and Django's middleware chain cost twice the handler's own work.
 """
 
-import json
-
 from django.core.cache import cache
-from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
 from chain.consensus.messages import parse_message
 from chain.consensus.transport import gossip_valid
@@ -26,64 +26,50 @@ from chain.services.sync import blocks_for_peer
 MAX_BLOCKS = 50
 MAX_LOOKUP = 10_000
 
-
-def _error(code: str, message: str, status: int = 400) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+Reply = tuple[int, dict]
 
 
-def _body(request) -> dict | None:
-    try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
+def error(code: str, message: str, status: int = 400) -> Reply:
+    return status, {"error": {"code": code, "message": message}}
 
 
-@csrf_exempt
-@require_POST
-def consensus_messages(request):
+def consensus_messages(body: dict) -> Reply:
     """Signed proposals and votes (with proposed blocks); stored, then a consensus step runs."""
     from chain.tasks import consensus_step_soon, sync
 
-    body = _body(request)
-    if body is None:
-        return _error("malformed", "Send a JSON object {chain_id, messages, blocks}.")
     head = ChainHead.objects.only("chain_id", "height").get()
     if body.get("chain_id") != head.chain_id:
-        return _error("wrong_chain", f"This site runs chain {head.chain_id}.")
+        return error("wrong_chain", f"This site runs chain {head.chain_id}.")
     wires, blocks = body.get("messages", []), body.get("blocks", [])
     if not isinstance(wires, list) or not isinstance(blocks, list) or len(wires) > 1000 or len(blocks) > 10:
-        return _error("malformed", "messages and blocks are lists (at most 1000 and 10).")
+        return error("malformed", "messages and blocks are lists (at most 1000 and 10).")
     try:
         messages = [parse_message(wire, head.chain_id) for wire in wires]
         result = peer_messages_store(messages, blocks)
     except LedgerError as exc:
-        return _error(exc.code, exc.message)
+        return error(exc.code, exc.message)
     if result["stored"]:
         consensus_step_soon()
     if result["ahead"] and cache.add("peer-sync-pending", 1, timeout=2):
         sync.delay()  # a peer is at a later height: catch up now, not at the next stall
-    return JsonResponse(result)
+    return 200, result
 
 
-@csrf_exempt
-@require_POST
-def gossiped_transactions(request):
+def gossiped_transactions(body: dict) -> Reply:
     """Transactions another validator admitted: admitted here too, and not gossiped again."""
-    body = _body(request)
-    if body is None or not isinstance(body.get("transactions"), list):
-        return _error("malformed", "Send {chain_id, origin, transactions, signature}.")
+    if not isinstance(body.get("transactions"), list):
+        return error("malformed", "Send {chain_id, origin, transactions, signature}.")
     head = ChainHead.objects.only("chain_id").get()
     if body.get("chain_id") != head.chain_id:
-        return _error("wrong_chain", f"This site runs chain {head.chain_id}.")
+        return error("wrong_chain", f"This site runs chain {head.chain_id}.")
     try:
         txs = [parse_transaction(wire) for wire in body["transactions"]]
     except LedgerError as exc:
-        return _error(exc.code, exc.message)
+        return error(exc.code, exc.message)
     if not Validator.objects.filter(public_key=body.get("origin"), active=True).exists():
-        return _error("unknown_origin", "origin is not an active validator.", 403)
+        return error("unknown_origin", "origin is not an active validator.", 403)
     if not gossip_valid(body, head.chain_id, [tx.hash for tx in txs]):
-        return _error("bad_signature", "The origin's signature does not match.", 403)
+        return error("bad_signature", "The origin's signature does not match.", 403)
     try:
         admitted = len(transactions_submit(txs, gossip=False, skip_known=True))
     except BatchRejected:
@@ -95,53 +81,46 @@ def gossiped_transactions(request):
                 admitted += len(transactions_submit([tx], gossip=False, skip_known=True))
             except BatchRejected:
                 pass
-    return JsonResponse({"admitted": admitted, "received": len(txs)})
+    return 200, {"admitted": admitted, "received": len(txs)}
 
 
-@csrf_exempt
-@require_POST
-def transactions_lookup(request):
+def transactions_lookup(body: dict) -> Reply:
     """Transactions this site holds, by hash, from its mempool or its blocks: for a peer
     checking a proposal (or committing a decided block) whose transactions have not
     all reached it by gossip."""
-    body = _body(request)
-    hashes = body.get("hashes") if body else None
+    hashes = body.get("hashes")
     if (
         not isinstance(hashes, list)
         or len(hashes) > MAX_LOOKUP
         or not all(isinstance(h, str) for h in hashes)
     ):
-        return _error("malformed", f"Send {{chain_id, hashes}}: at most {MAX_LOOKUP} hashes.")
+        return error("malformed", f"Send {{chain_id, hashes}}: at most {MAX_LOOKUP} hashes.")
     head = ChainHead.objects.only("chain_id").get()
     if body.get("chain_id") != head.chain_id:
-        return _error("wrong_chain", f"This site runs chain {head.chain_id}.")
+        return error("wrong_chain", f"This site runs chain {head.chain_id}.")
     held = mempool_transactions(head.chain_id, hashes)
     missing = [h for h in hashes if h not in held]
     if missing:
         held |= committed_transactions(head.chain_id, missing)
-    return JsonResponse({"transactions": [tx.to_wire() for tx in held.values()]})
+    return 200, {"transactions": [tx.to_wire() for tx in held.values()]}
 
 
-@require_GET
-def blocks(request):
+def blocks(query: dict) -> Reply:
     try:
-        first = int(request.GET.get("from", "1"))
-        limit = min(int(request.GET.get("limit", "20")), MAX_BLOCKS)
+        first = int(query.get("from", "1"))
+        limit = min(int(query.get("limit", "20")), MAX_BLOCKS)
     except ValueError:
-        return _error("malformed", "from and limit are integers.")
-    return JsonResponse({"blocks": blocks_for_peer(max(first, 1), max(limit, 1))})
+        return error("malformed", "from and limit are integers.")
+    return 200, {"blocks": blocks_for_peer(max(first, 1), max(limit, 1))}
 
 
-@require_GET
-def status(request):
+def status(query: dict) -> Reply:
     data = consensus_status()
     head = ChainHead.objects.only("block_hash", "state_root").get()
-    return JsonResponse(
-        {
-            "height": data["height"],
-            "round": data["round"],
-            "step": data["step"],
-            "block_hash": head.block_hash,
-            "state_root": head.state_root,
-        }
-    )
+    return 200, {
+        "height": data["height"],
+        "round": data["round"],
+        "step": data["step"],
+        "block_hash": head.block_hash,
+        "state_root": head.state_root,
+    }
