@@ -426,12 +426,13 @@ def _chain_txs_copy(
             copy.write("".join(lines))
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
 def _copy_text(value: str) -> str:
-    """A value in COPY's text format: backslash, tab, newline and carriage return escaped."""
-    return value.translate(_COPY_ESCAPES)
+    """A value in COPY's text format: backslash, tab, newline and carriage return escaped.
+
+    Four ``replace`` scans in C: ``str.translate`` to two-character escapes went
+    through a dict per character, and was a tenth of a commit's CPU.
+    """
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _text_array(values: list[str]) -> str:
