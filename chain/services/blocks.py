@@ -271,11 +271,11 @@ def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> 
         commit_certificate=certificate,
         result_state_root=state.root,
     )
-    stored = _stored_payloads(built.txs)
+    stored = _mempool_remove(built.txs)
     tx_party_lists = [tx_parties(tx) for tx in result.included]
     _chain_txs_copy(header.height, result, tx_party_lists, stored)
     write_records(state.dirty_records())
-    _mempool_clear(built.txs)
+    _mempool_drop_stale(built.txs)
     head.height = header.height
     head.block_hash = header.hash
     head.last_block_at = datetime.fromtimestamp(header.timestamp_ms / 1000, tz=UTC)
@@ -313,11 +313,16 @@ def _head_ms(head: ChainHead) -> int:
     return int(head.last_block_at.timestamp() * 1000) if head.last_block_at else 0
 
 
-def _stored_payloads(txs: list[Transaction]) -> dict[str, tuple[str, str]]:
-    """hash -> (payload JSON, received_at) for COPY: as the mempool stored them, else as received now."""
+def _mempool_remove(txs: list[Transaction]) -> dict[str, tuple[str, str]]:
+    """Take the block's transactions out of the mempool, in one statement.
+
+    Returns hash -> (payload JSON, received_at) for COPY: as the mempool stored
+    them, else (a body from the proposal or a peer) as received now.
+    """
     with binary_cursor() as cursor:
         cursor.execute(
-            "SELECT hash, payload::text, received_at::text FROM chain_mempooltx WHERE hash = ANY(%b)",
+            "DELETE FROM chain_mempooltx WHERE hash = ANY(%b) "
+            "RETURNING hash, payload::text, received_at::text",
             [[tx.hash for tx in txs]],
         )
         stored = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
@@ -328,10 +333,9 @@ def _stored_payloads(txs: list[Transaction]) -> dict[str, tuple[str, str]]:
     return stored
 
 
-def _mempool_clear(txs: list[Transaction]) -> None:
-    """Drop the block's transactions from the mempool, and any left stale by the nonces it used."""
+def _mempool_drop_stale(txs: list[Transaction]) -> None:
+    """Drop what waits with a nonce the block's senders have now used (once their accounts are written)."""
     with binary_cursor() as cursor:
-        cursor.execute("DELETE FROM chain_mempooltx WHERE hash = ANY(%b)", [[tx.hash for tx in txs]])
         cursor.execute(
             "DELETE FROM chain_mempooltx m USING chain_account a "
             "WHERE m.sender = a.address AND m.nonce < a.nonce AND a.address = ANY(%b)",
