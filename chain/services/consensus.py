@@ -10,6 +10,7 @@ transaction. Messages leave for the peers only after commit
 a restarted site never signs two different votes for one round.
 """
 
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,9 @@ class Outbox:
     steps_at_ms: list[int] = field(default_factory=list)
     #: After a commit: whether this site proposes the next height's first round.
     proposes_next: bool = False
+    #: Where the messages go, read under the step's head (not again after commit).
+    chain_id: str = ""
+    peer_urls: list[str] = field(default_factory=list)
 
 
 def _now_ms() -> int:
@@ -173,8 +177,18 @@ def consensus_step(node_key, *, when_needed: bool = False, start_any: bool = Fal
     return block
 
 
+#: What step_needed reads, in one statement: a task asks it twice, before and under the lock.
+STEP_NEEDED_SQL = """
+    SELECT h.height, h.block_hash, h.state_root,
+           EXISTS (SELECT 1 FROM chain_consensusmessage m WHERE m.height = h.height + 1 AND NOT m.processed),
+           s.height, s.started, s.timeouts::text,
+           EXISTS (SELECT 1 FROM chain_mempooltx)
+      FROM chain_chainhead h LEFT JOIN chain_consensusstate s ON s.id = 1
+"""
+
+
 def step_needed(*, start_any: bool = False) -> bool:
-    """Whether a step has anything to do: a few cheap reads instead of a whole step.
+    """Whether a step has anything to do: one cheap read instead of a whole step.
 
     A step is needed when peer messages of the height wait, when a timeout is
     due, or, before the height started here, when there is work and this site
@@ -183,25 +197,31 @@ def step_needed(*, start_any: bool = False) -> bool:
     they also start it without one, which arms the propose timeout that moves
     past a proposer that is down.
     """
-    head = ChainHead.objects.only("height", "params", "block_hash", "state_root").get()
-    height = head.height + 1
-    if ConsensusMessage.objects.filter(height=height, processed=False).exists():
+    with connection.cursor() as cursor:
+        cursor.execute(STEP_NEEDED_SQL)
+        head_height, block_hash, state_root, waiting, height, started, timeouts, pooled = cursor.fetchone()
+    if waiting:
         return True
-    row = ConsensusState.objects.filter(id=1).only("height", "started", "timeouts").first()
-    if row is not None and row.height == height:
+    if height == head_height + 1:
         now = _now_ms()
-        if any(due <= now for due, *_ in row.timeouts):
+        if any(due <= now for due, *_ in json.loads(timeouts)):
             return True
-        if row.started:
+        if started:
             return False
-    return _has_work(head) and (start_any or _proposes_first(head))
+    if not (pooled or _begin_block_due()):
+        return False
+    return start_any or _validator_set_at(block_hash, state_root).proposer(0) == _node_address()
+
+
+def _node_address() -> str:
+    from chain.node import node_signing_key
+
+    return node_signing_key().verify_key.encode().hex()
 
 
 def _proposes_first(head: ChainHead) -> bool:
     """Whether this site proposes round 0 of the height after ``head``."""
-    from chain.node import node_signing_key
-
-    return validator_set(head).proposer(0) == node_signing_key().verify_key.encode().hex()
+    return validator_set(head).proposer(0) == _node_address()
 
 
 def _step_later() -> None:
@@ -221,13 +241,19 @@ def _step_at(due_ms: list[int]) -> None:
 def _send_after_commit(outbox: Outbox) -> None:
     """Send our new messages to every peer from a background thread: no task hop on the hot path."""
     from chain.consensus import transport
+
+    if outbox.peer_urls:
+        body = {"chain_id": outbox.chain_id, "messages": outbox.messages, "blocks": outbox.blocks}
+        transport.post_to_all_later(outbox.peer_urls, "/peer/v1/consensus/", body)
+
+
+@lru_cache(maxsize=1)
+def _peer_urls_at(previous: str, state_root: str, me: str) -> list[str]:
+    """The other validators' sites (``me`` is this node), read once per head, as the validator
+    set is: only a block changes the validators' urls."""
     from chain.peers import peer_urls
 
-    urls = list(peer_urls().values())
-    if urls:
-        chain_id = ChainHead.objects.only("chain_id").get().chain_id
-        body = {"chain_id": chain_id, "messages": outbox.messages, "blocks": outbox.blocks}
-        transport.post_to_all_later(urls, "/peer/v1/consensus/", body)
+    return list(peer_urls().values())
 
 
 def _step(node_key, outbox: Outbox) -> Block | None:
@@ -238,6 +264,7 @@ def _step(node_key, outbox: Outbox) -> Block | None:
     if me not in validators.power:
         return None  # an observer: it follows the chain by syncing, it does not vote
     chain_id = head.chain_id
+    outbox.chain_id, outbox.peer_urls = chain_id, _peer_urls_at(head.block_hash, head.state_root, me)
     stored = list(ConsensusMessage.objects.filter(height=state.height).order_by("id"))
     processed = [stored_message(m) for m in stored if m.processed]
     fresh = [m for m in stored if not m.processed]
@@ -303,12 +330,16 @@ def _step(node_key, outbox: Outbox) -> Block | None:
 
 
 def _has_work(head: ChainHead) -> bool:
+    return MempoolTx.objects.exists() or _begin_block_due(head.params)
+
+
+def _begin_block_due(params: dict | None = None) -> bool:
     from chain.ledger.block import begin_block_due
     from chain.store import DatabaseStore
 
-    if MempoolTx.objects.exists():
-        return True
-    return begin_block_due(DatabaseStore(), _now_ms(), head.params)
+    if params is None:
+        params = ChainHead.objects.only("params").get().params
+    return begin_block_due(DatabaseStore(), _now_ms(), params)
 
 
 def _propose(node_key, head: ChainHead, round: int, outbox: Outbox) -> str:
