@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -180,7 +181,7 @@ def block_build(node_key, head: ChainHead, round: int, *, empty_ok: bool) -> Bui
             nonce=0,
             tx_count=len(result.included),
             energy=result.energy,
-            validators_hash=validators_hash(active_validator_keys()),
+            validators_hash=_validators_hash_at(head.block_hash, head.state_root),
         )
     )
     return BuiltBlock(header, result.included, result, state, head.block_hash, params_after(params, state))
@@ -215,7 +216,7 @@ def block_check(
         problems.append("timestamp is not after the previous block or is in the future")
     if header.merkle_root != block_merkle_root(txs) or header.tx_count != len(txs):
         problems.append("merkle root or transaction count does not match the transactions")
-    if header.validators_hash != validators_hash(active_validator_keys()):
+    if header.validators_hash != _validators_hash_at(head.block_hash, head.state_root):
         problems.append("validators_hash is not the active validator set")
     if len(txs) > params["max_block_txs"]:
         problems.append("too many transactions")
@@ -307,6 +308,12 @@ def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> 
 
 def active_validator_keys() -> list[str]:
     return list(Validator.objects.filter(active=True, jailed=False).values_list("public_key", flat=True))
+
+
+@lru_cache(maxsize=1)
+def _validators_hash_at(block_hash: str, state_root: str) -> str:
+    """The active set's hash, read once per head: only a block changes who is active."""
+    return validators_hash(active_validator_keys())
 
 
 def _head_ms(head: ChainHead) -> int:

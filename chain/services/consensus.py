@@ -68,6 +68,8 @@ class Outbox:
     steps_at_ms: list[int] = field(default_factory=list)
     #: After a commit: whether this site proposes the next height's first round.
     proposes_next: bool = False
+    #: Blocks this step built and proposed, by hash.
+    proposed: dict[str, ProposedBlock] = field(default_factory=dict)
     #: Where the messages go, read under the step's head (not again after commit).
     chain_id: str = ""
     peer_urls: list[str] = field(default_factory=list)
@@ -307,7 +309,8 @@ def _step(node_key, outbox: Outbox) -> Block | None:
             )
             outbox.messages.append(wire)
             if message.type == PROPOSAL:
-                proposed = ProposedBlock.objects.get(hash=message.block_hash)
+                proposed = outbox.proposed.get(message.block_hash)  # else a valid value of an earlier round
+                proposed = proposed or ProposedBlock.objects.get(hash=message.block_hash)
                 outbox.blocks.append(proposal_wire(proposed))
         for timeout in action.timeouts:
             row.timeouts.append([now + timeout.duration_ms, timeout.step, timeout.height, timeout.round])
@@ -346,16 +349,22 @@ def _propose(node_key, head: ChainHead, round: int, outbox: Outbox) -> str:
     built = block_build(node_key, head, round, empty_ok=True)
     block_hash = built.header.hash
     _EXECUTED[block_hash] = built
-    ProposedBlock.objects.update_or_create(
+    proposed = ProposedBlock(
         hash=block_hash,
-        defaults={
-            "height": built.header.height,
-            "header": asdict(built.header),
-            "tx_hashes": [tx.hash for tx in built.txs],
-            "txs": [],
-            "verdict": "valid",
-        },
+        height=built.header.height,
+        header=asdict(built.header),
+        tx_hashes=[tx.hash for tx in built.txs],
+        txs=[],
+        verdict="valid",
     )
+    # One statement: a peer may have sent us this very block already.
+    ProposedBlock.objects.bulk_create(
+        [proposed],
+        update_conflicts=True,
+        unique_fields=["hash"],
+        update_fields=["height", "header", "tx_hashes", "txs", "verdict"],
+    )
+    outbox.proposed[block_hash] = proposed
     return block_hash
 
 
