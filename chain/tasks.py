@@ -18,8 +18,8 @@ from chain.consensus.messages import message_wire
 from chain.models import ChainHead, ConsensusMessage, ConsensusState, ProposedBlock
 from chain.node import node_signing_key
 from chain.peers import peer_urls
+from chain.services.consensus import consensus_prune, evidence_report, proposal_wire, stored_message
 from chain.services.consensus import consensus_step as step
-from chain.services.consensus import evidence_report, proposal_wire, stored_message
 from chain.services.sync import sync_from_peers
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,11 @@ TIMEOUT_STEP_EXPIRES_S = 5
 
 @shared_task(name="chain.produce_block", ignore_result=True)
 def produce_block() -> int | None:
-    """Beat's tick (GTX_TICK_S): lost timeouts, heights for begin-block work, recovery when stuck."""
+    """Beat's tick (GTX_TICK_S): lost timeouts, heights for begin-block work, pruning, recovery when stuck."""
     # A step already queued (peer messages woke it) does what this one would.
     queued = cache.get(STEP_QUEUED) is not None
     block = None if queued else step(node_signing_key(), when_needed=True, start_any=True)
+    consensus_prune()
     evidence_report()
     row = ConsensusState.objects.filter(id=1).first()
     if row is not None and row.progress_at and datetime.now(UTC) - row.progress_at > STALL:

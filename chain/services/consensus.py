@@ -123,14 +123,19 @@ def _load_state(head: ChainHead) -> tuple[ConsensusState, RoundState]:
         row.timeouts = []
         row.progress_at = datetime.now(UTC)
         row.save()
-        ConsensusMessage.objects.filter(height__lt=height).delete()
-        ProposedBlock.objects.filter(height__lt=height).delete()
         _EXECUTED.clear()
     state = RoundState(
         height,
         **{name: getattr(row, name) for name in STATE_FIELDS if name not in ("decided", "decided_round")},
     )
     return row, state
+
+
+def consensus_prune() -> None:
+    """Forget the messages and proposed blocks of decided heights (beat's tick: off the path of a step)."""
+    height = ChainHead.objects.only("height").get().height
+    ConsensusMessage.objects.filter(height__lte=height).delete()
+    ProposedBlock.objects.filter(height__lte=height).delete()
 
 
 def _save_state(row: ConsensusState, state: RoundState) -> None:

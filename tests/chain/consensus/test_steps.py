@@ -5,7 +5,7 @@ import pytest
 from chain.ledger.genesis import demo_key
 from chain.models import ConsensusMessage, ConsensusState
 from chain.node import node_key_write, node_signing_key
-from chain.services.consensus import consensus_step, step_needed
+from chain.services.consensus import consensus_prune, consensus_step, step_needed
 from tests.chain.consensus.test_proposals import admitted
 
 
@@ -54,3 +54,14 @@ def test_a_task_step_that_is_not_needed_changes_nothing(chain, another_node):
 
     consensus_step(node_signing_key(), when_needed=True, start_any=True)
     assert ConsensusState.objects.get().height == 1, "beat's tick ran the step"
+
+
+def test_beats_tick_prunes_the_messages_of_decided_heights_only(chain, produce):
+    admitted("factory_rayong")
+    produce()  # height 1 decided
+    ConsensusMessage.objects.create(height=1, round=0, type="prevote", sender="ab" * 32, signature="cd" * 64)
+    ConsensusMessage.objects.create(height=2, round=0, type="prevote", sender="ab" * 32, signature="cd" * 64)
+
+    consensus_prune()
+
+    assert list(ConsensusMessage.objects.values_list("height", flat=True)) == [2]
