@@ -153,8 +153,8 @@ def consensus_step(node_key, *, when_needed: bool = False, start_any: bool = Fal
     """Advance consensus as far as the stored messages and the clock allow; the block decided, if any.
 
     At most one block per call: a begin-block hook that stays due cannot make
-    a solo site spin. Messages of the next height that arrived meanwhile, or
-    transactions waiting for it, get a step of their own.
+    a solo site spin. Messages of the next height that arrived meanwhile, or,
+    when this site proposes it, transactions waiting for it, get a step of their own.
 
     With ``when_needed`` (the tasks), it steps only when ``step_needed``, asked
     before the lock and again once it holds it: the step that held the lock
