@@ -1,4 +1,4 @@
-"""The command lines of a site's processes: daphne, a Celery worker and Celery beat.
+"""The command lines of a site's processes: daphne, two Celery workers and Celery beat.
 
 ``manage.py start`` and gridtokenx_site.testsite both start a site; building the
 command lines in one place keeps their flags alike.
@@ -10,9 +10,7 @@ import time
 from pathlib import Path
 
 import psutil
-
-#: Appended to a site's queue for its consensus worker (settings.CELERY_TASK_ROUTES sends chain.* there).
-CONSENSUS_QUEUE_SUFFIX = "-consensus"
+from django.conf import settings
 
 
 def site_commands(
@@ -47,15 +45,24 @@ def site_commands(
             *celery,
             "worker",
             "-Q",
-            queue + CONSENSUS_QUEUE_SUFFIX,
+            queue + settings.GTX_CONSENSUS_QUEUE_SUFFIX,  # where CELERY_TASK_ROUTES sends chain.*
             "--pool",
             "solo",
             "-n",
             f"consensus.{worker_name}@%h",
             *quiet,
         ],
-        [*celery, "worker", "-Q", queue, "--concurrency", str(concurrency), "-n", f"{worker_name}@%h"]
-        + quiet,
+        [
+            *celery,
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            str(concurrency),
+            "-n",
+            f"{worker_name}@%h",
+            *quiet,
+        ],
     ]
     if beat_schedule is not None:
         commands.append([*celery, "beat", "--loglevel", "WARNING", "-s", str(beat_schedule)])
@@ -68,8 +75,6 @@ def site_commands(
 
 def meters_demo() -> bool:
     """GTX_METERS_DEMO=1 (``make run``): the site runs the meter bridge and simulator too."""
-    from django.conf import settings
-
     return getattr(settings, "GTX_METERS_DEMO", False)
 
 

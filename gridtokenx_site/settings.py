@@ -9,8 +9,6 @@ from pathlib import Path
 
 import environ
 
-from gridtokenx_site.processes import CONSENSUS_QUEUE_SUFFIX
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
@@ -116,7 +114,8 @@ CACHES = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = env("GTX_CELERY_QUEUE", default="gtx")
 # Consensus (chain.*) has a worker of its own (gridtokenx_site.processes.site_commands).
-CELERY_TASK_ROUTES = {"chain.*": {"queue": CELERY_TASK_DEFAULT_QUEUE + CONSENSUS_QUEUE_SUFFIX}}
+GTX_CONSENSUS_QUEUE_SUFFIX = "-consensus"
+CELERY_TASK_ROUTES = {"chain.*": {"queue": CELERY_TASK_DEFAULT_QUEUE + GTX_CONSENSUS_QUEUE_SUFFIX}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fixup closes the database connection after every task unless told to

@@ -66,8 +66,6 @@ class Outbox:
     blocks: list[dict] = field(default_factory=list)
     #: When to step again (ms): the timeouts this step set, or a second look after a commit.
     steps_at_ms: list[int] = field(default_factory=list)
-    #: After a commit: whether this site proposes the next height's first round.
-    proposes_next: bool = False
     #: Blocks this step built and proposed, by hash.
     proposed: dict[str, ProposedBlock] = field(default_factory=dict)
     #: Where the messages go, read under the step's head (not again after commit).
@@ -153,8 +151,9 @@ def consensus_step(node_key, *, when_needed: bool = False, start_any: bool = Fal
     """Advance consensus as far as the stored messages and the clock allow; the block decided, if any.
 
     At most one block per call: a begin-block hook that stays due cannot make
-    a solo site spin. Messages of the next height that arrived meanwhile, or,
-    when this site proposes it, transactions waiting for it, get a step of their own.
+    a solo site spin. What ``step_needed`` finds once a block is written
+    (messages of the next height, or work when this site proposes it) gets a
+    step of its own.
 
     With ``when_needed`` (the tasks), it steps only when ``step_needed``, asked
     before the lock and again once it holds it: the step that held the lock
@@ -174,10 +173,7 @@ def consensus_step(node_key, *, when_needed: bool = False, start_any: bool = Fal
         block = _step(node_key, outbox)
         if outbox.messages:
             transaction.on_commit(lambda: _send_after_commit(outbox))
-        if block is not None and (
-            ConsensusMessage.objects.filter(height=block.height + 1, processed=False).exists()
-            or (outbox.proposes_next and MempoolTx.objects.exists())
-        ):
+        if block is not None and step_needed():
             transaction.on_commit(_step_later)  # the next height starts now, not at the next tick
         if outbox.steps_at_ms:
             transaction.on_commit(lambda: _step_at(outbox.steps_at_ms))
@@ -186,7 +182,7 @@ def consensus_step(node_key, *, when_needed: bool = False, start_any: bool = Fal
 
 #: What step_needed reads, in one statement: a task asks it twice, before and under the lock.
 STEP_NEEDED_SQL = """
-    SELECT h.height, h.block_hash, h.state_root,
+    SELECT h.height, h.block_hash, h.state_root, h.params::text,
            EXISTS (SELECT 1 FROM chain_consensusmessage m WHERE m.height = h.height + 1 AND NOT m.processed),
            s.height, s.started, s.timeouts::text,
            EXISTS (SELECT 1 FROM chain_mempooltx)
@@ -206,7 +202,9 @@ def step_needed(*, start_any: bool = False) -> bool:
     """
     with connection.cursor() as cursor:
         cursor.execute(STEP_NEEDED_SQL)
-        head_height, block_hash, state_root, waiting, height, started, timeouts, pooled = cursor.fetchone()
+        head_height, block_hash, state_root, params, waiting, height, started, timeouts, pooled = (
+            cursor.fetchone()
+        )
     if waiting:
         return True
     if height == head_height + 1:
@@ -215,9 +213,9 @@ def step_needed(*, start_any: bool = False) -> bool:
             return True
         if started:
             return False
-    if not (pooled or _begin_block_due()):
+    if not (pooled or _begin_block_due(json.loads(params))):
         return False
-    return start_any or _validator_set_at(block_hash, state_root).proposer(0) == _node_address()
+    return start_any or _proposes_first(block_hash, state_root)
 
 
 def _node_address() -> str:
@@ -226,9 +224,9 @@ def _node_address() -> str:
     return node_signing_key().verify_key.encode().hex()
 
 
-def _proposes_first(head: ChainHead) -> bool:
-    """Whether this site proposes round 0 of the height after ``head``."""
-    return validator_set(head).proposer(0) == _node_address()
+def _proposes_first(block_hash: str, state_root: str) -> bool:
+    """Whether this site proposes round 0 of the height after the head ``block_hash``."""
+    return _validator_set_at(block_hash, state_root).proposer(0) == _node_address()
 
 
 def _step_later() -> None:
@@ -329,8 +327,10 @@ def _step(node_key, outbox: Outbox) -> Block | None:
         # A batch admitted while the block was written counted its transactions as
         # waiting, so queued no step: the proposer looks again one block interval on
         # (a no-op when the next height is under way by then).
-        outbox.proposes_next = _proposes_first(head)
-        outbox.steps_at_ms = [now + head.params["block_interval_ms"]] if outbox.proposes_next else []
+        if _proposes_first(head.block_hash, head.state_root):
+            outbox.steps_at_ms = [now + head.params["block_interval_ms"]]
+        else:
+            outbox.steps_at_ms = []
         ConsensusState.objects.filter(id=1).update(progress_at=datetime.now(UTC))
         return block
     _save_state(row, state)
@@ -341,12 +341,10 @@ def _has_work(head: ChainHead) -> bool:
     return MempoolTx.objects.exists() or _begin_block_due(head.params)
 
 
-def _begin_block_due(params: dict | None = None) -> bool:
+def _begin_block_due(params: dict) -> bool:
     from chain.ledger.block import begin_block_due
     from chain.store import DatabaseStore
 
-    if params is None:
-        params = ChainHead.objects.only("params").get().params
     return begin_block_due(DatabaseStore(), _now_ms(), params)
 
 
