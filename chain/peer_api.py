@@ -45,7 +45,7 @@ def consensus_messages(body: dict) -> Reply:
         return error("malformed", "messages and blocks are lists (at most 1000 and 10).")
     try:
         messages = [parse_message(wire, head.chain_id) for wire in wires]
-        result = peer_messages_store(messages, blocks)
+        result = peer_messages_store(messages, blocks, head_height=head.height)
     except LedgerError as exc:
         return error(exc.code, exc.message)
     if result["stored"]:

@@ -56,19 +56,43 @@ def consensus_step_soon() -> None:
         consensus_step.delay()
 
 
+#: This process's armed timer: the due time (ms) of the timeout step it queued last, if
+#: that step has not run yet. One timer at a time: when it fires, it arms the next.
+_armed_ms: int | None = None
+
+
 def consensus_step_at(due_ms: int) -> None:
     """Queue a consensus step for when a timeout falls due (the worker holds it until then).
 
-    Beat's tick still finds any timeout whose step was lost (a worker restart, say).
+    Only when it is due before the timer already armed: that one fires first and
+    arms the next. Most timeouts never fire (the height decides first), so a
+    height queues about one timer instead of one for each timeout it sets. Beat's
+    tick still finds any timeout whose step was lost (a worker restart, say).
     """
-    delay_s = max(0.0, (due_ms - time.time_ns() // 1_000_000) / 1000)
-    consensus_timeout.apply_async(countdown=delay_s, expires=delay_s + TIMEOUT_STEP_EXPIRES_S)
+    global _armed_ms
+    now = time.time_ns() // 1_000_000
+    if _armed_ms is not None and now <= _armed_ms + TIMEOUT_STEP_EXPIRES_S * 1000 and _armed_ms <= due_ms:
+        return
+    delay_s = max(0.0, (due_ms - now) / 1000)
+    consensus_timeout.apply_async(args=[due_ms], countdown=delay_s, expires=delay_s + TIMEOUT_STEP_EXPIRES_S)
+    _armed_ms = due_ms
 
 
 @shared_task(name="chain.consensus_timeout", ignore_result=True)
-def consensus_timeout() -> int | None:
-    """A timeout fell due: a step, unless the height moved on and nothing else is waiting."""
+def consensus_timeout(due_ms: int | None = None) -> int | None:
+    """A timeout fell due: a step, unless the height moved on and nothing else is waiting;
+    then the timer is armed for the next timeout still pending."""
+    global _armed_ms
+    if _armed_ms == due_ms:
+        _armed_ms = None
     block = step(node_signing_key(), when_needed=True)
+    # Those of a decided height may linger in the row until the next height starts: only
+    # future ones are armed, so a stale one cannot fire again and again.
+    now = time.time_ns() // 1_000_000
+    timeouts = ConsensusState.objects.filter(id=1).values_list("timeouts", flat=True).first() or []
+    pending = [due for due, *_ in timeouts if due > now]
+    if pending:
+        consensus_step_at(min(pending))
     return block.height if block else None
 
 

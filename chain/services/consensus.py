@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from chain.consensus.machine import (
     PRECOMMIT,
@@ -529,46 +529,60 @@ def evidence_report() -> int:
 # --- what peers send ----------------------------------------------------------
 
 
-def peer_messages_store(
-    messages: list[tuple[Message, str]], blocks: list[dict], *, sender_url: str = ""
-) -> dict:
+def peer_messages_store(messages: list[tuple[Message, str]], blocks: list[dict], *, head_height: int) -> dict:
     """Keep verified peer messages (and proposed blocks) for the next step; say what was new.
 
-    The caller checked each signature (chain.consensus.messages.parse_message).
-    Messages for heights already decided here mark the sender as behind.
+    The caller checked each signature (chain.consensus.messages.parse_message)
+    and read ``head_height``. Messages for heights already decided here mark the
+    sender as behind. Peers send several of these a height each: the messages go
+    in one statement, and one that is already here is skipped, not an error.
     """
-    head = ChainHead.objects.only("height", "chain_id").get()
-    validators = set(Validator.objects.filter(active=True).values_list("public_key", flat=True))
-    stored = ahead = 0
-    behind = set()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT public_key FROM chain_validator WHERE active")
+        validators = {row[0] for row in cursor.fetchall()}
+    behind, ahead, rows = set(), 0, []
     for header_txs in blocks:
-        _proposed_block_store(head, header_txs)
+        _proposed_block_store(head_height, header_txs)
     for message, signature in messages:
         if message.sender not in validators:
             raise LedgerError("bad_message", "The sender is not an active validator.")
-        if message.height <= head.height:
+        if message.height <= head_height:
             behind.add(message.sender)
             continue
-        if message.height > head.height + 1:
+        if message.height > head_height + 1:
             ahead += 1
-        try:
-            with transaction.atomic():
-                ConsensusMessage.objects.create(
-                    height=message.height,
-                    round=message.round,
-                    type=message.type,
-                    sender=message.sender,
-                    block_hash=message.block_hash,
-                    pol_round=message.pol_round,
-                    signature=signature,
-                )
-            stored += 1
-        except IntegrityError:
-            pass  # a duplicate: we have it already
-    return {"stored": stored, "ahead": ahead, "behind": sorted(behind), "height": head.height}
+        rows.append(
+            (
+                message.height,
+                message.round,
+                message.type,
+                message.sender,
+                message.block_hash,
+                message.pol_round,
+                signature,
+            )
+        )
+    stored = _messages_insert(rows) if rows else 0
+    return {"stored": stored, "ahead": ahead, "behind": sorted(behind), "height": head_height}
 
 
-def _proposed_block_store(head: ChainHead, body: dict) -> None:
+def _messages_insert(rows: list[tuple]) -> int:
+    """Insert peer messages not held yet, in one statement; how many were new."""
+    columns = list(zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO chain_consensusmessage "
+            "(height, round, type, sender, block_hash, pol_round, signature, processed, received_at) "
+            "SELECT h, r, t, s, b, p, sig, false, now() "
+            "FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[]) "
+            "WITH ORDINALITY AS u(h, r, t, s, b, p, sig, ord) ORDER BY ord "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            [list(column) for column in columns],
+        )
+        return len(cursor.fetchall())
+
+
+def _proposed_block_store(head_height: int, body: dict) -> None:
     header = body.get("header")
     tx_hashes = body.get("tx_hashes")
     txs = body.get("txs", [])
@@ -587,10 +601,11 @@ def _proposed_block_store(head: ChainHead, body: dict) -> None:
     except (TypeError, ValueError, LedgerError) as exc:
         raise LedgerError("bad_message", f"Malformed block header: {exc}") from exc
     height = header.get("height")
-    if not isinstance(height, int) or height <= head.height:
+    if not isinstance(height, int) or height <= head_height:
         return
-    ProposedBlock.objects.get_or_create(
-        hash=block_hash, defaults={"height": height, "header": header, "tx_hashes": tx_hashes, "txs": txs}
+    ProposedBlock.objects.bulk_create(  # one statement; a block we hold already is kept as it is
+        [ProposedBlock(hash=block_hash, height=height, header=header, tx_hashes=tx_hashes, txs=txs)],
+        ignore_conflicts=True,
     )
 
 

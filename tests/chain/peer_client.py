@@ -2,8 +2,8 @@
 
 Not channels.testing.HttpCommunicator: it runs the application in an empty
 context, so the endpoint's database work would run on another thread and
-connection, outside the test's transaction. Called through async_to_sync, it
-runs on the test's own thread and connection; and, as Django's test client
+connection, outside the test's transaction. Called through async_to_sync, and
+thread-sensitive, it runs on the test's own thread and connection; and, as Django's test client
 does for its requests, it keeps the connection open that Channels would
 close around the work (the test's transaction is on it).
 """
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from asgiref.sync import async_to_sync
 from channels.routing import URLRouter
 
+from chain.consumers import PeerEndpoint
 from chain.routing import peer_http_urlpatterns
 
 PEER_ROUTES = URLRouter(peer_http_urlpatterns)
@@ -59,7 +60,10 @@ def peer_request(method: str, path: str, body: bytes = b"", headers=HOST) -> Pee
         "query_string": url.query.encode(),
         "headers": headers,
     }
-    with mock.patch("channels.db.close_old_connections"):
+    with (
+        mock.patch("channels.db.close_old_connections"),
+        mock.patch.object(PeerEndpoint, "thread_sensitive", True),  # the test's thread
+    ):
         start, *chunks = async_to_sync(_call)(scope, body)
     return PeerAnswer(start["status"], dict(start["headers"]), b"".join(c["body"] for c in chunks))
 
