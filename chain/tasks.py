@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 from django.core.cache import cache
+from django.db import connection
 
 from chain.consensus import transport
 from chain.consensus.messages import message_wire
@@ -107,6 +108,24 @@ def consensus_step() -> int | None:
     cache.delete(STEP_QUEUED)
     block = step(node_signing_key(), when_needed=True)
     return block.height if block else None
+
+
+#: Tables whose rows come and go many times a second: mempool, and consensus messages and
+#: proposals of decided heights (pruned at each tick).
+CHURNING_TABLES = ("chain_mempooltx", "chain_consensusmessage", "chain_proposedblock")
+
+
+@shared_task(name="chain.vacuum_churning", ignore_result=True)
+def vacuum_churning() -> None:
+    """VACUUM the tables that churn, at every tick, as autovacuum would if it keeps up (or runs at all).
+
+    The mempool takes and loses every transaction: with its dead rows left in
+    place, it grew to 16 MB in 15 s at 1,500 tx/s, and counting the rows that
+    wait (which admission does for every batch) took 7 ms instead of 0.3.
+    """
+    with connection.cursor() as cursor:
+        for table in CHURNING_TABLES:
+            cursor.execute(f"VACUUM (SKIP_LOCKED) {table}")
 
 
 @shared_task(name="chain.consensus_resend", ignore_result=True)

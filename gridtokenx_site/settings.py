@@ -113,9 +113,13 @@ CACHES = {
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = env("GTX_CELERY_QUEUE", default="gtx")
-# Consensus (chain.*) has a worker of its own (gridtokenx_site.processes.site_commands).
+# Consensus (chain.*) has a worker of its own (gridtokenx_site.processes.site_commands);
+# table upkeep runs beside the other work. The first route that matches wins.
 GTX_CONSENSUS_QUEUE_SUFFIX = "-consensus"
-CELERY_TASK_ROUTES = {"chain.*": {"queue": CELERY_TASK_DEFAULT_QUEUE + GTX_CONSENSUS_QUEUE_SUFFIX}}
+CELERY_TASK_ROUTES = {
+    "chain.vacuum_churning": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "chain.*": {"queue": CELERY_TASK_DEFAULT_QUEUE + GTX_CONSENSUS_QUEUE_SUFFIX},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fixup closes the database connection after every task unless told to
@@ -242,7 +246,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "chain.produce_block",
         "schedule": GTX_TICK_S,
         "options": {"expires": 2 * GTX_TICK_S},
-    }
+    },
+    "vacuum-churning": {
+        "task": "chain.vacuum_churning",
+        "schedule": GTX_TICK_S,
+        "options": {"expires": 2 * GTX_TICK_S},
+    },
 }
 if env.bool("GTX_DEMO_MARKET", default=False):
     CELERY_BEAT_SCHEDULE["demo-market"] = {
