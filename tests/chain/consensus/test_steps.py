@@ -1,5 +1,7 @@
 """When a consensus step is worth running: the proposer starts a height for work, the others wait for it."""
 
+import time
+
 import pytest
 
 from chain.ledger.genesis import demo_key
@@ -65,3 +67,41 @@ def test_beats_tick_prunes_the_messages_of_decided_heights_only(chain, produce):
     consensus_prune()
 
     assert list(ConsensusMessage.objects.values_list("height", flat=True)) == [2]
+
+
+@pytest.fixture
+def timer(monkeypatch):
+    """The timeout timer's queued steps (due ms), with nothing armed to start with."""
+    from chain import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks, "_armed_ms", None)
+    monkeypatch.setattr(
+        tasks.consensus_timeout, "apply_async", lambda args, **options: queued.append(args[0])
+    )
+    return queued
+
+
+def test_a_timeout_due_after_the_armed_timer_queues_no_step(timer):
+    from chain.tasks import consensus_step_at
+
+    now = time.time_ns() // 1_000_000
+    consensus_step_at(now + 3000)  # a propose timeout
+    consensus_step_at(now + 1000)  # a prevote timeout, due sooner
+    consensus_step_at(now + 2000)  # due after the armed one: it arms this when it fires
+
+    assert timer == [now + 3000, now + 1000]
+
+
+def test_a_fired_timer_arms_the_next_pending_timeout_and_not_a_stale_one(chain, timer):
+    from chain.tasks import consensus_step_at, consensus_timeout
+
+    now = time.time_ns() // 1_000_000
+    # The row of a decided height (0) keeps its timeouts until the next height starts here.
+    ConsensusState.objects.create(
+        id=1, height=0, timeouts=[[now - 5000, "prevote", 0, 0], [now + 4000, "precommit", 0, 1]]
+    )
+    consensus_step_at(now + 100)
+    consensus_timeout(now + 100)
+
+    assert timer == [now + 100, now + 4000], "the past timeout is not armed again"

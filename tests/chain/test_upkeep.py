@@ -1,0 +1,48 @@
+"""Table upkeep: the tables that churn are vacuumed at every tick, off the consensus worker."""
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from chain.models import MempoolTx
+from chain.tasks import vacuum_churning
+from gridtokenx_site.celery import app
+
+
+def _pages(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s)", [table])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM cannot run inside the test's transaction
+def test_vacuum_gives_back_the_space_of_rows_gone_from_the_mempool():
+    MempoolTx.objects.bulk_create(
+        MempoolTx(
+            hash=f"{i:064x}",
+            sender="ab" * 32,
+            nonce=i,
+            kind="transfer",
+            payload={"to": "cd" * 32, "amount": 1},
+            signature="ef" * 64,
+            token_debit=1,
+            energy_debit_wh=0,
+            received_at=timezone.now(),
+        )
+        for i in range(2000)
+    )
+    MempoolTx.objects.all().delete()
+    assert _pages("chain_mempooltx") > 0, "deleted rows stay in place until vacuumed"
+
+    vacuum_churning()
+
+    assert _pages("chain_mempooltx") == 0
+
+
+def test_upkeep_runs_at_every_tick_beside_the_other_work_not_in_the_consensus_worker():
+    entry = next(e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "chain.vacuum_churning")
+    assert entry["schedule"] == settings.GTX_TICK_S
+    route = app.amqp.router.route({}, "chain.vacuum_churning")
+    assert route["queue"].name == settings.CELERY_TASK_DEFAULT_QUEUE
+    assert app.amqp.router.route({}, "chain.consensus_step")["queue"].name.endswith("-consensus")
