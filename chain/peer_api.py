@@ -17,10 +17,10 @@ from chain.consensus.messages import parse_message
 from chain.consensus.transport import gossip_valid
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import parse_transaction
-from chain.models import ChainHead, Validator
-from chain.services.admission import BatchRejected, transactions_submit
+from chain.models import ChainHead
+from chain.services.admission import BatchRejected, intake_head, transactions_submit
 from chain.services.blocks import committed_transactions, mempool_transactions
-from chain.services.consensus import consensus_status, peer_messages_store
+from chain.services.consensus import active_validators, consensus_status, peer_messages_store
 from chain.services.sync import blocks_for_peer
 
 MAX_BLOCKS = 50
@@ -37,7 +37,7 @@ def consensus_messages(body: dict) -> Reply:
     """Signed proposals and votes (with proposed blocks); stored, then a consensus step runs."""
     from chain.tasks import consensus_step_soon, sync
 
-    head = ChainHead.objects.only("chain_id", "height").get()
+    head = intake_head()
     if body.get("chain_id") != head.chain_id:
         return error("wrong_chain", f"This site runs chain {head.chain_id}.")
     wires, blocks = body.get("messages", []), body.get("blocks", [])
@@ -59,26 +59,26 @@ def gossiped_transactions(body: dict) -> Reply:
     """Transactions another validator admitted: admitted here too, and not gossiped again."""
     if not isinstance(body.get("transactions"), list):
         return error("malformed", "Send {chain_id, origin, transactions, signature}.")
-    head = ChainHead.objects.only("chain_id").get()
+    head = intake_head()
     if body.get("chain_id") != head.chain_id:
         return error("wrong_chain", f"This site runs chain {head.chain_id}.")
     try:
         txs = [parse_transaction(wire) for wire in body["transactions"]]
     except LedgerError as exc:
         return error(exc.code, exc.message)
-    if not Validator.objects.filter(public_key=body.get("origin"), active=True).exists():
+    if body.get("origin") not in active_validators():
         return error("unknown_origin", "origin is not an active validator.", 403)
     if not gossip_valid(body, head.chain_id, [tx.hash for tx in txs]):
         return error("bad_signature", "The origin's signature does not match.", 403)
     try:
-        admitted = len(transactions_submit(txs, gossip=False, skip_known=True))
+        admitted = len(transactions_submit(txs, gossip=False, skip_known=True, head=head))
     except BatchRejected:
         # One refused transaction (a nonce already used here, say) must not keep
         # the others out: admit them one by one.
         admitted = 0
         for tx in txs:
             try:
-                admitted += len(transactions_submit([tx], gossip=False, skip_known=True))
+                admitted += len(transactions_submit([tx], gossip=False, skip_known=True, head=head))
             except BatchRejected:
                 pass
     return 200, {"admitted": admitted, "received": len(txs)}
@@ -95,7 +95,7 @@ def transactions_lookup(body: dict) -> Reply:
         or not all(isinstance(h, str) for h in hashes)
     ):
         return error("malformed", f"Send {{chain_id, hashes}}: at most {MAX_LOOKUP} hashes.")
-    head = ChainHead.objects.only("chain_id").get()
+    head = intake_head()
     if body.get("chain_id") != head.chain_id:
         return error("wrong_chain", f"This site runs chain {head.chain_id}.")
     held = mempool_transactions(head.chain_id, hashes)

@@ -537,9 +537,7 @@ def peer_messages_store(messages: list[tuple[Message, str]], blocks: list[dict],
     sender as behind. Peers send several of these a height each: the messages go
     in one statement, and one that is already here is skipped, not an error.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT public_key FROM chain_validator WHERE active")
-        validators = {row[0] for row in cursor.fetchall()}
+    validators = active_validators()
     behind, ahead, rows = set(), 0, []
     for header_txs in blocks:
         _proposed_block_store(head_height, header_txs)
@@ -564,6 +562,13 @@ def peer_messages_store(messages: list[tuple[Message, str]], blocks: list[dict],
         )
     stored = _messages_insert(rows) if rows else 0
     return {"stored": stored, "ahead": ahead, "behind": sorted(behind), "height": head_height}
+
+
+def active_validators() -> set[str]:
+    """The active validators' public keys (a plain query: peer requests ask it many times a second)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT public_key FROM chain_validator WHERE active")
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _messages_insert(rows: list[tuple]) -> int:
