@@ -117,14 +117,20 @@ CHURNING_TABLES = ("chain_mempooltx", "chain_consensusmessage", "chain_proposedb
 
 @shared_task(name="chain.vacuum_churning", ignore_result=True)
 def vacuum_churning() -> None:
-    """VACUUM the tables that churn, at every tick, as autovacuum would if it keeps up (or runs at all).
+    """VACUUM the tables that churn and have dead rows, at every tick, as autovacuum would if it
+    kept up (or ran at all).
 
     The mempool takes and loses every transaction: with its dead rows left in
     place, it grew to 16 MB in 15 s at 1,500 tx/s, and counting the rows that
     wait (which admission does for every batch) took 7 ms instead of 0.3.
     """
     with connection.cursor() as cursor:
-        for table in CHURNING_TABLES:
+        # Only those with dead rows: an idle site has none, and vacuums nothing.
+        cursor.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) AND n_dead_tup > 0",
+            [list(CHURNING_TABLES)],
+        )
+        for (table,) in cursor.fetchall():
             cursor.execute(f"VACUUM (SKIP_LOCKED) {table}")
 
 
