@@ -247,9 +247,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": GTX_TICK_S,
         "options": {"expires": 2 * GTX_TICK_S},
     },
+    # Every other tick: at 1,500 tx/s that leaves at most about 3,000 dead rows in the mempool.
     "vacuum-churning": {
         "task": "chain.vacuum_churning",
-        "schedule": GTX_TICK_S,
+        "schedule": 2 * GTX_TICK_S,
         "options": {"expires": 2 * GTX_TICK_S},
     },
 }
