@@ -119,3 +119,26 @@ def _upsert_sql(table: str) -> tuple[str, list[tuple[str, str, bool]]]:
     insert = f'INSERT INTO "{model._meta.db_table}" ({names}) SELECT {selected} '  # noqa: S608
     upsert = f'FROM unnest({arrays}) AS u({names}) ON CONFLICT ("{pk}") DO UPDATE SET {updates}'
     return insert + upsert, columns
+
+
+#: Tables whose rows come and go many times a second: the mempool, and the consensus
+#: messages and proposals of decided heights (pruned at each tick).
+CHURNING_TABLES = ("chain_mempooltx", "chain_consensusmessage", "chain_proposedblock")
+
+
+def churning_tables_vacuum() -> None:
+    """VACUUM the tables that churn and have dead rows, as autovacuum would if it kept up
+    (or ran at all): outside any transaction.
+
+    The mempool takes and loses every transaction: with its dead rows left in
+    place, it grew to 16 MB in 15 s at 1,500 tx/s, and counting the rows that
+    wait (which admission does for every batch) took 7 ms instead of 0.3.
+    """
+    with connection.cursor() as cursor:
+        # Only those with dead rows: an idle site has none, and vacuums nothing.
+        cursor.execute(
+            "SELECT t FROM unnest(%s::text[]) AS t WHERE pg_stat_get_dead_tuples(t::regclass) > 0",
+            [list(CHURNING_TABLES)],
+        )
+        for (table,) in cursor.fetchall():
+            cursor.execute(f"VACUUM (SKIP_LOCKED) {table}")

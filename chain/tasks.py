@@ -12,16 +12,22 @@ from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import connection
 
 from chain.consensus import transport
 from chain.consensus.messages import message_wire
 from chain.models import ChainHead, ConsensusMessage, ConsensusState, ProposedBlock
 from chain.node import node_signing_key
 from chain.peers import peer_urls
-from chain.services.consensus import consensus_prune, evidence_report, proposal_wire, stored_message
+from chain.services.consensus import (
+    consensus_prune,
+    evidence_report,
+    next_timeout_ms,
+    proposal_wire,
+    stored_message,
+)
 from chain.services.consensus import consensus_step as step
 from chain.services.sync import sync_from_peers
+from chain.store import churning_tables_vacuum
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +93,9 @@ def consensus_timeout(due_ms: int | None = None) -> int | None:
     if _armed_ms == due_ms:
         _armed_ms = None
     block = step(node_signing_key(), when_needed=True)
-    # Those of a decided height may linger in the row until the next height starts: only
-    # future ones are armed, so a stale one cannot fire again and again.
-    now = time.time_ns() // 1_000_000
-    timeouts = ConsensusState.objects.filter(id=1).values_list("timeouts", flat=True).first() or []
-    pending = [due for due, *_ in timeouts if due > now]
-    if pending:
-        consensus_step_at(min(pending))
+    due = next_timeout_ms()
+    if due is not None:
+        consensus_step_at(due)
     return block.height if block else None
 
 
@@ -110,28 +112,10 @@ def consensus_step() -> int | None:
     return block.height if block else None
 
 
-#: Tables whose rows come and go many times a second: mempool, and consensus messages and
-#: proposals of decided heights (pruned at each tick).
-CHURNING_TABLES = ("chain_mempooltx", "chain_consensusmessage", "chain_proposedblock")
-
-
 @shared_task(name="chain.vacuum_churning", ignore_result=True)
 def vacuum_churning() -> None:
-    """VACUUM the tables that churn and have dead rows, every other tick, as autovacuum would
-    if it kept up (or ran at all).
-
-    The mempool takes and loses every transaction: with its dead rows left in
-    place, it grew to 16 MB in 15 s at 1,500 tx/s, and counting the rows that
-    wait (which admission does for every batch) took 7 ms instead of 0.3.
-    """
-    with connection.cursor() as cursor:
-        # Only those with dead rows: an idle site has none, and vacuums nothing.
-        cursor.execute(
-            "SELECT t FROM unnest(%s::text[]) AS t WHERE pg_stat_get_dead_tuples(t::regclass) > 0",
-            [list(CHURNING_TABLES)],
-        )
-        for (table,) in cursor.fetchall():
-            cursor.execute(f"VACUUM (SKIP_LOCKED) {table}")
+    """Every other tick, in the general worker: VACUUM the tables that churn (chain.store)."""
+    churning_tables_vacuum()
 
 
 @shared_task(name="chain.consensus_resend", ignore_result=True)

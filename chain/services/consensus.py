@@ -48,6 +48,7 @@ from chain.models import (
 )
 from chain.services import blocks as block_services
 from chain.services.blocks import BuiltBlock, block_build, block_check, block_write
+from chain.store import binary_cursor
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,17 @@ def consensus_prune() -> None:
     height = ChainHead.objects.only("height").get().height
     ConsensusMessage.objects.filter(height__lte=height).delete()
     ProposedBlock.objects.filter(height__lte=height).delete()
+
+
+def next_timeout_ms() -> int | None:
+    """When this site's next pending timeout falls due (ms), for the timer to arm; None if none.
+
+    Those of a decided height may linger in the row until the next height starts
+    here: only future ones count, so a stale one cannot fire again and again.
+    """
+    now = _now_ms()
+    timeouts = ConsensusState.objects.filter(id=1).values_list("timeouts", flat=True).first() or []
+    return min((due for due, *_ in timeouts if due > now), default=None)
 
 
 def _save_state(row: ConsensusState, state: RoundState) -> None:
@@ -573,16 +585,16 @@ def active_validators() -> set[str]:
 
 def _messages_insert(rows: list[tuple]) -> int:
     """Insert peer messages not held yet, in one statement; how many were new."""
-    columns = list(zip(*rows, strict=True))
-    with connection.cursor() as cursor:
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    with binary_cursor() as cursor:  # each column one array, bound on the server, as admission's insert
         cursor.execute(
             "INSERT INTO chain_consensusmessage "
             "(height, round, type, sender, block_hash, pol_round, signature, processed, received_at) "
             "SELECT h, r, t, s, b, p, sig, false, now() "
-            "FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[]) "
+            "FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::int[], %b::text[]) "
             "WITH ORDINALITY AS u(h, r, t, s, b, p, sig, ord) ORDER BY ord "
             "ON CONFLICT DO NOTHING RETURNING id",
-            [list(column) for column in columns],
+            columns,
         )
         return len(cursor.fetchall())
 
