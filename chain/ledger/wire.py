@@ -1,0 +1,87 @@
+"""The one strict JSON decoder for everything that crosses into the node.
+
+REST bodies, the peer protocol, MQTT readings and WebSocket frames are decoded
+here, never with a bare ``json.loads``: a document is refused whole (a
+``LedgerError`` with code ``malformed_json``) when it is not UTF-8, nests deeper
+than ``MAX_DEPTH``, repeats a key in an object, spells NaN or Infinity, or
+holds text PostgreSQL cannot store (U+0000, or a lone UTF-16 surrogate, which
+JSON's ``\\uXXXX`` escapes can spell). What passes can be stored as it is.
+"""
+
+import json
+import re
+
+from .errors import LedgerError
+
+MALFORMED_JSON = "malformed_json"
+#: Deepest nesting of objects and arrays any message of the protocol needs, with room.
+MAX_DEPTH = 32
+
+#: What no stored text may hold: NUL (PostgreSQL's text and jsonb refuse it) and
+#: surrogate code points (not characters: UTF-8 cannot encode them).
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+#: The escapes that can spell those in JSON text; a document without them needs no walk.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def text_storable(value: str) -> bool:
+    """True when ``value`` holds no NUL and no surrogate: PostgreSQL stores it exactly."""
+    return UNSTORABLE_TEXT.search(value) is None
+
+
+def _refuse(message: str) -> LedgerError:
+    return LedgerError(MALFORMED_JSON, message)
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _refuse("An object names the same key twice.")
+    return obj
+
+
+def _constant(name: str):
+    raise _refuse(f"{name} is not a JSON number.")
+
+
+def json_decode(raw: bytes | str):
+    """The decoded document, or LedgerError(``malformed_json``) saying why not."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _refuse("The body is not UTF-8 text.") from None
+    try:
+        value = json.loads(text, object_pairs_hook=_object, parse_constant=_constant)
+    except RecursionError:
+        raise _refuse(f"The document nests deeper than {MAX_DEPTH} levels.") from None
+    except ValueError as exc:  # JSONDecodeError, and int() of a number of over 4,300 digits
+        raise _refuse(f"The body is not valid JSON: {exc}.") from None
+    _check(value, strings=_SUSPECT_ESCAPE.search(raw) is not None)
+    return value
+
+
+def _check(value, *, strings: bool) -> None:
+    """Depth, and with ``strings`` every key and string, iteratively (no recursion to exhaust)."""
+    if strings and type(value) is str and not text_storable(value):
+        raise _refuse("Text may not hold U+0000 or a lone surrogate.")
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if type(node) is dict:
+            if strings and any(not text_storable(key) for key in node):
+                raise _refuse("Text may not hold U+0000 or a lone surrogate.")
+            items = node.values()
+        elif type(node) is list:
+            items = node
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise _refuse(f"The document nests deeper than {MAX_DEPTH} levels.")
+        for item in items:
+            kind = type(item)
+            if kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif strings and kind is str and not text_storable(item):
+                raise _refuse("Text may not hold U+0000 or a lone surrogate.")
