@@ -115,6 +115,28 @@ class _Echo:
         return value
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _SafeCsvWriter:
+    """csv.writer whose text cells cannot run as spreadsheet formulas.
+
+    Names in an export come from people (usernames may start with + - @) and from the
+    genesis; a regulator opens the file in a spreadsheet, where "=HYPERLINK(..)" or
+    "@SUM(..)" would run. Such a text cell is written with a leading apostrophe, which
+    spreadsheets show as text; integers are written as they are.
+    """
+
+    def __init__(self):
+        self._writer = csv.writer(_Echo())
+
+    def writerow(self, row):
+        return self._writer.writerow(
+            ["'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell for cell in row]
+        )
+
+
 TRADE_COLUMNS = [
     "trade_id",
     "height",
@@ -140,7 +162,7 @@ EXPORT_CHUNK = 2000
 
 def _trade_csv_rows(trades_queryset):
     """CSV lines of every trade, read in chunks: names and deliveries fetched once per chunk."""
-    writer = csv.writer(_Echo())
+    writer = _SafeCsvWriter()
     yield writer.writerow(TRADE_COLUMNS)
     last = None
     while True:
@@ -344,7 +366,7 @@ def reports(request):
 def reports_csv(request):
     name, period_ms = _period(request)
     what = request.GET.get("table", "periods")
-    writer = csv.writer(_Echo())
+    writer = _SafeCsvWriter()
     if what == "flows":
         rows = selectors.energy_flows(period_ms=period_ms)
         columns = FLOW_COLUMNS

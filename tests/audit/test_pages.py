@@ -163,3 +163,16 @@ def test_the_account_history_includes_the_order_that_filled_its_resting_order(lo
         .content.decode()
     )
     assert trade.buy_order_id[:10] in body and "(filled its order)" in body
+
+
+def test_the_trade_csv_writes_names_that_look_like_formulas_as_text(login_as, make_trade):
+    from django.contrib.auth import get_user_model
+
+    make_trade("solar_somchai", "home_malee")
+    # Usernames may start with + - @; a genesis name with anything. A spreadsheet would run these.
+    get_user_model().objects.filter(username="solar_somchai").update(username="=HYPERLINK(1)")
+    get_user_model().objects.filter(username="home_malee").update(username="@SUM(1+1)")
+    response = login_as("erc_auditor").get("/audit/trades/export.csv")
+    [row] = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert (row["seller_name"], row["buyer_name"]) == ("'=HYPERLINK(1)", "'@SUM(1+1)")
+    assert row["energy_wh"].isdigit()  # numbers are left as numbers
