@@ -132,9 +132,11 @@ class _SafeCsvWriter:
         self._writer = csv.writer(_Echo())
 
     def writerow(self, row):
-        return self._writer.writerow(
-            ["'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell for cell in row]
-        )
+        return self._writer.writerow([_text_cell(cell) for cell in row])
+
+
+def _text_cell(cell):
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
 
 
 TRADE_COLUMNS = [
