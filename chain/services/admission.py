@@ -1,14 +1,17 @@
 """Mempool admission: a batch of signed transactions is admitted whole or not at all.
 
-Checks, in order: shape, chain id, kind and payload, not already seen (before
-the costly part), signature (verified once, here; the block producer trusts the
-mempool), room in the mempool, sender known, nonce exactly next, and that the
-sender can pay what the transaction may take, counting what is already waiting
-in the mempool.
+Checks, cheapest first, so that a bad batch is refused before the costly part:
+shape, chain id, kind and payload, not already seen, room in the mempool, then
+in one snapshot the sender known, nonce exactly next, the sender's share of the
+mempool (GTX_MEMPOOL_MAX_PER_SENDER) and that the sender can pay what the
+transaction may take, counting what is already waiting. Signatures come last
+(verified once, here; the block producer trusts the mempool), in chunks that
+stop at the first bad one.
 """
 
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -28,6 +31,15 @@ MAX_BATCH = 5000
 #: overloaded site refuses new work (clients retry) instead of letting latency grow without bound.
 MEMPOOL_MAX = settings.GTX_MEMPOOL_MAX
 MEMPOOL_FULL = "mempool_full"
+#: The sender already has GTX_MEMPOOL_MAX_PER_SENDER transactions waiting: it retries once
+#: some are in a block. Its own doing, not the site's, hence HTTP 429 where mempool_full is 503.
+SENDER_BUSY = "sender_busy"
+#: Seconds a client waits before resending a batch refused for want of room (the Retry-After).
+RETRY_AFTER_SECONDS = 2
+#: A peer's gossip may hold a sender to twice the cap: the origin site admitted it under its
+#: own cap, and this site may still hold the sender's transactions of a block it has not yet
+#: committed. Any more would let one validator flood the others' mempools for one account.
+PEER_SENDER_CAP_FACTOR = 2
 
 
 @dataclass
@@ -39,6 +51,11 @@ class BatchRejected(Exception):
     @property
     def code(self) -> str:
         return self.problems[0]["code"]
+
+    @property
+    def retry_later(self) -> bool:
+        """Nothing was wrong with the batch but room: the same batch may be sent again later."""
+        return all(p["code"] in (MEMPOOL_FULL, SENDER_BUSY) for p in self.problems)
 
     @property
     def message(self) -> str:
@@ -102,14 +119,15 @@ def transactions_submit(
             return []
     else:
         _refuse_seen(txs, seen)
-    bad = [i for i, ok in enumerate(_signatures_valid(txs)) if not ok]
-    if bad:
+    waiting = _check_room(len(txs))  # a concurrent twin of a transaction ends in _insert's conflict
+    debits = [_debits(tx, head.params) for tx in txs]
+    sender_cap = settings.GTX_MEMPOOL_MAX_PER_SENDER * (PEER_SENDER_CAP_FACTOR if skip_known else 1)
+    _check_stateful(txs, debits, next_height=head.height + 1, sender_cap=sender_cap)
+    bad = _first_bad_signature(txs)
+    if bad is not None:
         message = "The signature does not match the sender and contents."
-        raise BatchRejected([_problem(i, errors.BAD_SIGNATURE, message) for i in bad])
+        raise BatchRejected([_problem(bad, errors.BAD_SIGNATURE, message)])
     with transaction.atomic():
-        waiting = _check_room(len(txs))  # a concurrent twin of a transaction ends in _insert's conflict
-        debits = [_debits(tx, head.params) for tx in txs]
-        _check_stateful(txs, debits, next_height=head.height + 1)
         _insert(txs, debits)
         if gossip:
             wires, hashes = [tx.to_wire() for tx in txs], [tx.hash for tx in txs]
@@ -198,16 +216,33 @@ def _check_stateless(tx: Transaction, chain_id: str, params: dict) -> None:
 #: ed25519 verification runs in C with the GIL released, so a large batch uses every core.
 _VERIFIERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="gtx-verify")
 PARALLEL_VERIFY_MIN = 64
+#: Transactions per verifier task: small enough that a bad batch stops early, large
+#: enough that handing a task to a thread costs nothing beside its verifies.
+VERIFY_CHUNK = 256
 
 
-def _signatures_valid(txs: list[Transaction]) -> list[bool]:
-    """Each transaction's signature checked once, in order; large batches split across threads."""
+def _first_bad_signature(txs: list[Transaction]) -> int | None:
+    """The index of a transaction whose signature does not verify (the first in its chunk), or None.
+
+    Each signature is checked once. Chunks run on the verifier threads; each stops at
+    its first bad signature and none starts once one was found, so a batch of forged
+    signatures costs about one verify per thread, not one per transaction.
+    """
     if len(txs) < PARALLEL_VERIFY_MIN:
-        return [tx.signature_valid() for tx in txs]
-    size = -(-len(txs) // _VERIFIERS._max_workers)
-    chunks = [txs[i : i + size] for i in range(0, len(txs), size)]
-    results = _VERIFIERS.map(lambda chunk: [tx.signature_valid() for tx in chunk], chunks)
-    return [ok for chunk in results for ok in chunk]
+        return next((i for i, tx in enumerate(txs) if not tx.signature_valid()), None)
+    found = threading.Event()
+
+    def check(start: int) -> int | None:
+        for index in range(start, min(start + VERIFY_CHUNK, len(txs))):
+            if found.is_set():
+                return None
+            if not txs[index].signature_valid():
+                found.set()
+                return index
+        return None
+
+    bad = [i for i in _VERIFIERS.map(check, range(0, len(txs), VERIFY_CHUNK)) if i is not None]
+    return min(bad, default=None)
 
 
 def _debits(tx: Transaction, params: dict) -> tuple[int, int]:
@@ -215,7 +250,13 @@ def _debits(tx: Transaction, params: dict) -> tuple[int, int]:
     return kind.token_debit(tx.payload, params), kind.energy_debit(tx.payload, params)
 
 
-def _check_stateful(txs: list[Transaction], debits: list[tuple[int, int]], *, next_height: int) -> None:
+def _check_stateful(
+    txs: list[Transaction], debits: list[tuple[int, int]], *, next_height: int, sender_cap: int
+) -> None:
+    """Sender known, nonce next, the sender's waiting transactions within ``sender_cap``, funds.
+
+    Runs before any signature is verified: what it refuses costs one query, whoever sent it.
+    """
     # Accounts and the mempool are read in one statement, hence one snapshot: a
     # block committing in between cannot make a replayed nonce look fresh.
     senders = sorted({tx.sender for tx in txs})
@@ -236,8 +277,10 @@ def _check_stateful(txs: list[Transaction], debits: list[tuple[int, int]], *, ne
             """,
             [next_height, senders, senders],
         )
-        # address -> [next nonce, free tokens, free Wh], each net of what already waits
-        known = {row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6]] for row in cursor.fetchall()}
+        # address -> [next nonce, free tokens, free Wh, waiting], each net of what already waits
+        known = {
+            row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6], row[4]] for row in cursor.fetchall()
+        }
     problems = []
     for index, tx in enumerate(txs):
         if tx.sender not in known:
@@ -245,10 +288,20 @@ def _check_stateful(txs: list[Transaction], debits: list[tuple[int, int]], *, ne
                 _problem(index, errors.UNKNOWN_SENDER, "The sender has no account on this chain yet.")
             )
             continue
-        next_nonce, free_tokens, free_wh = known[tx.sender]
+        next_nonce, free_tokens, free_wh, waiting = known[tx.sender]
         if tx.nonce != next_nonce:
             code = errors.NONCE_REPLAYED if tx.nonce < next_nonce else errors.NONCE_GAP
             problems.append(_problem(index, code, f"Expected nonce {next_nonce}, got {tx.nonce}."))
+            continue
+        if waiting >= sender_cap:
+            problems.append(
+                _problem(
+                    index,
+                    SENDER_BUSY,
+                    f"The sender already has {sender_cap} transactions waiting for a block, "
+                    "the most one account may; retry once some are committed.",
+                )
+            )
             continue
         token_debit, energy_debit = debits[index]
         if token_debit > free_tokens:
@@ -271,7 +324,7 @@ def _check_stateful(txs: list[Transaction], debits: list[tuple[int, int]], *, ne
                 )
             )
             continue
-        known[tx.sender] = [next_nonce + 1, free_tokens - token_debit, free_wh - energy_debit]
+        known[tx.sender] = [next_nonce + 1, free_tokens - token_debit, free_wh - energy_debit, waiting + 1]
     if problems:
         raise BatchRejected(problems)
 
