@@ -119,16 +119,18 @@ def transactions_submit(
             return []
     else:
         _refuse_seen(txs, seen)
-    waiting = _check_room(len(txs))  # a concurrent twin of a transaction ends in _insert's conflict
+    waiting, oldest_turn = _check_room(len(txs))  # a concurrent twin ends in _insert's conflict
     debits = [_debits(tx, head.params) for tx in txs]
     sender_cap = settings.GTX_MEMPOOL_MAX_PER_SENDER * (PEER_SENDER_CAP_FACTOR if skip_known else 1)
-    _check_stateful(txs, debits, next_height=head.height + 1, sender_cap=sender_cap)
+    turns = _check_stateful(
+        txs, debits, next_height=head.height + 1, sender_cap=sender_cap, oldest_turn=oldest_turn
+    )
     bad = _first_bad_signature(txs)
     if bad is not None:
         message = "The signature does not match the sender and contents."
         raise BatchRejected([_problem(bad, errors.BAD_SIGNATURE, message)])
     with transaction.atomic():
-        _insert(txs, debits)
+        _insert(txs, debits, turns)
         if gossip:
             wires, hashes = [tx.to_wire() for tx in txs], [tx.hash for tx in txs]
             transaction.on_commit(lambda: _gossip(head.chain_id, wires, hashes))
@@ -163,10 +165,15 @@ def _gossip(chain_id: str, wires: list[dict], hashes: list[str]) -> None:
         transport.post_to_all_later(urls, "/peer/v1/transactions/", envelope)
 
 
-def _check_room(count: int) -> int:
-    """How many transactions wait in the mempool; BatchRejected when ``count`` more do not fit."""
+def _check_room(count: int) -> tuple[int, int]:
+    """How many transactions wait in the mempool, and the oldest turn among them (0 when none).
+
+    BatchRejected when ``count`` more do not fit.
+    """
     with binary_cursor() as cursor:
-        waiting = cursor.execute("SELECT count(*) FROM chain_mempooltx").fetchone()[0]
+        waiting, oldest_turn = cursor.execute(
+            "SELECT count(*), COALESCE(min(turn), 0) FROM chain_mempooltx"
+        ).fetchone()
     if waiting + count > MEMPOOL_MAX:
         raise BatchRejected(
             [
@@ -175,7 +182,7 @@ def _check_room(count: int) -> int:
                 )
             ]
         )
-    return waiting
+    return waiting, oldest_turn
 
 
 def _seen_hashes(hashes: list[str]) -> set[str]:
@@ -251,11 +258,20 @@ def _debits(tx: Transaction, params: dict) -> tuple[int, int]:
 
 
 def _check_stateful(
-    txs: list[Transaction], debits: list[tuple[int, int]], *, next_height: int, sender_cap: int
-) -> None:
+    txs: list[Transaction],
+    debits: list[tuple[int, int]],
+    *,
+    next_height: int,
+    sender_cap: int,
+    oldest_turn: int,
+) -> list[int]:
     """Sender known, nonce next, the sender's waiting transactions within ``sender_cap``, funds.
 
     Runs before any signature is verified: what it refuses costs one query, whoever sent it.
+    Returns each transaction's turn in the round-robin of block order: one past its sender's
+    last waiting one, and at least one past ``oldest_turn``, the oldest still waiting. A sender
+    who queued thousands is served one per round like everybody else, and one who arrives
+    later joins the current round rather than the end of the queue.
     """
     # Accounts and the mempool are read in one statement, hence one snapshot: a
     # block committing in between cannot make a replayed nonce look fresh.
@@ -267,28 +283,30 @@ def _check_stateful(
                    -- unbonded stake whose release height is reached is spendable in the next block
                    a.balance + CASE WHEN a.unbonding_release_height <= %b THEN a.unbonding ELSE 0 END,
                    a.energy_wh,
-                   COALESCE(m.pending, 0), COALESCE(m.debit, 0), COALESCE(m.energy_debit, 0)
+                   COALESCE(m.pending, 0), COALESCE(m.debit, 0), COALESCE(m.energy_debit, 0),
+                   COALESCE(m.last_turn, 0)
               FROM chain_account a
               LEFT JOIN (SELECT sender, count(*) AS pending, sum(token_debit)::bigint AS debit,
-                                sum(energy_debit_wh)::bigint AS energy_debit
+                                sum(energy_debit_wh)::bigint AS energy_debit, max(turn) AS last_turn
                            FROM chain_mempooltx WHERE sender = ANY(%b) GROUP BY sender) m
                 ON m.sender = a.address
              WHERE a.address = ANY(%b)
             """,
             [next_height, senders, senders],
         )
-        # address -> [next nonce, free tokens, free Wh, waiting], each net of what already waits
+        # address -> [next nonce, free tokens, free Wh, waiting, last turn], net of what already waits
         known = {
-            row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6], row[4]] for row in cursor.fetchall()
+            row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6], row[4], max(row[7], oldest_turn)]
+            for row in cursor.fetchall()
         }
-    problems = []
+    problems, turns = [], []
     for index, tx in enumerate(txs):
         if tx.sender not in known:
             problems.append(
                 _problem(index, errors.UNKNOWN_SENDER, "The sender has no account on this chain yet.")
             )
             continue
-        next_nonce, free_tokens, free_wh, waiting = known[tx.sender]
+        next_nonce, free_tokens, free_wh, waiting, last_turn = known[tx.sender]
         if tx.nonce != next_nonce:
             code = errors.NONCE_REPLAYED if tx.nonce < next_nonce else errors.NONCE_GAP
             problems.append(_problem(index, code, f"Expected nonce {next_nonce}, got {tx.nonce}."))
@@ -324,18 +342,26 @@ def _check_stateful(
                 )
             )
             continue
-        known[tx.sender] = [next_nonce + 1, free_tokens - token_debit, free_wh - energy_debit, waiting + 1]
+        known[tx.sender] = [
+            next_nonce + 1,
+            free_tokens - token_debit,
+            free_wh - energy_debit,
+            waiting + 1,
+            last_turn + 1,
+        ]
+        turns.append(last_turn + 1)
     if problems:
         raise BatchRejected(problems)
+    return turns
 
 
-def _insert(txs: list[Transaction], debits: list[tuple[int, int]]) -> None:
+def _insert(txs: list[Transaction], debits: list[tuple[int, int]], turns: list[int]) -> None:
     """One INSERT for the batch; a conflict means another request took the hash or nonce.
 
-    Each column is one array parameter: a 5,000-transaction batch is 9 parameters.
+    Each column is one array parameter: a 5,000-transaction batch is 10 parameters.
     """
-    columns = ([], [], [], [], [], [], [], [])
-    for tx, (token_debit, energy_debit) in zip(txs, debits, strict=True):
+    columns = ([], [], [], [], [], [], [], [], [])
+    for tx, (token_debit, energy_debit), turn in zip(txs, debits, turns, strict=True):
         for column, value in zip(
             columns,
             (
@@ -347,18 +373,20 @@ def _insert(txs: list[Transaction], debits: list[tuple[int, int]]) -> None:
                 tx.signature,
                 token_debit,
                 energy_debit,
+                turn,
             ),
             strict=True,
         ):
             column.append(value)
     with binary_cursor() as cursor:
         cursor.execute(
-            "INSERT INTO chain_mempooltx "
-            "(hash, sender, nonce, kind, payload, signature, token_debit, energy_debit_wh, received_at) "
-            "SELECT h, s, n, k, p::jsonb, sig, d, e, %b "
+            "INSERT INTO chain_mempooltx (hash, sender, nonce, kind, payload, signature, "
+            "token_debit, energy_debit_wh, turn, received_at) "
+            "SELECT h, s, n, k, p::jsonb, sig, d, e, t, %b "
             "FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], "
-            "%b::bigint[], %b::bigint[]) WITH ORDINALITY AS u(h, s, n, k, p, sig, d, e, ord) "
-            "ORDER BY ord "  # ids, hence block order, follow the batch: nonces stay in sequence
+            "%b::bigint[], %b::bigint[], %b::bigint[]) "
+            "WITH ORDINALITY AS u(h, s, n, k, p, sig, d, e, t, ord) "
+            "ORDER BY ord "  # ids follow the batch: within a turn, block order is arrival order
             "ON CONFLICT DO NOTHING RETURNING hash",
             [timezone.now(), *columns],
         )
