@@ -186,9 +186,9 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("GTX_NUM_PROXIES", default=0),
     # Transaction intake per client IP, counted in the Redis cache (docs/API.md, Rate limits):
     # requests, and the transactions they carry. One client batching for a whole market (the
-    # benchmarks: 320 requests and 192,000 orders a minute) fits; a flood of small requests does not.
+    # benchmarks: 320 requests and 192,000 orders a minute) fits; a flood of requests does not.
     "DEFAULT_THROTTLE_RATES": {
-        "tx_submit": env("GTX_TX_SUBMIT_RATE", default="600/min"),
+        "tx_submit": env("GTX_TX_SUBMIT_RATE", default="1200/min"),
         "tx_submit_items": env("GTX_TX_SUBMIT_ITEMS_RATE", default="240000/min"),
     },
 }

@@ -1,7 +1,7 @@
 """Rate limits on transaction intake, per client IP, counted in the Redis cache.
 
 Two budgets per IP (docs/API.md, Rate limits): requests, REST_FRAMEWORK
-["DEFAULT_THROTTLE_RATES"]["tx_submit"] from GTX_TX_SUBMIT_RATE (default 600/min),
+["DEFAULT_THROTTLE_RATES"]["tx_submit"] from GTX_TX_SUBMIT_RATE (default 1200/min),
 and the transactions those requests carry, ["tx_submit_items"] from
 GTX_TX_SUBMIT_ITEMS_RATE (default 240000/min). A client that batches, as the
 benchmarks do for a whole market, needs a few requests a second; the request

@@ -269,9 +269,9 @@ def _check_stateful(
 
     Runs before any signature is verified: what it refuses costs one query, whoever sent it.
     Returns each transaction's turn in the round-robin of block order: one past its sender's
-    last waiting one, and at least one past ``oldest_turn``, the oldest still waiting. A sender
-    who queued thousands is served one per round like everybody else, and one who arrives
-    later joins the current round rather than the end of the queue.
+    last waiting one, or for a sender with none waiting ``oldest_turn``, the oldest round still
+    waiting. A sender who queued thousands is served one per round like everybody else, and
+    one who arrives later joins the round in progress rather than the end of the queue.
     """
     # Accounts and the mempool are read in one statement, hence one snapshot: a
     # block committing in between cannot make a replayed nonce look fresh.
@@ -294,9 +294,9 @@ def _check_stateful(
             """,
             [next_height, senders, senders],
         )
-        # address -> [next nonce, free tokens, free Wh, waiting, last turn], net of what already waits
+        # address -> [next nonce, free tokens, free Wh, waiting, next turn], net of what already waits
         known = {
-            row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6], row[4], max(row[7], oldest_turn)]
+            row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6], row[4], max(row[7] + 1, oldest_turn)]
             for row in cursor.fetchall()
         }
     problems, turns = [], []
@@ -306,7 +306,7 @@ def _check_stateful(
                 _problem(index, errors.UNKNOWN_SENDER, "The sender has no account on this chain yet.")
             )
             continue
-        next_nonce, free_tokens, free_wh, waiting, last_turn = known[tx.sender]
+        next_nonce, free_tokens, free_wh, waiting, turn = known[tx.sender]
         if tx.nonce != next_nonce:
             code = errors.NONCE_REPLAYED if tx.nonce < next_nonce else errors.NONCE_GAP
             problems.append(_problem(index, code, f"Expected nonce {next_nonce}, got {tx.nonce}."))
@@ -347,9 +347,9 @@ def _check_stateful(
             free_tokens - token_debit,
             free_wh - energy_debit,
             waiting + 1,
-            last_turn + 1,
+            turn + 1,
         ]
-        turns.append(last_turn + 1)
+        turns.append(turn)
     if problems:
         raise BatchRejected(problems)
     return turns
