@@ -40,6 +40,11 @@ RETRY_AFTER_SECONDS = 2
 #: own cap, and this site may still hold the sender's transactions of a block it has not yet
 #: committed. Any more would let one validator flood the others' mempools for one account.
 PEER_SENDER_CAP_FACTOR = 2
+#: The last tenth of the mempool is kept for accounts with fewer than LIGHT_SENDER_MAX
+#: transactions waiting (a household, a meter, a browser): when many accounts each fill their
+#: share, the heavy ones are refused (503) a little before everybody else would be.
+MEMPOOL_RESERVE_SHARE = 10
+LIGHT_SENDER_MAX = 16
 
 
 @dataclass
@@ -123,7 +128,12 @@ def transactions_submit(
     debits = [_debits(tx, head.params) for tx in txs]
     sender_cap = settings.GTX_MEMPOOL_MAX_PER_SENDER * (PEER_SENDER_CAP_FACTOR if skip_known else 1)
     turns = _check_stateful(
-        txs, debits, next_height=head.height + 1, sender_cap=sender_cap, oldest_turn=oldest_turn
+        txs,
+        debits,
+        next_height=head.height + 1,
+        sender_cap=sender_cap,
+        oldest_turn=oldest_turn,
+        crowded=waiting + len(txs) > MEMPOOL_MAX - MEMPOOL_MAX // MEMPOOL_RESERVE_SHARE,
     )
     bad = _first_bad_signature(txs)
     if bad is not None:
@@ -264,8 +274,12 @@ def _check_stateful(
     next_height: int,
     sender_cap: int,
     oldest_turn: int,
+    crowded: bool,
 ) -> list[int]:
     """Sender known, nonce next, the sender's waiting transactions within ``sender_cap``, funds.
+
+    When ``crowded`` (the batch would reach the mempool's reserve), only senders with fewer than
+    LIGHT_SENDER_MAX transactions waiting are admitted.
 
     Runs before any signature is verified: what it refuses costs one query, whoever sent it.
     Returns each transaction's turn in the round-robin of block order: one past its sender's
@@ -318,6 +332,16 @@ def _check_stateful(
                     SENDER_BUSY,
                     f"The sender already has {sender_cap} transactions waiting for a block, "
                     "the most one account may; retry once some are committed.",
+                )
+            )
+            continue
+        if crowded and waiting >= LIGHT_SENDER_MAX:
+            problems.append(
+                _problem(
+                    index,
+                    MEMPOOL_FULL,
+                    "The mempool is nearly full, and its last tenth is kept for accounts with fewer "
+                    f"than {LIGHT_SENDER_MAX} transactions waiting; retry in a few seconds.",
                 )
             )
             continue

@@ -44,6 +44,13 @@ def unsigned_transfers(username: str, count: int, *, first_nonce: int = 0) -> li
     return [{**wire, "nonce": first_nonce + n} for n in range(count)]
 
 
+def signed_transfers(username: str, count: int) -> list[dict]:
+    """``count`` signed transfers of one unit from ``username``, from nonce 0."""
+    return [
+        signed(username, nonce=n, payload={"to": address("home_malee"), "amount": 1}) for n in range(count)
+    ]
+
+
 def test_it_refuses_a_sender_with_its_share_of_the_mempool_waiting(chain, submit, settings):
     settings.GTX_MEMPOOL_MAX_PER_SENDER = 3
     assert submit([signed(SENDER, nonce=n) for n in range(3)]).status_code == 202
@@ -168,3 +175,20 @@ def test_intake_counts_the_transactions_of_each_ip(chain, submit, settings):
     assert_refused(throttled, api_errors.RATE_LIMITED, before, http_status=429)
     assert int(throttled["Retry-After"]) > 0
     assert submit([signed(SENDER, nonce=n) for n in (2, 3)], REMOTE_ADDR=other_ip).status_code == 202
+
+
+def test_the_last_tenth_of_the_mempool_is_kept_for_light_senders(chain, submit, settings, monkeypatch):
+    """Accounts that each fill their share cannot take the room a household's one transaction needs."""
+    from chain.services import admission
+
+    monkeypatch.setattr(admission, "MEMPOOL_MAX", 200)  # its last 20 kept for light senders
+    settings.GTX_MEMPOOL_MAX_PER_SENDER = 100
+    assert submit(signed_transfers(SENDER, 100)).status_code == 202
+    assert submit(signed_transfers("wind_korat", 80)).status_code == 202
+    before = ledger_snapshot()
+
+    heavy = submit(signed("wind_korat", nonce=80))
+
+    assert_refused(heavy, admission.MEMPOOL_FULL, before, http_status=503)
+    assert heavy["Retry-After"] == "2"
+    assert submit(signed("hydro_nan", nonce=0)).status_code == 202
