@@ -126,14 +126,17 @@ def transactions_submit(
         _refuse_seen(txs, seen)
     waiting, oldest_turn = _check_room(len(txs))  # a concurrent twin ends in _insert's conflict
     debits = [_debits(tx, head.params) for tx in txs]
+    # A peer's gossip passed both rules at its origin: held to them again here, it would leave
+    # this site without transactions the origin's proposals include.
     sender_cap = settings.GTX_MEMPOOL_MAX_PER_SENDER * (PEER_SENDER_CAP_FACTOR if skip_known else 1)
+    reserve_reached = waiting + len(txs) > MEMPOOL_MAX - MEMPOOL_MAX // MEMPOOL_RESERVE_SHARE
     turns = _check_stateful(
         txs,
         debits,
         next_height=head.height + 1,
         sender_cap=sender_cap,
         oldest_turn=oldest_turn,
-        crowded=waiting + len(txs) > MEMPOOL_MAX - MEMPOOL_MAX // MEMPOOL_RESERVE_SHARE,
+        crowded=reserve_reached and not skip_known,
     )
     bad = _first_bad_signature(txs)
     if bad is not None:
