@@ -236,8 +236,8 @@ def _check_stateless(tx: Transaction, chain_id: str, params: dict) -> None:
 #: ed25519 verification runs in C with the GIL released, so a large batch uses every core.
 _VERIFIERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="gtx-verify")
 PARALLEL_VERIFY_MIN = 64
-#: Transactions per verifier task: small enough that a bad batch stops early, large
-#: enough that handing a task to a thread costs nothing beside its verifies.
+#: Most transactions per verifier task: few enough that the threads soon see a bad one
+#: found, enough that handing a task to a thread costs nothing beside its verifies.
 VERIFY_CHUNK = 256
 
 
@@ -251,9 +251,11 @@ def _first_bad_signature(txs: list[Transaction]) -> int | None:
     if len(txs) < PARALLEL_VERIFY_MIN:
         return next((i for i, tx in enumerate(txs) if not tx.signature_valid()), None)
     found = threading.Event()
+    # Every core busy however small the batch, and no chunk longer than VERIFY_CHUNK.
+    size = min(VERIFY_CHUNK, -(-len(txs) // _VERIFIERS._max_workers))
 
     def check(start: int) -> int | None:
-        for index in range(start, min(start + VERIFY_CHUNK, len(txs))):
+        for index in range(start, min(start + size, len(txs))):
             if found.is_set():
                 return None
             if not txs[index].signature_valid():
@@ -261,7 +263,7 @@ def _first_bad_signature(txs: list[Transaction]) -> int | None:
                 return index
         return None
 
-    bad = [i for i in _VERIFIERS.map(check, range(0, len(txs), VERIFY_CHUNK)) if i is not None]
+    bad = [i for i in _VERIFIERS.map(check, range(0, len(txs), size)) if i is not None]
     return min(bad, default=None)
 
 
