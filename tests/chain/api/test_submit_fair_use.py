@@ -192,3 +192,19 @@ def test_the_last_tenth_of_the_mempool_is_kept_for_light_senders(chain, submit, 
     assert_refused(heavy, admission.MEMPOOL_FULL, before, http_status=503)
     assert heavy["Retry-After"] == "2"
     assert submit(signed("hydro_nan", nonce=0)).status_code == 202
+
+
+def test_a_peers_gossip_may_hold_a_sender_to_twice_its_share(chain, settings):
+    """The origin site held the sender to its share; this one may not have committed the last block yet."""
+    from chain.services.admission import BatchRejected, transactions_submit
+
+    settings.GTX_MEMPOOL_MAX_PER_SENDER = 2
+    transactions_submit(signed_transfers(SENDER, 2), gossip=False)
+    gossiped = [
+        signed(SENDER, nonce=n, payload={"to": address("home_malee"), "amount": 1}) for n in (2, 3, 4)
+    ]
+
+    assert len(transactions_submit(gossiped[:2], gossip=False, skip_known=True)) == 2
+    with pytest.raises(BatchRejected) as refused:
+        transactions_submit(gossiped[2:], gossip=False, skip_known=True)
+    assert refused.value.code == SENDER_BUSY
