@@ -38,7 +38,7 @@ def forged(username: str, *, nonce: int) -> dict:
     }
 
 
-def unsigned_transfers(username: str, count: int, *, first_nonce: int = 0) -> list[dict]:
+def forged_transfers(username: str, count: int, *, first_nonce: int = 0) -> list[dict]:
     """``count`` transfers of one unit with forged signatures, without the cost of signing."""
     wire = forged(username, nonce=first_nonce)
     return [{**wire, "nonce": first_nonce + n} for n in range(count)]
@@ -114,7 +114,7 @@ def test_a_batch_of_forged_signatures_costs_a_few_verifies_not_one_each(chain, s
     settings.GTX_MEMPOOL_MAX_PER_SENDER = MAX_BATCH
     before = ledger_snapshot()
 
-    error = assert_refused(submit(unsigned_transfers(SENDER, MAX_BATCH)), errors.BAD_SIGNATURE, before)
+    error = assert_refused(submit(forged_transfers(SENDER, MAX_BATCH)), errors.BAD_SIGNATURE, before)
 
     assert len(error["problems"]) == 1
     # Each verifier thread stops at its first forged signature and starts no chunk after one.
@@ -124,7 +124,7 @@ def test_a_batch_of_forged_signatures_costs_a_few_verifies_not_one_each(chain, s
 def test_a_forged_transaction_late_in_a_batch_is_found(chain, submit, settings, verifies):
     """The early stop loses nothing: one forgery among 300 signed transfers still refuses the batch."""
     settings.GTX_MEMPOOL_MAX_PER_SENDER = 300
-    batch = [signed(SENDER, nonce=n, payload={"to": address("home_malee"), "amount": 1}) for n in range(300)]
+    batch = signed_transfers(SENDER, 300)
     batch[290] = forged(SENDER, nonce=290)
     before = ledger_snapshot()
 
@@ -139,10 +139,10 @@ STRANGER = address_of(SigningKey(b"\x09" * 32))
 @pytest.mark.parametrize(
     ("make_batch", "code"),
     [
-        (lambda: unsigned_transfers(SENDER, 100, first_nonce=1), errors.NONCE_GAP),
-        (lambda: [*unsigned_transfers(SENDER, 99), forged(SENDER, nonce=100)], errors.NONCE_GAP),
+        (lambda: forged_transfers(SENDER, 100, first_nonce=1), errors.NONCE_GAP),
+        (lambda: [*forged_transfers(SENDER, 99), forged(SENDER, nonce=100)], errors.NONCE_GAP),
         (
-            lambda: [*unsigned_transfers(SENDER, 99), {**forged(SENDER, nonce=0), "sender": STRANGER}],
+            lambda: [*forged_transfers(SENDER, 99), {**forged(SENDER, nonce=0), "sender": STRANGER}],
             errors.UNKNOWN_SENDER,
         ),
     ],
