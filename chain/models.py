@@ -185,7 +185,7 @@ class ChainTx(models.Model):
 
 
 class MempoolTx(models.Model):
-    """An admitted transaction waiting for a block. ``id`` order is block order."""
+    """An admitted transaction waiting for a block. ``(turn, id)`` order is block order."""
 
     id = models.BigAutoField(primary_key=True)
     hash = models.CharField(max_length=64, unique=True)
@@ -197,8 +197,13 @@ class MempoolTx(models.Model):
     token_debit = models.BigIntegerField(default=0)
     energy_debit_wh = models.BigIntegerField(default=0)
     received_at = models.DateTimeField()
+    #: Its round in the round-robin over senders (chain.services.admission): one past the
+    #: sender's previous waiting transaction, and never before the oldest round still waiting,
+    #: so a sender with thousands waiting does not hold back one that arrives after them.
+    turn = models.BigIntegerField(default=0)
 
     class Meta:
+        indexes = [models.Index(fields=["turn", "id"], name="mempool_turn_id")]
         constraints = [
             models.UniqueConstraint(fields=["sender", "nonce"], name="mempool_sender_nonce"),
             models.CheckConstraint(name="mempool_debit_non_negative", condition=Q(token_debit__gte=0)),

@@ -39,11 +39,18 @@ from chain.api.serializers import (
     account_data,
     transaction_status_data,
 )
-from chain.api.throttling import TransactionIntakeThrottle
+from chain.api.throttling import TransactionCountThrottle, TransactionIntakeThrottle
 from chain.ledger import errors as ledger_errors
 from chain.ledger.keys import ADDRESS_RE, is_address
 from chain.models import Account
-from chain.services.admission import MAX_BATCH, MEMPOOL_FULL, BatchRejected, transactions_submit
+from chain.services.admission import (
+    MAX_BATCH,
+    MEMPOOL_FULL,
+    RETRY_AFTER_SECONDS,
+    SENDER_BUSY,
+    BatchRejected,
+    transactions_submit,
+)
 
 EXAMPLE_ADDRESS = "a" * 64
 EXAMPLE_TX = {
@@ -112,7 +119,8 @@ class TransactionSubmitView(APIView):
             f"{MAX_BATCH}). The batch is admitted to the mempool whole or not at all: "
             "on refusal `problems` names each bad item by its `index`. "
             "Content-Type must be application/json. Limited per client IP "
-            "(GTX_TX_SUBMIT_RATE requests; a batch counts once)."
+            "(GTX_TX_SUBMIT_RATE requests and GTX_TX_SUBMIT_ITEMS_RATE transactions) and "
+            "per sender (GTX_MEMPOOL_MAX_PER_SENDER transactions waiting in the mempool)."
         ),
         request=PolymorphicProxySerializer(
             component_name="TransactionSubmission",
@@ -142,7 +150,17 @@ class TransactionSubmitView(APIView):
             ),
             413: _error("Body too large.", errors.TOO_LARGE, "The request body is too large."),
             415: _error("Not JSON.", errors.UNSUPPORTED_MEDIA_TYPE, "Send application/json."),
-            429: _error("Too many requests from this IP.", errors.RATE_LIMITED, "Request was throttled."),
+            429: _error(
+                "Too many requests or transactions from this IP (`rate_limited`), or a sender "
+                "with too many transactions waiting (`sender_busy`); retry after `Retry-After`.",
+                errors.RATE_LIMITED,
+                "Request was throttled.",
+            ),
+            503: _error(
+                "The mempool is full; retry after `Retry-After`.",
+                MEMPOOL_FULL,
+                "The mempool is full (60000 waiting); retry in a few seconds.",
+            ),
         },
     )
     def post(self, request):
@@ -167,12 +185,20 @@ class TransactionSubmitView(APIView):
                 errors.MALFORMED_JSON, "The body is not valid JSON.", status.HTTP_400_BAD_REQUEST
             )
         wires = body if isinstance(body, list) else [body]
+        per_ip = TransactionCountThrottle()
+        if not per_ip.allow_count(request, self, len(wires)):
+            self.throttled(request, per_ip.wait())
         try:
             txs = transactions_submit(wires)
         except BatchRejected as exc:
-            if exc.code == MEMPOOL_FULL:
-                response = error_response(exc.code, exc.message, status.HTTP_503_SERVICE_UNAVAILABLE)
-                response["Retry-After"] = "2"
+            if exc.retry_later:
+                # A full mempool is the site's overload (503); a sender's full share, its own (429).
+                busy = exc.code == SENDER_BUSY
+                http_status = (
+                    status.HTTP_429_TOO_MANY_REQUESTS if busy else status.HTTP_503_SERVICE_UNAVAILABLE
+                )
+                response = error_response(exc.code, exc.message, http_status, problems=exc.problems)
+                response["Retry-After"] = str(RETRY_AFTER_SECONDS)
                 return response
             return error_response(exc.code, exc.message, status.HTTP_400_BAD_REQUEST, problems=exc.problems)
         return Response(

@@ -1,14 +1,17 @@
 """Mempool admission: a batch of signed transactions is admitted whole or not at all.
 
-Checks, in order: shape, chain id, kind and payload, not already seen (before
-the costly part), signature (verified once, here; the block producer trusts the
-mempool), room in the mempool, sender known, nonce exactly next, and that the
-sender can pay what the transaction may take, counting what is already waiting
-in the mempool.
+Checks, cheapest first, so that a bad batch is refused before the costly part:
+shape, chain id, kind and payload, not already seen, room in the mempool, then
+in one snapshot the sender known, nonce exactly next, the sender's share of the
+mempool (GTX_MEMPOOL_MAX_PER_SENDER) and that the sender can pay what the
+transaction may take, counting what is already waiting. Signatures come last
+(verified once, here; the block producer trusts the mempool), in chunks that
+stop at the first bad one.
 """
 
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -28,6 +31,20 @@ MAX_BATCH = 5000
 #: overloaded site refuses new work (clients retry) instead of letting latency grow without bound.
 MEMPOOL_MAX = settings.GTX_MEMPOOL_MAX
 MEMPOOL_FULL = "mempool_full"
+#: The sender already has GTX_MEMPOOL_MAX_PER_SENDER transactions waiting: it retries once
+#: some are in a block. Its own doing, not the site's, hence HTTP 429 where mempool_full is 503.
+SENDER_BUSY = "sender_busy"
+#: Seconds a client waits before resending a batch refused for want of room (the Retry-After).
+RETRY_AFTER_SECONDS = 2
+#: A peer's gossip may hold a sender to twice the cap: the origin site admitted it under its
+#: own cap, and this site may still hold the sender's transactions of a block it has not yet
+#: committed. Any more would let one validator flood the others' mempools for one account.
+PEER_SENDER_CAP_FACTOR = 2
+#: The last tenth of the mempool is kept for accounts with fewer than LIGHT_SENDER_MAX
+#: transactions waiting (a household, a meter, a browser): when many accounts each fill their
+#: share, the heavy ones are refused (503) a little before everybody else would be.
+MEMPOOL_RESERVE_SHARE = 10
+LIGHT_SENDER_MAX = 16
 
 
 @dataclass
@@ -39,6 +56,11 @@ class BatchRejected(Exception):
     @property
     def code(self) -> str:
         return self.problems[0]["code"]
+
+    @property
+    def retry_later(self) -> bool:
+        """Nothing was wrong with the batch but room: the same batch may be sent again later."""
+        return all(p["code"] in (MEMPOOL_FULL, SENDER_BUSY) for p in self.problems)
 
     @property
     def message(self) -> str:
@@ -102,15 +124,26 @@ def transactions_submit(
             return []
     else:
         _refuse_seen(txs, seen)
-    bad = [i for i, ok in enumerate(_signatures_valid(txs)) if not ok]
-    if bad:
+    waiting, oldest_turn = _check_room(len(txs))  # a concurrent twin ends in _insert's conflict
+    debits = [_debits(tx, head.params) for tx in txs]
+    # A peer's gossip passed both rules at its origin: held to them again here, it would leave
+    # this site without transactions the origin's proposals include.
+    sender_cap = settings.GTX_MEMPOOL_MAX_PER_SENDER * (PEER_SENDER_CAP_FACTOR if skip_known else 1)
+    reserve_reached = waiting + len(txs) > MEMPOOL_MAX - MEMPOOL_MAX // MEMPOOL_RESERVE_SHARE
+    turns = _check_stateful(
+        txs,
+        debits,
+        next_height=head.height + 1,
+        sender_cap=sender_cap,
+        oldest_turn=oldest_turn,
+        crowded=reserve_reached and not skip_known,
+    )
+    bad = _first_bad_signature(txs)
+    if bad is not None:
         message = "The signature does not match the sender and contents."
-        raise BatchRejected([_problem(i, errors.BAD_SIGNATURE, message) for i in bad])
+        raise BatchRejected([_problem(bad, errors.BAD_SIGNATURE, message)])
     with transaction.atomic():
-        waiting = _check_room(len(txs))  # a concurrent twin of a transaction ends in _insert's conflict
-        debits = [_debits(tx, head.params) for tx in txs]
-        _check_stateful(txs, debits, next_height=head.height + 1)
-        _insert(txs, debits)
+        _insert(txs, debits, turns)
         if gossip:
             wires, hashes = [tx.to_wire() for tx in txs], [tx.hash for tx in txs]
             transaction.on_commit(lambda: _gossip(head.chain_id, wires, hashes))
@@ -145,10 +178,15 @@ def _gossip(chain_id: str, wires: list[dict], hashes: list[str]) -> None:
         transport.post_to_all_later(urls, "/peer/v1/transactions/", envelope)
 
 
-def _check_room(count: int) -> int:
-    """How many transactions wait in the mempool; BatchRejected when ``count`` more do not fit."""
+def _check_room(count: int) -> tuple[int, int]:
+    """How many transactions wait in the mempool, and the oldest turn among them (0 when none).
+
+    BatchRejected when ``count`` more do not fit.
+    """
     with binary_cursor() as cursor:
-        waiting = cursor.execute("SELECT count(*) FROM chain_mempooltx").fetchone()[0]
+        waiting, oldest_turn = cursor.execute(
+            "SELECT count(*), COALESCE(min(turn), 0) FROM chain_mempooltx"
+        ).fetchone()
     if waiting + count > MEMPOOL_MAX:
         raise BatchRejected(
             [
@@ -157,7 +195,7 @@ def _check_room(count: int) -> int:
                 )
             ]
         )
-    return waiting
+    return waiting, oldest_turn
 
 
 def _seen_hashes(hashes: list[str]) -> set[str]:
@@ -198,16 +236,35 @@ def _check_stateless(tx: Transaction, chain_id: str, params: dict) -> None:
 #: ed25519 verification runs in C with the GIL released, so a large batch uses every core.
 _VERIFIERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="gtx-verify")
 PARALLEL_VERIFY_MIN = 64
+#: Most transactions per verifier task: few enough that the threads soon see a bad one
+#: found, enough that handing a task to a thread costs nothing beside its verifies.
+VERIFY_CHUNK = 256
 
 
-def _signatures_valid(txs: list[Transaction]) -> list[bool]:
-    """Each transaction's signature checked once, in order; large batches split across threads."""
+def _first_bad_signature(txs: list[Transaction]) -> int | None:
+    """The index of a transaction whose signature does not verify (the first in its chunk), or None.
+
+    Each signature is checked once. Chunks run on the verifier threads; each stops at
+    its first bad signature and none starts once one was found, so a batch of forged
+    signatures costs about one verify per thread, not one per transaction.
+    """
     if len(txs) < PARALLEL_VERIFY_MIN:
-        return [tx.signature_valid() for tx in txs]
-    size = -(-len(txs) // _VERIFIERS._max_workers)
-    chunks = [txs[i : i + size] for i in range(0, len(txs), size)]
-    results = _VERIFIERS.map(lambda chunk: [tx.signature_valid() for tx in chunk], chunks)
-    return [ok for chunk in results for ok in chunk]
+        return next((i for i, tx in enumerate(txs) if not tx.signature_valid()), None)
+    found = threading.Event()
+    # Every core busy however small the batch, and no chunk longer than VERIFY_CHUNK.
+    size = min(VERIFY_CHUNK, -(-len(txs) // _VERIFIERS._max_workers))
+
+    def check(start: int) -> int | None:
+        for index in range(start, min(start + size, len(txs))):
+            if found.is_set():
+                return None
+            if not txs[index].signature_valid():
+                found.set()
+                return index
+        return None
+
+    bad = [i for i in _VERIFIERS.map(check, range(0, len(txs), size)) if i is not None]
+    return min(bad, default=None)
 
 
 def _debits(tx: Transaction, params: dict) -> tuple[int, int]:
@@ -215,7 +272,26 @@ def _debits(tx: Transaction, params: dict) -> tuple[int, int]:
     return kind.token_debit(tx.payload, params), kind.energy_debit(tx.payload, params)
 
 
-def _check_stateful(txs: list[Transaction], debits: list[tuple[int, int]], *, next_height: int) -> None:
+def _check_stateful(
+    txs: list[Transaction],
+    debits: list[tuple[int, int]],
+    *,
+    next_height: int,
+    sender_cap: int,
+    oldest_turn: int,
+    crowded: bool,
+) -> list[int]:
+    """Sender known, nonce next, the sender's waiting transactions within ``sender_cap``, funds.
+
+    When ``crowded`` (the batch would reach the mempool's reserve), only senders with fewer than
+    LIGHT_SENDER_MAX transactions waiting are admitted.
+
+    Runs before any signature is verified: what it refuses costs one query, whoever sent it.
+    Returns each transaction's turn in the round-robin of block order: one past its sender's
+    last waiting one, or for a sender with none waiting ``oldest_turn``, the oldest round still
+    waiting. A sender who queued thousands is served one per round like everybody else, and
+    one who arrives later joins the round in progress rather than the end of the queue.
+    """
     # Accounts and the mempool are read in one statement, hence one snapshot: a
     # block committing in between cannot make a replayed nonce look fresh.
     senders = sorted({tx.sender for tx in txs})
@@ -226,29 +302,53 @@ def _check_stateful(txs: list[Transaction], debits: list[tuple[int, int]], *, ne
                    -- unbonded stake whose release height is reached is spendable in the next block
                    a.balance + CASE WHEN a.unbonding_release_height <= %b THEN a.unbonding ELSE 0 END,
                    a.energy_wh,
-                   COALESCE(m.pending, 0), COALESCE(m.debit, 0), COALESCE(m.energy_debit, 0)
+                   COALESCE(m.pending, 0), COALESCE(m.debit, 0), COALESCE(m.energy_debit, 0),
+                   COALESCE(m.last_turn, 0)
               FROM chain_account a
               LEFT JOIN (SELECT sender, count(*) AS pending, sum(token_debit)::bigint AS debit,
-                                sum(energy_debit_wh)::bigint AS energy_debit
+                                sum(energy_debit_wh)::bigint AS energy_debit, max(turn) AS last_turn
                            FROM chain_mempooltx WHERE sender = ANY(%b) GROUP BY sender) m
                 ON m.sender = a.address
              WHERE a.address = ANY(%b)
             """,
             [next_height, senders, senders],
         )
-        # address -> [next nonce, free tokens, free Wh], each net of what already waits
-        known = {row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6]] for row in cursor.fetchall()}
-    problems = []
+        # address -> [next nonce, free tokens, free Wh, waiting, next turn], net of what already waits
+        known = {
+            row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6], row[4], max(row[7] + 1, oldest_turn)]
+            for row in cursor.fetchall()
+        }
+    problems, turns = [], []
     for index, tx in enumerate(txs):
         if tx.sender not in known:
             problems.append(
                 _problem(index, errors.UNKNOWN_SENDER, "The sender has no account on this chain yet.")
             )
             continue
-        next_nonce, free_tokens, free_wh = known[tx.sender]
+        next_nonce, free_tokens, free_wh, waiting, turn = known[tx.sender]
         if tx.nonce != next_nonce:
             code = errors.NONCE_REPLAYED if tx.nonce < next_nonce else errors.NONCE_GAP
             problems.append(_problem(index, code, f"Expected nonce {next_nonce}, got {tx.nonce}."))
+            continue
+        if waiting >= sender_cap:
+            problems.append(
+                _problem(
+                    index,
+                    SENDER_BUSY,
+                    f"The sender already has {sender_cap} transactions waiting for a block, "
+                    "the most one account may; retry once some are committed.",
+                )
+            )
+            continue
+        if crowded and waiting >= LIGHT_SENDER_MAX:
+            problems.append(
+                _problem(
+                    index,
+                    MEMPOOL_FULL,
+                    "The mempool is nearly full, and its last tenth is kept for accounts with fewer "
+                    f"than {LIGHT_SENDER_MAX} transactions waiting; retry in a few seconds.",
+                )
+            )
             continue
         token_debit, energy_debit = debits[index]
         if token_debit > free_tokens:
@@ -271,18 +371,26 @@ def _check_stateful(txs: list[Transaction], debits: list[tuple[int, int]], *, ne
                 )
             )
             continue
-        known[tx.sender] = [next_nonce + 1, free_tokens - token_debit, free_wh - energy_debit]
+        known[tx.sender] = [
+            next_nonce + 1,
+            free_tokens - token_debit,
+            free_wh - energy_debit,
+            waiting + 1,
+            turn + 1,
+        ]
+        turns.append(turn)
     if problems:
         raise BatchRejected(problems)
+    return turns
 
 
-def _insert(txs: list[Transaction], debits: list[tuple[int, int]]) -> None:
+def _insert(txs: list[Transaction], debits: list[tuple[int, int]], turns: list[int]) -> None:
     """One INSERT for the batch; a conflict means another request took the hash or nonce.
 
-    Each column is one array parameter: a 5,000-transaction batch is 9 parameters.
+    Each column is one array parameter: a 5,000-transaction batch is 10 parameters.
     """
-    columns = ([], [], [], [], [], [], [], [])
-    for tx, (token_debit, energy_debit) in zip(txs, debits, strict=True):
+    columns = ([], [], [], [], [], [], [], [], [])
+    for tx, (token_debit, energy_debit), turn in zip(txs, debits, turns, strict=True):
         for column, value in zip(
             columns,
             (
@@ -294,18 +402,20 @@ def _insert(txs: list[Transaction], debits: list[tuple[int, int]]) -> None:
                 tx.signature,
                 token_debit,
                 energy_debit,
+                turn,
             ),
             strict=True,
         ):
             column.append(value)
     with binary_cursor() as cursor:
         cursor.execute(
-            "INSERT INTO chain_mempooltx "
-            "(hash, sender, nonce, kind, payload, signature, token_debit, energy_debit_wh, received_at) "
-            "SELECT h, s, n, k, p::jsonb, sig, d, e, %b "
+            "INSERT INTO chain_mempooltx (hash, sender, nonce, kind, payload, signature, "
+            "token_debit, energy_debit_wh, turn, received_at) "
+            "SELECT h, s, n, k, p::jsonb, sig, d, e, t, %b "
             "FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], "
-            "%b::bigint[], %b::bigint[]) WITH ORDINALITY AS u(h, s, n, k, p, sig, d, e, ord) "
-            "ORDER BY ord "  # ids, hence block order, follow the batch: nonces stay in sequence
+            "%b::bigint[], %b::bigint[], %b::bigint[]) "
+            "WITH ORDINALITY AS u(h, s, n, k, p, sig, d, e, t, ord) "
+            "ORDER BY ord "  # ids follow the batch: within a turn, block order is arrival order
             "ON CONFLICT DO NOTHING RETURNING hash",
             [timezone.now(), *columns],
         )

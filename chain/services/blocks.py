@@ -119,7 +119,7 @@ class BuiltBlock:
 
 
 def block_build(node_key, head: ChainHead, round: int, *, empty_ok: bool) -> BuiltBlock | None:
-    """Our proposal for the next height: the mempool in arrival order, run leniently.
+    """Our proposal for the next height: the mempool round-robin over senders, run leniently.
 
     A transaction that cannot be included is dropped from the mempool (and
     recorded as dropped). Returns None when there is nothing to include and
@@ -362,11 +362,17 @@ def block_produce(node_key) -> Block | None:
 
 
 def _mempool_take(chain_id: str, limit: int) -> list[Transaction]:
-    """The oldest ``limit`` mempool transactions, in admission order."""
+    """The first ``limit`` mempool transactions in block order: round-robin over senders.
+
+    Each turn (chain.services.admission) holds at most one transaction per sender, in
+    nonce order, so a block takes every waiting sender's next transaction before anyone's
+    second: a sender flooding the mempool cannot keep another's out of the next block.
+    One range of the (turn, id) index, as cheap as arrival order was.
+    """
     return _transaction_rows(
         chain_id,
         "SELECT hash, sender, nonce, kind, payload::text, signature "
-        "FROM chain_mempooltx ORDER BY id LIMIT %b",
+        "FROM chain_mempooltx ORDER BY turn, id LIMIT %b",
         [limit],
     )
 

@@ -15,16 +15,16 @@ PERIOD_WORDS = {1: "a second", 60: "a minute", 3600: "an hour", 86400: "a day"}
 BROWSER_WRITE_REFUSED = "Too many {what} in {period}; wait {wait}."
 
 
-def counter_incr(key: str, *, timeout: int) -> int:
-    """Add one to the counter at ``key`` and return it; a new counter lives ``timeout`` seconds."""
-    # add() is atomic: two concurrent first hits cannot both start at 1.
-    if cache.add(key, 1, timeout):
-        return 1
+def counter_incr(key: str, *, timeout: int, amount: int = 1) -> int:
+    """Add ``amount`` to the counter at ``key`` and return it; a new counter lives ``timeout`` seconds."""
+    # add() is atomic: two concurrent first hits cannot both start the counter.
+    if cache.add(key, amount, timeout):
+        return amount
     try:
-        return cache.incr(key)
+        return cache.incr(key, amount)
     except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, timeout)
-        return 1
+        cache.set(key, amount, timeout)
+        return amount
 
 
 def rate_parse(rate: str) -> tuple[int, int]:
@@ -33,15 +33,15 @@ def rate_parse(rate: str) -> tuple[int, int]:
     return int(count), PERIOD_SECONDS[period.strip()[0].lower()]
 
 
-def window_hit(key: str, *, limit: int, seconds: int) -> tuple[bool, int]:
-    """Count one request in the current fixed window of ``seconds``.
+def window_hit(key: str, *, limit: int, seconds: int, amount: int = 1) -> tuple[bool, int]:
+    """Count ``amount`` (one request, or the transactions it carries) in the current fixed window.
 
-    Returns whether it is within ``limit`` and the seconds until the window ends. A fixed
-    window is one INCR per request, where a sliding log would keep every request time.
+    Returns whether the window's count is within ``limit`` and the seconds until the window
+    ends. A fixed window is one INCR per request, where a sliding log would keep every time.
     """
     now = int(time.time())
     window = now - now % seconds
-    count = counter_incr(f"{key}:{window}", timeout=seconds + 1)
+    count = counter_incr(f"{key}:{window}", timeout=seconds + 1, amount=amount)
     return count <= limit, window + seconds - now
 
 
