@@ -5,8 +5,9 @@ Here a declared Content-Length over the limit is answered 413 before one byte is
 a body without one (chunked) is counted while it arrives: past the limit the application is
 told the client went away, and the client gets the 413.
 
-The ASGI server still takes in what it is sent (daphne buffers a request before it calls the
-application), so in production the TLS proxy in front sets the same limit (README: Production).
+daphne buffers a whole request before it calls the application, so the site's daphne runs
+with the same limit in its HTTP parser (gridtokenx_site.daphne_server); this middleware
+holds it under any other ASGI server, and the TLS proxy in front holds it too (README).
 """
 
 import json

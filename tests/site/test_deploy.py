@@ -2,14 +2,18 @@
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from channels.testing import ApplicationCommunicator
 from django.urls import reverse
 
 from gridtokenx_site.asgi import application
+from gridtokenx_site.devservers import free_port
+from gridtokenx_site.processes import site_commands
 from gridtokenx_site.testsite import BASE_DIR
 
 #: The production environment README.md's "Production" section documents, with stand-in secrets.
@@ -143,3 +147,63 @@ async def test_a_malformed_content_length_is_refused():
     status, _ = await _answer(communicator)
     assert status == 400
     await communicator.wait(timeout=5)
+
+
+# --- the same limit in the site's daphne, before the body has arrived ---------------------------
+
+
+@pytest.fixture
+def small_limit_daphne(tmp_path):
+    """The site's daphne (as gridtokenx_site.processes starts it) with a 1,000-byte body limit."""
+    port = free_port()
+    log = open(tmp_path / "daphne.log", "w")  # noqa: SIM115 - closed below
+    command = site_commands(host="127.0.0.1", port=port, queue="unused", worker_name="unused")[0]
+    proc = subprocess.Popen(
+        command, env={**os.environ, "GTX_MAX_BODY_BYTES": "1000"}, cwd=BASE_DIR, stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def _send_head(port: int, head: bytes, body: bytes) -> bytes:
+    """Send a request's head and the start of its body, and what the server answers within 5 s."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(head + body)
+        try:
+            return conn.recv(4096)
+        except TimeoutError:
+            return b""
+
+
+POST_HEAD = b"POST /api/v1/transactions/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+
+
+@pytest.mark.live
+def test_the_sites_daphne_refuses_a_declared_body_over_the_limit_before_it_arrives(small_limit_daphne):
+    answer = _send_head(small_limit_daphne, POST_HEAD + b"Content-Length: 50000000\r\n\r\n", b" " * 100)
+    assert answer.startswith(b"HTTP/1.1 413") and b'"too_large"' in answer
+
+
+@pytest.mark.live
+def test_the_sites_daphne_refuses_a_chunked_body_once_it_passes_the_limit(small_limit_daphne):
+    chunk = b"%x\r\n%s\r\n" % (600, b" " * 600)
+    answer = _send_head(small_limit_daphne, POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", chunk * 2)
+    assert answer.startswith(b"HTTP/1.1 413") and b'"too_large"' in answer
+
+
+@pytest.mark.live
+def test_the_sites_daphne_still_serves_a_body_within_the_limit(small_limit_daphne):
+    body = b"[]"
+    answer = _send_head(small_limit_daphne, POST_HEAD + b"Content-Length: 2\r\n\r\n", body)
+    assert answer.startswith(b"HTTP/1.1 4") and not answer.startswith(b"HTTP/1.1 413")
