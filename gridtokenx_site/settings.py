@@ -210,8 +210,9 @@ CONTENT_SECURITY_POLICY = {
 
 # Admission refuses new transactions (503) beyond this many waiting in the mempool.
 GTX_MEMPOOL_MAX = env.int("GTX_MEMPOOL_MAX", default=60_000)
-# Batches of signed transactions are large; anything bigger is refused with 413, by
-# gridtokenx_site.body_limit before the body is read (and by Django again after).
+# Batches of signed transactions are large; anything bigger is refused with 413 while it
+# arrives: by the site's daphne (gridtokenx_site.daphne_server), by the ASGI middleware
+# (gridtokenx_site.body_limit) under any other server, and by Django again after.
 GTX_MAX_BODY_BYTES = env.int("GTX_MAX_BODY_BYTES", default=4 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GTX_MAX_BODY_BYTES
 
