@@ -8,13 +8,21 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from chain import selectors
 from chain.ledger.encoding import MAX_SAFE_INTEGER
 from chain.ledger.keys import is_address
 from chain.ledger.kinds import MEMO_MAX
-from chain.services.accounts import SIGNUP_ROLES, login_locked
+from chain.services.accounts import (
+    SIGNUP_ROLES,
+    TooManyAttempts,
+    login_admit,
+    login_failure_record,
+    password_hash_slot,
+)
 from chain.units import TOKEN_DECIMALS, tokens_text
 
 DECIMAL_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
@@ -29,7 +37,13 @@ AMOUNT_OVER_STAKED = "That is more than you can unbond: {unbondable} tokens stak
 ADDRESS_MALFORMED = "An address is 64 characters, 0-9 and a-f (copy it from the recipient's wallet page)."
 ADDRESS_UNKNOWN = "No account on this chain has that address yet. Check it with the recipient."
 ADDRESS_SELF = "That is your own address: you cannot send tokens to yourself."
-LOGIN_LOCKED = "Too many failed attempts for this username. Wait 15 minutes and try again."
+#: What a person is told when chain.services.accounts refuses an attempt, by its reason.
+TOO_MANY_ATTEMPTS = {
+    "login_failures": "Too many failed logins from your network. Try again in {wait}.",
+    "signups": "Too many new accounts from your network. Try again in {wait}.",
+    "signups_site": "This site has opened as many accounts as it can for now. Try again in {wait}.",
+    "busy": "The site is busy checking other passwords. Try again in {wait}.",
+}
 
 
 def parse_decimal_units(
@@ -184,16 +198,55 @@ class SignupForm(UserCreationForm):
         ]
 
 
-class ThrottledLoginForm(AuthenticationForm):
-    """Refuses a username from an IP address after too many failures (see services.accounts)."""
+def too_many_attempts_error(exc: TooManyAttempts) -> forms.ValidationError:
+    """The refusal in words, with when to try again; the view answers it with 429."""
+    minutes = (exc.wait_seconds + 59) // 60
+    wait = (
+        f"{exc.wait_seconds} second{'' if exc.wait_seconds == 1 else 's'}"
+        if exc.wait_seconds < 120
+        else f"{minutes} minutes"
+    )
+    error = forms.ValidationError(TOO_MANY_ATTEMPTS[exc.reason].format(wait=wait), code="too_many_attempts")
+    error.retry_after_seconds = exc.wait_seconds
+    return error
+
+
+class ThrottledLoginMixin:
+    """Checks a password only within the client network's failed-login budget and the site's
+    password-hash places (chain.services.accounts); counts each failure against the network."""
 
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        if username and login_locked(username=username, ip=client_ip(self.request)):
-            raise forms.ValidationError(LOGIN_LOCKED, code="locked")
-        return super().clean()
+        try:
+            login_admit(ip=client_ip(self.request))
+            with password_hash_slot():
+                return super().clean()
+        except TooManyAttempts as exc:
+            raise too_many_attempts_error(exc) from None
+
+    def get_invalid_login_error(self):
+        login_failure_record(ip=client_ip(self.request))
+        return super().get_invalid_login_error()
+
+
+class ThrottledLoginForm(ThrottledLoginMixin, AuthenticationForm):
+    pass
+
+
+class ThrottledAdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    pass
 
 
 def client_ip(request) -> str:
-    # Behind no proxy: daphne serves browsers directly, so REMOTE_ADDR is the peer.
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    """The client's address, as DRF's throttles take it.
+
+    REMOTE_ADDR, or behind NUM_PROXIES trusted proxies (GTX_NUM_PROXIES) the address the
+    outermost of them saw in X-Forwarded-For: a client can prepend addresses, not append.
+    """
+    if request is None:
+        return ""
+    remote = request.META.get("REMOTE_ADDR", "")
+    num_proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    if num_proxies and forwarded:
+        return forwarded[-min(num_proxies, len(forwarded))]
+    return remote

@@ -243,6 +243,8 @@ class Wallet(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet")
     address = models.CharField(max_length=64, unique=True)
     sealed_key = models.BinaryField()
+    #: The GTX_WALLET_KEYS version ``sealed_key`` is sealed under (`manage.py reseal_wallets`).
+    seal_key_version = models.PositiveSmallIntegerField()
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CONSUMER)
     region = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -8,15 +8,21 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from chain.routing import peer_http_urlpatterns  # noqa: E402
+from gridtokenx_site.body_limit import BodySizeLimit  # noqa: E402
 from gridtokenx_site.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # The peer protocol bypasses Django's request handling (chain.consumers.PeerEndpoint).
-        "http": URLRouter([*peer_http_urlpatterns, re_path(r"", django_asgi_app)]),
+        # Bodies over GTX_MAX_BODY_BYTES are refused before they are read, on every route.
+        "http": BodySizeLimit(
+            URLRouter([*peer_http_urlpatterns, re_path(r"", django_asgi_app)]),
+            max_bytes=settings.GTX_MAX_BODY_BYTES,
+        ),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -40,7 +40,17 @@ def site_commands(
     # heartbeats and events, which nothing here reads.
     quiet = ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     commands = [
-        [python, "-m", "daphne", "-b", host, "-p", str(port), "gridtokenx_site.asgi:application"],
+        # daphne, refusing bodies over GTX_MAX_BODY_BYTES while they arrive.
+        [
+            python,
+            "-m",
+            "gridtokenx_site.daphne_server",
+            "-b",
+            host,
+            "-p",
+            str(port),
+            "gridtokenx_site.asgi:application",
+        ],
         [
             *celery,
             "worker",

@@ -1,9 +1,11 @@
 """Settings from the environment. Secure unless DJANGO_DEBUG / GTX_DEV says otherwise.
 
-GTX_DEV=1 (set by `make run` and `make test`) allows a generated development
-SECRET_KEY; anywhere else SECRET_KEY must be given.
+GTX_DEV=1 (set by `make run` and `make test`) allows a development SECRET_KEY and
+wallet seal key, and plain HTTP; anywhere else SECRET_KEY and GTX_WALLET_KEYS must be
+given and the site expects HTTPS (README "Production" lists the environment).
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -33,6 +35,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "chain",
     "trading",
     "grid",
@@ -43,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,6 +140,14 @@ AUTH_PASSWORD_VALIDATORS = [
 if env.bool("GTX_TEST_FAST_HASHER", default=False):
     # Test runs only: thousands of demo logins would otherwise spend minutes in PBKDF2.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Logins and sign-ups (chain.services.accounts), counted in the Redis cache per client
+# network (an IPv4 address, an IPv6 /64). Failed logins per client network; sign-ups per
+# client network and for the whole site; password hashes computed at once on this site
+# (each costs a core for a fraction of a second: more are answered 429 at once).
+GTX_LOGIN_FAILURE_RATE = env("GTX_LOGIN_FAILURE_RATE", default="20/h")
+GTX_SIGNUP_RATE = env("GTX_SIGNUP_RATE", default="5/h")
+GTX_SIGNUP_SITE_RATE = env("GTX_SIGNUP_SITE_RATE", default="100/h")
+GTX_PASSWORD_HASHES_AT_ONCE = env.int("GTX_PASSWORD_HASHES_AT_ONCE", default=1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "wallet"
 LOGOUT_REDIRECT_URL = "home"
@@ -165,14 +177,47 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# HTTPS outside development. Behind a TLS-terminating proxy, GTX_BEHIND_TLS_PROXY=1 trusts
+# its X-Forwarded-Proto; only set it when that proxy always sets (or strips) the header,
+# or any client could claim to be on HTTPS.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEV)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("GTX_BEHIND_TLS_PROXY", default=False) else None
+)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEV else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEV)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEV)
+# Content-Security-Policy (django-csp): scripts and stylesheets only from this site, no
+# inline <script> or <style>. Inline style *attributes* stay allowed: the bars of the
+# market, grid and governance pages are sized by the server (style="width: 42%"), and an
+# attribute can neither run script nor select other elements.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        # Pico's form controls and Swagger UI draw icons from data: URLs.
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # Admission refuses new transactions (503) beyond this many waiting in the mempool.
 GTX_MEMPOOL_MAX = env.int("GTX_MEMPOOL_MAX", default=60_000)
 # ... and (429 sender_busy) beyond this many waiting from one account: a sixtieth of the
 # mempool, a fifth of a block, over three times what one benchmark account ever has waiting.
 GTX_MEMPOOL_MAX_PER_SENDER = env.int("GTX_MEMPOOL_MAX_PER_SENDER", default=1_000)
-# Batches of signed transactions are large; anything bigger is refused with 413.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("GTX_MAX_BODY_BYTES", default=4 * 1024 * 1024)
+# Batches of signed transactions are large; anything bigger is refused with 413 while it
+# arrives: by the site's daphne (gridtokenx_site.daphne_server), by the ASGI middleware
+# (gridtokenx_site.body_limit) under any other server, and by Django again after.
+GTX_MAX_BODY_BYTES = env.int("GTX_MAX_BODY_BYTES", default=4 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = GTX_MAX_BODY_BYTES
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -231,8 +276,37 @@ def _peer_urls(text: str) -> dict[str, str]:
 # Validator name -> base URL of its site; a validator not named here is reached at its genesis url
 # (chain.peers.peer_urls). Empty by default: every validator at its genesis url.
 GTX_PEER_URLS = _peer_urls(env("GTX_PEER_URLS", default=""))
-# Key that seals users' wallet keys at rest; defaults to one derived from SECRET_KEY.
-GTX_WALLET_SEAL_KEY = env("GTX_WALLET_SEAL_KEY", default="")
+
+
+def _wallet_keys(text: str) -> dict[int, bytes]:
+    """Parse '2=<64 hex>,1=<64 hex>' into {version: 32-byte key}: the keys that seal wallets.
+
+    The highest version seals new wallets; the others still open the wallets sealed
+    under them until `manage.py reseal_wallets` moves those to the highest.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    keys = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        match = re.fullmatch(r"([1-9][0-9]{0,3})=([0-9a-f]{64})", item)
+        if match is None:
+            raise ImproperlyConfigured("GTX_WALLET_KEYS: each entry is VERSION=<64 lower-case hex> (1-9999)")
+        version = int(match[1])
+        if version in keys:
+            raise ImproperlyConfigured(f"GTX_WALLET_KEYS: version {version} is given twice")
+        keys[version] = bytes.fromhex(match[2])
+    return keys
+
+
+# Keys that seal users' wallet keys at rest, by version: never derived from SECRET_KEY,
+# so rotating SECRET_KEY touches no wallet. Development alone has a fixed, public key.
+GTX_WALLET_KEYS = _wallet_keys(env("GTX_WALLET_KEYS", default=""))
+if not GTX_WALLET_KEYS:
+    if not DEV:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("Set GTX_WALLET_KEYS (README: Production), or GTX_DEV=1 for development.")
+    GTX_WALLET_KEYS = {1: bytes.fromhex("d5" * 32)}
 
 LOGGING = {
     "version": 1,

@@ -1,6 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from chain.forms import ThrottledAdminLoginForm
+
+# The admin's login counts against the same limits as the site's (chain.services.accounts).
+admin.site.login_form = ThrottledAdminLoginForm
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/market/", include("trading.urls")),

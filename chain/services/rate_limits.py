@@ -1,4 +1,4 @@
-"""Counters in the Redis cache: the login lockout, the API intake throttle, the browser write limit.
+"""Counters in the Redis cache: login and sign-up limits, the API intake throttle, the browser write limit.
 
 One counting step for all three, so each is an atomic INCR on a key that expires by
 itself, and sites sharing one Redis keep their counts apart by the cache KEY_PREFIX.
@@ -43,6 +43,13 @@ def window_hit(key: str, *, limit: int, seconds: int, amount: int = 1) -> tuple[
     window = now - now % seconds
     count = counter_incr(f"{key}:{window}", timeout=seconds + 1, amount=amount)
     return count <= limit, window + seconds - now
+
+
+def window_count(key: str, *, seconds: int) -> tuple[int, int]:
+    """What window_hit has counted in the current window of ``key``, and the seconds it has left."""
+    now = int(time.time())
+    window = now - now % seconds
+    return cache.get(f"{key}:{window}", 0), window + seconds - now
 
 
 class BrowserWriteLimited(Exception):

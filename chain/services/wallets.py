@@ -1,10 +1,13 @@
-"""Custodial wallets: each user's key, sealed at rest, signs what they do in the browser."""
+"""Custodial wallets: each user's key, sealed at rest, signs what they do in the browser.
 
-import hashlib
+A wallet's key is sealed (XChaCha20-Poly1305, PyNaCl's Aead) under one of the versioned
+keys of GTX_WALLET_KEYS, and the row keeps that version beside the sealed bytes. The
+wallet's address is the associated data: a sealed key copied to another row does not open.
+"""
 
 from django.conf import settings
 from django.db import transaction
-from nacl.secret import SecretBox
+from nacl.secret import Aead
 from nacl.signing import SigningKey
 
 from chain.ledger.keys import address_of, new_signing_key
@@ -12,26 +15,77 @@ from chain.ledger.tx import Transaction, sign_transaction
 from chain.models import Account, ChainHead, MempoolTx, Wallet
 from chain.services.admission import transactions_submit
 
+RESEAL_BATCH = 500
 
-def _seal_box() -> SecretBox:
-    secret = (settings.GTX_WALLET_SEAL_KEY or settings.SECRET_KEY).encode()
-    return SecretBox(hashlib.blake2b(secret, digest_size=32, person=b"gtx-wallet-seal").digest())
+
+class WalletKeyMissing(Exception):
+    """A wallet is sealed under a key version GTX_WALLET_KEYS no longer has."""
+
+
+def seal_key_version() -> int:
+    """The version that seals new wallets: the highest of GTX_WALLET_KEYS."""
+    return max(settings.GTX_WALLET_KEYS)
+
+
+def _seal_box(version: int) -> Aead:
+    try:
+        return Aead(settings.GTX_WALLET_KEYS[version])
+    except KeyError:
+        raise WalletKeyMissing(f"GTX_WALLET_KEYS has no version {version}") from None
+
+
+def _associated_data(address: str) -> bytes:
+    return b"gtx-wallet:" + address.encode()
+
+
+def wallet_key_seal(key: SigningKey, *, version: int) -> bytes:
+    return bytes(_seal_box(version).encrypt(key.encode(), _associated_data(address_of(key))))
+
+
+def wallet_key_open(wallet: Wallet) -> SigningKey:
+    """The wallet's signing key. Raises WalletKeyMissing, or nacl's CryptoError if tampered with."""
+    box = _seal_box(wallet.seal_key_version)
+    return SigningKey(box.decrypt(bytes(wallet.sealed_key), _associated_data(wallet.address)))
 
 
 def wallet_create(*, user, role: str, region: str = "", key: SigningKey | None = None) -> Wallet:
     """A new wallet for ``user``. The private key is sealed and never shown again."""
     key = key or new_signing_key()
+    version = seal_key_version()
     return Wallet.objects.create(
         user=user,
         address=address_of(key),
-        sealed_key=bytes(_seal_box().encrypt(key.encode())),
+        sealed_key=wallet_key_seal(key, version=version),
+        seal_key_version=version,
         role=role,
         region=region,
     )
 
 
-def _signing_key(wallet: Wallet) -> SigningKey:
-    return SigningKey(_seal_box().decrypt(bytes(wallet.sealed_key)))
+def wallets_reseal() -> int:
+    """Seal every wallet not under the newest key version under it; returns how many.
+
+    Each batch is one transaction holding its rows' locks, so a wallet signing at the
+    same moment waits and then opens under whichever version it finds. Idempotent: run
+    it again after a crash and it goes on with what is left.
+    """
+    newest = seal_key_version()
+    moved = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Wallet.objects.select_for_update()
+                .exclude(seal_key_version=newest)
+                .only("pk", "address", "sealed_key", "seal_key_version")
+                .order_by("pk")[:RESEAL_BATCH]
+            )
+            for wallet in batch:
+                wallet.sealed_key = wallet_key_seal(wallet_key_open(wallet), version=newest)
+                wallet.seal_key_version = newest
+            Wallet.objects.bulk_update(batch, ["sealed_key", "seal_key_version"])
+        moved += len(batch)
+        if len(batch) < RESEAL_BATCH:
+            return moved
 
 
 def next_nonce(address: str) -> int:
@@ -50,7 +104,7 @@ def wallet_submit(*, wallet: Wallet, kind: str, payload: dict) -> Transaction:
         Wallet.objects.select_for_update().filter(pk=wallet.pk).first()
         head = ChainHead.objects.only("chain_id").get()
         tx = sign_transaction(
-            _signing_key(wallet),
+            wallet_key_open(wallet),
             chain_id=head.chain_id,
             nonce=next_nonce(wallet.address),
             kind=kind,

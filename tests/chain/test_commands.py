@@ -1,7 +1,9 @@
 """Management commands: init (idempotent, one genesis per database), status, start/stop."""
 
 import json
+import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -13,9 +15,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from chain.ledger.genesis import demo_key
+from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.tx import sign_transaction
+from chain.management.commands.network import prepare_steps
 from chain.models import Account, ChainHead, MempoolTx, Validator, Wallet
+from chain.node import node_signing_key
 from chain.services.admission import transactions_submit
 from gridtokenx_site.devservers import free_port
 from gridtokenx_site.testsite import BASE_DIR, drop_database, prepare_site
@@ -190,3 +194,46 @@ def test_start_runs_daphne_worker_and_beat_and_a_signal_stops_them_all(tmp_path,
             proc.wait()
         log.close()
         drop_database(env["DATABASE_URL"])
+
+
+# --- demo only when asked (issue 14, finding 6) ---------------------------------------
+
+
+def test_a_production_init_writes_a_fresh_node_key_only_its_owner_reads_and_no_users(db, settings, tmp_path):
+    settings.GTX_NODE_KEY_FILE = str(tmp_path / "keys" / "node_key")
+    old_umask = os.umask(0o022)  # a usual umask would leave a new file readable by everyone
+    try:
+        output = run("init", "--genesis-config", str(GENESIS_PATH))
+    finally:
+        os.umask(old_umask)
+        node_signing_key.cache_clear()
+
+    key_file = tmp_path / "keys" / "node_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    seed = key_file.read_text().strip()
+    demo_seeds = {demo_key(v["name"]).encode().hex() for v in load_genesis(GENESIS_PATH).validators}
+    assert len(seed) == 64 and seed not in demo_seeds
+    assert get_user_model().objects.count() == 0  # no demo logins, no admin
+    assert not Wallet.objects.exists()
+    assert "Demo users" not in output
+
+
+def test_init_outside_a_demo_refuses_a_validator_without_its_own_key_file(db, settings, tmp_path):
+    settings.GTX_NODE_KEY_FILE = str(tmp_path / "node_key")
+    with pytest.raises(CommandError, match="its own key file"):
+        run("init", "--genesis-config", str(GENESIS_PATH), "--validator", "EGAT")
+    assert not (tmp_path / "node_key").exists()
+    assert not get_user_model().objects.exists()
+
+
+def test_network_passes_demo_to_init_only_when_asked():
+    def init_step(demo):
+        return next(step for step in prepare_steps("g.toml", demo=demo) if step[0] == "init")
+
+    assert "--demo" not in init_step(demo=False)
+    assert "--demo" in init_step(demo=True)
+
+
+def test_make_run_asks_for_the_demo():
+    run_target = (BASE_DIR / "Makefile").read_text().split("\nrun:")[1].split("\n\n")[0]
+    assert "manage.py network --demo" in run_target

@@ -180,6 +180,44 @@ def _wait(predicate, timeout: float):
 
 
 @pytest.mark.live
+def test_network_without_demo_makes_no_demo_key_login_or_admin(tmp_path):
+    """Without --demo each site needs its own node key: none is made from the public demo seeds."""
+    genesis = genesis_with_active(DEMO_GENESIS, ["EGAT"], tmp_path / "genesis.toml")
+    base = database_url(os.environ["DATABASE_URL"], f"gtx_nettest_{uuid.uuid4().hex[:8]}")
+    database = database_url(base, f"{base.rsplit('/', 1)[1]}_egat")
+    command = [sys.executable, str(BASE_DIR / "manage.py"), "network", "--genesis-config", str(genesis)]
+    try:
+        result = subprocess.run(
+            [*command, "--base-port", str(free_port()), "--run-dir", str(tmp_path / "node")],
+            env={**os.environ, "DATABASE_URL": base},
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode != 0
+        assert "init failed for EGAT" in result.stderr and "its own key file" in result.stderr
+        assert not (tmp_path / "node" / "egat" / "node_key").exists()
+        users = subprocess.run(
+            [
+                sys.executable,
+                str(BASE_DIR / "manage.py"),
+                "shell",
+                "-c",
+                "from django.contrib.auth.models import User; print(User.objects.count())",
+            ],
+            env={**os.environ, "DATABASE_URL": database},
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert users.stdout.strip().splitlines()[-1] == "0", users.stdout + users.stderr
+    finally:
+        database_drop(database)
+
+
+@pytest.mark.live
 def test_network_starts_a_site_per_validator_and_sigterm_stops_every_process(tmp_path):
     genesis = genesis_with_active(DEMO_GENESIS, THREE, tmp_path / "genesis.toml")
     base_port = _free_run(len(THREE))
@@ -191,6 +229,7 @@ def test_network_starts_a_site_per_validator_and_sigterm_stops_every_process(tmp
             sys.executable,
             str(BASE_DIR / "manage.py"),
             "network",
+            "--demo",
             "--genesis-config",
             str(genesis),
             "--base-port",

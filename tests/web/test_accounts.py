@@ -1,11 +1,16 @@
+import secrets
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client
 
-from chain.forms import LOGIN_LOCKED
+from chain.forms import client_ip
 from chain.ledger.keys import is_address
+from chain.management.commands.init import DEMO_PASSWORD
 from chain.models import Role, Wallet
-from chain.services.accounts import LOGIN_MAX_FAILURES, login_failures_clear
+from chain.services.accounts import client_network, password_hash_slot
+from chain.services.rate_limits import window_count
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -19,7 +24,8 @@ GOOD = {
 }
 
 
-def test_sign_up_creates_a_user_with_a_sealed_wallet_and_logs_in(client, chain):
+def test_sign_up_creates_a_user_with_a_sealed_wallet_and_logs_in(chain):
+    client = a_client()
     response = client.post("/accounts/signup/", GOOD)
     assert response.status_code == 302 and response["Location"] == "/wallet/"
     wallet = Wallet.objects.get(user__username="newcomer")
@@ -58,40 +64,159 @@ def test_sign_up_offers_the_genesis_regions(client, chain):
     assert 'value="regulator"' not in body
 
 
+# --- limits on password guessing (issue 14, finding 4) ---------------------------------
+
+
+class CountingHasher(MD5PasswordHasher):
+    """The tests' MD5 hasher, counting every hash it computes (checks and new passwords)."""
+
+    calls = 0
+
+    def encode(self, password, salt):
+        CountingHasher.calls += 1
+        return super().encode(password, salt)
+
+
 @pytest.fixture
-def clean_lockout():
-    yield
-    login_failures_clear(username="home_malee", ip="127.0.0.1")
+def hashes(settings):
+    """How many passwords were hashed since the test began (a callable)."""
+    settings.PASSWORD_HASHERS = ["tests.web.test_accounts.CountingHasher"]
+    start = CountingHasher.calls
+    return lambda: CountingHasher.calls - start
 
 
-def test_login_locks_a_username_after_repeated_failures(chain, clean_lockout):
-    client = Client()
-    for _ in range(LOGIN_MAX_FAILURES):
-        response = client.post("/accounts/login/", {"username": "home_malee", "password": "wrong"})
+def a_client() -> Client:
+    """A client from an address of its own: limits counted in Redis outlive a test run."""
+    return Client(
+        REMOTE_ADDR=f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(256)}"
+    )
+
+
+def log_in(client: Client, username: str, password: str = DEMO_PASSWORD):
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+def test_failed_logins_are_limited_per_network_whatever_the_usernames(chain, settings, hashes):
+    settings.GTX_LOGIN_FAILURE_RATE = "3/h"
+    guesser = a_client()
+    for username in ("home_malee", "solar_somchai", "nobody-by-this-name"):
+        response = log_in(guesser, username, "wrong")
         assert response.status_code == 200
-        assert LOGIN_LOCKED not in response.content.decode()
-    locked = client.post("/accounts/login/", {"username": "home_malee", "password": "gridtokenx-demo"})
-    assert LOGIN_LOCKED in locked.content.decode()
+    assert hashes() == 3
+
+    refused = log_in(guesser, "home_malee")  # the right password, too late
+
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert "Too many failed logins from your network. Try again in" in refused.content.decode()
+    assert "_auth_user_id" not in guesser.session
+    assert hashes() == 3  # refused before any hash
+    # The person behind home_malee, anywhere else, is not locked out.
+    assert log_in(a_client(), "home_malee").status_code == 302
+
+
+def test_a_good_login_does_not_spend_the_failure_budget(chain, settings):
+    settings.GTX_LOGIN_FAILURE_RATE = "2/h"
+    client = a_client()
+    for _ in range(3):
+        assert log_in(client, "home_malee").status_code == 302
+        client.post("/accounts/logout/")
+    assert log_in(client, "home_malee", "wrong").status_code == 200
+
+
+def test_an_unknown_username_costs_as_many_hashes_as_a_known_one(chain, hashes):
+    client = a_client()
+    log_in(client, "home_malee", "wrong")
+    known = hashes()
+    log_in(client, "nobody-by-this-name", "wrong")
+    unknown = hashes() - known
+    assert known == unknown == 1
+
+
+def test_a_login_while_the_sites_password_hashing_is_busy_is_answered_429_at_once(chain, hashes):
+    client = a_client()
+    with password_hash_slot():  # another login is being checked
+        response = log_in(client, "home_malee")
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "2"
+    assert "The site is busy checking other passwords. Try again in 2 seconds." in response.content.decode()
+    assert hashes() == 0
     assert "_auth_user_id" not in client.session
-    other_user = client.post("/accounts/login/", {"username": "solar_somchai", "password": "gridtokenx-demo"})
-    assert other_user.status_code == 302
+    assert log_in(client, "home_malee").status_code == 302  # the place is free again
 
 
-def test_a_good_login_resets_the_failure_count(chain, clean_lockout):
-    client = Client()
-    for _ in range(LOGIN_MAX_FAILURES - 1):
-        client.post("/accounts/login/", {"username": "home_malee", "password": "wrong"})
-    assert (
-        client.post("/accounts/login/", {"username": "home_malee", "password": "gridtokenx-demo"}).status_code
-        == 302
-    )
-    client.post("/accounts/logout/")
-    for _ in range(LOGIN_MAX_FAILURES - 1):
-        client.post("/accounts/login/", {"username": "home_malee", "password": "wrong"})
-    assert (
-        client.post("/accounts/login/", {"username": "home_malee", "password": "gridtokenx-demo"}).status_code
-        == 302
-    )
+def test_the_admin_login_counts_against_the_same_limits(chain, settings, hashes):
+    settings.GTX_LOGIN_FAILURE_RATE = "1/h"
+    client = a_client()
+    client.post("/admin/login/", {"username": "admin", "password": "wrong"})
+    refused = client.post("/admin/login/", {"username": "admin", "password": DEMO_PASSWORD})
+    assert "Too many failed logins from your network" in refused.content.decode()
+    assert hashes() == 1
+    assert "_auth_user_id" not in client.session
+
+
+def sign_up(client: Client, username: str):
+    return client.post("/accounts/signup/", {**GOOD, "username": username})
+
+
+def test_sign_ups_are_limited_per_network(chain, settings):
+    settings.GTX_SIGNUP_RATE = "2/h"
+    client = a_client()
+    for name in ("first-of-two", "second-of-two"):
+        assert sign_up(client, name).status_code == 302
+        client.post("/accounts/logout/")
+
+    refused = sign_up(client, "one-too-many")
+
+    assert refused.status_code == 429
+    assert "Too many new accounts from your network. Try again in" in refused.content.decode()
+    assert not User.objects.filter(username="one-too-many").exists()
+    assert sign_up(a_client(), "from-elsewhere").status_code == 302
+
+
+def test_sign_ups_are_limited_for_the_whole_site(chain, settings):
+    # The site's count is shared with every other test run on this Redis: allow one more.
+    so_far, _ = window_count("signups:site", seconds=86400)
+    settings.GTX_SIGNUP_SITE_RATE = f"{so_far + 1}/d"
+    assert sign_up(a_client(), "the-last-one").status_code == 302
+
+    refused = sign_up(a_client(), "one-too-many")
+
+    assert refused.status_code == 429
+    assert "This site has opened as many accounts as it can for now" in refused.content.decode()
+    assert not User.objects.filter(username="one-too-many").exists()
+
+
+def test_a_sign_up_while_the_sites_password_hashing_is_busy_creates_nothing(chain, hashes):
+    with password_hash_slot():
+        refused = sign_up(a_client(), "in-a-hurry")
+    assert refused.status_code == 429
+    assert "The site is busy checking other passwords" in refused.content.decode()
+    assert not User.objects.filter(username="in-a-hurry").exists()
+    assert hashes() == 0
+
+
+@pytest.mark.parametrize(
+    ("ip", "network"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("not an address", "unknown"),
+    ],
+)
+def test_limits_count_an_ipv6_client_by_its_64(ip, network):
+    assert client_network(ip) == network
+
+
+def test_behind_trusted_proxies_the_client_is_the_address_the_outermost_one_saw(rf, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.4", REMOTE_ADDR="10.0.0.1")
+    assert client_ip(request) == "198.51.100.4"  # what the client prepended does not count
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
+    assert client_ip(request) == "10.0.0.1"
 
 
 def test_logout_is_a_post_and_regulators_may_log_out(client_as):

@@ -18,7 +18,12 @@ class Command(BaseCommand):
             "--validator",
             help="Run as this genesis validator (e.g. EGAT). With --demo its key comes from the demo seed.",
         )
-        parser.add_argument("--demo", action="store_true", help="Create demo logins and demo node key.")
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="The validator's public demo key, demo logins and an 'admin' superuser, all with "
+            "public passwords. Without it: a fresh node key (mode 0600) and no users.",
+        )
 
     def handle(self, *args, genesis_config, validator, demo, **options):
         try:

@@ -112,6 +112,16 @@ def network_sites(
     return sites
 
 
+def prepare_steps(genesis_config: str, *, demo: bool) -> list[list[str]]:
+    """The manage.py commands that prepare each site; ``{name}`` is the site's validator.
+
+    Only with ``demo`` does `init` get --demo: public demo keys, logins and an admin
+    otherwise never exist on a site.
+    """
+    init = ["init", "--genesis-config", str(genesis_config), "--validator", "{name}"]
+    return [["migrate", "--noinput", "-v0"], init + (["--demo"] if demo else [])]
+
+
 class Command(BaseCommand):
     help = "Start a local network: one site per active genesis validator (Ctrl-C stops them all)."
 
@@ -127,9 +137,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--open-browser", action="store_true", help="Open the first site once it answers."
         )
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="Demo node keys, demo logins and an admin (public password). Without it each "
+            "site needs its own key file at <run-dir>/<validator>/node_key.",
+        )
 
     def handle(
-        self, *args, genesis_config, host, base_port, reset, concurrency, run_dir, open_browser, **options
+        self,
+        *args,
+        genesis_config,
+        host,
+        base_port,
+        reset,
+        concurrency,
+        run_dir,
+        open_browser,
+        demo,
+        **options,
     ):
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per readiness poll
         base_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -139,12 +165,12 @@ class Command(BaseCommand):
             )
         except GenesisError as exc:
             raise CommandError(str(exc)) from exc
-        self._prepare(sites, genesis_config, reset)
+        self._prepare(sites, genesis_config, reset, demo=demo)
         procs = self._start(sites, concurrency, open_browser)
         self._table(sites)
         self._serve(sites, procs)
 
-    def _prepare(self, sites: list[Site], genesis_config: str, reset: bool) -> None:
+    def _prepare(self, sites: list[Site], genesis_config: str, reset: bool, *, demo: bool) -> None:
         """Create, migrate and initialise every site's database, all sites at once."""
         for site in sites:
             site.run_dir.mkdir(parents=True, exist_ok=True)
@@ -154,11 +180,7 @@ class Command(BaseCommand):
                     stale.unlink()
             database_create(site.database_url)
         manage = [sys.executable, str(BASE_DIR / "manage.py")]
-        steps = [
-            ["migrate", "--noinput", "-v0"],
-            ["init", "--genesis-config", str(genesis_config), "--validator", "{name}", "--demo"],
-        ]
-        for step in steps:
+        for step in prepare_steps(genesis_config, demo=demo):
             running = []
             for site in sites:
                 log = open(site.run_dir / "prepare.log", "a")  # noqa: SIM115 - closed below

@@ -1,0 +1,79 @@
+"""daphne, refusing a request body over GTX_MAX_BODY_BYTES while it arrives.
+
+daphne (Twisted) takes in a whole request, into memory or a temporary file, before it calls
+the application, so gridtokenx_site.body_limit alone would answer 413 only after the last
+byte. Here the server's request answers 413 and closes the connection as soon as the
+declared Content-Length is over the limit, before any of the body, or as soon as a body
+without one (chunked) passes it. Run as ``python -m gridtokenx_site.daphne_server`` with
+daphne's arguments (gridtokenx_site.processes does).
+"""
+
+import io
+import json
+import os
+
+from daphne import http_protocol
+from daphne.cli import CommandLineInterface
+
+
+def body_limited_request(base: type, max_bytes: int) -> type:
+    """A subclass of daphne's WebRequest that stops taking a body at ``max_bytes``."""
+    body = json.dumps(
+        {
+            "error": {
+                "code": "too_large",
+                "message": f"The request body is larger than {max_bytes} bytes; send smaller batches.",
+            }
+        }
+    ).encode()
+    response = (
+        b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n".encode()
+        + b"Connection: close\r\n\r\n"
+        + body
+    )
+
+    class BodyLimitedWebRequest(base):
+        body_refused = False
+        body_bytes = 0
+
+        def gotLength(self, length):
+            super().gotLength(length)
+            if length is not None and length > max_bytes:
+                self._refuse()
+
+        def handleContentChunk(self, data):
+            if self.body_refused:
+                return
+            self.body_bytes += len(data)
+            if self.body_bytes > max_bytes:
+                self._refuse()
+                return
+            super().handleContentChunk(data)
+
+        def process(self):
+            if self.body_refused:
+                return None  # answered already: the application never sees a cut-off body
+            return super().process()
+
+        def _refuse(self):
+            self.body_refused = True
+            self.content.close()
+            self.content = io.BytesIO()
+            self.channel.transport.write(response)
+            self.channel.transport.loseConnection()
+
+    return BodyLimitedWebRequest
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridtokenx_site.settings")
+    from django.conf import settings
+
+    # daphne's HTTPFactory builds each connection's requests from this module attribute.
+    http_protocol.WebRequest = body_limited_request(http_protocol.WebRequest, settings.GTX_MAX_BODY_BYTES)
+    CommandLineInterface.entrypoint()
+
+
+if __name__ == "__main__":
+    main()
