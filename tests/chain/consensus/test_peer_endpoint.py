@@ -35,10 +35,14 @@ def test_a_wrong_method_is_refused_with_what_to_use(chain):
 
 
 def test_a_body_that_is_not_a_json_object_is_malformed(chain):
-    for body in (b"not json", b"[1, 2]", b"\xff\xfe"):
+    for body, code in (
+        (b"not json", "malformed_json"),
+        (b"[1, 2]", "malformed"),
+        (b"\xff\xfe", "malformed_json"),
+    ):
         answer = peer_request("POST", CONSENSUS, body)
         assert answer.status_code == 400
-        assert answer.json()["error"]["code"] == "malformed"
+        assert answer.json()["error"]["code"] == code
 
 
 def test_an_unknown_host_is_refused(chain):
