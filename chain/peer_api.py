@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from chain.consensus.messages import message_parse, message_verify
-from chain.consensus.peer_auth import PeerAuthError, request_sender, signed
+from chain.consensus.peer_auth import PeerAuthError, claim_sender, request_claim, signed
 from chain.consensus.transport import gossip_origin_active, gossip_valid
 from chain.ledger.errors import LedgerError
 from chain.ledger.keys import is_address
@@ -127,32 +127,30 @@ def peer_request_answer(
 ) -> Reply:
     """Authenticate, count and decode one peer request, then run ``handler``.
 
-    The order is the defence: a request from a key that is not an active
-    validator costs one query and no signature work; a signed one costs one
-    ed25519 verify before its body is decoded or any other signature checked.
+    The order is the defence: a request without a well-formed, fresh signature
+    costs no query; one from a key that is not an active validator's costs one
+    query and no signature work; a validator's costs one ed25519 verify before
+    its body is decoded or any other signature checked.
     """
-    head, validators = peer_context_read()
     sender = None
     if method != "GET" or signed(headers) or not settings.GTX_PEER_OPEN_READS:
         # Only refused requests count against their address: honest sites may share one.
         if not _buckets.take(f"refused:{client}", settings.GTX_PEER_REFUSED_RATE_PER_S, spend=False):
             return _rate_limited()
         try:
-            sender = request_sender(
-                headers,
-                method=method,
-                target=target,
-                body=body,
-                chain_id=head.chain_id,
-                validators=validators,
-                now_ms=time.time_ns() // 1_000_000,
+            claim = request_claim(headers, now_ms=time.time_ns() // 1_000_000)
+            head, validators = peer_context_read()
+            sender = claim_sender(
+                claim, method=method, target=target, body=body, chain_id=head.chain_id, validators=validators
             )
         except PeerAuthError as exc:
             _buckets.take(f"refused:{client}", settings.GTX_PEER_REFUSED_RATE_PER_S)
             return error(exc.code, exc.message, exc.status)
         if not _buckets.take(f"peer:{sender}", settings.GTX_PEER_RATE_PER_S):
             return _rate_limited()
-    elif not _buckets.take(f"open:{client}", settings.GTX_PEER_OPEN_RATE_PER_S):
+    elif _buckets.take(f"open:{client}", settings.GTX_PEER_OPEN_RATE_PER_S):
+        head, validators = peer_context_read()
+    else:
         return _rate_limited()
     context = PeerContext(head, validators, sender)
     if method == "GET":

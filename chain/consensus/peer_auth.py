@@ -5,13 +5,15 @@ PEER_REQUEST_DOMAIN + canonical_json({body_sha256, chain_id, method, target,
 timestamp_ms}) (``target`` is the path with its query string), and sends the
 signature in three headers (docs/CONSENSUS.md, "Peer authentication"). The
 receiver checks, in this order and with one ed25519 verify at most: the headers'
-exact form, the key is an active validator's, the timestamp is within
-MAX_SKEW_MS of its clock, then the signature. Plain Python, no I/O: the caller
-passes the active validators, its chain id and its clock.
+exact form and the timestamp within MAX_SKEW_MS of its clock (``request_claim``,
+before any query), then that the key is an active validator's and the
+signature (``claim_sender``). Plain Python, no I/O: the caller passes the active
+validators, its chain id and its clock.
 """
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 from chain.ledger.encoding import canonical_json
 from chain.ledger.keys import sign, verify
@@ -67,17 +69,18 @@ def signed(headers: dict[bytes, bytes]) -> bool:
     return HEADER_PEER.encode() in headers or HEADER_SIGNATURE.encode() in headers
 
 
-def request_sender(
-    headers: dict[bytes, bytes],
-    *,
-    method: str,
-    target: str,
-    body: bytes,
-    chain_id: str,
-    validators: frozenset[str] | set[str],
-    now_ms: int,
-) -> str:
-    """The active validator that signed this request, or PeerAuthError; one verify at most."""
+@dataclass(frozen=True)
+class PeerClaim:
+    """Who a request says signed it, when, and the signature: of the right form, not yet checked."""
+
+    peer: str
+    timestamp_ms: int
+    signature: str
+
+
+def request_claim(headers: dict[bytes, bytes], *, now_ms: int) -> PeerClaim:
+    """The request's claim, when its headers have their exact form and its timestamp is
+    within MAX_SKEW_MS of ``now_ms``; else PeerAuthError. No I/O, no signature work."""
     peer, timestamp, signature = (
         headers.get(name.encode(), b"").decode("latin-1")
         for name in (HEADER_PEER, HEADER_TIMESTAMP, HEADER_SIGNATURE)
@@ -88,14 +91,27 @@ def request_sender(
             f"Sign the request: {HEADER_PEER} (node key, hex), {HEADER_TIMESTAMP} (ms), "
             f"{HEADER_SIGNATURE} (hex), as docs/CONSENSUS.md says.",
         )
-    if peer not in validators:
-        raise PeerAuthError(UNKNOWN_PEER, "The request's key is not an active validator's.", 403)
-    timestamp_ms = int(timestamp)
-    if abs(now_ms - timestamp_ms) > MAX_SKEW_MS:
+    if abs(now_ms - int(timestamp)) > MAX_SKEW_MS:
         raise PeerAuthError(STALE_REQUEST, f"The timestamp is over {MAX_SKEW_MS} ms from this site's clock.")
+    return PeerClaim(peer, int(timestamp), signature)
+
+
+def claim_sender(
+    claim: PeerClaim,
+    *,
+    method: str,
+    target: str,
+    body: bytes,
+    chain_id: str,
+    validators: frozenset[str] | set[str],
+) -> str:
+    """The active validator that signed the request, or PeerAuthError: a key that is not an
+    active validator's is refused before the one ed25519 verify."""
+    if claim.peer not in validators:
+        raise PeerAuthError(UNKNOWN_PEER, "The request's key is not an active validator's.", 403)
     message = request_bytes(
-        method=method, target=target, body=body, chain_id=chain_id, timestamp_ms=timestamp_ms
+        method=method, target=target, body=body, chain_id=chain_id, timestamp_ms=claim.timestamp_ms
     )
-    if not verify(peer, message, signature):
+    if not verify(claim.peer, message, claim.signature):
         raise PeerAuthError(BAD_PEER_SIGNATURE, "The request's signature does not match.")
-    return peer
+    return claim.peer

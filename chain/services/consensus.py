@@ -450,7 +450,8 @@ def _transactions_fetch(chain_id: str, proposer: str, hashes: list[str]) -> dict
         body = transport.post_json(
             url, "/peer/v1/transactions/lookup/", {"chain_id": chain_id, "hashes": wanted}
         )
-        for wire in (body or {}).get("transactions", []):
+        answered = (body or {}).get("transactions")
+        for wire in answered if type(answered) is list else []:  # a peer's answer is input too
             try:
                 tx = parse_transaction(wire)
             except LedgerError:
@@ -609,8 +610,8 @@ def peer_messages_store(
             continue
         vote = (message.height, message.round, message.type, message.sender)
         values = seen.setdefault(vote, set())
-        if message.block_hash not in values and len(values) >= VALUES_PER_VOTE:
-            continue
+        if message.block_hash in values or len(values) >= VALUES_PER_VOTE:
+            continue  # a repeat, or a third value: nothing the step needs
         values.add(message.block_hash)
         rows.append((*vote, message.block_hash, message.pol_round, signature))
     checked = [
@@ -629,19 +630,30 @@ def peer_messages_store(
 def _messages_insert(rows: list[tuple]) -> int:
     """Insert peer messages not held yet, in one statement; how many were new.
 
-    A (height, round, type, sender) that already holds VALUES_PER_VOTE values
-    takes no other: an equivocating validator cannot fill the table.
+    A (height, round, type, sender) holds at most VALUES_PER_VOTE values, counting
+    those stored and the new ones earlier in ``rows`` (which holds each value once):
+    an equivocating validator cannot fill the table.
     """
     columns = [list(column) for column in zip(*rows, strict=True)]
     with binary_cursor() as cursor:  # each column one array, bound on the server, as admission's insert
         cursor.execute(
             "INSERT INTO chain_consensusmessage "
             "(height, round, type, sender, block_hash, pol_round, signature, processed, received_at) "
-            "SELECT h, r, t, s, b, p, sig, false, now() "
-            "FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::int[], %b::text[]) "
-            "WITH ORDINALITY AS u(h, r, t, s, b, p, sig, ord) "
-            "WHERE (SELECT count(*) FROM chain_consensusmessage m WHERE m.height = h AND m.round = r "
-            "       AND m.type = t AND m.sender = s AND m.block_hash <> b) < %b::int "
+            "SELECT h, r, t, s, b, p, sig, false, now() FROM ("
+            "  SELECT v.*,"
+            "    count(*) FILTER (WHERE NOT held) OVER (PARTITION BY h, r, t, s ORDER BY ord) AS nth"
+            "  FROM ("
+            "    SELECT u.*,"
+            "      (SELECT count(*) FROM chain_consensusmessage m"
+            "        WHERE m.height = u.h AND m.round = u.r AND m.type = u.t AND m.sender = u.s) AS held_n,"
+            "      EXISTS (SELECT 1 FROM chain_consensusmessage m WHERE m.height = u.h AND m.round = u.r"
+            "        AND m.type = u.t AND m.sender = u.s AND m.block_hash = u.b) AS held"
+            "    FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::int[],"
+            "      %b::text[])"
+            "      WITH ORDINALITY AS u(h, r, t, s, b, p, sig, ord)"
+            "  ) v"
+            ") w "
+            "WHERE NOT held AND held_n + nth <= %b::int "
             "ORDER BY ord "
             "ON CONFLICT DO NOTHING RETURNING id",
             [*columns, VALUES_PER_VOTE],
