@@ -272,3 +272,31 @@ def test_a_gossip_origin_that_is_not_a_key_is_refused(chain, origin):
 
     assert (answer.status_code, answer.json()["error"]["code"]) == (403, "unknown_origin")
     assert not MempoolTx.objects.exists()
+
+
+def test_an_unsigned_or_stale_post_is_refused_before_any_query(chain, django_assert_num_queries):
+    body = b'{"chain_id": "x", "hashes": []}'
+    stale = peer_auth.request_headers(
+        demo_key("EGAT"), method="POST", target=LOOKUP, body=body, chain_id=chain.chain_id, now_ms=1_000
+    )
+
+    with django_assert_num_queries(0):
+        unsigned = peer_request("POST", LOOKUP, body, signer=None)
+        old = peer_request(
+            "POST", LOOKUP, body, [*HOST, *((k.encode(), v.encode()) for k, v in stale.items())], signer=None
+        )
+
+    assert unsigned.status_code == old.status_code == 401
+
+
+def test_what_this_site_sends_a_peer_is_signed_so_that_the_peer_accepts_it(chain, node_key):
+    from chain.consensus import transport
+
+    content = json.dumps({"chain_id": chain.chain_id, "hashes": []}).encode()
+    headers = transport._signed_headers("POST", LOOKUP, content, chain.chain_id)
+
+    answer = peer_request(
+        "POST", LOOKUP, content, [*HOST, *((k.encode(), v.encode()) for k, v in headers.items())], signer=None
+    )
+
+    assert answer.status_code == 200
