@@ -20,6 +20,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.cache import cache
@@ -31,7 +32,7 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.keys import is_address
 from chain.ledger.tx import parse_transaction
 from chain.ledger.wire import json_decode
-from chain.services.admission import BatchRejected, IntakeHead, transactions_submit
+from chain.services.admission import MAX_BATCH, BatchRejected, IntakeHead, transactions_submit
 from chain.services.blocks import committed_transactions, mempool_transactions
 from chain.services.consensus import consensus_status, peer_messages_store
 from chain.services.sync import blocks_for_peer
@@ -42,8 +43,8 @@ MAX_LOOKUP = 10_000
 #: Per request: consensus messages, and proposed blocks with them.
 MAX_MESSAGES = 1000
 MAX_PROPOSED_BLOCKS = 10
-#: Per gossip request (an admission batch is at most this many).
-MAX_GOSSIP_TXS = 5000
+#: Per gossip request: a site gossips what one admission batch admitted.
+MAX_GOSSIP_TXS = MAX_BATCH
 MAX_HEIGHT = 2**53 - 1
 _DIGITS = re.compile(r"[0-9]{1,16}")
 
@@ -67,6 +68,8 @@ class PeerHead:
     block_hash: str
     state_root: str
     params: dict
+    #: The round this site is in at the next height (0 before it starts).
+    round: int
 
     @property
     def intake(self) -> IntakeHead:
@@ -82,12 +85,16 @@ class PeerContext:
 
 
 def peer_context_read() -> tuple[PeerHead, frozenset[str]]:
+    """The head and the active validators' keys: one plain query per request (peers send tens a second)."""
     with binary_cursor() as cursor:
-        chain_id, height, block_hash, state_root, params, validators = cursor.execute(
-            "SELECT chain_id, height, block_hash, state_root, params::text, "
-            "ARRAY(SELECT public_key FROM chain_validator WHERE active) FROM chain_chainhead"
+        chain_id, height, block_hash, state_root, params, round, validators = cursor.execute(
+            "SELECT h.chain_id, h.height, h.block_hash, h.state_root, h.params::text, "
+            "coalesce((SELECT s.round FROM chain_consensusstate s "
+            "          WHERE s.id = 1 AND s.height = h.height + 1), 0), "
+            "ARRAY(SELECT public_key FROM chain_validator WHERE active) FROM chain_chainhead h"
         ).fetchone()
-    return PeerHead(chain_id, height, block_hash, state_root, json.loads(params)), frozenset(validators)
+    head = PeerHead(chain_id, height, block_hash, state_root, json.loads(params), round)
+    return head, frozenset(validators)
 
 
 # --- authentication and limits ---------------------------------------------------
@@ -169,8 +176,6 @@ def _rate_limited() -> Reply:
 
 
 def _query(target: str) -> dict[str, str]:
-    from urllib.parse import parse_qsl
-
     _, _, query = target.partition("?")
     return dict(parse_qsl(query))
 
@@ -209,6 +214,7 @@ def consensus_messages(body: dict, peer: PeerContext) -> Reply:
             blocks,
             chain_id=head.chain_id,
             head_height=head.height,
+            head_round=head.round,
             head_hash=head.block_hash,
             head_state_root=head.state_root,
             max_block_txs=head.params["max_block_txs"],

@@ -564,11 +564,16 @@ def evidence_report() -> int:
 #: and the one after it, which a peer that committed first may already be on. Anything
 #: higher only tells us a peer is ahead (a sync starts); nothing of it is stored.
 HEIGHT_WINDOW = 2
+#: Rounds above the one this site is in (at the height after next: above round 0) whose
+#: messages it keeps. Enough for rule 55 to move a site that lags a few rounds behind;
+#: a site further behind moves up a window at each resend. Without it one validator
+#: could store three messages for each of 10,000 rounds, and every step reads them all.
+ROUND_WINDOW = 16
 #: Distinct values kept per (height, round, type, sender): two are evidence of double
 #: signing, a third proves nothing more and would only fill the table.
 VALUES_PER_VOTE = 2
-#: Proposed blocks kept per (height, round of the proposal): a proposer that signs more
-#: than two blocks for one round has already given the evidence.
+#: Proposed blocks kept per (height, header round): a proposer that signs more than two
+#: blocks for one round has already given the evidence.
 BLOCKS_PER_ROUND = 2
 #: Transaction bodies a proposed block may carry (the proposer carries none: receivers
 #: hold them by gossip or look them up).
@@ -584,6 +589,7 @@ def peer_messages_store(
     *,
     chain_id: str,
     head_height: int,
+    head_round: int,
     head_hash: str,
     head_state_root: str,
     max_block_txs: int,
@@ -593,13 +599,14 @@ def peer_messages_store(
     The caller checked each message's sender (an active validator) and
     signature (chain.consensus.messages) and read the head. Messages for heights
     already decided here mark the sender as behind; those above
-    ``HEIGHT_WINDOW`` only count as ``ahead``. A proposed block is kept only
-    with its proposer's signed proposal (``_proposed_block_check``). Peers send
+    ``HEIGHT_WINDOW`` only count as ``ahead``; those of rounds more than
+    ``ROUND_WINDOW`` above ``head_round`` (this site's round at the next height)
+    are not kept. A proposed block is kept only with its proposer's signed
+    proposal, kept with it or before (``_proposed_block_check``). Peers send
     several of these a height each: the messages go in one statement, and one
     that is already here is skipped, not an error.
     """
-    behind, ahead, rows, seen = set(), 0, [], {}
-    proposals = [m for m, _ in messages if m.type == PROPOSAL]
+    behind, ahead, rows, seen, proposals = set(), 0, [], {}, []
     for message, signature in messages:
         if message.height <= head_height:
             behind.add(message.sender)
@@ -608,12 +615,16 @@ def peer_messages_store(
             ahead += 1
         if message.height > head_height + HEIGHT_WINDOW:
             continue
+        if message.round > (head_round if message.height == head_height + 1 else 0) + ROUND_WINDOW:
+            continue
         vote = (message.height, message.round, message.type, message.sender)
         values = seen.setdefault(vote, set())
         if message.block_hash in values or len(values) >= VALUES_PER_VOTE:
             continue  # a repeat, or a third value: nothing the step needs
         values.add(message.block_hash)
         rows.append((*vote, message.block_hash, message.pol_round, signature))
+        if message.type == PROPOSAL:
+            proposals.append(message)
     checked = [
         _proposed_block_check(
             chain_id, head_height, head_hash, head_state_root, max_block_txs, body, proposals
@@ -679,7 +690,8 @@ def _proposed_block_check(
     this request, or stored) is signed by the proposer of that height and round,
     chosen as consensus chooses (for the height after next, over the present
     validator set and the header's previous hash: a site that disagrees then
-    refuses it when the height comes, as any invalid block).
+    refuses it when the height comes, as any invalid block), in a round no
+    earlier than the header's, whose proposer the header names.
     """
     if type(body) is not dict or set(body) - {"header", "tx_hashes", "txs"}:
         raise LedgerError(BAD_BLOCK, "A proposed block is {header, tx_hashes, txs}.")
@@ -712,8 +724,12 @@ def _proposed_block_check(
     else:
         raise LedgerError(BAD_BLOCK, "The header's previous_hash is malformed.")
     weights = _proposer_weights_at(head_hash, head_state_root)
-    proposal = _proposal_of(block.height, block_hash, proposals, lambda r: proposer_for(weights, previous, r))
-    if proposal is None:
+
+    def proposer(round: int) -> str:
+        return proposer_for(weights, previous, round)
+
+    proposal = _proposal_of(block, block_hash, proposals, proposer)
+    if proposal is None or block.proposer != proposer(block.round):
         raise LedgerError(
             NO_PROPOSAL, "A proposed block comes with the signed proposal of its height and round's proposer."
         )
@@ -728,19 +744,21 @@ def _proposed_block_check(
     )
 
 
-def _proposal_of(height: int, block_hash: str, proposals: list[Message], proposer) -> Message | None:
-    """A verified proposal of ``block_hash`` at ``height`` by the proposer of its round: one
-    of the request's, else one stored (every stored message was verified on arrival)."""
+def _proposal_of(block: BlockHeader, block_hash: str, proposals: list[Message], proposer) -> Message | None:
+    """A verified proposal of ``block_hash`` by the proposer of its round, in a round no earlier
+    than the block's: one of the request's kept ones, else one stored (every stored message
+    was verified on arrival)."""
+
+    def proposes(message: Message) -> bool:
+        return message.round >= block.round and message.sender == proposer(message.round)
+
     for message in proposals:
-        if (message.height, message.block_hash) == (height, block_hash) and message.sender == proposer(
-            message.round
-        ):
+        if (message.height, message.block_hash) == (block.height, block_hash) and proposes(message):
             return message
-    stored = ConsensusMessage.objects.filter(height=height, type=PROPOSAL, block_hash=block_hash)
-    for row in stored[: VALUES_PER_VOTE * 4]:
-        if row.sender == proposer(row.round):
-            return stored_message(row)
-    return None
+    stored = ConsensusMessage.objects.filter(
+        height=block.height, type=PROPOSAL, block_hash=block_hash, round__gte=block.round
+    )
+    return next((m for m in map(stored_message, stored[:64]) if proposes(m)), None)
 
 
 def _carried_transactions(chain_id: str, wires: list, tx_hashes: set[str]) -> list[dict]:

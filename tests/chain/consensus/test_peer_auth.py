@@ -20,6 +20,7 @@ from chain.ledger.keys import address_of, new_signing_key
 from chain.ledger.keys import verify as real_verify
 from chain.ledger.tx import parse_transaction
 from chain.models import ConsensusMessage, MempoolTx
+from chain.services.consensus import ROUND_WINDOW
 from tests.chain.api.conftest import address, signed
 from tests.chain.peer_client import HOST, peer_post, peer_request, signature_headers
 
@@ -300,3 +301,24 @@ def test_what_this_site_sends_a_peer_is_signed_so_that_the_peer_accepts_it(chain
     )
 
     assert answer.status_code == 200
+
+
+def test_messages_of_rounds_far_ahead_of_this_sites_round_are_not_kept(chain):
+    """One validator could otherwise store messages for 10,000 rounds, which every step reads."""
+    key = demo_key("EGAT")
+    rounds = (0, ROUND_WINDOW, ROUND_WINDOW + 1, 10_000)
+    wires = [
+        sign_message(key, chain.chain_id, Message(PREVOTE, h, r, address_of(key), ""))
+        for h in (1, 2)
+        for r in rounds
+    ]
+
+    answer = peer_post(CONSENSUS, {"chain_id": chain.chain_id, "messages": wires, "blocks": []})
+
+    assert answer.json()["stored"] == 4
+    assert sorted(ConsensusMessage.objects.values_list("height", "round")) == [
+        (1, 0),
+        (1, 16),
+        (2, 0),
+        (2, 16),
+    ]

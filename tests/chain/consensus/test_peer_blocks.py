@@ -207,3 +207,16 @@ def test_a_header_with_junk_fields_is_a_400(chain, genuine):
         answer = send(chain, messages=[], blocks=[block])
         assert answer.status_code == 400, junk
     assert not ProposedBlock.objects.exists()
+
+
+def test_a_block_built_in_a_later_round_than_its_proposal_or_naming_another_proposer_is_refused(
+    chain, genuine
+):
+    later_round = with_header(genuine, round=3)  # proposed in round 0: built in round 3?
+    other_proposer = with_header(genuine, proposer=address_of(demo_key("MEA")))
+
+    for block in (later_round, other_proposer):
+        answer = send(chain, messages=[proposal(block)], blocks=[block])
+        assert answer.json()["error"]["code"] == "no_proposal"
+    assert not ProposedBlock.objects.exists()
+    assert send(chain, messages=[proposal(later_round, round=3)], blocks=[later_round]).status_code == 200
