@@ -1,51 +1,224 @@
 """The peer protocol: what validator sites send each other (docs/CONSENSUS.md).
 
 Plain JSON over HTTP; no session, no CSRF token (nothing here acts for a
-user). Every consensus message carries its sender's signature and is refused
-whole when one is wrong; gossiped transactions carry their own signatures.
-The work itself happens in Celery tasks after the message is stored.
+user). Every request is signed by an active validator's node key
+(chain.consensus.peer_auth) and checked before its body is decoded; only GETs of
+status and blocks may come unsigned, when GTX_PEER_OPEN_READS allows. Every
+consensus message carries its sender's signature and a batch is refused whole
+when one is wrong; gossiped transactions carry their own signatures. The work
+itself happens in Celery tasks after the message is stored.
 
-Each handler takes the request's JSON object (a POST's body, a GET's query
-parameters) and returns a status and a JSON object. chain.consumers.PeerEndpoint
-serves them outside Django's request handling: peers send tens of these a
-second, and Django's middleware chain cost twice the handler's own work.
+``peer_request_answer`` takes a request as chain.consumers.PeerEndpoint
+received it and returns a status and a JSON object; each handler takes the
+decoded request (a POST's body, a GET's query parameters) and the
+``PeerContext`` read once for it. Every malformed input gets a 4xx with a
+stable ``error.code``.
 """
 
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from django.conf import settings
 from django.core.cache import cache
 
-from chain.consensus.messages import parse_message
-from chain.consensus.transport import gossip_valid
+from chain.consensus.messages import message_parse, message_verify
+from chain.consensus.peer_auth import PeerAuthError, claim_sender, request_claim, signed
+from chain.consensus.transport import gossip_origin_active, gossip_valid
 from chain.ledger.errors import LedgerError
+from chain.ledger.keys import is_address
 from chain.ledger.tx import parse_transaction
-from chain.models import ChainHead
-from chain.services.admission import BatchRejected, intake_head, transactions_submit
+from chain.ledger.wire import json_decode
+from chain.services.admission import MAX_BATCH, BatchRejected, IntakeHead, transactions_submit
 from chain.services.blocks import committed_transactions, mempool_transactions
-from chain.services.consensus import active_validators, consensus_status, peer_messages_store
+from chain.services.consensus import consensus_status, peer_messages_store
 from chain.services.sync import blocks_for_peer
+from chain.store import binary_cursor
 
 MAX_BLOCKS = 50
 MAX_LOOKUP = 10_000
+#: Per request: consensus messages, and proposed blocks with them.
+MAX_MESSAGES = 1000
+MAX_PROPOSED_BLOCKS = 10
+#: Per gossip request: a site gossips what one admission batch admitted.
+MAX_GOSSIP_TXS = MAX_BATCH
+MAX_HEIGHT = 2**53 - 1
+_DIGITS = re.compile(r"[0-9]{1,16}")
 
 Reply = tuple[int, dict]
+
+MALFORMED = "malformed"
+WRONG_CHAIN = "wrong_chain"
+RATE_LIMITED = "rate_limited"
 
 
 def error(code: str, message: str, status: int = 400) -> Reply:
     return status, {"error": {"code": code, "message": message}}
 
 
-def consensus_messages(body: dict) -> Reply:
-    """Signed proposals and votes (with proposed blocks); stored, then a consensus step runs."""
+@dataclass(frozen=True)
+class PeerHead:
+    """The head as the peer protocol needs it, with the active validators, in one query."""
+
+    chain_id: str
+    height: int
+    block_hash: str
+    state_root: str
+    params: dict
+    #: The round this site is in at the next height (0 before it starts).
+    round: int
+
+    @property
+    def intake(self) -> IntakeHead:
+        return IntakeHead(self.chain_id, self.height, self.params)
+
+
+@dataclass(frozen=True)
+class PeerContext:
+    head: PeerHead
+    validators: frozenset[str]
+    #: The active validator that signed the request; None for an unsigned read.
+    sender: str | None
+
+
+def peer_context_read() -> tuple[PeerHead, frozenset[str]]:
+    """The head and the active validators' keys: one plain query per request (peers send tens a second)."""
+    with binary_cursor() as cursor:
+        chain_id, height, block_hash, state_root, params, round, validators = cursor.execute(
+            "SELECT h.chain_id, h.height, h.block_hash, h.state_root, h.params::text, "
+            "coalesce((SELECT s.round FROM chain_consensusstate s "
+            "          WHERE s.id = 1 AND s.height = h.height + 1), 0), "
+            "ARRAY(SELECT public_key FROM chain_validator WHERE active) FROM chain_chainhead h"
+        ).fetchone()
+    head = PeerHead(chain_id, height, block_hash, state_root, json.loads(params), round)
+    return head, frozenset(validators)
+
+
+# --- authentication and limits ---------------------------------------------------
+
+
+class _TokenBuckets:
+    """Requests allowed per key and second, in this process (daphne serves a site in one).
+
+    In memory, not Redis: a peer request must not pay a round trip to be counted.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, per_second: int, *, spend: bool = True) -> bool:
+        """Whether ``key`` has a request left this second; with ``spend``, count one."""
+        now = time.monotonic()
+        burst = 2.0 * per_second
+        with self._lock:
+            tokens, at = self._buckets.get(key, (burst, now))
+            tokens = min(burst, tokens + (now - at) * per_second)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return False
+            if len(self._buckets) > 10_000:  # keys of clients long gone: start afresh
+                self._buckets.clear()
+            self._buckets[key] = (tokens - 1.0 if spend else tokens, now)
+            return True
+
+
+_buckets = _TokenBuckets()
+
+
+def peer_request_answer(
+    handler, *, method: str, target: str, headers: dict, body: bytes, client: str
+) -> Reply:
+    """Authenticate, count and decode one peer request, then run ``handler``.
+
+    The order is the defence: a request without a well-formed, fresh signature
+    costs no query; one from a key that is not an active validator's costs one
+    query and no signature work; a validator's costs one ed25519 verify before
+    its body is decoded or any other signature checked.
+    """
+    sender = None
+    if method != "GET" or signed(headers) or not settings.GTX_PEER_OPEN_READS:
+        # Only refused requests count against their address: honest sites may share one.
+        if not _buckets.take(f"refused:{client}", settings.GTX_PEER_REFUSED_RATE_PER_S, spend=False):
+            return _rate_limited()
+        try:
+            claim = request_claim(headers, now_ms=time.time_ns() // 1_000_000)
+            head, validators = peer_context_read()
+            sender = claim_sender(
+                claim, method=method, target=target, body=body, chain_id=head.chain_id, validators=validators
+            )
+        except PeerAuthError as exc:
+            _buckets.take(f"refused:{client}", settings.GTX_PEER_REFUSED_RATE_PER_S)
+            return error(exc.code, exc.message, exc.status)
+        if not _buckets.take(f"peer:{sender}", settings.GTX_PEER_RATE_PER_S):
+            return _rate_limited()
+    elif _buckets.take(f"open:{client}", settings.GTX_PEER_OPEN_RATE_PER_S):
+        head, validators = peer_context_read()
+    else:
+        return _rate_limited()
+    context = PeerContext(head, validators, sender)
+    if method == "GET":
+        return handler(_query(target), context)
+    try:
+        request = json_decode(body)
+    except LedgerError as exc:
+        return error(exc.code, exc.message)
+    if not isinstance(request, dict):
+        return error(MALFORMED, "Send a JSON object.")
+    return handler(request, context)
+
+
+def _rate_limited() -> Reply:
+    return error(RATE_LIMITED, "Too many peer requests; slow down.", 429)
+
+
+def _query(target: str) -> dict[str, str]:
+    _, _, query = target.partition("?")
+    return dict(parse_qsl(query))
+
+
+# --- the routes -------------------------------------------------------------------
+
+
+def consensus_messages(body: dict, peer: PeerContext) -> Reply:
+    """Signed proposals and votes (with proposed blocks); stored, then a consensus step runs.
+
+    Every message's form, chain id and sender (an active validator) is checked
+    before any signature: a batch with a stranger's message is refused at it,
+    with no signature verified.
+    """
     from chain.tasks import consensus_step_soon, sync
 
-    head = intake_head()
+    head = peer.head
     if body.get("chain_id") != head.chain_id:
-        return error("wrong_chain", f"This site runs chain {head.chain_id}.")
+        return error(WRONG_CHAIN, f"This site runs chain {head.chain_id}.")
     wires, blocks = body.get("messages", []), body.get("blocks", [])
-    if not isinstance(wires, list) or not isinstance(blocks, list) or len(wires) > 1000 or len(blocks) > 10:
-        return error("malformed", "messages and blocks are lists (at most 1000 and 10).")
+    if (
+        type(wires) is not list
+        or type(blocks) is not list
+        or len(wires) > MAX_MESSAGES
+        or len(blocks) > MAX_PROPOSED_BLOCKS
+    ):
+        return error(
+            MALFORMED, f"messages and blocks are lists (at most {MAX_MESSAGES} and {MAX_PROPOSED_BLOCKS})."
+        )
     try:
-        messages = [parse_message(wire, head.chain_id) for wire in wires]
-        result = peer_messages_store(messages, blocks, head_height=head.height)
+        messages = [message_parse(wire, head.chain_id, peer.validators) for wire in wires]
+        for message, signature in messages:
+            message_verify(head.chain_id, message, signature)
+        result = peer_messages_store(
+            messages,
+            blocks,
+            chain_id=head.chain_id,
+            head_height=head.height,
+            head_round=head.round,
+            head_hash=head.block_hash,
+            head_state_root=head.state_root,
+            max_block_txs=head.params["max_block_txs"],
+        )
     except LedgerError as exc:
         return error(exc.code, exc.message)
     if result["stored"]:
@@ -55,21 +228,30 @@ def consensus_messages(body: dict) -> Reply:
     return 200, result
 
 
-def gossiped_transactions(body: dict) -> Reply:
-    """Transactions another validator admitted: admitted here too, and not gossiped again."""
-    if not isinstance(body.get("transactions"), list):
-        return error("malformed", "Send {chain_id, origin, transactions, signature}.")
-    head = intake_head()
+def gossiped_transactions(body: dict, peer: PeerContext) -> Reply:
+    """Transactions another validator admitted: admitted here too, and not gossiped again.
+
+    The origin is checked against the active validators before its signature,
+    and its signature before any transaction's.
+    """
+    head = peer.head.intake
+    transactions = body.get("transactions")
+    if type(transactions) is not list or len(transactions) > MAX_GOSSIP_TXS:
+        return error(
+            MALFORMED, f"Send {{chain_id, origin, transactions, signature}}: at most {MAX_GOSSIP_TXS}."
+        )
     if body.get("chain_id") != head.chain_id:
-        return error("wrong_chain", f"This site runs chain {head.chain_id}.")
+        return error(WRONG_CHAIN, f"This site runs chain {head.chain_id}.")
+    if not gossip_origin_active(body, peer.validators):
+        return error("unknown_origin", "origin is not an active validator.", 403)
     try:
-        txs = [parse_transaction(wire) for wire in body["transactions"]]
+        txs = [parse_transaction(wire) for wire in transactions]
     except LedgerError as exc:
         return error(exc.code, exc.message)
-    if body.get("origin") not in active_validators():
-        return error("unknown_origin", "origin is not an active validator.", 403)
     if not gossip_valid(body, head.chain_id, [tx.hash for tx in txs]):
         return error("bad_signature", "The origin's signature does not match.", 403)
+    if not txs:
+        return 200, {"admitted": 0, "received": 0}
     try:
         admitted = len(transactions_submit(txs, gossip=False, skip_known=True, head=head))
     except BatchRejected:
@@ -84,20 +266,18 @@ def gossiped_transactions(body: dict) -> Reply:
     return 200, {"admitted": admitted, "received": len(txs)}
 
 
-def transactions_lookup(body: dict) -> Reply:
+def transactions_lookup(body: dict, peer: PeerContext) -> Reply:
     """Transactions this site holds, by hash, from its mempool or its blocks: for a peer
     checking a proposal (or committing a decided block) whose transactions have not
     all reached it by gossip."""
     hashes = body.get("hashes")
-    if (
-        not isinstance(hashes, list)
-        or len(hashes) > MAX_LOOKUP
-        or not all(isinstance(h, str) for h in hashes)
-    ):
-        return error("malformed", f"Send {{chain_id, hashes}}: at most {MAX_LOOKUP} hashes.")
-    head = intake_head()
+    if type(hashes) is not list or len(hashes) > MAX_LOOKUP or not all(is_address(h) for h in hashes):
+        return error(
+            MALFORMED, f"Send {{chain_id, hashes}}: at most {MAX_LOOKUP} hashes of 64 lower-case hex digits."
+        )
+    head = peer.head
     if body.get("chain_id") != head.chain_id:
-        return error("wrong_chain", f"This site runs chain {head.chain_id}.")
+        return error(WRONG_CHAIN, f"This site runs chain {head.chain_id}.")
     held = mempool_transactions(head.chain_id, hashes)
     missing = [h for h in hashes if h not in held]
     if missing:
@@ -105,22 +285,26 @@ def transactions_lookup(body: dict) -> Reply:
     return 200, {"transactions": [tx.to_wire() for tx in held.values()]}
 
 
-def blocks(query: dict) -> Reply:
-    try:
-        first = int(query.get("from", "1"))
-        limit = min(int(query.get("limit", "20")), MAX_BLOCKS)
-    except ValueError:
-        return error("malformed", "from and limit are integers.")
-    return 200, {"blocks": blocks_for_peer(max(first, 1), max(limit, 1))}
+def _count(query: dict, name: str, default: int) -> int | None:
+    value = query.get(name)
+    if value is None:
+        return default
+    return int(value) if _DIGITS.fullmatch(value) else None
 
 
-def status(query: dict) -> Reply:
+def blocks(query: dict, peer: PeerContext) -> Reply:
+    first, limit = _count(query, "from", 1), _count(query, "limit", 20)
+    if first is None or limit is None or first > MAX_HEIGHT:
+        return error(MALFORMED, f"from and limit are decimal integers (from at most {MAX_HEIGHT}).")
+    return 200, {"blocks": blocks_for_peer(max(first, 1), min(max(limit, 1), MAX_BLOCKS))}
+
+
+def status(query: dict, peer: PeerContext) -> Reply:
     data = consensus_status()
-    head = ChainHead.objects.only("block_hash", "state_root").get()
     return 200, {
         "height": data["height"],
         "round": data["round"],
         "step": data["step"],
-        "block_hash": head.block_hash,
-        "state_root": head.state_root,
+        "block_hash": peer.head.block_hash,
+        "state_root": peer.head.state_root,
     }

@@ -15,7 +15,7 @@ from django.core.cache import cache
 
 from chain.consensus import transport
 from chain.consensus.messages import message_wire
-from chain.models import ChainHead, ConsensusMessage, ConsensusState, ProposedBlock
+from chain.models import ChainHead, ConsensusMessage, ConsensusState
 from chain.node import node_signing_key
 from chain.peers import peer_urls
 from chain.services.consensus import (
@@ -23,6 +23,7 @@ from chain.services.consensus import (
     evidence_report,
     next_timeout_ms,
     proposal_wire,
+    proposed_blocks_to_relay,
     stored_message,
 )
 from chain.services.consensus import consensus_step as step
@@ -125,11 +126,12 @@ def consensus_resend() -> None:
     The gossip that makes a lost message arrive in the end; signatures make
     relaying others' messages safe.
     """
-    head = ChainHead.objects.only("chain_id", "height").get()
+    head = ChainHead.objects.only("chain_id", "height", "block_hash").get()
     height = head.height + 1
     rows = ConsensusMessage.objects.filter(height=height)
     messages = [{**message_wire(stored_message(m)), "signature": m.signature} for m in rows]
-    proposed = [proposal_wire(p) for p in ProposedBlock.objects.filter(height=height)[:10]]
+    relayed = proposed_blocks_to_relay(height=height, previous_hash=head.block_hash)
+    proposed = [proposal_wire(p) for p in relayed]
     if messages:
         body = {"chain_id": head.chain_id, "messages": messages, "blocks": proposed}
         transport.post_to_all(list(peer_urls().values()), "/peer/v1/consensus/", body)

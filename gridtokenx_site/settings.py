@@ -219,6 +219,17 @@ GTX_MEMPOOL_MAX_PER_SENDER = env.int("GTX_MEMPOOL_MAX_PER_SENDER", default=1_000
 GTX_MAX_BODY_BYTES = env.int("GTX_MAX_BODY_BYTES", default=4 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GTX_MAX_BODY_BYTES
 
+# The peer protocol (chain.peer_api, docs/CONSENSUS.md "Peer authentication"). Every POST must be
+# signed by an active validator's node key; GETs of status/ and blocks/ (public data, which
+# observers sync from) may come unsigned unless GTX_PEER_OPEN_READS is off. Requests per
+# second (bursts of twice that), counted in the daphne process: per signing validator, per
+# client IP for unsigned reads, and per client IP for refused signatures (past it, requests
+# from that IP are refused before any signature work).
+GTX_PEER_OPEN_READS = env.bool("GTX_PEER_OPEN_READS", default=True)
+GTX_PEER_RATE_PER_S = env.int("GTX_PEER_RATE_PER_S", default=500)
+GTX_PEER_OPEN_RATE_PER_S = env.int("GTX_PEER_OPEN_RATE_PER_S", default=50)
+GTX_PEER_REFUSED_RATE_PER_S = env.int("GTX_PEER_REFUSED_RATE_PER_S", default=20)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

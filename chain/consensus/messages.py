@@ -13,6 +13,7 @@ from chain.ledger.keys import address_of, is_address, sign, verify
 from .machine import NIL, PRECOMMIT, PREVOTE, PROPOSAL, Message
 
 BAD_MESSAGE = "bad_message"
+NOT_A_VALIDATOR = "not_a_validator"
 TYPES = (PROPOSAL, PREVOTE, PRECOMMIT)
 
 
@@ -53,18 +54,29 @@ def _int(wire: dict, name: str, low: int, high: int) -> int:
     return value
 
 
-def parse_message(wire, chain_id: str) -> tuple[Message, str]:
-    """A peer's message and its signature, or LedgerError saying what is wrong with it."""
+Validators = frozenset[str] | set[str]
+
+
+def message_parse(wire, chain_id: str, validators: Validators | None = None) -> tuple[Message, str]:
+    """A peer's message and its (unchecked) signature, or LedgerError saying what is wrong with it.
+
+    Cheap checks only: the form of every field, the chain id, and, given
+    ``validators``, that the sender is one. A caller checks a whole batch this
+    way before it verifies any signature (``message_verify``), so a stranger's
+    batch costs no signature work.
+    """
     if not isinstance(wire, dict):
         raise LedgerError(BAD_MESSAGE, "A message is a JSON object.")
     if wire.get("chain_id", chain_id) != chain_id:
         raise LedgerError(BAD_MESSAGE, f"chain_id is not {chain_id}.")
     kind = wire.get("type")
-    if kind not in TYPES:
+    if type(kind) is not str or kind not in TYPES:
         raise LedgerError(BAD_MESSAGE, f"type must be one of {', '.join(TYPES)}.")
     sender, block_hash = wire.get("sender"), wire.get("block_hash")
     if not is_address(sender):
         raise LedgerError(BAD_MESSAGE, "sender must be a validator's public key.")
+    if validators is not None and sender not in validators:
+        raise LedgerError(NOT_A_VALIDATOR, "The sender is not an active validator.")
     if not isinstance(block_hash, str) or not (block_hash == NIL or is_address(block_hash)):
         raise LedgerError(BAD_MESSAGE, "block_hash must be a block hash, or empty for nil.")
     if kind == PROPOSAL and block_hash == NIL:
@@ -78,6 +90,19 @@ def parse_message(wire, chain_id: str) -> tuple[Message, str]:
         _int(wire, "pol_round", -1, 10_000) if kind == PROPOSAL else -1,
     )
     signature = wire.get("signature")
-    if not isinstance(signature, str) or not verify(sender, message_bytes(chain_id, message), signature):
+    if not isinstance(signature, str):
+        raise LedgerError(BAD_MESSAGE, "signature must be 128 hex characters.")
+    return message, signature
+
+
+def message_verify(chain_id: str, message: Message, signature: str) -> None:
+    """LedgerError unless ``signature`` is the sender's over the message: one ed25519 verify."""
+    if not verify(message.sender, message_bytes(chain_id, message), signature):
         raise LedgerError(BAD_MESSAGE, "The signature does not match the sender.")
+
+
+def parse_message(wire, chain_id: str, validators: Validators | None = None) -> tuple[Message, str]:
+    """A peer's message and its verified signature (the sender checked against ``validators`` first)."""
+    message, signature = message_parse(wire, chain_id, validators)
+    message_verify(chain_id, message, signature)
     return message, signature

@@ -1,5 +1,6 @@
 """Talking to peer sites over HTTP: consensus messages, gossiped transactions, blocks for syncing.
 
+Every request is signed with this site's node key (chain.consensus.peer_auth).
 Every call is bounded by a short timeout and never raises: a peer that is
 down or cut off is simply not reached this time (consensus resends when it
 stalls, and a site that was away syncs when it is back).
@@ -11,12 +12,16 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
 
 import httpx
 from django.core.cache import cache
 
+from chain.consensus.peer_auth import request_headers
 from chain.ledger.encoding import canonical_json
+from chain.ledger.errors import LedgerError
 from chain.ledger.keys import sign, verify
+from chain.ledger.wire import json_decode
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +47,18 @@ def gossip_envelope(key, chain_id: str, wires: list[dict], tx_hashes: list[str])
     }
 
 
+def gossip_origin_active(envelope: dict, validators: frozenset[str] | set[str]) -> bool:
+    """Whether the envelope names an active validator as its origin: checked before any signature."""
+    origin = envelope.get("origin")
+    return type(origin) is str and origin in validators
+
+
 def gossip_valid(envelope: dict, chain_id: str, tx_hashes: list[str]) -> bool:
-    return verify(
-        envelope.get("origin", ""), gossip_bytes(chain_id, tx_hashes), envelope.get("signature", "")
-    )
+    """Whether the origin signed these transactions' hashes (one ed25519 verify)."""
+    origin, signature = envelope.get("origin"), envelope.get("signature")
+    if type(origin) is not str or type(signature) is not str:
+        return False
+    return verify(origin, gossip_bytes(chain_id, tx_hashes), signature)
 
 
 _clients: dict[int, httpx.Client] = {}
@@ -70,10 +83,31 @@ def _client() -> httpx.Client:
     return client
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _signed_headers(method: str, target: str, content: bytes, chain_id: str) -> dict[str, str]:
+    """This site's signature over one request (chain.consensus.peer_auth): peers serve no other."""
+    from chain.node import node_signing_key
+
+    return request_headers(
+        node_signing_key(), method=method, target=target, body=content, chain_id=chain_id, now_ms=_now_ms()
+    )
+
+
+def _own_chain_id() -> str:
+    from chain.models import ChainHead
+
+    return ChainHead.objects.only("chain_id").get().chain_id
+
+
 def post_to_all(urls: list[str], path: str, body: dict) -> dict[str, int | None]:
-    """POST ``body`` to every peer at once; their status codes (None when unreachable)."""
-    content = json.dumps(body, separators=(",", ":")).encode()  # encoded once for every peer
-    headers = {"content-type": "application/json"}
+    """POST ``body`` (which names its ``chain_id``) to every peer at once; their status codes
+    (None when unreachable). Encoded and signed once for every peer: the signature covers
+    the method, path, body and chain id, not the peer's address."""
+    content = json.dumps(body, separators=(",", ":")).encode()
+    headers = {"content-type": "application/json", **_signed_headers("POST", path, content, body["chain_id"])}
 
     def post(url: str) -> int | None:
         try:
@@ -93,22 +127,40 @@ def post_to_all_later(urls: list[str], path: str, body: dict) -> None:
 
 
 def post_json(url: str, path: str, body: dict) -> dict | None:
-    """POST to one peer and wait for its JSON answer; None when it is down or says no."""
+    """POST (``body`` names its ``chain_id``) to one peer and wait for its JSON answer; None
+    when it is down or says no."""
+    content = json.dumps(body, separators=(",", ":")).encode()
+    headers = {"content-type": "application/json", **_signed_headers("POST", path, content, body["chain_id"])}
     try:
-        response = _client().post(url + path, json=body)
+        response = _client().post(url + path, content=content, headers=headers)
     except httpx.HTTPError:
         return None
     _seen(url)
-    return response.json() if response.status_code == 200 else None
+    return _answer(response)
 
 
 def get_json(url: str, path: str, params: dict | None = None) -> dict | None:
+    """GET from one peer, signed as every request (a site may refuse unsigned reads)."""
+    target = f"{path}?{urlencode(params)}" if params else path
+    headers = _signed_headers("GET", target, b"", _own_chain_id())
     try:
-        response = _client().get(url + path, params=params, timeout=httpx.Timeout(10.0, connect=0.5))
+        response = _client().get(url + target, headers=headers, timeout=httpx.Timeout(10.0, connect=0.5))
     except httpx.HTTPError:
         return None
     _seen(url)
-    return response.json() if response.status_code == 200 else None
+    return _answer(response)
+
+
+def _answer(response: httpx.Response) -> dict | None:
+    """A peer's 200 answer as a JSON object (the strict decoder: a peer's reply crosses into
+    this node too); None for any other status or a body that is not one."""
+    if response.status_code != 200:
+        return None
+    try:
+        answer = json_decode(response.content)
+    except LedgerError:
+        return None
+    return answer if isinstance(answer, dict) else None
 
 
 #: A peer that answered within this many seconds counts as up.

@@ -29,6 +29,7 @@ from chain.consensus.machine import (
 )
 from chain.consensus.messages import message_wire, sign_message
 from chain.ledger.block import BlockHeader
+from chain.ledger.encoding import merkle_root
 from chain.ledger.errors import LedgerError
 from chain.ledger.keys import is_address
 from chain.ledger.state import Account as AccountRecord
@@ -88,6 +89,13 @@ def validator_set(head: ChainHead) -> ValidatorSet:
 def _validator_set_at(previous: str, state_root: str) -> ValidatorSet:
     """Read once per head: only a block changes the validator records, and every step of a
     height asks for the same set."""
+    power, weights, authorities = _validator_powers_at(previous, state_root)
+    return ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round))
+
+
+@lru_cache(maxsize=1)
+def _validator_powers_at(previous: str, state_root: str) -> tuple[dict, dict, frozenset]:
+    """Voting power, proposer weights and authorities after the head ``previous``."""
     validators = [
         ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
         for v in Validator.objects.all()
@@ -97,9 +105,13 @@ def _validator_set_at(previous: str, state_root: str) -> ValidatorSet:
         for a in Account.objects.filter(address__in=[v.public_key for v in validators])
     }
     power = voting_power(validators, accounts)
-    weights = proposer_weights(validators, accounts)
     authorities = frozenset(v.public_key for v in validators if v.authority and v.public_key in power)
-    return ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round))
+    return power, proposer_weights(validators, accounts), authorities
+
+
+def _proposer_weights_at(previous: str, state_root: str) -> dict:
+    """The proposer weights after the head ``previous`` (the peer protocol checks proposals with them)."""
+    return _validator_powers_at(previous, state_root)[1]
 
 
 def timeouts_of(params: dict) -> Timeouts:
@@ -131,10 +143,16 @@ def _load_state(head: ChainHead) -> tuple[ConsensusState, RoundState]:
 
 
 def consensus_prune() -> None:
-    """Forget the messages and proposed blocks of decided heights (beat's tick: off the path of a step)."""
-    height = ChainHead.objects.only("height").get().height
-    ConsensusMessage.objects.filter(height__lte=height).delete()
-    ProposedBlock.objects.filter(height__lte=height).delete()
+    """Forget the messages and proposed blocks of decided heights (beat's tick: off the path of a step),
+    and the proposed blocks of the next height that do not extend the head (kept while it was
+    the height after next, under a previous hash that did not come to be)."""
+    head = ChainHead.objects.only("height", "block_hash").get()
+    ConsensusMessage.objects.filter(height__lte=head.height).delete()
+    ProposedBlock.objects.filter(height__lte=head.height).delete()
+    stale = ProposedBlock.objects.filter(height=head.height + 1).exclude(
+        header__previous_hash=head.block_hash
+    )
+    stale.delete()
 
 
 def next_timeout_ms() -> int | None:
@@ -432,7 +450,8 @@ def _transactions_fetch(chain_id: str, proposer: str, hashes: list[str]) -> dict
         body = transport.post_json(
             url, "/peer/v1/transactions/lookup/", {"chain_id": chain_id, "hashes": wanted}
         )
-        for wire in (body or {}).get("transactions", []):
+        answered = (body or {}).get("transactions")
+        for wire in answered if type(answered) is list else []:  # a peer's answer is input too
             try:
                 tx = parse_transaction(wire)
             except LedgerError:
@@ -541,89 +560,239 @@ def evidence_report() -> int:
 # --- what peers send ----------------------------------------------------------
 
 
-def peer_messages_store(messages: list[tuple[Message, str]], blocks: list[dict], *, head_height: int) -> dict:
+#: Heights above the head whose messages and proposed blocks a site keeps: the next one,
+#: and the one after it, which a peer that committed first may already be on. Anything
+#: higher only tells us a peer is ahead (a sync starts); nothing of it is stored.
+HEIGHT_WINDOW = 2
+#: Rounds above the one this site is in (at the height after next: above round 0) whose
+#: messages it keeps. Enough for rule 55 to move a site that lags a few rounds behind;
+#: a site further behind moves up a window at each resend. Without it one validator
+#: could store three messages for each of 10,000 rounds, and every step reads them all.
+ROUND_WINDOW = 16
+#: Distinct values kept per (height, round, type, sender): two are evidence of double
+#: signing, a third proves nothing more and would only fill the table.
+VALUES_PER_VOTE = 2
+#: Proposed blocks kept per (height, header round): a proposer that signs more than two
+#: blocks for one round has already given the evidence.
+BLOCKS_PER_ROUND = 2
+#: Transaction bodies a proposed block may carry (the proposer carries none: receivers
+#: hold them by gossip or look them up).
+MAX_CARRIED_TXS = 500
+
+BAD_BLOCK = "bad_block"
+NO_PROPOSAL = "no_proposal"
+
+
+def peer_messages_store(
+    messages: list[tuple[Message, str]],
+    blocks: list,
+    *,
+    chain_id: str,
+    head_height: int,
+    head_round: int,
+    head_hash: str,
+    head_state_root: str,
+    max_block_txs: int,
+) -> dict:
     """Keep verified peer messages (and proposed blocks) for the next step; say what was new.
 
-    The caller checked each signature (chain.consensus.messages.parse_message)
-    and read ``head_height``. Messages for heights already decided here mark the
-    sender as behind. Peers send several of these a height each: the messages go
-    in one statement, and one that is already here is skipped, not an error.
+    The caller checked each message's sender (an active validator) and
+    signature (chain.consensus.messages) and read the head. Messages for heights
+    already decided here mark the sender as behind; those above
+    ``HEIGHT_WINDOW`` only count as ``ahead``; those of rounds more than
+    ``ROUND_WINDOW`` above ``head_round`` (this site's round at the next height)
+    are not kept. A proposed block is kept only with its proposer's signed
+    proposal, kept with it or before (``_proposed_block_check``). Peers send
+    several of these a height each: the messages go in one statement, and one
+    that is already here is skipped, not an error.
     """
-    validators = active_validators()
-    behind, ahead, rows = set(), 0, []
-    for header_txs in blocks:
-        _proposed_block_store(head_height, header_txs)
+    behind, ahead, rows, seen, proposals = set(), 0, [], {}, []
     for message, signature in messages:
-        if message.sender not in validators:
-            raise LedgerError("bad_message", "The sender is not an active validator.")
         if message.height <= head_height:
             behind.add(message.sender)
             continue
         if message.height > head_height + 1:
             ahead += 1
-        rows.append(
-            (
-                message.height,
-                message.round,
-                message.type,
-                message.sender,
-                message.block_hash,
-                message.pol_round,
-                signature,
-            )
+        if message.height > head_height + HEIGHT_WINDOW:
+            continue
+        if message.round > (head_round if message.height == head_height + 1 else 0) + ROUND_WINDOW:
+            continue
+        vote = (message.height, message.round, message.type, message.sender)
+        values = seen.setdefault(vote, set())
+        if message.block_hash in values or len(values) >= VALUES_PER_VOTE:
+            continue  # a repeat, or a third value: nothing the step needs
+        values.add(message.block_hash)
+        rows.append((*vote, message.block_hash, message.pol_round, signature))
+        if message.type == PROPOSAL:
+            proposals.append(message)
+    checked = [
+        _proposed_block_check(
+            chain_id, head_height, head_hash, head_state_root, max_block_txs, body, proposals
         )
+        for body in blocks
+    ]
     stored = _messages_insert(rows) if rows else 0
+    for block in checked:
+        if block is not None:
+            _proposed_block_insert(block)
     return {"stored": stored, "ahead": ahead, "behind": sorted(behind), "height": head_height}
 
 
-def active_validators() -> set[str]:
-    """The active validators' public keys (a plain query: peer requests ask it many times a second)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT public_key FROM chain_validator WHERE active")
-        return {row[0] for row in cursor.fetchall()}
-
-
 def _messages_insert(rows: list[tuple]) -> int:
-    """Insert peer messages not held yet, in one statement; how many were new."""
+    """Insert peer messages not held yet, in one statement; how many were new.
+
+    A (height, round, type, sender) holds at most VALUES_PER_VOTE values, counting
+    those stored and the new ones earlier in ``rows`` (which holds each value once):
+    an equivocating validator cannot fill the table.
+    """
     columns = [list(column) for column in zip(*rows, strict=True)]
     with binary_cursor() as cursor:  # each column one array, bound on the server, as admission's insert
         cursor.execute(
             "INSERT INTO chain_consensusmessage "
             "(height, round, type, sender, block_hash, pol_round, signature, processed, received_at) "
-            "SELECT h, r, t, s, b, p, sig, false, now() "
-            "FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::int[], %b::text[]) "
-            "WITH ORDINALITY AS u(h, r, t, s, b, p, sig, ord) ORDER BY ord "
+            "SELECT h, r, t, s, b, p, sig, false, now() FROM ("
+            "  SELECT v.*,"
+            "    count(*) FILTER (WHERE NOT held) OVER (PARTITION BY h, r, t, s ORDER BY ord) AS nth"
+            "  FROM ("
+            "    SELECT u.*,"
+            "      (SELECT count(*) FROM chain_consensusmessage m"
+            "        WHERE m.height = u.h AND m.round = u.r AND m.type = u.t AND m.sender = u.s) AS held_n,"
+            "      EXISTS (SELECT 1 FROM chain_consensusmessage m WHERE m.height = u.h AND m.round = u.r"
+            "        AND m.type = u.t AND m.sender = u.s AND m.block_hash = u.b) AS held"
+            "    FROM unnest(%b::bigint[], %b::int[], %b::text[], %b::text[], %b::text[], %b::int[],"
+            "      %b::text[])"
+            "      WITH ORDINALITY AS u(h, r, t, s, b, p, sig, ord)"
+            "  ) v"
+            ") w "
+            "WHERE NOT held AND held_n + nth <= %b::int "
+            "ORDER BY ord "
             "ON CONFLICT DO NOTHING RETURNING id",
-            columns,
+            [*columns, VALUES_PER_VOTE],
         )
         return len(cursor.fetchall())
 
 
-def _proposed_block_store(head_height: int, body: dict) -> None:
-    header = body.get("header")
-    tx_hashes = body.get("tx_hashes")
-    txs = body.get("txs", [])
-    if (
-        not isinstance(header, dict)
-        or not isinstance(tx_hashes, list)
-        or not all(is_address(h) for h in tx_hashes)
-        or not isinstance(txs, list)
-        or len(txs) > len(tx_hashes)
-    ):
+def _proposed_block_check(
+    chain_id: str,
+    head_height: int,
+    head_hash: str,
+    head_state_root: str,
+    max_block_txs: int,
+    body,
+    proposals: list[Message],
+) -> ProposedBlock | None:
+    """The proposed block to keep, None when it is not for a height we keep, or LedgerError.
+
+    Kept only when all hold: its form and size caps; its header's chain id and
+    a height in the window; its transactions' hashes are those the header's
+    merkle root commits to; every carried body is a well-formed, signed
+    transaction of this chain whose hash it claims; and a proposal for it (in
+    this request, or stored) is signed by the proposer of that height and round,
+    chosen as consensus chooses (for the height after next, over the present
+    validator set and the header's previous hash: a site that disagrees then
+    refuses it when the height comes, as any invalid block), in a round no
+    earlier than the header's, whose proposer the header names.
+    """
+    if type(body) is not dict or set(body) - {"header", "tx_hashes", "txs"}:
+        raise LedgerError(BAD_BLOCK, "A proposed block is {header, tx_hashes, txs}.")
+    header, tx_hashes, txs = body.get("header"), body.get("tx_hashes"), body.get("txs", [])
+    if type(header) is not dict or type(tx_hashes) is not list or type(txs) is not list:
+        raise LedgerError(BAD_BLOCK, "A proposed block is {header, tx_hashes, txs}.")
+    if len(tx_hashes) > max_block_txs or len(txs) > min(len(tx_hashes), MAX_CARRIED_TXS):
         raise LedgerError(
-            "bad_message", "A proposed block is {header, tx_hashes, txs}: hex hashes, some bodies."
+            BAD_BLOCK, f"A block holds at most {max_block_txs} transactions and carries {MAX_CARRIED_TXS}."
         )
+    if not all(is_address(h) for h in tx_hashes) or len(set(tx_hashes)) != len(tx_hashes):
+        raise LedgerError(BAD_BLOCK, "tx_hashes are distinct hashes of 64 lower-case hex digits.")
     try:
-        block_hash = BlockHeader(**header).hash
+        block = BlockHeader(**header)
+        block_hash = block.hash
     except (TypeError, ValueError, LedgerError) as exc:
-        raise LedgerError("bad_message", f"Malformed block header: {exc}") from exc
-    height = header.get("height")
-    if not isinstance(height, int) or height <= head_height:
-        return
-    ProposedBlock.objects.bulk_create(  # one statement; a block we hold already is kept as it is
-        [ProposedBlock(hash=block_hash, height=height, header=header, tx_hashes=tx_hashes, txs=txs)],
-        ignore_conflicts=True,
+        raise LedgerError(BAD_BLOCK, f"Malformed block header: {exc}") from exc
+    if block.chain_id != chain_id:
+        raise LedgerError(BAD_BLOCK, f"The header's chain_id is not {chain_id}.")
+    if type(block.height) is not int or type(block.round) is not int or not is_address(block.proposer):
+        raise LedgerError(BAD_BLOCK, "The header's height, round and proposer are malformed.")
+    if not head_height < block.height <= head_height + HEIGHT_WINDOW:
+        return None  # decided already, or too far ahead to keep
+    if block.tx_count != len(tx_hashes) or block.merkle_root != merkle_root(tx_hashes):
+        raise LedgerError(BAD_BLOCK, "tx_hashes are not the transactions the header commits to.")
+    if block.height == head_height + 1:
+        previous = head_hash
+    elif is_address(block.previous_hash):
+        previous = block.previous_hash
+    else:
+        raise LedgerError(BAD_BLOCK, "The header's previous_hash is malformed.")
+    weights = _proposer_weights_at(head_hash, head_state_root)
+
+    def proposer(round: int) -> str:
+        return proposer_for(weights, previous, round)
+
+    proposal = _proposal_of(block, block_hash, proposals, proposer)
+    if proposal is None or block.proposer != proposer(block.round):
+        raise LedgerError(
+            NO_PROPOSAL, "A proposed block comes with the signed proposal of its height and round's proposer."
+        )
+    carried = _carried_transactions(chain_id, txs, set(tx_hashes))
+    return ProposedBlock(
+        hash=block_hash,
+        height=block.height,
+        header=header,
+        tx_hashes=tx_hashes,
+        txs=carried,
+        verdict="",
     )
+
+
+def _proposal_of(block: BlockHeader, block_hash: str, proposals: list[Message], proposer) -> Message | None:
+    """A verified proposal of ``block_hash`` by the proposer of its round, in a round no earlier
+    than the block's: one of the request's kept ones, else one stored (every stored message
+    was verified on arrival)."""
+
+    def proposes(message: Message) -> bool:
+        return message.round >= block.round and message.sender == proposer(message.round)
+
+    for message in proposals:
+        if (message.height, message.block_hash) == (block.height, block_hash) and proposes(message):
+            return message
+    stored = ConsensusMessage.objects.filter(
+        height=block.height, type=PROPOSAL, block_hash=block_hash, round__gte=block.round
+    )
+    return next((m for m in map(stored_message, stored[:64]) if proposes(m)), None)
+
+
+def _carried_transactions(chain_id: str, wires: list, tx_hashes: set[str]) -> list[dict]:
+    """The carried bodies, each a signed transaction of this chain whose hash the block lists."""
+    seen = set()
+    for wire in wires:
+        tx = parse_transaction(wire)  # LedgerError names what is wrong with it
+        if tx.chain_id != chain_id or tx.hash not in tx_hashes or tx.hash in seen:
+            raise LedgerError(BAD_BLOCK, "A carried transaction is not one of the block's, or is repeated.")
+        if not tx.signature_valid():
+            raise LedgerError(BAD_BLOCK, "A carried transaction's signature does not match its sender.")
+        seen.add(tx.hash)
+    return wires
+
+
+def _proposed_block_insert(block: ProposedBlock) -> None:
+    """Keep a checked proposed block, unless its round holds BLOCKS_PER_ROUND others already."""
+    same_round = ProposedBlock.objects.filter(height=block.height, header__round=block.header["round"])
+    if same_round.exclude(hash=block.hash).count() >= BLOCKS_PER_ROUND:
+        return
+    ProposedBlock.objects.bulk_create([block], ignore_conflicts=True)  # a block we hold is kept as it is
+
+
+def proposed_blocks_to_relay(*, height: int, previous_hash: str) -> list[ProposedBlock]:
+    """The proposed blocks of ``height`` a stalled site resends: those that extend our head and
+    that we did not find invalid (all of them passed the rules above when they were stored)."""
+    relayed = ProposedBlock.objects.filter(
+        height=height, header__previous_hash=previous_hash, verdict__in=["", "valid"]
+    )
+    return list(relayed.order_by("hash")[:MAX_RELAYED_BLOCKS])
+
+
+#: Proposed blocks a resend carries (the peer protocol's per-request cap).
+MAX_RELAYED_BLOCKS = 10
 
 
 def consensus_status() -> dict:

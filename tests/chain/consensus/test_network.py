@@ -4,6 +4,7 @@ One network for the module; the tests run in order and each leaves every site
 running (or brings it back). Waits are bounded polls, never timings.
 """
 
+import json
 import time
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from chain.consensus.machine import PREVOTE, PROPOSAL, Message
 from chain.consensus.messages import sign_message
+from chain.consensus.peer_auth import request_headers
 from chain.ledger.block import BlockHeader
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of, new_signing_key
@@ -34,6 +36,16 @@ def network(tmp_path_factory):
 def submitted():
     """Every transaction a test had accepted: none may be lost."""
     return []
+
+
+def peer_post(site, path: str, body: dict, *, signer: str = "PEA") -> httpx.Response:
+    """A request to a site's peer protocol, signed as a validator's site signs it."""
+    content = json.dumps(body).encode()
+    now_ms = time.time_ns() // 1_000_000
+    signed = request_headers(
+        demo_key(signer), method="POST", target=path, body=content, chain_id=CHAIN_ID, now_ms=now_ms
+    )
+    return site.post(path, content=content, headers={"content-type": "application/json", **signed})
 
 
 class Sender:
@@ -175,18 +187,20 @@ def test_a_forged_vote_is_refused_and_changes_nothing(network):
     )
     impostor = {**forged, "sender": network["MEA"].public_key}  # MEA's name, someone else's signature
 
-    response = site.post(
-        "/peer/v1/consensus/", json={"chain_id": CHAIN_ID, "messages": [impostor], "blocks": []}
+    response = peer_post(
+        site, "/peer/v1/consensus/", {"chain_id": CHAIN_ID, "messages": [impostor], "blocks": []}
     )
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_message"
-    unknown = site.post(
-        "/peer/v1/consensus/", json={"chain_id": CHAIN_ID, "messages": [forged], "blocks": []}
+    unknown = peer_post(
+        site, "/peer/v1/consensus/", {"chain_id": CHAIN_ID, "messages": [forged], "blocks": []}
     )
-    assert unknown.status_code == 400
-    wrong_chain = site.post("/peer/v1/consensus/", json={"chain_id": "other", "messages": [], "blocks": []})
+    assert unknown.json()["error"]["code"] == "not_a_validator"
+    wrong_chain = peer_post(site, "/peer/v1/consensus/", {"chain_id": "other", "messages": [], "blocks": []})
     assert wrong_chain.status_code == 400
+    unsigned = site.post("/peer/v1/consensus/", json={"chain_id": CHAIN_ID, "messages": [], "blocks": []})
+    assert unsigned.status_code == 401
 
 
 def test_a_tampered_block_is_refused_and_the_chain_goes_on(network, submitted):
@@ -215,13 +229,15 @@ def test_a_tampered_block_is_refused_and_the_chain_goes_on(network, submitted):
         Message(PROPOSAL, header["height"], 0, proposer.public_key, tampered_hash, -1),
     )
     for site in sites:
-        site.post(
+        peer_post(
+            site,
             "/peer/v1/consensus/",
-            json={
+            {
                 "chain_id": CHAIN_ID,
                 "messages": [proposal],
                 "blocks": [{"header": header, "tx_hashes": tx_hashes, "txs": txs}],
             },
+            signer=proposer.name,
         )
 
     later = submit(network["PEA"], submitted, 1)
