@@ -5,6 +5,7 @@ with the same field names. Writes are one upsert statement per table per block.
 """
 
 import json
+import operator
 from collections.abc import Iterable
 from dataclasses import fields
 from functools import cache
@@ -13,6 +14,7 @@ import psycopg
 from django.apps import apps
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
+from django.db.models import F, Q
 
 from chain.ledger.encoding import canonical_json
 from chain.ledger.errors import LedgerError
@@ -212,11 +214,67 @@ def column_problem(model: type[models.Model], name: str, values: list) -> str | 
     return None
 
 
+_COMPARISONS = {
+    "exact": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+@cache
+def _table_constraints(model: type[models.Model]) -> tuple[list, list]:
+    """The model's check constraints as (name, field, comparison, constant or F's field) terms,
+    and its unique field sets: what the database would refuse besides column types.
+
+    Only conjunctions of comparisons are spelled out (all the ledger has); anything else
+    is refused here, when the check first runs, rather than left unchecked.
+    """
+    checks, uniques = [], []
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.CheckConstraint):
+            condition = constraint.condition
+            if condition.connector != Q.AND or condition.negated:
+                raise TypeError(f"{constraint.name}: the write check reads AND-ed comparisons only")
+            for term in condition.children:
+                if isinstance(term, Q):
+                    raise TypeError(f"{constraint.name}: the write check reads flat conditions only")
+                lookup, value = term
+                name, _, comparison = lookup.partition("__")
+                other = value.name if isinstance(value, F) else None
+                checks.append((constraint.name, name, _COMPARISONS[comparison or "exact"], value, other))
+        elif isinstance(constraint, models.UniqueConstraint):
+            uniques.append((constraint.name, tuple(constraint.fields)))
+    for field in model._meta.concrete_fields:
+        if field.unique and not field.primary_key:
+            uniques.append((field.name, (field.name,)))
+    return checks, uniques
+
+
+def _constraint_problems(model: type[models.Model], records: list) -> list[str]:
+    """Check and unique constraints, a whole column at a time (``map`` over ``operator``)."""
+    checks, uniques = _table_constraints(model)
+    problems = []
+    for name, field, compare, value, other in checks:
+        column = [getattr(r, field) for r in records]
+        against = [getattr(r, other) for r in records] if other else [value] * len(records)
+        if not all(map(compare, column, against)):
+            problems.append(f"{model._meta.db_table}: constraint {name} ({field})")
+    for name, unique_fields in uniques:
+        values = [tuple(getattr(r, f) for f in unique_fields) for r in records]
+        if len(set(values)) != len(values):
+            problems.append(f"{model._meta.db_table}: two records share {name}")
+    return problems
+
+
 def records_unwritable(dirty: dict[str, list]) -> list[str]:
     """Why ``write_records(dirty)`` would fail or store something else than the records; [] if not.
 
     Each table's records are of its record class, one per key (an upsert cannot
-    touch a row twice), and every value fits its column exactly.
+    touch a row twice), every value fits its column exactly, and the table's check
+    constraints hold; unique constraints are checked among the block's records
+    (their keys carry the height, or a counter, so no earlier row can share them).
     """
     problems = []
     models_by_table = ledger_models()
@@ -230,10 +288,13 @@ def records_unwritable(dirty: dict[str, list]) -> list[str]:
             continue
         if len({r.key for r in records}) != len(records):
             problems.append(f"{table}: two records with one key")
-        for name in _field_names(table):
-            problem = column_problem(model, name, [getattr(r, name) for r in records])
-            if problem:
-                problems.append(problem)
+        column_problems = [
+            problem
+            for name in _field_names(table)
+            if (problem := column_problem(model, name, [getattr(r, name) for r in records]))
+        ]
+        # Comparisons need the values to be of their types first.
+        problems += column_problems or _constraint_problems(model, records)
     return problems
 
 
