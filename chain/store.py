@@ -9,6 +9,7 @@ import operator
 from collections.abc import Iterable
 from dataclasses import fields
 from functools import cache
+from operator import attrgetter
 
 import psycopg
 from django.apps import apps
@@ -172,6 +173,13 @@ def _column_rule(model: type[models.Model], name: str) -> tuple[str, object]:
     raise TypeError(f"{model.__name__}.{name}: no write rule for {internal}")
 
 
+def _storable(text: str) -> bool:
+    """``text_storable``, with ASCII (hex, names: most of a block) checked by two scans in C."""
+    if text.isascii():
+        return "\x00" not in text
+    return UNSTORABLE_TEXT.search(text) is None
+
+
 def column_problem(model: type[models.Model], name: str, values: list) -> str | None:
     """Why column ``name`` of ``model`` would refuse (or alter) one of ``values``, or None.
 
@@ -195,7 +203,7 @@ def column_problem(model: type[models.Model], name: str, values: list) -> str | 
             return f"{where} takes text"
         if limit is not None and max(map(len, values)) > limit:
             return f"{where} takes at most {limit} characters"
-        if UNSTORABLE_TEXT.search("".join(values)):
+        if not _storable("".join(values)):
             return f"{where} cannot store U+0000 or a lone surrogate"
     elif kind == "text[]":
         if types != {list} or not all(type(v) is str for item in values for v in item):
@@ -203,7 +211,7 @@ def column_problem(model: type[models.Model], name: str, values: list) -> str | 
         items = [v for item in values for v in item]
         if items and limit is not None and max(map(len, items)) > limit:
             return f"{where} takes items of at most {limit} characters"
-        if UNSTORABLE_TEXT.search("".join(items)):
+        if not _storable("".join(items)):
             return f"{where} cannot store U+0000 or a lone surrogate"
     else:
         for value in values:
@@ -252,17 +260,26 @@ def _table_constraints(model: type[models.Model]) -> tuple[list, list]:
     return checks, uniques
 
 
-def _constraint_problems(model: type[models.Model], records: list) -> list[str]:
-    """Check and unique constraints, a whole column at a time (``map`` over ``operator``)."""
+#: A comparison with a constant, over a whole column: its extreme decides.
+_EXTREME = {operator.gt: min, operator.ge: min, operator.lt: max, operator.le: max}
+
+
+def _constraint_problems(model: type[models.Model], columns: dict[str, list]) -> list[str]:
+    """Check and unique constraints over the records' ``columns`` (field name -> values)."""
     checks, uniques = _table_constraints(model)
     problems = []
     for name, field, compare, value, other in checks:
-        column = [getattr(r, field) for r in records]
-        against = [getattr(r, other) for r in records] if other else [value] * len(records)
-        if not all(map(compare, column, against)):
+        column = columns[field]
+        if other:
+            holds = all(map(compare, column, columns[other]))
+        elif compare in _EXTREME:
+            holds = compare(_EXTREME[compare](column), value)
+        else:
+            holds = all(compare(v, value) for v in column)
+        if not holds:
             problems.append(f"{model._meta.db_table}: constraint {name} ({field})")
     for name, unique_fields in uniques:
-        values = [tuple(getattr(r, f) for f in unique_fields) for r in records]
+        values = list(zip(*(columns[f] for f in unique_fields), strict=True))
         if len(set(values)) != len(values):
             problems.append(f"{model._meta.db_table}: two records share {name}")
     return problems
@@ -288,13 +305,12 @@ def records_unwritable(dirty: dict[str, list]) -> list[str]:
             continue
         if len({r.key for r in records}) != len(records):
             problems.append(f"{table}: two records with one key")
-        column_problems = [
-            problem
-            for name in _field_names(table)
-            if (problem := column_problem(model, name, [getattr(r, name) for r in records]))
-        ]
+        if not records:
+            continue
+        columns = {name: list(map(attrgetter(name), records)) for name in _field_names(table)}
+        column_problems = [p for name, rows in columns.items() if (p := column_problem(model, name, rows))]
         # Comparisons need the values to be of their types first.
-        problems += column_problems or _constraint_problems(model, records)
+        problems += column_problems or _constraint_problems(model, columns)
     return problems
 
 
