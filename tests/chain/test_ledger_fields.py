@@ -133,3 +133,24 @@ def test_parse_transaction_refuses_fields_off_their_rules(changes, code):
     with pytest.raises(LedgerError) as info:
         parse_transaction(wire(**changes))
     assert info.value.code == code
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda raw: raw.update(chain_id="gridtokenx-th-demo-1\n"),
+        lambda raw: raw["regions"][0].update(id="bangkok\n"),
+    ],
+)
+def test_a_genesis_whose_names_break_the_field_rules_is_refused(change):
+    import copy
+    import tomllib
+
+    from chain.ledger.genesis import GenesisError, parse_genesis
+    from tests.conftest import GENESIS_PATH
+
+    raw = tomllib.loads(GENESIS_PATH.read_text())
+    parse_genesis(copy.deepcopy(raw))
+    change(raw)
+    with pytest.raises(GenesisError):
+        parse_genesis(raw)
