@@ -10,6 +10,8 @@ an object where text goes; deep nesting; or an extra or a missing key.
 """
 
 import copy
+import json
+import re
 
 from hypothesis import strategies as st
 
@@ -19,11 +21,18 @@ import meters.ledger  # noqa: F401
 import trading.ledger  # noqa: F401
 from chain.consensus.machine import PREVOTE, Message
 from chain.consensus.messages import sign_message
+from chain.ledger.block import execute_block
+from chain.ledger.errors import LedgerError
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
-from chain.ledger.tx import sign_transaction
+from chain.ledger.kinds import get_kind
+from chain.ledger.state import State
+from chain.ledger.tx import Transaction, parse_transaction, sign_transaction
+from chain.ledger.wire import json_decode
+from chain.services.blocks import _execution_unwritable
+from chain.store import records_unwritable
 from tests.conftest import GENESIS_PATH
-from tests.trading.harness import SLOT, T0
+from tests.trading.harness import SLOT, T0, MemoryChain, check_invariants
 
 GENESIS = load_genesis(GENESIS_PATH)
 
@@ -295,3 +304,84 @@ RAW_DOCUMENTS = st.one_of(
     st.binary(max_size=64),
     st.text(max_size=64).map(lambda t: t.encode("utf-8", "surrogatepass")),
 )
+
+
+# --- the property ------------------------------------------------------------------
+
+STABLE_CODE = re.compile(r"[a-z][a-z_]{2,39}")
+
+
+def totals(chain: MemoryChain) -> tuple[int, int]:
+    accounts = chain.store.tables["account"].values()
+    return sum(a.total_tokens for a in accounts), sum(a.energy_wh + a.escrow_wh for a in accounts)
+
+
+def wire_of(who: str, kind: str, payload: dict) -> dict:
+    """The signed wire form; a payload no client could sign (a float, a huge integer) is sent
+    with a made-up signature, as an attacker would."""
+    nonce = nonce_after_setup(who, kind)
+    try:
+        tx = sign_transaction(
+            demo_key(who), chain_id=GENESIS.chain_id, nonce=nonce, kind=kind, payload=payload
+        )
+    except LedgerError:
+        signer = sign_transaction(
+            demo_key(who), chain_id=GENESIS.chain_id, nonce=nonce, kind=kind, payload={}
+        )
+        return {**signer.to_wire(), "payload": payload, "signature": "00" * 64}
+    return tx.to_wire()
+
+
+def chain_after_setup(kind: str) -> tuple[MemoryChain, int, int]:
+    """A fresh chain from genesis with ``kind``'s set-up run, and its token and Wh totals."""
+    chain = MemoryChain(GENESIS, GENESIS.params)
+    supply, energy = totals(chain)
+    if kind in SETUP:
+        result = chain.block(SETUP[kind], timestamp_ms=T0 - 1_000)
+        assert all(receipt.ok for receipt in result.receipts), result.receipts
+        supply += result.energy.get("minted_units", 0) - result.energy.get("burned_units", 0)
+    return chain, supply, energy
+
+
+def admit(raw: bytes) -> Transaction:
+    """What admission checks before it touches the database, in its order."""
+    tx = parse_transaction(json_decode(raw))
+    if tx.chain_id != GENESIS.chain_id:
+        raise LedgerError("wrong_chain_id", "")
+    kind = get_kind(tx.kind)
+    kind.check_payload(tx.payload, GENESIS.params)
+    if not tx.signature_valid():
+        raise LedgerError("bad_signature", "")
+    kind.token_debit(tx.payload, GENESIS.params), kind.energy_debit(tx.payload, GENESIS.params)
+    return tx
+
+
+def check_hostile_case(case: tuple[str, str, dict]) -> None:
+    """Refused with a stable code as admission would, or run in a block that writes and keeps
+    every ledger invariant: the property of the adversarial suite, for one hostile transaction."""
+    who, kind, payload = case
+    raw = json.dumps(wire_of(who, kind, payload)).encode()  # json.dumps spells inf, NaN, \ud800...
+    try:
+        tx = admit(raw)
+    except LedgerError as exc:
+        assert STABLE_CODE.fullmatch(exc.code), exc.code
+        return
+    chain, supply, energy = chain_after_setup(kind)
+    state = State(chain.store, chain.store.accumulator)
+    result = execute_block(
+        state,
+        [tx],
+        chain_id=GENESIS.chain_id,
+        height=chain.height + 1,
+        timestamp_ms=T0,
+        params=GENESIS.params,
+        strict=False,
+        verify_signatures=True,
+    )
+    dirty = state.dirty_records()
+    assert _execution_unwritable(result, dirty, checked_payloads=frozenset()) == []
+    assert records_unwritable(dirty) == []
+    chain.store.write(state)  # the state root hashes every changed record
+    assert chain.store.root
+    supply += result.energy.get("minted_units", 0) - result.energy.get("burned_units", 0)
+    check_invariants(chain, supply, energy + result.energy.get("minted_wh", 0))

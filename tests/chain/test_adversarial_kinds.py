@@ -7,79 +7,29 @@ which every ledger invariant holds. And the decoders never fail any other way.
 """
 
 import json
-import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chain.ledger.block import execute_block
 from chain.ledger.encoding import canonical_json
 from chain.ledger.errors import LedgerError
-from chain.ledger.genesis import demo_key
-from chain.ledger.kinds import KINDS, get_kind
-from chain.ledger.state import State
-from chain.ledger.tx import Transaction, parse_transaction, sign_transaction
+from chain.ledger.kinds import KINDS
+from chain.ledger.tx import parse_transaction
 from chain.ledger.wire import json_decode
-from chain.services.blocks import _execution_unwritable
-from chain.store import records_unwritable
 from tests.chain.adversarial import (
-    GENESIS,
     RAW_DOCUMENTS,
-    SETUP,
+    STABLE_CODE,
     VALID,
+    admit,
+    chain_after_setup,
+    check_hostile_case,
     hostile_transactions,
-    nonce_after_setup,
+    wire_of,
 )
-from tests.trading.harness import T0, MemoryChain, check_invariants
+from tests.trading.harness import T0
 
-STABLE_CODE = re.compile(r"[a-z][a-z_]{2,39}")
 SUITE = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def totals(chain: MemoryChain) -> tuple[int, int]:
-    accounts = chain.store.tables["account"].values()
-    return sum(a.total_tokens for a in accounts), sum(a.energy_wh + a.escrow_wh for a in accounts)
-
-
-def wire_of(who: str, kind: str, payload: dict) -> dict:
-    """The signed wire form; a payload no client could sign (a float, a huge integer) is sent
-    with a made-up signature, as an attacker would."""
-    nonce = nonce_after_setup(who, kind)
-    try:
-        tx = sign_transaction(
-            demo_key(who), chain_id=GENESIS.chain_id, nonce=nonce, kind=kind, payload=payload
-        )
-    except LedgerError:
-        signer = sign_transaction(
-            demo_key(who), chain_id=GENESIS.chain_id, nonce=nonce, kind=kind, payload={}
-        )
-        return {**signer.to_wire(), "payload": payload, "signature": "00" * 64}
-    return tx.to_wire()
-
-
-def chain_after_setup(kind: str) -> tuple[MemoryChain, int, int]:
-    """A fresh chain from genesis with ``kind``'s set-up run, and its token and Wh totals."""
-    chain = MemoryChain(GENESIS, GENESIS.params)
-    supply, energy = totals(chain)
-    if kind in SETUP:
-        result = chain.block(SETUP[kind], timestamp_ms=T0 - 1_000)
-        assert all(receipt.ok for receipt in result.receipts), result.receipts
-        supply += result.energy.get("minted_units", 0) - result.energy.get("burned_units", 0)
-    return chain, supply, energy
-
-
-def admit(raw: bytes) -> Transaction:
-    """What admission checks before it touches the database, in its order."""
-    tx = parse_transaction(json_decode(raw))
-    if tx.chain_id != GENESIS.chain_id:
-        raise LedgerError("wrong_chain_id", "")
-    kind = get_kind(tx.kind)
-    kind.check_payload(tx.payload, GENESIS.params)
-    if not tx.signature_valid():
-        raise LedgerError("bad_signature", "")
-    kind.token_debit(tx.payload, GENESIS.params), kind.energy_debit(tx.payload, GENESIS.params)
-    return tx
 
 
 def test_every_kind_has_a_valid_payload_that_runs():
@@ -96,32 +46,7 @@ def test_every_kind_has_a_valid_payload_that_runs():
 @SUITE
 @given(hostile_transactions())
 def test_a_hostile_transaction_is_refused_with_a_stable_code_or_its_block_writes(case):
-    who, kind, payload = case
-    raw = json.dumps(wire_of(who, kind, payload)).encode()  # json.dumps spells inf, NaN, \ud800...
-    try:
-        tx = admit(raw)
-    except LedgerError as exc:
-        assert STABLE_CODE.fullmatch(exc.code), exc.code
-        return
-    chain, supply, energy = chain_after_setup(kind)
-    state = State(chain.store, chain.store.accumulator)
-    result = execute_block(
-        state,
-        [tx],
-        chain_id=GENESIS.chain_id,
-        height=chain.height + 1,
-        timestamp_ms=T0,
-        params=GENESIS.params,
-        strict=False,
-        verify_signatures=True,
-    )
-    dirty = state.dirty_records()
-    assert _execution_unwritable(result, dirty, checked_payloads=frozenset()) == []
-    assert records_unwritable(dirty) == []
-    chain.store.write(state)  # the state root hashes every changed record
-    assert chain.store.root
-    supply += result.energy.get("minted_units", 0) - result.energy.get("burned_units", 0)
-    check_invariants(chain, supply, energy + result.energy.get("minted_wh", 0))
+    check_hostile_case(case)
 
 
 json_values = st.recursive(
