@@ -10,14 +10,6 @@ from tests.chain.adversarial import check_hostile_case, hostile_transactions
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    hostile_transactions(
-        kinds=(
-            "meter_register",
-            "meter_revoke",
-            "meter_reading",
-        )
-    )
-)
+@given(hostile_transactions(kinds=("meter_register", "meter_revoke", "meter_reading")))
 def test_a_hostile_transaction_is_refused_with_a_stable_code_or_its_block_writes(case):
     check_hostile_case(case)
