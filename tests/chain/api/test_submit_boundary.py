@@ -114,3 +114,20 @@ def test_admission_refuses_unstorable_text_in_a_transaction_built_in_python(chai
     with pytest.raises(BatchRejected):
         transactions_submit([tx], gossip=False)  # as gossip hands it over, parsed
     assert ledger_snapshot() == before
+
+
+def test_it_refuses_evidence_whose_messages_name_a_list_for_a_sender_and_keeps_making_blocks(
+    chain, submit, produce
+):
+    """Found with the adversarial suite: such evidence passed its check, and its prefetch of
+    the sender (an unhashable list) crashed block production for everyone."""
+    message = {"type": "prevote", "height": 1, "round": 0, "sender": ["x"], "block_hash": "aa" * 32}
+    payload = {"first": message, "second": {**message, "block_hash": "bb" * 32}}
+    before = ledger_snapshot()
+
+    assert_refused(
+        submit(signed(SENDER, kind="evidence_double_sign", payload=payload)), errors.BAD_FIELD, before
+    )
+
+    assert submit(transfer_to(address(VICTIM))).status_code == 202
+    assert produce().tx_count == 1
