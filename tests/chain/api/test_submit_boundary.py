@@ -131,3 +131,38 @@ def test_it_refuses_evidence_whose_messages_name_a_list_for_a_sender_and_keeps_m
 
     assert submit(transfer_to(address(VICTIM))).status_code == 202
     assert produce().tx_count == 1
+
+
+@pytest.mark.parametrize(
+    "who, kind, payload",
+    [
+        (
+            "wind_korat",
+            "order_place",
+            {
+                "side": "sell",
+                "energy_wh": 1000,
+                "price_per_kwh": 3_000_000,
+                "zone": ["bangkok"],
+                "delivery_slot": 900_000,
+                "source": "wind",
+            },
+        ),
+        (
+            "EGAT",
+            "governance_propose",
+            {"title": "t", "action": "param_change", "param": ["quorum_ppm"], "value": 5},
+        ),
+        (
+            "EGAT",
+            "governance_propose",
+            {"title": "t", "action": "wheeling_fee", "from": ["x"], "to": "bangkok", "value": 5},
+        ),
+    ],
+)
+def test_it_refuses_a_list_where_a_name_goes_with_a_4xx_not_a_500(chain, submit, who, kind, payload):
+    """Found with the adversarial suite: a list is unhashable, and the lookup raised TypeError."""
+    before = ledger_snapshot()
+    response = submit(signed(who, kind=kind, payload=payload))
+    assert response.status_code == 400, response.content
+    assert ledger_snapshot() == before
