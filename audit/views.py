@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from audit import selectors
 from audit.models import ChainVerification
 from audit.services import VerificationRefused, verification_start
+from chain.ledger.fields import is_digits
 from chain.ledger.keys import is_address
 from chain.models import Wallet
 from chain.views.access import reads_everything_required
@@ -31,7 +32,7 @@ def regulator_view(view):
 
 
 def _int_or_none(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) <= MAX_DIGITS else None
+    return int(text) if is_digits(text, MAX_DIGITS) else None
 
 
 def _page_number(request) -> int:

@@ -25,7 +25,8 @@ from chain.services.accounts import (
 )
 from chain.units import TOKEN_DECIMALS, tokens_text
 
-DECIMAL_RE = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")
+#: ASCII digits only (``\d`` would take Thai or full-width digits), one point at most.
+DECIMAL_RE = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 # Messages people read; tests import them.
 AMOUNT_NOT_A_NUMBER = "Enter an amount in tokens, such as 12 or 0.5."
@@ -58,7 +59,7 @@ def parse_decimal_units(
     text = (text or "").strip().replace(",", "").replace("_", "")
     if text.startswith("-"):
         raise forms.ValidationError(not_positive)
-    if not DECIMAL_RE.match(text):
+    if not DECIMAL_RE.fullmatch(text):
         raise forms.ValidationError(not_a_number)
     try:
         value = Decimal(text)

@@ -5,13 +5,22 @@ with the same field names. Writes are one upsert statement per table per block.
 """
 
 import json
+import operator
 from collections.abc import Iterable
 from dataclasses import fields
 from functools import cache
+from operator import attrgetter
 
 import psycopg
 from django.apps import apps
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
+from django.db.models import F, Q
+
+from chain.ledger.encoding import canonical_json
+from chain.ledger.errors import LedgerError
+from chain.ledger.fields import INT_MAX, INT_MIN
+from chain.ledger.wire import UNSTORABLE_TEXT, json_decode
 
 
 @cache
@@ -104,21 +113,205 @@ def write_records(dirty: dict[str, list]) -> None:
 
 @cache
 def _upsert_sql(table: str) -> tuple[str, list[tuple[str, str, bool]]]:
+    """The upsert of ``table`` and its columns (name, array element type, is JSON).
+
+    Text travels as ``text[]`` and is assigned to its varchar(n) column, never cast
+    to it: an explicit cast to varchar(n) silently cuts the value to n characters
+    (so ``<address>\\n`` became ``<address>``, another account's row), while an
+    assignment refuses what does not fit. ``records_unwritable`` keeps a block from
+    ever getting that far.
+    """
     model = ledger_models()[table]
     columns = []
     for name in _field_names(table):
         field = model._meta.get_field(name)
         is_json = field.get_internal_type() == "JSONField"
-        columns.append((field.column, "jsonb" if is_json else field.db_type(connection), is_json))
+        is_text = isinstance(field, models.CharField | models.TextField)
+        element = "text" if is_json or is_text else field.db_type(connection)
+        columns.append((field.column, element, is_json))
     pk = model._meta.pk.column
     names = ", ".join(f'"{c}"' for c, _, _ in columns)
-    arrays = ", ".join(f"%b::{'text' if j else t}[]" for _, t, j in columns)
-    selected = ", ".join(f'"{c}"::{t}' for c, t, _ in columns)
+    arrays = ", ".join(f"%b::{t}[]" for _, t, _ in columns)
+    selected = ", ".join(f'"{c}"::jsonb' if j else f'"{c}"' for c, _, j in columns)
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c, _, _ in columns if c != pk)
     # Identifiers come from model metadata; every value is a parameter.
     insert = f'INSERT INTO "{model._meta.db_table}" ({names}) SELECT {selected} '  # noqa: S608
     upsert = f'FROM unnest({arrays}) AS u({names}) ON CONFLICT ("{pk}") DO UPDATE SET {updates}'
     return insert + upsert, columns
+
+
+# --- the write check: what a block writes, the database takes ---------------------------
+
+#: The range of each integer column type, narrowed to the core's integers (canonical JSON's).
+_INT_RANGES = {
+    "SmallIntegerField": (-(2**15), 2**15 - 1),
+    "PositiveSmallIntegerField": (0, 2**15 - 1),
+    "IntegerField": (-(2**31), 2**31 - 1),
+    "PositiveIntegerField": (0, 2**31 - 1),
+    "BigIntegerField": (INT_MIN, INT_MAX),
+    "PositiveBigIntegerField": (0, INT_MAX),
+}
+
+
+@cache
+def _column_rule(model: type[models.Model], name: str) -> tuple[str, object]:
+    """What column ``name`` of ``model`` takes: ("text", max length or None), ("int", (low, high)),
+    ("bool", None), ("json", None) or ("text[]", element max length)."""
+    field = model._meta.get_field(name)
+    if isinstance(field, ArrayField):
+        return "text[]", field.base_field.max_length
+    internal = field.get_internal_type()
+    if internal == "JSONField":
+        return "json", None
+    if internal == "BooleanField":
+        return "bool", None
+    if internal in _INT_RANGES:
+        low, high = _INT_RANGES[internal]
+        return "int", (max(low, INT_MIN), min(high, INT_MAX))
+    if isinstance(field, models.CharField | models.TextField):
+        return "text", field.max_length
+    raise TypeError(f"{model.__name__}.{name}: no write rule for {internal}")
+
+
+def _storable(text: str) -> bool:
+    """``text_storable``, with ASCII (hex, names: most of a block) checked by two scans in C."""
+    if text.isascii():
+        return "\x00" not in text
+    return UNSTORABLE_TEXT.search(text) is None
+
+
+def column_problem(model: type[models.Model], name: str, values: list) -> str | None:
+    """Why column ``name`` of ``model`` would refuse (or alter) one of ``values``, or None.
+
+    Whole columns at a time, in C where it can be (``map``, ``min``, ``join``): a
+    block checks thousands of records before every vote.
+    """
+    if not values:
+        return None
+    kind, limit = _column_rule(model, name)
+    where = f"{model._meta.db_table}.{name}"
+    types = set(map(type, values))
+    if kind == "int":
+        low, high = limit
+        if types != {int} or min(values) < low or max(values) > high:
+            return f"{where} takes integers from {low} to {high}"
+    elif kind == "bool":
+        if types != {bool}:
+            return f"{where} takes true or false"
+    elif kind == "text":
+        if types != {str}:
+            return f"{where} takes text"
+        if limit is not None and max(map(len, values)) > limit:
+            return f"{where} takes at most {limit} characters"
+        if not _storable("".join(values)):
+            return f"{where} cannot store U+0000 or a lone surrogate"
+    elif kind == "text[]":
+        if types != {list} or not all(type(v) is str for item in values for v in item):
+            return f"{where} takes lists of text"
+        items = [v for item in values for v in item]
+        if items and limit is not None and max(map(len, items)) > limit:
+            return f"{where} takes items of at most {limit} characters"
+        if not _storable("".join(items)):
+            return f"{where} cannot store U+0000 or a lone surrogate"
+    else:
+        for value in values:
+            try:
+                json_decode(canonical_json(value))  # integers, depth, and text jsonb stores
+            except LedgerError:
+                return f"{where} cannot store {str(value)[:60]!r} as jsonb"
+    return None
+
+
+_COMPARISONS = {
+    "exact": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+@cache
+def _table_constraints(model: type[models.Model]) -> tuple[list, list]:
+    """The model's check constraints as (name, field, comparison, constant or F's field) terms,
+    and its unique field sets: what the database would refuse besides column types.
+
+    Only conjunctions of comparisons are spelled out (all the ledger has); anything else
+    is refused here, when the check first runs, rather than left unchecked.
+    """
+    checks, uniques = [], []
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.CheckConstraint):
+            condition = constraint.condition
+            if condition.connector != Q.AND or condition.negated:
+                raise TypeError(f"{constraint.name}: the write check reads AND-ed comparisons only")
+            for term in condition.children:
+                if isinstance(term, Q):
+                    raise TypeError(f"{constraint.name}: the write check reads flat conditions only")
+                lookup, value = term
+                name, _, comparison = lookup.partition("__")
+                other = value.name if isinstance(value, F) else None
+                checks.append((constraint.name, name, _COMPARISONS[comparison or "exact"], value, other))
+        elif isinstance(constraint, models.UniqueConstraint):
+            uniques.append((constraint.name, tuple(constraint.fields)))
+    for field in model._meta.concrete_fields:
+        if field.unique and not field.primary_key:
+            uniques.append((field.name, (field.name,)))
+    return checks, uniques
+
+
+#: A comparison with a constant, over a whole column: its extreme decides.
+_EXTREME = {operator.gt: min, operator.ge: min, operator.lt: max, operator.le: max}
+
+
+def _constraint_problems(model: type[models.Model], columns: dict[str, list]) -> list[str]:
+    """Check and unique constraints over the records' ``columns`` (field name -> values)."""
+    checks, uniques = _table_constraints(model)
+    problems = []
+    for name, field, compare, value, other in checks:
+        column = columns[field]
+        if other:
+            holds = all(map(compare, column, columns[other]))
+        elif compare in _EXTREME:
+            holds = compare(_EXTREME[compare](column), value)
+        else:
+            holds = all(compare(v, value) for v in column)
+        if not holds:
+            problems.append(f"{model._meta.db_table}: constraint {name} ({field})")
+    for name, unique_fields in uniques:
+        values = list(zip(*(columns[f] for f in unique_fields), strict=True))
+        if len(set(values)) != len(values):
+            problems.append(f"{model._meta.db_table}: two records share {name}")
+    return problems
+
+
+def records_unwritable(dirty: dict[str, list]) -> list[str]:
+    """Why ``write_records(dirty)`` would fail or store something else than the records; [] if not.
+
+    Each table's records are of its record class, one per key (an upsert cannot
+    touch a row twice), every value fits its column exactly, and the table's check
+    constraints hold; unique constraints are checked among the block's records
+    (their keys carry the height, or a counter, so no earlier row can share them).
+    """
+    problems = []
+    models_by_table = ledger_models()
+    for table, records in dirty.items():
+        model = models_by_table.get(table)
+        if model is None:
+            problems.append(f"no table {table!r}")
+            continue
+        if any(type(r) is not model.ledger_record for r in records):
+            problems.append(f"{table}: a record of another type")
+            continue
+        if len({r.key for r in records}) != len(records):
+            problems.append(f"{table}: two records with one key")
+        if not records:
+            continue
+        columns = {name: list(map(attrgetter(name), records)) for name in _field_names(table)}
+        column_problems = [p for name, rows in columns.items() if (p := column_problem(model, name, rows))]
+        # Comparisons need the values to be of their types first.
+        problems += column_problems or _constraint_problems(model, columns)
+    return problems
 
 
 #: Tables whose rows come and go many times a second: the mempool, and the consensus

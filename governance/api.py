@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from chain.api import errors
 from chain.api.errors import error_response
 from chain.api.serializers import ErrorSerializer
+from chain.ledger.fields import is_digits
 from chain.ledger.keys import is_address
 from governance import selectors
 from governance.models import Proposal, ProposalStatus, Vote
@@ -86,7 +87,7 @@ class GovernanceRead(APIView):
 
     def limit_param(self) -> int:
         raw = self.request.query_params.get("limit", "50")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        if not is_digits(raw, 16) or not 1 <= int(raw) <= MAX_LIMIT:
             raise QueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
         return int(raw)
 

@@ -9,6 +9,7 @@ from django import forms
 
 from chain.forms import parse_decimal_units, parse_token_amount
 from chain.ledger.errors import LedgerError
+from chain.ledger.fields import is_digits
 from chain.ledger.keys import is_address
 from chain.units import TOKEN_DECIMALS, tokens_text
 from governance.ledger import rules as r
@@ -147,7 +148,7 @@ class ProposalForm(forms.Form):
         label = PARAM_LABELS[param]
         if param in TOKEN_PARAMS:
             value = 0 if text in ("0", "0.0") else parse_token_amount(text)
-        elif not text.isdigit() or len(text) > 16:
+        elif not is_digits(text, 16):
             raise forms.ValidationError(VALUE_NOT_WHOLE)
         else:
             value = int(text)

@@ -43,7 +43,7 @@ class Proposal(models.Model):
     no_stake = models.BigIntegerField(default=0)
     abstain_stake = models.BigIntegerField(default=0)
     total_stake = models.BigIntegerField(default=0)
-    voters = models.IntegerField(default=0)
+    voters = models.BigIntegerField(default=0)
     tallied_height = models.BigIntegerField(default=0)
     executed_height = models.BigIntegerField(default=0)
     effective_height = models.BigIntegerField(default=0)
@@ -67,7 +67,7 @@ class Vote(models.Model):
     voter = models.CharField(max_length=64)
     option = models.CharField(max_length=8, choices=VoteOption.choices)
     height = models.BigIntegerField()
-    changes = models.IntegerField(default=0)
+    changes = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-height", "vote_id"]

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from chain.api import errors
 from chain.api.errors import error_response
 from chain.api.serializers import ErrorSerializer
+from chain.ledger.fields import is_digits
 from grid import selectors
 from grid.models import GridAlarm, GridSample, PathLimit, RegionStatus
 
@@ -117,7 +118,7 @@ class GridRead(APIView):
         raw = self.request.query_params.get(name)
         if raw in (None, ""):
             return default
-        if not raw.isdigit() or len(raw) > 16:
+        if not is_digits(raw, 16):
             raise QueryError(f"{name} must be a whole number.")
         return int(raw)
 

@@ -36,7 +36,7 @@ class Meter(models.Model):
     export_wh_total = models.BigIntegerField()
     minted_wh_total = models.BigIntegerField()
     minted_units_total = models.BigIntegerField()
-    reward_carry = models.IntegerField()
+    reward_carry = models.BigIntegerField()
 
     class Meta:
         ordering = ["region", "meter_id"]

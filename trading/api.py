@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from chain.api import errors
 from chain.api.errors import error_response
 from chain.api.serializers import ErrorSerializer
+from chain.ledger.fields import is_digits
 from chain.ledger.keys import is_address
 from trading import selectors
 from trading.models import Order, OrderStatus, Trade
@@ -114,7 +115,7 @@ class MarketRead(APIView):
             if required:
                 raise QueryError(f"{name} is required.")
             return default
-        if not raw.isdigit() or len(raw) > 16:
+        if not is_digits(raw, 16):
             raise QueryError(f"{name} must be a whole number.")
         return int(raw)
 

@@ -19,6 +19,7 @@ from channels.db import database_sync_to_async
 
 from chain.consumers import ChainGroupConsumer
 from chain.events import CHAIN_GROUP
+from chain.ledger.fields import is_digits
 from trading.selectors import market_rules
 
 MARKET_EVENTS = frozenset({"order_placed", "order_cancelled", "trade"})
@@ -56,7 +57,7 @@ class MarketStreamConsumer(ChainGroupConsumer):
         rules = market_rules()
         self.slot_ms = self.zone = None
         if slot:
-            if not slot.isdigit() or len(slot) > 16 or int(slot) % rules.slot_ms:
+            if not is_digits(slot, 16) or int(slot) % rules.slot_ms:
                 return "slot must be a slot start in Unix ms (a multiple of the slot length)."
             self.slot_ms = int(slot)
         if zone:

@@ -12,6 +12,7 @@ import time
 from django import forms
 
 from chain.forms import parse_decimal_units
+from chain.ledger.fields import is_digits
 from chain.models import Role
 from chain.units import TOKEN_DECIMALS, kwh_text, tokens_text
 from trading.ledger import rules as r
@@ -125,7 +126,7 @@ class OrderForm(forms.Form):
         slot = self.data.get(self.add_prefix("delivery_slot"), "")
         zone = self.data.get(self.add_prefix("zone"), "")
         known = zone in dict(self.fields["zone"].choices)
-        return (int(slot) if slot.isdigit() and len(slot) < 16 else None), (zone if known else None)
+        return (int(slot) if is_digits(slot, 15) else None), (zone if known else None)
 
     # --- fields ---------------------------------------------------------------
 
@@ -137,7 +138,7 @@ class OrderForm(forms.Form):
 
     def clean_delivery_slot(self) -> int:
         text = self.cleaned_data["delivery_slot"]
-        if not text.isdigit() or int(text) % self.rules.slot_ms:
+        if not is_digits(text, 16) or int(text) % self.rules.slot_ms:
             raise forms.ValidationError(SLOT_MALFORMED)
         slot = int(text)
         now_ms = time.time_ns() // 1_000_000

@@ -41,7 +41,7 @@ class Order(models.Model):
     escrow_tokens = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=OrderStatus.choices)
     placed_height = models.BigIntegerField()
-    seq = models.IntegerField()
+    seq = models.BigIntegerField()
     placed_ms = models.BigIntegerField()
     expires_ms = models.BigIntegerField()
     closed_height = models.BigIntegerField()
@@ -77,7 +77,7 @@ class Trade(models.Model):
 
     trade_id = models.CharField(max_length=64, primary_key=True)
     height = models.BigIntegerField()
-    seq = models.IntegerField()
+    seq = models.BigIntegerField()
     timestamp_ms = models.BigIntegerField()
     delivery_slot_ms = models.BigIntegerField()
     buy_order_id = models.CharField(max_length=64)

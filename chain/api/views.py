@@ -41,7 +41,8 @@ from chain.api.serializers import (
 )
 from chain.api.throttling import TransactionCountThrottle, TransactionIntakeThrottle
 from chain.ledger import errors as ledger_errors
-from chain.ledger.keys import ADDRESS_RE, is_address
+from chain.ledger.fields import is_hex64
+from chain.ledger.keys import is_address
 from chain.models import Account
 from chain.services.admission import (
     MAX_BATCH,
@@ -95,7 +96,7 @@ class PublicRead(APIView):
 
 
 def _valid_hash(value: str) -> bool:
-    return ADDRESS_RE.match(value) is not None  # a sha-256 is 64 lowercase hex, like an address
+    return is_hex64(value)  # a sha-256 is 64 lowercase hex, like an address
 
 
 def _bad_hash() -> Response:

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from . import errors
 from .errors import LedgerError
+from .fields import is_hex64, is_identifier, is_int
 from .kinds import BlockContext, TxKind, register_kind
 from .state import Account, State, Validator, register_table
 from .tx import Transaction, require_fields
@@ -50,6 +51,14 @@ def _check(payload: dict, params: dict) -> None:
     first, second = payload["first"], payload["second"]
     if not isinstance(first, dict) or not isinstance(second, dict):
         raise LedgerError(errors.BAD_FIELD, "first and second are signed consensus messages.")
+    # Their signatures are checked when the block runs; their shape now, so that the keys
+    # it reads (prefetch: the sender) and the offence it records are well-formed.
+    for message in (first, second):
+        sender, height, round_, type_ = (message.get(k) for k in ("sender", "height", "round", "type"))
+        if not (is_hex64(sender) and is_int(height, 0) and is_int(round_, 0) and is_identifier(type_)):
+            raise LedgerError(
+                errors.BAD_FIELD, "Each message names its sender (an address), height, round and type."
+            )
     same = ("sender", "height", "round", "type")
     if any(first.get(k) != second.get(k) for k in same):
         raise LedgerError(errors.BAD_FIELD, "Both messages must share sender, height, round and type.")

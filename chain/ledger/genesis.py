@@ -12,6 +12,7 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from .encoding import canonical_json, sha256_hex
+from .fields import is_chain_id, is_identifier
 from .keys import is_address
 from .state import Account, Validator
 
@@ -89,8 +90,12 @@ def parse_genesis(raw: dict) -> Genesis:
         _require(section in raw, f"Genesis lacks '{section}'.")
     decimals = raw["token_decimals"]
     _require(isinstance(decimals, int) and 0 <= decimals <= 9, "token_decimals must be 0..9.")
+    # Transactions name these; a genesis whose names break the field rules could never be used.
+    _require(is_chain_id(raw["chain_id"]), "chain_id must be 1..64 of A-Z a-z 0-9 . _ -.")
     regions = {r["id"]: r for r in raw["regions"]}
     _require(len(regions) == len(raw["regions"]), "Region ids must be unique.")
+    for region_id in regions:
+        _require(is_identifier(region_id), f"Region id {region_id!r} must be 1..32 of A-Z a-z 0-9 . _ -.")
     for path in raw.get("transmission", []):
         _require(
             path["from"] in regions and path["to"] in regions,

@@ -1,16 +1,14 @@
 """ed25519 keys and signatures (PyNaCl). Addresses are hex public keys."""
 
-import re
-
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-ADDRESS_RE = re.compile(r"^[0-9a-f]{64}$")
-SIGNATURE_RE = re.compile(r"^[0-9a-f]{128}$")
+from .fields import is_hex64, is_signature_hex
 
 
 def is_address(value) -> bool:
-    return isinstance(value, str) and ADDRESS_RE.match(value) is not None
+    """Exactly 64 lower-case hex characters (chain.ledger.fields): nothing before, after or between."""
+    return is_hex64(value)
 
 
 def new_signing_key() -> SigningKey:
@@ -31,9 +29,7 @@ def sign(key: SigningKey, message: bytes) -> str:
 
 def verify(address: str, message: bytes, signature_hex: str) -> bool:
     """True when ``signature_hex`` is ``address``'s ed25519 signature of ``message``."""
-    if not is_address(address) or not isinstance(signature_hex, str):
-        return False
-    if not SIGNATURE_RE.match(signature_hex):
+    if not is_address(address) or not is_signature_hex(signature_hex):
         return False
     try:
         VerifyKey(bytes.fromhex(address)).verify(message, bytes.fromhex(signature_hex))

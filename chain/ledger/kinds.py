@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from . import errors
 from .errors import LedgerError
+from .fields import require_text
 from .keys import is_address
 from .state import Account, State
 from .tx import Transaction, require_amount, require_fields
@@ -96,9 +97,7 @@ def _check_transfer(payload: dict, params: dict) -> None:
     if not is_address(payload["to"]):
         raise LedgerError(errors.BAD_ADDRESS, "to must be an address: 64 lowercase hex characters.")
     require_amount(payload, "amount")
-    memo = payload.get("memo", "")
-    if not isinstance(memo, str) or len(memo) > MEMO_MAX:
-        raise LedgerError(errors.BAD_FIELD, f"memo must be text of at most {MEMO_MAX} characters.")
+    require_text(payload.get("memo", ""), "memo", MEMO_MAX)
 
 
 def _apply_transfer(state: State, tx: Transaction, ctx: BlockContext) -> None:

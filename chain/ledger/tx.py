@@ -10,6 +10,7 @@ from nacl.signing import SigningKey
 from . import errors
 from .encoding import MAX_SAFE_INTEGER, TX_DOMAIN, canonical_json, sha256_hex
 from .errors import LedgerError
+from .fields import is_chain_id, is_kind_name, is_signature_hex, require_storable_tree
 from .keys import address_of, is_address, sign, verify
 
 WIRE_FIELDS = ("chain_id", "sender", "nonce", "kind", "payload", "signature")
@@ -132,8 +133,10 @@ def sign_transaction(key: SigningKey, *, chain_id: str, nonce: int, kind: str, p
 def parse_transaction(wire) -> Transaction:
     """Build a Transaction from decoded JSON, refusing anything not exactly of its form.
 
-    Checks shape and types only; signature, chain id, nonce and payload rules
-    are checked by ``admission`` and the kind.
+    Checks shape, the field rules of chain.ledger.fields, and that every string
+    of the payload, keys included, can be stored; the signature, the chain id's
+    value, the nonce's turn and the kind's payload rules are checked by
+    ``admission`` and the kind.
     """
     if not isinstance(wire, dict):
         raise LedgerError(errors.MALFORMED, "A transaction must be a JSON object.")
@@ -145,24 +148,26 @@ def parse_transaction(wire) -> Transaction:
         raise LedgerError(errors.MALFORMED, f"Unknown field(s): {', '.join(extra)}.")
     chain_id, sender, nonce = wire["chain_id"], wire["sender"], wire["nonce"]
     kind, payload, signature = wire["kind"], wire["payload"], wire["signature"]
-    if not isinstance(chain_id, str) or not chain_id:
-        raise LedgerError(errors.BAD_FIELD, "chain_id must be a non-empty string.")
+    if not is_chain_id(chain_id):
+        raise LedgerError(errors.BAD_FIELD, "chain_id must be a chain's id: letters, digits, '.', '_', '-'.")
     if not is_address(sender):
         raise LedgerError(errors.BAD_ADDRESS, "sender must be 64 lowercase hex characters.")
     if not is_int(nonce) or not 0 <= nonce <= MAX_SAFE_INTEGER:
         raise LedgerError(errors.BAD_FIELD, "nonce must be a non-negative integer.")
-    if not isinstance(kind, str) or not kind:
-        raise LedgerError(errors.BAD_FIELD, "kind must be a non-empty string.")
-    if not isinstance(payload, dict):
+    if not is_kind_name(kind):
+        raise LedgerError(errors.BAD_FIELD, "kind must be a kind's name: lowercase letters, digits and '_'.")
+    if type(payload) is not dict:
         raise LedgerError(errors.MALFORMED, "payload must be a JSON object.")
-    if not isinstance(signature, str):
-        raise LedgerError(errors.BAD_SIGNATURE, "signature must be 128 hex characters.")
+    if not is_signature_hex(signature):
+        raise LedgerError(errors.BAD_SIGNATURE, "signature must be 128 lowercase hex characters.")
+    # Whatever a payload holds is stored (mempool, blocks) and shown: every string must store exactly.
+    require_storable_tree(payload)
     return Transaction(chain_id, sender, nonce, kind, payload, signature)
 
 
 def is_int(value) -> bool:
     """JSON integers only: bool is an int in Python, and a float is never an amount."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int
 
 
 def require_amount(payload: dict, field: str, *, maximum: int = MAX_SAFE_INTEGER) -> int:

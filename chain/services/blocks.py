@@ -29,13 +29,17 @@ from chain.ledger.block import (
     validators_hash,
 )
 from chain.ledger.errors import LedgerError
+from chain.ledger.fields import require_storable_tree
 from chain.ledger.genesis import Genesis, demo_key
 from chain.ledger.state import ACCUMULATOR_MOD, State, leaf_value, state_root
 from chain.ledger.tx import Transaction
-from chain.models import Block, ChainHead, DroppedTx, Validator
-from chain.store import DatabaseStore, binary_cursor, write_records
+from chain.models import Block, ChainHead, ChainTx, DroppedTx, Validator
+from chain.store import DatabaseStore, binary_cursor, column_problem, records_unwritable, write_records
 
 log = logging.getLogger(__name__)
+
+#: A transaction left out of a proposal because the block would not have written with it.
+UNWRITABLE = "unwritable"
 
 
 class ChainAlreadyInitialised(Exception):
@@ -116,6 +120,8 @@ class BuiltBlock:
     state: State
     base_hash: str
     next_params: dict
+    #: The state's changed records per table, as ``block_unwritable`` checked them.
+    dirty: dict
 
 
 def block_build(node_key, head: ChainHead, round: int, *, empty_ok: bool) -> BuiltBlock | None:
@@ -133,20 +139,37 @@ def block_build(node_key, head: ChainHead, round: int, *, empty_ok: bool) -> Bui
     if not pending and not empty_ok and not begin_block_due(store, timestamp_ms, params):
         return None
     proposer = node_key.verify_key.encode().hex()
-    state = State(store, int(head.accumulator, 16))
-    result = execute_block(
-        state,
-        pending,
-        chain_id=head.chain_id,
-        height=height,
-        timestamp_ms=timestamp_ms,
-        params=params,
-        strict=False,
-        verify_signatures=False,
-        proposer=proposer,
-        round=round,
-        previous_hash=head.block_hash,
-    )
+
+    def run(txs: list[Transaction]) -> tuple[State, BlockResult]:
+        state = State(store, int(head.accumulator, 16))
+        result = execute_block(
+            state,
+            txs,
+            chain_id=head.chain_id,
+            height=height,
+            timestamp_ms=timestamp_ms,
+            params=params,
+            strict=False,
+            verify_signatures=False,
+            proposer=proposer,
+            round=round,
+            previous_hash=head.block_hash,
+        )
+        return state, result
+
+    state, result = run(pending)
+    dirty = state.dirty_records()
+    unwritable: list[tuple[Transaction, LedgerError]] = []
+    while problems := _execution_unwritable(result, dirty):
+        # The field rules should make this impossible: never propose what would not write,
+        # and leave out the transaction that made it so instead of stalling on it.
+        culprit = _first_unwritable(run, pending)
+        log.error("Height %s: transaction %s would not write (%s); dropped", height, culprit.hash, problems)
+        unwritable.append((culprit, LedgerError(UNWRITABLE, f"The block would not write: {problems[0]}.")))
+        pending = [tx for tx in pending if tx is not culprit]
+        state, result = run(pending)
+        dirty = state.dirty_records()
+    result.dropped.extend(unwritable)
     if result.dropped:
         dropped = {tx.hash for tx, _ in result.dropped}
         with binary_cursor() as cursor:
@@ -165,7 +188,7 @@ def block_build(node_key, head: ChainHead, round: int, *, empty_ok: bool) -> Bui
             ],
             ignore_conflicts=True,
         )
-    if not result.included and not empty_ok and not state.dirty_records():
+    if not result.included and not empty_ok and not dirty:
         return None
     header = mine(
         BlockHeader(
@@ -184,7 +207,26 @@ def block_build(node_key, head: ChainHead, round: int, *, empty_ok: bool) -> Bui
             validators_hash=_validators_hash_at(head.block_hash, head.state_root),
         )
     )
-    return BuiltBlock(header, result.included, result, state, head.block_hash, params_after(params, state))
+    return BuiltBlock(
+        header, result.included, result, state, head.block_hash, params_after(params, state), dirty
+    )
+
+
+def _first_unwritable(run, pending: list[Transaction]) -> Transaction:
+    """The transaction whose execution first makes the block unwritable: the shortest failing
+    prefix, found in log2(len(pending)) executions. Raises if the empty block already fails."""
+    low, high = 0, len(pending)  # the prefix of ``low`` writes; that of ``high`` does not
+    state, result = run([])
+    if _execution_unwritable(result, state.dirty_records()):
+        raise LedgerError(UNWRITABLE, "The block's begin-block work would not write.")
+    while high - low > 1:
+        middle = (low + high) // 2
+        state, result = run(pending[:middle])
+        if _execution_unwritable(result, state.dirty_records()):
+            high = middle
+        else:
+            low = middle
+    return pending[high - 1]
 
 
 def block_check(
@@ -243,7 +285,71 @@ def block_check(
         raise LedgerError(INVALID_BLOCK, "energy metadata does not match the executed block")
     if header.difficulty != required_difficulty(result.energy, params) or not header.meets_difficulty():
         raise LedgerError(INVALID_BLOCK, "proof of work missing or below the target")
-    return BuiltBlock(header, txs, result, state, head.block_hash, params_after(params, state))
+    dirty = state.dirty_records()
+    problems = block_unwritable(header, result, dirty, checked_payloads=admitted)
+    if problems:
+        raise LedgerError(INVALID_BLOCK, f"the block would not write: {'; '.join(problems[:5])}")
+    return BuiltBlock(header, txs, result, state, head.block_hash, params_after(params, state), dirty)
+
+
+def block_unwritable(
+    header: BlockHeader, result: BlockResult, dirty: dict, *, checked_payloads: frozenset[str] = frozenset()
+) -> list[str]:
+    """Why writing this executed block would fail, after the sites decided it; [] when it writes.
+
+    Run before a site proposes or votes: the header's row, every transaction's row
+    with its receipt, and every changed record must fit their columns exactly
+    (chain.store.column_problem). Payloads named in ``checked_payloads`` came from
+    this site's mempool, which holds them as jsonb already.
+    """
+    block_row = {
+        "height": header.height,
+        "hash": header.hash,
+        "previous_hash": header.previous_hash,
+        "timestamp_ms": header.timestamp_ms,
+        "merkle_root": header.merkle_root,
+        "state_root": header.state_root,
+        "proposer": header.proposer,
+        "round": header.round,
+        "difficulty": header.difficulty,
+        "nonce": header.nonce,
+        "tx_count": header.tx_count,
+        "energy": header.energy,
+        "validators_hash": header.validators_hash,
+    }
+    problems = [p for name, value in block_row.items() if (p := column_problem(Block, name, [value]))]
+    return problems + _execution_unwritable(result, dirty, checked_payloads=checked_payloads)
+
+
+def _execution_unwritable(
+    result: BlockResult, dirty: dict, *, checked_payloads: frozenset[str] | None = None
+) -> list[str]:
+    """The transactions' rows (chain_chaintx) and the changed records: see ``block_unwritable``.
+
+    Without ``checked_payloads`` every transaction came from this site's mempool (a proposal).
+    """
+    txs, receipts = result.included, result.receipts
+    columns = {
+        "hash": [tx.hash for tx in txs],
+        "sender": [tx.sender for tx in txs],
+        "nonce": [tx.nonce for tx in txs],
+        "kind": [tx.kind for tx in txs],
+        "signature": [tx.signature for tx in txs],
+        "error_code": [r.code for r in receipts],
+        "error_message": [r.message for r in receipts],
+    }
+    problems = [p for name, values in columns.items() if (p := column_problem(ChainTx, name, values))]
+    if len(set(columns["hash"])) != len(txs):
+        problems.append("chain_chaintx.hash: a transaction twice in the block")
+    if checked_payloads is not None:
+        for tx in txs:
+            if tx.hash in checked_payloads:
+                continue
+            try:
+                require_storable_tree(tx.payload)
+            except LedgerError as exc:
+                problems.append(f"chain_chaintx.payload of {tx.hash}: {exc.message}")
+    return problems + records_unwritable(dirty)
 
 
 def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> Block:
@@ -275,7 +381,7 @@ def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> 
     stored = _mempool_remove(built.txs)
     tx_party_lists = [tx_parties(tx) for tx in result.included]
     _chain_txs_copy(header.height, result, tx_party_lists, stored)
-    write_records(state.dirty_records())
+    write_records(built.dirty)
     _mempool_drop_stale(built.txs)
     head.height = header.height
     head.block_hash = header.hash

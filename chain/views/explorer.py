@@ -1,15 +1,13 @@
 """Block explorer: public ledger data for everyone, owners' names only for regulators and staff."""
 
-import re
-
 from django.shortcuts import redirect, render
 
 from chain import selectors
+from chain.ledger.fields import is_digits, is_hex64
 from chain.ledger.keys import is_address
 from chain.views.access import account_owners
 from chain.views.wallet import ANY_BLOCK_EVENT, HISTORY_LIMIT, PARTS
 
-HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 BLOCKS_PER_PAGE = 25
 BLOCK_TX_LIMIT = 500
 
@@ -19,7 +17,7 @@ def _not_found(request, what: str, query: str = ""):
 
 
 def _int_or_none(text):
-    return int(text) if text and text.isdigit() and len(text) < 19 else None
+    return int(text) if is_digits(text, 18) else None
 
 
 def explorer(request):
@@ -93,9 +91,9 @@ def account_detail(request, address):
 def search(request):
     """Height, block hash, transaction hash or address: go to the page that shows it."""
     query = request.GET.get("q", "").strip().lower().lstrip("#")
-    if query.isdigit() and len(query) < 19:
+    if is_digits(query, 18):
         return redirect("explorer-block", height=int(query))
-    if HASH_RE.match(query):
+    if is_hex64(query):
         block = selectors.block_find(block_hash=query)
         if block is not None:
             return redirect("explorer-block", height=block.height)

@@ -14,6 +14,7 @@ with the action's own fields:
 from chain.ledger import errors
 from chain.ledger.encoding import MAX_SAFE_INTEGER
 from chain.ledger.errors import LedgerError
+from chain.ledger.fields import is_identifier, require_bool, require_hex64, require_text
 from chain.ledger.keys import is_address
 from chain.ledger.tx import is_int, require_fields
 
@@ -78,10 +79,8 @@ def transmission_path(params: dict, zone_a: str, zone_b: str) -> dict | None:
     return None
 
 
-def check_text(value, field: str, maximum: int, *, required: bool = True) -> None:
-    if not isinstance(value, str) or len(value) > maximum or (required and not value.strip()):
-        qualifier = "non-empty text" if required else "text"
-        raise LedgerError(errors.BAD_FIELD, f"{field} must be {qualifier} of at most {maximum} characters.")
+def check_text(value, field: str, maximum: int, *, required: bool = True, multiline: bool = False) -> None:
+    require_text(value, field, maximum, required=required, multiline=multiline)
 
 
 def check_url(value) -> None:
@@ -92,7 +91,7 @@ def check_url(value) -> None:
 
 def check_region(value, params: dict) -> None:
     regions = [r["id"] for r in params.get("regions", [])]
-    if value not in regions:
+    if not is_identifier(value) or value not in regions:
         raise LedgerError(errors.BAD_FIELD, f"region must be one of: {', '.join(regions)}.")
 
 
@@ -103,10 +102,10 @@ def check_propose_payload(payload: dict, params: dict) -> None:
     fields = _ACTION_FIELDS[action]
     require_fields(payload, _COMMON | fields, {"title", "action"} | fields)
     check_text(payload["title"], "title", TITLE_MAX)
-    check_text(payload.get("description", ""), "description", DESCRIPTION_MAX, required=False)
+    check_text(payload.get("description", ""), "description", DESCRIPTION_MAX, required=False, multiline=True)
     if action == PARAM_CHANGE:
         name, value = payload["param"], payload["value"]
-        if name not in PARAM_LIMITS:
+        if not is_identifier(name) or name not in PARAM_LIMITS:
             _refuse(f"param must be one of: {', '.join(PARAM_LIMITS)}.")
         low, high = PARAM_LIMITS[name]
         if not is_int(value) or not low <= value <= high:
@@ -114,7 +113,8 @@ def check_propose_payload(payload: dict, params: dict) -> None:
         if value == params.get(name):
             _refuse(f"{name} is already {value}.")
     elif action == WHEELING_FEE:
-        path = transmission_path(params, payload["from"], payload["to"])
+        ends = payload["from"], payload["to"]
+        path = transmission_path(params, *ends) if all(map(is_identifier, ends)) else None
         if path is None:
             _refuse("from and to must name a transmission path of the grid.")
         value = payload["value"]
@@ -129,8 +129,8 @@ def check_propose_payload(payload: dict, params: dict) -> None:
             check_text(payload["name"], "name", NAME_MAX)
             check_url(payload["url"])
             check_region(payload["region"], params)
-        if action in (VALIDATOR_ADD, AUTHORITY) and not isinstance(payload["authority"], bool):
-            raise LedgerError(errors.BAD_FIELD, "authority must be true or false.")
+        if action in (VALIDATOR_ADD, AUTHORITY):
+            require_bool(payload["authority"], "authority")
 
 
 def action_args(payload: dict) -> dict:
@@ -140,8 +140,7 @@ def action_args(payload: dict) -> dict:
 
 def check_vote_payload(payload: dict, params: dict) -> None:
     require_fields(payload, {"proposal_id", "option"}, {"proposal_id", "option"})
-    if not isinstance(payload["proposal_id"], str) or len(payload["proposal_id"]) != 64:
-        raise LedgerError(errors.BAD_FIELD, "proposal_id must be the 64-character id of a proposal.")
+    require_hex64(payload["proposal_id"], "proposal_id (a proposal's id)", errors.BAD_FIELD)
     if payload["option"] not in OPTIONS:
         raise LedgerError(errors.BAD_FIELD, f"option must be one of: {', '.join(OPTIONS)}.")
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 from chain.ledger import errors
 from chain.ledger.encoding import MAX_SAFE_INTEGER
 from chain.ledger.errors import LedgerError
+from chain.ledger.fields import require_bool
 from chain.ledger.keys import is_address
 from chain.ledger.kinds import BlockContext, TxKind, register_kind
 from chain.ledger.state import Account, State, Validator
@@ -82,8 +83,7 @@ def _check_key(payload: dict) -> None:
 
 
 def _check_flag(payload: dict, name: str) -> None:
-    if not isinstance(payload[name], bool):
-        raise LedgerError(errors.BAD_FIELD, f"{name} must be true or false.")
+    require_bool(payload[name], name)
 
 
 def check_register_payload(payload: dict, params: dict) -> None:

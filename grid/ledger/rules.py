@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
+from chain.ledger.fields import is_identifier, require_bool, require_text
 from chain.ledger.tx import is_int, require_fields
 
 # Error codes of the grid, importable by views and tests.
@@ -112,7 +113,7 @@ def _whole(value, field: str, low: int, high: int) -> int:
 
 def _known_path(rules: GridRules, item: dict) -> str:
     zone_a, zone_b = item.get("zone_a"), item.get("zone_b")
-    if not isinstance(zone_a, str) or not isinstance(zone_b, str) or zone_a == zone_b:
+    if not is_identifier(zone_a) or not is_identifier(zone_b) or zone_a == zone_b:
         raise LedgerError(UNKNOWN_PATH, "zone_a and zone_b must be two different region ids.")
     pid = "{}:{}".format(*sorted((zone_a, zone_b)))
     if pid not in rules.capacity_mw:
@@ -140,7 +141,7 @@ def check_report_payload(payload: dict, params: dict) -> None:
             raise LedgerError(errors.BAD_FIELD, "Each region report must be an object.")
         require_fields(item, REGION_FIELDS, REGION_FIELDS)
         region = item["region"]
-        if region not in rules.regions:
+        if not is_identifier(region) or region not in rules.regions:
             raise LedgerError(UNKNOWN_REGION, f"region must be one of: {', '.join(rules.regions)}.")
         if region in seen:
             raise LedgerError(errors.BAD_FIELD, f"Region {region} is reported twice.")
@@ -180,10 +181,7 @@ def check_limit_payload(payload: dict, params: dict) -> None:
     until = payload.get("until_slot", 0)
     if until and until <= payload["from_slot"]:
         raise LedgerError(BAD_SLOT, "until_slot must be after from_slot (or 0 for no end).")
-    if not isinstance(payload["congested"], bool):
-        raise LedgerError(errors.BAD_FIELD, "congested must be true or false.")
+    require_bool(payload["congested"], "congested")
     if "capacity_mw" in payload:
         _whole(payload["capacity_mw"], "capacity_mw", 0, rules.capacity_mw[pid])
-    reason = payload.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > REASON_MAX:
-        raise LedgerError(errors.BAD_FIELD, f"reason must be text of at most {REASON_MAX} characters.")
+    require_text(payload.get("reason", ""), "reason", REASON_MAX)

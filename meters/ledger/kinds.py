@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
+from chain.ledger.fields import is_identifier
 from chain.ledger.keys import is_address
 from chain.ledger.kinds import BlockContext, TxKind, register_kind
 from chain.ledger.state import Account, State, Validator
@@ -93,7 +94,7 @@ def check_register_payload(payload: dict, params: dict) -> None:
         raise LedgerError(errors.BAD_ADDRESS, "owner must be an account address: 64 lowercase hex.")
     if payload["owner"] == payload["meter"]:
         raise LedgerError(errors.BAD_FIELD, "A meter cannot own itself: owner must be another account.")
-    if region_utility(params, payload["region"]) is None:
+    if not is_identifier(payload["region"]) or region_utility(params, payload["region"]) is None:
         regions = ", ".join(r["id"] for r in params["regions"])
         raise LedgerError(UNKNOWN_REGION, f"region must be one of: {regions}.")
     if payload["kind"] not in METER_KINDS:

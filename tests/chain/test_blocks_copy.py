@@ -34,7 +34,8 @@ def test_escaped_copy_text_reads_back_as_the_values_it_was_made_from(row):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_committed_transaction_keeps_its_memo_and_parties_as_signed(chain, genesis, node_key):
-    memo = 'tab\there, line\nbreak, back\\slash, "quotes", {braces}, é and 😀'
+    # A memo is one line (chain.ledger.fields): tabs and newlines in COPY are the probe's, above.
+    memo = 'back\\slash, \\t and \\n spelled out, "quotes", {braces}, é and 😀'
     to = address_of(demo_key("home_malee"))
     tx = sign_transaction(
         demo_key("wind_korat"),

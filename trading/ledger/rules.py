@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
+from chain.ledger.fields import is_identifier, require_hex64
 from chain.ledger.tx import is_int, require_amount, require_fields
 
 BUY, SELL = "buy", "sell"
@@ -168,7 +169,7 @@ def check_place_payload(payload: dict, params: dict) -> None:
             f"price_per_kwh must be a whole number of units from {rules.min_price_per_kwh} "
             f"to {rules.max_price_per_kwh}.",
         )
-    if payload["zone"] not in rules.carbon_g_per_kwh:
+    if not is_identifier(payload["zone"]) or payload["zone"] not in rules.carbon_g_per_kwh:
         raise LedgerError(UNKNOWN_ZONE, f"zone must be one of: {', '.join(sorted(rules.carbon_g_per_kwh))}.")
     slot = payload["delivery_slot"]
     if not is_int(slot) or slot <= 0 or slot % rules.slot_ms:
@@ -203,9 +204,7 @@ def accepted_sources(sources) -> str:
 
 def check_cancel_payload(payload: dict, params: dict) -> None:
     require_fields(payload, {"order_id"}, {"order_id"})
-    order_id = payload["order_id"]
-    if not isinstance(order_id, str) or len(order_id) != 64 or order_id.strip("0123456789abcdef"):
-        raise LedgerError(errors.BAD_FIELD, "order_id must be an order's transaction hash (64 hex).")
+    require_hex64(payload["order_id"], "order_id (an order's transaction hash)", errors.BAD_FIELD)
 
 
 def place_token_debit(payload: dict, params: dict) -> int:

@@ -1,0 +1,15 @@
+"""Adversarial suite for this app's kinds (tests/chain/adversarial.py has the strategies).
+
+A hostile a meter registration, revocation or reading, correctly signed, is refused with a stable code, or it runs in a
+block every table of the database takes, with every ledger invariant intact.
+"""
+
+from hypothesis import HealthCheck, given, settings
+
+from tests.chain.adversarial import check_hostile_case, hostile_transactions
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_transactions(kinds=("meter_register", "meter_revoke", "meter_reading")))
+def test_a_hostile_transaction_is_refused_with_a_stable_code_or_its_block_writes(case):
+    check_hostile_case(case)
