@@ -8,6 +8,7 @@ that decided a block are its commit certificate as they are.
 
 from chain.ledger.encoding import VOTE_DOMAIN, canonical_json
 from chain.ledger.errors import LedgerError
+from chain.ledger.fields import MAX_ROUND
 from chain.ledger.keys import address_of, is_address, sign, verify
 
 from .machine import NIL, PRECOMMIT, PREVOTE, PROPOSAL, Message
@@ -84,10 +85,10 @@ def message_parse(wire, chain_id: str, validators: Validators | None = None) -> 
     message = Message(
         kind,
         _int(wire, "height", 1, 2**53 - 1),
-        _int(wire, "round", 0, 10_000),
+        _int(wire, "round", 0, MAX_ROUND),
         sender,
         block_hash,
-        _int(wire, "pol_round", -1, 10_000) if kind == PROPOSAL else -1,
+        _int(wire, "pol_round", -1, MAX_ROUND) if kind == PROPOSAL else -1,
     )
     signature = wire.get("signature")
     if not isinstance(signature, str):

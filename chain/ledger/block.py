@@ -8,13 +8,14 @@ transaction makes the whole block invalid).
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from nacl.signing import SigningKey
 
 from . import errors
-from .encoding import BLOCK_DOMAIN, VOTE_DOMAIN, canonical_json, merkle_root, sha256_hex
+from .encoding import BLOCK_DOMAIN, MAX_SAFE_INTEGER, VOTE_DOMAIN, canonical_json, merkle_root, sha256_hex
 from .errors import LedgerError
+from .fields import MAX_ROUND, is_chain_id, is_hex64, is_identifier, is_int
 from .keys import address_of, sign, verify
 from .kinds import BlockContext, TxKind, get_kind
 from .state import Account, Param, State, StateStore
@@ -203,6 +204,45 @@ class BlockHeader:
 
     def meets_difficulty(self) -> bool:
         return int(self.hash, 16) >> (256 - self.difficulty) == 0 if self.difficulty else True
+
+
+#: The header's fields in wire order, and the most entries its energy metadata may have.
+HEADER_FIELDS = tuple(f.name for f in fields(BlockHeader))
+MAX_ENERGY_ENTRIES = 16
+_HEADER_HEX = ("previous_hash", "merkle_root", "state_root", "proposer", "validators_hash")
+_HEADER_INTS = {
+    "height": (1, MAX_SAFE_INTEGER),
+    "timestamp_ms": (0, MAX_SAFE_INTEGER),
+    "round": (0, MAX_ROUND),
+    "difficulty": (0, 256),
+    "nonce": (0, MAX_SAFE_INTEGER),
+    "tx_count": (0, MAX_SAFE_INTEGER),
+}
+
+
+def header_from_wire(wire) -> BlockHeader:
+    """A peer's block header (decoded JSON), refusing anything not exactly of its form.
+
+    Every header from outside (a proposal, a block fetched while catching up)
+    comes through here before any field is compared or hashed, so the checks
+    after it never meet a string where a height goes or a difficulty of 300.
+    """
+    if type(wire) is not dict or set(wire) != set(HEADER_FIELDS):
+        raise LedgerError(INVALID_BLOCK, f"A header has exactly the fields {', '.join(HEADER_FIELDS)}.")
+    if not is_chain_id(wire["chain_id"]):
+        raise LedgerError(INVALID_BLOCK, "The header's chain_id is malformed.")
+    bad = [name for name in _HEADER_HEX if not is_hex64(wire[name])]
+    bad += [name for name, (low, high) in _HEADER_INTS.items() if not is_int(wire[name], low, high)]
+    energy = wire["energy"]
+    if (
+        type(energy) is not dict
+        or len(energy) > MAX_ENERGY_ENTRIES
+        or not all(is_identifier(k) and is_int(v, 0, MAX_SAFE_INTEGER) for k, v in energy.items())
+    ):
+        bad.append("energy")
+    if bad:
+        raise LedgerError(INVALID_BLOCK, f"The header's {', '.join(bad)} malformed.")
+    return BlockHeader(**{name: wire[name] for name in HEADER_FIELDS})
 
 
 def block_merkle_root(txs: list[Transaction]) -> str:

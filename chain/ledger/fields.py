@@ -43,6 +43,8 @@ _MULTILINE_FORBIDDEN = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI_A
 #: Integers in signed messages and in records: what canonical JSON (and a JavaScript client) holds
 #: exactly. Every integer column of the ledger is a bigint, which holds more.
 INT_MIN, INT_MAX = -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER
+#: Highest consensus round a message or header may name: rounds grow by one per timeout.
+MAX_ROUND = 10_000
 #: Deepest nesting canonical JSON encodes (chain.ledger.encoding).
 MAX_PAYLOAD_DEPTH = 8
 

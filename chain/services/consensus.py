@@ -28,7 +28,7 @@ from chain.consensus.machine import (
     ValidatorSet,
 )
 from chain.consensus.messages import message_wire, sign_message
-from chain.ledger.block import BlockHeader
+from chain.ledger.block import BlockHeader, header_from_wire
 from chain.ledger.encoding import merkle_root
 from chain.ledger.errors import LedgerError
 from chain.ledger.keys import is_address
@@ -472,7 +472,7 @@ def _block_valid(head: ChainHead, validators: ValidatorSet, block_hash: str) -> 
         if proposed.verdict != "valid":
             return False
     try:
-        header = BlockHeader(**proposed.header)
+        header = header_from_wire(proposed.header)
         if header.hash != block_hash:
             raise LedgerError("invalid_block", "the header does not hash to the proposed hash")
         assembled = _proposal_transactions(head, proposed)
@@ -705,14 +705,12 @@ def _proposed_block_check(
     if not all(is_address(h) for h in tx_hashes) or len(set(tx_hashes)) != len(tx_hashes):
         raise LedgerError(BAD_BLOCK, "tx_hashes are distinct hashes of 64 lower-case hex digits.")
     try:
-        block = BlockHeader(**header)
-        block_hash = block.hash
-    except (TypeError, ValueError, LedgerError) as exc:
-        raise LedgerError(BAD_BLOCK, f"Malformed block header: {exc}") from exc
+        block = header_from_wire(header)
+    except LedgerError as exc:
+        raise LedgerError(BAD_BLOCK, exc.message) from exc
+    block_hash = block.hash
     if block.chain_id != chain_id:
         raise LedgerError(BAD_BLOCK, f"The header's chain_id is not {chain_id}.")
-    if type(block.height) is not int or type(block.round) is not int or not is_address(block.proposer):
-        raise LedgerError(BAD_BLOCK, "The header's height, round and proposer are malformed.")
     if not head_height < block.height <= head_height + HEIGHT_WINDOW:
         return None  # decided already, or too far ahead to keep
     if block.tx_count != len(tx_hashes) or block.merkle_root != merkle_root(tx_hashes):

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from django.db import connection, transaction
 
 from chain.consensus import transport
-from chain.ledger.block import BlockHeader, precommit_valid
+from chain.ledger.block import BlockHeader, header_from_wire, precommit_valid
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import parse_transaction
 from chain.models import Block, ChainHead, ChainTx
@@ -25,6 +25,8 @@ from chain.services.consensus import CONSENSUS_LOCK, validator_set
 log = logging.getLogger(__name__)
 
 BAD_CERTIFICATE = "bad_certificate"
+BAD_BLOCK = "bad_block"
+PRECOMMIT_FIELDS = frozenset({"validator", "signature", "round"})
 SYNC_BATCH = 20
 
 
@@ -59,9 +61,18 @@ def certificate_check(head: ChainHead, header: BlockHeader, certificate) -> None
     validators = validator_set(head)
     if not isinstance(certificate, list) or not certificate:
         raise LedgerError(BAD_CERTIFICATE, "The block has no commit certificate.")
+    # Only what the block row keeps: one precommit per active validator, of exactly its
+    # fields, checked before any signature (a certificate is stored as it came).
+    if len(certificate) > len(validators.power) or any(
+        type(p) is not dict or not set(p) <= PRECOMMIT_FIELDS or p.get("validator") not in validators.power
+        for p in certificate
+    ):
+        raise LedgerError(BAD_CERTIFICATE, "A certificate holds one precommit per active validator.")
+    if len({p["validator"] for p in certificate}) != len(certificate):
+        raise LedgerError(BAD_CERTIFICATE, "A validator precommits once in a certificate.")
     voters = set()
     for precommit in certificate:
-        if not isinstance(precommit, dict) or not precommit_valid(header, precommit):
+        if not precommit_valid(header, precommit):
             raise LedgerError(BAD_CERTIFICATE, "A precommit of the certificate is not signed for this block.")
         voters.add(precommit["validator"])
     if not validators.commit_quorum(voters):
@@ -76,11 +87,12 @@ def block_apply(body: dict) -> Block | None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONSENSUS_LOCK])
         head = ChainHead.objects.select_for_update().get()
-        try:
-            header = BlockHeader(**body["header"])
-            txs = [parse_transaction(wire) for wire in body["txs"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LedgerError("bad_block", f"Malformed block: {exc}") from exc
+        if type(body) is not dict or type(body.get("txs")) is not list:
+            raise LedgerError(BAD_BLOCK, "A block is {header, commit_certificate, txs}.")
+        if len(body["txs"]) > head.params["max_block_txs"]:
+            raise LedgerError(BAD_BLOCK, "The block holds more transactions than a block may.")
+        header = header_from_wire(body.get("header"))
+        txs = [parse_transaction(wire) for wire in body["txs"]]
         if header.height <= head.height:
             return None
         certificate_check(head, header, body.get("commit_certificate"))
@@ -95,8 +107,9 @@ def sync_from_peers() -> int:
     best_url, best_height = None, head.height
     for url in peer_urls().values():
         status = transport.get_json(url, "/peer/v1/status/")
-        if status and isinstance(status.get("height"), int) and status["height"] > best_height:
-            best_url, best_height = url, status["height"]
+        height = (status or {}).get("height")
+        if type(height) is int and height > best_height:
+            best_url, best_height = url, height
     if best_url is None:
         return 0
     applied = 0
@@ -105,9 +118,10 @@ def sync_from_peers() -> int:
         if height >= best_height:
             return applied
         reply = transport.get_json(best_url, "/peer/v1/blocks/", {"from": height + 1, "limit": SYNC_BATCH})
-        if not reply or not reply.get("blocks"):
+        blocks = (reply or {}).get("blocks")
+        if type(blocks) is not list or not blocks:  # a peer's answer is input like any other
             return applied
-        for body in reply["blocks"]:
+        for body in blocks[:SYNC_BATCH]:
             try:
                 if block_apply(body) is not None:
                     applied += 1
