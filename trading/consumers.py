@@ -13,6 +13,7 @@ Each message has ``type``, ``height`` and the event's fields. A trade matches a
 zone if either side is in it. The first message is ``subscribed`` with the filter.
 """
 
+import re
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -22,12 +23,15 @@ from chain.events import CHAIN_GROUP
 from trading.selectors import market_rules
 
 MARKET_EVENTS = frozenset({"order_placed", "order_cancelled", "trade"})
+#: ASCII digits only: str.isdigit() also takes digits int() cannot read ("²").
+SLOT_MS = re.compile(r"[0-9]{1,16}")
 
 
 class MarketStreamConsumer(ChainGroupConsumer):
     async def connect(self):
         await self.accept()
-        query = parse_qs(self.scope.get("query_string", b"").decode())
+        # latin-1 reads any bytes; percent-escapes decode as UTF-8 with replacement.
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         problem = await self._set_filter(query.get("slot", [""])[0], query.get("zone", [""])[0])
         if problem:
             await self.send_json({"type": "error", "error": {"code": "bad_query", "message": problem}})
@@ -56,7 +60,7 @@ class MarketStreamConsumer(ChainGroupConsumer):
         rules = market_rules()
         self.slot_ms = self.zone = None
         if slot:
-            if not slot.isdigit() or len(slot) > 16 or int(slot) % rules.slot_ms:
+            if not SLOT_MS.fullmatch(slot) or int(slot) % rules.slot_ms:
                 return "slot must be a slot start in Unix ms (a multiple of the slot length)."
             self.slot_ms = int(slot)
         if zone:

@@ -4,10 +4,6 @@ Reads are public (anyone may audit the chain); /me/ needs a session. Writes are
 signed transactions, which carry their own authority, so intake ignores sessions.
 """
 
-import json
-
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -18,7 +14,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,6 +21,7 @@ from rest_framework.views import APIView
 from chain import selectors
 from chain.api import errors
 from chain.api.errors import error_response
+from chain.api.parsers import StrictJSONParser, json_body
 from chain.api.serializers import (
     AccountSerializer,
     BlockDetailSerializer,
@@ -101,7 +97,7 @@ class TransactionSubmitView(APIView):
     """Submit one signed transaction (an object) or a batch (a list), admitted whole or not at all."""
 
     authentication_classes = []  # signed transactions carry their own authority
-    parser_classes = [JSONParser]  # documents the media type; the body is read below
+    parser_classes = [StrictJSONParser]  # documents the media type; json_body reads the body
     throttle_classes = [TransactionIntakeThrottle]
 
     @extend_schema(
@@ -147,25 +143,8 @@ class TransactionSubmitView(APIView):
     )
     def post(self, request):
         # The body is read here rather than by DRF's parsers: a batch of thousands is
-        # parsed once by json and once by the ledger core, with no per-item serializer.
-        if request.content_type.split(";")[0].strip() != "application/json":
-            return error_response(
-                errors.UNSUPPORTED_MEDIA_TYPE,
-                "Send the transactions as JSON with Content-Type: application/json.",
-                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            )
-        try:
-            raw = request.body
-        except RequestDataTooBig:
-            return errors.too_large_response()
-        if len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:  # a chunked body declares no length
-            return errors.too_large_response()
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return error_response(
-                errors.MALFORMED_JSON, "The body is not valid JSON.", status.HTTP_400_BAD_REQUEST
-            )
+        # decoded once by json_body and once by the ledger core, with no per-item serializer.
+        body = json_body(request, what="transactions")
         wires = body if isinstance(body, list) else [body]
         try:
             txs = transactions_submit(wires)
