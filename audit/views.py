@@ -20,6 +20,7 @@ from audit.models import ChainVerification
 from audit.services import VerificationRefused, verification_start
 from chain.ledger.keys import is_address
 from chain.models import Wallet
+from chain.units import whole_number
 from chain.views.access import reads_everything_required
 
 MAX_DIGITS = 18
@@ -31,7 +32,7 @@ def regulator_view(view):
 
 
 def _int_or_none(text: str | None) -> int | None:
-    return int(text) if text and text.isdigit() and len(text) <= MAX_DIGITS else None
+    return whole_number(text, max_digits=MAX_DIGITS)
 
 
 def _page_number(request) -> int:

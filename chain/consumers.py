@@ -32,12 +32,18 @@ log = logging.getLogger(__name__)
 #: Clients send only ``{"type": "ping"}``; a frame longer than this (in characters or
 #: bytes) is not one, and the stream closes with CLOSE_TOO_BIG.
 MAX_CLIENT_FRAME = 4096
-#: WebSocket close codes (docs/PROTOCOL.md, "Streams"): 1009 is the standard "message too
-#: big"; 4404 is this node's "no stream at this path", as 4400 is a bad stream query.
-CLOSE_TOO_BIG = 1009
+#: WebSocket close codes (docs/PROTOCOL.md, "Streams"), in the range an application may send
+#: (daphne refuses 1009, the standard "message too big"): 4413 a frame over MAX_CLIENT_FRAME,
+#: 4404 no stream at this path, as 4400 is a bad stream query. Like the HTTP statuses.
+CLOSE_TOO_BIG = 4413
 CLOSE_NOT_FOUND = 4404
 BAD_MESSAGE = "bad_message"
 BINARY_FRAME = "binary_frame"
+
+
+def _printable(path: str) -> str:
+    """A client's path for a log line or a message: escaped (no line breaks, no NUL) and cut short."""
+    return path.encode("unicode_escape").decode("ascii")[:200]
 
 
 def stream_error(code: str, message: str) -> dict:
@@ -50,7 +56,7 @@ class ChainGroupConsumer(AsyncJsonWebsocketConsumer):
 
     Clients may ping to keep an idle connection open through proxies. Anything
     else a client sends gets an error frame and the stream stays open; a frame
-    over MAX_CLIENT_FRAME closes it with CLOSE_TOO_BIG. Never a server error (1011).
+    over MAX_CLIENT_FRAME closes it with CLOSE_TOO_BIG (4413). Never a server error (1011).
     """
 
     async def disconnect(self, code):
@@ -59,7 +65,7 @@ class ChainGroupConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         frame = text_data if text_data is not None else bytes_data or b""
         if len(frame) > MAX_CLIENT_FRAME:
-            log.info("WebSocket %s: closed on a %d-long frame", self.scope["path"], len(frame))
+            log.info("WebSocket %s: closed on a %d-long frame", _printable(self.scope["path"]), len(frame))
             await self.close(code=CLOSE_TOO_BIG)
             return
         if text_data is None:
@@ -79,7 +85,7 @@ class ChainGroupConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(BAD_MESSAGE, 'This stream takes {"type": "ping"} only.')
 
     async def _refuse(self, code: str, message: str) -> None:
-        log.info("WebSocket %s: refused a frame: %s", self.scope["path"], code)
+        log.info("WebSocket %s: refused a frame: %s", _printable(self.scope["path"]), code)
         await self.send_json(stream_error(code, message))
 
 
@@ -93,9 +99,11 @@ class UnknownStreamConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None
 
     async def connect(self):
-        log.info("WebSocket %s: no stream at this path", self.scope["path"])
+        log.info("WebSocket %s: no stream at this path", _printable(self.scope["path"]))
         await self.accept()
-        message = f"No stream at {self.scope['path']}; streams are ws/chain/, ws/market/ and ws/grid/."
+        message = (
+            f"No stream at {_printable(self.scope['path'])}; streams are ws/chain/, ws/market/ and ws/grid/."
+        )
         await self.send(text_data=json.dumps(stream_error("not_found", message)))
         await self.close(code=CLOSE_NOT_FOUND)
 

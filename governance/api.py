@@ -15,6 +15,7 @@ from chain.api import errors
 from chain.api.errors import error_response
 from chain.api.serializers import ErrorSerializer
 from chain.ledger.keys import is_address
+from chain.units import whole_number
 from governance import selectors
 from governance.models import Proposal, ProposalStatus, Vote
 
@@ -85,10 +86,10 @@ class GovernanceRead(APIView):
         return super().handle_exception(exc)
 
     def limit_param(self) -> int:
-        raw = self.request.query_params.get("limit", "50")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        limit = whole_number(self.request.query_params.get("limit", "50"))
+        if limit is None or not 1 <= limit <= MAX_LIMIT:
             raise QueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
-        return int(raw)
+        return limit
 
     def proposal_or_404(self, number: int):
         proposal = selectors.proposal_find(number=number)

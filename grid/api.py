@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from chain.api import errors
 from chain.api.errors import error_response
 from chain.api.serializers import ErrorSerializer
+from chain.units import whole_number
 from grid import selectors
 from grid.models import GridAlarm, GridSample, PathLimit, RegionStatus
 
@@ -117,9 +118,10 @@ class GridRead(APIView):
         raw = self.request.query_params.get(name)
         if raw in (None, ""):
             return default
-        if not raw.isdigit() or len(raw) > 16:
+        value = whole_number(raw)
+        if value is None:
             raise QueryError(f"{name} must be a whole number.")
-        return int(raw)
+        return value
 
 
 class RegionListView(GridRead):

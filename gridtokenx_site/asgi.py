@@ -11,12 +11,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import re_path  # noqa: E402
 
 from chain.routing import peer_http_urlpatterns  # noqa: E402
+from gridtokenx_site.edge import RefuseNul  # noqa: E402
 from gridtokenx_site.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # The peer protocol bypasses Django's request handling (chain.consumers.PeerEndpoint).
-        "http": URLRouter([*peer_http_urlpatterns, re_path(r"", django_asgi_app)]),
+        # A request line that spells NUL is refused before any route (gridtokenx_site.edge).
+        "http": RefuseNul(URLRouter([*peer_http_urlpatterns, re_path(r"", django_asgi_app)])),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

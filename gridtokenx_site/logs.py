@@ -16,6 +16,9 @@ from pathlib import Path
 
 #: Longest piece of a log line copied at once; a longer line goes on in the next piece.
 MAX_LINE_BYTES = 64 * 1024
+#: C0 controls but the tab (and DEL), as escapes: what a client put in a URL cannot forge
+#: a line, write a NUL or move a terminal's cursor in the site's log.
+_ESCAPE_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x09), *range(0x0A, 0x20), 0x7F]}
 #: Longest exception text a one-line refusal carries.
 MAX_REASON_CHARS = 300
 
@@ -74,7 +77,7 @@ class SiteLog:
     def _copy(self, read_fd: int) -> None:
         with open(read_fd, "rb") as pipe:
             for piece in iter(lambda: pipe.readline(MAX_LINE_BYTES), b""):
-                line = piece.decode("utf-8", "replace").rstrip("\n")
+                line = piece.decode("utf-8", "replace").rstrip("\n").translate(_ESCAPE_CONTROLS)
                 self.handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
         self.handler.close()
 

@@ -15,6 +15,7 @@ from chain.api import errors
 from chain.api.errors import error_response
 from chain.api.serializers import ErrorSerializer
 from chain.ledger.keys import is_address
+from chain.units import whole_number
 from trading import selectors
 from trading.models import Order, OrderStatus, Trade
 
@@ -114,9 +115,10 @@ class MarketRead(APIView):
             if required:
                 raise QueryError(f"{name} is required.")
             return default
-        if not raw.isdigit() or len(raw) > 16:
+        value = whole_number(raw)
+        if value is None:
             raise QueryError(f"{name} must be a whole number.")
-        return int(raw)
+        return value
 
     def slot_param(self, *, required: bool = False) -> int | None:
         slot = self.int_param("slot", required=required)

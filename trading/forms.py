@@ -13,7 +13,7 @@ from django import forms
 
 from chain.forms import parse_decimal_units
 from chain.models import Role
-from chain.units import TOKEN_DECIMALS, kwh_text, tokens_text
+from chain.units import TOKEN_DECIMALS, kwh_text, tokens_text, whole_number
 from trading.ledger import rules as r
 from trading.services import OrderRefused
 
@@ -125,7 +125,7 @@ class OrderForm(forms.Form):
         slot = self.data.get(self.add_prefix("delivery_slot"), "")
         zone = self.data.get(self.add_prefix("zone"), "")
         known = zone in dict(self.fields["zone"].choices)
-        return (int(slot) if slot.isdigit() and len(slot) < 16 else None), (zone if known else None)
+        return whole_number(slot, max_digits=15), (zone if known else None)
 
     # --- fields ---------------------------------------------------------------
 
@@ -136,10 +136,9 @@ class OrderForm(forms.Form):
         return side
 
     def clean_delivery_slot(self) -> int:
-        text = self.cleaned_data["delivery_slot"]
-        if not text.isdigit() or int(text) % self.rules.slot_ms:
+        slot = whole_number(self.cleaned_data["delivery_slot"])
+        if slot is None or slot % self.rules.slot_ms:
             raise forms.ValidationError(SLOT_MALFORMED)
-        slot = int(text)
         now_ms = time.time_ns() // 1_000_000
         if slot < self.rules.first_open_slot_ms(now_ms):
             raise forms.ValidationError(

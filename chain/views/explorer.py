@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 
 from chain import selectors
 from chain.ledger.keys import is_address
+from chain.units import whole_number
 from chain.views.access import account_owners
 from chain.views.wallet import ANY_BLOCK_EVENT, HISTORY_LIMIT, PARTS
 
@@ -19,7 +20,7 @@ def _not_found(request, what: str, query: str = ""):
 
 
 def _int_or_none(text):
-    return int(text) if text and text.isdigit() and len(text) < 19 else None
+    return whole_number(text, max_digits=18)
 
 
 def explorer(request):
@@ -56,7 +57,8 @@ def block_detail(request, height):
 
 
 def transaction_detail(request, tx_hash):
-    found = selectors.transaction_find(tx_hash=tx_hash.lower())
+    # A hash has the shape of an address (64 lowercase hex); anything else is not looked up.
+    found = selectors.transaction_find(tx_hash=tx_hash.lower()) if is_address(tx_hash.lower()) else None
     if found is None:
         return _not_found(request, "transaction", tx_hash)
     status, tx = found
@@ -93,8 +95,8 @@ def account_detail(request, address):
 def search(request):
     """Height, block hash, transaction hash or address: go to the page that shows it."""
     query = request.GET.get("q", "").strip().lower().lstrip("#")
-    if query.isdigit() and len(query) < 19:
-        return redirect("explorer-block", height=int(query))
+    if (height := whole_number(query, max_digits=18)) is not None:
+        return redirect("explorer-block", height=height)
     if HASH_RE.match(query):
         block = selectors.block_find(block_hash=query)
         if block is not None:

@@ -1,7 +1,7 @@
 """What a client sends on a stream, and where it connects, never ends in a server error (1011).
 
 Streams take ``{"type": "ping"}`` only: anything else gets an error frame and the
-stream stays open; a frame over MAX_CLIENT_FRAME closes it with 1009; a path
+stream stays open; a frame over MAX_CLIENT_FRAME closes it with 4413; a path
 with no stream is accepted only to be closed with 4404. Run through the site's
 whole ASGI application (origin check, sessions, routing), as daphne runs it.
 """
@@ -90,7 +90,7 @@ async def test_it_refuses_binary_frames_with_an_error_frame(chain, path):
 
 
 @pytest.mark.parametrize("frame", ["x" * (MAX_CLIENT_FRAME + 1), b"\0" * 1_000_000], ids=["text", "binary"])
-async def test_it_closes_on_a_frame_over_the_cap_with_1009(chain, frame):
+async def test_it_closes_on_a_frame_over_the_cap_with_4413(chain, frame):
     stream = await connected("/ws/chain/")
     try:
         await stream.send_to(**({"text_data": frame} if isinstance(frame, str) else {"bytes_data": frame}))
