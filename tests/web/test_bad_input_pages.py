@@ -23,7 +23,15 @@ LONG = "9" * 5000  # past int()'s 4,300 digits
 @pytest.mark.parametrize(
     ("text", "value"),
     [("0", 0), ("42", 42), ("9" * 16, 10**16 - 1), ("", None), (None, None), ("²", None), ("٣", None)]
-    + [(" 1", None), ("1 ", None), ("1\n", None), ("-1", None), ("+1", None), ("1_000", None), ("9" * 17, None)],
+    + [
+        (" 1", None),
+        ("1 ", None),
+        ("1\n", None),
+        ("-1", None),
+        ("+1", None),
+        ("1_000", None),
+        ("9" * 17, None),
+    ],
 )
 def test_whole_number_takes_ascii_digits_only(text, value):
     assert whole_number(text) == value
