@@ -200,6 +200,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI would otherwise send the schema to an online validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # The served schema names this chain's zones and slot length (Schemathesis holds the API to it).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "trading.api.market_schema_values",
+        "chain.api.schema.bodies_required",
+    ],
 }
 
 # This site's identity on the network.

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from chain.api import errors
 from chain.api.errors import error_response
 from chain.api.parsers import StrictJSONParser, json_body
+from chain.api.schema import hex64_path
 from chain.api.serializers import ErrorSerializer, SignedTransactionSerializer, SubmitAcceptedSerializer
 from chain.api.throttling import TransactionIntakeThrottle
 from chain.ledger.keys import is_address
@@ -116,6 +117,7 @@ class MeterDetailView(APIView):
     @extend_schema(
         operation_id="meters_retrieve",
         summary="A registered meter",
+        parameters=[hex64_path("meter_id", "The meter's public key: 64 lowercase hex.")],
         responses={
             200: MeterSerializer,
             404: _error("No such meter.", errors.NOT_FOUND, "No meter with this key."),
