@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from audit import selectors
 from audit.models import ChainVerification
 from audit.services import VerificationRefused, verification_start
-from chain.ledger.fields import is_digits
+from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from chain.models import Wallet
 from chain.views.access import reads_everything_required
@@ -32,7 +32,7 @@ def regulator_view(view):
 
 
 def _int_or_none(text: str | None) -> int | None:
-    return int(text) if is_digits(text, MAX_DIGITS) else None
+    return whole_number(text, max_digits=MAX_DIGITS)
 
 
 def _page_number(request) -> int:

@@ -2,7 +2,9 @@
 
 The stream (docs/PROTOCOL.md): every client gets ``block`` messages. A
 logged-in user also gets ``wallet`` when a block touched their account, so
-the wallet page refreshes at once.
+the wallet page refreshes at once. ``ChainGroupConsumer`` is the base of every
+stream (the market's and the grid's too): it answers pings and refuses whatever
+else a client sends; ``UnknownStreamConsumer`` answers a path with no stream.
 """
 
 import json
@@ -12,30 +14,100 @@ from collections.abc import Callable
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
 from chain.events import CHAIN_GROUP
+from chain.ledger.errors import LedgerError
+from chain.ledger.wire import json_decode
 from chain.models import ChainTx
 from chain.peer_api import Reply, error, peer_request_answer
 
 log = logging.getLogger(__name__)
 
 
+#: Clients send only ``{"type": "ping"}``; a frame longer than this (in characters or
+#: bytes) is not one, and the stream closes with CLOSE_TOO_BIG.
+MAX_CLIENT_FRAME = 4096
+#: WebSocket close codes (docs/PROTOCOL.md, "Streams"), in the range an application may send
+#: (daphne refuses 1009, the standard "message too big"): 4413 a frame over MAX_CLIENT_FRAME,
+#: 4404 no stream at this path, as 4400 is a bad stream query. Like the HTTP statuses.
+CLOSE_TOO_BIG = 4413
+CLOSE_NOT_FOUND = 4404
+BAD_MESSAGE = "bad_message"
+BINARY_FRAME = "binary_frame"
+
+
+def _printable(path: str) -> str:
+    """A client's path for a log line or a message: escaped (no line breaks, no NUL) and cut short."""
+    return path.encode("unicode_escape").decode("ascii")[:200]
+
+
+def stream_error(code: str, message: str) -> dict:
+    """An error frame: the stream's equivalent of the REST API's error body."""
+    return {"type": "error", "error": {"code": code, "message": message}}
+
+
 class ChainGroupConsumer(AsyncJsonWebsocketConsumer):
     """A stream fed by the ``chain.block`` broadcast of every committed block (chain.events).
 
-    Clients may ping to keep an idle connection open through proxies.
+    Clients may ping to keep an idle connection open through proxies. Anything
+    else a client sends gets an error frame and the stream stays open; a frame
+    over MAX_CLIENT_FRAME closes it with CLOSE_TOO_BIG (4413). Never a server error (1011).
     """
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(CHAIN_GROUP, self.channel_name)
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        frame = text_data if text_data is not None else bytes_data or b""
+        if len(frame) > MAX_CLIENT_FRAME:
+            log.info("WebSocket %s: closed on a %d-long frame", _printable(self.scope["path"]), len(frame))
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        if text_data is None:
+            await self._refuse(BINARY_FRAME, 'Send text frames of JSON: {"type": "ping"}.')
+            return
+        try:
+            content = json_decode(text_data)
+        except LedgerError as exc:
+            await self._refuse(exc.code, exc.message)
+            return
+        await self.receive_json(content)
+
     async def receive_json(self, content, **kwargs):
-        if content.get("type") == "ping":
+        if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+        else:
+            await self._refuse(BAD_MESSAGE, 'This stream takes {"type": "ping"} only.')
+
+    async def _refuse(self, code: str, message: str) -> None:
+        log.info("WebSocket %s: refused a frame: %s", _printable(self.scope["path"]), code)
+        await self.send_json(stream_error(code, message))
+
+
+class UnknownStreamConsumer(AsyncWebsocketConsumer):
+    """Any WebSocket path that names no stream: accepted only to say so, then closed with 4404.
+
+    Refusing the handshake itself would read as a 403 to the client; a close code says
+    what was wrong. It holds no channel-layer channel (nothing is ever sent to it).
+    """
+
+    channel_layer_alias = None
+
+    async def connect(self):
+        log.info("WebSocket %s: no stream at this path", _printable(self.scope["path"]))
+        await self.accept()
+        message = (
+            f"No stream at {_printable(self.scope['path'])}; streams are ws/chain/, ws/market/ and ws/grid/."
+        )
+        await self.send(text_data=json.dumps(stream_error("not_found", message)))
+        await self.close(code=CLOSE_NOT_FOUND)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Frames sent before the close arrives are ignored."""
 
 
 class ChainStreamConsumer(ChainGroupConsumer):

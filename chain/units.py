@@ -2,6 +2,7 @@
 
 Pure integer arithmetic, so a shown amount is exactly the amount on chain.
 Templates use these through chain_units; messages to people use them directly.
+``whole_number`` reads a whole number a person or a query string wrote.
 """
 
 TOKEN_UNIT = 1_000_000

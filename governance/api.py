@@ -13,8 +13,9 @@ from rest_framework.views import APIView
 
 from chain.api import errors
 from chain.api.errors import error_response
+from chain.api.schema import bounded_int, hex64_query
 from chain.api.serializers import ErrorSerializer
-from chain.ledger.fields import is_digits
+from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from governance import selectors
 from governance.models import Proposal, ProposalStatus, Vote
@@ -71,7 +72,7 @@ class VoteSerializer(serializers.ModelSerializer):
 STATUS = OpenApiParameter(
     "status", str, enum=ProposalStatus.values, description="Only proposals in this state."
 )
-LIMIT = OpenApiParameter("limit", int, description=f"At most {MAX_LIMIT}; default 50.")
+LIMIT = bounded_int("limit", 1, MAX_LIMIT, f"At most {MAX_LIMIT}; default 50.")
 BAD_QUERY = OpenApiResponse(ErrorSerializer, description="A query parameter is wrong.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No proposal has that number.")
 
@@ -86,10 +87,10 @@ class GovernanceRead(APIView):
         return super().handle_exception(exc)
 
     def limit_param(self) -> int:
-        raw = self.request.query_params.get("limit", "50")
-        if not is_digits(raw, 16) or not 1 <= int(raw) <= MAX_LIMIT:
+        limit = whole_number(self.request.query_params.get("limit", "50"))
+        if limit is None or not 1 <= limit <= MAX_LIMIT:
             raise QueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
-        return int(raw)
+        return limit
 
     def proposal_or_404(self, number: int):
         proposal = selectors.proposal_find(number=number)
@@ -116,7 +117,7 @@ class ProposalListView(GovernanceRead):
         responses={200: ProposalSerializer(many=True), 400: BAD_QUERY},
     )
     def get(self, request):
-        wanted = request.query_params.get("status") or None
+        wanted = request.query_params.get("status")
         if wanted is not None and wanted not in ProposalStatus.values:
             raise QueryError(f"status must be one of: {', '.join(ProposalStatus.values)}.")
         proposals = _with_args(list(selectors.proposals_list(status=wanted)[: self.limit_param()]))
@@ -155,11 +156,11 @@ class VoteListView(GovernanceRead):
         operation_id="governance_votes",
         summary="Votes, newest first",
         description="Optionally one voter's votes on every proposal.",
-        parameters=[OpenApiParameter("voter", str, description="An address: 64 lowercase hex."), LIMIT],
+        parameters=[hex64_query("voter", "An address: 64 lowercase hex."), LIMIT],
         responses={200: VoteSerializer(many=True), 400: BAD_QUERY},
     )
     def get(self, request):
-        voter = request.query_params.get("voter") or None
+        voter = request.query_params.get("voter")
         if voter is not None and not is_address(voter):
             raise QueryError("voter must be an address: 64 lowercase hex characters.")
         votes = selectors.votes_list(voter=voter)[: self.limit_param()]

@@ -9,7 +9,7 @@ from django import forms
 
 from chain.forms import parse_decimal_units, parse_token_amount
 from chain.ledger.errors import LedgerError
-from chain.ledger.fields import is_digits
+from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from chain.units import TOKEN_DECIMALS, tokens_text
 from governance.ledger import rules as r
@@ -148,10 +148,8 @@ class ProposalForm(forms.Form):
         label = PARAM_LABELS[param]
         if param in TOKEN_PARAMS:
             value = 0 if text in ("0", "0.0") else parse_token_amount(text)
-        elif not is_digits(text, 16):
+        elif (value := whole_number(text)) is None:
             raise forms.ValidationError(VALUE_NOT_WHOLE)
-        else:
-            value = int(text)
         low, high = r.PARAM_LIMITS[param]
         if not low <= value <= high:
             unit = 10**TOKEN_DECIMALS if param in TOKEN_PARAMS else 1

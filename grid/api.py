@@ -13,8 +13,9 @@ from rest_framework.views import APIView
 
 from chain.api import errors
 from chain.api.errors import error_response
+from chain.api.schema import SLOT_MS, bounded_int
 from chain.api.serializers import ErrorSerializer
-from chain.ledger.fields import is_digits
+from chain.ledger.fields import whole_number
 from grid import selectors
 from grid.models import GridAlarm, GridSample, PathLimit, RegionStatus
 
@@ -116,11 +117,12 @@ class GridRead(APIView):
 
     def int_param(self, name: str, default: int) -> int:
         raw = self.request.query_params.get(name)
-        if raw in (None, ""):
+        if raw is None:
             return default
-        if not is_digits(raw, 16):
+        value = whole_number(raw)
+        if value is None:
             raise QueryError(f"{name} must be a whole number.")
-        return int(raw)
+        return value
 
 
 class RegionListView(GridRead):
@@ -145,8 +147,10 @@ class RegionHistoryView(GridRead):
         "last day (resolution=60, the default), oldest first. A per-minute sample carries the minute's "
         "lowest and highest frequency.",
         parameters=[
-            OpenApiParameter("resolution", int, description="1 or 60 (seconds); default 60."),
-            OpenApiParameter("limit", int, description=f"Samples, 1..{selectors.MAX_HISTORY}; default 240."),
+            OpenApiParameter("resolution", int, enum=[1, 60], description="1 or 60 (seconds); default 60."),
+            bounded_int(
+                "limit", 1, selectors.MAX_HISTORY, f"Samples, 1..{selectors.MAX_HISTORY}; default 240."
+            ),
         ],
         responses={200: HistorySerializer, 400: BAD_QUERY, 404: OpenApiResponse(ErrorSerializer)},
     )
@@ -174,14 +178,14 @@ class PathListView(GridRead):
         description="For one delivery slot (default: the slot being delivered now): each path's capacity "
         "after the grid operator's limit and the frequency pause, the energy the market scheduled over it, "
         "and the latest reported flow.",
-        parameters=[OpenApiParameter("slot", int, description="Delivery slot start, Unix ms.")],
+        parameters=[OpenApiParameter("slot", SLOT_MS, description="Delivery slot start, Unix ms.")],
         responses={200: PathSerializer(many=True), 400: BAD_QUERY},
     )
     def get(self, request):
         params = selectors.chain_params()
         slot = self.request.query_params.get("slot")
         slot_ms = None
-        if slot not in (None, ""):
+        if slot is not None:
             slot_ms = self.int_param("slot", 0)
             if slot_ms % selectors.grid_rules(params).slot_ms:
                 raise QueryError("slot must be a slot start in Unix ms (a multiple of the slot length).")

@@ -15,7 +15,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from chain.ledger.fields import is_digits
+from chain.ledger.fields import whole_number
 from grid import selectors
 from grid.forms import PathLimitForm
 from grid.services import GridRefused, node_is_grid_operator, path_limit_set
@@ -82,7 +82,8 @@ def dashboard(request):
     params = selectors.chain_params()
     choices = _slot_choices(params)
     text = request.GET.get("slot", "")
-    slot = int(text) if is_digits(text, 16) and int(text) in choices else choices[0]
+    slot = whole_number(text)
+    slot = slot if slot in choices else choices[0]
     paths = selectors.paths_status(slot_ms=slot, params=params)
     context = {
         "paths": paths,

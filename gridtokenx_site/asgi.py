@@ -13,15 +13,19 @@ from django.urls import re_path  # noqa: E402
 
 from chain.routing import peer_http_urlpatterns  # noqa: E402
 from gridtokenx_site.body_limit import BodySizeLimit  # noqa: E402
+from gridtokenx_site.edge import RefuseNul  # noqa: E402
 from gridtokenx_site.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # The peer protocol bypasses Django's request handling (chain.consumers.PeerEndpoint).
-        # Bodies over GTX_MAX_BODY_BYTES are refused before they are read, on every route.
-        "http": BodySizeLimit(
-            URLRouter([*peer_http_urlpatterns, re_path(r"", django_asgi_app)]),
-            max_bytes=settings.GTX_MAX_BODY_BYTES,
+        # A request line that spells NUL is refused before any route (gridtokenx_site.edge);
+        # bodies over GTX_MAX_BODY_BYTES before they are read, on every route.
+        "http": RefuseNul(
+            BodySizeLimit(
+                URLRouter([*peer_http_urlpatterns, re_path(r"", django_asgi_app)]),
+                max_bytes=settings.GTX_MAX_BODY_BYTES,
+            )
         ),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

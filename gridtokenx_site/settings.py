@@ -235,6 +235,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Bodies DRF parses go through the node's one strict decoder (400 malformed_json, never a 500).
+    "DEFAULT_PARSER_CLASSES": ["chain.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "chain.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -261,6 +263,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI would otherwise send the schema to an online validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # The served schema names this chain's zones and slot length (Schemathesis holds the API to it).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "trading.api.market_schema_values",
+        "chain.api.schema.bodies_required",
+    ],
 }
 
 # This site's identity on the network.
@@ -319,13 +327,28 @@ if not GTX_WALLET_KEYS:
         raise ImproperlyConfigured("Set GTX_WALLET_KEYS (README: Production), or GTX_DEV=1 for development.")
     GTX_WALLET_KEYS = {1: bytes.fromhex("d5" * 32)}
 
+# Each process logs to its stderr. A refused request (a 4xx, however Django or DRF raised
+# it) is one line with no traceback; a 500 keeps its traceback (gridtokenx_site.logs).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"refusals_on_one_line": {"()": "gridtokenx_site.logs.RefusalsOnOneLine"}},
+    "formatters": {"site": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["refusals_on_one_line"],
+            "formatter": "site",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+# `manage.py network` (and test sites) write each site's processes' output to
+# <run dir>/<site>/site.log, rotated by one writer (gridtokenx_site.logs.SiteLog): past
+# GTX_SITE_LOG_MAX_BYTES the file moves to site.log.1, and GTX_SITE_LOG_BACKUPS old files are kept.
+GTX_SITE_LOG_MAX_BYTES = env.int("GTX_SITE_LOG_MAX_BYTES", default=10 * 1024 * 1024)
+GTX_SITE_LOG_BACKUPS = env.int("GTX_SITE_LOG_BACKUPS", default=5)
 
 # The block interval (from genesis, passed by `start`). Consensus steps run when
 # work or messages arrive and when timeouts fall due (chain.tasks); beat's tick

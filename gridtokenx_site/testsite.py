@@ -29,6 +29,7 @@ import psutil
 
 from gridtokenx_site.databases import database_create, database_drop, database_url
 from gridtokenx_site.devservers import free_port
+from gridtokenx_site.logs import site_log
 from gridtokenx_site.processes import site_commands, stop_processes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -198,15 +199,15 @@ def drop_database(database_url: str) -> None:
 
 
 def _launch(site: LiveSite) -> None:
-    """Start the site's processes, appending to its log (``_wait_up`` waits for it)."""
-    log = open(site.run_dir / "site.log", "a")  # noqa: SIM115 - the processes hold it
+    """Start the site's processes, appending to its rotated log (``_wait_up`` waits for it)."""
+    log = site_log(site.run_dir / "site.log")
     try:
         site.procs = [
-            subprocess.Popen(cmd, env=site.env, cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
+            subprocess.Popen(cmd, env=site.env, cwd=BASE_DIR, stdout=log.output, stderr=subprocess.STDOUT)
             for cmd in site.commands
         ]
     finally:
-        log.close()  # each child has its own copy
+        log.started()  # each child has its own copy
 
 
 def _site(tmp: Path, env: dict, port: int, name: str, public_key: str = "") -> LiveSite:

@@ -5,19 +5,16 @@ no session, like /api/v1/transactions/; it takes meter_reading transactions only
 and names an unregistered or revoked meter as such.
 """
 
-import json
-
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chain.api import errors
 from chain.api.errors import error_response
+from chain.api.parsers import StrictJSONParser, json_body
+from chain.api.schema import hex64_path
 from chain.api.serializers import ErrorSerializer, SignedTransactionSerializer, SubmitAcceptedSerializer
 from chain.api.throttling import TransactionIntakeThrottle
 from chain.ledger.keys import is_address
@@ -71,7 +68,7 @@ class ReadingSubmitView(APIView):
 
     authentication_classes = []  # a reading is signed by its meter
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     throttle_classes = [TransactionIntakeThrottle]
 
     @extend_schema(
@@ -96,24 +93,7 @@ class ReadingSubmitView(APIView):
         },
     )
     def post(self, request):
-        if request.content_type.split(";")[0].strip() != "application/json":
-            return error_response(
-                errors.UNSUPPORTED_MEDIA_TYPE,
-                "Send the readings as JSON with Content-Type: application/json.",
-                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            )
-        try:
-            raw = request.body
-        except RequestDataTooBig:
-            return errors.too_large_response()
-        if len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return errors.too_large_response()
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return error_response(
-                errors.MALFORMED_JSON, "The body is not valid JSON.", status.HTTP_400_BAD_REQUEST
-            )
+        body = json_body(request, what="readings")
         try:
             txs = readings_submit(wires=body if isinstance(body, list) else [body])
         except BatchRejected as exc:
@@ -137,6 +117,7 @@ class MeterDetailView(APIView):
     @extend_schema(
         operation_id="meters_retrieve",
         summary="A registered meter",
+        parameters=[hex64_path("meter_id", "The meter's public key: 64 lowercase hex.")],
         responses={
             200: MeterSerializer,
             404: _error("No such meter.", errors.NOT_FOUND, "No meter with this key."),

@@ -9,7 +9,7 @@ on ``gridtokenx/meters/<meter>/accepted`` ({"hash"}) or
 
 Admission takes a batch whole or not at all, so a refused batch is retried
 without the refused messages until what is left is admitted. A bad message
-(not JSON, not a reading, wrong topic, bad signature, replayed...) is logged
+(not strict JSON: chain.ledger.wire, not a reading, wrong topic, bad signature, replayed...) is logged
 and answered; it never stops the bridge and never changes state.
 """
 
@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 from django.db import close_old_connections, connection
 
 from chain.ledger import errors
+from chain.ledger.wire import json_decode
 from chain.services.admission import MEMPOOL_FULL, BatchRejected
 from meters.services import readings_submit
 from meters.topics import TOPIC_ROOT, broker_address, meter_of_topic, readings_topic, reply_topic
@@ -37,9 +38,9 @@ def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str
     """(meter from the topic, the wire dict or None, the refusal (code, message) or None)."""
     meter = meter_of_topic(topic)
     try:
-        wire = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return meter, None, (errors.MALFORMED, "The message is not JSON.")
+        wire = json_decode(body)
+    except errors.LedgerError as exc:
+        return meter, None, (exc.code, exc.message)
     if not isinstance(wire, dict):
         return meter, None, (errors.MALFORMED, "The message must be one signed transaction (a JSON object).")
     if wire.get("sender") != meter:

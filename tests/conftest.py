@@ -6,6 +6,10 @@
 - ``live_site``: a whole real site for the session: its own PostgreSQL
   database, daphne, a Celery worker and beat producing blocks, talking to the
   same Redis as the tests. Tests reach it over HTTP and WebSockets only.
+
+The session's cache keys, channel layer and Celery queues have a prefix of their
+own, and nothing may flush Redis (tests/redis_guard.py): `make test` beside a
+running network leaves its queued tasks and WebSocket groups alone.
 """
 
 import tempfile
@@ -20,6 +24,15 @@ from chain.management.commands.init import DEMO_PASSWORD
 from chain.node import node_key_write, node_signing_key
 from chain.services.blocks import block_produce, chain_init, demo_users_create
 from gridtokenx_site.testsite import solo_genesis, start_site, stop_site
+from tests.redis_guard import forbid_flushes, forget_session_keys, use_session_namespace
+
+SESSION_REDIS_TAG = use_session_namespace()
+forbid_flushes()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    forget_session_keys(SESSION_REDIS_TAG)
+
 
 # The demo genesis with EGAT its only active validator: in-process tests run one site.
 # A file of this test session's own: another session may be reading a different demo genesis.

@@ -13,8 +13,9 @@ from rest_framework.views import APIView
 
 from chain.api import errors
 from chain.api.errors import error_response
+from chain.api.schema import SLOT_MS, bounded_int, hex64_path, hex64_query
 from chain.api.serializers import ErrorSerializer
-from chain.ledger.fields import is_digits
+from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from trading import selectors
 from trading.models import Order, OrderStatus, Trade
@@ -83,12 +84,12 @@ class PricePointSerializer(serializers.Serializer):
 
 
 SLOT_HELP = "Delivery slot start, Unix ms (a multiple of the slot length)."
-SLOT = OpenApiParameter("slot", int, description=SLOT_HELP)
-SLOT_REQUIRED = OpenApiParameter("slot", int, required=True, description=SLOT_HELP)
+SLOT = OpenApiParameter("slot", SLOT_MS, description=SLOT_HELP)
+SLOT_REQUIRED = OpenApiParameter("slot", SLOT_MS, required=True, description=SLOT_HELP)
 ZONE = OpenApiParameter("zone", str, description="Region id from genesis, e.g. bangkok.")
-ACCOUNT = OpenApiParameter("account", str, description="An address: 64 lowercase hex.")
-ACCOUNT_REQUIRED = OpenApiParameter("account", str, required=True, description=ACCOUNT.description)
-LIMIT = OpenApiParameter("limit", int, description=f"At most {selectors.MAX_LIMIT}; default 50.")
+ACCOUNT = hex64_query("account", "An address: 64 lowercase hex.")
+ACCOUNT_REQUIRED = hex64_query("account", ACCOUNT.description, required=True)
+LIMIT = bounded_int("limit", 1, selectors.MAX_LIMIT, f"At most {selectors.MAX_LIMIT}; default 50.")
 BAD_QUERY = OpenApiResponse(
     ErrorSerializer,
     description="A query parameter is missing or wrong.",
@@ -111,13 +112,14 @@ class MarketRead(APIView):
 
     def int_param(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
         raw = self.request.query_params.get(name)
-        if raw in (None, ""):
+        if raw is None:
             if required:
                 raise QueryError(f"{name} is required.")
             return default
-        if not is_digits(raw, 16):
+        value = whole_number(raw)
+        if value is None:
             raise QueryError(f"{name} must be a whole number.")
-        return int(raw)
+        return value
 
     def slot_param(self, *, required: bool = False) -> int | None:
         slot = self.int_param("slot", required=required)
@@ -126,14 +128,14 @@ class MarketRead(APIView):
         return slot
 
     def zone_param(self) -> str | None:
-        zone = self.request.query_params.get("zone") or None
+        zone = self.request.query_params.get("zone")
         zones = selectors.market_rules().carbon_g_per_kwh
         if zone is not None and zone not in zones:
             raise QueryError(f"zone must be one of: {', '.join(sorted(zones))}.")
         return zone
 
     def account_param(self, *, required: bool = False) -> str | None:
-        account = self.request.query_params.get("account") or None
+        account = self.request.query_params.get("account")
         if account is None and required:
             raise QueryError("account is required.")
         if account is not None and not is_address(account):
@@ -167,7 +169,7 @@ class OrderBookView(MarketRead):
         parameters=[
             SLOT_REQUIRED,
             ZONE,
-            OpenApiParameter("levels", int, description="Price levels per side, 1..100; default 20."),
+            bounded_int("levels", 1, 100, "Price levels per side, 1..100; default 20."),
         ],
         responses={200: OrderBookSerializer, 400: BAD_QUERY},
     )
@@ -213,7 +215,7 @@ class OrderListView(MarketRead):
         responses={200: OrderSerializer(many=True), 400: BAD_QUERY},
     )
     def get(self, request):
-        order_status = request.query_params.get("status") or None
+        order_status = request.query_params.get("status")
         if order_status is not None and order_status not in OrderStatus.values:
             raise QueryError(f"status must be one of: {', '.join(OrderStatus.values)}.")
         orders = selectors.orders_of(
@@ -229,6 +231,7 @@ class OrderDetailView(MarketRead):
         description="The order's id is the hash of the order_place transaction. "
         "While that transaction waits in the mempool the order is not found here; "
         "GET /api/v1/transactions/{hash}/ says where it is.",
+        parameters=[hex64_path("order_id", "The order_place transaction's hash: 64 lowercase hex.")],
         responses={200: OrderSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such order.")},
     )
     def get(self, request, order_id: str):
@@ -250,3 +253,21 @@ class PriceSeriesView(MarketRead):
     def get(self, request):
         points = selectors.price_series(slot_ms=self.slot_param(required=True), zone=self.zone_param())
         return Response(PricePointSerializer(points, many=True).data)
+
+
+def market_schema_values(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: every ``zone`` query parameter takes this chain's zones, every
+    ``slot`` a multiple of its slot length (what only the served chain knows)."""
+    try:
+        rules = selectors.market_rules()
+    except Exception:  # no chain yet (the schema generated offline): the static shapes stand
+        return result
+    zones = sorted(rules.carbon_g_per_kwh)
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter["name"] == "zone":
+                    parameter["schema"] = {"type": "string", "enum": zones}
+                elif parameter.get("in") == "query" and parameter["name"] == "slot":
+                    parameter["schema"] = {**SLOT_MS, "multipleOf": rules.slot_ms}
+    return result

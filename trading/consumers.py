@@ -13,6 +13,7 @@ Each message has ``type``, ``height`` and the event's fields. A trade matches a
 zone if either side is in it. The first message is ``subscribed`` with the filter.
 """
 
+import re
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -23,12 +24,15 @@ from chain.ledger.fields import is_digits
 from trading.selectors import market_rules
 
 MARKET_EVENTS = frozenset({"order_placed", "order_cancelled", "trade"})
+#: ASCII digits only: str.isdigit() also takes digits int() cannot read ("²").
+SLOT_MS = re.compile(r"[0-9]{1,16}")
 
 
 class MarketStreamConsumer(ChainGroupConsumer):
     async def connect(self):
         await self.accept()
-        query = parse_qs(self.scope.get("query_string", b"").decode())
+        # latin-1 reads any bytes; percent-escapes decode as UTF-8 with replacement.
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         problem = await self._set_filter(query.get("slot", [""])[0], query.get("zone", [""])[0])
         if problem:
             await self.send_json({"type": "error", "error": {"code": "bad_query", "message": problem}})

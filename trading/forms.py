@@ -12,7 +12,7 @@ import time
 from django import forms
 
 from chain.forms import parse_decimal_units
-from chain.ledger.fields import is_digits
+from chain.ledger.fields import whole_number
 from chain.models import Role
 from chain.units import TOKEN_DECIMALS, kwh_text, tokens_text
 from trading.ledger import rules as r
@@ -126,7 +126,7 @@ class OrderForm(forms.Form):
         slot = self.data.get(self.add_prefix("delivery_slot"), "")
         zone = self.data.get(self.add_prefix("zone"), "")
         known = zone in dict(self.fields["zone"].choices)
-        return (int(slot) if is_digits(slot, 15) else None), (zone if known else None)
+        return whole_number(slot, max_digits=15), (zone if known else None)
 
     # --- fields ---------------------------------------------------------------
 
@@ -137,10 +137,9 @@ class OrderForm(forms.Form):
         return side
 
     def clean_delivery_slot(self) -> int:
-        text = self.cleaned_data["delivery_slot"]
-        if not is_digits(text, 16) or int(text) % self.rules.slot_ms:
+        slot = whole_number(self.cleaned_data["delivery_slot"])
+        if slot is None or slot % self.rules.slot_ms:
             raise forms.ValidationError(SLOT_MALFORMED)
-        slot = int(text)
         now_ms = time.time_ns() // 1_000_000
         if slot < self.rules.first_open_slot_ms(now_ms):
             raise forms.ValidationError(

@@ -7,6 +7,7 @@ addresses is shown to regulators and staff only (chain.views.access).
 from django.http import Http404
 from django.shortcuts import render
 
+from chain.ledger.keys import is_address
 from chain.views.access import account_owners
 from trading.models import SettlementAccount, Trade
 
@@ -21,7 +22,8 @@ def settlement_status(trade) -> str:
 
 
 def trade_detail(request, trade_id: str):
-    trade = Trade.objects.filter(trade_id=trade_id).first()
+    # A trade id is 64 lowercase hex, the shape of an address; anything else is not looked up.
+    trade = Trade.objects.filter(trade_id=trade_id).first() if is_address(trade_id) else None
     if trade is None:
         raise Http404("No trade with this id.")
     seller_record = SettlementAccount.objects.filter(address=trade.seller).first()

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
 from chain.ledger import errors as ledger_errors
-from chain.ledger.fields import is_digits
+from chain.ledger.fields import whole_number
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import may_transact, transacting_user_required
 from chain.views.field_checks import field_check_response, with_live_checks
@@ -50,10 +50,10 @@ def _home_zone(user, zone_ids: list[str]) -> str:
 def _selection(request, rules, open_slots: list[int], zone_ids: list[str]) -> tuple[int, str]:
     """The slot and zone to show: the query's if well-formed, else the first open slot and the
     person's own region. A slot whose gate has closed still shows (its trades and chart)."""
-    text = request.GET.get("slot", "")
-    valid = is_digits(text, 15) and int(text) > 0 and int(text) % rules.slot_ms == 0
+    slot = whole_number(request.GET.get("slot", ""), max_digits=15)
+    valid = slot is not None and slot > 0 and slot % rules.slot_ms == 0
     zone = request.GET.get("zone", "")
-    return (int(text) if valid else open_slots[0]), (
+    return (slot if valid else open_slots[0]), (
         zone if zone in zone_ids else _home_zone(request.user, zone_ids)
     )
 

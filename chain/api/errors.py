@@ -29,7 +29,15 @@ BAD_QUERY = "bad_query"
 NO_WALLET = "no_wallet"
 INTERNAL = "internal_error"
 
+
+class BadQuery(exceptions.APIException):
+    """A query parameter a view cannot take: 400 bad_query."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+
 CODES = {
+    BadQuery: BAD_QUERY,
     exceptions.ParseError: MALFORMED_JSON,
     exceptions.NotAuthenticated: NOT_AUTHENTICATED,
     exceptions.AuthenticationFailed: "authentication_failed",

@@ -4,10 +4,6 @@ Reads are public (anyone may audit the chain); /me/ needs a session. Writes are
 signed transactions, which carry their own authority, so intake ignores sessions.
 """
 
-import json
-
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -17,8 +13,8 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,6 +22,8 @@ from rest_framework.views import APIView
 from chain import selectors
 from chain.api import errors
 from chain.api.errors import error_response
+from chain.api.parsers import StrictJSONParser, json_body
+from chain.api.schema import bounded_int, hex64_path
 from chain.api.serializers import (
     AccountSerializer,
     BlockDetailSerializer,
@@ -41,7 +39,7 @@ from chain.api.serializers import (
 )
 from chain.api.throttling import TransactionCountThrottle, TransactionIntakeThrottle
 from chain.ledger import errors as ledger_errors
-from chain.ledger.fields import is_hex64
+from chain.ledger.fields import is_hex64, whole_number
 from chain.ledger.keys import is_address
 from chain.models import Account
 from chain.services.admission import (
@@ -73,15 +71,39 @@ def _error(description: str, code: str, message: str, **extra) -> OpenApiRespons
 
 
 NOT_FOUND = _error("Nothing by that name.", errors.NOT_FOUND, "No block at height 99.")
+BAD_QUERY = _error(
+    "A query parameter is wrong.", errors.BAD_QUERY, "limit must be a whole number from 1 to 500."
+)
+LIMIT = bounded_int("limit", 1, 500, "Page size, at most 500; default 50.")
+CURSOR = OpenApiParameter("cursor", str, description="From a page's next or previous link.")
 
 
 class NewestFirst(CursorPagination):
-    """Cursor pages stay put while new blocks arrive, unlike offsets."""
+    """Cursor pages stay put while new blocks arrive, unlike offsets.
+
+    A limit that is not 1 to 500, or a cursor this node did not write, is 400 bad_query
+    (DRF would quietly use the default size, and answer a bad cursor with 404).
+    """
 
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 500
     ordering = "-height"
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        limit = whole_number(raw, max_digits=3)
+        if limit is None or not 1 <= limit <= self.max_page_size:
+            raise errors.BadQuery(f"limit must be a whole number from 1 to {self.max_page_size}.")
+        return limit
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise errors.BadQuery("cursor is not one this node wrote: take it from a page's links.") from None
 
 
 class AccountHistoryPages(NewestFirst):
@@ -109,7 +131,7 @@ class TransactionSubmitView(APIView):
     """Submit one signed transaction (an object) or a batch (a list), admitted whole or not at all."""
 
     authentication_classes = []  # signed transactions carry their own authority
-    parser_classes = [JSONParser]  # documents the media type; the body is read below
+    parser_classes = [StrictJSONParser]  # documents the media type; json_body reads the body
     throttle_classes = [TransactionIntakeThrottle]
 
     @extend_schema(
@@ -166,25 +188,8 @@ class TransactionSubmitView(APIView):
     )
     def post(self, request):
         # The body is read here rather than by DRF's parsers: a batch of thousands is
-        # parsed once by json and once by the ledger core, with no per-item serializer.
-        if request.content_type.split(";")[0].strip() != "application/json":
-            return error_response(
-                errors.UNSUPPORTED_MEDIA_TYPE,
-                "Send the transactions as JSON with Content-Type: application/json.",
-                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            )
-        try:
-            raw = request.body
-        except RequestDataTooBig:
-            return errors.too_large_response()
-        if len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:  # a chunked body declares no length
-            return errors.too_large_response()
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return error_response(
-                errors.MALFORMED_JSON, "The body is not valid JSON.", status.HTTP_400_BAD_REQUEST
-            )
+        # decoded once by json_body and once by the ledger core, with no per-item serializer.
+        body = json_body(request, what="transactions")
         wires = body if isinstance(body, list) else [body]
         per_ip = TransactionCountThrottle()
         if not per_ip.allow_count(request, self, len(wires)):
@@ -213,6 +218,7 @@ class TransactionDetailView(PublicRead):
         operation_id="transactions_retrieve",
         summary="A transaction's status",
         description="pending (in the mempool), committed (in a block, with its receipt) or dropped.",
+        parameters=[hex64_path("tx_hash", "The transaction's hash: 64 lowercase hex.")],
         responses={
             200: TransactionStatusSerializer,
             400: _error("Malformed hash.", errors.BAD_HASH, "A hash is 64 lowercase hex characters."),
@@ -236,8 +242,8 @@ class BlockListView(PublicRead):
     @extend_schema(
         operation_id="blocks_list",
         summary="Latest blocks, newest first",
-        parameters=[OpenApiParameter("limit", int, description="Page size, at most 500.")],
-        responses=BlockSerializer(many=True),
+        parameters=[LIMIT, CURSOR],
+        responses={200: BlockSerializer(many=True), 400: BAD_QUERY},
     )
     def get(self, request):
         paginator = self.pagination_class()
@@ -273,8 +279,11 @@ class BlockByHeightView(BlockDetailMixin, PublicRead):
     @extend_schema(
         operation_id="blocks_by_height",
         summary="A block by height",
-        parameters=[INCLUDE],
-        responses={200: BlockDetailSerializer, 404: NOT_FOUND},
+        parameters=[
+            OpenApiParameter("height", {"type": "integer", "minimum": 0}, OpenApiParameter.PATH),
+            INCLUDE,
+        ],
+        responses={200: BlockDetailSerializer, 400: BAD_QUERY, 404: NOT_FOUND},
     )
     def get(self, request, height: int):
         return self.block_response(request, selectors.block_find(height=height))
@@ -284,10 +293,12 @@ class BlockByHashView(BlockDetailMixin, PublicRead):
     @extend_schema(
         operation_id="blocks_by_hash",
         summary="A block by hash",
-        parameters=[INCLUDE],
+        parameters=[hex64_path("block_hash", "The block's hash: 64 lowercase hex."), INCLUDE],
         responses={
             200: BlockDetailSerializer,
-            400: _error("Malformed hash.", errors.BAD_HASH, "A hash is 64 lowercase hex characters."),
+            400: _error(
+                "Malformed hash or query.", errors.BAD_HASH, "A hash is 64 lowercase hex characters."
+            ),
             404: NOT_FOUND,
         },
     )
@@ -315,6 +326,7 @@ class AccountDetailView(PublicRead):
         operation_id="accounts_retrieve",
         summary="An account",
         description="Amounts in units (10^-6 token) and Wh, with what its pending transactions hold.",
+        parameters=[hex64_path("address", "An address: 64 lowercase hex.")],
         responses={200: AccountSerializer, 400: BAD_ADDRESS, 404: NOT_FOUND},
     )
     def get(self, request, address: str):
@@ -334,7 +346,7 @@ class AccountTransactionsView(PublicRead):
     @extend_schema(
         operation_id="accounts_transactions",
         summary="An account's committed transactions, newest first",
-        parameters=[OpenApiParameter("limit", int, description="Page size, at most 500.")],
+        parameters=[hex64_path("address", "An address: 64 lowercase hex."), LIMIT, CURSOR],
         responses={200: ChainTxSerializer(many=True), 400: BAD_ADDRESS},
     )
     def get(self, request, address: str):

@@ -74,6 +74,15 @@ def is_digits(value, max_length: int = 18) -> bool:
     return type(value) is str and len(value) <= max_length and DIGITS.fullmatch(value) is not None
 
 
+def whole_number(text: str | None, *, max_digits: int = 16) -> int | None:
+    """``text`` as an int when it is 1 to ``max_digits`` ASCII digits; else None, never an error.
+
+    Not ``str.isdigit()``: it also takes "²", which int() refuses (a 500), and "٣",
+    which int() reads as 3; nor an unbounded int(), which refuses 4,300 digits and more.
+    """
+    return int(text) if is_digits(text, max_digits) and text else None
+
+
 def is_int(value, low: int = INT_MIN, high: int = INT_MAX) -> bool:
     """A JSON integer in [low, high]: never a bool (an int in Python) nor a float."""
     return type(value) is int and low <= value <= high

@@ -3,7 +3,7 @@
 from django.shortcuts import redirect, render
 
 from chain import selectors
-from chain.ledger.fields import is_digits, is_hex64
+from chain.ledger.fields import is_hex64, whole_number
 from chain.ledger.keys import is_address
 from chain.views.access import account_owners
 from chain.views.wallet import ANY_BLOCK_EVENT, HISTORY_LIMIT, PARTS
@@ -17,7 +17,7 @@ def _not_found(request, what: str, query: str = ""):
 
 
 def _int_or_none(text):
-    return int(text) if is_digits(text, 18) else None
+    return whole_number(text, max_digits=18)
 
 
 def explorer(request):
@@ -54,7 +54,8 @@ def block_detail(request, height):
 
 
 def transaction_detail(request, tx_hash):
-    found = selectors.transaction_find(tx_hash=tx_hash.lower())
+    # A hash has the shape of an address (64 lowercase hex); anything else is not looked up.
+    found = selectors.transaction_find(tx_hash=tx_hash.lower()) if is_address(tx_hash.lower()) else None
     if found is None:
         return _not_found(request, "transaction", tx_hash)
     status, tx = found
@@ -91,8 +92,8 @@ def account_detail(request, address):
 def search(request):
     """Height, block hash, transaction hash or address: go to the page that shows it."""
     query = request.GET.get("q", "").strip().lower().lstrip("#")
-    if is_digits(query, 18):
-        return redirect("explorer-block", height=int(query))
+    if (height := whole_number(query, max_digits=18)) is not None:
+        return redirect("explorer-block", height=height)
     if is_hex64(query):
         block = selectors.block_find(block_hash=query)
         if block is not None:

@@ -32,6 +32,7 @@ from gridtokenx_site.databases import (
     database_name,
     database_url,
 )
+from gridtokenx_site.logs import site_log
 from gridtokenx_site.processes import stop_processes
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -221,9 +222,9 @@ class Command(BaseCommand):
             ]
             if open_browser and index == 0:
                 cmd.append("--open-browser")
-            log = open(site.run_dir / "site.log", "a")  # noqa: SIM115 - the child holds its own copy
-            procs.append(subprocess.Popen(cmd, env=site.env, stdout=log, stderr=subprocess.STDOUT))
-            log.close()
+            log = site_log(site.run_dir / "site.log")
+            procs.append(subprocess.Popen(cmd, env=site.env, stdout=log.output, stderr=subprocess.STDOUT))
+            log.started()
         return procs
 
     def _table(self, sites: list[Site]) -> None:
@@ -233,7 +234,7 @@ class Command(BaseCommand):
         lines = ["", f"  GridTokenX local network: {len(sites)} sites (Ctrl-C stops them all)"]
         for row in rows:
             lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-        lines.append(f"  Logs: {sites[0].run_dir.parent}/<site>/site.log")
+        lines.append(f"  Logs: {sites[0].run_dir.parent}/<site>/site.log (rotated: GTX_SITE_LOG_MAX_BYTES)")
         self.stdout.write("\n".join(lines) + "\n")
         self.stdout.flush()
 
