@@ -263,8 +263,8 @@ class BlockDetailMixin:
     def block_response(self, request, block):
         if block is None:
             return error_response(errors.NOT_FOUND, "No such block on this node.", status.HTTP_404_NOT_FOUND)
-        include = request.query_params.get("include", "")
-        if include not in ("", "transactions"):
+        include = request.query_params.get("include")
+        if include not in (None, "transactions"):  # present, it names what to add
             return error_response(
                 errors.BAD_QUERY, "include can only be 'transactions'.", status.HTTP_400_BAD_REQUEST
             )
