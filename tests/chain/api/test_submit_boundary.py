@@ -10,10 +10,10 @@ failed the insert with a 500.
 import pytest
 
 from chain.ledger import errors
-from chain.ledger.wire import MALFORMED_JSON
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import Transaction, sign_transaction
+from chain.ledger.wire import MALFORMED_JSON
 from chain.models import Account, ChainHead, Validator
 from chain.services.admission import BatchRejected, transactions_submit
 from tests.chain.api.conftest import address, assert_refused, ledger_snapshot, signed
