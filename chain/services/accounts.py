@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from chain.models import Role, Wallet
 from chain.services.rate_limits import rate_parse, window_count, window_hit
@@ -114,5 +114,13 @@ def user_signup(*, username: str, password: str, role: str, region: str) -> Wall
     if role not in SIGNUP_ROLES:
         raise ValueError(f"{role!r} is not a sign-up role")
     with password_hash_slot(), transaction.atomic():
-        user = get_user_model().objects.create_user(username=username, password=password)
+        try:
+            with transaction.atomic():  # the form checked the name; a twin request may have won since
+                user = get_user_model().objects.create_user(username=username, password=password)
+        except IntegrityError:
+            raise UsernameTaken(username) from None
         return wallet_create(user=user, role=role, region=region)
+
+
+class UsernameTaken(Exception):
+    """Another sign-up took the username between the form's check and the insert."""

@@ -6,7 +6,7 @@ from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
 
 from chain.forms import SignupForm, ThrottledLoginForm, client_ip, too_many_attempts_error
-from chain.services.accounts import TooManyAttempts, signup_admit, user_signup
+from chain.services.accounts import TooManyAttempts, UsernameTaken, signup_admit, user_signup
 
 
 def _too_many(response, form):
@@ -33,6 +33,8 @@ def signup(request):
             )
         except TooManyAttempts as exc:
             form.add_error(None, too_many_attempts_error(exc))
+        except UsernameTaken:
+            form.add_error("username", "A user with that username already exists.")
         else:
             login(request, wallet.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(

@@ -223,3 +223,17 @@ def test_logout_is_a_post_and_regulators_may_log_out(client_as):
     client = client_as("regulator")
     assert client.post("/accounts/logout/").status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_a_sign_up_that_loses_the_race_for_its_username_is_a_form_error(chain, monkeypatch):
+    """Two sign-ups for one name at once both pass the form's check; the second insert fails."""
+    from chain.forms import SignupForm
+
+    # As if the twin request had not committed yet when this form checked the name.
+    monkeypatch.setattr(SignupForm, "clean_username", lambda form: form.cleaned_data["username"])
+    monkeypatch.setattr(SignupForm, "validate_unique", lambda form: None)
+    users_before = User.objects.count()
+    response = a_client().post("/accounts/signup/", {**GOOD, "username": "home_malee"})
+    assert response.status_code == 200
+    assert "already exists" in str(response.context["form"].errors["username"])
+    assert User.objects.count() == users_before
