@@ -244,7 +244,8 @@ def _cpu_seconds(procs) -> dict[str, float]:
     for proc in procs:
         try:
             root = psutil.Process(proc.pid)
-            name = "daphne" if "daphne" in root.cmdline() else "celery"
+            # daphne runs as `daphne ...` or as the site's launcher, gridtokenx_site.daphne_server
+            name = "daphne" if any("daphne" in part for part in root.cmdline()) else "celery"
             for p in [root, *root.children(recursive=True)]:
                 t = p.cpu_times()
                 totals[name] += t.user + t.system + t.children_user + t.children_system
