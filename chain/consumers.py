@@ -9,6 +9,7 @@ else a client sends; ``UnknownStreamConsumer`` answers a path with no stream.
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 
 from channels.db import database_sync_to_async
@@ -20,6 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
 from chain.events import CHAIN_GROUP
+from chain.forms import address_behind_proxies
 from chain.ledger.errors import LedgerError
 from chain.ledger.wire import json_decode
 from chain.models import ChainTx
@@ -36,6 +38,9 @@ MAX_CLIENT_FRAME = 4096
 #: 4404 no stream at this path, as 4400 is a bad stream query. Like the HTTP statuses.
 CLOSE_TOO_BIG = 4413
 CLOSE_NOT_FOUND = 4404
+#: More streams open from the client's address than GTX_STREAMS_PER_CLIENT allows.
+CLOSE_TOO_MANY = 4429
+TOO_MANY_STREAMS = "too_many_streams"
 BAD_MESSAGE = "bad_message"
 BINARY_FRAME = "binary_frame"
 
@@ -50,13 +55,71 @@ def stream_error(code: str, message: str) -> dict:
     return {"type": "error", "error": {"code": code, "message": message}}
 
 
+class StreamSlots:
+    """Streams open per client address in this daphne process, each site's one process.
+
+    Every open stream holds a socket, a channel-layer channel and a place in the
+    block broadcast: without a bound, one client opening thousands would take the
+    file descriptors and the broadcast time every other browser needs.
+    """
+
+    def __init__(self):
+        self.open: Counter[str] = Counter()
+
+    def take(self, client: str, limit: int) -> bool:
+        if self.open[client] >= limit:
+            return False
+        self.open[client] += 1
+        return True
+
+    def give_back(self, client: str) -> None:
+        self.open[client] -= 1
+        if self.open[client] <= 0:
+            del self.open[client]
+
+
+STREAM_SLOTS = StreamSlots()
+
+
+def stream_client(scope: dict) -> str:
+    """The address a stream is counted against: the connection's, or behind trusted proxies
+    the one they saw (chain.forms.client_ip's rule)."""
+    remote = (scope.get("client") or ("",))[0] or ""
+    forwarded = dict(scope.get("headers", [])).get(b"x-forwarded-for", b"").decode("latin-1")
+    return address_behind_proxies(remote, forwarded)
+
+
 class ChainGroupConsumer(AsyncJsonWebsocketConsumer):
     """A stream fed by the ``chain.block`` broadcast of every committed block (chain.events).
 
     Clients may ping to keep an idle connection open through proxies. Anything
     else a client sends gets an error frame and the stream stays open; a frame
-    over MAX_CLIENT_FRAME closes it with CLOSE_TOO_BIG (4413). Never a server error (1011).
+    over MAX_CLIENT_FRAME closes it with CLOSE_TOO_BIG (4413). A client address
+    with GTX_STREAMS_PER_CLIENT streams open already gets an error frame and a
+    close with CLOSE_TOO_MANY (4429). Never a server error (1011).
     """
+
+    slot: str | None = None
+
+    async def websocket_connect(self, message):
+        client = stream_client(self.scope)
+        if not STREAM_SLOTS.take(client, settings.GTX_STREAMS_PER_CLIENT):
+            log.info("WebSocket %s: %s has too many streams open", _printable(self.scope["path"]), client)
+            await self.accept()
+            limit = settings.GTX_STREAMS_PER_CLIENT
+            await self.send_json(
+                stream_error(TOO_MANY_STREAMS, f"At most {limit} streams are open from one address.")
+            )
+            await self.close(code=CLOSE_TOO_MANY)
+            return
+        self.slot = client
+        await super().websocket_connect(message)
+
+    async def websocket_disconnect(self, message):
+        if self.slot is not None:
+            STREAM_SLOTS.give_back(self.slot)
+            self.slot = None
+        await super().websocket_disconnect(message)
 
     async def disconnect(self, code):
         await self.channel_layer.group_discard(CHAIN_GROUP, self.channel_name)

@@ -245,9 +245,13 @@ def client_ip(request) -> str:
     """
     if request is None:
         return ""
-    remote = request.META.get("REMOTE_ADDR", "")
+    return address_behind_proxies(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def address_behind_proxies(remote: str, forwarded_for: str) -> str:
+    """The client's address from the connection's and X-Forwarded-For (client_ip's rule)."""
     num_proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    forwarded = [a.strip() for a in forwarded_for.split(",") if a.strip()]
     if num_proxies and forwarded:
         return forwarded[-min(num_proxies, len(forwarded))]
     return remote

@@ -253,6 +253,9 @@ REST_FRAMEWORK = {
 # Orders, cancels, transfers and bonds signed in the browser, per user, counted in the Redis
 # cache (chain.services.rate_limits). Written like the throttle rates: "60/min", "5/s".
 GTX_BROWSER_WRITE_RATE = env("GTX_BROWSER_WRITE_RATE", default="60/min")
+# WebSocket streams (ws/chain/, ws/market/, ws/grid/) open at once from one client address,
+# per site: a browser holds one or two per tab; more are closed with 4429.
+GTX_STREAMS_PER_CLIENT = env.int("GTX_STREAMS_PER_CLIENT", default=64)
 SPECTACULAR_SETTINGS = {
     "TITLE": "GridTokenX API",
     "DESCRIPTION": "Peer-to-peer energy trading ledger. Signed transactions, blocks, accounts.",

@@ -131,3 +131,24 @@ async def test_the_market_stream_refuses_a_bad_query_with_4400(chain, query):
         assert await stream.receive_output(timeout=5) == {"type": "websocket.close", "code": 4400}
     finally:
         await stream.disconnect()
+
+
+async def test_one_address_opens_at_most_its_share_of_streams(settings):
+    """Past GTX_STREAMS_PER_CLIENT open from one address: an error frame and a 4429 close; a slot
+    given back is free again."""
+    from chain.consumers import CLOSE_TOO_MANY, STREAM_SLOTS, TOO_MANY_STREAMS
+
+    settings.GTX_STREAMS_PER_CLIENT = 2
+    first, second = await connected("/ws/chain/"), await connected("/ws/grid/")
+    third = WebsocketCommunicator(application, "/ws/market/", headers=ORIGIN)
+    assert (await third.connect(timeout=5))[0]
+    refusal = await third.receive_json_from(timeout=5)
+    assert refusal["error"]["code"] == TOO_MANY_STREAMS
+    assert (await third.receive_output(timeout=5)) == {"type": "websocket.close", "code": CLOSE_TOO_MANY}
+    await third.disconnect()
+
+    await first.disconnect()
+    again = await connected("/ws/chain/")
+    await again.disconnect()
+    await second.disconnect()
+    assert not STREAM_SLOTS.open, "every slot is given back"
