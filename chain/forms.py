@@ -245,7 +245,8 @@ def client_ip(request) -> str:
     """
     if request is None:
         return ""
-    return address_behind_proxies(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    meta = request.META
+    return address_behind_proxies(meta.get("REMOTE_ADDR", ""), meta.get("HTTP_X_FORWARDED_FOR", ""))
 
 
 def address_behind_proxies(remote: str, forwarded_for: str) -> str:
