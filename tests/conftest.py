@@ -16,7 +16,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 
 from chain.ledger.genesis import demo_key, load_genesis
@@ -83,6 +85,20 @@ def login_as(users):
 def produce(node_key):
     """Make the next block now, as beat would."""
     return lambda: block_produce(node_key)
+
+
+@pytest.fixture
+def anyio_backend():
+    """Async tests (``pytest.mark.anyio``) run on asyncio, as daphne does."""
+    return "asyncio"
+
+
+@pytest.fixture
+async def close_thread_connections():
+    """After an async test, close what database_sync_to_async's threads opened: the test
+    database is dropped at the end, and no worker thread's connection may linger."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture(scope="session")

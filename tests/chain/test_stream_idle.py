@@ -12,11 +12,6 @@ from gridtokenx_site.asgi import application
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 async def test_an_idle_stream_still_gets_the_next_block():
     communicator = WebsocketCommunicator(
         application, "/ws/chain/", headers=[(b"origin", b"http://127.0.0.1")]

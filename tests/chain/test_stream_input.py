@@ -7,14 +7,16 @@ whole ASGI application (origin check, sessions, routing), as daphne runs it.
 """
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from chain.consumers import BAD_MESSAGE, BINARY_FRAME, CLOSE_NOT_FOUND, CLOSE_TOO_BIG, MAX_CLIENT_FRAME
 from gridtokenx_site.asgi import application
 
-pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_thread_connections"),
+]
 
 STREAMS = ["/ws/chain/", "/ws/market/", "/ws/grid/"]
 ORIGIN = [(b"origin", b"http://127.0.0.1")]
@@ -36,17 +38,6 @@ JUNK_TEXT = {
     "type an object": ('{"type": {"ping": 1}}', BAD_MESSAGE),
     "an unknown type": ('{"type": "subscribe"}', BAD_MESSAGE),
 }
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-async def close_thread_connections():
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 async def connected(path: str) -> WebsocketCommunicator:

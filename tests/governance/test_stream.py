@@ -1,29 +1,20 @@
 """Votes reach browsers over the chain's stream (real Redis channel layer), after the block commits."""
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from governance import services
 from gridtokenx_site.routing import websocket_urlpatterns
 
-pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_thread_connections"),
+]
 
 ROUTES = URLRouter(websocket_urlpatterns)
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-async def close_thread_connections():
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 async def test_a_vote_is_in_its_blocks_events_on_the_chain_stream(open_proposal, users, produce):

@@ -3,31 +3,22 @@
 import random
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from grid.services import grid_report_tick, path_limit_set
 from gridtokenx_site.routing import websocket_urlpatterns
 from trading import selectors
 from trading.services import order_place
 
-pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_thread_connections"),
+]
 
 ROUTES = URLRouter(websocket_urlpatterns)
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-async def close_thread_connections():
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 async def connect() -> WebsocketCommunicator:

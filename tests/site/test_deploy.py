@@ -87,11 +87,6 @@ def test_no_template_has_an_inline_script_style_element_or_event_handler():
 # --- the body limit before the body is read ------------------------------------------------------
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 def _post(headers: list[tuple[bytes, bytes]]) -> ApplicationCommunicator:
     scope = {
         "type": "http",

@@ -1,25 +1,22 @@
 """The market stream and wallet refreshes, over the real Redis channel layer, after commit."""
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 
 from chain.consumers import ChainStreamConsumer
 from gridtokenx_site.routing import websocket_urlpatterns
 from trading import selectors
 from trading.services import order_cancel, order_place
 
-pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_thread_connections"),
+]
 
 ROUTES = URLRouter(websocket_urlpatterns)
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 def _place(users, who, side, zone, slot, kwh, price, **extra):
@@ -32,13 +29,6 @@ def _place(users, who, side, zone, slot, kwh, price, **extra):
         delivery_slot=slot,
         **extra,
     )
-
-
-@pytest.fixture(autouse=True)
-async def close_thread_connections():
-    """The test database is dropped at the end: no connection of a worker thread may linger."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 place = database_sync_to_async(_place)

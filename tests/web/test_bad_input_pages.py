@@ -102,8 +102,3 @@ async def test_a_request_line_spelling_nul_is_refused_before_any_view(path):
 @pytest.mark.parametrize("path", ["/explorer/tx/%E2%80%AE/", "/market/trades/" + "g" * 64 + "/"])
 def test_lookups_of_what_cannot_be_a_hash_are_not_found(chain, client, path):
     assert client.get(path).status_code == 404
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
