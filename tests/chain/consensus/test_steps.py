@@ -4,10 +4,13 @@ import time
 
 import pytest
 
+from chain import task_queue
 from chain.ledger.genesis import demo_key
 from chain.models import ConsensusMessage, ConsensusState
 from chain.node import node_key_write, node_signing_key
-from chain.services.consensus import consensus_prune, consensus_step, step_needed
+from chain.services.consensus.step import consensus_step
+from chain.services.consensus.step_needed import step_needed
+from chain.services.consensus.stored import consensus_prune
 from tests.chain.consensus.test_proposals import admitted
 
 
@@ -72,18 +75,19 @@ def test_beats_tick_prunes_the_messages_of_decided_heights_only(chain, produce):
 @pytest.fixture
 def timer(monkeypatch):
     """The timeout timer's queued steps (due ms), with nothing armed to start with."""
-    from chain import tasks
-
     queued = []
-    monkeypatch.setattr(tasks, "_armed_ms", None)
-    monkeypatch.setattr(
-        tasks.consensus_timeout, "apply_async", lambda args, **options: queued.append(args[0])
-    )
+    monkeypatch.setattr(task_queue, "timeout_timer", task_queue.TimeoutTimer())
+
+    def send(name, *, args=(), **options):
+        assert name == task_queue.CONSENSUS_TIMEOUT
+        queued.append(args[0])
+
+    monkeypatch.setattr(task_queue, "task_send", send)
     return queued
 
 
 def test_a_timeout_due_after_the_armed_timer_queues_no_step(timer):
-    from chain.tasks import consensus_step_at
+    from chain.task_queue import consensus_step_at
 
     now = time.time_ns() // 1_000_000
     consensus_step_at(now + 3000)  # a propose timeout
@@ -94,7 +98,8 @@ def test_a_timeout_due_after_the_armed_timer_queues_no_step(timer):
 
 
 def test_a_fired_timer_arms_the_next_pending_timeout_and_not_a_stale_one(chain, timer):
-    from chain.tasks import consensus_step_at, consensus_timeout
+    from chain.task_queue import consensus_step_at
+    from chain.tasks import consensus_timeout
 
     now = time.time_ns() // 1_000_000
     # The row of a decided height (0) keeps its timeouts until the next height starts here.
