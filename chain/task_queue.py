@@ -13,7 +13,7 @@ import time
 from celery import current_app
 from django.core.cache import cache
 
-#: The chain's task names (chain/tasks.py registers each; tests/chain/test_layers.py checks).
+#: The chain's task names (chain/tasks.py registers each; tests/chain/test_task_queue.py checks).
 CONSENSUS_TICK = "chain.consensus_tick"
 CONSENSUS_STEP = "chain.consensus_step"
 CONSENSUS_TIMEOUT = "chain.consensus_timeout"
