@@ -88,6 +88,50 @@ def test_the_chain_app_has_no_import_loop():
     assert import_cycle(internal_graph("chain")) is None
 
 
+#: The chain app's layers, lowest first (docs/ARCHITECTURE.md, "The layers of the chain app");
+#: a module in none of them is an entry point (tasks, the peer protocol, API, views, commands).
+LAYERS = (
+    (
+        "core",
+        ("chain.ledger", "chain.consensus.machine", "chain.consensus.messages", "chain.consensus.peer_auth"),
+    ),
+    (
+        "infrastructure",
+        (
+            "chain.models",
+            "chain.store",
+            "chain.node",
+            "chain.peers",
+            "chain.consensus.transport",
+            "chain.events",
+            "chain.clock",
+            "chain.task_queue",
+            "chain.units",
+        ),
+    ),
+    ("reads", ("chain.selectors",)),
+    ("writes", ("chain.services",)),
+)
+
+
+def layer_of(module: str) -> int:
+    for index, (_, prefixes) in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return index
+    return len(LAYERS)
+
+
+def test_each_layer_of_the_chain_app_imports_only_the_layers_below_it():
+    upward = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph("chain").items()
+        for target in targets
+        if layer_of(target) > layer_of(module)
+    )
+
+    assert upward == []
+
+
 def test_no_service_imports_the_tasks():
     importers = {m for m, targets in import_graph(SERVICES).items() if "chain.tasks" in targets}
 
