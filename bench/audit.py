@@ -50,7 +50,7 @@ def _run(blocks: int, per_block: int) -> dict:
     from chain.ledger.tx import sign_transaction
     from chain.models import ChainHead
     from chain.services.admission import transactions_submit
-    from chain.services.blocks import block_produce
+    from chain.services.consensus.step import consensus_step
 
     head = ChainHead.objects.get()
     senders = [demo_key(name) for name in ("wind_korat", "hydro_nan", "factory_rayong", "home_malee")]
@@ -72,7 +72,7 @@ def _run(blocks: int, per_block: int) -> dict:
             nonces[sender] += 1
             wires.append(tx.to_wire())
         transactions_submit(wires)
-        assert block_produce(node_key) is not None
+        assert consensus_step(node_key) is not None
     regulator = get_user_model().objects.get(username="erc_auditor")
     figures: dict = {"blocks": blocks, "transactions": blocks * per_block}
     for label, replay in (("check", False), ("replay", True)):

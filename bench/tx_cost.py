@@ -123,7 +123,10 @@ def _measure(blocks: int, per_sender: int, n: int, sign_batch) -> dict:
     from chain.models import ChainHead
     from chain.node import node_signing_key
     from chain.services import admission
-    from chain.services import blocks as block_services
+    from chain.services.blocks.build import block_build
+    from chain.services.blocks.check import block_check
+    from chain.services.blocks.write import block_write
+    from chain.services.mempool import mempool_transactions
 
     def parse(wires):
         return [parse_transaction(wire) for wire in wires]
@@ -138,7 +141,7 @@ def _measure(blocks: int, per_sender: int, n: int, sign_batch) -> dict:
 
     def write(built):
         with transaction.atomic():
-            block_services.block_write(ChainHead.objects.select_for_update().get(), built, [])
+            block_write(ChainHead.objects.select_for_update().get(), built, [])
 
     key = node_signing_key()
     chain_id = ChainHead.objects.get().chain_id
@@ -150,13 +153,13 @@ def _measure(blocks: int, per_sender: int, n: int, sign_batch) -> dict:
         clock.measure("verify", count, admission._signatures_valid, txs)
         clock.measure("admit", count, admit, txs)
         head = ChainHead.objects.get()
-        built = clock.measure("build", count, block_services.block_build, key, head, 0, empty_ok=False)
+        built = clock.measure("build", count, block_build, key, head, 0, empty_ok=False)
         assert built is not None and len(built.txs) == count, "the block holds the whole mempool"
-        pooled = clock.measure("assemble", count, block_services.mempool_transactions, chain_id, hashes)
+        pooled = clock.measure("assemble", count, mempool_transactions, chain_id, hashes)
         clock.measure(
             "check",
             count,
-            block_services.block_check,
+            block_check,
             head,
             built.header,
             [pooled[h] for h in hashes],

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.core.cache import cache
 
+from chain import task_queue
 from chain.consensus.messages import message_parse, message_verify
 from chain.consensus.peer_auth import PeerAuthError, claim_sender, request_claim, signed
 from chain.consensus.transport import gossip_origin_active, gossip_valid
@@ -32,9 +33,10 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.keys import is_address
 from chain.ledger.tx import parse_transaction
 from chain.ledger.wire import json_decode
+from chain.selectors import committed_transactions, consensus_status
 from chain.services.admission import MAX_BATCH, BatchRejected, IntakeHead, transactions_submit
-from chain.services.blocks import committed_transactions, mempool_transactions
-from chain.services.consensus import consensus_status, peer_messages_store
+from chain.services.consensus.intake import peer_messages_store
+from chain.services.mempool import mempool_transactions
 from chain.services.sync import blocks_for_peer
 from chain.store import binary_cursor
 
@@ -190,8 +192,6 @@ def consensus_messages(body: dict, peer: PeerContext) -> Reply:
     before any signature: a batch with a stranger's message is refused at it,
     with no signature verified.
     """
-    from chain.tasks import consensus_step_soon, sync
-
     head = peer.head
     if body.get("chain_id") != head.chain_id:
         return error(WRONG_CHAIN, f"This site runs chain {head.chain_id}.")
@@ -222,9 +222,9 @@ def consensus_messages(body: dict, peer: PeerContext) -> Reply:
     except LedgerError as exc:
         return error(exc.code, exc.message)
     if result["stored"]:
-        consensus_step_soon()
+        task_queue.consensus_step_soon()
     if result["ahead"] and cache.add("peer-sync-pending", 1, timeout=2):
-        sync.delay()  # a peer is at a later height: catch up now, not at the next stall
+        task_queue.sync_soon()  # a peer is at a later height: catch up now, not at the next stall
     return 200, result
 
 

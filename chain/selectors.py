@@ -1,9 +1,36 @@
-"""The chain's read path: what pages, the API and commands show."""
+"""The chain's read path: what pages, the API and commands show, and what consensus reads.
 
+Reads only: no service is imported here, so every layer above may use these.
+"""
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery, Sum
 
-from chain.ledger.block import precommit_valid
-from chain.models import Account, Block, ChainHead, ChainTx, DroppedTx, MempoolTx, Validator, Wallet
+from chain.consensus.machine import ValidatorSet
+from chain.consensus.transport import peers_up
+from chain.ledger.block import precommit_valid, validators_hash
+from chain.ledger.state import Account as AccountRecord
+from chain.ledger.state import Validator as ValidatorRecord
+from chain.ledger.tx import Transaction
+from chain.ledger.validators import proposer_for, proposer_weights, voting_power
+from chain.models import (
+    Account,
+    Block,
+    ChainHead,
+    ChainTx,
+    ConsensusState,
+    DroppedTx,
+    Evidence,
+    MempoolTx,
+    Validator,
+    Wallet,
+)
+from chain.node import node_address
+from chain.peers import peer_urls
+from chain.store import transaction_rows
 
 
 def chain_head() -> ChainHead:
@@ -37,13 +64,6 @@ def validator_set_rows() -> list[dict]:
 
 def node_status() -> dict:
     """This site as operators and peers read it: chain, consensus step, peers, mempool."""
-    from django.conf import settings
-
-    from chain.consensus.transport import peers_up
-    from chain.node import node_address
-    from chain.peers import peer_urls
-    from chain.services.consensus import consensus_status
-
     head = chain_head()
     me = node_address()
     consensus = consensus_status()
@@ -64,6 +84,69 @@ def node_status() -> dict:
         "active_validators": Validator.objects.filter(active=True).count(),
         "evidence": consensus["evidence"],
     }
+
+
+def consensus_status() -> dict:
+    """Where consensus stands on this site, for the status page and ``manage.py status``."""
+    head = ChainHead.objects.get()
+    row = ConsensusState.objects.filter(id=1).first()
+    return {
+        "height": head.height,
+        "round": row.round if row and row.height == head.height + 1 else 0,
+        # Before a height starts there is no step yet: the site waits for work.
+        "step": row.step if row and row.height == head.height + 1 and row.started else "",
+        "started": bool(row and row.height == head.height + 1 and row.started),
+        "last_commit_at": head.last_block_at,
+        "evidence": Evidence.objects.count(),
+        "stalled_for": (datetime.now(UTC) - row.progress_at) if row and row.progress_at else timedelta(0),
+    }
+
+
+# --- the validator set, as consensus and block checks read it ------------------
+
+
+def active_validator_keys() -> list[str]:
+    return list(Validator.objects.filter(active=True, jailed=False).values_list("public_key", flat=True))
+
+
+@lru_cache(maxsize=1)
+def validators_hash_at(block_hash: str, state_root: str) -> str:
+    """The active set's hash, read once per head: only a block changes who is active."""
+    return validators_hash(active_validator_keys())
+
+
+def validator_set(head: ChainHead) -> ValidatorSet:
+    """Voting power, authorities and proposer rule for the next height, from the committed state."""
+    return validator_set_at(head.block_hash, head.state_root)
+
+
+@lru_cache(maxsize=1)
+def validator_set_at(previous: str, state_root: str) -> ValidatorSet:
+    """Read once per head: only a block changes the validator records, and every step of a
+    height asks for the same set."""
+    power, weights, authorities = _validator_powers_at(previous, state_root)
+    return ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round))
+
+
+@lru_cache(maxsize=1)
+def _validator_powers_at(previous: str, state_root: str) -> tuple[dict, dict, frozenset]:
+    """Voting power, proposer weights and authorities after the head ``previous``."""
+    validators = [
+        ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
+        for v in Validator.objects.all()
+    ]
+    accounts = {
+        a.address: AccountRecord(address=a.address, staked=a.staked)
+        for a in Account.objects.filter(address__in=[v.public_key for v in validators])
+    }
+    power = voting_power(validators, accounts)
+    authorities = frozenset(v.public_key for v in validators if v.authority and v.public_key in power)
+    return power, proposer_weights(validators, accounts), authorities
+
+
+def proposer_weights_at(previous: str, state_root: str) -> dict:
+    """The proposer weights after the head ``previous`` (the peer protocol checks proposals with them)."""
+    return _validator_powers_at(previous, state_root)[1]
 
 
 def account_history(address: str, limit: int = 50):
@@ -93,6 +176,16 @@ def transaction_find(*, tx_hash: str) -> tuple[str, object] | None:
     if dropped is not None:
         return "dropped", dropped
     return None
+
+
+def committed_transactions(chain_id: str, hashes: list[str]) -> dict[str, Transaction]:
+    """The transactions of ``hashes`` already in this site's blocks, by hash."""
+    txs = transaction_rows(
+        chain_id,
+        "SELECT hash, sender, nonce, kind, payload::text, signature FROM chain_chaintx WHERE hash = ANY(%b)",
+        [hashes],
+    )
+    return {tx.hash: tx for tx in txs}
 
 
 def blocks_newest_first():

@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from chain.ledger.encoding import canonical_json
 from chain.ledger.errors import LedgerError
 from chain.ledger.fields import INT_MAX, INT_MIN
+from chain.ledger.tx import Transaction
 from chain.ledger.wire import UNSTORABLE_TEXT, json_decode
 
 
@@ -90,6 +91,23 @@ def binary_cursor() -> psycopg.Cursor:
     """
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
+
+
+def transaction_rows(chain_id: str, sql: str, params: list) -> list[Transaction]:
+    """Mempool or block rows (hash, sender, nonce, kind, payload text, signature) as transactions,
+    without ORM objects.
+
+    Admission (or the block) verified each signature and computed each hash from
+    these same fields, so the transactions carry their hash. The payloads are decoded
+    with one ``json.loads`` for the block, not one call per transaction.
+    """
+    with binary_cursor() as cursor:
+        rows = cursor.execute(sql, params).fetchall()
+    payloads = json.loads("[" + ",".join([row[4] for row in rows]) + "]")
+    return [
+        Transaction.with_known_hash(hash_, chain_id, sender, nonce, kind, payload, signature)
+        for (hash_, sender, nonce, kind, _, signature), payload in zip(rows, payloads, strict=True)
+    ]
 
 
 def write_records(dirty: dict[str, list]) -> None:

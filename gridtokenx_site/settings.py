@@ -355,13 +355,13 @@ GTX_SITE_LOG_BACKUPS = env.int("GTX_SITE_LOG_BACKUPS", default=5)
 
 # The block interval (from genesis, passed by `start`). Consensus steps run when
 # work or messages arrive and when timeouts fall due (chain.tasks); beat's tick
-# is the backstop, at the block interval but not more often than once a second:
-# each tick costs the worker and beat a few milliseconds of CPU.
+# (chain.consensus_tick) is the backstop, at the block interval but not more often
+# than once a second: each tick costs the worker and beat a few milliseconds of CPU.
 GTX_BLOCK_INTERVAL_S = env.int("GTX_BLOCK_INTERVAL_MS", default=1000) / 1000
 GTX_TICK_S = max(GTX_BLOCK_INTERVAL_S, 1.0)
 CELERY_BEAT_SCHEDULE = {
-    "produce-block": {
-        "task": "chain.produce_block",
+    "consensus-tick": {
+        "task": "chain.consensus_tick",
         "schedule": GTX_TICK_S,
         "options": {"expires": 2 * GTX_TICK_S},
     },

@@ -24,7 +24,8 @@ from django.test import Client
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.management.commands.init import DEMO_PASSWORD
 from chain.node import node_key_write, node_signing_key
-from chain.services.blocks import block_produce, chain_init, demo_users_create
+from chain.services.consensus.step import consensus_step
+from chain.services.genesis import chain_init, demo_users_create
 from gridtokenx_site.testsite import solo_genesis, start_site, stop_site
 from tests.redis_guard import forbid_flushes, forget_session_keys, use_session_namespace
 
@@ -83,8 +84,12 @@ def login_as(users):
 
 @pytest.fixture
 def produce(node_key):
-    """Make the next block now, as beat would."""
-    return lambda: block_produce(node_key)
+    """Make the next block now: one consensus step, the block it commits.
+
+    With this site the only validator (the tests' genesis), a step proposes, votes
+    and commits the next block at once.
+    """
+    return lambda: consensus_step(node_key)
 
 
 @pytest.fixture

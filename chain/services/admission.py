@@ -19,10 +19,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from chain import task_queue
+from chain.consensus import transport
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
 from chain.ledger.kinds import get_kind
 from chain.ledger.tx import Transaction, parse_transaction
+from chain.node import node_signing_key
+from chain.peers import peer_urls
 from chain.store import binary_cursor
 from chain.units import kwh_text, tokens_text
 
@@ -157,9 +161,7 @@ def _start_height() -> None:
 
     While the mempool holds work, each commit starts the next height itself.
     """
-    from chain.tasks import consensus_step_soon
-
-    consensus_step_soon()
+    task_queue.consensus_step_soon()
 
 
 def _gossip(chain_id: str, wires: list[dict], hashes: list[str]) -> None:
@@ -168,10 +170,6 @@ def _gossip(chain_id: str, wires: list[dict], hashes: list[str]) -> None:
     Not a Celery task: the worker's processes are kept for consensus steps,
     which must not queue behind HTTP calls to peers.
     """
-    from chain.consensus import transport
-    from chain.node import node_signing_key
-    from chain.peers import peer_urls
-
     urls = list(peer_urls().values())
     if urls:
         envelope = transport.gossip_envelope(node_signing_key(), chain_id, wires, hashes)

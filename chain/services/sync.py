@@ -19,8 +19,10 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.tx import parse_transaction
 from chain.models import Block, ChainHead, ChainTx
 from chain.peers import peer_urls
-from chain.services.blocks import block_check, block_write
-from chain.services.consensus import CONSENSUS_LOCK, validator_set
+from chain.selectors import validator_set
+from chain.services.blocks.check import block_check
+from chain.services.blocks.write import block_write
+from chain.services.consensus.step import CONSENSUS_LOCK
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from chain.ledger.kinds import get_kind
 from chain.ledger.state import State
 from chain.ledger.tx import Transaction, parse_transaction, sign_transaction
 from chain.ledger.wire import json_decode
-from chain.services.blocks import _execution_unwritable
+from chain.services.blocks.check import execution_unwritable
 from chain.store import records_unwritable
 from tests.conftest import GENESIS_PATH
 from tests.trading.harness import SLOT, T0, MemoryChain, check_invariants
@@ -379,7 +379,7 @@ def check_hostile_case(case: tuple[str, str, dict]) -> None:
         verify_signatures=True,
     )
     dirty = state.dirty_records()
-    assert _execution_unwritable(result, dirty, checked_payloads=frozenset()) == []
+    assert execution_unwritable(result, dirty, checked_payloads=frozenset()) == []
     assert records_unwritable(dirty) == []
     chain.store.write(state)  # the state root hashes every changed record
     assert chain.store.root

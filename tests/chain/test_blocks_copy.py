@@ -10,7 +10,8 @@ from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
 from chain.models import ChainTx
 from chain.services.admission import transactions_submit
-from chain.services.blocks import _copy_text, _text_array, block_produce
+from chain.services.blocks.chain_tx_copy import _copy_text, _text_array
+from chain.services.consensus.step import consensus_step
 
 # PostgreSQL text holds any character but NUL: tabs, newlines, backslashes, quotes, braces, commas.
 texts = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=30)
@@ -45,7 +46,7 @@ def test_a_committed_transaction_keeps_its_memo_and_parties_as_signed(chain, gen
         payload={"to": to, "amount": 5, "memo": memo},
     )
     transactions_submit([tx.to_wire()])
-    block_produce(node_key)
+    consensus_step(node_key)
     stored = ChainTx.objects.get(hash=tx.hash)
     assert stored.payload == {"to": to, "amount": 5, "memo": memo}
     assert stored.parties == sorted({tx.sender, to})

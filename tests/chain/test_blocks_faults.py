@@ -17,10 +17,11 @@ from chain.ledger.state import MemoryStore, State
 from chain.ledger.tx import Transaction, sign_transaction
 from chain.models import Account, Block, ChainHead, ChainTx, DroppedTx, MempoolTx
 from chain.node import node_signing_key
-from chain.services import blocks as block_services
 from chain.services.admission import transactions_submit
+from chain.services.blocks import write as block_write_module
+from chain.services.consensus.step import consensus_step
 
-pytestmark = pytest.mark.django_db(transaction=True)  # block_produce's transaction is the outermost one
+pytestmark = pytest.mark.django_db(transaction=True)  # the consensus step's transaction is the outermost one
 
 SENDERS = ("home_malee", "factory_rayong", "wind_korat")
 
@@ -82,7 +83,7 @@ def crash_transfer_apply(monkeypatch):
 @pytest.fixture
 def crash_state_write(monkeypatch):
     """Writing the state tables fails after the block row and its transactions were written."""
-    monkeypatch.setattr(block_services, "write_records", crash_after(0, block_services.write_records))
+    monkeypatch.setattr(block_write_module, "write_records", crash_after(0, block_write_module.write_records))
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_a_failure_midway_through_a_block_leaves_the_previous_state(chain, genes
 def test_after_a_failed_block_the_next_attempt_commits_everything(chain, genesis, produce, monkeypatch):
     submit_transfers(genesis, 3)
     before = chain_snapshot()
-    monkeypatch.setattr(block_services, "write_records", crash_after(0, block_services.write_records))
+    monkeypatch.setattr(block_write_module, "write_records", crash_after(0, block_write_module.write_records))
     with pytest.raises(Crash):
         produce()
     monkeypatch.undo()
@@ -131,7 +132,7 @@ def test_a_restarted_site_continues_from_its_stored_chain(chain, genesis, produc
     node_signing_key.cache_clear()
     submit_transfers(genesis, 1, first_nonce=6)
 
-    block = block_services.block_produce(node_signing_key())
+    block = consensus_step(node_signing_key())
 
     assert block.height == last.height + 1
     assert block.previous_hash == last.hash

@@ -2,8 +2,8 @@
 
 import pytest
 
+from chain import clock
 from chain.models import Account, Block
-from chain.services import blocks
 from tests.trading.harness import sell
 from trading import selectors
 from trading.models import Order, OrderStatus
@@ -15,13 +15,13 @@ pytestmark = pytest.mark.django_db
 def test_an_expired_order_gets_a_block_of_its_own(users, produce, monkeypatch):
     seller = users["solar_somchai"].wallet
     slot = selectors.slots_open(count=2)[1]
-    expires_ms = blocks._now_ms() + 60_000
+    expires_ms = clock.now_ms() + 60_000
     placed = order_place(wallet=seller, **sell(slot, kwh=2, price=3_000_000, expires_ms=expires_ms))
     produce()
     assert Account.objects.get(address=seller.address).escrow_wh == 2000
     assert produce() is None  # nothing waits and nothing is due yet
 
-    monkeypatch.setattr(blocks, "_now_ms", lambda: expires_ms + 1)
+    monkeypatch.setattr(clock, "now_ms", lambda: expires_ms + 1)
     block = produce()
 
     assert block is not None and block.tx_count == 0

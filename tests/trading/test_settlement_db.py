@@ -1,13 +1,13 @@
 """Settlement in the database: the block producer settles a slot against meter readings; the trade page.
 
 Block times come from the clock, so the clock is moved past the slot (and its
-grace period) by patching the producer's ``_now_ms``: nothing else is faked.
+grace period) by patching the producer's clock (``chain.clock.now_ms``): nothing else is faked.
 """
 
 import pytest
 
-from chain.models import Account, ChainHead
-from chain.services import blocks
+from chain import clock
+from chain.models import Account, Block, ChainHead
 from meters.services import demo_meters_register, readings_submit
 from tests.meters.conftest import signed_reading
 from tests.trading.harness import TOKEN, buy, sell
@@ -45,14 +45,14 @@ def test_a_slot_settles_in_the_database_and_the_trade_page_shows_it(
     assert 'data-settlement="awaiting delivery"' in page
 
     # The seller's rooftop meter exports 2.5 kWh in the slot: a partial delivery.
-    monkeypatch.setattr(blocks, "_now_ms", lambda: slot + SLOT_MS + 1_000)
+    monkeypatch.setattr(clock, "now_ms", lambda: slot + SLOT_MS + 1_000)
     chain_id = ChainHead.objects.get().chain_id
     reading = signed_reading(chain_id, "solar_somchai", start=slot, end=slot + SLOT_MS, export_wh=2_500)
     readings_submit(wires=[reading.to_wire()])
     produce()
     seller_before = Account.objects.get(address=address(users, "solar_somchai"))
     assert seller_before.escrow_tokens == 14 * TOKEN
-    monkeypatch.setattr(blocks, "_now_ms", lambda: slot + SLOT_MS + 5 * 60_000 + 1_000)
+    monkeypatch.setattr(clock, "now_ms", lambda: slot + SLOT_MS + 5 * 60_000 + 1_000)
     assert produce() is not None  # due settlement makes a block with nothing in the mempool
 
     trade.refresh_from_db()
@@ -64,7 +64,7 @@ def test_a_slot_settles_in_the_database_and_the_trade_page_shows_it(
     record = SettlementAccount.objects.get(address=address(users, "solar_somchai"))
     assert (record.sold_wh, record.delivered_wh, record.reputation_ppm) == (4_000, 2_500, 625_000)
     assert SettlementAccount.objects.get(address=address(users, "home_malee")).carbon_g == 2_500 * 470 // 1000
-    assert ChainHead.objects.get().state_root == blocks.Block.objects.order_by("-height")[0].result_state_root
+    assert ChainHead.objects.get().state_root == Block.objects.order_by("-height")[0].result_state_root
 
     page = client.get(f"/market/trades/{trade.trade_id}/").content.decode()
     assert 'data-settlement="short"' in page and 'data-delivered-wh="2500"' in page

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from chain.ledger.genesis import GenesisError, demo_key, load_genesis
 from chain.ledger.keys import address_of, new_signing_key
 from chain.node import node_key_path, node_key_write
-from chain.services.blocks import ChainAlreadyInitialised, chain_init, demo_users_create
+from chain.services.genesis import ChainAlreadyInitialised, chain_init, demo_users_create
 
 DEMO_PASSWORD = "gridtokenx-demo"  # noqa: S105 - the public demo password, printed on start
 

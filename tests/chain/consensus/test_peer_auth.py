@@ -9,7 +9,7 @@ from unittest import mock
 
 import pytest
 
-from chain import peer_api
+from chain import peer_api, task_queue
 from chain.consensus import messages as consensus_messages
 from chain.consensus import peer_auth
 from chain.consensus.machine import PREVOTE, Message
@@ -20,7 +20,7 @@ from chain.ledger.keys import address_of, new_signing_key
 from chain.ledger.keys import verify as real_verify
 from chain.ledger.tx import parse_transaction
 from chain.models import ConsensusMessage, MempoolTx
-from chain.services.consensus import ROUND_WINDOW
+from chain.services.consensus.intake import ROUND_WINDOW
 from tests.chain.api.conftest import address, signed
 from tests.chain.peer_client import HOST, peer_post, peer_request, signature_headers
 
@@ -32,10 +32,8 @@ LOOKUP = "/peer/v1/transactions/lookup/"
 @pytest.fixture(autouse=True)
 def no_tasks(monkeypatch):
     """Stored messages queue a consensus step and a sync in Celery: not in these tests."""
-    from chain import tasks
-
-    monkeypatch.setattr(tasks, "consensus_step_soon", lambda: None)
-    monkeypatch.setattr(tasks.sync, "delay", lambda: None)
+    monkeypatch.setattr(task_queue, "consensus_step_soon", lambda: None)
+    monkeypatch.setattr(task_queue, "sync_soon", lambda: None)
 
 
 @pytest.fixture(autouse=True)

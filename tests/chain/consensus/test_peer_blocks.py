@@ -8,16 +8,17 @@ from dataclasses import asdict
 
 import pytest
 
-from chain import peer_api
+from chain import peer_api, selectors, task_queue
 from chain.consensus.machine import PROPOSAL, Message
 from chain.consensus.messages import sign_message
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import parse_transaction
 from chain.models import Account, ChainHead, ProposedBlock, Validator
-from chain.services import consensus as consensus_services
-from chain.services.blocks import block_build
-from chain.services.consensus import HEIGHT_WINDOW, consensus_prune, proposed_blocks_to_relay, validator_set
+from chain.selectors import validator_set
+from chain.services.blocks.build import block_build
+from chain.services.consensus.intake import HEIGHT_WINDOW
+from chain.services.consensus.stored import consensus_prune, proposed_blocks_to_relay
 from tests.chain.api.conftest import address, signed
 from tests.chain.peer_client import peer_post
 
@@ -27,10 +28,8 @@ EGAT = address_of(demo_key("EGAT"))
 
 @pytest.fixture(autouse=True)
 def no_tasks(monkeypatch):
-    from chain import tasks
-
-    monkeypatch.setattr(tasks, "consensus_step_soon", lambda: None)
-    monkeypatch.setattr(tasks.sync, "delay", lambda: None)
+    monkeypatch.setattr(task_queue, "consensus_step_soon", lambda: None)
+    monkeypatch.setattr(task_queue, "sync_soon", lambda: None)
     monkeypatch.setattr(peer_api, "_buckets", peer_api._TokenBuckets())
 
 
@@ -100,8 +99,8 @@ def test_a_proposal_for_another_hash_does_not_carry_the_block(chain, genuine):
 def test_a_proposal_signed_by_a_validator_that_is_not_the_rounds_proposer_is_refused(chain, genuine):
     Validator.objects.filter(name="MEA").update(active=True)
     Account.objects.filter(address=address_of(demo_key("MEA"))).update(staked=10**12)
-    consensus_services._validator_powers_at.cache_clear()
-    consensus_services._validator_set_at.cache_clear()
+    selectors._validator_powers_at.cache_clear()
+    selectors.validator_set_at.cache_clear()
     proposer = validator_set(ChainHead.objects.get()).proposer
     mea_round = next(r for r in range(200) if proposer(r) != EGAT)
     block = with_header(genuine, round=mea_round)  # EGAT's block, but MEA proposes that round
@@ -110,8 +109,8 @@ def test_a_proposal_signed_by_a_validator_that_is_not_the_rounds_proposer_is_ref
 
     assert by_egat.json()["error"]["code"] == "no_proposal"
     assert not ProposedBlock.objects.exists()
-    consensus_services._validator_powers_at.cache_clear()
-    consensus_services._validator_set_at.cache_clear()
+    selectors._validator_powers_at.cache_clear()
+    selectors.validator_set_at.cache_clear()
 
 
 def test_a_block_with_tx_hashes_its_header_does_not_commit_to_is_refused(chain, genuine):

@@ -6,8 +6,9 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.tx import Transaction, parse_transaction
 from chain.models import ChainHead, ProposedBlock
 from chain.services.admission import transactions_submit
-from chain.services.blocks import block_build, block_check
-from chain.services.consensus import _proposal_transactions
+from chain.services.blocks.build import block_build
+from chain.services.blocks.check import block_check
+from chain.services.consensus.proposals import proposal_transactions
 from tests.chain.api.conftest import address, signed
 from tests.chain.peer_client import peer_post
 
@@ -49,7 +50,7 @@ def test_a_proposal_is_assembled_from_carried_bodies_and_the_mempool_in_block_or
     hashes = [parse_transaction(carried).hash, parse_transaction(held).hash]
     proposed = ProposedBlock(hash="cd" * 32, height=1, header={}, tx_hashes=hashes, txs=[carried])
 
-    txs, admitted_here = _proposal_transactions(ChainHead.objects.get(), proposed)
+    txs, admitted_here = proposal_transactions(ChainHead.objects.get(), proposed)
 
     assert [tx.hash for tx in txs] == hashes
     assert [tx.to_wire() for tx in txs] == [carried, held]
@@ -64,7 +65,7 @@ def test_a_proposal_with_bodies_no_site_holds_cannot_be_assembled(chain):
     hashes = [parse_transaction(held).hash, parse_transaction(unknown).hash]
     proposed = ProposedBlock(hash="ef" * 32, height=1, header={}, tx_hashes=hashes, txs=[])
 
-    assert _proposal_transactions(ChainHead.objects.get(), proposed) is None
+    assert proposal_transactions(ChainHead.objects.get(), proposed) is None
 
 
 def test_a_body_not_admitted_here_has_its_signature_checked_with_the_block(chain, node_key):

@@ -4,10 +4,13 @@ import time
 
 import pytest
 
+from chain import task_queue
 from chain.ledger.genesis import demo_key
 from chain.models import ConsensusMessage, ConsensusState
 from chain.node import node_key_write, node_signing_key
-from chain.services.consensus import consensus_prune, consensus_step, step_needed
+from chain.services.consensus.step import consensus_step
+from chain.services.consensus.step_needed import step_needed
+from chain.services.consensus.stored import consensus_prune
 from tests.chain.consensus.test_proposals import admitted
 
 
@@ -72,36 +75,38 @@ def test_beats_tick_prunes_the_messages_of_decided_heights_only(chain, produce):
 @pytest.fixture
 def timer(monkeypatch):
     """The timeout timer's queued steps (due ms), with nothing armed to start with."""
-    from chain import tasks
-
     queued = []
-    monkeypatch.setattr(tasks, "_armed_ms", None)
-    monkeypatch.setattr(
-        tasks.consensus_timeout, "apply_async", lambda args, **options: queued.append(args[0])
-    )
+    monkeypatch.setattr(task_queue, "timeout_timer", task_queue.TimeoutTimer())
+    send = task_queue.task_send
+
+    def send_or_record(name, *, args=(), **options):
+        if name == task_queue.CONSENSUS_TIMEOUT:
+            queued.append(args[0])
+        else:
+            send(name, args=args, **options)
+
+    monkeypatch.setattr(task_queue, "task_send", send_or_record)
     return queued
 
 
 def test_a_timeout_due_after_the_armed_timer_queues_no_step(timer):
-    from chain.tasks import consensus_step_at
-
     now = time.time_ns() // 1_000_000
-    consensus_step_at(now + 3000)  # a propose timeout
-    consensus_step_at(now + 1000)  # a prevote timeout, due sooner
-    consensus_step_at(now + 2000)  # due after the armed one: it arms this when it fires
+    task_queue.consensus_step_at(now + 3000)  # a propose timeout
+    task_queue.consensus_step_at(now + 1000)  # a prevote timeout, due sooner
+    task_queue.consensus_step_at(now + 2000)  # due after the armed one: it arms this when it fires
 
     assert timer == [now + 3000, now + 1000]
 
 
 def test_a_fired_timer_arms_the_next_pending_timeout_and_not_a_stale_one(chain, timer):
-    from chain.tasks import consensus_step_at, consensus_timeout
+    from chain.tasks import consensus_timeout
 
     now = time.time_ns() // 1_000_000
     # The row of a decided height (0) keeps its timeouts until the next height starts here.
     ConsensusState.objects.create(
         id=1, height=0, timeouts=[[now - 5000, "prevote", 0, 0], [now + 4000, "precommit", 0, 1]]
     )
-    consensus_step_at(now + 100)
+    task_queue.consensus_step_at(now + 100)
     consensus_timeout(now + 100)
 
     assert timer == [now + 100, now + 4000], "the past timeout is not armed again"

@@ -10,7 +10,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from chain.ledger.block import INVALID_BLOCK, BlockHeader, execute_block, mine, required_difficulty
+from chain.ledger.block import (
+    INVALID_BLOCK,
+    BlockHeader,
+    block_merkle_root,
+    execute_block,
+    mine,
+    required_difficulty,
+)
 from chain.ledger.errors import LedgerError
 from chain.ledger.genesis import demo_key
 from chain.ledger.kinds import KINDS
@@ -18,9 +25,11 @@ from chain.ledger.state import Account, State
 from chain.ledger.tx import Transaction, sign_transaction
 from chain.models import Account as AccountRow
 from chain.models import ChainHead, DroppedTx, ProposedBlock
-from chain.services import consensus
+from chain.selectors import validators_hash_at
 from chain.services.admission import transactions_submit
-from chain.services.blocks import UNWRITABLE, _validators_hash_at, block_build, block_check, block_merkle_root
+from chain.services.blocks.build import UNWRITABLE, block_build
+from chain.services.blocks.check import block_check
+from chain.services.consensus import proposals
 from chain.store import DatabaseStore
 from tests.chain.api.conftest import address, ledger_snapshot
 
@@ -72,7 +81,7 @@ def proposal(head: ChainHead, node_key, txs: list[Transaction]) -> BlockHeader:
             nonce=0,
             tx_count=len(result.included),
             energy=result.energy,
-            validators_hash=_validators_hash_at(head.block_hash, head.state_root),
+            validators_hash=validators_hash_at(head.block_hash, head.state_root),
         )
     )
 
@@ -100,10 +109,10 @@ def test_such_a_proposal_gets_no_vote_and_a_verdict(chain, node_key, monkeypatch
         hash=header.hash, height=header.height, header=asdict(header), tx_hashes=[tx.hash], txs=[]
     )
     # As if a peer's lookup handed the body over (the peer protocol's decoder refuses it first).
-    monkeypatch.setattr(consensus, "_proposal_transactions", lambda head, proposed: ([tx], frozenset()))
-    validators = SimpleNamespace(proposer=lambda round: header.proposer)  # what _block_valid asks of it
+    monkeypatch.setattr(proposals, "proposal_transactions", lambda head, proposed: ([tx], frozenset()))
+    validators = SimpleNamespace(proposer=lambda round: header.proposer)  # what proposal_valid asks of it
 
-    assert consensus._block_valid(head, validators, header.hash) is False
+    assert proposals.proposal_valid(head, validators, header.hash) is False
     verdict = ProposedBlock.objects.get(hash=header.hash).verdict
     assert verdict != "valid" and "would not write" in verdict
 

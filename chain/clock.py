@@ -1,0 +1,12 @@
+"""The block producer's millisecond clock: block timestamps, what is due, consensus timeouts.
+
+One clock for all of them, read through the module (``clock.now_ms()``), so that a test
+that moves it (``monkeypatch.setattr(clock, "now_ms", ...)``) moves it everywhere at once.
+"""
+
+import time
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000

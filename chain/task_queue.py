@@ -1,0 +1,104 @@
+"""Work this site queues for its Celery workers, sent by task name.
+
+Services and the peer protocol queue tasks through here and never import
+``chain.tasks``: the tasks call the services, so an import the other way closes
+a loop. Sending by name changes nothing on the wire: ``send_task`` applies the
+same routes (``CELERY_TASK_ROUTES``: ``chain.*`` to the consensus worker's queue,
+``<GTX_CELERY_QUEUE>-consensus``, run one at a time by its ``--pool solo`` worker)
+and the same options as the task's own ``apply_async``.
+"""
+
+import time
+
+from celery import current_app
+from django.core.cache import cache
+
+#: The chain's task names (chain/tasks.py registers each; tests/chain/test_task_queue.py checks).
+CONSENSUS_TICK = "chain.consensus_tick"
+CONSENSUS_STEP = "chain.consensus_step"
+CONSENSUS_TIMEOUT = "chain.consensus_timeout"
+CONSENSUS_RESEND = "chain.consensus_resend"
+SYNC = "chain.sync"
+VACUUM_CHURNING = "chain.vacuum_churning"
+TASK_NAMES = (CONSENSUS_TICK, CONSENSUS_STEP, CONSENSUS_TIMEOUT, CONSENSUS_RESEND, SYNC, VACUUM_CHURNING)
+
+#: Set while a consensus step waits in the queue (consensus_step_soon).
+STEP_QUEUED = "consensus-step-queued"
+#: A timeout's step still runs this late (a busy worker); after that the tick covers it.
+TIMEOUT_STEP_EXPIRES_S = 5
+
+
+def task_send(name: str, *, args: tuple = (), **options) -> None:
+    """Queue the task ``name``; ``options`` as ``apply_async`` takes them (countdown, expires).
+
+    Every chain task ignores its result, as ``CELERY_TASK_IGNORE_RESULT`` says, and says so
+    itself: a process that never imported chain.tasks sends the very same message.
+    """
+    current_app.send_task(name, args=args, ignore_result=True, **options)
+
+
+def consensus_step_soon() -> None:
+    """Queue a consensus step unless one is already waiting: one step sees every stored message."""
+    if cache.add(STEP_QUEUED, 1, timeout=5):
+        task_send(CONSENSUS_STEP)
+
+
+def consensus_step_queued() -> bool:
+    """Whether a consensus step waits in the queue (beat's tick leaves the work to it)."""
+    return cache.get(STEP_QUEUED) is not None
+
+
+def consensus_step_started() -> None:
+    """The queued step runs: messages stored from now on queue another."""
+    cache.delete(STEP_QUEUED)
+
+
+def sync_soon() -> None:
+    """Queue a catch-up from the peers (one of them is ahead)."""
+    task_send(SYNC)
+
+
+def consensus_resend_soon() -> None:
+    """Queue the resend of a stalled height's messages."""
+    task_send(CONSENSUS_RESEND)
+
+
+class TimeoutTimer:
+    """This process's armed timer: the due time (ms) of the timeout step it queued last,
+    while that step has not run yet. One timer at a time: when it fires, it arms the next.
+    """
+
+    def __init__(self) -> None:
+        self.armed_ms: int | None = None
+
+    def arm(self, due_ms: int) -> None:
+        """Queue a consensus step for when a timeout falls due (the worker holds it until then).
+
+        Only when it is due before the timer already armed: that one fires first and
+        arms the next. Most timeouts never fire (the height decides first), so a
+        height queues about one timer instead of one for each timeout it sets. Beat's
+        tick still finds any timeout whose step was lost (a worker restart, say).
+        """
+        now = time.time_ns() // 1_000_000  # the worker's clock: it holds the task until then
+        armed = self.armed_ms
+        if armed is not None and now <= armed + TIMEOUT_STEP_EXPIRES_S * 1000 and armed <= due_ms:
+            return
+        delay_s = max(0.0, (due_ms - now) / 1000)
+        task_send(
+            CONSENSUS_TIMEOUT, args=(due_ms,), countdown=delay_s, expires=delay_s + TIMEOUT_STEP_EXPIRES_S
+        )
+        self.armed_ms = due_ms
+
+    def fired(self, due_ms: int | None) -> None:
+        """The step queued for ``due_ms`` runs: the timer is free for the next timeout."""
+        if self.armed_ms == due_ms:
+            self.armed_ms = None
+
+
+#: The one timer of this process (the consensus worker arms it; so may any process that steps).
+timeout_timer = TimeoutTimer()
+
+
+def consensus_step_at(due_ms: int) -> None:
+    """A consensus step when ``due_ms`` falls due, through this process's timer."""
+    timeout_timer.arm(due_ms)

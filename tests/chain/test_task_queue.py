@@ -1,0 +1,27 @@
+"""Work queued by task name reaches the tasks chain/tasks.py registers, on the queues they always had."""
+
+from celery import current_app
+from django.conf import settings
+
+from chain import task_queue
+
+
+def test_every_name_the_queue_sends_is_a_chain_task_and_every_chain_task_has_a_name_there():
+    registered = {name for name in current_app.tasks if name.startswith("chain.")}
+
+    assert set(task_queue.TASK_NAMES) == registered
+
+
+def test_beat_fires_registered_tasks_only():
+    assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= set(current_app.tasks)
+
+
+def test_the_chains_tasks_go_to_the_consensus_worker_and_the_vacuum_to_the_other_one():
+    """The routes apply to a task sent by name as to one sent by its function."""
+    general = settings.CELERY_TASK_DEFAULT_QUEUE
+    consensus = general + settings.GTX_CONSENSUS_QUEUE_SUFFIX
+    queues = {name: current_app.amqp.router.route({}, name)["queue"].name for name in task_queue.TASK_NAMES}
+
+    assert queues == {
+        name: general if name == task_queue.VACUUM_CHURNING else consensus for name in task_queue.TASK_NAMES
+    }
