@@ -1,4 +1,5 @@
-"""The block producer's millisecond clock: block timestamps, what is due, consensus timeouts.
+"""The site's millisecond clock: block timestamps, what is due, consensus timeouts, order
+expiry at intake, the stamps on peer requests.
 
 One clock for all of them, read through the module (``clock.now_ms()``), so that a test
 that moves it (``monkeypatch.setattr(clock, "now_ms", ...)``) moves it everywhere at once.

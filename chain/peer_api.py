@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 from django.core.cache import cache
 
-from chain import task_queue
+from chain import clock, task_queue
 from chain.consensus.messages import message_parse, message_verify
 from chain.consensus.peer_auth import PeerAuthError, claim_sender, request_claim, signed
 from chain.consensus.transport import gossip_origin_active, gossip_valid
@@ -147,7 +147,7 @@ def peer_request_answer(
         if not _buckets.take(f"refused:{client}", settings.GTX_PEER_REFUSED_RATE_PER_S, spend=False):
             return _rate_limited()
         try:
-            claim = request_claim(headers, now_ms=time.time_ns() // 1_000_000)
+            claim = request_claim(headers, now_ms=clock.now_ms())
             head, validators = peer_context_read()
             sender = claim_sender(
                 claim, method=method, target=target, body=body, chain_id=head.chain_id, validators=validators

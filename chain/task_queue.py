@@ -8,10 +8,10 @@ same routes (``CELERY_TASK_ROUTES``: ``chain.*`` to the consensus worker's queue
 and the same options as the task's own ``apply_async``.
 """
 
-import time
-
 from celery import current_app
 from django.core.cache import cache
+
+from chain import clock
 
 #: The chain's task names (chain/tasks.py registers each; tests/chain/test_task_queue.py checks).
 CONSENSUS_TICK = "chain.consensus_tick"
@@ -79,7 +79,7 @@ class TimeoutTimer:
         height queues about one timer instead of one for each timeout it sets. Beat's
         tick still finds any timeout whose step was lost (a worker restart, say).
         """
-        now = time.time_ns() // 1_000_000  # the worker's clock: it holds the task until then
+        now = clock.now_ms()  # the worker's clock: it holds the task until then
         armed = self.armed_ms
         if armed is not None and now <= armed + TIMEOUT_STEP_EXPIRES_S * 1000 and armed <= due_ms:
             return

@@ -5,8 +5,7 @@ wrong beside the field at once, instead of a failed receipt a block later.
 They read committed state plus what already waits in the mempool.
 """
 
-import time
-
+from chain import clock
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import Transaction
@@ -36,10 +35,6 @@ class OrderRefused(LedgerError):
     def __init__(self, code: str, message: str, field: str | None = None):
         super().__init__(code, message)
         self.field = field if field is not None else FIELD_OF_CODE.get(code)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def order_place(
@@ -77,7 +72,7 @@ def order_place(
     except LedgerError as exc:
         raise OrderRefused(exc.code, exc.message) from exc
     rules = r.rules_of(params)
-    now_ms = _now_ms()
+    now_ms = clock.now_ms()
     if delivery_slot - rules.gate_closure_ms <= now_ms:
         raise OrderRefused(
             r.SLOT_CLOSED,

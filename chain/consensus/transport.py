@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 from django.core.cache import cache
 
+from chain import clock
 from chain.consensus.peer_auth import request_headers
 from chain.ledger.encoding import canonical_json
 from chain.ledger.errors import LedgerError
@@ -83,16 +84,17 @@ def _client() -> httpx.Client:
     return client
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _signed_headers(method: str, target: str, content: bytes, chain_id: str) -> dict[str, str]:
     """This site's signature over one request (chain.consensus.peer_auth): peers serve no other."""
     from chain.node import node_signing_key
 
     return request_headers(
-        node_signing_key(), method=method, target=target, body=content, chain_id=chain_id, now_ms=_now_ms()
+        node_signing_key(),
+        method=method,
+        target=target,
+        body=content,
+        chain_id=chain_id,
+        now_ms=clock.now_ms(),
     )
 
 

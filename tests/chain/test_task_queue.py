@@ -4,6 +4,7 @@ from celery import current_app
 from django.conf import settings
 
 from chain import task_queue
+from chain import tasks as chain_tasks  # noqa: F401 - registers the chain's tasks, as a worker's start does
 
 
 def test_every_name_the_queue_sends_is_a_chain_task_and_every_chain_task_has_a_name_there():
