@@ -14,8 +14,9 @@ from nacl.signing import SigningKey
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import Transaction, sign_transaction
-from chain.models import Account, ChainHead, MempoolTx, Validator, Wallet
+from chain.models import ChainHead, Validator, Wallet
 from chain.services.admission import BatchRejected, transactions_submit
+from chain.services.mempool import next_nonce
 from chain.store import binary_cursor
 from meters.ledger import kinds as k
 from meters.models import Meter
@@ -65,12 +66,6 @@ def _meters_revoked_height(meter_ids: list[str]) -> dict[str, int]:
 
 def _problem(index: int, code: str, message: str) -> dict:
     return {"index": index, "code": code, "message": message}
-
-
-def next_nonce(address: str) -> int:
-    """The committed nonce plus what waits in the mempool: the next one to sign with."""
-    committed = Account.objects.filter(address=address).values_list("nonce", flat=True).first() or 0
-    return committed + MempoolTx.objects.filter(sender=address).count()
 
 
 def authority_for(*, signer: str, region: str) -> bool:

@@ -102,8 +102,9 @@ def signed_readings(
 def simulator_tick(client, *, now_ms: int, rng: random.Random | None = None, root: str = TOPIC_ROOT) -> int:
     """Publish the due readings of every registered demo meter; returns how many were published."""
     from chain.models import ChainHead
+    from chain.services.mempool import next_nonce
     from meters.models import Meter
-    from meters.services import DEMO_METERS, demo_meter_key, next_nonce
+    from meters.services import DEMO_METERS, demo_meter_key
     from meters.topics import readings_topic
 
     rng = rng or random.Random()

@@ -27,6 +27,7 @@ from chain.ledger.kinds import get_kind
 from chain.ledger.tx import Transaction, parse_transaction
 from chain.node import node_signing_key
 from chain.peers import peer_urls
+from chain.services.mempool import pending_views
 from chain.store import binary_cursor
 from chain.units import kwh_text, tokens_text
 
@@ -290,32 +291,12 @@ def _check_stateful(
     waiting. A sender who queued thousands is served one per round like everybody else, and
     one who arrives later joins the round in progress rather than the end of the queue.
     """
-    # Accounts and the mempool are read in one statement, hence one snapshot: a
-    # block committing in between cannot make a replayed nonce look fresh.
-    senders = sorted({tx.sender for tx in txs})
-    with binary_cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT a.address, a.nonce,
-                   -- unbonded stake whose release height is reached is spendable in the next block
-                   a.balance + CASE WHEN a.unbonding_release_height <= %b THEN a.unbonding ELSE 0 END,
-                   a.energy_wh,
-                   COALESCE(m.pending, 0), COALESCE(m.debit, 0), COALESCE(m.energy_debit, 0),
-                   COALESCE(m.last_turn, 0)
-              FROM chain_account a
-              LEFT JOIN (SELECT sender, count(*) AS pending, sum(token_debit)::bigint AS debit,
-                                sum(energy_debit_wh)::bigint AS energy_debit, max(turn) AS last_turn
-                           FROM chain_mempooltx WHERE sender = ANY(%b) GROUP BY sender) m
-                ON m.sender = a.address
-             WHERE a.address = ANY(%b)
-            """,
-            [next_height, senders, senders],
-        )
-        # address -> [next nonce, free tokens, free Wh, waiting, next turn], net of what already waits
-        known = {
-            row[0]: [row[1] + row[4], row[2] - row[5], row[3] - row[6], row[4], max(row[7] + 1, oldest_turn)]
-            for row in cursor.fetchall()
-        }
+    views = pending_views(sorted({tx.sender for tx in txs}), next_height=next_height)
+    # address -> [next nonce, free tokens, free Wh, waiting, next turn], as the batch goes on
+    known = {
+        address: [v.next_nonce, v.free_tokens, v.free_wh, v.waiting, max(v.last_turn + 1, oldest_turn)]
+        for address, v in views.items()
+    }
     problems, turns = [], []
     for index, tx in enumerate(txs):
         if tx.sender not in known:

@@ -12,7 +12,7 @@ from chain.ledger.tx import Transaction, sign_transaction
 from chain.models import ChainHead
 from chain.node import node_address, node_signing_key
 from chain.services.admission import transactions_submit
-from chain.services.wallets import next_nonce
+from chain.services.mempool import next_nonce
 
 #: pg advisory lock id held while the nonce is picked and the transaction admitted.
 NODE_SIGNER_LOCK = 0x67747876  # "gtxv"

@@ -12,8 +12,9 @@ from nacl.signing import SigningKey
 
 from chain.ledger.keys import address_of, new_signing_key
 from chain.ledger.tx import Transaction, sign_transaction
-from chain.models import Account, ChainHead, MempoolTx, Wallet
+from chain.models import ChainHead, Wallet
 from chain.services.admission import transactions_submit
+from chain.services.mempool import next_nonce
 
 RESEAL_BATCH = 500
 
@@ -86,12 +87,6 @@ def wallets_reseal() -> int:
         moved += len(batch)
         if len(batch) < RESEAL_BATCH:
             return moved
-
-
-def next_nonce(address: str) -> int:
-    """The nonce the account's next transaction must carry: committed ones plus those waiting."""
-    committed = Account.objects.filter(address=address).values_list("nonce", flat=True).first()
-    return (committed or 0) + MempoolTx.objects.filter(sender=address).count()
 
 
 def wallet_submit(*, wallet: Wallet, kind: str, payload: dict) -> Transaction:

@@ -6,7 +6,8 @@ import pytest
 
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
-from meters.services import demo_meter_key, demo_meters_register, next_nonce
+from chain.services.mempool import next_nonce
+from meters.services import demo_meter_key, demo_meters_register
 
 MINUTE_MS = 60_000
 

@@ -86,7 +86,7 @@ def test_a_revoked_meter_is_refused_at_the_intake(meters, produce):
     head = ChainHead.objects.get()
     from chain.ledger.tx import sign_transaction
     from chain.services.admission import transactions_submit
-    from meters.services import next_nonce
+    from chain.services.mempool import next_nonce
 
     mea = demo_key("MEA")
     revoke = sign_transaction(

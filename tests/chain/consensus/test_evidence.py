@@ -9,7 +9,7 @@ from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
 from chain.models import Account, ChainHead, ChainTx, Validator
 from chain.services.admission import BatchRejected, transactions_submit
-from chain.services.wallets import next_nonce
+from chain.services.mempool import next_nonce
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
