@@ -1,12 +1,12 @@
 """Consensus messages between sites: canonical bytes, signing, and checking what a peer sent.
 
-A vote signs VOTE_DOMAIN + canonical_json({block_hash, chain_id, height,
-round, type}); a proposal also signs its ``pol_round``. A precommit's bytes are
-exactly those of ``chain.ledger.block.precommit_bytes``, so the precommits
-that decided a block are its commit certificate as they are.
+Every message signs ``chain.ledger.block.vote_bytes``: VOTE_DOMAIN +
+canonical_json({block_hash, chain_id, height, round, type}), and a proposal also
+its ``pol_round``. The commit certificate's precommits are those same bytes, so
+the precommits that decided a block are its certificate as they are.
 """
 
-from chain.ledger.encoding import VOTE_DOMAIN, canonical_json
+from chain.ledger.block import vote_bytes
 from chain.ledger.errors import LedgerError
 from chain.ledger.fields import MAX_ROUND
 from chain.ledger.keys import address_of, is_address, sign, verify
@@ -19,16 +19,14 @@ TYPES = (PROPOSAL, PREVOTE, PRECOMMIT)
 
 
 def message_bytes(chain_id: str, message: Message) -> bytes:
-    body = {
-        "chain_id": chain_id,
-        "height": message.height,
-        "round": message.round,
-        "type": message.type,
-        "block_hash": message.block_hash,
-    }
-    if message.type == PROPOSAL:
-        body["pol_round"] = message.pol_round
-    return VOTE_DOMAIN + canonical_json(body)
+    return vote_bytes(
+        chain_id=chain_id,
+        height=message.height,
+        round=message.round,
+        vote_type=message.type,
+        block_hash=message.block_hash,
+        pol_round=message.pol_round if message.type == PROPOSAL else None,
+    )
 
 
 def sign_message(key, chain_id: str, message: Message) -> dict:

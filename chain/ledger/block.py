@@ -284,15 +284,27 @@ def mine(header: BlockHeader) -> BlockHeader:
     return replace(header, nonce=nonce)
 
 
+def vote_bytes(
+    *, chain_id: str, height: int, round: int, vote_type: str, block_hash: str, pol_round: int | None = None
+) -> bytes:
+    """What every consensus message signs (proposal, prevote, precommit), encoded in this one
+    place: a precommit in a commit certificate is then the very message its validator sent.
+    A proposal also signs its ``pol_round``."""
+    body = {
+        "chain_id": chain_id,
+        "height": height,
+        "round": round,
+        "type": vote_type,
+        "block_hash": block_hash,
+    }
+    if pol_round is not None:
+        body["pol_round"] = pol_round
+    return VOTE_DOMAIN + canonical_json(body)
+
+
 def precommit_bytes(*, chain_id: str, height: int, round: int, block_hash: str) -> bytes:
-    return VOTE_DOMAIN + canonical_json(
-        {
-            "chain_id": chain_id,
-            "height": height,
-            "round": round,
-            "type": "precommit",
-            "block_hash": block_hash,
-        }
+    return vote_bytes(
+        chain_id=chain_id, height=height, round=round, vote_type="precommit", block_hash=block_hash
     )
 
 
