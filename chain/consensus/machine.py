@@ -3,7 +3,7 @@
 Buchman, Kwon and Milosevic (2018, arXiv 1807.04938). The machine is pure: it
 is fed messages and timeouts and answers with actions (broadcast a message,
 schedule a timeout, decide). It neither signs, sends, sleeps nor stores; a
-driver does (the site: chain.consensus.driver; the tests: the simulation).
+driver does (the site: chain.services.consensus.step; the tests: the simulation).
 Values are block hashes: the driver holds the blocks and says which are valid.
 
 Line numbers in comments refer to Algorithm 1. Where this differs:
