@@ -35,7 +35,7 @@ bench: deps
 
 lint: deps
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(PY) manage.py makemigrations --check --dry-run -v0
+	$(PY) -m gridtokenx_site.devservers -- $(PY) manage.py makemigrations --check --dry-run -v0
 
 format: deps
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
