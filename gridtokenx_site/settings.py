@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
+    "django_prometheus",
     "chain",
     "trading",
     "grid",
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request counts and latencies by view for /metrics; first and last so they time the whole stack.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -55,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "gridtokenx_site.urls"
@@ -256,6 +260,10 @@ GTX_BROWSER_WRITE_RATE = env("GTX_BROWSER_WRITE_RATE", default="60/min")
 # WebSocket streams (ws/chain/, ws/market/, ws/grid/) open at once from one client address,
 # per site: a browser holds one or two per tab; more are closed with 4429.
 GTX_STREAMS_PER_CLIENT = env.int("GTX_STREAMS_PER_CLIENT", default=64)
+
+# The operator's Prometheus scraper sends this as a bearer token to /metrics; unset, the
+# route answers 404. `make run` sets a development token (README "Operations").
+GTX_METRICS_TOKEN = env("GTX_METRICS_TOKEN", default="")
 SPECTACULAR_SETTINGS = {
     "TITLE": "GridTokenX API",
     "DESCRIPTION": "Peer-to-peer energy trading ledger. Signed transactions, blocks, accounts.",

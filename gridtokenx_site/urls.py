@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from chain.forms import ThrottledAdminLoginForm
+from chain.views.metrics import metrics_view
 
 # The admin's login counts against the same limits as the site's (chain.services.accounts).
 admin.site.login_form = ThrottledAdminLoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/market/", include("trading.urls")),
     path("api/v1/meters/", include("meters.api_urls")),
     path("api/v1/grid/", include("grid.api_urls")),

@@ -19,7 +19,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chain import selectors
+from chain import metrics, selectors
 from chain.api import errors
 from chain.api.errors import error_response
 from chain.api.parsers import StrictJSONParser, json_body
@@ -197,6 +197,7 @@ class TransactionSubmitView(APIView):
         try:
             txs = transactions_submit(wires)
         except BatchRejected as exc:
+            metrics.intake_counted(refused=len(wires), code=exc.code)
             if exc.retry_later:
                 # A full mempool is the site's overload (503); a sender's full share, its own (429).
                 busy = exc.code == SENDER_BUSY
@@ -207,6 +208,7 @@ class TransactionSubmitView(APIView):
                 response["Retry-After"] = str(RETRY_AFTER_SECONDS)
                 return response
             return error_response(exc.code, exc.message, status.HTTP_400_BAD_REQUEST, problems=exc.problems)
+        metrics.intake_counted(admitted=len(txs))
         return Response(
             {"accepted": len(txs), "hashes": [tx.hash for tx in txs], "status": "pending"},
             status=status.HTTP_202_ACCEPTED,
