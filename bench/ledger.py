@@ -32,6 +32,7 @@ import httpx
 import psutil
 import psycopg
 
+from bench.limits import signature_limit, verify_seconds
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of, signing_key_from_seed
 from chain.ledger.tx import sign_transaction
@@ -133,6 +134,7 @@ def run() -> dict:
         flush=True,
     )
 
+    verify_s = verify_seconds()  # before the site runs
     tmp = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
     site, procs = start_site(tmp, block_interval_ms=interval_ms)
     try:
@@ -142,11 +144,18 @@ def run() -> dict:
         cpu_before = _cpu_seconds(procs)
         result = _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, seconds, drain_s)
         cpu = {name: round(t - cpu_before[name], 2) for name, t in _cpu_seconds(procs).items()}
-        return result | {
-            "block_interval_ms": interval_ms,
-            **_blocks(conn, start_height),
-            "cpu_us_per_tx": {name: round(t * 1e6 / max(result["committed"], 1)) for name, t in cpu.items()},
-        }
+        limit = signature_limit(sites=1, finalized_tx_per_s=result["committed_tx_per_s"], verify_s=verify_s)
+        return (
+            result
+            | limit
+            | {
+                "block_interval_ms": interval_ms,
+                **_blocks(conn, start_height),
+                "cpu_us_per_tx": {
+                    name: round(t * 1e6 / max(result["committed"], 1)) for name, t in cpu.items()
+                },
+            }
+        )
     finally:
         stop_site(site, procs)
 

@@ -42,6 +42,7 @@ from pathlib import Path
 import httpx
 
 from bench.ledger import _blocks, _cpu_seconds, _env_int, _latency_figures, _percentile, _pg
+from bench.limits import signature_limit, verify_seconds
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
@@ -137,6 +138,7 @@ def run() -> dict:
     batches_per_thread = -(-rate * seconds // (batch * threads))
     groups = [list(range(t * group, (t + 1) * group)) for t in range(threads)]
 
+    verify_s = verify_seconds()  # before the site runs
     tmp = Path(tempfile.mkdtemp(prefix="bench-market-"))
     bench_genesis(tmp / "genesis.toml", threads * group)
     genesis = load_genesis(tmp / "genesis.toml")
@@ -172,15 +174,22 @@ def run() -> dict:
         cpu_before = _cpu_seconds(procs)
         result = _measure(site, conn, signed, rate, seconds, drain_s, start_height)
         cpu = {name: round(t - cpu_before[name], 2) for name, t in _cpu_seconds(procs).items()}
-        return result | {
-            "batch": batch,
-            "client_threads": threads,
-            "traders": threads * group,
-            "block_interval_ms": interval_ms,
-            **_blocks(conn, start_height),
-            **_block_gaps(conn, start_height),
-            "cpu_us_per_order": {name: round(t * 1e6 / max(result["filled"], 1)) for name, t in cpu.items()},
-        }
+        limit = signature_limit(sites=1, finalized_tx_per_s=result["filled_orders_per_s"], verify_s=verify_s)
+        return (
+            result
+            | limit
+            | {
+                "batch": batch,
+                "client_threads": threads,
+                "traders": threads * group,
+                "block_interval_ms": interval_ms,
+                **_blocks(conn, start_height),
+                **_block_gaps(conn, start_height),
+                "cpu_us_per_order": {
+                    name: round(t * 1e6 / max(result["filled"], 1)) for name, t in cpu.items()
+                },
+            }
+        )
     finally:
         stop_site(site, procs)
 

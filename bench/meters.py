@@ -35,6 +35,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from bench.ledger import _blocks, _env_int, _latency_figures, _pg
+from bench.limits import signature_limit, verify_seconds
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of, signing_key_from_seed
 from chain.ledger.tx import sign_transaction
@@ -149,6 +150,7 @@ def run() -> dict:
         bodies = [body for part in parts for body in part.result()]
     print(f"signed {n * per_meter} readings in {time.monotonic() - t_sign:.1f}s", flush=True)
 
+    verify_s = verify_seconds()  # before the site runs
     tmp = Path(tempfile.mkdtemp(prefix="bench-meters-"))
     site, procs = start_site(tmp, extra_env={"DB_CONN_MAX_AGE": "600"})
     root = f"gtx-bench-{uuid.uuid4().hex[:8]}/meters"
@@ -177,7 +179,8 @@ def run() -> dict:
         _wait_for_bridge(mqtt_url, root)
         start_height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
         result = _measure(conn, mqtt_url, root, meters, bodies, groups, per_meter, rate, seconds, drain_s)
-        return result | {"meters": n, **_blocks(conn, start_height)}
+        limit = signature_limit(sites=1, finalized_tx_per_s=result["readings_per_s"], verify_s=verify_s)
+        return result | limit | {"meters": n, **_blocks(conn, start_height)}
     finally:
         if bridge is not None:
             bridge.terminate()

@@ -20,6 +20,10 @@ p50/p95/p99 seconds from submit to final at every site, and per site the
 height, state root, and its own figures; and the cores the sites' daphne,
 Celery worker and beat ("celery"), and the PostgreSQL server used while the
 load was offered, and in the IDLE_SECONDS before it.
+And what bounds it, measured in the same run before the sites start
+(bench.limits): one ed25519 verify (``verify_us``), ``limit_tx_per_s`` = cores /
+(sites × verify seconds), and ``efficiency`` = finalized tx/s / that limit: the ratio
+that stays comparable between machines.
 Fails (exit 1) when the sites' blocks or state roots differ at their common height.
 
 Environment: BENCH_SITES (4), BENCH_SECONDS (20), BENCH_RATE (2000),
@@ -40,6 +44,7 @@ import httpx
 from websockets.sync.client import connect
 
 from bench.ledger import _cpu_seconds, _env_int, _latency_figures
+from bench.limits import signature_limit, verify_seconds
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
@@ -129,6 +134,7 @@ def run() -> dict:
     n = _env_int("BENCH_SENDERS", 200)
     drain_s = _env_int("BENCH_DRAIN_SECONDS", 30)
     names = site_names(count)
+    verify_s = verify_seconds()  # before anything else runs on the machine
     tmp = Path(tempfile.mkdtemp(prefix="bench-network-"))
     bench_genesis(tmp / "genesis.toml", n)
     genesis = load_genesis(tmp / "genesis.toml")
@@ -173,16 +179,23 @@ def run() -> dict:
         offered, cores_used = _cores_used(procs, _offer, sites, signed, batch, site_rate, seconds)
         submitted, rejected, backpressure = offered
         _drain(sites, watchers, submitted, start_heights, drain_s)
-        return _figures(sites, watchers, submitted, rejected, backpressure, start_heights) | {
-            "cores_used_idle": idle_cores,
-            "cores_used_while_offering": cores_used,
-            "sites": count,
-            "seconds": seconds,
-            "offered_tx_per_s": rate,
-            "batch": batch,
-            "senders": n,
-            "block_interval_ms": interval_ms,
-        }
+        figures = _figures(sites, watchers, submitted, rejected, backpressure, start_heights)
+        return (
+            figures
+            | signature_limit(
+                sites=count, finalized_tx_per_s=figures["finalized_tx_per_s"], verify_s=verify_s
+            )
+            | {
+                "cores_used_idle": idle_cores,
+                "cores_used_while_offering": cores_used,
+                "sites": count,
+                "seconds": seconds,
+                "offered_tx_per_s": rate,
+                "batch": batch,
+                "senders": n,
+                "block_interval_ms": interval_ms,
+            }
+        )
     finally:
         for w in watchers:
             w.stopping.set()
