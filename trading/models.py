@@ -73,6 +73,8 @@ class Order(models.Model):
 
 
 class Trade(models.Model):
+    """A fill. Its proceeds are held until settlement pays the seller for what was delivered."""
+
     ledger_record = records.Trade
 
     trade_id = models.CharField(max_length=64, primary_key=True)
@@ -123,6 +125,16 @@ class Trade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.energy_wh} Wh @ {self.price_per_kwh} (#{self.height})"
+
+    @property
+    def seller_earned_tokens(self) -> int:
+        """What the seller has been paid: nothing before settlement, then the delivered part."""
+        return self.paid_tokens - self.refund_tokens if self.settled_height else 0
+
+    @property
+    def buyer_cost_tokens(self) -> int:
+        """What the buyer is out of pocket: price and wheeling fee, less any refund for a shortfall."""
+        return self.paid_tokens + self.wheeling_fee_tokens - self.refund_tokens
 
 
 class LineUsage(models.Model):

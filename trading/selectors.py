@@ -7,7 +7,7 @@ templates format them.
 
 import time
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 
 from chain.models import ChainHead
 from trading.ledger.rules import MarketRules, rules_of
@@ -90,20 +90,35 @@ def fills_of(*, address: str, limit: int = 50):
 
 
 def account_market_totals(*, address: str) -> dict:
-    """What an account earned and spent on the market, and its carbon credits (g CO2 avoided)."""
-    sold = Trade.objects.filter(seller=address).aggregate(wh=Sum("energy_wh"), tokens=Sum("paid_tokens"))
+    """What an account earned and spent on the market, and its carbon credits (g CO2 avoided).
+
+    A sale earns only once its slot is settled, and only for what the seller's meters
+    delivered; until then its proceeds are held. A purchase costs its price and fee less
+    the refund of any shortfall.
+    """
+    settled = Q(settled_height__gt=0)
+    sold = Trade.objects.filter(seller=address).aggregate(
+        wh=Sum("energy_wh"),
+        delivered_wh=Sum("delivered_wh", filter=settled),
+        earned=Sum(F("paid_tokens") - F("refund_tokens"), filter=settled),
+        held=Sum("paid_tokens", filter=~settled),
+    )
     bought = Trade.objects.filter(buyer=address).aggregate(
         wh=Sum("energy_wh"),
         tokens=Sum("paid_tokens"),
         fees=Sum("wheeling_fee_tokens"),
+        refunds=Sum("refund_tokens"),
         carbon_g=Sum("carbon_g"),
         renewable_wh=Sum("energy_wh", filter=~Q(source="grid")),
     )
     return {
         "sold_wh": sold["wh"] or 0,
-        "earned_tokens": sold["tokens"] or 0,
+        "sold_delivered_wh": sold["delivered_wh"] or 0,
+        "earned_tokens": sold["earned"] or 0,
+        "held_tokens": sold["held"] or 0,
         "bought_wh": bought["wh"] or 0,
-        "spent_tokens": (bought["tokens"] or 0) + (bought["fees"] or 0),
+        "spent_tokens": (bought["tokens"] or 0) + (bought["fees"] or 0) - (bought["refunds"] or 0),
+        "refunded_tokens": bought["refunds"] or 0,
         "wheeling_fee_tokens": bought["fees"] or 0,
         "renewable_bought_wh": bought["renewable_wh"] or 0,
         "carbon_credits_g": bought["carbon_g"] or 0,

@@ -78,3 +78,39 @@ def test_a_slot_settles_in_the_database_and_the_trade_page_shows_it(
 
 def test_an_unknown_trade_is_404(chain, client):
     assert client.get(f"/market/trades/{'ab' * 32}/").status_code == 404
+
+
+def test_a_sale_with_nothing_delivered_is_shown_as_unpaid_and_the_buyer_as_refunded(
+    users, produce, slot, monkeypatch, login_as
+):
+    order_place(wallet=users["solar_somchai"].wallet, **sell(slot, kwh=10, price=3_500_000))
+    produce()
+    order_place(wallet=users["home_malee"].wallet, **buy(slot, kwh=4, price=4_000_000))
+    produce()
+    seller, buyer = address(users, "solar_somchai"), address(users, "home_malee")
+    held = selectors.account_market_totals(address=seller)
+    assert (held["earned_tokens"], held["held_tokens"]) == (0, 14 * TOKEN)
+    fills = login_as("solar_somchai").get("/market/trade/?part=fills").content.decode()
+    assert "held until delivery" in fills and "amount-in" not in fills
+
+    # The slot ends and its grace passes with no reading from the seller's meters.
+    monkeypatch.setattr(clock, "now_ms", lambda: slot + SLOT_MS + 5 * 60_000 + 1_000)
+    assert produce() is not None
+    trade = Trade.objects.get()
+    assert (trade.delivered_wh, trade.refund_tokens) == (0, 14 * TOKEN)
+
+    sold = selectors.account_market_totals(address=seller)
+    assert (sold["sold_wh"], sold["sold_delivered_wh"], sold["earned_tokens"], sold["held_tokens"]) == (
+        4_000,
+        0,
+        0,
+        0,
+    )
+    bought = selectors.account_market_totals(address=buyer)
+    assert bought["spent_tokens"] == trade.wheeling_fee_tokens  # the price came back; a fee does not
+    assert bought["refunded_tokens"] == 14 * TOKEN
+    fills = login_as("solar_somchai").get("/market/trade/?part=fills").content.decode()
+    assert "not delivered" in fills and "amount-in" not in fills and "held" not in fills
+    assert "earned 0" in fills
+    buyer_fills = login_as("home_malee").get("/market/trade/?part=fills").content.decode()
+    assert "refunded" in buyer_fills
