@@ -27,12 +27,15 @@ from chain.units import TOKEN_DECIMALS, tokens_text
 
 #: ASCII digits only (``\d`` would take Thai or full-width digits), one point at most.
 DECIMAL_RE = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+#: Commas are accepted only where they group thousands: "1,500" or "12,345.5", never "1,5".
+GROUPED_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
 
 # Messages people read; tests import them.
 AMOUNT_NOT_A_NUMBER = "Enter an amount in tokens, such as 12 or 0.5."
 AMOUNT_NOT_POSITIVE = "The amount must be more than zero."
 AMOUNT_TOO_PRECISE = f"Use at most {TOKEN_DECIMALS} decimal places (the smallest unit is 0.000001 token)."
 AMOUNT_TOO_LARGE = "That amount is larger than the ledger can hold."
+COMMA_NOT_GROUPING = "Use a point for decimals (1.5); a comma may only separate thousands (1,500)."
 AMOUNT_OVER_AVAILABLE = "That is more than you can send: {available} tokens available."
 AMOUNT_OVER_STAKED = "That is more than you can unbond: {unbondable} tokens staked."
 ADDRESS_MALFORMED = "An address is 64 characters, 0-9 and a-f (copy it from the recipient's wallet page)."
@@ -47,6 +50,21 @@ TOO_MANY_ATTEMPTS = {
 }
 
 
+def typed_number(text: str | None) -> str:
+    """A number as a person typed it, with thousands commas taken out.
+
+    A comma that does not group thousands is refused rather than dropped: "1,5"
+    meant 1.5 in much of the world, and read as 15 it would sign an order ten times
+    too large.
+    """
+    text = (text or "").strip()
+    if "," in text:
+        if not GROUPED_RE.fullmatch(text):
+            raise forms.ValidationError(COMMA_NOT_GROUPING)
+        text = text.replace(",", "")
+    return text
+
+
 def parse_decimal_units(
     text: str, *, decimals: int, not_a_number: str, not_positive: str, too_precise: str
 ) -> int:
@@ -56,7 +74,7 @@ def parse_decimal_units(
     Decimal, never float, so "0.1" token is exactly 100,000 units. Raises
     ValidationError with the message to show beside the field.
     """
-    text = (text or "").strip().replace(",", "").replace("_", "")
+    text = typed_number(text)
     if text.startswith("-"):
         raise forms.ValidationError(not_positive)
     if not DECIMAL_RE.fullmatch(text):

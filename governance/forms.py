@@ -7,7 +7,7 @@ person reads beside a field is what the block would say.
 
 from django import forms
 
-from chain.forms import parse_decimal_units, parse_token_amount
+from chain.forms import parse_decimal_units, parse_token_amount, typed_number
 from chain.ledger.errors import LedgerError
 from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
@@ -139,9 +139,9 @@ class ProposalForm(forms.Form):
         return self.cleaned_data.get("action") or ""
 
     def clean_value(self):
-        text = (self.cleaned_data.get("value") or "").strip().replace(",", "").replace("_", "")
         if self.data.get(self.add_prefix("action")) != r.PARAM_CHANGE:
             return None
+        text = typed_number(self.cleaned_data.get("value"))
         param = self.data.get(self.add_prefix("param"), "")
         if param not in r.PARAM_LIMITS:
             return None

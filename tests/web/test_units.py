@@ -5,7 +5,7 @@ from django import forms as django_forms
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chain.forms import AMOUNT_TOO_PRECISE, parse_token_amount
+from chain.forms import AMOUNT_TOO_PRECISE, COMMA_NOT_GROUPING, parse_token_amount
 from chain.ledger.encoding import MAX_SAFE_INTEGER
 from chain.templatetags.chain_units import kwh, payload_fields, tokens
 
@@ -40,10 +40,22 @@ def test_kwh_shows_three_decimals(wh, shown):
         ("12.345678", 12_345_678),
         (" 1,000.5 ", 1_000_500_000),
         (".5", 500_000),
+        ("1,500", 1_500_000_000),
+        ("12,345,678.25", 12_345_678_250_000),
     ],
 )
 def test_parse_token_amount_is_exact(text, units):
     assert parse_token_amount(text) == units
+
+
+@pytest.mark.parametrize(
+    "text", ["1,5", "1,50", "15,00", ",5", "1,5000", "1,000,0", "1.000,5", "1,,000", "1,000.5,0"]
+)
+def test_a_comma_that_does_not_group_thousands_is_refused_not_dropped(text):
+    """ "1,5" meant 1.5 to many people: read as 15 it would sign ten times what was meant."""
+    with pytest.raises(django_forms.ValidationError) as info:
+        parse_token_amount(text)
+    assert info.value.messages == [COMMA_NOT_GROUPING]
 
 
 @given(st.integers(min_value=1, max_value=MAX_SAFE_INTEGER))

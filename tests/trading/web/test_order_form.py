@@ -3,6 +3,7 @@
 import pytest
 from django import forms
 
+from chain.forms import COMMA_NOT_GROUPING
 from chain.models import MempoolTx
 from trading import forms as f
 from trading.forms import parse_kwh, parse_price
@@ -102,6 +103,8 @@ BAD_ORDERS = [
     ("consumer", {"energy_kwh": "0"}, "energy_kwh", f.ENERGY_NOT_POSITIVE),
     ("consumer", {"energy_kwh": "-3"}, "energy_kwh", f.ENERGY_NOT_POSITIVE),
     ("consumer", {"energy_kwh": "1.2345"}, "energy_kwh", f.ENERGY_TOO_PRECISE),
+    ("consumer", {"energy_kwh": "1,5"}, "energy_kwh", COMMA_NOT_GROUPING),
+    ("consumer", {"price": "3,5"}, "price", COMMA_NOT_GROUPING),
     ("consumer", {"energy_kwh": "10000.001"}, "energy_kwh", "The largest order is 10,000.000 kWh."),
     ("consumer", {"energy_kwh": "9" * 29}, "energy_kwh", "The largest order is 10,000.000 kWh."),
     ("consumer", {"price": "0.5"}, "price", "The market takes prices from 1.00 to 20.00 tokens per kWh."),
