@@ -197,6 +197,23 @@ class OrderForm(forms.Form):
                 )
         return data
 
+    def ticket_summary(self) -> dict:
+        """What signing this ticket would do, in integers: shown before the person signs.
+
+        A buy escrows the energy at its limit plus the dearest wheeling fee from its zone
+        (the fee reserve); a sell escrows its Wh. Call after ``is_valid()``.
+        """
+        data = self.cleaned_data
+        energy_wh, price = data["energy_kwh"], data["price"]
+        total = r.value_units(energy_wh, price)
+        summary = {"side": data["side"], "energy_wh": energy_wh, "price": price, "total": total}
+        if data["side"] == r.BUY:
+            lock = r.buy_lock_units(energy_wh, price, self.rules.max_fee_per_kwh[data["zone"]])
+            summary |= {"escrow_tokens": lock, "fee_reserve": lock - total}
+        else:
+            summary |= {"escrow_wh": energy_wh, "source": data["source"]}
+        return summary
+
     # --- for the service --------------------------------------------------------
 
     def order(self) -> dict:

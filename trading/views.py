@@ -270,6 +270,16 @@ def order_check(request):
 @login_required
 @transacting_user_required
 @require_POST
+def order_preview(request):
+    """htmx: what the ticket as typed would sign and escrow, or that it cannot be signed yet."""
+    form = _new_form(request.user.wallet, request.POST)
+    context = {"summary": form.ticket_summary() if form.is_valid() else None, **_form_context(form)}
+    return render(request, "trading/_ticket_summary.html", context)
+
+
+@login_required
+@transacting_user_required
+@require_POST
 def order_cancel_view(request, order_id):
     """Sign and submit a cancel of one of the person's own orders (429 past the write rate)."""
     wallet = request.user.wallet

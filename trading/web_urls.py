@@ -9,6 +9,7 @@ urlpatterns = [
     path("trade/", views.trade, name="market-trade"),
     path("trade/order/", views.order_submit, name="market-order"),
     path("trade/check/", views.order_check, name="market-check"),
+    path("trade/preview/", views.order_preview, name="market-preview"),
     path("orders/<str:order_id>/cancel/", views.order_cancel_view, name="market-cancel"),
     path("trades/<str:trade_id>/", settlement_views.trade_detail, name="market-trade-detail"),
 ]

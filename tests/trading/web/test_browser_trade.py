@@ -98,6 +98,14 @@ def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(l
             expect(somchai.locator("#market-mine .cancel-order")).to_be_visible(timeout=LIVE)
             somchai.screenshot(path=SHOTS / "market-trade-resting-sell.png", full_page=True)
 
+            # Before signing, the ticket says what will be signed and escrowed.
+            malee.fill("#id_order-energy_kwh", energy)
+            malee.fill("#id_order-price", buy_price)
+            expect(malee.locator('#ticket-summary [data-summary="total"]')).to_have_text(
+                tokens(value_units(energy_wh, parse_price(buy_price))) + " GTX", timeout=LIVE
+            )
+            expect(malee.locator('#ticket-summary [data-summary="escrow-tokens"]')).to_be_visible()
+            malee.screenshot(path=SHOTS / "market-ticket-summary-phone.png", full_page=True)
             place(malee, energy=energy, price=buy_price)
             expect(malee.locator("#order-ticket .flash-success")).to_contain_text("Signed and sent")
 
@@ -126,6 +134,8 @@ def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(l
             for page in (somchai, malee):
                 assert page.evaluate("window.stillTheSamePage") is True
 
+            # The sale is held until the slot is settled against the seller's meters, not earned yet.
+            expect(somchai.locator("#market-fills tr[data-trade]").first).to_contain_text("held")
             somchai.screenshot(path=SHOTS / "market-trade-producer.png", full_page=True)
             malee.screenshot(path=SHOTS / "market-trade-consumer-phone.png", full_page=True)
 

@@ -4,9 +4,10 @@ import pytest
 from django import forms
 
 from chain.forms import COMMA_NOT_GROUPING
-from chain.models import MempoolTx
+from chain.models import ChainHead, MempoolTx
 from trading import forms as f
 from trading.forms import parse_kwh, parse_price
+from trading.ledger.rules import rules_of
 from trading.selectors import slots_open
 from trading.services import order_place
 
@@ -198,3 +199,49 @@ def test_a_field_is_checked_alone_as_it_is_typed(
 
 def test_checking_an_unknown_field_is_404(client_as, chain):
     assert client_as("consumer").post("/market/trade/check/?field=nonce", order_data()).status_code == 404
+
+
+def summary_values(body: str) -> dict[str, int]:
+    """The integers the ticket summary shows, by what they are."""
+    values = {}
+    for part in body.split('data-summary="')[1:]:
+        name, rest = part.split('"', 1)
+        values[name] = int(rest.split('data-value="', 1)[1].split('"', 1)[0])
+    return values
+
+
+def test_the_ticket_says_what_a_buy_will_sign_and_escrow_before_it_is_signed(
+    client_as, chain, ledger_snapshot
+):
+    before = ledger_snapshot()
+    response = client_as("consumer").post("/market/trade/preview/", order_data(energy_kwh="1.5", price="3.5"))
+    assert response.status_code == 200
+    values = summary_values(response.content.decode())
+    fee = rules_of(ChainHead.objects.get().params).max_fee_per_kwh["bangkok"]
+    assert values == {
+        "energy-wh": 1_500,
+        "total": 1_500 * 3_500_000 // 1_000,
+        "fee-reserve": 1_500 * fee // 1_000,
+        "escrow-tokens": 1_500 * (3_500_000 + fee) // 1_000,
+    }
+    assert ledger_snapshot() == before  # a preview signs nothing
+
+
+def test_the_ticket_summary_of_a_sell_shows_the_energy_escrowed(client_as, chain):
+    data = order_data(side="sell", source="solar", energy_kwh="2.5", price="3.25")
+    values = summary_values(client_as("producer").post("/market/trade/preview/", data).content.decode())
+    assert values == {"energy-wh": 2_500, "total": 8_125_000, "escrow-wh": 2_500}
+
+
+@pytest.mark.parametrize("energy", ["1,5", "", "-1"])
+def test_an_incomplete_or_ambiguous_ticket_has_no_summary(client_as, chain, energy):
+    body = (
+        client_as("consumer").post("/market/trade/preview/", order_data(energy_kwh=energy)).content.decode()
+    )
+    assert "data-summary=" not in body and "appears here once the ticket is complete" in body
+
+
+@pytest.mark.parametrize(("role", "status"), [("anonymous", 302), ("regulator", 403)])
+def test_only_traders_get_a_ticket_summary(client_as, client, chain, role, status):
+    http = client if role == "anonymous" else client_as(role)
+    assert http.post("/market/trade/preview/", order_data()).status_code == status
