@@ -3,7 +3,10 @@
 Pure integer arithmetic, so a displayed amount is exactly the amount on chain.
 """
 
+from datetime import datetime
+
 from django import template
+from django.utils.dateparse import parse_datetime
 
 from chain.units import kwh_text, tokens_text
 
@@ -24,6 +27,12 @@ def kwh(energy_wh) -> str:
     if energy_wh is None or energy_wh == "":
         return ""
     return kwh_text(int(energy_wh))
+
+
+@register.filter
+def iso_datetime(value) -> datetime | None:
+    """An ISO 8601 time as a peer's JSON gives it -> an aware datetime the ``date`` filter shows locally."""
+    return parse_datetime(value) if isinstance(value, str) else None
 
 
 @register.filter

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from chain import selectors as chain_selectors
 from chain.models import Account, Validator
 from chain.node import node_address
+from chain.peers import peer_urls
 from chain.views.access import STAFF, account_owners, user_role
 from chain.views.field_checks import field_check_response, with_live_checks
 from governance import selectors, services
@@ -73,13 +74,17 @@ def validator_list(request):
     if request.GET.get("part") == "health":
         validators = list(Validator.objects.order_by("-active", "-authority", "name"))
         me = node_address()
-        # This site answers for itself without a round trip (its own URL may be a public name).
-        health = selectors.node_health(
-            urls=sorted({v.url for v in validators if v.url and v.public_key != me})
-        )
+        # The URLs consensus uses (GTX_PEER_URLS over the genesis urls): a peer is up here
+        # exactly when this site can reach it. This site answers for itself without a round trip.
+        urls = peer_urls(active_only=False)
+        health = selectors.node_health(urls=sorted(set(urls.values())))
         health[me] = selectors.own_health()
         rows = [
-            {"validator": v, "health": health[me] if v.public_key == me else health.get(v.url)}
+            {
+                "validator": v,
+                "url": urls.get(v.public_key, ""),
+                "health": health[me] if v.public_key == me else health.get(urls.get(v.public_key)),
+            }
             for v in validators
         ]
         return render(request, "governance/_health.html", {"rows": rows, "node_address": me})

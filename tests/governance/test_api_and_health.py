@@ -3,6 +3,7 @@
 import pytest
 from django.core.cache import cache
 
+from chain.models import Validator
 from governance import selectors
 from gridtokenx_site.devservers import free_port
 
@@ -64,3 +65,21 @@ def test_node_health_reads_live_sites_and_marks_dead_ones(chain, live_server):
     assert not health[dead]["reachable"] and health[dead]["height"] is None
     # Remembered for a few seconds: a second page view does not ask again.
     assert selectors.node_health(urls=[dead])[dead]["checked_at"] == health[dead]["checked_at"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_health_page_probes_the_peer_urls_the_site_uses_not_the_genesis_ones(
+    chain, live_server, client_as, settings
+):
+    """GTX_PEER_URLS says where MEA's site really is; its genesis url is not where it runs."""
+    mea = Validator.objects.get(name="MEA")
+    genesis_url = f"http://127.0.0.1:{free_port()}"
+    Validator.objects.filter(pk=mea.pk).update(url=genesis_url)  # nothing answers there
+    settings.GTX_PEER_URLS = {"MEA": live_server.url}
+    cache.delete_many([f"gov:health:{url}" for url in (live_server.url, genesis_url)])
+
+    page = client_as("consumer").get("/validators/?part=health").content.decode()
+
+    row = page.split('data-health="MEA"', 1)[1].split("</tr>", 1)[0]
+    assert "● up" in row and live_server.url in row
+    assert genesis_url not in page
