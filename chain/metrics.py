@@ -111,6 +111,10 @@ class ChainCollector:
         status = selectors.node_status()
         for name, documentation, key in STATUS_GAUGES:
             yield GaugeMetricFamily(name, documentation, value=status[key])
+        consensus_figures = status["consensus_metrics"]
+        for key in ("total_stake", "missed_blocks", "rounds_completed"):
+            documentation = f"{key.replace('_', ' ').capitalize()} (the seed's ConsensusMetrics)."
+            yield GaugeMetricFamily(f"gtx_{key}", documentation, value=consensus_figures[key])
         step = GaugeMetricFamily("gtx_consensus_step", "1 for the step consensus is in.", labels=["step"])
         step.add_metric([selectors.consensus_status()["step"] or "waiting"], 1)
         yield step

@@ -83,6 +83,40 @@ def node_status() -> dict:
         "peers_up": peers_up(list(peers.values())),
         "active_validators": Validator.objects.filter(active=True).count(),
         "evidence": consensus["evidence"],
+        "consensus_metrics": consensus_metrics(head),
+    }
+
+
+#: Blocks the average block time is taken over.
+BLOCK_TIME_WINDOW = 100
+
+
+def consensus_metrics(head: ChainHead) -> dict:
+    """The seed's ConsensusMetrics, read from the committed chain (nothing here is estimated).
+
+    ``rounds_completed`` counts every round the network ran to commit its blocks (a block
+    decided in round r took r + 1); ``missed_blocks`` sums the validators' missed proposals.
+    """
+    voting = Validator.objects.filter(active=True, jailed=False)
+    totals = Block.objects.aggregate(later_rounds=Sum("round"))
+    window = list(
+        Block.objects.filter(height__in=[head.height, max(head.height - BLOCK_TIME_WINDOW, 1)])
+        .order_by("height")
+        .values_list("height", "timestamp_ms")
+    )
+    average_ms = None
+    if len(window) == 2 and window[1][0] > window[0][0]:
+        average_ms = (window[1][1] - window[0][1]) // (window[1][0] - window[0][0])
+    return {
+        "active_validators": voting.count(),
+        "total_stake": Account.objects.filter(address__in=voting.values("public_key")).aggregate(
+            s=Sum("staked")
+        )["s"]
+        or 0,
+        "average_block_time_ms": average_ms,
+        "last_finalized_height": head.height,
+        "missed_blocks": Validator.objects.aggregate(m=Sum("missed_total"))["m"] or 0,
+        "rounds_completed": head.height + (totals["later_rounds"] or 0),
     }
 
 

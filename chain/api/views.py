@@ -415,6 +415,19 @@ class StatusView(PublicRead):
                 "peers_up": serializers.IntegerField(),
                 "active_validators": serializers.IntegerField(),
                 "evidence": serializers.IntegerField(),
+                "consensus_metrics": inline_serializer(
+                    "ConsensusMetrics",
+                    {
+                        "active_validators": serializers.IntegerField(),
+                        "total_stake": serializers.IntegerField(help_text="Smallest token units."),
+                        "average_block_time_ms": serializers.IntegerField(
+                            allow_null=True, help_text="Over the last 100 blocks."
+                        ),
+                        "last_finalized_height": serializers.IntegerField(),
+                        "missed_blocks": serializers.IntegerField(),
+                        "rounds_completed": serializers.IntegerField(),
+                    },
+                ),
             },
         ),
     )

@@ -19,7 +19,11 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({**status, "validators": validators}, default=str))
             return
         for key, value in status.items():
-            self.stdout.write(f"{key:>18}: {value}")
+            if isinstance(value, dict):
+                for name, figure in value.items():
+                    self.stdout.write(f"{name:>22}: {figure}")
+            else:
+                self.stdout.write(f"{key:>22}: {value}")
         self.stdout.write("")
         self.stdout.write(
             f"{'validator':<14}{'region':<11}{'role':<11}{'stake GTX':>14}{'reputation':>12}"
