@@ -207,3 +207,15 @@ def test_there_is_one_refusal_class():
     )
 
     assert refusals == ["chain/ledger/errors.py:Refused"]
+
+
+def test_the_read_apis_share_one_bad_query_error():
+    """A wrong query parameter is chain.api.errors.BadQuery (400 bad_query) in every app's API."""
+    own_query_errors = sorted(
+        f"{path}:{node.name}"
+        for path, tree in site_modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and "Query" in node.name and node.name.endswith(("Error", "Query"))
+    )
+
+    assert own_query_errors == ["chain/api/errors.py:BadQuery"]
