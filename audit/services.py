@@ -31,8 +31,8 @@ ABANDONED_AFTER = timedelta(minutes=10)
 ABANDONED = "Abandoned: no progress for 10 minutes (the worker stopped)."
 
 
-class VerificationRefused(Exception):
-    pass
+class VerificationRunning(Exception):
+    """A verification is already queued or running: not a refused transaction, nothing to sign."""
 
 
 def verification_start(*, user, replay: bool) -> ChainVerification:
@@ -53,7 +53,7 @@ def verification_start(*, user, replay: bool) -> ChainVerification:
             status=VerificationStatus.ERROR, finished_at=now, problem=ABANDONED
         )
         if active.exists():
-            raise VerificationRefused(VERIFICATION_RUNNING)
+            raise VerificationRunning(VERIFICATION_RUNNING)
         verification = ChainVerification.objects.create(
             started_by=user, replay=replay, target_height=head.height, progress_at=now
         )

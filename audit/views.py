@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from audit import selectors
 from audit.models import ChainVerification
-from audit.services import VerificationRefused, verification_start
+from audit.services import VerificationRunning, verification_start
 from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from chain.models import Wallet
@@ -278,7 +278,7 @@ def verify_start(request):
     """Starts a verification: read-only over the ledger, so regulators may do it."""
     try:
         verification = verification_start(user=request.user, replay=request.POST.get("replay") == "on")
-    except VerificationRefused as exc:
+    except VerificationRunning as exc:
         messages.error(request, str(exc))
         return redirect("audit-verify")
     return redirect("audit-verification", pk=verification.pk)

@@ -23,10 +23,6 @@ from governance.models import Proposal, ProposalStatus, Vote
 MAX_LIMIT = 200
 
 
-class QueryError(Exception):
-    pass
-
-
 class TallySerializer(serializers.Serializer):
     yes_stake = serializers.IntegerField(help_text="Units staked by yes voters.")
     no_stake = serializers.IntegerField()
@@ -81,15 +77,10 @@ class GovernanceRead(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    def handle_exception(self, exc):
-        if isinstance(exc, QueryError):
-            return error_response(errors.BAD_QUERY, str(exc), status.HTTP_400_BAD_REQUEST)
-        return super().handle_exception(exc)
-
     def limit_param(self) -> int:
         limit = whole_number(self.request.query_params.get("limit", "50"))
         if limit is None or not 1 <= limit <= MAX_LIMIT:
-            raise QueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+            raise errors.BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
         return limit
 
     def proposal_or_404(self, number: int):
@@ -119,7 +110,7 @@ class ProposalListView(GovernanceRead):
     def get(self, request):
         wanted = request.query_params.get("status")
         if wanted is not None and wanted not in ProposalStatus.values:
-            raise QueryError(f"status must be one of: {', '.join(ProposalStatus.values)}.")
+            raise errors.BadQuery(f"status must be one of: {', '.join(ProposalStatus.values)}.")
         proposals = _with_args(list(selectors.proposals_list(status=wanted)[: self.limit_param()]))
         return Response(ProposalSerializer(proposals, many=True).data)
 
@@ -162,6 +153,6 @@ class VoteListView(GovernanceRead):
     def get(self, request):
         voter = request.query_params.get("voter")
         if voter is not None and not is_address(voter):
-            raise QueryError("voter must be an address: 64 lowercase hex characters.")
+            raise errors.BadQuery("voter must be an address: 64 lowercase hex characters.")
         votes = selectors.votes_list(voter=voter)[: self.limit_param()]
         return Response(VoteSerializer(votes, many=True).data)

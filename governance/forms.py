@@ -8,12 +8,11 @@ person reads beside a field is what the block would say.
 from django import forms
 
 from chain.forms import parse_decimal_units, parse_token_amount, typed_number
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import LedgerError, Refused
 from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from chain.units import TOKEN_DECIMALS, tokens_text
 from governance.ledger import rules as r
-from governance.services import GovernanceRefused
 
 # Messages people read; tests import them.
 VALUE_NOT_WHOLE = "Enter a whole number."
@@ -233,7 +232,7 @@ class ProposalForm(forms.Form):
             return "fee"
         return None
 
-    def add_refusal(self, exc: GovernanceRefused) -> None:
+    def add_refusal(self, exc: Refused) -> None:
         self.add_error(exc.field if exc.field in self.fields else None, exc.message)
 
 
@@ -281,7 +280,7 @@ class ValidatorRegisterForm(forms.Form):
         data = self.cleaned_data
         return {k: data[k] for k in ("public_key", "name", "url", "region", "authority", "active")}
 
-    def add_refusal(self, exc: GovernanceRefused) -> None:
+    def add_refusal(self, exc: Refused) -> None:
         self.add_error(exc.field if exc.field in self.fields else None, exc.message)
 
 

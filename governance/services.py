@@ -7,27 +7,18 @@ a person reads what is wrong at once instead of a failed receipt a block later.
 """
 
 from chain.ledger import errors
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import LedgerError, Refused
 from chain.ledger.tx import Transaction
 from chain.models import Account, ChainHead, Validator, Wallet
-from chain.node import node_address
-from chain.services.admission import BatchRejected
-from chain.services.node_signer import node_transaction_submit
-from chain.services.wallets import wallet_submit
+from chain.node import node_address, node_signing_key
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from governance.ledger import rules as r
 from governance.ledger.proposals import governance_params
 from governance.models import Proposal, ProposalStatus
 
 #: Which form field each refusal belongs beside.
 FIELD_OF_CODE = {r.NO_STAKE: None, r.UNKNOWN_VALIDATOR: "public_key", r.VALIDATOR_EXISTS: "public_key"}
-
-
-class GovernanceRefused(LedgerError):
-    """Nothing was submitted. ``field`` names the form field at fault, if one is."""
-
-    def __init__(self, code: str, message: str, field: str | None = None):
-        super().__init__(code, message)
-        self.field = field if field is not None else FIELD_OF_CODE.get(code)
 
 
 def _params() -> dict:
@@ -38,11 +29,10 @@ def _staked(address: str) -> int:
     return Account.objects.filter(address=address).values_list("staked", flat=True).first() or 0
 
 
-def _submit(sign_and_submit) -> Transaction:
-    try:
-        return sign_and_submit()
-    except BatchRejected as exc:
-        raise GovernanceRefused(exc.code, exc.message) from exc
+def _wallet_submit(wallet: Wallet, kind: str, payload: dict) -> Transaction:
+    return transaction_sign_submit(
+        key=wallet_key_open(wallet), kind=kind, payload=payload, fields=FIELD_OF_CODE
+    )
 
 
 def proposal_create(*, wallet: Wallet, payload: dict) -> Transaction:
@@ -51,15 +41,15 @@ def proposal_create(*, wallet: Wallet, payload: dict) -> Transaction:
     try:
         r.check_propose_payload(payload, params)
     except LedgerError as exc:
-        raise GovernanceRefused(exc.code, exc.message) from exc
+        raise Refused(exc.code, exc.message, fields=FIELD_OF_CODE) from exc
     needed = max(governance_params(params)["min_proposal_stake"], 1)
     if _staked(wallet.address) < needed:
-        raise GovernanceRefused(
+        raise Refused(
             r.NO_STAKE,
             f"Making a proposal needs at least {needed // params['token_unit']:,} tokens staked. "
             "Bond tokens on your wallet page first.",
         )
-    return _submit(lambda: wallet_submit(wallet=wallet, kind="governance_propose", payload=payload))
+    return _wallet_submit(wallet, "governance_propose", payload)
 
 
 def node_proposal_create(*, payload: dict) -> Transaction:
@@ -67,7 +57,7 @@ def node_proposal_create(*, payload: dict) -> Transaction:
     params = _params()
     needed = max(governance_params(params)["min_proposal_stake"], 1)
     if _staked(node_address()) < needed:
-        raise GovernanceRefused(
+        raise Refused(
             r.NO_STAKE,
             f"Proposing needs {needed // params['token_unit']:,} tokens staked; this validator has less.",
         )
@@ -79,13 +69,13 @@ def _vote_checks(*, address: str, proposal_id: str, option: str) -> dict:
     try:
         r.check_vote_payload(payload, {})
     except LedgerError as exc:
-        raise GovernanceRefused(exc.code, exc.message) from exc
+        raise Refused(exc.code, exc.message, fields=FIELD_OF_CODE) from exc
     proposal = Proposal.objects.filter(proposal_id=proposal_id).first()
     if proposal is None:
-        raise GovernanceRefused(r.PROPOSAL_NOT_FOUND, "No proposal has that id.")
+        raise Refused(r.PROPOSAL_NOT_FOUND, "No proposal has that id.")
     height = ChainHead.objects.only("height").get().height
     if proposal.status != ProposalStatus.OPEN or height + 1 > proposal.voting_end_height:
-        raise GovernanceRefused(
+        raise Refused(
             r.VOTING_CLOSED,
             f"Voting on proposal #{proposal.number} ended at block {proposal.voting_end_height}.",
         )
@@ -93,24 +83,19 @@ def _vote_checks(*, address: str, proposal_id: str, option: str) -> dict:
         hint = (
             "this site's validator has none" if address == node_address() else "bond some on your wallet page"
         )
-        raise GovernanceRefused(r.NO_STAKE, f"Only staked tokens vote: {hint}.")
+        raise Refused(r.NO_STAKE, f"Only staked tokens vote: {hint}.")
     return payload
 
 
 def vote_cast(*, wallet: Wallet, proposal_id: str, option: str) -> Transaction:
     """Sign and admit a governance_vote for ``wallet``; a later vote replaces it until the end."""
     payload = _vote_checks(address=wallet.address, proposal_id=proposal_id, option=option)
-    return _submit(lambda: wallet_submit(wallet=wallet, kind="governance_vote", payload=payload))
+    return _wallet_submit(wallet, "governance_vote", payload)
 
 
 def node_submit(*, kind: str, payload: dict) -> Transaction:
     """Sign ``kind``/``payload`` with this site's node key at its next free nonce and admit it."""
-    try:
-        return node_transaction_submit(kind=kind, payload=payload)
-    except LedgerError as exc:
-        raise GovernanceRefused(exc.code, exc.message) from exc
-    except BatchRejected as exc:
-        raise GovernanceRefused(exc.code, exc.message) from exc
+    return transaction_sign_submit(key=node_signing_key(), kind=kind, payload=payload, fields=FIELD_OF_CODE)
 
 
 def node_vote_cast(*, proposal_id: str, option: str) -> Transaction:
@@ -122,7 +107,7 @@ def node_vote_cast(*, proposal_id: str, option: str) -> Transaction:
 def _node_is_authority() -> None:
     signer = Validator.objects.filter(public_key=node_address()).first()
     if signer is None or not (signer.authority and signer.active and not signer.jailed):
-        raise GovernanceRefused(
+        raise Refused(
             errors.NOT_PERMITTED,
             "This site's node key is not an active authority: it cannot administer validators.",
         )
@@ -137,17 +122,15 @@ def _check_set_active(validator: Validator, active) -> None:
         unit = params.get("token_unit", 1)
         needed = params.get("min_validator_stake", 0) * unit
         if _staked(validator.public_key) < needed:
-            raise GovernanceRefused(
+            raise Refused(
                 STAKE_TOO_LOW, f"{validator.name} needs {needed // unit:,} tokens staked to be active."
             )
     elif active is False:
         others = Validator.objects.filter(active=True).exclude(public_key=validator.public_key)
         if not others.exists():
-            raise GovernanceRefused(
-                LAST_VALIDATOR, "The last active validator cannot leave: nobody would make blocks."
-            )
+            raise Refused(LAST_VALIDATOR, "The last active validator cannot leave: nobody would make blocks.")
         if not others.filter(authority=True).exists():
-            raise GovernanceRefused(
+            raise Refused(
                 LAST_VALIDATOR, "At least one active authority must remain: blocks need its precommit."
             )
 
@@ -157,18 +140,22 @@ def validator_admin(*, kind: str, payload: dict) -> Transaction:
     from governance.ledger.validators import ADMIN_KINDS
 
     if kind not in ADMIN_KINDS:
-        raise GovernanceRefused(errors.UNKNOWN_KIND, f"Unknown validator action {kind}.")
+        raise Refused(errors.UNKNOWN_KIND, f"Unknown validator action {kind}.")
     _node_is_authority()
     if kind != "validator_register":
         validator = Validator.objects.filter(public_key=payload.get("public_key", "")).first()
         if validator is None:
-            raise GovernanceRefused(r.UNKNOWN_VALIDATOR, "No validator has that public key.")
+            raise Refused(r.UNKNOWN_VALIDATOR, "No validator has that public key.", fields=FIELD_OF_CODE)
         if kind == "validator_unjail" and not validator.jailed:
-            raise GovernanceRefused("not_jailed", f"{validator.name} is not jailed.")
+            raise Refused("not_jailed", f"{validator.name} is not jailed.")
         if kind == "validator_set_active":
             _check_set_active(validator, payload.get("active"))
     elif Validator.objects.filter(public_key=payload.get("public_key", "")).exists():
-        raise GovernanceRefused(r.VALIDATOR_EXISTS, "A validator with that public key is already registered.")
+        raise Refused(
+            r.VALIDATOR_EXISTS,
+            "A validator with that public key is already registered.",
+            fields=FIELD_OF_CODE,
+        )
     return node_submit(kind=kind, payload=payload)
 
 

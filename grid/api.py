@@ -20,10 +20,6 @@ from grid import selectors
 from grid.models import GridAlarm, GridSample, PathLimit, RegionStatus
 
 
-class QueryError(Exception):
-    pass
-
-
 class RegionStatusSerializer(serializers.ModelSerializer):
     class Meta:
         model = RegionStatus
@@ -110,18 +106,13 @@ class GridRead(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    def handle_exception(self, exc):
-        if isinstance(exc, QueryError):
-            return error_response(errors.BAD_QUERY, str(exc), status.HTTP_400_BAD_REQUEST)
-        return super().handle_exception(exc)
-
     def int_param(self, name: str, default: int) -> int:
         raw = self.request.query_params.get(name)
         if raw is None:
             return default
         value = whole_number(raw)
         if value is None:
-            raise QueryError(f"{name} must be a whole number.")
+            raise errors.BadQuery(f"{name} must be a whole number.")
         return value
 
 
@@ -161,10 +152,10 @@ class RegionHistoryView(GridRead):
             )
         resolution = self.int_param("resolution", 60)
         if resolution not in (1, 60):
-            raise QueryError("resolution must be 1 or 60.")
+            raise errors.BadQuery("resolution must be 1 or 60.")
         limit = self.int_param("limit", 240)
         if not 1 <= limit <= selectors.MAX_HISTORY:
-            raise QueryError(f"limit must be from 1 to {selectors.MAX_HISTORY}.")
+            raise errors.BadQuery(f"limit must be from 1 to {selectors.MAX_HISTORY}.")
         samples = selectors.region_history(region=region_id, resolution_s=resolution, limit=limit)
         return Response(
             HistorySerializer({"region": region_id, "resolution_s": resolution, "samples": samples}).data
@@ -188,7 +179,7 @@ class PathListView(GridRead):
         if slot is not None:
             slot_ms = self.int_param("slot", 0)
             if slot_ms % selectors.grid_rules(params).slot_ms:
-                raise QueryError("slot must be a slot start in Unix ms (a multiple of the slot length).")
+                raise errors.BadQuery("slot must be a slot start in Unix ms (a multiple of the slot length).")
         return Response(
             PathSerializer(selectors.paths_status(slot_ms=slot_ms, params=params), many=True).data
         )

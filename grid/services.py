@@ -10,12 +10,11 @@ import time
 
 from django.core.cache import cache
 
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import Refused
 from chain.ledger.tx import Transaction
 from chain.models import ChainHead, MempoolTx, Validator
-from chain.node import node_address
-from chain.services.admission import BatchRejected
-from chain.services.node_signer import node_transaction_submit
+from chain.node import node_address, node_signing_key
+from chain.services.signing import transaction_sign_submit
 from grid import simulator
 from grid.ledger.rules import NOT_GRID_OPERATOR, grid_rules_of
 from grid.models import RegionStatus
@@ -23,13 +22,6 @@ from trading.models import LineUsage
 
 SIM_THERMAL_KEY = "grid:sim:thermal_mw"
 MAX_PENDING_REPORTS = 3
-
-
-class GridRefused(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def node_is_authority() -> bool:
@@ -42,11 +34,8 @@ def node_is_grid_operator(params: dict | None = None) -> bool:
 
 
 def _node_submit(*, kind: str, payload: dict) -> Transaction:
-    """Sign with the node key at its next free nonce and admit; GridRefused says why not."""
-    try:
-        return node_transaction_submit(kind=kind, payload=payload)
-    except (LedgerError, BatchRejected) as exc:
-        raise GridRefused(exc.code, exc.message) from exc
+    """Sign with the node key at its next free nonce and admit; Refused says why not."""
+    return transaction_sign_submit(key=node_signing_key(), kind=kind, payload=payload)
 
 
 def grid_report_tick(*, now_ms: int | None = None, rng: random.Random | None = None) -> Transaction | None:
@@ -91,7 +80,7 @@ def path_limit_set(
 ) -> Transaction:
     """The grid operator's limit on a path from ``from_slot`` (until ``until_slot``, 0 for none)."""
     if not node_is_grid_operator():
-        raise GridRefused(NOT_GRID_OPERATOR, "This site's node key is not the grid operator's.")
+        raise Refused(NOT_GRID_OPERATOR, "This site's node key is not the grid operator's.")
     payload = {"zone_a": zone_a, "zone_b": zone_b, "from_slot": from_slot, "congested": congested}
     if until_slot:
         payload["until_slot"] = until_slot

@@ -15,10 +15,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from chain.ledger.errors import Refused
 from chain.ledger.fields import whole_number
 from grid import selectors
 from grid.forms import PathLimitForm
-from grid.services import GridRefused, node_is_grid_operator, path_limit_set
+from grid.services import node_is_grid_operator, path_limit_set
 from trading.selectors import slots_open
 
 PATHS_EVENT = "grid-paths-changed"
@@ -146,7 +147,7 @@ def path_limit(request):
     if form.is_valid():
         try:
             tx = path_limit_set(**form.limit_kwargs())
-        except GridRefused as exc:
+        except Refused as exc:
             messages.error(request, f"Refused: {exc.message}")
         else:
             messages.success(request, f"Path limit signed and sent (transaction {tx.hash[:12]}…).")

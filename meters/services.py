@@ -7,28 +7,21 @@ then admits them like any transaction. Registrations from the browser are
 signed with this site's node key, which must be a grid authority for the region.
 """
 
-from dataclasses import dataclass
-
 from nacl.signing import SigningKey
 
+from chain.ledger.errors import Refused
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
-from chain.ledger.tx import Transaction, sign_transaction
+from chain.ledger.tx import Transaction
 from chain.models import ChainHead, Validator, Wallet
 from chain.services.admission import BatchRejected, transactions_submit
-from chain.services.mempool import next_nonce
+from chain.services.signing import transaction_sign_submit
 from chain.store import binary_cursor
 from meters.ledger import kinds as k
 from meters.models import Meter
 
 NOT_A_READING = "not_a_reading"
 READING_KIND = "meter_reading"
-
-
-@dataclass
-class MeterRefused(Exception):
-    code: str
-    message: str
 
 
 def readings_submit(*, wires: list) -> list[Transaction]:
@@ -80,15 +73,13 @@ def authority_for(*, signer: str, region: str) -> bool:
 def meter_register(
     *, key: SigningKey, meter: str, owner: str, region: str, kind: str, rated_capacity_w: int
 ) -> Transaction:
-    """Sign a meter_register with ``key`` (a grid authority) and admit it; MeterRefused if it cannot be."""
-    signer = address_of(key)
-    if not authority_for(signer=signer, region=region):
-        raise MeterRefused(
+    """Sign a meter_register with ``key`` (a grid authority) and admit it; Refused if it cannot be."""
+    if not authority_for(signer=address_of(key), region=region):
+        raise Refused(
             k.NOT_AUTHORITY,
             f"This site's key is not a grid authority for {region}: only its utility or the grid operator "
             "can register meters there.",
         )
-    head = ChainHead.objects.only("chain_id").get()
     payload = {
         "meter": meter,
         "owner": owner,
@@ -96,14 +87,7 @@ def meter_register(
         "kind": kind,
         "rated_capacity_w": rated_capacity_w,
     }
-    tx = sign_transaction(
-        key, chain_id=head.chain_id, nonce=next_nonce(signer), kind="meter_register", payload=payload
-    )
-    try:
-        transactions_submit([tx.to_wire()])
-    except BatchRejected as exc:
-        raise MeterRefused(exc.code, exc.message) from exc
-    return tx
+    return transaction_sign_submit(key=key, kind="meter_register", payload=payload)
 
 
 # --- the demo meters -----------------------------------------------------------------------
@@ -152,6 +136,6 @@ def demo_meters_register() -> int:
                 rated_capacity_w=capacity,
             )
             admitted += 1
-        except MeterRefused:
+        except Refused:
             continue  # already waiting in the mempool, or this genesis has no such authority
     return admitted

@@ -8,11 +8,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from chain import selectors as chain_selectors
+from chain.ledger.errors import Refused
 from chain.node import node_address, node_signing_key
 from chain.views.access import account_owners, reads_everything
 from meters import selectors
 from meters.forms import MeterRegisterForm
-from meters.services import MeterRefused, meter_register
+from meters.services import meter_register
 
 
 def _own_address(user) -> str | None:
@@ -67,7 +68,7 @@ def meter_register_view(request):
     if request.method == "POST" and form.is_valid():
         try:
             tx = meter_register(key=node_signing_key(), **form.cleaned_data)
-        except MeterRefused as exc:
+        except Refused as exc:
             form.add_error(None, f"{exc.message} ({exc.code})")
         else:
             messages.success(request, f"Registration {tx.hash[:12]}… is waiting for the next block.")

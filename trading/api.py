@@ -21,10 +21,6 @@ from trading import selectors
 from trading.models import Order, OrderStatus, Trade
 
 
-class QueryError(Exception):
-    pass
-
-
 class OrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
@@ -105,47 +101,42 @@ class MarketRead(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    def handle_exception(self, exc):
-        if isinstance(exc, QueryError):
-            return error_response(errors.BAD_QUERY, str(exc), status.HTTP_400_BAD_REQUEST)
-        return super().handle_exception(exc)
-
     def int_param(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
         raw = self.request.query_params.get(name)
         if raw is None:
             if required:
-                raise QueryError(f"{name} is required.")
+                raise errors.BadQuery(f"{name} is required.")
             return default
         value = whole_number(raw)
         if value is None:
-            raise QueryError(f"{name} must be a whole number.")
+            raise errors.BadQuery(f"{name} must be a whole number.")
         return value
 
     def slot_param(self, *, required: bool = False) -> int | None:
         slot = self.int_param("slot", required=required)
         if slot is not None and slot % selectors.market_rules().slot_ms:
-            raise QueryError("slot must be a slot start in Unix ms (a multiple of the slot length).")
+            raise errors.BadQuery("slot must be a slot start in Unix ms (a multiple of the slot length).")
         return slot
 
     def zone_param(self) -> str | None:
         zone = self.request.query_params.get("zone")
         zones = selectors.market_rules().carbon_g_per_kwh
         if zone is not None and zone not in zones:
-            raise QueryError(f"zone must be one of: {', '.join(sorted(zones))}.")
+            raise errors.BadQuery(f"zone must be one of: {', '.join(sorted(zones))}.")
         return zone
 
     def account_param(self, *, required: bool = False) -> str | None:
         account = self.request.query_params.get("account")
         if account is None and required:
-            raise QueryError("account is required.")
+            raise errors.BadQuery("account is required.")
         if account is not None and not is_address(account):
-            raise QueryError("account must be an address: 64 lowercase hex characters.")
+            raise errors.BadQuery("account must be an address: 64 lowercase hex characters.")
         return account
 
     def limit_param(self) -> int:
         limit = self.int_param("limit", default=50)
         if not 1 <= limit <= selectors.MAX_LIMIT:
-            raise QueryError(f"limit must be from 1 to {selectors.MAX_LIMIT}.")
+            raise errors.BadQuery(f"limit must be from 1 to {selectors.MAX_LIMIT}.")
         return limit
 
 
@@ -177,7 +168,7 @@ class OrderBookView(MarketRead):
         slot, zone = self.slot_param(required=True), self.zone_param()
         levels = self.int_param("levels", default=20)
         if not 1 <= levels <= 100:
-            raise QueryError("levels must be from 1 to 100.")
+            raise errors.BadQuery("levels must be from 1 to 100.")
         return Response(
             OrderBookSerializer(selectors.order_book_depth(slot_ms=slot, zone=zone, levels=levels)).data
         )
@@ -217,7 +208,7 @@ class OrderListView(MarketRead):
     def get(self, request):
         order_status = request.query_params.get("status")
         if order_status is not None and order_status not in OrderStatus.values:
-            raise QueryError(f"status must be one of: {', '.join(OrderStatus.values)}.")
+            raise errors.BadQuery(f"status must be one of: {', '.join(OrderStatus.values)}.")
         orders = selectors.orders_of(
             address=self.account_param(required=True), status=order_status, limit=self.limit_param()
         )

@@ -9,10 +9,11 @@ turns this on (GTX_DEMO_MARKET=1); it never runs on a real network.
 import logging
 import random
 
+from chain.ledger.errors import Refused
 from chain.models import Wallet
 from trading import selectors
 from trading.models import Order
-from trading.services import OrderRefused, order_place
+from trading.services import order_place
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,6 @@ def demo_market_tick(rng: random.Random | None = None) -> int:
                     **extra,
                 )
                 placed += 1
-            except OrderRefused as exc:
+            except Refused as exc:
                 log.info("demo market: %s skipped a quote: %s", username, exc.message)
     return placed

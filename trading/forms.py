@@ -12,11 +12,11 @@ import time
 from django import forms
 
 from chain.forms import parse_decimal_units
+from chain.ledger.errors import Refused
 from chain.ledger.fields import whole_number
 from chain.models import Role
 from chain.units import TOKEN_DECIMALS, kwh_text, tokens_text
 from trading.ledger import rules as r
-from trading.services import OrderRefused
 
 KWH_DECIMALS = 3
 PRICE_DECIMALS = TOKEN_DECIMALS  # a price is token units per kWh
@@ -234,7 +234,7 @@ class OrderForm(forms.Form):
             order["expires_ms"] = time.time_ns() // 1_000_000 + data["expires_minutes"] * r.MS_PER_MINUTE
         return order
 
-    def add_refusal(self, refusal: OrderRefused) -> None:
+    def add_refusal(self, refusal: Refused) -> None:
         """Put a refusal of trading.services beside the field it is about."""
         field = {
             "energy_wh": "energy_kwh",

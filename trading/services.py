@@ -7,11 +7,11 @@ They read committed state plus what already waits in the mempool.
 
 from chain import clock
 from chain.ledger import errors
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import LedgerError, Refused
 from chain.ledger.tx import Transaction
 from chain.models import ChainHead, MempoolTx, Wallet
-from chain.services.admission import BatchRejected
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from trading.ledger import rules as r
 from trading.models import Order, OrderStatus
 
@@ -29,14 +29,6 @@ FIELD_OF_CODE = {
 }
 
 
-class OrderRefused(LedgerError):
-    """Nothing was submitted. ``field`` names the form field at fault, if one is."""
-
-    def __init__(self, code: str, message: str, field: str | None = None):
-        super().__init__(code, message)
-        self.field = field if field is not None else FIELD_OF_CODE.get(code)
-
-
 def order_place(
     *,
     wallet: Wallet,
@@ -51,7 +43,7 @@ def order_place(
 ) -> Transaction:
     """Sign and admit an order_place for ``wallet``; its id is the returned transaction's hash.
 
-    Raises OrderRefused with a code from trading.ledger.rules or chain.ledger.errors.
+    Raises Refused with a code from trading.ledger.rules or chain.ledger.errors.
     """
     payload = {
         "side": side,
@@ -70,17 +62,18 @@ def order_place(
     try:
         r.check_place_payload(payload, params)
     except LedgerError as exc:
-        raise OrderRefused(exc.code, exc.message) from exc
+        raise Refused(exc.code, exc.message, fields=FIELD_OF_CODE) from exc
     rules = r.rules_of(params)
     now_ms = clock.now_ms()
     if delivery_slot - rules.gate_closure_ms <= now_ms:
-        raise OrderRefused(
+        raise Refused(
             r.SLOT_CLOSED,
             f"This slot no longer takes orders: its gate closed "
             f"{rules.gate_closure_ms // r.MS_PER_MINUTE} minutes before it starts.",
+            fields=FIELD_OF_CODE,
         )
     if expires_ms is not None and expires_ms <= now_ms:
-        raise OrderRefused(r.BAD_EXPIRY, "The expiry is already past.")
+        raise Refused(r.BAD_EXPIRY, "The expiry is already past.", fields=FIELD_OF_CODE)
     return _submit(wallet, "order_place", payload)
 
 
@@ -89,28 +82,27 @@ def order_cancel(*, wallet: Wallet, order_id: str) -> Transaction:
     try:
         r.check_cancel_payload({"order_id": order_id}, {})
     except LedgerError as exc:
-        raise OrderRefused(exc.code, exc.message, field="order_id") from exc
+        raise Refused(exc.code, exc.message, field="order_id") from exc
     order = Order.objects.filter(order_id=order_id).only("owner", "status").first()
     if order is None:
         waiting = MempoolTx.objects.filter(hash=order_id, kind="order_place").values_list("sender", flat=True)
         owner = waiting.first()
         if owner is None:
-            raise OrderRefused(r.ORDER_NOT_FOUND, "There is no order with this id.", field="order_id")
+            raise Refused(r.ORDER_NOT_FOUND, "There is no order with this id.", field="order_id")
     else:
         owner = order.owner
         if order.status != OrderStatus.OPEN:
-            raise OrderRefused(
+            raise Refused(
                 r.ORDER_CLOSED,
                 f"The order is already {order.get_status_display().lower()}.",
                 field="order_id",
             )
     if owner != wallet.address:
-        raise OrderRefused(errors.NOT_PERMITTED, "Only the account that placed an order can cancel it.")
+        raise Refused(errors.NOT_PERMITTED, "Only the account that placed an order can cancel it.")
     return _submit(wallet, "order_cancel", {"order_id": order_id})
 
 
 def _submit(wallet: Wallet, kind: str, payload: dict) -> Transaction:
-    try:
-        return wallet_submit(wallet=wallet, kind=kind, payload=payload)
-    except BatchRejected as exc:
-        raise OrderRefused(exc.code, exc.problems[0]["message"]) from exc
+    return transaction_sign_submit(
+        key=wallet_key_open(wallet), kind=kind, payload=payload, fields=FIELD_OF_CODE
+    )

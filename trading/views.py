@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
 from chain.ledger import errors as ledger_errors
+from chain.ledger.errors import Refused
 from chain.ledger.fields import whole_number
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import may_transact, transacting_user_required
@@ -25,7 +26,7 @@ from chain.views.field_checks import field_check_response, with_live_checks
 from trading import selectors
 from trading.forms import OrderForm
 from trading.ledger import rules as r
-from trading.services import OrderRefused, order_cancel, order_place
+from trading.services import order_cancel, order_place
 
 #: htmx event names. market.js fires MARKET_EVENT once per block with market events for
 #: the page's slot and zone; live.js fires WALLET_EVENT when a block touched the wallet.
@@ -240,7 +241,7 @@ def order_submit(request):
         except BrowserWriteLimited as exc:
             form.add_error(None, exc.message)
             status = 429
-        except OrderRefused as exc:
+        except Refused as exc:
             form.add_refusal(exc)
     if not request.htmx:
         if submitted is None:
@@ -293,7 +294,7 @@ def order_cancel_view(request, order_id):
             return _render_trade_page(request, status=429)
         context = {"wallet": wallet, "cancel_refused": exc.message, "part_url": back, **_mine(wallet)}
         return render(request, "trading/_mine.html", context, status=429)
-    except OrderRefused as exc:
+    except Refused as exc:
         if exc.code == ledger_errors.NOT_PERMITTED:
             raise PermissionDenied(exc.message) from exc
         if exc.code == r.ORDER_NOT_FOUND:

@@ -1,5 +1,7 @@
 """Errors with stable codes: API clients match on ``code``, people read ``message``."""
 
+from collections.abc import Mapping
+
 
 class LedgerError(Exception):
     """A transaction or block was refused. ``code`` is stable; ``message`` is for people."""
@@ -8,6 +10,25 @@ class LedgerError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class Refused(LedgerError):
+    """Nothing was signed or admitted: said to the person or client who asked, beside a form field.
+
+    ``field`` names the form field at fault, if one is. An app keeps its own code -> field map
+    (``fields``) as data and passes it where it refuses; an explicit ``field`` wins over it.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        fields: Mapping[str, str | None] | None = None,
+    ):
+        super().__init__(code, message)
+        self.field = field if field is not None or fields is None else fields.get(code)
 
 
 # Codes, importable by views and tests.

@@ -1,5 +1,8 @@
 """Custodial wallets: each user's key, sealed at rest, signs what they do in the browser.
 
+What a wallet signs goes through chain.services.signing.transaction_sign_submit with
+``key=wallet_key_open(wallet)``.
+
 A wallet's key is sealed (XChaCha20-Poly1305, PyNaCl's Aead) under one of the versioned
 keys of GTX_WALLET_KEYS, and the row keeps that version beside the sealed bytes. The
 wallet's address is the associated data: a sealed key copied to another row does not open.
@@ -11,10 +14,7 @@ from nacl.secret import Aead
 from nacl.signing import SigningKey
 
 from chain.ledger.keys import address_of, new_signing_key
-from chain.ledger.tx import Transaction, sign_transaction
-from chain.models import ChainHead, Wallet
-from chain.services.admission import transactions_submit
-from chain.services.mempool import next_nonce
+from chain.models import Wallet
 
 RESEAL_BATCH = 500
 
@@ -66,9 +66,10 @@ def wallet_create(*, user, role: str, region: str = "", key: SigningKey | None =
 def wallets_reseal() -> int:
     """Seal every wallet not under the newest key version under it; returns how many.
 
-    Each batch is one transaction holding its rows' locks, so a wallet signing at the
-    same moment waits and then opens under whichever version it finds. Idempotent: run
-    it again after a crash and it goes on with what is left.
+    Each batch is one transaction holding its rows' locks, so no row is half resealed; a
+    wallet read before its batch commits still opens under its old version, which
+    GTX_WALLET_KEYS keeps until every wallet moved. Idempotent: run it again after a
+    crash and it goes on with what is left.
     """
     newest = seal_key_version()
     moved = 0
@@ -87,23 +88,3 @@ def wallets_reseal() -> int:
         moved += len(batch)
         if len(batch) < RESEAL_BATCH:
             return moved
-
-
-def wallet_submit(*, wallet: Wallet, kind: str, payload: dict) -> Transaction:
-    """Sign ``kind``/``payload`` with the user's key at the next free nonce and admit it.
-
-    Locks the wallet row so two tabs of one user cannot pick the same nonce.
-    Raises BatchRejected, as the API does, when the transaction is refused.
-    """
-    with transaction.atomic():
-        Wallet.objects.select_for_update().filter(pk=wallet.pk).first()
-        head = ChainHead.objects.only("chain_id").get()
-        tx = sign_transaction(
-            wallet_key_open(wallet),
-            chain_id=head.chain_id,
-            nonce=next_nonce(wallet.address),
-            kind=kind,
-            payload=payload,
-        )
-        transactions_submit([tx.to_wire()])
-    return tx

@@ -14,9 +14,10 @@ from django.views.decorators.http import require_POST
 
 from chain import selectors
 from chain.forms import WALLET_FORMS
-from chain.services.admission import BatchRejected
+from chain.ledger.errors import Refused
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
-from chain.services.wallets import wallet_submit as wallet_submit_service
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from chain.views.access import (
     account_owners,
     may_transact,
@@ -111,11 +112,13 @@ def wallet_submit(request, kind):
     if form.is_valid():
         try:
             browser_write_admit(user_id=request.user.pk, what="transactions")
-            submitted = wallet_submit_service(wallet=wallet, kind=kind, payload=form.payload())
+            submitted = transaction_sign_submit(
+                key=wallet_key_open(wallet), kind=kind, payload=form.payload()
+            )
         except BrowserWriteLimited as exc:
             form.add_error(None, exc.message)
             status = 429
-        except BatchRejected as exc:
+        except Refused as exc:
             form.add_error(None, exc.message)
     if not request.htmx:
         if submitted is None:

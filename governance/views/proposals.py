@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
+from chain.ledger.errors import Refused
 from chain.models import Validator
 from chain.node import node_address
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
@@ -129,7 +130,7 @@ def vote(request, number: int):
             services.vote_cast(wallet=request.user.wallet, proposal_id=proposal.proposal_id, option=option)
     except BrowserWriteLimited as exc:
         refusal, status = exc.message, 429
-    except services.GovernanceRefused as exc:
+    except Refused as exc:
         refusal = exc.message
     if request.htmx:
         context = {
@@ -180,7 +181,7 @@ def proposal_new(request):
         except BrowserWriteLimited as exc:
             form.add_error(None, exc.message)
             status = 429
-        except services.GovernanceRefused as exc:
+        except Refused as exc:
             form.add_refusal(exc)
     if submitted is not None and not request.htmx:
         messages.success(request, "Proposal signed and sent. It opens for votes with the next block.")

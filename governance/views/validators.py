@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
+from chain.ledger.errors import Refused
 from chain.models import Account, Validator
 from chain.node import node_address
 from chain.peers import peer_urls
@@ -128,7 +129,7 @@ def validator_register(request):
     if form.is_valid():
         try:
             tx = services.validator_admin(kind="validator_register", payload=form.payload())
-        except services.GovernanceRefused as exc:
+        except Refused as exc:
             form.add_refusal(exc)
         else:
             return _done(request, tx, f"Registration of {form.cleaned_data['name']}")
@@ -159,7 +160,7 @@ def validator_set_active(request, public_key: str):
         tx = services.validator_admin(
             kind="validator_set_active", payload={"public_key": public_key, "active": active}
         )
-    except services.GovernanceRefused as exc:
+    except Refused as exc:
         return _refused(request, exc)
     return _done(request, tx, f"{'Activation' if active else 'Deactivation'} of {validator.name}")
 
@@ -171,7 +172,7 @@ def validator_unjail(request, public_key: str):
     validator = _target(public_key)
     try:
         tx = services.validator_admin(kind="validator_unjail", payload={"public_key": public_key})
-    except services.GovernanceRefused as exc:
+    except Refused as exc:
         return _refused(request, exc)
     return _done(request, tx, f"Unjailing of {validator.name}")
 
@@ -186,7 +187,7 @@ def validator_stake(request):
         bond = form.cleaned_data["direction"] == "bond"
         try:
             tx = services.node_stake_change(bond=bond, amount=form.cleaned_data["amount"])
-        except services.GovernanceRefused as exc:
+        except Refused as exc:
             form.add_error("amount", exc.message)
         else:
             return _done(request, tx, "Stake bond" if bond else "Stake unbond")

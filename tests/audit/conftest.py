@@ -3,7 +3,8 @@ import json
 import pytest
 
 from chain.ledger.genesis import load_genesis
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 
 #: The permission matrix: who is behind each role (None: anonymous).
 PERSONAS = {
@@ -74,8 +75,8 @@ def transfers(users, produce):
     """Three blocks: home_malee pays solar_somchai in each (a chain to verify and tamper with)."""
     blocks = []
     for amount in (1_000_000, 2_000_000, 3_000_000):
-        wallet_submit(
-            wallet=users["home_malee"].wallet,
+        transaction_sign_submit(
+            key=wallet_key_open(users["home_malee"].wallet),
             kind="transfer",
             payload={"to": users["solar_somchai"].wallet.address, "amount": amount},
         )

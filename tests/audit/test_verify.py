@@ -10,7 +10,7 @@ from audit.services import (
     ABANDONED,
     ABANDONED_AFTER,
     VERIFICATION_RUNNING,
-    VerificationRefused,
+    VerificationRunning,
     verification_run,
     verification_start,
 )
@@ -115,7 +115,7 @@ def test_a_deleted_block_is_named(users, transfers):
 
 def test_a_second_start_while_one_waits_is_refused(users, transfers):
     verification_start(user=users["erc_auditor"], replay=False)
-    with pytest.raises(VerificationRefused, match=VERIFICATION_RUNNING):
+    with pytest.raises(VerificationRunning, match=VERIFICATION_RUNNING):
         verification_start(user=users["admin"], replay=False)
     assert ChainVerification.objects.count() == 1
 

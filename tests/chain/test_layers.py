@@ -3,7 +3,8 @@
 The tasks call the services, so a service that imported chain.tasks would close a
 loop; services queue work by task name through chain.task_queue instead. A module
 that imports another inside a function hides a loop rather than removing it, so
-imports of the chain's own modules are at the top of each file.
+imports of the chain's own modules are at the top of each file. And across the site, one
+module signs and admits transactions, and one class says a request was refused.
 """
 
 import ast
@@ -157,3 +158,64 @@ def test_the_cycle_finder_finds_a_loop():
 
     assert import_cycle(graph) == ["a", "b", "c", "a"]
     assert import_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# --- one way to sign and submit, one refusal ------------------------------------------------
+
+REPO_DIR = CHAIN_DIR.parent
+#: The site's own code: everything but the tests and the benchmarks, which sign as outside
+#: clients do and post over HTTP (or call admission directly to measure it).
+SITE_PACKAGES = ("audit", "chain", "governance", "grid", "gridtokenx_site", "meters", "trading")
+
+
+def site_modules() -> dict[str, ast.Module]:
+    return {
+        str(path.relative_to(REPO_DIR)): ast.parse(path.read_text(), filename=str(path))
+        for package in SITE_PACKAGES
+        for path in sorted((REPO_DIR / package).rglob("*.py"))
+    }
+
+
+def called_names(tree: ast.Module) -> set[str]:
+    """The names of what ``tree`` calls, as ``f(...)`` or ``module.f(...)``."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name):
+                names.add(node.func.id)
+            elif isinstance(node.func, ast.Attribute):
+                names.add(node.func.attr)
+    return names
+
+
+def test_one_module_signs_transactions_and_admits_them():
+    calls = {path: called_names(tree) for path, tree in site_modules().items()}
+    signers = {path for path, names in calls.items() if "sign_transaction" in names}
+    sign_and_submit = {path for path in signers if "transactions_submit" in calls[path]}
+
+    assert sign_and_submit == {"chain/services/signing.py"}
+    # The demo meters sign their readings as a meter would and publish them over MQTT.
+    assert signers == {"chain/services/signing.py", "meters/simulator.py"}
+
+
+def test_there_is_one_refusal_class():
+    refusals = sorted(
+        f"{path}:{node.name}"
+        for path, tree in site_modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Refused")
+    )
+
+    assert refusals == ["chain/ledger/errors.py:Refused"]
+
+
+def test_the_read_apis_share_one_bad_query_error():
+    """A wrong query parameter is chain.api.errors.BadQuery (400 bad_query) in every app's API."""
+    own_query_errors = sorted(
+        f"{path}:{node.name}"
+        for path, tree in site_modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and "Query" in node.name and node.name.endswith(("Error", "Query"))
+    )
+
+    assert own_query_errors == ["chain/api/errors.py:BadQuery"]

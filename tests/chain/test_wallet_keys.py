@@ -14,7 +14,8 @@ from nacl.secret import SecretBox
 
 from chain.ledger.keys import address_of, new_signing_key
 from chain.models import Wallet
-from chain.services.wallets import wallet_create, wallet_key_open, wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_create, wallet_key_open
 from gridtokenx_site.testsite import BASE_DIR
 
 KEY_1 = bytes.fromhex("11" * 32)
@@ -36,7 +37,7 @@ def test_rotating_secret_key_leaves_every_wallet_able_to_sign(users, settings, p
     settings.SECRET_KEY = "a-new-secret-key-after-the-old-one-leaked-" + "x" * 20
 
     assert opens(wallet)
-    wallet_submit(wallet=wallet, kind="stake_bond", payload={"amount": 1})
+    transaction_sign_submit(key=wallet_key_open(wallet), kind="stake_bond", payload={"amount": 1})
     assert produce().height == 1
 
 

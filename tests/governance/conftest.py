@@ -3,7 +3,8 @@
 import pytest
 
 from chain.models import ChainHead
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from governance import services
 from governance.ledger import rules as r
 from governance.models import Proposal
@@ -42,7 +43,11 @@ def gov_chain(chain, users, produce):
     head = ChainHead.objects.get()
     head.params = {**head.params, **SHORT}
     head.save(update_fields=["params"])
-    wallet_submit(wallet=users["solar_somchai"].wallet, kind="stake_bond", payload={"amount": 1500 * TOKEN})
+    transaction_sign_submit(
+        key=wallet_key_open(users["solar_somchai"].wallet),
+        kind="stake_bond",
+        payload={"amount": 1500 * TOKEN},
+    )
     assert produce().height == 1
     return head
 
@@ -68,8 +73,8 @@ def tick(gov_chain, users, produce):
     """One more block: a one-unit transfer makes it, whatever governance waits for."""
 
     def make():
-        wallet_submit(
-            wallet=users["factory_rayong"].wallet,
+        transaction_sign_submit(
+            key=wallet_key_open(users["factory_rayong"].wallet),
             kind="transfer",
             payload={"to": users["home_malee"].wallet.address, "amount": 1},
         )

@@ -2,11 +2,14 @@
 
 import pytest
 
+from chain.ledger.errors import Refused
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
 from chain.models import Account, ChainHead, ChainTx, MempoolTx, Param, Validator
 from chain.services.admission import transactions_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from governance import selectors, services
 from governance.ledger import rules as r
 from governance.models import Proposal, ProposalStatus, Vote
@@ -59,7 +62,7 @@ def test_an_executed_gate_closure_governs_the_blocks_after_it(gov_chain, users, 
     sweep, and the same slot is refused from then on."""
     from trading import selectors as market
     from trading.models import Order, OrderStatus
-    from trading.services import OrderRefused, order_place
+    from trading.services import order_place
 
     services.proposal_create(
         wallet=users["solar_somchai"].wallet,
@@ -90,7 +93,7 @@ def test_an_executed_gate_closure_governs_the_blocks_after_it(gov_chain, users, 
     assert proposal.status == ProposalStatus.EXECUTED and proposal.effective_height == 9
     closed = Order.objects.get(order_id=placed.hash)
     assert closed.status == OrderStatus.GATE_CLOSED and closed.closed_height == proposal.effective_height
-    with pytest.raises(OrderRefused) as refused:
+    with pytest.raises(Refused) as refused:
         order_place(wallet=users["home_malee"].wallet, **order)
     assert refused.value.code == "slot_closed"
 
@@ -110,7 +113,7 @@ def test_a_vote_after_the_period_is_refused_by_the_service_and_by_the_block(
     open_proposal, users, produce, tick
 ):
     produce_to(tick, 6)
-    with pytest.raises(services.GovernanceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         services.node_vote_cast(proposal_id=open_proposal.proposal_id, option="yes")
     assert refused.value.code == r.VOTING_CLOSED
     # Signed and submitted around the service, the block refuses it all the same.
@@ -165,16 +168,18 @@ def test_staff_actions_land_on_chain_and_in_the_audit_trail(chain, produce):
     assert Validator.objects.get(name="PEA").active
     (entry,) = selectors.validator_audit()
     assert (entry.kind, entry.sender, entry.ok) == ("validator_set_active", EGAT, True)
-    with pytest.raises(services.GovernanceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         services.validator_admin(kind="validator_unjail", payload={"public_key": pea})
     assert refused.value.code == "not_jailed"
 
 
 def test_the_overview_counts_uptime_from_commit_certificates(chain, produce, users):
-    from chain.services.wallets import wallet_submit
-
     for _ in range(3):
-        wallet_submit(wallet=users["home_malee"].wallet, kind="transfer", payload={"to": EGAT, "amount": 1})
+        transaction_sign_submit(
+            key=wallet_key_open(users["home_malee"].wallet),
+            kind="transfer",
+            payload={"to": EGAT, "amount": 1},
+        )
         produce()
     rows = {row["validator"].name: row for row in selectors.validators_overview()}
     assert rows["EGAT"]["uptime_ppm"] == 1_000_000 and rows["EGAT"]["last_seen_height"] == 3
@@ -204,7 +209,7 @@ def test_staff_are_told_before_signing_what_the_ledger_would_refuse(chain, produ
     )
     produce()
     key = EGAT if who == "EGAT" else solarco
-    with pytest.raises(services.GovernanceRefused) as refused:
+    with pytest.raises(Refused) as refused:
         services.validator_admin(kind="validator_set_active", payload={"public_key": key, "active": active})
     assert refused.value.code == code
     assert not MempoolTx.objects.exists()

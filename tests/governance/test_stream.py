@@ -5,6 +5,7 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
+from chain.ledger.errors import Refused
 from governance import services
 from gridtokenx_site.routing import websocket_urlpatterns
 
@@ -22,7 +23,7 @@ async def test_a_vote_is_in_its_blocks_events_on_the_chain_stream(open_proposal,
     connected, _ = await stream.connect()
     assert connected
     vote = database_sync_to_async(services.vote_cast)
-    with pytest.raises(services.GovernanceRefused):  # Malee has no stake: nothing is signed
+    with pytest.raises(Refused):  # Malee has no stake: nothing is signed
         await vote(wallet=users["home_malee"].wallet, proposal_id=open_proposal.proposal_id, option="yes")
     await vote(wallet=users["solar_somchai"].wallet, proposal_id=open_proposal.proposal_id, option="no")
     try:

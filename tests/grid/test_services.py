@@ -5,11 +5,12 @@ import time
 
 import pytest
 
+from chain.ledger.errors import Refused
 from chain.ledger.genesis import demo_key
 from chain.models import ChainTx, MempoolTx
 from chain.node import node_key_write
 from grid.models import RegionStatus
-from grid.services import GridRefused, grid_report_tick, path_limit_set
+from grid.services import grid_report_tick, path_limit_set
 from trading.selectors import slots_open
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def test_a_site_whose_key_is_no_authority_reports_nothing(chain):
 
 
 def test_a_limit_refused_by_the_payload_check_says_why(chain):
-    with pytest.raises(GridRefused) as refused:
+    with pytest.raises(Refused) as refused:
         path_limit_set(zone_a="north", zone_b="south", from_slot=slots_open(count=1)[0], congested=True)
     assert refused.value.code == "unknown_path"
     assert not MempoolTx.objects.exists()

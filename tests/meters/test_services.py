@@ -4,12 +4,13 @@ import json
 
 import pytest
 
+from chain.ledger.errors import Refused
 from chain.ledger.genesis import demo_key
 from chain.models import Account, ChainHead, ChainTx
 from chain.services.admission import BatchRejected
 from meters.ledger import kinds as k
 from meters.models import Meter
-from meters.services import MeterRefused, meter_register, readings_submit
+from meters.services import meter_register, readings_submit
 from tests.meters.conftest import last_minute, signed_reading
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +114,7 @@ def test_the_site_key_registers_only_where_it_is_an_authority(chain, produce, us
     )
     produce()
     assert Meter.objects.get(meter_id=meter).registered_by == demo_key("EGAT").verify_key.encode().hex()
-    with pytest.raises(MeterRefused) as refused:
+    with pytest.raises(Refused) as refused:
         meter_register(
             key=demo_key("MEA"),
             meter="7f" * 32,

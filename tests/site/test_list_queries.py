@@ -9,7 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chain.models import ChainTx
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from tests.trading.harness import buy, sell
 from trading import selectors
 from trading.models import Trade
@@ -31,8 +32,10 @@ def transfers(users, produce, count: int) -> None:
     """home_malee sends ``count`` transfers to solar_somchai in one block."""
     malee = users["home_malee"].wallet
     for _ in range(count):
-        wallet_submit(
-            wallet=malee, kind="transfer", payload={"to": users["solar_somchai"].wallet.address, "amount": 1}
+        transaction_sign_submit(
+            key=wallet_key_open(malee),
+            kind="transfer",
+            payload={"to": users["solar_somchai"].wallet.address, "amount": 1},
         )
     produce()
 

@@ -4,6 +4,7 @@ import pytest
 
 from chain.ledger import errors
 from chain.ledger.block import execute_block
+from chain.ledger.errors import Refused
 from chain.ledger.state import State
 from chain.models import Account, ChainHead, MempoolTx
 from chain.store import DatabaseStore, write_records
@@ -11,7 +12,7 @@ from tests.trading.harness import TOKEN, buy, sell
 from trading import selectors
 from trading.ledger import rules as r
 from trading.models import LineUsage, Order, OrderStatus, Trade
-from trading.services import OrderRefused, order_cancel, order_place
+from trading.services import order_cancel, order_place
 
 pytestmark = pytest.mark.django_db
 
@@ -124,14 +125,14 @@ def test_cancel_of_someone_elses_or_a_closed_order_is_refused(users, produce, sl
         order_cancel(wallet=wallet(users, "solar_somchai"), order_id=placed.hash)
         produce()
     before = list(MempoolTx.objects.values_list("hash", flat=True))
-    with pytest.raises(OrderRefused) as refused:
+    with pytest.raises(Refused) as refused:
         order_cancel(wallet=wallet(users, who), order_id=placed.hash)
     assert refused.value.code == code
     assert list(MempoolTx.objects.values_list("hash", flat=True)) == before
 
 
 def test_cancel_of_an_unknown_order_is_refused(users):
-    with pytest.raises(OrderRefused) as refused:
+    with pytest.raises(Refused) as refused:
         order_cancel(wallet=wallet(users, "solar_somchai"), order_id="ab" * 32)
     assert (refused.value.code, refused.value.field) == (r.ORDER_NOT_FOUND, "order_id")
     assert not MempoolTx.objects.exists()
@@ -162,7 +163,7 @@ def test_a_bad_sell_is_refused_beside_its_field_and_nothing_is_submitted(users, 
         "source": "solar",
     } | change
     before = account(users, "solar_somchai")
-    with pytest.raises(OrderRefused) as refused:
+    with pytest.raises(Refused) as refused:
         order_place(wallet=wallet(users, "solar_somchai"), **fields)
     assert (refused.value.code, refused.value.field) == (code, field)
     assert refused.value.message
@@ -171,7 +172,7 @@ def test_a_bad_sell_is_refused_beside_its_field_and_nothing_is_submitted(users, 
 
 
 def test_a_buy_the_balance_cannot_escrow_is_refused(users, slot):
-    with pytest.raises(OrderRefused) as refused:
+    with pytest.raises(Refused) as refused:
         place_buy(users, slot, kwh=1_200, price=4_000_000)  # 4,944 of malee's 5,000 tokens...
         place_buy(users, slot, kwh=100, price=4_000_000)  # ...leave too little for this one
     assert refused.value.code == errors.INSUFFICIENT_FUNDS
@@ -181,7 +182,7 @@ def test_a_buy_the_balance_cannot_escrow_is_refused(users, slot):
 
 def test_sells_waiting_in_the_mempool_count_against_the_energy(users, slot):
     place_sell(users, slot, kwh=400)
-    with pytest.raises(OrderRefused) as refused:
+    with pytest.raises(Refused) as refused:
         place_sell(users, slot, kwh=101)
     assert refused.value.code == r.INSUFFICIENT_ENERGY
     assert "only 100.000 kWh are free" in refused.value.message

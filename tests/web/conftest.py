@@ -1,6 +1,7 @@
 import pytest
 
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 
 ROLES = ("anonymous", "owner", "other", "regulator", "staff")
 USERNAMES = {"owner": "home_malee", "other": "solar_somchai", "regulator": "erc_auditor", "staff": "admin"}
@@ -15,8 +16,8 @@ def client_as(login_as):
 @pytest.fixture
 def committed_transfer(users, produce):
     """home_malee sent 1.5 tokens to solar_somchai, committed in block 1."""
-    tx = wallet_submit(
-        wallet=users["home_malee"].wallet,
+    tx = transaction_sign_submit(
+        key=wallet_key_open(users["home_malee"].wallet),
         kind="transfer",
         payload={"to": users["solar_somchai"].wallet.address, "amount": 1_500_000, "memo": "tea money"},
     )

@@ -4,7 +4,8 @@ import pytest
 from django.test import Client
 
 from chain.models import Block, DroppedTx, MempoolTx
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 
 pytestmark = pytest.mark.django_db
 
@@ -46,15 +47,19 @@ def test_transaction_page_decodes_a_committed_transfer(client, committed_transfe
 
 
 def test_transaction_page_says_pending(client, users):
-    tx = wallet_submit(wallet=users["home_malee"].wallet, kind="stake_bond", payload={"amount": 5})
+    tx = transaction_sign_submit(
+        key=wallet_key_open(users["home_malee"].wallet), kind="stake_bond", payload={"amount": 5}
+    )
     assert "Pending" in client.get(f"/explorer/tx/{tx.hash}/").content.decode()
 
 
 def test_transaction_page_says_failed_with_reason(client, users, produce):
     wallet = users["home_malee"].wallet
-    wallet_submit(wallet=wallet, kind="stake_bond", payload={"amount": 1_000_000})
+    transaction_sign_submit(key=wallet_key_open(wallet), kind="stake_bond", payload={"amount": 1_000_000})
     produce()
-    tx = wallet_submit(wallet=wallet, kind="stake_unbond", payload={"amount": 2_000_000})
+    tx = transaction_sign_submit(
+        key=wallet_key_open(wallet), kind="stake_unbond", payload={"amount": 2_000_000}
+    )
     produce()
     body = client.get(f"/explorer/tx/{tx.hash}/").content.decode()
     assert "Failed" in body and "insufficient_stake" in body
@@ -138,7 +143,7 @@ def test_search_goes_to_what_it_finds(client, committed_transfer, users):
 def test_latest_blocks_are_listed_newest_first_and_paged(client, users, produce):
     wallet = users["factory_rayong"].wallet
     for _ in range(3):
-        wallet_submit(wallet=wallet, kind="stake_bond", payload={"amount": 1})
+        transaction_sign_submit(key=wallet_key_open(wallet), kind="stake_bond", payload={"amount": 1})
         produce()
     body = client.get("/explorer/").content.decode()
     assert body.index("#3") < body.index("#2") < body.index("#1")

@@ -5,7 +5,8 @@ from django.utils.html import escape
 
 from chain import forms
 from chain.models import Account, MempoolTx
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 
 pytestmark = pytest.mark.django_db
 
@@ -92,8 +93,8 @@ def test_without_htmx_errors_render_the_whole_page(malee, somchai_address):
 
 
 def test_pending_debits_count_against_what_is_available(malee, users, somchai_address):
-    wallet_submit(
-        wallet=users["home_malee"].wallet,
+    transaction_sign_submit(
+        key=wallet_key_open(users["home_malee"].wallet),
         kind="transfer",
         payload={"to": somchai_address, "amount": 4_000_000_000},
     )
@@ -120,7 +121,7 @@ def test_admission_refusals_are_shown_in_words(malee, users, somchai_address, mo
         )
 
     monkeypatch.setattr(admission, "transactions_submit", refuse)
-    monkeypatch.setattr("chain.services.wallets.transactions_submit", refuse)
+    monkeypatch.setattr("chain.services.signing.transactions_submit", refuse)
     before = snapshot()
     response = send(malee, somchai_address, "1")
     assert "its nonce was just taken" in response.content.decode()

@@ -3,10 +3,10 @@
 import logging
 
 from chain.consensus.messages import message_wire
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import Refused
 from chain.models import ConsensusMessage, Evidence
-from chain.services.admission import BatchRejected
-from chain.services.node_signer import node_transaction_submit
+from chain.node import node_signing_key
+from chain.services.signing import transaction_sign_submit
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ def evidence_report() -> int:
                 "second": {**pair[1], "signature": signatures[pair[1]["block_hash"]]},
             }
             try:
-                node_transaction_submit(kind="evidence_double_sign", payload=payload)
+                transaction_sign_submit(key=node_signing_key(), kind="evidence_double_sign", payload=payload)
                 sent += 1
-            except (BatchRejected, LedgerError) as exc:
+            except Refused as exc:
                 log.warning("Evidence against %s not admitted: %s", evidence.validator[:12], exc)
         # Reported, or its messages are gone with their height: nothing more to do either way.
         Evidence.objects.filter(key=evidence.key).update(reported=True)
