@@ -1,8 +1,9 @@
-"""/market/: the market's browser pages (the REST reads are in trading/urls.py)."""
+"""/market/: the market's browser pages (the REST reads are in trading/urls.py; a trade's
+page, /market/trades/<id>/, is settlement's)."""
 
 from django.urls import path
 
-from trading import settlement_views, views
+from trading import views
 
 urlpatterns = [
     path("", views.market, name="market"),
@@ -10,5 +11,4 @@ urlpatterns = [
     path("trade/order/", views.order_submit, name="market-order"),
     path("trade/check/", views.order_check, name="market-check"),
     path("orders/<str:order_id>/cancel/", views.order_cancel_view, name="market-cancel"),
-    path("trades/<str:trade_id>/", settlement_views.trade_detail, name="market-trade-detail"),
 ]

@@ -20,7 +20,7 @@ from chain.ledger.encoding import MAX_SAFE_INTEGER
 from chain.ledger.errors import LedgerError
 from chain.ledger.fields import require_bool
 from chain.ledger.keys import is_address
-from chain.ledger.kinds import BlockContext, TxKind, register_kind
+from chain.ledger.kinds import BlockContext, TxKind
 from chain.ledger.state import Account, State, Validator
 from chain.ledger.tx import Transaction, require_fields
 
@@ -151,24 +151,18 @@ def _prefetch(tx: Transaction) -> dict:
     return {Account.table: [tx.sender, key], Validator.table: [tx.sender, key]}
 
 
-register_kind(
-    TxKind(
-        name="validator_register",
-        check_payload=check_register_payload,
-        prefetch=_prefetch,
-        apply=_apply_register,
-    )
+VALIDATOR_REGISTER = TxKind(
+    name="validator_register",
+    check_payload=check_register_payload,
+    prefetch=_prefetch,
+    apply=_apply_register,
 )
-register_kind(
-    TxKind(
-        name="validator_set_active",
-        check_payload=check_set_active_payload,
-        prefetch=_prefetch,
-        apply=_apply_set_active,
-    )
+VALIDATOR_SET_ACTIVE = TxKind(
+    name="validator_set_active",
+    check_payload=check_set_active_payload,
+    prefetch=_prefetch,
+    apply=_apply_set_active,
 )
-register_kind(
-    TxKind(
-        name="validator_unjail", check_payload=check_unjail_payload, prefetch=_prefetch, apply=_apply_unjail
-    )
+VALIDATOR_UNJAIL = TxKind(
+    name="validator_unjail", check_payload=check_unjail_payload, prefetch=_prefetch, apply=_apply_unjail
 )
