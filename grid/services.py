@@ -12,8 +12,9 @@ from django.core.cache import cache
 
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import Transaction
-from chain.models import ChainHead, MempoolTx, Validator
+from chain.models import ChainHead, MempoolTx
 from chain.node import node_address
+from chain.selectors import authority_get
 from chain.services.admission import BatchRejected
 from chain.services.node_signer import node_transaction_submit
 from grid import simulator
@@ -33,7 +34,7 @@ class GridRefused(Exception):
 
 
 def node_is_authority() -> bool:
-    return Validator.objects.filter(public_key=node_address(), authority=True).exists()
+    return authority_get(public_key=node_address()) is not None
 
 
 def node_is_grid_operator(params: dict | None = None) -> bool:

@@ -23,6 +23,7 @@ from chain.ledger.keys import is_address
 from chain.ledger.kinds import BlockContext, TxKind
 from chain.ledger.state import Account, State, Validator
 from chain.ledger.tx import Transaction, require_fields
+from chain.ledger.validators import is_authority
 
 from . import rules as r
 
@@ -54,7 +55,7 @@ def set_validator(state: State, ctx: BlockContext, updated: Validator) -> None:
     after = [*others, updated]
     if not any(v.active for v in after):
         raise LedgerError(LAST_VALIDATOR, "The last active validator cannot leave: nobody would make blocks.")
-    if not any(v.active and v.authority for v in after):
+    if not any(v.active and is_authority(v) for v in after):
         raise LedgerError(
             LAST_VALIDATOR, "At least one active authority must remain: blocks need its precommit."
         )
@@ -71,7 +72,7 @@ def set_validator(state: State, ctx: BlockContext, updated: Validator) -> None:
 
 def _require_authority(state: State, tx: Transaction) -> None:
     signer = state.get(Validator.table, tx.sender)
-    if signer is None or not (signer.authority and signer.active and not signer.jailed):
+    if not (is_authority(signer) and signer.active):
         raise LedgerError(
             errors.NOT_PERMITTED, "Only an active, unjailed authority validator administers validators."
         )

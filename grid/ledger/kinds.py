@@ -14,6 +14,7 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.kinds import BlockContext, TxKind
 from chain.ledger.state import State, Validator
 from chain.ledger.tx import Transaction
+from chain.ledger.validators import is_authority
 from trading.ledger.matching import refresh_free_capacity
 from trading.ledger.rules import MarketRules, rules_of
 
@@ -31,9 +32,10 @@ from .records import (
 
 def _require_authority(state: State, sender: str) -> Validator:
     validator = state.get(Validator.table, sender)
-    if validator is None or not validator.authority:
+    if not is_authority(validator):
         raise LedgerError(
-            g.NOT_AUTHORITY, "Only an authority (EGAT, MEA, PEA or the ERC) may sign grid reports."
+            g.NOT_AUTHORITY,
+            "Only an authority (EGAT, MEA, PEA or the ERC), not jailed, may sign grid reports.",
         )
     return validator
 

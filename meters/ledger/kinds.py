@@ -23,6 +23,7 @@ from chain.ledger.keys import is_address
 from chain.ledger.kinds import BlockContext, TxKind
 from chain.ledger.state import Account, State, Validator
 from chain.ledger.tx import Transaction, is_int, require_fields
+from chain.ledger.validators import is_authority
 
 from .records import METER_KINDS, Meter, SlotEnergy
 
@@ -138,7 +139,7 @@ def check_reading_payload(payload: dict, params: dict) -> None:
 def _require_authority(state: State, ctx: BlockContext, sender: str, region: str) -> None:
     validator = state.get(Validator.table, sender)
     utility = region_utility(ctx.params, region)
-    allowed = validator is not None and validator.authority and validator.name == utility
+    allowed = is_authority(validator) and validator.name == utility
     if not (allowed or (sender == ctx.params["grid_operator"] and validator is not None)):
         raise LedgerError(
             NOT_AUTHORITY,
