@@ -7,7 +7,7 @@ In-process over a MemoryStore, one core, as every site computes them:
   median of BENCH_GRID_REPORTS blocks;
 - ``ledger_orders_per_s`` and ``ledger_orders_per_s_no_grid``: the matching
   benchmark's ledger path (order_place over execute_block, blocks of
-  BENCH_BLOCK) with the grid's capacity limit registered, and without it;
+  BENCH_BLOCK) with the protocol's capacity limits (the grid's) installed, and without;
   ``grid_hook_ratio`` is the first over the second.
 
 Prints one JSON object on its last line.
@@ -21,8 +21,7 @@ import random
 import statistics
 import time
 
-import grid.ledger  # noqa: F401  (registers the grid's kinds, tables and capacity limit)
-import trading.ledger  # noqa: F401
+import protocol
 from bench.matching import T0, order_flow, run_ledger
 from chain.ledger.block import execute_block
 from chain.ledger.genesis import demo_key, load_genesis
@@ -31,6 +30,9 @@ from chain.ledger.tx import sign_transaction
 from grid import simulator
 from gridtokenx_site.testsite import BASE_DIR
 from trading.ledger import matching
+
+# The state machine every site runs (protocol/__init__.py).
+protocol.install()
 
 
 def report_blocks(genesis, count: int) -> list[float]:
@@ -82,12 +84,11 @@ def main() -> None:
     flow = order_flow(orders, accounts)
     seconds, trades, _ = run_ledger(flow, genesis, block)
     with_grid = orders / seconds
-    limits = list(matching.CAPACITY_LIMITS)
-    matching.CAPACITY_LIMITS.clear()
+    matching.install_capacity_limits(())
     try:
         seconds, trades_no_grid, _ = run_ledger(flow, genesis, block)
     finally:
-        matching.CAPACITY_LIMITS.extend(limits)
+        protocol.install()
     without = orders / seconds
     assert trades == trades_no_grid  # no limit is set: the hook changes no fill
     figures = {

@@ -30,7 +30,7 @@ import time
 from bisect import insort
 from collections import deque
 
-import trading.ledger  # noqa: F401  (registers the market)
+import protocol
 from chain.ledger.block import execute_block
 from chain.ledger.genesis import load_genesis
 from chain.ledger.state import Account, MemoryStore, State
@@ -38,6 +38,9 @@ from chain.ledger.tx import Transaction
 from gridtokenx_site.testsite import BASE_DIR
 from trading.ledger.book import Book, Resting
 from trading.ledger.rules import rules_of
+
+# The state machine every site runs, grid capacity limits included (protocol/__init__.py).
+protocol.install()
 
 T0 = 1_800_000_000_000
 SLOT = T0 + 3_600_000

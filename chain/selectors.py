@@ -15,7 +15,13 @@ from chain.ledger.block import precommit_valid, validators_hash
 from chain.ledger.state import Account as AccountRecord
 from chain.ledger.state import Validator as ValidatorRecord
 from chain.ledger.tx import Transaction
-from chain.ledger.validators import proposer_for, proposer_weights, voting_power
+from chain.ledger.validators import (
+    is_active_validator,
+    is_authority,
+    proposer_for,
+    proposer_weights,
+    voting_power,
+)
 from chain.models import (
     Account,
     Block,
@@ -81,7 +87,7 @@ def node_status() -> dict:
         "mempool_size": MempoolTx.objects.count(),
         "peers": len(peers),
         "peers_up": peers_up(list(peers.values())),
-        "active_validators": Validator.objects.filter(active=True).count(),
+        "active_validators": len(active_validators()),
         "evidence": consensus["evidence"],
         "consensus_metrics": consensus_metrics(head),
     }
@@ -139,14 +145,26 @@ def consensus_status() -> dict:
 # --- the validator set, as consensus and block checks read it ------------------
 
 
-def active_validator_keys() -> list[str]:
-    return list(Validator.objects.filter(active=True, jailed=False).values_list("public_key", flat=True))
+def active_validators() -> list[Validator]:
+    """The validators that vote and may propose, by key, as the ledger's
+    ``is_active_validator`` decides (active, not jailed, staked): the set is small,
+    so each is read with its stake and the ledger's rule applied."""
+    validators = list(Validator.objects.order_by("public_key"))
+    stakes = {a.address: a for a in Account.objects.filter(address__in=[v.public_key for v in validators])}
+    return [v for v in validators if is_active_validator(v, stakes.get(v.public_key))]
+
+
+def authority_get(*, public_key: str) -> Validator | None:
+    """The validator with ``public_key`` if it may act as an authority now (the ledger's
+    ``is_authority``: a jailed authority may not), else None."""
+    validator = Validator.objects.filter(public_key=public_key).first()
+    return validator if is_authority(validator) else None
 
 
 @lru_cache(maxsize=1)
 def validators_hash_at(block_hash: str, state_root: str) -> str:
     """The active set's hash, read once per head: only a block changes who is active."""
-    return validators_hash(active_validator_keys())
+    return validators_hash([v.public_key for v in active_validators()])
 
 
 def validator_set(head: ChainHead) -> ValidatorSet:
@@ -174,7 +192,7 @@ def _validator_powers_at(previous: str, state_root: str) -> tuple[dict, dict, fr
         for a in Account.objects.filter(address__in=[v.public_key for v in validators])
     }
     power = voting_power(validators, accounts)
-    authorities = frozenset(v.public_key for v in validators if v.authority and v.public_key in power)
+    authorities = frozenset(v.public_key for v in validators if is_authority(v) and v.public_key in power)
     return power, proposer_weights(validators, accounts), authorities
 
 
@@ -261,7 +279,7 @@ def chain_stats() -> dict:
         "height": head.height,
         "last_block_at": head.last_block_at,
         "tx_count": Block.objects.aggregate(n=Sum("tx_count"))["n"] or 0,
-        "active_validators": Validator.objects.filter(active=True, jailed=False).count(),
+        "active_validators": len(active_validators()),
         "mempool_size": MempoolTx.objects.count(),
         "total_supply": head.total_supply,
     }

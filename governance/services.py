@@ -9,8 +9,10 @@ a person reads what is wrong at once instead of a failed receipt a block later.
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError, Refused
 from chain.ledger.tx import Transaction
+from chain.ledger.validators import is_authority
 from chain.models import Account, ChainHead, Validator, Wallet
 from chain.node import node_address, node_signing_key
+from chain.selectors import authority_get
 from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
 from governance.ledger import rules as r
@@ -105,8 +107,8 @@ def node_vote_cast(*, proposal_id: str, option: str) -> Transaction:
 
 
 def _node_is_authority() -> None:
-    signer = Validator.objects.filter(public_key=node_address()).first()
-    if signer is None or not (signer.authority and signer.active and not signer.jailed):
+    signer = authority_get(public_key=node_address())
+    if signer is None or not signer.active:
         raise Refused(
             errors.NOT_PERMITTED,
             "This site's node key is not an active authority: it cannot administer validators.",
@@ -128,8 +130,10 @@ def _check_set_active(validator: Validator, active) -> None:
     elif active is False:
         others = Validator.objects.filter(active=True).exclude(public_key=validator.public_key)
         if not others.exists():
-            raise Refused(LAST_VALIDATOR, "The last active validator cannot leave: nobody would make blocks.")
-        if not others.filter(authority=True).exists():
+            raise Refused(
+                LAST_VALIDATOR, "The last active validator cannot leave: nobody would make blocks."
+            )
+        if not any(is_authority(v) for v in others):
             raise Refused(
                 LAST_VALIDATOR, "At least one active authority must remain: blocks need its precommit."
             )

@@ -12,8 +12,9 @@ from django.core.cache import cache
 
 from chain.ledger.errors import Refused
 from chain.ledger.tx import Transaction
-from chain.models import ChainHead, MempoolTx, Validator
+from chain.models import ChainHead, MempoolTx
 from chain.node import node_address, node_signing_key
+from chain.selectors import authority_get
 from chain.services.signing import transaction_sign_submit
 from grid import simulator
 from grid.ledger.rules import NOT_GRID_OPERATOR, grid_rules_of
@@ -25,7 +26,7 @@ MAX_PENDING_REPORTS = 3
 
 
 def node_is_authority() -> bool:
-    return Validator.objects.filter(public_key=node_address(), authority=True).exists()
+    return authority_get(public_key=node_address()) is not None
 
 
 def node_is_grid_operator(params: dict | None = None) -> bool:

@@ -43,6 +43,9 @@ INSTALLED_APPS = [
     "governance",
     "audit",
     "meters",
+    "settlement",
+    # Last: installs the state machine (every kind, table and begin-block hook) once the apps are loaded.
+    "protocol",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,8 @@ urlpatterns = [
     path("api/v1/grid/", include("grid.api_urls")),
     path("api/v1/governance/", include("governance.urls")),
     path("api/", include("chain.api.urls")),
+    # Before market/ and meters/: it holds market/trades/<id>/ and meters/carbon/.
+    path("", include("settlement.urls")),
     path("market/", include("trading.web_urls")),
     path("meters/", include("meters.urls")),
     path("grid/", include("grid.urls")),

@@ -1,10 +1,7 @@
-"""The meters' read path: the registry, readings, and the delivery and carbon records of settlement."""
-
-from django.db.models import Sum
+"""The meters' read path: the registry and readings (delivery records are settlement's)."""
 
 from chain.models import ChainTx
 from meters.models import Meter
-from trading.models import SettlementAccount, Trade
 
 READINGS_SHOWN = 50
 
@@ -41,30 +38,3 @@ def meter_totals(meters: list[Meter]) -> dict:
         "minted_wh": sum(m.minted_wh_total for m in meters),
         "minted_units": sum(m.minted_units_total for m in meters),
     }
-
-
-def settlement_record(*, address: str) -> SettlementAccount | None:
-    return SettlementAccount.objects.filter(address=address).first()
-
-
-def carbon_report(*, address: str | None) -> dict:
-    """Carbon credits per buyer (g CO2 avoided by delivered renewable Wh), largest first.
-
-    ``address`` None: every account (regulators and staff); else that account only.
-    """
-    records = SettlementAccount.objects.filter(bought_wh__gt=0)
-    if address is not None:
-        records = records.filter(address=address)
-    rows = list(records.order_by("-carbon_g", "address"))
-    totals = records.aggregate(
-        carbon_g=Sum("carbon_g"), received_wh=Sum("received_wh"), renewable_wh=Sum("renewable_received_wh")
-    )
-    return {"rows": rows, "totals": {k: v or 0 for k, v in totals.items()}}
-
-
-def trade_get(*, trade_id: str) -> Trade | None:
-    return Trade.objects.filter(trade_id=trade_id).first()
-
-
-def sellers_reputation(*, addresses) -> dict[str, SettlementAccount]:
-    return {r.address: r for r in SettlementAccount.objects.filter(address__in=set(addresses))}

@@ -14,6 +14,7 @@ from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import Transaction
 from chain.models import ChainHead, Validator, Wallet
+from chain.selectors import authority_get
 from chain.services.admission import BatchRejected, transactions_submit
 from chain.services.signing import transaction_sign_submit
 from chain.store import binary_cursor
@@ -66,8 +67,8 @@ def authority_for(*, signer: str, region: str) -> bool:
     params = ChainHead.objects.only("params").get().params
     if signer == params["grid_operator"]:
         return Validator.objects.filter(public_key=signer).exists()
-    utility = k.region_utility(params, region)
-    return Validator.objects.filter(public_key=signer, name=utility, authority=True).exists()
+    authority = authority_get(public_key=signer)
+    return authority is not None and authority.name == k.region_utility(params, region)
 
 
 def meter_register(

@@ -7,6 +7,5 @@ from meters import views
 urlpatterns = [
     path("", views.meters_page, name="meters"),
     path("register/", views.meter_register_view, name="meters-register"),
-    path("carbon/", views.carbon_report, name="meters-carbon"),
     path("<str:meter_id>/", views.meter_detail, name="meters-detail"),
 ]

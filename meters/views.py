@@ -1,5 +1,5 @@
 """The meters' browser pages: my meters (all of them for regulators and staff), one meter's
-readings, the staff registration form, and the carbon report."""
+readings, and the staff registration form (the carbon report is settlement's)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -33,7 +33,7 @@ def meters_page(request):
             "meters": meters,
             "everything": everything,
             "totals": selectors.meter_totals(meters),
-            "record": selectors.settlement_record(address=address) if address else None,
+            "address": address,
             "owners": account_owners(request, (m.owner for m in meters)),
             "may_register": request.user.is_staff,
             "reward_per_kwh": chain_selectors.chain_head().params["reward_per_kwh"],
@@ -78,20 +78,4 @@ def meter_register_view(request):
         "meters/register.html",
         {"form": form, "node_address": node_address()},
         status=400 if form.errors else 200,
-    )
-
-
-@login_required
-def carbon_report(request):
-    everything = reads_everything(request.user)
-    address = _own_address(request.user)
-    report = selectors.carbon_report(address=None if everything else address or "-")
-    return render(
-        request,
-        "meters/carbon.html",
-        {
-            "report": report,
-            "everything": everything,
-            "owners": account_owners(request, (r.address for r in report["rows"])),
-        },
     )

@@ -8,7 +8,7 @@ Wh, prices and fees in units per kWh, times in Unix ms.
 from django.db import models
 from django.db.models import F, Q
 
-from trading.ledger import records, settlement
+from trading.ledger import records
 
 
 class Side(models.TextChoices):
@@ -158,22 +158,3 @@ class LineUsage(models.Model):
 
     def __str__(self) -> str:
         return self.usage_id
-
-
-class SettlementAccount(models.Model):
-    """Per account: delivery record as a seller (reputation) and as a buyer (carbon credits)."""
-
-    ledger_record = settlement.SettlementAccount
-
-    address = models.CharField(max_length=64, primary_key=True)
-    sold_wh = models.BigIntegerField(default=0)
-    delivered_wh = models.BigIntegerField(default=0)
-    shortfall_wh = models.BigIntegerField(default=0)
-    reputation_ppm = models.BigIntegerField(default=1_000_000)
-    bought_wh = models.BigIntegerField(default=0)
-    received_wh = models.BigIntegerField(default=0)
-    renewable_received_wh = models.BigIntegerField(default=0)
-    carbon_g = models.BigIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"settlement record of {self.address[:10]}…"

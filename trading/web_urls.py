@@ -1,8 +1,9 @@
-"""/market/: the market's browser pages (the REST reads are in trading/urls.py)."""
+"""/market/: the market's browser pages (the REST reads are in trading/urls.py; a trade's
+page, /market/trades/<id>/, is settlement's)."""
 
 from django.urls import path
 
-from trading import settlement_views, views
+from trading import views
 
 urlpatterns = [
     path("", views.market, name="market"),
@@ -11,5 +12,4 @@ urlpatterns = [
     path("trade/check/", views.order_check, name="market-check"),
     path("trade/preview/", views.order_preview, name="market-preview"),
     path("orders/<str:order_id>/cancel/", views.order_cancel_view, name="market-cancel"),
-    path("trades/<str:trade_id>/", settlement_views.trade_detail, name="market-trade-detail"),
 ]

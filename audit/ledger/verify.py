@@ -23,7 +23,7 @@ from chain.ledger.block import (
 from chain.ledger.errors import LedgerError
 from chain.ledger.state import Account, MemoryStore, State, Validator
 from chain.ledger.tx import Transaction
-from chain.ledger.validators import proposer_for, proposer_weights, voting_power
+from chain.ledger.validators import is_authority, proposer_for, proposer_weights, voting_power
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +185,7 @@ class ChainReplay:
                 f"the certificate's signers hold {weight} of {total} units of voting power; "
                 "more than 2/3 must sign."
             )
-        if not any(v.authority and v.public_key in signers and v.public_key in power for v in validators):
+        if not any(is_authority(v) and v.public_key in signers and v.public_key in power for v in validators):
             problems.append("no authority signed the commit certificate.")
         weights = proposer_weights(validators, accounts)
         if weights:

@@ -49,25 +49,21 @@ def empty_energy() -> dict:
 
 @dataclass(frozen=True)
 class BeginBlockHook:
+    """Work a block does before its transactions (e.g. order expiry).
+
+    ``run`` must be deterministic and must not raise: nothing can refuse a block's start.
+    """
+
+    name: str
     run: Callable[[State, BlockContext], None]
     #: Whether the hook has work at this time (store, timestamp_ms, params): a
     #: proposer makes a block for it even when no transaction is waiting.
     due: Callable[[StateStore, int, dict], bool] | None = None
 
 
-#: Work every block does before its transactions (e.g. order expiry), by name.
-#: They run in name order so every site runs them in the same order.
+#: The installed begin-block hooks by name, in the order every block runs them:
+#: filled by chain.ledger.assembly.install, in the protocol's order.
 BEGIN_BLOCK_HOOKS: dict[str, BeginBlockHook] = {}
-
-
-def register_begin_block(
-    name: str,
-    hook: Callable[[State, BlockContext], None],
-    *,
-    due: Callable[[StateStore, int, dict], bool] | None = None,
-) -> None:
-    """A hook must be deterministic and must not raise: nothing can refuse a block's start."""
-    BEGIN_BLOCK_HOOKS[name] = BeginBlockHook(hook, due)
 
 
 def params_after(params: dict, state: State) -> dict:
@@ -134,8 +130,8 @@ def execute_block(
             pass  # reported when the transaction's turn comes
     for table, keys in prefetch.items():
         state.prefetch(table, keys)
-    for name in sorted(BEGIN_BLOCK_HOOKS):
-        BEGIN_BLOCK_HOOKS[name].run(state, ctx)
+    for hook in BEGIN_BLOCK_HOOKS.values():
+        hook.run(state, ctx)
         state.commit_tx()
 
     result = BlockResult([], [], [], ctx.events, ctx.energy)

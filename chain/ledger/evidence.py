@@ -13,8 +13,8 @@ from typing import ClassVar
 from . import errors
 from .errors import LedgerError
 from .fields import is_hex64, is_identifier, is_int
-from .kinds import BlockContext, TxKind, register_kind
-from .state import Account, State, Validator, register_table
+from .kinds import BlockContext, TxKind
+from .state import Account, State, Validator
 from .tx import Transaction, require_fields
 
 PPM = 1_000_000
@@ -35,9 +35,6 @@ class DoubleSign:
     @property
     def key(self) -> str:
         return self.offence
-
-
-register_table(DoubleSign)
 
 
 def _pair(payload: dict):
@@ -104,11 +101,9 @@ def _apply(state: State, tx: Transaction, ctx: BlockContext) -> None:
     ctx.emit("double_sign", validator=message.sender, slashed=slashed, parties=[message.sender])
 
 
-register_kind(
-    TxKind(
-        name="evidence_double_sign",
-        check_payload=_check,
-        prefetch=lambda tx: {Account.table: [tx.sender, tx.payload["first"].get("sender", "")]},
-        apply=_apply,
-    )
+EVIDENCE_DOUBLE_SIGN = TxKind(
+    name="evidence_double_sign",
+    check_payload=_check,
+    prefetch=lambda tx: {Account.table: [tx.sender, tx.payload["first"].get("sender", "")]},
+    apply=_apply,
 )

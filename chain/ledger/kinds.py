@@ -1,7 +1,8 @@
-"""Transaction kinds: a registry, and the chain's own kinds (transfer, stake).
+"""Transaction kinds: the installed kinds, and the chain's own kinds (transfer, stake).
 
-Each app registers the kinds it owns (trading: orders; grid: readings;
-governance: proposals and votes) from its ``ledger`` module. A kind is three
+Each app defines the kinds it owns (trading: orders; grid: readings;
+governance: proposals and votes) in its ``ledger`` package; the protocol
+module lists and installs them all (chain.ledger.assembly). A kind is three
 plain functions: a stateless payload check, the keys to prefetch, and the
 state transition, which raises LedgerError to fail the transaction.
 """
@@ -53,12 +54,8 @@ class TxKind:
     energy_debit: Callable[[dict, dict], int] = lambda payload, params: 0
 
 
+#: The installed kinds by name: filled by chain.ledger.assembly.install, nowhere else.
 KINDS: dict[str, TxKind] = {}
-
-
-def register_kind(kind: TxKind) -> TxKind:
-    KINDS[kind.name] = kind
-    return kind
 
 
 def get_kind(name: str) -> TxKind:
@@ -115,14 +112,12 @@ def _apply_transfer(state: State, tx: Transaction, ctx: BlockContext) -> None:
     state.put(recipient.with_balance(recipient.balance + amount))
 
 
-register_kind(
-    TxKind(
-        name="transfer",
-        check_payload=_check_transfer,
-        prefetch=lambda tx: {Account.table: [tx.sender, tx.payload["to"]]},
-        apply=_apply_transfer,
-        token_debit=lambda payload, params: payload["amount"],
-    )
+TRANSFER = TxKind(
+    name="transfer",
+    check_payload=_check_transfer,
+    prefetch=lambda tx: {Account.table: [tx.sender, tx.payload["to"]]},
+    apply=_apply_transfer,
+    token_debit=lambda payload, params: payload["amount"],
 )
 
 
@@ -163,15 +158,13 @@ def _apply_unbond(state: State, tx: Transaction, ctx: BlockContext) -> None:
     )
 
 
-register_kind(
-    TxKind(
-        name="stake_bond",
-        check_payload=_check_stake,
-        prefetch=sender_only,
-        apply=_apply_bond,
-        token_debit=lambda payload, params: payload["amount"],
-    )
+STAKE_BOND = TxKind(
+    name="stake_bond",
+    check_payload=_check_stake,
+    prefetch=sender_only,
+    apply=_apply_bond,
+    token_debit=lambda payload, params: payload["amount"],
 )
-register_kind(
-    TxKind(name="stake_unbond", check_payload=_check_stake, prefetch=sender_only, apply=_apply_unbond)
+STAKE_UNBOND = TxKind(
+    name="stake_unbond", check_payload=_check_stake, prefetch=sender_only, apply=_apply_unbond
 )

@@ -166,18 +166,8 @@ class Param:
         return self.name
 
 
-#: Record classes by table name; apps add theirs with ``register_table``.
+#: The installed record classes by table name: filled by chain.ledger.assembly.install.
 TABLES: dict[str, type] = {}
-
-
-def register_table(record_class: type) -> type:
-    TABLES[record_class.table] = record_class
-    return record_class
-
-
-register_table(Account)
-register_table(Validator)
-register_table(Param)
 
 
 class StateStore(Protocol):

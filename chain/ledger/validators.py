@@ -1,7 +1,11 @@
-"""The validator set as consensus sees it: voting power, the proposer rule, penalties.
+"""The validator set as consensus sees it: who is active, who is an authority, voting power,
+the proposer rule, penalties.
 
 Deterministic and integer-only, like the rest of the core: every site must
 pick the same proposer for (height, round) and apply the same penalties.
+``is_active_validator`` and ``is_authority`` are the only definitions of those
+two words: the apps' ledgers, the consensus validator set and the site's reads
+(chain.selectors.active_validators, chain.selectors.authority_get) all use them.
 """
 
 import hashlib
@@ -34,17 +38,32 @@ def proposer_for(weights: dict[str, int], previous_hash: str, round: int) -> str
     raise AssertionError("unreachable")
 
 
-def eligible(validator: Validator, account: Account | None) -> bool:
-    """Active, not jailed, and holding stake: it votes and may propose."""
+def is_active_validator(validator: Validator, account: Account | None) -> bool:
+    """Active, not jailed, and holding stake: it votes, may propose, and is in the header's set."""
     return validator.active and not validator.jailed and account is not None and account.staked > 0
 
 
+def is_authority(validator: Validator | None) -> bool:
+    """Whether ``validator`` may act as an authority now: the authority flag, and not jailed.
+
+    The consensus rule decides: a jailed validator has no voting power, so its
+    precommit is never the authority precommit a commit certificate needs, and
+    jailing suspends its other authority rights with it (signing grid reports,
+    registering and revoking meters, administering validators) until another
+    authority unjails it. Being inactive does not suspend them: an inactive
+    authority (the regulator, ERC, in the demo) votes on nothing but still
+    signs grid reports. Validator administration asks for an active authority
+    on top (governance.ledger.validators).
+    """
+    return validator is not None and validator.authority and not validator.jailed
+
+
 def voting_power(validators: list[Validator], accounts: dict[str, Account]) -> dict[str, int]:
-    """Stake of every eligible validator: what votes weigh."""
+    """Stake of every active validator (``is_active_validator``): what votes weigh."""
     return {
         v.public_key: accounts[v.public_key].staked
         for v in validators
-        if eligible(v, accounts.get(v.public_key))
+        if is_active_validator(v, accounts.get(v.public_key))
     }
 
 

@@ -1,8 +1,6 @@
 """Governance's deterministic core: proposals, votes, the tally, validator administration.
 
 Plain Python and integers only, no Django: every site must reach the same
-outcome at the same height. Importing this package registers the kinds, the
-tables and the block-start tally with chain.ledger.
+outcome at the same height. The kinds, tables and block-start tally defined
+here are installed by the protocol module (protocol/__init__.py).
 """
-
-from . import proposals, records, validators  # noqa: F401  (registration)

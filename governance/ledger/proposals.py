@@ -15,10 +15,10 @@ import json
 from dataclasses import replace
 
 from chain.ledger import errors
-from chain.ledger.block import register_begin_block
+from chain.ledger.block import BeginBlockHook
 from chain.ledger.encoding import MAX_SAFE_INTEGER, canonical_json
 from chain.ledger.errors import LedgerError
-from chain.ledger.kinds import BlockContext, TxKind, register_kind
+from chain.ledger.kinds import BlockContext, TxKind
 from chain.ledger.state import Account, Param, State, Validator
 from chain.ledger.tx import Transaction
 
@@ -115,30 +115,26 @@ def _apply_vote(state: State, tx: Transaction, ctx: BlockContext) -> None:
     )
 
 
-register_kind(
-    TxKind(
-        name="governance_propose",
-        check_payload=r.check_propose_payload,
-        prefetch=lambda tx: {
-            Account.table: [tx.sender],
-            Proposal.table: [tx.hash],
-            Counter.table: [PROPOSALS, CLOCK],
-            **({Validator.table: [tx.payload["public_key"]]} if "public_key" in tx.payload else {}),
-        },
-        apply=_apply_propose,
-    )
+GOVERNANCE_PROPOSE = TxKind(
+    name="governance_propose",
+    check_payload=r.check_propose_payload,
+    prefetch=lambda tx: {
+        Account.table: [tx.sender],
+        Proposal.table: [tx.hash],
+        Counter.table: [PROPOSALS, CLOCK],
+        **({Validator.table: [tx.payload["public_key"]]} if "public_key" in tx.payload else {}),
+    },
+    apply=_apply_propose,
 )
-register_kind(
-    TxKind(
-        name="governance_vote",
-        check_payload=r.check_vote_payload,
-        prefetch=lambda tx: {
-            Account.table: [tx.sender],
-            Proposal.table: [tx.payload["proposal_id"]],
-            Vote.table: [vote_id(tx.payload["proposal_id"], tx.sender)],
-        },
-        apply=_apply_vote,
-    )
+GOVERNANCE_VOTE = TxKind(
+    name="governance_vote",
+    check_payload=r.check_vote_payload,
+    prefetch=lambda tx: {
+        Account.table: [tx.sender],
+        Proposal.table: [tx.payload["proposal_id"]],
+        Vote.table: [vote_id(tx.payload["proposal_id"], tx.sender)],
+    },
+    apply=_apply_vote,
 )
 
 
@@ -316,4 +312,4 @@ def governance_due(store, timestamp_ms: int, params: dict) -> bool:
     return clock is None or timestamp_ms >= clock.value + interval
 
 
-register_begin_block("governance.tally_and_execute", governance_block_start, due=governance_due)
+TALLY_AND_EXECUTE = BeginBlockHook("governance.tally_and_execute", governance_block_start, due=governance_due)

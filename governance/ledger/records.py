@@ -7,8 +7,6 @@ heights in blocks, shares in parts per million (ppm).
 from dataclasses import dataclass
 from typing import ClassVar
 
-from chain.ledger.state import register_table
-
 # Proposal status: open -> passed -> executed (or failed at execution), or open -> rejected.
 OPEN = "open"
 PASSED = "passed"
@@ -102,8 +100,3 @@ class Counter:
 
 def vote_id(proposal_id: str, voter: str) -> str:
     return f"{proposal_id}:{voter}"
-
-
-register_table(Proposal)
-register_table(Vote)
-register_table(Counter)

@@ -20,9 +20,10 @@ from chain.ledger.encoding import MAX_SAFE_INTEGER
 from chain.ledger.errors import LedgerError
 from chain.ledger.fields import require_bool
 from chain.ledger.keys import is_address
-from chain.ledger.kinds import BlockContext, TxKind, register_kind
+from chain.ledger.kinds import BlockContext, TxKind
 from chain.ledger.state import Account, State, Validator
 from chain.ledger.tx import Transaction, require_fields
+from chain.ledger.validators import is_authority
 
 from . import rules as r
 
@@ -54,7 +55,7 @@ def set_validator(state: State, ctx: BlockContext, updated: Validator) -> None:
     after = [*others, updated]
     if not any(v.active for v in after):
         raise LedgerError(LAST_VALIDATOR, "The last active validator cannot leave: nobody would make blocks.")
-    if not any(v.active and v.authority for v in after):
+    if not any(v.active and is_authority(v) for v in after):
         raise LedgerError(
             LAST_VALIDATOR, "At least one active authority must remain: blocks need its precommit."
         )
@@ -71,7 +72,7 @@ def set_validator(state: State, ctx: BlockContext, updated: Validator) -> None:
 
 def _require_authority(state: State, tx: Transaction) -> None:
     signer = state.get(Validator.table, tx.sender)
-    if signer is None or not (signer.authority and signer.active and not signer.jailed):
+    if not (is_authority(signer) and signer.active):
         raise LedgerError(
             errors.NOT_PERMITTED, "Only an active, unjailed authority validator administers validators."
         )
@@ -151,24 +152,18 @@ def _prefetch(tx: Transaction) -> dict:
     return {Account.table: [tx.sender, key], Validator.table: [tx.sender, key]}
 
 
-register_kind(
-    TxKind(
-        name="validator_register",
-        check_payload=check_register_payload,
-        prefetch=_prefetch,
-        apply=_apply_register,
-    )
+VALIDATOR_REGISTER = TxKind(
+    name="validator_register",
+    check_payload=check_register_payload,
+    prefetch=_prefetch,
+    apply=_apply_register,
 )
-register_kind(
-    TxKind(
-        name="validator_set_active",
-        check_payload=check_set_active_payload,
-        prefetch=_prefetch,
-        apply=_apply_set_active,
-    )
+VALIDATOR_SET_ACTIVE = TxKind(
+    name="validator_set_active",
+    check_payload=check_set_active_payload,
+    prefetch=_prefetch,
+    apply=_apply_set_active,
 )
-register_kind(
-    TxKind(
-        name="validator_unjail", check_payload=check_unjail_payload, prefetch=_prefetch, apply=_apply_unjail
-    )
+VALIDATOR_UNJAIL = TxKind(
+    name="validator_unjail", check_payload=check_unjail_payload, prefetch=_prefetch, apply=_apply_unjail
 )

@@ -1,8 +1,6 @@
 """The grid's deterministic core: status reports, operator path limits, the frequency pause.
 
-Plain Python and integers only, no Django. Importing this package registers
-the kinds and tables with chain.ledger and the grid's capacity limit with the
-market's matcher.
+Plain Python and integers only, no Django. The kinds, tables and the grid's
+capacity limit on the market's matcher are installed by the protocol module
+(protocol/__init__.py).
 """
-
-from . import kinds, records  # noqa: F401  (registration)

@@ -11,10 +11,11 @@ other site: validation is re-application.
 """
 
 from chain.ledger.errors import LedgerError
-from chain.ledger.kinds import BlockContext, TxKind, register_kind
+from chain.ledger.kinds import BlockContext, TxKind
 from chain.ledger.state import State, Validator
 from chain.ledger.tx import Transaction
-from trading.ledger.matching import refresh_free_capacity, register_capacity_limit
+from chain.ledger.validators import is_authority
+from trading.ledger.matching import refresh_free_capacity
 from trading.ledger.rules import MarketRules, rules_of
 
 from . import rules as g
@@ -31,9 +32,10 @@ from .records import (
 
 def _require_authority(state: State, sender: str) -> Validator:
     validator = state.get(Validator.table, sender)
-    if validator is None or not validator.authority:
+    if not is_authority(validator):
         raise LedgerError(
-            g.NOT_AUTHORITY, "Only an authority (EGAT, MEA, PEA or the ERC) may sign grid reports."
+            g.NOT_AUTHORITY,
+            "Only an authority (EGAT, MEA, PEA or the ERC), not jailed, may sign grid reports.",
         )
     return validator
 
@@ -224,20 +226,15 @@ def _report_prefetch(tx: Transaction) -> dict:
     }
 
 
-register_kind(
-    TxKind(
-        name="grid_report",
-        check_payload=g.check_report_payload,
-        prefetch=_report_prefetch,
-        apply=_apply_report,
-    )
+GRID_REPORT = TxKind(
+    name="grid_report",
+    check_payload=g.check_report_payload,
+    prefetch=_report_prefetch,
+    apply=_apply_report,
 )
-register_kind(
-    TxKind(
-        name="grid_path_limit",
-        check_payload=g.check_limit_payload,
-        prefetch=lambda tx: {PathLimit.table: [path_id(tx.payload["zone_a"], tx.payload["zone_b"])]},
-        apply=_apply_limit,
-    )
+GRID_PATH_LIMIT = TxKind(
+    name="grid_path_limit",
+    check_payload=g.check_limit_payload,
+    prefetch=lambda tx: {PathLimit.table: [path_id(tx.payload["zone_a"], tx.payload["zone_b"])]},
+    apply=_apply_limit,
 )
-register_capacity_limit(grid_capacity_limit)

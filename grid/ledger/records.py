@@ -11,8 +11,6 @@ renewable share in ppm, carbon intensity in g CO2/kWh, times in Unix ms.
 from dataclasses import dataclass
 from typing import ClassVar
 
-from chain.ledger.state import register_table
-
 #: Per-second samples kept per region (five minutes) and per-minute ones (a day).
 SECOND_RING = 300
 MINUTE_RING = 1440
@@ -142,10 +140,3 @@ class GridAlarm:
 def path_id(zone_a: str, zone_b: str) -> str:
     a, b = sorted((zone_a, zone_b))
     return f"{a}:{b}"
-
-
-register_table(RegionStatus)
-register_table(GridSample)
-register_table(PathStatus)
-register_table(PathLimit)
-register_table(GridAlarm)

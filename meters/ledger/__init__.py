@@ -1,7 +1,6 @@
 """Smart meters' deterministic core: the device registry, signed readings, the mint.
 
-Plain Python and integers only, no Django. Importing this package registers the
-kinds (meter_register, meter_revoke, meter_reading) and the tables.
+Plain Python and integers only, no Django. The kinds (meter_register,
+meter_revoke, meter_reading) and the tables are installed by the protocol
+module (protocol/__init__.py).
 """
-
-from . import kinds, records  # noqa: F401  (registration)

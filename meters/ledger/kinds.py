@@ -20,9 +20,10 @@ from chain.ledger import errors
 from chain.ledger.errors import LedgerError
 from chain.ledger.fields import is_identifier
 from chain.ledger.keys import is_address
-from chain.ledger.kinds import BlockContext, TxKind, register_kind
+from chain.ledger.kinds import BlockContext, TxKind
 from chain.ledger.state import Account, State, Validator
 from chain.ledger.tx import Transaction, is_int, require_fields
+from chain.ledger.validators import is_authority
 
 from .records import METER_KINDS, Meter, SlotEnergy
 
@@ -138,7 +139,7 @@ def check_reading_payload(payload: dict, params: dict) -> None:
 def _require_authority(state: State, ctx: BlockContext, sender: str, region: str) -> None:
     validator = state.get(Validator.table, sender)
     utility = region_utility(ctx.params, region)
-    allowed = validator is not None and validator.authority and validator.name == utility
+    allowed = is_authority(validator) and validator.name == utility
     if not (allowed or (sender == ctx.params["grid_operator"] and validator is not None)):
         raise LedgerError(
             NOT_AUTHORITY,
@@ -272,27 +273,21 @@ def _reading_prefetch(tx: Transaction) -> dict:
     return {Account.table: [tx.sender], Meter.table: [tx.sender]}
 
 
-register_kind(
-    TxKind(
-        name="meter_register",
-        check_payload=check_register_payload,
-        prefetch=_register_prefetch,
-        apply=_apply_register,
-    )
+METER_REGISTER = TxKind(
+    name="meter_register",
+    check_payload=check_register_payload,
+    prefetch=_register_prefetch,
+    apply=_apply_register,
 )
-register_kind(
-    TxKind(
-        name="meter_revoke",
-        check_payload=check_revoke_payload,
-        prefetch=lambda tx: {Validator.table: [tx.sender], Meter.table: [tx.payload["meter"]]},
-        apply=_apply_revoke,
-    )
+METER_REVOKE = TxKind(
+    name="meter_revoke",
+    check_payload=check_revoke_payload,
+    prefetch=lambda tx: {Validator.table: [tx.sender], Meter.table: [tx.payload["meter"]]},
+    apply=_apply_revoke,
 )
-register_kind(
-    TxKind(
-        name="meter_reading",
-        check_payload=check_reading_payload,
-        prefetch=_reading_prefetch,
-        apply=_apply_reading,
-    )
+METER_READING = TxKind(
+    name="meter_reading",
+    check_payload=check_reading_payload,
+    prefetch=_reading_prefetch,
+    apply=_apply_reading,
 )

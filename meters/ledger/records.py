@@ -9,8 +9,6 @@ the owner's SlotEnergy and the owner's account.
 from dataclasses import dataclass
 from typing import ClassVar
 
-from chain.ledger.state import register_table
-
 RENEWABLE_KINDS = ("solar", "wind", "hydro", "biomass")
 METER_KINDS = (*RENEWABLE_KINDS, "consumption")
 
@@ -102,7 +100,3 @@ class SlotEnergy:
     @staticmethod
     def id_of(delivery_slot_ms: int, owner: str) -> str:
         return f"{delivery_slot_ms}:{owner}"
-
-
-register_table(Meter)
-register_table(SlotEnergy)

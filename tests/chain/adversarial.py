@@ -15,10 +15,6 @@ import re
 
 from hypothesis import strategies as st
 
-import governance.ledger  # noqa: F401  (registers the apps' kinds and tables)
-import grid.ledger  # noqa: F401
-import meters.ledger  # noqa: F401
-import trading.ledger  # noqa: F401
 from chain.consensus.machine import PREVOTE, Message
 from chain.consensus.messages import sign_message
 from chain.ledger.block import execute_block

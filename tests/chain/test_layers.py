@@ -10,6 +10,8 @@ module signs and admits transactions, and one class says a request was refused.
 import ast
 from pathlib import Path
 
+import pytest
+
 import chain
 
 CHAIN_DIR = Path(chain.__file__).parent
@@ -165,7 +167,17 @@ def test_the_cycle_finder_finds_a_loop():
 REPO_DIR = CHAIN_DIR.parent
 #: The site's own code: everything but the tests and the benchmarks, which sign as outside
 #: clients do and post over HTTP (or call admission directly to measure it).
-SITE_PACKAGES = ("audit", "chain", "governance", "grid", "gridtokenx_site", "meters", "trading")
+SITE_PACKAGES = (
+    "audit",
+    "chain",
+    "governance",
+    "grid",
+    "gridtokenx_site",
+    "meters",
+    "protocol",
+    "settlement",
+    "trading",
+)
 
 
 def site_modules() -> dict[str, ast.Module]:
@@ -219,3 +231,57 @@ def test_the_read_apis_share_one_bad_query_error():
     )
 
     assert own_query_errors == ["chain/api/errors.py:BadQuery"]
+
+
+#: The project's apps and which others each may import, lowest first
+#: (docs/ARCHITECTURE.md, "The apps and their dependencies"). Settlement sits
+#: above the market and the meters so that those two never import each other;
+#: the protocol module imports every ledger core and nothing imports it but the
+#: composition root and the benchmarks.
+APP_DEPENDENCIES = {
+    "chain": set(),
+    "trading": {"chain"},
+    "meters": {"chain"},
+    "governance": {"chain"},
+    "grid": {"chain", "trading"},
+    "settlement": {"chain", "trading", "meters"},
+    "audit": {"chain", "trading"},
+    "protocol": {"chain", "trading", "meters", "governance", "grid", "settlement"},
+}
+
+
+def apps_imported(app: str) -> dict[str, set[str]]:
+    """The other apps ``app``'s modules import (anywhere in a file), each with its importers.
+
+    Migrations are left out: Django writes their dependencies, not the app's code."""
+    root = CHAIN_DIR.parent / app
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        if "migrations" in path.relative_to(root).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            for module in imported_modules(node, set()):
+                target = module.split(".")[0]
+                if target in APP_DEPENDENCIES and target != app:
+                    found.setdefault(target, set()).add(str(path.relative_to(root.parent)))
+    return found
+
+
+@pytest.mark.parametrize("app", sorted(APP_DEPENDENCIES))
+def test_each_app_imports_only_the_apps_below_it(app):
+    imported = apps_imported(app)
+
+    assert {
+        target: importers for target, importers in imported.items() if target not in APP_DEPENDENCIES[app]
+    } == {}
+
+
+def test_the_market_and_the_meters_do_not_import_each_other():
+    assert "meters" not in apps_imported("trading")
+    assert "trading" not in apps_imported("meters")
+
+
+def test_the_app_import_finder_finds_known_imports():
+    """The checks above are only as good as this: settlement's core imports the meters' records."""
+    assert "settlement/ledger/delivery.py" in apps_imported("settlement")["meters"]
+    assert "protocol/__init__.py" in apps_imported("protocol")["settlement"]

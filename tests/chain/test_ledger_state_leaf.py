@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import trading.ledger  # noqa: F401  (registers the market's tables)
 from chain.ledger.encoding import MAX_SAFE_INTEGER, STATE_DOMAIN, canonical_json
 from chain.ledger.errors import MALFORMED, LedgerError
 from chain.ledger.state import TABLES, leaf_bytes

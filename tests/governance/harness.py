@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-import governance.ledger  # noqa: F401  (registers the kinds, tables and block-start tally)
 from chain.ledger.block import BlockResult
 from chain.ledger.state import State
 from governance.ledger.records import Proposal, Vote

@@ -4,7 +4,7 @@ import pytest
 
 from chain.models import MempoolTx
 from meters.models import Meter
-from trading.models import SettlementAccount
+from settlement.models import SettlementAccount
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass, field
 
-import trading.ledger  # noqa: F401  (registers the market's kinds and tables)
 from chain.ledger.block import BlockResult, execute_block
 from chain.ledger.genesis import Genesis, demo_key
 from chain.ledger.keys import address_of

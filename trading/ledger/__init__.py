@@ -1,8 +1,6 @@
 """The energy market's deterministic core: order kinds, records, matching.
 
 Plain Python and integers only, no Django: every site must compute the same
-fills from the same blocks. Importing this package registers the kinds, the
-tables and the block-start sweep with chain.ledger.
+fills from the same blocks. The kinds, tables and block-start sweep defined
+here are installed by the protocol module (protocol/__init__.py).
 """
-
-from . import orders, records, settlement  # noqa: F401  (registration)

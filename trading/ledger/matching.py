@@ -11,7 +11,7 @@ a buy's lock after its fills is the lock of what is left).
 
 A fill is a contract for delivery: the seller's proceeds wait in its
 ``escrow_tokens`` and the bought Wh in the buyer's ``escrow_wh`` until the slot
-is settled against the seller's meter readings (trading.ledger.settlement).
+is settled against the seller's meter readings (settlement.ledger.delivery).
 
 Plain integer Python, the same on every site.
 """
@@ -56,13 +56,15 @@ def slot_book(state: State, ctx: BlockContext, rules: MarketRules, slot_ms: int)
     return book
 
 
-#: Limits on path capacity from outside the market (the grid operator's, see grid.ledger):
-#: fn(state, rules, slot_ms, path_key, capacity_wh) -> the capacity fills may use.
+#: The installed limits on path capacity from outside the market (the grid operator's,
+#: see grid.ledger), applied in order: fn(state, rules, slot_ms, path_key, capacity_wh)
+#: -> the capacity fills may use. The protocol module installs them with the kinds.
 CAPACITY_LIMITS: list = []
 
 
-def register_capacity_limit(limit) -> None:
-    CAPACITY_LIMITS.append(limit)
+def install_capacity_limits(limits) -> None:
+    """Make ``limits`` the ones every fill applies, replacing those installed before."""
+    CAPACITY_LIMITS[:] = limits
 
 
 def free_capacity_wh(state: State, rules: MarketRules, slot_ms: int, key: tuple) -> int:

@@ -7,9 +7,9 @@ price improvement) goes back to the unit.
 """
 
 from chain.ledger import errors
-from chain.ledger.block import register_begin_block
+from chain.ledger.block import BeginBlockHook
 from chain.ledger.errors import LedgerError
-from chain.ledger.kinds import BlockContext, TxKind, register_kind, release_matured_unbonding
+from chain.ledger.kinds import BlockContext, TxKind, release_matured_unbonding
 from chain.ledger.state import Account, State
 from chain.ledger.tx import Transaction
 
@@ -161,23 +161,19 @@ def _order_event(order: Order) -> dict:
     }
 
 
-register_kind(
-    TxKind(
-        name="order_place",
-        check_payload=r.check_place_payload,
-        prefetch=lambda tx: {Account.table: [tx.sender], Order.table: [tx.hash]},
-        apply=_apply_place,
-        token_debit=r.place_token_debit,
-        energy_debit=r.place_energy_debit,
-    )
+ORDER_PLACE = TxKind(
+    name="order_place",
+    check_payload=r.check_place_payload,
+    prefetch=lambda tx: {Account.table: [tx.sender], Order.table: [tx.hash]},
+    apply=_apply_place,
+    token_debit=r.place_token_debit,
+    energy_debit=r.place_energy_debit,
 )
-register_kind(
-    TxKind(
-        name="order_cancel",
-        check_payload=r.check_cancel_payload,
-        prefetch=lambda tx: {Account.table: [tx.sender], Order.table: [tx.payload["order_id"]]},
-        apply=_apply_cancel,
-    )
+ORDER_CANCEL = TxKind(
+    name="order_cancel",
+    check_payload=r.check_cancel_payload,
+    prefetch=lambda tx: {Account.table: [tx.sender], Order.table: [tx.payload["order_id"]]},
+    apply=_apply_cancel,
 )
 
 
@@ -190,4 +186,4 @@ def orders_due(store, timestamp_ms: int, params: dict) -> bool:
     )
 
 
-register_begin_block("trading.close_due_orders", close_due_orders, due=orders_due)
+CLOSE_DUE_ORDERS = BeginBlockHook("trading.close_due_orders", close_due_orders, due=orders_due)

@@ -8,8 +8,6 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import ClassVar
 
-from chain.ledger.state import register_table
-
 OPEN = "open"
 FILLED = "filled"
 CANCELLED = "cancelled"
@@ -86,7 +84,7 @@ class Trade:
     paid_tokens: int
     wheeling_fee_tokens: int
     carbon_g: int
-    #: Settlement (trading.ledger.settlement): the slot while the trade waits for it, 0 after;
+    #: Settlement (settlement.ledger.delivery): the slot while the trade waits for it, 0 after;
     #: then the Wh the seller's meters delivered to it, the units returned to the buyer
     #: for the rest, the CO2 the delivered renewable Wh avoided, and the block that settled it.
     unsettled_slot_ms: int = 0
@@ -145,8 +143,3 @@ def updated(record, **changes):
     for name, value in changes.items():
         values[position[name]] = value
     return record_class(*values)
-
-
-register_table(Order)
-register_table(Trade)
-register_table(LineUsage)

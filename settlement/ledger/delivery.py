@@ -26,13 +26,12 @@ settlement. Tokens and Wh only move between accounts here: supply is unchanged.
 from dataclasses import dataclass
 from typing import ClassVar
 
-from chain.ledger.block import register_begin_block
+from chain.ledger.block import BeginBlockHook
 from chain.ledger.kinds import BlockContext
-from chain.ledger.state import Account, State, register_table
+from chain.ledger.state import Account, State
 from meters.ledger.records import SlotEnergy
-
-from .records import Trade, updated
-from .rules import RENEWABLE_SOURCES, rules_of, value_units
+from trading.ledger.records import Trade, updated
+from trading.ledger.rules import RENEWABLE_SOURCES, rules_of, value_units
 
 MS_PER_MINUTE = 60_000
 DEFAULT_GRACE_MINUTES = 5
@@ -57,9 +56,6 @@ class SettlementAccount:
     @property
     def key(self) -> str:
         return self.address
-
-
-register_table(SettlementAccount)
 
 
 def grace_ms(params: dict) -> int:
@@ -188,4 +184,4 @@ def settlement_due(store, timestamp_ms: int, params: dict) -> bool:
     return cutoff >= 1 and bool(store.scan(Trade.table, "unsettled_slot_ms", 1, cutoff))
 
 
-register_begin_block("trading.settle_due_trades", settle_due_trades, due=settlement_due)
+SETTLE_DUE_TRADES = BeginBlockHook("settlement.settle_due_trades", settle_due_trades, due=settlement_due)

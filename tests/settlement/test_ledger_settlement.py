@@ -4,9 +4,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from settlement.ledger.delivery import PPM, allocate
 from tests.meters.harness import SLOT_MS, new_chain, register, report
 from tests.trading.harness import SLOT, T0, TOKEN, address, buy, check_invariants, sell
-from trading.ledger.settlement import PPM, allocate
 
 #: The first block time at which SLOT is due for settlement: slot end + 5 minutes' grace.
 SETTLE_AT = SLOT + SLOT_MS + 5 * 60_000

@@ -1,8 +1,8 @@
-"""Settlement figures for templates of other apps (the wallet's balances)."""
+"""Settlement figures for templates of other apps (the wallet's balances, the meters page)."""
 
 from django import template
 
-from meters import selectors
+from settlement import selectors
 
 register = template.Library()
 

@@ -9,10 +9,11 @@ import pytest
 from chain import clock
 from chain.models import Account, Block, ChainHead
 from meters.services import demo_meters_register, readings_submit
+from settlement.models import SettlementAccount
 from tests.meters.conftest import signed_reading
 from tests.trading.harness import TOKEN, buy, sell
 from trading import selectors
-from trading.models import SettlementAccount, Trade
+from trading.models import Trade
 from trading.services import order_place
 
 pytestmark = pytest.mark.django_db
