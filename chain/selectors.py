@@ -3,12 +3,13 @@
 Reads only: no service is imported here, so every layer above may use these.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery, Sum
 
+from chain.caches import LatestKeyCache
 from chain.consensus.machine import ValidatorSet
 from chain.consensus.transport import peers_up
 from chain.ledger.block import precommit_valid, validators_hash
@@ -109,28 +110,17 @@ def active_validator_keys() -> list[str]:
     return list(Validator.objects.filter(active=True, jailed=False).values_list("public_key", flat=True))
 
 
-@lru_cache(maxsize=1)
-def validators_hash_at(block_hash: str, state_root: str) -> str:
-    """The active set's hash, read once per head: only a block changes who is active."""
-    return validators_hash(active_validator_keys())
+@dataclass(frozen=True)
+class HeadValidators:
+    """The validator records as the head leaves them: what consensus and block checks read."""
+
+    validator_set: ValidatorSet
+    proposer_weights: dict
+    #: The hash of the active, unjailed keys a block header commits to.
+    validators_hash: str
 
 
-def validator_set(head: ChainHead) -> ValidatorSet:
-    """Voting power, authorities and proposer rule for the next height, from the committed state."""
-    return validator_set_at(head.block_hash, head.state_root)
-
-
-@lru_cache(maxsize=1)
-def validator_set_at(previous: str, state_root: str) -> ValidatorSet:
-    """Read once per head: only a block changes the validator records, and every step of a
-    height asks for the same set."""
-    power, weights, authorities = _validator_powers_at(previous, state_root)
-    return ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round))
-
-
-@lru_cache(maxsize=1)
-def _validator_powers_at(previous: str, state_root: str) -> tuple[dict, dict, frozenset]:
-    """Voting power, proposer weights and authorities after the head ``previous``."""
+def _head_validators_read(previous: str, state_root: str) -> HeadValidators:
     validators = [
         ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
         for v in Validator.objects.all()
@@ -141,12 +131,37 @@ def _validator_powers_at(previous: str, state_root: str) -> tuple[dict, dict, fr
     }
     power = voting_power(validators, accounts)
     authorities = frozenset(v.public_key for v in validators if v.authority and v.public_key in power)
-    return power, proposer_weights(validators, accounts), authorities
+    weights = proposer_weights(validators, accounts)
+    return HeadValidators(
+        validator_set=ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round)),
+        proposer_weights=weights,
+        validators_hash=validators_hash(active_validator_keys()),
+    )
+
+
+#: The validators after one head, keyed by its block hash and state root: only a block
+#: changes the validator records (and every step, check and intake of a height asks).
+head_validators_cache: LatestKeyCache[HeadValidators] = LatestKeyCache(_head_validators_read)
+
+
+def validators_hash_at(block_hash: str, state_root: str) -> str:
+    """The active set's hash after the head ``block_hash``."""
+    return head_validators_cache.get(block_hash, state_root).validators_hash
+
+
+def validator_set(head: ChainHead) -> ValidatorSet:
+    """Voting power, authorities and proposer rule for the next height, from the committed state."""
+    return validator_set_at(head.block_hash, head.state_root)
+
+
+def validator_set_at(previous: str, state_root: str) -> ValidatorSet:
+    """Voting power, authorities and proposer rule after the head ``previous``."""
+    return head_validators_cache.get(previous, state_root).validator_set
 
 
 def proposer_weights_at(previous: str, state_root: str) -> dict:
     """The proposer weights after the head ``previous`` (the peer protocol checks proposals with them)."""
-    return _validator_powers_at(previous, state_root)[1]
+    return head_validators_cache.get(previous, state_root).proposer_weights
 
 
 def account_history(address: str, limit: int = 50):
