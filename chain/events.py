@@ -10,18 +10,16 @@ loop, and the layer a Redis connection, for every block).
 
 import asyncio
 import logging
-import os
 import threading
 
 from channels.layers import get_channel_layer
+
+from chain.caches import PerProcess
 
 log = logging.getLogger(__name__)
 
 CHAIN_GROUP = "chain"
 PARTIES_INLINE_MAX = 500
-
-_senders: dict[int, "_Sender"] = {}
-_senders_lock = threading.Lock()
 
 
 class _Sender:
@@ -47,14 +45,8 @@ class _Sender:
                 log.exception("Could not broadcast block %s", message.get("height"))
 
 
-def _sender() -> _Sender:
-    """This process's sender (keyed by pid: Celery forks its workers)."""
-    pid = os.getpid()
-    with _senders_lock:
-        sender = _senders.get(pid)
-        if sender is None:
-            sender = _senders[pid] = _Sender()
-    return sender
+#: This process's sender: an event loop and a thread of its own per process (Celery forks its workers).
+event_senders: PerProcess[_Sender] = PerProcess(_Sender)
 
 
 def block_committed(block, parties: list[str], ledger_events: list[dict]) -> None:
@@ -67,4 +59,4 @@ def block_committed(block, parties: list[str], ledger_events: list[dict]) -> Non
         "parties": parties if len(parties) <= PARTIES_INLINE_MAX else None,
         "events": ledger_events[:PARTIES_INLINE_MAX],
     }
-    _sender().put(CHAIN_GROUP, message)
+    event_senders.get().put(CHAIN_GROUP, message)

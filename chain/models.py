@@ -313,8 +313,10 @@ class ConsensusMessage(models.Model):
 class ProposedBlock(models.Model):
     """A proposed block's header and transaction hashes, until its height is decided.
 
-    ``txs`` holds the bodies the proposal carried (wire form); the others come
-    from this site's mempool or are fetched from peers when the block is checked.
+    ``txs`` holds the bodies the proposal carried (wire form), ``fetched_txs``
+    those fetched from peers after it came (outside the consensus lock); the
+    others come from this site's mempool. Bodies from either list are checked
+    with the block (signatures included).
     """
 
     hash = models.CharField(max_length=64, primary_key=True)
@@ -322,6 +324,7 @@ class ProposedBlock(models.Model):
     header = models.JSONField()
     tx_hashes = models.JSONField(default=list)
     txs = models.JSONField(default=list)
+    fetched_txs = models.JSONField(default=list)
     #: "" while unchecked, else "valid" or the reason it is not.
     verdict = models.TextField(blank=True)
 

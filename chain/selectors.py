@@ -3,12 +3,13 @@
 Reads only: no service is imported here, so every layer above may use these.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery, Sum
 
+from chain.caches import LatestKeyCache
 from chain.consensus.machine import ValidatorSet
 from chain.consensus.transport import peers_up
 from chain.ledger.block import precommit_valid, validators_hash
@@ -103,7 +104,7 @@ def consensus_metrics(head: ChainHead) -> dict:
     ``rounds_completed`` counts every round the network ran to commit its blocks (a block
     decided in round r took r + 1); ``missed_blocks`` sums the validators' missed proposals.
     """
-    voting = Validator.objects.filter(active=True, jailed=False)
+    voting = active_validators()
     totals = Block.objects.aggregate(later_rounds=Sum("round"))
     window = list(
         Block.objects.filter(height__in=[head.height, max(head.height - BLOCK_TIME_WINDOW, 1)])
@@ -114,8 +115,8 @@ def consensus_metrics(head: ChainHead) -> dict:
     if len(window) == 2 and window[1][0] > window[0][0]:
         average_ms = (window[1][1] - window[0][1]) // (window[1][0] - window[0][0])
     return {
-        "active_validators": voting.count(),
-        "total_stake": Account.objects.filter(address__in=voting.values("public_key")).aggregate(
+        "active_validators": len(voting),
+        "total_stake": Account.objects.filter(address__in=[v.public_key for v in voting]).aggregate(
             s=Sum("staked")
         )["s"]
         or 0,
@@ -161,28 +162,17 @@ def authority_get(*, public_key: str) -> Validator | None:
     return validator if is_authority(validator) else None
 
 
-@lru_cache(maxsize=1)
-def validators_hash_at(block_hash: str, state_root: str) -> str:
-    """The active set's hash, read once per head: only a block changes who is active."""
-    return validators_hash([v.public_key for v in active_validators()])
+@dataclass(frozen=True)
+class HeadValidators:
+    """The validator records as the head leaves them: what consensus and block checks read."""
+
+    validator_set: ValidatorSet
+    proposer_weights: dict
+    #: The hash of the active validators' keys (chain.ledger.validators.is_active_validator).
+    validators_hash: str
 
 
-def validator_set(head: ChainHead) -> ValidatorSet:
-    """Voting power, authorities and proposer rule for the next height, from the committed state."""
-    return validator_set_at(head.block_hash, head.state_root)
-
-
-@lru_cache(maxsize=1)
-def validator_set_at(previous: str, state_root: str) -> ValidatorSet:
-    """Read once per head: only a block changes the validator records, and every step of a
-    height asks for the same set."""
-    power, weights, authorities = _validator_powers_at(previous, state_root)
-    return ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round))
-
-
-@lru_cache(maxsize=1)
-def _validator_powers_at(previous: str, state_root: str) -> tuple[dict, dict, frozenset]:
-    """Voting power, proposer weights and authorities after the head ``previous``."""
+def _head_validators_read(previous: str, state_root: str) -> HeadValidators:
     validators = [
         ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
         for v in Validator.objects.all()
@@ -193,12 +183,37 @@ def _validator_powers_at(previous: str, state_root: str) -> tuple[dict, dict, fr
     }
     power = voting_power(validators, accounts)
     authorities = frozenset(v.public_key for v in validators if is_authority(v) and v.public_key in power)
-    return power, proposer_weights(validators, accounts), authorities
+    weights = proposer_weights(validators, accounts)
+    return HeadValidators(
+        validator_set=ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round)),
+        proposer_weights=weights,
+        validators_hash=validators_hash([v.public_key for v in active_validators()]),
+    )
+
+
+#: The validators after one head, keyed by its block hash and state root: only a block
+#: changes the validator records (and every step, check and intake of a height asks).
+head_validators_cache: LatestKeyCache[HeadValidators] = LatestKeyCache(_head_validators_read)
+
+
+def validators_hash_at(block_hash: str, state_root: str) -> str:
+    """The active set's hash after the head ``block_hash``."""
+    return head_validators_cache.get(block_hash, state_root).validators_hash
+
+
+def validator_set(head: ChainHead) -> ValidatorSet:
+    """Voting power, authorities and proposer rule for the next height, from the committed state."""
+    return validator_set_at(head.block_hash, head.state_root)
+
+
+def validator_set_at(previous: str, state_root: str) -> ValidatorSet:
+    """Voting power, authorities and proposer rule after the head ``previous``."""
+    return head_validators_cache.get(previous, state_root).validator_set
 
 
 def proposer_weights_at(previous: str, state_root: str) -> dict:
     """The proposer weights after the head ``previous`` (the peer protocol checks proposals with them)."""
-    return _validator_powers_at(previous, state_root)[1]
+    return head_validators_cache.get(previous, state_root).proposer_weights
 
 
 def account_history(address: str, limit: int = 50):

@@ -20,10 +20,22 @@ CONSENSUS_TIMEOUT = "chain.consensus_timeout"
 CONSENSUS_RESEND = "chain.consensus_resend"
 SYNC = "chain.sync"
 VACUUM_CHURNING = "chain.vacuum_churning"
-TASK_NAMES = (CONSENSUS_TICK, CONSENSUS_STEP, CONSENSUS_TIMEOUT, CONSENSUS_RESEND, SYNC, VACUUM_CHURNING)
+PROPOSAL_BODIES_FETCH = "chain.proposal_bodies_fetch"
+TASK_NAMES = (
+    CONSENSUS_TICK,
+    CONSENSUS_STEP,
+    CONSENSUS_TIMEOUT,
+    CONSENSUS_RESEND,
+    SYNC,
+    VACUUM_CHURNING,
+    PROPOSAL_BODIES_FETCH,
+)
 
 #: Set while a consensus step waits in the queue (consensus_step_soon).
 STEP_QUEUED = "consensus-step-queued"
+#: A proposal's missing bodies are asked for at most this often: every step sees them missing
+#: until they arrive, and one fetch asks every peer.
+BODIES_FETCH_EVERY_S = 2
 #: A timeout's step still runs this late (a busy worker); after that the tick covers it.
 TIMEOUT_STEP_EXPIRES_S = 5
 
@@ -56,6 +68,12 @@ def consensus_step_started() -> None:
 def sync_soon() -> None:
     """Queue a catch-up from the peers (one of them is ahead)."""
     task_send(SYNC)
+
+
+def proposal_bodies_fetch_soon(block_hash: str, tx_hashes: list[str]) -> None:
+    """Queue a fetch of a proposed block's missing bodies (then a step), unless one was queued lately."""
+    if cache.add(f"proposal-bodies-fetch:{block_hash}", 1, timeout=BODIES_FETCH_EVERY_S):
+        task_send(PROPOSAL_BODIES_FETCH, args=(block_hash, tx_hashes))
 
 
 def consensus_resend_soon() -> None:

@@ -18,6 +18,7 @@ from chain.models import ChainHead, ConsensusMessage, ConsensusState
 from chain.node import node_signing_key
 from chain.peers import peer_urls
 from chain.services.consensus.evidence import evidence_report
+from chain.services.consensus.proposals import proposal_bodies_fetch as bodies_fetch
 from chain.services.consensus.step import consensus_step as step
 from chain.services.consensus.step import next_timeout_ms
 from chain.services.consensus.stored import (
@@ -73,6 +74,16 @@ def consensus_step() -> int | None:
     """
     task_queue.consensus_step_started()
     block = step(node_signing_key(), when_needed=True)
+    return block.height if block else None
+
+
+@shared_task(name=task_queue.PROPOSAL_BODIES_FETCH, ignore_result=True)
+def proposal_bodies_fetch(block_hash: str, tx_hashes: list[str]) -> int | None:
+    """A step found a proposal whose bodies we lack: fetch them from the peers (no lock held),
+    then step, so that the proposal gets its verdict (and our vote) now."""
+    if not bodies_fetch(block_hash, tx_hashes):
+        return None
+    block = step(node_signing_key())
     return block.height if block else None
 
 

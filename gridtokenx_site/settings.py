@@ -125,10 +125,13 @@ CACHES = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = env("GTX_CELERY_QUEUE", default="gtx")
 # Consensus (chain.*) has a worker of its own (gridtokenx_site.processes.site_commands);
-# table upkeep runs beside the other work. The first route that matches wins.
+# table upkeep, and fetches of a proposal's bodies from the peers (which may be slow to
+# answer: the consensus worker steps on meanwhile), run beside the other work. The first
+# route that matches wins.
 GTX_CONSENSUS_QUEUE_SUFFIX = "-consensus"
 CELERY_TASK_ROUTES = {
     "chain.vacuum_churning": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "chain.proposal_bodies_fetch": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.*": {"queue": CELERY_TASK_DEFAULT_QUEUE + GTX_CONSENSUS_QUEUE_SUFFIX},
 }
 CELERY_TASK_IGNORE_RESULT = True

@@ -26,6 +26,12 @@ Line numbers in comments refer to Algorithm 1. Where this differs:
   validRound, and every receiver checks those 2f+1 prevotes itself (line 28).
   It makes recovery after a partition quicker: with a random proposer, the
   one site that saw the lock may otherwise wait many rounds for its turn.
+- A value's validity may be not known yet (the driver's ``valid`` answers
+  None: it lacks some of the block's transactions and fetches them). In the
+  paper a proposal carries its value, so the proposal counts as not yet
+  received: line 22 or 28 does not fire and the propose timeout (line 57)
+  still prevotes nil; rules 36 and 49 wait as for an invalid value. A later
+  step, once the bodies are here, asks again.
 - The state (``RoundState``) is everything the upon-rules read besides the
   message log. It is persisted after every step, and re-evaluating the rules
   over a restored log yields no new action: each rule is guarded by the step
@@ -144,7 +150,7 @@ class HeightMachine:
         validators: ValidatorSet,
         timeouts: Timeouts,
         *,
-        valid: Callable[[str], bool],
+        valid: Callable[[str], bool | None],
         get_value: Callable[[int], str],
     ) -> None:
         self.me = me
@@ -152,7 +158,7 @@ class HeightMachine:
         self.validators = validators
         self.timeouts = timeouts
         self._valid = valid
-        self._valid_cache: dict[str, bool] = {}
+        self._valid_cache: dict[str, bool | None] = {}
         self._get_value = get_value
         self.proposals: dict[int, Message] = {}
         #: (round, type) -> sender -> block hash -> the signed vote.
@@ -220,7 +226,8 @@ class HeightMachine:
         votes = self.votes.get((round, PRECOMMIT), {})
         return [values[block_hash] for values in votes.values() if block_hash in values]
 
-    def valid(self, block_hash: str) -> bool:
+    def valid(self, block_hash: str) -> bool | None:
+        """Whether the value is valid; None while the driver cannot tell yet (asked once per step)."""
         if block_hash not in self._valid_cache:
             self._valid_cache[block_hash] = bool(block_hash) and self._valid(block_hash)
         return self._valid_cache[block_hash]
@@ -271,13 +278,18 @@ class HeightMachine:
 
         if s.step == PROPOSE and proposal is not None:
             value, vr = proposal.block_hash, proposal.pol_round
-            if vr == -1:  # line 22
-                ok = self.valid(value) and (s.locked_round == -1 or s.locked_value == value)
+            # A value not known valid or invalid yet: the proposal is not received in full.
+            if vr == -1 and (valid := self.valid(value)) is not None:  # line 22
+                ok = valid and (s.locked_round == -1 or s.locked_value == value)
                 self._broadcast(PREVOTE, value if ok else NIL)
                 s.step = PREVOTE
                 return True
-            if 0 <= vr < s.round and v.quorum(self._voters(vr, PREVOTE, value)):  # line 28
-                ok = self.valid(value) and (s.locked_round <= vr or s.locked_value == value)
+            if (
+                0 <= vr < s.round
+                and v.quorum(self._voters(vr, PREVOTE, value))
+                and (valid := self.valid(value)) is not None
+            ):  # line 28
+                ok = valid and (s.locked_round <= vr or s.locked_value == value)
                 self._broadcast(PREVOTE, value if ok else NIL)
                 s.step = PREVOTE
                 return True

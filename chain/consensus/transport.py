@@ -8,16 +8,17 @@ stalls, and a site that was away syncs when it is back).
 
 import json
 import logging
-import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from urllib.parse import urlencode
 
 import httpx
 from django.core.cache import cache
 
 from chain import clock
+from chain.caches import PerProcess
 from chain.consensus.peer_auth import request_headers
 from chain.ledger.encoding import canonical_json
 from chain.ledger.errors import LedgerError
@@ -62,31 +63,49 @@ def gossip_valid(envelope: dict, chain_id: str, tx_hashes: list[str]) -> bool:
     return verify(origin, gossip_bytes(chain_id, tx_hashes), signature)
 
 
-_clients: dict[int, httpx.Client] = {}
-_clients_lock = threading.Lock()
+def _client_make() -> httpx.Client:
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+    return httpx.Client(timeout=TIMEOUT, limits=limits)
 
 
-def _client() -> httpx.Client:
-    """This process's HTTP client: kept-alive connections to the peers, one TLS context.
+#: This process's HTTP client: kept-alive connections to the peers, one TLS context. A new
+#: client per call would build a TLS context each time (it was half of a site's CPU under
+#: load) and open a new connection.
+http_clients: PerProcess[httpx.Client] = PerProcess(_client_make)
 
-    A new client per call would build a TLS context each time (it was half of a
-    site's CPU under load) and open a new connection. Keyed by process id:
-    Celery's worker processes are forked and must not share a parent's sockets.
+
+class PeerIOForbidden(RuntimeError):
+    """A peer request was made where none may be: under the consensus lock, say."""
+
+
+#: Why peer requests are forbidden here, or None while they are allowed (peer_io_forbidden).
+_peer_io_forbidden: ContextVar[str | None] = ContextVar("peer_io_forbidden", default=None)
+
+
+@contextmanager
+def peer_io_forbidden(reason: str):
+    """No peer request inside the block: one would raise PeerIOForbidden naming ``reason``.
+
+    The consensus step holds its lock in one: a peer that is slow to answer must
+    not hold up every other step, block write and sync of this site.
     """
-    pid = os.getpid()
-    client = _clients.get(pid)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(pid)
-            if client is None:
-                limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-                client = _clients[pid] = httpx.Client(timeout=TIMEOUT, limits=limits)
-    return client
+    token = _peer_io_forbidden.set(reason)
+    try:
+        yield
+    finally:
+        _peer_io_forbidden.reset(token)
 
 
 def _signed_headers(method: str, target: str, content: bytes, chain_id: str) -> dict[str, str]:
-    """This site's signature over one request (chain.consensus.peer_auth): peers serve no other."""
+    """This site's signature over one request (chain.consensus.peer_auth): peers serve no other.
+
+    Every request is signed in its caller's thread first: that is where peer I/O is refused.
+    """
     from chain.node import node_signing_key
+
+    forbidden = _peer_io_forbidden.get()
+    if forbidden is not None:
+        raise PeerIOForbidden(f"No peer request {forbidden}: {method} {target}")
 
     return request_headers(
         node_signing_key(),
@@ -113,11 +132,11 @@ def post_to_all(urls: list[str], path: str, body: dict) -> dict[str, int | None]
 
     def post(url: str) -> int | None:
         try:
-            code = _client().post(url + path, content=content, headers=headers).status_code
+            code = http_clients.get().post(url + path, content=content, headers=headers).status_code
         except httpx.HTTPError as exc:
             log.debug("peer %s unreachable: %s", url, exc)
             return None
-        _seen(url)
+        peer_seen_writes.seen(url)
         return code
 
     return dict(zip(urls, _pool.map(post, urls), strict=True))
@@ -134,10 +153,10 @@ def post_json(url: str, path: str, body: dict) -> dict | None:
     content = json.dumps(body, separators=(",", ":")).encode()
     headers = {"content-type": "application/json", **_signed_headers("POST", path, content, body["chain_id"])}
     try:
-        response = _client().post(url + path, content=content, headers=headers)
+        response = http_clients.get().post(url + path, content=content, headers=headers)
     except httpx.HTTPError:
         return None
-    _seen(url)
+    peer_seen_writes.seen(url)
     return _answer(response)
 
 
@@ -146,10 +165,11 @@ def get_json(url: str, path: str, params: dict | None = None) -> dict | None:
     target = f"{path}?{urlencode(params)}" if params else path
     headers = _signed_headers("GET", target, b"", _own_chain_id())
     try:
-        response = _client().get(url + target, headers=headers, timeout=httpx.Timeout(10.0, connect=0.5))
+        timeout = httpx.Timeout(10.0, connect=0.5)
+        response = http_clients.get().get(url + target, headers=headers, timeout=timeout)
     except httpx.HTTPError:
         return None
-    _seen(url)
+    peer_seen_writes.seen(url)
     return _answer(response)
 
 
@@ -169,15 +189,24 @@ def _answer(response: httpx.Response) -> dict | None:
 PEER_UP_S = 15
 
 
-#: This process's last write of each peer's "seen" time: one write a second is plenty for PEER_UP_S.
-_seen_written: dict[str, float] = {}
+class PeerSeenWrites:
+    """When this process last wrote each peer's "seen" time, keyed by peer url.
+
+    An answer within the last second is already written: one cache write a second
+    per peer is plenty for PEER_UP_S, and a busy site gets hundreds of answers a second.
+    """
+
+    def __init__(self) -> None:
+        self._written_at: dict[str, float] = {}
+
+    def seen(self, url: str) -> None:
+        now = time.time()
+        if now - self._written_at.get(url, 0.0) >= 1.0:
+            self._written_at[url] = now
+            cache.set(f"peer-seen:{url}", now, PEER_UP_S * 4)
 
 
-def _seen(url: str) -> None:
-    now = time.time()
-    if now - _seen_written.get(url, 0.0) >= 1.0:
-        _seen_written[url] = now
-        cache.set(f"peer-seen:{url}", now, PEER_UP_S * 4)
+peer_seen_writes = PeerSeenWrites()
 
 
 def peers_up(urls: list[str]) -> int:

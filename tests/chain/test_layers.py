@@ -110,6 +110,7 @@ LAYERS = (
             "chain.clock",
             "chain.task_queue",
             "chain.units",
+            "chain.caches",
         ),
     ),
     ("reads", ("chain.selectors",)),

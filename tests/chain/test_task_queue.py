@@ -17,12 +17,14 @@ def test_beat_fires_registered_tasks_only():
     assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} <= set(current_app.tasks)
 
 
-def test_the_chains_tasks_go_to_the_consensus_worker_and_the_vacuum_to_the_other_one():
-    """The routes apply to a task sent by name as to one sent by its function."""
+def test_the_chains_tasks_go_to_the_consensus_worker_and_the_vacuum_and_fetches_to_the_other_one():
+    """The routes apply to a task sent by name as to one sent by its function. A fetch of a
+    proposal's bodies waits on peers: the consensus worker steps on meanwhile."""
     general = settings.CELERY_TASK_DEFAULT_QUEUE
     consensus = general + settings.GTX_CONSENSUS_QUEUE_SUFFIX
     queues = {name: current_app.amqp.router.route({}, name)["queue"].name for name in task_queue.TASK_NAMES}
 
     assert queues == {
-        name: general if name == task_queue.VACUUM_CHURNING else consensus for name in task_queue.TASK_NAMES
+        name: general if name in (task_queue.VACUUM_CHURNING, task_queue.PROPOSAL_BODIES_FETCH) else consensus
+        for name in task_queue.TASK_NAMES
     }

@@ -12,12 +12,11 @@ def decided_block_commit(
     """Write the block ``state`` decided, reusing its execution when the head is still the one it
     ran on; its certificate is the precommits of the deciding round, in validator order."""
     block_hash, round = state.decided, state.decided_round
-    built = executed_blocks.get(block_hash)
-    if built is None or built.base_hash != head.block_hash:
-        executed_blocks.pop(block_hash, None)
-        if not proposal_valid(head, validators, block_hash):
+    built = executed_blocks.get(head.block_hash, block_hash)
+    if built is None:
+        if proposal_valid(head, validators, block_hash) is not True:
             raise RuntimeError(f"Decided block {block_hash} cannot be executed here.")
-        built = executed_blocks[block_hash]
+        built = executed_blocks.get(head.block_hash, block_hash)
     signatures = {
         (m.sender, m.round): m.signature
         for m in ConsensusMessage.objects.filter(
@@ -28,6 +27,4 @@ def decided_block_commit(
         {"validator": vote.sender, "round": vote.round, "signature": signatures[(vote.sender, vote.round)]}
         for vote in sorted(machine.precommits_for(round, block_hash), key=lambda v: v.sender)
     ]
-    block = block_write(head, built, certificate)
-    executed_blocks.clear()
-    return block
+    return block_write(head, built, certificate)

@@ -8,15 +8,19 @@ transaction. When the machine decides, the block is written in that same
 transaction. Messages leave for the peers only after commit
 (chain.consensus.transport), so a message we sent is always one we saved:
 a restarted site never signs two different votes for one round.
+
+No peer is asked anything under the lock (transport refuses): a proposal whose
+transaction bodies this site lacks gets no verdict yet, and a task fetches them
+after commit and steps again (``proposal_bodies_fetch_soon``).
 """
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from django.db import connection, transaction
 
 from chain import clock, task_queue
+from chain.caches import LatestKeyCache
 from chain.consensus import transport
 from chain.consensus.machine import PROPOSAL, HeightMachine, RoundState, Timeouts
 from chain.consensus.messages import sign_message
@@ -25,7 +29,7 @@ from chain.peers import peer_urls
 from chain.selectors import validator_set
 from chain.services.consensus.commit import decided_block_commit
 from chain.services.consensus.evidence import evidence_record
-from chain.services.consensus.proposals import executed_blocks, proposal_build, proposal_valid
+from chain.services.consensus.proposals import proposal_build, proposal_valid
 from chain.services.consensus.step_needed import begin_block_due_now, proposes_first, step_needed
 from chain.services.consensus.stored import proposal_wire, stored_message
 
@@ -47,6 +51,8 @@ class Outbox:
     #: Where the messages go, read under the step's head (not again after commit).
     chain_id: str = ""
     peer_urls: list[str] = field(default_factory=list)
+    #: Proposed blocks whose bodies we lack: block hash -> the missing transactions' hashes.
+    bodies_missing: dict[str, list[str]] = field(default_factory=dict)
 
 
 def timeouts_of(params: dict) -> Timeouts:
@@ -69,7 +75,6 @@ def _load_state(head: ChainHead) -> tuple[ConsensusState, RoundState]:
         row.timeouts = []
         row.progress_at = datetime.now(UTC)
         row.save()
-        executed_blocks.clear()
     state = RoundState(
         height,
         **{name: getattr(row, name) for name in STATE_FIELDS if name not in ("decided", "decided_round")},
@@ -118,7 +123,10 @@ def consensus_step(node_key, *, when_needed: bool = False, start_any: bool = Fal
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONSENSUS_LOCK])
         if when_needed and not step_needed(start_any=start_any):
             return None
-        block = _step(node_key, outbox)
+        with transport.peer_io_forbidden("under the consensus lock"):
+            block = _step(node_key, outbox)
+        if outbox.bodies_missing:
+            transaction.on_commit(lambda: _fetch_after_commit(outbox.bodies_missing))
         if outbox.messages:
             transaction.on_commit(lambda: _send_after_commit(outbox))
         if block is not None and step_needed():
@@ -145,11 +153,19 @@ def _send_after_commit(outbox: Outbox) -> None:
         transport.post_to_all_later(outbox.peer_urls, "/peer/v1/consensus/", body)
 
 
-@lru_cache(maxsize=1)
-def _peer_urls_at(previous: str, state_root: str, me: str) -> list[str]:
-    """The other validators' sites (``me`` is this node), read once per head, as the validator
-    set is: only a block changes the validators' urls."""
+def _fetch_after_commit(bodies_missing: dict[str, list[str]]) -> None:
+    """A fetch of the bodies each proposal lacks: the step that follows it gives the verdict."""
+    for block_hash, tx_hashes in bodies_missing.items():
+        task_queue.proposal_bodies_fetch_soon(block_hash, tx_hashes)
+
+
+def _peer_urls_read(previous: str, state_root: str, me: str) -> list[str]:
     return list(peer_urls().values())
+
+
+#: The other validators' sites, keyed by the head (block hash, state root) and this node's key
+#: (``me``): only a block changes the validators' urls, and the node key says which is ours.
+peer_urls_cache: LatestKeyCache[list[str]] = LatestKeyCache(_peer_urls_read)
 
 
 def _step(node_key, outbox: Outbox) -> Block | None:
@@ -160,7 +176,7 @@ def _step(node_key, outbox: Outbox) -> Block | None:
     if me not in validators.power:
         return None  # an observer: it follows the chain by syncing, it does not vote
     chain_id = head.chain_id
-    outbox.chain_id, outbox.peer_urls = chain_id, _peer_urls_at(head.block_hash, head.state_root, me)
+    outbox.chain_id, outbox.peer_urls = chain_id, peer_urls_cache.get(head.block_hash, head.state_root, me)
     stored = list(ConsensusMessage.objects.filter(height=state.height).order_by("id"))
     processed = [stored_message(m) for m in stored if m.processed]
     fresh = [m for m in stored if not m.processed]
@@ -175,7 +191,9 @@ def _step(node_key, outbox: Outbox) -> Block | None:
         state,
         validators,
         timeouts_of(head.params),
-        valid=lambda block_hash: proposal_valid(head, validators, block_hash),
+        valid=lambda block_hash: proposal_valid(
+            head, validators, block_hash, bodies_missing=outbox.bodies_missing
+        ),
         get_value=propose,
     )
     machine.restore(processed)

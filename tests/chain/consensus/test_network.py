@@ -13,6 +13,7 @@ import pytest
 from chain.consensus.machine import PREVOTE, PROPOSAL, Message
 from chain.consensus.messages import sign_message
 from chain.consensus.peer_auth import request_headers
+from chain.consensus.transport import gossip_envelope
 from chain.ledger.block import BlockHeader
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of, new_signing_key
@@ -129,6 +130,25 @@ def test_a_transaction_submitted_at_one_site_is_final_at_every_site(network, sub
         assert_same_chain(sites, height)
         certificate = block_at(network["EGAT"], height)["commit_certificate"]
         assert len({vote["validator"] for vote in certificate}) >= 3  # 3 of 4: more than 2/3 of the stake
+
+
+def test_a_transaction_only_one_site_holds_is_fetched_by_the_others_and_final_everywhere(network, submitted):
+    """Gossiped to PEA alone (a gossiped batch is not gossiped again): when PEA proposes it, the
+    others lack its body, fetch it after their step, and vote. Its certificate holds three
+    precommits, so at least two sites voted for a block whose body they had to fetch."""
+    sites = list(network.values())
+    holder = network["PEA"]
+    wire = Sender.transfer()
+    tx_hash = parse_transaction(wire).hash
+    envelope = gossip_envelope(demo_key("PEA"), CHAIN_ID, [wire], [tx_hash])
+
+    assert peer_post(holder, "/peer/v1/transactions/", envelope, signer="PEA").status_code == 200
+    submitted.append(tx_hash)
+    height = wait_final(sites, [tx_hash])[tx_hash]
+
+    assert_same_chain(sites, height)
+    certificate = block_at(network["EGAT"], height)["commit_certificate"]
+    assert len({vote["validator"] for vote in certificate}) >= 3
 
 
 def test_the_status_shows_consensus_and_every_peer_up(network):

@@ -1,4 +1,5 @@
-"""Proposals travel as hashes: bodies come from the mempool, the proposal, or a peer's lookup."""
+"""Proposals travel as hashes: bodies come from the mempool, the proposal, or a peer's lookup
+(after the step: tests/chain/consensus/test_missing_bodies.py)."""
 
 import pytest
 
@@ -50,22 +51,25 @@ def test_a_proposal_is_assembled_from_carried_bodies_and_the_mempool_in_block_or
     hashes = [parse_transaction(carried).hash, parse_transaction(held).hash]
     proposed = ProposedBlock(hash="cd" * 32, height=1, header={}, tx_hashes=hashes, txs=[carried])
 
-    txs, admitted_here = proposal_transactions(ChainHead.objects.get(), proposed)
+    bodies = proposal_transactions(ChainHead.objects.get(), proposed)
 
-    assert [tx.hash for tx in txs] == hashes
-    assert [tx.to_wire() for tx in txs] == [carried, held]
+    assert [tx.hash for tx in bodies.txs] == hashes
+    assert [tx.to_wire() for tx in bodies.txs] == [carried, held]
     # Only the mempool's signature was verified here: the carried one is checked with the block.
-    assert admitted_here == {hashes[1]}
+    assert bodies.admitted == {hashes[1]}
+    assert bodies.missing == []
 
 
-def test_a_proposal_with_bodies_no_site_holds_cannot_be_assembled(chain):
-    """No peer answers (the demo validators' sites are not running): no vote, and no verdict either."""
+def test_a_proposal_with_bodies_this_site_lacks_names_them_and_asks_no_peer(chain):
     held = admitted("factory_rayong")
     unknown = signed("wind_korat", payload={"to": address("hydro_nan"), "amount": 7})
-    hashes = [parse_transaction(held).hash, parse_transaction(unknown).hash]
-    proposed = ProposedBlock(hash="ef" * 32, height=1, header={}, tx_hashes=hashes, txs=[])
+    fetched = signed("solar_somchai", payload={"to": address("hydro_nan"), "amount": 9})
+    hashes = [parse_transaction(w).hash for w in (held, unknown, fetched)]
+    proposed = ProposedBlock(hash="ef" * 32, height=1, header={}, tx_hashes=hashes, fetched_txs=[fetched])
 
-    assert proposal_transactions(ChainHead.objects.get(), proposed) is None
+    bodies = proposal_transactions(ChainHead.objects.get(), proposed)
+
+    assert (bodies.txs, bodies.missing) == ([], [hashes[1]])
 
 
 def test_a_body_not_admitted_here_has_its_signature_checked_with_the_block(chain, node_key):

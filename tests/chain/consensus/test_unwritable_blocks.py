@@ -109,7 +109,8 @@ def test_such_a_proposal_gets_no_vote_and_a_verdict(chain, node_key, monkeypatch
         hash=header.hash, height=header.height, header=asdict(header), tx_hashes=[tx.hash], txs=[]
     )
     # As if a peer's lookup handed the body over (the peer protocol's decoder refuses it first).
-    monkeypatch.setattr(proposals, "proposal_transactions", lambda head, proposed: ([tx], frozenset()))
+    held = proposals.ProposalBodies([tx], frozenset(), missing=[])
+    monkeypatch.setattr(proposals, "proposal_transactions", lambda head, proposed: held)
     validators = SimpleNamespace(proposer=lambda round: header.proposer)  # what proposal_valid asks of it
 
     assert proposals.proposal_valid(head, validators, header.hash) is False
