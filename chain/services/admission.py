@@ -189,7 +189,8 @@ def transactions_submit(
         if admitted:
             # Successors this batch's transactions were holding for are admitted now.
             if waiting_successors := held_senders(sorted({txs[i].sender for i in admitted})):
-                transaction.on_commit(lambda: held_release(waiting_successors, head=head))
+                # robust: the batch is committed whatever happens to its successors.
+                transaction.on_commit(lambda: held_release(waiting_successors, head=head), robust=True)
             if not waiting:
                 transaction.on_commit(_start_height)
     return AdmittedBatch(txs, frozenset(tx.hash for tx in held))

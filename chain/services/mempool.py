@@ -183,22 +183,22 @@ def mempool_remove(txs: list[Transaction]) -> dict[str, tuple[str, str]]:
 
 
 def mempool_drop_stale(chain_id: str, txs: list[Transaction], height: int) -> None:
-    """Drop what waits with a nonce the block's senders have now used (once their accounts are
-    written): another transaction with that nonce was committed. Each gets a receipt."""
-    stale = transaction_rows(
-        chain_id,
-        "DELETE FROM chain_mempooltx m USING chain_account a "
-        "WHERE m.sender = a.address AND m.nonce < a.nonce AND a.address = ANY(%b) "
-        "RETURNING m.hash, m.sender, m.nonce, m.kind, m.payload::text, m.signature",
-        [sorted({tx.sender for tx in txs})],
-    )
+    """Drop what waits or is held with a nonce the block's senders have now used (once their
+    accounts are written): that transaction, or another with its nonce, was committed. Each
+    not committed gets a receipt."""
+    senders = sorted({tx.sender for tx in txs})
+    stale = []
+    for table in ("chain_mempooltx", "chain_heldtx"):
+        stale += transaction_rows(
+            chain_id,
+            f"DELETE FROM {table} m USING chain_account a "  # noqa: S608 - one of two table names
+            "WHERE m.sender = a.address AND m.nonce < a.nonce AND a.address = ANY(%b) "
+            "RETURNING m.hash, m.sender, m.nonce, m.kind, m.payload::text, m.signature",
+            [senders],
+        )
     dropped_receipts_write(
         [
-            (
-                tx,
-                errors.NONCE_REPLAYED,
-                f"Block {height} committed another transaction with nonce {tx.nonce}.",
-            )
+            (tx, errors.NONCE_REPLAYED, f"Block {height} committed another transaction of nonce {tx.nonce}.")
             for tx in stale
         ]
     )

@@ -47,7 +47,7 @@ def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> 
     mempool_drop_stale(head.chain_id, built.txs, header.height)
     if waiting_successors := held_senders(sorted({tx.sender for tx in built.txs})):
         # Their predecessors are committed now: held successors may join the mempool.
-        transaction.on_commit(lambda: held_release(waiting_successors))
+        transaction.on_commit(lambda: held_release(waiting_successors), robust=True)
     head.height = header.height
     head.block_hash = header.hash
     head.last_block_at = datetime.fromtimestamp(header.timestamp_ms / 1000, tz=UTC)

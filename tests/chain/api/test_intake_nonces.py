@@ -223,3 +223,14 @@ def test_receipts_are_kept_for_the_documented_days(chain, settings):
 
     assert dropped_receipts_prune() == 1
     assert list(DroppedTx.objects.values_list("hash", flat=True)) == ["bb" * 32]
+
+
+def test_a_held_twin_of_a_committed_nonce_is_reported_dropped(chain, produce, submit, api):
+    twin = transfer(1, amount=7)
+    assert submit([twin]).json()["status"] == "held"
+    transactions_submit([transfer(0), transfer(1)], gossip=False)  # no commit hook releases the twin here
+    produce()
+
+    assert not HeldTx.objects.exists()
+    answer = api.get(STATUS.format(hash_of(twin))).json()
+    assert (answer["status"], answer["error"]["code"]) == ("dropped", errors.NONCE_REPLAYED)
