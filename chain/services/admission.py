@@ -380,7 +380,7 @@ def _check_stateful(
 
     When ``crowded`` (the batch would reach the mempool's reserve), only senders with fewer than
     LIGHT_SENDER_MAX transactions waiting are admitted. With ``hold_gaps``, a nonce ahead of the
-    next is held (turn None) while the hold has room (``_hold_room``); a held transaction counts
+    next is held (turn None) while the hold has room (``_HoldRoom``); a held transaction counts
     toward no next nonce and no funds: those are checked when it is released.
 
     Runs before any signature is verified: what it refuses costs one query, whoever sent it.
