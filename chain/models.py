@@ -216,8 +216,33 @@ class MempoolTx(models.Model):
         return self.hash
 
 
+class HeldTx(models.Model):
+    """A signed transaction that arrived before its predecessor (a nonce ahead of the next one).
+
+    Held for GTX_HOLD_SECONDS, then admitted to the mempool once its predecessor is waiting
+    or committed, or dropped (``nonce_gap``). It counts toward no balance and no next nonce.
+    """
+
+    hash = models.CharField(max_length=64, primary_key=True)
+    sender = models.CharField(max_length=64)
+    nonce = models.BigIntegerField()
+    kind = models.CharField(max_length=32)
+    payload = models.JSONField()
+    signature = models.CharField(max_length=128)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sender", "nonce"], name="held_sender_nonce")]
+
+    def __str__(self) -> str:
+        return self.hash
+
+
 class DroppedTx(models.Model):
-    """A transaction admitted but left out of every block (e.g. its nonce went stale)."""
+    """The receipt of a transaction admitted (or held) but left out of every block, and why.
+
+    Kept GTX_DROPPED_RECEIPT_DAYS, so that a 202 is answered ``dropped`` rather than 404.
+    """
 
     hash = models.CharField(max_length=64, primary_key=True)
     sender = models.CharField(max_length=64)
@@ -226,6 +251,9 @@ class DroppedTx(models.Model):
     error_code = models.CharField(max_length=40)
     error_message = models.TextField()
     dropped_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["dropped_at"], name="dropped_at")]
 
     def __str__(self) -> str:
         return self.hash

@@ -252,15 +252,18 @@ def gossiped_transactions(body: dict, peer: PeerContext) -> Reply:
         return error("bad_signature", "The origin's signature does not match.", 403)
     if not txs:
         return 200, {"admitted": 0, "received": 0}
+    # A nonce ahead of this site's next one is held: its predecessor may still be on its way.
     try:
-        admitted = len(transactions_submit(txs, gossip=False, skip_known=True, head=head))
+        admitted = len(transactions_submit(txs, gossip=False, skip_known=True, hold_gaps=True, head=head))
     except BatchRejected:
         # One refused transaction (a nonce already used here, say) must not keep
         # the others out: admit them one by one.
         admitted = 0
         for tx in txs:
             try:
-                admitted += len(transactions_submit([tx], gossip=False, skip_known=True, head=head))
+                admitted += len(
+                    transactions_submit([tx], gossip=False, skip_known=True, hold_gaps=True, head=head)
+                )
             except BatchRejected:
                 pass
     return 200, {"admitted": admitted, "received": len(txs)}

@@ -31,6 +31,7 @@ from chain.models import (
     ConsensusState,
     DroppedTx,
     Evidence,
+    HeldTx,
     MempoolTx,
     Validator,
     Wallet,
@@ -228,11 +229,15 @@ def pending_for(address: str):
 
 
 def transaction_find(*, tx_hash: str) -> tuple[str, object] | None:
-    """Where a transaction stands: ("pending", MempoolTx), ("committed", ChainTx), ("dropped", DroppedTx).
+    """Where a transaction stands: ("held", HeldTx), ("pending", MempoolTx), ("committed", ChainTx),
+    ("dropped", DroppedTx).
 
-    Looked up in the order a transaction moves (mempool, then chain or dropped):
+    Looked up in the order a transaction moves (held, mempool, then chain or dropped):
     a block committing between two lookups can then never hide it.
     """
+    held = HeldTx.objects.filter(hash=tx_hash).first()
+    if held is not None:
+        return "held", held
     pending = MempoolTx.objects.filter(hash=tx_hash).first()
     if pending is not None:
         return "pending", pending

@@ -332,9 +332,9 @@ def records_unwritable(dirty: dict[str, list]) -> list[str]:
     return problems
 
 
-#: Tables whose rows come and go many times a second: the mempool, and the consensus
-#: messages and proposals of decided heights (pruned at each tick).
-CHURNING_TABLES = ("chain_mempooltx", "chain_consensusmessage", "chain_proposedblock")
+#: Tables whose rows come and go many times a second: the mempool and the hold, and the
+#: consensus messages and proposals of decided heights (pruned at each tick).
+CHURNING_TABLES = ("chain_mempooltx", "chain_heldtx", "chain_consensusmessage", "chain_proposedblock")
 
 
 def churning_tables_vacuum() -> None:

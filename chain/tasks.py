@@ -17,6 +17,7 @@ from chain.consensus.messages import message_wire
 from chain.models import ChainHead, ConsensusMessage, ConsensusState
 from chain.node import node_signing_key
 from chain.peers import peer_urls
+from chain.services.admission import intake_upkeep
 from chain.services.consensus.evidence import evidence_report
 from chain.services.consensus.proposals import proposal_bodies_fetch as bodies_fetch
 from chain.services.consensus.step import consensus_step as step
@@ -36,11 +37,13 @@ STALL = timedelta(seconds=2)
 
 @shared_task(name=task_queue.CONSENSUS_TICK, ignore_result=True)
 def consensus_tick() -> int | None:
-    """Beat's tick (GTX_TICK_S): lost timeouts, heights for begin-block work, pruning, recovery when stuck."""
+    """Beat's tick (GTX_TICK_S): lost timeouts, heights for begin-block work, pruning, the hold
+    queue and dropped receipts, recovery when stuck."""
     # A step already queued (peer messages woke it) does what this one would.
     queued = task_queue.consensus_step_queued()
     block = None if queued else step(node_signing_key(), when_needed=True, start_any=True)
     consensus_prune()
+    intake_upkeep()
     evidence_report()
     row = ConsensusState.objects.filter(id=1).first()
     if row is not None and row.progress_at and datetime.now(UTC) - row.progress_at > STALL:

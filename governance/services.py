@@ -130,9 +130,7 @@ def _check_set_active(validator: Validator, active) -> None:
     elif active is False:
         others = Validator.objects.filter(active=True).exclude(public_key=validator.public_key)
         if not others.exists():
-            raise Refused(
-                LAST_VALIDATOR, "The last active validator cannot leave: nobody would make blocks."
-            )
+            raise Refused(LAST_VALIDATOR, "The last active validator cannot leave: nobody would make blocks.")
         if not any(is_authority(v) for v in others):
             raise Refused(
                 LAST_VALIDATOR, "At least one active authority must remain: blocks need its precommit."

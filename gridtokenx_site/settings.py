@@ -223,6 +223,15 @@ GTX_MEMPOOL_MAX = env.int("GTX_MEMPOOL_MAX", default=60_000)
 # ... and (429 sender_busy) beyond this many waiting from one account: a sixtieth of the
 # mempool, a fifth of a block, over three times what one benchmark account ever has waiting.
 GTX_MEMPOOL_MAX_PER_SENDER = env.int("GTX_MEMPOOL_MAX_PER_SENDER", default=1_000)
+# A transaction whose nonce is ahead of the sender's next one (its predecessor went to another
+# site and has not arrived by gossip yet) is held, not refused (chain.models.HeldTx): for
+# GTX_HOLD_SECONDS, at most GTX_HOLD_MAX_PER_SENDER per sender and that many nonces ahead, and
+# GTX_HOLD_MAX in all. Past those it is refused (nonce_gap); one that expires is dropped (nonce_gap).
+GTX_HOLD_SECONDS = env.int("GTX_HOLD_SECONDS", default=5)
+GTX_HOLD_MAX_PER_SENDER = env.int("GTX_HOLD_MAX_PER_SENDER", default=16)
+GTX_HOLD_MAX = env.int("GTX_HOLD_MAX", default=2_000)
+# Receipts of dropped transactions (status "dropped" with the reason) are kept this long.
+GTX_DROPPED_RECEIPT_DAYS = env.int("GTX_DROPPED_RECEIPT_DAYS", default=7)
 # Batches of signed transactions are large; anything bigger is refused with 413 while it
 # arrives: by the site's daphne (gridtokenx_site.daphne_server), by the ASGI middleware
 # (gridtokenx_site.body_limit) under any other server, and by Django again after.

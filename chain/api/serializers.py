@@ -22,9 +22,19 @@ class SignedTransactionSerializer(serializers.Serializer):
 
 
 class SubmitAcceptedSerializer(serializers.Serializer):
-    accepted = serializers.IntegerField(help_text="How many transactions entered the mempool.")
+    accepted = serializers.IntegerField(help_text="How many transactions entered the mempool or the hold.")
     hashes = serializers.ListField(child=serializers.CharField(), help_text="In submission order.")
-    status = serializers.ChoiceField(choices=["pending"])
+    status = serializers.ChoiceField(
+        choices=["pending", "held"],
+        help_text="held: some wait for a predecessor nonce (listed in `held`), the rest are pending.",
+    )
+    held = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=(
+            "Hashes held because their nonce is ahead of the sender's next one: admitted when the "
+            "predecessor arrives (by gossip or a block) within GTX_HOLD_SECONDS, else dropped (nonce_gap)."
+        ),
+    )
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -57,7 +67,7 @@ class TransactionStatusSerializer(serializers.Serializer):
     """Fields a status does not have (a pending transaction's block, say) are null."""
 
     hash = serializers.CharField()
-    status = serializers.ChoiceField(choices=["pending", "committed", "dropped"])
+    status = serializers.ChoiceField(choices=["held", "pending", "committed", "dropped"])
     sender = serializers.CharField()
     nonce = serializers.IntegerField()
     kind = serializers.CharField()
@@ -71,7 +81,7 @@ class TransactionStatusSerializer(serializers.Serializer):
 
 
 def transaction_status_data(status: str, record) -> dict:
-    """The status document of a MempoolTx, ChainTx or DroppedTx (see selectors.transaction_find)."""
+    """The status document of a HeldTx, MempoolTx, ChainTx or DroppedTx (see selectors.transaction_find)."""
     data = {
         "hash": record.hash,
         "status": status,
@@ -86,7 +96,7 @@ def transaction_status_data(status: str, record) -> dict:
         "ok": None,
         "error": None,
     }
-    if status in ("pending", "committed"):
+    if status in ("held", "pending", "committed"):
         data.update(payload=record.payload, signature=record.signature, received_at=record.received_at)
     if status == "committed":
         data.update(

@@ -143,7 +143,11 @@ class TransactionSubmitView(APIView):
             "on refusal `problems` names each bad item by its `index`. "
             "Content-Type must be application/json. Limited per client IP "
             "(GTX_TX_SUBMIT_RATE requests and GTX_TX_SUBMIT_ITEMS_RATE transactions) and "
-            "per sender (GTX_MEMPOOL_MAX_PER_SENDER transactions waiting in the mempool)."
+            "per sender (GTX_MEMPOOL_MAX_PER_SENDER transactions waiting in the mempool). "
+            "A nonce ahead of the sender's next one (its predecessor went to another site) is "
+            "held, not refused: for GTX_HOLD_SECONDS, at most GTX_HOLD_MAX_PER_SENDER per sender "
+            "and that many nonces ahead; it is admitted when the predecessor arrives, else dropped "
+            "with `nonce_gap`. Beyond those bounds it is refused with `nonce_gap`."
         ),
         request=PolymorphicProxySerializer(
             component_name="TransactionSubmission",
@@ -158,11 +162,19 @@ class TransactionSubmitView(APIView):
         responses={
             202: OpenApiResponse(
                 SubmitAcceptedSerializer,
-                description="In the mempool; poll the transaction's status.",
+                description=(
+                    "In the mempool, or held for a predecessor nonce sent to another site; poll the "
+                    "transaction's status. A 202 ends committed, or dropped with its reason."
+                ),
                 examples=[
                     OpenApiExample(
-                        "Accepted", value={"accepted": 1, "hashes": ["5e" * 32], "status": "pending"}
-                    )
+                        "Accepted",
+                        value={"accepted": 1, "hashes": ["5e" * 32], "status": "pending", "held": []},
+                    ),
+                    OpenApiExample(
+                        "Held for its predecessor",
+                        value={"accepted": 1, "hashes": ["5e" * 32], "status": "held", "held": ["5e" * 32]},
+                    ),
                 ],
             ),
             400: _error(
@@ -195,7 +207,7 @@ class TransactionSubmitView(APIView):
         if not per_ip.allow_count(request, self, len(wires)):
             self.throttled(request, per_ip.wait())
         try:
-            txs = transactions_submit(wires)
+            txs = transactions_submit(wires, hold_gaps=True)
         except BatchRejected as exc:
             metrics.intake_counted(refused=len(wires), code=exc.code)
             if exc.retry_later:
@@ -209,8 +221,14 @@ class TransactionSubmitView(APIView):
                 return response
             return error_response(exc.code, exc.message, status.HTTP_400_BAD_REQUEST, problems=exc.problems)
         metrics.intake_counted(admitted=len(txs))
+        held = [tx.hash for tx in txs if tx.hash in txs.held]
         return Response(
-            {"accepted": len(txs), "hashes": [tx.hash for tx in txs], "status": "pending"},
+            {
+                "accepted": len(txs),
+                "hashes": [tx.hash for tx in txs],
+                "status": "held" if held else "pending",
+                "held": held,
+            },
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -219,7 +237,12 @@ class TransactionDetailView(PublicRead):
     @extend_schema(
         operation_id="transactions_retrieve",
         summary="A transaction's status",
-        description="pending (in the mempool), committed (in a block, with its receipt) or dropped.",
+        description=(
+            "held (its nonce is ahead: waiting for its predecessor, GTX_HOLD_SECONDS at most), "
+            "pending (in the mempool), committed (in a block, with its receipt) or dropped (left "
+            "out of every block, with the reason in `error`; receipts are kept "
+            "GTX_DROPPED_RECEIPT_DAYS days)."
+        ),
         parameters=[hex64_path("tx_hash", "The transaction's hash: 64 lowercase hex.")],
         responses={
             200: TransactionStatusSerializer,

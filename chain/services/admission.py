@@ -7,6 +7,11 @@ mempool (GTX_MEMPOOL_MAX_PER_SENDER) and that the sender can pay what the
 transaction may take, counting what is already waiting. Signatures come last
 (verified once, here; the block producer trusts the mempool), in chunks that
 stop at the first bad one.
+
+A sender's transactions may reach different sites in any order. With ``hold_gaps``
+(the API's intake and peers' gossip), one whose nonce is a little ahead of the next
+is held (chain.models.HeldTx, bounded by GTX_HOLD_* settings), its signature verified
+first, and admitted once its predecessor waits here or is committed: ``held_release``.
 """
 
 import json
@@ -27,7 +32,16 @@ from chain.ledger.kinds import get_kind
 from chain.ledger.tx import Transaction, parse_transaction
 from chain.node import node_signing_key
 from chain.peers import peer_urls
-from chain.services.mempool import pending_views
+from chain.services.mempool import (
+    dropped_receipts_prune,
+    dropped_receipts_write,
+    held_counts,
+    held_expire,
+    held_insert,
+    held_senders,
+    held_take_ready,
+    pending_views,
+)
 from chain.store import binary_cursor
 from chain.units import kwh_text, tokens_text
 
@@ -74,6 +88,14 @@ class BatchRejected(Exception):
         return prefix + first["message"]
 
 
+class AdmittedBatch(list):
+    """The batch's transactions, in order; ``held`` names those held for a predecessor."""
+
+    def __init__(self, txs: list[Transaction], held: frozenset[str] = frozenset()):
+        super().__init__(txs)
+        self.held = held
+
+
 @dataclass(frozen=True)
 class IntakeHead:
     """What intake needs of the chain head."""
@@ -94,15 +116,21 @@ def intake_head() -> IntakeHead:
 
 
 def transactions_submit(
-    wires: list, *, gossip: bool = True, skip_known: bool = False, head: IntakeHead | None = None
-) -> list[Transaction]:
+    wires: list,
+    *,
+    gossip: bool = True,
+    skip_known: bool = False,
+    hold_gaps: bool = False,
+    head: IntakeHead | None = None,
+) -> AdmittedBatch:
     """Admit every transaction of ``wires`` (decoded JSON, or parsed) or raise BatchRejected.
 
     Admitted transactions are gossiped to the other validators once, after
     commit, unless they came by gossip themselves (``gossip=False``). With
-    ``skip_known`` (a peer's gossip), those already in the mempool or a block are
-    left out before their signatures are checked, instead of refused. ``head`` is
-    the caller's ``intake_head()``, if it read it already.
+    ``skip_known`` (a peer's gossip), those already in the mempool, held or in a block
+    are left out before their signatures are checked, instead of refused. With
+    ``hold_gaps``, a nonce ahead of the next one is held rather than refused, within
+    the hold's bounds. ``head`` is the caller's ``intake_head()``, if it read it already.
     """
     if not isinstance(wires, list) or not wires:
         raise BatchRejected([_problem(None, errors.MALFORMED, "Send a transaction or a non-empty list.")])
@@ -126,7 +154,7 @@ def transactions_submit(
     if skip_known:
         txs = [tx for tx in txs if tx.hash not in seen]
         if not txs:
-            return []
+            return AdmittedBatch([])
     else:
         _refuse_seen(txs, seen)
     waiting, oldest_turn = _check_room(len(txs))  # a concurrent twin ends in _insert's conflict
@@ -142,19 +170,85 @@ def transactions_submit(
         sender_cap=sender_cap,
         oldest_turn=oldest_turn,
         crowded=reserve_reached and not skip_known,
+        hold_gaps=hold_gaps,
     )
     bad = _first_bad_signature(txs)
     if bad is not None:
         message = "The signature does not match the sender and contents."
         raise BatchRejected([_problem(bad, errors.BAD_SIGNATURE, message)])
+    held = [tx for tx, turn in zip(txs, turns, strict=True) if turn is None]
+    admitted = [i for i, turn in enumerate(turns) if turn is not None]
     with transaction.atomic():
-        _insert(txs, debits, turns)
+        if admitted:
+            _insert([txs[i] for i in admitted], [debits[i] for i in admitted], [turns[i] for i in admitted])
+        if held:
+            _hold(txs, held)
         if gossip:
             wires, hashes = [tx.to_wire() for tx in txs], [tx.hash for tx in txs]
             transaction.on_commit(lambda: _gossip(head.chain_id, wires, hashes))
-        if not waiting:
-            transaction.on_commit(_start_height)
-    return txs
+        if admitted:
+            # Successors this batch's transactions were holding for are admitted now.
+            if waiting_successors := held_senders(sorted({txs[i].sender for i in admitted})):
+                # robust: the batch is committed whatever happens to its successors.
+                transaction.on_commit(lambda: held_release(waiting_successors, head=head), robust=True)
+            if not waiting:
+                transaction.on_commit(_start_height)
+    return AdmittedBatch(txs, frozenset(tx.hash for tx in held))
+
+
+def _hold(txs: list[Transaction], held: list[Transaction]) -> None:
+    """Hold ``held``; a conflict means another request held the hash or nonce first."""
+    inserted = held_insert(held)
+    if len(inserted) != len(held):
+        refused = {tx.hash for tx in held} - inserted
+        problems = [
+            _problem(i, errors.DUPLICATE, "Already submitted, or its nonce was just taken.")
+            for i, tx in enumerate(txs)
+            if tx.hash in refused
+        ]
+        raise BatchRejected(problems)
+
+
+def held_release(senders: list[str], *, head: IntakeHead | None = None) -> int:
+    """Admit, in nonce order, the held transactions of ``senders`` whose predecessor now waits
+    here or is committed; how many were admitted.
+
+    Called after a commit that admitted a predecessor (by a client or by gossip), after a
+    block, and by beat's tick. Not gossiped again: each site held its own copy. One refused
+    now for want of room is held again; one refused for good gets a dropped receipt.
+    """
+    head = head or intake_head()
+    ready = held_take_ready(head.chain_id, senders)
+    if not ready:
+        return 0
+    try:
+        return len(transactions_submit(ready, gossip=False, skip_known=True, head=head))
+    except BatchRejected:
+        pass
+    admitted, dropped, again = 0, [], []
+    for tx in ready:
+        try:
+            admitted += len(transactions_submit([tx], gossip=False, skip_known=True, head=head))
+        except BatchRejected as exc:
+            if exc.retry_later:
+                again.append(tx)
+            else:
+                dropped.append((tx, exc.code, exc.problems[0]["message"]))
+    if again:
+        held_insert(again)
+    dropped_receipts_write(dropped)
+    return admitted
+
+
+def intake_upkeep() -> None:
+    """Beat's tick: release held transactions whose predecessor came by a path that did not
+    release them, drop those held past GTX_HOLD_SECONDS (receipt ``nonce_gap``), and forget
+    receipts past GTX_DROPPED_RECEIPT_DAYS."""
+    head = intake_head()
+    if senders := held_senders():
+        held_release(senders, head=head)
+        held_expire(head.chain_id)
+    dropped_receipts_prune()
 
 
 def _start_height() -> None:
@@ -198,12 +292,13 @@ def _check_room(count: int) -> tuple[int, int]:
 
 
 def _seen_hashes(hashes: list[str]) -> set[str]:
-    """Those of ``hashes`` already in the mempool or in a block."""
+    """Those of ``hashes`` already in the mempool, held or in a block."""
     with binary_cursor() as cursor:
         cursor.execute(
             "SELECT hash FROM chain_mempooltx WHERE hash = ANY(%b) "
+            "UNION ALL SELECT hash FROM chain_heldtx WHERE hash = ANY(%b) "
             "UNION ALL SELECT hash FROM chain_chaintx WHERE hash = ANY(%b)",
-            [hashes, hashes],
+            [hashes, hashes, hashes],
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -279,11 +374,14 @@ def _check_stateful(
     sender_cap: int,
     oldest_turn: int,
     crowded: bool,
-) -> list[int]:
+    hold_gaps: bool,
+) -> list[int | None]:
     """Sender known, nonce next, the sender's waiting transactions within ``sender_cap``, funds.
 
     When ``crowded`` (the batch would reach the mempool's reserve), only senders with fewer than
-    LIGHT_SENDER_MAX transactions waiting are admitted.
+    LIGHT_SENDER_MAX transactions waiting are admitted. With ``hold_gaps``, a nonce ahead of the
+    next is held (turn None) while the hold has room (``_HoldRoom``); a held transaction counts
+    toward no next nonce and no funds: those are checked when it is released.
 
     Runs before any signature is verified: what it refuses costs one query, whoever sent it.
     Returns each transaction's turn in the round-robin of block order: one past its sender's
@@ -298,6 +396,7 @@ def _check_stateful(
         for address, v in views.items()
     }
     problems, turns = [], []
+    hold_room = _HoldRoom(sorted(known)) if hold_gaps else None
     for index, tx in enumerate(txs):
         if tx.sender not in known:
             problems.append(
@@ -305,6 +404,9 @@ def _check_stateful(
             )
             continue
         next_nonce, free_tokens, free_wh, waiting, turn = known[tx.sender]
+        if tx.nonce > next_nonce and hold_room is not None and hold_room.take(tx, next_nonce):
+            turns.append(None)
+            continue
         if tx.nonce != next_nonce:
             code = errors.NONCE_REPLAYED if tx.nonce < next_nonce else errors.NONCE_GAP
             problems.append(_problem(index, code, f"Expected nonce {next_nonce}, got {tx.nonce}."))
@@ -361,6 +463,28 @@ def _check_stateful(
     if problems:
         raise BatchRejected(problems)
     return turns
+
+
+class _HoldRoom:
+    """Whether the hold takes one more: at most GTX_HOLD_MAX_PER_SENDER per sender, that many
+    nonces ahead of the next, and GTX_HOLD_MAX in all. Counts read once, when first asked."""
+
+    def __init__(self, senders: list[str]):
+        self.senders = senders
+        self.counts: dict[str, int] | None = None
+        self.total = 0
+
+    def take(self, tx: Transaction, next_nonce: int) -> bool:
+        per_sender = settings.GTX_HOLD_MAX_PER_SENDER
+        if tx.nonce - next_nonce > per_sender:
+            return False
+        if self.counts is None:
+            self.counts, self.total = held_counts(self.senders)
+        if self.counts.get(tx.sender, 0) >= per_sender or self.total >= settings.GTX_HOLD_MAX:
+            return False
+        self.counts[tx.sender] = self.counts.get(tx.sender, 0) + 1
+        self.total += 1
+        return True
 
 
 def _insert(txs: list[Transaction], debits: list[tuple[int, int]], turns: list[int]) -> None:

@@ -1,4 +1,5 @@
-"""The mempool: an account's pending view, and take, look up, drop and remove for blocks.
+"""The mempool: an account's pending view, take, look up, drop and remove for blocks, the
+receipts of dropped transactions, and the hold queue of transactions a nonce ahead.
 
 Admission (chain.services.admission) inserts. The pending view (``pending_views``:
 next nonce, free tokens, free Wh, net of what already waits) is the one every signer
@@ -10,11 +11,15 @@ rows at a time.
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
+from django.utils import timezone
+
+from chain.ledger import errors
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import Transaction
-from chain.models import ChainHead, DroppedTx
+from chain.models import ChainHead, ChainTx, DroppedTx
 from chain.store import binary_cursor, transaction_rows
 
 
@@ -22,10 +27,12 @@ from chain.store import binary_cursor, transaction_rows
 class PendingView:
     """An account as its next transaction sees it: committed state net of what already waits."""
 
-    #: The nonce the next transaction must carry: the committed one plus those waiting.
+    #: The nonce the next transaction must carry: the committed one plus those waiting that
+    #: continue it without a gap.
     next_nonce: int
     #: Tokens the next transaction may take: the balance (with unbonded stake whose release
-    #: height the next block reaches) less the most the waiting transactions may take.
+    #: height the next block reaches) less the most the waiting transactions may take (those
+    #: whose nonce is not used yet).
     free_tokens: int
     #: Wh the next transaction may sell or spend, less what waiting transactions hold.
     free_wh: int
@@ -40,6 +47,12 @@ def pending_views(addresses: list[str], *, next_height: int) -> dict[str, Pendin
 
     Accounts and the mempool are read in one statement, hence one snapshot: a block
     committing in between cannot make a replayed nonce look fresh.
+
+    The next nonce counts only the waiting transactions that continue the committed
+    nonce without a gap. A row whose nonce a block already used (gossip that was checked
+    before the block committed and written after it) or one past a dropped predecessor
+    would otherwise count a transaction that exists nowhere: the "expected nonce n+1"
+    a client can never satisfy. Such rows leave at the next block (chain.services.blocks.build).
     """
     with binary_cursor() as cursor:
         cursor.execute(
@@ -48,21 +61,31 @@ def pending_views(addresses: list[str], *, next_height: int) -> dict[str, Pendin
                    -- unbonded stake whose release height is reached is spendable in the next block
                    a.balance + CASE WHEN a.unbonding_release_height <= %b THEN a.unbonding ELSE 0 END,
                    a.energy_wh,
-                   COALESCE(m.pending, 0), COALESCE(m.debit, 0), COALESCE(m.energy_debit, 0),
+                   m.waiting, COALESCE(m.run, 0), COALESCE(m.debit, 0), COALESCE(m.energy_debit, 0),
                    COALESCE(m.last_turn, 0)
               FROM chain_account a
-              LEFT JOIN (SELECT sender, count(*) AS pending, sum(token_debit)::bigint AS debit,
-                                sum(energy_debit_wh)::bigint AS energy_debit, max(turn) AS last_turn
-                           FROM chain_mempooltx WHERE sender = ANY(%b) GROUP BY sender) m
-                ON m.sender = a.address
+              CROSS JOIN LATERAL (
+                    SELECT count(*) AS waiting,
+                           count(*) FILTER (WHERE w.nonce >= a.nonce
+                                              AND w.nonce - a.nonce = w.position) AS run,
+                           sum(w.token_debit) FILTER (WHERE w.nonce >= a.nonce)::bigint AS debit,
+                           sum(w.energy_debit_wh) FILTER (WHERE w.nonce >= a.nonce)::bigint AS energy_debit,
+                           max(w.turn) AS last_turn
+                      FROM (SELECT nonce, token_debit, energy_debit_wh, turn,
+                                   -- the row's place among those not yet used: equal to its
+                                   -- distance from the committed nonce while there is no gap
+                                   count(*) FILTER (WHERE nonce >= a.nonce) OVER (ORDER BY nonce) - 1
+                                       AS position
+                              FROM chain_mempooltx WHERE sender = a.address) w) m
              WHERE a.address = ANY(%b)
             """,
-            [next_height, addresses, addresses],
+            [next_height, addresses],
         )
-        return {
-            address: PendingView(nonce + waiting, spendable - debit, energy_wh - energy_debit, waiting, turn)
-            for address, nonce, spendable, energy_wh, waiting, debit, energy_debit, turn in cursor.fetchall()
-        }
+        rows = cursor.fetchall()
+    return {
+        address: PendingView(nonce + run, spendable - debit, energy_wh - energy_debit, waiting, turn)
+        for address, nonce, spendable, energy_wh, waiting, run, debit, energy_debit, turn in rows
+    }
 
 
 def next_nonce(address: str) -> int:
@@ -105,6 +128,17 @@ def mempool_drop(dropped: list[tuple[Transaction, LedgerError]]) -> None:
         cursor.execute(
             "DELETE FROM chain_mempooltx WHERE hash = ANY(%b)", [sorted({tx.hash for tx, _ in dropped})]
         )
+    dropped_receipts_write([(tx, exc.code, exc.message) for tx, exc in dropped])
+
+
+def dropped_receipts_write(dropped: list[tuple[Transaction, str, str]]) -> None:
+    """Receipts (code, message) for transactions that leave this site unwritten, kept
+    GTX_DROPPED_RECEIPT_DAYS. None for a hash committed here: a late copy of a committed
+    transaction (its nonce now used) was never lost."""
+    if not dropped:
+        return
+    hashes = [tx.hash for tx, _, _ in dropped]
+    committed = set(ChainTx.objects.filter(hash__in=hashes).values_list("hash", flat=True))
     DroppedTx.objects.bulk_create(
         [
             DroppedTx(
@@ -112,13 +146,20 @@ def mempool_drop(dropped: list[tuple[Transaction, LedgerError]]) -> None:
                 sender=tx.sender,
                 nonce=tx.nonce,
                 kind=tx.kind,
-                error_code=exc.code,
-                error_message=exc.message,
+                error_code=code,
+                error_message=message,
             )
-            for tx, exc in dropped
+            for tx, code, message in dropped
+            if tx.hash not in committed
         ],
         ignore_conflicts=True,
     )
+
+
+def dropped_receipts_prune() -> int:
+    """Forget receipts older than GTX_DROPPED_RECEIPT_DAYS (beat's tick); how many went."""
+    cutoff = timezone.now() - timedelta(days=settings.GTX_DROPPED_RECEIPT_DAYS)
+    return DroppedTx.objects.filter(dropped_at__lt=cutoff).delete()[0]
 
 
 def mempool_remove(txs: list[Transaction]) -> dict[str, tuple[str, str]]:
@@ -141,11 +182,123 @@ def mempool_remove(txs: list[Transaction]) -> dict[str, tuple[str, str]]:
     return stored
 
 
-def mempool_drop_stale(txs: list[Transaction]) -> None:
-    """Drop what waits with a nonce the block's senders have now used (once their accounts are written)."""
+def mempool_drop_stale(chain_id: str, txs: list[Transaction], height: int) -> None:
+    """Drop what waits or is held with a nonce the block's senders have now used (once their
+    accounts are written): that transaction, or another with its nonce, was committed. Each
+    not committed gets a receipt."""
+    senders = sorted({tx.sender for tx in txs})
+    stale = []
+    for table in ("chain_mempooltx", "chain_heldtx"):
+        stale += transaction_rows(
+            chain_id,
+            f"DELETE FROM {table} m USING chain_account a "  # noqa: S608 - one of two table names
+            "WHERE m.sender = a.address AND m.nonce < a.nonce AND a.address = ANY(%b) "
+            "RETURNING m.hash, m.sender, m.nonce, m.kind, m.payload::text, m.signature",
+            [senders],
+        )
+    dropped_receipts_write(
+        [
+            (tx, errors.NONCE_REPLAYED, f"Block {height} committed another transaction of nonce {tx.nonce}.")
+            for tx in stale
+        ]
+    )
+
+
+# --- the hold queue: transactions a nonce ahead, waiting for their predecessor ----------------
+
+
+def held_insert(txs: list[Transaction]) -> set[str]:
+    """Hold ``txs`` (signatures verified); the hashes held (a twin hash or nonce is not)."""
+    now = timezone.now()
     with binary_cursor() as cursor:
         cursor.execute(
-            "DELETE FROM chain_mempooltx m USING chain_account a "
-            "WHERE m.sender = a.address AND m.nonce < a.nonce AND a.address = ANY(%b)",
-            [sorted({tx.sender for tx in txs})],
+            "INSERT INTO chain_heldtx (hash, sender, nonce, kind, payload, signature, received_at) "
+            "SELECT h, s, n, k, p::jsonb, sig, %b "
+            "FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[]) "
+            "AS u(h, s, n, k, p, sig) ON CONFLICT DO NOTHING RETURNING hash",
+            [
+                now,
+                [tx.hash for tx in txs],
+                [tx.sender for tx in txs],
+                [tx.nonce for tx in txs],
+                [tx.kind for tx in txs],
+                [json.dumps(tx.payload) for tx in txs],
+                [tx.signature for tx in txs],
+            ],
         )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def held_counts(senders: list[str]) -> tuple[dict[str, int], int]:
+    """Transactions held per sender of ``senders``, and held in all."""
+    with binary_cursor() as cursor:
+        rows = cursor.execute(
+            "SELECT sender, count(*) FROM chain_heldtx WHERE sender = ANY(%b) GROUP BY sender "
+            "UNION ALL SELECT NULL, count(*) FROM chain_heldtx",
+            [senders],
+        ).fetchall()
+    total = next(count for sender, count in rows if sender is None)
+    return {sender: count for sender, count in rows if sender is not None}, total
+
+
+def held_senders(senders: list[str] | None = None) -> list[str]:
+    """Those of ``senders`` (every sender when None) with transactions held."""
+    with binary_cursor() as cursor:
+        if senders is None:
+            cursor.execute("SELECT DISTINCT sender FROM chain_heldtx")
+        else:
+            cursor.execute("SELECT DISTINCT sender FROM chain_heldtx WHERE sender = ANY(%b)", [senders])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def held_take_ready(chain_id: str, senders: list[str]) -> list[Transaction]:
+    """Take out of the hold, in nonce order, each sender's held transactions that now follow its
+    next nonce without a gap. A concurrent taker gets none of the same rows (DELETE ... RETURNING)."""
+    next_height = ChainHead.objects.values_list("height", flat=True).get() + 1
+    views = pending_views(senders, next_height=next_height)
+    held = transaction_rows(
+        chain_id,
+        "SELECT hash, sender, nonce, kind, payload::text, signature FROM chain_heldtx "
+        "WHERE sender = ANY(%b) ORDER BY sender, nonce",
+        [senders],
+    )
+    expected = {address: view.next_nonce for address, view in views.items()}
+    ready = []
+    for tx in held:
+        if expected.get(tx.sender) == tx.nonce:
+            ready.append(tx)
+            expected[tx.sender] += 1
+    if not ready:
+        return []
+    with binary_cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM chain_heldtx WHERE hash = ANY(%b) RETURNING hash", [[tx.hash for tx in ready]]
+        )
+        taken = {row[0] for row in cursor.fetchall()}
+    return [tx for tx in ready if tx.hash in taken]
+
+
+def held_expire(chain_id: str) -> list[Transaction]:
+    """Drop what was held longer than GTX_HOLD_SECONDS, with a ``nonce_gap`` receipt each."""
+    cutoff = timezone.now() - timedelta(seconds=settings.GTX_HOLD_SECONDS)
+    expired = transaction_rows(
+        chain_id,
+        "DELETE FROM chain_heldtx WHERE received_at < %b "
+        "RETURNING hash, sender, nonce, kind, payload::text, signature",
+        [cutoff],
+    )
+    if expired:
+        next_height = ChainHead.objects.values_list("height", flat=True).get() + 1
+        views = pending_views(sorted({tx.sender for tx in expired}), next_height=next_height)
+        dropped_receipts_write(
+            [
+                (
+                    tx,
+                    errors.NONCE_GAP,
+                    f"Held {settings.GTX_HOLD_SECONDS} s for nonce "
+                    f"{views[tx.sender].next_nonce if tx.sender in views else 0}, which did not arrive.",
+                )
+                for tx in expired
+            ]
+        )
+    return expired

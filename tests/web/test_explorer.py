@@ -3,9 +3,12 @@ import secrets
 import pytest
 from django.test import Client
 
+from chain.ledger.tx import parse_transaction
 from chain.models import Block, DroppedTx, MempoolTx
+from chain.services.admission import transactions_submit
 from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
+from tests.chain.api.conftest import signed
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +54,13 @@ def test_transaction_page_says_pending(client, users):
         key=wallet_key_open(users["home_malee"].wallet), kind="stake_bond", payload={"amount": 5}
     )
     assert "Pending" in client.get(f"/explorer/tx/{tx.hash}/").content.decode()
+
+
+def test_transaction_page_says_held(client, chain):
+    ahead = signed("home_malee", nonce=2)
+    assert transactions_submit([ahead], gossip=False, hold_gaps=True).held
+    body = client.get(f"/explorer/tx/{parse_transaction(ahead).hash}/").content.decode()
+    assert "Held" in body and "waits a few seconds for its predecessor" in body
 
 
 def test_transaction_page_says_failed_with_reason(client, users, produce):

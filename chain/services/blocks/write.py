@@ -7,9 +7,10 @@ from django.db import transaction
 from chain import events
 from chain.ledger.tx import Transaction
 from chain.models import Block, ChainHead
+from chain.services.admission import held_release
 from chain.services.blocks.chain_tx_copy import chain_txs_copy
 from chain.services.blocks.check import BuiltBlock
-from chain.services.mempool import mempool_drop_stale, mempool_remove
+from chain.services.mempool import held_senders, mempool_drop_stale, mempool_remove
 from chain.store import write_records
 
 
@@ -43,7 +44,10 @@ def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> 
     tx_party_lists = [tx_parties(tx) for tx in result.included]
     chain_txs_copy(header.height, result, tx_party_lists, stored)
     write_records(built.dirty)
-    mempool_drop_stale(built.txs)
+    mempool_drop_stale(head.chain_id, built.txs, header.height)
+    if waiting_successors := held_senders(sorted({tx.sender for tx in built.txs})):
+        # Their predecessors are committed now: held successors may join the mempool.
+        transaction.on_commit(lambda: held_release(waiting_successors), robust=True)
     head.height = header.height
     head.block_hash = header.hash
     head.last_block_at = datetime.fromtimestamp(header.timestamp_ms / 1000, tz=UTC)

@@ -3,6 +3,7 @@
 import random
 
 import pytest
+from django.conf import settings as site_settings
 from nacl.signing import SigningKey
 
 from chain.api import errors as api_errors
@@ -140,7 +141,14 @@ STRANGER = address_of(SigningKey(b"\x09" * 32))
     ("make_batch", "code"),
     [
         (lambda: forged_transfers(SENDER, 100, first_nonce=1), errors.NONCE_GAP),
-        (lambda: [*forged_transfers(SENDER, 99), forged(SENDER, nonce=100)], errors.NONCE_GAP),
+        # Beyond the hold's reach: a nonce a little ahead would be held, after its signature check.
+        (
+            lambda: [
+                *forged_transfers(SENDER, 99),
+                forged(SENDER, nonce=99 + site_settings.GTX_HOLD_MAX_PER_SENDER + 1),
+            ],
+            errors.NONCE_GAP,
+        ),
         (
             lambda: [*forged_transfers(SENDER, 99), {**forged(SENDER, nonce=0), "sender": STRANGER}],
             errors.UNKNOWN_SENDER,

@@ -63,11 +63,13 @@ def test_it_rejects_a_replayed_nonce(chain, submit, produce):
     assert "Expected nonce 1, got 0" in error["message"]
 
 
-def test_it_rejects_a_skipped_nonce(chain, submit):
+def test_it_rejects_a_nonce_beyond_the_holds_reach(chain, submit, settings):
+    """A nonce a little ahead is held (tests/chain/api/test_intake_nonces.py); further is refused."""
+    settings.GTX_HOLD_MAX_PER_SENDER = 4
     before = ledger_snapshot()
-    error = assert_refused(submit(signed(SENDER, nonce=1)), errors.NONCE_GAP, before)
+    error = assert_refused(submit(signed(SENDER, nonce=5)), errors.NONCE_GAP, before)
     assert error["problems"] == [
-        {"index": 0, "code": errors.NONCE_GAP, "message": "Expected nonce 0, got 1."}
+        {"index": 0, "code": errors.NONCE_GAP, "message": "Expected nonce 0, got 5."}
     ]
 
 

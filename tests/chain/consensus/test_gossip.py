@@ -3,7 +3,7 @@
 from chain.consensus.transport import gossip_envelope
 from chain.ledger.genesis import demo_key
 from chain.ledger.tx import parse_transaction
-from chain.models import MempoolTx
+from chain.models import HeldTx, MempoolTx
 from tests.chain.api.conftest import address, signed
 from tests.chain.peer_client import peer_post
 
@@ -59,3 +59,20 @@ def test_a_batch_not_signed_by_an_active_validator_is_refused_whole(chain):
 
     assert answer.status_code == 403
     assert not MempoolTx.objects.exists()
+
+
+def test_a_nonce_ahead_is_held_and_admitted_when_its_predecessor_is_gossiped(
+    chain, django_capture_on_commit_callbacks
+):
+    (ahead,) = transfers("factory_rayong", nonce=1)
+    (predecessor,) = transfers("factory_rayong")
+
+    held = gossip(chain, [ahead])
+    assert held.json() == {"admitted": 1, "received": 1}
+    assert HeldTx.objects.get().hash == parse_transaction(ahead).hash
+    assert not MempoolTx.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        gossip(chain, [predecessor])
+
+    assert list(MempoolTx.objects.order_by("nonce").values_list("nonce", flat=True)) == [0, 1]
+    assert not HeldTx.objects.exists()

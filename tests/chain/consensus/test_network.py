@@ -159,6 +159,20 @@ def test_the_status_shows_consensus_and_every_peer_up(network):
     assert status["step"]
 
 
+def test_a_later_nonce_sent_to_one_site_waits_there_for_its_predecessor_sent_to_another(network, submitted):
+    """A client sends nonce n+1 to one site, then n to another: both commit, with no retry."""
+    predecessor, successor = Sender.transfer(), Sender.transfer()
+    later = network["EGAT"].post("/api/v1/transactions/", json=successor)
+    assert later.status_code == 202, later.text
+    assert later.json()["status"] == "held"
+    earlier = network["PEA"].post("/api/v1/transactions/", json=predecessor)
+    assert earlier.status_code == 202, earlier.text
+    hashes = [earlier.json()["hashes"][0], later.json()["hashes"][0]]
+    submitted.extend(hashes)
+
+    wait_final(list(network.values()), hashes)
+
+
 def test_with_one_validator_killed_the_others_commit_and_it_catches_up(network, submitted):
     sites = list(network.values())
     down = network["SIAM_TRADERS"]
