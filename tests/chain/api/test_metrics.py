@@ -52,7 +52,7 @@ def test_figures_follow_the_chain(chain, api, submit, produce, metrics_on):
         for n in range(3)
     ]
     assert submit(batch).status_code == 202
-    refused = submit(signed("factory_rayong", nonce=9))  # a nonce gap: refused whole
+    refused = submit(signed("factory_rayong", nonce=3, chain_id="another-chain"))
     assert refused.status_code == 400
     code = refused.json()["error"]["code"]
 
