@@ -22,6 +22,11 @@ import httpx
 
 from faults.nemesis import AppliedPhase, Phase
 
+#: A phase shorter than this may well see no block even when healthy (a loaded machine's
+#: block time is a few seconds): its lack of progress is not listed as a stall.
+STALL_MIN_S = 5.0
+LOST_PROBLEM = "{count} acknowledged transactions LOST (404 at the acking site)"
+
 
 class Monitor(threading.Thread):
     """Polls every site's status: (seconds since zero, site, height, head hash) when it answers."""
@@ -78,6 +83,11 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def only_lost(self) -> bool:
+        """The one problem is acknowledged transactions that their site forgot (issue 20's intake bug)."""
+        return self.problems == [LOST_PROBLEM.format(count=len(self.lost))]
+
+    @property
     def safe(self) -> bool:
         """Nothing acknowledged lost, money kept, one chain: what must hold whatever the faults."""
         return not self.problems
@@ -87,6 +97,8 @@ class Verdict:
             f"acked {self.acked}  committed {self.committed}  "
             f"dropped {sum(self.dropped.values())} {dict(self.dropped)}  "
             f"LOST {len(self.lost)}  STUCK {len(self.stuck)}",
+            *(f"  LOST {line}" for line in self.lost[:10]),
+            *(f"  STUCK {line}" for line in self.stuck[:10]),
             f"indeterminate (no answer) {dict(self.indeterminate)}  refusals {dict(self.refusals)}",
             f"total before {self.total_before}, after by site {self.totals}",
             "heads " + ", ".join(f"{n}: h{h} {b[:12]} root {r[:12]}" for n, (h, b, r) in self.heads.items()),
@@ -100,7 +112,7 @@ class Verdict:
                 f"  {mark} {row['started_s']:6.1f}s +{row['duration_s']:4.1f}s  "
                 f"h {row['height_from']}->{row['height_to']}  {row['describe']}"
             )
-        lines.append(f"stalled with a quorum: {self.stalled or 'none'}")
+        lines.append(f"stalled with a quorum (phases of {STALL_MIN_S:.0f}s+): {self.stalled or 'none'}")
         lines.append("VERDICT: " + ("ok" if self.safe else "FAILED: " + "; ".join(self.problems)))
         return "\n".join(line for line in lines if line)
 
@@ -186,19 +198,27 @@ def _settle(verdict: Verdict, http, sites, history, settle_s: float) -> None:
 
 
 def _acknowledged(verdict: Verdict, http, sites, history) -> None:
+    committed_nonces: set[tuple[str, int]] = set()
+    lost = []
     for ack in history.acks:
         data = _get(http, f"{sites[ack.site]}/api/v1/transactions/{ack.tx_hash}/")
         where = f"{ack.tx_hash[:16]} (nonce {ack.nonce} of {ack.sender[:8]}, {ack.site} at {ack.at_s:.1f}s)"
         if data is None:
             verdict.problems.append(f"{ack.site} did not answer for {where}")
         elif data.get("status_code") == 404:
-            verdict.lost.append(where)
+            lost.append((ack, where))
         elif data.get("status") == "committed":
             verdict.committed += 1
+            committed_nonces.add((ack.sender, ack.nonce))
         elif data.get("status") == "dropped":
             verdict.dropped[(data.get("error") or {}).get("code", "no reason")] += 1
         else:
             verdict.stuck.append(f"{where}: {data.get('status', data)}")
+    for ack, where in lost:
+        # Superseded: another transaction of the sender with this nonce committed (the site
+        # should have reported this one dropped); else its nonce never committed (a gap).
+        fate = "superseded" if (ack.sender, ack.nonce) in committed_nonces else "nonce never committed"
+        verdict.lost.append(f"{where}: {fate}")
     for tx_hash, site in history.indeterminate.items():
         data = _get(http, f"{sites[site]}/api/v1/transactions/{tx_hash}/") or {}
         verdict.indeterminate[data.get("status", f"http_{data.get('status_code')}")] += 1
@@ -252,7 +272,7 @@ def _progress(verdict: Verdict, applied, samples, stakes, authorities, healed_at
                 "quorum": quorum,
             }
         )
-        if quorum and end == start:
+        if quorum and end == start and run.ended_s - run.started_s >= STALL_MIN_S:
             verdict.stalled.append(f"{run.phase.name} at {run.started_s:.1f}s")
     heals = [
         b.started_s
