@@ -37,6 +37,7 @@ def fault_run(
     calm_s: tuple[float, float] = (2.0, 4.0),
     block_interval_ms: int = 250,
 ) -> Verdict:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the phases
     validators = active_validators(DEMO_GENESIS)
     stakes = {v["name"]: v["stake"] for v in validators}
     authorities = {v["name"] for v in validators if v.get("authority")}
@@ -114,7 +115,6 @@ def main() -> None:
     import django
 
     django.setup()
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     # SIGTERM (make interrupted, CI timeout) unwinds like ^C, so the namespaces go too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     verdict = fault_run(
