@@ -26,26 +26,43 @@ from faults.nemesis import AppliedPhase, Phase
 #: block time is a few seconds): its lack of progress is not listed as a stall.
 STALL_MIN_S = 5.0
 LOST_PROBLEM = "{count} acknowledged transactions LOST (404 at the acking site)"
+STUCK_PROBLEM = "{count} acknowledged transactions still pending"
+MEMPOOL_PROBLEM = "one head, but transactions still pending {settle_s:.0f}s after the heal"
+#: A pending transaction whose sender's committed nonce is below its own, with nothing
+#: committing the nonces between: it waits on a predecessor that no site will commit.
+WAITS_ON_GAP = "waits on a nonce gap"
 
 
-class Monitor(threading.Thread):
-    """Polls every site's status: (seconds since zero, site, height, head hash) when it answers."""
+class Monitor:
+    """Polls every site's status, each from its own thread so that a slow site does not
+    make the others' samples late: (seconds since zero, site, height, head hash), the
+    time taken when the answer arrived."""
 
-    def __init__(self, sites: dict[str, str], zero: float, stop: threading.Event, interval_s: float = 0.5):
-        super().__init__(name="monitor", daemon=True)
+    def __init__(self, sites: dict[str, str], zero: float, stop: threading.Event, interval_s: float = 0.25):
         self.sites, self.zero, self.stop, self.interval_s = sites, zero, stop, interval_s
         self.samples: list[tuple[float, str, int, str]] = []
+        self.threads = [
+            threading.Thread(target=self.poll, args=(name, url), name=f"monitor-{name}", daemon=True)
+            for name, url in sites.items()
+        ]
 
-    def run(self) -> None:
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join()
+
+    def poll(self, name: str, url: str) -> None:
         with httpx.Client(timeout=2.0, trust_env=False) as http:
             while not self.stop.is_set():
-                for name, url in self.sites.items():
-                    try:
-                        status = http.get(f"{url}/api/v1/status/").json()
-                    except (httpx.HTTPError, ValueError):
-                        continue
+                try:
+                    status = http.get(f"{url}/api/v1/status/").json()
                     at = time.monotonic() - self.zero
                     self.samples.append((at, name, status["height"], status["last_block_hash"]))
+                except (httpx.HTTPError, ValueError, KeyError):
+                    pass
                 self.stop.wait(self.interval_s)
 
 
@@ -77,15 +94,25 @@ class Verdict:
     forks: list[str] = field(default_factory=list)
     phases: list[dict] = field(default_factory=list)
     stalled: list[str] = field(default_factory=list)
+    #: Phases without a quorum whose highest height still moved: a block decided before
+    #: the fault that a site committed after it, or a sample that came late; look closer.
+    moved_without_quorum: list[str] = field(default_factory=list)
     #: Seconds from each heal (a calm phase after a fault) to the next new block.
     recoveries_s: list[float] = field(default_factory=list)
     refusals: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
     @property
-    def only_lost(self) -> bool:
-        """The one problem is acknowledged transactions that their site forgot (issue 20's intake bug)."""
-        return self.problems == [LOST_PROBLEM.format(count=len(self.lost))]
+    def only_intake(self) -> bool:
+        """The only problems are issue 20's intake bug: acknowledged transactions their site
+        forgot (404), or holds pending forever behind a nonce that will never commit."""
+        intake = {
+            LOST_PROBLEM.format(count=len(self.lost)),
+            STUCK_PROBLEM.format(count=len(self.stuck)),
+            *(p for p in self.problems if p.startswith("one head, but transactions still pending")),
+        }
+        gaps_only = all(WAITS_ON_GAP in line for line in self.stuck)
+        return bool(self.problems) and set(self.problems) <= intake and gaps_only
 
     @property
     def safe(self) -> bool:
@@ -113,6 +140,7 @@ class Verdict:
                 f"h {row['height_from']}->{row['height_to']}  {row['describe']}"
             )
         lines.append(f"stalled with a quorum (phases of {STALL_MIN_S:.0f}s+): {self.stalled or 'none'}")
+        lines.append(f"height moved without a quorum: {self.moved_without_quorum or 'none'}")
         lines.append("VERDICT: " + ("ok" if self.safe else "FAILED: " + "; ".join(self.problems)))
         return "\n".join(line for line in lines if line)
 
@@ -187,6 +215,7 @@ def check(
 def _settle(verdict: Verdict, http, sites, history, settle_s: float) -> None:
     """Wait (bounded) until every site has an empty mempool and one head."""
     deadline = time.monotonic() + settle_s
+    heads: set = set()
     while time.monotonic() < deadline:
         statuses = [_get(http, f"{url}/api/v1/status/") for url in sites.values()]
         if all(s and "height" in s for s in statuses):
@@ -194,7 +223,10 @@ def _settle(verdict: Verdict, http, sites, history, settle_s: float) -> None:
             if len(heads) == 1 and all(s["mempool_size"] == 0 for s in statuses):
                 return
         time.sleep(0.5)
-    verdict.problems.append(f"no common head with empty mempools within {settle_s:.0f}s of the heal")
+    if len(heads) == 1:
+        verdict.problems.append(MEMPOOL_PROBLEM.format(settle_s=settle_s))
+    else:
+        verdict.problems.append(f"no common head within {settle_s:.0f}s of the heal")
 
 
 def _acknowledged(verdict: Verdict, http, sites, history) -> None:
@@ -213,7 +245,12 @@ def _acknowledged(verdict: Verdict, http, sites, history) -> None:
         elif data.get("status") == "dropped":
             verdict.dropped[(data.get("error") or {}).get("code", "no reason")] += 1
         else:
-            verdict.stuck.append(f"{where}: {data.get('status', data)}")
+            account = _get(http, f"{sites[ack.site]}/api/v1/accounts/{ack.sender}/") or {}
+            committed_next = account.get("nonce")
+            fate = data.get("status", data)
+            if isinstance(committed_next, int) and committed_next < ack.nonce:
+                fate = f"{fate}, {WAITS_ON_GAP} (the chain's next nonce is {committed_next})"
+            verdict.stuck.append(f"{where}: {fate}")
     for ack, where in lost:
         # Superseded: another transaction of the sender with this nonce committed (the site
         # should have reported this one dropped); else its nonce never committed (a gap).
@@ -227,7 +264,7 @@ def _acknowledged(verdict: Verdict, http, sites, history) -> None:
             f"{len(verdict.lost)} acknowledged transactions LOST (404 at the acking site)"
         )
     if verdict.stuck:
-        verdict.problems.append(f"{len(verdict.stuck)} acknowledged transactions still pending")
+        verdict.problems.append(STUCK_PROBLEM.format(count=len(verdict.stuck)))
     if any(reason == "no reason" for reason in verdict.dropped):
         verdict.problems.append("a transaction was dropped without a reason")
 
@@ -272,6 +309,8 @@ def _progress(verdict: Verdict, applied, samples, stakes, authorities, healed_at
                 "quorum": quorum,
             }
         )
+        if not quorum and end > start:
+            verdict.moved_without_quorum.append(f"{run.phase.name} at {run.started_s:.1f}s: h {start}->{end}")
         if quorum and end == start and run.ended_s - run.started_s >= STALL_MIN_S:
             verdict.stalled.append(f"{run.phase.name} at {run.started_s:.1f}s")
     heals = [
