@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from chain.ledger.genesis import demo_key
+from chain.ledger.keys import address_of
 from faults.nemesis import AppliedPhase, Phase
+from gridtokenx_site.testsite import DEMO_GENESIS, active_validators
 
 #: A phase shorter than this may well see no block even when healthy (a loaded machine's
 #: block time is a few seconds): its lack of progress is not listed as a stall.
@@ -209,7 +212,40 @@ def check(
             if verdict.totals[name] != total_before:
                 verdict.problems.append(f"{name} total {verdict.totals[name]} != {total_before}")
     _progress(verdict, applied, samples, stakes, authorities, healed_at_s)
+    if verdict.moved_without_quorum:
+        with httpx.Client(timeout=10.0, trust_env=False) as http:
+            site_url = next(iter(sites.values()))
+            _explain_moves(verdict, http, site_url, applied, samples, stakes, authorities, zero)
     return verdict
+
+
+def _validator_names() -> dict[str, str]:
+    """Name by public key and by address, for the votes of a commit certificate."""
+    names = {}
+    for validator in active_validators(DEMO_GENESIS):
+        names[validator["public_key"]] = validator["name"]
+        names[address_of(demo_key(validator["name"]))] = validator["name"]
+    return names
+
+
+def _explain_moves(verdict, http, site_url, applied, samples, stakes, authorities, zero) -> None:
+    """For blocks first seen in a phase without a quorum: who certified them, and when the
+    block was proposed (its timestamp, on the proposer's clock) against the phase's start."""
+    wall_zero = time.time() - (time.monotonic() - zero)  # the run's start on the wall clock
+    names = _validator_names()
+    for run in applied:
+        if quorum_could_talk(run.phase, stakes, authorities):
+            continue
+        start, end = heights_between(samples, run.started_s, run.ended_s)
+        for height in range(start + 1, end + 1):
+            block = _get(http, f"{site_url}/api/v1/blocks/{height}/") or {}
+            votes = block.get("commit_certificate") or []
+            signers = sorted(names.get(v.get("validator"), str(v.get("validator"))[:8]) for v in votes)
+            verdict.moved_without_quorum.append(
+                f"h{height} in {run.phase.name} from {run.started_s:.1f}s: block timestamp "
+                f"{block.get('timestamp_ms', 0) / 1000 - wall_zero:.1f}s, round {block.get('round')}, "
+                f"precommits {signers}"
+            )
 
 
 def _settle(verdict: Verdict, http, sites, history, settle_s: float) -> None:
