@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export GTX_DEV ?= 1
 PORT ?= 8000
 
-.PHONY: run test bench lint format deps chromium clean
+.PHONY: run test bench lint format deps chromium faults-tools faults clean
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -27,8 +27,18 @@ run: deps
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: deps chromium
+# The fault run (tests/faults, docs/FAULTS.md) builds its clock shim with gcc and
+# forwards PostgreSQL and Redis into network namespaces with socat.
+faults-tools:
+	@command -v socat >/dev/null && command -v gcc >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat gcc libc6-dev >/dev/null)
+
+test: deps chromium faults-tools
 	$(PY) -m gridtokenx_site.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# The long fault run: FAULT_SECONDS of faults (seed: FAULT_SEED, else drawn and printed).
+FAULT_SECONDS ?= 120
+faults: deps faults-tools
+	$(PY) -m gridtokenx_site.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.run --seconds $(FAULT_SECONDS) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
 
 bench: deps
 	$(PY) -m gridtokenx_site.devservers -- bash bench/run_all.sh

@@ -1,0 +1,361 @@
+"""The bank checker (after Jepsen's bank test), run once the faults have healed.
+
+- total: the balances of the workload's accounts add up, at every site, to what they
+  did before the first transfer (transfers move tokens, never make or burn them);
+- acknowledged: each transaction a site answered 202 for is, at that site, committed
+  or dropped with a reason; pending after the settle time is STUCK, 404 is LOST;
+- one chain: every site holds the same head hash and state root, and no height ever
+  had two different blocks, comparing every site's whole chain and every head the
+  monitor saw during the run;
+- progress: in every phase where a set of sites holding more than 2/3 of the stake
+  and an authority, none down or with its clock skewed, could all talk to each other,
+  the height moved (reported per phase; ``stalled`` lists those where it did not).
+"""
+
+import itertools
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import httpx
+
+from chain.ledger.genesis import demo_key
+from chain.ledger.keys import address_of
+from faults.nemesis import AppliedPhase, Phase
+from gridtokenx_site.testsite import DEMO_GENESIS, active_validators
+
+#: A phase shorter than this may well see no block even when healthy (a loaded machine's
+#: block time is a few seconds): its lack of progress is not listed as a stall.
+STALL_MIN_S = 5.0
+LOST_PROBLEM = "{count} acknowledged transactions LOST (404 at the acking site)"
+STUCK_PROBLEM = "{count} acknowledged transactions still pending"
+MEMPOOL_PROBLEM = "one head, but transactions still pending {settle_s:.0f}s after the heal"
+#: A pending transaction whose sender's committed nonce is below its own, with nothing
+#: committing the nonces between: it waits on a predecessor that no site will commit.
+WAITS_ON_GAP = "waits on a nonce gap"
+
+
+class Monitor:
+    """Polls every site's status, each from its own thread so that a slow site does not
+    make the others' samples late: (seconds since zero, site, height, head hash), the
+    time taken when the answer arrived."""
+
+    def __init__(self, sites: dict[str, str], zero: float, stop: threading.Event, interval_s: float = 0.25):
+        self.sites, self.zero, self.stop, self.interval_s = sites, zero, stop, interval_s
+        self.samples: list[tuple[float, str, int, str]] = []
+        self.threads = [
+            threading.Thread(target=self.poll, args=(name, url), name=f"monitor-{name}", daemon=True)
+            for name, url in sites.items()
+        ]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join()
+
+    def poll(self, name: str, url: str) -> None:
+        with httpx.Client(timeout=2.0, trust_env=False) as http:
+            while not self.stop.is_set():
+                try:
+                    status = http.get(f"{url}/api/v1/status/").json()
+                    at = time.monotonic() - self.zero
+                    self.samples.append((at, name, status["height"], status["last_block_hash"]))
+                except (httpx.HTTPError, ValueError, KeyError):
+                    pass
+                self.stop.wait(self.interval_s)
+
+
+def quorum_could_talk(phase: Phase, stakes: dict[str, int], authorities: set[str]) -> bool:
+    """Whether some sites holding > 2/3 of the stake, one an authority, up and on true
+    time, can all reach one another in ``phase``."""
+    fit = [n for n in stakes if n not in phase.down and n not in phase.clock_ms]
+    blocked = {frozenset(pair) for pair in phase.blocked}
+    total = sum(stakes.values())
+    for size in range(len(fit), 0, -1):
+        for group in itertools.combinations(fit, size):
+            talks = all(frozenset(pair) not in blocked for pair in itertools.combinations(group, 2))
+            if talks and 3 * sum(stakes[n] for n in group) > 2 * total and authorities & set(group):
+                return True
+    return False
+
+
+@dataclass
+class Verdict:
+    acked: int = 0
+    committed: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    lost: list[str] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)
+    indeterminate: Counter = field(default_factory=Counter)
+    totals: dict[str, int] = field(default_factory=dict)
+    total_before: int = 0
+    heads: dict[str, tuple] = field(default_factory=dict)
+    forks: list[str] = field(default_factory=list)
+    phases: list[dict] = field(default_factory=list)
+    stalled: list[str] = field(default_factory=list)
+    #: Phases without a quorum whose highest height still moved: a block decided before
+    #: the fault that a site committed after it, or a sample that came late; look closer.
+    moved_without_quorum: list[str] = field(default_factory=list)
+    #: Seconds from each heal (a calm phase after a fault) to the next new block.
+    recoveries_s: list[float] = field(default_factory=list)
+    refusals: Counter = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def only_intake(self) -> bool:
+        """The only problems are issue 20's intake bug: acknowledged transactions their site
+        forgot (404), or holds pending forever behind a nonce that will never commit."""
+        intake = {
+            LOST_PROBLEM.format(count=len(self.lost)),
+            STUCK_PROBLEM.format(count=len(self.stuck)),
+            *(p for p in self.problems if p.startswith("one head, but transactions still pending")),
+        }
+        gaps_only = all(WAITS_ON_GAP in line for line in self.stuck)
+        return bool(self.problems) and set(self.problems) <= intake and gaps_only
+
+    @property
+    def safe(self) -> bool:
+        """Nothing acknowledged lost, money kept, one chain: what must hold whatever the faults."""
+        return not self.problems
+
+    def summary(self) -> str:
+        lines = [
+            f"acked {self.acked}  committed {self.committed}  "
+            f"dropped {sum(self.dropped.values())} {dict(self.dropped)}  "
+            f"LOST {len(self.lost)}  STUCK {len(self.stuck)}",
+            *(f"  LOST {line}" for line in self.lost[:10]),
+            *(f"  STUCK {line}" for line in self.stuck[:10]),
+            f"indeterminate (no answer) {dict(self.indeterminate)}  refusals {dict(self.refusals)}",
+            f"total before {self.total_before}, after by site {self.totals}",
+            "heads " + ", ".join(f"{n}: h{h} {b[:12]} root {r[:12]}" for n, (h, b, r) in self.heads.items()),
+            f"forks {self.forks or 'none'}",
+            f"recovery after each heal (s to the next block): {self.recoveries_s}",
+            "phases (heights: max over sites at start -> end; * = a quorum could talk):",
+        ]
+        for row in self.phases:
+            mark = "*" if row["quorum"] else " "
+            lines.append(
+                f"  {mark} {row['started_s']:6.1f}s +{row['duration_s']:4.1f}s  "
+                f"h {row['height_from']}->{row['height_to']}  {row['describe']}"
+            )
+        lines.append(f"stalled with a quorum (phases of {STALL_MIN_S:.0f}s+): {self.stalled or 'none'}")
+        lines.append(f"height moved without a quorum: {self.moved_without_quorum or 'none'}")
+        lines.append("VERDICT: " + ("ok" if self.safe else "FAILED: " + "; ".join(self.problems)))
+        return "\n".join(line for line in lines if line)
+
+
+def _get(http: httpx.Client, url: str) -> dict | None:
+    try:
+        response = http.get(url)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else {"status_code": response.status_code}
+
+
+def balances(http: httpx.Client, site_url: str, addresses: list[str]) -> dict[str, int] | None:
+    found = {}
+    for address in addresses:
+        data = _get(http, f"{site_url}/api/v1/accounts/{address}/")
+        if data is None or "balance" not in data:
+            return None
+        found[address] = data["balance"]
+    return found
+
+
+def whole_chain(http: httpx.Client, site_url: str) -> dict[int, str]:
+    """Height -> block hash of every block the site holds (newest-first pages of 500)."""
+    chain: dict[int, str] = {}
+    url = f"{site_url}/api/v1/blocks/?limit=500"
+    while url:
+        page = http.get(url).raise_for_status().json()
+        chain.update({block["height"]: block["hash"] for block in page["results"]})
+        url = page.get("next")
+    return chain
+
+
+def heights_between(samples, start_s: float, end_s: float) -> tuple[int, int]:
+    """The highest height any site reported by ``start_s`` and by ``end_s``."""
+    before = [h for at, _, h, _ in samples if at <= start_s] or [0]
+    until = [h for at, _, h, _ in samples if at <= end_s] or [0]
+    return max(before), max(until)
+
+
+def check(
+    *,
+    sites: dict[str, str],
+    history,
+    addresses: list[str],
+    total_before: int,
+    applied: list[AppliedPhase],
+    samples: list,
+    stakes: dict[str, int],
+    authorities: set[str],
+    settle_s: float,
+    healed_at_s: float,
+    zero: float,
+) -> Verdict:
+    verdict = Verdict(acked=len(history.acks), total_before=total_before, refusals=history.refusals)
+    with httpx.Client(timeout=10.0, trust_env=False) as http:
+        _settle(verdict, http, sites, history, settle_s)
+        _acknowledged(verdict, http, sites, history)
+        _one_chain(verdict, http, sites, samples)
+        for name, url in sites.items():
+            found = balances(http, url, addresses)
+            if found is None:
+                verdict.problems.append(f"{name} did not answer for balances")
+                continue
+            verdict.totals[name] = sum(found.values())
+            if verdict.totals[name] != total_before:
+                verdict.problems.append(f"{name} total {verdict.totals[name]} != {total_before}")
+    _progress(verdict, applied, samples, stakes, authorities, healed_at_s)
+    if verdict.moved_without_quorum:
+        with httpx.Client(timeout=10.0, trust_env=False) as http:
+            site_url = next(iter(sites.values()))
+            _explain_moves(verdict, http, site_url, applied, samples, stakes, authorities, zero)
+    return verdict
+
+
+def _validator_names() -> dict[str, str]:
+    """Name by public key and by address, for the votes of a commit certificate."""
+    names = {}
+    for validator in active_validators(DEMO_GENESIS):
+        names[validator["public_key"]] = validator["name"]
+        names[address_of(demo_key(validator["name"]))] = validator["name"]
+    return names
+
+
+def _explain_moves(verdict, http, site_url, applied, samples, stakes, authorities, zero) -> None:
+    """For blocks first seen in a phase without a quorum: who certified them, and when the
+    block was proposed (its timestamp, on the proposer's clock) against the phase's start."""
+    wall_zero = time.time() - (time.monotonic() - zero)  # the run's start on the wall clock
+    names = _validator_names()
+    for run in applied:
+        if quorum_could_talk(run.phase, stakes, authorities):
+            continue
+        start, end = heights_between(samples, run.started_s, run.ended_s)
+        for height in range(start + 1, end + 1):
+            block = _get(http, f"{site_url}/api/v1/blocks/{height}/") or {}
+            votes = block.get("commit_certificate") or []
+            signers = sorted(names.get(v.get("validator"), str(v.get("validator"))[:8]) for v in votes)
+            verdict.moved_without_quorum.append(
+                f"h{height} in {run.phase.name} from {run.started_s:.1f}s: block timestamp "
+                f"{block.get('timestamp_ms', 0) / 1000 - wall_zero:.1f}s, round {block.get('round')}, "
+                f"precommits {signers}"
+            )
+
+
+def _settle(verdict: Verdict, http, sites, history, settle_s: float) -> None:
+    """Wait (bounded) until every site has an empty mempool and one head."""
+    deadline = time.monotonic() + settle_s
+    heads: set = set()
+    while time.monotonic() < deadline:
+        statuses = [_get(http, f"{url}/api/v1/status/") for url in sites.values()]
+        if all(s and "height" in s for s in statuses):
+            heads = {(s["height"], s["last_block_hash"], s["state_root"]) for s in statuses}
+            if len(heads) == 1 and all(s["mempool_size"] == 0 for s in statuses):
+                return
+        time.sleep(0.5)
+    if len(heads) == 1:
+        verdict.problems.append(MEMPOOL_PROBLEM.format(settle_s=settle_s))
+    else:
+        verdict.problems.append(f"no common head within {settle_s:.0f}s of the heal")
+
+
+def _acknowledged(verdict: Verdict, http, sites, history) -> None:
+    committed_nonces: set[tuple[str, int]] = set()
+    lost = []
+    for ack in history.acks:
+        data = _get(http, f"{sites[ack.site]}/api/v1/transactions/{ack.tx_hash}/")
+        where = f"{ack.tx_hash[:16]} (nonce {ack.nonce} of {ack.sender[:8]}, {ack.site} at {ack.at_s:.1f}s)"
+        if data is None:
+            verdict.problems.append(f"{ack.site} did not answer for {where}")
+        elif data.get("status_code") == 404:
+            lost.append((ack, where))
+        elif data.get("status") == "committed":
+            verdict.committed += 1
+            committed_nonces.add((ack.sender, ack.nonce))
+        elif data.get("status") == "dropped":
+            verdict.dropped[(data.get("error") or {}).get("code", "no reason")] += 1
+        else:
+            account = _get(http, f"{sites[ack.site]}/api/v1/accounts/{ack.sender}/") or {}
+            committed_next = account.get("nonce")
+            fate = data.get("status", data)
+            if isinstance(committed_next, int) and committed_next < ack.nonce:
+                fate = f"{fate}, {WAITS_ON_GAP} (the chain's next nonce is {committed_next})"
+            verdict.stuck.append(f"{where}: {fate}")
+    for ack, where in lost:
+        # Superseded: another transaction of the sender with this nonce committed (the site
+        # should have reported this one dropped); else its nonce never committed (a gap).
+        fate = "superseded" if (ack.sender, ack.nonce) in committed_nonces else "nonce never committed"
+        verdict.lost.append(f"{where}: {fate}")
+    for tx_hash, site in history.indeterminate.items():
+        data = _get(http, f"{sites[site]}/api/v1/transactions/{tx_hash}/") or {}
+        verdict.indeterminate[data.get("status", f"http_{data.get('status_code')}")] += 1
+    if verdict.lost:
+        verdict.problems.append(
+            f"{len(verdict.lost)} acknowledged transactions LOST (404 at the acking site)"
+        )
+    if verdict.stuck:
+        verdict.problems.append(STUCK_PROBLEM.format(count=len(verdict.stuck)))
+    if any(reason == "no reason" for reason in verdict.dropped):
+        verdict.problems.append("a transaction was dropped without a reason")
+
+
+def _one_chain(verdict: Verdict, http, sites, samples) -> None:
+    by_height: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for name, url in sites.items():
+        status = _get(http, f"{url}/api/v1/status/") or {}
+        verdict.heads[name] = (
+            status.get("height"),
+            status.get("last_block_hash", ""),
+            status.get("state_root", ""),
+        )
+        try:
+            for height, block_hash in whole_chain(http, url).items():
+                by_height[height][block_hash].add(f"{name} chain")
+        except httpx.HTTPError as exc:
+            verdict.problems.append(f"{name} chain unreadable: {exc}")
+    for at, name, height, block_hash in samples:
+        by_height[height][block_hash].add(f"{name} head at {at:.1f}s")
+    for height in sorted(by_height):
+        if len(by_height[height]) > 1:
+            seen = {h[:12]: sorted(w)[:3] for h, w in by_height[height].items()}
+            verdict.forks.append(f"height {height}: {seen}")
+    if verdict.forks:
+        verdict.problems.append(f"{len(verdict.forks)} heights with two different blocks")
+    if len(set(verdict.heads.values())) != 1:
+        verdict.problems.append("sites differ in head hash or state root")
+
+
+def _progress(verdict: Verdict, applied, samples, stakes, authorities, healed_at_s: float) -> None:
+    for run in applied:
+        start, end = heights_between(samples, run.started_s, run.ended_s)
+        quorum = quorum_could_talk(run.phase, stakes, authorities)
+        verdict.phases.append(
+            {
+                "describe": run.phase.describe(),
+                "started_s": run.started_s,
+                "duration_s": run.ended_s - run.started_s,
+                "height_from": start,
+                "height_to": end,
+                "quorum": quorum,
+            }
+        )
+        if not quorum and end > start:
+            verdict.moved_without_quorum.append(f"{run.phase.name} at {run.started_s:.1f}s: h {start}->{end}")
+        if quorum and end == start and run.ended_s - run.started_s >= STALL_MIN_S:
+            verdict.stalled.append(f"{run.phase.name} at {run.started_s:.1f}s")
+    heals = [
+        b.started_s
+        for a, b in zip(applied, applied[1:], strict=False)
+        if a.phase.name != "calm" == b.phase.name
+    ]
+    for healed_s in [*heals, healed_at_s]:
+        at_heal = max([h for at, _, h, _ in samples if at <= healed_s] or [0])
+        later = [at for at, _, h, _ in samples if at > healed_s and h > at_heal]
+        if later:
+            verdict.recoveries_s.append(round(min(later) - healed_s, 1))

@@ -1,0 +1,131 @@
+"""One fault run: the network up, workload and nemesis for ``seconds``, heal, settle, check.
+
+``python -m faults.run --seconds 120 [--seed N]`` (``make faults``) prints the seed, the
+phases as they are applied and the checker's summary; it exits 1 when the checker
+finds acknowledged transactions lost or stuck, money made or burnt, or two chains.
+"""
+
+import argparse
+import logging
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from faults.checker import Monitor, Verdict, balances, check
+from faults.hosts import FaultNetwork
+from faults.nemesis import Nemesis, schedule
+from faults.workload import History, account_addresses, start_clients
+from gridtokenx_site.testsite import DEMO_GENESIS, active_validators
+
+SHORT_PHASES = {"fault_s": (3.5, 5.5), "calm_s": (1.5, 3.0)}
+
+
+def fault_run(
+    *,
+    seconds: float,
+    seed: int,
+    tmp: Path,
+    settle_s: float = 120.0,
+    fault_s: tuple[float, float] = (4.0, 8.0),
+    calm_s: tuple[float, float] = (2.0, 4.0),
+    block_interval_ms: int = 250,
+) -> Verdict:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the phases
+    validators = active_validators(DEMO_GENESIS)
+    stakes = {v["name"]: v["stake"] for v in validators}
+    authorities = {v["name"] for v in validators if v.get("authority")}
+    phases = schedule(
+        seed,
+        seconds=seconds,
+        names=list(stakes),
+        authorities=sorted(authorities),
+        fault_s=fault_s,
+        calm_s=calm_s,
+    )
+    print(
+        f"faults: seed {seed}, {len(phases)} phases over {sum(p.duration_s for p in phases):.0f}s", flush=True
+    )
+    with FaultNetwork(tmp, block_interval_ms=block_interval_ms) as net:
+        sites = {host.name: host.site.url for host in net.hosts}
+        print("faults: " + ", ".join(f"{h.name} {h.address} ({h.namespace})" for h in net.hosts), flush=True)
+        addresses = list(account_addresses().values())
+        with httpx.Client(timeout=10, trust_env=False) as http:
+            total_before = sum(balances(http, next(iter(sites.values())), addresses).values())
+        zero = time.monotonic()
+        monitor_stop, clients_stop = threading.Event(), threading.Event()
+        monitor = Monitor(sites, zero, monitor_stop)
+        monitor.start()
+        history = History()
+        clients = start_clients(sites, history, seed=seed, stop=clients_stop, zero=zero)
+        nemesis = Nemesis(net, phases, zero)
+        nemesis.start()
+        try:
+            nemesis.join()
+        finally:
+            clients_stop.set()
+            for client in clients:
+                client.join(timeout=30)
+            if nemesis.error is not None or nemesis.is_alive():
+                nemesis.heal()
+        healed_at_s = time.monotonic() - zero
+        print(f"faults: healed at {healed_at_s:.1f}s; settling (at most {settle_s:.0f}s)", flush=True)
+        try:
+            verdict = check(
+                sites=sites,
+                history=history,
+                addresses=addresses,
+                total_before=total_before,
+                applied=nemesis.applied,
+                samples=monitor.samples,
+                stakes=stakes,
+                authorities=authorities,
+                settle_s=settle_s,
+                healed_at_s=healed_at_s,
+                zero=zero,
+            )
+        finally:
+            monitor_stop.set()
+            monitor.join()
+        if nemesis.error is not None:
+            verdict.problems.append(f"the nemesis failed: {nemesis.error!r}")
+    print(f"faults: seed {seed}\n{verdict.summary()}", flush=True)
+    return verdict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120.0, help="how long faults go on")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="the schedule's seed (default: random, printed)"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=120.0, help="at most this long for one head after heal"
+    )
+    parser.add_argument("--short-phases", action="store_true", help="the CI test's shorter faults and calms")
+    args = parser.parse_args()
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridtokenx_site.settings")
+    import django
+
+    django.setup()
+    # SIGTERM (make interrupted, CI timeout) unwinds like ^C, so the namespaces go too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    verdict = fault_run(
+        seconds=args.seconds,
+        seed=seed,
+        tmp=Path(tempfile.mkdtemp(prefix=f"gtx-faults-{seed}-")),
+        settle_s=args.settle,
+        **(SHORT_PHASES if args.short_phases else {}),
+    )
+    sys.exit(0 if verdict.safe else 1)
+
+
+if __name__ == "__main__":
+    main()
