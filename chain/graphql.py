@@ -49,8 +49,10 @@ def _big_int_parse(value: object) -> int:
     return number
 
 
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
+BigInt = NewType("BigInt", int)
+#: BigInt's definition; the schema maps the type to it (StrawberryConfig.scalar_map).
+BIG_INT_SCALAR = strawberry.scalar(
+    name="BigInt",
     description=(
         'A whole number sent as a decimal string, e.g. "5000000000": token amounts in units '
         "(10^-6 token), energy in Wh, heights, nonces and Unix ms. GraphQL's Int has 32 bits and a "

@@ -8,83 +8,32 @@ documents the endpoint; tests/graphql/schema.graphql pins the printed schema.
 import logging
 
 import strawberry
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    SelectionSetNode,
-    ValidationRule,
-)
+from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from chain.graphql import ChainQuery, ChainSubscription
+from chain.graphql import BIG_INT_SCALAR, BigInt, ChainQuery, ChainSubscription
 from governance.graphql import GovernanceQuery
 from grid.graphql import GridQuery
 from trading.graphql import TradingQuery, TradingSubscription
 
-#: Deepest nesting of fields a document may ask (introspection's own fields aside); the
-#: deepest useful query, a proposal's tally or a block's transactions, is 2.
-MAX_DEPTH = 4
+#: Deepest nesting of fields below the root a document may ask: the schema's longest
+#: path (me { account { owner } }) is 2. Introspection's own depth is graphql-core's rule
+#: (MaxIntrospectionDepthRule): types { fields { type { fields ... } } } is refused.
+MAX_DEPTH = 2
 #: Aliases repeat a field under other names: each alias of blocks(limit: 500) is another page.
 MAX_ALIASES = 10
 #: Lexical tokens in a document: GraphiQL's introspection query has about 250.
 MAX_TOKENS = 2000
 
 
-#: Introspection's lists nested in one another, at most: GraphiQL's query nests three
-#: (types, fields, args). Deeper (types { fields { type { fields ... } } }) multiplies the
-#: answer by the schema's size at each level, a cheap document with an enormous answer.
-MAX_INTROSPECTION_NESTING = 3
-INTROSPECTION_LISTS = frozenset(
-    {"types", "fields", "args", "inputFields", "interfaces", "possibleTypes", "enumValues", "directives"}
-)
-
 log = logging.getLogger(__name__)
-
-
-class IntrospectionNesting(ValidationRule):
-    """Refuses introspection whose lists nest deeper than MAX_INTROSPECTION_NESTING."""
-
-    def enter_operation_definition(self, node, *_args) -> None:
-        definitions = self.context.document.definitions
-        fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
-        known: dict[tuple[str, bool], int] = {}
-
-        def nesting(selection_set: SelectionSetNode | None, inside: bool) -> int:
-            most = 0
-            for selection in selection_set.selections if selection_set else ():
-                if isinstance(selection, FieldNode):
-                    name = selection.name.value
-                    within = inside or name in ("__schema", "__type")
-                    counted = within and name in INTROSPECTION_LISTS
-                    most = max(most, nesting(selection.selection_set, within) + counted)
-                elif isinstance(selection, InlineFragmentNode):
-                    most = max(most, nesting(selection.selection_set, inside))
-                elif isinstance(selection, FragmentSpreadNode):
-                    key = (selection.name.value, inside)
-                    if key not in known and key[0] in fragments:
-                        known[key] = 0  # a fragment cycle (refused by another rule) stops here
-                        known[key] = nesting(fragments[key[0]].selection_set, inside)
-                    most = max(most, known.get(key, 0))
-            return most
-
-        if nesting(node.selection_set, False) > MAX_INTROSPECTION_NESTING:
-            self.report_error(
-                GraphQLError(
-                    f"Introspection nests at most {MAX_INTROSPECTION_NESTING} lists "
-                    "(types, fields, args ...) in one another.",
-                    extensions={"code": "too_complex"},
-                )
-            )
 
 
 def _unexpected(error: GraphQLError) -> bool:
@@ -107,10 +56,10 @@ schema = SiteSchema(
     query=Query,
     subscription=Subscription,
     extensions=[
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        AddValidationRules([IntrospectionNesting]),
-        MaskErrors(should_mask_error=_unexpected),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaskErrors(should_mask_error=_unexpected),
     ],
+    config=StrawberryConfig(scalar_map={BigInt: BIG_INT_SCALAR}),
 )
