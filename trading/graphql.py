@@ -131,8 +131,10 @@ def _slot(slot_ms: int | None) -> int | None:
 
 
 def _zone(zone: str | None) -> str | None:
+    if zone is None:
+        return None
     zones = selectors.market_rules().carbon_g_per_kwh
-    if zone is not None and zone not in zones:
+    if zone not in zones:
         raise refused(errors.BAD_QUERY, f"zone must be one of: {', '.join(sorted(zones))}.")
     return zone
 
