@@ -17,6 +17,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.graphql import OperationType
 
 from chain.graphql import BIG_INT_SCALAR, BigInt, ChainQuery, ChainSubscription
 from governance.graphql import GovernanceQuery
@@ -47,6 +48,11 @@ class SiteSchema(strawberry.Schema):
         for error in errors:
             if _unexpected(error):
                 log.error("GraphQL resolver failed", exc_info=error.original_error)
+
+    async def stream(self, *args, allowed_operation_types=None, **kwargs):
+        """The WebSocket runs subscriptions only: queries go to /graphql/ over HTTP, whose
+        resolvers read the database in a thread of their own."""
+        return await super().stream(*args, allowed_operation_types=(OperationType.SUBSCRIPTION,), **kwargs)
 
 
 Query = merge_types("Query", (ChainQuery, TradingQuery, GridQuery, GovernanceQuery))

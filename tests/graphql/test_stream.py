@@ -140,3 +140,14 @@ async def test_graphql_streams_count_against_the_client_s_streams(chain, setting
         await first.disconnect()
     again = await open_stream()  # the slot came back
     await again.disconnect()
+
+
+async def test_queries_are_refused_on_the_stream(chain):
+    stream = await open_stream()
+    try:
+        await subscribe(stream, "{ blocks { height } }")
+        message = await stream.receive_json_from(timeout=5)
+        assert message["type"] == "error"
+        assert "not allowed" in message["payload"][0]["message"]
+    finally:
+        await stream.disconnect()
