@@ -17,7 +17,7 @@ from rest_framework.authentication import CSRFCheck
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.django.views import GraphQLView
 
-from chain.consumers import CLOSE_TOO_MANY, STREAM_SLOTS, TOO_MANY_STREAMS, stream_client
+from chain.consumers import CLOSE_TOO_BIG, CLOSE_TOO_MANY, STREAM_SLOTS, TOO_MANY_STREAMS, stream_client
 from chain.graphql import GraphQLContext
 from gridtokenx_site.graphql_schema import schema
 
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 CSRF_FAILED = "csrf_failed"
 #: Operations one WebSocket may run at once; the stream itself holds one of the client's streams.
 MAX_SUBSCRIPTIONS_PER_STREAM = 8
+#: A subscribe frame carries a document of at most MAX_TOKENS tokens: a longer frame closes
+#: the stream with CLOSE_TOO_BIG (4413), as the other streams close on theirs.
+MAX_STREAM_FRAME = 65_536
 #: GraphiQL (GTX_DEV only) loads its scripts and styles from unpkg and starts with an inline script.
 GRAPHIQL_CSP = {
     "script-src": ["https://unpkg.com", "'unsafe-inline'"],
@@ -98,6 +101,14 @@ class GraphQLStreamConsumer(GraphQLWSConsumer):
             STREAM_SLOTS.give_back(self.slot)
             self.slot = None
         await super().websocket_disconnect(message)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        frame = text_data if text_data is not None else bytes_data or b""
+        if len(frame) > MAX_STREAM_FRAME:
+            log.info("GraphQL stream: closed on a %d-long frame", len(frame))
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        await super().receive(text_data, bytes_data)
 
     async def disconnect(self, code):
         if self.run_task is not None:  # None when refused before the protocol started

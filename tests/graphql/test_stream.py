@@ -6,8 +6,9 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from chain.consumers import CLOSE_TOO_MANY
+from chain.consumers import CLOSE_TOO_BIG, CLOSE_TOO_MANY
 from chain.services.wallets import wallet_submit
+from gridtokenx_site.graphql_endpoints import MAX_STREAM_FRAME
 from gridtokenx_site.routing import websocket_urlpatterns
 from tests.trading.harness import buy, sell
 from trading import selectors as market
@@ -151,3 +152,10 @@ async def test_queries_are_refused_on_the_stream(chain):
         assert "not allowed" in message["payload"][0]["message"]
     finally:
         await stream.disconnect()
+
+
+async def test_a_frame_too_long_closes_the_stream(chain):
+    stream = await open_stream()
+    await stream.send_to(text_data="x" * (MAX_STREAM_FRAME + 1))
+    assert (await stream.receive_output(timeout=5))["code"] == CLOSE_TOO_BIG
+    await stream.disconnect()
