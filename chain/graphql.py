@@ -22,6 +22,7 @@ from strawberry.types import Info
 from chain import selectors
 from chain.api import errors
 from chain.api.serializers import account_data, transaction_status_data
+from chain.api.views import NewestFirst
 from chain.events import CHAIN_GROUP
 from chain.ledger import errors as ledger_errors
 from chain.ledger.fields import is_hex64
@@ -122,8 +123,8 @@ def batches_of(info: Info) -> Batches:
 
 # --- blocks and transactions ---------------------------------------------------
 
-#: A page of blocks, as GET /api/v1/blocks/ takes.
-MAX_BLOCKS = 500
+#: A page of blocks, as GET /api/v1/blocks/ takes (500).
+MAX_BLOCKS = NewestFirst.max_page_size
 #: A page of blocks that also asks each block's transactions (up to a block's worth each).
 MAX_BLOCKS_WITH_TRANSACTIONS = 20
 
@@ -287,7 +288,7 @@ class ChainQuery:
     @strawberry.field(description="A block by height or by hash (exactly one); null if none.")
     def block(self, height: BigInt | None = None, hash: str | None = None) -> Block | None:
         if (height is None) == (hash is None):
-            raise refused(errors.BAD_QUERY, "Give height or hash, not both.")
+            raise refused(errors.BAD_QUERY, "Give exactly one of height and hash.")
         if hash is not None and not is_hex64(hash):
             raise refused(errors.BAD_HASH, "A hash is 64 lowercase hex characters.")
         return selectors.block_find(height=height, block_hash=hash)
@@ -318,7 +319,7 @@ class ChainQuery:
     @strawberry.field(
         description="The logged-in user's wallet: needs a session (not_authenticated, no_wallet)."
     )
-    def me(self, info: Info) -> Me:
+    def me(self, info: Info) -> Me | None:
         user = info.context.request.user
         if not user.is_authenticated:
             raise refused(errors.NOT_AUTHENTICATED, "Log in on the site to read your wallet.")
