@@ -164,7 +164,8 @@ class UnknownStreamConsumer(AsyncWebsocketConsumer):
         log.info("WebSocket %s: no stream at this path", _printable(self.scope["path"]))
         await self.accept()
         message = (
-            f"No stream at {_printable(self.scope['path'])}; streams are ws/chain/, ws/market/ and ws/grid/."
+            f"No stream at {_printable(self.scope['path'])}; streams are ws/chain/, ws/market/, ws/grid/ "
+            "and graphql/ (GraphQL subscriptions)."
         )
         await self.send(text_data=json.dumps(stream_error("not_found", message)))
         await self.close(code=CLOSE_NOT_FOUND)

@@ -73,15 +73,36 @@ def proposal_tally(*, proposal: Proposal) -> dict:
     While voting runs this is a projection (current stakes); after the tally it is the
     block's own count, stored on the proposal.
     """
-    if proposal.status == ProposalStatus.OPEN:
-        weights = _weights(proposal)
-        stake = {option: 0 for option in OPTIONS}
-        for entry in weights.values():
-            stake[entry["vote"].option] += entry["stake"]
-        total, voters = total_staked(), len(weights)
-    else:
-        stake = {"yes": proposal.yes_stake, "no": proposal.no_stake, "abstain": proposal.abstain_stake}
-        total, voters = proposal.total_stake, proposal.voters
+    return proposal_tallies(proposals=[proposal])[proposal.number]
+
+
+def proposal_tallies(*, proposals: list[Proposal]) -> dict[int, dict]:
+    """proposal_tally of each proposal, by number: three queries however many are open."""
+    open_numbers = [p.number for p in proposals if p.status == ProposalStatus.OPEN]
+    votes = list(Vote.objects.filter(proposal_number__in=open_numbers)) if open_numbers else []
+    stakes = dict(
+        Account.objects.filter(address__in={v.voter for v in votes}).values_list("address", "staked")
+    )
+    total = total_staked() if open_numbers else 0
+    stake = {number: {option: 0 for option in OPTIONS} for number in open_numbers}
+    voters = dict.fromkeys(open_numbers, 0)
+    for vote in votes:
+        stake[vote.proposal_number][vote.option] += stakes.get(vote.voter, 0)
+        voters[vote.proposal_number] += 1
+    decided = {
+        p.number: {"yes": p.yes_stake, "no": p.no_stake, "abstain": p.abstain_stake}
+        for p in proposals
+        if p.status != ProposalStatus.OPEN
+    }
+    return {
+        p.number: _tally(p, stake[p.number], total, voters[p.number])
+        if p.status == ProposalStatus.OPEN
+        else _tally(p, decided[p.number], p.total_stake, p.voters)
+        for p in proposals
+    }
+
+
+def _tally(proposal: Proposal, stake: dict[str, int], total: int, voters: int) -> dict:
     voted = sum(stake.values())
     return {
         **{f"{option}_stake": stake[option] for option in OPTIONS},

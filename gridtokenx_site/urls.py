@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from chain.forms import ThrottledAdminLoginForm
 from chain.views.metrics import metrics_view
+from gridtokenx_site.graphql_endpoints import SiteGraphQLView
 
 # The admin's login counts against the same limits as the site's (chain.services.accounts).
 admin.site.login_form = ThrottledAdminLoginForm
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/v1/grid/", include("grid.api_urls")),
     path("api/v1/governance/", include("governance.urls")),
     path("api/", include("chain.api.urls")),
+    path("graphql/", SiteGraphQLView.as_view(), name="graphql"),
     # Before market/ and meters/: it holds market/trades/<id>/ and meters/carbon/.
     path("", include("settlement.urls")),
     path("market/", include("trading.web_urls")),
