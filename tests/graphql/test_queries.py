@@ -3,7 +3,8 @@ each row nests (no N+1): blocks with their transactions, orders, trades, proposa
 
 import pytest
 
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from governance import services as governance
 from governance.ledger import rules as r
 from tests.graphql.conftest import data
@@ -20,7 +21,9 @@ def blocks_of_transfers(users, produce, blocks: int, per_block: int) -> None:
     malee, to = users["home_malee"].wallet, users["solar_somchai"].wallet.address
     for _ in range(blocks):
         for _ in range(per_block):
-            wallet_submit(wallet=malee, kind="transfer", payload={"to": to, "amount": 1})
+            transaction_sign_submit(
+                key=wallet_key_open(malee), kind="transfer", payload={"to": to, "amount": 1}
+            )
         produce()
 
 

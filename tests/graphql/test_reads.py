@@ -5,7 +5,8 @@ BigInts are the REST integers as decimal strings; times are the same instants.
 
 import pytest
 
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from governance import services as governance
 from tests.graphql.conftest import assert_same_as_rest, data
 from tests.trading.harness import buy, sell
@@ -34,8 +35,8 @@ PROPOSAL_FIELDS = f"""proposalId number proposer title description action action
 
 
 def transfer(users, sender: str, to: str, amount: int):
-    return wallet_submit(
-        wallet=users[sender].wallet,
+    return transaction_sign_submit(
+        key=wallet_key_open(users[sender].wallet),
         kind="transfer",
         payload={"to": users[to].wallet.address, "amount": amount},
     )

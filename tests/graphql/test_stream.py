@@ -7,7 +7,8 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from chain.consumers import CLOSE_TOO_BIG, CLOSE_TOO_MANY
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from gridtokenx_site.graphql_endpoints import MAX_STREAM_FRAME
 from gridtokenx_site.routing import websocket_urlpatterns
 from tests.trading.harness import buy, sell
@@ -46,8 +47,8 @@ async def next_payload(stream: WebsocketCommunicator, timeout: float = 5) -> dic
 
 
 def transfer_block(users, produce):
-    wallet_submit(
-        wallet=users["home_malee"].wallet,
+    transaction_sign_submit(
+        key=wallet_key_open(users["home_malee"].wallet),
         kind="transfer",
         payload={"to": users["solar_somchai"].wallet.address, "amount": 1},
     )
