@@ -4,8 +4,9 @@ Services and the peer protocol queue tasks through here and never import
 ``chain.tasks``: the tasks call the services, so an import the other way closes
 a loop. Sending by name changes nothing on the wire: ``send_task`` applies the
 same routes (``CELERY_TASK_ROUTES``: ``chain.*`` to the consensus worker's queue,
-``<GTX_CELERY_QUEUE>-consensus``, run one at a time by its ``--pool solo`` worker)
-and the same options as the task's own ``apply_async``.
+``<GTX_CELERY_QUEUE>-consensus``, run one at a time by its ``--pool solo`` worker,
+but for the vacuum and the fetch of a proposal's bodies) and the same options as
+the task's own ``apply_async``.
 """
 
 from celery import current_app
