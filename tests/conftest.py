@@ -26,7 +26,8 @@ from chain.management.commands.init import DEMO_PASSWORD
 from chain.node import node_key_write, node_signing_key
 from chain.services.consensus.step import consensus_step
 from chain.services.genesis import chain_init, demo_users_create
-from gridtokenx_site.testsite import solo_genesis, start_site, stop_site
+from localnet.genesis_files import solo_genesis
+from localnet.network import start_site, stop_site
 from tests.redis_guard import forbid_flushes, forget_session_keys, use_session_namespace
 
 SESSION_REDIS_TAG = use_session_namespace()

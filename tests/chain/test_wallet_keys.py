@@ -15,7 +15,7 @@ from nacl.secret import SecretBox
 from chain.ledger.keys import address_of, new_signing_key
 from chain.models import Wallet
 from chain.services.wallets import wallet_create, wallet_key_open, wallet_submit
-from gridtokenx_site.testsite import BASE_DIR
+from localnet import BASE_DIR
 
 KEY_1 = bytes.fromhex("11" * 32)
 KEY_2 = bytes.fromhex("22" * 32)

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from governance import selectors
-from gridtokenx_site.devservers import free_port
+from localnet.devservers import free_port
 
 
 @pytest.mark.django_db
