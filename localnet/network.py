@@ -356,7 +356,7 @@ def start_network(
     else:
         path = genesis_with_active(source, list(names), tmp / "network_genesis.toml")
     sites = _test_plan(tmp, path, names, block_interval_ms=block_interval_ms, extra_env=extra_env)
-    return _start_planned(sites, path, timeout=90)
+    return _start_planned(sites, path, timeout=180)
 
 
 def start_site(
@@ -378,7 +378,7 @@ def start_site(
     source = Path(genesis or (extra_env or {}).get("GTX_GENESIS") or DEMO_GENESIS)
     path = solo_genesis(tmp, source=source) if solo else source
     [site] = _test_plan(tmp, path, ["EGAT"], block_interval_ms=block_interval_ms, extra_env=extra_env)
-    _start_planned([site], path, timeout=60)
+    _start_planned([site], path, timeout=120)
     return site, site.procs
 
 

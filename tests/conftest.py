@@ -83,6 +83,28 @@ def login_as(users):
     return make
 
 
+#: One demo user per role: the rows of the role matrix (tests/web/test_permissions.py)
+#: and of every client_as that does not name its own. Two consumers, so "another
+#: consumer" is a real second person.
+ROLE_USERS = {
+    "anonymous": None,
+    "consumer": "home_malee",
+    "other_consumer": "factory_rayong",
+    "producer": "solar_somchai",
+    "regulator": "erc_auditor",
+    "staff": "admin",
+}
+ROLES = tuple(ROLE_USERS)
+#: The roles that read everything and change nothing on the ledger.
+READERS = ("regulator", "staff")
+
+
+@pytest.fixture
+def client_as(login_as):
+    """A test client logged in as the demo user of one of ROLES (anonymous: not logged in)."""
+    return lambda role: login_as(ROLE_USERS[role])
+
+
 @pytest.fixture
 def produce(node_key):
     """Make the next block now: one consensus step, the block it commits.
