@@ -12,12 +12,9 @@ def test_a_dropped_stream_reconnects_and_the_page_catches_up(live_site):
 
     connections = []
 
-    def drop_the_first(socket):
+    def through_to_the_site(socket):
         connections.append(socket)
-        if len(connections) == 1:
-            socket.close()  # the stream drops before the page hears anything
-        else:
-            socket.connect_to_server()
+        socket.connect_to_server()
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -28,10 +25,13 @@ def test_a_dropped_stream_reconnects_and_the_page_catches_up(live_site):
                 "document.addEventListener('chain-block', function (e) {"
                 " if (e.detail && e.detail.resync) window.resynced = true; });"
             )
-            page.route_web_socket("**/ws/chain/", drop_the_first)
+            page.route_web_socket("**/ws/chain/", through_to_the_site)
             page.goto(live_site.url + "/explorer/")
-
             page.wait_for_selector("#live-dot.on", timeout=20_000)
+
+            connections[0].close()  # the stream drops, as a restarting site or a proxy would
+            page.wait_for_selector("#live-dot.off", timeout=5_000)
+            page.wait_for_selector("#live-dot.on", timeout=20_000)  # back after the first backoff (1 s)
 
             assert len(connections) == 2
             assert page.evaluate("window.resynced === true")
