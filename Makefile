@@ -19,7 +19,7 @@ node_modules/.installed: package.json
 	mkdir -p node_modules && touch $@
 
 run: deps
-	$(PY) -m gridtokenx_site.devservers -- bash -c '\
+	$(PY) -m localnet.devservers -- bash -c '\
 	  $(PY) manage.py collectstatic --noinput -v0 && \
 	  $(PY) manage.py demo_banner --port $(PORT) && \
 	  exec env GTX_METRICS_TOKEN=dev-metrics GTX_DEMO_MARKET=1 GTX_DEMO_GRID=1 GTX_METERS_DEMO=1 $(PY) manage.py network --demo --genesis-config thai_market.toml --base-port $(PORT) --open-browser'
@@ -33,19 +33,19 @@ faults-tools:
 	@command -v socat >/dev/null && command -v gcc >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat gcc libc6-dev >/dev/null)
 
 test: deps chromium faults-tools
-	$(PY) -m gridtokenx_site.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 # The long fault run: FAULT_SECONDS of faults (seed: FAULT_SEED, else drawn and printed).
 FAULT_SECONDS ?= 120
 faults: deps faults-tools
-	$(PY) -m gridtokenx_site.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.run --seconds $(FAULT_SECONDS) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
+	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.run --seconds $(FAULT_SECONDS) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
 
 bench: deps
-	$(PY) -m gridtokenx_site.devservers -- bash bench/run_all.sh
+	$(PY) -m localnet.devservers -- bash bench/run_all.sh
 
 lint: deps
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(PY) -m gridtokenx_site.devservers -- $(PY) manage.py makemigrations --check --dry-run -v0
+	$(PY) -m localnet.devservers -- $(PY) manage.py makemigrations --check --dry-run -v0
 
 format: deps
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

@@ -20,11 +20,13 @@ from pathlib import Path
 
 
 def main() -> None:
-    from gridtokenx_site.testsite import drop_database, prepare_site, solo_genesis
+    from localnet.databases import database_drop
+    from localnet.genesis_files import solo_genesis
+    from localnet.network import prepare_site
 
     blocks, per_block = int(os.environ.get("BENCH_BLOCKS", 200)), int(os.environ.get("BENCH_TXS", 50))
     tmp = Path(tempfile.mkdtemp(prefix="gtx-bench-audit-"))
-    env = prepare_site(tmp, genesis=solo_genesis(tmp))
+    env = prepare_site(tmp, genesis=solo_genesis(tmp)).env
     keys = ("DATABASE_URL", "GTX_DEV", "GTX_NODE_KEY_FILE", "GTX_GENESIS", "GTX_NODE_NAME")
     os.environ.update({key: env[key] for key in keys})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridtokenx_site.settings")
@@ -37,7 +39,7 @@ def main() -> None:
         result = _run(blocks, per_block)
     finally:
         connection.close()
-        drop_database(env["DATABASE_URL"])
+        database_drop(env["DATABASE_URL"])
     print(json.dumps(result))
 
 

@@ -34,7 +34,7 @@ def main() -> None:
     keys = [demo_key(f"bench-voter-{i}") for i in range(voters)]
     proposer = demo_key("bench-proposer")
     from chain.ledger.genesis import load_genesis
-    from gridtokenx_site.testsite import BASE_DIR
+    from localnet import BASE_DIR
 
     params = {
         **load_genesis(BASE_DIR / "thai_market.toml").params,

@@ -28,7 +28,7 @@ from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.state import MemoryStore, State
 from chain.ledger.tx import sign_transaction
 from grid import simulator
-from gridtokenx_site.testsite import BASE_DIR
+from localnet import BASE_DIR
 from trading.ledger import matching
 
 # The state machine every site runs (protocol/__init__.py).

@@ -36,7 +36,8 @@ from bench.limits import signature_limit, verify_seconds
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of, signing_key_from_seed
 from chain.ledger.tx import sign_transaction
-from gridtokenx_site.testsite import BASE_DIR, start_site, stop_site
+from localnet import BASE_DIR
+from localnet.network import start_site, stop_site
 
 POLL_S = 0.05
 FUNDER = "wind_korat"
@@ -250,16 +251,20 @@ def _cpu_seconds(procs) -> dict[str, float]:
     """CPU seconds used so far by sites' processes (daphne; Celery worker and beat) and by
     every PostgreSQL process (the whole server)."""
     totals = {"daphne": 0.0, "celery": 0.0, "postgres": 0.0}
-    for proc in procs:
+    for proc in procs:  # each a site's `manage.py start`, whose own idle loop is not counted
         try:
-            root = psutil.Process(proc.pid)
-            # daphne runs as `daphne ...` or as the site's launcher, gridtokenx_site.daphne_server
-            name = "daphne" if any("daphne" in part for part in root.cmdline()) else "celery"
-            for p in [root, *root.children(recursive=True)]:
-                t = p.cpu_times()
-                totals[name] += t.user + t.system + t.children_user + t.children_system
+            family = psutil.Process(proc.pid).children()
         except psutil.NoSuchProcess:
-            pass
+            continue
+        for child in family:
+            try:
+                # daphne runs as the site's launcher, localnet.processes: gridtokenx_site.daphne_server
+                name = "daphne" if any("daphne" in part for part in child.cmdline()) else "celery"
+                for p in [child, *child.children(recursive=True)]:
+                    t = p.cpu_times()
+                    totals[name] += t.user + t.system + t.children_user + t.children_system
+            except psutil.NoSuchProcess:
+                pass
     for p in psutil.process_iter(["name"]):
         if p.info["name"] == "postgres":
             try:

@@ -46,7 +46,8 @@ from bench.limits import signature_limit, verify_seconds
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
-from gridtokenx_site.testsite import BASE_DIR, start_site, stop_site
+from localnet import BASE_DIR
+from localnet.network import start_site, stop_site
 
 POLL_S = 0.05
 TOKEN = 1_000_000

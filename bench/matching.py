@@ -35,7 +35,7 @@ from chain.ledger.block import execute_block
 from chain.ledger.genesis import load_genesis
 from chain.ledger.state import Account, MemoryStore, State
 from chain.ledger.tx import Transaction
-from gridtokenx_site.testsite import BASE_DIR
+from localnet import BASE_DIR
 from trading.ledger.book import Book, Resting
 from trading.ledger.rules import rules_of
 

@@ -39,7 +39,8 @@ from bench.limits import signature_limit, verify_seconds
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of, signing_key_from_seed
 from chain.ledger.tx import sign_transaction
-from gridtokenx_site.testsite import BASE_DIR, start_site, stop_site
+from localnet import BASE_DIR
+from localnet.network import start_site, stop_site
 from meters.topics import broker_address, readings_topic, reply_topic
 
 POLL_S = 0.05

@@ -1,6 +1,6 @@
 """Network benchmark: signed transfers spread over a local network of sites, to final at every site.
 
-Starts BENCH_SITES real sites (gridtokenx_site.testsite.start_network: each its
+Starts BENCH_SITES real sites (localnet.network.start_network: each its
 own database, daphne, Celery worker and beat) from a bench-only genesis: the
 demo genesis with those validators active plus BENCH_SENDERS funded accounts
 (keys from the demo seeds of their usernames). Every transfer is signed before
@@ -48,7 +48,8 @@ from bench.limits import signature_limit, verify_seconds
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
-from gridtokenx_site.testsite import DEMO_GENESIS, active_validators, start_network, stop_network
+from localnet.genesis_files import DEMO_GENESIS, active_validators
+from localnet.network import start_network, stop_network
 
 DEFAULT_SITES = ["EGAT", "MEA", "PEA", "ERC"]
 #: Seconds the running network is measured with no load, before the load starts.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, one after another; each prints its figures as one JSON line last.
-# `make bench` runs this with DATABASE_URL and REDIS_URL set (gridtokenx_site.devservers).
+# `make bench` runs this with DATABASE_URL and REDIS_URL set (localnet.devservers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"

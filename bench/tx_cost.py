@@ -102,9 +102,11 @@ def run() -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-tx-cost-"))
     bench_genesis(tmp / "genesis.toml", n)
 
-    from gridtokenx_site.testsite import _db_url, database_create, drop_database
+    from localnet.databases import DEFAULT_DATABASE_URL, database_create, database_drop, database_url
 
-    url = _db_url(f"gtx_live_{uuid.uuid4().hex[:10]}")
+    url = database_url(
+        os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL), f"gtx_live_{uuid.uuid4().hex[:10]}"
+    )
     database_create(url)
     try:
         _setup(url, tmp / "genesis.toml")
@@ -113,7 +115,7 @@ def run() -> dict:
         from django.db import connections
 
         connections.close_all()
-        drop_database(url)
+        database_drop(url)
 
 
 def _measure(blocks: int, per_sender: int, n: int, sign_batch) -> dict:

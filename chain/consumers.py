@@ -20,8 +20,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
+from chain.client_address import address_behind_proxies
 from chain.events import CHAIN_GROUP
-from chain.forms import address_behind_proxies
 from chain.ledger.errors import LedgerError
 from chain.ledger.wire import json_decode
 from chain.models import ChainTx
@@ -83,7 +83,7 @@ STREAM_SLOTS = StreamSlots()
 
 def stream_client(scope: dict) -> str:
     """The address a stream is counted against: the connection's, or behind trusted proxies
-    the one they saw (chain.forms.client_ip's rule)."""
+    the one they saw (chain.client_address.client_ip's rule)."""
     remote = (scope.get("client") or ("",))[0] or ""
     forwarded = dict(scope.get("headers", [])).get(b"x-forwarded-for", b"").decode("latin-1")
     return address_behind_proxies(remote, forwarded)

@@ -5,7 +5,7 @@ the application, so gridtokenx_site.body_limit alone would answer 413 only after
 byte. Here the server's request answers 413 and closes the connection as soon as the
 declared Content-Length is over the limit, before any of the body, or as soon as a body
 without one (chunked) passes it. Run as ``python -m gridtokenx_site.daphne_server`` with
-daphne's arguments (gridtokenx_site.processes does).
+daphne's arguments (localnet.processes does).
 """
 
 import io

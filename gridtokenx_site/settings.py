@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "governance",
     "audit",
     "meters",
+    "localnet",  # manage.py network and start: local sites
     "settlement",
     # Last: installs the state machine (every kind, table and begin-block hook) once the apps are loaded.
     "protocol",
@@ -124,7 +125,7 @@ CACHES = {
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = env("GTX_CELERY_QUEUE", default="gtx")
-# Consensus (chain.*) has a worker of its own (gridtokenx_site.processes.site_commands);
+# Consensus (chain.*) has a worker of its own (localnet.processes.site_commands);
 # table upkeep, and fetches of a proposal's bodies from the peers (which may be slow to
 # answer: the consensus worker steps on meanwhile), run beside the other work. The first
 # route that matches wins.
@@ -371,7 +372,7 @@ LOGGING = {
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 # `manage.py network` (and test sites) write each site's processes' output to
-# <run dir>/<site>/site.log, rotated by one writer (gridtokenx_site.logs.SiteLog): past
+# <run dir>/<site>/site.log, rotated by one writer (localnet.logs.SiteLog): past
 # GTX_SITE_LOG_MAX_BYTES the file moves to site.log.1, and GTX_SITE_LOG_BACKUPS old files are kept.
 GTX_SITE_LOG_MAX_BYTES = env.int("GTX_SITE_LOG_MAX_BYTES", default=10 * 1024 * 1024)
 GTX_SITE_LOG_BACKUPS = env.int("GTX_SITE_LOG_BACKUPS", default=5)

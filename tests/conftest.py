@@ -26,7 +26,8 @@ from chain.management.commands.init import DEMO_PASSWORD
 from chain.node import node_key_write, node_signing_key
 from chain.services.consensus.step import consensus_step
 from chain.services.genesis import chain_init, demo_users_create
-from gridtokenx_site.testsite import solo_genesis, start_site, stop_site
+from localnet.genesis_files import solo_genesis
+from localnet.network import start_site, stop_site
 from tests.redis_guard import forbid_flushes, forget_session_keys, use_session_namespace
 
 SESSION_REDIS_TAG = use_session_namespace()
@@ -80,6 +81,28 @@ def login_as(users):
         return client
 
     return make
+
+
+#: One demo user per role: the rows of the role matrix (tests/web/test_permissions.py)
+#: and of every client_as that does not name its own. Two consumers, so "another
+#: consumer" is a real second person.
+ROLE_USERS = {
+    "anonymous": None,
+    "consumer": "home_malee",
+    "other_consumer": "factory_rayong",
+    "producer": "solar_somchai",
+    "regulator": "erc_auditor",
+    "staff": "admin",
+}
+ROLES = tuple(ROLE_USERS)
+#: The roles that read everything and change nothing on the ledger.
+READERS = ("regulator", "staff")
+
+
+@pytest.fixture
+def client_as(login_as):
+    """A test client logged in as the demo user of one of ROLES (anonymous: not logged in)."""
+    return lambda role: login_as(ROLE_USERS[role])
 
 
 @pytest.fixture

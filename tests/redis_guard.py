@@ -4,7 +4,7 @@ Every local site, its Celery broker and its channel layer use one Redis server
 (each site under its own prefix and queues). A test that clears the cache sends
 flushdb, which wipes a running network's queued consensus tasks and WebSocket
 groups. So the session gets a namespace of its own, as every live test site
-has (gridtokenx_site.testsite), and flushing is refused while tests run:
+has (localnet.network), and flushing is refused while tests run:
 
 - ``use_session_namespace``: cache KEY_PREFIX, channel-layer prefix and Celery
   queues named ``gtx-test-<random>``, for this process and the manage.py

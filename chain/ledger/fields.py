@@ -17,7 +17,7 @@ import re
 from . import errors
 from .encoding import MAX_SAFE_INTEGER
 from .errors import LedgerError
-from .wire import UNSTORABLE_TEXT
+from .wire import walk_json_tree
 
 #: 32 bytes as 64 lower-case hex: addresses (ed25519 public keys), sha-256 hashes, ids.
 HEX_64 = re.compile(r"[0-9a-f]{64}")
@@ -133,36 +133,11 @@ def require_bool(value, field: str) -> bool:
 
 
 def require_storable_tree(value) -> None:
-    """Every string of a decoded JSON value, object keys included, stores exactly; not too deep.
-
-    Iterative, so no nesting exhausts the stack; a flat payload (the common
-    case) is one pass over its items.
-    """
-    stack = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if type(node) is dict:
-            items = node.items()
-        elif type(node) is list:
-            items = enumerate(node)
-        elif type(node) is str:
-            if UNSTORABLE_TEXT.search(node) is not None:
-                raise _unstorable()
-            continue
-        else:
-            continue
-        if depth >= MAX_PAYLOAD_DEPTH:
-            raise LedgerError(errors.MALFORMED, f"The payload nests deeper than {MAX_PAYLOAD_DEPTH} levels.")
-        for key, item in items:
-            if type(key) is str and UNSTORABLE_TEXT.search(key) is not None:
-                raise _unstorable()
-            kind = type(item)
-            if kind is str:
-                if UNSTORABLE_TEXT.search(item) is not None:
-                    raise _unstorable()
-            elif kind is dict or kind is list:
-                stack.append((item, depth + 1))
-
-
-def _unstorable() -> LedgerError:
-    return LedgerError(errors.BAD_FIELD, "Text may not hold U+0000 or a lone surrogate.")
+    """Every string of a decoded JSON value, object keys included, stores exactly; not too deep."""
+    walk_json_tree(
+        value,
+        max_depth=MAX_PAYLOAD_DEPTH,
+        depth_code=errors.MALFORMED,
+        text_code=errors.BAD_FIELD,
+        what="payload",
+    )

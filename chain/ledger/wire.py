@@ -58,30 +58,48 @@ def json_decode(raw: bytes | str):
         raise _refuse(f"The document nests deeper than {MAX_DEPTH} levels.") from None
     except ValueError as exc:  # JSONDecodeError, and int() of a number of over 4,300 digits
         raise _refuse(f"The body is not valid JSON: {exc}.") from None
-    _check(value, strings=_SUSPECT_ESCAPE.search(raw) is not None)
+    walk_json_tree(
+        value,
+        max_depth=MAX_DEPTH,
+        depth_code=MALFORMED_JSON,
+        text_code=MALFORMED_JSON,
+        strings=_SUSPECT_ESCAPE.search(raw) is not None,
+    )
     return value
 
 
-def _check(value, *, strings: bool) -> None:
-    """Depth, and with ``strings`` every key and string, iteratively (no recursion to exhaust)."""
+def walk_json_tree(
+    value, *, max_depth: int, depth_code: str, text_code: str, strings: bool = True, what: str = "document"
+) -> None:
+    """Refuse a decoded JSON value nesting containers deeper than ``max_depth`` levels
+    (LedgerError ``depth_code``) or, with ``strings``, holding a key or string PostgreSQL
+    cannot store (LedgerError ``text_code``).
+
+    The one walker for the decoder (whole documents) and the field rules (payloads,
+    chain.ledger.fields.require_storable_tree). Iterative, so no nesting exhausts the stack.
+    """
     if strings and type(value) is str and not text_storable(value):
-        raise _refuse("Text may not hold U+0000 or a lone surrogate.")
+        raise _unstorable(text_code)
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if type(node) is dict:
             if strings and any(not text_storable(key) for key in node):
-                raise _refuse("Text may not hold U+0000 or a lone surrogate.")
+                raise _unstorable(text_code)
             items = node.values()
         elif type(node) is list:
             items = node
         else:
             continue
-        if depth > MAX_DEPTH:
-            raise _refuse(f"The document nests deeper than {MAX_DEPTH} levels.")
+        if depth > max_depth:
+            raise LedgerError(depth_code, f"The {what} nests deeper than {max_depth} levels.")
         for item in items:
             kind = type(item)
             if kind is dict or kind is list:
                 stack.append((item, depth + 1))
             elif strings and kind is str and not text_storable(item):
-                raise _refuse("Text may not hold U+0000 or a lone surrogate.")
+                raise _unstorable(text_code)
+
+
+def _unstorable(code: str) -> LedgerError:
+    return LedgerError(code, "Text may not hold U+0000 or a lone surrogate.")

@@ -5,7 +5,8 @@ from django.contrib.auth import login
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
 
-from chain.forms import SignupForm, ThrottledLoginForm, client_ip, too_many_attempts_error
+from chain.client_address import client_ip
+from chain.forms import SignupForm, ThrottledLoginForm, too_many_attempts_error
 from chain.services.accounts import TooManyAttempts, UsernameTaken, signup_admit, user_signup
 
 

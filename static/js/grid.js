@@ -282,9 +282,7 @@
   }
 
   function connect() {
-    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + root.dataset.gridWs;
     const badge = document.getElementById("grid-live");
-    let delay = 1000, pingTimer = null;
     function setLive(on) {
       root.dataset.gridLive = on ? "on" : "off";
       if (!badge) return;
@@ -292,31 +290,20 @@
       badge.title = on ? "Live grid stream: connected" : "Live grid stream: reconnecting";
       badge.setAttribute("aria-label", badge.title);
     }
-    function open() {
-      const socket = new WebSocket(url);
-      socket.addEventListener("open", function () {
-        delay = 1000;
+    setLive(false);
+    window.GTX.live.connect(root.dataset.gridWs, {
+      onOpen: function () {
         setLive(true);
         // Also on the first open: a block committed between the page's render and now
         // (a limit just sent from this page) is not missed.
         refreshSoon();
-        pingTimer = setInterval(function () { socket.send(JSON.stringify({ type: "ping" })); }, 25000);
-      });
-      socket.addEventListener("message", function (event) {
-        let msg;
-        try { msg = JSON.parse(event.data); } catch (e) { return; }
+      },
+      onMessage: function (msg) {
         if (msg.type === "grid_report") onReport(msg);
         else if (msg.type === "grid_path_limit" || msg.type === "grid_alarm" || msg.type === "paths_changed") refreshSoon();
-      });
-      socket.addEventListener("close", function () {
-        clearInterval(pingTimer);
-        setLive(false);
-        setTimeout(open, delay + Math.random() * 250);
-        delay = Math.min(delay * 2, 30000);
-      });
-    }
-    setLive(false);
-    open();
+      },
+      onClose: function () { setLive(false); },
+    });
   }
 
   // The map's lines take the blocked state (congested, paused) of the paths part it shows.

@@ -4,18 +4,60 @@
 //             latest-blocks table, and the height / transaction counters.
 // "wallet" -> htmx event "wallet-changed": the wallet page's partials re-fetch
 //             themselves (hx-trigger="wallet-changed from:body").
-// The socket reconnects with exponential backoff (1 s .. 30 s) after a drop,
-// then fires both events once: blocks may have committed while it was away.
+// After a reconnect it fires both events once: blocks may have committed while it was away.
+//
+// GTX.live.connect(path, {onOpen, onMessage, onClose}) is the one WebSocket client loop
+// of the front end (this stream, market.js and grid.js): it pings every 25 s, so idle
+// proxies keep the socket open, and reconnects with exponential backoff (1 s .. 30 s,
+// with jitter) after a drop. onOpen(reconnected) is told whether an earlier socket
+// had opened; onMessage gets each frame parsed as JSON (frames that are not are skipped).
+(function () {
+  "use strict";
+
+  const PING_MS = 25000;
+  const FIRST_DELAY_MS = 1000;
+  const MAX_DELAY_MS = 30000;
+
+  function connect(path, handlers) {
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+    let delay = FIRST_DELAY_MS;
+    let pingTimer = null;
+    let openedBefore = false;
+
+    function open() {
+      const socket = new WebSocket(url);
+      socket.addEventListener("open", function () {
+        delay = FIRST_DELAY_MS;
+        if (handlers.onOpen) handlers.onOpen(openedBefore);
+        openedBefore = true;
+        pingTimer = setInterval(function () { socket.send(JSON.stringify({ type: "ping" })); }, PING_MS);
+      });
+      socket.addEventListener("message", function (event) {
+        let msg;
+        try { msg = JSON.parse(event.data); } catch (e) { return; }
+        if (handlers.onMessage) handlers.onMessage(msg);
+      });
+      socket.addEventListener("close", function () {
+        clearInterval(pingTimer);
+        if (handlers.onClose) handlers.onClose();
+        setTimeout(open, delay + Math.random() * 250);
+        delay = Math.min(delay * 2, MAX_DELAY_MS);
+      });
+    }
+
+    open();
+  }
+
+  window.GTX = window.GTX || {};
+  window.GTX.live = { connect: connect, supported: "WebSocket" in window };
+})();
+
 (function () {
   "use strict";
 
   const path = document.body.dataset.wsPath;
-  if (!path || !("WebSocket" in window)) return;
-  const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+  if (!path || !window.GTX.live.supported) return;
   const dot = document.getElementById("live-dot");
-  let delay = 1000;
-  let pingTimer = null;
-  let connectedBefore = false;
 
   function setState(state, title) {
     if (!dot) return;
@@ -97,32 +139,18 @@
     return el;
   }
 
-  function connect() {
-    const socket = new WebSocket(url);
-    socket.addEventListener("open", function () {
-      delay = 1000;
+  window.GTX.live.connect(path, {
+    onOpen: function (reconnected) {
       setState("on", "Live updates: connected");
-      if (connectedBefore) {
+      if (reconnected) {
         fire("chain-block", { resync: true });
         fire("wallet-changed", { resync: true });
       }
-      connectedBefore = true;
-      // Keeps idle proxies from closing the socket.
-      pingTimer = setInterval(function () { socket.send(JSON.stringify({ type: "ping" })); }, 25000);
-    });
-    socket.addEventListener("message", function (event) {
-      let msg;
-      try { msg = JSON.parse(event.data); } catch (e) { return; }
+    },
+    onMessage: function (msg) {
       if (msg.type === "block") onBlock(msg);
       else if (msg.type === "wallet") fire("wallet-changed", { height: msg.height });
-    });
-    socket.addEventListener("close", function () {
-      clearInterval(pingTimer);
-      setState("off", "Live updates: reconnecting");
-      setTimeout(connect, delay + Math.random() * 250);
-      delay = Math.min(delay * 2, 30000);
-    });
-  }
-
-  connect();
+    },
+    onClose: function () { setState("off", "Live updates: reconnecting"); },
+  });
 })();

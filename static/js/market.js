@@ -15,13 +15,9 @@
   const TOKEN = 1000000;
 
   function marketStream(root) {
-    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + root.dataset.marketWs;
     const eventName = root.dataset.marketEvent || "market-changed";
     const badge = document.getElementById("market-live");
-    let delay = 1000;
     let lastHeight = null;
-    let opened = false;
-    let pingTimer = null;
 
     function setLive(on) {
       root.dataset.marketLive = on ? "on" : "off";
@@ -36,33 +32,20 @@
       if (window.htmx) window.htmx.trigger(document.body, eventName, { height: height });
     }
 
-    function connect() {
-      const socket = new WebSocket(url);
-      socket.addEventListener("open", function () {
-        delay = 1000;
+    setLive(false);
+    window.GTX.live.connect(root.dataset.marketWs, {
+      onOpen: function (reconnected) {
         setLive(true);
-        if (opened) refresh(null);
-        opened = true;
-        pingTimer = setInterval(function () { socket.send(JSON.stringify({ type: "ping" })); }, 25000);
-      });
-      socket.addEventListener("message", function (event) {
-        let msg;
-        try { msg = JSON.parse(event.data); } catch (e) { return; }
+        if (reconnected) refresh(null);
+      },
+      onMessage: function (msg) {
         if (!MARKET_EVENTS[msg.type] || msg.height === lastHeight) return;
         // Every event of a block arrives together after its commit: one refresh per block.
         lastHeight = msg.height;
         refresh(msg.height);
-      });
-      socket.addEventListener("close", function () {
-        clearInterval(pingTimer);
-        setLive(false);
-        setTimeout(connect, delay + Math.random() * 250);
-        delay = Math.min(delay * 2, 30000);
-      });
-    }
-
-    setLive(false);
-    connect();
+      },
+      onClose: function () { setLive(false); },
+    });
   }
 
   // --- price chart ------------------------------------------------------------------
@@ -156,7 +139,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     const root = document.querySelector("[data-market-ws]");
-    if (root && "WebSocket" in window) marketStream(root);
+    if (root && window.GTX.live.supported) marketStream(root);
     setUp(document);
     drawChart();
     if (window.htmx) window.htmx.onLoad(setUp);

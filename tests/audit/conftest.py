@@ -7,15 +7,6 @@ from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
 
 #: The permission matrix: who is behind each role (None: anonymous).
-PERSONAS = {
-    "anonymous": None,
-    "consumer": "home_malee",
-    "other_consumer": "factory_rayong",
-    "producer": "solar_somchai",
-    "regulator": "erc_auditor",
-    "staff": "admin",
-}
-READERS = ("regulator", "staff")
 
 
 def _toml(raw: dict) -> str:
@@ -63,11 +54,6 @@ def genesis_copy(genesis, tmp_path_factory) -> str:
 def genesis_file(settings, genesis_copy):
     """The replay reads the genesis file the site was initialised from: the tests' one."""
     settings.GTX_GENESIS_PATH = genesis_copy
-
-
-@pytest.fixture
-def client_as(login_as):
-    return lambda persona: login_as(PERSONAS[persona])
 
 
 @pytest.fixture

@@ -17,12 +17,13 @@ from django.core.management import CommandError, call_command
 
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.tx import sign_transaction
-from chain.management.commands.network import prepare_steps
 from chain.models import Account, ChainHead, MempoolTx, Validator, Wallet
 from chain.node import node_signing_key
 from chain.services.admission import transactions_submit
-from gridtokenx_site.devservers import free_port
-from gridtokenx_site.testsite import BASE_DIR, drop_database, prepare_site
+from localnet import BASE_DIR
+from localnet.databases import database_drop
+from localnet.devservers import free_port
+from localnet.network import prepare_site, prepare_steps
 from tests.conftest import GENESIS_PATH
 
 
@@ -119,7 +120,7 @@ def test_status_reports_height_mempool_and_peers(initialised, produce, genesis):
 
 
 def _start(tmp_path):
-    env = prepare_site(tmp_path, block_interval_ms=300)
+    env = prepare_site(tmp_path).env
     port = free_port()
     log = open(tmp_path / "start.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -193,7 +194,7 @@ def test_start_runs_daphne_worker_and_beat_and_a_signal_stops_them_all(tmp_path,
             proc.kill()
             proc.wait()
         log.close()
-        drop_database(env["DATABASE_URL"])
+        database_drop(env["DATABASE_URL"])
 
 
 # --- demo only when asked (issue 14, finding 6) ---------------------------------------

@@ -111,6 +111,7 @@ LAYERS = (
             "chain.task_queue",
             "chain.units",
             "chain.caches",
+            "chain.client_address",
         ),
     ),
     ("reads", ("chain.selectors",)),
@@ -286,3 +287,41 @@ def test_the_app_import_finder_finds_known_imports():
     """The checks above are only as good as this: settlement's core imports the meters' records."""
     assert "settlement/ledger/delivery.py" in apps_imported("settlement")["meters"]
     assert "protocol/__init__.py" in apps_imported("protocol")["settlement"]
+#: The apps. gridtokenx_site composes them (settings, URLs, ASGI, Celery) and localnet
+#: launches sites of them, so an app importing either would point the dependency back up.
+APPS = ("chain", "trading", "grid", "governance", "meters", "audit", "settlement", "protocol")
+ABOVE_THE_APPS = {"gridtokenx_site", "localnet"}
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The top-level packages a file imports, wherever in the file (absolute imports)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    packages = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            packages |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            packages.add(node.module.split(".")[0])
+    return packages
+
+
+def test_no_app_imports_the_site_or_the_launcher():
+    root = CHAIN_DIR.parent
+    upward = sorted(
+        f"{path.relative_to(root)} -> {package}"
+        for app in APPS
+        for path in (root / app).rglob("*.py")
+        for package in top_level_imports(path) & ABOVE_THE_APPS
+    )
+
+    assert upward == []
+
+
+def test_the_import_finder_sees_imports_inside_functions():
+    """The check above is only as good as this: celery.py imports gc_tuning inside a function."""
+    root = CHAIN_DIR.parent
+
+    assert "gridtokenx_site" in top_level_imports(root / "gridtokenx_site" / "celery.py")
+    assert {"chain", "localnet"} <= top_level_imports(
+        root / "localnet" / "management" / "commands" / "start.py"
+    )

@@ -7,7 +7,7 @@ from nacl.signing import SigningKey
 
 from chain.ledger import encoding
 from chain.ledger.encoding import canonical_json, sha256_hex
-from gridtokenx_site.testsite import BASE_DIR
+from localnet import BASE_DIR
 
 DOC = (BASE_DIR / "docs" / "PROTOCOL.md").read_text()
 EXAMPLE = runpy.run_path(str(BASE_DIR / "docs" / "protocol_example.py"))["example"]()

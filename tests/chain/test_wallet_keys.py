@@ -16,7 +16,7 @@ from chain.ledger.keys import address_of, new_signing_key
 from chain.models import Wallet
 from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_create, wallet_key_open
-from gridtokenx_site.testsite import BASE_DIR
+from localnet import BASE_DIR
 
 KEY_1 = bytes.fromhex("11" * 32)
 KEY_2 = bytes.fromhex("22" * 32)

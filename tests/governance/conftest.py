@@ -9,16 +9,6 @@ from governance import services
 from governance.ledger import rules as r
 from governance.models import Proposal
 
-#: The role matrix of this app: two consumers so "another consumer" is a real second person.
-USERNAMES = {
-    "anonymous": None,
-    "consumer": "home_malee",
-    "other_consumer": "factory_rayong",
-    "producer": "solar_somchai",
-    "regulator": "erc_auditor",
-    "staff": "admin",
-}
-ROLES = tuple(USERNAMES)
 TOKEN = 1_000_000
 #: Short periods so a proposal's life fits a test: 4 blocks of voting, executed 2 blocks after.
 #: A long block interval: governance never asks for a block by itself here, so each block
@@ -30,11 +20,6 @@ SHORT = {
     "block_interval_ms": 600_000,
     "quorum_ppm": 200_000,
 }
-
-
-@pytest.fixture
-def client_as(login_as):
-    return lambda role: login_as(USERNAMES[role])
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from django.core.cache import cache
 
 from chain.models import Validator
 from governance import selectors
-from gridtokenx_site.devservers import free_port
+from localnet.devservers import free_port
 
 
 @pytest.mark.django_db

@@ -10,7 +10,8 @@ from chain.ledger.genesis import demo_key
 from chain.ledger.tx import sign_transaction
 from chain.management.commands.init import DEMO_PASSWORD
 from chain.templatetags.chain_units import tokens
-from gridtokenx_site.testsite import solo_genesis, start_site, stop_site
+from localnet.genesis_files import solo_genesis
+from localnet.network import start_site, stop_site
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 

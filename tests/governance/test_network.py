@@ -7,7 +7,8 @@ import pytest
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
-from gridtokenx_site.testsite import DEMO_GENESIS, start_network, stop_network
+from localnet.genesis_files import DEMO_GENESIS
+from localnet.network import start_network, stop_network
 
 pytestmark = pytest.mark.live
 

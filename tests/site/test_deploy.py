@@ -12,9 +12,9 @@ from channels.testing import ApplicationCommunicator
 from django.urls import reverse
 
 from gridtokenx_site.asgi import application
-from gridtokenx_site.devservers import free_port
-from gridtokenx_site.processes import site_commands
-from gridtokenx_site.testsite import BASE_DIR
+from localnet import BASE_DIR
+from localnet.devservers import free_port
+from localnet.processes import site_commands
 
 #: The production environment README.md's "Production" section documents, with stand-in secrets.
 PRODUCTION_ENV = {
@@ -149,7 +149,7 @@ async def test_a_malformed_content_length_is_refused():
 
 @pytest.fixture
 def small_limit_daphne(tmp_path):
-    """The site's daphne (as gridtokenx_site.processes starts it) with a 1,000-byte body limit."""
+    """The site's daphne (as localnet.processes starts it) with a 1,000-byte body limit."""
     port = free_port()
     log = open(tmp_path / "daphne.log", "w")  # noqa: SIM115 - closed below
     command = site_commands(host="127.0.0.1", port=port, queue="unused", worker_name="unused")[0]

@@ -7,7 +7,7 @@ import psutil
 import psycopg
 import redis
 
-from gridtokenx_site import devservers
+from localnet import devservers
 
 
 def test_embedded_servers_start_answer_and_stop(monkeypatch):
@@ -31,7 +31,7 @@ def test_the_wrapper_runs_a_command_with_the_servers_it_found():
         [
             sys.executable,
             "-m",
-            "gridtokenx_site.devservers",
+            "localnet.devservers",
             "--",
             sys.executable,
             "-c",

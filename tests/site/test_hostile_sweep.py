@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from chain.management.commands.init import DEMO_PASSWORD
-from gridtokenx_site.testsite import LiveSite, start_site, stop_site
+from localnet.network import Site, start_site, stop_site
 
 pytestmark = pytest.mark.live
 
@@ -243,7 +243,7 @@ def form_body(fields: dict[str, bytes]) -> bytes:
 class Sweep:
     """Sends the inputs and counts what came back."""
 
-    def __init__(self, site: LiveSite):
+    def __init__(self, site: Site):
         self.site = site
         self.tried = 0
         self.statuses: Counter = Counter()
@@ -377,7 +377,7 @@ def closed_code(stream) -> int:
     raise AssertionError("the stream was not closed")
 
 
-def run_sweep(site: LiveSite) -> Sweep:
+def run_sweep(site: Site) -> Sweep:
     """Every input above, at ``site``: anonymously, then as each persona."""
     sweep = Sweep(site)
     routes = route_templates()

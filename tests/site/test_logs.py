@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from gridtokenx_site.logs import MAX_REASON_CHARS, SiteLog
+from gridtokenx_site.logs import MAX_REASON_CHARS
+from localnet.logs import SiteLog
 
 
 def console_output(records: list[logging.LogRecord]) -> str:

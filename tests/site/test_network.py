@@ -17,19 +17,17 @@ from django.core.exceptions import ImproperlyConfigured
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
 from chain.ledger.tx import sign_transaction
-from chain.management.commands.network import network_sites
 from chain.models import Validator
 from chain.peers import peer_url, peer_urls
-from gridtokenx_site.databases import database_drop, database_exists, database_url
-from gridtokenx_site.devservers import free_port
 from gridtokenx_site.settings import _peer_urls
-from gridtokenx_site.testsite import (
-    BASE_DIR,
-    DEMO_GENESIS,
-    genesis_with_active,
+from localnet import BASE_DIR
+from localnet.databases import database_drop, database_exists, database_url
+from localnet.devservers import free_port
+from localnet.genesis_files import DEMO_GENESIS, genesis_with_active, solo_genesis
+from localnet.network import (
     kill_site,
+    plan_network,
     restart_site,
-    solo_genesis,
     start_network,
     start_site,
     stop_network,
@@ -110,7 +108,7 @@ def test_the_network_plan_has_one_site_per_active_validator(tmp_path):
     base = "postgres://postgres@/gridtokenx?host=/tmp/pgsock"
     environ = {"PATH": "/bin", "GTX_DEMO_MARKET": "1", "GTX_METERS_DEMO": "1"}
 
-    sites = network_sites(str(path), base_url=base, run_dir=tmp_path / "node", environ=environ)
+    sites = plan_network(str(path), base_url=base, run_dir=tmp_path / "node", environ=environ)
 
     validators = _validators(path)
     assert [(s.name, s.role, s.url) for s in sites] == [
@@ -133,7 +131,7 @@ def test_the_network_plan_has_one_site_per_active_validator(tmp_path):
     assert sites[0].env["GTX_DEMO_MARKET"] == sites[0].env["GTX_METERS_DEMO"] == "1"
     assert not any(k.startswith(("GTX_DEMO_", "GTX_METERS")) for s in sites[1:] for k in s.env)
 
-    moved = network_sites(str(path), base_url=base, base_port=9200, environ=environ)
+    moved = plan_network(str(path), base_url=base, base_port=9200, environ=environ)
     assert [s.port for s in moved] == [9200, 9201, 9202, 9203]
 
 

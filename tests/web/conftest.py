@@ -3,15 +3,6 @@ import pytest
 from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
 
-ROLES = ("anonymous", "owner", "other", "regulator", "staff")
-USERNAMES = {"owner": "home_malee", "other": "solar_somchai", "regulator": "erc_auditor", "staff": "admin"}
-
-
-@pytest.fixture
-def client_as(login_as):
-    """A test client logged in as one of ROLES (the owner is home_malee)."""
-    return lambda role: login_as(USERNAMES.get(role))
-
 
 @pytest.fixture
 def committed_transfer(users, produce):

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client
 
-from chain.forms import client_ip
+from chain.client_address import client_ip
 from chain.ledger.keys import is_address
 from chain.management.commands.init import DEMO_PASSWORD
 from chain.models import Role, Wallet

@@ -1,33 +1,193 @@
-"""Every page against anonymous / owner / other user / regulator / staff."""
+"""The role matrix: every page and endpoint against every role (tests/conftest.py ROLES).
+
+One table, route x role -> status, for the explorer, wallets, admin, audit, governance
+and validators. What a role sees or changes once let in is tested beside each feature
+(here for wallets, in tests/audit and tests/governance for theirs).
+"""
 
 import pytest
+from django.db import transaction
 
+from audit.models import ChainVerification
+from chain.ledger.genesis import demo_key
+from chain.ledger.keys import address_of
 from chain.models import MempoolTx
-
-from .conftest import ROLES
+from chain.services.wallets import wallet_submit
+from governance import services as governance
+from governance.ledger import rules as governance_rules
+from tests.conftest import ROLES
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = ["/", "/explorer/", "/explorer/block/1/", "/explorer/search/?q=1"]
+EGAT = address_of(demo_key("EGAT"))
+PEA = address_of(demo_key("PEA"))
+TOKEN = 1_000_000
+
+#: Status per role, in ROLES order: anonymous, consumer, other_consumer, producer, regulator, staff.
+EVERYONE = (200,) * 6
+READERS_ONLY = (302, 403, 403, 403, 200, 200)  # regulators and staff; anonymous to the login
+LOGGED_IN = (302, 200, 200, 200, 200, 200)
+STAFF_ACTION = (302, 403, 403, 403, 403, 302)  # staff's click signs and redirects
+TRANSACTING = (302, 200, 200, 200, 403, 200)  # everyone who may sign; staff as the site's validator
+NOT_ALLOWED = (405,) * 6
+
+AUDIT_PAGES = [
+    "/audit/",
+    "/audit/trades/",
+    "/audit/trades/?zone=bangkok&account=home_malee",
+    "/audit/trades/export.csv",
+    "/audit/blocks/",
+    "/audit/accounts/",
+    "/audit/accounts/{malee}/",
+    "/audit/verify/",
+    "/audit/verify/{run}/",
+    "/audit/verify/{run}/?part=progress",
+    "/audit/surveillance/",
+    "/audit/surveillance/?days=0",
+    "/audit/reports/",
+    "/audit/reports/?period=hour",
+    "/audit/reports/export.csv",
+    "/audit/reports/export.csv?table=flows",
+    "/audit/reports/export.json",
+]
+GOVERNANCE_API = [
+    "/api/v1/governance/proposals/",
+    "/api/v1/governance/proposals/1/",
+    "/api/v1/governance/proposals/1/votes/",
+    "/api/v1/governance/votes/",
+]
+WALLET_FORM = {"transfer-recipient": "{somchai}", "transfer-amount": "1", "stake_bond-amount": "1"}
+REGISTER = {
+    "register-public_key": address_of(demo_key("SOLARCO")),
+    "register-name": "SOLARCO",
+    "register-url": "https://solarco.example",
+    "register-region": "north",
+}
+
+#: (method, path, form data, status per role). Paths name what ``world`` made: {tx} the
+#: transfer of block 1, {malee} and {somchai} their addresses, {run} a verification.
+MATRIX = [
+    # The explorer: public.
+    ("GET", "/", None, EVERYONE),
+    ("GET", "/explorer/", None, EVERYONE),
+    ("GET", "/explorer/block/1/", None, EVERYONE),
+    ("GET", "/explorer/search/?q=1", None, (302,) * 6),  # to block 1
+    ("GET", "/explorer/tx/{tx}/", None, EVERYONE),
+    ("GET", "/explorer/account/{malee}/", None, EVERYONE),
+    # Wallets: one's own for whoever is logged in; others' and the people list read-only.
+    ("GET", "/wallet/", None, LOGGED_IN),
+    ("GET", "/wallets/", None, READERS_ONLY),
+    ("GET", "/wallets/home_malee/", None, READERS_ONLY),
+    ("GET", "/wallets/nobody/", None, (302, 403, 403, 403, 404, 404)),
+    # Sent forms redirect to the wallet; solar_somchai's is to himself, so it comes back (200).
+    ("POST", "/wallet/transfer/submit/", WALLET_FORM, (302, 302, 302, 200, 403, 403)),
+    ("POST", "/wallet/transfer/check/?field=amount", WALLET_FORM, (302, 200, 200, 200, 403, 403)),
+    ("POST", "/wallet/stake_bond/submit/", WALLET_FORM, (302, 302, 302, 302, 403, 403)),
+    ("GET", "/wallet/transfer/submit/", None, (302, 405, 405, 405, 403, 403)),
+    ("GET", "/admin/", None, (302, 302, 302, 302, 302, 200)),
+    # Audit: regulators and staff.
+    *[("GET", path, None, READERS_ONLY) for path in AUDIT_PAGES],
+    ("POST", "/audit/verify/start/", {"replay": "on"}, (302, 403, 403, 403, 302, 302)),
+    ("GET", "/audit/verify/start/", None, NOT_ALLOWED),
+    # Governance: pages and REST reads public; proposing and voting for who may sign.
+    ("GET", "/governance/", None, EVERYONE),
+    ("GET", "/governance/?status=open", None, EVERYONE),
+    ("GET", "/governance/1/", None, EVERYONE),
+    ("GET", "/governance/1/?part=tally", None, EVERYONE),
+    *[("GET", path, None, EVERYONE) for path in GOVERNANCE_API],
+    *[("POST", path, {}, NOT_ALLOWED) for path in GOVERNANCE_API],
+    ("GET", "/governance/new/", None, TRANSACTING),
+    ("POST", "/governance/new/check/?field=title", {"proposal-title": "x"}, TRANSACTING),
+    # Consumers have no stake: their form comes back with the reason (200).
+    (
+        "POST",
+        "/governance/new/",
+        {"proposal-title": "Hello", "proposal-action": "text"},
+        (302, 200, 200, 302, 403, 302),
+    ),
+    ("POST", "/governance/1/vote/", {"option": "yes"}, (302, 302, 302, 302, 403, 302)),
+    ("GET", "/governance/1/vote/", None, (302, 405, 405, 405, 403, 405)),
+    # Validators: pages for everyone logged in, actions for staff.
+    ("GET", "/validators/", None, LOGGED_IN),
+    ("GET", "/validators/?part=health", None, LOGGED_IN),
+    ("GET", "/validators/audit/", None, LOGGED_IN),
+    ("POST", "/validators/register/", REGISTER, STAFF_ACTION),
+    ("POST", f"/validators/{PEA}/active/", {"active": "true"}, STAFF_ACTION),
+    ("POST", "/validators/stake/", {"stake-direction": "unbond", "stake-amount": "1"}, STAFF_ACTION),
+    ("POST", f"/validators/{EGAT}/unjail/", {}, STAFF_ACTION),
+    (
+        "POST",
+        "/validators/register/check/?field=url",
+        {"register-url": "ftp://x"},
+        (302, 403, 403, 403, 403, 200),
+    ),
+]
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("path", PUBLIC)
-def test_public_pages_are_open_to_everyone(client_as, committed_transfer, role, path):
-    response = client_as(role).get(path, follow=True)
-    assert response.status_code == 200
+@pytest.fixture
+def world(committed_transfer, users, produce):
+    """Block 1: home_malee's transfer; block 2: solar_somchai stakes; block 3: proposal #1
+    (by solar_somchai); and a verification run a regulator started."""
+    wallet_submit(wallet=users["solar_somchai"].wallet, kind="stake_bond", payload={"amount": 1500 * TOKEN})
+    produce()
+    governance.proposal_create(
+        wallet=users["solar_somchai"].wallet,
+        payload={
+            "title": "Longer gate closure",
+            "action": governance_rules.PARAM_CHANGE,
+            "param": "gate_closure_minutes",
+            "value": 10,
+        },
+    )
+    produce()
+    run = ChainVerification.objects.create(started_by=users["erc_auditor"], target_height=3)
+    return {
+        "tx": committed_transfer.hash,
+        "malee": users["home_malee"].wallet.address,
+        "somchai": users["solar_somchai"].wallet.address,
+        "run": run.pk,
+    }
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_transaction_and_account_pages_are_public(client_as, committed_transfer, users, role):
-    client = client_as(role)
-    assert client.get(f"/explorer/tx/{committed_transfer.hash}/").status_code == 200
-    assert client.get(f"/explorer/account/{users['home_malee'].wallet.address}/").status_code == 200
+@pytest.mark.parametrize(
+    ("method", "path", "data", "statuses"), MATRIX, ids=[f"{m} {p}" for m, p, *_ in MATRIX]
+)
+def test_the_role_matrix(client_as, world, method, path, data, statuses):
+    url = path.format(**world)
+    answers, logins = {}, []
+    for role in ROLES:
+        client = client_as(role)
+        with transaction.atomic():  # each role meets the same world: what one posts is undone
+            if method == "GET":
+                response = client.get(url)
+            elif path.startswith("/api/"):
+                response = client.post(url, data, content_type="application/json")
+            else:
+                response = client.post(url, {key: value.format(**world) for key, value in data.items()})
+            transaction.set_rollback(True)
+        answers[role] = response.status_code
+        if role == "anonymous" and response.status_code == 302:
+            logins.append(response["Location"])
+
+    assert answers == dict(zip(ROLES, statuses, strict=True))
+    assert all("/login/" in location for location in logins) or url.startswith("/explorer/")
+
+
+def test_the_matrix_names_every_route_once():
+    routes = [(method, path) for method, path, *_ in MATRIX]
+    assert len(routes) == len(set(routes))
+    assert all(len(statuses) == len(ROLES) for *_, statuses in MATRIX)
+
+
+# --- what each role sees and changes once let in -------------------------------------
 
 
 @pytest.mark.parametrize(
     ("role", "shows_name"),
-    [("anonymous", False), ("owner", False), ("other", False), ("regulator", True), ("staff", True)],
+    [
+        (role, role in ("regulator", "staff"))
+        for role in ("anonymous", "consumer", "producer", "regulator", "staff")
+    ],
 )
 def test_only_regulator_and_staff_see_who_owns_an_address(
     client_as, committed_transfer, users, role, shows_name
@@ -41,81 +201,41 @@ def test_only_regulator_and_staff_see_who_owns_an_address(
         assert ('<span class="owner">home_malee</span>' in body) is shows_name, path
 
 
-def test_own_wallet_requires_login(client_as):
-    response = client_as("anonymous").get("/wallet/")
-    assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
-
-
-@pytest.mark.parametrize(("role", "has_forms"), [("owner", True), ("other", True), ("regulator", False)])
+@pytest.mark.parametrize(
+    ("role", "has_forms"), [("consumer", True), ("producer", True), ("regulator", False)]
+)
 def test_own_wallet_page_shows_forms_only_to_those_who_may_transact(client_as, users, role, has_forms):
-    response = client_as(role).get("/wallet/")
-    assert response.status_code == 200
-    body = response.content.decode()
+    body = client_as(role).get("/wallet/").content.decode()
     assert ('id="form-transfer"' in body) is has_forms
     assert ("<form" in body.split("</header>", 1)[1].split("<footer")[0]) is has_forms
 
 
 def test_staff_without_wallet_get_a_page_that_says_so(client_as):
-    response = client_as("staff").get("/wallet/")
-    assert response.status_code == 200
-    assert b"This login has no wallet" in response.content
+    assert b"This login has no wallet" in client_as("staff").get("/wallet/").content
 
 
-@pytest.mark.parametrize(
-    ("role", "status"),
-    [("anonymous", 302), ("owner", 403), ("other", 403), ("regulator", 200), ("staff", 200)],
-)
-def test_other_wallets_open_read_only_to_regulator_and_staff(client_as, chain, role, status):
-    response = client_as(role).get("/wallets/home_malee/")
-    assert response.status_code == status
-    if status == 200:
-        assert b"Wallet of home_malee" in response.content
-        assert b'id="form-transfer"' not in response.content
-        assert b"read-only" in response.content
-
-
-def test_unknown_username_is_404_for_regulator(client_as, chain):
-    assert client_as("regulator").get("/wallets/nobody/").status_code == 404
+@pytest.mark.parametrize("role", ["regulator", "staff"])
+def test_other_wallets_open_read_only(client_as, chain, role):
+    body = client_as(role).get("/wallets/home_malee/").content
+    assert b"Wallet of home_malee" in body
+    assert b'id="form-transfer"' not in body
+    assert b"read-only" in body
 
 
 @pytest.mark.parametrize(
     "path", ["/wallet/transfer/submit/", "/wallet/transfer/check/?field=amount", "/wallet/stake_bond/submit/"]
 )
-@pytest.mark.parametrize("role", ["regulator", "staff"])
-def test_regulators_and_walletless_staff_cannot_post(client_as, users, path, role):
+@pytest.mark.parametrize("role", ["anonymous", "regulator", "staff"])
+def test_those_who_may_not_transact_put_nothing_in_the_mempool(client_as, users, path, role):
     data = {
         "transfer-recipient": users["solar_somchai"].wallet.address,
         "transfer-amount": "1",
         "stake_bond-amount": "1",
     }
-    assert client_as(role).post(path, data).status_code == 403
+    client_as(role).post(path, data)
     assert MempoolTx.objects.count() == 0
 
 
-def test_anonymous_posts_go_to_login(client_as, users):
-    response = client_as("anonymous").post("/wallet/transfer/submit/", {"transfer-amount": "1"})
-    assert response.status_code == 302
-    assert MempoolTx.objects.count() == 0
-
-
-def test_wallet_actions_refuse_get(client_as, chain):
-    assert client_as("owner").get("/wallet/transfer/submit/").status_code == 405
-
-
-@pytest.mark.parametrize("role", ROLES)
-def test_admin_is_for_staff_only(client_as, chain, role):
-    response = client_as(role).get("/admin/")
-    assert response.status_code == (200 if role == "staff" else 302)
-
-
-@pytest.mark.parametrize(
-    ("role", "status"),
-    [("anonymous", 302), ("owner", 403), ("other", 403), ("regulator", 200), ("staff", 200)],
-)
-def test_people_list_is_for_regulator_and_staff(client_as, chain, role, status):
-    response = client_as(role).get("/wallets/")
-    assert response.status_code == status
-    if status == 200:
-        body = response.content.decode()
-        assert "/wallets/factory_rayong/" in body and "100,000.00" in body
+def test_the_people_list_shows_every_wallet_and_balance(client_as, chain):
+    body = client_as("regulator").get("/wallets/").content.decode()
+    assert "/wallets/factory_rayong/" in body and "100,000.00" in body

@@ -20,7 +20,7 @@ def snapshot():
 
 @pytest.fixture
 def malee(client_as):
-    return client_as("owner")
+    return client_as("consumer")
 
 
 @pytest.fixture

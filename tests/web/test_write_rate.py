@@ -22,7 +22,7 @@ def one_write_a_minute(settings, monkeypatch):
 def test_a_transfer_past_the_rate_is_refused_in_words_and_changes_nothing(
     one_write_a_minute, client_as, users
 ):
-    malee = client_as("owner")
+    malee = client_as("consumer")
     somchai = users["solar_somchai"].wallet.address
     assert send(malee, somchai, "1").status_code == 200
     before = snapshot()
@@ -33,7 +33,7 @@ def test_a_transfer_past_the_rate_is_refused_in_words_and_changes_nothing(
 
 
 def test_orders_and_wallet_forms_share_one_budget(one_write_a_minute, client_as, users):
-    malee = client_as("owner")
+    malee = client_as("consumer")
     malee.post("/wallet/stake_bond/submit/", {"stake_bond-amount": "1"}, HTTP_HX_REQUEST="true")
     assert MempoolTx.objects.count() == 1
     response = malee.post(f"/market/orders/{'ab' * 32}/cancel/", HTTP_HX_REQUEST="true")

@@ -18,7 +18,7 @@ from chain.ledger.block import BlockHeader
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of, new_signing_key
 from chain.ledger.tx import parse_transaction, sign_transaction
-from gridtokenx_site.testsite import kill_site, restart_site, start_network, stop_network
+from localnet.network import kill_site, restart_site, start_network, stop_network
 
 CHAIN_ID = "gridtokenx-th-demo-1"
 SENDER = "wind_korat"

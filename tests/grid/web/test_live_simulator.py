@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gridtokenx_site.testsite import start_site, stop_site
+from localnet.network import start_site, stop_site
 
 pytestmark = [pytest.mark.live]
 

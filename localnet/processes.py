@@ -1,7 +1,7 @@
 """The command lines of a site's processes: daphne, two Celery workers and Celery beat.
 
-``manage.py start`` and gridtokenx_site.testsite both start a site; building the
-command lines in one place keeps their flags alike.
+``manage.py start`` runs them, and every local site (localnet.network) starts
+through it: one place for their flags.
 """
 
 import subprocess

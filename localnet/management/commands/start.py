@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from chain.models import ChainHead
-from gridtokenx_site.processes import site_commands
+from localnet.processes import site_commands, stop_processes
 
 
 class Command(BaseCommand):
@@ -26,14 +26,16 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=2)
         parser.add_argument("--open-browser", action="store_true", help="Open the site once it answers.")
+        parser.add_argument(
+            "--block-interval-ms",
+            type=int,
+            help="Beat's block tick (default: the chain's block interval; tests run faster).",
+        )
 
-    def handle(self, *args, node_type, host, port, concurrency, open_browser, **options):
-        head = ChainHead.objects.get()
-        env = {
-            **os.environ,
-            "GTX_NODE_TYPE": node_type,
-            "GTX_BLOCK_INTERVAL_MS": str(head.params["block_interval_ms"]),
-        }
+    def handle(self, *args, node_type, host, port, concurrency, open_browser, block_interval_ms, **options):
+        if block_interval_ms is None:
+            block_interval_ms = ChainHead.objects.get().params["block_interval_ms"]
+        env = {**os.environ, "GTX_NODE_TYPE": node_type, "GTX_BLOCK_INTERVAL_MS": str(block_interval_ms)}
         run_dir = Path(settings.GTX_NODE_KEY_FILE).parent
         run_dir.mkdir(parents=True, exist_ok=True)
         commands = site_commands(
@@ -63,15 +65,7 @@ class Command(BaseCommand):
             while not stopping and all(p.poll() is None for p in procs):
                 time.sleep(0.3)
         finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 15
-            for p in procs:
-                try:
-                    p.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_processes(procs, timeout_s=15)
         failed = [p.args[2] for p in procs if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None)]
         if failed and not stopping:
             self.stderr.write(f"Stopped because a process exited: {failed}")
