@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "governance",
     "audit",
     "meters",
+    "treasury",
 ]
 
 MIDDLEWARE = [
@@ -385,6 +386,11 @@ if env.bool("GTX_DEMO_GRID", default=False):
         "schedule": 1.0,
         "options": {"expires": 1},
     }
+
+# Treasury: top-ups up to this many whole tokens are confirmed (minted) as soon as they are
+# asked for, at a site whose node key is an issuer: the demo's stand-in for a bank's
+# payment notice. 0 (the default outside GTX_DEV) leaves every top-up to the issuer's staff.
+GTX_TOPUP_AUTO_CONFIRM_TOKENS = env.int("GTX_TOPUP_AUTO_CONFIRM_TOKENS", default=10_000 if DEV else 0)
 
 # Meters: the MQTT broker the bridge subscribes to; GTX_METERS_DEMO=1 makes
 # `manage.py start` run the bridge and the demo meter simulator too.

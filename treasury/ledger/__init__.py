@@ -1,0 +1,8 @@
+"""The treasury's deterministic core: tokens minted against payments and burnt on cash-out.
+
+Plain Python and integers only, no Django. Importing this package registers
+the kinds (token_mint, cashout_request, token_burn, cashout_release) and the
+tables (payments, cash-outs) with chain.ledger.
+"""
+
+from . import kinds, records  # noqa: F401  (registration)
