@@ -45,7 +45,7 @@ def max_payment_units(params: dict) -> int:
     return params.get("max_payment_units", 0)
 
 
-def _require_amount(payload: dict, params: dict) -> None:
+def require_payment_amount(payload: dict, params: dict) -> None:
     limit = max_payment_units(params)
     if limit <= 0:
         raise LedgerError(errors.BAD_AMOUNT, "This chain has no treasury: max_payment_units is 0.")
@@ -88,7 +88,7 @@ def _check_mint(payload: dict, params: dict) -> None:
     require_fields(payload, {"to", "amount", "reference"}, {"to", "amount", "reference"})
     if not is_address(payload["to"]):
         raise LedgerError(errors.BAD_ADDRESS, "to must be an address: 64 lowercase hex characters.")
-    _require_amount(payload, params)
+    require_payment_amount(payload, params)
     _require_reference(payload)
 
 
@@ -122,7 +122,7 @@ register_kind(
 
 def _check_request(payload: dict, params: dict) -> None:
     require_fields(payload, {"amount"}, {"amount"})
-    _require_amount(payload, params)
+    require_payment_amount(payload, params)
 
 
 def _apply_request(state: State, tx: Transaction, ctx: BlockContext) -> None:
@@ -162,7 +162,7 @@ def _check_burn(payload: dict, params: dict) -> None:
     require_hex64(payload["cashout_id"], "cashout_id (a cash-out's id)", errors.BAD_FIELD)
     if not is_address(payload["owner"]):
         raise LedgerError(errors.BAD_ADDRESS, "owner must be an address: 64 lowercase hex characters.")
-    _require_amount(payload, params)
+    require_payment_amount(payload, params)
     _require_reference(payload)
 
 
