@@ -41,15 +41,21 @@ def _holder_context(request, *, topup_form=None, cashout_form=None) -> dict:
     wallet = request.user.wallet
     params = selectors.treasury_params()
     balances = chain_selectors.wallet_balances(address=wallet.address)
+    topups = selectors.topups_of(user=request.user)
+    cashouts_waiting = selectors.cashout_requests_waiting(address=wallet.address)
     return {
         "wallet": wallet,
         "balances": balances,
+        # A block may commit before this page's WebSocket is up (an automatic top-up is in
+        # the next block): while something of ours waits for one, the page asks again itself.
+        "waiting_for_block": bool(cashouts_waiting)
+        or any(t.mint_tx_hash and not t.credited_height for t in topups),
         "params": params,
         "site_is_issuer": services.site_is_issuer(),
         "issuer_sites": selectors.issuer_sites(),
-        "topups": selectors.topups_of(user=request.user),
+        "topups": topups,
         "cashouts": selectors.cashouts_of(address=wallet.address),
-        "cashouts_waiting": selectors.cashout_requests_waiting(address=wallet.address),
+        "cashouts_waiting": cashouts_waiting,
         "topup_form": topup_form or TopUpForm(max_units=params["max_payment_units"]),
         "cashout_form": cashout_form
         or CashOutForm(max_units=params["max_payment_units"], available=balances["available"]),
@@ -60,7 +66,7 @@ def _holder_page(request, status=200, **forms):
     context = _holder_context(request, **forms)
     part = request.GET.get("part")
     if part in HOLDER_PARTS:
-        return render(request, HOLDER_PARTS[part], context)
+        return render(request, HOLDER_PARTS[part], {**context, "oob_status": part == "requests"})
     return render(request, "treasury/holder.html", context, status=status)
 
 
