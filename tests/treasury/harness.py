@@ -4,7 +4,7 @@ import treasury.ledger  # noqa: F401  (registers the treasury's kinds and tables
 from chain.ledger.genesis import load_genesis
 from tests.conftest import GENESIS_PATH
 from tests.trading.harness import TOKEN, MemoryChain, address
-from treasury.ledger.records import OPEN, CashOut, Payment
+from treasury.ledger.records import CashOut, Payment
 
 GENESIS = load_genesis(GENESIS_PATH)
 ISSUER = "EGAT"
@@ -37,14 +37,3 @@ def snapshot(chain: MemoryChain) -> tuple:
         for k, a in chain.store.tables["account"].items()
     }
     return accounts, payments(chain), cashouts(chain)
-
-
-def check_invariants(chain: MemoryChain) -> None:
-    """No negative balance; each account's token escrow is exactly its open cash-outs."""
-    escrow: dict[str, int] = {}
-    for c in cashouts(chain).values():
-        if c.status == OPEN:
-            escrow[c.owner] = escrow.get(c.owner, 0) + c.amount
-    for a in chain.store.tables["account"].values():
-        assert min(a.balance, a.escrow_tokens, a.staked, a.unbonding) >= 0
-        assert a.escrow_tokens == escrow.get(a.address, 0), a.address

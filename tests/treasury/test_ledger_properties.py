@@ -8,6 +8,8 @@ account's token escrow is exactly its open cash-outs.
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.trading.harness import check_invariants
+from tests.trading.test_ledger_properties import totals
 from tests.treasury.harness import (
     ISSUER,
     LIMIT,
@@ -15,7 +17,6 @@ from tests.treasury.harness import (
     TOKEN,
     address,
     cashouts,
-    check_invariants,
     new_chain,
     payments,
     supply,
@@ -84,6 +85,7 @@ def build(chain, block_actions, requested: list) -> list:
 @given(st.lists(st.lists(actions, min_size=1, max_size=10), min_size=1, max_size=6))
 def test_supply_moves_only_by_mints_and_burns_and_escrow_is_open_cashouts(flow):
     chain = new_chain()
+    _, energy_wh = totals(chain)
     requested: list = []
     for block_actions in flow:
         total, known = supply(chain), set(payments(chain))
@@ -95,7 +97,7 @@ def test_supply_moves_only_by_mints_and_burns_and_escrow_is_open_cashouts(flow):
         assert minted == sum(p.amount for p in new if p.direction == MINT)
         assert burned == sum(p.amount for p in new if p.direction == BURN)
         assert all(p.issuer == address(ISSUER) and 0 < p.amount <= LIMIT for p in new)
-        check_invariants(chain)
+        check_invariants(chain, total + minted - burned, energy_wh)
     # Every cash-out the chain holds is one somebody asked for, for what they asked.
     asked = {cashout_id: amount for cashout_id, _, amount in requested}
     assert all(asked[c.cashout_id] == c.amount for c in cashouts(chain).values())
