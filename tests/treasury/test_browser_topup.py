@@ -1,4 +1,5 @@
-"""A person signs up, tops up (confirmed automatically under the demo settings) and sees the tokens arrive."""
+"""A person signs up, tops up (confirmed automatically under the demo settings) and sees the tokens arrive;
+then cashes out, and sees the issuer's staff pay it."""
 
 import secrets
 import time
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from chain.forms import parse_token_amount
+from chain.management.commands.init import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
@@ -59,5 +61,36 @@ def test_a_newcomer_signs_up_tops_up_and_sees_the_tokens_arrive_without_reload(l
             expect(page.locator("#empty-wallet")).to_have_count(0)
             expect(page.locator("#wallet-activity")).to_contain_text("Top-up TU")
             assert time.monotonic() - started < 60
+
+            # Cash-out: escrowed at once, then the issuer's staff pay it and the page says so live.
+            page.goto(live_site.url + "/treasury/")
+            page.wait_for_selector("#live-dot.on", timeout=10_000)
+            page.fill("#form-cashout input[name=amount]", "100")
+            page.click("#form-cashout button[type=submit]")
+            page.wait_for_url("**/treasury/")
+            expect(page.locator("#cashout-list")).to_contain_text("in escrow", timeout=LIVE)
+            expect(page.locator('#treasury-status [data-balance="tokens"]')).to_contain_text(
+                "150.00", timeout=LIVE
+            )
+            page.wait_for_selector("#live-dot.on", timeout=10_000)
+            page.evaluate("window.stillTheSamePage = true")
+
+            staff = browser.new_context(**DESKTOP).new_page()
+            staff.goto(live_site.url + "/accounts/login/?next=/treasury/issuer/")
+            staff.fill("#id_username", "admin")
+            staff.fill("#id_password", DEMO_PASSWORD)
+            staff.click("main form button[type=submit]")
+            staff.wait_for_url("**/treasury/issuer/")
+            expect(staff.locator("#cashout-queue")).to_contain_text("100.00")
+            staff.screenshot(path=str(SHOTS / "treasury-issuer-queue.png"), full_page=True)
+            staff.click("#cashout-queue button:has-text('Paid out: burn')")
+            staff.wait_for_url("**/treasury/issuer/")
+            expect(staff.locator(".flash-success")).to_contain_text("Paid")
+
+            expect(page.locator("#cashout-list")).to_contain_text("paid", timeout=LIVE)
+            assert page.evaluate("window.stillTheSamePage") is True
+            shown = page.inner_text('#treasury-status [data-balance="tokens"]').replace("GTX", "")
+            assert parse_token_amount(shown) == 150_000_000
+            page.screenshot(path=str(SHOTS / "treasury-cashed-out.png"), full_page=True)
         finally:
             browser.close()

@@ -4,9 +4,11 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from chain.models import MempoolTx
+from chain.services.wallets import wallet_create
 from treasury import services
 from treasury.models import TopUpRequest, TopUpStatus
 
@@ -138,3 +140,23 @@ def test_the_regulator_sees_every_mint_and_burn_and_the_supply_reconciled(client
         (burn.payload["reference"], "burn", str(15 * TOKEN)),
     ]
     assert rows[1][4] == "newcomer" and rows[1][7] == "EGAT"
+
+
+def test_the_export_is_formula_safe(client_as, produce):
+    """A username that starts like a formula is written as text in the CSV."""
+    user = get_user_model().objects.create_user(username="=HYPERLINK", password="x")
+    wallet_create(user=user, role="consumer", region="bangkok")
+    services.topup_request(user=user, wallet=user.wallet, amount=3 * TOKEN)
+    produce()
+    body = b"".join(client_as("regulator").get(reverse("audit-treasury-csv")).streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[1][4] == "'=HYPERLINK"
+
+
+def test_the_issuers_staff_see_the_waiting_topups_with_their_answers(client_as, newcomer, no_auto_confirm):
+    topup = services.topup_request(user=newcomer, wallet=newcomer.wallet, amount=7 * TOKEN)
+    page = client_as("staff").get(reverse("treasury-queue")).content.decode()
+    assert topup.reference in page and "newcomer" in page
+    assert reverse("treasury-topup-confirm", args=[topup.pk]) in page
+    assert reverse("treasury-topup-refuse", args=[topup.pk]) in page
+    assert "read-only" not in page
