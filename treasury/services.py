@@ -154,7 +154,7 @@ def _open_cashout(cashout_id: str) -> CashOut:
         raise TreasuryRefused(k.CASHOUT_NOT_FOUND, "There is no cash-out with this id.")
     if cashout.status != CashOutStatus.OPEN:
         raise TreasuryRefused(k.CASHOUT_CLOSED, f"The cash-out is already {cashout.status}.")
-    # Sorted by nothing but existence: a burn or release already waits for its block.
+    # A second answer would fail in its block (cashout_closed); say so now instead.
     if MempoolTx.objects.filter(
         kind__in=("token_burn", "cashout_release"), payload__cashout_id=cashout_id
     ).exists():

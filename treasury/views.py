@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
+from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import STAFF, reads_everything_required, transacting_user_required, user_role
 from treasury import selectors, services
 from treasury.forms import CashOutForm, RefusalForm, TopUpForm
@@ -82,17 +83,23 @@ def holder_page(request):
 def topup_request(request):
     params = selectors.treasury_params()
     form = TopUpForm(request.POST, max_units=params["max_payment_units"])
+    status = 400
     if form.is_valid():
         try:
+            # Requests share the person's budget of browser writes: each may sign a mint.
+            browser_write_admit(user_id=request.user.pk, what="requests")
             topup = services.topup_request(
                 user=request.user, wallet=request.user.wallet, amount=form.cleaned_data["amount"]
             )
+        except BrowserWriteLimited as exc:
+            form.add_error(None, exc.message)
+            status = 429
         except services.TreasuryRefused as exc:
             form.add_error(exc.field, exc.message)
         else:
             messages.success(request, _topup_message(topup))
             return redirect("treasury")
-    return _holder_page(request, status=400, topup_form=form)
+    return _holder_page(request, status=status, topup_form=form)
 
 
 def _topup_message(topup) -> str:
@@ -112,15 +119,20 @@ def cashout_request(request):
     params = selectors.treasury_params()
     available = chain_selectors.wallet_balances(address=wallet.address)["available"]
     form = CashOutForm(request.POST, max_units=params["max_payment_units"], available=available)
+    status = 400
     if form.is_valid():
         try:
+            browser_write_admit(user_id=request.user.pk, what="transactions")
             services.cashout_request(wallet=wallet, amount=form.cleaned_data["amount"])
+        except BrowserWriteLimited as exc:
+            form.add_error(None, exc.message)
+            status = 429
         except services.TreasuryRefused as exc:
             form.add_error(exc.field, exc.message)
         else:
             messages.success(request, "Cash-out requested: the tokens are held until the issuer pays you.")
             return redirect("treasury")
-    return _holder_page(request, status=400, cashout_form=form)
+    return _holder_page(request, status=status, cashout_form=form)
 
 
 # --- the issuer's queue -------------------------------------------------------

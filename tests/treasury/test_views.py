@@ -2,12 +2,14 @@
 
 import csv
 import io
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from chain.models import MempoolTx
+from chain.services import rate_limits
 from chain.services.wallets import wallet_create
 from treasury import services
 from treasury.models import TopUpRequest, TopUpStatus
@@ -160,3 +162,15 @@ def test_the_issuers_staff_see_the_waiting_topups_with_their_answers(client_as, 
     assert reverse("treasury-topup-confirm", args=[topup.pk]) in page
     assert reverse("treasury-topup-refuse", args=[topup.pk]) in page
     assert "read-only" not in page
+
+
+def test_topup_requests_share_the_browser_write_budget(
+    client_as, newcomer, settings, monkeypatch, no_auto_confirm
+):
+    settings.GTX_BROWSER_WRITE_RATE = "2/min"
+    now = int(rate_limits.time.time())
+    monkeypatch.setattr(rate_limits, "time", SimpleNamespace(time=lambda: now - now % 60 + 30))
+    client = client_as("newcomer")
+    codes = [client.post(reverse("treasury-topup"), {"amount": "5"}).status_code for _ in range(3)]
+    assert codes == [302, 302, 429]
+    assert TopUpRequest.objects.filter(user=newcomer).count() == 2
