@@ -81,6 +81,9 @@ def topup_request(*, user, wallet: Wallet, amount: int) -> TopUpRequest:
     it is confirmed at once (the demo's stand-in for the bank's payment notice).
     """
     params = _params()
+    if not site_is_issuer(params):
+        # The issuer's staff answer the requests of their own site only: one made here would wait forever.
+        raise TreasuryRefused(NOT_ISSUER_SITE, "This site does not issue tokens: top up at an issuer's site.")
     check_amount(amount, params)
     for _attempt in range(3):
         try:

@@ -75,6 +75,10 @@ def test_a_site_that_is_not_an_issuer_cannot_confirm(newcomer, users, no_auto_co
     try:
         with pytest.raises(services.TreasuryRefused) as refused:
             services.topup_confirm(request_id=topup.pk, staff=users["admin"])
+        # Nor does it take requests that its staff could never answer.
+        with pytest.raises(services.TreasuryRefused) as not_here:
+            services.topup_request(user=newcomer, wallet=newcomer.wallet, amount=10 * TOKEN)
+        assert not_here.value.code == services.NOT_ISSUER_SITE
     finally:
         node_signing_key.cache_clear()
     assert refused.value.code == services.NOT_ISSUER_SITE
