@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
-from chain.ledger.fields import require_text
+from chain.ledger.fields import is_hex64, require_text
 from chain.ledger.tx import Transaction
 from chain.models import ChainHead, MempoolTx, Wallet
 from chain.node import node_address
@@ -152,7 +152,7 @@ def cashout_request(*, wallet: Wallet, amount: int) -> Transaction:
 def _open_cashout(cashout_id: str) -> CashOut:
     if not site_is_issuer():
         raise TreasuryRefused(NOT_ISSUER_SITE, "This site's node key is not a token issuer.")
-    cashout = CashOut.objects.filter(cashout_id=cashout_id).first()
+    cashout = CashOut.objects.filter(cashout_id=cashout_id).first() if is_hex64(cashout_id) else None
     if cashout is None:
         raise TreasuryRefused(k.CASHOUT_NOT_FOUND, "There is no cash-out with this id.")
     if cashout.status != CashOutStatus.OPEN:

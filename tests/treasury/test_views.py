@@ -174,3 +174,16 @@ def test_topup_requests_share_the_browser_write_budget(
     codes = [client.post(reverse("treasury-topup"), {"amount": "5"}).status_code for _ in range(3)]
     assert codes == [302, 302, 429]
     assert TopUpRequest.objects.filter(user=newcomer).count() == 2
+
+
+@pytest.mark.parametrize("cashout_id", ["a\x00b", "ab" * 32 + "\n", "AB" * 32, "x" * 5000])
+def test_a_hostile_cashout_id_is_not_found_and_never_an_error(client_as, cashout_id):
+    response = client_as("staff").post(
+        reverse("treasury-cashout-refuse", args=["placeholder"]).replace(
+            "placeholder", cashout_id.replace("\x00", "%00")
+        ),
+        {"reason": "x\x00y"},
+        follow=True,
+    )
+    assert response.status_code in (200, 404)
+    assert not MempoolTx.objects.exists()
