@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -22,6 +23,7 @@ from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from chain.models import Wallet
 from chain.views.access import reads_everything_required
+from treasury import selectors as treasury_selectors
 
 MAX_DIGITS = 18
 
@@ -219,6 +221,76 @@ def trades_csv(request):
         slot_ms=filters["slot_ms"], zone=filters["zone"], account=filters["account"]
     )
     return _csv_response(_trade_csv_rows(queryset), "gridtokenx-trades.csv")
+
+
+PAYMENTS_PER_PAGE = 50
+PAYMENT_COLUMNS = [
+    "reference",
+    "direction",
+    "height",
+    "account",
+    "account_name",
+    "amount",
+    "issuer",
+    "issuer_name",
+    "tx_hash",
+    "cashout_id",
+]
+
+
+def _payment_direction(request) -> str | None:
+    direction = request.GET.get("direction", "")
+    return direction if direction in ("mint", "burn") else None
+
+
+@regulator_view
+def treasury(request):
+    """Every mint and burn with its payment reference, and the supply reconciled against them."""
+    direction = _payment_direction(request)
+    page = Paginator(treasury_selectors.payments_list(direction=direction), PAYMENTS_PER_PAGE).get_page(
+        _page_number(request)
+    )
+    names = selectors.names_by_address([a for p in page.object_list for a in (p.account, p.issuer)])
+    context = {
+        "section": "treasury",
+        "page": page,
+        "payments": page.object_list,
+        "names": names,
+        "direction": direction or "",
+        "totals": treasury_selectors.supply_reconciliation(),
+    }
+    return render(request, "audit/treasury.html", context)
+
+
+def _payment_csv_rows(payments):
+    writer = _SafeCsvWriter()
+    yield writer.writerow(PAYMENT_COLUMNS)
+    for start in range(0, payments.count(), EXPORT_CHUNK):
+        chunk = list(payments[start : start + EXPORT_CHUNK])
+        names = selectors.names_by_address([a for p in chunk for a in (p.account, p.issuer)])
+        for p in chunk:
+            yield writer.writerow(
+                [
+                    p.reference,
+                    p.direction,
+                    p.height,
+                    p.account,
+                    names.get(p.account, ""),
+                    p.amount,
+                    p.issuer,
+                    names.get(p.issuer, ""),
+                    p.tx_hash,
+                    p.cashout_id,
+                ]
+            )
+
+
+@regulator_view
+def treasury_csv(request):
+    payments = treasury_selectors.payments_list(direction=_payment_direction(request)).order_by(
+        "height", "reference"
+    )
+    return _csv_response(_payment_csv_rows(payments), "gridtokenx-mints-and-burns.csv")
 
 
 @regulator_view

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "meters",
     "localnet",  # manage.py network and start: local sites
     "settlement",
+    "treasury",
     # Last: installs the state machine (every kind, table and begin-block hook) once the apps are loaded.
     "protocol",
 ]
@@ -409,6 +410,11 @@ if env.bool("GTX_DEMO_GRID", default=False):
         "schedule": 1.0,
         "options": {"expires": 1},
     }
+
+# Treasury: top-ups up to this many whole tokens are confirmed (minted) as soon as they are
+# asked for, at a site whose node key is an issuer: the demo's stand-in for a bank's
+# payment notice. 0 (the default outside GTX_DEV) leaves every top-up to the issuer's staff.
+GTX_TOPUP_AUTO_CONFIRM_TOKENS = env.int("GTX_TOPUP_AUTO_CONFIRM_TOKENS", default=10_000 if DEV else 0)
 
 # Meters: the MQTT broker the bridge subscribes to; GTX_METERS_DEMO=1 makes
 # `manage.py start` run the bridge and the demo meter simulator too.

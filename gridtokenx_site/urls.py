@@ -25,5 +25,6 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("governance/", include("governance.web_urls")),
     path("validators/", include("governance.validator_urls")),
+    path("treasury/", include("treasury.urls")),
     path("", include("chain.urls")),
 ]

@@ -25,6 +25,8 @@ from meters.ledger import records as meter_records
 from settlement.ledger import delivery
 from trading.ledger import matching, orders
 from trading.ledger import records as trading_records
+from treasury.ledger import kinds as treasury_kinds
+from treasury.ledger import records as treasury_records
 
 STATE_MACHINE = StateMachine(
     kinds=(
@@ -44,6 +46,10 @@ STATE_MACHINE = StateMachine(
         meter_kinds.METER_REGISTER,
         meter_kinds.METER_REVOKE,
         meter_kinds.METER_READING,
+        treasury_kinds.TOKEN_MINT,
+        treasury_kinds.CASHOUT_REQUEST,
+        treasury_kinds.TOKEN_BURN,
+        treasury_kinds.CASHOUT_RELEASE,
     ),
     tables=(
         Account,
@@ -64,6 +70,8 @@ STATE_MACHINE = StateMachine(
         governance_records.Counter,
         meter_records.Meter,
         meter_records.SlotEnergy,
+        treasury_records.Payment,
+        treasury_records.CashOut,
     ),
     # The order every block runs them in: the tally (a parameter change applies to
     # what follows), then the market's expiry and gate closure, then settlement of

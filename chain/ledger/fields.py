@@ -31,6 +31,10 @@ KIND_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 #: options, actions, parameters, meter kinds): a word of at most 32, the narrowest column.
 IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 
+#: A payment reference as a Thai bank transfer or PromptPay bill payment carries it (Ref1):
+#: 8 to 20 upper-case letters and digits, starting with a letter (treasury mints and burns).
+PAYMENT_REFERENCE = re.compile(r"[A-Z][A-Z0-9]{7,19}")
+
 #: A whole number as typed in a query or form: ASCII digits ('²'.isdigit() is true, int('²') raises).
 DIGITS = re.compile(r"[0-9]+")
 
@@ -67,6 +71,10 @@ def is_kind_name(value) -> bool:
 
 def is_identifier(value) -> bool:
     return type(value) is str and IDENTIFIER.fullmatch(value) is not None
+
+
+def is_payment_reference(value) -> bool:
+    return type(value) is str and PAYMENT_REFERENCE.fullmatch(value) is not None
 
 
 def is_digits(value, max_length: int = 18) -> bool:

@@ -116,6 +116,12 @@ def parse_genesis(raw: dict) -> Genesis:
         _require(a["region"] in regions, f"Account {a['username']} is in an unknown region.")
         _require(a["tokens"] >= 0 and a["energy_kwh"] >= 0, "Allocations cannot be negative.")
     operator = next(v for v in raw["validators"] if v["name"] == raw["grid_operator"])
+    treasury = raw.get("treasury", {})
+    issuers = treasury.get("issuers", [])
+    for name in issuers:
+        _require(name in names, f"treasury.issuers names {name!r}, which is not a validator.")
+    max_payment = treasury.get("max_payment_tokens", 0)
+    _require(isinstance(max_payment, int) and max_payment >= 0, "treasury.max_payment_tokens: whole tokens.")
     params = {
         "block_interval_ms": DEFAULT_BLOCK_INTERVAL_MS,
         **raw["consensus"],
@@ -127,6 +133,10 @@ def parse_genesis(raw: dict) -> Genesis:
         "token_decimals": decimals,
         "token_unit": 10**decimals,
         "grid_operator": operator["public_key"],
+        # Who mints and burns tokens against off-chain payments, and the most one payment moves
+        # (treasury.ledger.kinds); governance may change both.
+        "issuers": [v["public_key"] for v in raw["validators"] if v["name"] in issuers],
+        "max_payment_units": max_payment * 10**decimals,
         "regions": raw["regions"],
         "transmission": raw.get("transmission", []),
     }

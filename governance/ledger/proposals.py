@@ -219,6 +219,16 @@ def _carry_out(state: State, ctx: BlockContext, action: str, args: dict) -> str:
         state.put(Param("transmission", paths))
         path_name = f"{args['from']}-{args['to']}"
         return f"Wheeling fee {path_name} set to {args['value']} units/kWh from block {ctx.height + 1}."
+    if action == r.ISSUER:
+        # The Param record, if an earlier change of this block already rewrote the list.
+        changed = state.get(Param.table, "issuers")
+        issuers = set(changed.value if changed else ctx.params.get("issuers", []))
+        key, issuer = args["public_key"], args["issuer"]
+        if (key in issuers) == issuer:
+            raise LedgerError(r.BAD_PROPOSAL, f"That key is {'already' if issuer else 'not'} an issuer.")
+        state.put(Param("issuers", sorted(issuers | {key} if issuer else issuers - {key})))
+        verb = "may now mint and burn tokens" if issuer else "may no longer mint or burn tokens"
+        return f"{key[:12]}… {verb} from block {ctx.height + 1}."
     if action == r.TEXT:
         return "Signalling only: nothing to change on chain."
     from .validators import set_validator  # one place that keeps the validator set sane

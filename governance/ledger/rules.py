@@ -8,6 +8,8 @@ with the action's own fields:
 - ``validator_add``: ``public_key``, ``name``, ``url``, ``region``, ``authority``;
 - ``validator_remove``: ``public_key``;
 - ``authority``: ``public_key`` and ``authority`` (true or false);
+- ``issuer``: ``public_key`` and ``issuer`` (true or false): who may mint and burn tokens
+  (the ``issuers`` parameter, treasury.ledger.kinds);
 - ``text``: nothing more; a signal, executed as a no-op.
 """
 
@@ -40,8 +42,9 @@ WHEELING_FEE = "wheeling_fee"
 VALIDATOR_ADD = "validator_add"
 VALIDATOR_REMOVE = "validator_remove"
 AUTHORITY = "authority"
+ISSUER = "issuer"
 TEXT = "text"
-ACTIONS = (PARAM_CHANGE, WHEELING_FEE, VALIDATOR_ADD, VALIDATOR_REMOVE, AUTHORITY, TEXT)
+ACTIONS = (PARAM_CHANGE, WHEELING_FEE, VALIDATOR_ADD, VALIDATOR_REMOVE, AUTHORITY, ISSUER, TEXT)
 
 #: Parameters a vote may change, with the smallest and largest value it may set.
 PARAM_LIMITS: dict[str, tuple[int, int]] = {
@@ -62,6 +65,7 @@ _ACTION_FIELDS: dict[str, set[str]] = {
     VALIDATOR_ADD: {"public_key", "name", "url", "region", "authority"},
     VALIDATOR_REMOVE: {"public_key"},
     AUTHORITY: {"public_key", "authority"},
+    ISSUER: {"public_key", "issuer"},
     TEXT: set(),
 }
 _COMMON = {"title", "description", "action"}
@@ -122,6 +126,12 @@ def check_propose_payload(payload: dict, params: dict) -> None:
             _refuse("value must be a wheeling fee in units per kWh, from 0 to the market's maximum price.")
         if value == path["wheeling_fee_per_kwh"]:
             _refuse(f"The fee of that path is already {value}.")
+    elif action == ISSUER:
+        if not is_address(payload["public_key"]):
+            raise LedgerError(errors.BAD_ADDRESS, "public_key must be 64 lowercase hex characters.")
+        require_bool(payload["issuer"], "issuer")
+        if (payload["public_key"] in params.get("issuers", [])) == payload["issuer"]:
+            _refuse(f"That key is {'already' if payload['issuer'] else 'not'} an issuer.")
     elif action in (VALIDATOR_ADD, VALIDATOR_REMOVE, AUTHORITY):
         if not is_address(payload["public_key"]):
             raise LedgerError(errors.BAD_ADDRESS, "public_key must be 64 lowercase hex characters.")

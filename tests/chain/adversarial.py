@@ -147,6 +147,16 @@ VALID: dict[str, tuple[str, dict]] = {
             },
         },
     ),
+    "token_mint": ("EGAT", {"to": addr("adversarial-newcomer"), "amount": 5, "reference": "TU000000000001"}),
+    "cashout_request": ("home_malee", {"amount": 5}),
+    "token_burn": (
+        "EGAT",
+        {"cashout_id": "ab" * 32, "owner": addr("home_malee"), "amount": 5, "reference": "CO000000000001"},
+    ),
+    "cashout_release": (
+        "EGAT",
+        {"cashout_id": "ab" * 32, "owner": addr("home_malee"), "reason": "No bank account"},
+    ),
 }
 
 
@@ -163,6 +173,10 @@ SETUP = {
     "meter_reading": [_signed("EGAT", "meter_register", VALID["meter_register"][1])],
 }
 VALID["order_cancel"][1]["order_id"] = SETUP["order_cancel"][0].hash
+# The cash-out that a burn pays or a release refuses.
+for _kind in ("token_burn", "cashout_release"):
+    SETUP[_kind] = [_signed("home_malee", "cashout_request", VALID["cashout_request"][1])]
+    VALID[_kind][1]["cashout_id"] = SETUP[_kind][0].hash
 VALID["governance_vote"][1]["proposal_id"] = SETUP["governance_vote"][0].hash
 # MEA signs two prevotes for one height and round: the evidence jails it, which unjail undoes.
 _double_votes = [

@@ -49,9 +49,11 @@ def signed_wire(who: str, kind: str, payload: dict) -> str:
 
 
 def ledger_invariants(genesis_wh: int) -> None:
-    """Supply as the head counts it, no negative amount, escrow = open orders and unsettled trades."""
+    """Supply as the head counts it, no negative amount, escrow = open orders, unsettled trades, cash-outs."""
     store = DatabaseStore()
-    tables = {name: store.load_all(name) for name in ("account", "order", "trade", "line_usage")}
+    tables = {
+        name: store.load_all(name) for name in ("account", "order", "trade", "line_usage", "treasury_cashout")
+    }
     head = ChainHead.objects.get()
     view = SimpleNamespace(
         store=SimpleNamespace(tables=tables),

@@ -179,6 +179,7 @@ SITE_PACKAGES = (
     "protocol",
     "settlement",
     "trading",
+    "treasury",
 )
 
 
@@ -223,13 +224,19 @@ def test_there_is_one_refusal_class():
     assert refusals == ["chain/ledger/errors.py:Refused"]
 
 
+def is_exception_class(node: ast.ClassDef) -> bool:
+    """Whether a class derives from something named like an exception (GraphQL's ``*Query`` types do not)."""
+    bases = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+    return any(base.endswith(("Error", "Exception")) for base in bases)
+
+
 def test_the_read_apis_share_one_bad_query_error():
     """A wrong query parameter is chain.api.errors.BadQuery (400 bad_query) in every app's API."""
     own_query_errors = sorted(
         f"{path}:{node.name}"
         for path, tree in site_modules().items()
         for node in ast.walk(tree)
-        if isinstance(node, ast.ClassDef) and "Query" in node.name and node.name.endswith(("Error", "Query"))
+        if isinstance(node, ast.ClassDef) and "Query" in node.name and is_exception_class(node)
     )
 
     assert own_query_errors == ["chain/api/errors.py:BadQuery"]
@@ -247,8 +254,9 @@ APP_DEPENDENCIES = {
     "governance": {"chain"},
     "grid": {"chain", "trading"},
     "settlement": {"chain", "trading", "meters"},
-    "audit": {"chain", "trading"},
-    "protocol": {"chain", "trading", "meters", "governance", "grid", "settlement"},
+    "treasury": {"chain", "meters"},
+    "audit": {"chain", "trading", "treasury"},
+    "protocol": {"chain", "trading", "meters", "governance", "grid", "settlement", "treasury"},
 }
 
 
@@ -287,9 +295,11 @@ def test_the_app_import_finder_finds_known_imports():
     """The checks above are only as good as this: settlement's core imports the meters' records."""
     assert "settlement/ledger/delivery.py" in apps_imported("settlement")["meters"]
     assert "protocol/__init__.py" in apps_imported("protocol")["settlement"]
+
+
 #: The apps. gridtokenx_site composes them (settings, URLs, ASGI, Celery) and localnet
 #: launches sites of them, so an app importing either would point the dependency back up.
-APPS = ("chain", "trading", "grid", "governance", "meters", "audit", "settlement", "protocol")
+APPS = ("chain", "trading", "grid", "governance", "meters", "audit", "settlement", "treasury", "protocol")
 ABOVE_THE_APPS = {"gridtokenx_site", "localnet"}
 
 

@@ -19,7 +19,7 @@ from chain.ledger.kinds import KINDS
 from chain.ledger.state import Account, MemoryStore, State
 
 ROOT = Path(protocol.__file__).resolve().parent.parent
-PINNED_FINGERPRINT = "5514ba44c859da9b94d74b3b4ffd6a67f6559856b9b778ce741797f3484f72d2"
+PINNED_FINGERPRINT = "ef6b11f9334844ed1795cbe7ff4539bee8813a2ae10a0e5aae1b44ba3c282d4e"
 
 
 def fingerprint_in_a_fresh_process(code: str) -> str:

@@ -9,6 +9,8 @@ from chain.ledger.state import Account, MemoryStore, State
 from chain.ledger.tx import Transaction, sign_transaction
 from trading.ledger.records import OPEN, LineUsage, Order, Trade
 from trading.ledger.rules import BUY, rules_of
+from treasury.ledger.records import OPEN as CASHOUT_OPEN
+from treasury.ledger.records import CashOut
 
 #: A block time well inside the demo's horizon, and slot-aligned (15 min).
 T0 = 1_800_000_000_000
@@ -105,7 +107,8 @@ def buy(slot=SLOT, zone="bangkok", kwh=50, price=4_000_000, sources="any", **ext
 
 
 def check_invariants(chain: MemoryChain, total_supply: int, total_wh: int) -> None:
-    """The ledger's invariants: supply, no negatives, escrow = open obligations, capacity."""
+    """The ledger's invariants: supply, no negatives, escrow = open obligations (orders, unsettled
+    trades, cash-outs), capacity."""
     accounts = chain.store.tables["account"].values()
     assert sum(a.total_tokens for a in accounts) == total_supply
     assert sum(a.energy_wh + a.escrow_wh for a in accounts) == total_wh
@@ -130,6 +133,10 @@ def check_invariants(chain: MemoryChain, total_supply: int, total_wh: int) -> No
         if t.unsettled_slot_ms:
             escrow_tokens[t.seller] = escrow_tokens.get(t.seller, 0) + t.paid_tokens
             escrow_wh[t.buyer] = escrow_wh.get(t.buyer, 0) + t.energy_wh
+    # A cash-out waiting for the issuer holds its amount.
+    for c in chain.store.tables.get(CashOut.table, {}).values():
+        if c.status == CASHOUT_OPEN:
+            escrow_tokens[c.owner] = escrow_tokens.get(c.owner, 0) + c.amount
     for a in accounts:
         assert a.escrow_tokens == escrow_tokens.get(a.address, 0), a.address
         assert a.escrow_wh == escrow_wh.get(a.address, 0), a.address

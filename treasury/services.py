@@ -1,0 +1,188 @@
+"""The treasury's write path: top-ups and cash-outs, checked like the ledger will, then signed.
+
+A person asks for a top-up here (a row of this site, off chain) and pays the
+amount to the issuer quoting its reference; the issuer's staff confirm it, which
+signs a token_mint with this site's node key, or refuse it with a reason. A
+cash-out is the person's own signed cashout_request (tokens escrowed at once);
+staff pay it and sign token_burn, or refuse it and sign cashout_release. Under
+GTX_TOPUP_AUTO_CONFIRM_TOKENS (the demo) a small top-up is confirmed as it is asked.
+"""
+
+import logging
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chain.ledger import errors
+from chain.ledger.errors import LedgerError, Refused
+from chain.ledger.fields import is_hex64, require_text
+from chain.ledger.tx import Transaction
+from chain.models import ChainHead, MempoolTx, Wallet
+from chain.node import node_address, node_signing_key
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
+from chain.units import tokens_text
+from treasury.ledger import kinds as k
+from treasury.models import CashOut, CashOutStatus, TopUpRequest, TopUpStatus
+
+log = logging.getLogger(__name__)
+
+TOPUP_PREFIX = "TU"
+CASHOUT_PREFIX = "CO"
+#: Digits after the prefix: 10^12 references, so a random one is new but for a retry in a trillion.
+REFERENCE_DIGITS = 12
+
+# Refusal codes of this site's checks (the ledger's own are in treasury.ledger.kinds).
+NOT_ISSUER_SITE = "not_issuer_site"
+ALREADY_DECIDED = "already_decided"
+BURN_WAITING = "burn_waiting"
+
+
+def _params() -> dict:
+    return ChainHead.objects.only("params").get().params
+
+
+def site_is_issuer(params: dict | None = None) -> bool:
+    """Whether this site's node key may mint and burn (genesis or governance named it)."""
+    return node_address() in k.issuers_of(params if params is not None else _params())
+
+
+def payment_reference(prefix: str) -> str:
+    """A fresh reference in the shape a Thai bank transfer or PromptPay bill payment carries."""
+    return prefix + "".join(secrets.choice("0123456789") for _ in range(REFERENCE_DIGITS))
+
+
+def check_amount(amount: int, params: dict) -> None:
+    """What token_mint and cashout_request check of an amount, said before anything is signed."""
+    try:
+        k.require_payment_amount({"amount": amount}, params)
+    except LedgerError as exc:
+        limit = k.max_payment_units(params)
+        raise Refused(
+            exc.code, f"Enter an amount above 0 and at most {tokens_text(limit)} GTX.", "amount"
+        ) from exc
+
+
+def topup_request(*, user, wallet: Wallet, amount: int) -> TopUpRequest:
+    """Record a top-up request of ``amount`` units with a new payment reference.
+
+    When the amount is within GTX_TOPUP_AUTO_CONFIRM_TOKENS and this site is an issuer,
+    it is confirmed at once (the demo's stand-in for the bank's payment notice).
+    """
+    params = _params()
+    if not site_is_issuer(params):
+        # The issuer's staff answer the requests of their own site only: one made here would wait forever.
+        raise Refused(NOT_ISSUER_SITE, "This site does not issue tokens: top up at an issuer's site.")
+    check_amount(amount, params)
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                request = TopUpRequest.objects.create(
+                    user=user,
+                    address=wallet.address,
+                    amount=amount,
+                    reference=payment_reference(TOPUP_PREFIX),
+                )
+            break
+        except IntegrityError:  # the reference was taken: draw again
+            continue
+    else:
+        raise Refused(errors.DUPLICATE, "Could not draw a new payment reference; try again.")
+    auto_limit = settings.GTX_TOPUP_AUTO_CONFIRM_TOKENS * params["token_unit"]
+    if amount <= auto_limit and site_is_issuer(params):
+        try:
+            return topup_confirm(request_id=request.pk, staff=None)
+        except Refused as exc:  # left for the issuer's staff
+            log.warning("Top-up %s not confirmed automatically: %s", request.reference, exc.message)
+    return request
+
+
+def topup_confirm(*, request_id: int, staff) -> TopUpRequest:
+    """Mint a pending top-up: token_mint signed with the node key, its reference the request's.
+
+    The request is claimed with a conditional update and the mint admitted in the
+    same database transaction: two clicks (or staff and the automatic path) mint once.
+    """
+    if not site_is_issuer():
+        raise Refused(NOT_ISSUER_SITE, "This site's node key is not a token issuer.")
+    with transaction.atomic():
+        claimed = TopUpRequest.objects.filter(pk=request_id, status=TopUpStatus.PENDING).update(
+            status=TopUpStatus.CONFIRMED, decided_by=staff, decided_at=timezone.now()
+        )
+        if claimed != 1:
+            raise Refused(ALREADY_DECIDED, "This top-up was already confirmed or refused.")
+        request = TopUpRequest.objects.get(pk=request_id)
+        payload = {"to": request.address, "amount": request.amount, "reference": request.reference}
+        tx = _node_submit("token_mint", payload)
+        request.mint_tx_hash = tx.hash
+        request.save(update_fields=["mint_tx_hash"])
+    return request
+
+
+def topup_refuse(*, request_id: int, staff, reason: str) -> TopUpRequest:
+    reason = _reason(reason)
+    refused = TopUpRequest.objects.filter(pk=request_id, status=TopUpStatus.PENDING).update(
+        status=TopUpStatus.REFUSED, reason=reason, decided_by=staff, decided_at=timezone.now()
+    )
+    if refused != 1:
+        raise Refused(ALREADY_DECIDED, "This top-up was already confirmed or refused.")
+    return TopUpRequest.objects.get(pk=request_id)
+
+
+def cashout_request(*, wallet: Wallet, amount: int) -> Transaction:
+    """The holder's cashout_request, signed with their wallet key: the amount is escrowed at once."""
+    check_amount(amount, _params())
+    key = wallet_key_open(wallet)
+    try:
+        return transaction_sign_submit(key=key, kind="cashout_request", payload={"amount": amount})
+    except Refused as exc:
+        raise Refused(exc.code, exc.message, "amount") from exc
+
+
+def _open_cashout(cashout_id: str) -> CashOut:
+    if not site_is_issuer():
+        raise Refused(NOT_ISSUER_SITE, "This site's node key is not a token issuer.")
+    cashout = CashOut.objects.filter(cashout_id=cashout_id).first() if is_hex64(cashout_id) else None
+    if cashout is None:
+        raise Refused(k.CASHOUT_NOT_FOUND, "There is no cash-out with this id.")
+    if cashout.status != CashOutStatus.OPEN:
+        raise Refused(k.CASHOUT_CLOSED, f"The cash-out is already {cashout.status}.")
+    # A second answer would fail in its block (cashout_closed); say so now instead.
+    if MempoolTx.objects.filter(
+        kind__in=("token_burn", "cashout_release"), payload__cashout_id=cashout_id
+    ).exists():
+        raise Refused(BURN_WAITING, "An answer to this cash-out is already waiting for its block.")
+    return cashout
+
+
+def cashout_confirm(*, cashout_id: str) -> Transaction:
+    """The issuer paid the holder off chain: burn the escrowed tokens under a new payout reference."""
+    cashout = _open_cashout(cashout_id)
+    payload = {
+        "cashout_id": cashout.cashout_id,
+        "owner": cashout.owner,
+        "amount": cashout.amount,
+        "reference": payment_reference(CASHOUT_PREFIX),
+    }
+    return _node_submit("token_burn", payload)
+
+
+def cashout_refuse(*, cashout_id: str, reason: str) -> Transaction:
+    """The issuer will not pay: the escrowed tokens go back to the holder's balance, with the reason."""
+    reason = _reason(reason)
+    cashout = _open_cashout(cashout_id)
+    payload = {"cashout_id": cashout.cashout_id, "owner": cashout.owner, "reason": reason}
+    return _node_submit("cashout_release", payload)
+
+
+def _reason(reason: str) -> str:
+    try:
+        return require_text(reason.strip(), "reason", k.REASON_MAX, required=True)
+    except LedgerError as exc:
+        raise Refused(exc.code, "Say why, in at most 200 characters of plain text.", "reason") from exc
+
+
+def _node_submit(kind: str, payload: dict) -> Transaction:
+    return transaction_sign_submit(key=node_signing_key(), kind=kind, payload=payload)
