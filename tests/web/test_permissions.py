@@ -12,7 +12,8 @@ from audit.models import ChainVerification
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from chain.models import MempoolTx
-from chain.services.wallets import wallet_submit
+from chain.services.signing import transaction_sign_submit
+from chain.services.wallets import wallet_key_open
 from governance import services as governance
 from governance.ledger import rules as governance_rules
 from tests.conftest import ROLES
@@ -128,7 +129,11 @@ MATRIX = [
 def world(committed_transfer, users, produce):
     """Block 1: home_malee's transfer; block 2: solar_somchai stakes; block 3: proposal #1
     (by solar_somchai); and a verification run a regulator started."""
-    wallet_submit(wallet=users["solar_somchai"].wallet, kind="stake_bond", payload={"amount": 1500 * TOKEN})
+    transaction_sign_submit(
+        key=wallet_key_open(users["solar_somchai"].wallet),
+        kind="stake_bond",
+        payload={"amount": 1500 * TOKEN},
+    )
     produce()
     governance.proposal_create(
         wallet=users["solar_somchai"].wallet,
