@@ -278,6 +278,11 @@ def apps_imported(app: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("app", sorted(APP_DEPENDENCIES))
+def test_no_app_has_an_import_loop(app):
+    assert import_cycle(internal_graph(app)) is None
+
+
+@pytest.mark.parametrize("app", sorted(APP_DEPENDENCIES))
 def test_each_app_imports_only_the_apps_below_it(app):
     imported = apps_imported(app)
 
