@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audit.ledger.verify import ChainReplay, StoredBlock, StoredTx, block_check
 from audit.models import AccountSnapshot, ChainVerification, VerificationStatus
+from chain import task_queue
 from chain.ledger.genesis import GenesisError, load_genesis
 from chain.models import Block, ChainHead, ChainTx
 
@@ -31,6 +32,10 @@ ABANDONED_AFTER = timedelta(minutes=10)
 ABANDONED = "Abandoned: no progress for 10 minutes (the worker stopped)."
 
 
+#: audit.tasks.verify_chain, which runs a queued verification.
+VERIFY_CHAIN_TASK = "audit.verify_chain"
+
+
 class VerificationRunning(Exception):
     """A verification is already queued or running: not a refused transaction, nothing to sign."""
 
@@ -40,8 +45,6 @@ def verification_start(*, user, replay: bool) -> ChainVerification:
 
     One at a time: a second start while one is queued or running is refused.
     """
-    from audit.tasks import verify_chain
-
     with transaction.atomic():
         # Serialises starts: the head row is the one every site has.
         head = ChainHead.objects.select_for_update().get()
@@ -57,7 +60,8 @@ def verification_start(*, user, replay: bool) -> ChainVerification:
         verification = ChainVerification.objects.create(
             started_by=user, replay=replay, target_height=head.height, progress_at=now
         )
-        transaction.on_commit(lambda: verify_chain.delay(verification.pk))
+        # By name, as chain.task_queue sends the chain's: audit.tasks calls this module.
+        transaction.on_commit(lambda: task_queue.task_send(VERIFY_CHAIN_TASK, args=(verification.pk,)))
     return verification
 
 

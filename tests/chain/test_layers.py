@@ -28,28 +28,42 @@ def modules_under(package: str) -> dict[str, Path]:
     return {module_name(path): path for path in sorted(root.rglob("*.py"))}
 
 
-def imported_modules(node: ast.AST, known: set[str]) -> set[str]:
-    """The modules ``node`` (an import statement) names: ``from p import m`` names p.m when
-    that is a module, else p."""
+def imported_modules(
+    node: ast.AST, known: set[str], importer: str = "", is_package: bool = False
+) -> set[str]:
+    """The modules ``node`` (an import statement in module ``importer``) names: ``from p import m``
+    names p.m when that is a module, else p. Relative imports are resolved against ``importer``."""
     if isinstance(node, ast.Import):
         return {alias.name for alias in node.names}
-    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-        named = {f"{node.module}.{alias.name}" for alias in node.names}
-        return (named & known) | ({node.module} if named - known else set())
-    return set()
+    if not isinstance(node, ast.ImportFrom):
+        return set()
+    module = node.module
+    if node.level:
+        if not importer:
+            return set()
+        base = importer if is_package else importer.rpartition(".")[0]
+        for _ in range(node.level - 1):
+            base = base.rpartition(".")[0]
+        module = f"{base}.{module}" if module else base
+    if not module:
+        return set()
+    named = {f"{module}.{alias.name}" for alias in node.names}
+    return (named & known) | ({module} if named - known else set())
 
 
 def import_graph(package: str) -> dict[str, set[str]]:
-    """Each module of ``package`` and the chain modules it imports, wherever in the file."""
-    known = set(modules_under("chain"))
+    """Each module of ``package`` and the modules of its app and of chain it imports, wherever in the file."""
+    app = package.split(".")[0]
+    known = set(modules_under("chain")) | set(modules_under(app))
     graph = {}
     for name, path in modules_under(package).items():
         tree = ast.parse(path.read_text(), filename=str(path))
+        is_package = path.name == "__init__.py"
         graph[name] = {
             target
             for node in ast.walk(tree)
-            for target in imported_modules(node, known)
-            if target.split(".")[0] == "chain"
+            for target in imported_modules(node, known, name, is_package)
+            if target.split(".")[0] in {"chain", app}
         }
     return graph
 
