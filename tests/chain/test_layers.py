@@ -287,6 +287,8 @@ def test_the_app_import_finder_finds_known_imports():
     """The checks above are only as good as this: settlement's core imports the meters' records."""
     assert "settlement/ledger/delivery.py" in apps_imported("settlement")["meters"]
     assert "protocol/__init__.py" in apps_imported("protocol")["settlement"]
+
+
 #: The apps. gridtokenx_site composes them (settings, URLs, ASGI, Celery) and localnet
 #: launches sites of them, so an app importing either would point the dependency back up.
 APPS = ("chain", "trading", "grid", "governance", "meters", "audit", "settlement", "protocol")
