@@ -23,7 +23,7 @@ import httpx
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
 from faults.nemesis import AppliedPhase, Phase
-from gridtokenx_site.testsite import DEMO_GENESIS, active_validators
+from localnet.genesis_files import DEMO_GENESIS, active_validators
 
 #: A phase shorter than this may well see no block even when healthy (a loaded machine's
 #: block time is a few seconds): its lack of progress is not listed as a stall.
@@ -104,18 +104,6 @@ class Verdict:
     recoveries_s: list[float] = field(default_factory=list)
     refusals: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
-
-    @property
-    def only_intake(self) -> bool:
-        """The only problems are issue 20's intake bug: acknowledged transactions their site
-        forgot (404), or holds pending forever behind a nonce that will never commit."""
-        intake = {
-            LOST_PROBLEM.format(count=len(self.lost)),
-            STUCK_PROBLEM.format(count=len(self.stuck)),
-            *(p for p in self.problems if p.startswith("one head, but transactions still pending")),
-        }
-        gaps_only = all(WAITS_ON_GAP in line for line in self.stuck)
-        return bool(self.problems) and set(self.problems) <= intake and gaps_only
 
     @property
     def safe(self) -> bool:
@@ -296,9 +284,7 @@ def _acknowledged(verdict: Verdict, http, sites, history) -> None:
         data = _get(http, f"{sites[site]}/api/v1/transactions/{tx_hash}/") or {}
         verdict.indeterminate[data.get("status", f"http_{data.get('status_code')}")] += 1
     if verdict.lost:
-        verdict.problems.append(
-            f"{len(verdict.lost)} acknowledged transactions LOST (404 at the acking site)"
-        )
+        verdict.problems.append(LOST_PROBLEM.format(count=len(verdict.lost)))
     if verdict.stuck:
         verdict.problems.append(STUCK_PROBLEM.format(count=len(verdict.stuck)))
     if any(reason == "no reason" for reason in verdict.dropped):

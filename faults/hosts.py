@@ -4,7 +4,8 @@
 in the root namespace (which keeps 10.A.B.254 on it, for the workload and the checker)
 and one namespace per active validator of the demo genesis, joined to the bridge by a
 veth pair and holding 10.A.B.k. In each namespace run the site's processes (daphne on
-127.0.0.1:SITE_PORT), a relay on 10.A.B.k:SITE_PORT (``faults.relay``) and forwarders
+127.0.0.1:SITE_PORT+k-1, started by ``localnet.launch_site`` under ``ip netns exec``), a
+relay on 10.A.B.k:SITE_PORT+k-1 (``faults.relay``) and forwarders
 that make PostgreSQL and Redis answer on the namespace's own 127.0.0.1 as they do on
 the root's: socat in the namespace to a unix socket, socat in the root namespace from
 it to the server. Sites therefore keep the URLs they always have, and only site-to-site
@@ -23,25 +24,17 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
-from gridtokenx_site.databases import database_drop
-from gridtokenx_site.processes import site_commands, stop_processes
-from gridtokenx_site.testsite import (
-    BASE_DIR,
-    DEFAULT_DB_URL,
-    DEMO_GENESIS,
-    LiveSite,
-    _launch,
-    _wait_up,
-    active_validators,
-    prepare_site,
-)
+from localnet import BASE_DIR
+from localnet.databases import DEFAULT_DATABASE_URL, database_drop
+from localnet.genesis_files import DEMO_GENESIS, active_validators
+from localnet.network import Site, launch_site, plan_network, prepare_sites, wait_up
+from localnet.processes import stop_processes
 
 STATE_DIR = Path(tempfile.gettempdir()) / "gtx-faults"
 SITE_PORT = 8400
@@ -61,7 +54,7 @@ def _quiet(*args: str) -> None:
 class Host:
     """One site and what surrounds it in its namespace."""
 
-    site: LiveSite
+    site: Site
     namespace: str
     address: str
     clock_offset_file: Path
@@ -196,67 +189,49 @@ class FaultNetwork:
         addresses = [f"{self.prefix}.{k + 1}" for k in range(len(names))]
         for k, address in enumerate(addresses):
             self._namespace(k, address)
-        peers = ",".join(f"{n}=http://{a}:{SITE_PORT}" for n, a in zip(names, addresses, strict=True))
-        allowed = ",".join(["127.0.0.1", "localhost", *addresses])
-
-        def prepare(validator: dict) -> dict:
-            run_dir = self.tmp / validator["name"].lower()
-            run_dir.mkdir(parents=True, exist_ok=True)
-            env = prepare_site(
-                run_dir,
-                genesis=self.genesis,
-                validator=validator["name"],
-                block_interval_ms=self.block_interval_ms,
-                extra_env={
-                    "GTX_NODE_TYPE": "authority" if validator.get("authority") else "validator",
-                    "GTX_PEER_URLS": peers,
-                    "ALLOWED_HOSTS": allowed,
-                },
-            )
-            self._record("databases", env["DATABASE_URL"])
-            return env
-
-        with ThreadPoolExecutor(max_workers=len(validators)) as pool:
-            envs = list(pool.map(prepare, validators))
-        for k, (validator, env, address) in enumerate(zip(validators, envs, addresses, strict=True)):
+        tag = uuid.uuid4().hex[:10]
+        sites = plan_network(
+            self.genesis,
+            base_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            run_dir=self.tmp,
+            names=names,
+            hosts=addresses,
+            bind_host="127.0.0.1",
+            ports=[SITE_PORT + k for k in range(len(names))],
+            database_prefix=f"gtx_live_{tag}",
+            queue_prefix=f"gtx-test-{tag}",
+            environ={
+                **os.environ,
+                "GTX_DEV": "1",
+                "GTX_TEST_FAST_HASHER": "1",
+                "ALLOWED_HOSTS": ",".join(["127.0.0.1", "localhost", *addresses]),
+            },
+            block_interval_ms=self.block_interval_ms,
+        )
+        for site in sites:
+            self._record("databases", site.database_url)
+        prepare_sites(sites, self.genesis, demo=True)
+        for k, site in enumerate(sites):
             namespace = self.resources["namespaces"][k]
             clock = self.state_dir / f"clock-{k}"
             clock.write_text("0\n")
-            env = {**env, "LD_PRELOAD": str(shim), "GTX_CLOCK_OFFSET_FILE": str(clock)}
-            run_dir = self.tmp / validator["name"].lower()
-            tag = env["GTX_CELERY_QUEUE"].removeprefix("gtx-test-")
-            commands = site_commands(
-                host="127.0.0.1",
-                port=SITE_PORT,
-                queue=env["GTX_CELERY_QUEUE"],
-                worker_name=tag,
-                beat_schedule=run_dir / "beat-schedule",
-            )
-            site = LiveSite(
-                f"http://{address}:{SITE_PORT}",
-                f"ws://{address}:{SITE_PORT}",
-                env,
-                env["DATABASE_URL"],
-                name=validator["name"],
-                public_key=validator["public_key"],
-                commands=[["ip", "netns", "exec", namespace, *cmd] for cmd in commands],
-                run_dir=run_dir,
-            )
-            host = Host(site, namespace, address, clock)
+            site.env.update({"LD_PRELOAD": str(shim), "GTX_CLOCK_OFFSET_FILE": str(clock)})
+            site.command_prefix = ["ip", "netns", "exec", namespace]
+            host = Host(site, namespace, site.host, clock)
             host.forwarders = [self._namespace_forwarder(namespace, *service) for service in services]
             host.relay = self._popen(
                 [
                     "ip",
                     *("netns", "exec", namespace, sys.executable, "-m", "faults.relay"),
-                    *("--listen", address, "--port", str(SITE_PORT), "--links", str(self.links_file)),
+                    *("--listen", site.host, "--port", str(site.port), "--links", str(self.links_file)),
                 ],
-                log=run_dir / "relay.log",
+                log=site.run_dir / "relay.log",
             )
             self.hosts.append(host)
         for host in self.hosts:
-            _launch(host.site)
+            launch_site(host.site)
         for host in self.hosts:
-            _wait_up(host.site, timeout=120)
+            wait_up(host.site, timeout=120)
 
     def _popen(self, command: list[str], *, log: Path | None = None) -> subprocess.Popen:
         output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps its copy
@@ -279,7 +254,7 @@ class FaultNetwork:
         """A unix socket per loopback service (PostgreSQL, Redis) the sites' URLs name."""
         services = []
         urls = {
-            "postgres": os.environ.get("DATABASE_URL", DEFAULT_DB_URL),
+            "postgres": os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
             "redis": os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
         }
         for label, url in urls.items():

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
-from gridtokenx_site.testsite import kill_site, restart_site
+from localnet.network import kill_site, restart_site
 
 #: Beyond the 5 s a block timestamp may run ahead of a site's clock (max_clock_drift_ms),
 #: within the 30 s a peer request's stamp may be off (peer_auth.MAX_SKEW_MS).

@@ -22,7 +22,7 @@ from faults.checker import Monitor, Verdict, balances, check
 from faults.hosts import FaultNetwork
 from faults.nemesis import Nemesis, schedule
 from faults.workload import History, account_addresses, start_clients
-from gridtokenx_site.testsite import DEMO_GENESIS, active_validators
+from localnet.genesis_files import DEMO_GENESIS, active_validators
 
 SHORT_PHASES = {"fault_s": (3.5, 5.5), "calm_s": (1.5, 3.0)}
 

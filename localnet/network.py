@@ -66,8 +66,13 @@ class Site:
     database_url: str
     run_dir: Path
     env: dict
+    #: The address peers and clients reach it at (its url).
     host: str = "127.0.0.1"
     public_key: str = ""
+    #: What daphne binds when not ``host`` (a relay in front of it carries ``host``).
+    bind_host: str | None = None
+    #: Put before `manage.py start`, e.g. ``ip netns exec NS`` (faults/hosts.py).
+    command_prefix: list[str] = field(default_factory=list)
     #: Beat's tick when set (tests run faster blocks); else the chain's block interval.
     block_interval_ms: int | None = None
     #: Its running `manage.py start`; replaced by ``restart_site``.
@@ -124,6 +129,8 @@ def plan_network(
     run_dir: Path = BASE_DIR / ".node",
     names: list[str] | None = None,
     host: str = "127.0.0.1",
+    hosts: list[str] | None = None,
+    bind_host: str | None = None,
     ports: list[int] | None = None,
     base_port: int | None = None,
     database_prefix: str | None = None,
@@ -134,6 +141,8 @@ def plan_network(
     """One Site per validator named in ``names`` (default: the active ones, in genesis order).
 
     Ports are ``ports``, else ``base_port`` upwards, else the validators' genesis urls.
+    Each site is reached at its entry of ``hosts`` (default: ``host`` for all), and
+    daphne binds ``bind_host`` when given (a relay in front of it holds the address).
     Databases are <database_prefix>_<validator> on the server ``base_url`` names
     (prefix default: its database's name); queues and channel prefixes
     <queue_prefix>-<validator>. Each site's environment is ``environ`` (default:
@@ -151,12 +160,13 @@ def plan_network(
             if base_port is None and genesis_port is None:
                 raise ValueError(f"{name} has no port in its genesis url: give a base port.")
             ports.append(base_port + index if base_port is not None else genesis_port)
+    hosts = hosts or [host] * len(names)
     if len(set(ports)) != len(ports):
         raise ValueError(f"Two sites would share a port: {ports}. Give a base port.")
     prefix = database_prefix or database_name(base_url)
     environ = dict(os.environ if environ is None else environ)
     sites = []
-    for index, (name, port) in enumerate(zip(names, ports, strict=True)):
+    for index, (name, site_host, port) in enumerate(zip(names, hosts, ports, strict=True)):
         slug = _slug(name)
         site_dir = Path(run_dir) / slug
         env = {
@@ -180,7 +190,8 @@ def plan_network(
                 database_url=env["DATABASE_URL"],
                 run_dir=site_dir,
                 env=env,
-                host=host,
+                host=site_host,
+                bind_host=bind_host,
                 public_key=validators[name]["public_key"],
                 block_interval_ms=block_interval_ms,
             )
@@ -245,13 +256,14 @@ def prepare_sites(sites: list[Site], genesis_path: str | Path, *, demo: bool, re
 def launch_site(site: Site, *, concurrency: int = 2, open_browser: bool = False) -> None:
     """Start the site's `manage.py start`, appending to its rotated log (``wait_up`` waits for it)."""
     cmd = [
+        *site.command_prefix,
         sys.executable,
         str(BASE_DIR / "manage.py"),
         "start",
         "--node-type",
         site.role,
         "--host",
-        site.host,
+        site.bind_host or site.host,
         "--port",
         str(site.port),
         "--concurrency",

@@ -135,6 +135,26 @@ def test_the_network_plan_has_one_site_per_active_validator(tmp_path):
     assert [s.port for s in moved] == [9200, 9201, 9202, 9203]
 
 
+def test_sites_behind_relays_are_reached_at_their_hosts_and_bind_another(tmp_path):
+    """faults/hosts.py: daphne on the namespace's loopback, peers and clients at its address."""
+    addresses = ["10.9.9.1", "10.9.9.2", "10.9.9.3", "10.9.9.4"]
+
+    sites = plan_network(
+        DEMO_GENESIS,
+        base_url="postgres://postgres@127.0.0.1:5432/gridtokenx",
+        hosts=addresses,
+        bind_host="127.0.0.1",
+        ports=[8400, 8401, 8402, 8403],
+        environ={},
+    )
+
+    assert [s.url for s in sites] == [f"http://{a}:{8400 + k}" for k, a in enumerate(addresses)]
+    assert {s.bind_host for s in sites} == {"127.0.0.1"}
+    assert sites[0].env["GTX_PEER_URLS"] == (
+        "MEA=http://10.9.9.2:8401,PEA=http://10.9.9.3:8402,SIAM_TRADERS=http://10.9.9.4:8403"
+    )
+
+
 # --- real processes ------------------------------------------------------------------
 
 
