@@ -13,7 +13,7 @@
   }
 
   function label(ms) {
-    return new Date(ms).toLocaleString("en-GB", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+    return window.GTX.time(ms, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
   }
 
   const common = {

@@ -20,7 +20,7 @@
   function hz(mhz) { return (mhz / 1000).toFixed(3); }
   function mw(kw) { return Math.round(kw / 1000).toLocaleString("en-US"); }
   function pct(ppm) { return (ppm / 10000).toFixed(1); }
-  function clock(ms) { return new Date(ms).toLocaleTimeString("en-GB"); }
+  function clock(ms) { return window.GTX.time(ms); }
   function readJSON(id) {
     const el = document.getElementById(id);
     try { return el ? JSON.parse(el.textContent) : null; } catch (e) { return null; }
@@ -165,7 +165,7 @@
     historyChart = new window.Chart(canvas, {
       type: "line",
       data: {
-        labels: points.map(function (p) { return new Date(p.bucket_ms).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" }); }),
+        labels: points.map(function (p) { return window.GTX.time(p.bucket_ms, { hour: "2-digit", minute: "2-digit" }); }),
         datasets: [
           { label: "Load", data: points.map(function (p) { return p.load_kw / 1000; }), borderColor: "#3b6fd6", borderWidth: 2, pointRadius: radius },
           { label: "Generation", data: points.map(function (p) { return p.generation_kw / 1000; }), borderColor: "#13806c", borderWidth: 2, pointRadius: radius },
@@ -192,7 +192,7 @@
       lastMinute = points.length ? Math.floor(points[points.length - 1].bucket_ms / 60000) : -1;
     }
     if (minute !== lastMinute) {
-      data.labels.push(new Date(minute * 60000).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" }));
+      data.labels.push(window.GTX.time(minute * 60000, { hour: "2-digit", minute: "2-digit" }));
       data.datasets.forEach(function (ds, i) { ds.data.push(values[i]); });
       lastMinute = minute;
     } else {

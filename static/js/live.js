@@ -48,8 +48,17 @@
     open();
   }
 
+  // Times in the site's zone (TIME_ZONE, on <body data-time-zone>), as the server renders
+  // them, whatever the browser's own zone: one rule for every time on a page.
+  function time(ms, options) {
+    const zone = document.body.dataset.timeZone || undefined;
+    const shown = options || { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    return new Date(ms).toLocaleString("en-GB", Object.assign({ timeZone: zone }, shown));
+  }
+
   window.GTX = window.GTX || {};
   window.GTX.live = { connect: connect, supported: "WebSocket" in window };
+  window.GTX.time = time;
 })();
 
 (function () {
@@ -82,27 +91,57 @@
     });
     document.querySelectorAll('[data-stat="tx-count"]').forEach(function (el) { addCount(el, msg.tx_count); });
     document.querySelectorAll('[data-stat="last-block"]').forEach(function (el) {
-      el.textContent = new Date(msg.timestamp_ms).toLocaleTimeString("en-GB");
+      el.textContent = window.GTX.time(msg.timestamp_ms);
     });
     const body = document.querySelector("tbody[data-live-blocks]");
-    if (body && !body.querySelector('[data-height="' + msg.height + '"]')) {
-      body.querySelectorAll("tr.empty-row").forEach(function (row) { row.remove(); });
-      body.prepend(blockRow(body, msg));
-      const max = parseInt(body.dataset.maxRows, 10) || 25;
-      while (body.rows.length > max) body.deleteRow(-1);
+    if (body) {
+      const newest = newestShown(body);
+      addBlockRow(body, msg);
+      // A block committed while the socket was not yet (or no longer) open never came as a
+      // message: a jump in height is filled from the API, so the list has no hole.
+      if (msg.height > newest + 1) fillGaps(body);
     }
     fire("chain-block", { height: msg.height, events: msg.events });
   }
 
+  function newestShown(body) {
+    let newest = 0;
+    body.querySelectorAll("tr[data-height]").forEach(function (row) {
+      newest = Math.max(newest, parseInt(row.dataset.height, 10) || 0);
+    });
+    return newest;
+  }
+
+  // Insert a block's row where its height belongs (newest first), once, and keep max rows.
+  function addBlockRow(body, block) {
+    if (body.querySelector('[data-height="' + block.height + '"]')) return;
+    body.querySelectorAll("tr.empty-row").forEach(function (row) { row.remove(); });
+    const older = Array.prototype.find.call(body.querySelectorAll("tr[data-height]"), function (row) {
+      return parseInt(row.dataset.height, 10) < block.height;
+    });
+    const max = parseInt(body.dataset.maxRows, 10) || 25;
+    if (!older && body.rows.length >= max) return; // older than everything a full list shows
+    body.insertBefore(blockRow(body, block), older || null);
+    while (body.rows.length > max) body.deleteRow(-1);
+  }
+
+  // The newest blocks from the REST API, merged in by height: what the page missed.
+  function fillGaps(body) {
+    const max = parseInt(body.dataset.maxRows, 10) || 25;
+    fetch("/api/v1/blocks/?limit=" + max, { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { results: [] }; })
+      .then(function (page) { (page.results || []).forEach(function (block) { addBlockRow(body, block); }); })
+      .catch(function () { /* the next block's message tries again */ });
+  }
+
   function blockRow(body, msg) {
     const href = body.dataset.blockUrl.replace(/\/0\/$/, "/" + msg.height + "/");
-    const when = new Date(msg.timestamp_ms);
     const row = document.createElement("tr");
     row.className = "new-row";
     row.dataset.height = msg.height;
     const cells = [
       link(href, "#" + msg.height),
-      timeCell(when),
+      timeCell(msg.timestamp_ms),
       text(String(msg.tx_count)),
       link(href, msg.hash.slice(0, 12) + "…", "mono", msg.hash),
     ];
@@ -124,10 +163,10 @@
     return a;
   }
 
-  function timeCell(when) {
+  function timeCell(ms) {
     const span = document.createElement("span");
-    span.appendChild(text(when.toLocaleTimeString("en-GB"), "time"));
-    const day = text(" " + when.toLocaleDateString("en-GB", { day: "numeric", month: "short" }), "small");
+    span.appendChild(text(window.GTX.time(ms), "time"));
+    const day = text(" " + window.GTX.time(ms, { day: "numeric", month: "short" }), "small");
     day.className = "muted";
     span.appendChild(day);
     return span;
@@ -142,6 +181,9 @@
   window.GTX.live.connect(path, {
     onOpen: function (reconnected) {
       setState("on", "Live updates: connected");
+      // Blocks committed between the page's render (or the last socket) and now.
+      const body = document.querySelector("tbody[data-live-blocks]");
+      if (body) fillGaps(body);
       if (reconnected) {
         fire("chain-block", { resync: true });
         fire("wallet-changed", { resync: true });

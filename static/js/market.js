@@ -58,7 +58,7 @@
   }
 
   function timeLabel(ms) {
-    return new Date(ms).toLocaleTimeString("en-GB");
+    return window.GTX.time(ms);
   }
 
   function drawChart() {
