@@ -20,7 +20,8 @@ class LatestKeyCache(Generic[V]):
     For values read from the committed state at one head: the key names that
     head (its block hash and state root) and whatever else the value depends
     on, so a new block invalidates it by changing the key. A test that edits
-    the tables behind the ledger's back, at the same head, calls ``clear``.
+    the tables behind the ledger's back, at the same head, calls ``forget``
+    (this process's memory only: no Redis or database is touched).
     """
 
     def __init__(self, compute: Callable[..., V]) -> None:
@@ -38,7 +39,7 @@ class LatestKeyCache(Generic[V]):
             self._entry = (key, value)
         return value
 
-    def clear(self) -> None:
+    def forget(self) -> None:
         self._entry = None
 
 

@@ -116,7 +116,7 @@ class ChainCollector:
             documentation = f"{key.replace('_', ' ').capitalize()} (the seed's ConsensusMetrics)."
             yield GaugeMetricFamily(f"gtx_{key}", documentation, value=consensus_figures[key])
         step = GaugeMetricFamily("gtx_consensus_step", "1 for the step consensus is in.", labels=["step"])
-        step.add_metric([selectors.consensus_status()["step"] or "waiting"], 1)
+        step.add_metric([status["step"]], 1)  # node_status read it once, above
         yield step
         head = selectors.chain_head()
         since = (datetime.now(UTC) - head.last_block_at).total_seconds() if head.last_block_at else 0

@@ -127,6 +127,10 @@ class Block(models.Model):
 
     class Meta:
         ordering = ["-height"]
+        indexes = [
+            # The blocks that took more than one round: what rounds_completed sums (selectors).
+            models.Index(fields=["round"], name="block_later_rounds", condition=Q(round__gt=0)),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.height}"

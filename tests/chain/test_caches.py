@@ -55,7 +55,7 @@ def test_a_per_process_value_is_made_again_in_a_forked_child():
 def test_the_validator_set_is_read_again_once_a_block_is_written(chain, produce):
     """A block is what changes the validators (governance, staking, jailing): the next head's
     key reads them again, as every step, check and intake then sees at once."""
-    selectors.head_validators_cache.clear()
+    selectors.head_validators_cache.forget()
     before = selectors.validator_set(ChainHead.objects.get())
     Validator.objects.filter(name="MEA").update(active=True)  # as if the block below had done it
     assert selectors.validator_set(ChainHead.objects.get()) is before, "same head: the value it read"
@@ -66,13 +66,13 @@ def test_the_validator_set_is_read_again_once_a_block_is_written(chain, produce)
 
     assert set(before.power) == {EGAT}
     assert set(after.power) == {EGAT, MEA}
-    selectors.head_validators_cache.clear()
+    selectors.head_validators_cache.forget()
 
 
 def test_the_peer_urls_of_a_step_are_keyed_by_this_nodes_key_too(chain, settings, tmp_path):
     Validator.objects.filter(name="MEA").update(active=True)
     head = ChainHead.objects.get()
-    peer_urls_cache.clear()
+    peer_urls_cache.forget()
     as_egat = peer_urls_cache.get(head.block_hash, head.state_root, EGAT)
 
     settings.GTX_NODE_KEY_FILE = str(tmp_path / "mea_key")
@@ -83,7 +83,7 @@ def test_the_peer_urls_of_a_step_are_keyed_by_this_nodes_key_too(chain, settings
     mea_url, egat_url = (Validator.objects.get(name=name).url.rstrip("/") for name in ("MEA", "EGAT"))
     assert mea_url in as_egat and egat_url not in as_egat
     assert egat_url in as_mea and mea_url not in as_mea
-    peer_urls_cache.clear()
+    peer_urls_cache.forget()
     node_signing_key.cache_clear()
 
 

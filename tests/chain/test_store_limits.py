@@ -78,7 +78,8 @@ def test_every_integer_column_of_the_ledger_holds_the_cores_range():
     ],
 )
 def test_a_value_too_long_for_its_column_is_refused_never_cut(chain, change):
-    """An explicit ``::varchar(64)`` cut ``<victim>\\n`` to ``<victim>`` and overwrote its row."""
+    """Issue 14: a cast to the column's 64-character type cut ``<victim>\\n`` to ``<victim>`` and
+    overwrote its row; now the write is refused whole and the core refuses it first."""
     from chain.ledger.state import Account
 
     victim_address = "ab" * 32

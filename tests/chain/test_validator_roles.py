@@ -61,9 +61,9 @@ def test_every_ledger_rule_treats_a_jailed_authority_alike(genesis, jailed):
 def jailed_in_the_database(chain, request):
     """EGAT (this site's node key) and MEA jailed, or not, in the committed validator table."""
     Validator.objects.filter(public_key__in=[address("EGAT"), address("MEA")]).update(jailed=request.param)
-    selectors.head_validators_cache.clear()  # the validators changed behind the ledger's back
+    selectors.head_validators_cache.forget()  # the validators changed behind the ledger's back
     yield request.param
-    selectors.head_validators_cache.clear()  # the validators changed behind the ledger's back
+    selectors.head_validators_cache.forget()  # the validators changed behind the ledger's back
 
 
 @pytest.mark.django_db

@@ -31,8 +31,8 @@ def two_validators(chain, settings, tmp_path):
     Returns (the proposer's key, this site's key).
     """
     Validator.objects.filter(name="MEA").update(active=True)
-    selectors.head_validators_cache.clear()  # the validators changed behind the ledger's back
-    consensus_step_module.peer_urls_cache.clear()
+    selectors.head_validators_cache.forget()  # the validators changed behind the ledger's back
+    consensus_step_module.peer_urls_cache.forget()
     head = ChainHead.objects.get()
     validators = selectors.validator_set(head)
     keys = {address_of(demo_key(name)): demo_key(name) for name in ("EGAT", "MEA")}
@@ -43,8 +43,8 @@ def two_validators(chain, settings, tmp_path):
     node_key_write(site)
     node_signing_key.cache_clear()
     yield proposer, site
-    selectors.head_validators_cache.clear()
-    consensus_step_module.peer_urls_cache.clear()
+    selectors.head_validators_cache.forget()
+    consensus_step_module.peer_urls_cache.forget()
     node_signing_key.cache_clear()
 
 

@@ -99,7 +99,7 @@ def test_a_proposal_for_another_hash_does_not_carry_the_block(chain, genuine):
 def test_a_proposal_signed_by_a_validator_that_is_not_the_rounds_proposer_is_refused(chain, genuine):
     Validator.objects.filter(name="MEA").update(active=True)
     Account.objects.filter(address=address_of(demo_key("MEA"))).update(staked=10**12)
-    selectors.head_validators_cache.clear()  # the validators changed behind the ledger's back
+    selectors.head_validators_cache.forget()  # the validators changed behind the ledger's back
     proposer = validator_set(ChainHead.objects.get()).proposer
     mea_round = next(r for r in range(200) if proposer(r) != EGAT)
     block = with_header(genuine, round=mea_round)  # EGAT's block, but MEA proposes that round
@@ -108,7 +108,7 @@ def test_a_proposal_signed_by_a_validator_that_is_not_the_rounds_proposer_is_ref
 
     assert by_egat.json()["error"]["code"] == "no_proposal"
     assert not ProposedBlock.objects.exists()
-    selectors.head_validators_cache.clear()  # the validators changed behind the ledger's back
+    selectors.head_validators_cache.forget()  # the validators changed behind the ledger's back
 
 
 def test_a_block_with_tx_hashes_its_header_does_not_commit_to_is_refused(chain, genuine):
