@@ -61,6 +61,17 @@ def test_on_a_phone_the_header_is_one_line_and_offline_the_app_opens_its_shell(l
                 viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
             )
             page = log_in(context, live_site, "home_malee")
+            # The biggest balance a wallet could hold still fits its card on one line.
+            page.eval_on_selector(
+                '[data-balance="tokens"]', "el => { el.firstChild.textContent = '9,007,199,254.740991 '; }"
+            )
+            fits = page.eval_on_selector(
+                '[data-balance="tokens"]',
+                "el => [getComputedStyle(el).whiteSpace, el.scrollWidth <= el.parentElement.clientWidth]",
+            )
+            assert fits == ["nowrap", True], fits
+            page.keyboard.press("Tab")
+            assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
             header = page.locator(".site-header nav").bounding_box()
             assert header["height"] < 64, header  # one line on a phone: the brand and Menu
             assert not page.get_by_role("link", name="Market").is_visible()
