@@ -88,7 +88,21 @@ def _book(slot, zone, **_) -> dict:
     if book["bids"] and book["asks"]:
         spread = book["asks"][0]["price_per_kwh"] - book["bids"][0]["price_per_kwh"]
     deepest = max((level["energy_wh"] for level in book["bids"] + book["asks"]), default=0)
-    return {"book": book, "deepest_wh": deepest, "spread": spread}
+    return {"book": book, "deepest_wh": deepest, "spread": spread, "depth": _cumulative_depth(book)}
+
+
+def _cumulative_depth(book: dict) -> dict:
+    """The depth chart's points, best price first on each side: [price per kWh, Wh at that price
+    or better], in integers (the chart divides for display only)."""
+
+    def running(levels):
+        total, points = 0, []
+        for level in levels:
+            total += level["energy_wh"]
+            points.append([level["price_per_kwh"], total])
+        return points
+
+    return {"bids": running(book["bids"]), "asks": running(book["asks"])}
 
 
 def _trades(slot, zone, **_) -> dict:
