@@ -28,6 +28,8 @@ from chain.services.consensus.stored import (
     proposed_blocks_to_relay,
     stored_message,
 )
+from chain.services.sync import blocks_follow as follow
+from chain.services.sync import followers_push as push
 from chain.services.sync import sync_from_peers
 from chain.store import churning_tables_vacuum
 
@@ -112,6 +114,27 @@ def consensus_resend() -> None:
     if messages:
         body = {"chain_id": head.chain_id, "messages": messages, "blocks": proposed}
         transport.post_to_all(list(peer_urls().values()), "/peer/v1/consensus/", body)
+
+
+@shared_task(name=task_queue.FOLLOW_TICK, ignore_result=True)
+def follow_tick() -> int:
+    """A follower's beat tick (instead of the consensus tick): pull whatever blocks the
+    validators have that no push brought, and keep its intake (held transactions, receipts)."""
+    applied = sync_from_peers()
+    intake_upkeep()
+    return applied
+
+
+@shared_task(name=task_queue.BLOCKS_FOLLOW, ignore_result=True)
+def blocks_follow(bodies: list) -> int:
+    """Blocks a validator pushed to this follower: verified and applied as sync applies them."""
+    return follow(bodies)
+
+
+@shared_task(name=task_queue.FOLLOWERS_PUSH, ignore_result=True)
+def followers_push(height: int) -> int:
+    """A block this validator proposed is committed: send it to the registered followers."""
+    return push(height)
 
 
 @shared_task(name=task_queue.SYNC, ignore_result=True)
