@@ -1,5 +1,5 @@
 """Start a whole local network: one site per active genesis validator, on this machine, and
-one follower site per validator record that is not active (the demo's ERC), unless --no-followers.
+one follower site per inactive validator named in --followers (`make run`: the ERC's).
 
 Each site has its own PostgreSQL database (on the server DATABASE_URL names,
 called <database>_<validator>), node key (<run dir>/<validator>/node_key, the
@@ -32,8 +32,8 @@ from localnet.processes import stop_processes
 
 class Command(BaseCommand):
     help = (
-        "Start a local network: one site per active genesis validator and one follower per "
-        "inactive one (Ctrl-C stops them all)."
+        "Start a local network: one site per active genesis validator, and a follower per "
+        "--followers name (Ctrl-C stops them all)."
     )
 
     def add_arguments(self, parser):
@@ -44,7 +44,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--reset", action="store_true", help="Drop and recreate every site's database.")
         parser.add_argument(
-            "--no-followers", action="store_true", help="Start no site for the inactive validators."
+            "--followers",
+            default="",
+            help="Comma-separated inactive genesis validators to start as follower sites (e.g. ERC).",
         )
         parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes per site.")
         parser.add_argument("--run-dir", default=str(BASE_DIR / ".node"), help="Node keys and logs.")
@@ -69,14 +71,16 @@ class Command(BaseCommand):
         run_dir,
         open_browser,
         demo,
-        no_followers,
+        followers,
         **options,
     ):
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per readiness poll
         base_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
         try:
-            genesis = load_genesis(genesis_config)
-            followers = [] if no_followers else [v["name"] for v in genesis.validators if not v["active"]]
+            known = {v["name"] for v in load_genesis(genesis_config).validators}
+            followers = [name.strip() for name in followers.split(",") if name.strip()]
+            if unknown := set(followers) - known:
+                raise CommandError(f"--followers: the genesis has no validator {sorted(unknown)}")
             sites = plan_network(
                 genesis_config,
                 base_url=base_url,
