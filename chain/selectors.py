@@ -98,7 +98,8 @@ def node_status() -> dict:
 
 def follower_lag(head: ChainHead) -> dict:
     """How far this follower is behind the validators: the highest head it heard of (a pushed
-    block, or a validator's status at its last pull), in heights and in block time."""
+    block, or a validator's status at its last pull), in heights and in block time (None
+    while it holds no block: there is no time of its own to count from)."""
     heard = validators_head() or {}
     validators_height = max(heard.get("height", 0), head.height)
     behind = validators_height - head.height
@@ -108,7 +109,7 @@ def follower_lag(head: ChainHead) -> dict:
     return {
         "validators_height": validators_height,
         "behind_heights": behind,
-        "behind_seconds": round(behind_ms / 1000, 1),
+        "behind_seconds": round(behind_ms / 1000, 1) if own_ms or not behind else None,
         "heard_at": datetime.fromtimestamp(heard_ms / 1000, tz=UTC).isoformat() if heard_ms else None,
     }
 

@@ -460,7 +460,9 @@ class StatusView(PublicRead):
                         ),
                         "behind_heights": serializers.IntegerField(),
                         "behind_seconds": serializers.FloatField(
-                            help_text="Block time between this site's head and the validators'."
+                            allow_null=True,
+                            help_text="Block time between this site's head and the validators' "
+                            "(null while it holds no block).",
                         ),
                         "heard_at": serializers.DateTimeField(allow_null=True),
                     },

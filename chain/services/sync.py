@@ -142,7 +142,7 @@ def sync_from_peers() -> int:
 def followers_push(height: int) -> int:
     """Send the committed block at ``height``, with its certificate, to every registered
     follower at once; how many took it (a follower that is down pulls when it is back)."""
-    urls = list(follower_urls().values())
+    urls = sorted(set(follower_urls().values()))
     blocks = blocks_for_peer(height, 1) if urls else []
     if not blocks:
         return 0
