@@ -97,6 +97,8 @@ def test_a_late_follower_catches_up_follows_and_forwards_its_users_transactions(
         tx = _transfer(chain_id, "wind_korat", 3)
         assert mea.post("/api/v1/transactions/", json=[tx.to_wire()]).status_code == 202
         erc.wait_for(lambda: _committed(erc, tx.hash), timeout=60)
+        # Validators pushed blocks to it (beat's pull is the backstop): daphne logged them.
+        assert '"POST /peer/v1/follow/" 200' in (erc.run_dir / "site.log").read_text()
 
         # A user at the follower: its intake admits the transfer and forwards it to the
         # validators, which commit it; the follower has it final too.
