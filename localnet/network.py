@@ -53,6 +53,8 @@ from localnet.genesis_files import (
 from localnet.logs import site_log
 from localnet.processes import stop_processes
 
+#: Where a test network says the validators it runs no site for are: no connection is made.
+NOWHERE = "http://127.0.0.1:0"
 #: Environment switches for demo extras that must run once per network, not once per site.
 DEMO_ONLY_FIRST = ("GTX_DEMO_", "GTX_METERS_DEMO")
 
@@ -344,9 +346,14 @@ def _test_plan(
     extra_env: dict | None,
     followers: list[str] | None = None,
 ) -> list[Site]:
-    """Sites on free ports with fresh databases and queues, fast hashing, faster blocks."""
+    """Sites on free ports with fresh databases and queues, fast hashing, faster blocks.
+
+    The genesis validators it runs no site for are at NOWHERE: their genesis urls
+    (127.0.0.1:8000-8004) may be `make run`'s sites, which a test's validators must not
+    push blocks to (the followers are every inactive validator record).
+    """
     tag = uuid.uuid4().hex[:10]
-    return plan_network(
+    sites = plan_network(
         genesis,
         base_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         run_dir=tmp,
@@ -358,6 +365,13 @@ def _test_plan(
         environ={**os.environ, "GTX_DEV": "1", "GTX_TEST_FAST_HASHER": "1", **(extra_env or {})},
         block_interval_ms=block_interval_ms,
     )
+    planned = {site.name for site in sites}
+    unplanned = [v["name"] for v in load_genesis(genesis).validators if v["name"] not in planned]
+    for site in sites:
+        site.env["GTX_PEER_URLS"] = ",".join(
+            filter(None, [site.env["GTX_PEER_URLS"], *(f"{name}={NOWHERE}" for name in unplanned)])
+        )
+    return sites
 
 
 def _start_planned(
