@@ -17,7 +17,7 @@ from chain.consensus.messages import message_wire
 from chain.models import ChainHead, ConsensusMessage, ConsensusState
 from chain.node import node_signing_key
 from chain.peers import peer_urls
-from chain.services.admission import intake_upkeep
+from chain.services.admission import intake_upkeep, waiting_forward_again
 from chain.services.consensus.evidence import evidence_report
 from chain.services.consensus.proposals import proposal_bodies_fetch as bodies_fetch
 from chain.services.consensus.step import consensus_step as step
@@ -119,9 +119,11 @@ def consensus_resend() -> None:
 @shared_task(name=task_queue.FOLLOW_TICK, ignore_result=True)
 def follow_tick() -> int:
     """A follower's beat tick (instead of the consensus tick): pull whatever blocks the
-    validators have that no push brought, and keep its intake (held transactions, receipts)."""
+    validators have that no push brought, keep its intake (held transactions, receipts), and
+    forward again its users' transactions that no block has brought back yet."""
     applied = sync_from_peers()
     intake_upkeep()
+    waiting_forward_again(ChainHead.objects.only("chain_id").get().chain_id)
     return applied
 
 

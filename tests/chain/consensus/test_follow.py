@@ -9,18 +9,23 @@ The tests' solo genesis has EGAT active; MEA, PEA, ERC and SIAM_TRADERS are regi
 import copy
 import json
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from chain import peer_api, task_queue
 from chain.consensus import peer_auth, transport
+from chain.consensus.transport import gossip_valid
 from chain.ledger.block import BlockHeader
 from chain.ledger.errors import LedgerError
-from chain.models import ChainHead, Validator
+from chain.ledger.tx import parse_transaction
+from chain.models import ChainHead, MempoolTx, Validator
 from chain.peers import follower_urls
 from chain.selectors import follower_lag, node_status
+from chain.services.admission import FORWARD_AGAIN_AFTER_S, waiting_forward_again
 from chain.services.sync import block_apply, blocks_follow, blocks_for_peer, followers_push
 from tests.chain.consensus.test_proposals import admitted
 from tests.chain.peer_client import peer_post
@@ -161,3 +166,22 @@ def test_a_push_past_a_gap_pulls_instead_and_the_status_says_how_far_behind(serv
     gap_ms = served[1]["header"]["timestamp_ms"] - served[0]["header"]["timestamp_ms"]
     assert (lag["behind_heights"], lag["behind_seconds"]) == (1, round(gap_ms / 1000, 1))
     assert blocks_follow(served) == 1 and ChainHead.objects.get().height == 2
+
+
+def test_a_followers_transactions_that_wait_are_forwarded_again(chain, follower_site):
+    """The first forward is sent once: a validator down then would leave them waiting for good."""
+    Validator.objects.filter(name="MEA").update(active=True)  # a validator to forward to
+    old, fresh = admitted("factory_rayong"), admitted("wind_korat")
+    MempoolTx.objects.filter(hash=parse_transaction(old).hash).update(
+        received_at=timezone.now() - timedelta(seconds=FORWARD_AGAIN_AFTER_S + 1)
+    )
+
+    forwarded = waiting_forward_again(chain.chain_id)
+
+    assert forwarded == 1
+    [(path, headers, body)] = _Capture.received
+    envelope = json.loads(body)
+    assert path == "/peer/v1/transactions/"
+    assert envelope["transactions"] == [old] and envelope["origin"] == headers["x-gtx-peer"]
+    assert gossip_valid(envelope, chain.chain_id, [parse_transaction(old).hash])
+    assert parse_transaction(fresh).hash not in body.decode()
