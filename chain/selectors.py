@@ -11,7 +11,7 @@ from django.db.models import Count, OuterRef, Subquery, Sum
 
 from chain.caches import LatestKeyCache
 from chain.consensus.machine import ValidatorSet
-from chain.consensus.transport import peers_up
+from chain.consensus.transport import peers_up, validators_head
 from chain.ledger.block import precommit_valid, validators_hash
 from chain.ledger.state import Account as AccountRecord
 from chain.ledger.state import Validator as ValidatorRecord
@@ -82,7 +82,7 @@ def node_status() -> dict:
         "node_address": me,
         "height": head.height,
         "round": consensus["round"],
-        "step": consensus["step"] or "waiting for transactions",
+        "step": "following" if settings.GTX_FOLLOWER else consensus["step"] or "waiting for transactions",
         "last_block_hash": head.block_hash,
         "last_block_at": head.last_block_at.isoformat() if head.last_block_at else None,
         "state_root": head.state_root,
@@ -92,6 +92,25 @@ def node_status() -> dict:
         "active_validators": len(active_validators()),
         "evidence": consensus["evidence"],
         "consensus_metrics": consensus_metrics(head),
+        "follower": follower_lag(head) if settings.GTX_FOLLOWER else None,
+    }
+
+
+def follower_lag(head: ChainHead) -> dict:
+    """How far this follower is behind the validators: the highest head it heard of (a pushed
+    block, or a validator's status at its last pull), in heights and in block time (None
+    while it holds no block: there is no time of its own to count from)."""
+    heard = validators_head() or {}
+    validators_height = max(heard.get("height", 0), head.height)
+    behind = validators_height - head.height
+    own_ms = int(head.last_block_at.timestamp() * 1000) if head.last_block_at else 0
+    behind_ms = max(0, heard.get("timestamp_ms", 0) - own_ms) if behind else 0
+    heard_ms = heard.get("heard_ms")
+    return {
+        "validators_height": validators_height,
+        "behind_heights": behind,
+        "behind_seconds": round(behind_ms / 1000, 1) if own_ms or not behind else None,
+        "heard_at": datetime.fromtimestamp(heard_ms / 1000, tz=UTC).isoformat() if heard_ms else None,
     }
 
 

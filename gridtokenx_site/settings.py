@@ -134,6 +134,7 @@ GTX_CONSENSUS_QUEUE_SUFFIX = "-consensus"
 CELERY_TASK_ROUTES = {
     "chain.vacuum_churning": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.proposal_bodies_fetch": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "chain.followers_push": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.*": {"queue": CELERY_TASK_DEFAULT_QUEUE + GTX_CONSENSUS_QUEUE_SUFFIX},
 }
 CELERY_TASK_IGNORE_RESULT = True
@@ -255,6 +256,9 @@ GTX_PEER_OPEN_READS = env.bool("GTX_PEER_OPEN_READS", default=True)
 GTX_PEER_RATE_PER_S = env.int("GTX_PEER_RATE_PER_S", default=500)
 GTX_PEER_OPEN_RATE_PER_S = env.int("GTX_PEER_OPEN_RATE_PER_S", default=50)
 GTX_PEER_REFUSED_RATE_PER_S = env.int("GTX_PEER_REFUSED_RATE_PER_S", default=20)
+# A follower (a registered node that does not vote: an inactive validator record) may gossip
+# its users' transactions and read, at this many requests a second.
+GTX_PEER_FOLLOWER_RATE_PER_S = env.int("GTX_PEER_FOLLOWER_RATE_PER_S", default=50)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -308,6 +312,9 @@ SPECTACULAR_SETTINGS = {
 GTX_GENESIS_PATH = env("GTX_GENESIS", default=str(BASE_DIR / "thai_market.toml"))
 GTX_NODE_KEY_FILE = env("GTX_NODE_KEY_FILE", default=str(BASE_DIR / ".node" / "node_key"))
 GTX_NODE_TYPE = env("GTX_NODE_TYPE", default="validator")
+# A follower (`start --node-type trader` or `observer`) follows the chain and serves its own
+# users, and never proposes or votes (docs/CONSENSUS.md, "Followers").
+GTX_FOLLOWER = GTX_NODE_TYPE == "follower"
 # The genesis validator this site runs as (`manage.py network` sets it; `init --validator` takes it).
 GTX_NODE_NAME = env("GTX_NODE_NAME", default="")
 
@@ -390,8 +397,9 @@ GTX_SITE_LOG_BACKUPS = env.int("GTX_SITE_LOG_BACKUPS", default=5)
 GTX_BLOCK_INTERVAL_S = env.int("GTX_BLOCK_INTERVAL_MS", default=1000) / 1000
 GTX_TICK_S = max(GTX_BLOCK_INTERVAL_S, 1.0)
 CELERY_BEAT_SCHEDULE = {
-    "consensus-tick": {
-        "task": "chain.consensus_tick",
+    # A follower's tick pulls blocks no push brought (chain.follow_tick); a validator's steps consensus.
+    "follow-tick" if GTX_FOLLOWER else "consensus-tick": {
+        "task": "chain.follow_tick" if GTX_FOLLOWER else "chain.consensus_tick",
         "schedule": GTX_TICK_S,
         "options": {"expires": 2 * GTX_TICK_S},
     },

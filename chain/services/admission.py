@@ -19,6 +19,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -31,6 +32,7 @@ from chain.ledger import errors
 from chain.ledger.errors import LedgerError
 from chain.ledger.kinds import get_kind
 from chain.ledger.tx import Transaction, parse_transaction
+from chain.models import MempoolTx
 from chain.node import node_signing_key
 from chain.peers import peer_urls
 from chain.services.mempool import (
@@ -41,6 +43,7 @@ from chain.services.mempool import (
     held_insert,
     held_senders,
     held_take_ready,
+    mempool_transactions,
     pending_views,
 )
 from chain.store import binary_cursor
@@ -286,6 +289,33 @@ def _gossip(chain_id: str, wires: list[dict], hashes: list[str]) -> None:
     if urls:
         envelope = transport.gossip_envelope(node_signing_key(), chain_id, wires, hashes)
         transport.post_to_all_later(urls, "/peer/v1/transactions/", envelope)
+
+
+#: A follower forwards again what its validators have not committed after this many seconds
+#: (the first forward may have met a validator down or busy: it is sent once, not retried).
+FORWARD_AGAIN_AFTER_S = 5
+
+
+def waiting_forward_again(chain_id: str) -> int:
+    """At a follower, beat's tick: gossip again, in one request, the transactions (at most
+    MAX_BATCH, oldest first) that waited in its mempool over FORWARD_AGAIN_AFTER_S; how many.
+    Validators admit each once (``skip_known``): a copy they hold costs them a lookup."""
+    cutoff = timezone.now() - timedelta(seconds=FORWARD_AGAIN_AFTER_S)
+    hashes = list(
+        MempoolTx.objects.filter(received_at__lt=cutoff)
+        .order_by("id")
+        .values_list("hash", flat=True)[:MAX_BATCH]
+    )
+    urls = list(peer_urls().values())
+    if not (hashes and urls):
+        return 0
+    held = mempool_transactions(chain_id, hashes)
+    txs = sorted(held.values(), key=lambda tx: (tx.sender, tx.nonce))
+    envelope = transport.gossip_envelope(
+        node_signing_key(), chain_id, [tx.to_wire() for tx in txs], [tx.hash for tx in txs]
+    )
+    transport.post_to_all(urls, "/peer/v1/transactions/", envelope)
+    return len(txs)
 
 
 def _finalize_rate(height: int) -> float | None:
