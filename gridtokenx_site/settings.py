@@ -300,6 +300,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI would otherwise send the schema to an online validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several models have a "status": each choice set gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "TopUpStatusEnum": "treasury.models.TopUpStatus",
+        "CashOutStatusEnum": "treasury.models.CashOutStatus",
+        "TopUpAskedStatusEnum": "treasury.models.TopUpAskedStatus",
+    },
     # The served schema names this chain's zones and slot length (Schemathesis holds the API to it).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
