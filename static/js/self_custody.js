@@ -341,7 +341,7 @@ function setUpWallet(panel) {
           button.disabled = false;
         }
       });
-      item.append(order.side + " " + (order.remaining_wh / 1000) + " kWh at " + (order.price_per_kwh / 1e6) + " ", button);
+      item.append(order.side + " " + (order.remaining_wh / 1000) + " kWh at " + (order.price_per_kwh / 1e6) + " GTX/kWh ", button);
       list.append(item);
     });
   }
