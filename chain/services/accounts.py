@@ -26,7 +26,7 @@ from chain.ledger.encoding import canonical_json
 from chain.ledger.errors import Refused
 from chain.ledger.fields import is_signature_hex
 from chain.ledger.keys import is_address, verify
-from chain.models import Role, Wallet
+from chain.models import Role, Wallet, WalletKeyEvent
 from chain.services.rate_limits import rate_parse, window_count, window_hit
 from chain.services.wallets import wallet_create, wallet_link_self_custody
 
@@ -150,10 +150,19 @@ def self_custody_link_message(
 
 
 def user_signup_self_custody(
-    *, username: str, password: str, role: str, region: str, address: str, signature: str, message: bytes
+    *,
+    username: str,
+    password: str,
+    role: str,
+    region: str,
+    address: str,
+    signature: str,
+    message: bytes,
+    client_ip: str | None,
 ) -> Wallet:
     """A new user whose wallet key stays in their browser: ``signature`` over ``message``
-    (self_custody_link_message) must verify under ``address``. Nothing is created otherwise."""
+    (self_custody_link_message) must verify under ``address``. Nothing is created otherwise;
+    the link goes into the key audit trail (WalletKeyEvent)."""
     if role not in SIGNUP_ROLES:
         raise ValueError(f"{role!r} is not a sign-up role")
     if not is_address(address) or not is_signature_hex(signature) or not verify(address, message, signature):
@@ -170,9 +179,13 @@ def user_signup_self_custody(
             raise UsernameTaken(username) from None
         try:
             with transaction.atomic():
-                return wallet_link_self_custody(user=user, role=role, region=region, address=address)
+                wallet = wallet_link_self_custody(user=user, role=role, region=region, address=address)
         except IntegrityError:
             raise Refused(ADDRESS_TAKEN, "Another user of this site already holds this address.") from None
+        WalletKeyEvent.objects.create(
+            user=user, action=WalletKeyEvent.Action.LINKED, address=address, client_ip=client_ip or None
+        )
+        return wallet
 
 
 class UsernameTaken(Exception):

@@ -145,6 +145,7 @@ def signup_self_custody(request):
                 address=data["address"],
                 signature=data["signature"],
                 message=message,
+                client_ip=client_ip(request),
             )
         except TooManyAttempts as exc:
             form.add_error(None, too_many_attempts_error(exc))

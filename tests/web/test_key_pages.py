@@ -261,6 +261,8 @@ def test_self_custody_sign_up_stores_only_the_address(chain):
     assert 'id="self-custody"' in page and "self_custody.js" in page
     assert 'id="form-transfer"' not in page  # nothing here signs for this wallet
     assert LINK_CHALLENGE_SESSION_KEY not in client.session
+    event = WalletKeyEvent.objects.get()
+    assert (event.action, event.address, event.user_id) == ("linked", address_of(key), wallet.user_id)
 
 
 def test_a_signature_over_an_old_challenge_does_not_link(chain):

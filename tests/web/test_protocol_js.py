@@ -14,7 +14,7 @@ from pathlib import Path
 from chain.ledger.encoding import MAX_SAFE_INTEGER, canonical_json
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import Transaction
-from chain.services.accounts import self_custody_link_message
+from chain.services.accounts import LINK_DOMAIN, self_custody_link_message
 
 MODULE = Path(__file__).resolve().parents[2] / "static/js/gtx_protocol.js"
 SENDER = "ab" * 32
@@ -152,3 +152,13 @@ def test_the_browser_turns_typed_decimals_into_exact_units():
         None,
         None,
     ]
+
+
+def test_the_protocol_document_says_what_the_encoders_do():
+    """§2 once said U+007F is not escaped (a client following it got bad_signature); §3 and
+    §4.1 give the link message's tag as the site has it."""
+    doc = (MODULE.parents[2] / "docs/PROTOCOL.md").read_text()
+    assert canonical_json("\x7f") == b'"\\u007f"'
+    assert "it is escaped too (`\\u007f`)" in doc
+    assert "U+007F are not escaped" not in doc
+    assert f"| `GRIDTOKENX/LINK/V1\\n` | `{LINK_DOMAIN.hex()}` |" in doc
