@@ -179,8 +179,10 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/pico", BASE_DIR / "node_modules/@picocss/pico/css"),
     ("vendor/chartjs", BASE_DIR / "node_modules/chart.js/dist"),
-    # An ES module without dependencies: the self-custody wallet imports it as it is.
+    # ES modules without dependencies: the self-custody wallet imports them as they are.
     ("vendor/noble-ed25519", BASE_DIR / "node_modules/@noble/ed25519"),
+    ("vendor/noble-hashes", BASE_DIR / "node_modules/@noble/hashes"),
+    ("vendor/noble-ciphers", BASE_DIR / "node_modules/@noble/ciphers"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

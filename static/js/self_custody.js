@@ -18,6 +18,7 @@ import {
   linkMessageBytes,
   txSigningBytes,
 } from "./gtx_protocol.js";
+import { backupEncode, backupOpen, MAX_BACKUP_BYTES } from "./key_backup.js";
 
 const TOKEN_DECIMALS = 6;
 const WH_DECIMALS = 3; // energy is typed in kWh, signed in Wh
@@ -26,7 +27,6 @@ const POLL_GIVE_UP_MS = 120000;
 const LOCAL_PREFIX = "gtx-self-custody-key:";
 const DB_NAME = "gridtokenx";
 const DB_STORE = "keys";
-const KEY_FILE_FORMAT = "gridtokenx-self-custody-key";
 
 // --- where the key is kept ---------------------------------------------------------------
 
@@ -79,10 +79,6 @@ function download(filename, text) {
   link.click();
   link.remove();
   setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
-}
-
-function keyFileText(address, seed) {
-  return JSON.stringify({ format: KEY_FILE_FORMAT, version: 1, address: address, seed: bytesToHex(seed) }, null, 2) + "\n";
 }
 
 // --- sign-up -----------------------------------------------------------------------------
@@ -175,27 +171,42 @@ function setUpWallet(panel) {
     ready(seed !== null);
   }
 
-  document.getElementById("sc-key-save").addEventListener("click", function () {
-    download("gridtokenx-key-" + address.slice(0, 12) + ".json", keyFileText(address, seed));
-  });
-
-  document.getElementById("sc-key-file").addEventListener("change", async function (event) {
-    const error = document.getElementById("sc-key-error");
+  // A key file is the site's backup format (key_backup.js): encrypted, never the seed in clear.
+  document.getElementById("sc-key-save").addEventListener("click", async function (event) {
+    const error = document.getElementById("sc-save-error");
+    const passphrase = document.getElementById("sc-save-passphrase");
     error.textContent = "";
+    event.target.setAttribute("aria-busy", "true");
     try {
-      const file = event.target.files[0];
-      if (!file || file.size > 1024) throw new Error("That is not a key file of this site.");
-      const doc = JSON.parse(await file.text());
-      if (doc.format !== KEY_FILE_FORMAT || doc.address !== address || !/^[0-9a-f]{64}$/.test(doc.seed)) {
-        throw new Error("That key file is not the key of this wallet.");
-      }
-      if (bytesToHex(await ed.getPublicKeyAsync(hexToBytes(doc.seed))) !== address) {
-        throw new Error("The key in that file does not match its address.");
-      }
-      await keyStore(address, doc.seed, "indexeddb");
-      await showKey();
+      download("gridtokenx-wallet-" + address.slice(0, 12) + ".json", await backupEncode(seed, address, passphrase.value));
+      passphrase.value = "";
     } catch (e) {
       error.textContent = e.message;
+    } finally {
+      event.target.removeAttribute("aria-busy");
+    }
+  });
+
+  document.getElementById("sc-key-load-button").addEventListener("click", async function (event) {
+    const error = document.getElementById("sc-key-error");
+    error.textContent = "";
+    event.target.setAttribute("aria-busy", "true");
+    try {
+      const file = document.getElementById("sc-key-file").files[0];
+      if (!file) throw new Error("Choose your key file first.");
+      if (file.size > MAX_BACKUP_BYTES) throw new Error("A wallet backup is at most " + MAX_BACKUP_BYTES + " bytes.");
+      const opened = await backupOpen(await file.text(), document.getElementById("sc-load-passphrase").value);
+      if (opened.address !== address) throw new Error("That file holds the key of another wallet.");
+      if (bytesToHex(await ed.getPublicKeyAsync(opened.seed)) !== address) {
+        throw new Error("The key in that file is not the key of its address.");
+      }
+      await keyStore(address, bytesToHex(opened.seed), "indexeddb");
+      await showKey();
+      await refreshOrders();
+    } catch (e) {
+      error.textContent = e.message;
+    } finally {
+      event.target.removeAttribute("aria-busy");
     }
   });
 
