@@ -348,3 +348,19 @@ def test_a_self_custody_wallet_has_no_key_to_export_and_cannot_use_site_signing(
     assert response.status_code == 400
     assert "Your key is in your browser" in response.content.decode()
     assert client.post("/wallet/transfer/submit/", {}).status_code == 403
+
+
+def test_a_self_custody_holder_tops_up_but_signs_cash_outs_themselves(chain):
+    """The issuer signs a top-up's mint, so the site can take the request; a cash-out is the
+    holder's own transaction, which only their browser or client can sign."""
+    from treasury.models import TopUpRequest
+
+    client = a_client()
+    self_custody_signup(client, new_signing_key())
+    page = client.get("/treasury/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'id="cashout-self-custody"' in body and 'id="form-cashout"' not in body
+    assert client.post("/treasury/topup/", {"amount": "20"}).status_code == 302
+    assert TopUpRequest.objects.filter(user__username="keeper").count() == 1
+    assert client.post("/treasury/cashout/", {"amount": "1"}).status_code == 403
