@@ -26,7 +26,7 @@ from nacl.secret import Aead
 from nacl.utils import random
 
 from chain.client_address import client_ip
-from chain.ledger.errors import MALFORMED, LedgerError, Refused
+from chain.ledger.errors import LedgerError, Refused
 from chain.ledger.keys import address_of, is_address, signing_key_from_seed
 from chain.ledger.wire import json_decode
 from chain.models import Account, Custody, HeldTx, MempoolTx, Wallet, WalletKeyEvent
@@ -52,7 +52,7 @@ MAX_PASSPHRASE_CHARS = 1024
 MIN_PASSPHRASE_CHARS = 12
 ASSOCIATED_DATA = b"GRIDTOKENX/WALLET-BACKUP/V1\n"
 
-# Refusal codes (the tests import them) and the form field each belongs to.
+# Refusal codes (the tests import them); each Refused names its form field where one is at fault.
 WRONG_PASSWORD = "wrong_password"  # noqa: S105 (an error code)
 WRONG_PASSPHRASE = "wrong_passphrase"  # noqa: S105
 WEAK_PASSPHRASE = "weak_passphrase"  # noqa: S105
@@ -63,14 +63,6 @@ ALREADY_YOURS = "already_yours"
 WALLET_IN_USE = "wallet_in_use"
 NO_KEY_HERE = "no_key_here"
 TOO_MANY = "too_many_attempts"
-FIELD_OF_CODE = {
-    WRONG_PASSWORD: "password",
-    WRONG_PASSPHRASE: "passphrase",
-    WEAK_PASSPHRASE: "passphrase",
-    BAD_BACKUP: "backup",
-    TOO_LARGE: "backup",
-    MALFORMED: "backup",
-}
 
 _HEX = re.compile(r"[0-9a-f]+")
 

@@ -51,8 +51,7 @@ def _refuse(form, exc: Refused | TooManyAttempts) -> int:
     if isinstance(exc, TooManyAttempts):
         form.add_error(None, too_many_attempts_error(exc))
         return 429
-    field = key_backup.FIELD_OF_CODE.get(exc.code, exc.field)
-    form.add_error(field if field in form.fields else None, exc.message)
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     return 400
 
 
