@@ -159,6 +159,9 @@ if env.bool("GTX_TEST_FAST_HASHER", default=False):
 # (each costs a core for a fraction of a second: more are answered 429 at once).
 GTX_LOGIN_FAILURE_RATE = env("GTX_LOGIN_FAILURE_RATE", default="20/h")
 GTX_SIGNUP_RATE = env("GTX_SIGNUP_RATE", default="5/h")
+# Wallet key backup exports and imports per person (each runs argon2id on a passphrase or checks
+# a password): chain.services.key_backup.
+GTX_KEY_BACKUP_RATE = env("GTX_KEY_BACKUP_RATE", default="10/h")
 GTX_SIGNUP_SITE_RATE = env("GTX_SIGNUP_SITE_RATE", default="100/h")
 GTX_PASSWORD_HASHES_AT_ONCE = env.int("GTX_PASSWORD_HASHES_AT_ONCE", default=1)
 LOGIN_URL = "login"
@@ -177,6 +180,10 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/pico", BASE_DIR / "node_modules/@picocss/pico/css"),
     ("vendor/chartjs", BASE_DIR / "node_modules/chart.js/dist"),
+    # ES modules without dependencies: the self-custody wallet imports them as they are.
+    ("vendor/noble-ed25519", BASE_DIR / "node_modules/@noble/ed25519"),
+    ("vendor/noble-hashes", BASE_DIR / "node_modules/@noble/hashes"),
+    ("vendor/noble-ciphers", BASE_DIR / "node_modules/@noble/ciphers"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

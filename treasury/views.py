@@ -17,7 +17,13 @@ from django.views.decorators.http import require_POST
 from chain import selectors as chain_selectors
 from chain.ledger.errors import Refused
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
-from chain.views.access import STAFF, reads_everything_required, transacting_user_required, user_role
+from chain.views.access import (
+    STAFF,
+    reads_everything_required,
+    trading_wallet_required,
+    transacting_user_required,
+    user_role,
+)
 from treasury import selectors, services
 from treasury.forms import CashOutForm, RefusalForm, TopUpForm
 
@@ -75,13 +81,13 @@ def _holder_page(request, status=200, **forms):
 
 
 @login_required
-@transacting_user_required
+@trading_wallet_required  # a self-custody holder tops up too: the issuer signs the mint
 def holder_page(request):
     return _holder_page(request)
 
 
 @login_required
-@transacting_user_required
+@trading_wallet_required
 @require_POST
 def topup_request(request):
     params = selectors.treasury_params()

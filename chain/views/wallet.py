@@ -20,6 +20,7 @@ from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
 from chain.views.access import (
     account_owners,
+    holds_trading_wallet,
     may_transact,
     reads_everything_required,
     transacting_user_required,
@@ -54,6 +55,10 @@ def _wallet_context(request, wallet, *, own: bool) -> dict:
         "owners": account_owners(request, (p for tx in history for p in tx.parties)),
         "unbonding_blocks": selectors.chain_head().params["unbonding_blocks"],
         "live_event": OWN_WALLET_EVENT if own else ANY_BLOCK_EVENT,
+        # The owner of a self-custody wallet signs here in the browser (static/js/self_custody.js).
+        "self_custody": own and wallet.self_custody and holds_trading_wallet(request.user),
+        "chain_id": selectors.chain_head().chain_id,
+        "regions": selectors.chain_regions(),
         "part_url": request.path,
     }
 

@@ -94,6 +94,15 @@ MATRIX = [
     ("POST", "/wallet/transfer/check/?field=amount", WALLET_FORM, (302, 200, 200, 200, 403, 403)),
     ("POST", "/wallet/stake_bond/submit/", WALLET_FORM, (302, 302, 302, 302, 403, 403)),
     ("GET", "/wallet/transfer/submit/", None, (302, 405, 405, 405, 403, 403)),
+    # Key backups: for whoever holds a consumer's or producer's wallet. An empty form is refused (400).
+    ("GET", "/wallet/key/", None, (302, 200, 200, 200, 403, 403)),
+    ("POST", "/wallet/key/export/", {}, (302, 400, 400, 400, 403, 403)),
+    ("POST", "/wallet/key/import/", {}, (302, 400, 400, 400, 403, 403)),
+    ("GET", "/wallet/key/export/", None, (302, 405, 405, 405, 403, 403)),
+    ("GET", "/wallet/key/import/", None, (302, 405, 405, 405, 403, 403)),
+    # Self-custody sign-up: for people not logged in; the others go to their wallet.
+    ("GET", "/accounts/signup/self-custody/", None, (200, 302, 302, 302, 302, 302)),
+    ("POST", "/accounts/signup/self-custody/", {}, (400, 302, 302, 302, 302, 302)),
     ("GET", "/admin/", None, (302, 302, 302, 302, 302, 200)),
     # Meter requests: producers ask (at EGAT's site, which is no region's utility, the request comes
     # back refused: 400); only a utility's staff decide (tests/meters/test_requests.py at MEA's site).
