@@ -31,6 +31,10 @@
     const box = document.createElement("div");
     box.className = "toast toast-" + (source.dataset.tone || "info");
     if (source.dataset.tx) {
+      // One notification per transaction: its newest state replaces the one before.
+      toasts.querySelectorAll(".toast").forEach(function (old) {
+        if (old.dataset.tx === source.dataset.tx) old.remove();
+      });
       box.dataset.tx = source.dataset.tx;
       box.dataset.txState = source.dataset.txState;
     }
