@@ -8,6 +8,8 @@ live.js fires ``wallet-changed``: a block touched the account, or a transaction 
 was dropped (chain.events.transactions_dropped). One mechanism for every kind, no polling.
 """
 
+from urllib.parse import urlsplit
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
@@ -31,6 +33,9 @@ def activity(request):
         return render(request, "chain/wallet/none.html")
     part = request.GET.get("part")
     if part == "tray":
+        if request.htmx and urlsplit(request.htmx.current_url or "").path == request.path:
+            # The tray of the activity page itself: what the page lists is seen, not new.
+            wallet_activity_seen(wallet=wallet, seen_id=selectors.activity_latest_id())
         return render(request, "chain/activity/_tray.html", tray_context(request))
     address = wallet.address
     context = {

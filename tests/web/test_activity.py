@@ -195,3 +195,18 @@ def test_an_order_cancel_and_expiry_are_in_the_feed(malee, users, produce):
 def test_the_tray_is_for_people_with_a_wallet(client_as):
     assert 'id="activity-tray"' in client_as("consumer").get("/").content.decode()
     assert 'id="activity-tray"' not in client_as("anonymous").get("/").content.decode()
+
+
+def test_the_tray_of_the_activity_page_itself_counts_nothing_new(client_as, users, produce):
+    slot = market.slots_open(count=2)[1]
+    order_place(wallet=users["solar_somchai"].wallet, **sell(slot))
+    produce()
+    seller = client_as("producer")
+    seller.get("/activity/")
+    order_place(wallet=users["home_malee"].wallet, **buy(slot))
+    produce()  # a fill while the seller's activity page is open
+
+    elsewhere = {**HTMX, "HTTP_HX_CURRENT_URL": "http://testserver/wallet/"}
+    assert 'data-unseen="1"' in seller.get("/activity/?part=tray", **elsewhere).content.decode()
+    on_the_page = {**HTMX, "HTTP_HX_CURRENT_URL": "http://testserver/activity/"}
+    assert "data-unseen" not in seller.get("/activity/?part=tray", **on_the_page).content.decode()
