@@ -24,6 +24,7 @@ def test_a_vote_is_pending_then_included_and_the_decision_is_in_every_feed(
     assert response.status_code == 200 and "signed and sent" in response.content.decode()
     [vote] = MempoolTx.objects.filter(kind="governance_vote")
     assert state_of(somchai, vote.hash) == "pending"
+    assert "“yes”" in somchai.get("/activity/?part=transactions").content.decode()
     assert "Vote signed and sent: pending" in somchai.get("/activity/?part=tray").content.decode()
 
     block = tick()
