@@ -257,10 +257,40 @@ class DroppedTx(models.Model):
     dropped_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["dropped_at"], name="dropped_at")]
+        indexes = [
+            models.Index(fields=["dropped_at"], name="dropped_at"),
+            # A person's recent receipts, for the state of their transactions (every page's header).
+            models.Index(fields=["sender", "-dropped_at"], name="dropped_sender_at"),
+        ]
 
     def __str__(self) -> str:
         return self.hash
+
+
+class LedgerEvent(models.Model):
+    """A ledger event of a committed block that concerns accounts (chain.events.FEED_EVENT_TYPES):
+    what a person's activity feed lists. Written with the block, in its database transaction.
+
+    ``parties`` is ``[chain.events.EVERYONE]`` for an event every feed shows (a proposal decided).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    height = models.BigIntegerField()
+    #: Its place among the block's events: block order, as every site emits them.
+    position = models.IntegerField()
+    type = models.CharField(max_length=40)
+    parties = ArrayField(models.CharField(max_length=64))
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["height", "position"], name="ledgerevent_height_position")
+        ]
+        indexes = [GinIndex(fields=["parties"], name="ledgerevent_parties_gin")]
+
+    def __str__(self) -> str:
+        return f"{self.type} @{self.height}"
 
 
 class Role(models.TextChoices):
@@ -292,6 +322,9 @@ class Wallet(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CONSUMER)
     region = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    #: The newest LedgerEvent id the person had when they last opened their activity feed:
+    #: the header's badge counts what came after it.
+    activity_seen_id = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

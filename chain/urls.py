@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from chain.views import accounts, explorer, keys, pages, wallet
+from chain.views import accounts, activity, explorer, keys, pages, wallet
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -24,6 +24,7 @@ urlpatterns = [
     path("wallet/<str:kind>/check/", wallet.wallet_check, name="wallet-check"),
     path("wallets/", wallet.wallet_list, name="wallet-list"),
     path("wallets/<str:username>/", wallet.wallet_of_user, name="wallet-of-user"),
+    path("activity/", activity.activity, name="activity"),
     # explorer
     path("explorer/", explorer.explorer, name="explorer"),
     path("explorer/search/", explorer.search, name="explorer-search"),

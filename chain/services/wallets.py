@@ -108,3 +108,12 @@ def wallets_reseal() -> int:
         moved += len(batch)
         if len(batch) < RESEAL_BATCH:
             return moved
+
+
+def wallet_activity_seen(*, wallet: Wallet, seen_id: int) -> None:
+    """The person opened their activity feed up to event ``seen_id``: the badge counts from there.
+
+    Never moves back (an older tab opened later must not bring old events back as new).
+    """
+    Wallet.objects.filter(pk=wallet.pk, activity_seen_id__lt=seen_id).update(activity_seen_id=seen_id)
+    wallet.activity_seen_id = max(wallet.activity_seen_id, seen_id)
