@@ -1,8 +1,11 @@
 """gtxclient against a real site over HTTP: submit, follow to final, refusals, holds that end dropped."""
 
+import runpy
+
 import pytest
 
 import gtxclient
+from localnet import BASE_DIR
 
 pytestmark = pytest.mark.live
 
@@ -66,3 +69,13 @@ def test_no_answer_is_unanswered_not_refused():
     with pytest.raises(gtxclient.Unanswered):
         site.status()
     assert gtxclient.Network([site.url]).statuses("ab" * 32) == {site.url: None}
+
+
+def test_the_documented_example_runs(live_site):
+    """docs/CLIENT.md's example, against one site: the transfer is final and paid."""
+    example = runpy.run_path(str(BASE_DIR / "docs" / "client_example.py"))
+
+    result = example["send_and_follow"]([live_site.url], sender="factory_rayong")
+
+    assert result["ok"] is True
+    assert result["balance_after"] == result["balance_before"] - 2_500_000
