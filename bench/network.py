@@ -43,11 +43,10 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from bench.ledger import _cpu_seconds, _env_int, _latency_figures
+from bench.ledger import _cpu_seconds, _env_int, _latency_figures, offer_batch
 from bench.limits import signature_limit, verify_seconds
-from chain.ledger.genesis import demo_key, load_genesis
-from chain.ledger.keys import address_of
-from chain.ledger.tx import sign_transaction
+from chain.ledger.genesis import load_genesis
+from gtxclient import Key, Refused, Site, sign_transaction
 from localnet.genesis_files import DEMO_GENESIS, active_validators
 from localnet.network import start_network, stop_network
 
@@ -71,7 +70,7 @@ def bench_genesis(path: Path, senders: int) -> None:
             f'display_name = "Bench sender {index}"\n'
             'role = "consumer"\n'
             'region = "bangkok"\n'
-            f'address = "{address_of(demo_key(name))}"\n'
+            f'address = "{Key.demo(name).address}"\n'
             "tokens = 1000\n"
             "energy_kwh = 0\n"
         )
@@ -88,13 +87,13 @@ def _sign_batch(chain_id: str, senders: list[int], first_nonce: int, per_sender:
     """One POST body and its transaction hashes: ``per_sender`` transfers from each sender."""
     wires, hashes = [], []
     for index in senders:
-        key = demo_key(sender_name(index))
-        to = address_of(demo_key(sender_name((index + 1) % n)))
+        key = Key.demo(sender_name(index))
+        to = Key.demo(sender_name((index + 1) % n)).address
         for nonce in range(first_nonce, first_nonce + per_sender):
             tx = sign_transaction(
                 key, chain_id=chain_id, nonce=nonce, kind="transfer", payload={"to": to, "amount": 1}
             )
-            wires.append(tx.to_wire())
+            wires.append(tx.wire())
             hashes.append(tx.hash)
     return json.dumps(wires).encode(), hashes
 
@@ -220,26 +219,21 @@ def _offer(sites, signed, batch, site_rate, seconds):
     t0 = time.monotonic() + 0.2
     end = t0 + seconds
 
+    def backed_off() -> None:
+        with lock:
+            backpressure[0] += 1
+
     def client(k: int) -> None:
-        with httpx.Client(base_url=sites[k].url, timeout=60) as http:
+        with Site(sites[k].url, timeout=60) as http:
             for j, (body, hashes) in enumerate(signed[k]):
                 due = t0 + j * batch / site_rate
                 if due >= end:
                     return
                 time.sleep(max(0.0, due - time.monotonic()))
-                while True:
-                    sent = time.monotonic()
-                    response = http.post(
-                        "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
-                    )
-                    if response.status_code != 503 or time.monotonic() >= end:
-                        break
+                sent, refused = offer_batch(http, body, until=end, on_backpressure=backed_off)
+                if refused is not None:
                     with lock:
-                        backpressure[0] += 1
-                    time.sleep(float(response.headers.get("Retry-After", "1")))
-                if response.status_code != 202:
-                    with lock:
-                        rejected.append(f"{sites[k].name}: {response.status_code} {response.text[:300]}")
+                        rejected.append(f"{sites[k].name}: {refused.status} {refused.text[:300]}")
                     return  # later nonces of these senders could never be admitted
                 with lock:
                     submitted.update(dict.fromkeys(hashes, sent))
@@ -275,16 +269,20 @@ def _drain(sites, watchers, submitted, start_heights, drain_s) -> None:
 
 
 def _blocks(site, start_height: int, height: int) -> dict[int, dict]:
+    """The site's blocks above ``start_height``, each read again while the site answers 5xx."""
     blocks = {}
-    with httpx.Client(base_url=site.url, timeout=30) as http:
+    with Site(site.url, timeout=30) as http:
         for h in range(start_height + 1, height + 1):
-            for _ in range(20):
-                response = http.get(f"/api/v1/blocks/{h}/")
-                if response.status_code < 500:
+            for attempt in range(20):
+                try:
+                    blocks[h] = http.block(h)
                     break
-                time.sleep(0.5)
-            response.raise_for_status()
-            blocks[h] = response.json()
+                except Refused as refused:
+                    if refused.status < 500 or attempt == 19:
+                        raise
+                    time.sleep(0.5)
+            if blocks[h] is None:
+                raise RuntimeError(f"{site.name} has no block {h} below its height {height}")
     return blocks
 
 
