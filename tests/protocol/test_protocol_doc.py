@@ -18,8 +18,10 @@ import protocol
 from chain.ledger import errors
 from chain.ledger.block import HEADER_FIELDS
 from chain.ledger.encoding import canonical_json, sha256_hex
+from chain.ledger.errors import LedgerError
 from chain.ledger.genesis import load_genesis
 from chain.ledger.state import Account, Validator
+from chain.ledger.tx import parse_transaction
 from chain.services import admission
 from chain.services.sync import PRECOMMIT_FIELDS
 from gtxclient import Key
@@ -266,3 +268,31 @@ def test_every_demo_key_is_derived_as_section_13_says():
         assert Key.demo(validator["name"]).address == validator["public_key"], validator["name"]
     for account in RAW_GENESIS["accounts"]:
         assert Key.demo(account["username"]).address == account["address"], account["username"]
+
+
+def nested(levels: int):
+    value = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("levels, accepted", [(7, True), (8, False)])
+def test_a_payload_value_sits_at_most_7_levels_below_the_payload(levels, accepted):
+    """§5.4: the unsigned transaction is level 0, its payload level 1, so 7 levels remain below it."""
+    wire = {
+        "chain_id": GENESIS.chain_id,
+        "sender": "ab" * 32,
+        "nonce": 0,
+        "kind": "transfer",
+        "payload": {"x": nested(levels - 1)},  # "x" is one level below the payload
+        "signature": "cd" * 64,
+    }
+
+    assert "sits at most 7 levels below the payload object" in DOC
+    if accepted:
+        assert parse_transaction(wire).signing_bytes
+    else:
+        with pytest.raises(LedgerError) as refused:
+            parse_transaction(wire).signing_bytes  # noqa: B018 - encoding is the check
+        assert refused.value.code == errors.MALFORMED
