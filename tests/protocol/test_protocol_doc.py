@@ -296,3 +296,42 @@ def test_a_payload_value_sits_at_most_7_levels_below_the_payload(levels, accepte
         with pytest.raises(LedgerError) as refused:
             parse_transaction(wire).signing_bytes  # noqa: B018 - encoding is the check
         assert refused.value.code == errors.MALFORMED
+
+
+SETTINGS_SOURCE = (BASE_DIR / "gridtokenx_site" / "settings.py").read_text()
+
+
+def setting_default(name: str) -> int:
+    """The default a setting takes when its environment variable is unset, read from settings.py."""
+    match = re.search(rf'env\.int\("{name}", default=([0-9_* ]+)\)', SETTINGS_SOURCE)
+    assert match, name
+    value = 1
+    for factor in match.group(1).replace("_", "").split("*"):
+        value *= int(factor)
+    return value
+
+
+@pytest.mark.parametrize(
+    "name, quoted",
+    [
+        ("GTX_HOLD_SECONDS", "`GTX_HOLD_SECONDS` (default {})"),
+        ("GTX_HOLD_MAX_PER_SENDER", "`GTX_HOLD_MAX_PER_SENDER`\n  ({})"),
+        ("GTX_HOLD_MAX", "`GTX_HOLD_MAX` ({:,})"),
+        ("GTX_DROPPED_RECEIPT_DAYS", "`GTX_DROPPED_RECEIPT_DAYS`\n  (default {})"),
+        ("GTX_MEMPOOL_MAX", "(`GTX_MEMPOOL_MAX`, default {:,}"),
+        ("GTX_MEMPOOL_MAX_PER_SENDER", "`GTX_MEMPOOL_MAX_PER_SENDER` (default {:,})"),
+    ],
+)
+def test_an_intake_default_the_document_quotes_is_the_settings(name, quoted):
+    assert quoted.format(setting_default(name)) in DOC
+
+
+def test_the_name_rules_described_are_the_field_rules():
+    from chain.ledger import fields as rules
+
+    assert rules.CHAIN_ID.pattern == "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+    assert "1 … 64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit" in DOC
+    assert rules.KIND_NAME.pattern == "[a-z][a-z0-9_]{0,31}"
+    assert "1 … 32 of `a-z 0-9 _`, starting with a letter" in DOC
+    assert rules.IDENTIFIER.pattern == "[A-Za-z0-9][A-Za-z0-9._-]{0,31}"
+    assert "are 1 … 32 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit" in DOC
