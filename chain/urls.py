@@ -6,6 +6,10 @@ from chain.views import accounts, explorer, pages, wallet
 urlpatterns = [
     path("", pages.home, name="home"),
     path("status/", pages.node_status, name="node-status"),
+    # installable web app
+    path("manifest.webmanifest", pages.app_manifest, name="app-manifest"),
+    path("sw.js", pages.service_worker, name="service-worker"),
+    path("offline/", pages.app_offline, name="app-offline"),
     # accounts
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/login/", accounts.ThrottledLoginView.as_view(), name="login"),

@@ -70,6 +70,9 @@ REGISTER = {
 MATRIX = [
     # The explorer: public.
     ("GET", "/", None, EVERYONE),
+    ("GET", "/manifest.webmanifest", None, EVERYONE),
+    ("GET", "/sw.js", None, EVERYONE),
+    ("GET", "/offline/", None, EVERYONE),
     ("GET", "/explorer/", None, EVERYONE),
     ("GET", "/explorer/block/1/", None, EVERYONE),
     ("GET", "/explorer/search/?q=1", None, (302,) * 6),  # to block 1
