@@ -318,7 +318,7 @@ def setting_default(name: str) -> int:
         ("GTX_HOLD_MAX_PER_SENDER", "`GTX_HOLD_MAX_PER_SENDER`\n  ({})"),
         ("GTX_HOLD_MAX", "`GTX_HOLD_MAX` ({:,})"),
         ("GTX_DROPPED_RECEIPT_DAYS", "`GTX_DROPPED_RECEIPT_DAYS`\n  (default {})"),
-        ("GTX_MEMPOOL_MAX", "(`GTX_MEMPOOL_MAX`, default {:,}"),
+        ("GTX_MEMPOOL_MAX", "`GTX_MEMPOOL_MAX` (default {:,}"),
         ("GTX_MEMPOOL_MAX_PER_SENDER", "`GTX_MEMPOOL_MAX_PER_SENDER` (default {:,})"),
     ],
 )
