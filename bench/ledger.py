@@ -28,14 +28,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import httpx
 import psutil
 import psycopg
 
 from bench.limits import signature_limit, verify_seconds
-from chain.ledger.genesis import demo_key, load_genesis
-from chain.ledger.keys import address_of, signing_key_from_seed
-from chain.ledger.tx import sign_transaction
+from chain.ledger.genesis import load_genesis
+from gtxclient import Key, Refused, Site, sign_transaction
 from localnet import BASE_DIR
 from localnet.network import start_site, stop_site
 
@@ -56,13 +54,13 @@ def _sign_batch(chain_id: str, sender_indexes: list[int], first_nonce: int, per_
     """One POST body: ``per_sender`` consecutive transfers from each sender to the next one."""
     wires = []
     for index in sender_indexes:
-        key = signing_key_from_seed(_seed(index))
-        to = address_of(signing_key_from_seed(_seed((index + 1) % n)))
+        key = Key(_seed(index))
+        to = Key(_seed((index + 1) % n)).address
         for nonce in range(first_nonce, first_nonce + per_sender):
             tx = sign_transaction(
                 key, chain_id=chain_id, nonce=nonce, kind="transfer", payload={"to": to, "amount": 1}
             )
-            wires.append(tx.to_wire())
+            wires.append(tx.wire())
     return json.dumps(wires).encode()
 
 
@@ -91,17 +89,38 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
+def offer_batch(site: Site, body: bytes, *, until: float, on_backpressure, before_send=None):
+    """POST one pre-signed batch; while the site sheds load (503 ``mempool_full``) back off as it
+    says and resend, until ``until`` (monotonic). ``before_send(t)`` runs before each send.
+
+    Returns the time of the last send and the refusal that ended it (None once accepted).
+    """
+    while True:
+        sent = time.monotonic()
+        if before_send is not None:
+            before_send(sent)
+        try:
+            site.submit_body(body)
+            return sent, None
+        except Refused as refused:
+            if refused.status != 503 or time.monotonic() >= until:
+                return sent, refused
+            wait_s = refused.retry_after or 1.0
+        on_backpressure()
+        time.sleep(wait_s)
+
+
 def _fund(site, conn, chain_id: str, addresses: list[str]) -> None:
-    funder = demo_key(FUNDER)
-    wires = [
+    funder = Key.demo(FUNDER)
+    txs = [
         sign_transaction(
             funder, chain_id=chain_id, nonce=i, kind="transfer", payload={"to": to, "amount": FUNDING_UNITS}
-        ).to_wire()
+        )
         for i, to in enumerate(addresses)
     ]
-    response = site.post("/api/v1/transactions/", json=wires)
-    response.raise_for_status()
-    site.wait_for(lambda: _nonces(conn, [address_of(funder)]).get(address_of(funder)) == len(addresses), 30)
+    with Site(site.url, timeout=30) as client:
+        client.submit(txs)
+    site.wait_for(lambda: _nonces(conn, [funder.address]).get(funder.address) == len(addresses), 30)
 
 
 def run() -> dict:
@@ -117,7 +136,7 @@ def run() -> dict:
     per_sender = max(1, batch // group)
     batch = group * per_sender
     batches_per_thread = -(-rate * seconds // (batch * threads))
-    addresses = [address_of(signing_key_from_seed(_seed(i))) for i in range(n)]
+    addresses = [Key(_seed(i)).address for i in range(n)]
     groups = [list(range(t * group, (t + 1) * group)) for t in range(threads)]
 
     t_sign = time.monotonic()
@@ -171,29 +190,21 @@ def _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, sec
     t0 = time.monotonic() + 0.2
     end = t0 + seconds
 
+    def backed_off() -> None:
+        with lock:
+            backpressure[0] += 1
+
     def client(t: int) -> None:
-        with httpx.Client(base_url=site.url, timeout=60) as http:
+        with Site(site.url, timeout=60) as http:
             for j, body in enumerate(bodies[t]):
                 due = t0 + (j * threads + t) * batch / rate
                 if due >= end:
                     return
                 time.sleep(max(0.0, due - time.monotonic()))
-                sent = time.monotonic()
-                response = http.post(
-                    "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
-                )
-                while response.status_code == 503 and time.monotonic() < end:
-                    # The site sheds load when its mempool is full: back off as told, then resend.
+                sent, refused = offer_batch(http, body, until=end, on_backpressure=backed_off)
+                if refused is not None:
                     with lock:
-                        backpressure[0] += 1
-                    time.sleep(float(response.headers.get("Retry-After", "1")))
-                    sent = time.monotonic()
-                    response = http.post(
-                        "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
-                    )
-                if response.status_code != 202:
-                    with lock:
-                        rejected.append(response.text[:300])
+                        rejected.append(refused.text[:300])
                     return  # later nonces of these senders could never be admitted
                 for index in groups[t]:
                     submitted[index].extend([sent] * per_sender)

@@ -39,13 +39,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import httpx
-
-from bench.ledger import _blocks, _cpu_seconds, _env_int, _latency_figures, _percentile, _pg
+from bench.ledger import _blocks, _cpu_seconds, _env_int, _latency_figures, _percentile, _pg, offer_batch
 from bench.limits import signature_limit, verify_seconds
-from chain.ledger.genesis import demo_key, load_genesis
-from chain.ledger.keys import address_of
-from chain.ledger.tx import sign_transaction
+from chain.ledger.genesis import load_genesis
+from gtxclient import Key, Site, sign_transaction
 from localnet import BASE_DIR
 from localnet.network import start_site, stop_site
 
@@ -76,7 +73,7 @@ def bench_genesis(path: Path, traders: int) -> None:
             f'display_name = "Bench trader {index}"\n'
             f'role = "{"producer" if seller else "consumer"}"\n'
             f'region = "{"central" if seller and index % 5 == 0 else "bangkok"}"\n'
-            f'address = "{address_of(demo_key(name))}"\n'
+            f'address = "{Key.demo(name).address}"\n'
             f"tokens = {1_000 if seller else 1_000_000}\n"
             f"energy_kwh = {1_000_000 if seller else 0}\n"
         )
@@ -112,7 +109,7 @@ def _sign_batch(
     group holds two buyers per seller, so every round balances sold and bought Wh.
     """
     rng = random.Random(first_round * 1_000_003 + trader_indexes[0])
-    keys = {i: demo_key(trader_name(i)) for i in trader_indexes}
+    keys = {i: Key.demo(trader_name(i)) for i in trader_indexes}
     wires, orders = [], []
     for r in range(first_round, first_round + rounds):
         for index in trader_indexes:
@@ -120,7 +117,7 @@ def _sign_batch(
             tx = sign_transaction(
                 keys[index], chain_id=chain_id, nonce=r, kind="order_place", payload=payload
             )
-            wires.append(tx.to_wire())
+            wires.append(tx.wire())
             orders.append((tx.hash, payload["energy_wh"]))
     return json.dumps(wires).encode(), orders
 
@@ -201,10 +198,9 @@ def _warm_up(site, conn, warmup: list) -> None:
     The site's first blocks import and prepare what later ones reuse; a steady
     state is what the figures describe.
     """
-    for body, _ in warmup:
-        site.post(
-            "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
-        ).raise_for_status()
+    with Site(site.url, timeout=30) as http:
+        for body, _ in warmup:
+            http.submit_body(body)
     count = sum(len(orders) for _, orders in warmup)
     filled_sql = "SELECT count(*) FROM trading_order WHERE status = 'filled'"
     site.wait_for(lambda: conn.execute(filled_sql).fetchone()[0] >= count, timeout=60)
@@ -221,29 +217,28 @@ def _measure(site, conn, signed, rate, seconds, drain_s, start_height) -> dict:
     t0 = time.monotonic() + 0.2
     end = t0 + seconds
 
+    def backed_off() -> None:
+        with lock:
+            backpressure[0] += 1
+
     def client(t: int) -> None:
-        with httpx.Client(base_url=site.url, timeout=60) as http:
+        with Site(site.url, timeout=60) as http:
             for j, (body, orders) in enumerate(signed[t]):
                 due = t0 + (j * threads + t) * batch / rate
                 if due >= end:
                     return
                 time.sleep(max(0.0, due - time.monotonic()))
-                while True:
-                    sent = time.monotonic()
+
+                def mark_sent(sent: float, orders=orders) -> None:
                     with lock:  # before the POST: a fill may be polled before it returns
                         sent_at.update((order_hash, sent) for order_hash, _ in orders)
-                    response = http.post(
-                        "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
-                    )
-                    if response.status_code != 503 or time.monotonic() >= end:
-                        break
-                    # The site sheds load when its mempool is full: back off as told, then resend.
+
+                _, refused = offer_batch(
+                    http, body, until=end, on_backpressure=backed_off, before_send=mark_sent
+                )
+                if refused is not None:
                     with lock:
-                        backpressure[0] += 1
-                    time.sleep(float(response.headers.get("Retry-After", "1")))
-                if response.status_code != 202:
-                    with lock:
-                        rejected.append(response.text[:300])
+                        rejected.append(refused.text[:300])
                         for order_hash, _ in orders:
                             del sent_at[order_hash]
                     return  # later nonces of these traders could never be admitted

@@ -36,9 +36,8 @@ import paho.mqtt.client as mqtt
 
 from bench.ledger import _blocks, _env_int, _latency_figures, _pg
 from bench.limits import signature_limit, verify_seconds
-from chain.ledger.genesis import demo_key, load_genesis
-from chain.ledger.keys import address_of, signing_key_from_seed
-from chain.ledger.tx import sign_transaction
+from chain.ledger.genesis import load_genesis
+from gtxclient import Key, Site, sign_transaction
 from localnet import BASE_DIR
 from localnet.network import start_site, stop_site
 from meters.topics import broker_address, readings_topic, reply_topic
@@ -62,7 +61,7 @@ def _sign_readings(chain_id: str, indexes: list[int], per_meter: int, first_end_
     """Per meter, its readings as wire JSON: one-minute windows ending at first_end_ms, +1 min, ..."""
     out = []
     for index in indexes:
-        key = signing_key_from_seed(_seed(index))
+        key = Key(_seed(index))
         bodies = []
         for n in range(per_meter):
             end = first_end_ms + n * MINUTE_MS
@@ -73,14 +72,14 @@ def _sign_readings(chain_id: str, indexes: list[int], per_meter: int, first_end_
                 "export_wh": 10,
             }
             tx = sign_transaction(key, chain_id=chain_id, nonce=n, kind="meter_reading", payload=payload)
-            bodies.append(json.dumps(tx.to_wire()))
+            bodies.append(json.dumps(tx.wire()))
         out.append(bodies)
     return out
 
 
 def _register(site, conn, chain_id: str, meters: list[str], owner: str) -> None:
-    mea = demo_key("MEA")
-    wires = [
+    mea = Key.demo("MEA")
+    txs = [
         sign_transaction(
             mea,
             chain_id=chain_id,
@@ -93,12 +92,12 @@ def _register(site, conn, chain_id: str, meters: list[str], owner: str) -> None:
                 "kind": "solar",
                 "rated_capacity_w": RATED_W,
             },
-        ).to_wire()
+        )
         for i, m in enumerate(meters)
     ]
-    for i in range(0, len(wires), 2000):
-        response = site.post("/api/v1/transactions/", json=wires[i : i + 2000])
-        response.raise_for_status()
+    with Site(site.url, timeout=30) as http:
+        for i in range(0, len(txs), 2000):
+            http.submit(txs[i : i + 2000])
     site.wait_for(
         lambda: conn.execute("SELECT count(*) FROM meters_meter").fetchone()[0] == len(meters), timeout=120
     )
@@ -133,7 +132,7 @@ def run() -> dict:
     flush_ms = _env_int("BENCH_BRIDGE_FLUSH_MS", 0)  # 0: the bridge's default
     genesis = load_genesis(BASE_DIR / "thai_market.toml")
     per_meter = max(1, -(-rate * seconds // n))
-    meters = [address_of(signing_key_from_seed(_seed(i))) for i in range(n)]
+    meters = [Key(_seed(i)).address for i in range(n)]
     # Windows end in the past (the chain refuses future windows): the last one a minute ago.
     now_ms = time.time_ns() // 1_000_000 // MINUTE_MS * MINUTE_MS
     first_end = now_ms - per_meter * MINUTE_MS

@@ -55,9 +55,8 @@ from websockets.sync.client import connect
 
 from bench.ledger import _cpu_seconds, _env_int, _latency_figures, _percentile
 from bench.limits import signature_limit, verify_seconds
-from chain.ledger.genesis import demo_key, load_genesis
-from chain.ledger.keys import address_of
-from chain.ledger.tx import sign_transaction
+from chain.ledger.genesis import load_genesis
+from gtxclient import Key, Refused, Site, sign_transaction
 from localnet.genesis_files import DEMO_GENESIS, active_validators
 from localnet.network import start_network, stop_network
 
@@ -81,7 +80,7 @@ def bench_genesis(path: Path, senders: int) -> None:
             f'display_name = "Bench sender {index}"\n'
             'role = "consumer"\n'
             'region = "bangkok"\n'
-            f'address = "{address_of(demo_key(name))}"\n'
+            f'address = "{Key.demo(name).address}"\n'
             "tokens = 1000\n"
             "energy_kwh = 0\n"
         )
@@ -98,13 +97,13 @@ def _sign_batch(chain_id: str, senders: list[int], first_nonce: int, per_sender:
     """One POST body and its transaction hashes: ``per_sender`` transfers from each sender."""
     wires, hashes = [], []
     for index in senders:
-        key = demo_key(sender_name(index))
-        to = address_of(demo_key(sender_name((index + 1) % n)))
+        key = Key.demo(sender_name(index))
+        to = Key.demo(sender_name((index + 1) % n)).address
         for nonce in range(first_nonce, first_nonce + per_sender):
             tx = sign_transaction(
                 key, chain_id=chain_id, nonce=nonce, kind="transfer", payload={"to": to, "amount": 1}
             )
-            wires.append(tx.to_wire())
+            wires.append(tx.wire())
             hashes.append(tx.hash)
     return json.dumps(wires).encode(), hashes
 
@@ -291,7 +290,7 @@ def _offer(sites, signed: SignedBatches, batch, site_rate, seconds) -> Offered:
     end = t0 + seconds
 
     def client(k: int) -> None:
-        with httpx.Client(base_url=sites[k].url, timeout=60) as http:
+        with Site(sites[k].url, timeout=60) as http:
             for slot in range(len(signed.batches[k])):
                 due = t0 + slot * batch / site_rate
                 if due >= end or signed.next[k] >= len(signed.batches[k]):
@@ -299,20 +298,20 @@ def _offer(sites, signed: SignedBatches, batch, site_rate, seconds) -> Offered:
                 time.sleep(max(0.0, due - time.monotonic()))
                 body, hashes = signed.batches[k][signed.next[k]]
                 sent = time.monotonic()
-                response = http.post(
-                    "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
-                )
+                try:
+                    http.submit_body(body)
+                    refused = None
+                except Refused as answer:
+                    refused = answer
                 answered = time.monotonic()
                 with lock:
-                    if response.status_code == 202:
+                    if refused is None:
                         offered.submitted.update(dict.fromkeys(hashes, sent))
                         signed.next[k] += 1
-                    elif response.status_code in (429, 503):
+                    elif refused.retry_later:  # 429 or 503: no room now, the batch stays next
                         offered.refusal_seconds.append(answered - sent)
                     else:
-                        offered.rejected.append(
-                            f"{sites[k].name}: {response.status_code} {response.text[:300]}"
-                        )
+                        offered.rejected.append(f"{sites[k].name}: {refused.status} {refused.text[:300]}")
                         return  # later nonces of these senders could never be admitted
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(len(sites))]
@@ -346,16 +345,20 @@ def _drain(sites, watchers, submitted, start_heights, drain_s) -> None:
 
 
 def _blocks(site, start_height: int, height: int) -> dict[int, dict]:
+    """The site's blocks above ``start_height``, each read again while the site answers 5xx."""
     blocks = {}
-    with httpx.Client(base_url=site.url, timeout=30) as http:
+    with Site(site.url, timeout=30) as http:
         for h in range(start_height + 1, height + 1):
-            for _ in range(20):
-                response = http.get(f"/api/v1/blocks/{h}/")
-                if response.status_code < 500:
+            for attempt in range(20):
+                try:
+                    blocks[h] = http.block(h)
                     break
-                time.sleep(0.5)
-            response.raise_for_status()
-            blocks[h] = response.json()
+                except Refused as refused:
+                    if refused.status < 500 or attempt == 19:
+                        raise
+                    time.sleep(0.5)
+            if blocks[h] is None:
+                raise RuntimeError(f"{site.name} has no block {h} below its height {height}")
     return blocks
 
 

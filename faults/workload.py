@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from chain.ledger.genesis import demo_key
-from chain.ledger.keys import address_of
-from chain.ledger.tx import sign_transaction
+from gtxclient import Accepted, Key, Refused, Site, Unanswered, sign_transaction
 
 ACCOUNTS = ("solar_somchai", "wind_korat", "hydro_nan", "home_malee", "factory_rayong", "bkk_community_solar")
 CHAIN_ID = "gridtokenx-th-demo-1"
@@ -64,7 +62,7 @@ class History:
 
 
 def account_addresses() -> dict[str, str]:
-    return {name: address_of(demo_key(name)) for name in ACCOUNTS}
+    return {name: Key.demo(name).address for name in ACCOUNTS}
 
 
 class Client(threading.Thread):
@@ -72,8 +70,8 @@ class Client(threading.Thread):
 
     def __init__(self, account: str, sites: dict[str, str], history: History, *, seed: int, stop, zero):
         super().__init__(name=f"client-{account}", daemon=True)
-        self.key = demo_key(account)
-        self.address = address_of(self.key)
+        self.key = Key.demo(account)
+        self.address = self.key.address
         self.recipients = [a for n, a in account_addresses().items() if n != account]
         self.sites = sites
         self.history = history
@@ -84,7 +82,7 @@ class Client(threading.Thread):
 
     def run(self) -> None:
         with httpx.Client(timeout=REQUEST_TIMEOUT_S, trust_env=False) as http:
-            self.http = http
+            self.apis = {name: Site(url, http=http) for name, url in self.sites.items()}
             while not self.stop.is_set():
                 if self.nonce is None:
                     self.nonce = self.next_nonce()
@@ -97,15 +95,18 @@ class Client(threading.Thread):
     def next_nonce(self) -> int | None:
         site = self.rng.choice(list(self.sites))
         try:
-            response = self.http.get(f"{self.sites[site]}/api/v1/accounts/{self.address}/")
-        except httpx.HTTPError:
+            account = self.apis[site].account(self.address)
+        except (Unanswered, Refused):
             return None
-        return response.json()["next_nonce"] if response.status_code == 200 else None
+        return account["next_nonce"] if account else None
 
-    def post(self, site: str, wire: dict) -> httpx.Response | None:
+    def post(self, site: str, tx) -> Accepted | Refused | None:
+        """The site's answer (Accepted or Refused), or None when it gave none."""
         try:
-            return self.http.post(f"{self.sites[site]}/api/v1/transactions/", json=[wire])
-        except httpx.HTTPError:
+            return self.apis[site].submit([tx])
+        except Refused as refused:
+            return refused
+        except Unanswered:
             return None
 
     def send_one(self) -> None:
@@ -116,23 +117,22 @@ class Client(threading.Thread):
             kind="transfer",
             payload={"to": self.rng.choice(self.recipients), "amount": self.rng.randint(1, 500)},
         )
-        wire = tx.to_wire()
         for attempt in range(GAP_RETRIES + 1):
             site = self.rng.choice(list(self.sites))
-            response = self.post(site, wire)
+            response = self.post(site, tx)
             if response is None:
                 self.history.unknown(tx.hash, site)
                 retry_site = self.rng.choice([s for s in self.sites if s != site])
-                response = self.post(retry_site, wire)
+                response = self.post(retry_site, tx)
                 if response is None:
                     self.nonce = None  # ask a site again before the next transfer
                     return
                 site = retry_site
-            if response.status_code == 202:
+            if isinstance(response, Accepted):
                 self.history.ack(Ack(tx.hash, self.address, tx.nonce, site, time.monotonic() - self.zero))
                 self.nonce += 1
                 return
-            code = _problem_code(response)
+            code = response.code
             self.history.refused(code)
             if code == "nonce_gap" and attempt < GAP_RETRIES:
                 self.stop.wait(0.3)
@@ -142,18 +142,9 @@ class Client(threading.Thread):
                 self.nonce = int(match.group(1)) if match else None
             elif code == "duplicate":
                 self.nonce += 1  # that site holds this very transaction already
-            elif response.status_code in (429, 503):
+            elif response.status in (429, 503):
                 self.stop.wait(1.0)
             return
-
-
-def _problem_code(response: httpx.Response) -> str:
-    try:
-        error = response.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        return f"http_{response.status_code}"
-    problems = error.get("problems") or []
-    return problems[0]["code"] if problems else error.get("code", f"http_{response.status_code}")
 
 
 def start_clients(sites: dict[str, str], history: History, *, seed: int, stop, zero) -> list[Client]:
