@@ -63,6 +63,8 @@ class SimSite:
     future: list[Message] = field(default_factory=list)
     timeouts: list[tuple[int, str, int, int]] = field(default_factory=list)
     decided: dict[int, str] = field(default_factory=dict)
+    #: Height -> the simulated time this site committed it (decided or synced).
+    decided_at: dict[int, int] = field(default_factory=dict)
     certificates: dict[int, Commit] = field(default_factory=dict)
     evidence: list = field(default_factory=list)
     machine: HeightMachine | None = None
@@ -176,6 +178,7 @@ class Simulation:
 
     def _apply_commit(self, site: SimSite, commit: Commit) -> None:
         site.decided[commit.height] = commit.value
+        site.decided_at[commit.height] = self.now
         site.certificates[commit.height] = commit
         site.height = commit.height + 1
         site.saved_state, site.saved_log, site.machine = None, [], None
@@ -340,6 +343,18 @@ class Simulation:
 
     def heights(self) -> dict[str, int]:
         return {name: site.height - 1 for name, site in self.sites.items()}
+
+    def recovery_ms(self, heights_at_heal: dict[str, int]) -> int | None:
+        """Time from the heal until every honest site holds a block decided after it; None if not yet.
+
+        The block is the one above the highest any site had at the heal: the
+        first the network as a whole decides once the faults are over.
+        """
+        target = max(heights_at_heal.values()) + 1
+        times = [site.decided_at.get(target) for site in self.sites.values()]
+        if None in times:
+            return None
+        return max(times) - self.faults.heal_ms
 
 
 __all__ = ["Faults", "Simulation", "NIL", "PREVOTE"]
