@@ -76,6 +76,7 @@ def runs(request):
     results = []
     for seed in range(SEEDS):
         faults, sim, at_heal = run_seed(seed)
+        sim.end()
         results.append((seed, faults, sim, at_heal))
     steps = sum(sim.steps for _, _, sim, _ in results)
     heights = sum(max(sim.heights().values()) for _, _, sim, _ in results)
