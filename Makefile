@@ -35,10 +35,11 @@ faults-tools:
 test: deps chromium faults-tools
 	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m pytest $(PYTEST_ARGS)
 
-# The long fault run: FAULT_SECONDS of faults (seed: FAULT_SEED, else drawn and printed).
+# The long fault run: FAULT_SECONDS of faults (seed: FAULT_SEED, else drawn and printed);
+# FAULT_SEEDS=K runs the schedules of K seeds from FAULT_SEED one after another on one network.
 FAULT_SECONDS ?= 120
 faults: deps faults-tools
-	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.run --seconds $(FAULT_SECONDS) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
+	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.run --seconds $(FAULT_SECONDS) $(if $(FAULT_SEED),--seed $(FAULT_SEED)) $(if $(FAULT_SEEDS),--seeds $(FAULT_SEEDS))
 
 bench: deps
 	$(PY) -m localnet.devservers -- bash bench/run_all.sh

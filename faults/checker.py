@@ -110,6 +110,38 @@ class Verdict:
         """Nothing acknowledged lost, money kept, one chain: what must hold whatever the faults."""
         return not self.problems
 
+    @property
+    def faults(self) -> int:
+        """Fault phases applied (a clock skew is two: forward and back)."""
+        return sum(1 for row in self.phases if row["name"] != "calm")
+
+    def line(self, seed: int) -> str:
+        """One seed in one line: what was injected, what was acknowledged, what became of it."""
+        recoveries = self.recoveries_s or [0.0]
+        return (
+            f"seed {seed}: faults {self.faults}, acked {self.acked}, committed {self.committed}, "
+            f"dropped {sum(self.dropped.values())}, lost {len(self.lost)}, stuck {len(self.stuck)}, "
+            f"forks {len(self.forks)}, heads {len(set(self.heads.values()))}, "
+            f"recovery after heals max {max(recoveries):.1f}s (each {self.recoveries_s}), "
+            f"stalled {len(self.stalled)}: " + ("ok" if self.safe else "FAILED: " + "; ".join(self.problems))
+        )
+
+    @staticmethod
+    def totals_line(verdicts: list["Verdict"]) -> str:
+        recoveries = sorted(r for v in verdicts for r in v.recoveries_s)
+        median = recoveries[len(recoveries) // 2] if recoveries else 0.0
+        slowest = max(recoveries, default=0.0)
+        return (
+            f"totals over {len(verdicts)} seeds: faults {sum(v.faults for v in verdicts)}, "
+            f"acked {sum(v.acked for v in verdicts)}, committed {sum(v.committed for v in verdicts)}, "
+            f"dropped {sum(sum(v.dropped.values()) for v in verdicts)}, "
+            f"lost {sum(len(v.lost) for v in verdicts)}, stuck {sum(len(v.stuck) for v in verdicts)}, "
+            f"forks {sum(len(v.forks) for v in verdicts)}, "
+            f"recovery after {len(recoveries)} heals median {median:.1f}s max {slowest:.1f}s, "
+            f"stalled phases {sum(len(v.stalled) for v in verdicts)}, "
+            f"seeds failed {sum(1 for v in verdicts if not v.safe)}"
+        )
+
     def summary(self) -> str:
         lines = [
             f"acked {self.acked}  committed {self.committed}  "
@@ -200,10 +232,12 @@ def check(
             if verdict.totals[name] != total_before:
                 verdict.problems.append(f"{name} total {verdict.totals[name]} != {total_before}")
     _progress(verdict, applied, samples, stakes, authorities, healed_at_s)
-    if verdict.moved_without_quorum:
-        with httpx.Client(timeout=10.0, trust_env=False) as http:
-            site_url = next(iter(sites.values()))
+    with httpx.Client(timeout=10.0, trust_env=False) as http:
+        site_url = next(iter(sites.values()))
+        if verdict.moved_without_quorum:
             _explain_moves(verdict, http, site_url, applied, samples, stakes, authorities, zero)
+        if verdict.stalled:
+            _explain_stalls(verdict, http, site_url, applied, samples, zero)
     return verdict
 
 
@@ -234,6 +268,28 @@ def _explain_moves(verdict, http, site_url, applied, samples, stakes, authoritie
                 f"{block.get('timestamp_ms', 0) / 1000 - wall_zero:.1f}s, round {block.get('round')}, "
                 f"precommits {signers}"
             )
+
+
+def _explain_stalls(verdict, http, site_url, applied, samples, zero) -> None:
+    """For a phase with a quorum and no new block: the block that came next, its round and
+    proposer, and when it was proposed against the phase's start (a round > 0 says the
+    first rounds' proposers could not get a block through)."""
+    wall_zero = time.time() - (time.monotonic() - zero)
+    names = _validator_names()
+    stalled = set(verdict.stalled)
+    verdict.stalled = []
+    for run in applied:
+        label = f"{run.phase.name} at {run.started_s:.1f}s"
+        if label not in stalled:
+            continue
+        start, _ = heights_between(samples, run.started_s, run.ended_s)
+        block = _get(http, f"{site_url}/api/v1/blocks/{start + 1}/") or {}
+        proposer = names.get(block.get("proposer"), str(block.get("proposer"))[:8])
+        verdict.stalled.append(
+            f"{label} (phase {run.ended_s - run.started_s:.1f}s): next block h{start + 1} round "
+            f"{block.get('round')} by {proposer}, proposed at "
+            f"{block.get('timestamp_ms', 0) / 1000 - wall_zero:.1f}s"
+        )
 
 
 def _settle(verdict: Verdict, http, sites, history, settle_s: float) -> None:
@@ -323,6 +379,7 @@ def _progress(verdict: Verdict, applied, samples, stakes, authorities, healed_at
         quorum = quorum_could_talk(run.phase, stakes, authorities)
         verdict.phases.append(
             {
+                "name": run.phase.name,
                 "describe": run.phase.describe(),
                 "started_s": run.started_s,
                 "duration_s": run.ended_s - run.started_s,
