@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export GTX_DEV ?= 1
 PORT ?= 8000
 
-.PHONY: run test bench lint format deps chromium faults-tools faults clean
+.PHONY: run test bench lint format deps chromium faults-tools faults soak clean
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -40,6 +40,12 @@ test: deps chromium faults-tools
 FAULT_SECONDS ?= 120
 faults: deps faults-tools
 	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.run --seconds $(FAULT_SECONDS) $(if $(FAULT_SEED),--seed $(FAULT_SEED)) $(if $(FAULT_SEEDS),--seeds $(FAULT_SEEDS))
+
+# The soak: the demo network, its simulators and a steady load for SOAK_SECONDS, sampling
+# each site's memory, database and log sizes; says whether each stays flat (docs/FAULTS.md).
+SOAK_SECONDS ?= 3600
+soak: deps
+	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.soak --seconds $(SOAK_SECONDS)
 
 bench: deps
 	$(PY) -m localnet.devservers -- bash bench/run_all.sh

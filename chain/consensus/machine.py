@@ -123,8 +123,9 @@ class ValidatorSet:
 
 #: Timeouts stop growing at this round. Growth lets a slow but correct network
 #: fit in a round eventually; without a cap, the rounds a long outage went
-#: through set the pace after it heals (after an hour without a quorum the
-#: demo's rounds pass 60, and one round's timeouts sum to about 100 s).
+#: through set the pace after it heals (after an hour in which a quorum talked
+#: but could not decide, the demo's rounds pass 60, and one round's timeouts
+#: sum to about 100 s).
 TIMEOUT_GROWTH_ROUNDS = 10
 
 
