@@ -121,18 +121,38 @@ def schedule_run(
     return verdict
 
 
-def seeds_run(*, seeds: list[int], seconds: float, tmp: Path, settle_s: float, **phase_lengths) -> bool:
-    """The seeds' schedules one after another on one network; a line per seed, then the totals."""
+def seeds_run(
+    *,
+    seeds: list[int],
+    seconds: float,
+    tmp: Path,
+    settle_s: float,
+    budget_s: float | None = None,
+    **phase_lengths,
+) -> bool:
+    """The seeds' schedules one after another on one network; a line per seed, then the totals.
+
+    With ``budget_s``, no seed starts once that long has passed since the first one did.
+    """
     lines, verdicts = [], []
     with FaultNetwork(tmp) as net:
         print("faults: " + ", ".join(f"{h.name} {h.address} ({h.namespace})" for h in net.hosts), flush=True)
-        for seed in seeds:
-            verdict = schedule_run(net, seconds=seconds, seed=seed, settle_s=settle_s, **phase_lengths)
-            verdicts.append(verdict)
-            lines.append(verdict.line(seed))
-            print("faults: " + lines[-1], flush=True)
-    print("faults: per seed\n" + "\n".join(lines), flush=True)
-    print("faults: " + Verdict.totals_line(verdicts), flush=True)
+        started = time.monotonic()
+        try:
+            for seed in seeds:
+                if budget_s is not None and time.monotonic() - started > budget_s:
+                    print(
+                        f"faults: the budget of {budget_s:.0f}s is spent; seeds from {seed} not run",
+                        flush=True,
+                    )
+                    break
+                verdict = schedule_run(net, seconds=seconds, seed=seed, settle_s=settle_s, **phase_lengths)
+                verdicts.append(verdict)
+                lines.append(verdict.line(seed))
+                print("faults: " + lines[-1], flush=True)
+        finally:
+            print("faults: per seed\n" + "\n".join(lines), flush=True)
+            print(f"faults: {time.monotonic() - started:.0f}s; " + Verdict.totals_line(verdicts), flush=True)
     return all(v.safe for v in verdicts)
 
 
@@ -152,6 +172,9 @@ def main() -> None:
         default=1,
         help="run this many seeds (from --seed up) one after another on one network",
     )
+    parser.add_argument(
+        "--budget-minutes", type=float, default=None, help="with --seeds: start no seed after this long"
+    )
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridtokenx_site.settings")
@@ -168,6 +191,7 @@ def main() -> None:
             seconds=args.seconds,
             tmp=tmp,
             settle_s=args.settle,
+            budget_s=args.budget_minutes * 60 if args.budget_minutes else None,
             **phase_lengths,
         )
         sys.exit(0 if safe else 1)
