@@ -17,6 +17,10 @@ import pytest
 from chain.consensus.simulation import Faults, Simulation
 
 SEEDS = int(os.environ.get("GTX_SIM_SEEDS", "200"))
+#: The first seed (a long run may go in parts: GTX_SIM_FIRST_SEED=5000 GTX_SIM_SEEDS=5000).
+FIRST_SEED = int(os.environ.get("GTX_SIM_FIRST_SEED", "0"))
+#: A CSV file for one line per seed: seed, events, heights, conflicting heights, recovery ms.
+REPORT = os.environ.get("GTX_SIM_REPORT")
 #: The run's figures, printed in pytest's terminal summary (tests/chain/consensus/conftest.py).
 SUMMARY = pytest.StashKey[str]()
 #: How long after the heal every honest site must have decided two more blocks
@@ -74,10 +78,20 @@ def percentile(sorted_values: list[int], fraction: float) -> int:
 @pytest.fixture(scope="module")
 def runs(request):
     results = []
-    for seed in range(SEEDS):
+    report = open(REPORT, "w", encoding="utf-8") if REPORT else None  # noqa: SIM115 - closed below
+    for seed in range(FIRST_SEED, FIRST_SEED + SEEDS):
         faults, sim, at_heal = run_seed(seed)
         sim.end()
         results.append((seed, faults, sim, at_heal))
+        if report:
+            recovery = sim.recovery_ms(at_heal)
+            report.write(
+                f"{seed},{sim.steps},{max(sim.heights().values())},{len(sim.conflicting_commits())},"
+                f"{'' if recovery is None else recovery}\n"
+            )
+            report.flush()
+    if report:
+        report.close()
     steps = sum(sim.steps for _, _, sim, _ in results)
     heights = sum(max(sim.heights().values()) for _, _, sim, _ in results)
     recoveries = sorted(
@@ -88,7 +102,7 @@ def runs(request):
     times = [ms for ms, _ in recoveries]
     slowest = ", ".join(f"seed {seed} {ms} ms" for ms, seed in reversed(recoveries[-3:]))
     request.config.stash[SUMMARY] = (
-        f"consensus simulation: {SEEDS} seeds, {steps} simulated events, {heights} heights decided, "
+        f"consensus simulation: {SEEDS} seeds from {FIRST_SEED}, {steps} simulated events, {heights} heights decided, "
         f"{sum(len(sim.conflicting_commits()) for _, _, sim, _ in results)} heights with conflicting "
         f"commits; recovery after the heal (ms) in {len(times)} seeds: "
         f"median {percentile(times, 0.5)}, p99 {percentile(times, 0.99)}, max {times[-1]} "
