@@ -141,7 +141,7 @@ class Simulation:
 
     def _machine(self, site: SimSite) -> HeightMachine:
         if site.machine is None:
-            state = copy.deepcopy(site.saved_state) if site.saved_state else RoundState(site.height)
+            state = copy.copy(site.saved_state) if site.saved_state else RoundState(site.height)
             machine = HeightMachine(
                 site.name,
                 state,
@@ -159,7 +159,7 @@ class Simulation:
         machine = site.machine
         for message in actions.broadcast:
             site.saved_log.append(message)
-        site.saved_state = copy.deepcopy(machine.state)
+        site.saved_state = copy.copy(machine.state)  # its fields are ints and strings: a whole copy
         site.evidence.extend(actions.evidence)
         for timeout in actions.timeouts:
             due = self.now + timeout.duration_ms
