@@ -22,7 +22,7 @@ run: deps
 	$(PY) -m localnet.devservers -- bash -c '\
 	  $(PY) manage.py collectstatic --noinput -v0 && \
 	  $(PY) manage.py demo_banner --port $(PORT) && \
-	  exec env GTX_METRICS_TOKEN=dev-metrics GTX_DEMO_MARKET=1 GTX_DEMO_GRID=1 GTX_METERS_DEMO=1 $(PY) manage.py network --demo --genesis-config thai_market.toml --base-port $(PORT) --open-browser'
+	  exec env GTX_METRICS_TOKEN=dev-metrics GTX_DEMO_MARKET=1 GTX_DEMO_GRID=1 GTX_METERS_DEMO=1 $(PY) manage.py network --demo --genesis-config thai_market.toml --followers ERC --base-port $(PORT) --open-browser'
 
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)

@@ -8,7 +8,7 @@ Every list is paginated and costs a fixed number of queries whatever the page si
 from collections.abc import Iterable
 
 from django.core.paginator import Paginator
-from django.db.models import Case, F, Q, Subquery, Sum, Value, When
+from django.db.models import BigIntegerField, Case, F, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Mod
 
 from audit.ledger import surveillance as rules
@@ -191,7 +191,8 @@ def surveillance_findings(
 def _period_start(period_ms: int):
     """The start of a trade's delivery period (Unix ms), computed in the database, in integers."""
     shifted = F("delivery_slot_ms") + Value(THAI_OFFSET_MS)
-    return F("delivery_slot_ms") - Mod(shifted, Value(period_ms))
+    # Django's Mod of integers is a float unless told: a period would reach the CSV as "….0".
+    return F("delivery_slot_ms") - Mod(shifted, Value(period_ms), output_field=BigIntegerField())
 
 
 def energy_flows(*, period_ms: int) -> list[dict]:

@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from audit import selectors
@@ -415,7 +416,8 @@ FLOW_COLUMNS = ["period_start", "period_ms", "seller_zone", "buyer_zone", "energ
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+    """The site's one rule for times: its zone, with the offset written out (2026-12-03T09:00:00+07:00)."""
+    return timezone.localtime(datetime.fromtimestamp(ms / 1000, tz=UTC)).isoformat()
 
 
 @regulator_view

@@ -26,9 +26,18 @@ And what bounds it, measured in the same run before the sites start
 that stays comparable between machines.
 Fails (exit 1) when the sites' blocks or state roots differ at their common height.
 
-Environment: BENCH_SITES (4), BENCH_SECONDS (20), BENCH_RATE (2000),
-BENCH_BATCH (250), BENCH_SENDERS (200), BENCH_BLOCK_INTERVAL_MS (the genesis
-block interval), BENCH_DRAIN_SECONDS (30).
+A client keeps its schedule whatever the answers: a batch refused for want of
+room (503 mempool_full, 429 sender_busy) is counted with the time its refusal
+took (``refused_p50_ms``, ``refused_p95_ms``) and sent again at the next slot.
+
+Overload: BENCH_RATES="400,700,1000" offers each rate in turn for BENCH_SECONDS
+(``steps``); the knee (``knee_tx_per_s``) is the most a step finalized with its
+p95 within 2.5 s. BENCH_OVERLOAD=3 then offers three times the knee, and the
+figures printed are that step's, with ``ratio_to_knee``.
+
+Environment: BENCH_SITES (4), BENCH_SECONDS (20), BENCH_RATE (2000) or
+BENCH_RATES, BENCH_OVERLOAD (0: none), BENCH_BATCH (250), BENCH_SENDERS (200),
+BENCH_BLOCK_INTERVAL_MS (the genesis block interval), BENCH_DRAIN_SECONDS (30).
 """
 
 import json
@@ -38,12 +47,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from websockets.sync.client import connect
 
-from bench.ledger import _cpu_seconds, _env_int, _latency_figures
+from bench.ledger import _cpu_seconds, _env_int, _latency_figures, _percentile
 from bench.limits import signature_limit, verify_seconds
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
@@ -127,10 +137,42 @@ class CommitWatcher(threading.Thread):
                 time.sleep(0.2)
 
 
+class SignedBatches:
+    """Each site's client's batches, in nonce order, signed ahead of the clock in chunks.
+
+    Batch ``j`` of site ``k`` holds nonces ``j * per_sender ...`` of site ``k``'s senders, so
+    a step that stops at batch ``j`` leaves the next step to start there.
+    """
+
+    def __init__(self, chain_id: str, groups: list[list[int]], per_sender: int, n: int):
+        self.chain_id, self.groups, self.per_sender, self.n = chain_id, groups, per_sender, n
+        self.batches: list[list[tuple[bytes, list[str]]]] = [[] for _ in groups]
+        self.next: list[int] = [0 for _ in groups]  # each site's first batch not yet admitted
+
+    def ensure(self, count: int) -> None:
+        """Sign until every site has ``count`` batches past the ones already admitted."""
+        started = time.monotonic()
+        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            futures = [
+                [
+                    pool.submit(
+                        _sign_batch, self.chain_id, group, j * self.per_sender, self.per_sender, self.n
+                    )
+                    for j in range(len(self.batches[k]), self.next[k] + count)
+                ]
+                for k, group in enumerate(self.groups)
+            ]
+            for k, row in enumerate(futures):
+                self.batches[k].extend(f.result() for f in row)
+        signed = sum(len(row) for row in futures) * len(self.groups[0]) * self.per_sender
+        print(f"signed {signed} transfers in {time.monotonic() - started:.1f}s", flush=True)
+
+
 def run() -> dict:
     count = _env_int("BENCH_SITES", 4)
     seconds = _env_int("BENCH_SECONDS", 20)
-    rate = _env_int("BENCH_RATE", 2000)
+    rates = [int(r) for r in os.environ.get("BENCH_RATES", str(_env_int("BENCH_RATE", 2000))).split(",")]
+    overload = _env_int("BENCH_OVERLOAD", 0)
     batch = _env_int("BENCH_BATCH", 250)
     n = _env_int("BENCH_SENDERS", 200)
     drain_s = _env_int("BENCH_DRAIN_SECONDS", 30)
@@ -144,21 +186,8 @@ def run() -> dict:
     groups = [list(range(k, n, count)) for k in range(count)]  # site k's senders
     per_sender = max(1, batch // len(groups[0]))
     batch = len(groups[0]) * per_sender
-    site_rate = rate / count
-    batches_per_site = -(-int(site_rate * seconds) // batch)
-    t_sign = time.monotonic()
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = [
-            [
-                pool.submit(_sign_batch, genesis.chain_id, groups[k], j * per_sender, per_sender, n)
-                for j in range(batches_per_site)
-            ]
-            for k in range(count)
-        ]
-        signed = [[f.result() for f in row] for row in futures]
-    print(
-        f"signed {count * batches_per_site * batch} transfers in {time.monotonic() - t_sign:.1f}s", flush=True
-    )
+    signed = SignedBatches(genesis.chain_id, groups, per_sender, n)
+    signed.ensure(_batches_per_site(rates[0], count, seconds, batch))
 
     sites = start_network(
         tmp,
@@ -173,34 +202,66 @@ def run() -> dict:
         for w in watchers:
             if not w.connected.wait(30):
                 raise RuntimeError(f"no ws/chain/ stream from {w.site.name}: {w.errors[-1:]}")
-        start_heights = [_status(site)["height"] for site in sites]
         procs = [proc for site in sites for proc in site.procs]
         _, idle_cores = _cores_used(procs, time.sleep, IDLE_SECONDS)
-        print(f"offering {rate} tx/s for {seconds}s to {count} sites", flush=True)
-        offered, cores_used = _cores_used(procs, _offer, sites, signed, batch, site_rate, seconds)
-        submitted, rejected, backpressure = offered
-        _drain(sites, watchers, submitted, start_heights, drain_s)
-        figures = _figures(sites, watchers, submitted, rejected, backpressure, start_heights)
-        return (
-            figures
-            | signature_limit(
-                sites=count, finalized_tx_per_s=figures["finalized_tx_per_s"], verify_s=verify_s
+
+        def step(rate: int) -> dict:
+            signed.ensure(_batches_per_site(rate, count, seconds, batch))
+            start_heights = [_status(site)["height"] for site in sites]
+            print(f"offering {rate} tx/s for {seconds}s to {count} sites", flush=True)
+            offered, cores_used = _cores_used(procs, _offer, sites, signed, batch, rate / count, seconds)
+            _drain(sites, watchers, offered.submitted, start_heights, drain_s)
+            figures = _figures(sites, watchers, offered, start_heights)
+            return (
+                figures
+                | signature_limit(
+                    sites=count, finalized_tx_per_s=figures["finalized_tx_per_s"], verify_s=verify_s
+                )
+                | {"offered_tx_per_s": rate, "cores_used_while_offering": cores_used}
             )
-            | {
-                "cores_used_idle": idle_cores,
-                "cores_used_while_offering": cores_used,
-                "sites": count,
-                "seconds": seconds,
-                "offered_tx_per_s": rate,
-                "batch": batch,
-                "senders": n,
-                "block_interval_ms": interval_ms,
-            }
-        )
+
+        steps = [step(rate) for rate in rates]
+        result = dict(steps[-1])
+        if len(steps) > 1 or overload:
+            knee = _knee(steps)
+            result |= {"steps": [_step_summary(s) for s in steps], "knee_tx_per_s": knee}
+            if overload:
+                heavy = step(int(overload * knee))
+                result |= heavy | {
+                    "overload_factor": overload,
+                    "ratio_to_knee": round(heavy["finalized_tx_per_s"] / knee, 3) if knee else None,
+                }
+        return result | {
+            "cores_used_idle": idle_cores,
+            "sites": count,
+            "seconds": seconds,
+            "batch": batch,
+            "senders": n,
+            "block_interval_ms": interval_ms,
+        }
     finally:
         for w in watchers:
             w.stopping.set()
         stop_network(sites)
+
+
+#: The knee: the most a step finalized while its accepted transactions stayed within this p95.
+KNEE_P95_S = 2.5
+
+
+def _knee(steps: list[dict]) -> float:
+    """The highest finalized tx/s of a step whose p95 stayed within KNEE_P95_S (else the lowest step's)."""
+    within = [s["finalized_tx_per_s"] for s in steps if s["p95_s"] is not None and s["p95_s"] <= KNEE_P95_S]
+    return max(within) if within else steps[0]["finalized_tx_per_s"]
+
+
+def _step_summary(step: dict) -> dict:
+    keys = ("offered_tx_per_s", "finalized_tx_per_s", "p50_s", "p95_s", "refused_batches", "efficiency")
+    return {key: step[key] for key in keys}
+
+
+def _batches_per_site(rate: int, count: int, seconds: int, batch: int) -> int:
+    return -(-int(rate / count * seconds) // batch)
 
 
 def _cores_used(procs, fn, *args):
@@ -211,45 +272,55 @@ def _cores_used(procs, fn, *args):
     return result, {name: round((t - before[name]) / elapsed, 2) for name, t in _cpu_seconds(procs).items()}
 
 
-def _offer(sites, signed, batch, site_rate, seconds):
-    """Each site's thread POSTs its batches on schedule; returns {tx hash: submit time}, rejections, 503s."""
-    submitted: dict[str, float] = {}
-    rejected: list[str] = []
-    backpressure = [0]
+@dataclass
+class Offered:
+    """What one step's clients sent: admitted transactions with their POST time, the seconds
+    each refusal for want of room (503/429) took to arrive, and any other rejection."""
+
+    submitted: dict[str, float] = field(default_factory=dict)
+    refusal_seconds: list[float] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
+def _offer(sites, signed: SignedBatches, batch, site_rate, seconds) -> Offered:
+    """Each site's thread POSTs a batch on schedule, whatever the answers: a batch refused for
+    want of room (503 or 429) is sent again at the next slot, so the offered rate stays as asked."""
+    offered = Offered()
     lock = threading.Lock()
     t0 = time.monotonic() + 0.2
     end = t0 + seconds
 
     def client(k: int) -> None:
         with httpx.Client(base_url=sites[k].url, timeout=60) as http:
-            for j, (body, hashes) in enumerate(signed[k]):
-                due = t0 + j * batch / site_rate
-                if due >= end:
+            for slot in range(len(signed.batches[k])):
+                due = t0 + slot * batch / site_rate
+                if due >= end or signed.next[k] >= len(signed.batches[k]):
                     return
                 time.sleep(max(0.0, due - time.monotonic()))
-                while True:
-                    sent = time.monotonic()
-                    response = http.post(
-                        "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
-                    )
-                    if response.status_code != 503 or time.monotonic() >= end:
-                        break
-                    with lock:
-                        backpressure[0] += 1
-                    time.sleep(float(response.headers.get("Retry-After", "1")))
-                if response.status_code != 202:
-                    with lock:
-                        rejected.append(f"{sites[k].name}: {response.status_code} {response.text[:300]}")
-                    return  # later nonces of these senders could never be admitted
+                body, hashes = signed.batches[k][signed.next[k]]
+                sent = time.monotonic()
+                response = http.post(
+                    "/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"}
+                )
+                answered = time.monotonic()
                 with lock:
-                    submitted.update(dict.fromkeys(hashes, sent))
+                    if response.status_code == 202:
+                        offered.submitted.update(dict.fromkeys(hashes, sent))
+                        signed.next[k] += 1
+                    elif response.status_code in (429, 503):
+                        offered.refusal_seconds.append(answered - sent)
+                    else:
+                        offered.rejected.append(
+                            f"{sites[k].name}: {response.status_code} {response.text[:300]}"
+                        )
+                        return  # later nonces of these senders could never be admitted
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(len(sites))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return submitted, rejected, backpressure[0]
+    return offered
 
 
 def _status(site, tries: int = 20) -> dict:
@@ -303,7 +374,9 @@ def _figures_or_null(sorted_latencies: list[float]) -> dict:
     return {k: (v if v == v else None) for k, v in _latency_figures(sorted_latencies).items()}
 
 
-def _figures(sites, watchers, submitted, rejected, backpressure, start_heights) -> dict:
+def _figures(sites, watchers, offered: Offered, start_heights) -> dict:
+    submitted, rejected = offered.submitted, offered.rejected
+    refusals = sorted(offered.refusal_seconds)
     final_at: list[dict[str, float]] = []  # per site: tx hash -> committed there
     per_site = {}
     heads = [_status(site) for site in sites]
@@ -352,7 +425,9 @@ def _figures(sites, watchers, submitted, rejected, backpressure, start_heights) 
         "final_at_every_site": len(everywhere),
         "rejected_batches": len(rejected),
         "first_rejection": rejected[0] if rejected else None,
-        "mempool_full_retries": backpressure,
+        "refused_batches": len(refusals),
+        "refused_p50_ms": round(_percentile(refusals, 0.5) * 1000, 1) if refusals else None,
+        "refused_p95_ms": round(_percentile(refusals, 0.95) * 1000, 1) if refusals else None,
         "finalized_tx_per_s": round(len(everywhere) / max(last - t0, 1e-9), 1) if everywhere else 0.0,
         **figures,
         "common_height": common,

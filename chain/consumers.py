@@ -1,8 +1,8 @@
 """The chain's consumers: its WebSocket stream and the peer protocol's HTTP endpoints.
 
 The stream (docs/PROTOCOL.md): every client gets ``block`` messages. A
-logged-in user also gets ``wallet`` when a block touched their account, so
-the wallet page refreshes at once. ``ChainGroupConsumer`` is the base of every
+logged-in user also gets ``wallet`` when a block touched their account or a
+transaction of theirs was dropped, so their pages refresh at once. ``ChainGroupConsumer`` is the base of every
 stream (the market's and the grid's too): it answers pings and refuses whatever
 else a client sends; ``UnknownStreamConsumer`` answers a path with no stream.
 """
@@ -21,7 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
 from chain.client_address import address_behind_proxies
-from chain.events import CHAIN_GROUP
+from chain.events import CHAIN_GROUP, wallet_group
 from chain.ledger.errors import LedgerError
 from chain.ledger.wire import json_decode
 from chain.models import ChainTx
@@ -175,10 +175,23 @@ class UnknownStreamConsumer(AsyncWebsocketConsumer):
 
 
 class ChainStreamConsumer(ChainGroupConsumer):
+    """Blocks for everyone; ``wallet`` for a logged-in user when a block touched their account
+    or a transaction of theirs was dropped (their ``wallet.<address>`` group, chain.events)."""
+
     async def connect(self):
         self.address = await self._user_address()
         await self.channel_layer.group_add(CHAIN_GROUP, self.channel_name)
+        if self.address:
+            await self.channel_layer.group_add(wallet_group(self.address), self.channel_name)
         await self.accept()
+
+    async def disconnect(self, code):
+        await super().disconnect(code)
+        if getattr(self, "address", None):
+            await self.channel_layer.group_discard(wallet_group(self.address), self.channel_name)
+
+    async def wallet_dropped(self, message):
+        await self.send_json({"type": "wallet", "address": self.address, "height": None})
 
     async def chain_block(self, message):
         await self.send_json(

@@ -47,6 +47,7 @@ TOO_MANY_ATTEMPTS = {
     "signups": "Too many new accounts from your network. Try again in {wait}.",
     "signups_site": "This site has opened as many accounts as it can for now. Try again in {wait}.",
     "busy": "The site is busy checking other passwords. Try again in {wait}.",
+    "key_backup": "Too many key backup attempts. Try again in {wait}.",
 }
 
 
@@ -253,3 +254,58 @@ class ThrottledLoginForm(ThrottledLoginMixin, AuthenticationForm):
 
 class ThrottledAdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
     pass
+
+
+class KeyBackupExportForm(forms.Form):
+    """Your password again, and a passphrase that will protect the backup file."""
+
+    password = forms.CharField(label="Your password", strip=False, widget=forms.PasswordInput)
+    passphrase = forms.CharField(
+        label="Backup passphrase",
+        strip=False,
+        max_length=1024,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="12 characters or more. Without it the file cannot be opened: nobody can recover it.",
+    )
+    passphrase_again = forms.CharField(
+        label="Passphrase again", strip=False, max_length=1024, widget=forms.PasswordInput
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("passphrase") and data.get("passphrase") != data.get("passphrase_again"):
+            self.add_error("passphrase_again", "The two passphrases differ.")
+        return data
+
+
+class KeyBackupImportForm(forms.Form):
+    """A backup file, its passphrase, and your password here."""
+
+    backup = forms.FileField(label="Backup file (.json)")
+    passphrase = forms.CharField(
+        label="Backup passphrase", strip=False, max_length=1024, widget=forms.PasswordInput
+    )
+    password = forms.CharField(label="Your password on this site", strip=False, widget=forms.PasswordInput)
+
+
+class SelfCustodySignupForm(SignupForm):
+    """Sign-up whose wallet key the browser made: its address and a signature of the link message."""
+
+    address = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    signature = forms.CharField(widget=forms.HiddenInput, max_length=128)
+    storage = forms.ChoiceField(
+        label="Keep the key in",
+        choices=[("indexeddb", "This browser's IndexedDB"), ("local", "This browser's localStorage")],
+        initial="indexeddb",
+        widget=forms.RadioSelect,
+        help_text="Either way it stays on this device only. Save a key file too: clearing site data "
+        "deletes it.",
+    )
+
+    def clean_address(self) -> str:
+        address = self.cleaned_data["address"]
+        if not is_address(address):
+            raise forms.ValidationError(
+                "Your browser did not make a key. Allow JavaScript and reload the page."
+            )
+        return address

@@ -257,10 +257,40 @@ class DroppedTx(models.Model):
     dropped_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["dropped_at"], name="dropped_at")]
+        indexes = [
+            models.Index(fields=["dropped_at"], name="dropped_at"),
+            # A person's recent receipts, for the state of their transactions (every page's header).
+            models.Index(fields=["sender", "-dropped_at"], name="dropped_sender_at"),
+        ]
 
     def __str__(self) -> str:
         return self.hash
+
+
+class LedgerEvent(models.Model):
+    """A ledger event of a committed block that concerns accounts (chain.events.FEED_EVENT_TYPES):
+    what a person's activity feed lists. Written with the block, in its database transaction.
+
+    ``parties`` is ``[chain.events.EVERYONE]`` for an event every feed shows (a proposal decided).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    height = models.BigIntegerField()
+    #: Its place among the block's events: block order, as every site emits them.
+    position = models.IntegerField()
+    type = models.CharField(max_length=40)
+    parties = ArrayField(models.CharField(max_length=64))
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["height", "position"], name="ledgerevent_height_position")
+        ]
+        indexes = [GinIndex(fields=["parties"], name="ledgerevent_parties_gin")]
+
+    def __str__(self) -> str:
+        return f"{self.type} @{self.height}"
 
 
 class Role(models.TextChoices):
@@ -269,20 +299,76 @@ class Role(models.TextChoices):
     REGULATOR = "regulator", "Regulator"
 
 
+class Custody(models.TextChoices):
+    """Who holds a wallet's key: this site (sealed, it signs) or the person's browser (it signs)."""
+
+    SITE = "site", "Kept by this site"
+    SELF = "self", "Kept in your browser"
+
+
 class Wallet(models.Model):
-    """A user's account key, sealed at rest (see chain.services.wallets). Never shown again in clear."""
+    """A user's account key, sealed at rest (see chain.services.wallets). Never shown again in clear.
+
+    A self-custody wallet has no key here at all: only the address its owner proved theirs.
+    """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wallet")
     address = models.CharField(max_length=64, unique=True)
-    sealed_key = models.BinaryField()
+    custody = models.CharField(max_length=4, choices=Custody.choices, default=Custody.SITE)
+    #: None exactly when the key is in the owner's hands (``custody`` is ``self``).
+    sealed_key = models.BinaryField(null=True)
     #: The GTX_WALLET_KEYS version ``sealed_key`` is sealed under (`manage.py reseal_wallets`).
-    seal_key_version = models.PositiveSmallIntegerField()
+    seal_key_version = models.PositiveSmallIntegerField(null=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CONSUMER)
     region = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    #: The newest LedgerEvent id the person had when they last opened their activity feed:
+    #: the header's badge counts what came after it.
+    activity_seen_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="wallet_key_sealed_unless_self_custody",
+                condition=Q(custody="site", sealed_key__isnull=False, seal_key_version__isnull=False)
+                | Q(custody="self", sealed_key__isnull=True, seal_key_version__isnull=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} ({self.address[:10]}…)"
+
+    @property
+    def self_custody(self) -> bool:
+        return self.custody == Custody.SELF
+
+
+class WalletKeyEvent(models.Model):
+    """The audit trail of what happened to wallet keys: exported, imported, linked, refused.
+
+    Kept apart from the wallet so a wallet replaced by an import keeps its history.
+    """
+
+    class Action(models.TextChoices):
+        EXPORTED = "exported", "Backup exported"
+        IMPORTED = "imported", "Backup imported"
+        LINKED = "linked", "Self-custody key linked"
+        REFUSED = "refused", "Attempt refused"
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="key_events")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    address = models.CharField(max_length=64, blank=True)
+    #: What was refused and why, as the error code the person saw ("wrong_passphrase", ...).
+    reason = models.CharField(max_length=32, blank=True)
+    client_ip = models.GenericIPAddressField(null=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-at"], name="wallet_key_event_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.action} {self.address[:10]}"
 
 
 class ConsensusState(models.Model):

@@ -1,10 +1,13 @@
-"""The peer protocol: what validator sites send each other (docs/CONSENSUS.md).
+"""The peer protocol: what validator and follower sites send each other (docs/CONSENSUS.md).
 
 Plain JSON over HTTP; no session, no CSRF token (nothing here acts for a
-user). Every request is signed by an active validator's node key
-(chain.consensus.peer_auth) and checked before its body is decoded; only GETs of
-status and blocks may come unsigned, when GTX_PEER_OPEN_READS allows. Every
-consensus message carries its sender's signature and a batch is refused whole
+user). Every request is signed by a registered node's key (a validator record of
+the chain: an active one votes, an inactive one runs a follower;
+chain.consensus.peer_auth) and checked before its body is decoded; only GETs of
+status and blocks may come unsigned, when GTX_PEER_OPEN_READS allows. Consensus
+messages, lookups and pushed blocks come from active validators only; a follower
+may gossip its users' transactions (at GTX_PEER_FOLLOWER_RATE_PER_S) and read.
+Every consensus message carries its sender's signature and a batch is refused whole
 when one is wrong; gossiped transactions carry their own signatures. The work
 itself happens in Celery tasks after the message is stored.
 
@@ -27,8 +30,8 @@ from django.core.cache import cache
 
 from chain import clock, task_queue
 from chain.consensus.messages import message_parse, message_verify
-from chain.consensus.peer_auth import PeerAuthError, claim_sender, request_claim, signed
-from chain.consensus.transport import gossip_origin_active, gossip_valid
+from chain.consensus.peer_auth import UNKNOWN_PEER, PeerAuthError, claim_sender, request_claim, signed
+from chain.consensus.transport import gossip_valid
 from chain.ledger.errors import LedgerError
 from chain.ledger.keys import is_address
 from chain.ledger.tx import parse_transaction
@@ -69,6 +72,8 @@ class PeerHead:
     height: int
     block_hash: str
     state_root: str
+    #: The head block's timestamp (0 at genesis): followers tell how far behind they are by it.
+    timestamp_ms: int
     params: dict
     #: The round this site is in at the next height (0 before it starts).
     round: int
@@ -81,22 +86,33 @@ class PeerHead:
 @dataclass(frozen=True)
 class PeerContext:
     head: PeerHead
+    #: The active validators' keys.
     validators: frozenset[str]
-    #: The active validator that signed the request; None for an unsigned read.
+    #: The registered node that signed the request; None for an unsigned read.
     sender: str | None
 
+    @property
+    def from_validator(self) -> bool:
+        return self.sender in self.validators
 
-def peer_context_read() -> tuple[PeerHead, frozenset[str]]:
-    """The head and the active validators' keys: one plain query per request (peers send tens a second)."""
+
+def peer_context_read() -> tuple[PeerHead, frozenset[str], frozenset[str]]:
+    """The head, the active validators' keys and every registered node's key (active or not):
+    one plain query per request (peers send tens a second)."""
     with binary_cursor() as cursor:
-        chain_id, height, block_hash, state_root, params, round, validators = cursor.execute(
-            "SELECT h.chain_id, h.height, h.block_hash, h.state_root, h.params::text, "
-            "coalesce((SELECT s.round FROM chain_consensusstate s "
-            "          WHERE s.id = 1 AND s.height = h.height + 1), 0), "
-            "ARRAY(SELECT public_key FROM chain_validator WHERE active) FROM chain_chainhead h"
-        ).fetchone()
-    head = PeerHead(chain_id, height, block_hash, state_root, json.loads(params), round)
-    return head, frozenset(validators)
+        chain_id, height, block_hash, state_root, timestamp_ms, params, round, validators, registered = (
+            cursor.execute(
+                "SELECT h.chain_id, h.height, h.block_hash, h.state_root, "
+                "coalesce((SELECT b.timestamp_ms FROM chain_block b WHERE b.height = h.height), 0), "
+                "h.params::text, "
+                "coalesce((SELECT s.round FROM chain_consensusstate s "
+                "          WHERE s.id = 1 AND s.height = h.height + 1), 0), "
+                "ARRAY(SELECT public_key FROM chain_validator WHERE active), "
+                "ARRAY(SELECT public_key FROM chain_validator) FROM chain_chainhead h"
+            ).fetchone()
+        )
+    head = PeerHead(chain_id, height, block_hash, state_root, timestamp_ms, json.loads(params), round)
+    return head, frozenset(validators), frozenset(registered)
 
 
 # --- authentication and limits ---------------------------------------------------
@@ -137,9 +153,11 @@ def peer_request_answer(
     """Authenticate, count and decode one peer request, then run ``handler``.
 
     The order is the defence: a request without a well-formed, fresh signature
-    costs no query; one from a key that is not an active validator's costs one
-    query and no signature work; a validator's costs one ed25519 verify before
-    its body is decoded or any other signature checked.
+    costs no query; one from a key that is not a registered node's costs one
+    query and no signature work; a registered node's costs one ed25519 verify
+    before its body is decoded or any other signature checked. Each signer has
+    its own bucket: a validator's GTX_PEER_RATE_PER_S, a follower's (an inactive
+    validator record) GTX_PEER_FOLLOWER_RATE_PER_S.
     """
     sender = None
     if method != "GET" or signed(headers) or not settings.GTX_PEER_OPEN_READS:
@@ -148,17 +166,18 @@ def peer_request_answer(
             return _rate_limited()
         try:
             claim = request_claim(headers, now_ms=clock.now_ms())
-            head, validators = peer_context_read()
+            head, validators, registered = peer_context_read()
             sender = claim_sender(
-                claim, method=method, target=target, body=body, chain_id=head.chain_id, validators=validators
+                claim, method=method, target=target, body=body, chain_id=head.chain_id, registered=registered
             )
         except PeerAuthError as exc:
             _buckets.take(f"refused:{client}", settings.GTX_PEER_REFUSED_RATE_PER_S)
             return error(exc.code, exc.message, exc.status)
-        if not _buckets.take(f"peer:{sender}", settings.GTX_PEER_RATE_PER_S):
+        rate = settings.GTX_PEER_RATE_PER_S if sender in validators else settings.GTX_PEER_FOLLOWER_RATE_PER_S
+        if not _buckets.take(f"peer:{sender}", rate):
             return _rate_limited()
     elif _buckets.take(f"open:{client}", settings.GTX_PEER_OPEN_RATE_PER_S):
-        head, validators = peer_context_read()
+        head, validators, _ = peer_context_read()
     else:
         return _rate_limited()
     context = PeerContext(head, validators, sender)
@@ -177,6 +196,10 @@ def _rate_limited() -> Reply:
     return error(RATE_LIMITED, "Too many peer requests; slow down.", 429)
 
 
+def _validators_only() -> Reply:
+    return error(UNKNOWN_PEER, "Only an active validator's site may send this.", 403)
+
+
 def _query(target: str) -> dict[str, str]:
     _, _, query = target.partition("?")
     return dict(parse_qsl(query))
@@ -192,6 +215,8 @@ def consensus_messages(body: dict, peer: PeerContext) -> Reply:
     before any signature: a batch with a stranger's message is refused at it,
     with no signature verified.
     """
+    if not peer.from_validator:
+        return _validators_only()
     head = peer.head
     if body.get("chain_id") != head.chain_id:
         return error(WRONG_CHAIN, f"This site runs chain {head.chain_id}.")
@@ -229,10 +254,11 @@ def consensus_messages(body: dict, peer: PeerContext) -> Reply:
 
 
 def gossiped_transactions(body: dict, peer: PeerContext) -> Reply:
-    """Transactions another validator admitted: admitted here too, and not gossiped again.
+    """Transactions another validator or a follower admitted: admitted here too, and not
+    gossiped again.
 
-    The origin is checked against the active validators before its signature,
-    and its signature before any transaction's.
+    The origin must be the registered node that signed the request (checked
+    before its signature), and its signature is checked before any transaction's.
     """
     head = peer.head.intake
     transactions = body.get("transactions")
@@ -242,8 +268,8 @@ def gossiped_transactions(body: dict, peer: PeerContext) -> Reply:
         )
     if body.get("chain_id") != head.chain_id:
         return error(WRONG_CHAIN, f"This site runs chain {head.chain_id}.")
-    if not gossip_origin_active(body, peer.validators):
-        return error("unknown_origin", "origin is not an active validator.", 403)
+    if body.get("origin") != peer.sender:
+        return error("unknown_origin", "origin is not the registered node that signed the request.", 403)
     try:
         txs = [parse_transaction(wire) for wire in transactions]
     except LedgerError as exc:
@@ -273,6 +299,8 @@ def transactions_lookup(body: dict, peer: PeerContext) -> Reply:
     """Transactions this site holds, by hash, from its mempool or its blocks: for a peer
     checking a proposal (or committing a decided block) whose transactions have not
     all reached it by gossip."""
+    if not peer.from_validator:
+        return _validators_only()
     hashes = body.get("hashes")
     if type(hashes) is not list or len(hashes) > MAX_LOOKUP or not all(is_address(h) for h in hashes):
         return error(
@@ -310,4 +338,35 @@ def status(query: dict, peer: PeerContext) -> Reply:
         "step": data["step"],
         "block_hash": peer.head.block_hash,
         "state_root": peer.head.state_root,
+        "timestamp_ms": peer.head.timestamp_ms,
     }
+
+
+def followed_blocks(body: dict, peer: PeerContext) -> Reply:
+    """Blocks an active validator committed, pushed to this follower (``{chain_id, blocks}``).
+
+    Nothing is trusted for who sent it: a Celery task applies them through the
+    sync path (chain.services.sync.blocks_follow), certificate and state root
+    verified, and pulls from the validators when they leave a gap.
+    """
+    if not settings.GTX_FOLLOWER:
+        return error("not_a_follower", "This site is a validator: it takes blocks by consensus.", 409)
+    if not peer.from_validator:
+        return _validators_only()
+    if body.get("chain_id") != peer.head.chain_id:
+        return error(WRONG_CHAIN, f"This site runs chain {peer.head.chain_id}.")
+    pushed = body.get("blocks")
+    if type(pushed) is not list or not 1 <= len(pushed) <= MAX_PROPOSED_BLOCKS:
+        return error(MALFORMED, f"Send {{chain_id, blocks}}: 1 to {MAX_PROPOSED_BLOCKS} blocks.")
+    heights = [_pushed_height(b) for b in pushed]
+    if None in heights:
+        return error(MALFORMED, "Each block is {header, commit_certificate, txs} with a header height.")
+    if max(heights) > peer.head.height:
+        task_queue.blocks_follow_soon(pushed)
+    return 200, {"height": peer.head.height, "queued": max(heights) > peer.head.height}
+
+
+def _pushed_height(block) -> int | None:
+    header = block.get("header") if type(block) is dict else None
+    height = header.get("height") if type(header) is dict else None
+    return height if type(height) is int and 0 < height <= MAX_HEIGHT else None

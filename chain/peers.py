@@ -1,4 +1,4 @@
-"""Where the other validators' sites are: genesis urls, overridden by settings.
+"""Where the other validators' and the followers' sites are: genesis urls, overridden by settings.
 
 The validator set (names, public keys, genesis urls) lives in the chain state
 (the Validator table); GTX_PEER_URLS maps a validator's name to another base
@@ -32,6 +32,13 @@ def peer_urls(*, active_only: bool = True, include_self: bool = False) -> dict[s
         if url:
             urls[public_key] = url
     return urls
+
+
+def follower_urls() -> dict[str, str]:
+    """{public key: base URL} of the registered followers: validator records that are not
+    active (governance may activate them), other than this site, that have a url."""
+    active = set(Validator.objects.filter(active=True).values_list("public_key", flat=True))
+    return {key: url for key, url in peer_urls(active_only=False).items() if key not in active}
 
 
 def peer_url(public_key: str) -> str | None:

@@ -18,4 +18,5 @@ peer_http_urlpatterns = [
     ),
     path("peer/v1/blocks/", PeerEndpoint.as_asgi(method="GET", handler=peer_api.blocks)),
     path("peer/v1/status/", PeerEndpoint.as_asgi(method="GET", handler=peer_api.status)),
+    path("peer/v1/follow/", PeerEndpoint.as_asgi(method="POST", handler=peer_api.followed_blocks)),
 ]

@@ -11,7 +11,8 @@ from django.db.models import Count, OuterRef, Subquery, Sum
 
 from chain.caches import LatestKeyCache
 from chain.consensus.machine import ValidatorSet
-from chain.consensus.transport import peers_up
+from chain.consensus.transport import peers_up, validators_head
+from chain.events import EVERYONE
 from chain.ledger.block import precommit_valid, validators_hash
 from chain.ledger.state import Account as AccountRecord
 from chain.ledger.state import Validator as ValidatorRecord
@@ -32,6 +33,7 @@ from chain.models import (
     DroppedTx,
     Evidence,
     HeldTx,
+    LedgerEvent,
     MempoolTx,
     Validator,
     Wallet,
@@ -82,7 +84,7 @@ def node_status() -> dict:
         "node_address": me,
         "height": head.height,
         "round": consensus["round"],
-        "step": consensus["step"] or "waiting for transactions",
+        "step": "following" if settings.GTX_FOLLOWER else consensus["step"] or "waiting for transactions",
         "last_block_hash": head.block_hash,
         "last_block_at": head.last_block_at.isoformat() if head.last_block_at else None,
         "state_root": head.state_root,
@@ -92,6 +94,25 @@ def node_status() -> dict:
         "active_validators": len(active_validators()),
         "evidence": consensus["evidence"],
         "consensus_metrics": consensus_metrics(head),
+        "follower": follower_lag(head) if settings.GTX_FOLLOWER else None,
+    }
+
+
+def follower_lag(head: ChainHead) -> dict:
+    """How far this follower is behind the validators: the highest head it heard of (a pushed
+    block, or a validator's status at its last pull), in heights and in block time (None
+    while it holds no block: there is no time of its own to count from)."""
+    heard = validators_head() or {}
+    validators_height = max(heard.get("height", 0), head.height)
+    behind = validators_height - head.height
+    own_ms = int(head.last_block_at.timestamp() * 1000) if head.last_block_at else 0
+    behind_ms = max(0, heard.get("timestamp_ms", 0) - own_ms) if behind else 0
+    heard_ms = heard.get("heard_ms")
+    return {
+        "validators_height": validators_height,
+        "behind_heights": behind,
+        "behind_seconds": round(behind_ms / 1000, 1) if own_ms or not behind else None,
+        "heard_at": datetime.fromtimestamp(heard_ms / 1000, tz=UTC).isoformat() if heard_ms else None,
     }
 
 
@@ -225,6 +246,94 @@ def account_history(address: str, limit: int = 50):
 
 def pending_for(address: str):
     return MempoolTx.objects.filter(sender=address).order_by("nonce")
+
+
+# --- a person's own transactions and activity feed ------------------------------------
+
+#: The states a person's transaction shows (chain/activity/_transactions.html): waiting
+#: (held a nonce ahead, or in the mempool), in a block (took effect or failed there), or left
+#: out of every block with its receipt's reason.
+HELD, PENDING, INCLUDED, FAILED, DROPPED = "held", "pending", "included", "failed", "dropped"
+WAITING_STATES = (HELD, PENDING)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnTransaction:
+    """One transaction an account signed, where it stands now."""
+
+    hash: str
+    kind: str
+    nonce: int
+    state: str
+    #: When this site received it (in a block or waiting) or dropped it.
+    at: datetime
+    height: int | None = None
+    error_code: str = ""
+    error_message: str = ""
+    payload: dict | None = None
+
+
+def own_transactions(*, address: str, limit: int = 10) -> list[OwnTransaction]:
+    """The latest ``limit`` transactions ``address`` signed, newest first, each in its state.
+
+    Four small reads by sender (held, mempool, blocks, drop receipts), each bounded by ``limit``.
+    The held and mempool rows are read first, as chain.selectors.transaction_find does: a block
+    committing between the reads then shows a transaction twice at worst, never not at all;
+    the later state wins.
+    """
+    found: dict[str, OwnTransaction] = {}
+    for row in HeldTx.objects.filter(sender=address).order_by("-nonce")[:limit]:
+        found[row.hash] = OwnTransaction(
+            row.hash, row.kind, row.nonce, HELD, row.received_at, payload=row.payload
+        )
+    for row in MempoolTx.objects.filter(sender=address).order_by("-nonce")[:limit]:
+        found[row.hash] = OwnTransaction(
+            row.hash, row.kind, row.nonce, PENDING, row.received_at, payload=row.payload
+        )
+    for row in ChainTx.objects.filter(sender=address).order_by("-nonce")[:limit]:
+        found[row.hash] = OwnTransaction(
+            row.hash,
+            row.kind,
+            row.nonce,
+            INCLUDED if row.ok else FAILED,
+            row.received_at,
+            row.block_id,
+            row.error_code,
+            row.error_message,
+            row.payload,
+        )
+    for row in DroppedTx.objects.filter(sender=address).order_by("-dropped_at")[:limit]:
+        if row.hash not in found or found[row.hash].state in WAITING_STATES:
+            found[row.hash] = OwnTransaction(
+                row.hash,
+                row.kind,
+                row.nonce,
+                DROPPED,
+                row.dropped_at,
+                None,
+                row.error_code,
+                row.error_message,
+            )
+    return sorted(found.values(), key=lambda tx: (tx.at, tx.nonce), reverse=True)[:limit]
+
+
+def _feed_of(address: str):
+    return LedgerEvent.objects.filter(parties__overlap=[address, EVERYONE])
+
+
+def activity_feed(*, address: str, limit: int = 50) -> list[LedgerEvent]:
+    """The latest ledger events ``address`` is party to, and those for everyone, newest first."""
+    return list(_feed_of(address).order_by("-id")[:limit])
+
+
+def activity_unseen_count(*, address: str, seen_id: int, cap: int = 99) -> int:
+    """How many feed events came after ``seen_id`` (at most ``cap``: the badge says 99+)."""
+    return _feed_of(address).filter(id__gt=seen_id).order_by("-id")[: cap + 1].count()
+
+
+def activity_latest_id() -> int:
+    """The newest feed event's id (0 when none): what a person has seen after opening the feed."""
+    return LedgerEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 # --- the REST API's read path -------------------------------------------------

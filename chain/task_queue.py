@@ -20,6 +20,9 @@ CONSENSUS_STEP = "chain.consensus_step"
 CONSENSUS_TIMEOUT = "chain.consensus_timeout"
 CONSENSUS_RESEND = "chain.consensus_resend"
 SYNC = "chain.sync"
+FOLLOW_TICK = "chain.follow_tick"
+BLOCKS_FOLLOW = "chain.blocks_follow"
+FOLLOWERS_PUSH = "chain.followers_push"
 VACUUM_CHURNING = "chain.vacuum_churning"
 PROPOSAL_BODIES_FETCH = "chain.proposal_bodies_fetch"
 TASK_NAMES = (
@@ -28,6 +31,9 @@ TASK_NAMES = (
     CONSENSUS_TIMEOUT,
     CONSENSUS_RESEND,
     SYNC,
+    FOLLOW_TICK,
+    BLOCKS_FOLLOW,
+    FOLLOWERS_PUSH,
     VACUUM_CHURNING,
     PROPOSAL_BODIES_FETCH,
 )
@@ -69,6 +75,17 @@ def consensus_step_started() -> None:
 def sync_soon() -> None:
     """Queue a catch-up from the peers (one of them is ahead)."""
     task_send(SYNC)
+
+
+def followers_push_soon(height: int) -> None:
+    """Queue the push of a committed block to the registered followers (the general worker's
+    queue: HTTP to followers never holds up a consensus step)."""
+    task_send(FOLLOWERS_PUSH, args=(height,))
+
+
+def blocks_follow_soon(bodies: list) -> None:
+    """Queue the blocks a validator pushed to this follower (applied one at a time, as sync is)."""
+    task_send(BLOCKS_FOLLOW, args=(bodies,))
 
 
 def proposal_bodies_fetch_soon(block_hash: str, tx_hashes: list[str]) -> None:

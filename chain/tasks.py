@@ -17,7 +17,7 @@ from chain.consensus.messages import message_wire
 from chain.models import ChainHead, ConsensusMessage, ConsensusState
 from chain.node import node_signing_key
 from chain.peers import peer_urls
-from chain.services.admission import intake_upkeep
+from chain.services.admission import intake_upkeep, waiting_forward_again
 from chain.services.consensus.evidence import evidence_report
 from chain.services.consensus.proposals import proposal_bodies_fetch as bodies_fetch
 from chain.services.consensus.step import consensus_step as step
@@ -28,6 +28,8 @@ from chain.services.consensus.stored import (
     proposed_blocks_to_relay,
     stored_message,
 )
+from chain.services.sync import blocks_follow as follow
+from chain.services.sync import followers_push as push
 from chain.services.sync import sync_from_peers
 from chain.store import churning_tables_vacuum
 
@@ -112,6 +114,29 @@ def consensus_resend() -> None:
     if messages:
         body = {"chain_id": head.chain_id, "messages": messages, "blocks": proposed}
         transport.post_to_all(list(peer_urls().values()), "/peer/v1/consensus/", body)
+
+
+@shared_task(name=task_queue.FOLLOW_TICK, ignore_result=True)
+def follow_tick() -> int:
+    """A follower's beat tick (instead of the consensus tick): pull whatever blocks the
+    validators have that no push brought, keep its intake (held transactions, receipts), and
+    forward again its users' transactions that no block has brought back yet."""
+    applied = sync_from_peers()
+    intake_upkeep()
+    waiting_forward_again(ChainHead.objects.only("chain_id").get().chain_id)
+    return applied
+
+
+@shared_task(name=task_queue.BLOCKS_FOLLOW, ignore_result=True)
+def blocks_follow(bodies: list) -> int:
+    """Blocks a validator pushed to this follower: verified and applied as sync applies them."""
+    return follow(bodies)
+
+
+@shared_task(name=task_queue.FOLLOWERS_PUSH, ignore_result=True)
+def followers_push(height: int) -> int:
+    """A block this validator proposed is committed: send it to the registered followers."""
+    return push(height)
 
 
 @shared_task(name=task_queue.SYNC, ignore_result=True)

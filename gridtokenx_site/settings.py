@@ -134,6 +134,7 @@ GTX_CONSENSUS_QUEUE_SUFFIX = "-consensus"
 CELERY_TASK_ROUTES = {
     "chain.vacuum_churning": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.proposal_bodies_fetch": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "chain.followers_push": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.*": {"queue": CELERY_TASK_DEFAULT_QUEUE + GTX_CONSENSUS_QUEUE_SUFFIX},
 }
 CELERY_TASK_IGNORE_RESULT = True
@@ -158,6 +159,9 @@ if env.bool("GTX_TEST_FAST_HASHER", default=False):
 # (each costs a core for a fraction of a second: more are answered 429 at once).
 GTX_LOGIN_FAILURE_RATE = env("GTX_LOGIN_FAILURE_RATE", default="20/h")
 GTX_SIGNUP_RATE = env("GTX_SIGNUP_RATE", default="5/h")
+# Wallet key backup exports and imports per person (each runs argon2id on a passphrase or checks
+# a password): chain.services.key_backup.
+GTX_KEY_BACKUP_RATE = env("GTX_KEY_BACKUP_RATE", default="10/h")
 GTX_SIGNUP_SITE_RATE = env("GTX_SIGNUP_SITE_RATE", default="100/h")
 GTX_PASSWORD_HASHES_AT_ONCE = env.int("GTX_PASSWORD_HASHES_AT_ONCE", default=1)
 LOGIN_URL = "login"
@@ -176,6 +180,10 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/pico", BASE_DIR / "node_modules/@picocss/pico/css"),
     ("vendor/chartjs", BASE_DIR / "node_modules/chart.js/dist"),
+    # ES modules without dependencies: the self-custody wallet imports them as they are.
+    ("vendor/noble-ed25519", BASE_DIR / "node_modules/@noble/ed25519"),
+    ("vendor/noble-hashes", BASE_DIR / "node_modules/@noble/hashes"),
+    ("vendor/noble-ciphers", BASE_DIR / "node_modules/@noble/ciphers"),
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -222,6 +230,11 @@ CONTENT_SECURITY_POLICY = {
 
 # Admission refuses new transactions (503) beyond this many waiting in the mempool.
 GTX_MEMPOOL_MAX = env.int("GTX_MEMPOOL_MAX", default=60_000)
+# Under load, a client's batch is refused (503) once the mempool holds what this site finalized
+# in the last GTX_INTAKE_TARGET_MS, measured over its recent blocks (chain.services.admission),
+# but never below GTX_INTAKE_MIN_WAITING: accepted work waits about that long, no longer.
+GTX_INTAKE_TARGET_MS = env.int("GTX_INTAKE_TARGET_MS", default=1_000)
+GTX_INTAKE_MIN_WAITING = env.int("GTX_INTAKE_MIN_WAITING", default=500)
 # ... and (429 sender_busy) beyond this many waiting from one account: a sixtieth of the
 # mempool, a fifth of a block, over three times what one benchmark account ever has waiting.
 GTX_MEMPOOL_MAX_PER_SENDER = env.int("GTX_MEMPOOL_MAX_PER_SENDER", default=1_000)
@@ -250,6 +263,9 @@ GTX_PEER_OPEN_READS = env.bool("GTX_PEER_OPEN_READS", default=True)
 GTX_PEER_RATE_PER_S = env.int("GTX_PEER_RATE_PER_S", default=500)
 GTX_PEER_OPEN_RATE_PER_S = env.int("GTX_PEER_OPEN_RATE_PER_S", default=50)
 GTX_PEER_REFUSED_RATE_PER_S = env.int("GTX_PEER_REFUSED_RATE_PER_S", default=20)
+# A follower (a registered node that does not vote: an inactive validator record) may gossip
+# its users' transactions and read, at this many requests a second.
+GTX_PEER_FOLLOWER_RATE_PER_S = env.int("GTX_PEER_FOLLOWER_RATE_PER_S", default=50)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -291,6 +307,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI would otherwise send the schema to an online validator.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several models have a "status": each choice set gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "TopUpStatusEnum": "treasury.models.TopUpStatus",
+        "CashOutStatusEnum": "treasury.models.CashOutStatus",
+        "TopUpAskedStatusEnum": "treasury.models.TopUpAskedStatus",
+    },
     # The served schema names this chain's zones and slot length (Schemathesis holds the API to it).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -303,6 +325,9 @@ SPECTACULAR_SETTINGS = {
 GTX_GENESIS_PATH = env("GTX_GENESIS", default=str(BASE_DIR / "thai_market.toml"))
 GTX_NODE_KEY_FILE = env("GTX_NODE_KEY_FILE", default=str(BASE_DIR / ".node" / "node_key"))
 GTX_NODE_TYPE = env("GTX_NODE_TYPE", default="validator")
+# A follower (`start --node-type trader` or `observer`) follows the chain and serves its own
+# users, and never proposes or votes (docs/CONSENSUS.md, "Followers").
+GTX_FOLLOWER = GTX_NODE_TYPE == "follower"
 # The genesis validator this site runs as (`manage.py network` sets it; `init --validator` takes it).
 GTX_NODE_NAME = env("GTX_NODE_NAME", default="")
 
@@ -385,8 +410,9 @@ GTX_SITE_LOG_BACKUPS = env.int("GTX_SITE_LOG_BACKUPS", default=5)
 GTX_BLOCK_INTERVAL_S = env.int("GTX_BLOCK_INTERVAL_MS", default=1000) / 1000
 GTX_TICK_S = max(GTX_BLOCK_INTERVAL_S, 1.0)
 CELERY_BEAT_SCHEDULE = {
-    "consensus-tick": {
-        "task": "chain.consensus_tick",
+    # A follower's tick pulls blocks no push brought (chain.follow_tick); a validator's steps consensus.
+    "follow-tick" if GTX_FOLLOWER else "consensus-tick": {
+        "task": "chain.follow_tick" if GTX_FOLLOWER else "chain.consensus_tick",
         "schedule": GTX_TICK_S,
         "options": {"expires": 2 * GTX_TICK_S},
     },

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/meters/", include("meters.api_urls")),
     path("api/v1/grid/", include("grid.api_urls")),
     path("api/v1/governance/", include("governance.urls")),
+    path("api/v1/treasury/", include("treasury.api_urls")),
     path("api/", include("chain.api.urls")),
     path("graphql/", SiteGraphQLView.as_view(), name="graphql"),
     # Before market/ and meters/: it holds market/trades/<id>/ and meters/carbon/.

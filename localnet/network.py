@@ -1,6 +1,8 @@
 """A network of whole sites on this machine: the one launcher of `make run`, the tests and the benchmarks.
 
-``plan_network`` gives one ``Site`` per validator of a genesis: its own
+``plan_network`` gives one ``Site`` per validator of a genesis (and one per follower
+asked for: a validator record that is not active, e.g. the ERC's, started as an
+``observer`` that follows the chain and serves its users): its own
 PostgreSQL database (next to DATABASE_URL's, on the same server), node key
 (<run dir>/<validator>/node_key), Celery queue and channel prefix (so sites
 share one Redis), port, and GTX_PEER_URLS naming the others. ``launch_network``
@@ -11,7 +13,8 @@ output in a rotated <run dir>/<validator>/site.log.
 ``manage.py network`` plans from the genesis's ports and keeps the databases;
 ``start_network`` (tests, benchmarks) plans on free ports with fresh databases,
 waits until every site answers, and ``stop_network`` drops them. ``start_site``
-is a network of one. ``kill_site`` kills one site's processes with SIGKILL;
+is a network of one; ``start_later`` starts a planned site (a follower joining late).
+``kill_site`` kills one site's processes with SIGKILL;
 ``restart_site`` starts them again over the same database; ``wait_for_height``
 waits (bounded) until every site has committed a height.
 """
@@ -50,6 +53,8 @@ from localnet.genesis_files import (
 from localnet.logs import site_log
 from localnet.processes import stop_processes
 
+#: Where a test network says the validators it runs no site for are: no connection is made.
+NOWHERE = "http://127.0.0.1:0"
 #: Environment switches for demo extras that must run once per network, not once per site.
 DEMO_ONLY_FIRST = ("GTX_DEMO_", "GTX_METERS_DEMO")
 
@@ -61,7 +66,8 @@ class SitePrepareError(RuntimeError):
 @dataclass
 class Site:
     name: str  # the genesis validator it runs as
-    role: str  # "authority" or "validator": the --node-type of `manage.py start`
+    #: The --node-type of `manage.py start`: "authority" or "validator", or "observer" for a follower.
+    role: str
     port: int
     database_url: str
     run_dir: Path
@@ -137,8 +143,11 @@ def plan_network(
     queue_prefix: str = "gtx",
     environ: Mapping | None = None,
     block_interval_ms: int | None = None,
+    followers: list[str] | None = None,
 ) -> list[Site]:
-    """One Site per validator named in ``names`` (default: the active ones, in genesis order).
+    """One Site per validator named in ``names`` (default: the active ones, in genesis order),
+    then one per follower named in ``followers`` (validator records that are not active;
+    default: none), which starts as an ``observer``.
 
     Ports are ``ports``, else ``base_port`` upwards, else the validators' genesis urls.
     Each site is reached at its entry of ``hosts`` (default: ``host`` for all), and
@@ -153,6 +162,11 @@ def plan_network(
     validators = {v["name"]: v for v in genesis.validators}
     if names is None:
         names = [v["name"] for v in genesis.validators if v["active"]]
+    followers = list(followers or [])
+    voting = [name for name in followers if validators[name]["active"]]
+    if voting:
+        raise ValueError(f"{voting} are active validators, not followers.")
+    names = [*names, *followers]
     if ports is None:
         ports = []
         for index, name in enumerate(names):
@@ -185,7 +199,11 @@ def plan_network(
         sites.append(
             Site(
                 name=name,
-                role="authority" if validators[name].get("authority") else "validator",
+                role="observer"
+                if name in followers
+                else "authority"
+                if validators[name].get("authority")
+                else "validator",
                 port=port,
                 database_url=env["DATABASE_URL"],
                 run_dir=site_dir,
@@ -320,27 +338,50 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _test_plan(
-    tmp: Path, genesis: Path, names: list[str], *, block_interval_ms: int, extra_env: dict | None
+    tmp: Path,
+    genesis: Path,
+    names: list[str],
+    *,
+    block_interval_ms: int,
+    extra_env: dict | None,
+    followers: list[str] | None = None,
 ) -> list[Site]:
-    """Sites on free ports with fresh databases and queues, fast hashing, faster blocks."""
+    """Sites on free ports with fresh databases and queues, fast hashing, faster blocks.
+
+    The genesis validators it runs no site for are at NOWHERE: their genesis urls
+    (127.0.0.1:8000-8004) may be `make run`'s sites, which a test's validators must not
+    push blocks to (the followers are every inactive validator record).
+    """
     tag = uuid.uuid4().hex[:10]
-    return plan_network(
+    sites = plan_network(
         genesis,
         base_url=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
         run_dir=tmp,
         names=names,
-        ports=_free_ports(len(names)),
+        followers=followers,
+        ports=_free_ports(len(names) + len(followers or [])),
         database_prefix=f"gtx_live_{tag}",
         queue_prefix=f"gtx-test-{tag}",
         environ={**os.environ, "GTX_DEV": "1", "GTX_TEST_FAST_HASHER": "1", **(extra_env or {})},
         block_interval_ms=block_interval_ms,
     )
+    planned = {site.name for site in sites}
+    unplanned = [v["name"] for v in load_genesis(genesis).validators if v["name"] not in planned]
+    for site in sites:
+        site.env["GTX_PEER_URLS"] = ",".join(
+            filter(None, [site.env["GTX_PEER_URLS"], *(f"{name}={NOWHERE}" for name in unplanned)])
+        )
+    return sites
 
 
-def _start_planned(sites: list[Site], genesis: Path, timeout: float) -> list[Site]:
+def _start_planned(
+    sites: list[Site], genesis: Path, timeout: float, starting: list[Site] | None = None
+) -> list[Site]:
+    """Start ``starting`` (default: every site) and wait until each answers; on failure stop all."""
+    starting = sites if starting is None else starting
     try:
-        launch_network(sites, genesis, demo=True)
-        for site in sites:
+        launch_network(starting, genesis, demo=True)
+        for site in starting:
             wait_up(site, timeout=timeout)
     except BaseException:
         stop_network(sites)
@@ -355,11 +396,16 @@ def start_network(
     genesis: Path | None = None,
     block_interval_ms: int = 300,
     extra_env: dict | None = None,
+    followers: list[str] | None = None,
+    followers_later: bool = False,
 ) -> list[Site]:
-    """One real site per validator, each answering on a free port, in ``names`` order.
+    """One real site per validator, each answering on a free port, in ``names`` order, then
+    one per follower in ``followers`` (inactive validators of the genesis, e.g. "ERC").
 
     ``genesis`` (default: the demo genesis) gives the chain; ``names`` picks the
     validators that are active, one site each (default: the genesis's active ones).
+    With ``followers_later`` the followers are planned (the validators know their urls)
+    but not started: ``start_later`` starts each.
     """
     tmp = Path(tmp)
     source = Path(genesis) if genesis is not None else DEMO_GENESIS
@@ -367,8 +413,18 @@ def start_network(
         path, names = source, [v["name"] for v in active_validators(source)]
     else:
         path = genesis_with_active(source, list(names), tmp / "network_genesis.toml")
-    sites = _test_plan(tmp, path, names, block_interval_ms=block_interval_ms, extra_env=extra_env)
-    return _start_planned(sites, path, timeout=180)
+    sites = _test_plan(
+        tmp, path, names, block_interval_ms=block_interval_ms, extra_env=extra_env, followers=followers
+    )
+    starting = sites[: len(names)] if followers_later else sites
+    return _start_planned(sites, path, timeout=180, starting=starting)
+
+
+def start_later(site: Site, timeout: float = 120) -> Site:
+    """Prepare and start a site ``start_network`` planned but did not start (a late follower)."""
+    launch_network([site], site.env["GTX_GENESIS"], demo=True)
+    wait_up(site, timeout=timeout)
+    return site
 
 
 def start_site(

@@ -31,8 +31,9 @@ def site_commands(
     The other worker (``concurrency`` processes) runs everything else, so that
     a regulator's chain audit never holds up a vote.
 
-    Beat drives block production, so only validators run it; ``worker_name`` must
-    differ between sites sharing one Redis, or Celery reports a name clash.
+    Beat drives block production on a validator and the pull of blocks on a follower
+    (its schedule follows GTX_NODE_TYPE); ``worker_name`` must differ between sites
+    sharing one Redis, or Celery reports a name clash.
     """
     python = sys.executable
     celery = [python, "-m", "celery", "-A", "gridtokenx_site"]

@@ -1,6 +1,7 @@
-"""The staff form that registers a meter (signed with this site's node key)."""
+"""The staff form that registers a meter (signed with this site's node key), and a producer's request."""
 
 from django import forms
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from chain.ledger.keys import is_address
 from chain.models import Wallet
@@ -45,3 +46,34 @@ class MeterRegisterForm(forms.Form):
         if address is None:
             raise forms.ValidationError("No user with this name has a wallet; give a username or an address.")
         return address
+
+
+class MeterRequestForm(forms.Form):
+    """A producer's request: the meter's key, kind, rated capacity and region (owner: themselves)."""
+
+    device_key = forms.CharField(
+        label="Meter public key",
+        min_length=64,
+        max_length=64,
+        help_text="64 lowercase hex characters: the ed25519 key your meter signs its readings with "
+        "(on its label or in its app).",
+    )
+    kind = forms.ChoiceField(label="Kind", choices=MeterKind.choices)
+    rated_capacity_w = forms.IntegerField(
+        label="Rated capacity (W)",
+        min_value=1,
+        max_value=MAX_RATED_CAPACITY_W,
+        help_text="Whole watts, as on the inverter or turbine plate, e.g. 5000.",
+    )
+    region = forms.ChoiceField(label="Region")
+
+    def __init__(self, *args, regions: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].choices = [(r["id"], f"{r['name']} ({r.get('utility', '')})") for r in regions]
+
+    def clean_device_key(self) -> str:
+        """Exactly what meter_register takes, and a point of the curve: any other key could never sign."""
+        key = self.cleaned_data["device_key"]
+        if not is_address(key) or not crypto_core_ed25519_is_valid_point(bytes.fromhex(key)):
+            raise forms.ValidationError("A meter key is an ed25519 public key: 64 lowercase hex characters.")
+        return key

@@ -2,12 +2,15 @@
 
 Written only by block application (chain.store, one upsert per table per
 block); everything else reads them. Energy in Wh, power in W, money in units.
+``MeterRequest`` is this site's own, off chain.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from meters.ledger import records
+from meters.ledger.kinds import MAX_RATED_CAPACITY_W
 
 
 class MeterKind(models.TextChoices):
@@ -78,3 +81,81 @@ class SlotEnergy(models.Model):
 
     def __str__(self) -> str:
         return self.slot_energy_id
+
+
+class MeterRequestStatus(models.TextChoices):
+    REQUESTED = "requested", "Waiting for the utility"
+    APPROVED = "approved", "Approved: registration signed"
+    REFUSED = "refused", "Refused"
+
+
+#: The only moves a request makes, each once: the utility approves or refuses what waits.
+METER_REQUEST_TRANSITIONS = {
+    MeterRequestStatus.REQUESTED: (MeterRequestStatus.APPROVED, MeterRequestStatus.REFUSED),
+    MeterRequestStatus.APPROVED: (),
+    MeterRequestStatus.REFUSED: (),
+}
+
+
+class MeterRequest(models.Model):
+    """A producer's request that the region's utility register their meter (this site's own, off chain).
+
+    Approval signs the utility's meter_register (``register_tx_hash``); the meter is
+    registered once that transaction is in a block, which the Meter table says. The
+    columns hold exactly what meter_register accepts (key 64 lowercase hex, W as a
+    whole number from 1 to MAX_RATED_CAPACITY_W); the constraints say so too.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="meter_requests"
+    )
+    owner = models.CharField(max_length=64)
+    device_key = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=MeterKind.choices)
+    rated_capacity_w = models.BigIntegerField()
+    region = models.CharField(max_length=32)
+    status = models.CharField(
+        max_length=10, choices=MeterRequestStatus.choices, default=MeterRequestStatus.REQUESTED
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    register_tx_hash = models.CharField(max_length=64, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="meter_request_capacity_in_range",
+                condition=Q(rated_capacity_w__gt=0) & Q(rated_capacity_w__lte=MAX_RATED_CAPACITY_W),
+            ),
+            models.CheckConstraint(
+                name="meter_request_key_is_hex64", condition=Q(device_key__regex=r"^[0-9a-f]{64}$")
+            ),
+            models.CheckConstraint(
+                name="meter_request_refusal_has_reason",
+                condition=~Q(status=MeterRequestStatus.REFUSED) | ~Q(reason=""),
+            ),
+            models.CheckConstraint(
+                name="meter_request_approval_has_tx",
+                condition=~Q(status=MeterRequestStatus.APPROVED) | ~Q(register_tx_hash=""),
+            ),
+            models.CheckConstraint(
+                name="meter_request_decided_when",
+                condition=Q(status=MeterRequestStatus.REQUESTED, decided_at__isnull=True)
+                | (~Q(status=MeterRequestStatus.REQUESTED) & Q(decided_at__isnull=False)),
+            ),
+            # One live request per device key: a refused key may be asked for again.
+            models.UniqueConstraint(
+                fields=["device_key"],
+                condition=~Q(status=MeterRequestStatus.REFUSED),
+                name="meter_request_one_live_per_key",
+            ),
+        ]
+        indexes = [models.Index(fields=["region", "status"], name="meter_request_queue")]
+
+    def __str__(self) -> str:
+        return f"meter request {self.device_key[:10]}… {self.status}"

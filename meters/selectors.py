@@ -1,7 +1,7 @@
-"""The meters' read path: the registry and readings (delivery records are settlement's)."""
+"""The meters' read path: the registry, readings and meter requests (delivery records are settlement's)."""
 
 from chain.models import ChainTx
-from meters.models import Meter
+from meters.models import Meter, MeterRequest, MeterRequestStatus
 
 READINGS_SHOWN = 50
 
@@ -38,3 +38,41 @@ def meter_totals(meters: list[Meter]) -> dict:
         "minted_wh": sum(m.minted_wh_total for m in meters),
         "minted_units": sum(m.minted_units_total for m in meters),
     }
+
+
+def _with_progress(requests: list[MeterRequest]) -> list[MeterRequest]:
+    """Each request with ``registered_height`` (its meter is on chain) or ``chain_error`` (its
+    meter_register failed in its block), read from the ledger, not from this site's row."""
+    keys = [r.device_key for r in requests if r.status == MeterRequestStatus.APPROVED]
+    heights = dict(Meter.objects.filter(meter_id__in=keys).values_list("meter_id", "registered_height"))
+    failed = dict(
+        ChainTx.objects.filter(
+            hash__in=[r.register_tx_hash for r in requests if r.register_tx_hash], ok=False
+        ).values_list("hash", "error_message")
+    )
+    for request in requests:
+        request.registered_height = heights.get(request.device_key, 0) if request.register_tx_hash else 0
+        request.chain_error = failed.get(request.register_tx_hash, "")
+    return requests
+
+
+def meter_requests_of(*, user, limit: int = 20) -> list[MeterRequest]:
+    """A producer's requests, newest first, with where each stands on the chain."""
+    return _with_progress(list(MeterRequest.objects.filter(user=user)[:limit]))
+
+
+def meter_request_queue(*, regions: list[str] | None) -> list[MeterRequest]:
+    """Waiting requests of ``regions`` (every region when None: the regulator), oldest first."""
+    waiting = MeterRequest.objects.filter(status=MeterRequestStatus.REQUESTED).select_related("user")
+    if regions is not None:
+        waiting = waiting.filter(region__in=regions)
+    return list(waiting.order_by("created_at", "id"))
+
+
+def meter_requests_decided(*, regions: list[str] | None, limit: int = 20) -> list[MeterRequest]:
+    decided = MeterRequest.objects.exclude(status=MeterRequestStatus.REQUESTED).select_related(
+        "user", "decided_by"
+    )
+    if regions is not None:
+        decided = decided.filter(region__in=regions)
+    return _with_progress(list(decided[:limit]))

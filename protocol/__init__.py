@@ -50,6 +50,8 @@ STATE_MACHINE = StateMachine(
         treasury_kinds.CASHOUT_REQUEST,
         treasury_kinds.TOKEN_BURN,
         treasury_kinds.CASHOUT_RELEASE,
+        treasury_kinds.TOPUP_REQUEST,
+        treasury_kinds.TOPUP_REFUSE,
     ),
     tables=(
         Account,
@@ -72,6 +74,7 @@ STATE_MACHINE = StateMachine(
         meter_records.SlotEnergy,
         treasury_records.Payment,
         treasury_records.CashOut,
+        treasury_records.TopUp,
     ),
     # The order every block runs them in: the tally (a parameter change applies to
     # what follows), then the market's expiry and gate closure, then settlement of

@@ -7,9 +7,12 @@ person reads what is wrong beside the field; trading.services checks again
 against the mempool, and the block decides.
 """
 
+import re
 import time
+from datetime import UTC, datetime
 
 from django import forms
+from django.utils import timezone
 
 from chain.forms import parse_decimal_units
 from chain.ledger.errors import Refused
@@ -41,6 +44,50 @@ ZONE_UNKNOWN = "Choose a zone from the list: the regions of the grid."
 SIDE_NOT_YOURS = "Only producers sell energy here; your account can buy."
 SOURCE_REQUIRED = "Say which source the energy you sell comes from."
 EXPIRY_RANGE = "Give the expiry in whole minutes, from 1 to {minutes}."
+SLOT_PICK = "Pick a delivery time on a {minutes}-minute mark between {first} and {last}."
+NIGHT_SOLAR = (
+    "This slot is at night, when solar panels make nothing: energy you cannot deliver is"
+    " refunded to the buyer at settlement and earns you nothing."
+)
+
+#: Hours of a Thai day (site time) in which a solar panel can export: outside them a solar sale is
+#: warned about. Thailand's sunrise is between about 05:50 and 06:45, its sunset 17:45 to 18:50.
+SOLAR_HOURS = range(6, 19)
+#: A delivery time typed in the slot picker: a date and a time, as <input type="datetime-local"> sends it.
+PICKED_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})")
+
+
+def picked_slot(text: str, rules: r.MarketRules, now_ms: int) -> int:
+    """The slot (Unix ms) a person picked as a site-time date and time; ValueError in words when it is
+    malformed, not on a slot's start, closed or beyond the horizon."""
+    first, last = rules.first_open_slot_ms(now_ms), now_ms + rules.horizon_ms
+    last -= last % rules.slot_ms
+    problem = SLOT_PICK.format(
+        minutes=rules.slot_ms // r.MS_PER_MINUTE,
+        first=_site_time(first).strftime("%d %b %H:%M"),
+        last=_site_time(last).strftime("%d %b %H:%M"),
+    )
+    match = PICKED_TIME.fullmatch(text)
+    if match is None:
+        raise ValueError(problem)
+    try:
+        picked = datetime(*map(int, match.groups()), tzinfo=timezone.get_current_timezone())
+    except ValueError:
+        raise ValueError(problem) from None
+    slot = int(picked.timestamp()) * 1000
+    if slot % rules.slot_ms or not first <= slot <= last:
+        raise ValueError(problem)
+    return slot
+
+
+def _site_time(ms: int) -> datetime:
+    return timezone.localtime(datetime.fromtimestamp(ms / 1000, tz=UTC))
+
+
+def at_night(slot_ms: int, slot_length_ms: int) -> bool:
+    """Whether no part of the slot falls in SOLAR_HOURS, in site time."""
+    start, end = _site_time(slot_ms), _site_time(slot_ms + slot_length_ms - 1)
+    return start.hour not in SOLAR_HOURS and end.hour not in SOLAR_HOURS
 
 
 def parse_kwh(text: str) -> int:
@@ -211,7 +258,12 @@ class OrderForm(forms.Form):
             lock = r.buy_lock_units(energy_wh, price, self.rules.max_fee_per_kwh[data["zone"]])
             summary |= {"escrow_tokens": lock, "fee_reserve": lock - total}
         else:
-            summary |= {"escrow_wh": energy_wh, "source": data["source"]}
+            night = data["source"] == "solar" and at_night(data["delivery_slot"], self.rules.slot_ms)
+            summary |= {
+                "escrow_wh": energy_wh,
+                "source": data["source"],
+                "warning": NIGHT_SOLAR if night else "",
+            }
         return summary
 
     # --- for the service --------------------------------------------------------

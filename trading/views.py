@@ -8,12 +8,16 @@ plain POST and redirect without JavaScript. Regulators and staff see the page
 read-only: no ticket, no cancel buttons, and their POSTs get 403.
 """
 
+import time
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
@@ -24,7 +28,7 @@ from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import may_transact, transacting_user_required
 from chain.views.field_checks import field_check_response, with_live_checks
 from trading import selectors
-from trading.forms import OrderForm
+from trading.forms import OrderForm, picked_slot
 from trading.ledger import rules as r
 from trading.services import order_cancel, order_place
 
@@ -59,6 +63,22 @@ def _selection(request, rules, open_slots: list[int], zone_ids: list[str]) -> tu
     )
 
 
+def _picker_text(ms: int) -> str:
+    """A slot as <input type="datetime-local"> shows it, in site time."""
+    return timezone.localtime(datetime.fromtimestamp(ms / 1000, tz=UTC)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _slot_pick(rules, now_ms: int) -> dict:
+    """The bounds of the later-slot picker: any slot the ledger takes, days ahead."""
+    last = now_ms + rules.horizon_ms
+    return {
+        "min": _picker_text(rules.first_open_slot_ms(now_ms)),
+        "max": _picker_text(last - last % rules.slot_ms),
+        "step_s": rules.slot_ms // 1000,
+        "error": "",
+    }
+
+
 # --- parts of the trading page: each refreshes itself over htmx -----------------------
 
 
@@ -68,7 +88,21 @@ def _book(slot, zone, **_) -> dict:
     if book["bids"] and book["asks"]:
         spread = book["asks"][0]["price_per_kwh"] - book["bids"][0]["price_per_kwh"]
     deepest = max((level["energy_wh"] for level in book["bids"] + book["asks"]), default=0)
-    return {"book": book, "deepest_wh": deepest, "spread": spread}
+    return {"book": book, "deepest_wh": deepest, "spread": spread, "depth": _cumulative_depth(book)}
+
+
+def _cumulative_depth(book: dict) -> dict:
+    """The depth chart's points, best price first on each side: [price per kWh, Wh at that price
+    or better], in integers (the chart divides for display only)."""
+
+    def running(levels):
+        total, points = 0, []
+        for level in levels:
+            total += level["energy_wh"]
+            points.append([level["price_per_kwh"], total])
+        return points
+
+    return {"bids": running(book["bids"]), "asks": running(book["asks"])}
 
 
 def _trades(slot, zone, **_) -> dict:
@@ -148,8 +182,15 @@ def _render_trade_page(request, *, form: OrderForm | None = None, status: int = 
     rules = selectors.market_rules()
     regions = chain_selectors.chain_regions()
     zone_ids = [z["id"] for z in regions]
-    open_slots = selectors.slots_open(count=SLOT_CHOICES)
+    now_ms = time.time_ns() // 1_000_000
+    open_slots = selectors.slots_open(count=SLOT_CHOICES, now_ms=now_ms)
     slot, zone = _selection(request, rules, open_slots, zone_ids)
+    pick = _slot_pick(rules, now_ms)
+    if "at" in request.GET:
+        try:
+            slot = picked_slot(request.GET["at"], rules, now_ms)
+        except ValueError as refusal:
+            pick["error"] = str(refusal)
     if form is not None:
         posted_slot, posted_zone = form.selection()
         slot, zone = posted_slot or slot, posted_zone or zone
@@ -177,6 +218,7 @@ def _render_trade_page(request, *, form: OrderForm | None = None, status: int = 
         {
             "rules": rules,
             "slots": [{"slot_ms": s, "url": _trade_url(s, zone)} for s in open_slots],
+            "pick": pick | {"value": _picker_text(slot)},
             "zones": [{**z, "url": _trade_url(slot, z["id"])} for z in regions],
             "ws_query": f"slot={slot}&zone={zone}",
             "market_event": MARKET_EVENT,

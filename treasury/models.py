@@ -1,6 +1,6 @@
-"""The treasury's tables: two ledger tables (written only by block application) and top-up requests.
+"""The treasury's tables: three ledger tables (written only by block application) and top-up requests.
 
-``Payment`` and ``CashOut`` are field for field the records of treasury.ledger.records.
+``Payment``, ``CashOut`` and ``TopUp`` are field for field the records of treasury.ledger.records.
 ``TopUpRequest`` is this site's own, off chain: a person asked to pay an amount
 with a reference, and the issuer's staff (or the demo's automatic confirmation)
 answered. Amounts in units (10^-6 token).
@@ -62,8 +62,37 @@ class CashOut(models.Model):
         return f"cash-out {self.cashout_id[:12]} {self.status}"
 
 
+class TopUpAskedStatus(models.TextChoices):
+    OPEN = records.OPEN, "Waiting for the issuer"
+    MINTED = records.MINTED, "Minted"
+    REFUSED = records.REFUSED, "Refused"
+
+
+class TopUp(models.Model):
+    """A top-up asked for on chain by a site that does not issue (the issuer's queue on every site)."""
+
+    ledger_record = records.TopUp
+
+    reference = models.CharField(max_length=20, primary_key=True)
+    account = models.CharField(max_length=64, db_index=True)
+    amount = models.BigIntegerField()
+    site = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=TopUpAskedStatus.choices, db_index=True)
+    requested_height = models.BigIntegerField()
+    closed_height = models.BigIntegerField(default=0)
+    issuer = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-requested_height", "reference"]
+
+    def __str__(self) -> str:
+        return f"top-up {self.reference} asked on chain, {self.status}"
+
+
 class TopUpStatus(models.TextChoices):
     PENDING = "pending", "Waiting for the issuer"
+    RELAYED = "relayed", "Asked on chain: waiting for the issuer"
     CONFIRMED = "confirmed", "Confirmed: tokens minted"
     REFUSED = "refused", "Refused"
 
@@ -73,6 +102,9 @@ class TopUpRequest(models.Model):
 
     Confirmation signs a token_mint with this reference; the chain refuses a reference
     used twice, so a request can never be credited twice, whatever this table says.
+    At a site that does not issue, the request is ``relayed``: this site's node key
+    signed its topup_request (``request_tx_hash``), and the chain's TopUp record says
+    how the issuer answered.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="topups")
@@ -82,6 +114,7 @@ class TopUpRequest(models.Model):
     status = models.CharField(max_length=10, choices=TopUpStatus.choices, default=TopUpStatus.PENDING)
     reason = models.CharField(max_length=200, blank=True)
     mint_tx_hash = models.CharField(max_length=64, blank=True)
+    request_tx_hash = models.CharField(max_length=64, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

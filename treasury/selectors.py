@@ -11,7 +11,15 @@ from chain.models import ChainHead, DoubleSign, MempoolTx, Validator
 from meters.models import Meter
 from treasury.ledger import kinds as k
 from treasury.ledger.records import BURN, MINT
-from treasury.models import CashOut, CashOutStatus, Payment, TopUpRequest, TopUpStatus
+from treasury.models import (
+    CashOut,
+    CashOutStatus,
+    Payment,
+    TopUp,
+    TopUpAskedStatus,
+    TopUpRequest,
+    TopUpStatus,
+)
 
 
 def treasury_params() -> dict:
@@ -30,15 +38,15 @@ def issuer_sites() -> list[Validator]:
 
 
 def topups_of(*, user, limit: int = 20) -> list[TopUpRequest]:
-    """A person's top-up requests, newest first, each with ``credited_height`` once its mint is in a block."""
+    """A person's top-up requests, newest first, each with ``credited_height`` once its mint is in a
+    block, and for one relayed on chain ``asked`` (its TopUp record, once in a block: the issuer's answer)."""
     requests = list(TopUpRequest.objects.filter(user=user)[:limit])
-    heights = dict(
-        Payment.objects.filter(reference__in=[r.reference for r in requests]).values_list(
-            "reference", "height"
-        )
-    )
+    references = [r.reference for r in requests]
+    heights = dict(Payment.objects.filter(reference__in=references).values_list("reference", "height"))
+    asked = {t.reference: t for t in TopUp.objects.filter(reference__in=references)}
     for request in requests:
         request.credited_height = heights.get(request.reference, 0)
+        request.asked = asked.get(request.reference)
     return requests
 
 
@@ -58,6 +66,27 @@ def topup_queue() -> list[TopUpRequest]:
         .select_related("user")
         .order_by("created_at", "id")
     )
+
+
+def topups_asked_queue() -> list[TopUp]:
+    """Top-ups asked on chain at other sites and still open, oldest first, each with
+    ``answer_waiting`` when a mint or refusal of it is in the mempool and ``site_name``."""
+    topups = list(
+        TopUp.objects.filter(status=TopUpAskedStatus.OPEN).order_by("requested_height", "reference")
+    )
+    references = [t.reference for t in topups]
+    waiting = set(
+        MempoolTx.objects.filter(
+            kind__in=("token_mint", "topup_refuse"), payload__reference__in=references
+        ).values_list("payload__reference", flat=True)
+    )
+    names = dict(
+        Validator.objects.filter(public_key__in={t.site for t in topups}).values_list("public_key", "name")
+    )
+    for topup in topups:
+        topup.answer_waiting = topup.reference in waiting
+        topup.site_name = names.get(topup.site, "")
+    return topups
 
 
 def topups_recent(*, limit: int = 20) -> list[TopUpRequest]:

@@ -6,6 +6,11 @@ signs a token_mint with this site's node key, or refuse it with a reason. A
 cash-out is the person's own signed cashout_request (tokens escrowed at once);
 staff pay it and sign token_burn, or refuse it and sign cashout_release. Under
 GTX_TOPUP_AUTO_CONFIRM_TOKENS (the demo) a small top-up is confirmed as it is asked.
+
+At a site that does not issue, a top-up is relayed on chain: the site's node key
+signs topup_request with the person's address, amount and reference, so the
+issuer's staff see it in their queue at their own site; they answer with the
+token_mint of that reference (``topup_asked_confirm``) or topup_refuse.
 """
 
 import logging
@@ -19,13 +24,13 @@ from chain.ledger import errors
 from chain.ledger.errors import LedgerError, Refused
 from chain.ledger.fields import is_hex64, require_text
 from chain.ledger.tx import Transaction
-from chain.models import ChainHead, MempoolTx, Wallet
+from chain.models import ChainHead, MempoolTx, Validator, Wallet
 from chain.node import node_address, node_signing_key
 from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
 from chain.units import tokens_text
 from treasury.ledger import kinds as k
-from treasury.models import CashOut, CashOutStatus, TopUpRequest, TopUpStatus
+from treasury.models import CashOut, CashOutStatus, TopUp, TopUpAskedStatus, TopUpRequest, TopUpStatus
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ REFERENCE_DIGITS = 12
 NOT_ISSUER_SITE = "not_issuer_site"
 ALREADY_DECIDED = "already_decided"
 BURN_WAITING = "burn_waiting"
+ANSWER_WAITING = "answer_waiting"
 
 
 def _params() -> dict:
@@ -47,6 +53,12 @@ def _params() -> dict:
 def site_is_issuer(params: dict | None = None) -> bool:
     """Whether this site's node key may mint and burn (genesis or governance named it)."""
     return node_address() in k.issuers_of(params if params is not None else _params())
+
+
+def site_relays_topups() -> bool:
+    """Whether this site's node key may sign topup_request (a validator's): how a site that does
+    not issue still takes top-ups."""
+    return Validator.objects.filter(public_key=node_address()).exists()
 
 
 def payment_reference(prefix: str) -> str:
@@ -72,10 +84,11 @@ def topup_request(*, user, wallet: Wallet, amount: int) -> TopUpRequest:
     it is confirmed at once (the demo's stand-in for the bank's payment notice).
     """
     params = _params()
-    if not site_is_issuer(params):
-        # The issuer's staff answer the requests of their own site only: one made here would wait forever.
-        raise Refused(NOT_ISSUER_SITE, "This site does not issue tokens: top up at an issuer's site.")
     check_amount(amount, params)
+    issuer = site_is_issuer(params)
+    if not issuer and not site_relays_topups():
+        # Only a site the chain knows may relay a request on chain: elsewhere it would wait forever.
+        raise Refused(NOT_ISSUER_SITE, "This site cannot ask the issuer for you: top up at an issuer's site.")
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -84,14 +97,22 @@ def topup_request(*, user, wallet: Wallet, amount: int) -> TopUpRequest:
                     address=wallet.address,
                     amount=amount,
                     reference=payment_reference(TOPUP_PREFIX),
+                    status=TopUpStatus.PENDING if issuer else TopUpStatus.RELAYED,
                 )
+                if not issuer:
+                    # Signed in the row's transaction: a refusal leaves no request behind.
+                    payload = {"to": wallet.address, "amount": amount, "reference": request.reference}
+                    request.request_tx_hash = _node_submit("topup_request", payload).hash
+                    request.save(update_fields=["request_tx_hash"])
             break
         except IntegrityError:  # the reference was taken: draw again
             continue
     else:
         raise Refused(errors.DUPLICATE, "Could not draw a new payment reference; try again.")
+    if not issuer:
+        return request
     auto_limit = settings.GTX_TOPUP_AUTO_CONFIRM_TOKENS * params["token_unit"]
-    if amount <= auto_limit and site_is_issuer(params):
+    if amount <= auto_limit:
         try:
             return topup_confirm(request_id=request.pk, staff=None)
         except Refused as exc:  # left for the issuer's staff
@@ -129,6 +150,37 @@ def topup_refuse(*, request_id: int, staff, reason: str) -> TopUpRequest:
     if refused != 1:
         raise Refused(ALREADY_DECIDED, "This top-up was already confirmed or refused.")
     return TopUpRequest.objects.get(pk=request_id)
+
+
+def _open_asked_topup(reference: str) -> TopUp:
+    """A top-up asked on chain that the issuer may answer now; Refused with the reason otherwise."""
+    if not site_is_issuer():
+        raise Refused(NOT_ISSUER_SITE, "This site's node key is not a token issuer.")
+    topup = TopUp.objects.filter(reference=reference).first()
+    if topup is None:
+        raise Refused(k.TOPUP_NOT_FOUND, "No top-up was asked for on chain with this reference.")
+    if topup.status != TopUpAskedStatus.OPEN:
+        raise Refused(k.TOPUP_CLOSED, f"The top-up is already {topup.status}.")
+    # A second answer would fail in its block (topup_closed or reference_used); say so now instead.
+    if MempoolTx.objects.filter(
+        kind__in=("token_mint", "topup_refuse"), payload__reference=reference
+    ).exists():
+        raise Refused(ANSWER_WAITING, "An answer to this top-up is already waiting for its block.")
+    return topup
+
+
+def topup_asked_confirm(*, reference: str) -> Transaction:
+    """The payment of a top-up asked on chain arrived: mint exactly what was asked, to whom."""
+    topup = _open_asked_topup(reference)
+    payload = {"to": topup.account, "amount": topup.amount, "reference": topup.reference}
+    return _node_submit("token_mint", payload)
+
+
+def topup_asked_refuse(*, reference: str, reason: str) -> Transaction:
+    """Refuse a top-up asked on chain: topup_refuse with the reason the person reads at their site."""
+    reason = _reason(reason)
+    topup = _open_asked_topup(reference)
+    return _node_submit("topup_refuse", {"reference": topup.reference, "reason": reason})
 
 
 def cashout_request(*, wallet: Wallet, amount: int) -> Transaction:

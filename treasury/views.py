@@ -17,7 +17,13 @@ from django.views.decorators.http import require_POST
 from chain import selectors as chain_selectors
 from chain.ledger.errors import Refused
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
-from chain.views.access import STAFF, reads_everything_required, transacting_user_required, user_role
+from chain.views.access import (
+    STAFF,
+    reads_everything_required,
+    trading_wallet_required,
+    transacting_user_required,
+    user_role,
+)
 from treasury import selectors, services
 from treasury.forms import CashOutForm, RefusalForm, TopUpForm
 
@@ -51,9 +57,11 @@ def _holder_context(request, *, topup_form=None, cashout_form=None) -> dict:
         # A block may commit before this page's WebSocket is up (an automatic top-up is in
         # the next block): while something of ours waits for one, the page asks again itself.
         "waiting_for_block": bool(cashouts_waiting)
-        or any(t.mint_tx_hash and not t.credited_height for t in topups),
+        or any(t.mint_tx_hash and not t.credited_height for t in topups)
+        or any(t.request_tx_hash and t.asked is None for t in topups),
         "params": params,
         "site_is_issuer": services.site_is_issuer(),
+        "takes_topups": services.site_is_issuer() or services.site_relays_topups(),
         "issuer_sites": selectors.issuer_sites(),
         "topups": topups,
         "cashouts": selectors.cashouts_of(address=wallet.address),
@@ -73,13 +81,13 @@ def _holder_page(request, status=200, **forms):
 
 
 @login_required
-@transacting_user_required
+@trading_wallet_required  # a self-custody holder tops up too: the issuer signs the mint
 def holder_page(request):
     return _holder_page(request)
 
 
 @login_required
-@transacting_user_required
+@trading_wallet_required
 @require_POST
 def topup_request(request):
     params = selectors.treasury_params()
@@ -104,6 +112,11 @@ def topup_request(request):
 
 
 def _topup_message(topup) -> str:
+    if topup.request_tx_hash:
+        return (
+            f"Top-up requested: this site asked the issuer on chain. Pay the amount to the issuer quoting "
+            f"reference {topup.reference}; the tokens arrive once the issuer confirms the payment."
+        )
     if topup.mint_tx_hash:
         return f"Top-up {topup.reference} confirmed: the tokens arrive with the next block."
     return (
@@ -149,6 +162,7 @@ def issuer_queue(request):
         "site_is_issuer": services.site_is_issuer(),
         "may_act": may_act,
         "topups": selectors.topup_queue(),
+        "asked": selectors.topups_asked_queue(),
         "cashouts": cashouts,
         "recent": selectors.topups_recent(),
         "owners": chain_selectors.usernames_by_address(addresses=[c.owner for c in cashouts]),
@@ -213,4 +227,26 @@ def cashout_refuse(request, cashout_id):
         request,
         lambda: services.cashout_refuse(cashout_id=cashout_id, reason=_reason(request)),
         "Refused: the tokens go back to the holder with the next block.",
+    )
+
+
+@login_required
+@issuer_staff_required
+@require_POST
+def topup_asked_confirm(request, reference):
+    return _act(
+        request,
+        lambda: services.topup_asked_confirm(reference=reference),
+        "Confirmed: the mint is signed and waits for the next block.",
+    )
+
+
+@login_required
+@issuer_staff_required
+@require_POST
+def topup_asked_refuse(request, reference):
+    return _act(
+        request,
+        lambda: services.topup_asked_refuse(reference=reference, reason=_reason(request)),
+        "Refused on chain: the person sees your reason at their site.",
     )

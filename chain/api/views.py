@@ -420,7 +420,8 @@ class StatusView(PublicRead):
     @extend_schema(
         operation_id="status_retrieve",
         summary="This node",
-        description="Chain id, height, consensus round and step, last block time, mempool size, peers up.",
+        description="Chain id, height, consensus round and step, last block time, mempool size, peers up; "
+        "on a follower, how far behind the validators it is.",
         responses=inline_serializer(
             "NodeStatus",
             {
@@ -450,6 +451,23 @@ class StatusView(PublicRead):
                         "missed_blocks": serializers.IntegerField(),
                         "rounds_completed": serializers.IntegerField(),
                     },
+                ),
+                "follower": inline_serializer(
+                    "FollowerLag",
+                    {
+                        "validators_height": serializers.IntegerField(
+                            help_text="The highest validator head this follower heard of."
+                        ),
+                        "behind_heights": serializers.IntegerField(),
+                        "behind_seconds": serializers.FloatField(
+                            allow_null=True,
+                            help_text="Block time between this site's head and the validators' "
+                            "(null while it holds no block).",
+                        ),
+                        "heard_at": serializers.DateTimeField(allow_null=True),
+                    },
+                    allow_null=True,
+                    help_text="Only on a follower (node_type follower); null on a validator.",
                 ),
             },
         ),

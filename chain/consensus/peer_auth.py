@@ -1,4 +1,4 @@
-"""Signed peer requests: which validator sent a request, checked before its body is read.
+"""Signed peer requests: which registered node sent a request, checked before its body is read.
 
 A site signs every request it sends a peer with its node key, over
 PEER_REQUEST_DOMAIN + canonical_json({body_sha256, chain_id, method, target,
@@ -6,9 +6,10 @@ timestamp_ms}) (``target`` is the path with its query string), and sends the
 signature in three headers (docs/CONSENSUS.md, "Peer authentication"). The
 receiver checks, in this order and with one ed25519 verify at most: the headers'
 exact form and the timestamp within MAX_SKEW_MS of its clock (``request_claim``,
-before any query), then that the key is an active validator's and the
-signature (``claim_sender``). Plain Python, no I/O: the caller passes the active
-validators, its chain id and its clock.
+before any query), then that the key is a registered node's (a validator record of the
+chain, active or not: an inactive one runs a follower) and the signature
+(``claim_sender``). Plain Python, no I/O: the caller passes the registered keys, its
+chain id and its clock.
 """
 
 import hashlib
@@ -103,12 +104,16 @@ def claim_sender(
     target: str,
     body: bytes,
     chain_id: str,
-    validators: frozenset[str] | set[str],
+    registered: frozenset[str] | set[str],
 ) -> str:
-    """The active validator that signed the request, or PeerAuthError: a key that is not an
-    active validator's is refused before the one ed25519 verify."""
-    if claim.peer not in validators:
-        raise PeerAuthError(UNKNOWN_PEER, "The request's key is not an active validator's.", 403)
+    """The registered node that signed the request, or PeerAuthError: a key that is not a
+    registered node's is refused before the one ed25519 verify."""
+    if claim.peer not in registered:
+        raise PeerAuthError(
+            UNKNOWN_PEER,
+            "The request's key is not a registered node's (a validator or a follower of this chain).",
+            403,
+        )
     message = request_bytes(
         method=method, target=target, body=body, chain_id=chain_id, timestamp_ms=claim.timestamp_ms
     )

@@ -49,12 +49,6 @@ def gossip_envelope(key, chain_id: str, wires: list[dict], tx_hashes: list[str])
     }
 
 
-def gossip_origin_active(envelope: dict, validators: frozenset[str] | set[str]) -> bool:
-    """Whether the envelope names an active validator as its origin: checked before any signature."""
-    origin = envelope.get("origin")
-    return type(origin) is str and origin in validators
-
-
 def gossip_valid(envelope: dict, chain_id: str, tx_hashes: list[str]) -> bool:
     """Whether the origin signed these transactions' hashes (one ed25519 verify)."""
     origin, signature = envelope.get("origin"), envelope.get("signature")
@@ -214,3 +208,20 @@ def peers_up(urls: list[str]) -> int:
     seen = cache.get_many([f"peer-seen:{url}" for url in urls])
     now = time.time()
     return sum(1 for t in seen.values() if now - t <= PEER_UP_S)
+
+
+#: The validators' head as a follower last heard it (a pushed block or a peer's status).
+VALIDATORS_HEAD = "follow-validators-head"
+
+
+def validators_head_heard(height: int, timestamp_ms: int) -> None:
+    """Note a validator's head (height, block timestamp) when it is the highest heard yet."""
+    known = cache.get(VALIDATORS_HEAD)
+    if known is None or height >= known["height"]:
+        now_ms = clock.now_ms()
+        cache.set(VALIDATORS_HEAD, {"height": height, "timestamp_ms": timestamp_ms, "heard_ms": now_ms}, None)
+
+
+def validators_head() -> dict | None:
+    """{height, timestamp_ms, heard_ms} of the highest validator head heard, or None."""
+    return cache.get(VALIDATORS_HEAD)

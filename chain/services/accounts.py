@@ -22,9 +22,18 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
-from chain.models import Role, Wallet
+from chain.ledger.encoding import canonical_json
+from chain.ledger.errors import Refused
+from chain.ledger.fields import is_signature_hex
+from chain.ledger.keys import is_address, verify
+from chain.models import Role, Wallet, WalletKeyEvent
 from chain.services.rate_limits import rate_parse, window_count, window_hit
-from chain.services.wallets import wallet_create
+from chain.services.wallets import wallet_create, wallet_link_self_custody
+
+#: Domain tag of the message a browser signs to link its self-custody key to a new login.
+LINK_DOMAIN = b"GRIDTOKENX/LINK/V1\n"
+BAD_LINK = "bad_link_signature"
+ADDRESS_TAKEN = "address_taken"
 
 #: Roles a person may pick at sign-up; regulators and staff are made by an administrator.
 SIGNUP_ROLES = (Role.CONSUMER, Role.PRODUCER)
@@ -120,6 +129,63 @@ def user_signup(*, username: str, password: str, role: str, region: str) -> Wall
         except IntegrityError:
             raise UsernameTaken(username) from None
         return wallet_create(user=user, role=role, region=region)
+
+
+def self_custody_link_message(
+    *, chain_id: str, site: str, challenge: str, username: str, address: str
+) -> bytes:
+    """What the browser signs to prove it holds ``address``'s key (docs/PROTOCOL.md, 4.1).
+
+    The one-use ``challenge`` of this site's session, the site's host and the username bind the
+    signature to this sign-up: it cannot be replayed at another site or for another login.
+    """
+    fields = {
+        "address": address,
+        "chain_id": chain_id,
+        "challenge": challenge,
+        "site": site,
+        "username": username,
+    }
+    return LINK_DOMAIN + canonical_json(fields)
+
+
+def user_signup_self_custody(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    region: str,
+    address: str,
+    signature: str,
+    message: bytes,
+    client_ip: str | None,
+) -> Wallet:
+    """A new user whose wallet key stays in their browser: ``signature`` over ``message``
+    (self_custody_link_message) must verify under ``address``. Nothing is created otherwise;
+    the link goes into the key audit trail (WalletKeyEvent)."""
+    if role not in SIGNUP_ROLES:
+        raise ValueError(f"{role!r} is not a sign-up role")
+    if not is_address(address) or not is_signature_hex(signature) or not verify(address, message, signature):
+        raise Refused(
+            BAD_LINK, "Your browser's signature does not prove it holds this key. Reload and try again."
+        )
+    if Wallet.objects.filter(address=address).exists():
+        raise Refused(ADDRESS_TAKEN, "Another user of this site already holds this address.")
+    with password_hash_slot(), transaction.atomic():
+        try:
+            with transaction.atomic():
+                user = get_user_model().objects.create_user(username=username, password=password)
+        except IntegrityError:
+            raise UsernameTaken(username) from None
+        try:
+            with transaction.atomic():
+                wallet = wallet_link_self_custody(user=user, role=role, region=region, address=address)
+        except IntegrityError:
+            raise Refused(ADDRESS_TAKEN, "Another user of this site already holds this address.") from None
+        WalletKeyEvent.objects.create(
+            user=user, action=WalletKeyEvent.Action.LINKED, address=address, client_ip=client_ip or None
+        )
+        return wallet
 
 
 class UsernameTaken(Exception):

@@ -19,17 +19,20 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from chain import task_queue
+from chain.caches import LatestKeyCache
 from chain.consensus import transport
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
 from chain.ledger.kinds import get_kind
 from chain.ledger.tx import Transaction, parse_transaction
+from chain.models import MempoolTx
 from chain.node import node_signing_key
 from chain.peers import peer_urls
 from chain.services.mempool import (
@@ -40,15 +43,24 @@ from chain.services.mempool import (
     held_insert,
     held_senders,
     held_take_ready,
+    mempool_transactions,
     pending_views,
 )
 from chain.store import binary_cursor
 from chain.units import kwh_text, tokens_text
 
 MAX_BATCH = 5000
-#: Admission stops before the mempool outgrows what blocks can drain: an
-#: overloaded site refuses new work (clients retry) instead of letting latency grow without bound.
+#: The mempool never holds more than this, whatever the measured rate says: the bound on
+#: what peers' gossip may fill (gossip is never refused for the measured limit below).
 MEMPOOL_MAX = settings.GTX_MEMPOOL_MAX
+#: Under load the mempool holds at most what this site finalized in the last
+#: GTX_INTAKE_TARGET_MS (the rate measured over the blocks of RATE_WINDOW_MS), never less
+#: than GTX_INTAKE_MIN_WAITING: what it accepts is final within a bounded time, and the excess
+#: is refused (503) at once instead of queueing. A chain with no two blocks to measure holds
+#: up to MEMPOOL_MAX.
+RATE_WINDOW_MS = 5_000
+#: The newest blocks read to measure the rate (a window of faster blocks is cut here).
+RATE_BLOCKS = 64
 MEMPOOL_FULL = "mempool_full"
 #: The sender already has GTX_MEMPOOL_MAX_PER_SENDER transactions waiting: it retries once
 #: some are in a block. Its own doing, not the site's, hence HTTP 429 where mempool_full is 503.
@@ -139,6 +151,10 @@ def transactions_submit(
             [_problem(None, errors.MALFORMED, f"A batch holds at most {MAX_BATCH} transactions.")]
         )
     head = head or intake_head()
+    if not skip_known:
+        # An overloaded site refuses a client's batch before parsing a byte of it.
+        room = intake_limit(head)
+        _check_room(len(wires), room)
     txs, problems = [], []
     for index, wire in enumerate(wires):
         try:
@@ -157,12 +173,16 @@ def transactions_submit(
             return AdmittedBatch([])
     else:
         _refuse_seen(txs, seen)
-    waiting, oldest_turn = _check_room(len(txs))  # a concurrent twin ends in _insert's conflict
+    if skip_known:
+        # A peer's gossip was admitted under its origin's limit: refusing it here for this
+        # site's measured one would only leave it without what the origin's proposals include.
+        room = MEMPOOL_MAX
+    waiting, oldest_turn = _check_room(len(txs), room)  # a concurrent twin ends in _insert's conflict
     debits = [_debits(tx, head.params) for tx in txs]
     # A peer's gossip passed both rules at its origin: held to them again here, it would leave
     # this site without transactions the origin's proposals include.
     sender_cap = settings.GTX_MEMPOOL_MAX_PER_SENDER * (PEER_SENDER_CAP_FACTOR if skip_known else 1)
-    reserve_reached = waiting + len(txs) > MEMPOOL_MAX - MEMPOOL_MAX // MEMPOOL_RESERVE_SHARE
+    reserve_reached = waiting + len(txs) > room - room // MEMPOOL_RESERVE_SHARE
     turns = _check_stateful(
         txs,
         debits,
@@ -271,16 +291,72 @@ def _gossip(chain_id: str, wires: list[dict], hashes: list[str]) -> None:
         transport.post_to_all_later(urls, "/peer/v1/transactions/", envelope)
 
 
-def _check_room(count: int) -> tuple[int, int]:
+#: A follower forwards again what its validators have not committed after this many seconds
+#: (the first forward may have met a validator down or busy: it is sent once, not retried).
+FORWARD_AGAIN_AFTER_S = 5
+
+
+def waiting_forward_again(chain_id: str) -> int:
+    """At a follower, beat's tick: gossip again, in one request, the transactions (at most
+    MAX_BATCH, oldest first) that waited in its mempool over FORWARD_AGAIN_AFTER_S; how many.
+    Validators admit each once (``skip_known``): a copy they hold costs them a lookup."""
+    cutoff = timezone.now() - timedelta(seconds=FORWARD_AGAIN_AFTER_S)
+    hashes = list(
+        MempoolTx.objects.filter(received_at__lt=cutoff)
+        .order_by("id")
+        .values_list("hash", flat=True)[:MAX_BATCH]
+    )
+    urls = list(peer_urls().values())
+    if not (hashes and urls):
+        return 0
+    held = mempool_transactions(chain_id, hashes)
+    txs = sorted(held.values(), key=lambda tx: (tx.sender, tx.nonce))
+    envelope = transport.gossip_envelope(
+        node_signing_key(), chain_id, [tx.to_wire() for tx in txs], [tx.hash for tx in txs]
+    )
+    transport.post_to_all(urls, "/peer/v1/transactions/", envelope)
+    return len(txs)
+
+
+def _finalize_rate(height: int) -> float | None:
+    """The transactions per second the chain's newest blocks finalized: those of the
+    RATE_WINDOW_MS up to the newest (None with fewer than two). A site that was quiet
+    for a while keeps the rate of its last busy moments: the best guess of what it can do."""
+    with binary_cursor() as cursor:
+        rows = cursor.execute(
+            "SELECT timestamp_ms, tx_count FROM chain_block WHERE height > %s ORDER BY height DESC",
+            [height - RATE_BLOCKS],
+        ).fetchall()
+    window = [row for row in rows if row[0] >= rows[0][0] - RATE_WINDOW_MS] if rows else []
+    if len(window) < 2 or window[0][0] <= window[-1][0]:
+        return None
+    # The oldest block of the window only dates its start: its transactions came before.
+    return sum(count for _, count in window[:-1]) * 1000 / (window[0][0] - window[-1][0])
+
+
+#: Keyed by the head's height: the rate changes only when a block is committed.
+_finalize_rates = LatestKeyCache(_finalize_rate)
+
+
+def intake_limit(head: IntakeHead) -> int:
+    """How many transactions the mempool may hold after a client's batch (module docstring)."""
+    rate = _finalize_rates.get(head.height)
+    if rate is None:
+        return MEMPOOL_MAX
+    measured = int(rate * settings.GTX_INTAKE_TARGET_MS / 1000)
+    return min(MEMPOOL_MAX, max(settings.GTX_INTAKE_MIN_WAITING, measured))
+
+
+def _check_room(count: int, room: int) -> tuple[int, int]:
     """How many transactions wait in the mempool, and the oldest turn among them (0 when none).
 
-    BatchRejected when ``count`` more do not fit.
+    BatchRejected when ``count`` more do not fit in ``room``.
     """
     with binary_cursor() as cursor:
         waiting, oldest_turn = cursor.execute(
             "SELECT count(*), COALESCE(min(turn), 0) FROM chain_mempooltx"
         ).fetchone()
-    if waiting + count > MEMPOOL_MAX:
+    if waiting + count > room:
         raise BatchRejected(
             [
                 _problem(

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from chain import events
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import Transaction
@@ -133,27 +135,30 @@ def mempool_drop(dropped: list[tuple[Transaction, LedgerError]]) -> None:
 
 def dropped_receipts_write(dropped: list[tuple[Transaction, str, str]]) -> None:
     """Receipts (code, message) for transactions that leave this site unwritten, kept
-    GTX_DROPPED_RECEIPT_DAYS. None for a hash committed here: a late copy of a committed
-    transaction (its nonce now used) was never lost."""
+    GTX_DROPPED_RECEIPT_DAYS, and after commit a word to their senders' open pages. None for
+    a hash committed here: a late copy of a committed transaction (its nonce now used) was
+    never lost."""
     if not dropped:
         return
     hashes = [tx.hash for tx, _, _ in dropped]
     committed = set(ChainTx.objects.filter(hash__in=hashes).values_list("hash", flat=True))
-    DroppedTx.objects.bulk_create(
-        [
-            DroppedTx(
-                hash=tx.hash,
-                sender=tx.sender,
-                nonce=tx.nonce,
-                kind=tx.kind,
-                error_code=code,
-                error_message=message,
-            )
-            for tx, code, message in dropped
-            if tx.hash not in committed
-        ],
-        ignore_conflicts=True,
-    )
+    receipts = [
+        DroppedTx(
+            hash=tx.hash,
+            sender=tx.sender,
+            nonce=tx.nonce,
+            kind=tx.kind,
+            error_code=code,
+            error_message=message,
+        )
+        for tx, code, message in dropped
+        if tx.hash not in committed
+    ]
+    DroppedTx.objects.bulk_create(receipts, ignore_conflicts=True)
+    if receipts:
+        # No block will name the sender: their open pages hear of the drop this way.
+        senders = [receipt.sender for receipt in receipts]
+        transaction.on_commit(lambda: events.transactions_dropped(senders))
 
 
 def dropped_receipts_prune() -> int:

@@ -6,6 +6,10 @@ active stake with an authority among them (under our own copy of the
 validator set), and re-executing its transactions gives its energy metadata;
 the next block's header then confirms our state root. Nothing is trusted
 because of who sent it.
+
+A follower (a registered site that does not vote) takes every block this way:
+the blocks validators push to it after they commit (``blocks_follow``) and the
+ones it pulls at beat's tick or when a push leaves a gap (``sync_from_peers``).
 """
 
 import logging
@@ -18,7 +22,7 @@ from chain.ledger.block import BlockHeader, header_from_wire, precommit_valid
 from chain.ledger.errors import LedgerError
 from chain.ledger.tx import parse_transaction
 from chain.models import Block, ChainHead, ChainTx
-from chain.peers import peer_urls
+from chain.peers import follower_urls, peer_urls
 from chain.selectors import validator_set
 from chain.services.blocks.check import block_check
 from chain.services.blocks.write import block_write
@@ -106,14 +110,17 @@ def block_apply(body: dict) -> Block | None:
 def sync_from_peers() -> int:
     """Fetch and apply blocks from whichever peer is furthest ahead; the number applied."""
     head = ChainHead.objects.only("height").get()
-    best_url, best_height = None, head.height
+    best_url, best_height, best_timestamp_ms = None, head.height, None
     for url in peer_urls().values():
-        status = transport.get_json(url, "/peer/v1/status/")
-        height = (status or {}).get("height")
+        status = transport.get_json(url, "/peer/v1/status/") or {}
+        height, timestamp_ms = status.get("height"), status.get("timestamp_ms")
         if type(height) is int and height > best_height:
             best_url, best_height = url, height
+            best_timestamp_ms = timestamp_ms if type(timestamp_ms) is int else None
     if best_url is None:
         return 0
+    if best_timestamp_ms is not None:
+        transport.validators_head_heard(best_height, best_timestamp_ms)
     applied = 0
     while True:
         height = ChainHead.objects.only("height").get().height
@@ -130,3 +137,39 @@ def sync_from_peers() -> int:
             except LedgerError as exc:
                 log.warning("Block from %s refused: %s", best_url, exc.message)
                 return applied
+
+
+def followers_push(height: int) -> int:
+    """Send the committed block at ``height``, with its certificate, to every registered
+    follower at once; how many took it (a follower that is down pulls when it is back)."""
+    urls = sorted(set(follower_urls().values()))
+    blocks = blocks_for_peer(height, 1) if urls else []
+    if not blocks:
+        return 0
+    body = {"chain_id": ChainHead.objects.only("chain_id").get().chain_id, "blocks": blocks}
+    return sum(code == 200 for code in transport.post_to_all(urls, "/peer/v1/follow/", body).values())
+
+
+def blocks_follow(bodies: list) -> int:
+    """Apply blocks a validator pushed (``blocks_for_peer``'s form), in height order; the number
+    applied. A gap before them (a push lost, or this follower behind) or a block refused
+    pulls from the validators instead: every block is still checked as ``block_apply`` does.
+    """
+    applied = 0
+    for body in sorted(bodies, key=lambda b: b["header"]["height"]):
+        header = body["header"]
+        timestamp_ms = header.get("timestamp_ms")
+        if type(timestamp_ms) is int:
+            transport.validators_head_heard(header["height"], timestamp_ms)
+        height = ChainHead.objects.only("height").get().height
+        if header["height"] <= height:
+            continue
+        if header["height"] > height + 1:
+            return applied + sync_from_peers()
+        try:
+            if block_apply(body) is not None:
+                applied += 1
+        except LedgerError as exc:
+            log.warning("Pushed block %s refused: %s", header["height"], exc.message)
+            return applied + sync_from_peers()
+    return applied

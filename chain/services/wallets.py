@@ -6,6 +6,9 @@ What a wallet signs goes through chain.services.signing.transaction_sign_submit 
 A wallet's key is sealed (XChaCha20-Poly1305, PyNaCl's Aead) under one of the versioned
 keys of GTX_WALLET_KEYS, and the row keeps that version beside the sealed bytes. The
 wallet's address is the associated data: a sealed key copied to another row does not open.
+
+A self-custody wallet (``custody="self"``) holds no key at all: its owner's browser signs, and
+this site only knows the address they proved theirs (``wallet_link_self_custody``).
 """
 
 from django.conf import settings
@@ -14,13 +17,14 @@ from nacl.secret import Aead
 from nacl.signing import SigningKey
 
 from chain.ledger.keys import address_of, new_signing_key
-from chain.models import Wallet
+from chain.models import Custody, Wallet
 
 RESEAL_BATCH = 500
 
 
 class WalletKeyMissing(Exception):
-    """A wallet is sealed under a key version GTX_WALLET_KEYS no longer has."""
+    """A wallet is sealed under a key version GTX_WALLET_KEYS no longer has, or has no key here
+    at all: its owner keeps it (self-custody) and signs in their browser."""
 
 
 def seal_key_version() -> int:
@@ -45,6 +49,8 @@ def wallet_key_seal(key: SigningKey, *, version: int) -> bytes:
 
 def wallet_key_open(wallet: Wallet) -> SigningKey:
     """The wallet's signing key. Raises WalletKeyMissing, or nacl's CryptoError if tampered with."""
+    if wallet.sealed_key is None:
+        raise WalletKeyMissing(f"wallet {wallet.address} is in self-custody: its owner's browser signs")
     box = _seal_box(wallet.seal_key_version)
     return SigningKey(box.decrypt(bytes(wallet.sealed_key), _associated_data(wallet.address)))
 
@@ -58,6 +64,19 @@ def wallet_create(*, user, role: str, region: str = "", key: SigningKey | None =
         address=address_of(key),
         sealed_key=wallet_key_seal(key, version=version),
         seal_key_version=version,
+        role=role,
+        region=region,
+    )
+
+
+def wallet_link_self_custody(*, user, role: str, region: str, address: str) -> Wallet:
+    """A wallet whose key stays with ``user`` (the caller verified they hold it): no key stored."""
+    return Wallet.objects.create(
+        user=user,
+        address=address,
+        custody=Custody.SELF,
+        sealed_key=None,
+        seal_key_version=None,
         role=role,
         region=region,
     )
@@ -77,6 +96,7 @@ def wallets_reseal() -> int:
         with transaction.atomic():
             batch = list(
                 Wallet.objects.select_for_update()
+                .filter(custody=Custody.SITE)
                 .exclude(seal_key_version=newest)
                 .only("pk", "address", "sealed_key", "seal_key_version")
                 .order_by("pk")[:RESEAL_BATCH]
@@ -88,3 +108,12 @@ def wallets_reseal() -> int:
         moved += len(batch)
         if len(batch) < RESEAL_BATCH:
             return moved
+
+
+def wallet_activity_seen(*, wallet: Wallet, seen_id: int) -> None:
+    """The person opened their activity feed up to event ``seen_id``: the badge counts from there.
+
+    Never moves back (an older tab opened later must not bring old events back as new).
+    """
+    Wallet.objects.filter(pk=wallet.pk, activity_seen_id__lt=seen_id).update(activity_seen_id=seen_id)
+    wallet.activity_seen_id = max(wallet.activity_seen_id, seen_id)

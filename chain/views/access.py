@@ -35,19 +35,41 @@ def account_owners(request, addresses) -> dict[str, str]:
     return selectors.usernames_by_address(addresses=list(addresses)) if reads_everything(request.user) else {}
 
 
-def may_transact(user) -> bool:
-    """Only a wallet owner who is not a regulator signs transactions from the browser."""
+def holds_trading_wallet(user) -> bool:
+    """A wallet owner who is not a regulator: whoever may sign, here or in their own browser."""
     wallet = getattr(user, "wallet", None) if user.is_authenticated else None
     return wallet is not None and wallet.role != Role.REGULATOR
 
 
+def may_transact(user) -> bool:
+    """This site signs for a wallet owner who is not a regulator and whose key it keeps.
+
+    A self-custody wallet signs in its owner's browser (chain/wallet/_self_custody.html).
+    """
+    return holds_trading_wallet(user) and not user.wallet.self_custody
+
+
 def transacting_user_required(view):
-    """403 for regulators and users without a wallet; use under login_required."""
+    """403 for regulators, users without a wallet and self-custody wallets; use under login_required."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not may_transact(request.user):
+            if holds_trading_wallet(request.user):
+                raise PermissionDenied("Your key is in your browser: sign from your wallet page.")
             raise PermissionDenied("Regulators read the ledger; they cannot change it.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def trading_wallet_required(view):
+    """403 for regulators and users without a wallet; use under login_required."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not holds_trading_wallet(request.user):
+            raise PermissionDenied("Only consumers and producers hold a wallet key.")
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -20,6 +20,7 @@ from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
 from chain.views.access import (
     account_owners,
+    holds_trading_wallet,
     may_transact,
     reads_everything_required,
     transacting_user_required,
@@ -28,6 +29,10 @@ from chain.views.field_checks import field_check_response, with_live_checks
 
 PARTS = {"balances": "chain/wallet/_balances.html", "activity": "chain/wallet/_activity.html"}
 HISTORY_LIMIT = 50
+#: The latest own transactions (with their state) and feed events the wallet shows; the
+#: activity page (chain.views.activity) lists more.
+OWN_TRANSACTIONS_SHOWN = 5
+FEED_SHOWN = 10
 #: htmx event names: live.js fires them on WebSocket messages.
 OWN_WALLET_EVENT = "wallet-changed"
 ANY_BLOCK_EVENT = "chain-block"
@@ -50,10 +55,16 @@ def _wallet_context(request, wallet, *, own: bool) -> dict:
         "balances": selectors.wallet_balances(address=wallet.address),
         "own": own,
         "pending": selectors.pending_for(wallet.address),
+        "transactions": selectors.own_transactions(address=wallet.address, limit=OWN_TRANSACTIONS_SHOWN),
+        "feed": selectors.activity_feed(address=wallet.address, limit=FEED_SHOWN),
         "history": history,
         "owners": account_owners(request, (p for tx in history for p in tx.parties)),
         "unbonding_blocks": selectors.chain_head().params["unbonding_blocks"],
         "live_event": OWN_WALLET_EVENT if own else ANY_BLOCK_EVENT,
+        # The owner of a self-custody wallet signs here in the browser (static/js/self_custody.js).
+        "self_custody": own and wallet.self_custody and holds_trading_wallet(request.user),
+        "chain_id": selectors.chain_head().chain_id,
+        "regions": selectors.chain_regions(),
         "part_url": request.path,
     }
 

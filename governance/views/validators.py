@@ -58,6 +58,7 @@ def _page(request, *, register_form=None, stake_form=None, status=200):
     rows = selectors.validators_overview()
     context = {
         "rows": rows,
+        "active_count": sum(1 for row in rows if row["validator"].active and not row["validator"].jailed),
         "is_staff": is_staff,
         "height": chain_selectors.chain_head().height,
         "node_address": node_address(),

@@ -164,6 +164,8 @@ def _settle(state: State, ctx: BlockContext, trade: Trade, delivered_wh: int, ca
     ctx.emit(
         "trade_settled",
         trade_id=trade.trade_id,
+        buyer=trade.buyer,
+        seller=trade.seller,
         delivery_slot_ms=trade.delivery_slot_ms,
         energy_wh=trade.energy_wh,
         delivered_wh=delivered_wh,

@@ -1,4 +1,4 @@
-// Small behaviours for forms and pages: copy buttons, and colouring a field
+// Small behaviours for forms and pages: copy buttons, confirming a grave action, colouring a field
 // after htmx swapped in its server-side check (chain/views/field_checks.py).
 (function () {
   "use strict";
@@ -25,6 +25,12 @@
       document.execCommand("copy");
       done();
     }
+  });
+
+  // A form with data-confirm (a validator's deactivation) asks before it is sent.
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
   });
 
   // A 429 from a form (chain.services.rate_limits) carries the form with the reason in

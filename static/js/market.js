@@ -105,6 +105,53 @@
     });
   }
 
+  // --- depth chart: kWh bid at or above, and offered at or below, each price -----------
+  let depthChart = null;
+
+  function bookDepth() {
+    const el = document.getElementById("book-depth");
+    if (!el) return { bids: [], asks: [] };
+    try { return JSON.parse(el.textContent); } catch (e) { return { bids: [], asks: [] }; }
+  }
+
+  function drawDepth() {
+    const canvas = document.getElementById("depth-chart");
+    if (!canvas || !window.Chart) return;
+    const depth = bookDepth();
+    canvas.parentElement.classList.toggle("is-empty", depth.bids.length + depth.asks.length === 0);
+    const points = function (side) {
+      return side.map(function (p) { return { x: p[0] / TOKEN, y: p[1] / 1000 }; });
+    };
+    // Bids step down to the left of the best bid, asks up to the right of the best ask.
+    const bids = points(depth.bids).reverse();
+    const asks = points(depth.asks);
+    if (depthChart) {
+      depthChart.data.datasets[0].data = bids;
+      depthChart.data.datasets[1].data = asks;
+      depthChart.update("none");
+      return;
+    }
+    depthChart = new window.Chart(canvas, {
+      type: "line",
+      data: {
+        datasets: [
+          { label: "Bids (kWh)", data: bids, stepped: "after", fill: true, borderColor: "#13806c",
+            backgroundColor: "rgba(19, 128, 108, .15)", pointRadius: 2, borderWidth: 2 },
+          { label: "Asks (kWh)", data: asks, stepped: "before", fill: true, borderColor: "#c2410c",
+            backgroundColor: "rgba(194, 65, 12, .12)", pointRadius: 2, borderWidth: 2 },
+        ],
+      },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false, parsing: false,
+        plugins: { legend: { labels: { boxWidth: 12, font: { size: 11 } } } },
+        scales: {
+          x: { type: "linear", title: { display: true, text: "GTX/kWh", font: { size: 10 } }, ticks: { font: { size: 10 } } },
+          y: { beginAtZero: true, ticks: { font: { size: 10 } } },
+        },
+      },
+    });
+  }
+
   // --- order ticket ----------------------------------------------------------------
   function showSide(form) {
     const checked = form.querySelector('input[name="order-side"]:checked') ||
@@ -130,6 +177,7 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     const target = event.detail.target;
     if (target && target.id === "market-chart") drawChart();
+    if (target && target.id === "market-book") drawDepth();
   });
 
   function setUp(content) {
@@ -142,6 +190,7 @@
     if (root && window.GTX.live.supported) marketStream(root);
     setUp(document);
     drawChart();
+    drawDepth();
     if (window.htmx) window.htmx.onLoad(setUp);
   });
 })();

@@ -4,10 +4,12 @@ for more rows."""
 import csv
 import io
 import json
+from datetime import datetime
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from audit.services import verification_run, verification_start
 from chain.models import Block
@@ -115,6 +117,12 @@ def test_reports_sum_flows_renewable_share_and_carbon_in_integers(login_as, make
         )
     )
     assert [int(r["traded_wh"]) for r in csv_rows] == [8000]
+    # Times follow the site's one rule: its zone, with the offset written out.
+    [row] = csv_rows
+    start = datetime.fromisoformat(row["period_start"])
+    assert start.utcoffset() == timezone.localtime().utcoffset() and row["period_start"].endswith("+07:00")
+    assert start.timestamp() * 1000 == int(row["period_ms"])  # an integer, as every figure
+    assert all(isinstance(p["period_ms"], int) for p in body["periods"] + body["flows"])
     page = client.get("/audit/reports/").content.decode()
     assert 'id="report-data"' in page and "chart.umd.min.js" in page
     assert json.loads(page.split('id="report-data" type="application/json">')[1].split("</script>")[0])

@@ -25,6 +25,8 @@ def test_the_chains_tasks_go_to_the_consensus_worker_and_the_vacuum_and_fetches_
     queues = {name: current_app.amqp.router.route({}, name)["queue"].name for name in task_queue.TASK_NAMES}
 
     assert queues == {
-        name: general if name in (task_queue.VACUUM_CHURNING, task_queue.PROPOSAL_BODIES_FETCH) else consensus
+        name: general
+        if name in (task_queue.VACUUM_CHURNING, task_queue.PROPOSAL_BODIES_FETCH, task_queue.FOLLOWERS_PUSH)
+        else consensus
         for name in task_queue.TASK_NAMES
     }

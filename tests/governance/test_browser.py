@@ -182,6 +182,14 @@ def test_staff_see_validators_with_health_and_act_on_chain(gov_site):
             expect(staff.locator('[data-validator="SOLARCO"]')).to_contain_text("inactive")
             staff.wait_for_selector('#node-health [data-health="EGAT"]')
             staff.screenshot(path=SHOTS / "validators-staff.png", full_page=True)
+            # Deactivating a validator asks first, saying what the set becomes; declined, nothing is sent.
+            active = staff.locator("#validator-table .status-ok").count()
+            asked = []
+            staff.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+            staff.click('[data-validator="EGAT"] button:has-text("Deactivate")')
+            assert f"from {active} to {active - 1} validators" in asked[0], asked
+            expect(staff.locator('[data-validator="EGAT"] .status-ok')).to_have_text("active")
+            expect(staff.locator(".flash")).to_have_count(0)
 
             regulator = log_in(
                 browser,

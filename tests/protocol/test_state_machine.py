@@ -19,7 +19,7 @@ from chain.ledger.kinds import KINDS
 from chain.ledger.state import Account, MemoryStore, State
 
 ROOT = Path(protocol.__file__).resolve().parent.parent
-PINNED_FINGERPRINT = "ef6b11f9334844ed1795cbe7ff4539bee8813a2ae10a0e5aae1b44ba3c282d4e"
+PINNED_FINGERPRINT = "149f90fe13ed434eb8d51028563866e3411e6536174d25a90d910158aaca57d9"
 
 
 def fingerprint_in_a_fresh_process(code: str) -> str:

@@ -135,6 +135,26 @@ def test_the_network_plan_has_one_site_per_active_validator(tmp_path):
     assert [s.port for s in moved] == [9200, 9201, 9202, 9203]
 
 
+def test_the_network_plan_starts_named_inactive_validators_as_followers(tmp_path):
+    """`make run` (`network --followers ERC`): the ERC's site follows, after the validators."""
+    base = "postgres://postgres@/gridtokenx?host=/tmp/pgsock"
+
+    sites = plan_network(DEMO_GENESIS, base_url=base, run_dir=tmp_path, environ={}, followers=["ERC"])
+
+    validators = _validators(DEMO_GENESIS)
+    assert [(s.name, s.role) for s in sites] == [
+        ("EGAT", "authority"),
+        ("MEA", "authority"),
+        ("PEA", "authority"),
+        ("SIAM_TRADERS", "validator"),
+        ("ERC", "observer"),
+    ]
+    assert sites[-1].url == validators["ERC"]["url"]
+    assert all(f"ERC={validators['ERC']['url']}" in s.env["GTX_PEER_URLS"] for s in sites[:-1])
+    with pytest.raises(ValueError, match="not followers"):
+        plan_network(DEMO_GENESIS, base_url=base, run_dir=tmp_path, environ={}, followers=["EGAT"])
+
+
 def test_sites_behind_relays_are_reached_at_their_hosts_and_bind_another(tmp_path):
     """faults/hosts.py: daphne on the namespace's loopback, peers and clients at its address."""
     addresses = ["10.9.9.1", "10.9.9.2", "10.9.9.3", "10.9.9.4"]

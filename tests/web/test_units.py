@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 from django import forms as django_forms
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -90,3 +91,11 @@ def test_payload_fields_format_by_name():
     assert rows["energy_wh"]["shown"] == "1.500"
     assert rows["price_per_kwh"]["per_kwh"] is True
     assert rows["memo"]["format"] == "text"
+
+
+@pytest.mark.django_db
+def test_every_page_says_which_zone_its_times_are_in_and_what_a_token_is(chain, client, settings):
+    page = client.get("/").content.decode()
+    offset = timezone.localtime().strftime("%z")
+    assert f"times are {settings.TIME_ZONE} time (UTC{offset})" in page
+    assert "1 token ≈ 1 THB" in page and "each verified renewable kWh mints 1 token" in page

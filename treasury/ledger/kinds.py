@@ -6,6 +6,11 @@ it off chain, and ``token_burn`` when it has paid a cash-out; it may refuse a
 cash-out with ``cashout_release``. A holder signs ``cashout_request``, which
 moves the amount from its balance into ``escrow_tokens`` at once.
 
+A site that does not issue relays its users' top-ups on chain: its node key (a
+validator's) signs ``topup_request`` (a newcomer's account does not exist yet and
+could sign nothing), which every site sees; the issuer answers with the
+``token_mint`` of that reference, which must match it, or with ``topup_refuse``.
+
 Total supply changes here only: a mint adds ``amount`` (``minted_units``), a
 burn removes it (``burned_units``); a request and a release move tokens inside
 one account. Every payment reference is used once on the chain (mint or burn),
@@ -20,10 +25,10 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.fields import is_payment_reference, require_hex64, require_text
 from chain.ledger.keys import is_address
 from chain.ledger.kinds import BlockContext, TxKind, release_matured_unbonding
-from chain.ledger.state import Account, State
+from chain.ledger.state import Account, State, Validator
 from chain.ledger.tx import Transaction, require_amount, require_fields
 
-from .records import BURN, BURNT, MINT, OPEN, RELEASED, CashOut, Payment
+from .records import BURN, BURNT, MINT, MINTED, OPEN, REFUSED, RELEASED, CashOut, Payment, TopUp
 
 REASON_MAX = 200
 
@@ -34,6 +39,10 @@ REFERENCE_USED = "reference_used"
 CASHOUT_NOT_FOUND = "cashout_not_found"
 CASHOUT_CLOSED = "cashout_closed"
 CASHOUT_MISMATCH = "cashout_mismatch"
+NOT_A_SITE = "not_a_site"
+TOPUP_NOT_FOUND = "topup_not_found"
+TOPUP_CLOSED = "topup_closed"
+TOPUP_MISMATCH = "topup_mismatch"
 
 
 def issuers_of(params: dict) -> list[str]:
@@ -96,6 +105,15 @@ def _apply_mint(state: State, tx: Transaction, ctx: BlockContext) -> None:
     _require_issuer(tx, ctx)
     to, amount, reference = tx.payload["to"], tx.payload["amount"], tx.payload["reference"]
     _require_unused(state, reference)
+    asked = state.get(TopUp.table, reference)
+    if asked is not None:  # asked for on chain: the mint answers exactly that request
+        _require_open_topup(asked)
+        if (asked.account, asked.amount) != (to, amount):
+            raise LedgerError(
+                TOPUP_MISMATCH,
+                f"Top-up {reference} was asked for {asked.amount} units to {asked.account}: mint that.",
+            )
+        state.put(replace(asked, status=MINTED, closed_height=ctx.height, issuer=tx.sender))
     # A first top-up is how a new account comes to exist on the chain.
     recipient = state.account(to)
     state.put(recipient.with_balance(recipient.balance + amount))
@@ -110,8 +128,70 @@ TOKEN_MINT = TxKind(
     prefetch=lambda tx: {
         Account.table: [tx.sender, tx.payload["to"]],
         Payment.table: [tx.payload["reference"]],
+        TopUp.table: [tx.payload["reference"]],
     },
     apply=_apply_mint,
+)
+
+
+# --- topup_request / topup_refuse ------------------------------------------
+
+
+def _require_open_topup(topup: TopUp | None) -> TopUp:
+    if topup is None:
+        raise LedgerError(TOPUP_NOT_FOUND, "No top-up was asked for on chain with this reference.")
+    if topup.status != OPEN:
+        raise LedgerError(TOPUP_CLOSED, f"The top-up is already {topup.status}.")
+    return topup
+
+
+def _apply_topup_request(state: State, tx: Transaction, ctx: BlockContext) -> None:
+    if state.get(Validator.table, tx.sender) is None:
+        raise LedgerError(NOT_A_SITE, "Only a site's node key (a validator's) relays top-ups on chain.")
+    reference = tx.payload["reference"]
+    _require_unused(state, reference)
+    if state.get(TopUp.table, reference) is not None:
+        raise LedgerError(
+            REFERENCE_USED, f"Payment reference {reference} was already asked for on this chain."
+        )
+    to, amount = tx.payload["to"], tx.payload["amount"]
+    state.put(TopUp(reference, to, amount, tx.sender, OPEN, ctx.height))
+    ctx.emit("topup_requested", account=to, amount=amount, reference=reference, parties=[to])
+
+
+def _check_topup_refuse(payload: dict, params: dict) -> None:
+    require_fields(payload, {"reference", "reason"}, {"reference", "reason"})
+    _require_reference(payload)
+    require_text(payload["reason"], "reason", REASON_MAX, required=True)
+
+
+def _apply_topup_refuse(state: State, tx: Transaction, ctx: BlockContext) -> None:
+    _require_issuer(tx, ctx)
+    topup = _require_open_topup(state.get(TopUp.table, tx.payload["reference"]))
+    state.put(
+        replace(
+            topup, status=REFUSED, closed_height=ctx.height, issuer=tx.sender, reason=tx.payload["reason"]
+        )
+    )
+    ctx.emit("topup_refused", account=topup.account, reference=topup.reference, parties=[topup.account])
+
+
+TOPUP_REQUEST = TxKind(
+    name="topup_request",
+    check_payload=_check_mint,  # the same fields as the mint that will answer it
+    prefetch=lambda tx: {
+        Account.table: [tx.sender],
+        Validator.table: [tx.sender],
+        Payment.table: [tx.payload["reference"]],
+        TopUp.table: [tx.payload["reference"]],
+    },
+    apply=_apply_topup_request,
+)
+TOPUP_REFUSE = TxKind(
+    name="topup_refuse",
+    check_payload=_check_topup_refuse,
+    prefetch=lambda tx: {Account.table: [tx.sender], TopUp.table: [tx.payload["reference"]]},
+    apply=_apply_topup_refuse,
 )
 
 

@@ -1,4 +1,5 @@
-"""The treasury's ledger records: every mint and burn by its payment reference, and cash-outs.
+"""The treasury's ledger records: every mint and burn by its payment reference, cash-outs, and
+top-ups asked for on chain (at a site that does not issue).
 
 Part of the state root like every record. Amounts in units (10^-6 token).
 """
@@ -14,6 +15,10 @@ BURN = "burn"
 OPEN = "open"
 BURNT = "burnt"
 RELEASED = "released"
+
+# Top-up status (asked on chain): open -> minted (the issuer's token_mint) or refused (topup_refuse).
+MINTED = "minted"
+REFUSED = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +64,31 @@ class CashOut:
     @property
     def key(self) -> str:
         return self.cashout_id
+
+
+@dataclass(frozen=True, slots=True)
+class TopUp:
+    """A top-up asked for on chain by a site that does not issue, on behalf of its user.
+
+    The person pays the issuer quoting ``reference``; every site, the issuer's among
+    them, sees the request here. The issuer's token_mint with this reference must
+    credit exactly ``account`` with ``amount`` and closes it (minted), or its
+    topup_refuse closes it with a reason. The reference is then spent for good.
+    """
+
+    table: ClassVar[str] = "treasury_topup"
+    reference: str
+    account: str
+    amount: int
+    #: The validator whose site relayed the request (its node key signed topup_request).
+    site: str
+    status: str
+    requested_height: int
+    closed_height: int = 0
+    #: The issuer that minted or refused it, and a refusal's reason.
+    issuer: str = ""
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.reference

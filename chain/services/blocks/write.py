@@ -1,5 +1,6 @@
 """Writing a decided block: its row, its transactions, the changed records, the mempool, the head."""
 
+import json
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -11,7 +12,7 @@ from chain.services.admission import held_release
 from chain.services.blocks.chain_tx_copy import chain_txs_copy
 from chain.services.blocks.check import BuiltBlock
 from chain.services.mempool import held_senders, mempool_drop_stale, mempool_remove
-from chain.store import write_records
+from chain.store import binary_cursor, write_records
 
 
 def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> Block:
@@ -44,6 +45,7 @@ def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> 
     tx_party_lists = [tx_parties(tx) for tx in result.included]
     chain_txs_copy(header.height, result, tx_party_lists, stored)
     write_records(built.dirty)
+    feed_events_write(header.height, result.events)
     mempool_drop_stale(head.chain_id, built.txs, header.height)
     if waiting_successors := held_senders(sorted({tx.sender for tx in built.txs})):
         # Their predecessors are committed now: held successors may join the mempool.
@@ -75,6 +77,28 @@ def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> 
     )
     transaction.on_commit(lambda: events.block_committed(block, parties, result.events))
     return block
+
+
+def feed_events_write(height: int, ledger_events: list[dict]) -> None:
+    """The block's events an activity feed shows (chain.events.feed_events), in one statement."""
+    kept = events.feed_events(ledger_events)
+    if not kept:
+        return
+    with binary_cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO chain_ledgerevent (height, position, type, parties, data) "
+            "SELECT %b, p, t, CASE WHEN t = ANY(%b) THEN ARRAY[%b] "
+            "ELSE ARRAY(SELECT jsonb_array_elements_text(d::jsonb -> 'parties')) END, d::jsonb "
+            "FROM unnest(%b::int[], %b::text[], %b::text[]) AS u(p, t, d)",
+            [
+                height,
+                sorted(events.PUBLIC_EVENT_TYPES),
+                events.EVERYONE,
+                [position for position, _ in kept],
+                [event["type"] for _, event in kept],
+                [json.dumps(event, separators=(",", ":")) for _, event in kept],
+            ],
+        )
 
 
 def tx_parties(tx: Transaction) -> list[str]:

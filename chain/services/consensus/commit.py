@@ -1,5 +1,8 @@
 """The decided block, written with its commit certificate: the deciding precommits."""
 
+from django.db import transaction
+
+from chain import task_queue
 from chain.consensus.machine import PRECOMMIT, HeightMachine, RoundState, ValidatorSet
 from chain.models import Block, ChainHead, ConsensusMessage
 from chain.services.blocks.write import block_write
@@ -27,4 +30,8 @@ def decided_block_commit(
         {"validator": vote.sender, "round": vote.round, "signature": signatures[(vote.sender, vote.round)]}
         for vote in sorted(machine.precommits_for(round, block_hash), key=lambda v: v.sender)
     ]
-    return block_write(head, built, certificate)
+    block = block_write(head, built, certificate)
+    if block.proposer == machine.me:
+        # Its proposer pushes it to the followers, after commit and outside the consensus lock.
+        transaction.on_commit(lambda: task_queue.followers_push_soon(block.height))
+    return block

@@ -1,10 +1,13 @@
-"""Start a whole local network: one site per active genesis validator, on this machine.
+"""Start a whole local network: one site per active genesis validator, on this machine, and
+one follower site per inactive validator named in --followers (`make run`: the ERC's).
 
 Each site has its own PostgreSQL database (on the server DATABASE_URL names,
 called <database>_<validator>), node key (<run dir>/<validator>/node_key, the
 validator's demo key with --demo), Celery queue and channel prefix, port (from the
 validator's genesis url, or --base-port upwards) and GTX_PEER_URLS naming the
-others; each runs ``manage.py start`` as an authority or a validator. The demo
+others; each runs ``manage.py start`` as an authority or a validator, or as an
+``observer`` (a follower: it follows the chain, forwards its users' transactions to
+the validators, and never votes). The demo
 extras (GTX_DEMO_* and GTX_METERS_DEMO) run on the first site only. The plan and
 the start are localnet.network's, which the tests' start_network shares.
 
@@ -20,7 +23,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from chain.ledger.genesis import GenesisError
+from chain.ledger.genesis import GenesisError, load_genesis
 from localnet import BASE_DIR
 from localnet.databases import DEFAULT_DATABASE_URL, database_name
 from localnet.network import Site, SitePrepareError, launch_network, plan_network
@@ -28,7 +31,10 @@ from localnet.processes import stop_processes
 
 
 class Command(BaseCommand):
-    help = "Start a local network: one site per active genesis validator (Ctrl-C stops them all)."
+    help = (
+        "Start a local network: one site per active genesis validator, and a follower per "
+        "--followers name (Ctrl-C stops them all)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--genesis-config", default=settings.GTX_GENESIS_PATH)
@@ -37,6 +43,11 @@ class Command(BaseCommand):
             "--base-port", type=int, help="First site's port, the next ones follow (default: genesis urls)."
         )
         parser.add_argument("--reset", action="store_true", help="Drop and recreate every site's database.")
+        parser.add_argument(
+            "--followers",
+            default="",
+            help="Comma-separated inactive genesis validators to start as follower sites (e.g. ERC).",
+        )
         parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes per site.")
         parser.add_argument("--run-dir", default=str(BASE_DIR / ".node"), help="Node keys and logs.")
         parser.add_argument(
@@ -60,13 +71,23 @@ class Command(BaseCommand):
         run_dir,
         open_browser,
         demo,
+        followers,
         **options,
     ):
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per readiness poll
         base_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
         try:
+            known = {v["name"] for v in load_genesis(genesis_config).validators}
+            followers = [name.strip() for name in followers.split(",") if name.strip()]
+            if unknown := set(followers) - known:
+                raise CommandError(f"--followers: the genesis has no validator {sorted(unknown)}")
             sites = plan_network(
-                genesis_config, base_url=base_url, host=host, base_port=base_port, run_dir=Path(run_dir)
+                genesis_config,
+                base_url=base_url,
+                host=host,
+                base_port=base_port,
+                run_dir=Path(run_dir),
+                followers=followers,
             )
             launch_network(
                 sites,

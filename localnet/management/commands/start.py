@@ -1,4 +1,8 @@
-"""Start this site: daphne (HTTP + WebSockets), a Celery worker, and beat for validators.
+"""Start this site: daphne (HTTP + WebSockets), Celery workers and beat.
+
+A validator's (or authority's) beat steps consensus; a follower's (``trader``, or its
+alias ``observer``: a registered site that does not vote) pulls blocks the validators
+did not push to it. Either serves its own users the same pages and API.
 
 Ctrl-C (or SIGTERM) stops every process it started, and nothing is left running.
 """
@@ -16,12 +20,17 @@ from django.core.management.base import BaseCommand
 from chain.models import ChainHead
 from localnet.processes import site_commands, stop_processes
 
+#: --node-type values that start a follower (GTX_NODE_TYPE "follower").
+FOLLOWER_TYPES = ("trader", "observer")
+
 
 class Command(BaseCommand):
-    help = "Start a node: --node-type validator|authority|trader."
+    help = "Start a node: --node-type validator|authority, or a follower: trader|observer."
 
     def add_arguments(self, parser):
-        parser.add_argument("--node-type", choices=["validator", "authority", "trader"], default="validator")
+        parser.add_argument(
+            "--node-type", choices=["validator", "authority", *FOLLOWER_TYPES], default="validator"
+        )
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=2)
@@ -35,7 +44,11 @@ class Command(BaseCommand):
     def handle(self, *args, node_type, host, port, concurrency, open_browser, block_interval_ms, **options):
         if block_interval_ms is None:
             block_interval_ms = ChainHead.objects.get().params["block_interval_ms"]
-        env = {**os.environ, "GTX_NODE_TYPE": node_type, "GTX_BLOCK_INTERVAL_MS": str(block_interval_ms)}
+        env = {
+            **os.environ,
+            "GTX_NODE_TYPE": "follower" if node_type in FOLLOWER_TYPES else node_type,
+            "GTX_BLOCK_INTERVAL_MS": str(block_interval_ms),
+        }
         run_dir = Path(settings.GTX_NODE_KEY_FILE).parent
         run_dir.mkdir(parents=True, exist_ok=True)
         commands = site_commands(
@@ -44,9 +57,7 @@ class Command(BaseCommand):
             queue=settings.CELERY_TASK_DEFAULT_QUEUE,
             worker_name=f"gtx-{port}",
             concurrency=concurrency,
-            beat_schedule=run_dir / "celerybeat-schedule"
-            if node_type in ("validator", "authority")
-            else None,
+            beat_schedule=run_dir / "celerybeat-schedule",
         )
         procs = [subprocess.Popen(cmd, env=env) for cmd in commands]
         url = f"http://{host}:{port}/"

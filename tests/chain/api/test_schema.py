@@ -36,6 +36,11 @@ ENDPOINTS = [
     "/api/v1/governance/proposals/{number}/",
     "/api/v1/governance/proposals/{number}/votes/",
     "/api/v1/governance/votes/",
+    # treasury/api_urls.py
+    "/api/v1/treasury/topups/",
+    "/api/v1/treasury/cashouts/",
+    "/api/v1/treasury/queue/",
+    "/api/v1/treasury/totals/",
 ]
 
 

@@ -274,3 +274,31 @@ def test_it_refuses_work_when_the_mempool_is_full(chain, submit, monkeypatch):
     assert response["Retry-After"] == "2"
     assert response.json()["error"]["code"] == admission.MEMPOOL_FULL
     assert ledger_snapshot() == before
+
+
+def test_under_load_intake_holds_what_the_site_measured_it_finalizes(
+    chain, submit, produce, monkeypatch, settings
+):
+    """Once blocks have measured a finalize rate, a client's batch is refused when the mempool
+    would hold more than that rate times the latency target; before, nothing is measured."""
+    from chain import clock
+    from chain.services import admission
+
+    settings.GTX_INTAKE_TARGET_MS, settings.GTX_INTAKE_MIN_WAITING = 1_000, 3
+    now = [clock.now_ms()]
+    monkeypatch.setattr(clock, "now_ms", lambda: now[0])
+    nonce = iter(range(100))
+    for _ in range(2):  # two blocks of 8 transfers, one second apart: 8 tx/s finalized
+        # The first batch exceeds the floor of 3: with nothing measured yet, it is admitted.
+        assert submit([signed(SENDER, nonce=next(nonce)) for _ in range(8)]).status_code == 202
+        produce()
+        now[0] += 1_000
+    before = ledger_snapshot()
+    response = submit([signed(SENDER, nonce=n) for n in range(16, 25)])  # 9 > 8 tx/s x 1 s
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == admission.MEMPOOL_FULL
+    assert ledger_snapshot() == before
+    assert submit([signed(SENDER, nonce=n) for n in range(16, 24)]).status_code == 202
+    settings.GTX_INTAKE_TARGET_MS = 2_000  # twice the latency allowed: twice the room
+    assert submit([signed(SENDER, nonce=n) for n in range(24, 32)]).status_code == 202
+    assert submit(signed(SENDER, nonce=32)).status_code == 503

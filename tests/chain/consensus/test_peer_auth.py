@@ -1,7 +1,9 @@
-"""Peers authenticate before any work: a signed request, an active validator's key, then the body.
+"""Peers authenticate before any work: a signed request, a registered node's key, then the body.
 
 The tests' solo genesis has EGAT as its one active validator; MEA is a
-validator of the genesis that is not active, and a fresh key is a stranger.
+validator of the genesis that is not active (a registered follower: it may
+gossip its users' transactions, not vote, look up or push blocks), and a
+fresh key is a stranger.
 """
 
 import json
@@ -250,7 +252,7 @@ def transfer() -> dict:
     return signed("factory_rayong", nonce=0, payload={"to": address("hydro_nan"), "amount": 5})
 
 
-def test_gossip_from_a_non_validator_origin_is_refused_before_its_signature(chain, verifies):
+def test_gossip_whose_origin_is_not_its_signer_is_refused_before_its_signature(chain, verifies):
     wires = [transfer()]
     envelope = gossip_envelope(demo_key("MEA"), chain.chain_id, wires, [parse_transaction(wires[0]).hash])
 
@@ -320,3 +322,71 @@ def test_messages_of_rounds_far_ahead_of_this_sites_round_are_not_kept(chain):
         (2, 0),
         (2, 16),
     ]
+
+
+# --- followers ---------------------------------------------------------------------------
+
+FOLLOW = "/peer/v1/follow/"
+
+
+def test_a_registered_followers_gossip_is_admitted(chain):
+    """MEA's record is not active: its site follows, and forwards what its users submit."""
+    wires = [transfer()]
+    envelope = gossip_envelope(demo_key("MEA"), chain.chain_id, wires, [parse_transaction(wires[0]).hash])
+
+    answer = peer_post(GOSSIP, envelope, signer="MEA")
+
+    assert answer.status_code == 200
+    assert answer.json() == {"admitted": 1, "received": 1}
+    assert MempoolTx.objects.filter(hash=parse_transaction(wires[0]).hash).exists()
+
+
+def test_an_unregistered_nodes_gossip_is_refused_with_403_and_nothing_admitted(chain, verifies):
+    stranger = new_signing_key()
+    wires = [transfer()]
+    envelope = gossip_envelope(stranger, chain.chain_id, wires, [parse_transaction(wires[0]).hash])
+
+    answer = peer_post(GOSSIP, envelope, signer=stranger)
+
+    assert (answer.status_code, answer.json()["error"]["code"]) == (403, "unknown_peer")
+    assert "registered node" in answer.json()["error"]["message"]
+    assert verifies.call_count == 0
+    assert not MempoolTx.objects.exists()
+
+
+def test_a_followers_requests_are_limited_at_the_follower_rate(chain, settings):
+    settings.GTX_PEER_FOLLOWER_RATE_PER_S = 1  # bursts of 2; a validator's is far higher
+    envelope = gossip_envelope(demo_key("MEA"), chain.chain_id, [], [])
+
+    codes = [peer_post(GOSSIP, envelope, signer="MEA").status_code for _ in range(4)]
+
+    assert codes == [200, 200, 429, 429]
+    assert peer_post(LOOKUP, {"chain_id": chain.chain_id, "hashes": []}).status_code == 200
+
+
+def test_a_follower_may_not_send_consensus_messages_or_push_blocks(chain):
+    messages = peer_post(CONSENSUS, {"chain_id": chain.chain_id, "messages": [], "blocks": []}, signer="MEA")
+
+    assert (messages.status_code, messages.json()["error"]["code"]) == (403, "unknown_peer")
+
+
+def test_a_validator_refuses_pushed_blocks(chain):
+    answer = peer_post(FOLLOW, {"chain_id": chain.chain_id, "blocks": []})
+
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "not_a_follower")
+
+
+def test_a_follower_takes_pushes_from_active_validators_only(chain, settings, monkeypatch):
+    settings.GTX_FOLLOWER = True
+    queued = []
+    monkeypatch.setattr(task_queue, "blocks_follow_soon", queued.append)
+    block = {"header": {"height": 5}, "commit_certificate": [], "txs": []}
+
+    from_follower = peer_post(FOLLOW, {"chain_id": chain.chain_id, "blocks": [block]}, signer="MEA")
+    malformed = peer_post(FOLLOW, {"chain_id": chain.chain_id, "blocks": [{"header": {"height": "5"}}]})
+    from_validator = peer_post(FOLLOW, {"chain_id": chain.chain_id, "blocks": [block]})
+
+    assert (from_follower.status_code, from_follower.json()["error"]["code"]) == (403, "unknown_peer")
+    assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "malformed")
+    assert from_validator.status_code == 200
+    assert queued == [[block]], "queued for the sync path to verify, once"

@@ -96,6 +96,10 @@ def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(l
                 tokens(parse_price(sell_price))
             )
             expect(somchai.locator("#market-mine .cancel-order")).to_be_visible(timeout=LIVE)
+            # The depth chart redraws with the book: the ask is its one step, at its price and size.
+            asks = "Chart.getChart(document.getElementById('depth-chart')).data.datasets[1].data"
+            somchai.wait_for_function(f"{asks}.length === 1", timeout=LIVE)
+            assert somchai.evaluate(f"{asks}[0]") == {"x": float(sell_price), "y": energy_wh / 1000}
             somchai.screenshot(path=SHOTS / "market-trade-resting-sell.png", full_page=True)
 
             # Before signing, the ticket says what will be signed and escrowed.

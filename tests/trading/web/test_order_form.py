@@ -1,7 +1,10 @@
 """The order ticket: exact parsing, words beside the field, and nothing changed by bad input."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django import forms
+from django.utils import timezone
 
 from chain.forms import COMMA_NOT_GROUPING
 from chain.models import ChainHead, MempoolTx
@@ -245,3 +248,46 @@ def test_an_incomplete_or_ambiguous_ticket_has_no_summary(client_as, chain, ener
 def test_only_traders_get_a_ticket_summary(client_as, client, chain, role, status):
     http = client if role == "anonymous" else client_as(role)
     assert http.post("/market/trade/preview/", order_data()).status_code == status
+
+
+def _next_site_time(hour: int, minute: int = 0) -> int:
+    """The Unix ms of the next hour:minute in site time at least a day ahead (within the horizon)."""
+    day = timezone.localtime() + timedelta(days=1)
+    return int(day.replace(hour=hour, minute=minute, second=0, microsecond=0).timestamp()) * 1000
+
+
+@pytest.mark.parametrize(
+    ("source", "hour", "warned"), [("solar", 22, True), ("solar", 12, False), ("wind", 22, False)]
+)
+def test_a_solar_sale_at_night_is_warned_about_before_it_is_signed(client_as, chain, source, hour, warned):
+    data = order_data(
+        side="sell", source=source, energy_kwh="1", price="3", delivery_slot=_next_site_time(hour)
+    )
+    body = client_as("producer").post("/market/trade/preview/", data).content.decode()
+    assert summary_values(body)["escrow-wh"] == 1_000
+    assert ("data-ticket-warning" in body and f.NIGHT_SOLAR in body) is warned
+
+
+def test_any_slot_the_ledger_takes_can_be_picked_days_ahead(client_as, chain):
+    slot = _next_site_time(14, 15) + 2 * 86_400_000
+    at = timezone.localtime(datetime.fromtimestamp(slot / 1000, tz=UTC)).strftime("%Y-%m-%dT%H:%M")
+    body = client_as("producer").get(f"/market/trade/?at={at}&zone=bangkok").content.decode()
+    assert f'name="order-delivery_slot" value="{slot}"' in body
+    assert f'name="at" value="{at}"' in body and "slot-at-error" not in body
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        "tomorrow",
+        "2026-02-30T10:00",
+        "2026-12-03T10:07",
+        "2020-01-01T10:00",
+        "2999-01-01T10:00",
+        "2026-12-03T10:00 ",
+    ],
+)
+def test_a_picked_slot_that_is_no_open_slot_says_which_are_and_falls_back(client_as, chain, at):
+    body = client_as("producer").get("/market/trade/", {"at": at, "zone": "bangkok"}).content.decode()
+    assert 'id="slot-at-error"' in body and "Pick a delivery time on a 15-minute mark" in body
+    assert f'name="order-delivery_slot" value="{slots_open(count=1)[0]}"' in body

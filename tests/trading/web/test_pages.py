@@ -1,5 +1,7 @@
 """Market pages against anonymous / producer / consumer / other user / regulator / staff."""
 
+import json
+
 import pytest
 
 from chain.models import MempoolTx
@@ -98,6 +100,8 @@ def test_the_book_shows_the_resting_sell_as_an_ask(client_as, resting_sell):
     ask = body.split('class="book-row ask"', 1)[1].split("</div>", 1)[0]
     assert "3.50" in ask and "10.000" in ask
     assert "No buy orders" in body
+    depth = json.loads(body.split('id="book-depth" type="application/json">')[1].split("</script>")[0])
+    assert depth == {"bids": [], "asks": [[resting_sell.price_per_kwh, resting_sell.remaining_wh]]}
 
 
 def test_the_owner_sees_a_cancel_button_others_do_not(client_as, resting_sell):
