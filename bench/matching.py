@@ -91,7 +91,7 @@ def real_entries(flow: list[dict]) -> list[tuple[Resting, bool]]:
 def run_real(flow: list[dict], rules) -> tuple[float, int]:
     entries = real_entries(flow)
     free_wh = {key: path.capacity_wh_per_slot for key, path in rules.paths.items()}
-    book = Book(rules.path_keys, free_wh)
+    book = Book(rules.routes, free_wh)
     place = book.place
     fills = 0
     started = time.perf_counter()

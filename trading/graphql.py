@@ -204,7 +204,9 @@ class TradingQuery:
 
 def _trade_of(event: dict) -> TradeRow:
     """The trade record a ``trade`` ledger event carries (trading.ledger.matching), not yet settled."""
-    return TradeRow(**{name: value for name, value in event.items() if name not in ("type", "parties")})
+    return TradeRow(
+        **{name: value for name, value in event.items() if name not in ("type", "parties", "route")}
+    )
 
 
 @strawberry.type

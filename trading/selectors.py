@@ -10,8 +10,9 @@ import time
 from django.db.models import Count, F, Max, Q, Sum
 
 from chain.models import ChainHead
+from trading.ledger.book import Book
 from trading.ledger.rules import MarketRules, rules_of
-from trading.models import Order, OrderStatus, Side, Trade
+from trading.models import LineUsage, Order, OrderStatus, Side, Trade
 
 MAX_LIMIT = 500
 
@@ -52,6 +53,44 @@ def order_book_depth(*, slot_ms: int, zone: str | None = None, levels: int = 20)
         ]
 
     return {"slot_ms": slot_ms, "zone": zone, "bids": levels_of(bids), "asks": levels_of(asks)}
+
+
+def asks_reachable(*, slot_ms: int, zone: str, rules: MarketRules, levels: int = 20) -> list[dict]:
+    """Asks of other zones a buy in ``zone`` could take now: the route the matcher would use.
+
+    Per (seller zone, price) level, cheapest delivered first: the first route
+    from the seller's zone with room on every path after this slot's recorded
+    line usage (as trading.ledger.book picks it), its wheeling fees per kWh and
+    the delivered price (price + fees). The grid operator's limits and a
+    frequency pause are the grid's and are not applied here: the fill may still
+    take a dearer route or none.
+    """
+    free = {key: path.capacity_wh_per_slot for key, path in rules.paths.items()}
+    for usage in LineUsage.objects.filter(delivery_slot_ms=slot_ms):
+        free[(usage.zone_a, usage.zone_b)] = usage.capacity_wh - usage.used_wh
+    book = Book(rules.routes, free)
+    grouped = (
+        Order.objects.filter(open_slot_ms=slot_ms, side=Side.SELL)
+        .exclude(zone=zone)
+        .values("zone", "price_per_kwh")
+        .annotate(energy_wh=Sum("remaining_wh"), orders=Count("order_id"))
+        .order_by("price_per_kwh", "zone")[:MAX_LIMIT]
+    )
+    rows = []
+    for level in grouped:
+        route, _room = book.open_route(level["zone"], zone)
+        if route is not None:
+            fee = route.fee_per_kwh
+            rows.append(
+                level
+                | {
+                    "route": route.zones,
+                    "fee_per_kwh": fee,
+                    "delivered_per_kwh": level["price_per_kwh"] + fee,
+                }
+            )
+    rows.sort(key=lambda row: (row["delivered_per_kwh"], row["price_per_kwh"], row["zone"]))
+    return rows[:levels]
 
 
 def orders_of(*, address: str, status: str | None = None, limit: int = 100):

@@ -88,7 +88,16 @@ def _book(slot, zone, **_) -> dict:
     if book["bids"] and book["asks"]:
         spread = book["asks"][0]["price_per_kwh"] - book["bids"][0]["price_per_kwh"]
     deepest = max((level["energy_wh"] for level in book["bids"] + book["asks"]), default=0)
-    return {"book": book, "deepest_wh": deepest, "spread": spread, "depth": _cumulative_depth(book)}
+    reachable = selectors.asks_reachable(
+        slot_ms=slot, zone=zone, rules=selectors.market_rules(), levels=BOOK_LEVELS
+    )
+    return {
+        "book": book,
+        "deepest_wh": deepest,
+        "spread": spread,
+        "depth": _cumulative_depth(book),
+        "reachable": reachable,
+    }
 
 
 def _cumulative_depth(book: dict) -> dict:

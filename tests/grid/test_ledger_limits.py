@@ -27,9 +27,33 @@ def one(chain, who, kind, payload, at=T0):
     return receipt
 
 
-def test_a_congested_path_refuses_cross_zone_fills_while_same_zone_fills_continue(chain):
+#: Every path into east: with both congested no route reaches it.
+EAST_PATHS = (("east", "bangkok"), ("central", "east"))
+
+
+def limit_east(chain, from_slot: int, **extra) -> None:
+    """The same limit on every path into east."""
+    txs = [chain.tx("EGAT", "grid_path_limit", limit(from_slot, a, b, **extra)) for a, b in EAST_PATHS]
+    assert all(r.ok for r in chain.block(txs, timestamp_ms=T0).receipts)
+
+
+def test_a_congested_path_is_skipped_for_the_next_cheapest_route(chain):
     supply, energy = totals(chain)
     assert one(chain, "EGAT", "grid_path_limit", limit(SLOT, reason="line maintenance")).ok
+    offer = chain.tx("bkk_community_solar", "order_place", sell(kwh=100))
+    cross = chain.tx("factory_rayong", "order_place", buy(zone="east", kwh=40))
+    assert all(r.ok for r in chain.block([offer, cross]).receipts)
+    [trade] = chain.trades()
+    # east-bangkok (0.12/kWh) is congested: bangkok-central-east (0.1 + 0.12) carries it.
+    assert (trade.energy_wh, trade.wheeling_fee_tokens) == (40_000, 40 * 100_000 + 40 * 120_000)
+    usage = {(u.zone_a, u.zone_b): u.used_wh for u in chain.line_usage()}
+    assert usage == {("bangkok", "central"): 40_000, ("central", "east"): 40_000}
+    check_invariants(chain, supply, energy)
+
+
+def test_congested_paths_refuse_cross_zone_fills_while_same_zone_fills_continue(chain):
+    supply, energy = totals(chain)
+    limit_east(chain, SLOT, reason="line maintenance")
     offer = chain.tx("bkk_community_solar", "order_place", sell(kwh=100))
     cross = chain.tx("factory_rayong", "order_place", buy(zone="east", kwh=40))
     same = chain.tx("home_malee", "order_place", buy(kwh=30))
@@ -47,9 +71,9 @@ def test_a_congested_path_refuses_cross_zone_fills_while_same_zone_fills_continu
 def test_a_limit_set_mid_block_applies_to_the_orders_after_it(chain):
     offer = chain.tx("bkk_community_solar", "order_place", sell(kwh=100))
     first = chain.tx("factory_rayong", "order_place", buy(zone="east", kwh=10))
-    congest = chain.tx("EGAT", "grid_path_limit", limit(SLOT))
+    congest = [chain.tx("EGAT", "grid_path_limit", limit(SLOT, a, b)) for a, b in EAST_PATHS]
     second = chain.tx("factory_rayong", "order_place", buy(zone="east", kwh=10))
-    assert all(r.ok for r in chain.block([offer, first, congest, second]).receipts)
+    assert all(r.ok for r in chain.block([offer, first, *congest, second]).receipts)
     assert [t.buy_order_id for t in chain.trades()] == [first.hash]
     assert chain.order(second.hash).remaining_wh == 10_000
 
@@ -67,7 +91,7 @@ def test_a_lowered_capacity_caps_the_cross_zone_fill(chain):
 
 
 def test_a_limit_covers_only_its_slots_and_a_new_one_lifts_it(chain):
-    assert one(chain, "EGAT", "grid_path_limit", limit(SLOT, until_slot=SLOT + SLOT_MS)).ok
+    limit_east(chain, SLOT, until_slot=SLOT + SLOT_MS)
     later = SLOT + SLOT_MS
     chain.block([chain.tx("bkk_community_solar", "order_place", sell(slot=s, kwh=50)) for s in (SLOT, later)])
     chain.block(
@@ -75,7 +99,7 @@ def test_a_limit_covers_only_its_slots_and_a_new_one_lifts_it(chain):
     )
     assert [t.delivery_slot_ms for t in chain.trades()] == [later]
 
-    assert one(chain, "EGAT", "grid_path_limit", limit(SLOT, congested=False)).ok
+    limit_east(chain, SLOT, congested=False)
     chain.block([chain.tx("factory_rayong", "order_place", buy(zone="east", kwh=10))])
     assert [t.delivery_slot_ms for t in chain.trades()] == [later, SLOT]
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from tests.trading.test_ledger_properties import PARAMS, SOURCES, ZONES, ReferenceMarket
 from trading.ledger.book import Book, Resting, parse_accepts
-from trading.ledger.rules import rules_of
+from trading.ledger.rules import rules_of, value_units
 
 RULES = rules_of(PARAMS)
 SLOT = 1_800_000_900_000
@@ -15,7 +15,7 @@ OWNERS = ("a", "b", "c")
 
 
 def new_book(rules=RULES) -> Book:
-    return Book(rules.path_keys, {key: path.capacity_wh_per_slot for key, path in rules.paths.items()})
+    return Book(rules.routes, {key: path.capacity_wh_per_slot for key, path in rules.paths.items()})
 
 
 def ask(order_id, price, wh, owner="s", zone="bangkok", source="solar") -> tuple[Resting, bool]:
@@ -84,21 +84,32 @@ def test_a_full_path_passes_over_to_the_next_eligible_order():
     place(book, ask("far", 3_000_000, 100_000, zone="central"))
     place(book, ask("near", 3_500_000, 100_000, zone="bangkok"))
     fills = book.place(*bid("buy", 4_000_000, capacity + 5_000))
-    assert [(m.order_id, wh, path) for m, wh, path in fills] == [
+    assert [(m.order_id, wh, route and route.path_keys[0]) for m, wh, route in fills] == [
         ("far", capacity, ("bangkok", "central")),
         ("near", 5_000, None),
     ]
     assert book.free_wh[("bangkok", "central")] == 0
     assert book.orders["far"].remaining == 100_000 - capacity
-    # Same-zone fills use no capacity; the far order waits for a buyer in its zone.
-    assert place(book, bid("buy2", 4_000_000, 1_000)) == [("near", 1_000, 3_500_000)]
+    # The next buy takes the far order over the dearer route that still has room.
+    fills = book.place(*bid("buy2", 4_000_000, 1_000))
+    assert [(m.order_id, wh, route.zones) for m, wh, route in fills] == [
+        ("far", 1_000, ("central", "east", "bangkok"))
+    ]
+    assert book.free_wh[("central", "east")] == book.free_wh[("bangkok", "east")] == capacity - 1_000
+    # Same-zone fills use no capacity.
     assert place(book, bid("buy3", 4_000_000, 1_000, zone="central")) == [("far", 1_000, 3_000_000)]
 
 
-def test_zones_without_a_direct_path_do_not_trade():
+def test_zones_without_a_direct_path_trade_over_a_route_and_not_over_a_full_one():
     book = new_book()
     place(book, ask("south", 3_000_000, 10_000, zone="south"))
-    assert place(book, bid("bangkok", 4_000_000, 10_000)) == []
+    fills = book.place(*bid("bangkok", 4_000_000, 4_000))
+    assert [(m.order_id, wh, route.zones) for m, wh, route in fills] == [
+        ("south", 4_000, ("south", "central", "bangkok"))
+    ]
+    # Every route from south crosses south-central: once it is full, no fill.
+    book.free_wh[("central", "south")] = 0
+    assert place(book, bid("bangkok2", 4_000_000, 4_000)) == []
 
 
 def test_a_cancelled_order_never_trades():
@@ -165,9 +176,11 @@ def test_the_book_gives_the_reference_matchers_fills(actions):
         taker = Resting(
             order_id, a["owner"], a["zone"], a["price"], a["energy_wh"], payload.get("source", ""), accepts
         )
-        for maker, wh, _ in book.place(taker, is_buy):
+        for maker, wh, route in book.place(taker, is_buy):
             buy_id, sell_id = (order_id, maker.order_id) if is_buy else (maker.order_id, order_id)
-            got.append((buy_id, sell_id, wh, maker.price))
+            keys = route.path_keys if route is not None else ()
+            fee = sum(value_units(wh, RULES.paths[key].wheeling_fee_per_kwh) for key in keys)
+            got.append((buy_id, sell_id, wh, maker.price, fee))
         placed.append(order_id)
     assert got == reference.trades
     assert {k: e.remaining for k, e in book.orders.items()} == {o["id"]: o["left"] for o in reference.open}

@@ -12,7 +12,8 @@ from trading.ledger import rules as r
 from trading.ledger.records import CANCELLED, EXPIRED, FILLED, GATE_CLOSED, OPEN
 
 GENESIS = load_genesis(GENESIS_PATH)
-BANGKOK_MAX_FEE = 120_000  # dearest direct path from bangkok: east-bangkok
+#: Dearest route into bangkok (4 paths at most): north-northeast-central-east-bangkok.
+BANGKOK_MAX_FEE = 180_000 + 150_000 + 120_000 + 120_000
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_a_buy_escrows_its_limit_value_plus_the_dearest_wheeling_fee(chain):
     tx = chain.tx("home_malee", "order_place", buy(kwh=10, price=3_000_001))
     chain.block([tx])
     lock = -(-10_000 * (3_000_001 + BANGKOK_MAX_FEE) // 1000)  # rounded up to the unit
-    assert chain.order(tx.hash).escrow_tokens == lock == 31_200_010
+    assert chain.order(tx.hash).escrow_tokens == lock == 35_700_010
     assert chain.account("home_malee").balance == before.balance - lock
     assert chain.account("home_malee").escrow_tokens == lock
 
@@ -120,23 +121,49 @@ def test_a_buy_takes_only_the_sources_it_accepts(chain):
 def test_a_cross_zone_fill_pays_the_path_fee_to_the_grid_operator(chain):
     operator_before = chain.account(GENESIS.params["grid_operator"])
     malee_before = chain.account("home_malee")
-    chain.block([chain.tx("wind_korat", "order_place", sell(zone="northeast", kwh=10, source="wind"))])
-    chain.block([chain.tx("home_malee", "order_place", buy(zone="bangkok", kwh=10, price=4_000_000))])
-    assert chain.trades() == []  # northeast-bangkok has no direct path
     chain.block(
         [chain.tx("hydro_nan", "order_place", sell(zone="central", kwh=10, price=3_000_000, source="hydro"))]
     )
+    chain.block([chain.tx("home_malee", "order_place", buy(zone="bangkok", kwh=10, price=4_000_000))])
     [trade] = chain.trades()
     assert trade.buyer == address("home_malee") and (trade.buyer_zone, trade.seller_zone) == (
         "bangkok",
         "central",
     )
-    assert trade.price_per_kwh == 4_000_000  # the resting bid
+    assert trade.price_per_kwh == 3_000_000  # the resting ask
     assert trade.wheeling_fee_tokens == 10 * 100_000  # central-bangkok: 0.1 token/kWh
     operator = chain.account(GENESIS.params["grid_operator"])
     assert operator.balance == operator_before.balance + trade.wheeling_fee_tokens
     malee = chain.account("home_malee")
-    assert malee.balance == malee_before.balance - 40 * TOKEN - 1 * TOKEN
+    assert malee.balance == malee_before.balance - 30 * TOKEN - 1 * TOKEN
+    assert malee.escrow_tokens == 0
+
+
+def test_a_fill_without_a_direct_path_takes_the_cheapest_route_and_pays_every_path(chain):
+    operator_before = chain.account(GENESIS.params["grid_operator"])
+    malee_before = chain.account("home_malee")
+    # northeast-bangkok has no direct path: northeast-central-bangkok (0.25 token/kWh) is the
+    # cheapest route, before northeast-central-east-bangkok and the routes through north.
+    chain.block(
+        [
+            chain.tx(
+                "wind_korat", "order_place", sell(zone="northeast", kwh=10, price=3_333_333, source="wind")
+            )
+        ]
+    )
+    chain.block([chain.tx("home_malee", "order_place", buy(zone="bangkok", kwh=10, price=4_000_000))])
+    [trade] = chain.trades()
+    assert (trade.seller_zone, trade.buyer_zone, trade.energy_wh) == ("northeast", "bangkok", 10_000)
+    # Each path's fee rounds down on its own: 10 kWh * 0.15 + 10 kWh * 0.1.
+    assert trade.wheeling_fee_tokens == 10_000 * 150_000 // 1000 + 10_000 * 100_000 // 1000
+    assert trade.paid_tokens == 10_000 * 3_333_333 // 1000
+    usage = {(u.zone_a, u.zone_b): u.used_wh for u in chain.line_usage()}
+    assert usage == {("central", "northeast"): 10_000, ("bangkok", "central"): 10_000}
+    operator = chain.account(GENESIS.params["grid_operator"])
+    assert operator.balance == operator_before.balance + trade.wheeling_fee_tokens
+    malee = chain.account("home_malee")
+    # Buyer pays = seller gets + grid operator fees; the rest of the lock comes back.
+    assert malee_before.balance - malee.balance == trade.paid_tokens + trade.wheeling_fee_tokens
     assert malee.escrow_tokens == 0
 
 
@@ -156,14 +183,23 @@ def test_a_full_path_refuses_the_fill_and_the_matcher_tries_the_next_order():
         250_000,
     )
     chain.block([chain.tx("factory_rayong", "order_place", buy(zone="bangkok", kwh=10, price=4_000_000))])
-    assert [t.sell_order_id for t in chain.trades()][-1] == near.hash  # the path stays full
+    # central-bangkok stays full: the next fill goes round it, over central-east-bangkok.
+    last = chain.trades()[-1]
+    assert (last.sell_order_id, last.wheeling_fee_tokens) == (far.hash, 10 * 120_000 + 10 * 120_000)
+    usage = {(u.zone_a, u.zone_b): u.used_wh for u in chain.line_usage()}
+    assert usage == {
+        ("bangkok", "central"): 250_000,
+        ("central", "east"): 10_000,
+        ("bangkok", "east"): 10_000,
+    }
 
 
 def test_capacity_of_a_path_becomes_wh_per_slot():
     rules = r.rules_of(GENESIS.params)
     assert rules.path_between("bangkok", "central").capacity_wh_per_slot == 4000 * 1_000_000 * 15 // 60
     assert rules.path_between("central", "bangkok") is rules.path_between("bangkok", "central")
-    assert rules.max_fee_per_kwh["south"] == 200_000
+    # The dearest route into south: north-northeast-central-south.
+    assert rules.max_fee_per_kwh["south"] == 180_000 + 150_000 + 200_000
 
 
 def test_cancel_returns_the_whole_escrow(chain):

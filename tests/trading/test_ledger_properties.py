@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from chain.ledger.genesis import load_genesis
 from tests.conftest import GENESIS_PATH
 from tests.trading.harness import T0, MemoryChain, address, check_invariants
-from trading.ledger.rules import BUY, rules_of
+from tests.trading.routing_reference import reference_open_route
+from trading.ledger.rules import BUY, DEFAULT_MAX_ROUTE_HOPS, rules_of, value_units
 
 GENESIS = load_genesis(GENESIS_PATH)
 #: One-minute slots and 1 MW paths: 16,666 Wh per slot and path, so paths fill up.
@@ -20,8 +21,9 @@ SLOTS = (T0 + SLOT_MS, T0 + 2 * SLOT_MS)
 ACTORS = ("solar_somchai", "wind_korat", "hydro_nan", "home_malee", "factory_rayong")
 PRODUCERS = ACTORS[:3]
 #: Zones joined by direct paths (central-bangkok, east-bangkok, north-central, central-east)
-#: and one that is not (south only reaches central).
-ZONES = ("bangkok", "central", "north", "east", "south")
+#: and by routes of several paths (south reaches bangkok only through central, north through
+#: central or northeast), so fills take the cheapest route with room and fall back to dearer ones.
+ZONES = ("bangkok", "central", "north", "east", "south", "northeast")
 SOURCES = ("solar", "wind", "hydro", "biomass", "grid")
 #: Asks mostly below bids so that orders cross, with odd prices to exercise rounding.
 ASKS = (1_000_000, 1_234_567, 2_500_000, 3_000_001, 3_500_000)
@@ -167,18 +169,24 @@ class ReferenceMarket:
             if buy["accepts"] != "any" and sell["source"] not in buy["accepts"]:
                 continue
             wh = min(taker["left"], maker["left"])
+            fee = 0
             if buy["zone"] != sell["zone"]:
-                path = self.rules.path_between(buy["zone"], sell["zone"])
-                if path is None:
+                free = {
+                    key: path.capacity_wh_per_slot - self.used.get((taker["slot"], *key), 0)
+                    for key, path in self.rules.paths.items()
+                }
+                keys, room = reference_open_route(
+                    self.rules, free, sell["zone"], buy["zone"], DEFAULT_MAX_ROUTE_HOPS
+                )
+                if keys is None:
                     continue
-                key = (taker["slot"], path.zone_a, path.zone_b)
-                wh = min(wh, path.capacity_wh_per_slot - self.used.get(key, 0))
-                if wh <= 0:
-                    continue
-                self.used[key] = self.used.get(key, 0) + wh
+                wh = min(wh, room)
+                for key in keys:
+                    self.used[(taker["slot"], *key)] = self.used.get((taker["slot"], *key), 0) + wh
+                    fee += value_units(wh, self.rules.paths[key].wheeling_fee_per_kwh)
             taker["left"] -= wh
             maker["left"] -= wh
-            self.trades.append((buy["id"], sell["id"], wh, maker["price"]))
+            self.trades.append((buy["id"], sell["id"], wh, maker["price"], fee))
         self.open = [o for o in self.open if o["left"]]
         if taker["left"]:
             self.open.append(taker)
@@ -198,8 +206,18 @@ def test_random_flow_keeps_the_invariants_and_matches_the_reference(flow):
                 reference.place(tx)
             else:
                 reference.cancel(tx.payload["order_id"])
-    got = [(t.buy_order_id, t.sell_order_id, t.energy_wh, t.price_per_kwh) for t in chain.trades()]
+    got = [
+        (t.buy_order_id, t.sell_order_id, t.energy_wh, t.price_per_kwh, t.wheeling_fee_tokens)
+        for t in chain.trades()
+    ]
     assert got == reference.trades
+    # Fees conserved: the buyers paid the sellers' proceeds plus the fees, and the grid
+    # operator got exactly the fees (supply and Wh are checked after every block).
+    operator = rules_of(PARAMS).grid_operator
+    operator_start = MemoryChain(GENESIS, PARAMS).account(operator).balance
+    assert chain.account(operator).balance == operator_start + sum(
+        t.wheeling_fee_tokens for t in chain.trades()
+    )
     # kWh sold never exceed kWh had: every account's energy stayed non-negative throughout
     # (check_invariants) and sells only ever move Wh out of escrow.
     sold = {}
@@ -224,8 +242,17 @@ def test_the_same_blocks_give_the_same_state_root(flow):
 def test_fills_and_balances_do_not_depend_on_how_transactions_are_split_into_blocks(flow):
     together, _ = run(flow)
     apart, _ = run(flow, split=True)
-    trades = [(t.buy_order_id, t.sell_order_id, t.energy_wh, t.price_per_kwh) for t in together.trades()]
-    assert trades == [(t.buy_order_id, t.sell_order_id, t.energy_wh, t.price_per_kwh) for t in apart.trades()]
+    trades = [
+        (t.buy_order_id, t.sell_order_id, t.energy_wh, t.price_per_kwh, t.wheeling_fee_tokens)
+        for t in together.trades()
+    ]
+    assert trades == [
+        (t.buy_order_id, t.sell_order_id, t.energy_wh, t.price_per_kwh, t.wheeling_fee_tokens)
+        for t in apart.trades()
+    ]
+    assert sorted(together.line_usage(), key=lambda u: u.key) == sorted(
+        apart.line_usage(), key=lambda u: u.key
+    )
     assert totals(together) == totals(apart)
     for address_, account in together.store.tables["account"].items():
         other = apart.account(address_)

@@ -173,7 +173,7 @@ def test_a_bad_sell_is_refused_beside_its_field_and_nothing_is_submitted(users, 
 
 def test_a_buy_the_balance_cannot_escrow_is_refused(users, slot):
     with pytest.raises(Refused) as refused:
-        place_buy(users, slot, kwh=1_200, price=4_000_000)  # 4,944 of malee's 5,000 tokens...
+        place_buy(users, slot, kwh=1_050, price=4_000_000)  # 4,798.50 of malee's 5,000 tokens...
         place_buy(users, slot, kwh=100, price=4_000_000)  # ...leave too little for this one
     assert refused.value.code == errors.INSUFFICIENT_FUNDS
     assert "tokens" in refused.value.message

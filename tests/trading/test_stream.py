@@ -54,7 +54,8 @@ async def test_the_stream_pushes_a_slot_and_zones_orders_trades_and_cancels(user
         }
 
         resting = await place(users, "solar_somchai", "sell", "bangkok", slot, 100, 3_500_000, source="solar")
-        await place(users, "hydro_nan", "sell", "north", slot, 10, 3_000_000, source="hydro")
+        # Above the buy below: north reaches bangkok over a route, but this ask does not cross.
+        await place(users, "hydro_nan", "sell", "north", slot, 10, 4_500_000, source="hydro")
         await produce_()
         placed = await stream.receive_json_from(timeout=5)
         assert (placed["type"], placed["order_id"], placed["remaining_wh"]) == (

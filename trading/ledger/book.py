@@ -9,8 +9,14 @@ escrow moves). Rules, as in docs/PROTOCOL.md "Market":
   the resting order's price; partial fills on both sides;
 - a resting order the arriving one may not trade with is passed over, never an
   error: the same owner (no self-trade), a source the buy does not accept, a
-  different zone with no direct path or no free capacity left on the path in
-  this slot; a fill between zones takes at most the path's free capacity;
+  different zone with no route on which every path has free capacity left in
+  this slot;
+- a fill between zones takes one route, the first of the rules' routes from
+  the seller's zone to the buyer's (cheapest first, see trading.ledger.rules)
+  on which every path has free capacity, and at most the least free capacity
+  along it; each path of the route uses that many Wh. When that route runs
+  out before the resting order does, the arriving order moves on to the next
+  resting order (one fill per pair of orders: the trade id joins both ids);
 - whatever is left of the arriving order rests behind the orders already at
   its price.
 
@@ -59,19 +65,20 @@ def parse_accepts(accepts: str) -> frozenset | None:
 class Book:
     """Open orders of one delivery slot and the free capacity of each path in it.
 
-    ``paths`` maps an ordered zone pair, both ways round, to its path key;
-    ``free_wh`` maps a path key to the Wh still free on it in this slot.
+    ``routes`` maps (seller zone, buyer zone) to its routes, cheapest first
+    (``MarketRules.routes``); ``free_wh`` maps a path key to the Wh still free
+    on it in this slot.
     """
 
-    __slots__ = ("bids", "asks", "bid_keys", "ask_keys", "orders", "paths", "free_wh")
+    __slots__ = ("bids", "asks", "bid_keys", "ask_keys", "orders", "routes", "free_wh")
 
-    def __init__(self, paths: dict[tuple[str, str], tuple], free_wh: dict[tuple, int]) -> None:
+    def __init__(self, routes: dict[tuple[str, str], tuple], free_wh: dict[tuple, int]) -> None:
         self.bids: dict[int, deque] = {}
         self.asks: dict[int, deque] = {}
         self.bid_keys: list[int] = []
         self.ask_keys: list[int] = []
         self.orders: dict[str, Resting] = {}
-        self.paths = paths
+        self.routes = routes
         self.free_wh = free_wh
 
     def rest(self, entry: Resting, is_buy: bool) -> None:
@@ -92,8 +99,17 @@ class Book:
         if entry is not None:
             entry.remaining = 0
 
-    def place(self, taker: Resting, is_buy: bool) -> list[tuple[Resting, int, tuple | None]]:
-        """Match ``taker`` and rest what is left; returns fills (maker, Wh, path key or None).
+    def open_route(self, seller_zone: str, buyer_zone: str):
+        """The first route from ``seller_zone`` to ``buyer_zone`` with room on every path, and that room."""
+        free_wh = self.free_wh
+        for route in self.routes.get((seller_zone, buyer_zone), ()):
+            free = min(free_wh[key] for key in route.path_keys)
+            if free > 0:
+                return route, free
+        return None, 0
+
+    def place(self, taker: Resting, is_buy: bool) -> list[tuple[Resting, int, object]]:
+        """Match ``taker`` and rest what is left; returns fills (maker, Wh, Route or None).
 
         The maker's price is the fill's price; the maker's ``remaining`` is
         already reduced, and so is the taker's.
@@ -105,7 +121,7 @@ class Book:
         else:
             levels, keys, limit = self.bids, self.bid_keys, taker.price
         owner, zone, source, accepts = taker.owner, taker.zone, taker.source, taker.accepts
-        orders, paths, free_wh = self.orders, self.paths, self.free_wh
+        orders, free_wh = self.orders, self.free_wh
         i = len(keys) - 1
         while i >= 0 and keys[i] >= limit:
             key = keys[i]
@@ -128,25 +144,24 @@ class Book:
                     j += 1
                     continue
                 energy_wh = remaining if remaining < left else left
-                path = None
+                route = None
                 if maker.zone != zone:
-                    path = paths.get((zone, maker.zone))
-                    if path is None:
-                        j += 1
-                        continue
-                    free = free_wh[path]
-                    if free <= 0:
+                    route, free = (
+                        self.open_route(maker.zone, zone) if is_buy else self.open_route(zone, maker.zone)
+                    )
+                    if route is None:
                         j += 1
                         continue
                     if energy_wh > free:
                         energy_wh = free
-                    free_wh[path] = free - energy_wh
+                    for path in route.path_keys:
+                        free_wh[path] -= energy_wh
                 remaining -= energy_wh
                 left -= energy_wh
                 maker.remaining = left
-                fills.append((maker, energy_wh, path))
+                fills.append((maker, energy_wh, route))
                 if left:
-                    j += 1  # the path ran out before the maker did
+                    j += 1  # the route ran out before the maker did
                 else:
                     del queue[j]
                     del orders[maker.order_id]

@@ -5,7 +5,8 @@ source preference, path capacity). This module gives it the slot's open orders
 and free path capacity after grid limits, read from the state the first time a block touches the
 slot and kept in the block's scratch memory, and turns each fill into ledger
 changes: the maker's order and account, a Trade record and event, the line usage
-and the grid operator's wheeling fee. The taker's order and account change once
+of every path on the fill's route and the grid operator's wheeling fee, path by
+path (floor(Wh * fee / 1000) per path, see trading.ledger.rules). The taker's order and account change once
 per arriving order, by the sum of its fills (the same integers as fill by fill:
 a buy's lock after its fills is the lock of what is left).
 
@@ -49,7 +50,7 @@ def slot_book(state: State, ctx: BlockContext, rules: MarketRules, slot_ms: int)
         state.prefetch(Account.table, {o.owner for o in orders})
         state.prefetch(LineUsage.table, [LineUsage.id_of(slot_ms, *key) for key in rules.paths])
         free_wh = {key: free_capacity_wh(state, rules, slot_ms, key) for key in rules.paths}
-        book = books[slot_ms] = Book(rules.path_keys, free_wh)
+        book = books[slot_ms] = Book(rules.routes, free_wh)
         orders.sort(key=lambda o: (o.placed_height, o.seq))
         for order in orders:
             book.rest(resting_of(order), order.side == BUY)
@@ -108,14 +109,14 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
 
     slot_ms, height = taker.delivery_slot_ms, ctx.height
     total_wh = total_paid = total_fee = 0
-    for maker_entry, energy_wh, path_key in fills:
+    for maker_entry, energy_wh, route in fills:
         maker = state.get(Order.table, maker_entry.order_id)
         price = maker.price_per_kwh
         paid = value_units(energy_wh, price)
         fee = 0
-        if path_key is not None:
+        for path_key in route.path_keys if route is not None else ():
             path = rules.paths[path_key]
-            fee = value_units(energy_wh, path.wheeling_fee_per_kwh)
+            fee += value_units(energy_wh, path.wheeling_fee_per_kwh)
             usage_id = LineUsage.id_of(slot_ms, *path_key)
             usage = state.get(LineUsage.table, usage_id)
             if usage is None:
@@ -150,7 +151,7 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
                 )
             )
             buy, sell = maker, taker
-        _record_trade(state, ctx, rules, buy, sell, taker, maker, energy_wh, price, paid, fee)
+        _record_trade(state, ctx, rules, buy, sell, taker, maker, energy_wh, price, paid, fee, route)
 
     left = taker.remaining_wh - total_wh
     account = state.account(taker.owner)
@@ -188,6 +189,7 @@ def _record_trade(
     price: int,
     paid: int,
     fee: int,
+    route,
 ) -> None:
     renewable = sell.source in RENEWABLE_SOURCES
     carbon_g = value_units(energy_wh, rules.carbon_g_per_kwh[buy.zone]) if renewable else 0
@@ -220,7 +222,8 @@ def _record_trade(
     }
     state.put_new(Trade(**fields))  # its id joins the taker's and the maker's: new
     parties = sorted({buy.owner, sell.owner, rules.grid_operator} if fee else {buy.owner, sell.owner})
-    ctx.emit("trade", **fields, parties=parties)
+    route_zones = list(route.zones) if route is not None else [sell.zone]
+    ctx.emit("trade", **fields, route=route_zones, parties=parties)
 
 
 def _filled(order: Order, height: int, **changes) -> Order:

@@ -37,7 +37,7 @@ class Order:
     source: str
     #: Buy: "any" or accepted sources, sorted and comma-joined. Sell: "".
     accepts: str
-    #: Buy: the wheeling fee its escrow covers (dearest direct path from its zone).
+    #: Buy: the wheeling fees its escrow covers (dearest route into its zone).
     max_fee_per_kwh: int
     #: Buy: tokens still locked (see trading.ledger.rules). A sell locks remaining_wh.
     escrow_tokens: int

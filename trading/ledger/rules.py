@@ -6,15 +6,26 @@ wheeling fees in units per kWh, so ``wh`` at ``price`` is worth wh*price/1000 un
 Rounding (docs/PROTOCOL.md, "Market"):
 
 - a lock rounds up: a buy with R Wh left at limit L, in a zone whose dearest
-  direct path costs F per kWh, holds ceil(R*(L+F)/1000) units;
-- a payment rounds down: a fill of w Wh at price p over a path with fee f pays
-  floor(w*p/1000) to the seller and floor(w*f/1000) to the grid operator;
+  route (``Route``) costs F per kWh in wheeling fees, holds ceil(R*(L+F)/1000) units;
+- a payment rounds down, path by path: a fill of w Wh at price p over a route
+  of paths with fees f1..fn pays floor(w*p/1000) to the seller and
+  floor(w*f1/1000) + ... + floor(w*fn/1000) to the grid operator; the
+  remainders of those floors are never charged (they stay with the buyer);
 - after each fill the buy holds exactly the lock of what is left; the rest of
-  what the fill released (price improvement, a cheaper or no path, rounding)
+  what the fill released (price improvement, a cheaper or no route, rounding)
   goes back to the buyer's balance.
 
 A fill never pays more than it releases, because
-ceil(R*K/1000) - ceil((R-w)*K/1000) >= floor(w*K/1000) for K = L+F >= p+f.
+ceil(R*K/1000) - ceil((R-w)*K/1000) >= floor(w*K/1000)
+>= floor(w*p/1000) + floor(w*f1/1000) + ... + floor(w*fn/1000) for K = L+F >= p+f1+...+fn.
+
+Routes: a fill between zones goes over a route, a chain of direct paths with no
+zone twice and at most ``max_route_hops`` paths (genesis, default
+``DEFAULT_MAX_ROUTE_HOPS``). Every route between every two zones is listed once
+per genesis (``MarketRules.routes``, cached with the rules), cheapest first:
+by the sum of its wheeling fees, then fewer paths, then its zone ids from the
+seller's zone to the buyer's compared as a tuple of strings. The matcher takes
+the first route on which every path has free capacity in the slot.
 """
 
 from dataclasses import dataclass
@@ -30,6 +41,8 @@ RENEWABLE_SOURCES = frozenset(SOURCES) - {"grid"}
 ANY_SOURCE = "any"
 WH_PER_KWH = 1000
 MS_PER_MINUTE = 60_000
+#: The most paths a route may have, unless genesis says otherwise (bounds the route search).
+DEFAULT_MAX_ROUTE_HOPS = 4
 #: How far ahead a delivery slot may be ordered, unless genesis says otherwise.
 DEFAULT_HORIZON_MINUTES = 7 * 24 * 60
 
@@ -55,6 +68,54 @@ class Path:
     wheeling_fee_per_kwh: int
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Paths from a seller's zone (``zones[0]``) to a buyer's (``zones[-1]``), no zone twice."""
+
+    zones: tuple[str, ...]
+    #: The keys in ``MarketRules.paths`` of the paths, in order along the route.
+    path_keys: tuple[tuple[str, str], ...]
+    #: The sum of the paths' wheeling fees per kWh.
+    fee_per_kwh: int
+
+    @property
+    def order_key(self) -> tuple:
+        """Cheapest first, then fewer paths, then the zone ids: a total order (zones differ)."""
+        return (self.fee_per_kwh, len(self.path_keys), self.zones)
+
+
+def routes_of(paths: dict[tuple[str, str], Path], zones, max_hops: int) -> dict[tuple[str, str], tuple]:
+    """Every route of at most ``max_hops`` paths, per (seller zone, buyer zone), cheapest first.
+
+    A depth-first walk from each zone over neighbours in sorted order; the
+    result is sorted by ``Route.order_key``, so it does not depend on the walk.
+    """
+    neighbours: dict[str, list[tuple[str, tuple[str, str]]]] = {zone: [] for zone in zones}
+    for key in sorted(paths):
+        a, b = key
+        neighbours[a].append((b, key))
+        neighbours[b].append((a, key))
+    routes: dict[tuple[str, str], list[Route]] = {}
+
+    def walk(trail: list[str], keys: list[tuple[str, str]], fee: int) -> None:
+        if keys:
+            route = Route(tuple(trail), tuple(keys), fee)
+            routes.setdefault((trail[0], trail[-1]), []).append(route)
+        if len(keys) == max_hops:
+            return
+        for zone, key in neighbours[trail[-1]]:
+            if zone not in trail:
+                trail.append(zone)
+                keys.append(key)
+                walk(trail, keys, fee + paths[key].wheeling_fee_per_kwh)
+                keys.pop()
+                trail.pop()
+
+    for zone in sorted(zones):
+        walk([zone], [], 0)
+    return {pair: tuple(sorted(found, key=lambda r: r.order_key)) for pair, found in routes.items()}
+
+
 @dataclass(frozen=True)
 class MarketRules:
     slot_ms: int
@@ -66,10 +127,10 @@ class MarketRules:
     grid_operator: str
     carbon_g_per_kwh: dict[str, int]
     paths: dict[tuple[str, str], Path]
-    #: The dearest wheeling fee a buy in each zone could pay: what its escrow covers.
+    #: The dearest route's wheeling fees a buy in each zone could pay: what its escrow covers.
     max_fee_per_kwh: dict[str, int]
-    #: Each ordered zone pair with a direct path, both ways round, to its key in ``paths``.
-    path_keys: dict[tuple[str, str], tuple[str, str]]
+    #: (seller zone, buyer zone) to its routes, cheapest first (see ``routes_of``).
+    routes: dict[tuple[str, str], tuple[Route, ...]]
 
     @classmethod
     def of(cls, params: dict) -> "MarketRules":
@@ -81,9 +142,10 @@ class MarketRules:
             capacity_wh = p["capacity_mw"] * 1_000_000 * slot_minutes // 60
             paths[(a, b)] = Path(a, b, capacity_wh, p["wheeling_fee_per_kwh"])
         zones = {r["id"]: r["carbon_g_per_kwh"] for r in params["regions"]}
+        routes = routes_of(paths, zones, params.get("max_route_hops", DEFAULT_MAX_ROUTE_HOPS))
         max_fee = {
             zone: max(
-                (p.wheeling_fee_per_kwh for p in paths.values() if zone in (p.zone_a, p.zone_b)), default=0
+                (found[-1].fee_per_kwh for (_, buyer), found in routes.items() if buyer == zone), default=0
             )
             for zone in zones
         }
@@ -98,7 +160,7 @@ class MarketRules:
             carbon_g_per_kwh=zones,
             paths=paths,
             max_fee_per_kwh=max_fee,
-            path_keys={pair: key for key in paths for pair in (key, key[::-1])},
+            routes=routes,
         )
 
     def path_between(self, zone_a: str, zone_b: str) -> Path | None:

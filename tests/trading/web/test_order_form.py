@@ -121,7 +121,7 @@ BAD_ORDERS = [
     ("consumer", {"side": "sell", "source": "solar"}, "side", f.SIDE_NOT_YOURS),
     ("producer", {"side": "hold"}, "side", "Select a valid choice."),
     ("consumer", {"expires_minutes": "0"}, "expires_minutes", "from 1 to 10080"),
-    ("consumer", {"energy_kwh": "2000", "price": "3"}, "price", "This buy locks 6,240.00 tokens"),
+    ("consumer", {"energy_kwh": "2000", "price": "3"}, "price", "This buy locks 7,140.00 tokens"),
     ("producer", {"side": "sell"}, "source", f.SOURCE_REQUIRED),
     ("producer", {"side": "sell", "source": "coal"}, "source", "Select a valid choice."),
     (

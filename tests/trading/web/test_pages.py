@@ -104,6 +104,21 @@ def test_the_book_shows_the_resting_sell_as_an_ask(client_as, resting_sell):
     assert depth == {"bids": [], "asks": [[resting_sell.price_per_kwh, resting_sell.remaining_wh]]}
 
 
+def test_the_book_shows_asks_of_other_zones_with_their_route_and_delivered_price(client_as, resting_sell):
+    url = f"/market/trade/?slot={resting_sell.delivery_slot_ms}&zone=north&part=book"
+    body = client_as("consumer").get(url).content.decode()
+    assert 'class="book-row ask"' not in body  # the book itself is north's
+    row = (
+        body.split('class="striped compact reachable-asks"', 1)[1].split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    )
+    # bangkok-central (0.10) then central-north (0.15): the cheapest route with room.
+    assert "bangkok → central → north" in row
+    assert [cell.split(">", 1)[1] for cell in row.split("</td>")[1:4]] == ["3.50", "0.25", "3.75"]
+    # Asks of the chosen zone itself are in the book, not in the routed table.
+    same = client_as("consumer").get(url.replace("zone=north", "zone=bangkok")).content.decode()
+    assert "reachable-asks" not in same
+
+
 def test_the_owner_sees_a_cancel_button_others_do_not(client_as, resting_sell):
     url = f"/market/trade/?slot={resting_sell.delivery_slot_ms}&zone=bangkok&part=mine"
     assert (
