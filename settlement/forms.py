@@ -31,7 +31,15 @@ class CertificateTransferForm(forms.Form):
 
     def __init__(self, *args, held: list, **kwargs):
         super().__init__(*args, **kwargs)
+        self.held = {c.certificate_id: c for c in held}
         self.fields["certificate_id"].choices = [(c.certificate_id, certificate_label(c)) for c in held]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        certificate, wh = self.held.get(data.get("certificate_id")), data.get("wh")
+        if certificate is not None and wh is not None and wh > certificate.wh:
+            self.add_error("wh", f"The certificate holds {certificate.wh:,} Wh, less than {wh:,}.")
+        return data
 
     def clean_to(self) -> str:
         value = self.cleaned_data["to"].strip().lower()

@@ -93,6 +93,8 @@ def _certificates_page(request, status=200, transfer_form=None, claim_form=None)
             "may_sign": may_transact(request.user),
             "transfer_form": transfer_form or CertificateTransferForm(held=mine["held"]),
             "claim_form": claim_form or CertificateClaimForm(held=mine["held"]),
+            # A form sent when nothing is held any more: its errors are said above the empty list.
+            "forms_sent": [form for form in (transfer_form, claim_form) if form is not None and form.errors],
         },
         status=status,
     )
