@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from chain.models import MempoolTx
+from chain.models import ChainTx, MempoolTx
 from chain.store import write_records
 from settlement.ledger.certificates import CLAIMED, HELD, Certificate, certificate_id_of_trade
 from settlement.models import Certificate as CertificateRow
@@ -64,6 +64,8 @@ def test_the_holder_claims_a_certificate_once_and_downloads_the_statement(client
 
     row = CertificateRow.objects.get(certificate_id=bought.certificate_id)
     assert (row.status, row.beneficiary, row.wh) == (CLAIMED, "Bang Kachao school", 2_000)
+    claim = ChainTx.objects.get(kind="certificate_claim")
+    assert "Bang Kachao school" in client.get(reverse("explorer-tx", args=[claim.hash])).content.decode()
     page = client.get(reverse("certificates")).content.decode()
     assert "Bang Kachao school" in page and "No certificate held" in page
     rows = list(csv.reader(io.StringIO(client.get(reverse("certificates-claimed-csv")).content.decode())))
