@@ -158,3 +158,15 @@ def test_the_monthly_statement_adds_up_the_ledger(client_as, bought, users):
         csv.reader(io.StringIO(client.get(reverse("statement-csv") + "?month=2020-01").content.decode()))
     )
     assert all(int(row[1]) == 0 for row in earlier[4:])
+
+
+def test_a_month_runs_in_the_sites_time_zone():
+    from datetime import UTC, datetime
+
+    from settlement.selectors import month_bounds_ms
+
+    start, end = month_bounds_ms(2026, 12)
+    assert datetime.fromtimestamp(start / 1000, UTC) == datetime(
+        2026, 11, 30, 17, tzinfo=UTC
+    )  # Bangkok is UTC+7
+    assert datetime.fromtimestamp(end / 1000, UTC) == datetime(2026, 12, 31, 17, tzinfo=UTC)
