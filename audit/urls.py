@@ -17,6 +17,7 @@ urlpatterns = [
     path("surveillance/", views.surveillance, name="audit-surveillance"),
     path("treasury/", views.treasury, name="audit-treasury"),
     path("treasury/export.csv", views.treasury_csv, name="audit-treasury-csv"),
+    path("certificates/", views.certificates, name="audit-certificates"),
     path("reports/", views.reports, name="audit-reports"),
     path("reports/export.csv", views.reports_csv, name="audit-reports-csv"),
     path("reports/export.json", views.reports_json, name="audit-reports-json"),

@@ -24,6 +24,8 @@ from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from chain.models import Wallet
 from chain.views.access import reads_everything_required
+from settlement import selectors as settlement_selectors
+from settlement.ledger.certificates import CLAIMED, HELD
 from treasury import selectors as treasury_selectors
 
 MAX_DIGITS = 18
@@ -472,3 +474,23 @@ def reports_json(request):
     response = JsonResponse(body, json_dumps_params={"indent": 1})
     response["Content-Disposition"] = f'attachment; filename="gridtokenx-energy-{name}.json"'
     return response
+
+
+@regulator_view
+def certificates(request):
+    """Every renewable certificate, and issued = held + claimed against delivered renewable Wh."""
+    status = request.GET.get("status")
+    status = status if status in (HELD, CLAIMED) else None
+    page = Paginator(settlement_selectors.certificates_list(status=status), PAYMENTS_PER_PAGE).get_page(
+        _page_number(request)
+    )
+    names = selectors.names_by_address([a for c in page.object_list for a in (c.holder, c.producer)])
+    context = {
+        "section": "certificates",
+        "page": page,
+        "certificates": page.object_list,
+        "names": names,
+        "status": status or "",
+        "totals": settlement_selectors.certificate_registry(),
+    }
+    return render(request, "audit/certificates.html", context)

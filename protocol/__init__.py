@@ -22,7 +22,7 @@ from grid.ledger import kinds as grid_kinds
 from grid.ledger import records as grid_records
 from meters.ledger import kinds as meter_kinds
 from meters.ledger import records as meter_records
-from settlement.ledger import delivery
+from settlement.ledger import certificates, delivery
 from trading.ledger import matching, orders
 from trading.ledger import records as trading_records
 from treasury.ledger import kinds as treasury_kinds
@@ -52,6 +52,8 @@ STATE_MACHINE = StateMachine(
         treasury_kinds.CASHOUT_RELEASE,
         treasury_kinds.TOPUP_REQUEST,
         treasury_kinds.TOPUP_REFUSE,
+        certificates.CERTIFICATE_TRANSFER,
+        certificates.CERTIFICATE_CLAIM,
     ),
     tables=(
         Account,
@@ -75,6 +77,7 @@ STATE_MACHINE = StateMachine(
         treasury_records.Payment,
         treasury_records.CashOut,
         treasury_records.TopUp,
+        certificates.Certificate,
     ),
     # The order every block runs them in: the tally (a parameter change applies to
     # what follows), then the market's expiry and gate closure, then settlement of

@@ -1,9 +1,17 @@
-"""Settlement's read path: delivery records, carbon credits, and a trade as settled."""
+"""Settlement's read path: delivery records, carbon credits, certificates, a trade as settled."""
 
-from django.db.models import Sum
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from settlement.models import SettlementAccount
+from django.conf import settings
+from django.db.models import F, Max, Min, OuterRef, Subquery, Sum
+
+from chain.models import Block
+from settlement.models import Certificate, CertificateStatus, SettlementAccount
+from trading.ledger.rules import RENEWABLE_SOURCES
 from trading.models import Trade
+from treasury.ledger.records import BURN, MINT
+from treasury.models import Payment
 
 
 def settlement_record(*, address: str) -> SettlementAccount | None:
@@ -27,3 +35,127 @@ def carbon_report(*, address: str | None) -> dict:
 
 def trade_get(*, trade_id: str) -> Trade | None:
     return Trade.objects.filter(trade_id=trade_id).first()
+
+
+def certificates_of(*, address: str) -> dict:
+    """An account's certificates: held ones (what it may transfer or claim) and claimed ones."""
+    records = Certificate.objects.filter(holder=address)
+    held = list(records.filter(status=CertificateStatus.HELD).order_by("-delivery_slot_ms", "certificate_id"))
+    claimed = list(
+        records.filter(status=CertificateStatus.CLAIMED).order_by("-claimed_height", "certificate_id")
+    )
+    return {
+        "held": held,
+        "claimed": claimed,
+        "held_wh": sum(c.wh for c in held),
+        "claimed_wh": sum(c.wh for c in claimed),
+    }
+
+
+def certificate_registry() -> dict:
+    """The regulator's totals: issued = held + claimed, reconciled with delivered renewable Wh.
+
+    ``transferred_wh`` counts Wh now held or claimed by another account than the buyer
+    the certificate was issued to.
+    """
+    by_status = dict(
+        Certificate.objects.values_list("status").annotate(wh=Sum("wh")).values_list("status", "wh")
+    )
+    held, claimed = by_status.get(CertificateStatus.HELD, 0), by_status.get(CertificateStatus.CLAIMED, 0)
+    delivered = (
+        Trade.objects.filter(settled_height__gt=0)
+        .filter(source__in=sorted(RENEWABLE_SOURCES))
+        .aggregate(wh=Sum("delivered_wh"))["wh"]
+        or 0
+    )
+    buyer = Trade.objects.filter(trade_id=OuterRef("trade_id")).values("buyer")[:1]
+    transferred = (
+        Certificate.objects.annotate(first_holder=Subquery(buyer))
+        .exclude(holder=F("first_holder"))
+        .aggregate(wh=Sum("wh"))["wh"]
+        or 0
+    )
+    return {
+        "issued_wh": held + claimed,
+        "held_wh": held,
+        "claimed_wh": claimed,
+        "transferred_wh": transferred,
+        "delivered_renewable_wh": delivered,
+        "difference_wh": held + claimed - delivered,
+    }
+
+
+def certificates_list(*, status: str | None = None):
+    records = Certificate.objects.order_by("-issued_height", "certificate_id")
+    return records.filter(status=status) if status else records
+
+
+def month_bounds_ms(year: int, month: int) -> tuple[int, int]:
+    """[start, end) of a calendar month in the site's time zone (settings.TIME_ZONE), as ms."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    start = datetime(year, month, 1, tzinfo=zone)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def monthly_statement(*, address: str, year: int, month: int) -> dict:
+    """One account's month, all integers (tokens in units, energy in Wh).
+
+    Trades count by delivery slot in the month; a settled trade counts what was
+    delivered and paid after refunds, an unsettled one what is held for it
+    (``*_pending``). Top-ups, cash-outs and claims count by the block time of
+    the block that made them.
+    """
+    start_ms, end_ms = month_bounds_ms(year, month)
+    trades = Trade.objects.filter(delivery_slot_ms__gte=start_ms, delivery_slot_ms__lt=end_ms)
+    bought, sold = trades.filter(buyer=address), trades.filter(seller=address)
+    settled = {"settled_height__gt": 0}
+
+    def sums(queryset, **values):
+        return {k: v or 0 for k, v in queryset.aggregate(**values).items()}
+
+    buy = sums(
+        bought.filter(**settled),
+        ordered_wh=Sum("energy_wh"),
+        wh=Sum("delivered_wh"),
+        paid=Sum("paid_tokens"),
+        refunded=Sum("refund_tokens"),
+    )
+    sell = sums(
+        sold.filter(**settled),
+        ordered_wh=Sum("energy_wh"),
+        wh=Sum("delivered_wh"),
+        paid=Sum("paid_tokens"),
+        refunded=Sum("refund_tokens"),
+    )
+    heights = Block.objects.filter(timestamp_ms__gte=start_ms, timestamp_ms__lt=end_ms).aggregate(
+        low=Min("height"), high=Max("height")
+    )
+    in_month = {"height__gte": heights["low"] or 1, "height__lte": heights["high"] or 0}
+    payments = Payment.objects.filter(account=address, **in_month)
+    claims = Certificate.objects.filter(
+        holder=address,
+        status=CertificateStatus.CLAIMED,
+        claimed_height__gte=in_month["height__gte"],
+        claimed_height__lte=in_month["height__lte"],
+    )
+    statement = {
+        "bought_wh": buy["wh"],
+        "bought_short_wh": buy["ordered_wh"] - buy["wh"],
+        "energy_cost": buy["paid"] - buy["refunded"],
+        "refunds": buy["refunded"],
+        "wheeling_fees": bought.aggregate(v=Sum("wheeling_fee_tokens"))["v"] or 0,
+        "bought_pending_wh": bought.filter(settled_height=0).aggregate(v=Sum("energy_wh"))["v"] or 0,
+        "cost_pending": bought.filter(settled_height=0).aggregate(v=Sum("paid_tokens"))["v"] or 0,
+        "sold_wh": sell["wh"],
+        "sold_short_wh": sell["ordered_wh"] - sell["wh"],
+        "earned": sell["paid"] - sell["refunded"],
+        "sold_pending_wh": sold.filter(settled_height=0).aggregate(v=Sum("energy_wh"))["v"] or 0,
+        "earned_pending": sold.filter(settled_height=0).aggregate(v=Sum("paid_tokens"))["v"] or 0,
+        "topups": payments.filter(direction=MINT).aggregate(v=Sum("amount"))["v"] or 0,
+        "cashouts": payments.filter(direction=BURN).aggregate(v=Sum("amount"))["v"] or 0,
+        "certificates_claimed_wh": claims.aggregate(v=Sum("wh"))["v"] or 0,
+        "claims": list(claims.order_by("claimed_height", "certificate_id")),
+    }
+    statement["net"] = statement["earned"] - statement["energy_cost"] - statement["wheeling_fees"]
+    return statement

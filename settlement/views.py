@@ -1,16 +1,34 @@
-"""Settlement's pages: a trade against what the seller's meters delivered, and the carbon report.
+"""Settlement's pages: a trade against what the seller's meters delivered, the carbon report,
+the holder's certificates (transfer, claim, claim statement) and the monthly statement.
 
 Trades are ledger data, public like the trade tape; who stands behind the
 addresses is shown to regulators and staff only (chain.views.access).
 """
 
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
-from django.shortcuts import render
+import csv
+import re
+from datetime import date
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from chain.ledger.errors import Refused
 from chain.ledger.keys import is_address
-from chain.views.access import account_owners, reads_everything
-from settlement import selectors
+from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
+from chain.views.access import (
+    account_owners,
+    may_transact,
+    reads_everything,
+    trading_wallet_required,
+    transacting_user_required,
+)
+from settlement import selectors, services
+from settlement.forms import CertificateClaimForm, CertificateTransferForm
 
 
 def settlement_status(trade) -> str:
@@ -58,3 +76,200 @@ def carbon_report(request):
             "owners": account_owners(request, (r.address for r in report["rows"])),
         },
     )
+
+
+# --- certificates ------------------------------------------------------------
+
+
+def _certificates_page(request, status=200, transfer_form=None, claim_form=None):
+    wallet = request.user.wallet
+    mine = selectors.certificates_of(address=wallet.address)
+    return render(
+        request,
+        "settlement/certificates.html",
+        {
+            "wallet": wallet,
+            "mine": mine,
+            "may_sign": may_transact(request.user),
+            "transfer_form": transfer_form or CertificateTransferForm(held=mine["held"]),
+            "claim_form": claim_form or CertificateClaimForm(held=mine["held"]),
+            # A form sent when nothing is held any more: its errors are said above the empty list.
+            "forms_sent": [form for form in (transfer_form, claim_form) if form is not None and form.errors],
+        },
+        status=status,
+    )
+
+
+@login_required
+@trading_wallet_required
+def certificates(request):
+    return _certificates_page(request)
+
+
+def _certificate_sign(request, form, kind: str, success: str, form_name: str):
+    status = 400
+    if form.is_valid():
+        try:
+            browser_write_admit(user_id=request.user.pk, what="transactions")
+            services.certificate_sign(wallet=request.user.wallet, kind=kind, payload=form.payload())
+        except BrowserWriteLimited as exc:
+            form.add_error(None, exc.message)
+            status = 429
+        except Refused as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, success)
+            return redirect("certificates")
+    return _certificates_page(request, status=status, **{form_name: form})
+
+
+@login_required
+@transacting_user_required
+@require_POST
+def certificate_transfer(request):
+    held = selectors.certificates_of(address=request.user.wallet.address)["held"]
+    form = CertificateTransferForm(request.POST, held=held)
+    return _certificate_sign(
+        request,
+        form,
+        "certificate_transfer",
+        "Certificate transfer signed: it moves with the next block.",
+        "transfer_form",
+    )
+
+
+@login_required
+@transacting_user_required
+@require_POST
+def certificate_claim(request):
+    held = selectors.certificates_of(address=request.user.wallet.address)["held"]
+    form = CertificateClaimForm(request.POST, held=held)
+    return _certificate_sign(
+        request,
+        form,
+        "certificate_claim",
+        "Claim signed: the certificates are retired with the next block.",
+        "claim_form",
+    )
+
+
+@login_required
+@trading_wallet_required
+def certificates_claimed_csv(request):
+    """The holder's claim statement: every certificate it claimed, for whom, from which producer."""
+    claimed = selectors.certificates_of(address=request.user.wallet.address)["claimed"]
+    rows = [CLAIM_COLUMNS] + [
+        [
+            c.certificate_id,
+            c.claimed_height,
+            spreadsheet_text(c.beneficiary),
+            c.wh,
+            c.source,
+            c.zone,
+            c.producer,
+            c.delivery_slot_ms,
+            c.trade_id,
+        ]
+        for c in claimed
+    ]
+    return _csv_response(rows, "gridtokenx-certificate-claims.csv")
+
+
+CLAIM_COLUMNS = [
+    "certificate_id",
+    "claimed_height",
+    "beneficiary",
+    "wh",
+    "source",
+    "zone",
+    "producer",
+    "delivery_slot_ms",
+    "trade_id",
+]
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading = + - @ tab or CR would make it a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_response(rows, filename: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    csv.writer(response).writerows(rows)
+    return response
+
+
+# --- the monthly statement ---------------------------------------------------
+
+#: The statement's lines: (key, label, unit), in the order of the page and the CSV.
+STATEMENT_LINES = [
+    ("bought_wh", "Energy bought and delivered", "Wh"),
+    ("bought_short_wh", "Energy bought, not delivered (refunded)", "Wh"),
+    ("energy_cost", "Paid for energy, after refunds", "units"),
+    ("refunds", "Settlement refunds", "units"),
+    ("wheeling_fees", "Wheeling fees paid to the grid operator", "units"),
+    ("bought_pending_wh", "Bought, awaiting settlement", "Wh"),
+    ("cost_pending", "Held for purchases awaiting settlement", "units"),
+    ("sold_wh", "Energy sold and delivered", "Wh"),
+    ("sold_short_wh", "Energy sold, not delivered", "Wh"),
+    ("earned", "Earned from sales, after shortfalls", "units"),
+    ("sold_pending_wh", "Sold, awaiting settlement", "Wh"),
+    ("earned_pending", "Held for sales awaiting settlement", "units"),
+    ("topups", "Top-ups (tokens minted against a payment)", "units"),
+    ("cashouts", "Cash-outs paid", "units"),
+    ("certificates_claimed_wh", "Certificates claimed", "Wh"),
+    ("net", "Net from trading: earned − paid − wheeling fees", "units"),
+]
+
+
+def _month(request) -> tuple[int, int]:
+    """``?month=YYYY-MM`` (whole string), else the current month in the site's zone; 404 if malformed."""
+    text = request.GET.get("month")
+    if text is None:
+        now = timezone.localtime()
+        return now.year, now.month
+    match = MONTH.fullmatch(text)
+    if match is None or not 1 <= int(match["month"]) <= 12:
+        raise Http404("month must be YYYY-MM.")
+    return int(match["year"]), int(match["month"])
+
+
+MONTH = re.compile(r"(?P<year>20[0-9]{2})-(?P<month>[0-9]{2})")
+
+
+@login_required
+@trading_wallet_required
+def statement(request):
+    year, month = _month(request)
+    figures = selectors.monthly_statement(address=request.user.wallet.address, year=year, month=month)
+    previous = (year - 1, 12) if month == 1 else (year, month - 1)
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    return render(
+        request,
+        "settlement/statement.html",
+        {
+            "month": f"{year:04d}-{month:02d}",
+            "month_start": date(year, month, 1),
+            "previous": f"{previous[0]:04d}-{previous[1]:02d}",
+            "following": f"{following[0]:04d}-{following[1]:02d}",
+            "lines": [(label, unit, figures[key]) for key, label, unit in STATEMENT_LINES],
+            "claims": figures["claims"],
+            "site_zone": settings.TIME_ZONE,
+        },
+    )
+
+
+@login_required
+@trading_wallet_required
+def statement_csv(request):
+    year, month = _month(request)
+    address = request.user.wallet.address
+    figures = selectors.monthly_statement(address=address, year=year, month=month)
+    rows = [
+        ["account", address],
+        ["month", f"{year:04d}-{month:02d}", settings.TIME_ZONE],
+        ["note", "1 token = 1,000,000 units, about 1 THB"],
+        ["line", "value", "unit"],
+    ] + [[key, figures[key], unit] for key, _label, unit in STATEMENT_LINES]
+    return _csv_response(rows, f"gridtokenx-statement-{year:04d}-{month:02d}.csv")

@@ -17,7 +17,8 @@ oldest slot first, one slot per block:
   capacity reserved and is not returned;
 - the seller's SettlementAccount counts sold, delivered and short Wh; its
   ``reputation_ppm`` is delivered/sold over all its settled trades;
-- a renewable trade credits the buyer floor(d * carbon_g_per_kwh(buyer zone) / 1000) g CO2.
+- a renewable trade credits the buyer floor(d * carbon_g_per_kwh(buyer zone) / 1000) g CO2
+  and, when d > 0, issues the buyer a certificate of d Wh (settlement.ledger.certificates).
 
 Readings that arrive after their slot is settled still mint, but change no
 settlement. Tokens and Wh only move between accounts here: supply is unchanged.
@@ -32,6 +33,8 @@ from chain.ledger.state import Account, State
 from meters.ledger.records import SlotEnergy
 from trading.ledger.records import Trade, updated
 from trading.ledger.rules import RENEWABLE_SOURCES, rules_of, value_units
+
+from . import certificates
 
 MS_PER_MINUTE = 60_000
 DEFAULT_GRACE_MINUTES = 5
@@ -159,6 +162,8 @@ def _settle(state: State, ctx: BlockContext, trade: Trade, delivered_wh: int, ca
             settled_height=ctx.height,
         )
     )
+    if renewable and delivered_wh:
+        certificates.issue(state, ctx, trade, delivered_wh)
     energy = ctx.energy
     energy["delivered_wh"] = energy.get("delivered_wh", 0) + delivered_wh
     ctx.emit(

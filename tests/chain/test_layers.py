@@ -267,9 +267,9 @@ APP_DEPENDENCIES = {
     "meters": {"chain"},
     "governance": {"chain"},
     "grid": {"chain", "trading"},
-    "settlement": {"chain", "trading", "meters"},
+    "settlement": {"chain", "trading", "meters", "treasury"},
     "treasury": {"chain", "meters"},
-    "audit": {"chain", "trading", "treasury"},
+    "audit": {"chain", "trading", "treasury", "settlement"},
     "protocol": {"chain", "trading", "meters", "governance", "grid", "settlement", "treasury"},
 }
 

@@ -19,7 +19,7 @@ from chain.ledger.kinds import KINDS
 from chain.ledger.state import Account, MemoryStore, State
 
 ROOT = Path(protocol.__file__).resolve().parent.parent
-PINNED_FINGERPRINT = "149f90fe13ed434eb8d51028563866e3411e6536174d25a90d910158aaca57d9"
+PINNED_FINGERPRINT = "d5e2493d799be315828db454c7a31db9b0092df32a4a8fbdb25aca4c1d637c3e"
 
 
 def fingerprint_in_a_fresh_process(code: str) -> str:

@@ -9,7 +9,8 @@ import pytest
 from chain import clock
 from chain.models import Account, Block, ChainHead
 from meters.services import demo_meters_register, readings_submit
-from settlement.models import SettlementAccount
+from settlement.models import Certificate, SettlementAccount
+from settlement.selectors import certificate_registry
 from tests.meters.conftest import signed_reading
 from tests.trading.harness import TOKEN, buy, sell
 from trading import selectors
@@ -66,6 +67,22 @@ def test_a_slot_settles_in_the_database_and_the_trade_page_shows_it(
     assert (record.sold_wh, record.delivered_wh, record.reputation_ppm) == (4_000, 2_500, 625_000)
     assert SettlementAccount.objects.get(address=address(users, "home_malee")).carbon_g == 2_500 * 470 // 1000
     assert ChainHead.objects.get().state_root == Block.objects.order_by("-height")[0].result_state_root
+    # The delivered solar Wh are certified once, to the buyer, and the regulator's registry reconciles.
+    certificate = Certificate.objects.get()
+    assert (certificate.holder, certificate.producer, certificate.wh, certificate.status) == (
+        address(users, "home_malee"),
+        address(users, "solar_somchai"),
+        2_500,
+        "held",
+    )
+    assert certificate_registry() == {
+        "issued_wh": 2_500,
+        "held_wh": 2_500,
+        "claimed_wh": 0,
+        "transferred_wh": 0,
+        "delivered_renewable_wh": 2_500,
+        "difference_wh": 0,
+    }
 
     page = client.get(f"/market/trades/{trade.trade_id}/").content.decode()
     assert 'data-settlement="short"' in page and 'data-delivered-wh="2500"' in page

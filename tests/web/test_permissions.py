@@ -45,6 +45,8 @@ AUDIT_PAGES = [
     "/audit/verify/{run}/?part=progress",
     "/audit/surveillance/",
     "/audit/surveillance/?days=0",
+    "/audit/certificates/",
+    "/audit/certificates/?status=claimed",
     "/audit/reports/",
     "/audit/reports/?period=hour",
     "/audit/reports/export.csv",
@@ -111,6 +113,17 @@ MATRIX = [
     ("GET", "/meters/requests/queue/", None, READERS_ONLY),
     ("POST", "/meters/requests/1/approve/", {}, (302, 403, 403, 403, 403, 403)),
     ("POST", "/meters/requests/1/refuse/", {"reason": "no"}, (302, 403, 403, 403, 403, 403)),
+    # Certificates and statements: whoever holds a consumer's or producer's wallet; an empty
+    # form comes back refused (400) for those who may sign; regulators and staff hold none.
+    ("GET", "/certificates/", None, (302, 200, 200, 200, 403, 403)),
+    ("GET", "/certificates/claimed.csv", None, (302, 200, 200, 200, 403, 403)),
+    ("POST", "/certificates/transfer/", {}, (302, 400, 400, 400, 403, 403)),
+    ("POST", "/certificates/claim/", {}, (302, 400, 400, 400, 403, 403)),
+    ("GET", "/certificates/claim/", None, (302, 405, 405, 405, 403, 403)),
+    ("GET", "/statement/", None, (302, 200, 200, 200, 403, 403)),
+    ("GET", "/statement/?month=2026-11", None, (302, 200, 200, 200, 403, 403)),
+    ("GET", "/statement/?month=2026-13", None, (302, 404, 404, 404, 403, 403)),
+    ("GET", "/statement/export.csv?month=2026-11", None, (302, 200, 200, 200, 403, 403)),
     # Audit: regulators and staff.
     *[("GET", path, None, READERS_ONLY) for path in AUDIT_PAGES],
     ("POST", "/audit/verify/start/", {"replay": "on"}, (302, 403, 403, 403, 302, 302)),
