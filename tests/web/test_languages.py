@@ -100,6 +100,8 @@ CONVERTED_TEMPLATES = [
     "templates/chain/wallet/page.html",
     "templates/chain/wallet/_balances.html",
     "templates/chain/wallet/none.html",
+    "templates/chain/activity/page.html",
+    "trading/templates/trading/market.html",
 ]
 #: Names and units that read the same in both languages.
 UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "API", "kg", "CO₂"}
@@ -143,8 +145,15 @@ def test_converted_templates_show_no_untranslated_english(template):
     assert untranslated_text((ROOT / template).read_text()) == []
 
 
+TRANSLATE_TAG = re.compile(r"""{%\s*translate\s+"([^"]*)"\s*%}""")
+
+
 def test_every_marked_string_has_a_thai_translation():
     catalog = (ROOT / "locale/th/LC_MESSAGES/django.po").read_text()
+    joined = catalog.replace('"\n"', "")  # a long msgid is wrapped over several lines
+    for template in CONVERTED_TEMPLATES:
+        for text in TRANSLATE_TAG.findall((ROOT / template).read_text()):
+            assert f'msgid "{text}"' in joined, (template, text)
     entries = catalog.split("\n\n")[1:]
     untranslated = [e for e in entries if re.search(r'^msgstr(\[0\])? ""\Z', e.strip(), re.M)]
     assert not untranslated
