@@ -100,6 +100,8 @@ CONVERTED_TEMPLATES = [
     "templates/chain/wallet/page.html",
     "templates/chain/wallet/_balances.html",
     "templates/chain/wallet/none.html",
+    "templates/chain/wallet/_form.html",
+    "templates/chain/wallet/_hint.html",
     "templates/chain/activity/page.html",
     "trading/templates/trading/market.html",
 ]
