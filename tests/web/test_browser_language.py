@@ -30,12 +30,15 @@ def test_a_phone_switches_to_thai_and_the_wallet_stays_thai(live_site):
             page.wait_for_url("**/wallet/")
             expect(page.locator("h1")).to_contain_text("Your wallet")
 
+            expect(page.locator(".language-switch button[value=th]")).to_have_text("ภาษาไทย")
             page.click(".language-switch button[value=th]")
             page.wait_for_url("**/wallet/")
             expect(page.locator("html")).to_have_attribute("lang", "th")
             expect(page.locator("h1")).to_contain_text("กระเป๋าเงินของคุณ")
             expect(page.locator(".stat-primary .stat-label")).to_have_text("โทเค็น")
+            expect(page.locator("#form-transfer button[type=submit]")).to_have_text("ลงนามและส่ง")
             expect(page.locator(".language-switch button[value=th]")).to_be_disabled()
+            expect(page.locator(".language-switch button[value=en]")).to_have_text("English")
             page.screenshot(path=SHOTS / "web-wallet-thai-phone.png", full_page=True)
 
             # The choice is the cookie's: a new page in the same browser is Thai too.
