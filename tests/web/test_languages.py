@@ -104,6 +104,7 @@ CONVERTED_TEMPLATES = [
     "templates/chain/wallet/_hint.html",
     "templates/chain/wallet/_activity.html",
     "templates/chain/activity/_transactions.html",
+    "templates/chain/activity/_feed.html",
     "templates/chain/activity/page.html",
     "trading/templates/trading/market.html",
 ]
