@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export GTX_DEV ?= 1
 PORT ?= 8000
 
-.PHONY: run test bench lint format deps locale chromium faults-tools faults clean
+.PHONY: run test bench lint format deps locale chromium faults-tools faults soak clean
 
 deps: $(VENV)/.installed node_modules/.installed locale
 
@@ -44,10 +44,18 @@ faults-tools:
 test: deps chromium faults-tools
 	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m pytest $(PYTEST_ARGS)
 
-# The long fault run: FAULT_SECONDS of faults (seed: FAULT_SEED, else drawn and printed).
+# The long fault run: FAULT_SECONDS of faults (seed: FAULT_SEED, else drawn and printed);
+# FAULT_SEEDS=K runs the schedules of K seeds from FAULT_SEED one after another on one network
+# (FAULT_BUDGET_MINUTES: start no seed after that long).
 FAULT_SECONDS ?= 120
 faults: deps faults-tools
-	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.run --seconds $(FAULT_SECONDS) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
+	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.run --seconds $(FAULT_SECONDS) $(if $(FAULT_SEED),--seed $(FAULT_SEED)) $(if $(FAULT_SEEDS),--seeds $(FAULT_SEEDS)) $(if $(FAULT_BUDGET_MINUTES),--budget-minutes $(FAULT_BUDGET_MINUTES))
+
+# The soak: the demo network, its simulators and a steady load for SOAK_SECONDS, sampling
+# each site's memory, database and log sizes; says whether each stays flat (docs/FAULTS.md).
+SOAK_SECONDS ?= 3600
+soak: deps
+	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 $(PY) -m faults.soak --seconds $(SOAK_SECONDS)
 
 bench: deps
 	$(PY) -m localnet.devservers -- bash bench/run_all.sh

@@ -5,7 +5,8 @@ Services and the peer protocol queue tasks through here and never import
 a loop. Sending by name changes nothing on the wire: ``send_task`` applies the
 same routes (``CELERY_TASK_ROUTES``: ``chain.*`` to the consensus worker's queue,
 ``<GTX_CELERY_QUEUE>-consensus``, run one at a time by its ``--pool solo`` worker,
-but for the vacuum and the fetch of a proposal's bodies) and the same options as
+but for the vacuum, the fetch of a proposal's bodies, the push to followers and the mempool's
+second forward: they wait on other hosts or on the disk, never on a consensus step) and the same options as
 the task's own ``apply_async``.
 """
 
@@ -24,6 +25,7 @@ FOLLOW_TICK = "chain.follow_tick"
 BLOCKS_FOLLOW = "chain.blocks_follow"
 FOLLOWERS_PUSH = "chain.followers_push"
 VACUUM_CHURNING = "chain.vacuum_churning"
+MEMPOOL_FORWARD_AGAIN = "chain.mempool_forward_again"
 PROPOSAL_BODIES_FETCH = "chain.proposal_bodies_fetch"
 TASK_NAMES = (
     CONSENSUS_TICK,
@@ -35,6 +37,7 @@ TASK_NAMES = (
     BLOCKS_FOLLOW,
     FOLLOWERS_PUSH,
     VACUUM_CHURNING,
+    MEMPOOL_FORWARD_AGAIN,
     PROPOSAL_BODIES_FETCH,
 )
 

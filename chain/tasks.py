@@ -98,6 +98,12 @@ def vacuum_churning() -> None:
     churning_tables_vacuum()
 
 
+@shared_task(name=task_queue.MEMPOOL_FORWARD_AGAIN, ignore_result=True)
+def mempool_forward_again() -> int:
+    """In the general worker (it waits on peers): gossip again what waited here too long."""
+    return waiting_forward_again(ChainHead.objects.only("chain_id").get().chain_id)
+
+
 @shared_task(name=task_queue.CONSENSUS_RESEND, ignore_result=True)
 def consensus_resend() -> None:
     """Stuck at a height: send every message we hold of it (ours and relayed) and the proposed blocks.

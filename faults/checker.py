@@ -102,6 +102,10 @@ class Verdict:
     moved_without_quorum: list[str] = field(default_factory=list)
     #: Seconds from each heal (a calm phase after a fault) to the next new block.
     recoveries_s: list[float] = field(default_factory=list)
+    #: Of those, how many came only after the next fault had begun (the calm was too short).
+    recoveries_across_fault: int = 0
+    #: Seconds from the last heal (no fault after it) to the next new block.
+    final_recovery_s: float | None = None
     refusals: Counter = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
@@ -109,6 +113,44 @@ class Verdict:
     def safe(self) -> bool:
         """Nothing acknowledged lost, money kept, one chain: what must hold whatever the faults."""
         return not self.problems
+
+    @property
+    def faults(self) -> int:
+        """Fault phases applied (a clock skew is two: forward and back)."""
+        return sum(1 for row in self.phases if row["name"] != "calm")
+
+    def line(self, seed: int) -> str:
+        """One seed in one line: what was injected, what was acknowledged, what became of it."""
+        recoveries = self.recoveries_s or [0.0]
+        return (
+            f"seed {seed}: faults {self.faults}, acked {self.acked}, committed {self.committed}, "
+            f"dropped {sum(self.dropped.values())}, lost {len(self.lost)}, stuck {len(self.stuck)}, "
+            f"forks {len(self.forks)}, heads {len(set(self.heads.values()))}, "
+            f"recovery after the last heal {self.final_recovery_s}s, after each heal {self.recoveries_s} "
+            f"(max {max(recoveries):.1f}s, {self.recoveries_across_fault} after the next fault began), "
+            f"stalled {len(self.stalled)}: " + ("ok" if self.safe else "FAILED: " + "; ".join(self.problems))
+        )
+
+    @staticmethod
+    def totals_line(verdicts: list["Verdict"]) -> str:
+        recoveries = sorted(r for v in verdicts for r in v.recoveries_s)
+        median = recoveries[len(recoveries) // 2] if recoveries else 0.0
+        slowest = max(recoveries, default=0.0)
+        finals = sorted(v.final_recovery_s for v in verdicts if v.final_recovery_s is not None)
+        final_median = finals[len(finals) // 2] if finals else 0.0
+        across = sum(v.recoveries_across_fault for v in verdicts)
+        return (
+            f"totals over {len(verdicts)} seeds: faults {sum(v.faults for v in verdicts)}, "
+            f"acked {sum(v.acked for v in verdicts)}, committed {sum(v.committed for v in verdicts)}, "
+            f"dropped {sum(sum(v.dropped.values()) for v in verdicts)}, "
+            f"lost {sum(len(v.lost) for v in verdicts)}, stuck {sum(len(v.stuck) for v in verdicts)}, "
+            f"forks {sum(len(v.forks) for v in verdicts)}, "
+            f"recovery after the last heal ({len(finals)} seeds) median {final_median:.1f}s "
+            f"max {max(finals, default=0.0):.1f}s, after all {len(recoveries)} heals median {median:.1f}s "
+            f"max {slowest:.1f}s ({across} after the next fault began), "
+            f"stalled phases {sum(len(v.stalled) for v in verdicts)}, "
+            f"seeds failed {sum(1 for v in verdicts if not v.safe)}"
+        )
 
     def summary(self) -> str:
         lines = [
@@ -121,7 +163,8 @@ class Verdict:
             f"total before {self.total_before}, after by site {self.totals}",
             "heads " + ", ".join(f"{n}: h{h} {b[:12]} root {r[:12]}" for n, (h, b, r) in self.heads.items()),
             f"forks {self.forks or 'none'}",
-            f"recovery after each heal (s to the next block): {self.recoveries_s}",
+            f"recovery after each heal (s to the next block): {self.recoveries_s}"
+            f" ({self.recoveries_across_fault} came after the next fault began)",
             "phases (heights: max over sites at start -> end; * = a quorum could talk):",
         ]
         for row in self.phases:
@@ -200,10 +243,12 @@ def check(
             if verdict.totals[name] != total_before:
                 verdict.problems.append(f"{name} total {verdict.totals[name]} != {total_before}")
     _progress(verdict, applied, samples, stakes, authorities, healed_at_s)
-    if verdict.moved_without_quorum:
-        with httpx.Client(timeout=10.0, trust_env=False) as http:
-            site_url = next(iter(sites.values()))
+    with httpx.Client(timeout=10.0, trust_env=False) as http:
+        site_url = next(iter(sites.values()))
+        if verdict.moved_without_quorum:
             _explain_moves(verdict, http, site_url, applied, samples, stakes, authorities, zero)
+        if verdict.stalled:
+            _explain_stalls(verdict, http, site_url, applied, samples, zero)
     return verdict
 
 
@@ -234,6 +279,28 @@ def _explain_moves(verdict, http, site_url, applied, samples, stakes, authoritie
                 f"{block.get('timestamp_ms', 0) / 1000 - wall_zero:.1f}s, round {block.get('round')}, "
                 f"precommits {signers}"
             )
+
+
+def _explain_stalls(verdict, http, site_url, applied, samples, zero) -> None:
+    """For a phase with a quorum and no new block: the block that came next, its round and
+    proposer, and when it was proposed against the phase's start (a round > 0 says the
+    first rounds' proposers could not get a block through)."""
+    wall_zero = time.time() - (time.monotonic() - zero)
+    names = _validator_names()
+    stalled = set(verdict.stalled)
+    verdict.stalled = []
+    for run in applied:
+        label = f"{run.phase.name} at {run.started_s:.1f}s"
+        if label not in stalled:
+            continue
+        start, _ = heights_between(samples, run.started_s, run.ended_s)
+        block = _get(http, f"{site_url}/api/v1/blocks/{start + 1}/") or {}
+        proposer = names.get(block.get("proposer"), str(block.get("proposer"))[:8])
+        verdict.stalled.append(
+            f"{label} (phase {run.ended_s - run.started_s:.1f}s): next block h{start + 1} round "
+            f"{block.get('round')} by {proposer}, proposed at "
+            f"{block.get('timestamp_ms', 0) / 1000 - wall_zero:.1f}s"
+        )
 
 
 def _settle(verdict: Verdict, http, sites, history, settle_s: float) -> None:
@@ -323,6 +390,7 @@ def _progress(verdict: Verdict, applied, samples, stakes, authorities, healed_at
         quorum = quorum_could_talk(run.phase, stakes, authorities)
         verdict.phases.append(
             {
+                "name": run.phase.name,
                 "describe": run.phase.describe(),
                 "started_s": run.started_s,
                 "duration_s": run.ended_s - run.started_s,
@@ -336,12 +404,15 @@ def _progress(verdict: Verdict, applied, samples, stakes, authorities, healed_at
         if quorum and end == start and run.ended_s - run.started_s >= STALL_MIN_S:
             verdict.stalled.append(f"{run.phase.name} at {run.started_s:.1f}s")
     heals = [
-        b.started_s
+        (b.started_s, b.ended_s)
         for a, b in zip(applied, applied[1:], strict=False)
         if a.phase.name != "calm" == b.phase.name
     ]
-    for healed_s in [*heals, healed_at_s]:
+    for healed_s, calm_until_s in [*heals, (healed_at_s, float("inf"))]:
         at_heal = max([h for at, _, h, _ in samples if at <= healed_s] or [0])
         later = [at for at, _, h, _ in samples if at > healed_s and h > at_heal]
         if later:
             verdict.recoveries_s.append(round(min(later) - healed_s, 1))
+            verdict.recoveries_across_fault += min(later) > calm_until_s
+            if calm_until_s == float("inf"):
+                verdict.final_recovery_s = verdict.recoveries_s[-1]

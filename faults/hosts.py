@@ -231,7 +231,7 @@ class FaultNetwork:
         for host in self.hosts:
             launch_site(host.site)
         for host in self.hosts:
-            wait_up(host.site, timeout=120)
+            wait_up(host.site, timeout=300)  # a loaded 2-core machine took over 120 s
 
     def _popen(self, command: list[str], *, log: Path | None = None) -> subprocess.Popen:
         output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps its copy

@@ -138,6 +138,7 @@ CELERY_TASK_ROUTES = {
     "chain.vacuum_churning": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.proposal_bodies_fetch": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.followers_push": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "chain.mempool_forward_again": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.*": {"queue": CELERY_TASK_DEFAULT_QUEUE + GTX_CONSENSUS_QUEUE_SUFFIX},
 }
 CELERY_TASK_IGNORE_RESULT = True
@@ -426,6 +427,20 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": GTX_TICK_S,
         "options": {"expires": 2 * GTX_TICK_S},
     },
+    # A validator's own gossip is sent once: what its peers missed (they were cut off, or it was
+    # jailed and never proposes) goes again, so nothing it acknowledged waits there for good.
+    # A follower forwards again in its own tick.
+    **(
+        {}
+        if GTX_FOLLOWER
+        else {
+            "mempool-forward-again": {
+                "task": "chain.mempool_forward_again",
+                "schedule": 5.0,
+                "options": {"expires": 5},
+            }
+        }
+    ),
     # Every other tick: at 1,500 tx/s that leaves at most about 3,000 dead rows in the mempool.
     "vacuum-churning": {
         "task": "chain.vacuum_churning",

@@ -121,6 +121,14 @@ class ValidatorSet:
         return self.quorum(senders) and bool(senders & self.authorities)
 
 
+#: Timeouts stop growing at this round. Growth lets a slow but correct network
+#: fit in a round eventually; without a cap, the rounds a long outage went
+#: through set the pace after it heals (after an hour in which a quorum talked
+#: but could not decide, the demo's rounds pass 60, and one round's timeouts
+#: sum to about 100 s).
+TIMEOUT_GROWTH_ROUNDS = 10
+
+
 @dataclass(frozen=True)
 class Timeouts:
     propose_ms: int
@@ -128,9 +136,9 @@ class Timeouts:
     step_ms: int
 
     def of(self, step: str, round: int) -> int:
-        """Timeouts grow with the round, so a slow but correct network eventually fits in one."""
+        """Timeouts grow with the round up to ``TIMEOUT_GROWTH_ROUNDS``, then stay."""
         base = self.propose_ms if step == PROPOSE else self.vote_ms
-        return base + round * self.step_ms
+        return base + min(round, TIMEOUT_GROWTH_ROUNDS) * self.step_ms
 
 
 @dataclass

@@ -63,6 +63,8 @@ class SimSite:
     future: list[Message] = field(default_factory=list)
     timeouts: list[tuple[int, str, int, int]] = field(default_factory=list)
     decided: dict[int, str] = field(default_factory=dict)
+    #: Height -> the simulated time this site committed it (decided or synced).
+    decided_at: dict[int, int] = field(default_factory=dict)
     certificates: dict[int, Commit] = field(default_factory=dict)
     evidence: list = field(default_factory=list)
     machine: HeightMachine | None = None
@@ -139,7 +141,7 @@ class Simulation:
 
     def _machine(self, site: SimSite) -> HeightMachine:
         if site.machine is None:
-            state = copy.deepcopy(site.saved_state) if site.saved_state else RoundState(site.height)
+            state = copy.copy(site.saved_state) if site.saved_state else RoundState(site.height)
             machine = HeightMachine(
                 site.name,
                 state,
@@ -157,7 +159,7 @@ class Simulation:
         machine = site.machine
         for message in actions.broadcast:
             site.saved_log.append(message)
-        site.saved_state = copy.deepcopy(machine.state)
+        site.saved_state = copy.copy(machine.state)  # its fields are ints and strings: a whole copy
         site.evidence.extend(actions.evidence)
         for timeout in actions.timeouts:
             due = self.now + timeout.duration_ms
@@ -176,6 +178,7 @@ class Simulation:
 
     def _apply_commit(self, site: SimSite, commit: Commit) -> None:
         site.decided[commit.height] = commit.value
+        site.decided_at[commit.height] = self.now
         site.certificates[commit.height] = commit
         site.height = commit.height + 1
         site.saved_state, site.saved_log, site.machine = None, [], None
@@ -326,6 +329,15 @@ class Simulation:
             elif kind == "restart":
                 self.restart(event[1])
 
+    def end(self) -> None:
+        """Stop for good: free the event queue and the sites' working state, keep what the checks read.
+
+        A run of thousands of seeds keeps every seed's verdicts, not its messages.
+        """
+        self.events, self.signed, self.byz_done = [], set(), set()
+        for site in self.sites.values():
+            site.machine, site.saved_state, site.saved_log, site.future = None, None, [], []
+
     # --- checks --------------------------------------------------------------
 
     def conflicting_commits(self) -> list[tuple[int, set[str]]]:
@@ -340,6 +352,18 @@ class Simulation:
 
     def heights(self) -> dict[str, int]:
         return {name: site.height - 1 for name, site in self.sites.items()}
+
+    def recovery_ms(self, heights_at_heal: dict[str, int]) -> int | None:
+        """Time from the heal until every honest site holds a block decided after it; None if not yet.
+
+        The block is the one above the highest any site had at the heal: the
+        first the network as a whole decides once the faults are over.
+        """
+        target = max(heights_at_heal.values()) + 1
+        times = [site.decided_at.get(target) for site in self.sites.values()]
+        if None in times:
+            return None
+        return max(times) - self.faults.heal_ms
 
 
 __all__ = ["Faults", "Simulation", "NIL", "PREVOTE"]

@@ -291,14 +291,16 @@ def _gossip(chain_id: str, wires: list[dict], hashes: list[str]) -> None:
         transport.post_to_all_later(urls, "/peer/v1/transactions/", envelope)
 
 
-#: A follower forwards again what its validators have not committed after this many seconds
-#: (the first forward may have met a validator down or busy: it is sent once, not retried).
+#: A site forwards again what no block has taken after this many seconds: the first gossip may
+#: have met a peer down, cut off or busy (it is sent once, not retried), and a follower or a
+#: jailed validator never proposes what only it holds.
 FORWARD_AGAIN_AFTER_S = 5
 
 
 def waiting_forward_again(chain_id: str) -> int:
-    """At a follower, beat's tick: gossip again, in one request, the transactions (at most
-    MAX_BATCH, oldest first) that waited in its mempool over FORWARD_AGAIN_AFTER_S; how many.
+    """Beat's chain.mempool_forward_again (a follower's tick): gossip again, in one request,
+    the transactions (at most MAX_BATCH, oldest first) that waited in the mempool over
+    FORWARD_AGAIN_AFTER_S; how many.
     Validators admit each once (``skip_known``): a copy they hold costs them a lookup."""
     cutoff = timezone.now() - timedelta(seconds=FORWARD_AGAIN_AFTER_S)
     hashes = list(

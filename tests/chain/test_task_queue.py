@@ -26,7 +26,13 @@ def test_the_chains_tasks_go_to_the_consensus_worker_and_the_vacuum_and_fetches_
 
     assert queues == {
         name: general
-        if name in (task_queue.VACUUM_CHURNING, task_queue.PROPOSAL_BODIES_FETCH, task_queue.FOLLOWERS_PUSH)
+        if name
+        in (
+            task_queue.VACUUM_CHURNING,
+            task_queue.PROPOSAL_BODIES_FETCH,
+            task_queue.FOLLOWERS_PUSH,
+            task_queue.MEMPOOL_FORWARD_AGAIN,
+        )
         else consensus
         for name in task_queue.TASK_NAMES
     }

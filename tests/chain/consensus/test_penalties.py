@@ -83,3 +83,14 @@ def test_a_decided_block_resets_its_proposers_streak_and_restores_reputation():
     assert record.missed_in_row == 0 and record.missed_total == 1
     assert record.reputation_ppm == 1_000_000 - PARAMS["miss_penalty_ppm"] + PARAMS["proposal_reward_ppm"]
     assert record.blocks_proposed == 1
+
+
+def test_in_each_cycle_of_rounds_every_validator_proposes_once():
+    """Rounds go in cycles of as many rounds as validators: none holds more than two rounds in a row."""
+    w = weights(validators_store(stakes=(6, 3, 2, 1)))
+    for h in range(300):
+        previous = f"{h:064x}"
+        proposers = [proposer_for(w, previous, r) for r in range(4 * len(w))]
+        for start in range(0, len(proposers), len(w)):
+            assert sorted(proposers[start : start + len(w)]) == sorted(w)
+        assert all(len(set(proposers[r : r + 3])) > 1 for r in range(len(proposers) - 2))
