@@ -5,9 +5,18 @@ PY := $(VENV)/bin/python
 export GTX_DEV ?= 1
 PORT ?= 8000
 
-.PHONY: run test bench lint format deps chromium faults-tools faults soak clean
+.PHONY: run test bench lint format deps locale chromium faults-tools faults soak clean
 
-deps: $(VENV)/.installed node_modules/.installed
+deps: $(VENV)/.installed node_modules/.installed locale
+
+# Translations (README "Languages"): each locale/<lang>/LC_MESSAGES/django.po compiled to its
+# .mo with gettext's msgfmt (installed when missing); the .mo files are never committed.
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
+locale: $(PO_FILES:.po=.mo)
+
+%.mo: %.po
+	@command -v msgfmt >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null)
+	msgfmt --check -o $@ $<
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,7 +34,7 @@ run: deps
 	  exec env GTX_METRICS_TOKEN=dev-metrics GTX_DEMO_MARKET=1 GTX_DEMO_GRID=1 GTX_METERS_DEMO=1 $(PY) manage.py network --demo --genesis-config thai_market.toml --followers ERC --base-port $(PORT) --open-browser'
 
 chromium:
-	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@command -v chromium >/dev/null && dpkg -s fonts-thai-tlwg >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-thai-tlwg >/dev/null)
 
 # The fault run (tests/faults, docs/FAULTS.md) builds its clock shim with gcc and
 # forwards PostgreSQL and Redis into network namespaces with socat.
@@ -59,4 +68,4 @@ format: deps
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) node_modules staticfiles .devdata .node
+	rm -rf $(VENV) node_modules staticfiles .devdata .node locale/*/LC_MESSAGES/*.mo

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.utils.translation import gettext_lazy as _
 
 from chain import selectors
 from chain.client_address import client_ip
@@ -149,18 +150,18 @@ class WalletForm(forms.Form):
 
 class SendTokensForm(WalletForm):
     kind = "transfer"
-    title = "Send tokens"
-    submit_label = "Sign and send"
+    title = _("Send tokens")
+    submit_label = _("Sign and send")
 
     recipient = forms.CharField(
-        label="Recipient address",
+        label=_("Recipient address"),
         max_length=80,
         widget=forms.TextInput(
-            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "64 hex characters"}
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": _("64 hex characters")}
         ),
     )
-    amount = TokenAmountField(label="Amount (tokens)")
-    memo = forms.CharField(label="Memo (optional)", max_length=MEMO_MAX, required=False)
+    amount = TokenAmountField(label=_("Amount (tokens)"))
+    memo = forms.CharField(label=_("Memo (optional)"), max_length=MEMO_MAX, required=False)
 
     def clean_recipient(self) -> str:
         address = self.cleaned_data["recipient"].strip().lower()
@@ -181,20 +182,20 @@ class SendTokensForm(WalletForm):
 
 class StakeBondForm(WalletForm):
     kind = "stake_bond"
-    title = "Bond stake"
-    submit_label = "Bond"
+    title = _("Bond stake")
+    submit_label = _("Bond")
 
-    amount = TokenAmountField(label="Amount to bond (tokens)")
+    amount = TokenAmountField(label=_("Amount to bond (tokens)"))
 
 
 class StakeUnbondForm(WalletForm):
     kind = "stake_unbond"
-    title = "Unbond stake"
-    submit_label = "Unbond"
+    title = _("Unbond stake")
+    submit_label = _("Unbond")
     amount_limit = "unbondable"
     amount_over_limit = AMOUNT_OVER_STAKED
 
-    amount = TokenAmountField(label="Amount to unbond (tokens)")
+    amount = TokenAmountField(label=_("Amount to unbond (tokens)"))
 
 
 WALLET_FORMS = {form.kind: form for form in (SendTokensForm, StakeBondForm, StakeUnbondForm)}
@@ -204,9 +205,11 @@ class SignupForm(UserCreationForm):
     role = forms.ChoiceField(
         choices=[(role.value, role.label) for role in SIGNUP_ROLES],
         widget=forms.RadioSelect,
-        help_text="Producers sell energy they generate; consumers buy it.",
+        help_text=_("Producers sell energy they generate; consumers buy it."),
     )
-    region = forms.ChoiceField(help_text="Where your meter is: it decides your grid zone and utility.")
+    region = forms.ChoiceField(
+        label=_("Region"), help_text=_("Where your meter is: it decides your grid zone and utility.")
+    )
 
     class Meta(UserCreationForm.Meta):
         fields = ("username",)

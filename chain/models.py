@@ -11,6 +11,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from chain.ledger import evidence as ledger_evidence
 from chain.ledger import state as ledger_state
@@ -294,9 +295,9 @@ class LedgerEvent(models.Model):
 
 
 class Role(models.TextChoices):
-    CONSUMER = "consumer", "Consumer"
-    PRODUCER = "producer", "Producer"
-    REGULATOR = "regulator", "Regulator"
+    CONSUMER = "consumer", _("Consumer")
+    PRODUCER = "producer", _("Producer")
+    REGULATOR = "regulator", _("Regulator")
 
 
 class Custody(models.TextChoices):

@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/v1/governance/", include("governance.urls")),
     path("api/v1/treasury/", include("treasury.api_urls")),
     path("api/", include("chain.api.urls")),
+    # The header's language switch: POST with CSRF, remembered in the django_language cookie.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("graphql/", SiteGraphQLView.as_view(), name="graphql"),
     # Before market/ and meters/: it holds market/trades/<id>/ and meters/carbon/.
     path("", include("settlement.urls")),
