@@ -22,11 +22,12 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.ledger.keys import address_of
 from chain.ledger.kinds import get_kind
-from chain.ledger.state import State
+from chain.ledger.state import MemoryStore, State
 from chain.ledger.tx import Transaction, parse_transaction, sign_transaction
 from chain.ledger.wire import json_decode
 from chain.services.blocks.check import execution_unwritable
 from chain.store import records_unwritable
+from settlement.ledger.certificates import HELD, Certificate, certificate_id_of_trade
 from tests.conftest import GENESIS_PATH
 from tests.trading.harness import SLOT, T0, MemoryChain, check_invariants
 
@@ -157,7 +158,36 @@ VALID: dict[str, tuple[str, dict]] = {
         "EGAT",
         {"cashout_id": "ab" * 32, "owner": addr("home_malee"), "reason": "No bank account"},
     ),
+    "topup_request": (
+        "MEA",
+        {"to": addr("adversarial-newcomer"), "amount": 5, "reference": "TU000000000002"},
+    ),
+    "topup_refuse": ("EGAT", {"reference": "TU000000000002", "reason": "No payment arrived"}),
+    "certificate_transfer": ("home_malee", {"certificate_id": "", "to": addr("factory_rayong"), "wh": 400}),
+    "certificate_claim": (
+        "home_malee",
+        {"claims": [{"certificate_id": "", "wh": 1_000}], "beneficiary": "Malee's home"},
+    ),
 }
+
+#: Records a kind's valid payload needs that no transaction can make in one block (a certificate
+#: is issued only when a slot settles): put in the chain's state before its set-up.
+HELD_CERTIFICATE = Certificate(
+    certificate_id=certificate_id_of_trade("ef" * 32),
+    origin_id=certificate_id_of_trade("ef" * 32),
+    trade_id="ef" * 32,
+    holder=addr("home_malee"),
+    producer=addr("solar_somchai"),
+    delivery_slot_ms=SLOT,
+    source="solar",
+    zone="bangkok",
+    wh=1_000,
+    status=HELD,
+    issued_height=0,
+)
+SEED_RECORDS = {kind: [HELD_CERTIFICATE] for kind in ("certificate_transfer", "certificate_claim")}
+VALID["certificate_transfer"][1]["certificate_id"] = HELD_CERTIFICATE.certificate_id
+VALID["certificate_claim"][1]["claims"][0]["certificate_id"] = HELD_CERTIFICATE.certificate_id
 
 
 def _signed(who: str, kind: str, payload: dict, nonce: int = 0):
@@ -171,6 +201,7 @@ SETUP = {
     "governance_vote": [_signed("EGAT", "governance_propose", VALID["governance_propose"][1])],
     "meter_revoke": [_signed("EGAT", "meter_register", VALID["meter_register"][1])],
     "meter_reading": [_signed("EGAT", "meter_register", VALID["meter_register"][1])],
+    "topup_refuse": [_signed("MEA", "topup_request", VALID["topup_request"][1])],
 }
 VALID["order_cancel"][1]["order_id"] = SETUP["order_cancel"][0].hash
 # The cash-out that a burn pays or a release refuses.
@@ -345,6 +376,8 @@ def wire_of(who: str, kind: str, payload: dict) -> dict:
 def chain_after_setup(kind: str) -> tuple[MemoryChain, int, int]:
     """A fresh chain from genesis with ``kind``'s set-up run, and its token and Wh totals."""
     chain = MemoryChain(GENESIS, GENESIS.params)
+    if kind in SEED_RECORDS:
+        chain.store = MemoryStore.holding([*GENESIS.records(), *SEED_RECORDS[kind]])
     supply, energy = totals(chain)
     if kind in SETUP:
         result = chain.block(SETUP[kind], timestamp_ms=T0 - 1_000)

@@ -159,6 +159,6 @@ def test_the_protocol_document_says_what_the_encoders_do():
     §4.1 give the link message's tag as the site has it."""
     doc = (MODULE.parents[2] / "docs/PROTOCOL.md").read_text()
     assert canonical_json("\x7f") == b'"\\u007f"'
-    assert "it is escaped too (`\\u007f`)" in doc
+    assert "(DEL → `\\u007f`" in doc
     assert "U+007F are not escaped" not in doc
     assert f"| `GRIDTOKENX/LINK/V1\\n` | `{LINK_DOMAIN.hex()}` |" in doc
