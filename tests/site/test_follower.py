@@ -62,7 +62,7 @@ def _grow(site, chain_id: str, heights: int) -> int:
             site.wait_for(
                 lambda last=last: (client.transaction(last) or {}).get("status") == "committed",
                 timeout=60,
-                interval=0.02,
+                interval=0.05,
             )
         return client.status()["height"]
 
@@ -79,7 +79,7 @@ def network(tmp_path_factory):
         made = _grow(egat, egat.status()["chain_id"], GROWN_HEIGHTS)
         assert made >= GROWN_HEIGHTS
         start_later(erc)
-        wait_for_height([erc], made, timeout=180)
+        wait_for_height([erc], made, timeout=300)
         yield egat, mea, erc, made
     finally:
         stop_network(sites)
@@ -106,8 +106,10 @@ def _committed(site, tx_hash: str) -> bool:
 
 
 def _blocks(site, height: int) -> list[tuple]:
+    """Hash and state roots of every 20th block up to ``height`` and of the last: each header
+    holds its parent's hash, so equal blocks at ``height`` mean an equal chain below it."""
     rows = []
-    for h in range(1, height + 1):
+    for h in sorted({*range(1, height + 1, 20), height}):
         block = site.get(f"/api/v1/blocks/{h}/").json()
         rows.append((h, block["hash"], block["state_root"], block["result_state_root"]))
     return rows
