@@ -56,9 +56,9 @@ def site_is_issuer(params: dict | None = None) -> bool:
 
 
 def site_relays_topups() -> bool:
-    """Whether this site's node key may sign topup_request (a validator's): how a site that does
-    not issue still takes top-ups."""
-    return Validator.objects.filter(public_key=node_address()).exists()
+    """Whether this site's node key may sign topup_request (``k.is_relaying_site``: a validator's
+    or a follower's record, not jailed): how a site that does not issue still takes top-ups."""
+    return Validator.objects.filter(public_key=node_address(), jailed=False).exists()
 
 
 def payment_reference(prefix: str) -> str:

@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
-from chain.models import Account, MempoolTx
+from chain.models import Account, MempoolTx, Validator
 from chain.node import node_key_write, node_signing_key
 from treasury import services
 from treasury.ledger import kinds as k
@@ -156,3 +156,17 @@ def test_a_site_the_chain_does_not_know_takes_no_topups(client_as, newcomer, sit
         services.topup_request(user=newcomer, wallet=newcomer.wallet, amount=5 * TOKEN)
     assert refused.value.code == services.NOT_ISSUER_SITE
     assert snapshot() == ([], [], [])
+
+
+def test_a_follower_site_asks_and_a_jailed_site_takes_no_topups(client_as, newcomer, site):
+    """The rule of k.is_relaying_site, said before signing: the ERC's follower record (inactive)
+    relays; a jailed record would be refused on chain (not_a_site), so the site takes none."""
+    site(demo_key("ERC"))
+    assert not Validator.objects.get(public_key=address_of(demo_key("ERC"))).active
+    relayed = services.topup_request(user=newcomer, wallet=newcomer.wallet, amount=5 * TOKEN)
+    assert relayed.status == TopUpStatus.RELAYED and relayed.request_tx_hash
+    Validator.objects.filter(public_key=address_of(demo_key("ERC"))).update(jailed=True)
+    with pytest.raises(services.Refused) as refused:
+        services.topup_request(user=newcomer, wallet=newcomer.wallet, amount=5 * TOKEN)
+    assert refused.value.code == services.NOT_ISSUER_SITE
+    assert TopUpRequest.objects.count() == 1

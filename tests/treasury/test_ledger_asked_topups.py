@@ -1,9 +1,12 @@
 """topup_request (a site's node key asks the issuer for its user) and the issuer's answers: the
 token_mint of that reference, which must match it, or topup_refuse. Each rule and each refusal."""
 
+from dataclasses import replace
+
 import pytest
 
 from chain.ledger import errors
+from chain.ledger.state import State, Validator
 from tests.treasury.harness import (
     ISSUER,
     LIMIT,
@@ -33,6 +36,13 @@ def answer(chain, kind, payload, signer=ISSUER):
     result = chain.block([chain.tx(signer, kind, payload)])
     [receipt] = result.receipts
     return receipt, result
+
+
+def set_jailed(chain, site: str, jailed: bool) -> None:
+    state = State(chain.store, chain.store.accumulator)
+    state.put(replace(state.get(Validator.table, address(site)), jailed=jailed))
+    state.commit_tx()
+    chain.store.write(state)
 
 
 def mint_payload(to=NEWCOMER, amount=50 * TOKEN, reference=REFERENCE):
@@ -107,6 +117,26 @@ def test_a_request_from_anyone_but_a_site_is_refused(forger):
     receipt = ask(chain, site=forger)
     assert (receipt.ok, receipt.code) == (False, k.NOT_A_SITE)
     assert snapshot(chain) == before
+
+
+def test_a_follower_site_asks_too_its_validator_record_is_inactive():
+    chain = new_chain()
+    follower = chain.store.tables[Validator.table][address("ERC")]
+    assert not follower.active and not follower.jailed
+    assert ask(chain, site="ERC").ok
+    assert topups(chain)[REFERENCE].site == address("ERC")
+
+
+@pytest.mark.parametrize("site", [SITE, "ERC"])
+def test_a_jailed_site_is_refused_until_unjailed(site):
+    chain = new_chain()
+    set_jailed(chain, site, True)  # as the ledger jails after missed rounds or evidence
+    before = snapshot(chain)
+    receipt = ask(chain, site=site)
+    assert (receipt.ok, receipt.code) == (False, k.NOT_A_SITE)
+    assert snapshot(chain) == before
+    set_jailed(chain, site, False)  # an authority unjailed it
+    assert ask(chain, site=site).ok
 
 
 @pytest.mark.parametrize("forger", [SITE, "home_malee"])

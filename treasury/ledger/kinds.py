@@ -6,10 +6,13 @@ it off chain, and ``token_burn`` when it has paid a cash-out; it may refuse a
 cash-out with ``cashout_release``. A holder signs ``cashout_request``, which
 moves the amount from its balance into ``escrow_tokens`` at once.
 
-A site that does not issue relays its users' top-ups on chain: its node key (a
-validator's) signs ``topup_request`` (a newcomer's account does not exist yet and
-could sign nothing), which every site sees; the issuer answers with the
-``token_mint`` of that reference, which must match it, or with ``topup_refuse``.
+A site that does not issue relays its users' top-ups on chain: its node key signs
+``topup_request`` (a newcomer's account does not exist yet and could sign
+nothing), which every site sees; the issuer answers with the ``token_mint`` of
+that reference, which must match it, or with ``topup_refuse``. A site is a
+registered validator record, active (it votes) or not (a follower, which serves
+users but does not vote), and not jailed: jailing suspends a node's rights, as it
+does an authority's, until an authority unjails it.
 
 Total supply changes here only: a mint adds ``amount`` (``minted_units``), a
 burn removes it (``burned_units``); a request and a release move tokens inside
@@ -145,9 +148,19 @@ def _require_open_topup(topup: TopUp | None) -> TopUp:
     return topup
 
 
+def is_relaying_site(validator: Validator | None) -> bool:
+    """Whether a node may ask the issuer for its users (``topup_request``): a registered validator
+    record, active or a follower, and not jailed."""
+    return validator is not None and not validator.jailed
+
+
 def _apply_topup_request(state: State, tx: Transaction, ctx: BlockContext) -> None:
-    if state.get(Validator.table, tx.sender) is None:
-        raise LedgerError(NOT_A_SITE, "Only a site's node key (a validator's) relays top-ups on chain.")
+    if not is_relaying_site(state.get(Validator.table, tx.sender)):
+        raise LedgerError(
+            NOT_A_SITE,
+            "Only a registered site's node key (a validator's or a follower's, not jailed) "
+            "relays top-ups on chain.",
+        )
     reference = tx.payload["reference"]
     _require_unused(state, reference)
     if state.get(TopUp.table, reference) is not None:
