@@ -59,6 +59,7 @@ def validator_set_rows() -> list[dict]:
             "name": v.name,
             "public_key": v.public_key,
             "region": v.region,
+            "url": v.url,
             "authority": v.authority,
             "active": v.active,
             "stake": stakes.get(v.public_key, 0),

@@ -10,6 +10,11 @@
 - progress: in every phase where a set of sites holding more than 2/3 of the stake
   and an authority, none down or with its clock skewed, could all talk to each other,
   the height moved (reported per phase; ``stalled`` lists those where it did not).
+  Stake and authority are the voting set's as the chain holds it (GET
+  /api/v1/validators/), read before and after the run: a site jailed during the run
+  (missed proposals while cut off) no longer votes, so a phase counts as stalled
+  only if a quorum could talk under both sets, and as moving without a quorum only
+  if none could under either.
 """
 
 import itertools
@@ -67,6 +72,23 @@ class Monitor:
                 except (httpx.HTTPError, ValueError, KeyError):
                     pass
                 self.stop.wait(self.interval_s)
+
+
+#: The voting stakes by site name, and the names of the authorities among them.
+VotingSet = tuple[dict[str, int], set[str]]
+
+
+def voting_set(http: httpx.Client, site_url: str) -> VotingSet | None:
+    """Who votes at the site's head: active, not jailed, staked; a jailed authority is none."""
+    try:
+        response = http.get(f"{site_url}/api/v1/validators/")
+        rows = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+    if not isinstance(rows, list):
+        return None
+    stakes = {v["name"]: v["stake"] for v in rows if v["active"] and not v["jailed"] and v["stake"] > 0}
+    return stakes, {v["name"] for v in rows if v["name"] in stakes and v["authority"]}
 
 
 def quorum_could_talk(phase: Phase, stakes: dict[str, int], authorities: set[str]) -> bool:
@@ -223,8 +245,7 @@ def check(
     total_before: int,
     applied: list[AppliedPhase],
     samples: list,
-    stakes: dict[str, int],
-    authorities: set[str],
+    voting_sets: list[VotingSet],
     settle_s: float,
     healed_at_s: float,
     zero: float,
@@ -242,11 +263,14 @@ def check(
             verdict.totals[name] = sum(found.values())
             if verdict.totals[name] != total_before:
                 verdict.problems.append(f"{name} total {verdict.totals[name]} != {total_before}")
-    _progress(verdict, applied, samples, stakes, authorities, healed_at_s)
     with httpx.Client(timeout=10.0, trust_env=False) as http:
         site_url = next(iter(sites.values()))
+        after = voting_set(http, site_url)
+        if after is not None and after not in voting_sets:
+            voting_sets = [*voting_sets, after]
+        _progress(verdict, applied, samples, voting_sets, healed_at_s)
         if verdict.moved_without_quorum:
-            _explain_moves(verdict, http, site_url, applied, samples, stakes, authorities, zero)
+            _explain_moves(verdict, http, site_url, applied, samples, voting_sets, zero)
         if verdict.stalled:
             _explain_stalls(verdict, http, site_url, applied, samples, zero)
     return verdict
@@ -261,13 +285,13 @@ def _validator_names() -> dict[str, str]:
     return names
 
 
-def _explain_moves(verdict, http, site_url, applied, samples, stakes, authorities, zero) -> None:
+def _explain_moves(verdict, http, site_url, applied, samples, voting_sets, zero) -> None:
     """For blocks first seen in a phase without a quorum: who certified them, and when the
     block was proposed (its timestamp, on the proposer's clock) against the phase's start."""
     wall_zero = time.time() - (time.monotonic() - zero)  # the run's start on the wall clock
     names = _validator_names()
     for run in applied:
-        if quorum_could_talk(run.phase, stakes, authorities):
+        if any(quorum_could_talk(run.phase, *voting) for voting in voting_sets):
             continue
         start, end = heights_between(samples, run.started_s, run.ended_s)
         for height in range(start + 1, end + 1):
@@ -384,10 +408,11 @@ def _one_chain(verdict: Verdict, http, sites, samples) -> None:
         verdict.problems.append("sites differ in head hash or state root")
 
 
-def _progress(verdict: Verdict, applied, samples, stakes, authorities, healed_at_s: float) -> None:
+def _progress(verdict: Verdict, applied, samples, voting_sets: list[VotingSet], healed_at_s: float) -> None:
     for run in applied:
         start, end = heights_between(samples, run.started_s, run.ended_s)
-        quorum = quorum_could_talk(run.phase, stakes, authorities)
+        could = [quorum_could_talk(run.phase, *voting) for voting in voting_sets]
+        quorum = all(could)
         verdict.phases.append(
             {
                 "name": run.phase.name,
@@ -399,7 +424,7 @@ def _progress(verdict: Verdict, applied, samples, stakes, authorities, healed_at
                 "quorum": quorum,
             }
         )
-        if not quorum and end > start:
+        if not any(could) and end > start:
             verdict.moved_without_quorum.append(f"{run.phase.name} at {run.started_s:.1f}s: h {start}->{end}")
         if quorum and end == start and run.ended_s - run.started_s >= STALL_MIN_S:
             verdict.stalled.append(f"{run.phase.name} at {run.started_s:.1f}s")

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import httpx
 
-from faults.checker import Monitor, Verdict, balances, check
+from faults.checker import Monitor, Verdict, balances, check, voting_set
 from faults.hosts import FaultNetwork
 from faults.nemesis import Nemesis, schedule
 from faults.workload import History, account_addresses, start_clients
+from gtxclient import Key, Site, sign_transaction
 from localnet.genesis_files import DEMO_GENESIS, active_validators
 
 SHORT_PHASES = {"fault_s": (3.5, 5.5), "calm_s": (1.5, 3.0)}
@@ -80,6 +81,7 @@ def schedule_run(
     addresses = list(account_addresses().values())
     with httpx.Client(timeout=10, trust_env=False) as http:
         total_before = sum(balances(http, next(iter(sites.values())), addresses).values())
+        before = voting_set(http, next(iter(sites.values()))) or (stakes, authorities)
     zero = time.monotonic()
     monitor_stop, clients_stop = threading.Event(), threading.Event()
     monitor = Monitor(sites, zero, monitor_stop)
@@ -106,8 +108,7 @@ def schedule_run(
             total_before=total_before,
             applied=nemesis.applied,
             samples=monitor.samples,
-            stakes=stakes,
-            authorities=authorities,
+            voting_sets=[before],
             settle_s=settle_s,
             healed_at_s=healed_at_s,
             zero=zero,
@@ -119,6 +120,43 @@ def schedule_run(
         verdict.problems.append(f"the nemesis failed: {nemesis.error!r}")
     print(f"faults: seed {seed}\n{verdict.summary()}", flush=True)
     return verdict
+
+
+def operator_unjail(sites: dict[str, str], wait_s: float = 60.0) -> list[str]:
+    """What an operator does after an outage: an authority signs ``validator_unjail`` for each
+    site jailed for missed proposals, so the next seed starts with the whole voting set
+    (docs/FAULTS.md, "Jailing"). Returns what was done, for the log."""
+    with httpx.Client(timeout=10, trust_env=False) as http:
+        rows = http.get(f"{next(iter(sites.values()))}/api/v1/validators/").json()
+        jailed = [v for v in rows if v["jailed"]]
+        signer = next((v for v in rows if v["authority"] and v["active"] and not v["jailed"]), None)
+        if not jailed:
+            return []
+        if signer is None:
+            return [f"jailed {[v['name'] for v in jailed]}, and no authority free to unjail them"]
+        site = Site(sites[signer["name"]], http=http)
+        chain_id = site.status()["chain_id"]
+        key = Key.demo(signer["name"])
+        nonce = site.next_nonce(key.address)
+        done = []
+        for validator in jailed:
+            tx = sign_transaction(
+                key,
+                chain_id=chain_id,
+                nonce=nonce,
+                kind="validator_unjail",
+                payload={"public_key": validator["public_key"]},
+            )
+            site.submit([tx])
+            nonce += 1
+            done.append(f"{signer['name']} unjailed {validator['name']} (tx {tx.hash[:12]})")
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            rows = http.get(f"{site.url}/api/v1/validators/").json()
+            if not any(v["jailed"] for v in rows):
+                return done
+            time.sleep(0.5)
+    return [*done, f"still jailed after {wait_s:.0f}s: {[v['name'] for v in rows if v['jailed']]}"]
 
 
 def seeds_run(
@@ -150,6 +188,8 @@ def seeds_run(
                 verdicts.append(verdict)
                 lines.append(verdict.line(seed))
                 print("faults: " + lines[-1], flush=True)
+                for line in operator_unjail({h.name: h.site.url for h in net.hosts}):
+                    print("faults: " + line, flush=True)
         finally:
             print("faults: per seed\n" + "\n".join(lines), flush=True)
             print(f"faults: {time.monotonic() - started:.0f}s; " + Verdict.totals_line(verdicts), flush=True)

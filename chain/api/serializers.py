@@ -53,6 +53,23 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+class ValidatorSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    public_key = serializers.CharField(help_text="Its node key: 64 lowercase hex.")
+    region = serializers.CharField()
+    url = serializers.CharField(help_text="Where its site answers, as registered.")
+    authority = serializers.BooleanField()
+    active = serializers.BooleanField(help_text="False for a follower or a validator set inactive.")
+    jailed = serializers.BooleanField(
+        help_text="Missed jail_after_misses proposals in a row; an authority unjails."
+    )
+    stake = serializers.IntegerField(help_text="Its account's staked units.")
+    reputation_ppm = serializers.IntegerField()
+    missed_in_row = serializers.IntegerField()
+    missed_total = serializers.IntegerField()
+    blocks_proposed = serializers.IntegerField()
+
+
 class BlockRefSerializer(serializers.Serializer):
     height = serializers.IntegerField()
     hash = serializers.CharField()

@@ -19,6 +19,7 @@ v1 = [
         views.AccountTransactionsView.as_view(),
         name="api-account-transactions",
     ),
+    path("validators/", views.ValidatorListView.as_view(), name="api-validators"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline script.

@@ -34,6 +34,7 @@ from chain.api.serializers import (
     SignedTransactionSerializer,
     SubmitAcceptedSerializer,
     TransactionStatusSerializer,
+    ValidatorSerializer,
     account_data,
     transaction_status_data,
 )
@@ -474,3 +475,16 @@ class StatusView(PublicRead):
     )
     def get(self, request):
         return Response(selectors.node_status())
+
+
+class ValidatorListView(PublicRead):
+    @extend_schema(
+        operation_id="validators_list",
+        summary="The validator set at this site's head",
+        description="Every registered validator and follower (PROTOCOL.md §8.4) by name: its stake "
+        "(units), whether it is an authority, active, jailed, and its record of proposals. "
+        "Voting power is the stake of those active, not jailed and staked.",
+        responses=ValidatorSerializer(many=True),
+    )
+    def get(self, request):
+        return Response(ValidatorSerializer(selectors.validator_set_rows(), many=True).data)

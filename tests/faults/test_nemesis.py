@@ -57,6 +57,16 @@ def test_a_quorum_needs_two_thirds_of_the_stake_and_an_authority_all_talking():
     assert not quorum_could_talk(two_down, STAKES, AUTHORITIES)
 
 
+def test_a_jailed_site_leaves_the_quorum_it_no_longer_votes_in():
+    """After PEA is jailed the voting set is EGAT, MEA and SIAM_TRADERS: cutting MEA off
+    leaves EGAT and SIAM_TRADERS, short of 2/3 of what still votes."""
+    mea_cut_off = Phase("cut", 1, blocked=tuple(("MEA", n) for n in NAMES if n != "MEA"))
+    jailed = {n: s for n, s in STAKES.items() if n != "PEA"}
+
+    assert quorum_could_talk(mea_cut_off, STAKES, AUTHORITIES)
+    assert not quorum_could_talk(mea_cut_off, jailed, AUTHORITIES - {"PEA"})
+
+
 @pytest.mark.live
 @pytest.mark.faults
 @pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")

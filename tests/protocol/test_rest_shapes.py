@@ -62,6 +62,7 @@ def answers(chain, produce):
             "blocks": "/api/v1/blocks/",
             "block": "/api/v1/blocks/1/?include=transactions",
             "status": "/api/v1/status/",
+            "validators": "/api/v1/validators/",
         }.items()
     }
     assert accepted.status_code == 202 and refused.status_code == 400
@@ -69,7 +70,7 @@ def answers(chain, produce):
 
 
 def test_the_document_shows_each_answer_with_its_keys(answers):
-    accepted, refused, status_of_tx, account, page, block, status = documented_shapes()
+    accepted, refused, status_of_tx, account, page, block, status, validators = documented_shapes()
 
     assert keys(accepted) == keys(answers["accepted"])
     assert keys(refused) == keys(answers["refused"])
@@ -82,6 +83,8 @@ def test_the_document_shows_each_answer_with_its_keys(answers):
     listed = {k: v for k, v in keys(block).items() if k not in ("tx_hashes", "transactions")}
     assert keys(answers["blocks"]) == {"next": None, "previous": None, "results": [listed]}
     assert keys(status) == keys(answers["status"])
+    assert keys(validators) == keys(answers["validators"])
+    assert {v["name"] for v in answers["validators"]} >= {"EGAT", "MEA", "PEA"}
 
 
 def test_the_documented_account_arithmetic_holds(answers):

@@ -54,6 +54,7 @@ def public_paths(block, tx_hash, order_id, slot) -> list[str]:
         f"/api/v1/market/orders/{order_id}/",
         f"/api/v1/market/prices/?slot={slot}",
         "/api/v1/status/",
+        "/api/v1/validators/",
         "/api/v1/blocks/",
         f"/api/v1/blocks/{block.height}/",
         f"/api/v1/blocks/{block.height}/?include=transactions",

@@ -16,6 +16,7 @@ ENDPOINTS = [
     "/api/v1/blocks/by-hash/{block_hash}/",
     "/api/v1/accounts/{address}/",
     "/api/v1/accounts/{address}/transactions/",
+    "/api/v1/validators/",
     "/api/v1/me/",
     # trading/urls.py
     "/api/v1/market/",
