@@ -32,7 +32,7 @@ pytestmark = pytest.mark.live
 
 GOSSIP = "/peer/v1/transactions/"
 #: Heights the validators make before the follower starts: it catches up by pulling 20 a request.
-GROWN_HEIGHTS = 200
+GROWN_HEIGHTS = 100
 #: Senders of the growth transfers, one transaction each a block (their nonces in order).
 GROWTH_SENDERS = ("wind_korat", "solar_somchai", "home_malee")
 LIVE = 30_000  # ms: generous, two sites decide each block and the follower applies it after
