@@ -418,12 +418,14 @@ def run_sweep(site: Site) -> Sweep:
             sweep.post_json(anonymous)
 
     def persona(client: httpx.Client) -> None:
-        with client:
+        try:
             sweep.post_forms(client, sweep.forms_of(client, routes))
             for template, holes in routes:  # the pages past the login page
                 if not template.startswith("/api/"):
                     for value in HOSTILE_SHORT[::3]:
                         sweep.get(client, template, holes, value, "pages")
+        finally:
+            client.close()
 
     slices = [routes[i::PARALLEL_PARTS] for i in range(PARALLEL_PARTS)]
     with ThreadPoolExecutor(PARALLEL_PARTS) as pool:
