@@ -37,6 +37,8 @@ class Order(models.Model):
     remaining_wh = models.BigIntegerField()
     source = models.CharField(max_length=16, blank=True)
     accepts = models.CharField(max_length=64, blank=True)
+    #: The only account the order trades with (a private deal), or "" for anyone.
+    counterparty = models.CharField(max_length=64, blank=True, default="")
     max_fee_per_kwh = models.BigIntegerField()
     escrow_tokens = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=OrderStatus.choices)
