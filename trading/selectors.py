@@ -122,6 +122,12 @@ def orders_open_of(*, address: str, limit: int = 100):
     return orders_of(address=address, status=OrderStatus.OPEN, limit=limit)
 
 
+def deals_offered_to(*, address: str, limit: int = 100):
+    """Open private deals that name ``address`` as the only account they trade with, soonest slot first."""
+    deals = Order.objects.filter(counterparty=address, open_slot_ms__gt=0)
+    return deals.order_by("delivery_slot_ms", "placed_height", "seq")[: min(limit, MAX_LIMIT)]
+
+
 def order_find(*, order_id: str) -> Order | None:
     return Order.objects.filter(order_id=order_id).first()
 

@@ -176,3 +176,22 @@ def test_only_the_named_buyer_fills_a_deal_placed_on_the_web(client_as, users, p
     assert private_sell.remaining_wh == 6_000
     [trade] = selectors.trades_recent(slot_ms=private_sell.delivery_slot_ms)
     assert trade.buyer == users["home_malee"].wallet.address
+
+
+def test_the_named_account_sees_the_deal_offered_to_it_and_others_do_not(client_as, private_sell):
+    url = f"/market/trade/?slot={private_sell.delivery_slot_ms}&zone=north&part=mine"
+    mine = client_as("consumer").get(url).content.decode()
+    offered = mine.split('class="striped compact deals-offered"', 1)[1].split("</table>", 1)[0]
+    assert f'data-order="{private_sell.order_id}"' in offered and "10.000" in offered
+    assert f"with={private_sell.owner}&amp;side=buy" in offered
+    assert "deals-offered" not in client_as("other").get(url).content.decode()
+    assert "deals-offered" not in client_as("producer").get(url).content.decode()  # its own
+
+
+def test_answering_a_deal_prefills_the_ticket_with_its_owner(client_as, private_sell):
+    slot, owner = private_sell.delivery_slot_ms, private_sell.owner
+    body = client_as("consumer").get(f"/market/trade/?slot={slot}&zone=bangkok&with={owner}&side=buy").content
+    assert f'name="order-counterparty" value="{owner}"' in body.decode()
+    # A malformed address is not put in the ticket.
+    bad = client_as("consumer").get(f"/market/trade/?slot={slot}&zone=bangkok&with={owner.upper()}").content
+    assert 'name="order-counterparty" value=' not in bad.decode()
