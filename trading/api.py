@@ -44,11 +44,24 @@ class LevelSerializer(serializers.Serializer):
     orders = serializers.IntegerField()
 
 
+class DealSerializer(serializers.Serializer):
+    order_id = serializers.CharField()
+    side = serializers.CharField(help_text="buy or sell.")
+    price_per_kwh = serializers.IntegerField(help_text="Units (10^-6 token) per kWh.")
+    remaining_wh = serializers.IntegerField()
+    owner = serializers.CharField()
+    counterparty = serializers.CharField(help_text="The only account the order trades with.")
+
+
 class OrderBookSerializer(serializers.Serializer):
     slot_ms = serializers.IntegerField(help_text="Delivery slot start, Unix ms.")
     zone = serializers.CharField(allow_null=True)
-    bids = LevelSerializer(many=True, help_text="Best (highest) first.")
-    asks = LevelSerializer(many=True, help_text="Best (lowest) first.")
+    bids = LevelSerializer(many=True, help_text="Best (highest) first; orders anyone may trade with.")
+    asks = LevelSerializer(many=True, help_text="Best (lowest) first; orders anyone may trade with.")
+    deals = DealSerializer(
+        many=True,
+        help_text="Open private deals (orders naming their counterparty): asks then bids, best first.",
+    )
 
 
 class SlotSummarySerializer(serializers.Serializer):
@@ -156,7 +169,8 @@ class OrderBookView(MarketRead):
     @extend_schema(
         operation_id="market_order_book",
         summary="Order book depth of a delivery slot",
-        description="Open orders aggregated by price level; optionally one zone's only.",
+        description="Open orders aggregated by price level; optionally one zone's only. "
+        "Private deals are not in the levels but listed in deals, order by order.",
         parameters=[
             SLOT_REQUIRED,
             ZONE,

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from django import forms
 from django.utils import timezone
 
+from chain import selectors as chain_selectors
 from chain.forms import parse_decimal_units
 from chain.ledger.errors import Refused
-from chain.ledger.fields import whole_number
+from chain.ledger.fields import is_hex64, whole_number
 from chain.models import Role
 from chain.units import TOKEN_DECIMALS, kwh_text, tokens_text
 from trading.ledger import rules as r
@@ -45,6 +46,14 @@ SIDE_NOT_YOURS = "Only producers sell energy here; your account can buy."
 SOURCE_REQUIRED = "Say which source the energy you sell comes from."
 EXPIRY_RANGE = "Give the expiry in whole minutes, from 1 to {minutes}."
 SLOT_PICK = "Pick a delivery time on a {minutes}-minute mark between {first} and {last}."
+COUNTERPARTY_UNKNOWN = (
+    "Give an address (64 characters, 0-9 and a-f) or the username of someone on this site;"
+    " no user here has that name."
+)
+COUNTERPARTY_NO_ACCOUNT = "No account on this chain has that address yet. Check it with the other party."
+COUNTERPARTY_SELF = (
+    "That is your own account: name the account you agreed the deal with, or leave this empty."
+)
 NIGHT_SOLAR = (
     "This slot is at night, when solar panels make nothing: energy you cannot deliver is"
     " refunded to the buyer at settlement and earns you nothing."
@@ -155,9 +164,20 @@ class OrderForm(forms.Form):
         ),
     )
 
+    counterparty = forms.CharField(
+        label="Only with (optional)",
+        required=False,
+        max_length=150,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "an address or a username"}
+        ),
+        help_text="A private deal: the order trades with this account only. Empty: with anyone.",
+    )
+
     def __init__(self, *args, wallet, balances: dict, rules: r.MarketRules, zones: list[dict], **kwargs):
         super().__init__(*args, **kwargs)
         self.wallet = wallet
+        self.counterparty_name = ""
         self.balances = balances
         self.rules = rules
         sides = sides_for(wallet.role)
@@ -222,6 +242,25 @@ class OrderForm(forms.Form):
             raise forms.ValidationError(EXPIRY_RANGE.format(minutes=horizon))
         return minutes
 
+    def clean_counterparty(self) -> str | None:
+        """An address as typed (any case, spaces around) or a username of this site, cleaned to the
+        address; None when empty. ``counterparty_name`` keeps the username the person typed."""
+        typed = self.cleaned_data["counterparty"].strip()
+        if not typed:
+            return None
+        if is_hex64(typed.lower()):
+            address = typed.lower()
+            if not chain_selectors.account_known(address=address):
+                raise forms.ValidationError(COUNTERPARTY_NO_ACCOUNT)
+        else:
+            named = chain_selectors.wallet_for_username(username=typed)
+            if named is None:
+                raise forms.ValidationError(COUNTERPARTY_UNKNOWN)
+            address, self.counterparty_name = named.address, typed
+        if address == self.wallet.address:
+            raise forms.ValidationError(COUNTERPARTY_SELF)
+        return address
+
     def clean(self):
         data = super().clean()
         side, energy_wh = data.get("side"), data.get("energy_kwh")
@@ -253,7 +292,15 @@ class OrderForm(forms.Form):
         data = self.cleaned_data
         energy_wh, price = data["energy_kwh"], data["price"]
         total = r.value_units(energy_wh, price)
-        summary = {"side": data["side"], "energy_wh": energy_wh, "price": price, "total": total}
+        summary = {
+            "side": data["side"],
+            "energy_wh": energy_wh,
+            "price": price,
+            "total": total,
+            # The name as typed, not the address behind it: who owns what is not shown before signing.
+            "counterparty": data["counterparty"],
+            "counterparty_name": self.counterparty_name,
+        }
         if data["side"] == r.BUY:
             lock = r.buy_lock_units(energy_wh, price, self.rules.max_fee_per_kwh[data["zone"]])
             summary |= {"escrow_tokens": lock, "fee_reserve": lock - total}
@@ -282,6 +329,8 @@ class OrderForm(forms.Form):
             order["source"] = data["source"]
         else:
             order["sources"] = sorted(data["sources"]) if data["sources"] else r.ANY_SOURCE
+        if data["counterparty"] is not None:
+            order["counterparty"] = data["counterparty"]
         if data["expires_minutes"] is not None:
             order["expires_ms"] = time.time_ns() // 1_000_000 + data["expires_minutes"] * r.MS_PER_MINUTE
         return order
@@ -295,5 +344,6 @@ class OrderForm(forms.Form):
             "delivery_slot": "delivery_slot",
             "source": "source" if self.cleaned_data.get("side") == r.SELL else "sources",
             "expires_ms": "expires_minutes",
+            "counterparty": "counterparty",
         }.get(refusal.field)
         self.add_error(field, refusal.message)

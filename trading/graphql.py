@@ -36,6 +36,9 @@ class Order:
     remaining_wh: BigInt
     source: str
     accepts: str
+    counterparty: str = strawberry.field(
+        description="The only account the order trades with (a private deal); empty for anyone."
+    )
     max_fee_per_kwh: BigInt
     escrow_tokens: BigInt
     status: str

@@ -37,6 +37,8 @@ class Order(models.Model):
     remaining_wh = models.BigIntegerField()
     source = models.CharField(max_length=16, blank=True)
     accepts = models.CharField(max_length=64, blank=True)
+    #: The only account the order trades with (a private deal), or "" for anyone.
+    counterparty = models.CharField(max_length=64, blank=True, default="")
     max_fee_per_kwh = models.BigIntegerField()
     escrow_tokens = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=OrderStatus.choices)
@@ -65,6 +67,12 @@ class Order(models.Model):
                 fields=["open_expires_ms"], name="order_open_expiry", condition=Q(open_expires_ms__gt=0)
             ),
             models.Index(fields=["owner", "status"], name="order_owner_status"),
+            # The deals offered to an account: open orders that name it.
+            models.Index(
+                fields=["counterparty"],
+                name="order_open_deal",
+                condition=Q(open_slot_ms__gt=0) & ~Q(counterparty=""),
+            ),
             models.Index(fields=["delivery_slot_ms", "zone"], name="order_slot_zone"),
         ]
 

@@ -36,10 +36,16 @@ def order_book_depth(*, slot_ms: int, zone: str | None = None, levels: int = 20)
     """Open orders of a slot (and zone) aggregated by price: best first on each side.
 
     Each level: price_per_kwh, energy_wh (remaining, summed) and the number of orders.
+    The levels hold the orders anyone may trade with; ``deals`` lists the private deals
+    (orders that name their counterparty), at most ``levels`` per side, best first.
     """
     open_orders = Order.objects.filter(open_slot_ms=slot_ms)
     if zone:
         open_orders = open_orders.filter(zone=zone)
+    deals = open_orders.exclude(counterparty="").values(
+        "order_id", "side", "price_per_kwh", "remaining_wh", "owner", "counterparty"
+    )
+    open_orders = open_orders.filter(counterparty="")
     grouped = open_orders.values("side", "price_per_kwh").annotate(
         energy_wh=Sum("remaining_wh"), orders=Count("order_id")
     )
@@ -52,11 +58,22 @@ def order_book_depth(*, slot_ms: int, zone: str | None = None, levels: int = 20)
             for r in rows
         ]
 
-    return {"slot_ms": slot_ms, "zone": zone, "bids": levels_of(bids), "asks": levels_of(asks)}
+    return {
+        "slot_ms": slot_ms,
+        "zone": zone,
+        "bids": levels_of(bids),
+        "asks": levels_of(asks),
+        "deals": [
+            *deals.filter(side=Side.SELL).order_by("price_per_kwh", "placed_height", "seq")[:levels],
+            *deals.filter(side=Side.BUY).order_by("-price_per_kwh", "placed_height", "seq")[:levels],
+        ],
+    }
 
 
 def asks_reachable(*, slot_ms: int, zone: str, rules: MarketRules, levels: int = 20) -> list[dict]:
     """Asks of other zones a buy in ``zone`` could take now: the route the matcher would use.
+
+    Private deals are left out: only the account each names may take it.
 
     Per (seller zone, price) level, cheapest delivered first: the first route
     from the seller's zone with room on every path after this slot's recorded
@@ -70,7 +87,7 @@ def asks_reachable(*, slot_ms: int, zone: str, rules: MarketRules, levels: int =
         free[(usage.zone_a, usage.zone_b)] = usage.capacity_wh - usage.used_wh
     book = Book(rules.routes, free)
     grouped = (
-        Order.objects.filter(open_slot_ms=slot_ms, side=Side.SELL)
+        Order.objects.filter(open_slot_ms=slot_ms, side=Side.SELL, counterparty="")
         .exclude(zone=zone)
         .values("zone", "price_per_kwh")
         .annotate(energy_wh=Sum("remaining_wh"), orders=Count("order_id"))
@@ -103,6 +120,12 @@ def orders_of(*, address: str, status: str | None = None, limit: int = 100):
 
 def orders_open_of(*, address: str, limit: int = 100):
     return orders_of(address=address, status=OrderStatus.OPEN, limit=limit)
+
+
+def deals_offered_to(*, address: str, limit: int = 100):
+    """Open private deals that name ``address`` as the only account they trade with, soonest slot first."""
+    deals = Order.objects.filter(counterparty=address, open_slot_ms__gt=0)
+    return deals.order_by("delivery_slot_ms", "placed_height", "seq")[: min(limit, MAX_LIMIT)]
 
 
 def order_find(*, order_id: str) -> Order | None:

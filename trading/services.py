@@ -26,6 +26,8 @@ FIELD_OF_CODE = {
     r.SLOT_CLOSED: "delivery_slot",
     r.UNKNOWN_SOURCE: "source",
     r.BAD_EXPIRY: "expires_ms",
+    errors.BAD_ADDRESS: "counterparty",
+    r.SELF_COUNTERPARTY: "counterparty",
 }
 
 
@@ -40,8 +42,11 @@ def order_place(
     source: str | None = None,
     sources: str | list[str] | None = None,
     expires_ms: int | None = None,
+    counterparty: str | None = None,
 ) -> Transaction:
     """Sign and admit an order_place for ``wallet``; its id is the returned transaction's hash.
+
+    ``counterparty`` (an address) makes it a private deal: it trades with that account only.
 
     Raises Refused with a code from trading.ledger.rules or chain.ledger.errors.
     """
@@ -58,11 +63,19 @@ def order_place(
         payload["sources"] = sources
     if expires_ms is not None:
         payload["expires_ms"] = expires_ms
+    if counterparty is not None:
+        payload["counterparty"] = counterparty
     params = ChainHead.objects.only("params").get().params
     try:
         r.check_place_payload(payload, params)
     except LedgerError as exc:
         raise Refused(exc.code, exc.message, fields=FIELD_OF_CODE) from exc
+    if counterparty == wallet.address:
+        raise Refused(
+            r.SELF_COUNTERPARTY,
+            "An order cannot name your own account as the only one it trades with.",
+            fields=FIELD_OF_CODE,
+        )
     rules = r.rules_of(params)
     now_ms = clock.now_ms()
     if delivery_slot - rules.gate_closure_ms <= now_ms:

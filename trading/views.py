@@ -23,12 +23,12 @@ from django.views.decorators.http import require_POST
 from chain import selectors as chain_selectors
 from chain.ledger import errors as ledger_errors
 from chain.ledger.errors import Refused
-from chain.ledger.fields import whole_number
+from chain.ledger.fields import is_hex64, whole_number
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import may_transact, transacting_user_required
 from chain.views.field_checks import field_check_response, with_live_checks
 from trading import selectors
-from trading.forms import OrderForm, picked_slot
+from trading.forms import OrderForm, picked_slot, sides_for
 from trading.ledger import rules as r
 from trading.services import order_cancel, order_place
 
@@ -141,6 +141,7 @@ def _mine(wallet, **_) -> dict:
         "open_orders": list(selectors.orders_open_of(address=wallet.address, limit=LIST_LIMIT)),
         "waiting_orders": [tx for tx in waiting if tx.kind == "order_place"],
         "cancelling": {tx.payload.get("order_id") for tx in waiting if tx.kind == "order_cancel"},
+        "offered": list(selectors.deals_offered_to(address=wallet.address, limit=LIST_LIMIT)),
     }
 
 
@@ -163,9 +164,11 @@ PARTS = {
 }
 
 
-def _new_form(wallet, data=None, *, slot=None, zone=None, side=None) -> OrderForm:
+def _new_form(wallet, data=None, *, slot=None, zone=None, side=None, counterparty=None) -> OrderForm:
     """The order ticket, each field re-validating itself on the server as the person types."""
     initial = {"delivery_slot": slot, "zone": zone, **({"side": side} if side else {})}
+    if counterparty:
+        initial["counterparty"] = counterparty
     form = OrderForm(
         data,
         wallet=wallet,
@@ -184,6 +187,16 @@ def _form_context(form: OrderForm) -> dict:
         "slot": slot,
         "slot_end": slot + form.rules.slot_ms if slot else None,
         "zone_name": dict(form.fields["zone"].choices).get(zone, ""),
+    }
+
+
+def _answer(request, wallet) -> dict:
+    """A ticket that answers a deal offered to the person (``?with=<address>&side=``): the
+    counterparty and side prefilled, when well-formed; the form checks them again when posted."""
+    counterparty, side = request.GET.get("with", ""), request.GET.get("side", "")
+    return {
+        "counterparty": counterparty if is_hex64(counterparty) else None,
+        "side": side if side in sides_for(wallet.role) else None,
     }
 
 
@@ -222,7 +235,7 @@ def _render_trade_page(request, *, form: OrderForm | None = None, status: int = 
     for _template, build in PARTS.values():
         context.update(build(slot=slot, zone=zone, wallet=wallet))
     if wallet is not None:
-        context["form"] = form or _new_form(wallet, slot=slot, zone=zone)
+        context["form"] = form or _new_form(wallet, slot=slot, zone=zone, **_answer(request, wallet))
     context.update(
         {
             "rules": rules,

@@ -305,6 +305,12 @@ function setUpWallet(panel) {
     };
     if (payload.side === "sell") payload.source = f.source.value;
     else payload.sources = "any";
+    const counterparty = f.counterparty.value.trim().toLowerCase();
+    if (counterparty) {
+      if (!/^[0-9a-f]{64}$/.test(counterparty)) throw new Error("Only with: an address is 64 characters, 0-9 and a-f.");
+      if (counterparty === address) throw new Error("Only with: that is your own address; name the other party's, or leave it empty.");
+      payload.counterparty = counterparty;
+    }
     return payload;
   }, function (p) { return p.side + " order of " + (p.energy_wh / 1000) + " kWh"; });
 
@@ -352,7 +358,8 @@ function setUpWallet(panel) {
           button.disabled = false;
         }
       });
-      item.append(order.side + " " + (order.remaining_wh / 1000) + " kWh at " + (order.price_per_kwh / 1e6) + " GTX/kWh ", button);
+      const deal = order.counterparty ? "for " + order.counterparty.slice(0, 8) + "… " : "";
+      item.append(order.side + " " + (order.remaining_wh / 1000) + " kWh at " + (order.price_per_kwh / 1e6) + " GTX/kWh " + deal, button);
       list.append(item);
     });
   }

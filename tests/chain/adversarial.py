@@ -56,6 +56,7 @@ VALID: dict[str, tuple[str, dict]] = {
             "delivery_slot": SLOT,
             "source": "wind",
             "expires_ms": T0 + 600_000,
+            "counterparty": addr("home_malee"),
         },
     ),
     "order_cancel": ("wind_korat", {"order_id": "ab" * 32}),

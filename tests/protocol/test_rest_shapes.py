@@ -14,6 +14,7 @@ from django.test import Client
 
 import gtxclient
 from localnet import BASE_DIR
+from trading.selectors import slots_open
 
 API_DOC = (BASE_DIR / "docs" / "API.md").read_text()
 SUBMIT = "/api/v1/transactions/"
@@ -70,7 +71,7 @@ def answers(chain, produce):
 
 
 def test_the_document_shows_each_answer_with_its_keys(answers):
-    accepted, refused, status_of_tx, account, page, block, status, validators = documented_shapes()
+    accepted, refused, status_of_tx, account, page, block, status, validators, _order = documented_shapes()
 
     assert keys(accepted) == keys(answers["accepted"])
     assert keys(refused) == keys(answers["refused"])
@@ -98,3 +99,26 @@ def test_a_blocks_state_root_is_the_one_before_it(answers, chain):
     """API.md: `state_root` is the root before the block (the header's), `result_state_root` after."""
     assert answers["block"]["state_root"] == chain.state_root
     assert answers["block"]["result_state_root"] == answers["status"]["state_root"]
+
+
+def test_the_documented_order_is_a_live_private_deal_key_for_key(chain, produce):
+    """An order placed by an outside program with a counterparty reads back with every documented key."""
+    api = Client()
+    key = gtxclient.Key.demo("solar_somchai")
+    payload = {
+        "side": "sell",
+        "energy_wh": 10_000,
+        "price_per_kwh": 3_500_000,
+        "zone": "bangkok",
+        "delivery_slot": slots_open(count=2)[1],
+        "source": "solar",
+        "counterparty": gtxclient.Key.demo("home_malee").address,
+    }
+    tx = gtxclient.sign_transaction(
+        key, chain_id=chain.chain_id, nonce=0, kind="order_place", payload=payload
+    )
+    assert post(api, [tx]).status_code == 202
+    produce()
+    order = api.get(f"/api/v1/market/orders/{tx.hash}/").json()
+    assert keys(documented_shapes()[-1]) == keys(order)
+    assert (order["counterparty"], order["status"]) == (payload["counterparty"], "open")

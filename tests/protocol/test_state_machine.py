@@ -19,7 +19,7 @@ from chain.ledger.kinds import KINDS
 from chain.ledger.state import Account, MemoryStore, State
 
 ROOT = Path(protocol.__file__).resolve().parent.parent
-PINNED_FINGERPRINT = "d5e2493d799be315828db454c7a31db9b0092df32a4a8fbdb25aca4c1d637c3e"
+PINNED_FINGERPRINT = "5b7794d7119c5ffdceb7ec3964f4a734a89d460c5eca59ff79343d2a163f72b9"
 
 
 def fingerprint_in_a_fresh_process(code: str) -> str:

@@ -151,3 +151,19 @@ def test_allocation_is_first_come_and_never_more_than_exported(export_wh, sizes)
     for trade in trades:
         assert delivered[trade.trade_id] == min(left, trade.energy_wh)
         left -= delivered[trade.trade_id]
+
+
+def test_a_private_deal_settles_against_the_sellers_meter_like_any_trade(chain):
+    """Issue 19: a deal with a named counterparty is a trade like any other once filled."""
+    supply, energy = totals(chain)
+    deal = sell(kwh=50, price=3_500_000, counterparty=address("home_malee"))
+    chain.block([chain.tx("solar_somchai", "order_place", deal)])
+    chain.block([chain.tx("factory_rayong", "order_place", buy(kwh=50, price=4_000_000))])  # passed over
+    chain.block([chain.tx("home_malee", "order_place", buy(kwh=50, price=4_000_000))])
+    [trade] = chain.trades()
+    assert trade.buyer == address("home_malee") and trade.unsettled_slot_ms == SLOT
+    assert report(chain, "meter/solar_somchai/0", export_wh=20_000).ok
+    chain.block([], SETTLE_AT)
+    [trade] = chain.trades()
+    assert (trade.delivered_wh, trade.refund_tokens, trade.unsettled_slot_ms) == (20_000, 105 * TOKEN, 0)
+    check_invariants(chain, supply + 20 * TOKEN, energy + 20_000)

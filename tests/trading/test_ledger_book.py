@@ -67,6 +67,24 @@ def test_an_account_never_trades_with_itself_and_the_next_order_fills():
     assert book.orders["own"].remaining == 10_000
 
 
+def test_a_private_deal_trades_only_with_the_account_it_names():
+    book = new_book()
+    place(book, ask("cheap", 3_000_000, 10_000, owner="s"))
+    place(book, ask("named", 3_500_000, 10_000, owner="t"))
+    # A buy naming "t" passes over the cheaper ask of "s".
+    deal = Resting("deal", "b", "bangkok", 4_000_000, 5_000, "", None, "t")
+    assert place(book, (deal, True)) == [("named", 5_000, 3_500_000)]
+    # An ask naming "b" is passed over by anyone else's buy, and "b" takes it.
+    place(book, (Resting("for-b", "u", "bangkok", 2_000_000, 10_000, "solar", None, "b"), False))
+    assert place(book, bid("other", 4_000_000, 1_000, owner="c")) == [("cheap", 1_000, 3_000_000)]
+    assert place(book, bid("b-buys", 2_000_000, 1_000, owner="b")) == [("for-b", 1_000, 2_000_000)]
+    # A resting buy that names "t" is passed over by the ask of "s", and "t" fills it.
+    book = new_book()
+    place(book, (Resting("wants-t", "b", "bangkok", 3_000_000, 2_000, "", None, "t"), True))
+    assert place(book, ask("from-s", 3_000_000, 1_000, owner="s")) == []
+    assert place(book, ask("from-t", 2_500_000, 1_000, owner="t")) == [("wants-t", 1_000, 3_000_000)]
+
+
 def test_a_buy_takes_only_the_sources_it_accepts():
     book = new_book()
     place(book, ask("grid", 3_000_000, 10_000, source="grid"))
@@ -141,6 +159,7 @@ flow = st.lists(
                 "sources": st.one_of(
                     st.just("any"), st.lists(st.sampled_from(SOURCES), min_size=1, max_size=3, unique=True)
                 ),
+                "counterparty": st.one_of(st.just(""), st.just(""), st.sampled_from(OWNERS)),
             }
         ),
         st.fixed_dictionaries({"action": st.just("cancel"), "pick": st.integers(0, 1_000)}),
@@ -169,12 +188,20 @@ def test_the_book_gives_the_reference_matchers_fills(actions):
             "delivery_slot": SLOT,
             "price_per_kwh": a["price"],
             "energy_wh": a["energy_wh"],
+            "counterparty": a["counterparty"],
         }
         payload |= {"sources": a["sources"]} if is_buy else {"source": a["source"]}
         reference.place(SimpleNamespace(hash=order_id, sender=a["owner"], payload=payload))
         accepts = None if not is_buy or a["sources"] == "any" else frozenset(a["sources"])
         taker = Resting(
-            order_id, a["owner"], a["zone"], a["price"], a["energy_wh"], payload.get("source", ""), accepts
+            order_id,
+            a["owner"],
+            a["zone"],
+            a["price"],
+            a["energy_wh"],
+            payload.get("source", ""),
+            accepts,
+            a["counterparty"],
         )
         for maker, wh, route in book.place(taker, is_buy):
             buy_id, sell_id = (order_id, maker.order_id) if is_buy else (maker.order_id, order_id)

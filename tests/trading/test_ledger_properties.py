@@ -47,6 +47,8 @@ places = st.fixed_dictionaries(
             st.lists(st.sampled_from(SOURCES), min_size=1, max_size=3, unique=True),
         ),
         "expires_in_ms": st.one_of(st.none(), st.sampled_from((60_000, 300_000))),
+        # Mostly open to anyone; a private deal names an actor (itself too: refused in the block).
+        "counterparty": st.one_of(st.none(), st.none(), st.none(), st.sampled_from(ACTORS)),
     }
 )
 cancels = st.fixed_dictionaries(
@@ -86,6 +88,8 @@ def build_txs(chain: MemoryChain, actions: list, placed: list, now_ms: int) -> l
         payload |= {"source": a["source"]} if a["side"] == "sell" else {"sources": a["sources"]}
         if a["expires_in_ms"]:
             payload["expires_ms"] = now_ms + a["expires_in_ms"]
+        if a["counterparty"]:
+            payload["counterparty"] = address(a["counterparty"])
         who = a["seller"] if a["side"] == "sell" else a["buyer"]
         tx = chain.tx(who, "order_place", payload)
         placed.append((tx.hash, who))
@@ -149,6 +153,7 @@ class ReferenceMarket:
             "source": p.get("source"),
             "accepts": p.get("sources"),
             "expires": p.get("expires_ms", 0),
+            "counterparty": p.get("counterparty") or "",
             "n": self.n,
         }
         is_buy = taker["side"] == BUY
@@ -165,6 +170,11 @@ class ReferenceMarket:
                 break
             buy, sell = (taker, maker) if is_buy else (maker, taker)
             if maker["owner"] == taker["owner"]:
+                continue
+            # A private deal trades with the account it names and no other, whichever side rests.
+            if taker["counterparty"] and maker["owner"] != taker["counterparty"]:
+                continue
+            if maker["counterparty"] and maker["counterparty"] != taker["owner"]:
                 continue
             if buy["accepts"] != "any" and sell["source"] not in buy["accepts"]:
                 continue

@@ -8,9 +8,11 @@ escrow moves). Rules, as in docs/PROTOCOL.md "Market":
   highest bid for a sell), the earliest order first at one price, and trades at
   the resting order's price; partial fills on both sides;
 - a resting order the arriving one may not trade with is passed over, never an
-  error: the same owner (no self-trade), a source the buy does not accept, a
-  different zone with no route on which every path has free capacity left in
-  this slot;
+  error: the same owner (no self-trade), an order of a private deal that names
+  another account than the other's owner (either side may name one: the pair
+  trades only if each names the other's owner or no one), a source the buy
+  does not accept, a different zone with no route on which every path has free
+  capacity left in this slot;
 - a fill between zones takes one route, the first of the rules' routes from
   the seller's zone to the buyer's (cheapest first, see trading.ledger.rules)
   on which every path has free capacity, and at most the least free capacity
@@ -34,7 +36,7 @@ from collections import deque
 class Resting:
     """One order as the matcher sees it; ``remaining`` is the matcher's own count."""
 
-    __slots__ = ("order_id", "owner", "zone", "price", "remaining", "source", "accepts")
+    __slots__ = ("order_id", "owner", "zone", "price", "remaining", "source", "accepts", "counterparty")
 
     def __init__(
         self,
@@ -45,6 +47,7 @@ class Resting:
         remaining: int,
         source: str = "",
         accepts: frozenset | None = None,
+        counterparty: str = "",
     ) -> None:
         self.order_id = order_id
         self.owner = owner
@@ -55,6 +58,8 @@ class Resting:
         self.source = source
         #: Buy: the sources it takes, or None for any. Sell: None.
         self.accepts = accepts
+        #: The only owner it trades with, or "" for anyone.
+        self.counterparty = counterparty
 
 
 def parse_accepts(accepts: str) -> frozenset | None:
@@ -121,6 +126,7 @@ class Book:
         else:
             levels, keys, limit = self.bids, self.bid_keys, taker.price
         owner, zone, source, accepts = taker.owner, taker.zone, taker.source, taker.accepts
+        counterparty = taker.counterparty
         orders, free_wh = self.orders, self.free_wh
         i = len(keys) - 1
         while i >= 0 and keys[i] >= limit:
@@ -134,6 +140,11 @@ class Book:
                     del queue[j]
                     continue
                 if maker.owner == owner:
+                    j += 1
+                    continue
+                if (counterparty and maker.owner != counterparty) or (
+                    maker.counterparty and maker.counterparty != owner
+                ):
                     j += 1
                     continue
                 if is_buy:

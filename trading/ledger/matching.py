@@ -1,7 +1,7 @@
 """Matching inside block application: the slot's Book from the state, its fills as records.
 
 trading.ledger.book decides who trades with whom (price-time priority, self-trade,
-source preference, path capacity). This module gives it the slot's open orders
+private deals, source preference, path capacity). This module gives it the slot's open orders
 and free path capacity after grid limits, read from the state the first time a block touches the
 slot and kept in the block's scratch memory, and turns each fill into ledger
 changes: the maker's order and account, a Trade record and event, the line usage
@@ -38,6 +38,7 @@ def resting_of(order: Order) -> Resting:
         order.remaining_wh,
         order.source,
         accepts,
+        order.counterparty,
     )
 
 

@@ -23,6 +23,11 @@ ORDER_SEQ = "trading.order_seq"
 def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
     payload = tx.payload
     rules = r.rules_of(ctx.params)
+    counterparty = r.counterparty_of(payload)
+    if counterparty == tx.sender:
+        raise LedgerError(
+            r.SELF_COUNTERPARTY, "An order cannot name its own account as the only one it trades with."
+        )
     slot = payload["delivery_slot"]
     if slot - rules.gate_closure_ms <= ctx.timestamp_ms:
         raise LedgerError(
@@ -78,6 +83,7 @@ def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
         remaining_wh=energy_wh,
         source=source,
         accepts=accepts,
+        counterparty=counterparty,
         max_fee_per_kwh=max_fee,
         escrow_tokens=lock,
         status=OPEN,
@@ -157,6 +163,7 @@ def _order_event(order: Order) -> dict:
         "remaining_wh": order.remaining_wh,
         "source": order.source,
         "accepts": order.accepts,
+        "counterparty": order.counterparty,
         "status": order.status,
     }
 

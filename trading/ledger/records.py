@@ -37,6 +37,8 @@ class Order:
     source: str
     #: Buy: "any" or accepted sources, sorted and comma-joined. Sell: "".
     accepts: str
+    #: The only account it may trade with (a private deal), or "" for anyone.
+    counterparty: str
     #: Buy: the wheeling fees its escrow covers (dearest route into its zone).
     max_fee_per_kwh: int
     #: Buy: tokens still locked (see trading.ledger.rules). A sell locks remaining_wh.

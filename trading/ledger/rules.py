@@ -56,6 +56,7 @@ BAD_EXPIRY = "bad_expiry"
 INSUFFICIENT_ENERGY = errors.INSUFFICIENT_ENERGY
 ORDER_NOT_FOUND = "order_not_found"
 ORDER_CLOSED = "order_closed"
+SELF_COUNTERPARTY = "self_counterparty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +206,11 @@ PLACE_FIELDS = {
     "source",
     "sources",
     "expires_ms",
+    "counterparty",
 }
+#: What an order may leave out: without ``expires_ms`` it stays until its gate closes,
+#: without ``counterparty`` it trades with anyone.
+PLACE_OPTIONAL = {"expires_ms", "counterparty"}
 
 
 def check_place_payload(payload: dict, params: dict) -> None:
@@ -214,9 +219,9 @@ def check_place_payload(payload: dict, params: dict) -> None:
     if side not in (BUY, SELL):
         raise LedgerError(errors.BAD_FIELD, "side must be 'buy' or 'sell'.")
     if side == SELL:
-        require_fields(payload, PLACE_FIELDS - {"sources"}, PLACE_FIELDS - {"sources", "expires_ms"})
+        require_fields(payload, PLACE_FIELDS - {"sources"}, PLACE_FIELDS - {"sources"} - PLACE_OPTIONAL)
     else:
-        require_fields(payload, PLACE_FIELDS - {"source"}, PLACE_FIELDS - {"source", "expires_ms"})
+        require_fields(payload, PLACE_FIELDS - {"source"}, PLACE_FIELDS - {"source"} - PLACE_OPTIONAL)
     energy_wh = payload["energy_wh"]
     if not is_int(energy_wh) or energy_wh <= 0:
         raise LedgerError(errors.BAD_AMOUNT, "energy_wh must be a whole number of Wh greater than zero.")
@@ -245,6 +250,19 @@ def check_place_payload(payload: dict, params: dict) -> None:
         accepted_sources(payload["sources"])
     if "expires_ms" in payload:
         require_amount(payload, "expires_ms")
+    counterparty_of(payload)
+
+
+def counterparty_of(payload: dict) -> str:
+    """The one account an order may trade with, as the order record stores it: "" for anyone.
+
+    Absent or null is anyone; otherwise an address (64 lower-case hex). That it is
+    not the sender is checked in the block, which knows the sender (``self_counterparty``).
+    """
+    counterparty = payload.get("counterparty")
+    if counterparty is None:
+        return ""
+    return require_hex64(counterparty, "counterparty (the only account the order may trade with)")
 
 
 def accepted_sources(sources) -> str:
