@@ -107,6 +107,16 @@ CONVERTED_TEMPLATES = [
     "templates/chain/activity/_feed.html",
     "templates/chain/activity/page.html",
     "trading/templates/trading/market.html",
+    "trading/templates/trading/trade.html",
+    "trading/templates/trading/_form.html",
+    "trading/templates/trading/_ticket_summary.html",
+    "trading/templates/trading/_book.html",
+    "trading/templates/trading/_chart.html",
+    "trading/templates/trading/_fills.html",
+    "trading/templates/trading/_mine.html",
+    "trading/templates/trading/_overview.html",
+    "trading/templates/trading/_trades.html",
+    "trading/templates/trading/_wallet.html",
 ]
 #: Names and units that read the same in both languages.
 UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "API", "kg", "CO₂"}
