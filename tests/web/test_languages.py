@@ -117,6 +117,10 @@ CONVERTED_TEMPLATES = [
     "trading/templates/trading/_overview.html",
     "trading/templates/trading/_trades.html",
     "trading/templates/trading/_wallet.html",
+    "treasury/templates/treasury/holder.html",
+    "treasury/templates/treasury/_holder_status.html",
+    "treasury/templates/treasury/_holder_requests.html",
+    "treasury/templates/treasury/queue.html",
 ]
 #: Names and units that read the same in both languages.
 UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "API", "kg", "CO₂"}
