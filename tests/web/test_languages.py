@@ -121,6 +121,9 @@ CONVERTED_TEMPLATES = [
     "treasury/templates/treasury/_holder_status.html",
     "treasury/templates/treasury/_holder_requests.html",
     "treasury/templates/treasury/queue.html",
+    "templates/chain/wallet/key.html",
+    "templates/chain/wallet/_self_custody.html",
+    "templates/registration/signup_self_custody.html",
 ]
 #: Names and units that read the same in both languages.
 UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "API", "kg", "CO₂"}
