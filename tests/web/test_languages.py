@@ -124,6 +124,18 @@ CONVERTED_TEMPLATES = [
     "templates/chain/wallet/key.html",
     "templates/chain/wallet/_self_custody.html",
     "templates/registration/signup_self_custody.html",
+    "governance/templates/governance/list.html",
+    "governance/templates/governance/_list.html",
+    "governance/templates/governance/detail.html",
+    "governance/templates/governance/_tally.html",
+    "governance/templates/governance/_tally_bar.html",
+    "governance/templates/governance/_vote.html",
+    "governance/templates/governance/_votes.html",
+    "governance/templates/governance/new.html",
+    "governance/templates/governance/_form.html",
+    "governance/templates/governance/validators.html",
+    "governance/templates/governance/_health.html",
+    "governance/templates/governance/validator_audit.html",
 ]
 #: Names and units that read the same in both languages.
 UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "API", "kg", "CO₂"}
