@@ -136,9 +136,15 @@ CONVERTED_TEMPLATES = [
     "governance/templates/governance/validators.html",
     "governance/templates/governance/_health.html",
     "governance/templates/governance/validator_audit.html",
+    "meters/templates/meters/meters.html",
+    "meters/templates/meters/meter.html",
+    "meters/templates/meters/register.html",
+    "meters/templates/meters/requests.html",
+    "meters/templates/meters/_request_list.html",
+    "meters/templates/meters/request_queue.html",
 ]
 #: Names and units that read the same in both languages.
-UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "API", "kg", "CO₂"}
+UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "kW", "API", "kg", "CO₂"}
 
 TRANSLATED_BLOCK = re.compile(r"{%\s*blocktranslate\b.*?{%\s*endblocktranslate\s*%}", re.S)
 TEMPLATE_COMMENT = re.compile(r"{#.*?#}|{%\s*comment\s*%}.*?{%\s*endcomment\s*%}", re.S)
