@@ -142,9 +142,14 @@ CONVERTED_TEMPLATES = [
     "meters/templates/meters/requests.html",
     "meters/templates/meters/_request_list.html",
     "meters/templates/meters/request_queue.html",
+    "grid/templates/grid/dashboard.html",
+    "grid/templates/grid/region.html",
+    "grid/templates/grid/_map.html",
+    "grid/templates/grid/_paths.html",
+    "grid/templates/grid/_operator.html",
 ]
 #: Names and units that read the same in both languages.
-UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "kW", "API", "kg", "CO₂"}
+UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "kW", "MW", "MWh", "Hz", "API", "g", "kg", "CO₂"}
 
 TRANSLATED_BLOCK = re.compile(r"{%\s*blocktranslate\b.*?{%\s*endblocktranslate\s*%}", re.S)
 TEMPLATE_COMMENT = re.compile(r"{#.*?#}|{%\s*comment\s*%}.*?{%\s*endcomment\s*%}", re.S)
