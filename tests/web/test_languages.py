@@ -147,6 +147,14 @@ CONVERTED_TEMPLATES = [
     "grid/templates/grid/_map.html",
     "grid/templates/grid/_paths.html",
     "grid/templates/grid/_operator.html",
+    "templates/chain/explorer/index.html",
+    "templates/chain/explorer/_block_row.html",
+    "templates/chain/explorer/_search.html",
+    "templates/chain/explorer/block.html",
+    "templates/chain/explorer/transaction.html",
+    "templates/chain/explorer/account.html",
+    "templates/chain/explorer/not_found.html",
+    "templates/chain/node/status.html",
 ]
 #: Names and units that read the same in both languages.
 UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "kW", "MW", "MWh", "Hz", "API", "g", "kg", "CO₂"}
