@@ -155,6 +155,20 @@ CONVERTED_TEMPLATES = [
     "templates/chain/explorer/account.html",
     "templates/chain/explorer/not_found.html",
     "templates/chain/node/status.html",
+    "audit/templates/audit/_nav.html",
+    "audit/templates/audit/_pager.html",
+    "audit/templates/audit/_progress.html",
+    "audit/templates/audit/home.html",
+    "audit/templates/audit/trades.html",
+    "audit/templates/audit/blocks.html",
+    "audit/templates/audit/account_search.html",
+    "audit/templates/audit/account.html",
+    "audit/templates/audit/verify.html",
+    "audit/templates/audit/verification.html",
+    "audit/templates/audit/surveillance.html",
+    "audit/templates/audit/treasury.html",
+    "audit/templates/audit/certificates.html",
+    "audit/templates/audit/reports.html",
 ]
 #: Names and units that read the same in both languages.
 UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "kW", "MW", "MWh", "Hz", "API", "g", "kg", "CO₂"}
