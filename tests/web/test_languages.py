@@ -169,6 +169,10 @@ CONVERTED_TEMPLATES = [
     "audit/templates/audit/treasury.html",
     "audit/templates/audit/certificates.html",
     "audit/templates/audit/reports.html",
+    "settlement/templates/settlement/certificates.html",
+    "settlement/templates/settlement/statement.html",
+    "settlement/templates/settlement/carbon.html",
+    "settlement/templates/settlement/trade_detail.html",
 ]
 #: Names and units that read the same in both languages.
 UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "kW", "MW", "MWh", "Hz", "API", "g", "kg", "CO₂"}
