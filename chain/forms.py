@@ -262,16 +262,16 @@ class ThrottledAdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
 class KeyBackupExportForm(forms.Form):
     """Your password again, and a passphrase that will protect the backup file."""
 
-    password = forms.CharField(label="Your password", strip=False, widget=forms.PasswordInput)
+    password = forms.CharField(label=_("Your password"), strip=False, widget=forms.PasswordInput)
     passphrase = forms.CharField(
-        label="Backup passphrase",
+        label=_("Backup passphrase"),
         strip=False,
         max_length=1024,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="12 characters or more. Without it the file cannot be opened: nobody can recover it.",
+        help_text=_("12 characters or more. Without it the file cannot be opened: nobody can recover it."),
     )
     passphrase_again = forms.CharField(
-        label="Passphrase again", strip=False, max_length=1024, widget=forms.PasswordInput
+        label=_("Passphrase again"), strip=False, max_length=1024, widget=forms.PasswordInput
     )
 
     def clean(self):
@@ -284,11 +284,11 @@ class KeyBackupExportForm(forms.Form):
 class KeyBackupImportForm(forms.Form):
     """A backup file, its passphrase, and your password here."""
 
-    backup = forms.FileField(label="Backup file (.json)")
+    backup = forms.FileField(label=_("Backup file (.json)"))
     passphrase = forms.CharField(
-        label="Backup passphrase", strip=False, max_length=1024, widget=forms.PasswordInput
+        label=_("Backup passphrase"), strip=False, max_length=1024, widget=forms.PasswordInput
     )
-    password = forms.CharField(label="Your password on this site", strip=False, widget=forms.PasswordInput)
+    password = forms.CharField(label=_("Your password on this site"), strip=False, widget=forms.PasswordInput)
 
 
 class SelfCustodySignupForm(SignupForm):
@@ -297,12 +297,13 @@ class SelfCustodySignupForm(SignupForm):
     address = forms.CharField(widget=forms.HiddenInput, max_length=64)
     signature = forms.CharField(widget=forms.HiddenInput, max_length=128)
     storage = forms.ChoiceField(
-        label="Keep the key in",
-        choices=[("indexeddb", "This browser's IndexedDB"), ("local", "This browser's localStorage")],
+        label=_("Keep the key in"),
+        choices=[("indexeddb", _("This browser's IndexedDB")), ("local", _("This browser's localStorage"))],
         initial="indexeddb",
         widget=forms.RadioSelect,
-        help_text="Either way it stays on this device only. Save a key file too: clearing site data "
-        "deletes it.",
+        help_text=_(
+            "Either way it stays on this device only. Save a key file too: clearing site data deletes it."
+        ),
     )
 
     def clean_address(self) -> str:

@@ -6,6 +6,7 @@ person reads beside a field is what the block would say.
 """
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from chain.forms import parse_decimal_units, parse_token_amount, typed_number
 from chain.ledger.errors import LedgerError, Refused
@@ -25,12 +26,12 @@ KEY_MALFORMED = "A public key is 64 characters, 0-9 and a-f."
 VALIDATOR_UNKNOWN = "Choose a validator from the list."
 
 ACTION_CHOICES = [
-    (r.PARAM_CHANGE, "Change a parameter"),
-    (r.WHEELING_FEE, "Change a wheeling fee"),
-    (r.VALIDATOR_ADD, "Add a validator"),
-    (r.VALIDATOR_REMOVE, "Remove a validator"),
-    (r.AUTHORITY, "Change an authority flag"),
-    (r.TEXT, "Free text (signalling only)"),
+    (r.PARAM_CHANGE, _("Change a parameter")),
+    (r.WHEELING_FEE, _("Change a wheeling fee")),
+    (r.VALIDATOR_ADD, _("Add a validator")),
+    (r.VALIDATOR_REMOVE, _("Remove a validator")),
+    (r.AUTHORITY, _("Change an authority flag")),
+    (r.TEXT, _("Free text (signalling only)")),
 ]
 #: What each parameter means, for people; reward_per_kwh is typed in tokens.
 PARAM_LABELS = {
@@ -77,37 +78,41 @@ class ProposalForm(forms.Form):
 
     prefix = "proposal"
 
-    title = forms.CharField(label="Title", max_length=r.TITLE_MAX, widget=_text("e.g. Shorter gate closure"))
+    title = forms.CharField(
+        label=_("Title"), max_length=r.TITLE_MAX, widget=_text(_("e.g. Shorter gate closure"))
+    )
     description = forms.CharField(
-        label="Why (optional)",
+        label=_("Why (optional)"),
         required=False,
         max_length=r.DESCRIPTION_MAX,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What changes and why voters should agree"}),
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": _("What changes and why voters should agree")}
+        ),
     )
-    action = forms.ChoiceField(label="What it does", choices=ACTION_CHOICES)
-    param = forms.ChoiceField(label="Parameter", required=False, choices=list(PARAM_LABELS.items()))
+    action = forms.ChoiceField(label=_("What it does"), choices=ACTION_CHOICES)
+    param = forms.ChoiceField(label=_("Parameter"), required=False, choices=list(PARAM_LABELS.items()))
     value = forms.CharField(
-        label="New value", required=False, max_length=30, widget=_text("e.g. 10", inputmode="decimal")
+        label=_("New value"), required=False, max_length=30, widget=_text(_("e.g. 10"), inputmode="decimal")
     )
-    path = forms.ChoiceField(label="Transmission path", required=False)
+    path = forms.ChoiceField(label=_("Transmission path"), required=False)
     fee = forms.CharField(
-        label="New wheeling fee (tokens per kWh)",
+        label=_("New wheeling fee (tokens per kWh)"),
         required=False,
         max_length=30,
-        widget=_text("e.g. 0.08", inputmode="decimal"),
+        widget=_text(_("e.g. 0.08"), inputmode="decimal"),
     )
-    validator = forms.ChoiceField(label="Validator", required=False)
+    validator = forms.ChoiceField(label=_("Validator"), required=False)
     public_key = forms.CharField(
-        label="Validator public key", required=False, max_length=64, widget=_text("64 hex characters")
+        label=_("Validator public key"), required=False, max_length=64, widget=_text(_("64 hex characters"))
     )
     name = forms.CharField(
-        label="Validator name", required=False, max_length=r.NAME_MAX, widget=_text("e.g. SOLARCO")
+        label=_("Validator name"), required=False, max_length=r.NAME_MAX, widget=_text(_("e.g. SOLARCO"))
     )
     url = forms.CharField(
-        label="Site URL", required=False, max_length=r.URL_MAX, widget=_text("https://node.example.org")
+        label=_("Site URL"), required=False, max_length=r.URL_MAX, widget=_text("https://node.example.org")
     )
-    region = forms.ChoiceField(label="Region", required=False)
-    authority = forms.BooleanField(label="Authority (its precommit can finalise blocks)", required=False)
+    region = forms.ChoiceField(label=_("Region"), required=False)
+    authority = forms.BooleanField(label=_("Authority (its precommit can finalise blocks)"), required=False)
 
     def __init__(self, *args, params: dict, validators, **kwargs):
         super().__init__(*args, **kwargs)
@@ -241,12 +246,12 @@ class ValidatorRegisterForm(forms.Form):
 
     prefix = "register"
 
-    public_key = forms.CharField(label="Public key", max_length=64, widget=_text("64 hex characters"))
-    name = forms.CharField(label="Name", max_length=r.NAME_MAX, widget=_text("e.g. SOLARCO"))
-    url = forms.CharField(label="Site URL", max_length=r.URL_MAX, widget=_text("https://node.example.org"))
-    region = forms.ChoiceField(label="Region")
-    authority = forms.BooleanField(label="Authority", required=False)
-    active = forms.BooleanField(label="Active at once (needs the minimum stake)", required=False)
+    public_key = forms.CharField(label=_("Public key"), max_length=64, widget=_text(_("64 hex characters")))
+    name = forms.CharField(label=_("Name"), max_length=r.NAME_MAX, widget=_text(_("e.g. SOLARCO")))
+    url = forms.CharField(label=_("Site URL"), max_length=r.URL_MAX, widget=_text("https://node.example.org"))
+    region = forms.ChoiceField(label=_("Region"))
+    authority = forms.BooleanField(label=_("Authority"), required=False)
+    active = forms.BooleanField(label=_("Active at once (needs the minimum stake)"), required=False)
 
     def __init__(self, *args, params: dict, validators, **kwargs):
         super().__init__(*args, **kwargs)
@@ -289,9 +294,11 @@ class StakeChangeForm(forms.Form):
 
     prefix = "stake"
 
-    direction = forms.ChoiceField(label="Change", choices=[("bond", "Bond more"), ("unbond", "Unbond")])
+    direction = forms.ChoiceField(
+        label=_("Change"), choices=[("bond", _("Bond more")), ("unbond", _("Unbond"))]
+    )
     amount = forms.CharField(
-        label="Amount (tokens)", max_length=40, widget=_text("e.g. 1000", inputmode="decimal")
+        label=_("Amount (tokens)"), max_length=40, widget=_text(_("e.g. 1000"), inputmode="decimal")
     )
 
     def __init__(self, *args, balance: int, staked: int, **kwargs):

@@ -2,23 +2,28 @@
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from trading.templatetags.market_units import ms_datetime
 
 ACTIONS = (
-    ("congested", "Congested: no cross-zone trades"),
-    ("capacity", "Lower the capacity"),
-    ("lift", "Lift the limit: nominal capacity"),
+    ("congested", _("Congested: no cross-zone trades")),
+    ("capacity", _("Lower the capacity")),
+    ("lift", _("Lift the limit: nominal capacity")),
 )
 
 
 class PathLimitForm(forms.Form):
-    path = forms.ChoiceField(label="Path")
-    from_slot = forms.TypedChoiceField(label="From delivery slot", coerce=int)
-    until_slot = forms.TypedChoiceField(label="Until (excluded)", coerce=int, required=False, empty_value=0)
-    action = forms.ChoiceField(label="Limit", choices=ACTIONS, widget=forms.RadioSelect, initial="congested")
-    capacity_mw = forms.IntegerField(label="Capacity (MW)", min_value=0, required=False)
-    reason = forms.CharField(label="Reason", max_length=140, required=False)
+    path = forms.ChoiceField(label=_("Path"))
+    from_slot = forms.TypedChoiceField(label=_("From delivery slot"), coerce=int)
+    until_slot = forms.TypedChoiceField(
+        label=_("Until (excluded)"), coerce=int, required=False, empty_value=0
+    )
+    action = forms.ChoiceField(
+        label=_("Limit"), choices=ACTIONS, widget=forms.RadioSelect, initial="congested"
+    )
+    capacity_mw = forms.IntegerField(label=_("Capacity (MW)"), min_value=0, required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=140, required=False)
 
     def __init__(self, *args, paths: list[dict], slots: list[int], **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,7 +34,7 @@ class PathLimitForm(forms.Form):
         ]
         slot_choices = [(s, timezone.localtime(ms_datetime(s)).strftime("%d %b %H:%M")) for s in slots]
         self.fields["from_slot"].choices = slot_choices
-        self.fields["until_slot"].choices = [("", "No end"), *slot_choices[1:]]
+        self.fields["until_slot"].choices = [("", _("No end")), *slot_choices[1:]]
 
     def clean(self):
         data = super().clean()

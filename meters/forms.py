@@ -1,6 +1,7 @@
 """The staff form that registers a meter (signed with this site's node key), and a producer's request."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from chain.ledger.keys import is_address
@@ -11,20 +12,20 @@ from meters.models import MeterKind
 
 class MeterRegisterForm(forms.Form):
     meter = forms.CharField(
-        label="Meter public key",
+        label=_("Meter public key"),
         max_length=64,
-        help_text="64 hex characters: the ed25519 key the meter signs its readings with.",
+        help_text=_("64 hex characters: the ed25519 key the meter signs its readings with."),
     )
     owner = forms.CharField(
-        label="Owner", max_length=150, help_text="A username on this site, or an address."
+        label=_("Owner"), max_length=150, help_text=_("A username on this site, or an address.")
     )
-    region = forms.ChoiceField(label="Region")
-    kind = forms.ChoiceField(label="Kind", choices=MeterKind.choices)
+    region = forms.ChoiceField(label=_("Region"))
+    kind = forms.ChoiceField(label=_("Kind"), choices=MeterKind.choices)
     rated_capacity_w = forms.IntegerField(
-        label="Rated capacity (W)",
+        label=_("Rated capacity (W)"),
         min_value=1,
         max_value=MAX_RATED_CAPACITY_W,
-        help_text="Whole watts, e.g. 5000.",
+        help_text=_("Whole watts, e.g. 5000."),
     )
 
     def __init__(self, *args, regions: list[dict], **kwargs):
@@ -52,20 +53,22 @@ class MeterRequestForm(forms.Form):
     """A producer's request: the meter's key, kind, rated capacity and region (owner: themselves)."""
 
     device_key = forms.CharField(
-        label="Meter public key",
+        label=_("Meter public key"),
         min_length=64,
         max_length=64,
-        help_text="64 lowercase hex characters: the ed25519 key your meter signs its readings with "
-        "(on its label or in its app).",
+        help_text=_(
+            "64 lowercase hex characters: the ed25519 key your meter signs its readings with "
+            "(on its label or in its app)."
+        ),
     )
-    kind = forms.ChoiceField(label="Kind", choices=MeterKind.choices)
+    kind = forms.ChoiceField(label=_("Kind"), choices=MeterKind.choices)
     rated_capacity_w = forms.IntegerField(
-        label="Rated capacity (W)",
+        label=_("Rated capacity (W)"),
         min_value=1,
         max_value=MAX_RATED_CAPACITY_W,
-        help_text="Whole watts, as on the inverter or turbine plate, e.g. 5000.",
+        help_text=_("Whole watts, as on the inverter or turbine plate, e.g. 5000."),
     )
-    region = forms.ChoiceField(label="Region")
+    region = forms.ChoiceField(label=_("Region"))
 
     def __init__(self, *args, regions: list[dict], **kwargs):
         super().__init__(*args, **kwargs)

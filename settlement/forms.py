@@ -5,6 +5,7 @@ and its refusal is shown beside the field it names (services.FIELD_OF_CODE).
 """
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from chain.ledger.keys import is_address
 from settlement.ledger.certificates import BENEFICIARY_MAX, MAX_CLAIMS
@@ -17,16 +18,16 @@ def certificate_label(certificate) -> str:
 
 
 class CertificateTransferForm(forms.Form):
-    certificate_id = forms.ChoiceField(label="Certificate")
+    certificate_id = forms.ChoiceField(label=_("Certificate"))
     to = forms.CharField(
-        label="Recipient address",
+        label=_("Recipient address"),
         max_length=80,
         widget=forms.TextInput(
-            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "64 hex characters"}
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": _("64 hex characters")}
         ),
     )
     wh = forms.IntegerField(
-        label="Wh to transfer", min_value=1, help_text="All of it, or part: the rest stays yours."
+        label=_("Wh to transfer"), min_value=1, help_text=_("All of it, or part: the rest stays yours.")
     )
 
     def __init__(self, *args, held: list, **kwargs):
@@ -55,12 +56,14 @@ class CertificateClaimForm(forms.Form):
     """Claims the whole of each chosen certificate; the ledger takes part claims too (PROTOCOL.md)."""
 
     certificate_ids = forms.MultipleChoiceField(
-        label="Certificates to claim", widget=forms.CheckboxSelectMultiple
+        label=_("Certificates to claim"), widget=forms.CheckboxSelectMultiple
     )
     beneficiary = forms.CharField(
-        label="Claimed for (beneficiary)",
+        label=_("Claimed for (beneficiary)"),
         max_length=BENEFICIARY_MAX,
-        help_text="The person or organisation whose renewable use this claim counts for. A claim is final.",
+        help_text=_(
+            "The person or organisation whose renewable use this claim counts for. A claim is final."
+        ),
     )
 
     def __init__(self, *args, held: list, **kwargs):

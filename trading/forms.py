@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from chain.forms import parse_decimal_units
 from chain.ledger.errors import Refused
@@ -117,6 +119,17 @@ def sides_for(role: str | None) -> list[str]:
     return [r.SELL, r.BUY] if role == Role.PRODUCER else [r.BUY]
 
 
+#: The sources' names as people read them, in the order of the ledger's SOURCES.
+SOURCE_LABELS = {
+    "solar": _("Solar"),
+    "wind": _("Wind"),
+    "hydro": _("Hydro"),
+    "biomass": _("Biomass"),
+    "grid": pgettext_lazy("energy source", "Grid"),
+}
+assert tuple(SOURCE_LABELS) == r.SOURCES
+
+
 def _decimal_input(placeholder: str) -> forms.TextInput:
     return forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": placeholder})
 
@@ -127,31 +140,35 @@ class OrderForm(forms.Form):
     prefix = "order"
 
     side = forms.ChoiceField(
-        label="Side", choices=[(r.SELL, "Sell energy"), (r.BUY, "Buy energy")], widget=forms.RadioSelect
+        label=_("Side"),
+        choices=[(r.SELL, _("Sell energy")), (r.BUY, _("Buy energy"))],
+        widget=forms.RadioSelect,
     )
     delivery_slot = forms.CharField(widget=forms.HiddenInput, max_length=20)
     zone = forms.ChoiceField(widget=forms.HiddenInput, error_messages={"invalid_choice": ZONE_UNKNOWN})
-    energy_kwh = forms.CharField(label="Energy (kWh)", max_length=30, widget=_decimal_input("e.g. 25.5"))
+    energy_kwh = forms.CharField(
+        label=_("Energy (kWh)"), max_length=30, widget=_decimal_input(_("e.g. 25.5"))
+    )
     price = forms.CharField(
-        label="Limit price (tokens per kWh)", max_length=30, widget=_decimal_input("e.g. 3.5")
+        label=_("Limit price (tokens per kWh)"), max_length=30, widget=_decimal_input(_("e.g. 3.5"))
     )
     source = forms.ChoiceField(
-        label="Source of the energy",
+        label=_("Source of the energy"),
         required=False,
-        choices=[(s, s.capitalize()) for s in r.SOURCES],
+        choices=list(SOURCE_LABELS.items()),
     )
     sources = forms.MultipleChoiceField(
-        label="Accept energy from",
+        label=_("Accept energy from"),
         required=False,
-        choices=[(s, s.capitalize()) for s in r.SOURCES],
+        choices=list(SOURCE_LABELS.items()),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Tick none to accept any source.",
+        help_text=_("Tick none to accept any source."),
     )
     expires_minutes = forms.IntegerField(
-        label="Expires after (minutes, optional)",
+        label=_("Expires after (minutes, optional)"),
         required=False,
         widget=forms.NumberInput(
-            attrs={"inputmode": "numeric", "placeholder": "stays until the gate closes"}
+            attrs={"inputmode": "numeric", "placeholder": _("stays until the gate closes")}
         ),
     )
 

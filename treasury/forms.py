@@ -1,6 +1,7 @@
 """Top-up, cash-out and the issuer's refusal: what a person typed, in integer units or words."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from chain.forms import TokenAmountField
 from chain.units import tokens_text
@@ -12,7 +13,7 @@ AMOUNT_OVER_AVAILABLE = "That is more than you hold free: {available} GTX availa
 
 class TopUpForm(forms.Form):
     amount = TokenAmountField(
-        label="Amount (GTX; you pay the same in baht)", help_text="1 GTX is about 1 THB."
+        label=_("Amount (GTX; you pay the same in baht)"), help_text=_("1 GTX is about 1 THB.")
     )
 
     def __init__(self, *args, max_units: int, **kwargs):
@@ -28,7 +29,7 @@ class TopUpForm(forms.Form):
 
 class CashOutForm(TopUpForm):
     amount = TokenAmountField(
-        label="Amount to cash out (GTX)", help_text="Held in escrow until the issuer pays you."
+        label=_("Amount to cash out (GTX)"), help_text=_("Held in escrow until the issuer pays you.")
     )
 
     def __init__(self, *args, available: int, **kwargs):
@@ -43,4 +44,4 @@ class CashOutForm(TopUpForm):
 
 
 class RefusalForm(forms.Form):
-    reason = forms.CharField(max_length=REASON_MAX, label="Reason (the person reads it)")
+    reason = forms.CharField(max_length=REASON_MAX, label=_("Reason (the person reads it)"))
