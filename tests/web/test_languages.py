@@ -173,6 +173,12 @@ CONVERTED_TEMPLATES = [
     "settlement/templates/settlement/statement.html",
     "settlement/templates/settlement/carbon.html",
     "settlement/templates/settlement/trade_detail.html",
+    "templates/chain/wallet/list.html",
+    "templates/chain/activity/_tx_state.html",
+    "templates/chain/partials/tx_label.html",
+    "templates/chain/app/offline.html",
+    "templates/403.html",
+    "templates/404.html",
 ]
 #: Names and units that read the same in both languages.
 UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "kW", "MW", "MWh", "Hz", "API", "g", "kg", "CO₂"}
