@@ -3,6 +3,7 @@
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from trading.templatetags.market_units import ms_datetime
 
@@ -20,7 +21,7 @@ class PathLimitForm(forms.Form):
         label=_("Until (excluded)"), coerce=int, required=False, empty_value=0
     )
     action = forms.ChoiceField(
-        label=_("Limit"), choices=ACTIONS, widget=forms.RadioSelect, initial="congested"
+        label=pgettext_lazy("path", "Limit"), choices=ACTIONS, widget=forms.RadioSelect, initial="congested"
     )
     capacity_mw = forms.IntegerField(label=_("Capacity (MW)"), min_value=0, required=False)
     reason = forms.CharField(label=_("Reason"), max_length=140, required=False)
