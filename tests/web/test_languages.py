@@ -102,6 +102,7 @@ CONVERTED_TEMPLATES = [
     "templates/chain/wallet/none.html",
     "templates/chain/wallet/_form.html",
     "templates/chain/wallet/_hint.html",
+    "templates/chain/wallet/_live.html",
     "templates/chain/wallet/_activity.html",
     "templates/chain/activity/_transactions.html",
     "templates/chain/activity/_feed.html",
