@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from chain.forms import parse_decimal_units
 from chain.ledger.errors import Refused
@@ -26,28 +26,31 @@ from trading.ledger import rules as r
 KWH_DECIMALS = 3
 PRICE_DECIMALS = TOKEN_DECIMALS  # a price is token units per kWh
 
-# Messages people read; tests import them.
-ENERGY_NOT_A_NUMBER = "Enter the energy in kWh, such as 25 or 2.5."
-ENERGY_NOT_POSITIVE = "The energy must be more than zero."
-ENERGY_TOO_PRECISE = "Use at most 3 decimal places (the smallest amount is 0.001 kWh, one Wh)."
-ENERGY_TOO_LARGE = "The largest order is {max_kwh} kWh."
-ENERGY_OVER_AVAILABLE = "You have {available} kWh free to sell."
-PRICE_NOT_A_NUMBER = "Enter the price in tokens per kWh, such as 3.5."
-PRICE_TOO_PRECISE = "Use at most 6 decimal places (the smallest unit is 0.000001 token)."
-PRICE_OUT_OF_RANGE = "The market takes prices from {low} to {high} tokens per kWh."
-FUNDS_SHORT = (
+# Messages people read; tests import them. Marked for the catalog here, translated when raised
+# (gettext), so the constants stay the English text.
+ENERGY_NOT_A_NUMBER = gettext_noop("Enter the energy in kWh, such as 25 or 2.5.")
+ENERGY_NOT_POSITIVE = gettext_noop("The energy must be more than zero.")
+ENERGY_TOO_PRECISE = gettext_noop("Use at most 3 decimal places (the smallest amount is 0.001 kWh, one Wh).")
+ENERGY_TOO_LARGE = gettext_noop("The largest order is {max_kwh} kWh.")
+ENERGY_OVER_AVAILABLE = gettext_noop("You have {available} kWh free to sell.")
+PRICE_NOT_A_NUMBER = gettext_noop("Enter the price in tokens per kWh, such as 3.5.")
+PRICE_TOO_PRECISE = gettext_noop("Use at most 6 decimal places (the smallest unit is 0.000001 token).")
+PRICE_OUT_OF_RANGE = gettext_noop("The market takes prices from {low} to {high} tokens per kWh.")
+FUNDS_SHORT = gettext_noop(
     "This buy locks {lock} tokens (energy at your limit plus the dearest wheeling fee from this zone); "
     "you have {available} free."
 )
-SLOT_MALFORMED = "Choose a delivery slot from the list."
-SLOT_CLOSED = "This slot's gate has closed ({minutes} minutes before it starts). Choose a later slot."
-SLOT_TOO_FAR = "Orders can be placed at most {minutes} minutes ahead."
-ZONE_UNKNOWN = "Choose a zone from the list: the regions of the grid."
-SIDE_NOT_YOURS = "Only producers sell energy here; your account can buy."
-SOURCE_REQUIRED = "Say which source the energy you sell comes from."
-EXPIRY_RANGE = "Give the expiry in whole minutes, from 1 to {minutes}."
-SLOT_PICK = "Pick a delivery time on a {minutes}-minute mark between {first} and {last}."
-NIGHT_SOLAR = (
+SLOT_MALFORMED = gettext_noop("Choose a delivery slot from the list.")
+SLOT_CLOSED = gettext_noop(
+    "This slot's gate has closed ({minutes} minutes before it starts). Choose a later slot."
+)
+SLOT_TOO_FAR = gettext_noop("Orders can be placed at most {minutes} minutes ahead.")
+ZONE_UNKNOWN = gettext_noop("Choose a zone from the list: the regions of the grid.")
+SIDE_NOT_YOURS = gettext_noop("Only producers sell energy here; your account can buy.")
+SOURCE_REQUIRED = gettext_noop("Say which source the energy you sell comes from.")
+EXPIRY_RANGE = gettext_noop("Give the expiry in whole minutes, from 1 to {minutes}.")
+SLOT_PICK = gettext_noop("Pick a delivery time on a {minutes}-minute mark between {first} and {last}.")
+NIGHT_SOLAR = gettext_noop(
     "This slot is at night, when solar panels make nothing: energy you cannot deliver is"
     " refunded to the buyer at settlement and earns you nothing."
 )
@@ -64,7 +67,7 @@ def picked_slot(text: str, rules: r.MarketRules, now_ms: int) -> int:
     malformed, not on a slot's start, closed or beyond the horizon."""
     first, last = rules.first_open_slot_ms(now_ms), now_ms + rules.horizon_ms
     last -= last % rules.slot_ms
-    problem = SLOT_PICK.format(
+    problem = gettext(SLOT_PICK).format(
         minutes=rules.slot_ms // r.MS_PER_MINUTE,
         first=_site_time(first).strftime("%d %b %H:%M"),
         last=_site_time(last).strftime("%d %b %H:%M"),
@@ -97,9 +100,9 @@ def parse_kwh(text: str) -> int:
     return parse_decimal_units(
         text,
         decimals=KWH_DECIMALS,
-        not_a_number=ENERGY_NOT_A_NUMBER,
-        not_positive=ENERGY_NOT_POSITIVE,
-        too_precise=ENERGY_TOO_PRECISE,
+        not_a_number=gettext(ENERGY_NOT_A_NUMBER),
+        not_positive=gettext(ENERGY_NOT_POSITIVE),
+        too_precise=gettext(ENERGY_TOO_PRECISE),
     )
 
 
@@ -108,9 +111,9 @@ def parse_price(text: str) -> int:
     return parse_decimal_units(
         text,
         decimals=PRICE_DECIMALS,
-        not_a_number=PRICE_NOT_A_NUMBER,
-        not_positive=PRICE_NOT_A_NUMBER,
-        too_precise=PRICE_TOO_PRECISE,
+        not_a_number=gettext(PRICE_NOT_A_NUMBER),
+        not_positive=gettext(PRICE_NOT_A_NUMBER),
+        too_precise=gettext(PRICE_TOO_PRECISE),
     )
 
 
@@ -145,7 +148,7 @@ class OrderForm(forms.Form):
         widget=forms.RadioSelect,
     )
     delivery_slot = forms.CharField(widget=forms.HiddenInput, max_length=20)
-    zone = forms.ChoiceField(widget=forms.HiddenInput, error_messages={"invalid_choice": ZONE_UNKNOWN})
+    zone = forms.ChoiceField(widget=forms.HiddenInput, error_messages={"invalid_choice": _(ZONE_UNKNOWN)})
     energy_kwh = forms.CharField(
         label=_("Energy (kWh)"), max_length=30, widget=_decimal_input(_("e.g. 25.5"))
     )
@@ -197,27 +200,31 @@ class OrderForm(forms.Form):
     def clean_side(self) -> str:
         side = self.cleaned_data["side"]
         if side not in sides_for(self.wallet.role):
-            raise forms.ValidationError(SIDE_NOT_YOURS)
+            raise forms.ValidationError(gettext(SIDE_NOT_YOURS))
         return side
 
     def clean_delivery_slot(self) -> int:
         slot = whole_number(self.cleaned_data["delivery_slot"])
         if slot is None or slot % self.rules.slot_ms:
-            raise forms.ValidationError(SLOT_MALFORMED)
+            raise forms.ValidationError(gettext(SLOT_MALFORMED))
         now_ms = time.time_ns() // 1_000_000
         if slot < self.rules.first_open_slot_ms(now_ms):
             raise forms.ValidationError(
-                SLOT_CLOSED.format(minutes=self.rules.gate_closure_ms // r.MS_PER_MINUTE)
+                gettext(SLOT_CLOSED).format(minutes=self.rules.gate_closure_ms // r.MS_PER_MINUTE)
             )
         if slot > now_ms + self.rules.horizon_ms:
-            raise forms.ValidationError(SLOT_TOO_FAR.format(minutes=self.rules.horizon_ms // r.MS_PER_MINUTE))
+            raise forms.ValidationError(
+                gettext(SLOT_TOO_FAR).format(minutes=self.rules.horizon_ms // r.MS_PER_MINUTE)
+            )
         return slot
 
     def clean_energy_kwh(self) -> int:
         """Typed in kWh, cleaned to Wh: ``cleaned_data["energy_kwh"]`` is an integer of Wh."""
         energy_wh = parse_kwh(self.cleaned_data["energy_kwh"])
         if energy_wh > self.rules.max_order_wh:
-            raise forms.ValidationError(ENERGY_TOO_LARGE.format(max_kwh=kwh_text(self.rules.max_order_wh)))
+            raise forms.ValidationError(
+                gettext(ENERGY_TOO_LARGE).format(max_kwh=kwh_text(self.rules.max_order_wh))
+            )
         return energy_wh
 
     def clean_price(self) -> int:
@@ -225,7 +232,7 @@ class OrderForm(forms.Form):
         price = parse_price(self.cleaned_data["price"])
         if not self.rules.min_price_per_kwh <= price <= self.rules.max_price_per_kwh:
             raise forms.ValidationError(
-                PRICE_OUT_OF_RANGE.format(
+                gettext(PRICE_OUT_OF_RANGE).format(
                     low=tokens_text(self.rules.min_price_per_kwh),
                     high=tokens_text(self.rules.max_price_per_kwh),
                 )
@@ -236,7 +243,7 @@ class OrderForm(forms.Form):
         minutes = self.cleaned_data["expires_minutes"]
         horizon = self.rules.horizon_ms // r.MS_PER_MINUTE
         if minutes is not None and not 1 <= minutes <= horizon:
-            raise forms.ValidationError(EXPIRY_RANGE.format(minutes=horizon))
+            raise forms.ValidationError(gettext(EXPIRY_RANGE).format(minutes=horizon))
         return minutes
 
     def clean(self):
@@ -245,17 +252,17 @@ class OrderForm(forms.Form):
         account = self.balances["account"]
         if side == r.SELL:
             if not data.get("source"):
-                self.add_error("source", SOURCE_REQUIRED)
+                self.add_error("source", gettext(SOURCE_REQUIRED))
             if energy_wh is not None and energy_wh > account.energy_wh:
                 self.add_error(
-                    "energy_kwh", ENERGY_OVER_AVAILABLE.format(available=kwh_text(account.energy_wh))
+                    "energy_kwh", gettext(ENERGY_OVER_AVAILABLE).format(available=kwh_text(account.energy_wh))
                 )
         elif side == r.BUY and energy_wh is not None and data.get("price") and data.get("zone"):
             lock = r.buy_lock_units(energy_wh, data["price"], self.rules.max_fee_per_kwh[data["zone"]])
             if lock > self.balances["available"]:
                 self.add_error(
                     "price",
-                    FUNDS_SHORT.format(
+                    gettext(FUNDS_SHORT).format(
                         lock=tokens_text(lock), available=tokens_text(self.balances["available"])
                     ),
                 )
@@ -279,7 +286,7 @@ class OrderForm(forms.Form):
             summary |= {
                 "escrow_wh": energy_wh,
                 "source": data["source"],
-                "warning": NIGHT_SOLAR if night else "",
+                "warning": gettext(NIGHT_SOLAR) if night else "",
             }
         return summary
 

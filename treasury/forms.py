@@ -1,14 +1,15 @@
 """Top-up, cash-out and the issuer's refusal: what a person typed, in integer units or words."""
 
 from django import forms
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from chain.forms import TokenAmountField
 from chain.units import tokens_text
 from treasury.ledger.kinds import REASON_MAX
 
-AMOUNT_OVER_LIMIT = "One payment moves at most {limit} GTX."
-AMOUNT_OVER_AVAILABLE = "That is more than you hold free: {available} GTX available."
+AMOUNT_OVER_LIMIT = gettext_noop("One payment moves at most {limit} GTX.")
+AMOUNT_OVER_AVAILABLE = gettext_noop("That is more than you hold free: {available} GTX available.")
 
 
 class TopUpForm(forms.Form):
@@ -23,7 +24,7 @@ class TopUpForm(forms.Form):
     def clean_amount(self) -> int:
         amount = self.cleaned_data["amount"]
         if amount > self.max_units:
-            raise forms.ValidationError(AMOUNT_OVER_LIMIT.format(limit=tokens_text(self.max_units)))
+            raise forms.ValidationError(gettext(AMOUNT_OVER_LIMIT).format(limit=tokens_text(self.max_units)))
         return amount
 
 
@@ -39,7 +40,9 @@ class CashOutForm(TopUpForm):
     def clean_amount(self) -> int:
         amount = super().clean_amount()
         if amount > self.available:
-            raise forms.ValidationError(AMOUNT_OVER_AVAILABLE.format(available=tokens_text(self.available)))
+            raise forms.ValidationError(
+                gettext(AMOUNT_OVER_AVAILABLE).format(available=tokens_text(self.available))
+            )
         return amount
 
 

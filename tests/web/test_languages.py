@@ -87,6 +87,25 @@ def test_thai_dates_have_thai_month_names_and_the_gregorian_year(client, committ
     assert f"{now.day} {thai_month_abbreviations[now.month - 1]} {now.year}" in body
 
 
+def test_the_order_tickets_messages_follow_the_language():
+    """Its labels and its error messages: English by default, Thai under Thai."""
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from trading.forms import ENERGY_NOT_A_NUMBER, OrderForm, parse_kwh
+
+    with translation.override("th"), pytest.raises(ValidationError) as thai:
+        parse_kwh("abc")
+    with pytest.raises(ValidationError) as english:
+        parse_kwh("abc")
+    assert THAI_LETTER.search(thai.value.messages[0])
+    assert english.value.messages == [ENERGY_NOT_A_NUMBER]
+    label = OrderForm.base_fields["price"].label
+    assert str(label) == "Limit price (tokens per kWh)"
+    with translation.override("th"):
+        assert THAI_LETTER.search(str(label))
+
+
 # --- no visible English outside translate tags, in the converted templates ----------
 
 #: Templates whose visible text is all marked for translation. The rest are still English
