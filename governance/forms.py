@@ -6,6 +6,7 @@ person reads beside a field is what the block would say.
 """
 
 from django import forms
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from chain.forms import parse_decimal_units, parse_token_amount, typed_number
@@ -15,15 +16,16 @@ from chain.ledger.keys import is_address
 from chain.units import TOKEN_DECIMALS, tokens_text
 from governance.ledger import rules as r
 
-# Messages people read; tests import them.
-VALUE_NOT_WHOLE = "Enter a whole number."
-VALUE_RANGE = "{label} must be from {low} to {high}."
-VALUE_UNCHANGED = "{label} is already {value}: propose a different value."
-FEE_NOT_A_NUMBER = "Enter the fee in tokens per kWh, such as 0.12."
+# Messages people read; tests import them. Marked for the catalog here and translated when raised
+# (gettext), so the constants stay the English text.
+VALUE_NOT_WHOLE = gettext_noop("Enter a whole number.")
+VALUE_RANGE = gettext_noop("{label} must be from {low} to {high}.")
+VALUE_UNCHANGED = gettext_noop("{label} is already {value}: propose a different value.")
+FEE_NOT_A_NUMBER = gettext_noop("Enter the fee in tokens per kWh, such as 0.12.")
 FEE_TOO_PRECISE = f"Use at most {TOKEN_DECIMALS} decimal places."
-PATH_UNKNOWN = "Choose a transmission path from the list."
-KEY_MALFORMED = "A public key is 64 characters, 0-9 and a-f."
-VALIDATOR_UNKNOWN = "Choose a validator from the list."
+PATH_UNKNOWN = gettext_noop("Choose a transmission path from the list.")
+KEY_MALFORMED = gettext_noop("A public key is 64 characters, 0-9 and a-f.")
+VALIDATOR_UNKNOWN = gettext_noop("Choose a validator from the list.")
 
 ACTION_CHOICES = [
     (r.PARAM_CHANGE, _("Change a parameter")),
@@ -67,8 +69,8 @@ def parse_fee(text: str) -> int:
     return parse_decimal_units(
         text,
         decimals=TOKEN_DECIMALS,
-        not_a_number=FEE_NOT_A_NUMBER,
-        not_positive=FEE_NOT_A_NUMBER,
+        not_a_number=gettext(FEE_NOT_A_NUMBER),
+        not_positive=gettext(FEE_NOT_A_NUMBER),
         too_precise=FEE_TOO_PRECISE,
     )
 
@@ -153,15 +155,15 @@ class ProposalForm(forms.Form):
         if param in TOKEN_PARAMS:
             value = 0 if text in ("0", "0.0") else parse_token_amount(text)
         elif (value := whole_number(text)) is None:
-            raise forms.ValidationError(VALUE_NOT_WHOLE)
+            raise forms.ValidationError(gettext(VALUE_NOT_WHOLE))
         low, high = r.PARAM_LIMITS[param]
         if not low <= value <= high:
             unit = 10**TOKEN_DECIMALS if param in TOKEN_PARAMS else 1
             raise forms.ValidationError(
-                VALUE_RANGE.format(label=label, low=f"{low // unit:,}", high=f"{high // unit:,}")
+                gettext(VALUE_RANGE).format(label=label, low=f"{low // unit:,}", high=f"{high // unit:,}")
             )
         if value == self.params.get(param):
-            raise forms.ValidationError(VALUE_UNCHANGED.format(label=label, value=text))
+            raise forms.ValidationError(gettext(VALUE_UNCHANGED).format(label=label, value=text))
         return value
 
     def clean_fee(self):
@@ -174,10 +176,12 @@ class ProposalForm(forms.Form):
         if self.data.get(self.add_prefix("action")) != r.VALIDATOR_ADD:
             return key
         if not is_address(key):
-            raise forms.ValidationError(KEY_MALFORMED)
+            raise forms.ValidationError(gettext(KEY_MALFORMED))
         current = self.validators.get(key)
         if current is not None and current.active:
-            raise forms.ValidationError(f"{current.name} is already an active validator.")
+            raise forms.ValidationError(
+                gettext("{name} is already an active validator.").format(name=current.name)
+            )
         return key
 
     def clean_validator(self):
@@ -186,7 +190,7 @@ class ProposalForm(forms.Form):
             self.data.get(self.add_prefix("action")) in (r.VALIDATOR_REMOVE, r.AUTHORITY)
             and key not in self.validators
         ):
-            raise forms.ValidationError(VALIDATOR_UNKNOWN)
+            raise forms.ValidationError(gettext(VALIDATOR_UNKNOWN))
         return key
 
     def payload(self) -> dict:
@@ -262,15 +266,17 @@ class ValidatorRegisterForm(forms.Form):
     def clean_public_key(self):
         key = self.cleaned_data["public_key"].strip().lower()
         if not is_address(key):
-            raise forms.ValidationError(KEY_MALFORMED)
+            raise forms.ValidationError(gettext(KEY_MALFORMED))
         if key in self.validators:
-            raise forms.ValidationError(f"{self.validators[key].name} already has that key.")
+            raise forms.ValidationError(
+                gettext("{name} already has that key.").format(name=self.validators[key].name)
+            )
         return key
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if any(v.name == name for v in self.validators.values()):
-            raise forms.ValidationError("A validator already has that name.")
+            raise forms.ValidationError(gettext("A validator already has that name."))
         return name
 
     def clean_url(self):
@@ -312,7 +318,15 @@ class StakeChangeForm(forms.Form):
         cleaned = super().clean()
         amount, direction = cleaned.get("amount"), cleaned.get("direction")
         if amount is not None and direction == "bond" and amount > self.balance:
-            self.add_error("amount", f"The validator's free balance is {tokens_text(self.balance)} tokens.")
+            self.add_error(
+                "amount",
+                gettext("The validator's free balance is {balance} tokens.").format(
+                    balance=tokens_text(self.balance)
+                ),
+            )
         if amount is not None and direction == "unbond" and amount > self.staked:
-            self.add_error("amount", f"The validator has {tokens_text(self.staked)} tokens staked.")
+            self.add_error(
+                "amount",
+                gettext("The validator has {staked} tokens staked.").format(staked=tokens_text(self.staked)),
+            )
         return cleaned

@@ -2,8 +2,8 @@
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from trading.templatetags.market_units import ms_datetime
 
@@ -43,12 +43,17 @@ class PathLimitForm(forms.Form):
         if data.get("action") == "capacity":
             capacity = data.get("capacity_mw")
             if capacity is None:
-                self.add_error("capacity_mw", "Say the capacity in MW.")
+                self.add_error("capacity_mw", gettext("Say the capacity in MW."))
             elif path is not None and capacity > path["nominal_capacity_mw"]:
-                self.add_error("capacity_mw", f"At most the nominal {path['nominal_capacity_mw']:,} MW.")
+                self.add_error(
+                    "capacity_mw",
+                    gettext("At most the nominal {capacity} MW.").format(
+                        capacity=f"{path['nominal_capacity_mw']:,}"
+                    ),
+                )
         until = data.get("until_slot") or 0
         if until and data.get("from_slot") and until <= data["from_slot"]:
-            self.add_error("until_slot", "Must be after the first slot.")
+            self.add_error("until_slot", gettext("Must be after the first slot."))
         return data
 
     def limit_kwargs(self) -> dict:

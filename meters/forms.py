@@ -1,6 +1,7 @@
 """The staff form that registers a meter (signed with this site's node key), and a producer's request."""
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 
@@ -35,7 +36,7 @@ class MeterRegisterForm(forms.Form):
     def clean_meter(self) -> str:
         meter = self.cleaned_data["meter"].strip().lower()
         if not is_address(meter):
-            raise forms.ValidationError("A meter key is 64 lowercase hex characters.")
+            raise forms.ValidationError(gettext("A meter key is 64 lowercase hex characters."))
         return meter
 
     def clean_owner(self) -> str:
@@ -45,7 +46,9 @@ class MeterRegisterForm(forms.Form):
             return owner.lower()
         address = Wallet.objects.filter(user__username=owner).values_list("address", flat=True).first()
         if address is None:
-            raise forms.ValidationError("No user with this name has a wallet; give a username or an address.")
+            raise forms.ValidationError(
+                gettext("No user with this name has a wallet; give a username or an address.")
+            )
         return address
 
 
@@ -78,5 +81,7 @@ class MeterRequestForm(forms.Form):
         """Exactly what meter_register takes, and a point of the curve: any other key could never sign."""
         key = self.cleaned_data["device_key"]
         if not is_address(key) or not crypto_core_ed25519_is_valid_point(bytes.fromhex(key)):
-            raise forms.ValidationError("A meter key is an ed25519 public key: 64 lowercase hex characters.")
+            raise forms.ValidationError(
+                gettext("A meter key is an ed25519 public key: 64 lowercase hex characters.")
+            )
         return key

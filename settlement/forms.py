@@ -5,6 +5,7 @@ and its refusal is shown beside the field it names (services.FIELD_OF_CODE).
 """
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from chain.ledger.keys import is_address
@@ -39,13 +40,18 @@ class CertificateTransferForm(forms.Form):
         data = super().clean()
         certificate, wh = self.held.get(data.get("certificate_id")), data.get("wh")
         if certificate is not None and wh is not None and wh > certificate.wh:
-            self.add_error("wh", f"The certificate holds {certificate.wh:,} Wh, less than {wh:,}.")
+            self.add_error(
+                "wh",
+                gettext("The certificate holds {held} Wh, less than {wh}.").format(
+                    held=f"{certificate.wh:,}", wh=f"{wh:,}"
+                ),
+            )
         return data
 
     def clean_to(self) -> str:
         value = self.cleaned_data["to"].strip().lower()
         if not is_address(value):
-            raise forms.ValidationError("An address is 64 hex characters (0-9, a-f).")
+            raise forms.ValidationError(gettext("An address is 64 hex characters (0-9, a-f)."))
         return value
 
     def payload(self) -> dict:
@@ -74,7 +80,9 @@ class CertificateClaimForm(forms.Form):
     def clean_certificate_ids(self) -> list:
         ids = self.cleaned_data["certificate_ids"]
         if len(ids) > MAX_CLAIMS:
-            raise forms.ValidationError(f"Claim at most {MAX_CLAIMS} certificates at once.")
+            raise forms.ValidationError(
+                gettext("Claim at most {count} certificates at once.").format(count=MAX_CLAIMS)
+            )
         return ids
 
     def payload(self) -> dict:
