@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from chain import selectors
@@ -31,17 +32,23 @@ DECIMAL_RE = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 #: Commas are accepted only where they group thousands: "1,500" or "12,345.5", never "1,5".
 GROUPED_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
 
-# Messages people read; tests import them.
-AMOUNT_NOT_A_NUMBER = "Enter an amount in tokens, such as 12 or 0.5."
-AMOUNT_NOT_POSITIVE = "The amount must be more than zero."
+# Messages people read; tests import them. Marked for the catalog here and translated when raised
+# (gettext), so the constants stay the English text; AMOUNT_TOO_PRECISE reads the same as
+# trading.forms.PRICE_TOO_PRECISE, which marks it.
+AMOUNT_NOT_A_NUMBER = gettext_noop("Enter an amount in tokens, such as 12 or 0.5.")
+AMOUNT_NOT_POSITIVE = gettext_noop("The amount must be more than zero.")
 AMOUNT_TOO_PRECISE = f"Use at most {TOKEN_DECIMALS} decimal places (the smallest unit is 0.000001 token)."
-AMOUNT_TOO_LARGE = "That amount is larger than the ledger can hold."
-COMMA_NOT_GROUPING = "Use a point for decimals (1.5); a comma may only separate thousands (1,500)."
-AMOUNT_OVER_AVAILABLE = "That is more than you can send: {available} tokens available."
-AMOUNT_OVER_STAKED = "That is more than you can unbond: {unbondable} tokens staked."
-ADDRESS_MALFORMED = "An address is 64 characters, 0-9 and a-f (copy it from the recipient's wallet page)."
-ADDRESS_UNKNOWN = "No account on this chain has that address yet. Check it with the recipient."
-ADDRESS_SELF = "That is your own address: you cannot send tokens to yourself."
+AMOUNT_TOO_LARGE = gettext_noop("That amount is larger than the ledger can hold.")
+COMMA_NOT_GROUPING = gettext_noop(
+    "Use a point for decimals (1.5); a comma may only separate thousands (1,500)."
+)
+AMOUNT_OVER_AVAILABLE = gettext_noop("That is more than you can send: {available} tokens available.")
+AMOUNT_OVER_STAKED = gettext_noop("That is more than you can unbond: {unbondable} tokens staked.")
+ADDRESS_MALFORMED = gettext_noop(
+    "An address is 64 characters, 0-9 and a-f (copy it from the recipient's wallet page)."
+)
+ADDRESS_UNKNOWN = gettext_noop("No account on this chain has that address yet. Check it with the recipient.")
+ADDRESS_SELF = gettext_noop("That is your own address: you cannot send tokens to yourself.")
 #: What a person is told when chain.services.accounts refuses an attempt, by its reason.
 TOO_MANY_ATTEMPTS = {
     "login_failures": "Too many failed logins from your network. Try again in {wait}.",
@@ -62,7 +69,7 @@ def typed_number(text: str | None) -> str:
     text = (text or "").strip()
     if "," in text:
         if not GROUPED_RE.fullmatch(text):
-            raise forms.ValidationError(COMMA_NOT_GROUPING)
+            raise forms.ValidationError(gettext(COMMA_NOT_GROUPING))
         text = text.replace(",", "")
     return text
 
@@ -98,12 +105,12 @@ def parse_token_amount(text: str) -> int:
     units = parse_decimal_units(
         text,
         decimals=TOKEN_DECIMALS,
-        not_a_number=AMOUNT_NOT_A_NUMBER,
-        not_positive=AMOUNT_NOT_POSITIVE,
-        too_precise=AMOUNT_TOO_PRECISE,
+        not_a_number=gettext(AMOUNT_NOT_A_NUMBER),
+        not_positive=gettext(AMOUNT_NOT_POSITIVE),
+        too_precise=gettext(AMOUNT_TOO_PRECISE),
     )
     if units > MAX_SAFE_INTEGER:
-        raise forms.ValidationError(AMOUNT_TOO_LARGE)
+        raise forms.ValidationError(gettext(AMOUNT_TOO_LARGE))
     return units
 
 
@@ -140,7 +147,7 @@ class WalletForm(forms.Form):
         limit = self.balances[self.amount_limit]
         if amount > limit:
             raise forms.ValidationError(
-                self.amount_over_limit.format(**{self.amount_limit: tokens_text(limit)})
+                gettext(self.amount_over_limit).format(**{self.amount_limit: tokens_text(limit)})
             )
         return amount
 
@@ -166,11 +173,11 @@ class SendTokensForm(WalletForm):
     def clean_recipient(self) -> str:
         address = self.cleaned_data["recipient"].strip().lower()
         if not is_address(address):
-            raise forms.ValidationError(ADDRESS_MALFORMED)
+            raise forms.ValidationError(gettext(ADDRESS_MALFORMED))
         if address == self.wallet.address:
-            raise forms.ValidationError(ADDRESS_SELF)
+            raise forms.ValidationError(gettext(ADDRESS_SELF))
         if not selectors.account_known(address=address):
-            raise forms.ValidationError(ADDRESS_UNKNOWN)
+            raise forms.ValidationError(gettext(ADDRESS_UNKNOWN))
         return address
 
     def payload(self) -> dict:
@@ -262,33 +269,33 @@ class ThrottledAdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
 class KeyBackupExportForm(forms.Form):
     """Your password again, and a passphrase that will protect the backup file."""
 
-    password = forms.CharField(label="Your password", strip=False, widget=forms.PasswordInput)
+    password = forms.CharField(label=_("Your password"), strip=False, widget=forms.PasswordInput)
     passphrase = forms.CharField(
-        label="Backup passphrase",
+        label=_("Backup passphrase"),
         strip=False,
         max_length=1024,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="12 characters or more. Without it the file cannot be opened: nobody can recover it.",
+        help_text=_("12 characters or more. Without it the file cannot be opened: nobody can recover it."),
     )
     passphrase_again = forms.CharField(
-        label="Passphrase again", strip=False, max_length=1024, widget=forms.PasswordInput
+        label=_("Passphrase again"), strip=False, max_length=1024, widget=forms.PasswordInput
     )
 
     def clean(self):
         data = super().clean()
         if data.get("passphrase") and data.get("passphrase") != data.get("passphrase_again"):
-            self.add_error("passphrase_again", "The two passphrases differ.")
+            self.add_error("passphrase_again", gettext("The two passphrases differ."))
         return data
 
 
 class KeyBackupImportForm(forms.Form):
     """A backup file, its passphrase, and your password here."""
 
-    backup = forms.FileField(label="Backup file (.json)")
+    backup = forms.FileField(label=_("Backup file (.json)"))
     passphrase = forms.CharField(
-        label="Backup passphrase", strip=False, max_length=1024, widget=forms.PasswordInput
+        label=_("Backup passphrase"), strip=False, max_length=1024, widget=forms.PasswordInput
     )
-    password = forms.CharField(label="Your password on this site", strip=False, widget=forms.PasswordInput)
+    password = forms.CharField(label=_("Your password on this site"), strip=False, widget=forms.PasswordInput)
 
 
 class SelfCustodySignupForm(SignupForm):
@@ -297,18 +304,19 @@ class SelfCustodySignupForm(SignupForm):
     address = forms.CharField(widget=forms.HiddenInput, max_length=64)
     signature = forms.CharField(widget=forms.HiddenInput, max_length=128)
     storage = forms.ChoiceField(
-        label="Keep the key in",
-        choices=[("indexeddb", "This browser's IndexedDB"), ("local", "This browser's localStorage")],
+        label=_("Keep the key in"),
+        choices=[("indexeddb", _("This browser's IndexedDB")), ("local", _("This browser's localStorage"))],
         initial="indexeddb",
         widget=forms.RadioSelect,
-        help_text="Either way it stays on this device only. Save a key file too: clearing site data "
-        "deletes it.",
+        help_text=_(
+            "Either way it stays on this device only. Save a key file too: clearing site data deletes it."
+        ),
     )
 
     def clean_address(self) -> str:
         address = self.cleaned_data["address"]
         if not is_address(address):
             raise forms.ValidationError(
-                "Your browser did not make a key. Allow JavaScript and reload the page."
+                gettext("Your browser did not make a key. Allow JavaScript and reload the page.")
             )
         return address

@@ -6,6 +6,8 @@ person reads beside a field is what the block would say.
 """
 
 from django import forms
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 from chain.forms import parse_decimal_units, parse_token_amount, typed_number
 from chain.ledger.errors import LedgerError, Refused
@@ -14,23 +16,24 @@ from chain.ledger.keys import is_address
 from chain.units import TOKEN_DECIMALS, tokens_text
 from governance.ledger import rules as r
 
-# Messages people read; tests import them.
-VALUE_NOT_WHOLE = "Enter a whole number."
-VALUE_RANGE = "{label} must be from {low} to {high}."
-VALUE_UNCHANGED = "{label} is already {value}: propose a different value."
-FEE_NOT_A_NUMBER = "Enter the fee in tokens per kWh, such as 0.12."
+# Messages people read; tests import them. Marked for the catalog here and translated when raised
+# (gettext), so the constants stay the English text.
+VALUE_NOT_WHOLE = gettext_noop("Enter a whole number.")
+VALUE_RANGE = gettext_noop("{label} must be from {low} to {high}.")
+VALUE_UNCHANGED = gettext_noop("{label} is already {value}: propose a different value.")
+FEE_NOT_A_NUMBER = gettext_noop("Enter the fee in tokens per kWh, such as 0.12.")
 FEE_TOO_PRECISE = f"Use at most {TOKEN_DECIMALS} decimal places."
-PATH_UNKNOWN = "Choose a transmission path from the list."
-KEY_MALFORMED = "A public key is 64 characters, 0-9 and a-f."
-VALIDATOR_UNKNOWN = "Choose a validator from the list."
+PATH_UNKNOWN = gettext_noop("Choose a transmission path from the list.")
+KEY_MALFORMED = gettext_noop("A public key is 64 characters, 0-9 and a-f.")
+VALIDATOR_UNKNOWN = gettext_noop("Choose a validator from the list.")
 
 ACTION_CHOICES = [
-    (r.PARAM_CHANGE, "Change a parameter"),
-    (r.WHEELING_FEE, "Change a wheeling fee"),
-    (r.VALIDATOR_ADD, "Add a validator"),
-    (r.VALIDATOR_REMOVE, "Remove a validator"),
-    (r.AUTHORITY, "Change an authority flag"),
-    (r.TEXT, "Free text (signalling only)"),
+    (r.PARAM_CHANGE, _("Change a parameter")),
+    (r.WHEELING_FEE, _("Change a wheeling fee")),
+    (r.VALIDATOR_ADD, _("Add a validator")),
+    (r.VALIDATOR_REMOVE, _("Remove a validator")),
+    (r.AUTHORITY, _("Change an authority flag")),
+    (r.TEXT, _("Free text (signalling only)")),
 ]
 #: What each parameter means, for people; reward_per_kwh is typed in tokens.
 PARAM_LABELS = {
@@ -66,8 +69,8 @@ def parse_fee(text: str) -> int:
     return parse_decimal_units(
         text,
         decimals=TOKEN_DECIMALS,
-        not_a_number=FEE_NOT_A_NUMBER,
-        not_positive=FEE_NOT_A_NUMBER,
+        not_a_number=gettext(FEE_NOT_A_NUMBER),
+        not_positive=gettext(FEE_NOT_A_NUMBER),
         too_precise=FEE_TOO_PRECISE,
     )
 
@@ -77,37 +80,41 @@ class ProposalForm(forms.Form):
 
     prefix = "proposal"
 
-    title = forms.CharField(label="Title", max_length=r.TITLE_MAX, widget=_text("e.g. Shorter gate closure"))
+    title = forms.CharField(
+        label=_("Title"), max_length=r.TITLE_MAX, widget=_text(_("e.g. Shorter gate closure"))
+    )
     description = forms.CharField(
-        label="Why (optional)",
+        label=_("Why (optional)"),
         required=False,
         max_length=r.DESCRIPTION_MAX,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What changes and why voters should agree"}),
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": _("What changes and why voters should agree")}
+        ),
     )
-    action = forms.ChoiceField(label="What it does", choices=ACTION_CHOICES)
-    param = forms.ChoiceField(label="Parameter", required=False, choices=list(PARAM_LABELS.items()))
+    action = forms.ChoiceField(label=_("What it does"), choices=ACTION_CHOICES)
+    param = forms.ChoiceField(label=_("Parameter"), required=False, choices=list(PARAM_LABELS.items()))
     value = forms.CharField(
-        label="New value", required=False, max_length=30, widget=_text("e.g. 10", inputmode="decimal")
+        label=_("New value"), required=False, max_length=30, widget=_text(_("e.g. 10"), inputmode="decimal")
     )
-    path = forms.ChoiceField(label="Transmission path", required=False)
+    path = forms.ChoiceField(label=_("Transmission path"), required=False)
     fee = forms.CharField(
-        label="New wheeling fee (tokens per kWh)",
+        label=_("New wheeling fee (tokens per kWh)"),
         required=False,
         max_length=30,
-        widget=_text("e.g. 0.08", inputmode="decimal"),
+        widget=_text(_("e.g. 0.08"), inputmode="decimal"),
     )
-    validator = forms.ChoiceField(label="Validator", required=False)
+    validator = forms.ChoiceField(label=_("Validator"), required=False)
     public_key = forms.CharField(
-        label="Validator public key", required=False, max_length=64, widget=_text("64 hex characters")
+        label=_("Validator public key"), required=False, max_length=64, widget=_text(_("64 hex characters"))
     )
     name = forms.CharField(
-        label="Validator name", required=False, max_length=r.NAME_MAX, widget=_text("e.g. SOLARCO")
+        label=_("Validator name"), required=False, max_length=r.NAME_MAX, widget=_text(_("e.g. SOLARCO"))
     )
     url = forms.CharField(
-        label="Site URL", required=False, max_length=r.URL_MAX, widget=_text("https://node.example.org")
+        label=_("Site URL"), required=False, max_length=r.URL_MAX, widget=_text("https://node.example.org")
     )
-    region = forms.ChoiceField(label="Region", required=False)
-    authority = forms.BooleanField(label="Authority (its precommit can finalise blocks)", required=False)
+    region = forms.ChoiceField(label=_("Region"), required=False)
+    authority = forms.BooleanField(label=_("Authority (its precommit can finalise blocks)"), required=False)
 
     def __init__(self, *args, params: dict, validators, **kwargs):
         super().__init__(*args, **kwargs)
@@ -148,15 +155,15 @@ class ProposalForm(forms.Form):
         if param in TOKEN_PARAMS:
             value = 0 if text in ("0", "0.0") else parse_token_amount(text)
         elif (value := whole_number(text)) is None:
-            raise forms.ValidationError(VALUE_NOT_WHOLE)
+            raise forms.ValidationError(gettext(VALUE_NOT_WHOLE))
         low, high = r.PARAM_LIMITS[param]
         if not low <= value <= high:
             unit = 10**TOKEN_DECIMALS if param in TOKEN_PARAMS else 1
             raise forms.ValidationError(
-                VALUE_RANGE.format(label=label, low=f"{low // unit:,}", high=f"{high // unit:,}")
+                gettext(VALUE_RANGE).format(label=label, low=f"{low // unit:,}", high=f"{high // unit:,}")
             )
         if value == self.params.get(param):
-            raise forms.ValidationError(VALUE_UNCHANGED.format(label=label, value=text))
+            raise forms.ValidationError(gettext(VALUE_UNCHANGED).format(label=label, value=text))
         return value
 
     def clean_fee(self):
@@ -169,10 +176,12 @@ class ProposalForm(forms.Form):
         if self.data.get(self.add_prefix("action")) != r.VALIDATOR_ADD:
             return key
         if not is_address(key):
-            raise forms.ValidationError(KEY_MALFORMED)
+            raise forms.ValidationError(gettext(KEY_MALFORMED))
         current = self.validators.get(key)
         if current is not None and current.active:
-            raise forms.ValidationError(f"{current.name} is already an active validator.")
+            raise forms.ValidationError(
+                gettext("{name} is already an active validator.").format(name=current.name)
+            )
         return key
 
     def clean_validator(self):
@@ -181,7 +190,7 @@ class ProposalForm(forms.Form):
             self.data.get(self.add_prefix("action")) in (r.VALIDATOR_REMOVE, r.AUTHORITY)
             and key not in self.validators
         ):
-            raise forms.ValidationError(VALIDATOR_UNKNOWN)
+            raise forms.ValidationError(gettext(VALIDATOR_UNKNOWN))
         return key
 
     def payload(self) -> dict:
@@ -241,12 +250,12 @@ class ValidatorRegisterForm(forms.Form):
 
     prefix = "register"
 
-    public_key = forms.CharField(label="Public key", max_length=64, widget=_text("64 hex characters"))
-    name = forms.CharField(label="Name", max_length=r.NAME_MAX, widget=_text("e.g. SOLARCO"))
-    url = forms.CharField(label="Site URL", max_length=r.URL_MAX, widget=_text("https://node.example.org"))
-    region = forms.ChoiceField(label="Region")
-    authority = forms.BooleanField(label="Authority", required=False)
-    active = forms.BooleanField(label="Active at once (needs the minimum stake)", required=False)
+    public_key = forms.CharField(label=_("Public key"), max_length=64, widget=_text(_("64 hex characters")))
+    name = forms.CharField(label=_("Name"), max_length=r.NAME_MAX, widget=_text(_("e.g. SOLARCO")))
+    url = forms.CharField(label=_("Site URL"), max_length=r.URL_MAX, widget=_text("https://node.example.org"))
+    region = forms.ChoiceField(label=_("Region"))
+    authority = forms.BooleanField(label=_("Authority"), required=False)
+    active = forms.BooleanField(label=_("Active at once (needs the minimum stake)"), required=False)
 
     def __init__(self, *args, params: dict, validators, **kwargs):
         super().__init__(*args, **kwargs)
@@ -257,15 +266,17 @@ class ValidatorRegisterForm(forms.Form):
     def clean_public_key(self):
         key = self.cleaned_data["public_key"].strip().lower()
         if not is_address(key):
-            raise forms.ValidationError(KEY_MALFORMED)
+            raise forms.ValidationError(gettext(KEY_MALFORMED))
         if key in self.validators:
-            raise forms.ValidationError(f"{self.validators[key].name} already has that key.")
+            raise forms.ValidationError(
+                gettext("{name} already has that key.").format(name=self.validators[key].name)
+            )
         return key
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if any(v.name == name for v in self.validators.values()):
-            raise forms.ValidationError("A validator already has that name.")
+            raise forms.ValidationError(gettext("A validator already has that name."))
         return name
 
     def clean_url(self):
@@ -289,9 +300,11 @@ class StakeChangeForm(forms.Form):
 
     prefix = "stake"
 
-    direction = forms.ChoiceField(label="Change", choices=[("bond", "Bond more"), ("unbond", "Unbond")])
+    direction = forms.ChoiceField(
+        label=_("Change"), choices=[("bond", _("Bond more")), ("unbond", _("Unbond"))]
+    )
     amount = forms.CharField(
-        label="Amount (tokens)", max_length=40, widget=_text("e.g. 1000", inputmode="decimal")
+        label=_("Amount (tokens)"), max_length=40, widget=_text(_("e.g. 1000"), inputmode="decimal")
     )
 
     def __init__(self, *args, balance: int, staked: int, **kwargs):
@@ -305,7 +318,15 @@ class StakeChangeForm(forms.Form):
         cleaned = super().clean()
         amount, direction = cleaned.get("amount"), cleaned.get("direction")
         if amount is not None and direction == "bond" and amount > self.balance:
-            self.add_error("amount", f"The validator's free balance is {tokens_text(self.balance)} tokens.")
+            self.add_error(
+                "amount",
+                gettext("The validator's free balance is {balance} tokens.").format(
+                    balance=tokens_text(self.balance)
+                ),
+            )
         if amount is not None and direction == "unbond" and amount > self.staked:
-            self.add_error("amount", f"The validator has {tokens_text(self.staked)} tokens staked.")
+            self.add_error(
+                "amount",
+                gettext("The validator has {staked} tokens staked.").format(staked=tokens_text(self.staked)),
+            )
         return cleaned

@@ -2,23 +2,29 @@
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from trading.templatetags.market_units import ms_datetime
 
 ACTIONS = (
-    ("congested", "Congested: no cross-zone trades"),
-    ("capacity", "Lower the capacity"),
-    ("lift", "Lift the limit: nominal capacity"),
+    ("congested", _("Congested: no cross-zone trades")),
+    ("capacity", _("Lower the capacity")),
+    ("lift", _("Lift the limit: nominal capacity")),
 )
 
 
 class PathLimitForm(forms.Form):
-    path = forms.ChoiceField(label="Path")
-    from_slot = forms.TypedChoiceField(label="From delivery slot", coerce=int)
-    until_slot = forms.TypedChoiceField(label="Until (excluded)", coerce=int, required=False, empty_value=0)
-    action = forms.ChoiceField(label="Limit", choices=ACTIONS, widget=forms.RadioSelect, initial="congested")
-    capacity_mw = forms.IntegerField(label="Capacity (MW)", min_value=0, required=False)
-    reason = forms.CharField(label="Reason", max_length=140, required=False)
+    path = forms.ChoiceField(label=_("Path"))
+    from_slot = forms.TypedChoiceField(label=_("From delivery slot"), coerce=int)
+    until_slot = forms.TypedChoiceField(
+        label=_("Until (excluded)"), coerce=int, required=False, empty_value=0
+    )
+    action = forms.ChoiceField(
+        label=pgettext_lazy("path", "Limit"), choices=ACTIONS, widget=forms.RadioSelect, initial="congested"
+    )
+    capacity_mw = forms.IntegerField(label=_("Capacity (MW)"), min_value=0, required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=140, required=False)
 
     def __init__(self, *args, paths: list[dict], slots: list[int], **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,7 +35,7 @@ class PathLimitForm(forms.Form):
         ]
         slot_choices = [(s, timezone.localtime(ms_datetime(s)).strftime("%d %b %H:%M")) for s in slots]
         self.fields["from_slot"].choices = slot_choices
-        self.fields["until_slot"].choices = [("", "No end"), *slot_choices[1:]]
+        self.fields["until_slot"].choices = [("", _("No end")), *slot_choices[1:]]
 
     def clean(self):
         data = super().clean()
@@ -37,12 +43,17 @@ class PathLimitForm(forms.Form):
         if data.get("action") == "capacity":
             capacity = data.get("capacity_mw")
             if capacity is None:
-                self.add_error("capacity_mw", "Say the capacity in MW.")
+                self.add_error("capacity_mw", gettext("Say the capacity in MW."))
             elif path is not None and capacity > path["nominal_capacity_mw"]:
-                self.add_error("capacity_mw", f"At most the nominal {path['nominal_capacity_mw']:,} MW.")
+                self.add_error(
+                    "capacity_mw",
+                    gettext("At most the nominal {capacity} MW.").format(
+                        capacity=f"{path['nominal_capacity_mw']:,}"
+                    ),
+                )
         until = data.get("until_slot") or 0
         if until and data.get("from_slot") and until <= data["from_slot"]:
-            self.add_error("until_slot", "Must be after the first slot.")
+            self.add_error("until_slot", gettext("Must be after the first slot."))
         return data
 
     def limit_kwargs(self) -> dict:

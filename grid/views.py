@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chain.ledger.errors import Refused
@@ -148,13 +149,16 @@ def path_limit(request):
         try:
             tx = path_limit_set(**form.limit_kwargs())
         except Refused as exc:
-            messages.error(request, f"Refused: {exc.message}")
+            messages.error(request, gettext("Refused: {message}").format(message=exc.message))
         else:
-            messages.success(request, f"Path limit signed and sent (transaction {tx.hash[:12]}…).")
+            messages.success(
+                request,
+                gettext("Path limit signed and sent (transaction {hash}…).").format(hash=tx.hash[:12]),
+            )
     else:
         problems = "; ".join(
             f"{form.fields[f].label if f in form.fields else f}: {' '.join(e)}"
             for f, e in form.errors.items()
         )
-        messages.error(request, f"Not sent. {problems}")
+        messages.error(request, gettext("Not sent. {problems}").format(problems=problems))
     return redirect("grid")

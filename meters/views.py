@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
@@ -78,7 +79,10 @@ def meter_register_view(request):
         except Refused as exc:
             form.add_error(None, f"{exc.message} ({exc.code})")
         else:
-            messages.success(request, f"Registration {tx.hash[:12]}… is waiting for the next block.")
+            messages.success(
+                request,
+                gettext("Registration {hash}… is waiting for the next block.").format(hash=tx.hash[:12]),
+            )
             return redirect("meters")
     return render(
         request,
@@ -152,7 +156,7 @@ def meter_requests_page(request):
         except Refused as exc:
             form.add_error(exc.field, f"{exc.message} ({exc.code})")
         else:
-            messages.success(request, "Requested: the utility checks your meter and answers here.")
+            messages.success(request, gettext("Requested: the utility checks your meter and answers here."))
             return redirect("meters-requests")
     return _requests_page(request, form=form, status=status)
 
@@ -192,7 +196,7 @@ def meter_request_approve(request, pk: int):
     return _decide(
         request,
         lambda: services.meter_request_approve(request_id=pk, staff=request.user),
-        "Approved: the registration is signed and waits for the next block.",
+        gettext("Approved: the registration is signed and waits for the next block."),
     )
 
 
@@ -205,5 +209,5 @@ def meter_request_refuse(request, pk: int):
         lambda: services.meter_request_refuse(
             request_id=pk, staff=request.user, reason=request.POST.get("reason", "")
         ),
-        "Refused: the producer sees your reason.",
+        gettext("Refused: the producer sees your reason."),
     )

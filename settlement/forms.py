@@ -5,6 +5,8 @@ and its refusal is shown beside the field it names (services.FIELD_OF_CODE).
 """
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from chain.ledger.keys import is_address
 from settlement.ledger.certificates import BENEFICIARY_MAX, MAX_CLAIMS
@@ -17,16 +19,16 @@ def certificate_label(certificate) -> str:
 
 
 class CertificateTransferForm(forms.Form):
-    certificate_id = forms.ChoiceField(label="Certificate")
+    certificate_id = forms.ChoiceField(label=_("Certificate"))
     to = forms.CharField(
-        label="Recipient address",
+        label=_("Recipient address"),
         max_length=80,
         widget=forms.TextInput(
-            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "64 hex characters"}
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": _("64 hex characters")}
         ),
     )
     wh = forms.IntegerField(
-        label="Wh to transfer", min_value=1, help_text="All of it, or part: the rest stays yours."
+        label=_("Wh to transfer"), min_value=1, help_text=_("All of it, or part: the rest stays yours.")
     )
 
     def __init__(self, *args, held: list, **kwargs):
@@ -38,13 +40,18 @@ class CertificateTransferForm(forms.Form):
         data = super().clean()
         certificate, wh = self.held.get(data.get("certificate_id")), data.get("wh")
         if certificate is not None and wh is not None and wh > certificate.wh:
-            self.add_error("wh", f"The certificate holds {certificate.wh:,} Wh, less than {wh:,}.")
+            self.add_error(
+                "wh",
+                gettext("The certificate holds {held} Wh, less than {wh}.").format(
+                    held=f"{certificate.wh:,}", wh=f"{wh:,}"
+                ),
+            )
         return data
 
     def clean_to(self) -> str:
         value = self.cleaned_data["to"].strip().lower()
         if not is_address(value):
-            raise forms.ValidationError("An address is 64 hex characters (0-9, a-f).")
+            raise forms.ValidationError(gettext("An address is 64 hex characters (0-9, a-f)."))
         return value
 
     def payload(self) -> dict:
@@ -55,12 +62,14 @@ class CertificateClaimForm(forms.Form):
     """Claims the whole of each chosen certificate; the ledger takes part claims too (PROTOCOL.md)."""
 
     certificate_ids = forms.MultipleChoiceField(
-        label="Certificates to claim", widget=forms.CheckboxSelectMultiple
+        label=_("Certificates to claim"), widget=forms.CheckboxSelectMultiple
     )
     beneficiary = forms.CharField(
-        label="Claimed for (beneficiary)",
+        label=_("Claimed for (beneficiary)"),
         max_length=BENEFICIARY_MAX,
-        help_text="The person or organisation whose renewable use this claim counts for. A claim is final.",
+        help_text=_(
+            "The person or organisation whose renewable use this claim counts for. A claim is final."
+        ),
     )
 
     def __init__(self, *args, held: list, **kwargs):
@@ -71,7 +80,9 @@ class CertificateClaimForm(forms.Form):
     def clean_certificate_ids(self) -> list:
         ids = self.cleaned_data["certificate_ids"]
         if len(ids) > MAX_CLAIMS:
-            raise forms.ValidationError(f"Claim at most {MAX_CLAIMS} certificates at once.")
+            raise forms.ValidationError(
+                gettext("Claim at most {count} certificates at once.").format(count=MAX_CLAIMS)
+            )
         return ids
 
     def payload(self) -> dict:

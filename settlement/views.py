@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chain.ledger.errors import Refused
@@ -133,7 +134,7 @@ def certificate_transfer(request):
         request,
         form,
         "certificate_transfer",
-        "Certificate transfer signed: it moves with the next block.",
+        gettext("Certificate transfer signed: it moves with the next block."),
         "transfer_form",
     )
 
@@ -148,7 +149,7 @@ def certificate_claim(request):
         request,
         form,
         "certificate_claim",
-        "Claim signed: the certificates are retired with the next block.",
+        gettext("Claim signed: the certificates are retired with the next block."),
         "claim_form",
     )
 

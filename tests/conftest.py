@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
+from django.utils import translation
 
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.management.commands.init import DEMO_PASSWORD
@@ -36,6 +37,13 @@ forbid_flushes()
 
 def pytest_sessionfinish(session, exitstatus):
     forget_session_keys(SESSION_REDIS_TAG)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (English): LocaleMiddleware activates a
+    request's language (a Thai cookie) in the test's thread, and nothing resets it after."""
+    translation.deactivate()
 
 
 # The demo genesis with EGAT its only active validator: in-process tests run one site.

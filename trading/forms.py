@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from chain import selectors as chain_selectors
 from chain.forms import parse_decimal_units
@@ -25,36 +27,41 @@ from trading.ledger import rules as r
 KWH_DECIMALS = 3
 PRICE_DECIMALS = TOKEN_DECIMALS  # a price is token units per kWh
 
-# Messages people read; tests import them.
-ENERGY_NOT_A_NUMBER = "Enter the energy in kWh, such as 25 or 2.5."
-ENERGY_NOT_POSITIVE = "The energy must be more than zero."
-ENERGY_TOO_PRECISE = "Use at most 3 decimal places (the smallest amount is 0.001 kWh, one Wh)."
-ENERGY_TOO_LARGE = "The largest order is {max_kwh} kWh."
-ENERGY_OVER_AVAILABLE = "You have {available} kWh free to sell."
-PRICE_NOT_A_NUMBER = "Enter the price in tokens per kWh, such as 3.5."
-PRICE_TOO_PRECISE = "Use at most 6 decimal places (the smallest unit is 0.000001 token)."
-PRICE_OUT_OF_RANGE = "The market takes prices from {low} to {high} tokens per kWh."
-FUNDS_SHORT = (
+# Messages people read; tests import them. Marked for the catalog here, translated when raised
+# (gettext), so the constants stay the English text.
+ENERGY_NOT_A_NUMBER = gettext_noop("Enter the energy in kWh, such as 25 or 2.5.")
+ENERGY_NOT_POSITIVE = gettext_noop("The energy must be more than zero.")
+ENERGY_TOO_PRECISE = gettext_noop("Use at most 3 decimal places (the smallest amount is 0.001 kWh, one Wh).")
+ENERGY_TOO_LARGE = gettext_noop("The largest order is {max_kwh} kWh.")
+ENERGY_OVER_AVAILABLE = gettext_noop("You have {available} kWh free to sell.")
+PRICE_NOT_A_NUMBER = gettext_noop("Enter the price in tokens per kWh, such as 3.5.")
+PRICE_TOO_PRECISE = gettext_noop("Use at most 6 decimal places (the smallest unit is 0.000001 token).")
+PRICE_OUT_OF_RANGE = gettext_noop("The market takes prices from {low} to {high} tokens per kWh.")
+FUNDS_SHORT = gettext_noop(
     "This buy locks {lock} tokens (energy at your limit plus the dearest wheeling fee from this zone); "
     "you have {available} free."
 )
-SLOT_MALFORMED = "Choose a delivery slot from the list."
-SLOT_CLOSED = "This slot's gate has closed ({minutes} minutes before it starts). Choose a later slot."
-SLOT_TOO_FAR = "Orders can be placed at most {minutes} minutes ahead."
-ZONE_UNKNOWN = "Choose a zone from the list: the regions of the grid."
-SIDE_NOT_YOURS = "Only producers sell energy here; your account can buy."
-SOURCE_REQUIRED = "Say which source the energy you sell comes from."
-EXPIRY_RANGE = "Give the expiry in whole minutes, from 1 to {minutes}."
-SLOT_PICK = "Pick a delivery time on a {minutes}-minute mark between {first} and {last}."
-COUNTERPARTY_UNKNOWN = (
+SLOT_MALFORMED = gettext_noop("Choose a delivery slot from the list.")
+SLOT_CLOSED = gettext_noop(
+    "This slot's gate has closed ({minutes} minutes before it starts). Choose a later slot."
+)
+SLOT_TOO_FAR = gettext_noop("Orders can be placed at most {minutes} minutes ahead.")
+ZONE_UNKNOWN = gettext_noop("Choose a zone from the list: the regions of the grid.")
+SIDE_NOT_YOURS = gettext_noop("Only producers sell energy here; your account can buy.")
+SOURCE_REQUIRED = gettext_noop("Say which source the energy you sell comes from.")
+EXPIRY_RANGE = gettext_noop("Give the expiry in whole minutes, from 1 to {minutes}.")
+SLOT_PICK = gettext_noop("Pick a delivery time on a {minutes}-minute mark between {first} and {last}.")
+COUNTERPARTY_UNKNOWN = gettext_noop(
     "Give an address (64 characters, 0-9 and a-f) or the username of someone on this site;"
     " no user here has that name."
 )
-COUNTERPARTY_NO_ACCOUNT = "No account on this chain has that address yet. Check it with the other party."
-COUNTERPARTY_SELF = (
+COUNTERPARTY_NO_ACCOUNT = gettext_noop(
+    "No account on this chain has that address yet. Check it with the other party."
+)
+COUNTERPARTY_SELF = gettext_noop(
     "That is your own account: name the account you agreed the deal with, or leave this empty."
 )
-NIGHT_SOLAR = (
+NIGHT_SOLAR = gettext_noop(
     "This slot is at night, when solar panels make nothing: energy you cannot deliver is"
     " refunded to the buyer at settlement and earns you nothing."
 )
@@ -71,7 +78,7 @@ def picked_slot(text: str, rules: r.MarketRules, now_ms: int) -> int:
     malformed, not on a slot's start, closed or beyond the horizon."""
     first, last = rules.first_open_slot_ms(now_ms), now_ms + rules.horizon_ms
     last -= last % rules.slot_ms
-    problem = SLOT_PICK.format(
+    problem = gettext(SLOT_PICK).format(
         minutes=rules.slot_ms // r.MS_PER_MINUTE,
         first=_site_time(first).strftime("%d %b %H:%M"),
         last=_site_time(last).strftime("%d %b %H:%M"),
@@ -104,9 +111,9 @@ def parse_kwh(text: str) -> int:
     return parse_decimal_units(
         text,
         decimals=KWH_DECIMALS,
-        not_a_number=ENERGY_NOT_A_NUMBER,
-        not_positive=ENERGY_NOT_POSITIVE,
-        too_precise=ENERGY_TOO_PRECISE,
+        not_a_number=gettext(ENERGY_NOT_A_NUMBER),
+        not_positive=gettext(ENERGY_NOT_POSITIVE),
+        too_precise=gettext(ENERGY_TOO_PRECISE),
     )
 
 
@@ -115,15 +122,26 @@ def parse_price(text: str) -> int:
     return parse_decimal_units(
         text,
         decimals=PRICE_DECIMALS,
-        not_a_number=PRICE_NOT_A_NUMBER,
-        not_positive=PRICE_NOT_A_NUMBER,
-        too_precise=PRICE_TOO_PRECISE,
+        not_a_number=gettext(PRICE_NOT_A_NUMBER),
+        not_positive=gettext(PRICE_NOT_A_NUMBER),
+        too_precise=gettext(PRICE_TOO_PRECISE),
     )
 
 
 def sides_for(role: str | None) -> list[str]:
     """Producers sell and may buy; everyone else who trades buys."""
     return [r.SELL, r.BUY] if role == Role.PRODUCER else [r.BUY]
+
+
+#: The sources' names as people read them, in the order of the ledger's SOURCES.
+SOURCE_LABELS = {
+    "solar": _("Solar"),
+    "wind": _("Wind"),
+    "hydro": _("Hydro"),
+    "biomass": _("Biomass"),
+    "grid": pgettext_lazy("energy source", "Grid"),
+}
+assert tuple(SOURCE_LABELS) == r.SOURCES
 
 
 def _decimal_input(placeholder: str) -> forms.TextInput:
@@ -136,42 +154,46 @@ class OrderForm(forms.Form):
     prefix = "order"
 
     side = forms.ChoiceField(
-        label="Side", choices=[(r.SELL, "Sell energy"), (r.BUY, "Buy energy")], widget=forms.RadioSelect
+        label=_("Side"),
+        choices=[(r.SELL, _("Sell energy")), (r.BUY, _("Buy energy"))],
+        widget=forms.RadioSelect,
     )
     delivery_slot = forms.CharField(widget=forms.HiddenInput, max_length=20)
-    zone = forms.ChoiceField(widget=forms.HiddenInput, error_messages={"invalid_choice": ZONE_UNKNOWN})
-    energy_kwh = forms.CharField(label="Energy (kWh)", max_length=30, widget=_decimal_input("e.g. 25.5"))
+    zone = forms.ChoiceField(widget=forms.HiddenInput, error_messages={"invalid_choice": _(ZONE_UNKNOWN)})
+    energy_kwh = forms.CharField(
+        label=_("Energy (kWh)"), max_length=30, widget=_decimal_input(_("e.g. 25.5"))
+    )
     price = forms.CharField(
-        label="Limit price (tokens per kWh)", max_length=30, widget=_decimal_input("e.g. 3.5")
+        label=_("Limit price (tokens per kWh)"), max_length=30, widget=_decimal_input(_("e.g. 3.5"))
     )
     source = forms.ChoiceField(
-        label="Source of the energy",
+        label=_("Source of the energy"),
         required=False,
-        choices=[(s, s.capitalize()) for s in r.SOURCES],
+        choices=list(SOURCE_LABELS.items()),
     )
     sources = forms.MultipleChoiceField(
-        label="Accept energy from",
+        label=_("Accept energy from"),
         required=False,
-        choices=[(s, s.capitalize()) for s in r.SOURCES],
+        choices=list(SOURCE_LABELS.items()),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Tick none to accept any source.",
+        help_text=_("Tick none to accept any source."),
     )
     expires_minutes = forms.IntegerField(
-        label="Expires after (minutes, optional)",
+        label=_("Expires after (minutes, optional)"),
         required=False,
         widget=forms.NumberInput(
-            attrs={"inputmode": "numeric", "placeholder": "stays until the gate closes"}
+            attrs={"inputmode": "numeric", "placeholder": _("stays until the gate closes")}
         ),
     )
 
     counterparty = forms.CharField(
-        label="Only with (optional)",
+        label=_("Only with (optional)"),
         required=False,
         max_length=150,
         widget=forms.TextInput(
-            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "an address or a username"}
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": _("an address or a username")}
         ),
-        help_text="A private deal: the order trades with this account only. Empty: with anyone.",
+        help_text=_("A private deal: the order trades with this account only. Empty: with anyone."),
     )
 
     def __init__(self, *args, wallet, balances: dict, rules: r.MarketRules, zones: list[dict], **kwargs):
@@ -200,27 +222,31 @@ class OrderForm(forms.Form):
     def clean_side(self) -> str:
         side = self.cleaned_data["side"]
         if side not in sides_for(self.wallet.role):
-            raise forms.ValidationError(SIDE_NOT_YOURS)
+            raise forms.ValidationError(gettext(SIDE_NOT_YOURS))
         return side
 
     def clean_delivery_slot(self) -> int:
         slot = whole_number(self.cleaned_data["delivery_slot"])
         if slot is None or slot % self.rules.slot_ms:
-            raise forms.ValidationError(SLOT_MALFORMED)
+            raise forms.ValidationError(gettext(SLOT_MALFORMED))
         now_ms = time.time_ns() // 1_000_000
         if slot < self.rules.first_open_slot_ms(now_ms):
             raise forms.ValidationError(
-                SLOT_CLOSED.format(minutes=self.rules.gate_closure_ms // r.MS_PER_MINUTE)
+                gettext(SLOT_CLOSED).format(minutes=self.rules.gate_closure_ms // r.MS_PER_MINUTE)
             )
         if slot > now_ms + self.rules.horizon_ms:
-            raise forms.ValidationError(SLOT_TOO_FAR.format(minutes=self.rules.horizon_ms // r.MS_PER_MINUTE))
+            raise forms.ValidationError(
+                gettext(SLOT_TOO_FAR).format(minutes=self.rules.horizon_ms // r.MS_PER_MINUTE)
+            )
         return slot
 
     def clean_energy_kwh(self) -> int:
         """Typed in kWh, cleaned to Wh: ``cleaned_data["energy_kwh"]`` is an integer of Wh."""
         energy_wh = parse_kwh(self.cleaned_data["energy_kwh"])
         if energy_wh > self.rules.max_order_wh:
-            raise forms.ValidationError(ENERGY_TOO_LARGE.format(max_kwh=kwh_text(self.rules.max_order_wh)))
+            raise forms.ValidationError(
+                gettext(ENERGY_TOO_LARGE).format(max_kwh=kwh_text(self.rules.max_order_wh))
+            )
         return energy_wh
 
     def clean_price(self) -> int:
@@ -228,7 +254,7 @@ class OrderForm(forms.Form):
         price = parse_price(self.cleaned_data["price"])
         if not self.rules.min_price_per_kwh <= price <= self.rules.max_price_per_kwh:
             raise forms.ValidationError(
-                PRICE_OUT_OF_RANGE.format(
+                gettext(PRICE_OUT_OF_RANGE).format(
                     low=tokens_text(self.rules.min_price_per_kwh),
                     high=tokens_text(self.rules.max_price_per_kwh),
                 )
@@ -239,7 +265,7 @@ class OrderForm(forms.Form):
         minutes = self.cleaned_data["expires_minutes"]
         horizon = self.rules.horizon_ms // r.MS_PER_MINUTE
         if minutes is not None and not 1 <= minutes <= horizon:
-            raise forms.ValidationError(EXPIRY_RANGE.format(minutes=horizon))
+            raise forms.ValidationError(gettext(EXPIRY_RANGE).format(minutes=horizon))
         return minutes
 
     def clean_counterparty(self) -> str | None:
@@ -251,14 +277,14 @@ class OrderForm(forms.Form):
         if is_hex64(typed.lower()):
             address = typed.lower()
             if not chain_selectors.account_known(address=address):
-                raise forms.ValidationError(COUNTERPARTY_NO_ACCOUNT)
+                raise forms.ValidationError(gettext(COUNTERPARTY_NO_ACCOUNT))
         else:
             named = chain_selectors.wallet_for_username(username=typed)
             if named is None:
-                raise forms.ValidationError(COUNTERPARTY_UNKNOWN)
+                raise forms.ValidationError(gettext(COUNTERPARTY_UNKNOWN))
             address, self.counterparty_name = named.address, typed
         if address == self.wallet.address:
-            raise forms.ValidationError(COUNTERPARTY_SELF)
+            raise forms.ValidationError(gettext(COUNTERPARTY_SELF))
         return address
 
     def clean(self):
@@ -267,17 +293,17 @@ class OrderForm(forms.Form):
         account = self.balances["account"]
         if side == r.SELL:
             if not data.get("source"):
-                self.add_error("source", SOURCE_REQUIRED)
+                self.add_error("source", gettext(SOURCE_REQUIRED))
             if energy_wh is not None and energy_wh > account.energy_wh:
                 self.add_error(
-                    "energy_kwh", ENERGY_OVER_AVAILABLE.format(available=kwh_text(account.energy_wh))
+                    "energy_kwh", gettext(ENERGY_OVER_AVAILABLE).format(available=kwh_text(account.energy_wh))
                 )
         elif side == r.BUY and energy_wh is not None and data.get("price") and data.get("zone"):
             lock = r.buy_lock_units(energy_wh, data["price"], self.rules.max_fee_per_kwh[data["zone"]])
             if lock > self.balances["available"]:
                 self.add_error(
                     "price",
-                    FUNDS_SHORT.format(
+                    gettext(FUNDS_SHORT).format(
                         lock=tokens_text(lock), available=tokens_text(self.balances["available"])
                     ),
                 )
@@ -309,7 +335,7 @@ class OrderForm(forms.Form):
             summary |= {
                 "escrow_wh": energy_wh,
                 "source": data["source"],
-                "warning": NIGHT_SOLAR if night else "",
+                "warning": gettext(NIGHT_SOLAR) if night else "",
             }
         return summary
 

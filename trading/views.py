@@ -18,6 +18,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
@@ -310,7 +311,7 @@ def order_submit(request):
     if not request.htmx:
         if submitted is None:
             return _render_trade_page(request, form=form, status=status)
-        messages.success(request, "Order signed and sent. It enters the book with the next block.")
+        messages.success(request, gettext("Order signed and sent. It enters the book with the next block."))
         return redirect(_trade_url(form.cleaned_data["delivery_slot"], form.cleaned_data["zone"]))
     if submitted is not None:
         data = form.cleaned_data
@@ -375,5 +376,7 @@ def order_cancel_view(request, order_id):
     if refusal:
         messages.error(request, refusal)
     else:
-        messages.success(request, "Cancel signed and sent. The order leaves the book with the next block.")
+        messages.success(
+            request, gettext("Cancel signed and sent. The order leaves the book with the next block.")
+        )
     return redirect(back if back.startswith("/market/") else reverse("market-trade"))

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
@@ -113,16 +114,18 @@ def topup_request(request):
 
 def _topup_message(topup) -> str:
     if topup.request_tx_hash:
-        return (
-            f"Top-up requested: this site asked the issuer on chain. Pay the amount to the issuer quoting "
-            f"reference {topup.reference}; the tokens arrive once the issuer confirms the payment."
-        )
+        return gettext(
+            "Top-up requested: this site asked the issuer on chain. Pay the amount to the issuer quoting "
+            "reference {reference}; the tokens arrive once the issuer confirms the payment."
+        ).format(reference=topup.reference)
     if topup.mint_tx_hash:
-        return f"Top-up {topup.reference} confirmed: the tokens arrive with the next block."
-    return (
-        f"Top-up requested. Pay the amount to the issuer quoting reference {topup.reference}; "
+        return gettext("Top-up {reference} confirmed: the tokens arrive with the next block.").format(
+            reference=topup.reference
+        )
+    return gettext(
+        "Top-up requested. Pay the amount to the issuer quoting reference {reference}; "
         "the tokens arrive once the issuer confirms the payment."
-    )
+    ).format(reference=topup.reference)
 
 
 @login_required
@@ -144,7 +147,9 @@ def cashout_request(request):
         except Refused as exc:
             form.add_error(exc.field, exc.message)
         else:
-            messages.success(request, "Cash-out requested: the tokens are held until the issuer pays you.")
+            messages.success(
+                request, gettext("Cash-out requested: the tokens are held until the issuer pays you.")
+            )
             return redirect("treasury")
     return _holder_page(request, status=status, cashout_form=form)
 
@@ -193,7 +198,7 @@ def topup_confirm(request, pk):
     return _act(
         request,
         lambda: services.topup_confirm(request_id=pk, staff=request.user),
-        "Confirmed: the mint is signed and waits for the next block.",
+        gettext("Confirmed: the mint is signed and waits for the next block."),
     )
 
 
@@ -204,7 +209,7 @@ def topup_refuse(request, pk):
     return _act(
         request,
         lambda: services.topup_refuse(request_id=pk, staff=request.user, reason=_reason(request)),
-        "Refused: the person sees your reason.",
+        gettext("Refused: the person sees your reason."),
     )
 
 
@@ -215,7 +220,7 @@ def cashout_confirm(request, cashout_id):
     return _act(
         request,
         lambda: services.cashout_confirm(cashout_id=cashout_id),
-        "Paid: the burn is signed and waits for the next block.",
+        gettext("Paid: the burn is signed and waits for the next block."),
     )
 
 
@@ -226,7 +231,7 @@ def cashout_refuse(request, cashout_id):
     return _act(
         request,
         lambda: services.cashout_refuse(cashout_id=cashout_id, reason=_reason(request)),
-        "Refused: the tokens go back to the holder with the next block.",
+        gettext("Refused: the tokens go back to the holder with the next block."),
     )
 
 
@@ -237,7 +242,7 @@ def topup_asked_confirm(request, reference):
     return _act(
         request,
         lambda: services.topup_asked_confirm(reference=reference),
-        "Confirmed: the mint is signed and waits for the next block.",
+        gettext("Confirmed: the mint is signed and waits for the next block."),
     )
 
 
@@ -248,5 +253,5 @@ def topup_asked_refuse(request, reference):
     return _act(
         request,
         lambda: services.topup_asked_refuse(reference=reference, reason=_reason(request)),
-        "Refused on chain: the person sees your reason at their site.",
+        gettext("Refused on chain: the person sees your reason at their site."),
     )

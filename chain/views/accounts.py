@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 
 from chain.client_address import client_ip
 from chain.forms import SignupForm, ThrottledLoginForm, too_many_attempts_error
@@ -39,7 +40,8 @@ def signup(request):
         else:
             login(request, wallet.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
-                request, "Welcome! Your wallet is ready. Its key is sealed on this site and never shown."
+                request,
+                gettext("Welcome! Your wallet is ready. Its key is sealed on this site and never shown."),
             )
             return redirect("wallet")
     return _too_many(render(request, "registration/signup.html", {"form": form}), form)

@@ -12,6 +12,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chain import selectors
@@ -108,7 +109,10 @@ def wallet_key_import(request):
         )
     except (Refused, TooManyAttempts) as exc:
         return _retry_after(_key_page(request, import_form=form, status=_refuse(form, exc)), exc)
-    messages.success(request, f"Imported. Your wallet on this site is now {wallet.address[:12]}….")
+    messages.success(
+        request,
+        gettext("Imported. Your wallet on this site is now {address}….").format(address=wallet.address[:12]),
+    )
     return redirect("wallet")
 
 
@@ -160,7 +164,9 @@ def signup_self_custody(request):
             login(request, wallet.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(
                 request,
-                "Welcome! Your key is in this browser only; this site never saw it. Save a key file now.",
+                gettext(
+                    "Welcome! Your key is in this browser only; this site never saw it. Save a key file now."
+                ),
             )
             return redirect("wallet")
     elif request.method == "POST":

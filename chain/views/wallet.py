@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chain import selectors
@@ -135,7 +136,7 @@ def wallet_submit(request, kind):
         if submitted is None:
             forms = {**_blank_forms(wallet, balances), kind: form}
             return _render_wallet(request, wallet, own=True, forms=forms, status=status)
-        messages.success(request, "Signed and sent. It is waiting for the next block.")
+        messages.success(request, gettext("Signed and sent. It is waiting for the next block."))
         return redirect("wallet")
     if submitted is not None:
         form = _new_form(kind, wallet, selectors.wallet_balances(address=wallet.address))

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
@@ -144,7 +145,10 @@ def vote(request, number: int):
     if refusal:
         messages.error(request, refusal)
     else:
-        messages.success(request, f"Vote “{option}” signed and sent. It counts from the next block.")
+        messages.success(
+            request,
+            gettext("Vote “{option}” signed and sent. It counts from the next block.").format(option=option),
+        )
     return redirect(reverse("governance-detail", args=[number]))
 
 
@@ -184,7 +188,9 @@ def proposal_new(request):
         except Refused as exc:
             form.add_refusal(exc)
     if submitted is not None and not request.htmx:
-        messages.success(request, "Proposal signed and sent. It opens for votes with the next block.")
+        messages.success(
+            request, gettext("Proposal signed and sent. It opens for votes with the next block.")
+        )
         return redirect(reverse("governance"))
     context = _form_context(
         _new_form() if submitted else form,

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
@@ -111,8 +112,10 @@ def validator_audit(request):
 def _done(request, tx, what: str):
     messages.success(
         request,
-        f"{what} signed by this site's authority key and sent ({tx.hash[:12]}…). "
-        "It takes effect with the next block.",
+        gettext(
+            "{what} signed by this site's authority key and sent ({hash}…). "
+            "It takes effect with the next block."
+        ).format(what=what, hash=tx.hash[:12]),
     )
     return redirect(reverse("validators"))
 
@@ -133,7 +136,9 @@ def validator_register(request):
         except Refused as exc:
             form.add_refusal(exc)
         else:
-            return _done(request, tx, f"Registration of {form.cleaned_data['name']}")
+            return _done(
+                request, tx, gettext("Registration of {name}").format(name=form.cleaned_data["name"])
+            )
     return _page(request, register_form=form, status=400)
 
 
@@ -163,7 +168,13 @@ def validator_set_active(request, public_key: str):
         )
     except Refused as exc:
         return _refused(request, exc)
-    return _done(request, tx, f"{'Activation' if active else 'Deactivation'} of {validator.name}")
+    return _done(
+        request,
+        tx,
+        (gettext("Activation of {name}") if active else gettext("Deactivation of {name}")).format(
+            name=validator.name
+        ),
+    )
 
 
 @login_required
@@ -175,7 +186,7 @@ def validator_unjail(request, public_key: str):
         tx = services.validator_admin(kind="validator_unjail", payload={"public_key": public_key})
     except Refused as exc:
         return _refused(request, exc)
-    return _done(request, tx, f"Unjailing of {validator.name}")
+    return _done(request, tx, gettext("Unjailing of {name}").format(name=validator.name))
 
 
 @login_required
@@ -191,5 +202,5 @@ def validator_stake(request):
         except Refused as exc:
             form.add_error("amount", exc.message)
         else:
-            return _done(request, tx, "Stake bond" if bond else "Stake unbond")
+            return _done(request, tx, gettext("Stake bond") if bond else gettext("Stake unbond"))
     return _page(request, stake_form=form, status=400)

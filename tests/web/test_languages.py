@@ -87,6 +87,25 @@ def test_thai_dates_have_thai_month_names_and_the_gregorian_year(client, committ
     assert f"{now.day} {thai_month_abbreviations[now.month - 1]} {now.year}" in body
 
 
+def test_the_order_tickets_messages_follow_the_language():
+    """Its labels and its error messages: English by default, Thai under Thai."""
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from trading.forms import ENERGY_NOT_A_NUMBER, OrderForm, parse_kwh
+
+    with translation.override("th"), pytest.raises(ValidationError) as thai:
+        parse_kwh("abc")
+    with pytest.raises(ValidationError) as english:
+        parse_kwh("abc")
+    assert THAI_LETTER.search(thai.value.messages[0])
+    assert english.value.messages == [ENERGY_NOT_A_NUMBER]
+    label = OrderForm.base_fields["price"].label
+    assert str(label) == "Limit price (tokens per kWh)"
+    with translation.override("th"):
+        assert THAI_LETTER.search(str(label))
+
+
 # --- no visible English outside translate tags, in the converted templates ----------
 
 #: Templates whose visible text is all marked for translation. The rest are still English
@@ -102,14 +121,87 @@ CONVERTED_TEMPLATES = [
     "templates/chain/wallet/none.html",
     "templates/chain/wallet/_form.html",
     "templates/chain/wallet/_hint.html",
+    "templates/chain/wallet/_live.html",
     "templates/chain/wallet/_activity.html",
     "templates/chain/activity/_transactions.html",
     "templates/chain/activity/_feed.html",
     "templates/chain/activity/page.html",
     "trading/templates/trading/market.html",
+    "trading/templates/trading/trade.html",
+    "trading/templates/trading/_form.html",
+    "trading/templates/trading/_ticket_summary.html",
+    "trading/templates/trading/_book.html",
+    "trading/templates/trading/_chart.html",
+    "trading/templates/trading/_fills.html",
+    "trading/templates/trading/_mine.html",
+    "trading/templates/trading/_overview.html",
+    "trading/templates/trading/_trades.html",
+    "trading/templates/trading/_wallet.html",
+    "treasury/templates/treasury/holder.html",
+    "treasury/templates/treasury/_holder_status.html",
+    "treasury/templates/treasury/_holder_requests.html",
+    "treasury/templates/treasury/queue.html",
+    "templates/chain/wallet/key.html",
+    "templates/chain/wallet/_self_custody.html",
+    "templates/registration/signup_self_custody.html",
+    "governance/templates/governance/list.html",
+    "governance/templates/governance/_list.html",
+    "governance/templates/governance/detail.html",
+    "governance/templates/governance/_tally.html",
+    "governance/templates/governance/_tally_bar.html",
+    "governance/templates/governance/_vote.html",
+    "governance/templates/governance/_votes.html",
+    "governance/templates/governance/new.html",
+    "governance/templates/governance/_form.html",
+    "governance/templates/governance/validators.html",
+    "governance/templates/governance/_health.html",
+    "governance/templates/governance/validator_audit.html",
+    "meters/templates/meters/meters.html",
+    "meters/templates/meters/meter.html",
+    "meters/templates/meters/register.html",
+    "meters/templates/meters/requests.html",
+    "meters/templates/meters/_request_list.html",
+    "meters/templates/meters/request_queue.html",
+    "grid/templates/grid/dashboard.html",
+    "grid/templates/grid/region.html",
+    "grid/templates/grid/_map.html",
+    "grid/templates/grid/_paths.html",
+    "grid/templates/grid/_operator.html",
+    "templates/chain/explorer/index.html",
+    "templates/chain/explorer/_block_row.html",
+    "templates/chain/explorer/_search.html",
+    "templates/chain/explorer/block.html",
+    "templates/chain/explorer/transaction.html",
+    "templates/chain/explorer/account.html",
+    "templates/chain/explorer/not_found.html",
+    "templates/chain/node/status.html",
+    "audit/templates/audit/_nav.html",
+    "audit/templates/audit/_pager.html",
+    "audit/templates/audit/_progress.html",
+    "audit/templates/audit/home.html",
+    "audit/templates/audit/trades.html",
+    "audit/templates/audit/blocks.html",
+    "audit/templates/audit/account_search.html",
+    "audit/templates/audit/account.html",
+    "audit/templates/audit/verify.html",
+    "audit/templates/audit/verification.html",
+    "audit/templates/audit/surveillance.html",
+    "audit/templates/audit/treasury.html",
+    "audit/templates/audit/certificates.html",
+    "audit/templates/audit/reports.html",
+    "settlement/templates/settlement/certificates.html",
+    "settlement/templates/settlement/statement.html",
+    "settlement/templates/settlement/carbon.html",
+    "settlement/templates/settlement/trade_detail.html",
+    "templates/chain/wallet/list.html",
+    "templates/chain/activity/_tx_state.html",
+    "templates/chain/partials/tx_label.html",
+    "templates/chain/app/offline.html",
+    "templates/403.html",
+    "templates/404.html",
 ]
 #: Names and units that read the same in both languages.
-UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "API", "kg", "CO₂"}
+UNTRANSLATED_WORDS = {"GridTokenX", "GTX", "kWh", "kW", "MW", "MWh", "Hz", "API", "g", "kg", "CO₂"}
 
 TRANSLATED_BLOCK = re.compile(r"{%\s*blocktranslate\b.*?{%\s*endblocktranslate\s*%}", re.S)
 TEMPLATE_COMMENT = re.compile(r"{#.*?#}|{%\s*comment\s*%}.*?{%\s*endcomment\s*%}", re.S)
