@@ -67,9 +67,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
-    # Innermost and sync only: runs in the view's thread and gives its pooled connections back
-    # even when daphne cancels a request whose client left (gridtokenx_site.db_connections).
-    "gridtokenx_site.db_connections.PooledConnectionsReturned",
 ]
 
 ROOT_URLCONF = "gridtokenx_site.urls"

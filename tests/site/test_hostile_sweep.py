@@ -15,10 +15,8 @@ lock out or crowd the session's shared ``live_site``.
 
 import json
 import re
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from urllib.parse import quote_from_bytes, urljoin
 
@@ -254,39 +252,31 @@ class Sweep:
         self.closes: Counter = Counter()
         #: Inputs per part of the sweep, for the report.
         self.parts: Counter = Counter()
-        #: The parts run in threads of their own: the counts are kept under this lock.
-        self.lock = threading.Lock()
+        self.part = ""
 
-    def send(
-        self, client: httpx.Client, method: str, path: str, part: str, **kwargs
-    ) -> httpx.Response | None:
+    def send(self, client: httpx.Client, method: str, path: str, **kwargs) -> httpx.Response | None:
+        self.tried += 1
+        self.parts[self.part] += 1
         try:
             response = client.request(method, self.site.url + path, **kwargs)
         except httpx.HTTPError as exc:
-            response, problem = None, f"{method} {path[:160]}: {type(exc).__name__} {exc}"
-        else:
-            problem = (
-                f"{method} {path[:160]} -> {response.status_code}" if response.status_code >= 500 else ""
-            )
-        with self.lock:
-            self.tried += 1
-            self.parts[part] += 1
-            if response is not None:
-                self.statuses[response.status_code // 100 * 100] += 1
-            if problem:
-                self.server_errors.append(problem)
+            self.server_errors.append(f"{method} {path[:160]}: {type(exc).__name__} {exc}")
+            return None
+        self.statuses[response.status_code // 100 * 100] += 1
+        if response.status_code >= 500:
+            self.server_errors.append(f"{method} {path[:160]} -> {response.status_code}")
         return response
 
-    def get(self, client: httpx.Client, template: str, holes: tuple, value: bytes, part: str) -> None:
+    def get(self, client: httpx.Client, template: str, holes: tuple, value: bytes) -> None:
         """The route with ``value`` in its path and every query parameter, under the 16 KB request line."""
         path, query = fill(template, holes, value), hostile_query(value)
         if len(path) + len(query) < MAX_REQUEST_LINE:
-            self.send(client, "GET", f"{path}?{query}", part)
+            self.send(client, "GET", f"{path}?{query}")
         else:  # daphne drops a longer request line unanswered: send the two halves apart
-            self.send(client, "GET", path, part)
-            self.send(client, "GET", f"{fill(template, holes, b'1')}?{query[:MAX_REQUEST_LINE]}", part)
+            self.send(client, "GET", path)
+            self.send(client, "GET", f"{fill(template, holes, b'1')}?{query[:MAX_REQUEST_LINE]}")
         if holes:
-            self.send(client, "GET", path, part)
+            self.send(client, "GET", path)
 
     def logged_in(self, username: str) -> httpx.Client:
         client = httpx.Client(timeout=30, follow_redirects=False)
@@ -333,27 +323,20 @@ class Sweep:
             defaults = {n: fields[n].encode() for n in names}
             for value in HOSTILE[::2]:
                 body = form_body({"csrfmiddlewaretoken": token.encode(), **dict.fromkeys(names, value)})
-                self.send(client, "POST", action, "forms", content=body, headers=headers)
+                self.send(client, "POST", action, content=body, headers=headers)
             for name in names:
                 for value in HOSTILE_SHORT[::2]:
                     body = form_body({"csrfmiddlewaretoken": token.encode(), **defaults, name: value})
-                    self.send(client, "POST", action, "forms", content=body, headers=headers)
+                    self.send(client, "POST", action, content=body, headers=headers)
 
     def post_json(self, client: httpx.Client) -> None:
         for path in JSON_ENDPOINTS:
             for document in HOSTILE_JSON:
                 self.send(
-                    client,
-                    "POST",
-                    path,
-                    "json",
-                    content=document,
-                    headers={"content-type": "application/json"},
+                    client, "POST", path, content=document, headers={"content-type": "application/json"}
                 )
             for media_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
-                self.send(
-                    client, "POST", path, "json", content=b'{"a": 1}', headers={"content-type": media_type}
-                )
+                self.send(client, "POST", path, content=b'{"a": 1}', headers={"content-type": media_type})
 
     def streams(self) -> None:
         """Junk frames on each stream (each answered with an error frame), an oversized one, unknown paths."""
@@ -394,45 +377,31 @@ def closed_code(stream) -> int:
     raise AssertionError("the stream was not closed")
 
 
-#: The parts of the sweep run side by side: the site answers several requests at once.
-PARALLEL_PARTS = 4
-
-
 def run_sweep(site: Site) -> Sweep:
-    """Every input above, at ``site``: anonymously (the routes in slices, and the JSON
-    documents) and as each persona, the parts side by side in threads; then the streams."""
+    """Every input above, at ``site``: anonymously, then as each persona."""
     sweep = Sweep(site)
     routes = route_templates()
+    with httpx.Client(timeout=30, follow_redirects=False) as anonymous:
+        sweep.part = "routes"
+        for template, holes in routes:
+            for value in HOSTILE if template.startswith("/api/") else HOSTILE_SHORT:
+                sweep.get(anonymous, template, holes, value)
+        sweep.part = "json"
+        sweep.post_json(anonymous)
     # Every persona logs in before any hostile login form is sent: those count as failed
     # logins from this address, which the site then limits (docs/SECURITY.md).
     clients = {username: sweep.logged_in(username) for username in PERSONAS}
-
-    def anonymous_routes(chunk) -> None:
-        with httpx.Client(timeout=30, follow_redirects=False) as anonymous:
-            for template, holes in chunk:
-                for value in HOSTILE if template.startswith("/api/") else HOSTILE_SHORT:
-                    sweep.get(anonymous, template, holes, value, "routes")
-
-    def anonymous_json() -> None:
-        with httpx.Client(timeout=30, follow_redirects=False) as anonymous:
-            sweep.post_json(anonymous)
-
-    def persona(client: httpx.Client) -> None:
+    for client in clients.values():
         try:
+            sweep.part = "forms"
             sweep.post_forms(client, sweep.forms_of(client, routes))
+            sweep.part = "pages"
             for template, holes in routes:  # the pages past the login page
                 if not template.startswith("/api/"):
                     for value in HOSTILE_SHORT[::3]:
-                        sweep.get(client, template, holes, value, "pages")
+                        sweep.get(client, template, holes, value)
         finally:
             client.close()
-
-    slices = [routes[i::PARALLEL_PARTS] for i in range(PARALLEL_PARTS)]
-    with ThreadPoolExecutor(PARALLEL_PARTS) as pool:
-        parts = [pool.submit(anonymous_routes, chunk) for chunk in slices]
-        parts += [pool.submit(anonymous_json)] + [pool.submit(persona, c) for c in clients.values()]
-        for part in parts:
-            part.result()
     sweep.streams()
     return sweep
 
