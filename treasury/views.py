@@ -49,9 +49,14 @@ def issuer_staff_required(view):
 def _holder_context(request, *, topup_form=None, cashout_form=None) -> dict:
     wallet = request.user.wallet
     params = selectors.treasury_params()
-    balances = chain_selectors.wallet_balances(address=wallet.address)
-    topups = selectors.topups_of(user=request.user)
+    # Read in this order, each query seeing the blocks committed by then: what waits, then what
+    # the chain holds, then the balance. A block committed in between can only make the balance
+    # newer than the lists; those still show the wait, and the page asks again (below). The other
+    # way round, a balance from before the block beside lists from after it stayed on the page.
     cashouts_waiting = selectors.cashout_requests_waiting(address=wallet.address)
+    topups = selectors.topups_of(user=request.user)
+    cashouts = selectors.cashouts_of(address=wallet.address)
+    balances = chain_selectors.wallet_balances(address=wallet.address)
     return {
         "wallet": wallet,
         "balances": balances,
@@ -65,7 +70,7 @@ def _holder_context(request, *, topup_form=None, cashout_form=None) -> dict:
         "takes_topups": services.site_is_issuer() or services.site_relays_topups(),
         "issuer_sites": selectors.issuer_sites(),
         "topups": topups,
-        "cashouts": selectors.cashouts_of(address=wallet.address),
+        "cashouts": cashouts,
         "cashouts_waiting": cashouts_waiting,
         "topup_form": topup_form or TopUpForm(max_units=params["max_payment_units"]),
         "cashout_form": cashout_form
