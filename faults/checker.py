@@ -39,6 +39,9 @@ MEMPOOL_PROBLEM = "one head, but transactions still pending {settle_s:.0f}s afte
 #: A pending transaction whose sender's committed nonce is below its own, with nothing
 #: committing the nonces between: it waits on a predecessor that no site will commit.
 WAITS_ON_GAP = "waits on a nonce gap"
+#: How long, at most, the check waits for acknowledged transactions still held or pending
+#: after the settle (the hold window is 5 s; its upkeep runs every few seconds).
+HELD_WAIT_S = 30.0
 
 
 class Monitor:
@@ -347,8 +350,18 @@ def _settle(verdict: Verdict, http, sites, history, settle_s: float) -> None:
 def _acknowledged(verdict: Verdict, http, sites, history) -> None:
     committed_nonces: set[tuple[str, int]] = set()
     lost = []
+    #: A transaction held for a nonce gap is admitted or dropped within the hold window
+    #: (GTX_HOLD_SECONDS, then the next upkeep); one still waiting is asked again until then.
+    wait_until = None
     for ack in history.acks:
-        data = _get(http, f"{sites[ack.site]}/api/v1/transactions/{ack.tx_hash}/")
+        url = f"{sites[ack.site]}/api/v1/transactions/{ack.tx_hash}/"
+        data = _get(http, url)
+        while data and data.get("status") in ("held", "pending"):
+            wait_until = wait_until or time.monotonic() + HELD_WAIT_S
+            if time.monotonic() >= wait_until:
+                break
+            time.sleep(0.5)
+            data = _get(http, url)
         where = f"{ack.tx_hash[:16]} (nonce {ack.nonce} of {ack.sender[:8]}, {ack.site} at {ack.at_s:.1f}s)"
         if data is None:
             verdict.problems.append(f"{ack.site} did not answer for {where}")
