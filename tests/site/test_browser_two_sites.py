@@ -43,6 +43,20 @@ def log_in(browser, site, username: str, password: str, path: str):
     return page
 
 
+def sign_up(browser, site, username: str, password: str):
+    """A new Bangkok consumer signs up at ``site`` in a desktop page; returns it at the wallet."""
+    page = browser.new_context(**DESKTOP).new_page()
+    page.goto(site.url + "/accounts/signup/")
+    page.fill("#id_username", username)
+    page.fill("#id_password1", password)
+    page.fill("#id_password2", password)
+    page.check('input[name="role"][value="consumer"]')
+    page.select_option("#id_region", "bangkok")
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/wallet/")
+    return page
+
+
 def test_a_topup_asked_at_meas_site_is_confirmed_by_egats_staff(egat_and_mea):
     from playwright.sync_api import expect, sync_playwright
 
@@ -52,15 +66,7 @@ def test_a_topup_asked_at_meas_site_is_confirmed_by_egats_staff(egat_and_mea):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(**DESKTOP).new_page()
-            page.goto(mea.url + "/accounts/signup/")
-            page.fill("#id_username", username)
-            page.fill("#id_password1", password)
-            page.fill("#id_password2", password)
-            page.check('input[name="role"][value="consumer"]')
-            page.select_option("#id_region", "bangkok")
-            page.click("main form button[type=submit]")
-            page.wait_for_url("**/wallet/")
+            page = sign_up(browser, mea, username, password)
             page.goto(mea.url + "/treasury/")
             page.fill("#form-topup input[name=amount]", "75")
             page.click("#form-topup button[type=submit]")

@@ -25,7 +25,7 @@ from chain.ledger.tx import sign_transaction
 from chain.management.commands.init import DEMO_PASSWORD
 from chain.templatetags.chain_units import kwh
 from localnet.network import start_later, start_network, stop_network, wait_for_height
-from tests.site.test_browser_two_sites import CHROMIUM_ARGS, DESKTOP, SHOTS, log_in
+from tests.site.test_browser_two_sites import CHROMIUM_ARGS, SHOTS, log_in, sign_up
 from trading.forms import parse_kwh
 
 pytestmark = pytest.mark.live
@@ -220,15 +220,7 @@ def test_a_person_at_the_follower_tops_up_buys_from_a_seller_at_a_validator_and_
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(**DESKTOP).new_page()
-            page.goto(erc.url + "/accounts/signup/")
-            page.fill("#id_username", username)
-            page.fill("#id_password1", password)
-            page.fill("#id_password2", password)
-            page.check('input[name="role"][value="consumer"]')
-            page.select_option("#id_region", "bangkok")
-            page.click("main form button[type=submit]")
-            page.wait_for_url("**/wallet/")
+            page = sign_up(browser, erc, username, password)
 
             # A follower does not issue: its node key asks the issuer on chain.
             page.goto(erc.url + "/treasury/")
