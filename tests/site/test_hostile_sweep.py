@@ -15,8 +15,11 @@ lock out or crowd the session's shared ``live_site``.
 
 import json
 import re
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from html.parser import HTMLParser
 from urllib.parse import quote_from_bytes, urljoin
 
@@ -252,31 +255,38 @@ class Sweep:
         self.closes: Counter = Counter()
         #: Inputs per part of the sweep, for the report.
         self.parts: Counter = Counter()
-        self.part = ""
+        #: The parts run side by side, each in its own thread.
+        self._counting = threading.Lock()
 
-    def send(self, client: httpx.Client, method: str, path: str, **kwargs) -> httpx.Response | None:
-        self.tried += 1
-        self.parts[self.part] += 1
+    def send(
+        self, part: str, client: httpx.Client, method: str, path: str, **kwargs
+    ) -> httpx.Response | None:
         try:
             response = client.request(method, self.site.url + path, **kwargs)
         except httpx.HTTPError as exc:
-            self.server_errors.append(f"{method} {path[:160]}: {type(exc).__name__} {exc}")
-            return None
-        self.statuses[response.status_code // 100 * 100] += 1
-        if response.status_code >= 500:
-            self.server_errors.append(f"{method} {path[:160]} -> {response.status_code}")
+            response = None
+            error = f"{method} {path[:160]}: {type(exc).__name__} {exc}"
+        else:
+            error = f"{method} {path[:160]} -> {response.status_code}" if response.status_code >= 500 else ""
+        with self._counting:
+            self.tried += 1
+            self.parts[part] += 1
+            if response is not None:
+                self.statuses[response.status_code // 100 * 100] += 1
+            if error:
+                self.server_errors.append(error)
         return response
 
-    def get(self, client: httpx.Client, template: str, holes: tuple, value: bytes) -> None:
+    def get(self, part: str, client: httpx.Client, template: str, holes: tuple, value: bytes) -> None:
         """The route with ``value`` in its path and every query parameter, under the 16 KB request line."""
         path, query = fill(template, holes, value), hostile_query(value)
         if len(path) + len(query) < MAX_REQUEST_LINE:
-            self.send(client, "GET", f"{path}?{query}")
+            self.send(part, client, "GET", f"{path}?{query}")
         else:  # daphne drops a longer request line unanswered: send the two halves apart
-            self.send(client, "GET", path)
-            self.send(client, "GET", f"{fill(template, holes, b'1')}?{query[:MAX_REQUEST_LINE]}")
+            self.send(part, client, "GET", path)
+            self.send(part, client, "GET", f"{fill(template, holes, b'1')}?{query[:MAX_REQUEST_LINE]}")
         if holes:
-            self.send(client, "GET", path)
+            self.send(part, client, "GET", path)
 
     def logged_in(self, username: str) -> httpx.Client:
         client = httpx.Client(timeout=30, follow_redirects=False)
@@ -323,20 +333,40 @@ class Sweep:
             defaults = {n: fields[n].encode() for n in names}
             for value in HOSTILE[::2]:
                 body = form_body({"csrfmiddlewaretoken": token.encode(), **dict.fromkeys(names, value)})
-                self.send(client, "POST", action, content=body, headers=headers)
+                self.send("forms", client, "POST", action, content=body, headers=headers)
             for name in names:
                 for value in HOSTILE_SHORT[::2]:
                     body = form_body({"csrfmiddlewaretoken": token.encode(), **defaults, name: value})
-                    self.send(client, "POST", action, content=body, headers=headers)
+                    self.send("forms", client, "POST", action, content=body, headers=headers)
+
+    def missing_pages_at_once(self, clients: list[httpx.Client], rounds: int = 5) -> None:
+        """A dozen 404s at once for logged-in people, then a page: the site must still answer it.
+
+        Django renders error pages outside the request's thread; each such thread once kept
+        the connection the session lookup took, until the site's pool of four had none left
+        and every request failed after 30 s (gridtokenx_site/executor.py).
+        """
+        asks = [(clients[i % len(clients)], f"/no-such-page-{i}/") for i in range(12)]
+        with ThreadPoolExecutor(len(asks)) as pool:
+            for _ in range(rounds):
+                list(pool.map(lambda ask: self.send("missing pages", ask[0], "GET", ask[1]), asks))
+        market = clients[0].get(self.site.url + "/market/")
+        assert market.status_code == 200, f"after parallel 404s the market answered {market.status_code}"
 
     def post_json(self, client: httpx.Client) -> None:
         for path in JSON_ENDPOINTS:
             for document in HOSTILE_JSON:
                 self.send(
-                    client, "POST", path, content=document, headers={"content-type": "application/json"}
+                    "json",
+                    client,
+                    "POST",
+                    path,
+                    content=document,
+                    headers={"content-type": "application/json"},
                 )
             for media_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
-                self.send(client, "POST", path, content=b'{"a": 1}', headers={"content-type": media_type})
+                headers = {"content-type": media_type}
+                self.send("json", client, "POST", path, content=b'{"a": 1}', headers=headers)
 
     def streams(self) -> None:
         """Junk frames on each stream (each answered with an error frame), an oversized one, unknown paths."""
@@ -378,30 +408,44 @@ def closed_code(stream) -> int:
 
 
 def run_sweep(site: Site) -> Sweep:
-    """Every input above, at ``site``: anonymously, then as each persona."""
+    """Every input above, at ``site``, in parts side by side: anonymous routes, JSON, each persona.
+
+    Side by side because a site must stay whole under parallel requests: run in turn,
+    the sweep never showed that error pages, which Django renders outside the request's
+    thread, kept the site's pooled connections until none were left
+    (gridtokenx_site/executor.py).
+    """
     sweep = Sweep(site)
     routes = route_templates()
-    with httpx.Client(timeout=30, follow_redirects=False) as anonymous:
-        sweep.part = "routes"
-        for template, holes in routes:
-            for value in HOSTILE if template.startswith("/api/") else HOSTILE_SHORT:
-                sweep.get(anonymous, template, holes, value)
-        sweep.part = "json"
-        sweep.post_json(anonymous)
-    # Every persona logs in before any hostile login form is sent: those count as failed
-    # logins from this address, which the site then limits (docs/SECURITY.md).
-    clients = {username: sweep.logged_in(username) for username in PERSONAS}
-    for client in clients.values():
+
+    def anonymous_routes() -> None:
+        with httpx.Client(timeout=30, follow_redirects=False) as anonymous:
+            for template, holes in routes:
+                for value in HOSTILE if template.startswith("/api/") else HOSTILE_SHORT:
+                    sweep.get("routes", anonymous, template, holes, value)
+
+    def anonymous_json() -> None:
+        with httpx.Client(timeout=30, follow_redirects=False) as anonymous:
+            sweep.post_json(anonymous)
+
+    def persona(client: httpx.Client) -> None:
         try:
-            sweep.part = "forms"
             sweep.post_forms(client, sweep.forms_of(client, routes))
-            sweep.part = "pages"
             for template, holes in routes:  # the pages past the login page
                 if not template.startswith("/api/"):
                     for value in HOSTILE_SHORT[::3]:
-                        sweep.get(client, template, holes, value)
+                        sweep.get("pages", client, template, holes, value)
         finally:
             client.close()
+
+    # Every persona logs in before any hostile login form is sent: those count as failed
+    # logins from this address, which the site then limits (docs/SECURITY.md).
+    clients = [sweep.logged_in(username) for username in PERSONAS]
+    sweep.missing_pages_at_once(clients)
+    parts = [anonymous_routes, anonymous_json, *(partial(persona, client) for client in clients)]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        for done in [pool.submit(part) for part in parts]:
+            done.result()
     sweep.streams()
     return sweep
 
