@@ -238,26 +238,31 @@ def held_release(senders: list[str], *, head: IntakeHead | None = None) -> int:
     now for want of room is held again; one refused for good gets a dropped receipt.
     """
     head = head or intake_head()
-    ready = held_take_ready(head.chain_id, senders)
-    if not ready:
-        return 0
-    try:
-        return len(transactions_submit(ready, gossip=False, skip_known=True, head=head))
-    except BatchRejected:
-        pass
-    admitted, dropped, again = 0, [], []
-    for tx in ready:
+    # One transaction from taking them out of the hold to their admission or receipt: a
+    # process that dies in between (a kill, a lost connection) leaves them held, not gone.
+    with transaction.atomic():
+        ready = held_take_ready(head.chain_id, senders)
+        if not ready:
+            return 0
         try:
-            admitted += len(transactions_submit([tx], gossip=False, skip_known=True, head=head))
-        except BatchRejected as exc:
-            if exc.retry_later:
-                again.append(tx)
-            else:
-                dropped.append((tx, exc.code, exc.problems[0]["message"]))
-    if again:
-        held_insert(again)
-    dropped_receipts_write(dropped)
-    return admitted
+            return len(transactions_submit(ready, gossip=False, skip_known=True, head=head))
+        except BatchRejected:
+            pass
+        admitted, dropped, again = 0, [], []
+        for tx in ready:
+            try:
+                admitted += len(transactions_submit([tx], gossip=False, skip_known=True, head=head))
+            except BatchRejected as exc:
+                if exc.retry_later:
+                    again.append(tx)
+                else:
+                    dropped.append((tx, exc.code, exc.problems[0]["message"]))
+        reheld = held_insert(again) if again else set()
+        for tx in again:
+            if tx.hash not in reheld:  # another copy of its nonce was held meanwhile
+                dropped.append((tx, errors.DUPLICATE, f"Another transaction of nonce {tx.nonce} is held."))
+        dropped_receipts_write(dropped)
+        return admitted
 
 
 def intake_upkeep() -> None:

@@ -124,6 +124,7 @@ def mempool_transactions(chain_id: str, hashes: list[str]) -> dict[str, Transact
     return {tx.hash: tx for tx in txs}
 
 
+@transaction.atomic  # the receipts with the removal, or neither
 def mempool_drop(dropped: list[tuple[Transaction, LedgerError]]) -> None:
     """Take transactions a proposal could not include out of the mempool, and record why."""
     with binary_cursor() as cursor:
@@ -283,6 +284,7 @@ def held_take_ready(chain_id: str, senders: list[str]) -> list[Transaction]:
     return [tx for tx in ready if tx.hash in taken]
 
 
+@transaction.atomic  # the receipts with the removal, or neither
 def held_expire(chain_id: str) -> list[Transaction]:
     """Drop what was held longer than GTX_HOLD_SECONDS, with a ``nonce_gap`` receipt each."""
     cutoff = timezone.now() - timedelta(seconds=settings.GTX_HOLD_SECONDS)
