@@ -30,6 +30,7 @@ VALIDATOR_UNKNOWN = gettext_noop("Choose a validator from the list.")
 ACTION_CHOICES = [
     (r.PARAM_CHANGE, _("Change a parameter")),
     (r.WHEELING_FEE, _("Change a wheeling fee")),
+    (r.MARKET_MODE, _("Change a zone's market")),
     (r.VALIDATOR_ADD, _("Add a validator")),
     (r.VALIDATOR_REMOVE, _("Remove a validator")),
     (r.AUTHORITY, _("Change an authority flag")),
@@ -52,6 +53,7 @@ TOKEN_PARAMS = {"reward_per_kwh", "min_proposal_stake"}
 ACTION_FIELDS = {
     r.PARAM_CHANGE: ["param", "value"],
     r.WHEELING_FEE: ["path", "fee"],
+    r.MARKET_MODE: ["zone", "mode"],
     r.VALIDATOR_ADD: ["public_key", "name", "url", "region", "authority"],
     r.VALIDATOR_REMOVE: ["validator"],
     r.AUTHORITY: ["validator", "authority"],
@@ -103,6 +105,15 @@ class ProposalForm(forms.Form):
         max_length=30,
         widget=_text(_("e.g. 0.08"), inputmode="decimal"),
     )
+    zone = forms.ChoiceField(label=_("Zone"), required=False)
+    mode = forms.ChoiceField(
+        label=_("Market"),
+        required=False,
+        choices=[
+            (r.CONTINUOUS, _("Continuous: orders match as they arrive")),
+            (r.CALL_AUCTION, _("Call auction: each slot clears once at gate closure, at one price")),
+        ],
+    )
     validator = forms.ChoiceField(label=_("Validator"), required=False)
     public_key = forms.CharField(
         label=_("Validator public key"), required=False, max_length=64, widget=_text(_("64 hex characters"))
@@ -135,6 +146,12 @@ class ProposalForm(forms.Form):
             for v in validators
         ]
         self.fields["region"].choices = [(reg["id"], reg["name"]) for reg in params.get("regions", [])]
+        calls = params.get(r.CALL_AUCTION_ZONES, [])
+        now_call, now_continuous = gettext("now call auction"), gettext("now continuous")
+        self.fields["zone"].choices = [
+            (reg["id"], f"{reg['name']} ({now_call if reg['id'] in calls else now_continuous})")
+            for reg in params.get("regions", [])
+        ]
         self.fields["action"].widget.attrs["data-action-select"] = ""
         self.fields["param"].help_text = "Now: " + ", ".join(
             f"{name} = {params.get(name)}"
@@ -204,6 +221,8 @@ class ProposalForm(forms.Form):
         elif action == r.WHEELING_FEE:
             zone_a, _, zone_b = (data.get("path") or "|").partition("|")
             payload.update({"from": zone_a, "to": zone_b, "value": data["fee"]})
+        elif action == r.MARKET_MODE:
+            payload.update(zone=data.get("zone") or "", mode=data.get("mode") or "")
         elif action == r.VALIDATOR_ADD:
             payload.update(
                 public_key=data["public_key"],
@@ -239,6 +258,8 @@ class ProposalForm(forms.Form):
             return "value"
         if action == r.WHEELING_FEE:
             return "fee"
+        if action == r.MARKET_MODE:
+            return "mode"
         return None
 
     def add_refusal(self, exc: Refused) -> None:

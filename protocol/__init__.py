@@ -23,7 +23,7 @@ from grid.ledger import records as grid_records
 from meters.ledger import kinds as meter_kinds
 from meters.ledger import records as meter_records
 from settlement.ledger import certificates, delivery
-from trading.ledger import matching, orders
+from trading.ledger import auction, matching, orders
 from trading.ledger import records as trading_records
 from treasury.ledger import kinds as treasury_kinds
 from treasury.ledger import records as treasury_records
@@ -63,6 +63,7 @@ STATE_MACHINE = StateMachine(
         trading_records.Order,
         trading_records.Trade,
         trading_records.LineUsage,
+        trading_records.CallClearing,
         delivery.SettlementAccount,
         grid_records.RegionStatus,
         grid_records.GridSample,
@@ -80,10 +81,12 @@ STATE_MACHINE = StateMachine(
         certificates.Certificate,
     ),
     # The order every block runs them in: the tally (a parameter change applies to
-    # what follows), then the market's expiry and gate closure, then settlement of
-    # the slots whose grace period has passed.
+    # what follows), then the call auctions whose gate has closed, then the market's
+    # expiry and gate closure (what the calls left), then settlement of the slots
+    # whose grace period has passed.
     begin_block=(
         proposals.TALLY_AND_EXECUTE,
+        auction.CLEAR_DUE_CALLS,
         orders.CLOSE_DUE_ORDERS,
         delivery.SETTLE_DUE_TRADES,
     ),

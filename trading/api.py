@@ -30,7 +30,9 @@ class OrderSerializer(serializers.ModelSerializer):
 class TradeSerializer(serializers.ModelSerializer):
     # Plain text so the schema has one enum for buy/sell (the order's side).
     taker_side = serializers.CharField(
-        help_text="buy or sell: the side that arrived and took the resting order."
+        help_text=(
+            "buy or sell: the side that arrived and took a resting order; call: a call auction cleared both."
+        )
     )
 
     class Meta:

@@ -23,7 +23,7 @@ from chain.events import CHAIN_GROUP
 from chain.ledger.fields import is_digits
 from trading.selectors import market_rules
 
-MARKET_EVENTS = frozenset({"order_placed", "order_cancelled", "trade"})
+MARKET_EVENTS = frozenset({"order_placed", "order_cancelled", "trade", "call_cleared"})
 #: ASCII digits only: str.isdigit() also takes digits int() cannot read ("²").
 SLOT_MS = re.compile(r"[0-9]{1,16}")
 

@@ -62,7 +62,9 @@ class Trade:
     sell_order_id: str
     buyer: str
     seller: str
-    taker_side: str = strawberry.field(description="buy or sell: the side that took the resting order.")
+    taker_side: str = strawberry.field(
+        description="buy or sell: the side that took the resting order; call: a call auction cleared both."
+    )
     buyer_zone: str
     seller_zone: str
     source: str

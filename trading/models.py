@@ -16,6 +16,14 @@ class Side(models.TextChoices):
     SELL = "sell", "Sell"
 
 
+class TakerSide(models.TextChoices):
+    """Which order arrived to make a trade, or neither: a call auction cleared both."""
+
+    BUY = "buy", "Buy"
+    SELL = "sell", "Sell"
+    CALL = "call", "Call auction"
+
+
 class OrderStatus(models.TextChoices):
     OPEN = records.OPEN, "Open"
     FILLED = records.FILLED, "Filled"
@@ -94,7 +102,7 @@ class Trade(models.Model):
     sell_order_id = models.CharField(max_length=64)
     buyer = models.CharField(max_length=64)
     seller = models.CharField(max_length=64)
-    taker_side = models.CharField(max_length=4, choices=Side.choices)
+    taker_side = models.CharField(max_length=4, choices=TakerSide.choices)
     buyer_zone = models.CharField(max_length=32)
     seller_zone = models.CharField(max_length=32)
     source = models.CharField(max_length=16)
@@ -166,3 +174,25 @@ class LineUsage(models.Model):
 
     def __str__(self) -> str:
         return self.usage_id
+
+
+class CallClearing(models.Model):
+    ledger_record = records.CallClearing
+
+    clearing_id = models.CharField(max_length=60, primary_key=True)
+    delivery_slot_ms = models.BigIntegerField()
+    zone = models.CharField(max_length=32)
+    height = models.BigIntegerField()
+    price_per_kwh = models.BigIntegerField()
+    volume_wh = models.BigIntegerField()
+    fills = models.BigIntegerField()
+    bids = models.BigIntegerField()
+    asks = models.BigIntegerField()
+    bid_wh = models.BigIntegerField()
+    ask_wh = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["zone", "-delivery_slot_ms"], name="call_clearing_zone_recent")]
+
+    def __str__(self) -> str:
+        return self.clearing_id

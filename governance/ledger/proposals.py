@@ -219,6 +219,16 @@ def _carry_out(state: State, ctx: BlockContext, action: str, args: dict) -> str:
         state.put(Param("transmission", paths))
         path_name = f"{args['from']}-{args['to']}"
         return f"Wheeling fee {path_name} set to {args['value']} units/kWh from block {ctx.height + 1}."
+    if action == r.MARKET_MODE:
+        # The Param record, if an earlier change of this block already rewrote the list.
+        changed = state.get(Param.table, r.CALL_AUCTION_ZONES)
+        calls = set(changed.value if changed else ctx.params.get(r.CALL_AUCTION_ZONES, []))
+        zone, call = args["zone"], args["mode"] == r.CALL_AUCTION
+        if (zone in calls) == call:
+            raise LedgerError(r.BAD_PROPOSAL, f"{zone} already trades by {args['mode'].replace('_', ' ')}.")
+        state.put(Param(r.CALL_AUCTION_ZONES, sorted(calls | {zone} if call else calls - {zone})))
+        how = "clears each slot by call auction at gate closure" if call else "matches orders as they arrive"
+        return f"{zone} {how} from block {ctx.height + 1}."
     if action == r.ISSUER:
         # The Param record, if an earlier change of this block already rewrote the list.
         changed = state.get(Param.table, "issuers")

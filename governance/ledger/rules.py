@@ -5,6 +5,8 @@ with the action's own fields:
 
 - ``param_change``: ``param`` (one of PARAM_LIMITS) and integer ``value``;
 - ``wheeling_fee``: ``from``, ``to`` (a transmission path) and ``value`` (units per kWh);
+- ``market_mode``: ``zone`` (a region) and ``mode``: ``continuous`` (orders match as they
+  arrive) or ``call_auction`` (each slot clears once at gate closure, trading.ledger.auction);
 - ``validator_add``: ``public_key``, ``name``, ``url``, ``region``, ``authority``;
 - ``validator_remove``: ``public_key``;
 - ``authority``: ``public_key`` and ``authority`` (true or false);
@@ -39,12 +41,17 @@ NOT_AUTHORITY = errors.NOT_PERMITTED
 
 PARAM_CHANGE = "param_change"
 WHEELING_FEE = "wheeling_fee"
+MARKET_MODE = "market_mode"
 VALIDATOR_ADD = "validator_add"
 VALIDATOR_REMOVE = "validator_remove"
 AUTHORITY = "authority"
 ISSUER = "issuer"
 TEXT = "text"
-ACTIONS = (PARAM_CHANGE, WHEELING_FEE, VALIDATOR_ADD, VALIDATOR_REMOVE, AUTHORITY, ISSUER, TEXT)
+ACTIONS = (PARAM_CHANGE, WHEELING_FEE, MARKET_MODE, VALIDATOR_ADD, VALIDATOR_REMOVE, AUTHORITY, ISSUER, TEXT)
+CONTINUOUS, CALL_AUCTION = "continuous", "call_auction"
+MARKET_MODES = (CONTINUOUS, CALL_AUCTION)
+#: The parameter a market_mode proposal changes (trading.ledger.rules.CALL_AUCTION_ZONES).
+CALL_AUCTION_ZONES = "call_auction_zones"
 
 #: Parameters a vote may change, with the smallest and largest value it may set.
 PARAM_LIMITS: dict[str, tuple[int, int]] = {
@@ -62,6 +69,7 @@ PARAM_LIMITS: dict[str, tuple[int, int]] = {
 _ACTION_FIELDS: dict[str, set[str]] = {
     PARAM_CHANGE: {"param", "value"},
     WHEELING_FEE: {"from", "to", "value"},
+    MARKET_MODE: {"zone", "mode"},
     VALIDATOR_ADD: {"public_key", "name", "url", "region", "authority"},
     VALIDATOR_REMOVE: {"public_key"},
     AUTHORITY: {"public_key", "authority"},
@@ -126,6 +134,15 @@ def check_propose_payload(payload: dict, params: dict) -> None:
             _refuse("value must be a wheeling fee in units per kWh, from 0 to the market's maximum price.")
         if value == path["wheeling_fee_per_kwh"]:
             _refuse(f"The fee of that path is already {value}.")
+    elif action == MARKET_MODE:
+        zone, mode = payload["zone"], payload["mode"]
+        regions = [region["id"] for region in params.get("regions", [])]
+        if not is_identifier(zone) or zone not in regions:
+            _refuse(f"zone must be one of: {', '.join(regions)}.")
+        if mode not in MARKET_MODES:
+            _refuse(f"mode must be one of: {', '.join(MARKET_MODES)}.")
+        if (zone in params.get(CALL_AUCTION_ZONES, [])) == (mode == CALL_AUCTION):
+            _refuse(f"{zone} already trades by {mode.replace('_', ' ')}.")
     elif action == ISSUER:
         if not is_address(payload["public_key"]):
             raise LedgerError(errors.BAD_ADDRESS, "public_key must be 64 lowercase hex characters.")

@@ -19,7 +19,7 @@ from chain.ledger.kinds import KINDS
 from chain.ledger.state import Account, MemoryStore, State
 
 ROOT = Path(protocol.__file__).resolve().parent.parent
-PINNED_FINGERPRINT = "5b7794d7119c5ffdceb7ec3964f4a734a89d460c5eca59ff79343d2a163f72b9"
+PINNED_FINGERPRINT = "023332ed92917227a27d58f467624b17214cb26fc8a8ab2cd62a848a26511051"
 
 
 def fingerprint_in_a_fresh_process(code: str) -> str:

@@ -47,7 +47,12 @@ def slot_book(state: State, ctx: BlockContext, rules: MarketRules, slot_ms: int)
     books = ctx.scratch.setdefault(BOOKS, {})
     book = books.get(slot_ms)
     if book is None:
-        orders = [o for o in state.scan(Order.table, "open_slot_ms", slot_ms, slot_ms) if o.status == OPEN]
+        calls = rules.call_auction_zones  # their orders wait for their call (trading.ledger.auction)
+        orders = [
+            o
+            for o in state.scan(Order.table, "open_slot_ms", slot_ms, slot_ms)
+            if o.status == OPEN and o.zone not in calls
+        ]
         state.prefetch(Account.table, {o.owner for o in orders})
         state.prefetch(LineUsage.table, [LineUsage.id_of(slot_ms, *key) for key in rules.paths])
         free_wh = {key: free_capacity_wh(state, rules, slot_ms, key) for key in rules.paths}
@@ -130,7 +135,7 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
         maker_left = maker.remaining_wh - energy_wh
         account = state.account(maker.owner)
         if is_buy:  # the maker sells
-            state.put(_filled(maker, height, remaining_wh=maker_left))
+            state.put(filled_order(maker, height, remaining_wh=maker_left))
             state.put(
                 updated(
                     account,
@@ -142,7 +147,7 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
         else:  # the maker buys
             escrow = buy_lock_units(maker_left, price, maker.max_fee_per_kwh)
             released = maker.escrow_tokens - escrow
-            state.put(_filled(maker, height, remaining_wh=maker_left, escrow_tokens=escrow))
+            state.put(filled_order(maker, height, remaining_wh=maker_left, escrow_tokens=escrow))
             state.put(
                 updated(
                     account,
@@ -152,14 +157,15 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
                 )
             )
             buy, sell = maker, taker
-        _record_trade(state, ctx, rules, buy, sell, taker, maker, energy_wh, price, paid, fee, route)
+        trade_id, taker_side = f"{taker.order_id[:32]}{maker.order_id[:32]}", BUY if is_buy else SELL
+        record_trade(state, ctx, rules, buy, sell, trade_id, taker_side, energy_wh, price, paid, fee, route)
 
     left = taker.remaining_wh - total_wh
     account = state.account(taker.owner)
     if is_buy:
         escrow = buy_lock_units(left, taker.price_per_kwh, taker.max_fee_per_kwh)
         released = taker.escrow_tokens - escrow
-        taker = _filled(taker, height, remaining_wh=left, escrow_tokens=escrow)
+        taker = filled_order(taker, height, remaining_wh=left, escrow_tokens=escrow)
         account = updated(
             account,
             escrow_tokens=account.escrow_tokens - released,
@@ -167,7 +173,7 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
             escrow_wh=account.escrow_wh + total_wh,
         )
     else:
-        taker = _filled(taker, height, remaining_wh=left)
+        taker = filled_order(taker, height, remaining_wh=left)
         account = updated(
             account, escrow_wh=account.escrow_wh - total_wh, escrow_tokens=account.escrow_tokens + total_paid
         )
@@ -178,20 +184,25 @@ def match(state: State, ctx: BlockContext, rules: MarketRules, taker: Order) -> 
     return taker
 
 
-def _record_trade(
+def record_trade(
     state: State,
     ctx: BlockContext,
     rules: MarketRules,
     buy: Order,
     sell: Order,
-    taker: Order,
-    maker: Order,
+    trade_id: str,
+    taker_side: str,
     energy_wh: int,
     price: int,
     paid: int,
     fee: int,
     route,
 ) -> None:
+    """The Trade record of a fill and its ``trade`` event; the block's energy totals grow by it.
+
+    ``trade_id`` is new (it joins the two order ids); ``taker_side`` the side that arrived,
+    or ``call`` for a call auction's fill.
+    """
     renewable = sell.source in RENEWABLE_SOURCES
     carbon_g = value_units(energy_wh, rules.carbon_g_per_kwh[buy.zone]) if renewable else 0
     energy = ctx.energy
@@ -201,7 +212,7 @@ def _record_trade(
         energy["carbon_credits_g"] += carbon_g
     seq = ctx.scratch[TRADE_SEQ] = ctx.scratch.get(TRADE_SEQ, -1) + 1
     fields = {
-        "trade_id": f"{taker.order_id[:32]}{maker.order_id[:32]}",
+        "trade_id": trade_id,
         "height": ctx.height,
         "seq": seq,
         "timestamp_ms": ctx.timestamp_ms,
@@ -210,7 +221,7 @@ def _record_trade(
         "sell_order_id": sell.order_id,
         "buyer": buy.owner,
         "seller": sell.owner,
-        "taker_side": BUY if taker is buy else SELL,
+        "taker_side": taker_side,
         "buyer_zone": buy.zone,
         "seller_zone": sell.zone,
         "source": sell.source,
@@ -221,13 +232,13 @@ def _record_trade(
         "carbon_g": carbon_g,
         "unsettled_slot_ms": buy.delivery_slot_ms,
     }
-    state.put_new(Trade(**fields))  # its id joins the taker's and the maker's: new
+    state.put_new(Trade(**fields))
     parties = sorted({buy.owner, sell.owner, rules.grid_operator} if fee else {buy.owner, sell.owner})
     route_zones = list(route.zones) if route is not None else [sell.zone]
     ctx.emit("trade", **fields, route=route_zones, parties=parties)
 
 
-def _filled(order: Order, height: int, **changes) -> Order:
+def filled_order(order: Order, height: int, **changes) -> Order:
     """``order`` with ``changes``; closed as filled once nothing remains."""
     if not changes["remaining_wh"]:
         changes.update(status=FILLED, closed_height=height, open_slot_ms=0, open_expires_ms=0)

@@ -28,6 +28,12 @@ def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
         raise LedgerError(
             r.SELF_COUNTERPARTY, "An order cannot name its own account as the only one it trades with."
         )
+    if payload["zone"] in rules.call_auction_zones and (counterparty or r.restricts_sources(payload)):
+        raise LedgerError(
+            r.NOT_IN_CALL,
+            f"{payload['zone']} clears by call auction, by price alone: an order there cannot name "
+            "its counterparty or choose sources.",
+        )
     slot = payload["delivery_slot"]
     if slot - rules.gate_closure_ms <= ctx.timestamp_ms:
         raise LedgerError(
@@ -95,7 +101,8 @@ def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
         open_slot_ms=slot,
         open_expires_ms=expires_ms,
     )
-    order = match(state, ctx, rules, order)
+    if zone not in rules.call_auction_zones:
+        order = match(state, ctx, rules, order)
     state.put(order)
     # After its trades, so remaining_wh and status say what rests on the book.
     ctx.emit("order_placed", **_order_event(order), parties=[order.owner])

@@ -121,6 +121,36 @@ class LineUsage:
         return f"{delivery_slot_ms}:{zone_a}:{zone_b}"
 
 
+@dataclass(frozen=True, slots=True)
+class CallClearing:
+    """How one zone's call auction for one delivery slot cleared (trading.ledger.auction).
+
+    ``price_per_kwh`` is 0 when no bid met an ask. ``bid_wh`` and ``ask_wh`` are what
+    the call held when it cleared; ``volume_wh`` what traded, in ``fills`` trades.
+    """
+
+    table: ClassVar[str] = "call_clearing"
+    clearing_id: str
+    delivery_slot_ms: int
+    zone: str
+    height: int
+    price_per_kwh: int
+    volume_wh: int
+    fills: int
+    bids: int
+    asks: int
+    bid_wh: int
+    ask_wh: int
+
+    @property
+    def key(self) -> str:
+        return self.clearing_id
+
+    @staticmethod
+    def id_of(delivery_slot_ms: int, zone: str) -> str:
+        return f"{delivery_slot_ms}:{zone}"
+
+
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 #: Per record class: a getter of all fields at once, and each field's position.
 _UPDATERS: dict[type, tuple[attrgetter, dict[str, int]]] = {}

@@ -57,6 +57,10 @@ INSUFFICIENT_ENERGY = errors.INSUFFICIENT_ENERGY
 ORDER_NOT_FOUND = "order_not_found"
 ORDER_CLOSED = "order_closed"
 SELF_COUNTERPARTY = "self_counterparty"
+NOT_IN_CALL = "not_in_call"
+
+#: The parameter naming the zones whose slots clear by call auction (trading.ledger.auction).
+CALL_AUCTION_ZONES = "call_auction_zones"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,8 @@ class MarketRules:
     max_fee_per_kwh: dict[str, int]
     #: (seller zone, buyer zone) to its routes, cheapest first (see ``routes_of``).
     routes: dict[tuple[str, str], tuple[Route, ...]]
+    #: Zones whose slots clear once, at gate closure, at one price (trading.ledger.auction).
+    call_auction_zones: frozenset = frozenset()
 
     @classmethod
     def of(cls, params: dict) -> "MarketRules":
@@ -162,6 +168,7 @@ class MarketRules:
             paths=paths,
             max_fee_per_kwh=max_fee,
             routes=routes,
+            call_auction_zones=frozenset(params.get(CALL_AUCTION_ZONES, ())),
         )
 
     def path_between(self, zone_a: str, zone_b: str) -> Path | None:
@@ -263,6 +270,12 @@ def counterparty_of(payload: dict) -> str:
     if counterparty is None:
         return ""
     return require_hex64(counterparty, "counterparty (the only account the order may trade with)")
+
+
+def restricts_sources(payload: dict) -> bool:
+    """Whether a (checked) order is a buy that takes only some sources; one listing all takes any."""
+    accepts = accepted_sources(payload["sources"]) if payload["side"] == BUY else ANY_SOURCE
+    return accepts != ANY_SOURCE and set(accepts.split(",")) != set(SOURCES)
 
 
 def accepted_sources(sources) -> str:
