@@ -18,7 +18,7 @@ from chain.api.serializers import ErrorSerializer
 from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from trading import selectors
-from trading.models import Order, OrderStatus, Trade
+from trading.models import CallClearing, Order, OrderStatus, Trade
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -55,6 +55,26 @@ class DealSerializer(serializers.Serializer):
     counterparty = serializers.CharField(help_text="The only account the order trades with.")
 
 
+class CallClearingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CallClearing
+        fields = [f.name for f in CallClearing._meta.fields]
+
+
+class CallSerializer(serializers.Serializer):
+    gate_ms = serializers.IntegerField(help_text="The slot's gate closure, Unix ms: the call clears then.")
+    cleared = CallClearingSerializer(
+        allow_null=True, help_text="How the call cleared (docs/PROTOCOL.md 12.8); null while it is open."
+    )
+    indicative_price = serializers.IntegerField(
+        allow_null=True,
+        help_text="While open: the price the orders waiting now would clear at (0: no bid meets an ask).",
+    )
+    indicative_wh = serializers.IntegerField(
+        allow_null=True, help_text="While open: the Wh that would trade at that price."
+    )
+
+
 class OrderBookSerializer(serializers.Serializer):
     slot_ms = serializers.IntegerField(help_text="Delivery slot start, Unix ms.")
     zone = serializers.CharField(allow_null=True)
@@ -63,6 +83,10 @@ class OrderBookSerializer(serializers.Serializer):
     deals = DealSerializer(
         many=True,
         help_text="Open private deals (orders naming their counterparty): asks then bids, best first.",
+    )
+    call = CallSerializer(
+        allow_null=True,
+        help_text="With zone, when the zone clears by call auction (or its call for the slot cleared).",
     )
 
 
@@ -185,9 +209,10 @@ class OrderBookView(MarketRead):
         levels = self.int_param("levels", default=20)
         if not 1 <= levels <= 100:
             raise errors.BadQuery("levels must be from 1 to 100.")
-        return Response(
-            OrderBookSerializer(selectors.order_book_depth(slot_ms=slot, zone=zone, levels=levels)).data
-        )
+        book = selectors.order_book_depth(slot_ms=slot, zone=zone, levels=levels)
+        rules = selectors.market_rules()
+        book["call"] = selectors.call_of(slot_ms=slot, zone=zone, rules=rules) if zone else None
+        return Response(OrderBookSerializer(book).data)
 
 
 class TradeListView(MarketRead):

@@ -6,13 +6,15 @@ templates format them.
 """
 
 import time
+from dataclasses import dataclass
 
 from django.db.models import Count, F, Max, Q, Sum
 
 from chain.models import ChainHead
+from trading.ledger.auction import uniform_clearing
 from trading.ledger.book import Book
 from trading.ledger.rules import MarketRules, rules_of
-from trading.models import LineUsage, Order, OrderStatus, Side, Trade
+from trading.models import CallClearing, LineUsage, Order, OrderStatus, Side, Trade
 
 MAX_LIMIT = 500
 
@@ -86,9 +88,12 @@ def asks_reachable(*, slot_ms: int, zone: str, rules: MarketRules, levels: int =
     for usage in LineUsage.objects.filter(delivery_slot_ms=slot_ms):
         free[(usage.zone_a, usage.zone_b)] = usage.capacity_wh - usage.used_wh
     book = Book(rules.routes, free)
+    if zone in rules.call_auction_zones:
+        return []  # a call is one zone (trading.ledger.auction)
     grouped = (
         Order.objects.filter(open_slot_ms=slot_ms, side=Side.SELL, counterparty="")
         .exclude(zone=zone)
+        .exclude(zone__in=rules.call_auction_zones)
         .values("zone", "price_per_kwh")
         .annotate(energy_wh=Sum("remaining_wh"), orders=Count("order_id"))
         .order_by("price_per_kwh", "zone")[:MAX_LIMIT]
@@ -108,6 +113,50 @@ def asks_reachable(*, slot_ms: int, zone: str, rules: MarketRules, levels: int =
             )
     rows.sort(key=lambda row: (row["delivered_per_kwh"], row["price_per_kwh"], row["zone"]))
     return rows[:levels]
+
+
+@dataclass(frozen=True)
+class _Level:
+    """A price level of one side of a call, as uniform_clearing reads an order."""
+
+    order_id: str
+    owner: str
+    price_per_kwh: int
+    remaining_wh: int
+    placed_height: int = 0
+    seq: int = 0
+
+
+def call_of(*, slot_ms: int, zone: str, rules: MarketRules) -> dict | None:
+    """A call-auction zone's call for ``slot_ms``: how it cleared, else how it would clear now.
+
+    None for a zone that matches continuously and has no clearing for the slot. While
+    the call is open, ``indicative_price`` and ``indicative_wh`` are what the auction
+    rule gives the orders waiting now (0 when no bid meets an ask); levels stand for
+    orders, which gives the same price and volume (trading.ledger.auction).
+    """
+    cleared = CallClearing.objects.filter(delivery_slot_ms=slot_ms, zone=zone).first()
+    if cleared is None and zone not in rules.call_auction_zones:
+        return None
+    call = {
+        "gate_ms": slot_ms - rules.gate_closure_ms,
+        "cleared": cleared,
+        "indicative_price": None,
+        "indicative_wh": None,
+    }
+    if cleared is None:
+        grouped = (
+            Order.objects.filter(open_slot_ms=slot_ms, zone=zone)
+            .values("side", "price_per_kwh")
+            .annotate(energy_wh=Sum("remaining_wh"))
+        )
+        sides = {Side.BUY: [], Side.SELL: []}
+        for level in grouped:
+            key = f"{level['side']}:{level['price_per_kwh']}"
+            sides[level["side"]].append(_Level(key, key, level["price_per_kwh"], level["energy_wh"]))
+        clearing = uniform_clearing(sides[Side.BUY], sides[Side.SELL])
+        call.update(indicative_price=clearing.price_per_kwh, indicative_wh=clearing.matched_wh)
+    return call
 
 
 def orders_of(*, address: str, status: str | None = None, limit: int = 100):

@@ -89,10 +89,10 @@ def _book(slot, zone, **_) -> dict:
     if book["bids"] and book["asks"]:
         spread = book["asks"][0]["price_per_kwh"] - book["bids"][0]["price_per_kwh"]
     deepest = max((level["energy_wh"] for level in book["bids"] + book["asks"]), default=0)
-    reachable = selectors.asks_reachable(
-        slot_ms=slot, zone=zone, rules=selectors.market_rules(), levels=BOOK_LEVELS
-    )
+    rules = selectors.market_rules()
+    reachable = selectors.asks_reachable(slot_ms=slot, zone=zone, rules=rules, levels=BOOK_LEVELS)
     return {
+        "call": selectors.call_of(slot_ms=slot, zone=zone, rules=rules),
         "book": book,
         "deepest_wh": deepest,
         "spread": spread,

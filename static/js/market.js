@@ -11,7 +11,7 @@
 (function () {
   "use strict";
 
-  const MARKET_EVENTS = { order_placed: true, order_cancelled: true, trade: true };
+  const MARKET_EVENTS = { order_placed: true, order_cancelled: true, trade: true, call_cleared: true };
   const TOKEN = 1000000;
 
   function marketStream(root) {
