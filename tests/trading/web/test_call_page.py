@@ -71,7 +71,7 @@ def test_a_cleared_call_shows_its_price_and_volume(client_as, bangkok_call):
         ask_wh=20_000,
     )
     body = book_part(client_as, slot)
-    assert 'class="call-price">3.60' in body and "12.000 kWh in 2 trades" in body
+    assert 'class="call-price">3.60' in body and "Traded: 12.000 kWh; fills: 2." in body
     assert "32.000 kWh of bids and 20.000 kWh of asks" in body
 
 
