@@ -52,7 +52,11 @@ class Clearing:
 
 
 def uniform_clearing(bids: list[Order], asks: list[Order]) -> Clearing:
-    """Clear one call; ``bids`` and ``asks`` are its open orders in any order."""
+    """Clear one call; ``bids`` and ``asks`` are its open orders in any order.
+
+    Anything with an order's priority fields will do: the trading page passes price
+    levels standing for the orders, which clear at the same price and volume.
+    """
     bids = sorted(bids, key=lambda o: (-o.price_per_kwh, o.placed_height, o.seq))
     asks = sorted(asks, key=lambda o: (o.price_per_kwh, o.placed_height, o.seq))
     fills = []
