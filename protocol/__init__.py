@@ -23,7 +23,7 @@ from grid.ledger import records as grid_records
 from meters.ledger import kinds as meter_kinds
 from meters.ledger import records as meter_records
 from settlement.ledger import certificates, delivery
-from trading.ledger import auction, matching, orders
+from trading.ledger import agreements, auction, matching, orders
 from trading.ledger import records as trading_records
 from treasury.ledger import kinds as treasury_kinds
 from treasury.ledger import records as treasury_records
@@ -54,6 +54,9 @@ STATE_MACHINE = StateMachine(
         treasury_kinds.TOPUP_REFUSE,
         certificates.CERTIFICATE_TRANSFER,
         certificates.CERTIFICATE_CLAIM,
+        agreements.AGREEMENT_OFFER,
+        agreements.AGREEMENT_ACCEPT,
+        agreements.AGREEMENT_END,
     ),
     tables=(
         Account,
@@ -79,15 +82,18 @@ STATE_MACHINE = StateMachine(
         treasury_records.CashOut,
         treasury_records.TopUp,
         certificates.Certificate,
+        agreements.Agreement,
     ),
     # The order every block runs them in: the tally (a parameter change applies to
     # what follows), then the call auctions whose gate has closed, then the market's
-    # expiry and gate closure (what the calls left), then settlement of the slots
-    # whose grace period has passed.
+    # expiry and gate closure (what the calls left), then the standing agreements'
+    # orders of their next slots, then settlement of the slots whose grace period
+    # has passed.
     begin_block=(
         proposals.TALLY_AND_EXECUTE,
         auction.CLEAR_DUE_CALLS,
         orders.CLOSE_DUE_ORDERS,
+        agreements.PLACE_AGREEMENT_ORDERS,
         delivery.SETTLE_DUE_TRADES,
     ),
 )

@@ -8,7 +8,7 @@ Wh, prices and fees in units per kWh, times in Unix ms.
 from django.db import models
 from django.db.models import F, Q
 
-from trading.ledger import records
+from trading.ledger import agreements, records
 
 
 class Side(models.TextChoices):
@@ -196,3 +196,45 @@ class CallClearing(models.Model):
 
     def __str__(self) -> str:
         return self.clearing_id
+
+
+class AgreementStatus(models.TextChoices):
+    OFFERED = agreements.OFFERED, "Offered"
+    ACTIVE = agreements.ACTIVE, "Active"
+    COMPLETED = agreements.COMPLETED, "Completed"
+    ENDED = agreements.ENDED, "Ended"
+    WITHDRAWN = agreements.WITHDRAWN, "Withdrawn"
+    DECLINED = agreements.DECLINED, "Declined"
+
+
+class Agreement(models.Model):
+    ledger_record = agreements.Agreement
+
+    agreement_id = models.CharField(max_length=64, primary_key=True)
+    offered_by = models.CharField(max_length=64)
+    seller = models.CharField(max_length=64)
+    buyer = models.CharField(max_length=64)
+    zone = models.CharField(max_length=32)
+    source = models.CharField(max_length=16)
+    energy_wh = models.BigIntegerField()
+    price_per_kwh = models.BigIntegerField()
+    first_slot_ms = models.BigIntegerField()
+    last_slot_ms = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=AgreementStatus.choices)
+    created_height = models.BigIntegerField()
+    accepted_height = models.BigIntegerField()
+    closed_height = models.BigIntegerField()
+    next_slot_ms = models.BigIntegerField()
+    slots_placed = models.BigIntegerField()
+    slots_missed = models.BigIntegerField()
+    due_ms = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["seller", "-created_height"], name="agreement_seller_recent"),
+            models.Index(fields=["buyer", "-created_height"], name="agreement_buyer_recent"),
+            models.Index(fields=["due_ms"], name="agreement_due"),
+        ]
+
+    def __str__(self) -> str:
+        return self.agreement_id

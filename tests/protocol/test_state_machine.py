@@ -19,7 +19,7 @@ from chain.ledger.kinds import KINDS
 from chain.ledger.state import Account, MemoryStore, State
 
 ROOT = Path(protocol.__file__).resolve().parent.parent
-PINNED_FINGERPRINT = "023332ed92917227a27d58f467624b17214cb26fc8a8ab2cd62a848a26511051"
+PINNED_FINGERPRINT = "ab002b5fa5616403a069142d99e18277f7289d0376c196723f1f9c4f222fb515"
 
 
 def fingerprint_in_a_fresh_process(code: str) -> str:

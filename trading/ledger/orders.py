@@ -21,10 +21,15 @@ ORDER_SEQ = "trading.order_seq"
 
 
 def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
-    payload = tx.payload
+    open_order(state, ctx, order_id=tx.hash, owner=tx.sender, payload=tx.payload)
+
+
+def open_order(state: State, ctx: BlockContext, *, order_id: str, owner: str, payload: dict) -> Order:
+    """Place ``owner``'s order of a checked order_place ``payload``: the block's checks, the
+    escrow, matching, the event. Every refusal comes before anything is written."""
     rules = r.rules_of(ctx.params)
     counterparty = r.counterparty_of(payload)
-    if counterparty == tx.sender:
+    if counterparty == owner:
         raise LedgerError(
             r.SELF_COUNTERPARTY, "An order cannot name its own account as the only one it trades with."
         )
@@ -48,12 +53,12 @@ def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
     expires_ms = payload.get("expires_ms", 0)
     if expires_ms and expires_ms <= ctx.timestamp_ms:
         raise LedgerError(r.BAD_EXPIRY, "expires_ms is already past.")
-    if state.get(Order.table, tx.hash) is not None:
+    if state.get(Order.table, order_id) is not None:
         raise LedgerError(errors.DUPLICATE, "An order with this id already exists.")
 
     side, energy_wh, price = payload["side"], payload["energy_wh"], payload["price_per_kwh"]
     zone = payload["zone"]
-    account = release_matured_unbonding(state.account(tx.sender), ctx.height)
+    account = release_matured_unbonding(state.account(owner), ctx.height)
     if side == r.BUY:
         max_fee = rules.max_fee_per_kwh[zone]
         lock = r.buy_lock_units(energy_wh, price, max_fee)
@@ -79,8 +84,8 @@ def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
 
     seq = ctx.scratch[ORDER_SEQ] = ctx.scratch.get(ORDER_SEQ, -1) + 1
     order = Order(
-        order_id=tx.hash,
-        owner=tx.sender,
+        order_id=order_id,
+        owner=owner,
         side=side,
         zone=zone,
         delivery_slot_ms=slot,
@@ -106,6 +111,7 @@ def _apply_place(state: State, tx: Transaction, ctx: BlockContext) -> None:
     state.put(order)
     # After its trades, so remaining_wh and status say what rests on the book.
     ctx.emit("order_placed", **_order_event(order), parties=[order.owner])
+    return order
 
 
 def _apply_cancel(state: State, tx: Transaction, ctx: BlockContext) -> None:
