@@ -148,6 +148,23 @@ def _decimal_input(placeholder: str) -> forms.TextInput:
     return forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": placeholder})
 
 
+def counterparty_of(typed: str, wallet) -> tuple[str, str]:
+    """(address, username or "") of the other party a person typed: an address in any case, or
+    a username of this site. ValidationError when it names no account, or the person's own."""
+    if is_hex64(typed.lower()):
+        address, name = typed.lower(), ""
+        if not chain_selectors.account_known(address=address):
+            raise forms.ValidationError(gettext(COUNTERPARTY_NO_ACCOUNT))
+    else:
+        named = chain_selectors.wallet_for_username(username=typed)
+        if named is None:
+            raise forms.ValidationError(gettext(COUNTERPARTY_UNKNOWN))
+        address, name = named.address, typed
+    if address == wallet.address:
+        raise forms.ValidationError(gettext(COUNTERPARTY_SELF))
+    return address, name
+
+
 class OrderForm(forms.Form):
     """An order for ``wallet``; ``balances`` from chain.selectors.wallet_balances, ``rules`` the market's."""
 
@@ -269,22 +286,11 @@ class OrderForm(forms.Form):
         return minutes
 
     def clean_counterparty(self) -> str | None:
-        """An address as typed (any case, spaces around) or a username of this site, cleaned to the
-        address; None when empty. ``counterparty_name`` keeps the username the person typed."""
+        """The address of the account named, None when empty (``counterparty_of``)."""
         typed = self.cleaned_data["counterparty"].strip()
         if not typed:
             return None
-        if is_hex64(typed.lower()):
-            address = typed.lower()
-            if not chain_selectors.account_known(address=address):
-                raise forms.ValidationError(gettext(COUNTERPARTY_NO_ACCOUNT))
-        else:
-            named = chain_selectors.wallet_for_username(username=typed)
-            if named is None:
-                raise forms.ValidationError(gettext(COUNTERPARTY_UNKNOWN))
-            address, self.counterparty_name = named.address, typed
-        if address == self.wallet.address:
-            raise forms.ValidationError(gettext(COUNTERPARTY_SELF))
+        address, self.counterparty_name = counterparty_of(typed, self.wallet)
         return address
 
     def clean(self):
@@ -373,3 +379,107 @@ class OrderForm(forms.Form):
             "counterparty": "counterparty",
         }.get(refusal.field)
         self.add_error(field, refusal.message)
+
+
+AGREEMENT_SLOTS_RANGE = gettext_noop("An agreement runs for 1 to {slots} slots (31 days).")
+
+
+class AgreementForm(forms.Form):
+    """A standing agreement ``wallet`` offers: the same energy at the same price every slot of a period."""
+
+    prefix = "agreement"
+
+    side = forms.ChoiceField(
+        label=_("You"),
+        choices=[(r.BUY, _("buy the energy")), (r.SELL, _("sell the energy"))],
+        widget=forms.RadioSelect,
+    )
+    counterparty = forms.CharField(
+        label=_("The other party"),
+        max_length=150,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": _("an address or a username")}
+        ),
+    )
+    zone = forms.ChoiceField(label=_("Zone"))
+    source = forms.ChoiceField(label=_("Source of the energy"), choices=list(SOURCE_LABELS.items()))
+    energy_kwh = forms.CharField(
+        label=_("Energy every slot (kWh)"), max_length=30, widget=_decimal_input(_("e.g. 25.5"))
+    )
+    price = forms.CharField(
+        label=_("Price (tokens per kWh)"), max_length=30, widget=_decimal_input(_("e.g. 3.2"))
+    )
+    first_slot = forms.CharField(
+        label=_("First delivery slot"),
+        max_length=20,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    slots = forms.IntegerField(
+        label=_("Number of slots"),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "placeholder": "96"}),
+    )
+
+    def __init__(self, *args, wallet, rules: r.MarketRules, zones: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.wallet = wallet
+        self.rules = rules
+        self.counterparty_name = ""
+        sides = sides_for(wallet.role)
+        self.fields["side"].choices = [c for c in self.fields["side"].choices if c[0] in sides]
+        self.fields["side"].initial = sides[0]
+        self.fields["zone"].choices = [(z["id"], z["name"]) for z in zones]
+
+    def clean_counterparty(self) -> str:
+        address, self.counterparty_name = counterparty_of(
+            self.cleaned_data["counterparty"].strip(), self.wallet
+        )
+        return address
+
+    def clean_energy_kwh(self) -> int:
+        energy_wh = parse_kwh(self.cleaned_data["energy_kwh"])
+        if energy_wh > self.rules.max_order_wh:
+            raise forms.ValidationError(
+                gettext(ENERGY_TOO_LARGE).format(max_kwh=kwh_text(self.rules.max_order_wh))
+            )
+        return energy_wh
+
+    def clean_price(self) -> int:
+        price = parse_price(self.cleaned_data["price"])
+        if not self.rules.min_price_per_kwh <= price <= self.rules.max_price_per_kwh:
+            raise forms.ValidationError(
+                gettext(PRICE_OUT_OF_RANGE).format(
+                    low=tokens_text(self.rules.min_price_per_kwh),
+                    high=tokens_text(self.rules.max_price_per_kwh),
+                )
+            )
+        return price
+
+    def clean_first_slot(self) -> int:
+        try:
+            return picked_slot(self.cleaned_data["first_slot"], self.rules, time.time_ns() // 1_000_000)
+        except ValueError as problem:
+            raise forms.ValidationError(str(problem)) from None
+
+    def clean_slots(self) -> int:
+        most = 31 * 24 * 60 // (self.rules.slot_ms // r.MS_PER_MINUTE) + 1
+        slots = self.cleaned_data["slots"]
+        if not 1 <= slots <= most:
+            raise forms.ValidationError(gettext(AGREEMENT_SLOTS_RANGE).format(slots=most))
+        return slots
+
+    def payload(self) -> dict:
+        """The agreement_offer payload of a valid form."""
+        data = self.cleaned_data
+        return {
+            "counterparty": data["counterparty"],
+            "side": data["side"],
+            "zone": data["zone"],
+            "source": data["source"],
+            "energy_wh": data["energy_kwh"],
+            "price_per_kwh": data["price"],
+            "first_slot": data["first_slot"],
+            "last_slot": data["first_slot"] + (data["slots"] - 1) * self.rules.slot_ms,
+        }
+
+    def add_refusal(self, refusal: Refused) -> None:
+        self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)

@@ -7,6 +7,7 @@ Wh, prices and fees in units per kWh, times in Unix ms.
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from trading.ledger import agreements, records
 
@@ -199,12 +200,12 @@ class CallClearing(models.Model):
 
 
 class AgreementStatus(models.TextChoices):
-    OFFERED = agreements.OFFERED, "Offered"
-    ACTIVE = agreements.ACTIVE, "Active"
-    COMPLETED = agreements.COMPLETED, "Completed"
-    ENDED = agreements.ENDED, "Ended"
-    WITHDRAWN = agreements.WITHDRAWN, "Withdrawn"
-    DECLINED = agreements.DECLINED, "Declined"
+    OFFERED = agreements.OFFERED, _("Offered")
+    ACTIVE = agreements.ACTIVE, _("Active")
+    COMPLETED = agreements.COMPLETED, _("Completed")
+    ENDED = agreements.ENDED, _("Ended")
+    WITHDRAWN = agreements.WITHDRAWN, _("Withdrawn")
+    DECLINED = agreements.DECLINED, _("Declined")
 
 
 class Agreement(models.Model):

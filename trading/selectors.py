@@ -14,7 +14,7 @@ from chain.models import ChainHead
 from trading.ledger.auction import uniform_clearing
 from trading.ledger.book import Book
 from trading.ledger.rules import MarketRules, rules_of
-from trading.models import CallClearing, LineUsage, Order, OrderStatus, Side, Trade
+from trading.models import Agreement, CallClearing, LineUsage, Order, OrderStatus, Side, Trade
 
 MAX_LIMIT = 500
 
@@ -157,6 +157,11 @@ def call_of(*, slot_ms: int, zone: str, rules: MarketRules) -> dict | None:
         clearing = uniform_clearing(sides[Side.BUY], sides[Side.SELL])
         call.update(indicative_price=clearing.price_per_kwh, indicative_wh=clearing.matched_wh)
     return call
+
+
+def agreements_of(*, address: str, limit: int = 100):
+    """The standing agreements ``address`` is a party to, newest first."""
+    return Agreement.objects.filter(Q(seller=address) | Q(buyer=address)).order_by("-created_height")[:limit]
 
 
 def orders_of(*, address: str, status: str | None = None, limit: int = 100):

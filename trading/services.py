@@ -12,8 +12,9 @@ from chain.ledger.tx import Transaction
 from chain.models import ChainHead, MempoolTx, Wallet
 from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
+from trading.ledger import agreements as a
 from trading.ledger import rules as r
-from trading.models import Order, OrderStatus
+from trading.models import Agreement, AgreementStatus, Order, OrderStatus
 
 #: Which form field each refusal belongs beside.
 FIELD_OF_CODE = {
@@ -113,6 +114,55 @@ def order_cancel(*, wallet: Wallet, order_id: str) -> Transaction:
     if owner != wallet.address:
         raise Refused(errors.NOT_PERMITTED, "Only the account that placed an order can cancel it.")
     return _submit(wallet, "order_cancel", {"order_id": order_id})
+
+
+#: Which agreement form field each refusal of an offer belongs beside.
+AGREEMENT_FIELD_OF_CODE = {
+    errors.BAD_AMOUNT: "energy_kwh",
+    r.BAD_PRICE: "price",
+    r.UNKNOWN_ZONE: "zone",
+    r.NOT_IN_CALL: "zone",
+    r.BAD_SLOT: "slots",
+    r.SLOT_CLOSED: "first_slot",
+    r.UNKNOWN_SOURCE: "source",
+    errors.BAD_ADDRESS: "counterparty",
+    r.SELF_COUNTERPARTY: "counterparty",
+}
+
+
+def agreement_offer(*, wallet: Wallet, payload: dict) -> Transaction:
+    """Sign and admit ``wallet``'s agreement_offer; the agreement's id is the transaction's hash."""
+    params = ChainHead.objects.only("params").get().params
+    try:
+        a.check_offer_payload(payload, params)
+    except LedgerError as exc:
+        raise Refused(exc.code, exc.message, fields=AGREEMENT_FIELD_OF_CODE) from exc
+    if payload["zone"] in r.rules_of(params).call_auction_zones:
+        raise Refused(
+            r.NOT_IN_CALL,
+            f"{payload['zone']} clears by call auction, by price alone: no standing agreements there.",
+            fields=AGREEMENT_FIELD_OF_CODE,
+        )
+    return transaction_sign_submit(
+        key=wallet_key_open(wallet), kind="agreement_offer", payload=payload, fields=AGREEMENT_FIELD_OF_CODE
+    )
+
+
+def agreement_answer(*, wallet: Wallet, agreement_id: str, accept: bool) -> Transaction:
+    """Sign and admit ``wallet``'s agreement_accept (``accept``) or agreement_end."""
+    agreement = Agreement.objects.filter(agreement_id=agreement_id).first()
+    if agreement is None:
+        raise Refused(a.AGREEMENT_NOT_FOUND, "There is no agreement with this id.")
+    if wallet.address not in (agreement.seller, agreement.buyer):
+        raise Refused(errors.NOT_PERMITTED, "Only the seller and the buyer of an agreement may act on it.")
+    if agreement.status not in (AgreementStatus.OFFERED, AgreementStatus.ACTIVE):
+        raise Refused(
+            a.AGREEMENT_CLOSED, f"The agreement is already {agreement.get_status_display().lower()}."
+        )
+    if accept and (agreement.status != AgreementStatus.OFFERED or agreement.offered_by == wallet.address):
+        raise Refused(errors.NOT_PERMITTED, "Only the other party accepts an offered agreement.")
+    kind = "agreement_accept" if accept else "agreement_end"
+    return _submit(wallet, kind, {"agreement_id": agreement_id})
 
 
 def _submit(wallet: Wallet, kind: str, payload: dict) -> Transaction:

@@ -29,9 +29,10 @@ from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import may_transact, transacting_user_required
 from chain.views.field_checks import field_check_response, with_live_checks
 from trading import selectors
-from trading.forms import OrderForm, picked_slot, sides_for
+from trading.forms import AgreementForm, OrderForm, picked_slot, sides_for
+from trading.ledger import agreements as a
 from trading.ledger import rules as r
-from trading.services import order_cancel, order_place
+from trading.services import agreement_answer, agreement_offer, order_cancel, order_place
 
 #: htmx event names. market.js fires MARKET_EVENT once per block with market events for
 #: the page's slot and zone; live.js fires WALLET_EVENT when a block touched the wallet.
@@ -380,3 +381,72 @@ def order_cancel_view(request, order_id):
             request, gettext("Cancel signed and sent. The order leaves the book with the next block.")
         )
     return redirect(back if back.startswith("/market/") else reverse("market-trade"))
+
+
+# --- standing agreements ------------------------------------------------------------------
+
+
+@login_required
+@transacting_user_required
+def agreements(request):
+    """The person's standing agreements, and the form that offers one (POST)."""
+    wallet = request.user.wallet
+    rules = selectors.market_rules()
+    form = AgreementForm(
+        request.POST if request.method == "POST" else None,
+        wallet=wallet,
+        rules=rules,
+        zones=chain_selectors.chain_regions(),
+    )
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            try:
+                browser_write_admit(user_id=request.user.pk, what="orders")
+                agreement_offer(wallet=wallet, payload=form.payload())
+            except BrowserWriteLimited as exc:
+                form.add_error(None, exc.message)
+                status = 429
+            except Refused as exc:
+                form.add_refusal(exc)
+            else:
+                messages.success(
+                    request,
+                    gettext("Agreement offered. The other party sees it here once the next block has it."),
+                )
+                return redirect("market-agreements")
+        status = status if status != 200 else 400
+    mine = list(selectors.agreements_of(address=wallet.address))
+    context = {
+        "form": form,
+        "wallet": wallet,
+        "to_answer": [x for x in mine if x.status == a.OFFERED and x.offered_by != wallet.address],
+        "offered": [x for x in mine if x.status == a.OFFERED and x.offered_by == wallet.address],
+        "active": [x for x in mine if x.status == a.ACTIVE],
+        "closed": [x for x in mine if x.status not in (a.OFFERED, a.ACTIVE)],
+        "slot_minutes": rules.slot_ms // r.MS_PER_MINUTE,
+    }
+    return render(request, "trading/agreements.html", context, status=status)
+
+
+@login_required
+@transacting_user_required
+@require_POST
+def agreement_answer_view(request, agreement_id: str, action: str):
+    """Accept an agreement offered to the person, or end (withdraw, decline) one of theirs."""
+    if not is_hex64(agreement_id) or action not in ("accept", "end"):
+        raise Http404
+    try:
+        browser_write_admit(user_id=request.user.pk, what="orders")
+        agreement_answer(wallet=request.user.wallet, agreement_id=agreement_id, accept=action == "accept")
+    except BrowserWriteLimited as exc:
+        messages.error(request, exc.message)
+    except Refused as exc:
+        if exc.code == ledger_errors.NOT_PERMITTED:
+            raise PermissionDenied(exc.message) from exc
+        if exc.code == a.AGREEMENT_NOT_FOUND:
+            raise Http404(exc.message) from exc
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, gettext("Signed and sent: the agreement changes with the next block."))
+    return redirect("market-agreements")

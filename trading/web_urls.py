@@ -12,4 +12,10 @@ urlpatterns = [
     path("trade/check/", views.order_check, name="market-check"),
     path("trade/preview/", views.order_preview, name="market-preview"),
     path("orders/<str:order_id>/cancel/", views.order_cancel_view, name="market-cancel"),
+    path("agreements/", views.agreements, name="market-agreements"),
+    path(
+        "agreements/<str:agreement_id>/<str:action>/",
+        views.agreement_answer_view,
+        name="market-agreement-answer",
+    ),
 ]

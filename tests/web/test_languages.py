@@ -131,6 +131,8 @@ CONVERTED_TEMPLATES = [
     "trading/templates/trading/_form.html",
     "trading/templates/trading/_ticket_summary.html",
     "trading/templates/trading/_book.html",
+    "trading/templates/trading/agreements.html",
+    "trading/templates/trading/_agreements.html",
     "trading/templates/trading/_chart.html",
     "trading/templates/trading/_fills.html",
     "trading/templates/trading/_mine.html",

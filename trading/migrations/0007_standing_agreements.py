@@ -4,36 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('trading', '0006_call_auction'),
+        ("trading", "0006_call_auction"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Agreement',
+            name="Agreement",
             fields=[
-                ('agreement_id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('offered_by', models.CharField(max_length=64)),
-                ('seller', models.CharField(max_length=64)),
-                ('buyer', models.CharField(max_length=64)),
-                ('zone', models.CharField(max_length=32)),
-                ('source', models.CharField(max_length=16)),
-                ('energy_wh', models.BigIntegerField()),
-                ('price_per_kwh', models.BigIntegerField()),
-                ('first_slot_ms', models.BigIntegerField()),
-                ('last_slot_ms', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('offered', 'Offered'), ('active', 'Active'), ('completed', 'Completed'), ('ended', 'Ended'), ('withdrawn', 'Withdrawn'), ('declined', 'Declined')], max_length=10)),
-                ('created_height', models.BigIntegerField()),
-                ('accepted_height', models.BigIntegerField()),
-                ('closed_height', models.BigIntegerField()),
-                ('next_slot_ms', models.BigIntegerField()),
-                ('slots_placed', models.BigIntegerField()),
-                ('slots_missed', models.BigIntegerField()),
-                ('due_ms', models.BigIntegerField()),
+                ("agreement_id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("offered_by", models.CharField(max_length=64)),
+                ("seller", models.CharField(max_length=64)),
+                ("buyer", models.CharField(max_length=64)),
+                ("zone", models.CharField(max_length=32)),
+                ("source", models.CharField(max_length=16)),
+                ("energy_wh", models.BigIntegerField()),
+                ("price_per_kwh", models.BigIntegerField()),
+                ("first_slot_ms", models.BigIntegerField()),
+                ("last_slot_ms", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("offered", "Offered"),
+                            ("active", "Active"),
+                            ("completed", "Completed"),
+                            ("ended", "Ended"),
+                            ("withdrawn", "Withdrawn"),
+                            ("declined", "Declined"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("created_height", models.BigIntegerField()),
+                ("accepted_height", models.BigIntegerField()),
+                ("closed_height", models.BigIntegerField()),
+                ("next_slot_ms", models.BigIntegerField()),
+                ("slots_placed", models.BigIntegerField()),
+                ("slots_missed", models.BigIntegerField()),
+                ("due_ms", models.BigIntegerField()),
             ],
             options={
-                'indexes': [models.Index(fields=['seller', '-created_height'], name='agreement_seller_recent'), models.Index(fields=['buyer', '-created_height'], name='agreement_buyer_recent'), models.Index(fields=['due_ms'], name='agreement_due')],
+                "indexes": [
+                    models.Index(fields=["seller", "-created_height"], name="agreement_seller_recent"),
+                    models.Index(fields=["buyer", "-created_height"], name="agreement_buyer_recent"),
+                    models.Index(fields=["due_ms"], name="agreement_due"),
+                ],
             },
         ),
     ]
