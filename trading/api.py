@@ -18,7 +18,7 @@ from chain.api.serializers import ErrorSerializer
 from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
 from trading import selectors
-from trading.models import CallClearing, Order, OrderStatus, Trade
+from trading.models import Agreement, CallClearing, Order, OrderStatus, Trade
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -254,6 +254,26 @@ class OrderListView(MarketRead):
             address=self.account_param(required=True), status=order_status, limit=self.limit_param()
         )
         return Response(OrderSerializer(orders, many=True).data)
+
+
+class AgreementSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agreement
+        fields = [f.name for f in Agreement._meta.fields]
+
+
+class AgreementListView(MarketRead):
+    @extend_schema(
+        operation_id="market_agreements",
+        summary="Standing agreements of an account (as seller or buyer), newest first",
+        description="The agreement records (docs/PROTOCOL.md 12.9). Offer, accept and end them "
+        "with signed agreement_offer, agreement_accept and agreement_end transactions.",
+        parameters=[ACCOUNT_REQUIRED, LIMIT],
+        responses={200: AgreementSerializer(many=True), 400: BAD_QUERY},
+    )
+    def get(self, request):
+        rows = selectors.agreements_of(address=self.account_param(required=True), limit=self.limit_param())
+        return Response(AgreementSerializer(rows, many=True).data)
 
 
 class OrderDetailView(MarketRead):

@@ -11,4 +11,5 @@ urlpatterns = [
     path("orders/", api.OrderListView.as_view(), name="api-market-orders"),
     path("orders/<str:order_id>/", api.OrderDetailView.as_view(), name="api-market-order"),
     path("prices/", api.PriceSeriesView.as_view(), name="api-market-prices"),
+    path("agreements/", api.AgreementListView.as_view(), name="api-market-agreements"),
 ]

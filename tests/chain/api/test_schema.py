@@ -25,6 +25,7 @@ ENDPOINTS = [
     "/api/v1/market/orders/",
     "/api/v1/market/orders/{order_id}/",
     "/api/v1/market/prices/",
+    "/api/v1/market/agreements/",
     # meters/api_urls.py
     "/api/v1/meters/readings/",
     "/api/v1/meters/{meter_id}/",

@@ -97,3 +97,22 @@ def test_only_a_party_answers_and_strangers_get_403(client_as, users, produce):
     assert client_as("consumer").post(f"/market/agreements/{agreement.agreement_id}/nope/").status_code == 404
     assert client_as("regulator").get("/market/agreements/").status_code == 403
     assert not MempoolTx.objects.exists()
+
+
+def test_the_api_lists_an_accounts_agreements(client, client_as, users, produce):
+    slot = selectors.slots_open(count=1)[0]
+    client_as("consumer").post("/market/agreements/", offer_form(slot))
+    produce()
+    agreement = Agreement.objects.get()
+    for who in ("home_malee", "wind_korat"):
+        address = users[who].wallet.address
+        [row] = client.get(f"/api/v1/market/agreements/?account={address}").json()
+        assert (row["agreement_id"], row["status"], row["energy_wh"]) == (
+            agreement.agreement_id,
+            "offered",
+            2_000,
+        )
+    assert (
+        client.get(f"/api/v1/market/agreements/?account={users['solar_somchai'].wallet.address}").json() == []
+    )
+    assert client.get("/api/v1/market/agreements/").status_code == 400
