@@ -127,6 +127,55 @@ class PricePoint:
     energy_wh: BigInt
 
 
+@strawberry.type(description="A standing agreement (GET /api/v1/market/agreements/; docs/PROTOCOL.md 12.9).")
+class Agreement:
+    agreement_id: str
+    offered_by: str
+    seller: str
+    buyer: str
+    zone: str
+    source: str
+    energy_wh: BigInt = strawberry.field(description="Wh traded every slot.")
+    price_per_kwh: BigInt
+    first_slot_ms: BigInt
+    last_slot_ms: BigInt
+    status: str = strawberry.field(description="offered, active, completed, ended, withdrawn or declined.")
+    created_height: BigInt
+    accepted_height: BigInt
+    closed_height: BigInt
+    next_slot_ms: BigInt
+    slots_placed: BigInt
+    slots_missed: BigInt
+    due_ms: BigInt
+
+
+@strawberry.type(description="How a call auction cleared (the call_clearing record, docs/PROTOCOL.md 12.8).")
+class CallClearing:
+    clearing_id: str
+    delivery_slot_ms: BigInt
+    zone: str
+    height: BigInt
+    price_per_kwh: BigInt = strawberry.field(description="One price for every fill; 0 when nothing met.")
+    volume_wh: BigInt
+    fills: BigInt
+    bids: BigInt
+    asks: BigInt
+    bid_wh: BigInt
+    ask_wh: BigInt
+
+
+@strawberry.type(
+    description="A zone's call auction for a slot (the book's call in GET /api/v1/market/book/)."
+)
+class Call:
+    gate_ms: BigInt = strawberry.field(description="The slot's gate closure: the call clears then.")
+    cleared: CallClearing | None
+    indicative_price: BigInt | None = strawberry.field(
+        description="While open: the price the waiting orders would clear at (0: no bid meets an ask)."
+    )
+    indicative_wh: BigInt | None
+
+
 def _slot(slot_ms: int | None) -> int | None:
     if slot_ms is not None and slot_ms % selectors.market_rules().slot_ms:
         raise refused(
@@ -164,6 +213,21 @@ class TradingQuery:
                 limit=bounded_limit(limit, selectors.MAX_LIMIT),
             )
         )
+
+    @strawberry.field(description="An account's standing agreements (seller or buyer), newest first.")
+    def agreements(self, account: str, limit: int = 50) -> list[Agreement]:
+        return list(
+            selectors.agreements_of(
+                address=address_argument(account, "account"), limit=bounded_limit(limit, selectors.MAX_LIMIT)
+            )
+        )
+
+    @strawberry.field(
+        description="A zone's call auction for a slot; null when the zone matches continuously."
+    )
+    def call(self, slot_ms: BigInt, zone: str) -> Call | None:
+        found = selectors.call_of(slot_ms=_slot(slot_ms), zone=_zone(zone), rules=selectors.market_rules())
+        return None if found is None else Call(**found)
 
     @strawberry.field(description="One order by id; null while its transaction waits or if none.")
     def order(self, order_id: str) -> Order | None:

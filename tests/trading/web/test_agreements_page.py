@@ -116,3 +116,17 @@ def test_the_api_lists_an_accounts_agreements(client, client_as, users, produce)
         client.get(f"/api/v1/market/agreements/?account={users['solar_somchai'].wallet.address}").json() == []
     )
     assert client.get("/api/v1/market/agreements/").status_code == 400
+
+
+def test_graphql_lists_an_accounts_agreements(client_as, users, produce):
+    from django.test import Client
+
+    from tests.graphql.conftest import data
+
+    slot = selectors.slots_open(count=1)[0]
+    client_as("consumer").post("/market/agreements/", offer_form(slot))
+    produce()
+    query = "query($a: String!) { agreements(account: $a) { agreementId status energyWh pricePerKwh buyer } }"
+    [row] = data(Client(), query, {"a": users["wind_korat"].wallet.address})["agreements"]
+    assert (row["status"], row["energyWh"], row["pricePerKwh"]) == ("offered", "2000", "3200000")
+    assert row["buyer"] == users["home_malee"].wallet.address

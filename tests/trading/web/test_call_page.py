@@ -94,3 +94,27 @@ def test_the_book_api_carries_the_call(client, users, produce, bangkok_call):
     }
     assert client.get(f"/api/v1/market/book/?slot={slot}&zone=east").json()["call"] is None
     assert client.get(f"/api/v1/market/book/?slot={slot}").json()["call"] is None
+
+
+def test_graphql_carries_the_call(users, produce, bangkok_call):
+    from django.test import Client
+
+    from tests.graphql.conftest import data
+
+    slot = bangkok_call
+    place(users, "wind_korat", "sell", 10, 3_000_000, slot)
+    place(users, "home_malee", "buy", 4, 5_000_000, slot)
+    produce()
+    query = "query($s: BigInt!, $z: String!) { call(slotMs: $s, zone: $z) { indicativePrice indicativeWh cleared { pricePerKwh } } }"
+    assert data(Client(), query, {"s": slot, "z": "bangkok"})["call"] == {
+        "indicativePrice": "3000000",  # BigInt travels as a string
+        "indicativeWh": "4000",
+        "cleared": None,
+    }
+    CallClearing.objects.create(
+        clearing_id=f"{slot}:bangkok", delivery_slot_ms=slot, zone="bangkok", height=1, price_per_kwh=3_000_000,
+        volume_wh=4_000, fills=1, bids=1, asks=1, bid_wh=4_000, ask_wh=10_000,
+    )  # fmt: skip
+    call = data(Client(), query, {"s": slot, "z": "bangkok"})["call"]
+    assert call == {"indicativePrice": None, "indicativeWh": None, "cleared": {"pricePerKwh": "3000000"}}
+    assert data(Client(), query, {"s": slot, "z": "east"})["call"] is None
