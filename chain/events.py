@@ -37,6 +37,13 @@ PARTY_EVENT_TYPES = frozenset(
         "token_burnt",
         "cashout_requested",
         "cashout_released",
+        # standing agreements (trading.ledger.agreements): both parties see each step
+        "agreement_offered",
+        "agreement_accepted",
+        "agreement_ended",
+        "agreement_withdrawn",
+        "agreement_declined",
+        "agreement_completed",
     }
 )
 #: Events every feed shows: a proposal decided or carried out concerns every account.

@@ -99,6 +99,14 @@ def _settled_line(data: dict, *, seller: bool) -> FeedLine:
 
 
 ORDER_CLOSED_WORDS = {"cancelled": "cancelled", "expired": "expired", "gate_closed": "closed at gate closure"}
+AGREEMENT_WORDS = {
+    "agreement_offered": "Standing agreement offered, with {other}",
+    "agreement_accepted": "Standing agreement with {other} accepted: each slot now trades",
+    "agreement_ended": "Standing agreement with {other} ended",
+    "agreement_withdrawn": "Standing agreement offer to {other} withdrawn",
+    "agreement_declined": "Standing agreement offer from {other} declined",
+    "agreement_completed": "Standing agreement with {other} completed: its last slot is placed",
+}
 
 
 def feed_line(event, address: str) -> FeedLine:
@@ -115,6 +123,11 @@ def feed_line(event, address: str) -> FeedLine:
         return FeedLine(
             f"{side} order {closed}: {kwh_text(data['remaining_wh'])} of {kwh_text(data['energy_wh'])} kWh "
             f"unfilled at {tokens_text(data['price_per_kwh'])} GTX/kWh"
+        )
+    if kind in AGREEMENT_WORDS:
+        other = data["seller"] if data["buyer"] == address else data["buyer"]
+        return FeedLine(
+            AGREEMENT_WORDS[kind].format(other=f"{other[:8]}…"), link=reverse("market-agreements")
         )
     if kind == "token_minted":
         return FeedLine(f"Top-up {data['reference']} minted", data["amount"], "in")

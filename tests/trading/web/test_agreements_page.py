@@ -130,3 +130,17 @@ def test_graphql_lists_an_accounts_agreements(client_as, users, produce):
     [row] = data(Client(), query, {"a": users["wind_korat"].wallet.address})["agreements"]
     assert (row["status"], row["energyWh"], row["pricePerKwh"]) == ("offered", "2000", "3200000")
     assert row["buyer"] == users["home_malee"].wallet.address
+
+
+def test_both_parties_activity_feeds_show_the_agreement(client_as, users, produce):
+    slot = selectors.slots_open(count=1)[0]
+    client_as("consumer").post("/market/agreements/", offer_form(slot))
+    produce()
+    agreement = Agreement.objects.get()
+    client_as("producer").post(f"/market/agreements/{agreement.agreement_id}/accept/")
+    produce()
+    for role, other in (("consumer", "wind_korat"), ("producer", "home_malee")):
+        page = client_as(role).get("/activity/").content.decode()
+        short = users[other].wallet.address[:8]
+        assert f"Standing agreement offered, with {short}" in page, role
+        assert f"Standing agreement with {short}… accepted" in page, role
