@@ -120,7 +120,7 @@ def main() -> None:
     block_size = int(os.environ.get("BENCH_BLOCK", 5_000))
     rounds = int(os.environ.get("BENCH_ROUNDS", 3))
     genesis = load_genesis(BASE_DIR / "thai_market.toml")
-    params = {**genesis.params, CALL_AUCTION_ZONES: [ZONE]}
+    params = {**genesis.params, CALL_AUCTION_ZONES: [ZONE], "max_call_orders": count}
     flow = order_flow(count, accounts)
 
     clear, sort, block = [], [], []

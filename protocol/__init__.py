@@ -67,6 +67,7 @@ STATE_MACHINE = StateMachine(
         trading_records.Trade,
         trading_records.LineUsage,
         trading_records.CallClearing,
+        trading_records.CallOrders,
         delivery.SettlementAccount,
         grid_records.RegionStatus,
         grid_records.GridSample,

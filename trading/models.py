@@ -239,3 +239,15 @@ class Agreement(models.Model):
 
     def __str__(self) -> str:
         return self.agreement_id
+
+
+class CallOrders(models.Model):
+    ledger_record = records.CallOrders
+
+    call_id = models.CharField(max_length=60, primary_key=True)
+    delivery_slot_ms = models.BigIntegerField()
+    zone = models.CharField(max_length=32)
+    placed = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return self.call_id

@@ -14,7 +14,7 @@ from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
 from trading.ledger import agreements as a
 from trading.ledger import rules as r
-from trading.models import Agreement, AgreementStatus, Order, OrderStatus
+from trading.models import Agreement, AgreementStatus, CallOrders, Order, OrderStatus
 
 #: Which form field each refusal belongs beside.
 FIELD_OF_CODE = {
@@ -29,6 +29,8 @@ FIELD_OF_CODE = {
     r.BAD_EXPIRY: "expires_ms",
     errors.BAD_ADDRESS: "counterparty",
     r.SELF_COUNTERPARTY: "counterparty",
+    r.CALL_FULL: "delivery_slot",
+    r.NOT_IN_CALL: "counterparty",
 }
 
 
@@ -88,6 +90,14 @@ def order_place(
         )
     if expires_ms is not None and expires_ms <= now_ms:
         raise Refused(r.BAD_EXPIRY, "The expiry is already past.", fields=FIELD_OF_CODE)
+    if zone in rules.call_auction_zones:
+        placed = CallOrders.objects.filter(call_id=CallOrders.ledger_record.id_of(delivery_slot, zone))
+        if placed.filter(placed__gte=rules.max_call_orders).exists():
+            raise Refused(
+                r.CALL_FULL,
+                f"This slot's call auction in {zone} has taken its {rules.max_call_orders} orders.",
+                fields=FIELD_OF_CODE,
+            )
     return _submit(wallet, "order_place", payload)
 
 

@@ -19,7 +19,7 @@ from chain.ledger.kinds import KINDS
 from chain.ledger.state import Account, MemoryStore, State
 
 ROOT = Path(protocol.__file__).resolve().parent.parent
-PINNED_FINGERPRINT = "ab002b5fa5616403a069142d99e18277f7289d0376c196723f1f9c4f222fb515"
+PINNED_FINGERPRINT = "9f2e5f27ab25eb051a8c9e4f3ea9bdb6da580aaabdfa24b5d7fc47870e5ae21c"
 
 
 def fingerprint_in_a_fresh_process(code: str) -> str:

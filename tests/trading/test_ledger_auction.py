@@ -239,3 +239,18 @@ def test_a_call_with_one_side_only_records_a_price_of_zero(chain):
     at_gate(chain)
     [clearing] = chain.store.tables["call_clearing"].values()
     assert (clearing.price_per_kwh, clearing.volume_wh, clearing.bids, clearing.asks) == (0, 0, 1, 0)
+
+
+def test_a_call_takes_at_most_max_call_orders_and_a_cancel_frees_no_place():
+    chain = MemoryChain(GENESIS, {**CALLS, "max_call_orders": 2})
+    first = chain.tx("solar_somchai", "order_place", sell(kwh=1))
+    chain.block([first, chain.tx("home_malee", "order_place", buy(kwh=1))])
+    chain.block([chain.tx("solar_somchai", "order_cancel", {"order_id": first.hash})])
+    before = chain.snapshot()
+    result = chain.block([chain.tx("factory_rayong", "order_place", buy(kwh=1))])
+    assert [(x.ok, x.code) for x in result.receipts] == [(False, r.CALL_FULL)]
+    assert chain.snapshot()[1:] == before[1:]
+    # Another slot's call, and a continuous zone, are not full.
+    other_slot = chain.tx("factory_rayong", "order_place", buy(kwh=1, slot=SLOT + 900_000))
+    east = chain.tx("factory_rayong", "order_place", buy(kwh=1, zone="east"))
+    assert all(x.ok for x in chain.block([other_slot, east]).receipts)

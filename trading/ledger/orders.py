@@ -15,7 +15,7 @@ from chain.ledger.tx import Transaction
 
 from . import rules as r
 from .matching import forget_order, match
-from .records import CANCELLED, EXPIRED, GATE_CLOSED, OPEN, Order, updated
+from .records import CANCELLED, EXPIRED, GATE_CLOSED, OPEN, CallOrders, Order, updated
 
 ORDER_SEQ = "trading.order_seq"
 
@@ -55,9 +55,17 @@ def open_order(state: State, ctx: BlockContext, *, order_id: str, owner: str, pa
         raise LedgerError(r.BAD_EXPIRY, "expires_ms is already past.")
     if state.get(Order.table, order_id) is not None:
         raise LedgerError(errors.DUPLICATE, "An order with this id already exists.")
+    zone, call = payload["zone"], None
+    if zone in rules.call_auction_zones:
+        call_id = CallOrders.id_of(slot, zone)
+        call = state.get(CallOrders.table, call_id) or CallOrders(call_id, slot, zone, 0)
+        if call.placed >= rules.max_call_orders:
+            raise LedgerError(
+                r.CALL_FULL,
+                f"The call of {zone} for this slot has taken its {rules.max_call_orders} orders.",
+            )
 
     side, energy_wh, price = payload["side"], payload["energy_wh"], payload["price_per_kwh"]
-    zone = payload["zone"]
     account = release_matured_unbonding(state.account(owner), ctx.height)
     if side == r.BUY:
         max_fee = rules.max_fee_per_kwh[zone]
@@ -106,8 +114,10 @@ def open_order(state: State, ctx: BlockContext, *, order_id: str, owner: str, pa
         open_slot_ms=slot,
         open_expires_ms=expires_ms,
     )
-    if zone not in rules.call_auction_zones:
+    if call is None:
         order = match(state, ctx, rules, order)
+    else:
+        state.put(updated(call, placed=call.placed + 1))
     state.put(order)
     # After its trades, so remaining_wh and status say what rests on the book.
     ctx.emit("order_placed", **_order_event(order), parties=[order.owner])

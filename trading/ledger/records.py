@@ -151,6 +151,25 @@ class CallClearing:
         return f"{delivery_slot_ms}:{zone}"
 
 
+@dataclass(frozen=True, slots=True)
+class CallOrders:
+    """How many orders a zone's call for one slot has taken, cancelled ones included: its bound."""
+
+    table: ClassVar[str] = "call_orders"
+    call_id: str
+    delivery_slot_ms: int
+    zone: str
+    placed: int
+
+    @property
+    def key(self) -> str:
+        return self.call_id
+
+    @staticmethod
+    def id_of(delivery_slot_ms: int, zone: str) -> str:
+        return f"{delivery_slot_ms}:{zone}"
+
+
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 #: Per record class: a getter of all fields at once, and each field's position.
 _UPDATERS: dict[type, tuple[attrgetter, dict[str, int]]] = {}

@@ -58,6 +58,10 @@ ORDER_NOT_FOUND = "order_not_found"
 ORDER_CLOSED = "order_closed"
 SELF_COUNTERPARTY = "self_counterparty"
 NOT_IN_CALL = "not_in_call"
+CALL_FULL = "call_full"
+#: The most orders one call takes unless genesis says otherwise (``max_call_orders``): its
+#: clearing block writes about 2.5 records per order (bench.auction).
+DEFAULT_MAX_CALL_ORDERS = 10_000
 
 #: The parameter naming the zones whose slots clear by call auction (trading.ledger.auction).
 CALL_AUCTION_ZONES = "call_auction_zones"
@@ -138,6 +142,7 @@ class MarketRules:
     routes: dict[tuple[str, str], tuple[Route, ...]]
     #: Zones whose slots clear once, at gate closure, at one price (trading.ledger.auction).
     call_auction_zones: frozenset = frozenset()
+    max_call_orders: int = DEFAULT_MAX_CALL_ORDERS
 
     @classmethod
     def of(cls, params: dict) -> "MarketRules":
@@ -169,6 +174,7 @@ class MarketRules:
             max_fee_per_kwh=max_fee,
             routes=routes,
             call_auction_zones=frozenset(params.get(CALL_AUCTION_ZONES, ())),
+            max_call_orders=params.get("max_call_orders", DEFAULT_MAX_CALL_ORDERS),
         )
 
     def path_between(self, zone_a: str, zone_b: str) -> Path | None:

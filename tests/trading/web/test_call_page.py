@@ -118,3 +118,20 @@ def test_graphql_carries_the_call(users, produce, bangkok_call):
     call = data(Client(), query, {"s": slot, "z": "bangkok"})["call"]
     assert call == {"indicativePrice": None, "indicativeWh": None, "cleared": {"pricePerKwh": "3000000"}}
     assert data(Client(), query, {"s": slot, "z": "east"})["call"] is None
+
+
+def test_a_full_call_is_refused_at_once_beside_the_slot(users, bangkok_call):
+    from chain.ledger.errors import Refused
+    from trading.ledger.rules import CALL_FULL
+    from trading.models import CallOrders
+
+    slot = bangkok_call
+    CallOrders.objects.create(
+        call_id=f"{slot}:bangkok",
+        delivery_slot_ms=slot,
+        zone="bangkok",
+        placed=selectors.market_rules().max_call_orders,
+    )
+    with pytest.raises(Refused) as refused:
+        place(users, "home_malee", "buy", 1, 4_000_000, slot)
+    assert (refused.value.code, refused.value.field) == (CALL_FULL, "delivery_slot")
