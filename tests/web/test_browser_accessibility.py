@@ -43,7 +43,7 @@ def test_the_main_pages_have_no_serious_accessibility_violation(live_site, langu
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             for username, paths in PAGES.items():
-                context = browser.new_context()
+                context = browser.new_context(bypass_csp=True)  # the site's CSP refuses injected scripts
                 context.add_cookies([{"name": "django_language", "value": language, "url": live_site.url}])
                 page = log_in(context, live_site, username) if username else context.new_page()
                 for path in paths:
@@ -55,4 +55,4 @@ def test_the_main_pages_have_no_serious_accessibility_violation(live_site, langu
                 context.close()
         finally:
             browser.close()
-    assert found == {}
+    assert found == {}, "\n".join(f"{page}: {problem}" for page, problems in found.items() for problem in problems)

@@ -74,7 +74,7 @@ def test_orders_wait_in_the_call_and_both_pages_show_it_clear_at_one_price(call_
                 expect(page.locator("[data-call]")).to_contain_text("nothing would trade")
 
             place(somchai, energy="2", price="3", side="sell", source="solar")
-            place(malee, energy="1", price="5", side="buy")
+            place(malee, energy="1", price="5")  # a consumer only buys: no side to pick
             # Crossing, yet waiting: both books show what the call would clear at. The ask is
             # left over in part (1 of its 2 kWh), so the price is the ask's: 3.00, not the bid's 5.
             for page in (somchai, malee):
