@@ -55,4 +55,6 @@ def test_the_main_pages_have_no_serious_accessibility_violation(live_site, langu
                 context.close()
         finally:
             browser.close()
-    assert found == {}, "\n".join(f"{page}: {problem}" for page, problems in found.items() for problem in problems)
+    assert found == {}, "\n".join(
+        f"{page}: {problem}" for page, problems in found.items() for problem in problems
+    )
