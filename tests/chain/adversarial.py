@@ -164,6 +164,21 @@ VALID: dict[str, tuple[str, dict]] = {
         {"to": addr("adversarial-newcomer"), "amount": 5, "reference": "TU000000000002"},
     ),
     "topup_refuse": ("EGAT", {"reference": "TU000000000002", "reason": "No payment arrived"}),
+    "agreement_offer": (
+        "factory_rayong",
+        {
+            "counterparty": addr("solar_somchai"),
+            "side": "buy",
+            "zone": "bangkok",
+            "source": "solar",
+            "energy_wh": 5_000,
+            "price_per_kwh": 3_200_000,
+            "first_slot": SLOT,
+            "last_slot": SLOT + 900_000,
+        },
+    ),
+    "agreement_accept": ("solar_somchai", {"agreement_id": ""}),
+    "agreement_end": ("factory_rayong", {"agreement_id": ""}),
     "certificate_transfer": ("home_malee", {"certificate_id": "", "to": addr("factory_rayong"), "wh": 400}),
     "certificate_claim": (
         "home_malee",
@@ -205,6 +220,10 @@ SETUP = {
     "topup_refuse": [_signed("MEA", "topup_request", VALID["topup_request"][1])],
 }
 VALID["order_cancel"][1]["order_id"] = SETUP["order_cancel"][0].hash
+# The offer an acceptance or an end answers.
+for _kind in ("agreement_accept", "agreement_end"):
+    SETUP[_kind] = [_signed("factory_rayong", "agreement_offer", VALID["agreement_offer"][1])]
+    VALID[_kind][1]["agreement_id"] = SETUP[_kind][0].hash
 # The cash-out that a burn pays or a release refuses.
 for _kind in ("token_burn", "cashout_release"):
     SETUP[_kind] = [_signed("home_malee", "cashout_request", VALID["cashout_request"][1])]
