@@ -223,11 +223,13 @@ def route_templates() -> list[tuple[str, tuple]]:
     return sorted(set(found))
 
 
-def fill(template: str, holes: tuple, value: bytes) -> str:
-    """``template`` with every hole ``value`` (an int hole takes it only when it is all digits)."""
+def fill(template: str, holes: tuple, value: bytes, only: dict | None = None) -> str:
+    """``template`` with every hole ``value`` (an int hole takes it only when it is all digits),
+    or with ``only``'s value in the holes it names."""
     path = template
     for name, kind in holes:
-        text = value if kind != "IntConverter" or value.isdigit() else b"1"
+        text = (only or {}).get(name, value)
+        text = text if kind != "IntConverter" or text.isdigit() else b"1"
         path = path.replace("{" + name + "}", quote_from_bytes(text, safe=""))
     return path
 
@@ -280,6 +282,10 @@ class Sweep:
     def get(self, part: str, client: httpx.Client, template: str, holes: tuple, value: bytes) -> None:
         """The route with ``value`` in its path and every query parameter, under the 16 KB request line."""
         path, query = fill(template, holes, value), hostile_query(value)
+        if len(path) >= MAX_REQUEST_LINE:  # several holes of a long value: one hole at a time
+            for hole in holes:
+                self.send(part, client, "GET", fill(template, holes, b"1", {hole[0]: value}))
+            return
         if len(path) + len(query) < MAX_REQUEST_LINE:
             self.send(part, client, "GET", f"{path}?{query}")
         else:  # daphne drops a longer request line unanswered: send the two halves apart

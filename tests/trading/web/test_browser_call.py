@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 SLOT_MS = 60_000
 #: The least time from now to the chosen slot's start: the orders are placed before it.
-LEAD_MS = 40_000
-CLEARED = 150_000  # ms: the slot starts within LEAD_MS + SLOT_MS, then a block clears it
+LEAD_MS = 25_000
+CLEARED = 120_000  # ms: the slot starts within LEAD_MS + SLOT_MS, then a block clears it
 
 
 def call_genesis(tmp: Path) -> Path:
