@@ -148,6 +148,26 @@ def _decimal_input(placeholder: str) -> forms.TextInput:
     return forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": placeholder})
 
 
+def order_energy_wh(text: str, rules: r.MarketRules) -> int:
+    """kWh as a person typed them, as Wh an order may hold; ValidationError in words."""
+    energy_wh = parse_kwh(text)
+    if energy_wh > rules.max_order_wh:
+        raise forms.ValidationError(gettext(ENERGY_TOO_LARGE).format(max_kwh=kwh_text(rules.max_order_wh)))
+    return energy_wh
+
+
+def order_price(text: str, rules: r.MarketRules) -> int:
+    """Tokens per kWh as a person typed them, as units per kWh the market takes."""
+    price = parse_price(text)
+    if not rules.min_price_per_kwh <= price <= rules.max_price_per_kwh:
+        raise forms.ValidationError(
+            gettext(PRICE_OUT_OF_RANGE).format(
+                low=tokens_text(rules.min_price_per_kwh), high=tokens_text(rules.max_price_per_kwh)
+            )
+        )
+    return price
+
+
 def counterparty_of(typed: str, wallet) -> tuple[str, str]:
     """(address, username or "") of the other party a person typed: an address in any case, or
     a username of this site. ValidationError when it names no account, or the person's own."""
@@ -259,24 +279,11 @@ class OrderForm(forms.Form):
 
     def clean_energy_kwh(self) -> int:
         """Typed in kWh, cleaned to Wh: ``cleaned_data["energy_kwh"]`` is an integer of Wh."""
-        energy_wh = parse_kwh(self.cleaned_data["energy_kwh"])
-        if energy_wh > self.rules.max_order_wh:
-            raise forms.ValidationError(
-                gettext(ENERGY_TOO_LARGE).format(max_kwh=kwh_text(self.rules.max_order_wh))
-            )
-        return energy_wh
+        return order_energy_wh(self.cleaned_data["energy_kwh"], self.rules)
 
     def clean_price(self) -> int:
         """Typed in tokens per kWh, cleaned to units (10^-6 token) per kWh."""
-        price = parse_price(self.cleaned_data["price"])
-        if not self.rules.min_price_per_kwh <= price <= self.rules.max_price_per_kwh:
-            raise forms.ValidationError(
-                gettext(PRICE_OUT_OF_RANGE).format(
-                    low=tokens_text(self.rules.min_price_per_kwh),
-                    high=tokens_text(self.rules.max_price_per_kwh),
-                )
-            )
-        return price
+        return order_price(self.cleaned_data["price"], self.rules)
 
     def clean_expires_minutes(self) -> int | None:
         minutes = self.cleaned_data["expires_minutes"]
@@ -436,23 +443,10 @@ class AgreementForm(forms.Form):
         return address
 
     def clean_energy_kwh(self) -> int:
-        energy_wh = parse_kwh(self.cleaned_data["energy_kwh"])
-        if energy_wh > self.rules.max_order_wh:
-            raise forms.ValidationError(
-                gettext(ENERGY_TOO_LARGE).format(max_kwh=kwh_text(self.rules.max_order_wh))
-            )
-        return energy_wh
+        return order_energy_wh(self.cleaned_data["energy_kwh"], self.rules)
 
     def clean_price(self) -> int:
-        price = parse_price(self.cleaned_data["price"])
-        if not self.rules.min_price_per_kwh <= price <= self.rules.max_price_per_kwh:
-            raise forms.ValidationError(
-                gettext(PRICE_OUT_OF_RANGE).format(
-                    low=tokens_text(self.rules.min_price_per_kwh),
-                    high=tokens_text(self.rules.max_price_per_kwh),
-                )
-            )
-        return price
+        return order_price(self.cleaned_data["price"], self.rules)
 
     def clean_first_slot(self) -> int:
         try:
