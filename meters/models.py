@@ -75,9 +75,21 @@ class SlotEnergy(models.Model):
     import_wh = models.BigIntegerField()
     export_wh = models.BigIntegerField()
     renewable_export_wh = models.BigIntegerField()
+    renewable_source = models.CharField(max_length=16, blank=True, default="")
+    zone = models.CharField(max_length=32, blank=True, default="")
+    certified_wh = models.BigIntegerField(default=0)
+    uncertified_slot_ms = models.BigIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "delivery_slot_ms"], name="slot_energy_owner")]
+        indexes = [
+            models.Index(fields=["owner", "delivery_slot_ms"], name="slot_energy_owner"),
+            # Settlement's range read covers export still waiting for certificates only.
+            models.Index(
+                fields=["uncertified_slot_ms"],
+                name="slot_energy_uncertified",
+                condition=models.Q(uncertified_slot_ms__gt=0),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slot_energy_id

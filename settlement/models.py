@@ -43,7 +43,7 @@ class Certificate(models.Model):
 
     certificate_id = models.CharField(max_length=64, primary_key=True)
     origin_id = models.CharField(max_length=64, db_index=True)
-    trade_id = models.CharField(max_length=64)
+    trade_id = models.CharField(max_length=64, blank=True)
     holder = models.CharField(max_length=64, db_index=True)
     producer = models.CharField(max_length=64, db_index=True)
     delivery_slot_ms = models.BigIntegerField()

@@ -78,6 +78,9 @@ class Trade:
     refund_tokens: BigInt
     delivered_carbon_g: BigInt
     settled_height: BigInt
+    route: str = strawberry.field(
+        description="The zones the energy crossed, seller's first, comma-separated (one zone: within a zone)."
+    )
 
 
 @strawberry.type
@@ -274,7 +277,8 @@ class TradingQuery:
 def _trade_of(event: dict) -> TradeRow:
     """The trade record a ``trade`` ledger event carries (trading.ledger.matching), not yet settled."""
     return TradeRow(
-        **{name: value for name, value in event.items() if name not in ("type", "parties", "route")}
+        **{name: value for name, value in event.items() if name not in ("type", "parties", "route")},
+        route=",".join(event["route"]),
     )
 
 

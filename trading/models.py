@@ -117,6 +117,7 @@ class Trade(models.Model):
     refund_tokens = models.BigIntegerField(default=0)
     delivered_carbon_g = models.BigIntegerField(default=0)
     settled_height = models.BigIntegerField(default=0)
+    route = models.TextField(default="", blank=True)
 
     class Meta:
         ordering = ["-height", "-seq"]
@@ -152,6 +153,8 @@ class Trade(models.Model):
     def buyer_cost_tokens(self) -> int:
         """What the buyer is out of pocket: price and wheeling fee, less any refund for a shortfall."""
         return self.paid_tokens + self.wheeling_fee_tokens - self.refund_tokens
+
+    route_zones = records.Trade.route_zones
 
 
 class LineUsage(models.Model):

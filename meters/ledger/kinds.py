@@ -25,7 +25,7 @@ from chain.ledger.state import Account, State, Validator
 from chain.ledger.tx import Transaction, is_int, require_fields
 from chain.ledger.validators import is_authority
 
-from .records import METER_KINDS, Meter, SlotEnergy
+from .records import METER_KINDS, MIXED_SOURCE, Meter, SlotEnergy
 
 WH_PER_KWH = 1000
 MS_PER_HOUR = 3_600_000
@@ -232,16 +232,20 @@ def _apply_reading(state: State, tx: Transaction, ctx: BlockContext) -> None:
     slot = start // slot_ms_of(ctx.params) * slot_ms_of(ctx.params)
     slot_id = SlotEnergy.id_of(slot, meter.owner)
     energy = state.get(SlotEnergy.table, slot_id) or SlotEnergy(slot_id, meter.owner, slot, 0, 0, 0)
-    state.put(
-        SlotEnergy(
-            slot_id,
-            meter.owner,
-            slot,
-            energy.import_wh + import_wh,
-            energy.export_wh + export_wh,
-            energy.renewable_export_wh + minted_wh,
-        )
+    energy = replace(
+        energy,
+        import_wh=energy.import_wh + import_wh,
+        export_wh=energy.export_wh + export_wh,
+        renewable_export_wh=energy.renewable_export_wh + minted_wh,
     )
+    if minted_wh:
+        # Renewable export waits for its certificates until its slot settles (again, when
+        # a reading arrives after that: the late Wh are certified to the owner).
+        source = meter.kind if energy.renewable_source in ("", meter.kind) else MIXED_SOURCE
+        energy = replace(
+            energy, renewable_source=source, zone=energy.zone or meter.region, uncertified_slot_ms=slot
+        )
+    state.put(energy)
     if minted_wh:
         owner = state.account(meter.owner)
         state.put(replace(owner, energy_wh=owner.energy_wh + minted_wh, balance=owner.balance + minted_units))

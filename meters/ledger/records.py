@@ -11,6 +11,8 @@ from typing import ClassVar
 
 RENEWABLE_KINDS = ("solar", "wind", "hydro", "biomass")
 METER_KINDS = (*RENEWABLE_KINDS, "consumption")
+#: The source of a slot's renewable export that came from meters of several kinds.
+MIXED_SOURCE = "mixed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,15 @@ class SlotEnergy:
     export_wh: int
     #: Export by renewable meters only (solar, wind, hydro, biomass).
     renewable_export_wh: int
+    #: The kind and region of the renewable meters that exported ("mixed" when kinds differ):
+    #: what a certificate of this slot's unsold export says it is.
+    renewable_source: str = ""
+    zone: str = ""
+    #: Renewable Wh of this slot certified so far (settlement.ledger.certificates): to P2P
+    #: buyers at trade settlement, to the owner for the rest. Never more than the export.
+    certified_wh: int = 0
+    #: The slot while renewable export waits for its certificates, 0 after: settlement's index.
+    uncertified_slot_ms: int = 0
 
     @property
     def key(self) -> str:
@@ -100,3 +111,7 @@ class SlotEnergy:
     @staticmethod
     def id_of(delivery_slot_ms: int, owner: str) -> str:
         return f"{delivery_slot_ms}:{owner}"
+
+    @property
+    def uncertified_wh(self) -> int:
+        return self.renewable_export_wh - self.certified_wh

@@ -1,9 +1,18 @@
 """Renewable energy certificates: issued at settlement, transferred in part, claimed once.
 
-Each settled renewable trade with delivered Wh issues one certificate to its
-buyer (settlement.ledger.delivery): the producer, delivery slot, source, zone
-and Wh of that delivery. Its id is derived from the trade id, so a trade issues
-at most one, ever. A holder may then
+Every metered renewable Wh is certified once, when its slot settles
+(settlement.ledger.delivery), to whoever owns it:
+
+- a settled renewable trade issues its buyer a certificate of the Wh delivered
+  to it, up to the seller's renewable export of the slot not yet certified
+  (``issue``); its id is derived from the trade id, so a trade issues at most one;
+- the rest of the owner's renewable export of the slot, unsold, is certified to
+  the owner itself (``issue_export``); a reading that arrives after its slot
+  settled is certified the same way in a later block.
+
+So the certificates of a slot never exceed its metered renewable export, and once
+it settled they equal it: the Wh a P2P buyer claims are never also issued to the
+producer. A holder may then
 
 - ``certificate_transfer`` part or all of a held certificate: the whole record
   changes holder, or ``wh`` is split off into a new record for the recipient;
@@ -28,6 +37,7 @@ from chain.ledger.keys import is_address
 from chain.ledger.kinds import BlockContext, TxKind, sender_only
 from chain.ledger.state import State
 from chain.ledger.tx import Transaction, require_amount, require_fields
+from meters.ledger.records import SlotEnergy
 
 HELD = "held"
 CLAIMED = "claimed"
@@ -50,7 +60,7 @@ class Certificate:
     certificate_id: str
     #: The certificate issued at settlement this record descends from (itself if it is one).
     origin_id: str
-    #: The trade whose delivery issued the origin.
+    #: The trade whose delivery issued the origin; empty for the producer's unsold export.
     trade_id: str
     holder: str
     producer: str
@@ -79,23 +89,78 @@ def split_id(parent_id: str, tx_hash: str) -> str:
     return hashlib.sha256(f"gtx-certificate-split:{parent_id}:{tx_hash}".encode("ascii")).hexdigest()
 
 
-def issue(state: State, ctx: BlockContext, trade, delivered_wh: int) -> Certificate:
-    """The certificate of a settled renewable trade's delivered Wh, to its buyer."""
+def export_certificate_id(energy: SlotEnergy) -> str:
+    """The id of the certificate of a slot's unsold export: one per owner, slot and Wh certified before."""
+    return hashlib.sha256(
+        f"gtx-certificate-export:{energy.slot_energy_id}:{energy.certified_wh}".encode("ascii")
+    ).hexdigest()
+
+
+def issue(state: State, ctx: BlockContext, trade, delivered_wh: int) -> Certificate | None:
+    """The certificate of a settled renewable trade's delivered Wh, to its buyer.
+
+    At most the seller's renewable export of the slot not yet certified: Wh its
+    other meters exported are delivered but are not renewable. None when that is 0.
+    """
+    energy = state.get(SlotEnergy.table, SlotEnergy.id_of(trade.delivery_slot_ms, trade.seller))
+    wh = min(delivered_wh, energy.uncertified_wh if energy else 0)
+    if wh <= 0:
+        return None
+    state.put(replace(energy, certified_wh=energy.certified_wh + wh))
     certificate_id = certificate_id_of_trade(trade.trade_id)
-    certificate = Certificate(
-        certificate_id=certificate_id,
-        origin_id=certificate_id,
+    return _issue(
+        state,
+        ctx,
+        certificate_id,
         trade_id=trade.trade_id,
         holder=trade.buyer,
         producer=trade.seller,
         delivery_slot_ms=trade.delivery_slot_ms,
         source=trade.source,
         zone=trade.seller_zone,
-        wh=delivered_wh,
+        wh=wh,
+    )
+
+
+def issue_export(state: State, ctx: BlockContext, energy: SlotEnergy) -> Certificate | None:
+    """Certify the rest of a settled slot's renewable export to its owner, who did not sell it."""
+    wh = energy.uncertified_wh
+    state.put(replace(energy, certified_wh=energy.renewable_export_wh, uncertified_slot_ms=0))
+    if wh <= 0:
+        return None
+    return _issue(
+        state,
+        ctx,
+        export_certificate_id(energy),
+        trade_id="",
+        holder=energy.owner,
+        producer=energy.owner,
+        delivery_slot_ms=energy.delivery_slot_ms,
+        source=energy.renewable_source,
+        zone=energy.zone,
+        wh=wh,
+    )
+
+
+def _issue(state: State, ctx: BlockContext, certificate_id: str, **fields) -> Certificate:
+    certificate = Certificate(
+        certificate_id=certificate_id,
+        origin_id=certificate_id,
         status=HELD,
         issued_height=ctx.height,
+        **fields,
     )
     state.put_new(certificate)
+    # A buyer's certificate comes with its trade's settlement (trade_settled tells the
+    # buyer); a producer's unsold export has no other event, so only it names its party.
+    ctx.emit(
+        "certificate_issued",
+        certificate_id=certificate_id,
+        trade_id=certificate.trade_id,
+        delivery_slot_ms=certificate.delivery_slot_ms,
+        wh=certificate.wh,
+        parties=[] if certificate.trade_id else [certificate.holder],
+    )
     return certificate
 
 

@@ -17,11 +17,16 @@ oldest slot first, one slot per block:
   capacity reserved and is not returned;
 - the seller's SettlementAccount counts sold, delivered and short Wh; its
   ``reputation_ppm`` is delivered/sold over all its settled trades;
-- a renewable trade credits the buyer floor(d * carbon_g_per_kwh(buyer zone) / 1000) g CO2
-  and, when d > 0, issues the buyer a certificate of d Wh (settlement.ledger.certificates).
+- a renewable trade credits the buyer floor(d * c / 1000) g CO2, c the carbon intensity
+  the grid reported for the buyer's zone over the slot (``carbon_at_delivery``),
+  and, when d > 0, issues the buyer a certificate of d Wh, at most the seller's
+  renewable export of the slot (settlement.ledger.certificates);
+- then every owner's renewable export of the slot not certified to a buyer is
+  certified to the owner: a slot with export and no trade settles too.
 
 Readings that arrive after their slot is settled still mint, but change no
-settlement. Tokens and Wh only move between accounts here: supply is unchanged.
+trade's settlement; their renewable Wh are certified to the owner by a later
+block. Tokens and Wh only move between accounts here: supply is unchanged.
 """
 
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ from typing import ClassVar
 from chain.ledger.block import BeginBlockHook
 from chain.ledger.kinds import BlockContext
 from chain.ledger.state import Account, State
+from grid.ledger.records import GridSample
 from meters.ledger.records import SlotEnergy
 from trading.ledger.records import Trade, updated
 from trading.ledger.rules import RENEWABLE_SOURCES, rules_of, value_units
@@ -80,16 +86,31 @@ def allocate(export_wh: int, trades: list[Trade]) -> dict[str, int]:
     return delivered
 
 
+def _due_slot(store_or_state, cutoff: int) -> int | None:
+    """The oldest due slot with an unsettled trade or uncertified renewable export."""
+    due = [t.delivery_slot_ms for t in _scan(store_or_state, Trade.table, "unsettled_slot_ms", cutoff)]
+    due += [
+        e.delivery_slot_ms for e in _scan(store_or_state, SlotEnergy.table, "uncertified_slot_ms", cutoff)
+    ]
+    return min(due, default=None)
+
+
+def _scan(store_or_state, table: str, field: str, cutoff: int) -> list:
+    found = store_or_state.scan(table, field, 1, cutoff)
+    return list(found.values()) if isinstance(found, dict) else found
+
+
 def settle_due_trades(state: State, ctx: BlockContext) -> None:
-    """Begin-block: settle every trade of the oldest due slot (see the module docstring)."""
+    """Begin-block: settle every trade of the oldest due slot, then certify its export (module docstring)."""
     cutoff = settlement_cutoff_ms(ctx.timestamp_ms, ctx.params)
     if cutoff < 1:
         return
-    due = state.scan(Trade.table, "unsettled_slot_ms", 1, cutoff)
-    if not due:
+    slot_ms = _due_slot(state, cutoff)
+    if slot_ms is None:
         return
-    slot_ms = min(t.delivery_slot_ms for t in due)
-    trades = sorted((t for t in due if t.delivery_slot_ms == slot_ms), key=lambda t: (t.height, t.seq))
+    trades = sorted(
+        state.scan(Trade.table, "unsettled_slot_ms", slot_ms, slot_ms), key=lambda t: (t.height, t.seq)
+    )
     sellers = sorted({t.seller for t in trades})
     parties = sorted({t.seller for t in trades} | {t.buyer for t in trades})
     state.prefetch(SlotEnergy.table, [SlotEnergy.id_of(slot_ms, s) for s in sellers])
@@ -101,9 +122,28 @@ def settle_due_trades(state: State, ctx: BlockContext) -> None:
         delivered.update(
             allocate(energy.export_wh if energy else 0, [t for t in trades if t.seller == seller])
         )
-    carbon = rules_of(ctx.params).carbon_g_per_kwh
+    carbon = {
+        zone: carbon_at_delivery(state, ctx.params, zone, slot_ms)
+        for zone in sorted({t.buyer_zone for t in trades if t.source in RENEWABLE_SOURCES})
+    }
     for trade in trades:
         _settle(state, ctx, trade, delivered[trade.trade_id], carbon)
+    for energy in state.scan(SlotEnergy.table, "uncertified_slot_ms", slot_ms, slot_ms):
+        certificates.issue_export(state, ctx, energy)
+
+
+def carbon_at_delivery(state: State, params: dict, zone: str, slot_ms: int) -> int:
+    """A zone's carbon intensity (g CO2/kWh) over a delivery slot: the mean of the grid's
+    minute samples of the slot (grid.ledger), or the genesis figure when none is kept."""
+    minutes = range(slot_ms, slot_ms + rules_of(params).slot_ms, 60_000)
+    ids = [GridSample.id_of(zone, 60, minute) for minute in minutes]
+    state.prefetch(GridSample.table, ids)
+    samples = [state.get(GridSample.table, sample_id) for sample_id in ids]
+    # A ring slot holds another minute once the ring has come round: only the slot's own count.
+    found = [s.carbon_g_per_kwh for s in samples if s is not None and s.bucket_ms in minutes]
+    if not found:
+        return rules_of(params).carbon_g_per_kwh.get(zone, 0)
+    return sum(found) // len(found)
 
 
 def _settle(state: State, ctx: BlockContext, trade: Trade, delivered_wh: int, carbon: dict) -> None:
@@ -186,9 +226,9 @@ def _settlement_account(state: State, address: str) -> SettlementAccount:
 
 
 def settlement_due(store, timestamp_ms: int, params: dict) -> bool:
-    """Some trade's slot ended more than the grace period ago: its held tokens wait for a block."""
+    """Some trade's or some export's slot ended more than the grace period ago: it waits for a block."""
     cutoff = settlement_cutoff_ms(timestamp_ms, params)
-    return cutoff >= 1 and bool(store.scan(Trade.table, "unsettled_slot_ms", 1, cutoff))
+    return cutoff >= 1 and _due_slot(store, cutoff) is not None
 
 
 SETTLE_DUE_TRADES = BeginBlockHook("settlement.settle_due_trades", settle_due_trades, due=settlement_due)

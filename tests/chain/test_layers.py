@@ -267,7 +267,7 @@ APP_DEPENDENCIES = {
     "meters": {"chain"},
     "governance": {"chain"},
     "grid": {"chain", "trading"},
-    "settlement": {"chain", "trading", "meters", "treasury"},
+    "settlement": {"chain", "trading", "meters", "grid", "treasury"},
     "treasury": {"chain", "meters"},
     "audit": {"chain", "trading", "treasury", "settlement"},
     "protocol": {"chain", "trading", "meters", "governance", "grid", "settlement", "treasury"},

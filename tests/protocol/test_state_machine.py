@@ -19,7 +19,7 @@ from chain.ledger.kinds import KINDS
 from chain.ledger.state import Account, MemoryStore, State
 
 ROOT = Path(protocol.__file__).resolve().parent.parent
-PINNED_FINGERPRINT = "9f2e5f27ab25eb051a8c9e4f3ea9bdb6da580aaabdfa24b5d7fc47870e5ae21c"
+PINNED_FINGERPRINT = "f655105c5fd1e40b30cb03c726f91a86df75e690e2f9d7f8300ac83cff3a3e09"
 
 
 def fingerprint_in_a_fresh_process(code: str) -> str:

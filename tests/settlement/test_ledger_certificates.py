@@ -13,8 +13,17 @@ from tests.trading.harness import SLOT, address, buy, sell
 SETTLE_AT = SLOT + SLOT_MS + 5 * 60_000
 
 
-def certs(chain) -> dict:
+def all_certs(chain) -> dict:
     return dict(chain.store.tables.get("certificate", {}))
+
+
+def certs(chain) -> dict:
+    """The certificates trades issued to their buyers (the producer's unsold export aside)."""
+    return {k: c for k, c in all_certs(chain).items() if c.trade_id}
+
+
+def export_certs(chain) -> list:
+    return sorted((c for c in all_certs(chain).values() if not c.trade_id), key=lambda c: c.issued_height)
 
 
 def send(chain, who, kind, payload):
@@ -54,7 +63,65 @@ def test_settlement_issues_the_buyer_a_certificate_of_the_delivered_wh():
 
 
 def test_nothing_delivered_issues_nothing():
-    assert certs(settled_chain(export_wh=0)) == {}
+    assert all_certs(settled_chain(export_wh=0)) == {}
+
+
+def test_the_unsold_export_is_certified_to_the_producer_and_never_twice():
+    chain = settled_chain(buys_kwh=(30,), export_wh=100_000)
+    [unsold] = export_certs(chain)
+    assert (unsold.holder, unsold.producer, unsold.wh, unsold.source, unsold.zone, unsold.status) == (
+        address("solar_somchai"),
+        address("solar_somchai"),
+        70_000,
+        "solar",
+        "bangkok",
+        HELD,
+    )
+    assert unsold.delivery_slot_ms == SLOT and unsold.trade_id == ""
+    chain.block([], SETTLE_AT + 60_000)
+    assert len(all_certs(chain)) == 2  # a settled slot is certified once
+
+
+def test_a_slot_with_export_and_no_trade_is_certified_and_a_late_reading_after_it():
+    chain = new_chain()
+    register(chain, "solar_somchai", rated_capacity_w=400_000)
+    half = SLOT + SLOT_MS // 2
+    assert report(chain, "meter/solar_somchai/0", end=half, export_wh=20_000).ok
+    chain.block([], SETTLE_AT)
+    [first] = export_certs(chain)
+    assert (first.holder, first.wh) == (address("solar_somchai"), 20_000)
+    # The rest of the slot reported after it settled: certified by the next block, as new Wh.
+    late = report(chain, "meter/solar_somchai/0", at=SETTLE_AT, start=half, export_wh=5_000)
+    assert late.ok
+    chain.block([], SETTLE_AT + 1_000)
+    first_again, second = export_certs(chain)
+    assert first_again == first and second.wh == 5_000 and second.key != first.key
+
+
+def test_a_sale_beyond_the_renewable_export_is_delivered_but_certifies_only_the_renewable_wh():
+    chain = new_chain()
+    register(chain, "solar_somchai", rated_capacity_w=400_000)
+    register(chain, "solar_somchai", n=1, kind="consumption", rated_capacity_w=400_000)
+    chain.block([chain.tx("solar_somchai", "order_place", sell(kwh=30, price=3_500_000, source="solar"))])
+    chain.block([chain.tx("home_malee", "order_place", buy(kwh=30, price=4_000_000))])
+    assert report(chain, "meter/solar_somchai/0", export_wh=10_000).ok
+    assert report(chain, "meter/solar_somchai/1", export_wh=20_000).ok
+    chain.block([], SETTLE_AT)
+    [trade] = chain.trades()
+    assert trade.delivered_wh == 30_000
+    [bought] = certs(chain).values()
+    assert bought.wh == 10_000 and export_certs(chain) == []
+
+
+def test_a_slot_of_several_renewable_kinds_is_certified_as_mixed():
+    chain = new_chain()
+    register(chain, "solar_somchai", rated_capacity_w=400_000)
+    register(chain, "solar_somchai", n=1, kind="wind", rated_capacity_w=400_000)
+    assert report(chain, "meter/solar_somchai/0", export_wh=10_000).ok
+    assert report(chain, "meter/solar_somchai/1", export_wh=20_000).ok
+    chain.block([], SETTLE_AT)
+    [unsold] = export_certs(chain)
+    assert (unsold.wh, unsold.source, unsold.zone) == (30_000, "mixed", "bangkok")
 
 
 def test_a_certificate_transfers_in_part_and_whole():
@@ -250,14 +317,15 @@ operation = st.tuples(
     operations=st.lists(operation, max_size=12),
 )
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_issued_is_delivered_renewable_and_always_held_plus_claimed(buys, export_wh, source, operations):
+def test_issued_is_the_metered_export_and_always_held_plus_claimed(buys, export_wh, source, operations):
     chain = settled_chain(buys_kwh=buys, export_wh=export_wh, source=source)
     renewable = sum(t.delivered_wh for t in chain.trades() if t.source != "grid")
-    issued = {c.key: c.wh for c in certs(chain).values()}
-    assert sum(issued.values()) == renewable
+    assert sum(c.wh for c in certs(chain).values()) == renewable  # the buyers' part
+    issued = {c.key: c.wh for c in all_certs(chain).values()}
+    assert sum(issued.values()) == export_wh  # the meter is solar: every Wh certified once
     claimed_before: dict = {}
     for op, who, to, pick, wh in operations:
-        ids = sorted(certs(chain))
+        ids = sorted(all_certs(chain))
         if not ids:
             break
         cert_id = ids[pick % len(ids)]
@@ -265,7 +333,7 @@ def test_issued_is_delivered_renewable_and_always_held_plus_claimed(buys, export
             send(chain, who, "certificate_transfer", {"certificate_id": cert_id, "to": address(to), "wh": wh})
         else:
             send(chain, who, "certificate_claim", _claim(cert_id, wh, beneficiary=to))
-        records = certs(chain).values()
+        records = all_certs(chain).values()
         for origin, total in issued.items():
             parts = [c for c in records if c.origin_id == origin]
             assert all(c.wh > 0 for c in parts)

@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from settlement.ledger.delivery import PPM, allocate
+from tests.grid.harness import report as grid_report
 from tests.meters.harness import SLOT_MS, new_chain, register, report
 from tests.trading.harness import SLOT, T0, TOKEN, address, buy, check_invariants, sell
 
@@ -85,8 +86,25 @@ def test_a_trade_settles_against_the_sellers_export(
     assert (buyer_record.bought_wh, buyer_record.received_wh) == (50_000, delivered_wh)
     assert buyer_record.carbon_g == trade.delivered_carbon_g
     assert totals(chain) == (supply + minted_units, energy + export_wh)
-    assert [e["type"] for e in result.events] == ["trade_settled"]
+    assert [e["type"] for e in result.events] == ["certificate_issued"] * (delivered_wh > 0) + [
+        "trade_settled"
+    ] + ["certificate_issued"] * (export_wh > delivered_wh)
     check_invariants(chain, supply + minted_units, energy + export_wh)
+
+
+def test_carbon_credits_follow_the_intensity_the_grid_reported_over_the_slot(chain):
+    market(chain, 50)
+    for minute, carbon in ((1, 300), (2, 500), (16, 900)):  # minute 16 is the next slot's
+        at = SLOT + minute * 60_000
+        [receipt] = chain.block(
+            [chain.tx("MEA", "grid_report", grid_report(at, ["bangkok"], carbon_g_per_kwh=carbon))], at
+        ).receipts
+        assert receipt.ok, receipt
+    assert report(chain, "meter/solar_somchai/0", at=SETTLE_AT - 60_000, export_wh=50_000).ok
+    chain.block([], SETTLE_AT)
+    [trade] = chain.trades()
+    assert trade.delivered_carbon_g == 50_000 * 400 // 1000 != 50_000 * BANGKOK_G_PER_KWH // 1000
+    assert settlement_record(chain, "home_malee").carbon_g == trade.delivered_carbon_g
 
 
 def test_export_goes_to_the_sellers_trades_in_fill_order(chain):

@@ -232,9 +232,9 @@ def record_trade(
         "carbon_g": carbon_g,
         "unsettled_slot_ms": buy.delivery_slot_ms,
     }
-    state.put_new(Trade(**fields))
-    parties = sorted({buy.owner, sell.owner, rules.grid_operator} if fee else {buy.owner, sell.owner})
     route_zones = list(route.zones) if route is not None else [sell.zone]
+    state.put_new(Trade(**fields, route=",".join(route_zones)))
+    parties = sorted({buy.owner, sell.owner, rules.grid_operator} if fee else {buy.owner, sell.owner})
     ctx.emit("trade", **fields, route=route_zones, parties=parties)
 
 

@@ -94,10 +94,17 @@ class Trade:
     refund_tokens: int = 0
     delivered_carbon_g: int = 0
     settled_height: int = 0
+    #: The zones the energy crossed, seller's first, comma-separated: one zone for a trade
+    #: within a zone, else every transmission path's ends in order (trading.ledger.book).
+    route: str = ""
 
     @property
     def key(self) -> str:
         return self.trade_id
+
+    @property
+    def route_zones(self) -> list[str]:
+        return self.route.split(",") if self.route else [self.seller_zone]
 
 
 @dataclass(frozen=True, slots=True)
