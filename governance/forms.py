@@ -47,8 +47,19 @@ PARAM_LABELS = {
     "voting_period_blocks": "Voting period (blocks)",
     "execution_delay_blocks": "Execution delay (blocks)",
     "min_proposal_stake": "Stake to make a proposal (tokens)",
+    "tariff_flat_per_kwh": "Utility flat residential rate (THB per kWh)",
+    "tariff_tou_peak_per_kwh": "Utility time-of-use peak rate (THB per kWh)",
+    "tariff_tou_offpeak_per_kwh": "Utility time-of-use off-peak rate (THB per kWh)",
+    "tariff_buyback_per_kwh": "Rooftop solar buy-back rate (THB per kWh)",
 }
-TOKEN_PARAMS = {"reward_per_kwh", "min_proposal_stake"}
+TOKEN_PARAMS = {
+    "reward_per_kwh",
+    "min_proposal_stake",
+    "tariff_flat_per_kwh",
+    "tariff_tou_peak_per_kwh",
+    "tariff_tou_offpeak_per_kwh",
+    "tariff_buyback_per_kwh",
+}
 #: The fields each action shows; the page hides the others.
 ACTION_FIELDS = {
     r.PARAM_CHANGE: ["param", "value"],

@@ -15,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_POST
 
 from chain.ledger.errors import Refused
@@ -68,13 +68,16 @@ def carbon_report(request):
     wallet = getattr(request.user, "wallet", None)
     address = wallet.address if wallet is not None else None
     report = selectors.carbon_report(address=None if everything else address or "-")
+    supplied = selectors.carbon_supplied(address=None if everything else address or "-")
+    addresses = [r.address for r in report["rows"]] + [r["seller"] for r in supplied["rows"]]
     return render(
         request,
         "settlement/carbon.html",
         {
             "report": report,
+            "supplied": supplied,
             "everything": everything,
-            "owners": account_owners(request, (r.address for r in report["rows"])),
+            "owners": account_owners(request, addresses),
         },
     )
 
@@ -205,22 +208,45 @@ def _csv_response(rows, filename: str) -> HttpResponse:
 
 #: The statement's lines: (key, label, unit), in the order of the page and the CSV.
 STATEMENT_LINES = [
-    ("bought_wh", "Energy bought and delivered", "Wh"),
-    ("bought_short_wh", "Energy bought, not delivered (refunded)", "Wh"),
-    ("energy_cost", "Paid for energy, after refunds", "units"),
-    ("refunds", "Settlement refunds", "units"),
-    ("wheeling_fees", "Wheeling fees paid to the grid operator", "units"),
-    ("bought_pending_wh", "Bought, awaiting settlement", "Wh"),
-    ("cost_pending", "Held for purchases awaiting settlement", "units"),
-    ("sold_wh", "Energy sold and delivered", "Wh"),
-    ("sold_short_wh", "Energy sold, not delivered", "Wh"),
-    ("earned", "Earned from sales, after shortfalls", "units"),
-    ("sold_pending_wh", "Sold, awaiting settlement", "Wh"),
-    ("earned_pending", "Held for sales awaiting settlement", "units"),
-    ("topups", "Top-ups (tokens minted against a payment)", "units"),
-    ("cashouts", "Cash-outs paid", "units"),
-    ("certificates_claimed_wh", "Certificates claimed", "Wh"),
-    ("net", "Net from trading: earned − paid − wheeling fees", "units"),
+    ("bought_wh", gettext_noop("Energy bought and delivered"), "Wh"),
+    ("bought_short_wh", gettext_noop("Energy bought, not delivered (refunded)"), "Wh"),
+    ("energy_cost", gettext_noop("Paid for energy, after refunds"), "units"),
+    ("refunds", gettext_noop("Settlement refunds"), "units"),
+    ("wheeling_fees", gettext_noop("Wheeling fees paid to the grid operator"), "units"),
+    ("bought_pending_wh", gettext_noop("Bought, awaiting settlement"), "Wh"),
+    ("cost_pending", gettext_noop("Held for purchases awaiting settlement"), "units"),
+    ("sold_wh", gettext_noop("Energy sold and delivered"), "Wh"),
+    ("sold_short_wh", gettext_noop("Energy sold, not delivered"), "Wh"),
+    ("earned", gettext_noop("Earned from sales, after shortfalls"), "units"),
+    ("sold_pending_wh", gettext_noop("Sold, awaiting settlement"), "Wh"),
+    ("earned_pending", gettext_noop("Held for sales awaiting settlement"), "units"),
+    ("topups", gettext_noop("Top-ups (tokens minted against a payment)"), "units"),
+    ("cashouts", gettext_noop("Cash-outs paid"), "units"),
+    ("certificates_claimed_wh", gettext_noop("Certificates claimed"), "Wh"),
+    ("net", gettext_noop("Net from trading: earned − paid − wheeling fees"), "units"),
+]
+#: The market against the utility's rates (settlement.tariffs).
+UTILITY_LINES = [
+    ("utility_flat_cost", gettext_noop("The energy you bought, at the flat residential rate"), "units"),
+    ("utility_tou_cost", gettext_noop("The energy you bought, at the time-of-use rate"), "units"),
+    ("bought_peak_wh", gettext_noop("Of it delivered in time-of-use peak hours"), "Wh"),
+    ("saved_vs_flat", gettext_noop("Saved against the flat rate (market price and wheeling fees)"), "units"),
+    ("saved_vs_tou", gettext_noop("Saved against the time-of-use rate"), "units"),
+    ("buyback_value", gettext_noop("The energy you sold, at the rooftop buy-back rate"), "units"),
+    ("earned_beyond_buyback", gettext_noop("Earned beyond the buy-back rate"), "units"),
+]
+#: The shares a community reports, for the member and for everyone (ppm; None: no meter data).
+KPI_LINES = [
+    ("self_sufficiency_ppm", gettext_noop("Self-sufficiency: metered import bought on the market")),
+    ("self_consumption_ppm", gettext_noop("Self-consumption: metered export sold on the market")),
+    ("renewable_share_ppm", gettext_noop("Renewable share of metered import")),
+]
+#: The figures of the CSV besides the lines.
+STATEMENT_FIGURES = [
+    ("metered_import_wh", "Wh"),
+    ("metered_export_wh", "Wh"),
+    ("community_import_wh", "Wh"),
+    ("community_traded_wh", "Wh"),
 ]
 
 
@@ -254,7 +280,10 @@ def statement(request):
             "month_start": date(year, month, 1),
             "previous": f"{previous[0]:04d}-{previous[1]:02d}",
             "following": f"{following[0]:04d}-{following[1]:02d}",
-            "lines": [(label, unit, figures[key]) for key, label, unit in STATEMENT_LINES],
+            "lines": [(gettext(label), unit, figures[key]) for key, label, unit in STATEMENT_LINES],
+            "utility_lines": [(gettext(label), unit, figures[key]) for key, label, unit in UTILITY_LINES],
+            "kpis": [(gettext(label), figures[key], figures[f"community_{key}"]) for key, label in KPI_LINES],
+            "figures": figures,
             "claims": figures["claims"],
             "site_zone": settings.TIME_ZONE,
         },
@@ -272,5 +301,17 @@ def statement_csv(request):
         ["month", f"{year:04d}-{month:02d}", settings.TIME_ZONE],
         ["note", "1 token = 1,000,000 units, about 1 THB"],
         ["line", "value", "unit"],
-    ] + [[key, figures[key], unit] for key, _label, unit in STATEMENT_LINES]
+    ]
+    rows += [[key, figures[key], unit] for key, _label, unit in STATEMENT_LINES + UTILITY_LINES]
+    rows += [[key, figures[key], unit] for key, unit in STATEMENT_FIGURES]
+    for key, _label in KPI_LINES:
+        for name in (key, f"community_{key}"):
+            rows.append([name, "" if figures[name] is None else figures[name], "ppm"])
+    rates = figures["tariffs"]
+    rows += [
+        ["tariff_flat_per_kwh", rates.flat_per_kwh, "units/kWh"],
+        ["tariff_tou_peak_per_kwh", rates.tou_peak_per_kwh, "units/kWh"],
+        ["tariff_tou_offpeak_per_kwh", rates.tou_offpeak_per_kwh, "units/kWh"],
+        ["tariff_buyback_per_kwh", rates.buyback_per_kwh, "units/kWh"],
+    ]
     return _csv_response(rows, f"gridtokenx-statement-{year:04d}-{month:02d}.csv")

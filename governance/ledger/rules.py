@@ -64,6 +64,11 @@ PARAM_LIMITS: dict[str, tuple[int, int]] = {
     "voting_period_blocks": (1, 1_000_000),
     "execution_delay_blocks": (1, 1_000_000),
     "min_proposal_stake": (0, MAX_SAFE_INTEGER),
+    # The utility's rates the monthly statement compares with (settlement.tariffs): 0 to 100 THB/kWh.
+    "tariff_flat_per_kwh": (0, 100_000_000),
+    "tariff_tou_peak_per_kwh": (0, 100_000_000),
+    "tariff_tou_offpeak_per_kwh": (0, 100_000_000),
+    "tariff_buyback_per_kwh": (0, 100_000_000),
 }
 
 _ACTION_FIELDS: dict[str, set[str]] = {

@@ -5,6 +5,7 @@ import pytest
 from chain.models import MempoolTx
 from meters.models import Meter
 from settlement.models import SettlementAccount
+from trading.models import Trade
 
 pytestmark = pytest.mark.django_db
 
@@ -133,6 +134,25 @@ def test_the_carbon_report_shows_everyone_only_to_regulators_and_staff(
     assert "4.700" in body  # home_malee's own 4.7 kg
     assert ("960.000" in body) is sees_all
     assert ("factory_rayong" in body) is sees_all
+
+
+@pytest.mark.parametrize(("role", "sees_all"), [("producer", False), ("regulator", True)])
+def test_producers_see_the_co2_their_delivered_energy_avoided(login_as, meters, users, role, sees_all):
+    somchai, nan = users["solar_somchai"].wallet.address, users["hydro_nan"].wallet.address
+    buyer = users["home_malee"].wallet.address
+    for n, (seller, grams, source) in enumerate(
+        ((somchai, 2_350, "solar"), (nan, 77_000, "hydro"), (somchai, 9_000, "grid"))
+    ):
+        Trade.objects.create(
+            trade_id=f"{n:064x}", height=1, seq=n, timestamp_ms=1, delivery_slot_ms=1, buy_order_id="b" * 64,
+            sell_order_id="c" * 64, buyer=buyer, seller=seller, taker_side="buy", buyer_zone="bangkok",
+            seller_zone="bangkok", source=source, energy_wh=5_000, price_per_kwh=1, paid_tokens=5,
+            wheeling_fee_tokens=0, carbon_g=0, delivered_wh=5_000, delivered_carbon_g=grams, settled_height=2,
+        )  # fmt: skip
+    body = login_as(ROLES[role]).get("/meters/carbon/").content.decode()
+    assert 'id="carbon-supplied-table"' in body
+    assert "2.350" in body and "9.000" not in body  # a grid-source sale avoided nothing
+    assert ("77.000" in body) is sees_all
 
 
 def test_a_meter_page_lists_readings_with_the_reason_of_a_refusal(login_as, meters, produce):
