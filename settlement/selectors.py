@@ -209,7 +209,9 @@ def _against_the_utility(statement: dict, bought, sold) -> dict:
     rates = tariffs_of(ChainHead.objects.only("params").get().params)
     buy = at_utility_rates(_delivered_by_slot(bought), rates)
     sell = at_utility_rates(_delivered_by_slot(sold), rates)
-    market_cost = statement["energy_cost"] + statement["wheeling_fees"]
+    # Like with like: what the settled Wh cost on the market, their wheeling fees included.
+    settled_fees = bought.filter(settled_height__gt=0).aggregate(v=Sum("wheeling_fee_tokens"))["v"] or 0
+    market_cost = statement["energy_cost"] + settled_fees
     return {
         "tariffs": rates,
         "bought_peak_wh": buy.peak_wh,

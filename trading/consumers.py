@@ -10,7 +10,9 @@ block that matches its filter, in block order (docs/PROTOCOL.md, "Market stream"
   ``remaining_wh`` is what left the book.
 
 Each message has ``type``, ``height`` and the event's fields. A trade matches a
-zone if either side is in it. The first message is ``subscribed`` with the filter.
+zone if either side is in it; an order its own zone, and a sell order also every
+zone a route of transmission paths reaches from its zone (a buy there may take it).
+The first message is ``subscribed`` with the filter.
 """
 
 import re
@@ -54,12 +56,15 @@ class MarketStreamConsumer(ChainGroupConsumer):
             return True
         if event["type"] == "trade":
             return self.zone in (event["buyer_zone"], event["seller_zone"])
+        if event.get("side") == "sell":
+            return event["zone"] in self.ask_zones
         return event["zone"] == self.zone
 
     @database_sync_to_async
     def _set_filter(self, slot: str, zone: str) -> str | None:
         rules = market_rules()
         self.slot_ms = self.zone = None
+        self.ask_zones = frozenset()
         if slot:
             if not is_digits(slot, 16) or int(slot) % rules.slot_ms:
                 return "slot must be a slot start in Unix ms (a multiple of the slot length)."
@@ -68,4 +73,6 @@ class MarketStreamConsumer(ChainGroupConsumer):
             if zone not in rules.carbon_g_per_kwh:
                 return f"zone must be one of: {', '.join(sorted(rules.carbon_g_per_kwh))}."
             self.zone = zone
+            # The asks a buy in this zone may take: its own, and those a route brings in.
+            self.ask_zones = frozenset({zone} | {seller for seller, buyer in rules.routes if buyer == zone})
         return None

@@ -55,7 +55,9 @@ async def test_the_stream_pushes_a_slot_and_zones_orders_trades_and_cancels(user
 
         resting = await place(users, "solar_somchai", "sell", "bangkok", slot, 100, 3_500_000, source="solar")
         # Above the buy below: north reaches bangkok over a route, but this ask does not cross.
-        await place(users, "hydro_nan", "sell", "north", slot, 10, 4_500_000, source="hydro")
+        north_ask = await place(users, "hydro_nan", "sell", "north", slot, 10, 4_500_000, source="hydro")
+        # A bid elsewhere is nothing a Bangkok buyer can take: not sent.
+        await place(users, "wind_korat", "buy", "northeast", slot, 1, 1_000_000, sources="any")
         await produce_()
         placed = await stream.receive_json_from(timeout=5)
         assert (placed["type"], placed["order_id"], placed["remaining_wh"]) == (
@@ -64,6 +66,12 @@ async def test_the_stream_pushes_a_slot_and_zones_orders_trades_and_cancels(user
             100_000,
         )
         assert "parties" not in placed
+        reachable = await stream.receive_json_from(timeout=5)  # a Bangkok buy may take it over a route
+        assert (reachable["type"], reachable["order_id"], reachable["zone"]) == (
+            "order_placed",
+            north_ask.hash,
+            "north",
+        )
 
         arriving = await place(users, "home_malee", "buy", "bangkok", slot, 50, 4_000_000, sources="any")
         await produce_()
@@ -85,7 +93,7 @@ async def test_the_stream_pushes_a_slot_and_zones_orders_trades_and_cancels(user
             resting.hash,
             50_000,
         )
-        assert await stream.receive_nothing(timeout=0.3)  # the north order was never sent
+        assert await stream.receive_nothing(timeout=0.3)  # the northeast bid was never sent
     finally:
         await stream.disconnect()
 

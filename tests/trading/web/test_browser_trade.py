@@ -1,7 +1,13 @@
 """Two people, two browsers: a producer sells, a consumer buys, both pages show the trade live."""
 
+import csv
+import io
+import re
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from chain.forms import parse_token_amount
@@ -158,3 +164,82 @@ def test_a_sell_and_a_crossing_buy_trade_and_both_pages_show_it_without_reload(l
             malee.screenshot(path=SHOTS / "market-overview-phone.png", full_page=True)
         finally:
             browser.close()
+
+
+def test_a_north_sell_fills_a_bangkok_buy_over_two_paths_and_the_statement_adds_it_up(live_site):
+    """hydro_nan sells in the North; home_malee in Bangkok sees the ask with its route and delivered
+    price, buys it, the trade page names both paths, and her downloaded statement is what the
+    ledger (the REST API) says."""
+    from playwright.sync_api import expect, sync_playwright
+
+    energy, price = "1.25", "2.75"
+    energy_wh, price_units = parse_kwh(energy), parse_price(price)
+    fee_per_kwh = 150_000 + 100_000  # north → central, central → bangkok (thai_market.toml)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            nan = open_trading_page(browser, live_site, "hydro_nan", DESKTOP)
+            malee = open_trading_page(browser, live_site, "home_malee", DESKTOP)
+            place(nan, energy=energy, price=price, side="sell", source="hydro")
+            expect(nan.locator("#order-ticket .flash-success")).to_contain_text("Signed and sent")
+
+            # Bangkok's page lists the North ask with the route it would take and what it costs delivered.
+            reachable = malee.locator(".reachable-asks tbody tr", has_text=re.compile("north", re.I))
+            expect(reachable.first).to_contain_text(
+                re.compile("north → central → bangkok", re.I), timeout=LIVE
+            )
+            expect(reachable.first).to_contain_text(tokens(price_units + fee_per_kwh))
+            malee.screenshot(path=SHOTS / "market-reachable-route.png", full_page=True)
+
+            place(malee, energy=energy, price=price)
+            fill = malee.locator("#market-fills tr[data-trade]", has_text=kwh(energy_wh)).first
+            expect(fill).to_be_visible(timeout=LIVE)
+            trade_id = fill.get_attribute("data-trade")
+            expect(nan.locator(f'#market-fills tr[data-trade="{trade_id}"]')).to_be_visible(timeout=LIVE)
+
+            detail = malee.context.new_page()
+            detail.goto(f"{live_site.url}/market/trades/{trade_id}/")
+            expect(detail.locator("#trade-route")).to_contain_text("North → Central → Bangkok")
+            expect(detail.locator("#trade-route")).to_contain_text("2 transmission paths")
+            detail.screenshot(path=SHOTS / "market-trade-route.png", full_page=True)
+
+            [trade] = [
+                t
+                for t in detail.request.get(f"{live_site.url}/api/v1/market/trades/?limit=500").json()
+                if t["trade_id"] == trade_id
+            ]
+            assert trade["route"] == "north,central,bangkok"
+            assert trade["wheeling_fee_tokens"] == value_units(energy_wh, fee_per_kwh)
+            assert trade["paid_tokens"] == value_units(energy_wh, price_units)
+
+            detail.goto(f"{live_site.url}/statement/")
+            with detail.expect_download() as download:
+                detail.click("#statement-csv")
+            rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+            detail.screenshot(path=SHOTS / "statement.png", full_page=True)
+        finally:
+            browser.close()
+
+    figures = {row[0]: row[1] for row in rows[4:]}
+    address, month = rows[0][1], rows[1][1]
+    mine = [
+        t
+        for t in httpx.get(
+            f"{live_site.url}/api/v1/market/trades/", params={"account": address, "limit": 500}
+        ).json()
+        if t["buyer"] == address and slot_month(t["delivery_slot_ms"]) == month
+    ]
+    assert trade_id in {t["trade_id"] for t in mine}
+    settled = [t for t in mine if t["settled_height"]]
+    waiting = [t for t in mine if not t["settled_height"]]
+    assert int(figures["bought_wh"]) == sum(t["delivered_wh"] for t in settled)
+    assert int(figures["energy_cost"]) == sum(t["paid_tokens"] - t["refund_tokens"] for t in settled)
+    assert int(figures["wheeling_fees"]) == sum(t["wheeling_fee_tokens"] for t in mine)
+    assert int(figures["bought_pending_wh"]) == sum(t["energy_wh"] for t in waiting)
+    assert int(figures["cost_pending"]) == sum(t["paid_tokens"] for t in waiting)
+
+
+def slot_month(slot_ms: int) -> str:
+    """The statement's month of a delivery slot: in the site's time zone."""
+    return datetime.fromtimestamp(slot_ms / 1000, ZoneInfo("Asia/Bangkok")).strftime("%Y-%m")
