@@ -80,7 +80,11 @@ def test_a_slot_settles_in_the_database_and_the_trade_page_shows_it(
         "held_wh": 2_500,
         "claimed_wh": 0,
         "transferred_wh": 0,
+        "to_buyers_wh": 2_500,
+        "to_producers_wh": 0,
         "delivered_renewable_wh": 2_500,
+        "metered_renewable_wh": 2_500,
+        "awaiting_settlement_wh": 0,
         "difference_wh": 0,
     }
 
