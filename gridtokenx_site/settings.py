@@ -466,6 +466,14 @@ if env.bool("GTX_DEMO_GRID", default=False):
 # asked for, at a site whose node key is an issuer: the demo's stand-in for a bank's
 # payment notice. 0 (the default outside GTX_DEV) leaves every top-up to the issuer's staff.
 GTX_TOPUP_AUTO_CONFIRM_TOKENS = env.int("GTX_TOPUP_AUTO_CONFIRM_TOKENS", default=10_000 if DEV else 0)
+if GTX_TOPUP_AUTO_CONFIRM_TOKENS > 0:
+    # The same for top-ups other sites asked for on chain: the task does nothing unless this
+    # site's node key is an issuer (treasury.services.topups_asked_auto_confirm).
+    CELERY_BEAT_SCHEDULE["confirm-asked-topups"] = {
+        "task": "treasury.confirm_asked_topups",
+        "schedule": 2.0,
+        "options": {"expires": 2},
+    }
 
 # Meters: the MQTT broker the bridge subscribes to; GTX_METERS_DEMO=1 makes
 # `manage.py start` run the bridge and the demo meter simulator too.

@@ -5,7 +5,9 @@ amount to the issuer quoting its reference; the issuer's staff confirm it, which
 signs a token_mint with this site's node key, or refuse it with a reason. A
 cash-out is the person's own signed cashout_request (tokens escrowed at once);
 staff pay it and sign token_burn, or refuse it and sign cashout_release. Under
-GTX_TOPUP_AUTO_CONFIRM_TOKENS (the demo) a small top-up is confirmed as it is asked.
+GTX_TOPUP_AUTO_CONFIRM_TOKENS (the demo) a small top-up is confirmed as it is asked,
+and at an issuer's site one asked on chain by another site as its block arrives
+(``topups_asked_auto_confirm``, run by beat).
 
 At a site that does not issue, a top-up is relayed on chain: the site's node key
 signs topup_request with the person's address, amount and reference, so the
@@ -174,6 +176,28 @@ def topup_asked_confirm(*, reference: str) -> Transaction:
     topup = _open_asked_topup(reference)
     payload = {"to": topup.account, "amount": topup.amount, "reference": topup.reference}
     return _node_submit("token_mint", payload)
+
+
+def topups_asked_auto_confirm(*, batch: int = 50) -> int:
+    """The demo's automatic confirmation for top-ups asked at other sites: at an issuer's site,
+    every open asked top-up within GTX_TOPUP_AUTO_CONFIRM_TOKENS is minted, oldest first, as its
+    staff would (``topup_asked_confirm``). Beat runs it every few seconds; returns how many."""
+    params = _params()
+    auto_limit = settings.GTX_TOPUP_AUTO_CONFIRM_TOKENS * params["token_unit"]
+    if auto_limit <= 0 or not site_is_issuer(params):
+        return 0
+    waiting = TopUp.objects.filter(status=TopUpAskedStatus.OPEN, amount__lte=auto_limit).order_by(
+        "requested_height", "reference"
+    )
+    minted = 0
+    for reference in waiting.values_list("reference", flat=True)[:batch]:
+        try:
+            topup_asked_confirm(reference=reference)
+        except Refused as exc:  # answered meanwhile, or its answer waits for a block
+            log.info("Asked top-up %s not confirmed automatically: %s", reference, exc.message)
+            continue
+        minted += 1
+    return minted
 
 
 def topup_asked_refuse(*, reference: str, reason: str) -> Transaction:

@@ -88,6 +88,26 @@ def test_a_topup_asked_at_mea_is_minted_by_egats_staff_and_credited(
     assert (row["reference"], row["status"], row["credited_height"]) == (asked, "relayed", 2)
 
 
+def test_the_demo_confirms_an_asked_topup_within_its_limit_at_the_issuers_site_once(
+    asked, newcomer, site, produce, settings
+):
+    settings.GTX_TOPUP_AUTO_CONFIRM_TOKENS = 30
+    assert services.topups_asked_auto_confirm() == 0  # MEA's site does not issue
+    site(demo_key("EGAT"))
+    settings.GTX_TOPUP_AUTO_CONFIRM_TOKENS = 29
+    assert services.topups_asked_auto_confirm() == 0  # 30 GTX is above the limit: left to staff
+    assert not MempoolTx.objects.filter(kind="token_mint").exists()
+    settings.GTX_TOPUP_AUTO_CONFIRM_TOKENS = 30
+    assert services.topups_asked_auto_confirm() == 1
+    assert services.topups_asked_auto_confirm() == 0  # its mint waits for a block: not twice
+    [mint] = MempoolTx.objects.filter(kind="token_mint")
+    assert mint.payload == {"to": newcomer.wallet.address, "amount": 30 * TOKEN, "reference": asked}
+    produce()
+    assert Account.objects.get(address=newcomer.wallet.address).balance == 30 * TOKEN
+    assert TopUp.objects.get(reference=asked).status == "minted"
+    assert services.topups_asked_auto_confirm() == 0
+
+
 def test_a_refusal_on_chain_reaches_the_persons_site_with_its_reason(client_as, asked, site, produce):
     site(demo_key("EGAT"))
     client_as("staff").post(
