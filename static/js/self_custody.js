@@ -3,7 +3,8 @@
 // Sign-up (#self-custody-signup): makes a key, signs the link message (PROTOCOL.md 4.1) with
 // the page's one-use challenge, keeps the key in IndexedDB or localStorage as the person
 // chose, and posts only the address and the signature.
-// Wallet page (#self-custody): finds the key, signs transfers, orders and cancels with it
+// Wallet page (#self-custody): finds the key, signs transfers, orders, cancels, stake bonds,
+// votes, proposals and cash-outs with it
 // (PROTOCOL.md 5, through gtx_protocol.js), submits them to POST /api/v1/transactions/ and
 // polls GET /api/v1/transactions/<hash>/ until each is included or failed.
 //
@@ -314,6 +315,59 @@ function setUpWallet(panel) {
     return payload;
   }, function (p) { return p.side + " order of " + (p.energy_wh / 1000) + " kWh"; });
 
+  onSubmit(document.getElementById("sc-stake"), function (f) {
+    document.getElementById("sc-stake").dataset.kind = f.kind.value;
+    return { amount: units(f.amount.value, TOKEN_DECIMALS, "the amount in tokens") };
+  }, function (p) { return (document.getElementById("sc-stake").dataset.kind === "stake_bond" ? "bond of " : "unbond of ") + (p.amount / 1e6) + " tokens"; });
+
+  onSubmit(document.getElementById("sc-vote"), function (f) {
+    if (!/^[0-9a-f]{64}$/.test(f.proposal_id.value)) throw new Error("Choose a proposal open for votes.");
+    return { proposal_id: f.proposal_id.value, option: f.option.value };
+  }, function (p) { return "vote " + p.option + " on proposal #" + proposalNumbers[p.proposal_id]; });
+
+  onSubmit(document.getElementById("sc-propose"), function (f) {
+    const title = f.title.value.trim();
+    if (!title) throw new Error("Give the proposal a title.");
+    const payload = { title: title, action: f.action.value };
+    const description = f.description.value.trim();
+    if (description) payload.description = description;
+    if (payload.action === "param_change") {
+      if (!/^[a-z_]{1,64}$/.test(f.param.value.trim())) throw new Error("Name the parameter as the chain does, e.g. gate_closure_minutes.");
+      if (!/^(0|[1-9][0-9]{0,15})$/.test(f.value.value.trim())) throw new Error("The new value is a whole number of 0 or more.");
+      payload.param = f.param.value.trim();
+      payload.value = Number(f.value.value.trim());
+    }
+    return payload;
+  }, function (p) { return "proposal \u201c" + p.title + "\u201d"; });
+
+  onSubmit(document.getElementById("sc-cashout"), function (f) {
+    return { amount: units(f.amount.value, TOKEN_DECIMALS, "the amount in tokens") };
+  }, function (p) { return "cash-out of " + (p.amount / 1e6) + " tokens"; });
+
+  const actionSelect = document.getElementById("sc-propose-action");
+  function toggleParam() { document.getElementById("sc-propose-param-box").hidden = actionSelect.value !== "param_change"; }
+  actionSelect.addEventListener("change", toggleParam);
+  toggleParam();
+
+  const proposalNumbers = {};
+  async function loadProposals() {
+    const answer = await api("/api/v1/governance/proposals/?status=open");
+    const select = document.getElementById("sc-vote-proposal");
+    select.replaceChildren();
+    const open = Array.isArray(answer.body) ? answer.body : [];
+    const none = document.createElement("option");
+    none.value = "";
+    none.textContent = open.length ? "Choose a proposal" : "No proposal is open for votes";
+    select.append(none);
+    open.forEach(function (proposal) {
+      proposalNumbers[proposal.proposal_id] = proposal.number;
+      const option = document.createElement("option");
+      option.value = proposal.proposal_id;
+      option.textContent = "#" + proposal.number + " " + proposal.title;
+      select.append(option);
+    });
+  }
+
   const sideSelect = document.getElementById("sc-order-side");
   function toggleSource() { document.getElementById("sc-order-source-box").hidden = sideSelect.value !== "sell"; }
   sideSelect.addEventListener("change", toggleSource);
@@ -366,6 +420,7 @@ function setUpWallet(panel) {
 
   showKey().then(refreshOrders);
   loadSlots();
+  loadProposals();
 }
 
 const signup = document.getElementById("self-custody-signup");

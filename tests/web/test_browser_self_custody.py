@@ -95,7 +95,7 @@ def test_a_transaction_signed_in_the_browser_is_accepted_and_final(live_site):
             assert key_backup.backup_open(parsed, passphrase=PASSPHRASE).hex() == seed_hex
             assert seed_hex not in raw.decode()
 
-            fund(live_site, address, 50 * TOKEN)
+            fund(live_site, address, 1_100 * TOKEN)  # a proposal needs 1,000 staked (thai_market.toml)
             page.reload()
             expect(page.locator("#sc-transfer button[type=submit]")).to_be_enabled()
 
@@ -161,6 +161,46 @@ def test_a_transaction_signed_in_the_browser_is_accepted_and_final(live_site):
             expect(cancel_item).to_contain_text("cancel of " + order_id[:8])
             expect(cancel_item).to_have_attribute("data-state", "included", timeout=60_000)
             assert live_site.get(f"/api/v1/market/orders/{order_id}/").json()["status"] == "cancelled"
+
+            # Stake, a proposal, a vote on it and a cash-out: every one signed in this browser.
+            def sent(form: str, label: str):
+                page.click(f"#{form} button[type=submit]")
+                item = page.locator("#sc-submitted-list li").first
+                expect(item).to_contain_text(label)
+                expect(item).to_have_attribute("data-state", "included", timeout=60_000)
+                return committed(live_site, item.get_attribute("data-hash"))
+
+            page.select_option("#sc-stake-kind", "stake_bond")
+            page.fill("#sc-stake-amount", "1000")
+            assert sent("sc-stake", "bond of 1000 tokens")["kind"] == "stake_bond"
+            page.fill("#sc-propose-title", "Keep the market open at night")
+            proposal_tx = sent("sc-propose", "proposal \u201cKeep the market open at night\u201d")
+            assert (proposal_tx["kind"], proposal_tx["ok"], proposal_tx["sender"]) == (
+                "governance_propose",
+                True,
+                address,
+            )
+            [proposal] = [
+                p
+                for p in live_site.get("/api/v1/governance/proposals/?status=open").json()
+                if p["proposer"] == address
+            ]
+            page.reload()  # the vote form lists the proposals open now
+            expect(
+                page.locator("#sc-vote-proposal option", has_text="Keep the market open at night")
+            ).to_have_count(1)
+            page.select_option("#sc-vote-proposal", proposal["proposal_id"])
+            page.select_option("#sc-vote-option", "yes")
+            assert sent("sc-vote", f"vote yes on proposal #{proposal['number']}")["ok"]
+            votes = live_site.get(f"/api/v1/governance/proposals/{proposal['number']}/votes/").json()
+            assert [(v["voter"], v["option"]) for v in votes] == [(address, "yes")]
+            page.fill("#sc-cashout-amount", "5")
+            assert sent("sc-cashout", "cash-out of 5 tokens")["kind"] == "cashout_request"
+            account = live_site.get(f"/api/v1/accounts/{address}/").json()
+            assert (account["staked"], account["escrow_tokens"]) == (
+                1_000 * TOKEN,
+                5 * TOKEN,
+            )  # held for the issuer
             page.screenshot(path=SHOTS / "web-self-custody-after.png", full_page=True)
 
             first_page = browser.contexts[0].pages[0]
