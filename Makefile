@@ -9,9 +9,10 @@ PORT ?= 8000
 
 deps: $(VENV)/.installed node_modules/.installed locale
 
-# Translations (README "Languages"): each locale/<lang>/LC_MESSAGES/django.po compiled to its
-# .mo with gettext's msgfmt (installed when missing); the .mo files are never committed.
-PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
+# Translations (README "Languages"): each locale/<lang>/LC_MESSAGES/django.po (templates and
+# Python) and djangojs.po (what static/js writes) compiled to its .mo with gettext's msgfmt
+# (installed when missing); the .mo files are never committed.
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po locale/*/LC_MESSAGES/djangojs.po)
 locale: $(PO_FILES:.po=.mo)
 
 %.mo: %.po

@@ -44,6 +44,8 @@ PARTY_EVENT_TYPES = frozenset(
         "agreement_withdrawn",
         "agreement_declined",
         "agreement_completed",
+        # a producer's certificate of its unsold export (a buyer's comes with trade_settled)
+        "certificate_issued",
     }
 )
 #: Events every feed shows: a proposal decided or carried out concerns every account.

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from chain.forms import ThrottledAdminLoginForm
 from chain.views.metrics import metrics_view
@@ -19,6 +20,8 @@ urlpatterns = [
     path("api/", include("chain.api.urls")),
     # The header's language switch: POST with CSRF, remembered in the django_language cookie.
     path("i18n/", include("django.conf.urls.i18n")),
+    # The text static/js writes, in the person's language: gettext() and interpolate() for scripts.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("graphql/", SiteGraphQLView.as_view(), name="graphql"),
     # Before market/ and meters/: it holds market/trades/<id>/ and meters/carbon/.
     path("", include("settlement.urls")),

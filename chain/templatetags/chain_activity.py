@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django import template
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 
 from chain import selectors
 from chain.units import kwh_text, tokens_text
@@ -21,35 +22,36 @@ TRAY_EVENTS = 5
 
 #: What a person calls a transaction of each kind they may sign; others show the kind.
 KIND_LABELS = {
-    "transfer": "Transfer",
-    "order_place": "Order",
-    "order_cancel": "Order cancel",
-    "governance_vote": "Vote",
-    "governance_propose": "Proposal",
-    "stake_bond": "Bond",
-    "stake_unbond": "Unbond",
-    "cashout_request": "Cash-out request",
-    "meter_register": "Meter registration",
-    "validator_set_active": "Validator change",
+    "transfer": gettext_noop("Transfer"),
+    "order_place": gettext_noop("Order"),
+    "order_cancel": gettext_noop("Order cancel"),
+    "governance_vote": gettext_noop("Vote"),
+    "governance_propose": gettext_noop("Proposal"),
+    "stake_bond": gettext_noop("Bond"),
+    "stake_unbond": gettext_noop("Unbond"),
+    "cashout_request": gettext_noop("Cash-out request"),
+    "meter_register": gettext_noop("Meter registration"),
+    "validator_set_active": gettext_noop("Validator change"),
 }
 
 STATE_WORDS = {
-    selectors.HELD: "waiting for an earlier one",
-    selectors.PENDING: "pending",
-    selectors.INCLUDED: "included",
-    selectors.FAILED: "failed",
-    selectors.DROPPED: "dropped",
+    selectors.HELD: gettext_noop("waiting for an earlier one"),
+    selectors.PENDING: gettext_noop("pending"),
+    selectors.INCLUDED: gettext_noop("included"),
+    selectors.FAILED: gettext_noop("failed"),
+    selectors.DROPPED: gettext_noop("dropped"),
 }
 
 
 @register.filter
 def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+    label = KIND_LABELS.get(kind)
+    return gettext(label) if label else kind.replace("_", " ").capitalize()
 
 
 @register.filter
 def state_word(state: str) -> str:
-    return STATE_WORDS.get(state, state)
+    return gettext(STATE_WORDS[state]) if state in STATE_WORDS else state
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,47 +72,61 @@ def _trade_line(data: dict, address: str) -> FeedLine:
     paid, fee = data["paid_tokens"], data["wheeling_fee_tokens"]
     link = reverse("market-trade-detail", args=[data["trade_id"]])
     if data["buyer"] == address:
-        fee_text = f" + {tokens_text(fee)} GTX wheeling fee" if fee else ""
-        return FeedLine(
-            f"Bought {energy} kWh at {price} GTX/kWh: paid {tokens_text(paid)} GTX{fee_text}",
-            paid + fee,
-            "out",
-            link,
-        )
+        text = gettext("Bought %(energy)s kWh at %(price)s GTX/kWh: paid %(paid)s GTX") % {
+            "energy": energy,
+            "price": price,
+            "paid": tokens_text(paid),
+        }
+        if fee:
+            text += gettext(" + %(fee)s GTX wheeling fee") % {"fee": tokens_text(fee)}
+        return FeedLine(text, paid + fee, "out", link)
     if data["seller"] == address:
-        return FeedLine(
-            f"Sold {energy} kWh at {price} GTX/kWh: {tokens_text(paid)} GTX held until delivery is settled",
-            paid,
-            "held",
-            link,
+        text = gettext(
+            "Sold %(energy)s kWh at %(price)s GTX/kWh: %(paid)s GTX held until delivery is settled"
         )
-    return FeedLine(f"Wheeling fee for {energy} kWh carried", fee, "in", link)
+        return FeedLine(
+            text % {"energy": energy, "price": price, "paid": tokens_text(paid)}, paid, "held", link
+        )
+    return FeedLine(gettext("Wheeling fee for %(energy)s kWh carried") % {"energy": energy}, fee, "in", link)
 
 
 def _settled_line(data: dict, *, seller: bool) -> FeedLine:
-    delivered = f"{kwh_text(data['delivered_wh'])} of {kwh_text(data['energy_wh'])} kWh delivered"
+    figures = {"delivered": kwh_text(data["delivered_wh"]), "energy": kwh_text(data["energy_wh"])}
     link = reverse("market-trade-detail", args=[data["trade_id"]])
     if seller:
-        return FeedLine(f"Delivery settled, {delivered}: you were paid", data["paid_tokens"], "in", link)
+        text = gettext("Delivery settled, %(delivered)s of %(energy)s kWh delivered: you were paid")
+        return FeedLine(text % figures, data["paid_tokens"], "in", link)
     refund = data["refund_tokens"]
     if refund:
-        return FeedLine(f"Delivery settled, {delivered}: refunded", refund, "in", link)
-    return FeedLine(f"Delivery settled, {delivered}", None, "", link)
+        text = gettext("Delivery settled, %(delivered)s of %(energy)s kWh delivered: refunded")
+        return FeedLine(text % figures, refund, "in", link)
+    return FeedLine(
+        gettext("Delivery settled, %(delivered)s of %(energy)s kWh delivered") % figures, None, "", link
+    )
 
 
-ORDER_CLOSED_WORDS = {"cancelled": "cancelled", "expired": "expired", "gate_closed": "closed at gate closure"}
+ORDER_CLOSED_WORDS = {
+    ("buy", "cancelled"): gettext_noop("Buy order cancelled"),
+    ("buy", "expired"): gettext_noop("Buy order expired"),
+    ("buy", "gate_closed"): gettext_noop("Buy order closed at gate closure"),
+    ("sell", "cancelled"): gettext_noop("Sell order cancelled"),
+    ("sell", "expired"): gettext_noop("Sell order expired"),
+    ("sell", "gate_closed"): gettext_noop("Sell order closed at gate closure"),
+}
 AGREEMENT_WORDS = {
-    "agreement_offered": "Standing agreement offered, with {other}",
-    "agreement_accepted": "Standing agreement with {other} accepted: each slot now trades",
-    "agreement_ended": "Standing agreement with {other} ended",
-    "agreement_withdrawn": "Standing agreement offer to {other} withdrawn",
-    "agreement_declined": "Standing agreement offer from {other} declined",
-    "agreement_completed": "Standing agreement with {other} completed: its last slot is placed",
+    "agreement_offered": gettext_noop("Standing agreement offered, with %(other)s"),
+    "agreement_accepted": gettext_noop("Standing agreement with %(other)s accepted: each slot now trades"),
+    "agreement_ended": gettext_noop("Standing agreement with %(other)s ended"),
+    "agreement_withdrawn": gettext_noop("Standing agreement offer to %(other)s withdrawn"),
+    "agreement_declined": gettext_noop("Standing agreement offer from %(other)s declined"),
+    "agreement_completed": gettext_noop(
+        "Standing agreement with %(other)s completed: its last slot is placed"
+    ),
 }
 
 
 def feed_line(event, address: str) -> FeedLine:
-    """What a LedgerEvent (or its data) means to ``address``."""
+    """What a LedgerEvent (or its data) means to ``address``, in the active language."""
     data = event.data if hasattr(event, "data") else event
     kind = data.get("type")
     if kind == "trade":
@@ -118,30 +134,45 @@ def feed_line(event, address: str) -> FeedLine:
     if kind == "trade_settled":
         return _settled_line(data, seller=data.get("seller") == address)
     if kind == "order_cancelled":
-        side = "Buy" if data["side"] == "buy" else "Sell"
-        closed = ORDER_CLOSED_WORDS.get(data["status"], data["status"].replace("_", " "))
-        return FeedLine(
-            f"{side} order {closed}: {kwh_text(data['remaining_wh'])} of {kwh_text(data['energy_wh'])} kWh "
-            f"unfilled at {tokens_text(data['price_per_kwh'])} GTX/kWh"
-        )
+        words = ORDER_CLOSED_WORDS.get((data["side"], data["status"]))
+        closed = gettext(words) if words else f"{data['side']} order {data['status'].replace('_', ' ')}"
+        unfilled = gettext("%(remaining)s of %(energy)s kWh unfilled at %(price)s GTX/kWh") % {
+            "remaining": kwh_text(data["remaining_wh"]),
+            "energy": kwh_text(data["energy_wh"]),
+            "price": tokens_text(data["price_per_kwh"]),
+        }
+        return FeedLine(f"{closed}: {unfilled}")
     if kind in AGREEMENT_WORDS:
         other = data["seller"] if data["buyer"] == address else data["buyer"]
         return FeedLine(
-            AGREEMENT_WORDS[kind].format(other=f"{other[:8]}…"), link=reverse("market-agreements")
+            gettext(AGREEMENT_WORDS[kind]) % {"other": f"{other[:8]}…"}, link=reverse("market-agreements")
         )
+    if kind == "certificate_issued":
+        text = gettext("Renewable certificate of %(energy)s kWh issued for your unsold export")
+        return FeedLine(text % {"energy": kwh_text(data["wh"])}, link=reverse("certificates"))
     if kind == "token_minted":
-        return FeedLine(f"Top-up {data['reference']} minted", data["amount"], "in")
+        return FeedLine(
+            gettext("Top-up %(reference)s minted") % {"reference": data["reference"]}, data["amount"], "in"
+        )
     if kind == "token_burnt":
-        return FeedLine(f"Cash-out {data['reference']} paid in baht", None, "")
+        return FeedLine(
+            gettext("Cash-out %(reference)s paid in baht") % {"reference": data["reference"]}, None, ""
+        )
     if kind == "cashout_requested":
-        return FeedLine("Cash-out requested: tokens held until the issuer pays", data["amount"], "held")
+        return FeedLine(
+            gettext("Cash-out requested: tokens held until the issuer pays"), data["amount"], "held"
+        )
     if kind == "cashout_released":
-        return FeedLine("Cash-out refused: tokens back in your balance")
+        return FeedLine(gettext("Cash-out refused: tokens back in your balance"))
     if kind in ("governance_tallied", "governance_executed"):
-        verb = "decided" if kind == "governance_tallied" else "carried out"
+        text = (
+            gettext("Proposal #%(number)s decided: %(status)s")
+            if kind == "governance_tallied"
+            else gettext("Proposal #%(number)s carried out: %(status)s")
+        )
         outcome = f" ({data['outcome']})" if data.get("outcome") else ""
         return FeedLine(
-            f"Proposal #{data['number']} {verb}: {data['status']}{outcome}",
+            text % {"number": data["number"], "status": data["status"]} + outcome,
             link=reverse("governance-detail", args=[data["number"]]),
         )
     return FeedLine(kind.replace("_", " ").capitalize())

@@ -34,8 +34,8 @@
         data: {
           labels: labels,
           datasets: [
-            { label: "Within zones (kWh)", data: periods.map(function (r) { return r.within_zone_wh / 1000; }), backgroundColor: COLORS.green, stack: "e" },
-            { label: "Between zones (kWh)", data: periods.map(function (r) { return r.between_zones_wh / 1000; }), backgroundColor: COLORS.amber, stack: "e" },
+            { label: gettext("Within zones (kWh)"), data: periods.map(function (r) { return r.within_zone_wh / 1000; }), backgroundColor: COLORS.green, stack: "e" },
+            { label: gettext("Between zones (kWh)"), data: periods.map(function (r) { return r.between_zones_wh / 1000; }), backgroundColor: COLORS.amber, stack: "e" },
           ],
         },
         options: Object.assign({}, common, { scales: { x: { stacked: true, grid: { display: false } }, y: { stacked: true, beginAtZero: true } } }),
@@ -47,9 +47,9 @@
         data: {
           labels: labels,
           datasets: [
-            { type: "line", label: "Renewable share (%)", data: periods.map(function (r) { return r.renewable_permille / 10; }), borderColor: COLORS.green, yAxisID: "share", pointRadius: 3, clip: 8 },
-            { type: "bar", label: "Carbon credits (kg CO₂)", data: periods.map(function (r) { return r.carbon_credits_g / 1000; }), backgroundColor: COLORS.blue, yAxisID: "carbon", stack: "c" },
-            { type: "bar", label: "Awaiting settlement (kg CO₂)", data: periods.map(function (r) { return r.pending_carbon_g / 1000; }), backgroundColor: "rgba(52, 110, 200, .25)", yAxisID: "carbon", stack: "c" },
+            { type: "line", label: gettext("Renewable share (%)"), data: periods.map(function (r) { return r.renewable_permille / 10; }), borderColor: COLORS.green, yAxisID: "share", pointRadius: 3, clip: 8 },
+            { type: "bar", label: gettext("Carbon credits (kg CO₂)"), data: periods.map(function (r) { return r.carbon_credits_g / 1000; }), backgroundColor: COLORS.blue, yAxisID: "carbon", stack: "c" },
+            { type: "bar", label: gettext("Awaiting settlement (kg CO₂)"), data: periods.map(function (r) { return r.pending_carbon_g / 1000; }), backgroundColor: "rgba(52, 110, 200, .25)", yAxisID: "carbon", stack: "c" },
           ],
         },
         options: Object.assign({}, common, {
@@ -72,9 +72,9 @@
       data: {
         labels: points.map(function (p) { return "#" + p.height; }),
         datasets: [
-          { label: "Balance (GTX)", data: points.map(function (p) { return p.balance / TOKEN; }), borderColor: COLORS.green, stepped: "before", yAxisID: "tokens", pointRadius: 2 },
-          { label: "Escrowed (GTX)", data: points.map(function (p) { return p.escrow_tokens / TOKEN; }), borderColor: COLORS.ink, borderDash: [4, 3], stepped: "before", yAxisID: "tokens", pointRadius: 0 },
-          { label: "Energy (kWh)", data: points.map(function (p) { return p.energy_wh / 1000; }), borderColor: COLORS.amber, stepped: "before", yAxisID: "energy", pointRadius: 2 },
+          { label: gettext("Balance (GTX)"), data: points.map(function (p) { return p.balance / TOKEN; }), borderColor: COLORS.green, stepped: "before", yAxisID: "tokens", pointRadius: 2 },
+          { label: gettext("Escrowed (GTX)"), data: points.map(function (p) { return p.escrow_tokens / TOKEN; }), borderColor: COLORS.ink, borderDash: [4, 3], stepped: "before", yAxisID: "tokens", pointRadius: 0 },
+          { label: gettext("Energy (kWh)"), data: points.map(function (p) { return p.energy_wh / 1000; }), borderColor: COLORS.amber, stepped: "before", yAxisID: "energy", pointRadius: 2 },
         ],
       },
       options: Object.assign({}, common, {

@@ -11,7 +11,7 @@
     const value = source.textContent.trim();
     const done = function () {
       const label = button.textContent;
-      button.textContent = "Copied";
+      button.textContent = gettext("Copied");
       setTimeout(function () { button.textContent = label; }, 1500);
     };
     if (navigator.clipboard && window.isSecureContext) {

@@ -127,9 +127,9 @@
     if (!canvas || !window.Chart) return;
     mixChart = new window.Chart(canvas, {
       data: { labels: [], datasets: [
-        { type: "bar", label: "Renewable share (%)", data: [], yAxisID: "share",
+        { type: "bar", label: gettext("Renewable share (%)"), data: [], yAxisID: "share",
           backgroundColor: "rgba(19, 128, 108, .55)", borderRadius: 3, maxBarThickness: 38 },
-        { type: "line", label: "Carbon intensity (g CO₂/kWh)", data: [], yAxisID: "carbon",
+        { type: "line", label: gettext("Carbon intensity (g CO₂/kWh)"), data: [], yAxisID: "carbon",
           borderColor: "#c2410c", backgroundColor: "#c2410c", pointRadius: 4, borderWidth: 2, showLine: false },
       ] },
       options: {
@@ -167,9 +167,9 @@
       data: {
         labels: points.map(function (p) { return window.GTX.time(p.bucket_ms, { hour: "2-digit", minute: "2-digit" }); }),
         datasets: [
-          { label: "Load", data: points.map(function (p) { return p.load_kw / 1000; }), borderColor: "#3b6fd6", borderWidth: 2, pointRadius: radius },
-          { label: "Generation", data: points.map(function (p) { return p.generation_kw / 1000; }), borderColor: "#13806c", borderWidth: 2, pointRadius: radius },
-          { label: "Renewable %", data: points.map(function (p) { return p.renewable_ppm / 10000; }), yAxisID: "share",
+          { label: gettext("Load"), data: points.map(function (p) { return p.load_kw / 1000; }), borderColor: "#3b6fd6", borderWidth: 2, pointRadius: radius },
+          { label: gettext("Generation"), data: points.map(function (p) { return p.generation_kw / 1000; }), borderColor: "#13806c", borderWidth: 2, pointRadius: radius },
+          { label: gettext("Renewable %"), data: points.map(function (p) { return p.renewable_ppm / 10000; }), yAxisID: "share",
             borderColor: "#f5a524", backgroundColor: "rgba(245, 165, 36, .15)", fill: true, borderWidth: 1.5, pointRadius: radius },
         ],
       },
@@ -287,7 +287,7 @@
       root.dataset.gridLive = on ? "on" : "off";
       if (!badge) return;
       badge.classList.toggle("on", on);
-      badge.title = on ? "Live grid stream: connected" : "Live grid stream: reconnecting";
+      badge.title = on ? gettext("Live grid stream: connected") : gettext("Live grid stream: reconnecting");
       badge.setAttribute("aria-label", badge.title);
     }
     setLive(false);

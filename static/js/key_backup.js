@@ -22,6 +22,12 @@ const ASSOCIATED_DATA = "GRIDTOKENX/WALLET-BACKUP/V1\n";
 
 export class BackupError extends Error {}
 
+// The page's catalog (Django's JavaScriptCatalog, loaded by base.html) translates what people read.
+const gettext = globalThis.gettext || function (text) { return text; };
+const interpolate = globalThis.interpolate || function (text, values) {
+  return text.replace(/%\((\w+)\)s/g, function (_match, name) { return String(values[name]); });
+};
+
 function deriveKey(passphrase, salt, opslimit, memlimit) {
   return argon2idAsync(new TextEncoder().encode(passphrase), salt, {
     t: opslimit, m: memlimit / 1024, p: 1, dkLen: 32, asyncTick: 20,
@@ -45,7 +51,7 @@ function hexField(value, size, name) {
 // The backup file of ``seed`` (32 bytes, the key of ``address``) under ``passphrase``.
 export async function backupEncode(seed, address, passphrase) {
   if (passphrase.length < MIN_PASSPHRASE_CHARS) {
-    throw new BackupError("Choose a passphrase of " + MIN_PASSPHRASE_CHARS + " characters or more.");
+    throw new BackupError(interpolate(gettext("Choose a passphrase of %(chars)s characters or more."), { chars: MIN_PASSPHRASE_CHARS }, true));
   }
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const nonce = crypto.getRandomValues(new Uint8Array(24));
@@ -62,11 +68,11 @@ export async function backupEncode(seed, address, passphrase) {
 
 // The address and seed in backup ``text``; checked field by field before any key is derived.
 export async function backupOpen(text, passphrase) {
-  if (text.length > MAX_BACKUP_BYTES) throw new BackupError("A wallet backup is at most " + MAX_BACKUP_BYTES + " bytes.");
+  if (text.length > MAX_BACKUP_BYTES) throw new BackupError(interpolate(gettext("A wallet backup is at most %(bytes)s bytes."), { bytes: MAX_BACKUP_BYTES }, true));
   let doc;
-  try { doc = JSON.parse(text); } catch (e) { throw new BackupError("This file is not a GridTokenX wallet backup (not JSON)."); }
+  try { doc = JSON.parse(text); } catch (e) { throw new BackupError(gettext("This file is not a GridTokenX wallet backup (not JSON).")); }
   exactKeys(doc, ["format", "version", "address", "kdf", "cipher"], "document");
-  if (doc.format !== FORMAT || doc.version !== 1) throw new BackupError("This file is not a GridTokenX wallet backup of version 1.");
+  if (doc.format !== FORMAT || doc.version !== 1) throw new BackupError(gettext("This file is not a GridTokenX wallet backup of version 1."));
   if (typeof doc.address !== "string" || !/^[0-9a-f]{64}$/.test(doc.address)) throw new BackupError("The file's address must be 64 lowercase hex characters.");
   const kdf = exactKeys(doc.kdf, ["name", "opslimit", "memlimit", "salt"], "kdf");
   const cipher = exactKeys(doc.cipher, ["name", "nonce", "ciphertext"], "cipher");
@@ -84,6 +90,6 @@ export async function backupOpen(text, passphrase) {
     const seed = xchacha20poly1305(key, nonce, asciiBytes(ASSOCIATED_DATA + doc.address)).decrypt(ciphertext);
     return { address: doc.address, seed: seed };
   } catch (e) {
-    throw new BackupError("The passphrase does not open this backup, or the file was changed.");
+    throw new BackupError(gettext("The passphrase does not open this backup, or the file was changed."));
   }
 }

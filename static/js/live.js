@@ -180,7 +180,7 @@
 
   window.GTX.live.connect(path, {
     onOpen: function (reconnected) {
-      setState("on", "Live updates: connected");
+      setState("on", gettext("Live updates: connected"));
       // Blocks committed between the page's render (or the last socket) and now.
       const body = document.querySelector("tbody[data-live-blocks]");
       if (body) fillGaps(body);
@@ -193,6 +193,6 @@
       if (msg.type === "block") onBlock(msg);
       else if (msg.type === "wallet") fire("wallet-changed", { height: msg.height });
     },
-    onClose: function () { setState("off", "Live updates: reconnecting"); },
+    onClose: function () { setState("off", gettext("Live updates: reconnecting")); },
   });
 })();

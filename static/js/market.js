@@ -23,7 +23,7 @@
       root.dataset.marketLive = on ? "on" : "off";
       if (badge) {
         badge.classList.toggle("on", on);
-        badge.title = on ? "Live market stream: connected" : "Live market stream: reconnecting";
+        badge.title = on ? gettext("Live market stream: connected") : gettext("Live market stream: reconnecting");
         badge.setAttribute("aria-label", badge.title);
       }
     }
@@ -82,12 +82,12 @@
         labels: labels,
         datasets: [
           {
-            type: "line", label: "Price (GTX/kWh)", data: prices, yAxisID: "price",
+            type: "line", label: gettext("Price (GTX/kWh)"), data: prices, yAxisID: "price",
             borderColor: "#13806c", backgroundColor: "rgba(19, 128, 108, .12)", fill: true,
             stepped: "before", pointRadius: 3, pointBackgroundColor: "#13806c", borderWidth: 2,
           },
           {
-            type: "bar", label: "Energy (kWh)", data: kwh, yAxisID: "energy",
+            type: "bar", label: gettext("Energy (kWh)"), data: kwh, yAxisID: "energy",
             backgroundColor: "rgba(245, 165, 36, .45)", borderRadius: 3, maxBarThickness: 18,
           },
         ],
@@ -135,9 +135,9 @@
       type: "line",
       data: {
         datasets: [
-          { label: "Bids (kWh)", data: bids, stepped: "after", fill: true, borderColor: "#13806c",
+          { label: gettext("Bids (kWh)"), data: bids, stepped: "after", fill: true, borderColor: "#13806c",
             backgroundColor: "rgba(19, 128, 108, .15)", pointRadius: 2, borderWidth: 2 },
-          { label: "Asks (kWh)", data: asks, stepped: "before", fill: true, borderColor: "#c2410c",
+          { label: gettext("Asks (kWh)"), data: asks, stepped: "before", fill: true, borderColor: "#c2410c",
             backgroundColor: "rgba(194, 65, 12, .12)", pointRadius: 2, borderWidth: 2 },
         ],
       },

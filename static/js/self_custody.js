@@ -122,7 +122,7 @@ async function setUpSignup(form) {
       signed = true;
       form.submit();
     } catch (error) {
-      problem.textContent = "Your browser could not keep or use the key: " + error.message;
+      problem.textContent = interpolate(gettext("Your browser could not keep or use the key: %(error)s"), { error: error.message }, true);
       problem.hidden = false;
       button.disabled = false;
     }
@@ -140,7 +140,7 @@ async function api(path, options) {
 
 function refusalText(answer) {
   const error = answer.body && answer.body.error;
-  if (!error) return "The site answered " + answer.status + ".";
+  if (!error) return interpolate(gettext("The site answered %(status)s."), { status: answer.status }, true);
   const problems = error.problems || [];
   return problems.length ? problems.map(function (p) { return p.message; }).join(" ") : error.message;
 }
@@ -166,8 +166,8 @@ function setUpWallet(panel) {
     document.getElementById("sc-key-actions").hidden = seed === null;
     document.getElementById("sc-key-load").hidden = seed !== null;
     status.textContent = seed === null
-      ? "This browser does not hold the key of this wallet. Load your key file to sign here."
-      : "This browser holds your key (" + found.where + "). It signs here; the site never sees it.";
+      ? gettext("This browser does not hold the key of this wallet. Load your key file to sign here.")
+      : interpolate(gettext("This browser holds your key (%(where)s). It signs here; the site never sees it."), { where: found.where }, true);
     status.className = seed === null ? "form-error" : "muted";
     ready(seed !== null);
   }
@@ -194,12 +194,12 @@ function setUpWallet(panel) {
     event.target.setAttribute("aria-busy", "true");
     try {
       const file = document.getElementById("sc-key-file").files[0];
-      if (!file) throw new Error("Choose your key file first.");
-      if (file.size > MAX_BACKUP_BYTES) throw new Error("A wallet backup is at most " + MAX_BACKUP_BYTES + " bytes.");
+      if (!file) throw new Error(gettext("Choose your key file first."));
+      if (file.size > MAX_BACKUP_BYTES) throw new Error(interpolate(gettext("A wallet backup is at most %(bytes)s bytes."), { bytes: MAX_BACKUP_BYTES }, true));
       const opened = await backupOpen(await file.text(), document.getElementById("sc-load-passphrase").value);
-      if (opened.address !== address) throw new Error("That file holds the key of another wallet.");
+      if (opened.address !== address) throw new Error(gettext("That file holds the key of another wallet."));
       if (bytesToHex(await ed.getPublicKeyAsync(opened.seed)) !== address) {
-        throw new Error("The key in that file is not the key of its address.");
+        throw new Error(gettext("The key in that file is not the key of its address."));
       }
       await keyStore(address, bytesToHex(opened.seed), "indexeddb");
       await showKey();
@@ -221,7 +221,7 @@ function setUpWallet(panel) {
     link.textContent = hash.slice(0, 12) + "…";
     const badge = document.createElement("span");
     badge.className = "status status-pending";
-    badge.textContent = "pending";
+    badge.textContent = gettext("pending");
     item.append(badge, " ", label, " ", link);
     submittedList.prepend(item);
     const started = Date.now();
@@ -231,7 +231,9 @@ function setUpWallet(panel) {
       if (tx.status === "committed" || tx.status === "dropped") {
         const ok = tx.status === "committed" && tx.ok;
         badge.className = "status " + (ok ? "status-ok" : "status-failed");
-        badge.textContent = ok ? "included in block " + tx.block.height : "failed: " + (tx.error ? tx.error.message : tx.status);
+        badge.textContent = ok
+          ? interpolate(gettext("included in block %(height)s"), { height: tx.block.height }, true)
+          : interpolate(gettext("failed: %(reason)s"), { reason: tx.error ? tx.error.message : tx.status }, true);
         item.dataset.state = ok ? "included" : "failed";
         refreshOrders();
         return;
@@ -244,7 +246,7 @@ function setUpWallet(panel) {
   // Sign kind/payload at the account's next nonce and submit; returns the hash or throws.
   async function signAndSubmit(kind, payload) {
     const account = await api("/api/v1/accounts/" + address + "/");
-    if (account.status === 404) throw new Error("Your account is not on the ledger yet: it starts with your first top-up or incoming transfer.");
+    if (account.status === 404) throw new Error(gettext("Your account is not on the ledger yet: it starts with your first top-up or incoming transfer."));
     if (account.status !== 200) throw new Error(refusalText(account));
     const unsigned = { chain_id: chainId, sender: address, nonce: account.body.next_nonce, kind: kind, payload: payload };
     const bytes = txSigningBytes(unsigned);
@@ -256,7 +258,7 @@ function setUpWallet(panel) {
     });
     if (answer.status !== 202) throw new Error(refusalText(answer));
     const hash = await sha256Hex(bytes);
-    if (answer.body.hashes[0] !== hash) throw new Error("The site reports another hash than this browser signed.");
+    if (answer.body.hashes[0] !== hash) throw new Error(gettext("The site reports another hash than this browser signed."));
     return hash;
   }
 
@@ -283,24 +285,26 @@ function setUpWallet(panel) {
 
   function units(text, decimals, what) {
     const value = decimalToUnits(text, decimals);
-    if (value === null || value <= 0) throw new Error("Enter " + what + " as a positive number with at most " + decimals + " decimals.");
+    if (value === null || value <= 0) {
+      throw new Error(interpolate(gettext("Enter %(what)s as a positive number with at most %(decimals)s decimals."), { what: what, decimals: decimals }, true));
+    }
     return value;
   }
 
   onSubmit(document.getElementById("sc-transfer"), function (f) {
     const to = f.to.value.trim();
-    if (!/^[0-9a-f]{64}$/.test(to)) throw new Error("An address is 64 characters, 0-9 and a-f.");
-    const payload = { to: to, amount: units(f.amount.value, TOKEN_DECIMALS, "the amount in tokens") };
+    if (!/^[0-9a-f]{64}$/.test(to)) throw new Error(gettext("An address is 64 characters, 0-9 and a-f."));
+    const payload = { to: to, amount: units(f.amount.value, TOKEN_DECIMALS, gettext("the amount in tokens")) };
     if (f.memo.value) payload.memo = f.memo.value;
     return payload;
-  }, function (p) { return "transfer of " + (p.amount / 1e6) + " tokens"; });
+  }, function (p) { return interpolate(gettext("transfer of %(amount)s tokens"), { amount: p.amount / 1e6 }, true); });
 
   onSubmit(document.getElementById("sc-order"), function (f) {
-    if (!f.delivery_slot.value) throw new Error("Choose a delivery slot.");
+    if (!f.delivery_slot.value) throw new Error(gettext("Choose a delivery slot."));
     const payload = {
       side: f.side.value,
-      energy_wh: units(f.energy_kwh.value, WH_DECIMALS, "the energy in kWh"),
-      price_per_kwh: units(f.price.value, TOKEN_DECIMALS, "the price in tokens per kWh"),
+      energy_wh: units(f.energy_kwh.value, WH_DECIMALS, gettext("the energy in kWh")),
+      price_per_kwh: units(f.price.value, TOKEN_DECIMALS, gettext("the price in tokens per kWh")),
       zone: f.zone.value,
       delivery_slot: Number(f.delivery_slot.value),
     };
@@ -308,41 +312,47 @@ function setUpWallet(panel) {
     else payload.sources = "any";
     const counterparty = f.counterparty.value.trim().toLowerCase();
     if (counterparty) {
-      if (!/^[0-9a-f]{64}$/.test(counterparty)) throw new Error("Only with: an address is 64 characters, 0-9 and a-f.");
-      if (counterparty === address) throw new Error("Only with: that is your own address; name the other party's, or leave it empty.");
+      if (!/^[0-9a-f]{64}$/.test(counterparty)) throw new Error(gettext("Only with: an address is 64 characters, 0-9 and a-f."));
+      if (counterparty === address) throw new Error(gettext("Only with: that is your own address; name the other party's, or leave it empty."));
       payload.counterparty = counterparty;
     }
     return payload;
-  }, function (p) { return p.side + " order of " + (p.energy_wh / 1000) + " kWh"; });
+  }, function (p) {
+    const text = p.side === "sell" ? gettext("sell order of %(kwh)s kWh") : gettext("buy order of %(kwh)s kWh");
+    return interpolate(text, { kwh: p.energy_wh / 1000 }, true);
+  });
 
   onSubmit(document.getElementById("sc-stake"), function (f) {
     document.getElementById("sc-stake").dataset.kind = f.kind.value;
-    return { amount: units(f.amount.value, TOKEN_DECIMALS, "the amount in tokens") };
-  }, function (p) { return (document.getElementById("sc-stake").dataset.kind === "stake_bond" ? "bond of " : "unbond of ") + (p.amount / 1e6) + " tokens"; });
+    return { amount: units(f.amount.value, TOKEN_DECIMALS, gettext("the amount in tokens")) };
+  }, function (p) {
+    const text = document.getElementById("sc-stake").dataset.kind === "stake_bond" ? gettext("bond of %(amount)s tokens") : gettext("unbond of %(amount)s tokens");
+    return interpolate(text, { amount: p.amount / 1e6 }, true);
+  });
 
   onSubmit(document.getElementById("sc-vote"), function (f) {
-    if (!/^[0-9a-f]{64}$/.test(f.proposal_id.value)) throw new Error("Choose a proposal open for votes.");
+    if (!/^[0-9a-f]{64}$/.test(f.proposal_id.value)) throw new Error(gettext("Choose a proposal open for votes."));
     return { proposal_id: f.proposal_id.value, option: f.option.value };
-  }, function (p) { return "vote " + p.option + " on proposal #" + proposalNumbers[p.proposal_id]; });
+  }, function (p) { return interpolate(gettext("vote %(option)s on proposal #%(number)s"), { option: p.option, number: proposalNumbers[p.proposal_id] }, true); });
 
   onSubmit(document.getElementById("sc-propose"), function (f) {
     const title = f.title.value.trim();
-    if (!title) throw new Error("Give the proposal a title.");
+    if (!title) throw new Error(gettext("Give the proposal a title."));
     const payload = { title: title, action: f.action.value };
     const description = f.description.value.trim();
     if (description) payload.description = description;
     if (payload.action === "param_change") {
-      if (!/^[a-z_]{1,64}$/.test(f.param.value.trim())) throw new Error("Name the parameter as the chain does, e.g. gate_closure_minutes.");
-      if (!/^(0|[1-9][0-9]{0,15})$/.test(f.value.value.trim())) throw new Error("The new value is a whole number of 0 or more.");
+      if (!/^[a-z_]{1,64}$/.test(f.param.value.trim())) throw new Error(gettext("Name the parameter as the chain does, e.g. gate_closure_minutes."));
+      if (!/^(0|[1-9][0-9]{0,15})$/.test(f.value.value.trim())) throw new Error(gettext("The new value is a whole number of 0 or more."));
       payload.param = f.param.value.trim();
       payload.value = Number(f.value.value.trim());
     }
     return payload;
-  }, function (p) { return "proposal \u201c" + p.title + "\u201d"; });
+  }, function (p) { return interpolate(gettext("proposal \u201c%(title)s\u201d"), { title: p.title }, true); });
 
   onSubmit(document.getElementById("sc-cashout"), function (f) {
-    return { amount: units(f.amount.value, TOKEN_DECIMALS, "the amount in tokens") };
-  }, function (p) { return "cash-out of " + (p.amount / 1e6) + " tokens"; });
+    return { amount: units(f.amount.value, TOKEN_DECIMALS, gettext("the amount in tokens")) };
+  }, function (p) { return interpolate(gettext("cash-out of %(amount)s tokens"), { amount: p.amount / 1e6 }, true); });
 
   const actionSelect = document.getElementById("sc-propose-action");
   function toggleParam() { document.getElementById("sc-propose-param-box").hidden = actionSelect.value !== "param_change"; }
@@ -357,7 +367,7 @@ function setUpWallet(panel) {
     const open = Array.isArray(answer.body) ? answer.body : [];
     const none = document.createElement("option");
     none.value = "";
-    none.textContent = open.length ? "Choose a proposal" : "No proposal is open for votes";
+    none.textContent = open.length ? gettext("Choose a proposal") : gettext("No proposal is open for votes");
     select.append(none);
     open.forEach(function (proposal) {
       proposalNumbers[proposal.proposal_id] = proposal.number;
@@ -399,21 +409,22 @@ function setUpWallet(panel) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "outline secondary small";
-      button.textContent = "Cancel";
+      button.textContent = gettext("Cancel");
       button.disabled = seed === null;
       button.addEventListener("click", async function () {
         button.disabled = true;
         const error = document.getElementById("sc-orders-error");
         error.textContent = "";
         try {
-          track(await signAndSubmit("order_cancel", { order_id: order.order_id }), "cancel of " + order.order_id.slice(0, 8));
+          track(await signAndSubmit("order_cancel", { order_id: order.order_id }), interpolate(gettext("cancel of %(order)s"), { order: order.order_id.slice(0, 8) }, true));
         } catch (e) {
           error.textContent = e.message;
           button.disabled = false;
         }
       });
-      const deal = order.counterparty ? "for " + order.counterparty.slice(0, 8) + "… " : "";
-      item.append(order.side + " " + (order.remaining_wh / 1000) + " kWh at " + (order.price_per_kwh / 1e6) + " GTX/kWh " + deal, button);
+      const text = order.side === "sell" ? gettext("sell %(kwh)s kWh at %(price)s GTX/kWh") : gettext("buy %(kwh)s kWh at %(price)s GTX/kWh");
+      const deal = order.counterparty ? " " + interpolate(gettext("only with %(account)s…"), { account: order.counterparty.slice(0, 8) }, true) : "";
+      item.append(interpolate(text, { kwh: order.remaining_wh / 1000, price: order.price_per_kwh / 1e6 }, true) + deal + " ", button);
       list.append(item);
     });
   }

@@ -39,6 +39,8 @@ def test_a_phone_switches_to_thai_and_the_wallet_stays_thai(live_site):
             expect(page.locator("#form-transfer button[type=submit]")).to_have_text("ลงนามและส่ง")
             expect(page.locator(".language-switch button[value=th]")).to_be_disabled()
             expect(page.locator(".language-switch button[value=en]")).to_have_text("English")
+            # What the scripts write is Thai too (the JavaScript catalog): the live dot once connected.
+            expect(page.locator("#live-dot")).to_have_attribute("title", "อัปเดตสด: เชื่อมต่อแล้ว", timeout=15_000)
             page.screenshot(path=SHOTS / "web-wallet-thai-phone.png", full_page=True)
 
             # The choice is the cookie's: a new page in the same browser is Thai too.

@@ -257,3 +257,32 @@ def test_every_marked_string_has_a_thai_translation():
     untranslated = [e for e in entries if re.search(r'^msgstr(\[0\])? ""\Z', e.strip(), re.M)]
     assert not untranslated
     assert "#, fuzzy" not in catalog
+
+
+JS_GETTEXT = re.compile(r"""\bgettext\("((?:[^"\\]|\\.)*)"\)""")
+
+
+def test_every_string_the_scripts_write_has_a_thai_translation():
+    """What static/js writes goes through gettext(); its catalog (djangojs.po) has each, in Thai."""
+    catalog = (ROOT / "locale/th/LC_MESSAGES/djangojs.po").read_text()
+    joined = catalog.replace('"\n"', "")
+    marked = {
+        text.replace("\\u201c", "“").replace("\\u201d", "”")
+        for script in sorted((ROOT / "static/js").glob("*.js"))
+        for text in JS_GETTEXT.findall(script.read_text())
+    }
+    assert len(marked) > 50
+    for text in marked:
+        assert f'msgid "{text}"' in joined, text
+    entries = catalog.split("\n\n")[1:]
+    assert not [e for e in entries if re.search(r'^msgstr(\[0\])? ""\Z', e.strip(), re.M)]
+    assert "#, fuzzy" not in catalog
+
+
+def test_the_scripts_catalog_follows_the_language(client):
+    english = client.get("/jsi18n/").content.decode()
+    client.cookies["django_language"] = "th"
+    thai = client.get("/jsi18n/").content.decode()
+    assert "globals.gettext" in english and "Live updates: connected" not in english
+    translated = "อัปเดตสด: เชื่อมต่อแล้ว".encode("ascii", "backslashreplace").decode()  # as JSON escapes it
+    assert f'"Live updates: connected": "{translated}"' in thai
