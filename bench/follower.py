@@ -15,15 +15,21 @@ init, daphne, workers, beat) and pulls the whole chain through the sync path
 counted from the moment it answers HTTP to the moment its head reaches the
 validators', in blocks and transactions applied per second.
 
+Then, with the follower running, the validators make BENCH_FOLLOW_BLOCKS (100) more
+blocks one at a time; for each, the time from the validators' stream announcing it to
+the follower's status reporting it (``lag_*``: median, p95, max, and the share within
+one second).
+
 Prints one JSON object on its last line: both speeds, ``catch_up_ratio`` =
 follower blocks/s ÷ validators' blocks/s (the goal is at least 3: a follower
-verifies certificates but does not vote), and whether the follower's head
-(height, block hash, state root) equals the validators'. Exit 1 when it does
+verifies certificates but does not vote), the lag while following, and whether the
+follower's head (height, block hash, state root) and the state root of every 50th block
+equal the validators'. Exit 1 when it does
 not, or when it did not catch up within BENCH_CATCH_UP_SECONDS.
 
 Environment: BENCH_SITES (4), BENCH_BLOCKS (2000), BENCH_BLOCK_TXS (20),
 BENCH_SENDERS (200), BENCH_BLOCK_INTERVAL_MS (the genesis block interval),
-BENCH_CATCH_UP_SECONDS (600).
+BENCH_CATCH_UP_SECONDS (600), BENCH_FOLLOW_BLOCKS (100).
 """
 
 import json
@@ -96,19 +102,39 @@ def _follow(follower, target: int, timeout_s: int) -> tuple[int, float]:
     raise RuntimeError(f"the follower did not reach height {target} within {timeout_s}s")
 
 
+def _keep_up(site, follower, watcher: CommitWatcher, batches) -> list[float]:
+    """Grow the chain block by block with the follower running: for each block, the seconds from
+    the validators' stream announcing it to the follower's status reporting it (bounded, 30 s)."""
+    lags = []
+    with httpx.Client(base_url=site.url, timeout=60) as http:
+        for body, _count in batches:
+            target = max(watcher.committed) + 1
+            http.post("/api/v1/transactions/", content=body, headers={"Content-Type": "application/json"})
+            while max(watcher.committed) < target:
+                time.sleep(0.002)
+            committed_at = watcher.committed[target]
+            deadline = committed_at + 30
+            while follower.status()["height"] < target and time.monotonic() < deadline:
+                time.sleep(0.01)
+            lags.append(time.monotonic() - committed_at)
+    return lags
+
+
 def run() -> dict:
     count = _env_int("BENCH_SITES", 4)
     blocks = _env_int("BENCH_BLOCKS", 2000)
     per_block = _env_int("BENCH_BLOCK_TXS", 20)
     senders = _env_int("BENCH_SENDERS", 200)
     catch_up_s = _env_int("BENCH_CATCH_UP_SECONDS", 600)
+    keep_up_blocks = _env_int("BENCH_FOLLOW_BLOCKS", 100)
     names = site_names(count)
     tmp = Path(tempfile.mkdtemp(prefix="bench-follower-"))
     bench_genesis(tmp / "genesis.toml", senders)
     genesis = load_genesis(tmp / "genesis.toml")
     follower_name = next(v["name"] for v in genesis.validators if v["name"] not in names)
     interval_ms = _env_int("BENCH_BLOCK_INTERVAL_MS", genesis.params["block_interval_ms"])
-    batches = _batches(genesis.chain_id, blocks, per_block, senders)
+    batches = _batches(genesis.chain_id, blocks + keep_up_blocks, per_block, senders)
+    batches, keep_up_batches = batches[:blocks], batches[blocks:]
 
     sites = start_network(
         tmp,
@@ -130,9 +156,22 @@ def run() -> dict:
         print(f"{grown} blocks in {grow_s:.1f}s; starting the follower {follower_name}", flush=True)
         start_later(follower)
         applied, follow_s = _follow(follower, head["height"], catch_up_s)
+        print(
+            f"caught up in {follow_s:.1f}s; {keep_up_blocks} more blocks with the follower running",
+            flush=True,
+        )
+        lags = sorted(_keep_up(validators[0], follower, watcher, keep_up_batches))
+        head = validators[0].status()
+        _follow(follower, head["height"], 60)
         mine = follower.status()
         at_head = validators[0].get(f"/api/v1/blocks/{head['height']}/").json()
         theirs = follower.get(f"/api/v1/blocks/{head['height']}/").json()
+        every = sorted({*range(1, head["height"] + 1, 50), head["height"]})
+        roots_agree = all(
+            validators[0].get(f"/api/v1/blocks/{h}/").json()["result_state_root"]
+            == follower.get(f"/api/v1/blocks/{h}/").json()["result_state_root"]
+            for h in every
+        )
         chain_blocks_per_s = grown / grow_s
         follower_blocks_per_s = applied / follow_s
         return {
@@ -151,8 +190,16 @@ def run() -> dict:
             # The blocks' average transactions times the blocks applied per second.
             "follower_tx_per_s": round(follower_blocks_per_s * txs / max(grown, 1), 1),
             "catch_up_ratio": round(follower_blocks_per_s / chain_blocks_per_s, 2),
+            # Following: from a block's commit at the validators to the follower reporting it.
+            "keep_up_blocks": len(lags),
+            "lag_median_s": round(lags[len(lags) // 2], 3) if lags else None,
+            "lag_p95_s": round(lags[int(len(lags) * 0.95)], 3) if lags else None,
+            "lag_max_s": round(lags[-1], 3) if lags else None,
+            "lag_within_1s": round(sum(lag <= 1.0 for lag in lags) / len(lags), 3) if lags else None,
             "follower_height": mine["height"],
-            "agree": (mine["height"], theirs["hash"], theirs["result_state_root"])
+            "roots_checked": len(every),
+            "agree": roots_agree
+            and (mine["height"], theirs["hash"], theirs["result_state_root"])
             == (head["height"], at_head["hash"], at_head["result_state_root"]),
         }
     finally:
