@@ -193,6 +193,7 @@ CONVERTED_TEMPLATES = [
     "audit/templates/audit/reports.html",
     "settlement/templates/settlement/certificates.html",
     "settlement/templates/settlement/statement.html",
+    "settlement/templates/settlement/_statement_lines.html",
     "settlement/templates/settlement/carbon.html",
     "settlement/templates/settlement/trade_detail.html",
     "templates/chain/wallet/list.html",
