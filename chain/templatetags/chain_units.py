@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django import template
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, gettext_noop
 
 from chain.units import kwh_text, tokens_text
 
@@ -70,3 +71,22 @@ def payload_fields(payload) -> list[dict]:
             row["format"] = "address"
         rows.append(row)
     return rows
+
+
+#: The energy sources (orders, trades, certificates) and meter kinds the data names, for people.
+SOURCE_NAMES = {
+    "solar": gettext_noop("solar"),
+    "wind": gettext_noop("wind"),
+    "hydro": gettext_noop("hydro"),
+    "biomass": gettext_noop("biomass"),
+    "grid": gettext_noop("grid"),
+    "mixed": gettext_noop("mixed"),
+    "consumption": gettext_noop("consumption"),
+    "any": gettext_noop("any"),
+}
+
+
+@register.filter
+def source_name(source: str) -> str:
+    """An energy source or meter kind in the active language (unknown ones as they are)."""
+    return gettext(SOURCE_NAMES[source]) if source in SOURCE_NAMES else source
