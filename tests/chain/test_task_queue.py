@@ -5,6 +5,7 @@ from django.conf import settings
 
 from chain import task_queue
 from chain import tasks as chain_tasks  # noqa: F401 - registers the chain's tasks, as a worker's start does
+from treasury import tasks as treasury_tasks  # noqa: F401 - and the treasury's, which beat fires in development
 
 
 def test_every_name_the_queue_sends_is_a_chain_task_and_every_chain_task_has_a_name_there():

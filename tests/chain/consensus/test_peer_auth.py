@@ -158,11 +158,13 @@ def test_each_peer_is_rate_limited(chain, settings):
     settings.GTX_PEER_RATE_PER_S = 2  # bursts of 4
     body = {"chain_id": chain.chain_id, "hashes": []}
 
-    codes = [peer_post(LOOKUP, body).status_code for _ in range(6)]
+    answers = [peer_post(LOOKUP, body) for _ in range(6)]
 
-    assert codes[:4] == [200] * 4
-    assert codes[4:] == [429, 429]
-    assert peer_post(LOOKUP, body).json()["error"]["code"] == "rate_limited"
+    assert [a.status_code for a in answers[:4]] == [200] * 4
+    # The bucket refills 2 a second: on a loaded machine one of the last two may find a token.
+    refused = [a for a in answers[4:] if a.status_code != 200]
+    assert refused and all(a.status_code == 429 for a in refused)
+    assert {a.json()["error"]["code"] for a in refused} == {"rate_limited"}
 
 
 def test_refused_signatures_are_limited_per_address_before_any_verify(chain, settings, verifies):
