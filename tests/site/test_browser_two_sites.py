@@ -28,7 +28,13 @@ NEW_METER = address_of(demo_key("meter/two-sites-roof"))
 
 @pytest.fixture(scope="module")
 def egat_and_mea(tmp_path_factory):
-    sites = start_network(tmp_path_factory.mktemp("two_sites"), ["EGAT", "MEA"])
+    # EGAT's staff answer asked top-ups here: the demo's automatic confirmation (which
+    # tests/site/test_follower.py covers) would mint them first.
+    sites = start_network(
+        tmp_path_factory.mktemp("two_sites"),
+        ["EGAT", "MEA"],
+        extra_env={"GTX_TOPUP_AUTO_CONFIRM_TOKENS": "0"},
+    )
     yield sites
     stop_network(sites)
 
