@@ -4,6 +4,8 @@ Reads are public (anyone may audit the chain); /me/ needs a session. Writes are
 signed transactions, which carry their own authority, so intake ignores sessions.
 """
 
+import threading
+
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -12,6 +14,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -488,3 +491,19 @@ class ValidatorListView(PublicRead):
     )
     def get(self, request):
         return Response(ValidatorSerializer(selectors.validator_set_rows(), many=True).data)
+
+
+class SchemaView(SpectacularAPIView):
+    """GET /api/v1/schema/: the OpenAPI document, built by one request at a time.
+
+    drf-spectacular loads its extension classes lazily and not thread-safely: two schema
+    requests in their own threads at once (Django's ASGI handler gives each sync request
+    one) could see a half-loaded class and answer 500. Building it is seconds of CPU, too,
+    so requests that arrive meanwhile wait rather than build it again side by side.
+    """
+
+    building = threading.Lock()
+
+    def _get_schema_response(self, request):
+        with self.building:
+            return super()._get_schema_response(request)
