@@ -86,31 +86,17 @@ def allocate(export_wh: int, trades: list[Trade]) -> dict[str, int]:
     return delivered
 
 
-def _due_slot(store_or_state, cutoff: int) -> int | None:
-    """The oldest due slot with an unsettled trade or uncertified renewable export."""
-    due = [t.delivery_slot_ms for t in _scan(store_or_state, Trade.table, "unsettled_slot_ms", cutoff)]
-    due += [
-        e.delivery_slot_ms for e in _scan(store_or_state, SlotEnergy.table, "uncertified_slot_ms", cutoff)
-    ]
-    return min(due, default=None)
-
-
-def _scan(store_or_state, table: str, field: str, cutoff: int) -> list:
-    found = store_or_state.scan(table, field, 1, cutoff)
-    return list(found.values()) if isinstance(found, dict) else found
-
-
 def settle_due_trades(state: State, ctx: BlockContext) -> None:
     """Begin-block: settle every trade of the oldest due slot, then certify its export (module docstring)."""
     cutoff = settlement_cutoff_ms(ctx.timestamp_ms, ctx.params)
     if cutoff < 1:
         return
-    slot_ms = _due_slot(state, cutoff)
-    if slot_ms is None:
+    due = state.scan(Trade.table, "unsettled_slot_ms", 1, cutoff)
+    waiting = state.scan(SlotEnergy.table, "uncertified_slot_ms", 1, cutoff)
+    if not due and not waiting:
         return
-    trades = sorted(
-        state.scan(Trade.table, "unsettled_slot_ms", slot_ms, slot_ms), key=lambda t: (t.height, t.seq)
-    )
+    slot_ms = min(r.delivery_slot_ms for r in (*due, *waiting))
+    trades = sorted((t for t in due if t.delivery_slot_ms == slot_ms), key=lambda t: (t.height, t.seq))
     sellers = sorted({t.seller for t in trades})
     parties = sorted({t.seller for t in trades} | {t.buyer for t in trades})
     state.prefetch(SlotEnergy.table, [SlotEnergy.id_of(slot_ms, s) for s in sellers])
@@ -128,8 +114,10 @@ def settle_due_trades(state: State, ctx: BlockContext) -> None:
     }
     for trade in trades:
         _settle(state, ctx, trade, delivered[trade.trade_id], carbon)
-    for energy in state.scan(SlotEnergy.table, "uncertified_slot_ms", slot_ms, slot_ms):
-        certificates.issue_export(state, ctx, energy)
+    for energy in waiting:
+        if energy.delivery_slot_ms == slot_ms:
+            # As the trades' certificates left it (they add to its certified_wh).
+            certificates.issue_export(state, ctx, state.get(SlotEnergy.table, energy.key))
 
 
 def carbon_at_delivery(state: State, params: dict, zone: str, slot_ms: int) -> int:
@@ -228,7 +216,10 @@ def _settlement_account(state: State, address: str) -> SettlementAccount:
 def settlement_due(store, timestamp_ms: int, params: dict) -> bool:
     """Some trade's or some export's slot ended more than the grace period ago: it waits for a block."""
     cutoff = settlement_cutoff_ms(timestamp_ms, params)
-    return cutoff >= 1 and _due_slot(store, cutoff) is not None
+    return cutoff >= 1 and bool(
+        store.scan(Trade.table, "unsettled_slot_ms", 1, cutoff)
+        or store.scan(SlotEnergy.table, "uncertified_slot_ms", 1, cutoff)
+    )
 
 
 SETTLE_DUE_TRADES = BeginBlockHook("settlement.settle_due_trades", settle_due_trades, due=settlement_due)
