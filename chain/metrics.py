@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 
 from chain import selectors
+from chain.models import ScalingDecision
 
 REGISTRY = CollectorRegistry()
 
@@ -118,6 +119,7 @@ class ChainCollector:
         step = GaugeMetricFamily("gtx_consensus_step", "1 for the step consensus is in.", labels=["step"])
         step.add_metric([status["step"]], 1)  # node_status read it once, above
         yield step
+        yield from _scaling_families(status["scaling"])
         head = selectors.chain_head()
         since = (datetime.now(UTC) - head.last_block_at).total_seconds() if head.last_block_at else 0
         yield GaugeMetricFamily("gtx_seconds_since_last_block", "Seconds since the last commit.", value=since)
@@ -131,3 +133,25 @@ class ChainCollector:
 
 
 REGISTRY.register(ChainCollector())
+
+
+def _scaling_families(scaling: dict):
+    """The scaling coordinator's shard count, each shard's measured load and backlog, and the
+    number of its decisions (chain.services.scaling)."""
+    yield GaugeMetricFamily(
+        "gtx_active_shards", "Intake shards in use (1 when unsharded).", value=scaling["active_shards"]
+    )
+    load = GaugeMetricFamily(
+        "gtx_shard_load", "A shard's busy share of the window, backlog counted.", labels=["shard"]
+    )
+    backlog = GaugeMetricFamily("gtx_shard_backlog", "Batches waiting in a shard's queue.", labels=["shard"])
+    for shard in scaling["measurement"].get("shards", []):
+        load.add_metric([str(shard["shard"])], shard["load"])
+        backlog.add_metric([str(shard["shard"])], shard["backlog"])
+    yield load
+    yield backlog
+    yield GaugeMetricFamily(
+        "gtx_scaling_decisions",
+        "Shard count changes the coordinator made.",
+        value=ScalingDecision.objects.count(),
+    )

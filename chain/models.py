@@ -484,3 +484,52 @@ class Evidence(models.Model):
 
     def __str__(self) -> str:
         return f"double {self.type} by {self.validator[:8]} at {self.height}/{self.round}"
+
+
+class ShardWork(models.Model):
+    """One batch a shard's worker took from its queue: what the coordinator measures."""
+
+    shard = models.SmallIntegerField()
+    finished_at = models.DateTimeField(db_index=True)
+    transactions = models.IntegerField()
+    admitted = models.BooleanField()
+    busy_us = models.BigIntegerField()
+    waited_us = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"shard {self.shard}: {self.transactions} tx in {self.busy_us} µs"
+
+
+class ScalingDecision(models.Model):
+    """Each tick of the scaling coordinator that changed the shard count, with what it measured."""
+
+    decided_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    shards_from = models.SmallIntegerField()
+    shards_to = models.SmallIntegerField()
+    reason = models.CharField(max_length=200)
+    tx_per_s = models.FloatField()
+    latency_ms = models.FloatField()
+    cpu_percent = models.FloatField()
+    memory_mb = models.FloatField()
+    db_ops_per_s = models.FloatField()
+    shard_loads = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-decided_at"]
+
+    def __str__(self) -> str:
+        return f"{self.shards_from} -> {self.shards_to}: {self.reason}"
+
+
+class ScalingState(models.Model):
+    """The site's active shard count and the coordinator's latest measurement (one row)."""
+
+    id = models.SmallIntegerField(primary_key=True, default=1)
+    active_shards = models.SmallIntegerField(default=1)
+    measured_at = models.DateTimeField(null=True)
+    measurement = models.JSONField(default=dict)
+    #: pg_stat_database's committed and rolled-back transactions at the last tick (database ops).
+    db_ops_total = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.active_shards} active shards"

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, OuterRef, Subquery, Sum
+from django.utils.translation import gettext
 
 from chain.caches import LatestKeyCache
 from chain.consensus.machine import ValidatorSet
@@ -35,6 +37,8 @@ from chain.models import (
     HeldTx,
     LedgerEvent,
     MempoolTx,
+    ScalingDecision,
+    ScalingState,
     Validator,
     Wallet,
 )
@@ -96,6 +100,38 @@ def node_status() -> dict:
         "evidence": consensus["evidence"],
         "consensus_metrics": consensus_metrics(head),
         "follower": follower_lag(head) if settings.GTX_FOLLOWER else None,
+        "scaling": scaling_status(),
+    }
+
+
+#: Decisions of the scaling coordinator the status shows, newest first.
+SCALING_DECISIONS_SHOWN = 5
+
+
+def scaling_status() -> dict:
+    """Intake's shards as the scaling coordinator last measured them, and its latest decisions
+    (chain.services.scaling); ``sharding`` is None when intake runs in daphne, unsharded."""
+    state = ScalingState.objects.filter(id=1).first()
+    decisions = ScalingDecision.objects.all()[:SCALING_DECISIONS_SHOWN]
+    return {
+        "sharding": settings.GTX_SHARDING or None,
+        "active_shards": state.active_shards if state else 1,
+        "measured_at": state.measured_at.isoformat() if state and state.measured_at else None,
+        "measurement": state.measurement if state else {},
+        "decisions": [
+            {
+                "at": d.decided_at.isoformat(),
+                "from": d.shards_from,
+                "to": d.shards_to,
+                "reason": d.reason,
+                "tx_per_s": d.tx_per_s,
+                "latency_ms": d.latency_ms,
+                "cpu_percent": d.cpu_percent,
+                "memory_mb": d.memory_mb,
+                "db_ops_per_s": d.db_ops_per_s,
+            }
+            for d in decisions
+        ],
     }
 
 
@@ -426,8 +462,22 @@ def chain_stats() -> dict:
 
 
 def chain_regions() -> list[dict]:
-    """Genesis regions (id, name, utility), for sign-up and region pickers."""
-    return chain_head().params["regions"]
+    """Genesis regions (id, name in the active language, utility), for sign-up and region pickers."""
+    return [{**r, "name": gettext(r["name"])} for r in chain_head().params["regions"]]
+
+
+def _genesis_region_names(database: str) -> dict[str, str]:
+    return {r["id"]: r["name"] for r in ChainHead.objects.only("params").get().params["regions"]}
+
+
+#: The genesis fixes the regions for the chain's life: read once per database and process.
+_REGION_NAMES = LatestKeyCache(_genesis_region_names)
+
+
+def region_name(region_id: str) -> str:
+    """A region's genesis name in the active language (``grid.region_names``), else its id."""
+    name = _REGION_NAMES.get(connection.settings_dict["NAME"]).get(region_id)
+    return gettext(name) if name else region_id
 
 
 def account_known(*, address: str) -> bool:

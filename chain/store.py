@@ -18,7 +18,7 @@ from django.db import connection, models
 from django.db.models import F, Q
 
 from chain.ledger.encoding import canonical_json
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import LedgerError, ledger_text
 from chain.ledger.fields import INT_MAX, INT_MIN
 from chain.ledger.tx import Transaction
 from chain.ledger.wire import UNSTORABLE_TEXT, json_decode
@@ -212,31 +212,37 @@ def column_problem(model: type[models.Model], name: str, values: list) -> str | 
     if kind == "int":
         low, high = limit
         if types != {int} or min(values) < low or max(values) > high:
-            return f"{where} takes integers from {low} to {high}"
+            return ledger_text(
+                "%(column)s takes integers from %(low)s to %(high)s", column=where, low=low, high=high
+            )
     elif kind == "bool":
         if types != {bool}:
-            return f"{where} takes true or false"
+            return ledger_text("%(column)s takes true or false", column=where)
     elif kind == "text":
         if types != {str}:
-            return f"{where} takes text"
+            return ledger_text("%(column)s takes text", column=where)
         if limit is not None and max(map(len, values)) > limit:
-            return f"{where} takes at most {limit} characters"
+            return ledger_text("%(column)s takes at most %(limit)s characters", column=where, limit=limit)
         if not _storable("".join(values)):
-            return f"{where} cannot store U+0000 or a lone surrogate"
+            return ledger_text("%(column)s cannot store U+0000 or a lone surrogate", column=where)
     elif kind == "text[]":
         if types != {list} or not all(type(v) is str for item in values for v in item):
-            return f"{where} takes lists of text"
+            return ledger_text("%(column)s takes lists of text", column=where)
         items = [v for item in values for v in item]
         if items and limit is not None and max(map(len, items)) > limit:
-            return f"{where} takes items of at most {limit} characters"
+            return ledger_text(
+                "%(column)s takes items of at most %(limit)s characters", column=where, limit=limit
+            )
         if not _storable("".join(items)):
-            return f"{where} cannot store U+0000 or a lone surrogate"
+            return ledger_text("%(column)s cannot store U+0000 or a lone surrogate", column=where)
     else:
         for value in values:
             try:
                 json_decode(canonical_json(value))  # integers, depth, and text jsonb stores
             except LedgerError:
-                return f"{where} cannot store {str(value)[:60]!r} as jsonb"
+                return ledger_text(
+                    "%(column)s cannot store %(value)s as jsonb", column=where, value=repr(str(value)[:60])
+                )
     return None
 
 
@@ -295,11 +301,20 @@ def _constraint_problems(model: type[models.Model], columns: dict[str, list]) ->
         else:
             holds = all(compare(v, value) for v in column)
         if not holds:
-            problems.append(f"{model._meta.db_table}: constraint {name} ({field})")
+            problems.append(
+                ledger_text(
+                    "%(table)s: constraint %(name)s (%(field)s)",
+                    table=model._meta.db_table,
+                    name=name,
+                    field=field,
+                )
+            )
     for name, unique_fields in uniques:
         values = list(zip(*(columns[f] for f in unique_fields), strict=True))
         if len(set(values)) != len(values):
-            problems.append(f"{model._meta.db_table}: two records share {name}")
+            problems.append(
+                ledger_text("%(table)s: two records share %(name)s", table=model._meta.db_table, name=name)
+            )
     return problems
 
 
@@ -316,13 +331,13 @@ def records_unwritable(dirty: dict[str, list]) -> list[str]:
     for table, records in dirty.items():
         model = models_by_table.get(table)
         if model is None:
-            problems.append(f"no table {table!r}")
+            problems.append(ledger_text("no table %(table)s", table=repr(table)))
             continue
         if any(type(r) is not model.ledger_record for r in records):
-            problems.append(f"{table}: a record of another type")
+            problems.append(ledger_text("%(table)s: a record of another type", table=table))
             continue
         if len({r.key for r in records}) != len(records):
-            problems.append(f"{table}: two records with one key")
+            problems.append(ledger_text("%(table)s: two records with one key", table=table))
         if not records:
             continue
         columns = {name: list(map(attrgetter(name), records)) for name in _field_names(table)}

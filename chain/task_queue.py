@@ -27,6 +27,8 @@ FOLLOWERS_PUSH = "chain.followers_push"
 VACUUM_CHURNING = "chain.vacuum_churning"
 MEMPOOL_FORWARD_AGAIN = "chain.mempool_forward_again"
 PROPOSAL_BODIES_FETCH = "chain.proposal_bodies_fetch"
+INTAKE_SHARD_ADMIT = "chain.intake_shard_admit"
+SCALING_COORDINATE = "chain.scaling_coordinate"
 TASK_NAMES = (
     CONSENSUS_TICK,
     CONSENSUS_STEP,
@@ -39,6 +41,8 @@ TASK_NAMES = (
     VACUUM_CHURNING,
     MEMPOOL_FORWARD_AGAIN,
     PROPOSAL_BODIES_FETCH,
+    INTAKE_SHARD_ADMIT,
+    SCALING_COORDINATE,
 )
 
 #: Set while a consensus step waits in the queue (consensus_step_soon).

@@ -28,6 +28,7 @@ from chain.services.consensus.stored import (
     proposed_blocks_to_relay,
     stored_message,
 )
+from chain.services.scaling import coordinator_tick, shard_batch_admit
 from chain.services.sync import blocks_follow as follow
 from chain.services.sync import followers_push as push
 from chain.services.sync import sync_from_peers
@@ -152,3 +153,16 @@ def sync() -> int:
     if applied:
         step(node_signing_key())
     return applied
+
+
+@shared_task(name=task_queue.INTAKE_SHARD_ADMIT, ignore_result=False)
+def intake_shard_admit(wires: list, shard: int, queued_at: float) -> dict:
+    """A batch the API's intake sent to its shard's queue (chain.services.scaling)."""
+    return shard_batch_admit(wires, shard, queued_at)
+
+
+@shared_task(name=task_queue.SCALING_COORDINATE, ignore_result=True)
+def scaling_coordinate() -> int:
+    """Beat's scaling coordinator: the active shard count after this tick."""
+    decision = coordinator_tick()
+    return decision.shards_to if decision else -1

@@ -13,6 +13,7 @@ from chain.forms import parse_decimal_units, parse_token_amount, typed_number
 from chain.ledger.errors import LedgerError, Refused
 from chain.ledger.fields import whole_number
 from chain.ledger.keys import is_address
+from chain.refusals import refusal_text
 from chain.units import TOKEN_DECIMALS, tokens_text
 from governance.ledger import rules as r
 
@@ -38,19 +39,19 @@ ACTION_CHOICES = [
 ]
 #: What each parameter means, for people; reward_per_kwh is typed in tokens.
 PARAM_LABELS = {
-    "block_interval_ms": "Block interval (ms)",
-    "pow_difficulty_bits": "PoW difficulty (leading zero bits)",
-    "reward_per_kwh": "Reward per renewable kWh (tokens)",
-    "gate_closure_minutes": "Gate closure (minutes before a slot)",
-    "quorum_ppm": "Quorum (ppm of all stake)",
-    "threshold_ppm": "Threshold (ppm of yes+no stake)",
-    "voting_period_blocks": "Voting period (blocks)",
-    "execution_delay_blocks": "Execution delay (blocks)",
-    "min_proposal_stake": "Stake to make a proposal (tokens)",
-    "tariff_flat_per_kwh": "Utility flat residential rate (THB per kWh)",
-    "tariff_tou_peak_per_kwh": "Utility time-of-use peak rate (THB per kWh)",
-    "tariff_tou_offpeak_per_kwh": "Utility time-of-use off-peak rate (THB per kWh)",
-    "tariff_buyback_per_kwh": "Rooftop solar buy-back rate (THB per kWh)",
+    "block_interval_ms": _("Block interval (ms)"),
+    "pow_difficulty_bits": _("PoW difficulty (leading zero bits)"),
+    "reward_per_kwh": _("Reward per renewable kWh (tokens)"),
+    "gate_closure_minutes": _("Gate closure (minutes before a slot)"),
+    "quorum_ppm": _("Quorum (ppm of all stake)"),
+    "threshold_ppm": _("Threshold (ppm of yes+no stake)"),
+    "voting_period_blocks": _("Voting period (blocks)"),
+    "execution_delay_blocks": _("Execution delay (blocks)"),
+    "min_proposal_stake": _("Stake to make a proposal (tokens)"),
+    "tariff_flat_per_kwh": _("Utility flat residential rate (THB per kWh)"),
+    "tariff_tou_peak_per_kwh": _("Utility time-of-use peak rate (THB per kWh)"),
+    "tariff_tou_offpeak_per_kwh": _("Utility time-of-use off-peak rate (THB per kWh)"),
+    "tariff_buyback_per_kwh": _("Rooftop solar buy-back rate (THB per kWh)"),
 }
 TOKEN_PARAMS = {
     "reward_per_kwh",
@@ -152,19 +153,22 @@ class ProposalForm(forms.Form):
         self.fields["validator"].choices = [
             (
                 v.public_key,
-                f"{v.name} ({'active' if v.active else 'inactive'}{', authority' if v.authority else ''})",
+                f"{v.name} ({gettext('active') if v.active else gettext('inactive')}"
+                f"{gettext(', authority') if v.authority else ''})",
             )
             for v in validators
         ]
-        self.fields["region"].choices = [(reg["id"], reg["name"]) for reg in params.get("regions", [])]
+        self.fields["region"].choices = [
+            (reg["id"], gettext(reg["name"])) for reg in params.get("regions", [])
+        ]
         calls = params.get(r.CALL_AUCTION_ZONES, [])
         now_call, now_continuous = gettext("now call auction"), gettext("now continuous")
         self.fields["zone"].choices = [
-            (reg["id"], f"{reg['name']} ({now_call if reg['id'] in calls else now_continuous})")
+            (reg["id"], f"{gettext(reg['name'])} ({now_call if reg['id'] in calls else now_continuous})")
             for reg in params.get("regions", [])
         ]
         self.fields["action"].widget.attrs["data-action-select"] = ""
-        self.fields["param"].help_text = "Now: " + ", ".join(
+        self.fields["param"].help_text = gettext("Now: ") + ", ".join(
             f"{name} = {params.get(name)}"
             for name in ("gate_closure_minutes", "pow_difficulty_bits", "voting_period_blocks")
         )
@@ -255,11 +259,11 @@ class ProposalForm(forms.Form):
         try:
             r.check_propose_payload(self.payload(), self.params)
         except LedgerError as exc:
-            self.add_error(self._field_of(exc), exc.message)
+            self.add_error(self._field_of(exc), refusal_text(exc.message))
         return cleaned
 
     def _field_of(self, exc: LedgerError) -> str | None:
-        action, message = self._action(), exc.message
+        action, message = self._action(), refusal_text(exc.message)
         for field in ACTION_FIELDS.get(action, []):
             if message.startswith(field) or f" {field} " in message:
                 return field
@@ -274,7 +278,7 @@ class ProposalForm(forms.Form):
         return None
 
     def add_refusal(self, exc: Refused) -> None:
-        self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        self.add_error(exc.field if exc.field in self.fields else None, refusal_text(exc.message))
 
 
 class ValidatorRegisterForm(forms.Form):
@@ -293,7 +297,9 @@ class ValidatorRegisterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.params = params
         self.validators = {v.public_key: v for v in validators}
-        self.fields["region"].choices = [(reg["id"], reg["name"]) for reg in params.get("regions", [])]
+        self.fields["region"].choices = [
+            (reg["id"], gettext(reg["name"])) for reg in params.get("regions", [])
+        ]
 
     def clean_public_key(self):
         key = self.cleaned_data["public_key"].strip().lower()
@@ -316,7 +322,9 @@ class ValidatorRegisterForm(forms.Form):
         try:
             r.check_url(url)
         except LedgerError as exc:
-            raise forms.ValidationError(exc.message.replace("url must", "The URL must")) from exc
+            raise forms.ValidationError(
+                refusal_text(exc.message.replace("url must", "The URL must"))
+            ) from exc
         return url
 
     def payload(self) -> dict:
@@ -324,7 +332,7 @@ class ValidatorRegisterForm(forms.Form):
         return {k: data[k] for k in ("public_key", "name", "url", "region", "authority", "active")}
 
     def add_refusal(self, exc: Refused) -> None:
-        self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        self.add_error(exc.field if exc.field in self.fields else None, refusal_text(exc.message))
 
 
 class StakeChangeForm(forms.Form):

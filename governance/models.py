@@ -5,22 +5,23 @@ block); everything else reads them. Stake in units (10^-6 token), heights in blo
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from governance.ledger import records
 
 
 class ProposalStatus(models.TextChoices):
-    OPEN = records.OPEN, "Open"
-    PASSED = records.PASSED, "Passed"
-    REJECTED = records.REJECTED, "Rejected"
-    EXECUTED = records.EXECUTED, "Executed"
-    FAILED = records.FAILED, "Failed"
+    OPEN = records.OPEN, _("Open")
+    PASSED = records.PASSED, _("Passed")
+    REJECTED = records.REJECTED, _("Rejected")
+    EXECUTED = records.EXECUTED, _("Executed")
+    FAILED = records.FAILED, _("Failed")
 
 
 class VoteOption(models.TextChoices):
-    YES = records.YES, "Yes"
-    NO = records.NO, "No"
-    ABSTAIN = records.ABSTAIN, "Abstain"
+    YES = records.YES, _("Yes")
+    NO = records.NO, _("No")
+    ABSTAIN = records.ABSTAIN, _("Abstain")
 
 
 class Proposal(models.Model):

@@ -7,7 +7,7 @@ a person reads what is wrong at once instead of a failed receipt a block later.
 """
 
 from chain.ledger import errors
-from chain.ledger.errors import LedgerError, Refused
+from chain.ledger.errors import LedgerError, Refused, ledger_text
 from chain.ledger.tx import Transaction
 from chain.ledger.validators import is_authority
 from chain.models import Account, ChainHead, Validator, Wallet
@@ -48,8 +48,11 @@ def proposal_create(*, wallet: Wallet, payload: dict) -> Transaction:
     if _staked(wallet.address) < needed:
         raise Refused(
             r.NO_STAKE,
-            f"Making a proposal needs at least {needed // params['token_unit']:,} tokens staked. "
-            "Bond tokens on your wallet page first.",
+            ledger_text(
+                "Making a proposal needs at least %(tokens)s tokens staked. "
+                "Bond tokens on your wallet page first.",
+                tokens=f"{needed // params['token_unit']:,}",
+            ),
         )
     return _wallet_submit(wallet, "governance_propose", payload)
 
@@ -61,7 +64,10 @@ def node_proposal_create(*, payload: dict) -> Transaction:
     if _staked(node_address()) < needed:
         raise Refused(
             r.NO_STAKE,
-            f"Proposing needs {needed // params['token_unit']:,} tokens staked; this validator has less.",
+            ledger_text(
+                "Proposing needs %(tokens)s tokens staked; this validator has less.",
+                tokens=f"{needed // params['token_unit']:,}",
+            ),
         )
     return node_submit(kind="governance_propose", payload=payload)
 
@@ -79,13 +85,16 @@ def _vote_checks(*, address: str, proposal_id: str, option: str) -> dict:
     if proposal.status != ProposalStatus.OPEN or height + 1 > proposal.voting_end_height:
         raise Refused(
             r.VOTING_CLOSED,
-            f"Voting on proposal #{proposal.number} ended at block {proposal.voting_end_height}.",
+            ledger_text(
+                "Voting on proposal #%(number)s ended at block %(height)s.",
+                number=proposal.number,
+                height=proposal.voting_end_height,
+            ),
         )
     if _staked(address) <= 0:
-        hint = (
-            "this site's validator has none" if address == node_address() else "bond some on your wallet page"
-        )
-        raise Refused(r.NO_STAKE, f"Only staked tokens vote: {hint}.")
+        if address == node_address():
+            raise Refused(r.NO_STAKE, "Only staked tokens vote: this site's validator has none.")
+        raise Refused(r.NO_STAKE, "Only staked tokens vote: bond some on your wallet page.")
     return payload
 
 
@@ -125,7 +134,12 @@ def _check_set_active(validator: Validator, active) -> None:
         needed = params.get("min_validator_stake", 0) * unit
         if _staked(validator.public_key) < needed:
             raise Refused(
-                STAKE_TOO_LOW, f"{validator.name} needs {needed // unit:,} tokens staked to be active."
+                STAKE_TOO_LOW,
+                ledger_text(
+                    "%(name)s needs %(tokens)s tokens staked to be active.",
+                    name=validator.name,
+                    tokens=f"{needed // unit:,}",
+                ),
             )
     elif active is False:
         others = Validator.objects.filter(active=True).exclude(public_key=validator.public_key)
@@ -142,14 +156,14 @@ def validator_admin(*, kind: str, payload: dict) -> Transaction:
     from governance.ledger.validators import ADMIN_KINDS
 
     if kind not in ADMIN_KINDS:
-        raise Refused(errors.UNKNOWN_KIND, f"Unknown validator action {kind}.")
+        raise Refused(errors.UNKNOWN_KIND, ledger_text("Unknown validator action %(kind)s.", kind=kind))
     _node_is_authority()
     if kind != "validator_register":
         validator = Validator.objects.filter(public_key=payload.get("public_key", "")).first()
         if validator is None:
             raise Refused(r.UNKNOWN_VALIDATOR, "No validator has that public key.", fields=FIELD_OF_CODE)
         if kind == "validator_unjail" and not validator.jailed:
-            raise Refused("not_jailed", f"{validator.name} is not jailed.")
+            raise Refused("not_jailed", ledger_text("%(name)s is not jailed.", name=validator.name))
         if kind == "validator_set_active":
             _check_set_active(validator, payload.get("active"))
     elif Validator.objects.filter(public_key=payload.get("public_key", "")).exists():

@@ -115,6 +115,7 @@ def region(request, region_id: str):
     info = selectors.region_info(region_id, params)
     if info is None:
         raise Http404("No such region.")
+    info = {**info, "name": gettext(info["name"])}
     minutes = selectors.region_history(region=region_id, resolution_s=60, limit=240)
     seconds = selectors.region_history(region=region_id, resolution_s=1, limit=120)
     paths = [p for p in selectors.paths_status(params=params) if region_id in p["path_id"].split(":")]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -139,9 +140,24 @@ CELERY_TASK_ROUTES = {
     "chain.proposal_bodies_fetch": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.followers_push": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.mempool_forward_again": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "chain.scaling_coordinate": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    # Sent to its shard's queue (chain.services.scaling); never to the consensus worker.
+    "chain.intake_shard_admit": {"queue": CELERY_TASK_DEFAULT_QUEUE},
     "chain.*": {"queue": CELERY_TASK_DEFAULT_QUEUE + GTX_CONSENSUS_QUEUE_SUFFIX},
 }
 CELERY_TASK_IGNORE_RESULT = True
+# Only the shards' intake answers (chain.services.scaling) come back, through Redis, and are
+# forgotten once read; a result nobody read expires.
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_RESULT_EXPIRES = 60
+# Intake over shards (docs/SCALING.md): "region", "energy" or "load" (chain.sharding); empty,
+# the API's intake admits in daphne's own threads. The coordinator measures every
+# GTX_SCALING_TICK_S seconds over the last GTX_SCALING_WINDOW_S.
+GTX_SHARDING = env("GTX_SHARDING", default="")
+if GTX_SHARDING not in ("", "region", "energy", "load"):
+    raise ImproperlyConfigured("GTX_SHARDING must be region, energy, load or empty.")
+GTX_SCALING_TICK_S = env.float("GTX_SCALING_TICK_S", default=5.0)
+GTX_SCALING_WINDOW_S = env.float("GTX_SCALING_WINDOW_S", default=10.0)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fixup closes the database connection after every task unless told to
 # reuse it: a consensus step would then pay a new PostgreSQL connection each time.
@@ -345,8 +361,6 @@ GTX_NODE_NAME = env("GTX_NODE_NAME", default="")
 
 def _peer_urls(text: str) -> dict[str, str]:
     """Parse 'EGAT=http://127.0.0.1:8000,MEA=http://127.0.0.1:8001' into {name: base URL}."""
-    from django.core.exceptions import ImproperlyConfigured
-
     urls = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, url = item.partition("=")
@@ -448,6 +462,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 2 * GTX_TICK_S},
     },
 }
+if GTX_SHARDING and not GTX_FOLLOWER:
+    CELERY_BEAT_SCHEDULE["scaling-coordinate"] = {
+        "task": "chain.scaling_coordinate",
+        "schedule": GTX_SCALING_TICK_S,
+        "options": {"expires": GTX_SCALING_TICK_S},
+    }
 if env.bool("GTX_DEMO_MARKET", default=False):
     CELERY_BEAT_SCHEDULE["demo-market"] = {
         "task": "trading.demo_market_tick",

@@ -1,4 +1,5 @@
-"""The command lines of a site's processes: daphne, two Celery workers and Celery beat.
+"""The command lines of a site's processes: daphne, two Celery workers (three with intake
+shards) and Celery beat.
 
 ``manage.py start`` runs them, and every local site (localnet.network) starts
 through it: one place for their flags.
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import psutil
 from django.conf import settings
+
+from chain.sharding import MAX_SHARDS, shard_queue
 
 
 def site_commands(
@@ -75,6 +78,23 @@ def site_commands(
             *quiet,
         ],
     ]
+    if settings.GTX_SHARDING:
+        # Intake's shards (docs/SCALING.md): here one worker takes every shard's queue; another
+        # host adds workers for some shards with `celery worker -Q <queue>-shard-N`.
+        shard_queues = ",".join(shard_queue(queue, n) for n in range(MAX_SHARDS))
+        commands.append(
+            [
+                *celery,
+                "worker",
+                "-Q",
+                shard_queues,
+                "--concurrency",
+                str(concurrency),
+                "-n",
+                f"shards.{worker_name}@%h",
+                *quiet,
+            ]
+        )
     if beat_schedule is not None:
         commands.append([*celery, "beat", "--loglevel", "WARNING", "-s", str(beat_schedule)])
     if meters_demo():

@@ -16,7 +16,7 @@ from django.utils import timezone
 from nacl.signing import SigningKey
 
 from chain.ledger import errors
-from chain.ledger.errors import LedgerError, Refused
+from chain.ledger.errors import LedgerError, Refused, ledger_text
 from chain.ledger.fields import require_text
 from chain.ledger.genesis import demo_key
 from chain.ledger.keys import address_of
@@ -43,11 +43,17 @@ def readings_submit(*, wires: list) -> list[Transaction]:
     meters = _meters_revoked_height(sorted(senders))
     for index, wire in enumerate(wires):
         if not isinstance(wire, dict) or wire.get("kind") != READING_KIND:
-            problems.append(_problem(index, NOT_A_READING, "This endpoint takes meter_reading transactions."))
+            problems.append(
+                _problem(index, NOT_A_READING, ledger_text("This endpoint takes meter_reading transactions."))
+            )
         elif not isinstance(wire.get("sender"), str) or wire["sender"] not in meters:
-            problems.append(_problem(index, k.UNKNOWN_METER, "The sender is not a registered meter."))
+            problems.append(
+                _problem(index, k.UNKNOWN_METER, ledger_text("The sender is not a registered meter."))
+            )
         elif meters[wire["sender"]]:
-            problems.append(_problem(index, k.METER_REVOKED, "The meter was revoked by its grid authority."))
+            problems.append(
+                _problem(index, k.METER_REVOKED, ledger_text("The meter was revoked by its grid authority."))
+            )
     if problems:
         raise BatchRejected(problems)
     return transactions_submit(wires)
@@ -87,8 +93,11 @@ def meter_register(
     if not authority_for(signer=address_of(key), region=region):
         raise Refused(
             k.NOT_AUTHORITY,
-            f"This site's key is not a grid authority for {region}: only its utility or the grid operator "
-            "can register meters there.",
+            ledger_text(
+                "This site's key is not a grid authority for %(region)s: "
+                "only its utility or the grid operator can register meters there.",
+                region=region,
+            ),
         )
     payload = {
         "meter": meter,
@@ -127,13 +136,22 @@ def _require_utility_site(region: str, params: dict) -> None:
         return
     utility = k.region_utility(params, region)
     site = Validator.objects.filter(name=utility).values_list("url", flat=True).first() if utility else None
-    where = f" at {site}" if site else ""
-    raise Refused(
-        NOT_UTILITY_SITE,
-        f"Meters in {region} are registered by {utility}: this site's key is not {utility}'s. "
-        f"Ask at {utility}'s site{where}.",
-        "region",
-    )
+    if site:
+        message = ledger_text(
+            "Meters in %(region)s are registered by %(utility)s: this site's key is not %(utility)s's. "
+            "Ask at %(utility)s's site at %(site)s.",
+            region=region,
+            utility=utility,
+            site=site,
+        )
+    else:
+        message = ledger_text(
+            "Meters in %(region)s are registered by %(utility)s: this site's key is not %(utility)s's. "
+            "Ask at %(utility)s's site.",
+            region=region,
+            utility=utility,
+        )
+    raise Refused(NOT_UTILITY_SITE, message, "region")
 
 
 def _require_registrable(*, device_key: str, owner: str) -> None:
@@ -206,7 +224,9 @@ def _claim(request_id: int, to: str) -> MeterRequest:
     if request is None:
         raise Refused(REQUEST_NOT_FOUND, "There is no meter request with this number.")
     if to not in METER_REQUEST_TRANSITIONS[request.status]:
-        raise Refused(ALREADY_DECIDED, f"This request was already {request.status}.")
+        raise Refused(
+            ALREADY_DECIDED, ledger_text("This request was already %(status)s.", status=request.status)
+        )
     _require_utility_site(request.region, ChainHead.objects.only("params").get().params)
     return request
 
@@ -243,7 +263,9 @@ def meter_request_refuse(*, request_id: int, staff, reason: str) -> MeterRequest
         reason = require_text(reason.strip(), "reason", REASON_MAX, required=True)
     except LedgerError as exc:
         raise Refused(
-            exc.code, f"Say why, in at most {REASON_MAX} characters of plain text.", "reason"
+            exc.code,
+            ledger_text("Say why, in at most %(max)s characters of plain text.", max=REASON_MAX),
+            "reason",
         ) from exc
     with transaction.atomic():
         request = _claim(request_id, MeterRequestStatus.REFUSED)

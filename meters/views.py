@@ -16,6 +16,7 @@ from chain import selectors as chain_selectors
 from chain.ledger.errors import Refused
 from chain.models import Role
 from chain.node import node_address, node_signing_key
+from chain.refusals import refusal_text
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import STAFF, account_owners, reads_everything, reads_everything_required, user_role
 from meters import selectors, services
@@ -77,7 +78,7 @@ def meter_register_view(request):
         try:
             tx = meter_register(key=node_signing_key(), **form.cleaned_data)
         except Refused as exc:
-            form.add_error(None, f"{exc.message} ({exc.code})")
+            form.add_error(None, f"{refusal_text(exc.message)} ({exc.code})")
         else:
             messages.success(
                 request,
@@ -151,10 +152,10 @@ def meter_requests_page(request):
             browser_write_admit(user_id=request.user.pk, what="requests")
             services.meter_request_create(user=request.user, wallet=request.user.wallet, **form.cleaned_data)
         except BrowserWriteLimited as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, refusal_text(exc.message))
             status = 429
         except Refused as exc:
-            form.add_error(exc.field, f"{exc.message} ({exc.code})")
+            form.add_error(exc.field, f"{refusal_text(exc.message)} ({exc.code})")
         else:
             messages.success(request, gettext("Requested: the utility checks your meter and answers here."))
             return redirect("meters-requests")
@@ -183,7 +184,7 @@ def _decide(request, action, success: str):
     try:
         action()
     except Refused as exc:
-        messages.error(request, f"{exc.message} ({exc.code})")
+        messages.error(request, f"{refusal_text(exc.message)} ({exc.code})")
     else:
         messages.success(request, success)
     return redirect("meters-request-queue")

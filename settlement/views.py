@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from chain.ledger.errors import Refused
 from chain.ledger.keys import is_address
+from chain.refusals import refusal_text
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import (
     account_owners,
@@ -117,10 +118,10 @@ def _certificate_sign(request, form, kind: str, success: str, form_name: str):
             browser_write_admit(user_id=request.user.pk, what="transactions")
             services.certificate_sign(wallet=request.user.wallet, kind=kind, payload=form.payload())
         except BrowserWriteLimited as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, refusal_text(exc.message))
             status = 429
         except Refused as exc:
-            form.add_error(exc.field, exc.message)
+            form.add_error(exc.field, refusal_text(exc.message))
         else:
             messages.success(request, success)
             return redirect("certificates")

@@ -21,6 +21,7 @@ from chain.forms import parse_decimal_units
 from chain.ledger.errors import Refused
 from chain.ledger.fields import is_hex64, whole_number
 from chain.models import Role
+from chain.refusals import refusal_text
 from chain.units import TOKEN_DECIMALS, kwh_text, tokens_text
 from trading.ledger import rules as r
 
@@ -385,7 +386,7 @@ class OrderForm(forms.Form):
             "expires_ms": "expires_minutes",
             "counterparty": "counterparty",
         }.get(refusal.field)
-        self.add_error(field, refusal.message)
+        self.add_error(field, refusal_text(refusal.message))
 
 
 AGREEMENT_SLOTS_RANGE = gettext_noop("An agreement runs for 1 to {slots} slots (31 days).")
@@ -476,4 +477,4 @@ class AgreementForm(forms.Form):
         }
 
     def add_refusal(self, refusal: Refused) -> None:
-        self.add_error(refusal.field if refusal.field in self.fields else None, refusal.message)
+        self.add_error(refusal.field if refusal.field in self.fields else None, refusal_text(refusal.message))

@@ -7,7 +7,7 @@ They read committed state plus what already waits in the mempool.
 
 from chain import clock
 from chain.ledger import errors
-from chain.ledger.errors import LedgerError, Refused
+from chain.ledger.errors import LedgerError, Refused, ledger_text
 from chain.ledger.tx import Transaction
 from chain.models import ChainHead, MempoolTx, Wallet
 from chain.services.signing import transaction_sign_submit
@@ -84,8 +84,10 @@ def order_place(
     if delivery_slot - rules.gate_closure_ms <= now_ms:
         raise Refused(
             r.SLOT_CLOSED,
-            f"This slot no longer takes orders: its gate closed "
-            f"{rules.gate_closure_ms // r.MS_PER_MINUTE} minutes before it starts.",
+            ledger_text(
+                "This slot no longer takes orders: its gate closed %(minutes)s minutes before it starts.",
+                minutes=rules.gate_closure_ms // r.MS_PER_MINUTE,
+            ),
             fields=FIELD_OF_CODE,
         )
     if expires_ms is not None and expires_ms <= now_ms:
@@ -95,7 +97,11 @@ def order_place(
         if placed.filter(placed__gte=rules.max_call_orders).exists():
             raise Refused(
                 r.CALL_FULL,
-                f"This slot's call auction in {zone} has taken its {rules.max_call_orders} orders.",
+                ledger_text(
+                    "This slot's call auction in %(zone)s has taken its %(count)s orders.",
+                    zone=zone,
+                    count=rules.max_call_orders,
+                ),
                 fields=FIELD_OF_CODE,
             )
     return _submit(wallet, "order_place", payload)
@@ -118,7 +124,7 @@ def order_cancel(*, wallet: Wallet, order_id: str) -> Transaction:
         if order.status != OrderStatus.OPEN:
             raise Refused(
                 r.ORDER_CLOSED,
-                f"The order is already {order.get_status_display().lower()}.",
+                ledger_text("The order is already %(status)s.", status=order.get_status_display().lower()),
                 field="order_id",
             )
     if owner != wallet.address:
@@ -150,7 +156,10 @@ def agreement_offer(*, wallet: Wallet, payload: dict) -> Transaction:
     if payload["zone"] in r.rules_of(params).call_auction_zones:
         raise Refused(
             r.NOT_IN_CALL,
-            f"{payload['zone']} clears by call auction, by price alone: no standing agreements there.",
+            ledger_text(
+                "%(zone)s clears by call auction, by price alone: no standing agreements there.",
+                zone=payload["zone"],
+            ),
             fields=AGREEMENT_FIELD_OF_CODE,
         )
     return transaction_sign_submit(
@@ -167,7 +176,10 @@ def agreement_answer(*, wallet: Wallet, agreement_id: str, accept: bool) -> Tran
         raise Refused(errors.NOT_PERMITTED, "Only the seller and the buyer of an agreement may act on it.")
     if agreement.status not in (AgreementStatus.OFFERED, AgreementStatus.ACTIVE):
         raise Refused(
-            a.AGREEMENT_CLOSED, f"The agreement is already {agreement.get_status_display().lower()}."
+            a.AGREEMENT_CLOSED,
+            ledger_text(
+                "The agreement is already %(status)s.", status=agreement.get_status_display().lower()
+            ),
         )
     if accept and (agreement.status != AgreementStatus.OFFERED or agreement.offered_by == wallet.address):
         raise Refused(errors.NOT_PERMITTED, "Only the other party accepts an offered agreement.")

@@ -25,6 +25,7 @@ from chain import selectors as chain_selectors
 from chain.ledger import errors as ledger_errors
 from chain.ledger.errors import Refused
 from chain.ledger.fields import is_hex64, whole_number
+from chain.refusals import refusal_text
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import may_transact, transacting_user_required
 from chain.views.field_checks import field_check_response, with_live_checks
@@ -305,7 +306,7 @@ def order_submit(request):
             browser_write_admit(user_id=request.user.pk, what="orders")
             submitted = order_place(wallet=wallet, **form.order())
         except BrowserWriteLimited as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, refusal_text(exc.message))
             status = 429
         except Refused as exc:
             form.add_refusal(exc)
@@ -356,16 +357,21 @@ def order_cancel_view(request, order_id):
         order_cancel(wallet=wallet, order_id=order_id)
     except BrowserWriteLimited as exc:
         if not request.htmx:
-            messages.error(request, exc.message)
+            messages.error(request, refusal_text(exc.message))
             return _render_trade_page(request, status=429)
-        context = {"wallet": wallet, "cancel_refused": exc.message, "part_url": back, **_mine(wallet)}
+        context = {
+            "wallet": wallet,
+            "cancel_refused": refusal_text(exc.message),
+            "part_url": back,
+            **_mine(wallet),
+        }
         return render(request, "trading/_mine.html", context, status=429)
     except Refused as exc:
         if exc.code == ledger_errors.NOT_PERMITTED:
             raise PermissionDenied(exc.message) from exc
         if exc.code == r.ORDER_NOT_FOUND:
             raise Http404(exc.message) from exc
-        refusal = exc.message
+        refusal = refusal_text(exc.message)
     else:
         refusal = None
     if request.htmx:
@@ -405,7 +411,7 @@ def agreements(request):
                 browser_write_admit(user_id=request.user.pk, what="orders")
                 agreement_offer(wallet=wallet, payload=form.payload())
             except BrowserWriteLimited as exc:
-                form.add_error(None, exc.message)
+                form.add_error(None, refusal_text(exc.message))
                 status = 429
             except Refused as exc:
                 form.add_refusal(exc)
@@ -440,13 +446,13 @@ def agreement_answer_view(request, agreement_id: str, action: str):
         browser_write_admit(user_id=request.user.pk, what="orders")
         agreement_answer(wallet=request.user.wallet, agreement_id=agreement_id, accept=action == "accept")
     except BrowserWriteLimited as exc:
-        messages.error(request, exc.message)
+        messages.error(request, refusal_text(exc.message))
     except Refused as exc:
         if exc.code == ledger_errors.NOT_PERMITTED:
             raise PermissionDenied(exc.message) from exc
         if exc.code == a.AGREEMENT_NOT_FOUND:
             raise Http404(exc.message) from exc
-        messages.error(request, exc.message)
+        messages.error(request, refusal_text(exc.message))
     else:
         messages.success(request, gettext("Signed and sent: the agreement changes with the next block."))
     return redirect("market-agreements")

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chain.ledger import errors
-from chain.ledger.errors import LedgerError, Refused
+from chain.ledger.errors import LedgerError, Refused, ledger_text
 from chain.ledger.fields import is_hex64, require_text
 from chain.ledger.tx import Transaction
 from chain.models import ChainHead, MempoolTx, Validator, Wallet
@@ -75,7 +75,9 @@ def check_amount(amount: int, params: dict) -> None:
     except LedgerError as exc:
         limit = k.max_payment_units(params)
         raise Refused(
-            exc.code, f"Enter an amount above 0 and at most {tokens_text(limit)} GTX.", "amount"
+            exc.code,
+            ledger_text("Enter an amount above 0 and at most %(max)s GTX.", max=tokens_text(limit)),
+            "amount",
         ) from exc
 
 
@@ -162,7 +164,7 @@ def _open_asked_topup(reference: str) -> TopUp:
     if topup is None:
         raise Refused(k.TOPUP_NOT_FOUND, "No top-up was asked for on chain with this reference.")
     if topup.status != TopUpAskedStatus.OPEN:
-        raise Refused(k.TOPUP_CLOSED, f"The top-up is already {topup.status}.")
+        raise Refused(k.TOPUP_CLOSED, ledger_text("The top-up is already %(status)s.", status=topup.status))
     # A second answer would fail in its block (topup_closed or reference_used); say so now instead.
     if MempoolTx.objects.filter(
         kind__in=("token_mint", "topup_refuse"), payload__reference=reference
@@ -224,7 +226,9 @@ def _open_cashout(cashout_id: str) -> CashOut:
     if cashout is None:
         raise Refused(k.CASHOUT_NOT_FOUND, "There is no cash-out with this id.")
     if cashout.status != CashOutStatus.OPEN:
-        raise Refused(k.CASHOUT_CLOSED, f"The cash-out is already {cashout.status}.")
+        raise Refused(
+            k.CASHOUT_CLOSED, ledger_text("The cash-out is already %(status)s.", status=cashout.status)
+        )
     # A second answer would fail in its block (cashout_closed); say so now instead.
     if MempoolTx.objects.filter(
         kind__in=("token_burn", "cashout_release"), payload__cashout_id=cashout_id

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from chain import selectors as chain_selectors
 from chain.ledger.errors import Refused
+from chain.refusals import refusal_text
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import (
     STAFF,
@@ -107,10 +108,10 @@ def topup_request(request):
                 user=request.user, wallet=request.user.wallet, amount=form.cleaned_data["amount"]
             )
         except BrowserWriteLimited as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, refusal_text(exc.message))
             status = 429
         except Refused as exc:
-            form.add_error(exc.field, exc.message)
+            form.add_error(exc.field, refusal_text(exc.message))
         else:
             messages.success(request, _topup_message(topup))
             return redirect("treasury")
@@ -147,10 +148,10 @@ def cashout_request(request):
             browser_write_admit(user_id=request.user.pk, what="transactions")
             services.cashout_request(wallet=wallet, amount=form.cleaned_data["amount"])
         except BrowserWriteLimited as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, refusal_text(exc.message))
             status = 429
         except Refused as exc:
-            form.add_error(exc.field, exc.message)
+            form.add_error(exc.field, refusal_text(exc.message))
         else:
             messages.success(
                 request, gettext("Cash-out requested: the tokens are held until the issuer pays you.")
@@ -185,7 +186,7 @@ def _act(request, action, success: str):
     try:
         action()
     except Refused as exc:
-        messages.error(request, exc.message)
+        messages.error(request, refusal_text(exc.message))
     else:
         messages.success(request, success)
     return redirect("treasury-queue")

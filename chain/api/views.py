@@ -6,6 +6,7 @@ signed transactions, which carry their own authority, so intake ignores sessions
 
 import threading
 
+from django.conf import settings
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -54,6 +55,7 @@ from chain.services.admission import (
     BatchRejected,
     transactions_submit,
 )
+from chain.services.scaling import submit_via_shard
 
 EXAMPLE_ADDRESS = "a" * 64
 EXAMPLE_TX = {
@@ -211,7 +213,13 @@ class TransactionSubmitView(APIView):
         if not per_ip.allow_count(request, self, len(wires)):
             self.throttled(request, per_ip.wait())
         try:
-            txs = transactions_submit(wires, hold_gaps=True)
+            if settings.GTX_SHARDING:
+                hashes, held = submit_via_shard(
+                    wires, [r["id"] for r in selectors.chain_head().params["regions"]]
+                )
+            else:
+                txs = transactions_submit(wires, hold_gaps=True)
+                hashes, held = [tx.hash for tx in txs], txs.held
         except BatchRejected as exc:
             metrics.intake_counted(refused=len(wires), code=exc.code)
             if exc.retry_later:
@@ -224,12 +232,12 @@ class TransactionSubmitView(APIView):
                 response["Retry-After"] = str(RETRY_AFTER_SECONDS)
                 return response
             return error_response(exc.code, exc.message, status.HTTP_400_BAD_REQUEST, problems=exc.problems)
-        metrics.intake_counted(admitted=len(txs))
-        held = [tx.hash for tx in txs if tx.hash in txs.held]
+        metrics.intake_counted(admitted=len(hashes))
+        held = [h for h in hashes if h in held]
         return Response(
             {
-                "accepted": len(txs),
-                "hashes": [tx.hash for tx in txs],
+                "accepted": len(hashes),
+                "hashes": hashes,
                 "status": "held" if held else "pending",
                 "held": held,
             },

@@ -49,7 +49,11 @@ def message_wire(message: Message) -> dict:
 def _int(wire: dict, name: str, low: int, high: int) -> int:
     value = wire.get(name)
     if type(value) is not int or not low <= value <= high:
-        raise LedgerError(BAD_MESSAGE, f"{name} must be an integer in [{low}, {high}].")
+        raise LedgerError(
+            BAD_MESSAGE,
+            "%(name)s must be an integer in [%(low)s, %(high)s].",
+            {"name": name, "low": low, "high": high},
+        )
     return value
 
 
@@ -67,10 +71,10 @@ def message_parse(wire, chain_id: str, validators: Validators | None = None) -> 
     if not isinstance(wire, dict):
         raise LedgerError(BAD_MESSAGE, "A message is a JSON object.")
     if wire.get("chain_id", chain_id) != chain_id:
-        raise LedgerError(BAD_MESSAGE, f"chain_id is not {chain_id}.")
+        raise LedgerError(BAD_MESSAGE, "chain_id is not %(chain_id)s.", {"chain_id": chain_id})
     kind = wire.get("type")
     if type(kind) is not str or kind not in TYPES:
-        raise LedgerError(BAD_MESSAGE, f"type must be one of {', '.join(TYPES)}.")
+        raise LedgerError(BAD_MESSAGE, "type must be one of %(types)s.", {"types": ", ".join(TYPES)})
     sender, block_hash = wire.get("sender"), wire.get("block_hash")
     if not is_address(sender):
         raise LedgerError(BAD_MESSAGE, "sender must be a validator's public key.")

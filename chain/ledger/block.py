@@ -142,7 +142,11 @@ def execute_block(
                 raise payload_error
         except LedgerError as exc:
             if strict:
-                raise LedgerError(INVALID_BLOCK, f"Transaction {tx.hash}: {exc.message}") from exc
+                raise LedgerError(
+                    INVALID_BLOCK,
+                    "Transaction %(tx)s: %(reason)s",
+                    {"tx": tx.hash, "reason": exc.message},
+                ) from exc
             result.dropped.append((tx, exc))
             continue
         if payload_error is not None:
@@ -165,13 +169,15 @@ def execute_block(
 
 def _admit_in_block(state: State, tx: Transaction, chain_id: str, verify_signatures: bool) -> None:
     if tx.chain_id != chain_id:
-        raise LedgerError(errors.WRONG_CHAIN, f"chain_id is not {chain_id}.")
+        raise LedgerError(errors.WRONG_CHAIN, "chain_id is not %(chain_id)s.", {"chain_id": chain_id})
     if verify_signatures and not tx.signature_valid():
         raise LedgerError(errors.BAD_SIGNATURE, "The signature does not match the sender.")
     expected = state.account(tx.sender).nonce
     if tx.nonce != expected:
         code = errors.NONCE_REPLAYED if tx.nonce < expected else errors.NONCE_GAP
-        raise LedgerError(code, f"Expected nonce {expected}, got {tx.nonce}.")
+        raise LedgerError(
+            code, "Expected nonce %(expected)s, got %(nonce)s.", {"expected": expected, "nonce": tx.nonce}
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +230,11 @@ def header_from_wire(wire) -> BlockHeader:
     after it never meet a string where a height goes or a difficulty of 300.
     """
     if type(wire) is not dict or set(wire) != set(HEADER_FIELDS):
-        raise LedgerError(INVALID_BLOCK, f"A header has exactly the fields {', '.join(HEADER_FIELDS)}.")
+        raise LedgerError(
+            INVALID_BLOCK,
+            "A header has exactly the fields %(fields)s.",
+            {"fields": ", ".join(HEADER_FIELDS)},
+        )
     if not is_chain_id(wire["chain_id"]):
         raise LedgerError(INVALID_BLOCK, "The header's chain_id is malformed.")
     bad = [name for name in _HEADER_HEX if not is_hex64(wire[name])]
@@ -237,7 +247,7 @@ def header_from_wire(wire) -> BlockHeader:
     ):
         bad.append("energy")
     if bad:
-        raise LedgerError(INVALID_BLOCK, f"The header's {', '.join(bad)} malformed.")
+        raise LedgerError(INVALID_BLOCK, "The header's %(fields)s malformed.", {"fields": ", ".join(bad)})
     return BlockHeader(**{name: wire[name] for name in HEADER_FIELDS})
 
 

@@ -27,7 +27,7 @@ def _check_value(value, depth: int = 0) -> None:
         return
     if isinstance(value, int):
         if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            raise LedgerError(MALFORMED, f"Integer {value} is outside ±(2^53 - 1).")
+            raise LedgerError(MALFORMED, "Integer %(value)s is outside ±(2^53 - 1).", {"value": value})
         return
     if isinstance(value, list):
         for item in value:
@@ -39,7 +39,9 @@ def _check_value(value, depth: int = 0) -> None:
                 raise LedgerError(MALFORMED, "Object keys must be strings.")
             _check_value(item, depth + 1)
         return
-    raise LedgerError(MALFORMED, f"{type(value).__name__} values are not allowed; use integers.")
+    raise LedgerError(
+        MALFORMED, "%(type)s values are not allowed; use integers.", {"type": type(value).__name__}
+    )
 
 
 def canonical_json(value) -> bytes:

@@ -1,12 +1,25 @@
-"""Errors with stable codes: API clients match on ``code``, people read ``message``."""
+"""Errors with stable codes: API clients match on ``code``, people read ``message``.
+
+A message is English, the same at every site (failed receipts keep it). Its text is a literal
+template with ``%(name)s`` placeholders and the values beside it, so that the translation
+catalogue holds every sentence and a page shows it in the reader's language
+(``chain.refusals.refusal_text``; ``manage.py makemessages`` extracts the templates).
+"""
 
 from collections.abc import Mapping
+
+
+def ledger_text(template: str, **values) -> str:
+    """``template`` filled with ``values``: a sentence the ledger writes into state or a refusal,
+    marked for the translation catalogue."""
+    return template % values if values else template
 
 
 class LedgerError(Exception):
     """A transaction or block was refused. ``code`` is stable; ``message`` is for people."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, values: Mapping | None = None):
+        message = message % values if values else message
         super().__init__(message)
         self.code = code
         self.message = message

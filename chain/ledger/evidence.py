@@ -74,7 +74,9 @@ def _apply(state: State, tx: Transaction, ctx: BlockContext) -> None:
         message, _ = parse_message(first, ctx.chain_id)
         parse_message(second, ctx.chain_id)
     except LedgerError as exc:
-        raise LedgerError(errors.BAD_SIGNATURE, f"Evidence does not verify: {exc.message}") from exc
+        raise LedgerError(
+            errors.BAD_SIGNATURE, "Evidence does not verify: %(reason)s", {"reason": exc.message}
+        ) from exc
     offence = _offence(tx.payload)
     if state.get(DoubleSign.table, offence) is not None:
         raise LedgerError(errors.DUPLICATE, "This double signing was already punished.")

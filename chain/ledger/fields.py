@@ -16,7 +16,7 @@ import re
 
 from . import errors
 from .encoding import MAX_SAFE_INTEGER
-from .errors import LedgerError
+from .errors import LedgerError, ledger_text
 from .wire import walk_json_tree
 
 #: 32 bytes as 64 lower-case hex: addresses (ed25519 public keys), sha-256 hashes, ids.
@@ -110,33 +110,49 @@ def is_text(value, maximum: int, *, multiline: bool = False) -> bool:
 
 def require_hex64(value, field: str, code: str = errors.BAD_ADDRESS) -> str:
     if not is_hex64(value):
-        raise LedgerError(code, f"{field} must be 64 lowercase hex characters.")
+        raise LedgerError(code, "%(field)s must be 64 lowercase hex characters.", {"field": field})
     return value
 
 
 def require_identifier(value, field: str, code: str = errors.BAD_FIELD) -> str:
     """A name from the genesis, checked for shape before it is looked up (a list is unhashable)."""
     if not is_identifier(value):
-        raise LedgerError(code, f"{field} must be a name of letters, digits, '.', '_' or '-'.")
+        raise LedgerError(
+            code, "%(field)s must be a name of letters, digits, '.', '_' or '-'.", {"field": field}
+        )
     return value
 
 
 def require_text(value, field: str, maximum: int, *, required: bool = False, multiline: bool = False) -> str:
     """Free text (memo, title, reason...): see the module docstring for what it may hold."""
     if not is_text(value, maximum, multiline=multiline) or (required and not value.strip()):
-        qualifier = "non-empty text" if required else "text"
-        controls = "tab and line breaks aside, " if multiline else ""
-        raise LedgerError(
-            errors.BAD_FIELD,
-            f"{field} must be {qualifier} of at most {maximum} characters, "
-            f"{controls}without control characters, U+0000 or lone surrogates.",
-        )
+        if required and multiline:
+            template = ledger_text(
+                "%(field)s must be non-empty text of at most %(maximum)s characters, "
+                "tab and line breaks aside, without control characters, U+0000 or lone surrogates."
+            )
+        elif required:
+            template = ledger_text(
+                "%(field)s must be non-empty text of at most %(maximum)s characters, "
+                "without control characters, U+0000 or lone surrogates."
+            )
+        elif multiline:
+            template = ledger_text(
+                "%(field)s must be text of at most %(maximum)s characters, "
+                "tab and line breaks aside, without control characters, U+0000 or lone surrogates."
+            )
+        else:
+            template = ledger_text(
+                "%(field)s must be text of at most %(maximum)s characters, "
+                "without control characters, U+0000 or lone surrogates."
+            )
+        raise LedgerError(errors.BAD_FIELD, template, {"field": field, "maximum": maximum})
     return value
 
 
 def require_bool(value, field: str) -> bool:
     if type(value) is not bool:
-        raise LedgerError(errors.BAD_FIELD, f"{field} must be true or false.")
+        raise LedgerError(errors.BAD_FIELD, "%(field)s must be true or false.", {"field": field})
     return value
 
 
@@ -147,5 +163,5 @@ def require_storable_tree(value) -> None:
         max_depth=MAX_PAYLOAD_DEPTH,
         depth_code=errors.MALFORMED,
         text_code=errors.BAD_FIELD,
-        what="payload",
+        what=ledger_text("payload"),
     )

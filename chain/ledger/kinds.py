@@ -63,7 +63,8 @@ def get_kind(name: str) -> TxKind:
     if kind is None:
         raise LedgerError(
             errors.UNKNOWN_KIND,
-            f"Unknown transaction kind '{name}'. Known kinds: {', '.join(sorted(KINDS))}.",
+            "Unknown transaction kind '%(name)s'. Known kinds: %(kinds)s.",
+            {"name": name, "kinds": ", ".join(sorted(KINDS))},
         )
     return kind
 
@@ -105,7 +106,8 @@ def _apply_transfer(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if sender.balance < amount:
         raise LedgerError(
             errors.INSUFFICIENT_FUNDS,
-            f"Balance {sender.balance} is less than the {amount} units to send.",
+            "Balance %(balance)s is less than the %(amount)s units to send.",
+            {"balance": sender.balance, "amount": amount},
         )
     recipient = state.account(to)
     state.put(sender.with_balance(sender.balance - amount))
@@ -135,7 +137,8 @@ def _apply_bond(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if account.balance < amount:
         raise LedgerError(
             errors.INSUFFICIENT_FUNDS,
-            f"Balance {account.balance} is less than the {amount} units to bond.",
+            "Balance %(balance)s is less than the %(amount)s units to bond.",
+            {"balance": account.balance, "amount": amount},
         )
     state.put(replace(account, balance=account.balance - amount, staked=account.staked + amount))
 
@@ -146,7 +149,8 @@ def _apply_unbond(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if account.staked < amount:
         raise LedgerError(
             errors.INSUFFICIENT_STAKE,
-            f"Staked {account.staked} is less than the {amount} units to unbond.",
+            "Staked %(staked)s is less than the %(amount)s units to unbond.",
+            {"staked": account.staked, "amount": amount},
         )
     state.put(
         replace(

@@ -142,10 +142,10 @@ def parse_transaction(wire) -> Transaction:
         raise LedgerError(errors.MALFORMED, "A transaction must be a JSON object.")
     missing = [f for f in WIRE_FIELDS if f not in wire]
     if missing:
-        raise LedgerError(errors.MALFORMED, f"Missing field(s): {', '.join(missing)}.")
+        raise LedgerError(errors.MALFORMED, "Missing field(s): %(fields)s.", {"fields": ", ".join(missing)})
     extra = sorted(set(wire) - set(WIRE_FIELDS))
     if extra:
-        raise LedgerError(errors.MALFORMED, f"Unknown field(s): {', '.join(extra)}.")
+        raise LedgerError(errors.MALFORMED, "Unknown field(s): %(fields)s.", {"fields": ", ".join(extra)})
     chain_id, sender, nonce = wire["chain_id"], wire["sender"], wire["nonce"]
     kind, payload, signature = wire["kind"], wire["payload"], wire["signature"]
     if not is_chain_id(chain_id):
@@ -174,18 +174,24 @@ def require_amount(payload: dict, field: str, *, maximum: int = MAX_SAFE_INTEGER
     """A strictly positive integer amount in the smallest unit, at most ``maximum``."""
     value = payload.get(field)
     if not is_int(value):
-        raise LedgerError(errors.BAD_AMOUNT, f"{field} must be a whole number of units.")
+        raise LedgerError(errors.BAD_AMOUNT, "%(field)s must be a whole number of units.", {"field": field})
     if value <= 0:
-        raise LedgerError(errors.BAD_AMOUNT, f"{field} must be greater than zero.")
+        raise LedgerError(errors.BAD_AMOUNT, "%(field)s must be greater than zero.", {"field": field})
     if value > maximum:
-        raise LedgerError(errors.BAD_AMOUNT, f"{field} is larger than {maximum}.")
+        raise LedgerError(
+            errors.BAD_AMOUNT, "%(field)s is larger than %(maximum)s.", {"field": field, "maximum": maximum}
+        )
     return value
 
 
 def require_fields(payload: dict, allowed: set[str], required: set[str]) -> None:
     extra = sorted(set(payload) - allowed)
     if extra:
-        raise LedgerError(errors.BAD_FIELD, f"Unknown payload field(s): {', '.join(extra)}.")
+        raise LedgerError(
+            errors.BAD_FIELD, "Unknown payload field(s): %(fields)s.", {"fields": ", ".join(extra)}
+        )
     missing = sorted(required - set(payload))
     if missing:
-        raise LedgerError(errors.BAD_FIELD, f"Missing payload field(s): {', '.join(missing)}.")
+        raise LedgerError(
+            errors.BAD_FIELD, "Missing payload field(s): %(fields)s.", {"fields": ", ".join(missing)}
+        )

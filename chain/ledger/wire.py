@@ -11,7 +11,7 @@ JSON's ``\\uXXXX`` escapes can spell). What passes can be stored as it is.
 import json
 import re
 
-from .errors import LedgerError
+from .errors import LedgerError, ledger_text
 
 MALFORMED_JSON = "malformed_json"
 #: Deepest nesting of objects and arrays any message of the protocol needs, with room.
@@ -36,12 +36,12 @@ def _refuse(message: str) -> LedgerError:
 def _object(pairs: list[tuple[str, object]]) -> dict:
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        raise _refuse("An object names the same key twice.")
+        raise _refuse(ledger_text("An object names the same key twice."))
     return obj
 
 
 def _constant(name: str):
-    raise _refuse(f"{name} is not a JSON number.")
+    raise _refuse(ledger_text("%(name)s is not a JSON number.", name=name))
 
 
 def json_decode(raw: bytes | str):
@@ -51,13 +51,13 @@ def json_decode(raw: bytes | str):
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise _refuse("The body is not UTF-8 text.") from None
+        raise _refuse(ledger_text("The body is not UTF-8 text.")) from None
     try:
         value = json.loads(text, object_pairs_hook=_object, parse_constant=_constant)
     except RecursionError:
-        raise _refuse(f"The document nests deeper than {MAX_DEPTH} levels.") from None
+        raise _refuse(_too_deep(ledger_text("document"), MAX_DEPTH)) from None
     except ValueError as exc:  # JSONDecodeError, and int() of a number of over 4,300 digits
-        raise _refuse(f"The body is not valid JSON: {exc}.") from None
+        raise _refuse(ledger_text("The body is not valid JSON: %(error)s.", error=exc)) from None
     walk_json_tree(
         value,
         max_depth=MAX_DEPTH,
@@ -92,13 +92,18 @@ def walk_json_tree(
         else:
             continue
         if depth > max_depth:
-            raise LedgerError(depth_code, f"The {what} nests deeper than {max_depth} levels.")
+            raise LedgerError(depth_code, _too_deep(what, max_depth))
         for item in items:
             kind = type(item)
             if kind is dict or kind is list:
                 stack.append((item, depth + 1))
             elif strings and kind is str and not text_storable(item):
                 raise _unstorable(text_code)
+
+
+def _too_deep(what: str, depth: int) -> str:
+    """``what`` (a word of the catalogue: "document", "payload") nests deeper than ``depth`` levels."""
+    return ledger_text("The %(what)s nests deeper than %(depth)s levels.", what=what, depth=depth)
 
 
 def _unstorable(code: str) -> LedgerError:

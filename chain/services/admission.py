@@ -29,7 +29,7 @@ from chain import task_queue
 from chain.caches import LatestKeyCache
 from chain.consensus import transport
 from chain.ledger import errors
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import LedgerError, ledger_text
 from chain.ledger.kinds import get_kind
 from chain.ledger.tx import Transaction, parse_transaction
 from chain.models import MempoolTx
@@ -96,8 +96,9 @@ class BatchRejected(Exception):
     @property
     def message(self) -> str:
         first = self.problems[0]
-        prefix = f"Transaction {first['index']}: " if first.get("index") is not None else ""
-        return prefix + first["message"]
+        if first.get("index") is None:
+            return first["message"]
+        return ledger_text("Transaction %(tx)s: %(reason)s", tx=first["index"], reason=first["message"])
 
 
 class AdmittedBatch(list):
@@ -145,10 +146,18 @@ def transactions_submit(
     the hold's bounds. ``head`` is the caller's ``intake_head()``, if it read it already.
     """
     if not isinstance(wires, list) or not wires:
-        raise BatchRejected([_problem(None, errors.MALFORMED, "Send a transaction or a non-empty list.")])
+        raise BatchRejected(
+            [_problem(None, errors.MALFORMED, ledger_text("Send a transaction or a non-empty list."))]
+        )
     if len(wires) > MAX_BATCH:
         raise BatchRejected(
-            [_problem(None, errors.MALFORMED, f"A batch holds at most {MAX_BATCH} transactions.")]
+            [
+                _problem(
+                    None,
+                    errors.MALFORMED,
+                    ledger_text("A batch holds at most %(count)s transactions.", count=MAX_BATCH),
+                )
+            ]
         )
     head = head or intake_head()
     if not skip_known:
@@ -194,7 +203,7 @@ def transactions_submit(
     )
     bad = _first_bad_signature(txs)
     if bad is not None:
-        message = "The signature does not match the sender and contents."
+        message = ledger_text("The signature does not match the sender and contents.")
         raise BatchRejected([_problem(bad, errors.BAD_SIGNATURE, message)])
     held = [tx for tx, turn in zip(txs, turns, strict=True) if turn is None]
     admitted = [i for i, turn in enumerate(turns) if turn is not None]
@@ -222,7 +231,7 @@ def _hold(txs: list[Transaction], held: list[Transaction]) -> None:
     if len(inserted) != len(held):
         refused = {tx.hash for tx in held} - inserted
         problems = [
-            _problem(i, errors.DUPLICATE, "Already submitted, or its nonce was just taken.")
+            _problem(i, errors.DUPLICATE, ledger_text("Already submitted, or its nonce was just taken."))
             for i, tx in enumerate(txs)
             if tx.hash in refused
         ]
@@ -260,7 +269,8 @@ def held_release(senders: list[str], *, head: IntakeHead | None = None) -> int:
         reheld = held_insert(again) if again else set()
         for tx in again:
             if tx.hash not in reheld:  # another copy of its nonce was held meanwhile
-                dropped.append((tx, errors.DUPLICATE, f"Another transaction of nonce {tx.nonce} is held."))
+                message = ledger_text("Another transaction of nonce %(nonce)s is held.", nonce=tx.nonce)
+                dropped.append((tx, errors.DUPLICATE, message))
         dropped_receipts_write(dropped)
         return admitted
 
@@ -367,7 +377,11 @@ def _check_room(count: int, room: int) -> tuple[int, int]:
         raise BatchRejected(
             [
                 _problem(
-                    None, MEMPOOL_FULL, f"The mempool is full ({waiting} waiting); retry in a few seconds."
+                    None,
+                    MEMPOOL_FULL,
+                    ledger_text(
+                        "The mempool is full (%(waiting)s waiting); retry in a few seconds.", waiting=waiting
+                    ),
                 )
             ]
         )
@@ -392,7 +406,11 @@ def _refuse_seen(txs: list[Transaction], seen: set[str]) -> None:
     for index, tx in enumerate(txs):
         if tx.hash in seen or tx.hash in in_batch:
             problems.append(
-                _problem(index, errors.DUPLICATE, f"Transaction {tx.hash} was already submitted.")
+                _problem(
+                    index,
+                    errors.DUPLICATE,
+                    ledger_text("Transaction %(hash)s was already submitted.", hash=tx.hash),
+                )
             )
         in_batch.add(tx.hash)
     if problems:
@@ -405,7 +423,7 @@ def _problem(index, code: str, message: str) -> dict:
 
 def _check_stateless(tx: Transaction, chain_id: str, params: dict) -> None:
     if tx.chain_id != chain_id:
-        raise LedgerError(errors.WRONG_CHAIN, f"chain_id must be '{chain_id}'.")
+        raise LedgerError(errors.WRONG_CHAIN, "chain_id must be '%(chain_id)s'.", {"chain_id": chain_id})
     get_kind(tx.kind).check_payload(tx.payload, params)
     tx.signing_bytes  # noqa: B018 - canonical encoding needs the GIL: done here, not in the verifiers
 
@@ -483,7 +501,9 @@ def _check_stateful(
     for index, tx in enumerate(txs):
         if tx.sender not in known:
             problems.append(
-                _problem(index, errors.UNKNOWN_SENDER, "The sender has no account on this chain yet.")
+                _problem(
+                    index, errors.UNKNOWN_SENDER, ledger_text("The sender has no account on this chain yet.")
+                )
             )
             continue
         next_nonce, free_tokens, free_wh, waiting, turn = known[tx.sender]
@@ -492,15 +512,21 @@ def _check_stateful(
             continue
         if tx.nonce != next_nonce:
             code = errors.NONCE_REPLAYED if tx.nonce < next_nonce else errors.NONCE_GAP
-            problems.append(_problem(index, code, f"Expected nonce {next_nonce}, got {tx.nonce}."))
+            message = ledger_text(
+                "Expected nonce %(expected)s, got %(nonce)s.", expected=next_nonce, nonce=tx.nonce
+            )
+            problems.append(_problem(index, code, message))
             continue
         if waiting >= sender_cap:
             problems.append(
                 _problem(
                     index,
                     SENDER_BUSY,
-                    f"The sender already has {sender_cap} transactions waiting for a block, "
-                    "the most one account may; retry once some are committed.",
+                    ledger_text(
+                        "The sender already has %(count)s transactions waiting for a block, "
+                        "the most one account may; retry once some are committed.",
+                        count=sender_cap,
+                    ),
                 )
             )
             continue
@@ -509,8 +535,11 @@ def _check_stateful(
                 _problem(
                     index,
                     MEMPOOL_FULL,
-                    "The mempool is nearly full, and its last tenth is kept for accounts with fewer "
-                    f"than {LIGHT_SENDER_MAX} transactions waiting; retry in a few seconds.",
+                    ledger_text(
+                        "The mempool is nearly full, and its last tenth is kept for accounts with fewer "
+                        "than %(count)s transactions waiting; retry in a few seconds.",
+                        count=LIGHT_SENDER_MAX,
+                    ),
                 )
             )
             continue
@@ -520,8 +549,12 @@ def _check_stateful(
                 _problem(
                     index,
                     errors.INSUFFICIENT_FUNDS,
-                    f"Needs {tokens_text(token_debit)} tokens but only {tokens_text(max(free_tokens, 0))} "
-                    "are free (the balance less what waiting transactions may take).",
+                    ledger_text(
+                        "Needs %(needed)s tokens but only %(free)s are free "
+                        "(the balance less what waiting transactions may take).",
+                        needed=tokens_text(token_debit),
+                        free=tokens_text(max(free_tokens, 0)),
+                    ),
                 )
             )
             continue
@@ -530,8 +563,11 @@ def _check_stateful(
                 _problem(
                     index,
                     errors.INSUFFICIENT_ENERGY,
-                    f"Needs {kwh_text(energy_debit)} kWh but only {kwh_text(max(free_wh, 0))} kWh are free "
-                    "(less what waiting sells hold).",
+                    ledger_text(
+                        "Needs %(needed)s kWh but only %(free)s kWh are free (less what waiting sells hold).",
+                        needed=kwh_text(energy_debit),
+                        free=kwh_text(max(free_wh, 0)),
+                    ),
                 )
             )
             continue
@@ -608,7 +644,7 @@ def _insert(txs: list[Transaction], debits: list[tuple[int, int]], turns: list[i
         inserted = {row[0] for row in cursor.fetchall()}
     if len(inserted) != len(txs):
         problems = [
-            _problem(i, errors.DUPLICATE, "Already submitted, or its nonce was just taken.")
+            _problem(i, errors.DUPLICATE, ledger_text("Already submitted, or its nonce was just taken."))
             for i, tx in enumerate(txs)
             if tx.hash not in inserted
         ]

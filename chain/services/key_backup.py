@@ -26,7 +26,7 @@ from nacl.secret import Aead
 from nacl.utils import random
 
 from chain.client_address import client_ip
-from chain.ledger.errors import LedgerError, Refused
+from chain.ledger.errors import LedgerError, Refused, ledger_text
 from chain.ledger.keys import address_of, is_address, signing_key_from_seed
 from chain.ledger.wire import json_decode
 from chain.models import Account, Custody, HeldTx, MempoolTx, Wallet, WalletKeyEvent
@@ -69,14 +69,24 @@ _HEX = re.compile(r"[0-9a-f]+")
 
 def _hex_field(value, size: int, name: str) -> bytes:
     if type(value) is not str or len(value) != 2 * size or not _HEX.fullmatch(value):
-        raise Refused(BAD_BACKUP, f"The file's {name} must be {2 * size} lowercase hex characters.", "backup")
+        raise Refused(
+            BAD_BACKUP,
+            ledger_text(
+                "The file's %(name)s must be %(count)s lowercase hex characters.", name=name, count=2 * size
+            ),
+            "backup",
+        )
     return bytes.fromhex(value)
 
 
 def _exact_keys(value, keys: set[str], where: str) -> dict:
     if type(value) is not dict or set(value) != keys:
         raise Refused(
-            BAD_BACKUP, f"The file's {where} must have exactly: {', '.join(sorted(keys))}.", "backup"
+            BAD_BACKUP,
+            ledger_text(
+                "The file's %(where)s must have exactly: %(keys)s.", where=where, keys=", ".join(sorted(keys))
+            ),
+            "backup",
         )
     return value
 
@@ -116,7 +126,11 @@ def backup_parse(raw: bytes) -> dict:
     """The backup's fields, checked for form and bounds before any key is derived."""
     if len(raw) > MAX_BACKUP_BYTES:
         raise Refused(
-            TOO_LARGE, f"A wallet backup is at most {MAX_BACKUP_BYTES} bytes; this file is larger.", "backup"
+            TOO_LARGE,
+            ledger_text(
+                "A wallet backup is at most %(size)s bytes; this file is larger.", size=MAX_BACKUP_BYTES
+            ),
+            "backup",
         )
     try:
         document = json_decode(raw)
@@ -128,18 +142,33 @@ def backup_parse(raw: bytes) -> dict:
     if document["format"] != FORMAT:
         raise Refused(BAD_BACKUP, "This file is not a GridTokenX wallet backup.", "backup")
     if type(document["version"]) is not int or document["version"] != VERSION:
-        raise Refused(BAD_BACKUP, f"This site reads backup version {VERSION} only.", "backup")
+        raise Refused(
+            BAD_BACKUP,
+            ledger_text("This site reads backup version %(version)s only.", version=VERSION),
+            "backup",
+        )
     if not is_address(document["address"]):
         raise Refused(BAD_BACKUP, "The file's address must be 64 lowercase hex characters.", "backup")
     kdf = _exact_keys(document["kdf"], {"name", "opslimit", "memlimit", "salt"}, "kdf")
     cipher = _exact_keys(document["cipher"], {"name", "nonce", "ciphertext"}, "cipher")
     if kdf["name"] != KDF_NAME or cipher["name"] != CIPHER_NAME:
-        raise Refused(BAD_BACKUP, f"This site reads {KDF_NAME} with {CIPHER_NAME} only.", "backup")
+        raise Refused(
+            BAD_BACKUP,
+            ledger_text("This site reads %(kdf)s with %(cipher)s only.", kdf=KDF_NAME, cipher=CIPHER_NAME),
+            "backup",
+        )
     for name, (low, high) in KDF_BOUNDS.items():
         value = kdf[name]
         if type(value) is not int or not low <= value <= high:
             raise Refused(
-                BAD_BACKUP, f"The file's kdf {name} must be a whole number from {low} to {high}.", "backup"
+                BAD_BACKUP,
+                ledger_text(
+                    "The file's kdf %(name)s must be a whole number from %(low)s to %(high)s.",
+                    name=name,
+                    low=low,
+                    high=high,
+                ),
+                "backup",
             )
     return {
         "address": document["address"],
@@ -191,7 +220,11 @@ def _check_passphrase(passphrase: str) -> None:
     if not MIN_PASSPHRASE_CHARS <= len(passphrase) <= MAX_PASSPHRASE_CHARS:
         raise Refused(
             WEAK_PASSPHRASE,
-            f"Choose a passphrase of {MIN_PASSPHRASE_CHARS} to {MAX_PASSPHRASE_CHARS} characters.",
+            ledger_text(
+                "Choose a passphrase of %(low)s to %(high)s characters.",
+                low=MIN_PASSPHRASE_CHARS,
+                high=MAX_PASSPHRASE_CHARS,
+            ),
             "passphrase",
         )
 

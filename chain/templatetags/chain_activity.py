@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext, gettext_noop
 
 from chain import selectors
+from chain.refusals import refusal_text
 from chain.units import kwh_text, tokens_text
 
 register = template.Library()
@@ -47,6 +48,12 @@ STATE_WORDS = {
 def kind_label(kind: str) -> str:
     label = KIND_LABELS.get(kind)
     return gettext(label) if label else kind.replace("_", " ").capitalize()
+
+
+@register.filter
+def refusal(message: str) -> str:
+    """A refusal or outcome the ledger wrote, in the reader's language."""
+    return refusal_text(message)
 
 
 @register.filter

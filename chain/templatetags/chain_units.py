@@ -9,6 +9,7 @@ from django import template
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext, gettext_noop
 
+from chain import selectors
 from chain.units import kwh_text, tokens_text
 
 register = template.Library()
@@ -90,3 +91,9 @@ SOURCE_NAMES = {
 def source_name(source: str) -> str:
     """An energy source or meter kind in the active language (unknown ones as they are)."""
     return gettext(SOURCE_NAMES[source]) if source in SOURCE_NAMES else source
+
+
+@register.filter
+def region_name(region_id: str) -> str:
+    """A region or zone id as its genesis name in the active language."""
+    return selectors.region_name(region_id) if region_id else region_id

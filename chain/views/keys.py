@@ -24,6 +24,7 @@ from chain.forms import (
     too_many_attempts_error,
 )
 from chain.ledger.errors import Refused
+from chain.refusals import refusal_text
 from chain.services import key_backup
 from chain.services.accounts import (
     TooManyAttempts,
@@ -52,7 +53,7 @@ def _refuse(form, exc: Refused | TooManyAttempts) -> int:
     if isinstance(exc, TooManyAttempts):
         form.add_error(None, too_many_attempts_error(exc))
         return 429
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    form.add_error(exc.field if exc.field in form.fields else None, refusal_text(exc.message))
     return 400
 
 
@@ -157,7 +158,7 @@ def signup_self_custody(request):
             form.add_error("username", "A user with that username already exists.")
             status = 400
         except Refused as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, refusal_text(exc.message))
             status = 400
         else:
             del request.session[LINK_CHALLENGE_SESSION_KEY]

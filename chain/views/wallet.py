@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from chain import selectors
 from chain.forms import WALLET_FORMS
 from chain.ledger.errors import Refused
+from chain.refusals import refusal_text
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
@@ -128,10 +129,10 @@ def wallet_submit(request, kind):
                 key=wallet_key_open(wallet), kind=kind, payload=form.payload()
             )
         except BrowserWriteLimited as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, refusal_text(exc.message))
             status = 429
         except Refused as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, refusal_text(exc.message))
     if not request.htmx:
         if submitted is None:
             forms = {**_blank_forms(wallet, balances), kind: form}

@@ -17,7 +17,7 @@ from dataclasses import replace
 from chain.ledger import errors
 from chain.ledger.block import BeginBlockHook
 from chain.ledger.encoding import MAX_SAFE_INTEGER, canonical_json
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import LedgerError, ledger_text
 from chain.ledger.kinds import BlockContext, TxKind
 from chain.ledger.state import Account, Param, State, Validator
 from chain.ledger.tx import Transaction
@@ -45,8 +45,9 @@ def _apply_propose(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if proposer.staked < max(gov["min_proposal_stake"], 1):
         raise LedgerError(
             r.NO_STAKE,
-            f"Making a proposal needs at least {max(gov['min_proposal_stake'], 1)} units staked; "
-            f"this account has {proposer.staked}. Bond tokens first.",
+            "Making a proposal needs at least %(needed)s units staked; "
+            "this account has %(staked)s. Bond tokens first.",
+            {"needed": max(gov["min_proposal_stake"], 1), "staked": proposer.staked},
         )
     if state.get(Proposal.table, tx.hash) is not None:
         raise LedgerError(errors.DUPLICATE, "A proposal with this id already exists.")
@@ -91,7 +92,11 @@ def _check_validator_action(state: State, ctx: BlockContext, action: str, args: 
     elif action == r.VALIDATOR_REMOVE and not validator.active:
         raise LedgerError(r.BAD_PROPOSAL, "That validator is already inactive.")
     elif action == r.AUTHORITY and validator.authority == args["authority"]:
-        raise LedgerError(r.BAD_PROPOSAL, f"That validator's authority flag is already {args['authority']}.")
+        raise LedgerError(
+            r.BAD_PROPOSAL,
+            "That validator's authority flag is already %(flag)s.",
+            {"flag": args["authority"]},
+        )
 
 
 def _apply_vote(state: State, tx: Transaction, ctx: BlockContext) -> None:
@@ -102,7 +107,8 @@ def _apply_vote(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if proposal.status != OPEN or ctx.height > proposal.voting_end_height:
         raise LedgerError(
             r.VOTING_CLOSED,
-            f"Voting on proposal #{proposal.number} ended at block {proposal.voting_end_height}.",
+            "Voting on proposal #%(number)s ended at block %(height)s.",
+            {"number": proposal.number, "height": proposal.voting_end_height},
         )
     if state.account(tx.sender).staked <= 0:
         raise LedgerError(r.NO_STAKE, "Only accounts with staked tokens vote: their stake is their weight.")
@@ -171,9 +177,9 @@ def tally(state: State, proposal: Proposal, height: int) -> Proposal:
         total_stake=total,
         voters=len(votes),
         tallied_height=height,
-        outcome=f"Passed; executes at block {proposal.execute_height}."
+        outcome=ledger_text("Passed; executes at block %(height)s.", height=proposal.execute_height)
         if passed
-        else f"Rejected: {outcome}.",
+        else ledger_text("Rejected: %(reason)s.", reason=outcome),
         open_end_height=0,
         due_execute_height=proposal.execute_height if passed else 0,
     )
@@ -191,7 +197,7 @@ def execute(state: State, ctx: BlockContext, proposal: Proposal) -> Proposal:
             proposal,
             status=FAILED,
             executed_height=ctx.height,
-            outcome=f"Not executed: {exc.message}",
+            outcome=ledger_text("Not executed: %(reason)s", reason=exc.message),
             due_execute_height=0,
         )
     return replace(
@@ -207,7 +213,12 @@ def execute(state: State, ctx: BlockContext, proposal: Proposal) -> Proposal:
 def _carry_out(state: State, ctx: BlockContext, action: str, args: dict) -> str:
     if action == r.PARAM_CHANGE:
         state.put(Param(args["param"], args["value"]))
-        return f"{args['param']} set to {args['value']} from block {ctx.height + 1}."
+        return ledger_text(
+            "%(param)s set to %(value)s from block %(height)s.",
+            param=args["param"],
+            value=args["value"],
+            height=ctx.height + 1,
+        )
     if action == r.WHEELING_FEE:
         # The Param record, if an earlier change of this block already rewrote the paths.
         changed = state.get(Param.table, "transmission")
@@ -218,29 +229,56 @@ def _carry_out(state: State, ctx: BlockContext, action: str, args: dict) -> str:
         path["wheeling_fee_per_kwh"] = args["value"]
         state.put(Param("transmission", paths))
         path_name = f"{args['from']}-{args['to']}"
-        return f"Wheeling fee {path_name} set to {args['value']} units/kWh from block {ctx.height + 1}."
+        return ledger_text(
+            "Wheeling fee %(path)s set to %(value)s units/kWh from block %(height)s.",
+            path=path_name,
+            value=args["value"],
+            height=ctx.height + 1,
+        )
     if action == r.MARKET_MODE:
         # The Param record, if an earlier change of this block already rewrote the list.
         changed = state.get(Param.table, r.CALL_AUCTION_ZONES)
         calls = set(changed.value if changed else ctx.params.get(r.CALL_AUCTION_ZONES, []))
         zone, call = args["zone"], args["mode"] == r.CALL_AUCTION
         if (zone in calls) == call:
-            raise LedgerError(r.BAD_PROPOSAL, f"{zone} already trades by {args['mode'].replace('_', ' ')}.")
+            raise LedgerError(
+                r.BAD_PROPOSAL,
+                "%(zone)s already trades by %(mode)s.",
+                {"zone": zone, "mode": args["mode"].replace("_", " ")},
+            )
         state.put(Param(r.CALL_AUCTION_ZONES, sorted(calls | {zone} if call else calls - {zone})))
-        how = "clears each slot by call auction at gate closure" if call else "matches orders as they arrive"
-        return f"{zone} {how} from block {ctx.height + 1}."
+        if call:
+            return ledger_text(
+                "%(zone)s clears each slot by call auction at gate closure from block %(height)s.",
+                zone=zone,
+                height=ctx.height + 1,
+            )
+        return ledger_text(
+            "%(zone)s matches orders as they arrive from block %(height)s.", zone=zone, height=ctx.height + 1
+        )
     if action == r.ISSUER:
         # The Param record, if an earlier change of this block already rewrote the list.
         changed = state.get(Param.table, "issuers")
         issuers = set(changed.value if changed else ctx.params.get("issuers", []))
         key, issuer = args["public_key"], args["issuer"]
         if (key in issuers) == issuer:
-            raise LedgerError(r.BAD_PROPOSAL, f"That key is {'already' if issuer else 'not'} an issuer.")
+            if issuer:
+                raise LedgerError(r.BAD_PROPOSAL, "That key is already an issuer.")
+            raise LedgerError(r.BAD_PROPOSAL, "That key is not an issuer.")
         state.put(Param("issuers", sorted(issuers | {key} if issuer else issuers - {key})))
-        verb = "may now mint and burn tokens" if issuer else "may no longer mint or burn tokens"
-        return f"{key[:12]}… {verb} from block {ctx.height + 1}."
+        if issuer:
+            return ledger_text(
+                "%(key)s… may now mint and burn tokens from block %(height)s.",
+                key=key[:12],
+                height=ctx.height + 1,
+            )
+        return ledger_text(
+            "%(key)s… may no longer mint or burn tokens from block %(height)s.",
+            key=key[:12],
+            height=ctx.height + 1,
+        )
     if action == r.TEXT:
-        return "Signalling only: nothing to change on chain."
+        return ledger_text("Signalling only: nothing to change on chain.")
     from .validators import set_validator  # one place that keeps the validator set sane
 
     key = args["public_key"]
@@ -255,14 +293,27 @@ def _carry_out(state: State, ctx: BlockContext, action: str, args: dict) -> str:
             authority=args["authority"],
             active=True,
         )
-        verb = "added as an active validator"
     elif action == r.VALIDATOR_REMOVE:
-        updated, verb = replace(current, active=False), "removed from the active set"
+        updated = replace(current, active=False)
     else:
         updated = replace(current, authority=args["authority"])
-        verb = "made an authority" if args["authority"] else "no longer an authority"
     set_validator(state, ctx, updated)
-    return f"Validator {updated.name} {verb} from block {ctx.height + 1}."
+    name, height = updated.name, ctx.height + 1
+    if action == r.VALIDATOR_ADD:
+        return ledger_text(
+            "Validator %(name)s added as an active validator from block %(height)s.", name=name, height=height
+        )
+    if action == r.VALIDATOR_REMOVE:
+        return ledger_text(
+            "Validator %(name)s removed from the active set from block %(height)s.", name=name, height=height
+        )
+    if args["authority"]:
+        return ledger_text(
+            "Validator %(name)s made an authority from block %(height)s.", name=name, height=height
+        )
+    return ledger_text(
+        "Validator %(name)s no longer an authority from block %(height)s.", name=name, height=height
+    )
 
 
 #: Counter holding the time (Unix ms) of the last block made while a proposal was open or waiting.

@@ -17,7 +17,7 @@ with the action's own fields:
 
 from chain.ledger import errors
 from chain.ledger.encoding import MAX_SAFE_INTEGER
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import LedgerError, ledger_text
 from chain.ledger.fields import is_identifier, require_bool, require_hex64, require_text
 from chain.ledger.keys import is_address
 from chain.ledger.tx import is_int, require_fields
@@ -84,10 +84,6 @@ _ACTION_FIELDS: dict[str, set[str]] = {
 _COMMON = {"title", "description", "action"}
 
 
-def _refuse(message: str) -> None:
-    raise LedgerError(BAD_PROPOSAL, message)
-
-
 def transmission_path(params: dict, zone_a: str, zone_b: str) -> dict | None:
     """The transmission path between two regions, either way round."""
     for path in params.get("transmission", []):
@@ -109,13 +105,17 @@ def check_url(value) -> None:
 def check_region(value, params: dict) -> None:
     regions = [r["id"] for r in params.get("regions", [])]
     if not is_identifier(value) or value not in regions:
-        raise LedgerError(errors.BAD_FIELD, f"region must be one of: {', '.join(regions)}.")
+        raise LedgerError(
+            errors.BAD_FIELD, "region must be one of: %(regions)s.", {"regions": ", ".join(regions)}
+        )
 
 
 def check_propose_payload(payload: dict, params: dict) -> None:
     action = payload.get("action")
     if action not in ACTIONS:
-        _refuse(f"action must be one of: {', '.join(ACTIONS)}.")
+        raise LedgerError(
+            BAD_PROPOSAL, "action must be one of: %(actions)s.", {"actions": ", ".join(ACTIONS)}
+        )
     fields = _ACTION_FIELDS[action]
     require_fields(payload, _COMMON | fields, {"title", "action"} | fields)
     check_text(payload["title"], "title", TITLE_MAX)
@@ -123,37 +123,56 @@ def check_propose_payload(payload: dict, params: dict) -> None:
     if action == PARAM_CHANGE:
         name, value = payload["param"], payload["value"]
         if not is_identifier(name) or name not in PARAM_LIMITS:
-            _refuse(f"param must be one of: {', '.join(PARAM_LIMITS)}.")
+            raise LedgerError(
+                BAD_PROPOSAL, "param must be one of: %(params)s.", {"params": ", ".join(PARAM_LIMITS)}
+            )
         low, high = PARAM_LIMITS[name]
         if not is_int(value) or not low <= value <= high:
-            _refuse(f"{name} must be a whole number from {low} to {high}.")
+            raise LedgerError(
+                BAD_PROPOSAL,
+                "%(field)s must be a whole number from %(low)s to %(high)s.",
+                {"field": name, "low": low, "high": high},
+            )
         if value == params.get(name):
-            _refuse(f"{name} is already {value}.")
+            raise LedgerError(
+                BAD_PROPOSAL, "%(param)s is already %(value)s.", {"param": name, "value": value}
+            )
     elif action == WHEELING_FEE:
         ends = payload["from"], payload["to"]
         path = transmission_path(params, *ends) if all(map(is_identifier, ends)) else None
         if path is None:
-            _refuse("from and to must name a transmission path of the grid.")
+            raise LedgerError(BAD_PROPOSAL, "from and to must name a transmission path of the grid.")
         value = payload["value"]
         if not is_int(value) or not 0 <= value <= params.get("max_price_per_kwh", MAX_SAFE_INTEGER):
-            _refuse("value must be a wheeling fee in units per kWh, from 0 to the market's maximum price.")
+            raise LedgerError(
+                BAD_PROPOSAL,
+                "value must be a wheeling fee in units per kWh, from 0 to the market's maximum price.",
+            )
         if value == path["wheeling_fee_per_kwh"]:
-            _refuse(f"The fee of that path is already {value}.")
+            raise LedgerError(BAD_PROPOSAL, "The fee of that path is already %(value)s.", {"value": value})
     elif action == MARKET_MODE:
         zone, mode = payload["zone"], payload["mode"]
         regions = [region["id"] for region in params.get("regions", [])]
         if not is_identifier(zone) or zone not in regions:
-            _refuse(f"zone must be one of: {', '.join(regions)}.")
+            raise LedgerError(BAD_PROPOSAL, "zone must be one of: %(zones)s.", {"zones": ", ".join(regions)})
         if mode not in MARKET_MODES:
-            _refuse(f"mode must be one of: {', '.join(MARKET_MODES)}.")
+            raise LedgerError(
+                BAD_PROPOSAL, "mode must be one of: %(modes)s.", {"modes": ", ".join(MARKET_MODES)}
+            )
         if (zone in params.get(CALL_AUCTION_ZONES, [])) == (mode == CALL_AUCTION):
-            _refuse(f"{zone} already trades by {mode.replace('_', ' ')}.")
+            raise LedgerError(
+                BAD_PROPOSAL,
+                "%(zone)s already trades by %(mode)s.",
+                {"zone": zone, "mode": mode.replace("_", " ")},
+            )
     elif action == ISSUER:
         if not is_address(payload["public_key"]):
             raise LedgerError(errors.BAD_ADDRESS, "public_key must be 64 lowercase hex characters.")
         require_bool(payload["issuer"], "issuer")
         if (payload["public_key"] in params.get("issuers", [])) == payload["issuer"]:
-            _refuse(f"That key is {'already' if payload['issuer'] else 'not'} an issuer.")
+            if payload["issuer"]:
+                raise LedgerError(BAD_PROPOSAL, "That key is already an issuer.")
+            raise LedgerError(BAD_PROPOSAL, "That key is not an issuer.")
     elif action in (VALIDATOR_ADD, VALIDATOR_REMOVE, AUTHORITY):
         if not is_address(payload["public_key"]):
             raise LedgerError(errors.BAD_ADDRESS, "public_key must be 64 lowercase hex characters.")
@@ -174,7 +193,9 @@ def check_vote_payload(payload: dict, params: dict) -> None:
     require_fields(payload, {"proposal_id", "option"}, {"proposal_id", "option"})
     require_hex64(payload["proposal_id"], "proposal_id (a proposal's id)", errors.BAD_FIELD)
     if payload["option"] not in OPTIONS:
-        raise LedgerError(errors.BAD_FIELD, f"option must be one of: {', '.join(OPTIONS)}.")
+        raise LedgerError(
+            errors.BAD_FIELD, "option must be one of: %(options)s.", {"options": ", ".join(OPTIONS)}
+        )
 
 
 def reaches_quorum(*, voted_stake: int, total_stake: int, quorum_ppm: int) -> bool:
@@ -191,7 +212,7 @@ def passes_threshold(*, yes_stake: int, no_stake: int, threshold_ppm: int) -> bo
 def tally_outcome(*, yes: int, no: int, abstain: int, total: int, quorum_ppm: int, threshold_ppm: int) -> str:
     """'passed', or why not, in words: the rule every site applies identically."""
     if not reaches_quorum(voted_stake=yes + no + abstain, total_stake=total, quorum_ppm=quorum_ppm):
-        return "no quorum"
+        return ledger_text("no quorum")
     if not passes_threshold(yes_stake=yes, no_stake=no, threshold_ppm=threshold_ppm):
-        return "threshold not reached"
+        return ledger_text("threshold not reached")
     return "passed"

@@ -48,8 +48,8 @@ def set_validator(state: State, ctx: BlockContext, updated: Validator) -> None:
         if staked < needed:
             raise LedgerError(
                 STAKE_TOO_LOW,
-                f"An active validator needs at least {needed // unit} tokens staked; "
-                f"{updated.name} has {staked // unit}.",
+                "An active validator needs at least %(needed)s tokens staked; %(name)s has %(staked)s.",
+                {"needed": needed // unit, "name": updated.name, "staked": staked // unit},
             )
     others = [v for v in all_validators(state) if v.public_key != updated.public_key]
     after = [*others, updated]
@@ -123,7 +123,7 @@ def _apply_register(state: State, tx: Transaction, ctx: BlockContext) -> None:
         raise LedgerError(r.VALIDATOR_EXISTS, "A validator with that public key is already registered.")
     name = p["name"].strip()
     if any(v.name == name for v in all_validators(state)):
-        raise LedgerError(r.VALIDATOR_EXISTS, f"A validator is already named {name}.")
+        raise LedgerError(r.VALIDATOR_EXISTS, "A validator is already named %(name)s.", {"name": name})
     set_validator(
         state, ctx, Validator(p["public_key"], name, p["url"], p["region"], p["authority"], p["active"])
     )
@@ -133,9 +133,9 @@ def _apply_set_active(state: State, tx: Transaction, ctx: BlockContext) -> None:
     _require_authority(state, tx)
     validator = _existing(state, tx.payload["public_key"])
     if validator.active == tx.payload["active"]:
-        raise LedgerError(
-            errors.BAD_FIELD, f"{validator.name} is already {'active' if validator.active else 'inactive'}."
-        )
+        if validator.active:
+            raise LedgerError(errors.BAD_FIELD, "%(name)s is already active.", {"name": validator.name})
+        raise LedgerError(errors.BAD_FIELD, "%(name)s is already inactive.", {"name": validator.name})
     set_validator(state, ctx, replace(validator, active=tx.payload["active"]))
 
 
@@ -143,7 +143,7 @@ def _apply_unjail(state: State, tx: Transaction, ctx: BlockContext) -> None:
     _require_authority(state, tx)
     validator = _existing(state, tx.payload["public_key"])
     if not validator.jailed:
-        raise LedgerError(NOT_JAILED, f"{validator.name} is not jailed.")
+        raise LedgerError(NOT_JAILED, "%(name)s is not jailed.", {"name": validator.name})
     set_validator(state, ctx, replace(validator, jailed=False, missed_in_row=0))
 
 

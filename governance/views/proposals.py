@@ -22,6 +22,7 @@ from chain import selectors as chain_selectors
 from chain.ledger.errors import Refused
 from chain.models import Validator
 from chain.node import node_address
+from chain.refusals import refusal_text
 from chain.services.rate_limits import BrowserWriteLimited, browser_write_admit
 from chain.views.access import STAFF, account_owners, may_transact, user_role
 from chain.views.field_checks import field_check_response, with_live_checks
@@ -130,9 +131,9 @@ def vote(request, number: int):
         else:
             services.vote_cast(wallet=request.user.wallet, proposal_id=proposal.proposal_id, option=option)
     except BrowserWriteLimited as exc:
-        refusal, status = exc.message, 429
+        refusal, status = refusal_text(exc.message), 429
     except Refused as exc:
-        refusal = exc.message
+        refusal = refusal_text(exc.message)
     if request.htmx:
         context = {
             **_detail_context(request, proposal),
@@ -183,7 +184,7 @@ def proposal_new(request):
             else:
                 submitted = services.proposal_create(wallet=request.user.wallet, payload=form.payload())
         except BrowserWriteLimited as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, refusal_text(exc.message))
             status = 429
         except Refused as exc:
             form.add_refusal(exc)

@@ -22,6 +22,7 @@ from chain.ledger.errors import Refused
 from chain.models import Account, Validator
 from chain.node import node_address
 from chain.peers import peer_urls
+from chain.refusals import refusal_text
 from chain.views.access import STAFF, account_owners, user_role
 from chain.views.field_checks import field_check_response, with_live_checks
 from governance import selectors, services
@@ -121,7 +122,7 @@ def _done(request, tx, what: str):
 
 
 def _refused(request, exc):
-    messages.error(request, exc.message)
+    messages.error(request, refusal_text(exc.message))
     return redirect(reverse("validators"))
 
 
@@ -200,7 +201,7 @@ def validator_stake(request):
         try:
             tx = services.node_stake_change(bond=bond, amount=form.cleaned_data["amount"])
         except Refused as exc:
-            form.add_error("amount", exc.message)
+            form.add_error("amount", refusal_text(exc.message))
         else:
             return _done(request, tx, gettext("Stake bond") if bond else gettext("Stake unbond"))
     return _page(request, stake_form=form, status=400)

@@ -70,12 +70,14 @@ def _apply_report(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if time_ms > ctx.timestamp_ms + rules.report_max_ahead_ms:
         raise LedgerError(
             g.REPORT_IN_FUTURE,
-            f"time_ms is {time_ms - ctx.timestamp_ms} ms after the block's time; "
-            f"at most {rules.report_max_ahead_ms} ms of clock skew is allowed.",
+            "time_ms is %(ahead)s ms after the block's time; at most %(max)s ms of clock skew is allowed.",
+            {"ahead": time_ms - ctx.timestamp_ms, "max": rules.report_max_ahead_ms},
         )
     if time_ms < ctx.timestamp_ms - rules.report_max_age_ms:
         raise LedgerError(
-            g.REPORT_TOO_OLD, f"time_ms is more than {rules.report_max_age_ms} ms before the block's time."
+            g.REPORT_TOO_OLD,
+            "time_ms is more than %(max)s ms before the block's time.",
+            {"max": rules.report_max_age_ms},
         )
     statuses = []
     for item in tx.payload["regions"]:
@@ -83,7 +85,8 @@ def _apply_report(state: State, tx: Transaction, ctx: BlockContext) -> None:
         if latest is not None and time_ms <= latest.time_ms:
             raise LedgerError(
                 g.STALE_REPORT,
-                f"{item['region']} already has a report for {latest.time_ms}; a report must be newer.",
+                "%(region)s already has a report for %(time)s; a report must be newer.",
+                {"region": item["region"], "time": latest.time_ms},
             )
         statuses.append(
             RegionStatus(
@@ -162,7 +165,8 @@ def _apply_limit(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if payload["from_slot"] < first_open:
         raise LedgerError(
             g.SLOT_NOT_FUTURE,
-            f"from_slot must be a slot still taking orders: {first_open} or later.",
+            "from_slot must be a slot still taking orders: %(slot)s or later.",
+            {"slot": first_open},
         )
     a, b = sorted((payload["zone_a"], payload["zone_b"]))
     pid = path_id(a, b)

@@ -107,7 +107,11 @@ def grid_rules_of(params: dict) -> GridRules:
 
 def _whole(value, field: str, low: int, high: int) -> int:
     if not is_int(value) or not low <= value <= high:
-        raise LedgerError(BAD_FIGURE, f"{field} must be a whole number from {low} to {high}.")
+        raise LedgerError(
+            BAD_FIGURE,
+            "%(field)s must be a whole number from %(low)s to %(high)s.",
+            {"field": field, "low": low, "high": high},
+        )
     return value
 
 
@@ -119,8 +123,8 @@ def _known_path(rules: GridRules, item: dict) -> str:
     if pid not in rules.capacity_mw:
         raise LedgerError(
             UNKNOWN_PATH,
-            f"There is no transmission path between {zone_a} and {zone_b}. "
-            f"Paths: {', '.join(sorted(rules.capacity_mw))}.",
+            "There is no transmission path between %(zone_a)s and %(zone_b)s. Paths: %(paths)s.",
+            {"zone_a": zone_a, "zone_b": zone_b, "paths": ", ".join(sorted(rules.capacity_mw))},
         )
     return pid
 
@@ -133,7 +137,9 @@ def check_report_payload(payload: dict, params: dict) -> None:
     regions = payload["regions"]
     if not isinstance(regions, list) or not 1 <= len(regions) <= len(rules.regions):
         raise LedgerError(
-            errors.BAD_FIELD, f"regions must be a list of 1 to {len(rules.regions)} region reports."
+            errors.BAD_FIELD,
+            "regions must be a list of 1 to %(max)s region reports.",
+            {"max": len(rules.regions)},
         )
     seen = set()
     for item in regions:
@@ -142,16 +148,20 @@ def check_report_payload(payload: dict, params: dict) -> None:
         require_fields(item, REGION_FIELDS, REGION_FIELDS)
         region = item["region"]
         if not is_identifier(region) or region not in rules.regions:
-            raise LedgerError(UNKNOWN_REGION, f"region must be one of: {', '.join(rules.regions)}.")
+            raise LedgerError(
+                UNKNOWN_REGION, "region must be one of: %(regions)s.", {"regions": ", ".join(rules.regions)}
+            )
         if region in seen:
-            raise LedgerError(errors.BAD_FIELD, f"Region {region} is reported twice.")
+            raise LedgerError(errors.BAD_FIELD, "Region %(region)s is reported twice.", {"region": region})
         seen.add(region)
         for field, (low, high) in FIGURE_RANGES.items():
             _whole(item[field], f"{region} {field}", low, high)
     paths = payload.get("paths", [])
     if not isinstance(paths, list) or len(paths) > len(rules.capacity_mw):
         raise LedgerError(
-            errors.BAD_FIELD, f"paths must be a list of at most {len(rules.capacity_mw)} flows."
+            errors.BAD_FIELD,
+            "paths must be a list of at most %(max)s flows.",
+            {"max": len(rules.capacity_mw)},
         )
     seen = set()
     for item in paths:
@@ -160,7 +170,7 @@ def check_report_payload(payload: dict, params: dict) -> None:
         require_fields(item, PATH_FIELDS, PATH_FIELDS)
         pid = _known_path(rules, item)
         if pid in seen:
-            raise LedgerError(errors.BAD_FIELD, f"Path {pid} is reported twice.")
+            raise LedgerError(errors.BAD_FIELD, "Path %(path)s is reported twice.", {"path": pid})
         seen.add(pid)
         _whole(item["flow_kw"], f"{pid} flow_kw", -MAX_FLOW_KW, MAX_FLOW_KW)
 
@@ -176,7 +186,9 @@ def check_limit_payload(payload: dict, params: dict) -> None:
         slot = payload[field]
         if not is_int(slot) or slot < 0 or slot % rules.slot_ms or (field == "from_slot" and not slot):
             raise LedgerError(
-                BAD_SLOT, f"{field} must be a slot start in Unix ms, a multiple of {rules.slot_ms}."
+                BAD_SLOT,
+                "%(field)s must be a slot start in Unix ms, a multiple of %(slot_ms)s.",
+                {"field": field, "slot_ms": rules.slot_ms},
             )
     until = payload.get("until_slot", 0)
     if until and until <= payload["from_slot"]:

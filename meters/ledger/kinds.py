@@ -97,14 +97,17 @@ def check_register_payload(payload: dict, params: dict) -> None:
         raise LedgerError(errors.BAD_FIELD, "A meter cannot own itself: owner must be another account.")
     if not is_identifier(payload["region"]) or region_utility(params, payload["region"]) is None:
         regions = ", ".join(r["id"] for r in params["regions"])
-        raise LedgerError(UNKNOWN_REGION, f"region must be one of: {regions}.")
+        raise LedgerError(UNKNOWN_REGION, "region must be one of: %(regions)s.", {"regions": regions})
     if payload["kind"] not in METER_KINDS:
-        raise LedgerError(UNKNOWN_METER_KIND, f"kind must be one of: {', '.join(METER_KINDS)}.")
+        raise LedgerError(
+            UNKNOWN_METER_KIND, "kind must be one of: %(kinds)s.", {"kinds": ", ".join(METER_KINDS)}
+        )
     capacity = payload["rated_capacity_w"]
     if not is_int(capacity) or not 0 < capacity <= MAX_RATED_CAPACITY_W:
         raise LedgerError(
             errors.BAD_AMOUNT,
-            f"rated_capacity_w must be a whole number of W from 1 to {MAX_RATED_CAPACITY_W}.",
+            "rated_capacity_w must be a whole number of W from 1 to %(max)s.",
+            {"max": MAX_RATED_CAPACITY_W},
         )
 
 
@@ -125,12 +128,16 @@ def check_reading_payload(payload: dict, params: dict) -> None:
     slot = slot_ms_of(params)
     if start // slot != (end - 1) // slot:
         raise LedgerError(
-            BAD_WINDOW, f"The window must lie inside one delivery slot ({params['slot_minutes']} minutes)."
+            BAD_WINDOW,
+            "The window must lie inside one delivery slot (%(minutes)s minutes).",
+            {"minutes": params["slot_minutes"]},
         )
     for field in ("import_wh", "export_wh"):
         value = payload[field]
         if not is_int(value) or not 0 <= value <= MAX_READING_WH:
-            raise LedgerError(errors.BAD_AMOUNT, f"{field} must be a whole number of Wh, zero or more.")
+            raise LedgerError(
+                errors.BAD_AMOUNT, "%(field)s must be a whole number of Wh, zero or more.", {"field": field}
+            )
 
 
 # --- state transitions -----------------------------------------------------------
@@ -143,8 +150,9 @@ def _require_authority(state: State, ctx: BlockContext, sender: str, region: str
     if not (allowed or (sender == ctx.params["grid_operator"] and validator is not None)):
         raise LedgerError(
             NOT_AUTHORITY,
-            f"Only {utility} (the utility of {region}) or the grid operator may register or revoke "
+            "Only %(utility)s (the utility of %(region)s) or the grid operator may register or revoke "
             "meters there.",
+            {"utility": utility, "region": region},
         )
 
 
@@ -189,7 +197,11 @@ def _apply_revoke(state: State, tx: Transaction, ctx: BlockContext) -> None:
         raise LedgerError(UNKNOWN_METER, "There is no registered meter with this key.")
     _require_authority(state, ctx, tx.sender, meter.region)
     if meter.revoked_height:
-        raise LedgerError(METER_REVOKED, f"The meter was already revoked at height {meter.revoked_height}.")
+        raise LedgerError(
+            METER_REVOKED,
+            "The meter was already revoked at height %(height)s.",
+            {"height": meter.revoked_height},
+        )
     state.put(replace(meter, revoked_height=ctx.height))
     ctx.emit("meter_revoked", meter_id=meter.meter_id, owner=meter.owner)
 
@@ -200,28 +212,39 @@ def _apply_reading(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if meter is None:
         raise LedgerError(UNKNOWN_METER, "The sender is not a registered meter.")
     if meter.revoked_height:
-        raise LedgerError(METER_REVOKED, f"The meter was revoked at height {meter.revoked_height}.")
+        raise LedgerError(
+            METER_REVOKED, "The meter was revoked at height %(height)s.", {"height": meter.revoked_height}
+        )
     start, end = payload["window_start_ms"], payload["window_end_ms"]
     allowance = ctx.params.get("meter_clock_allowance_ms", DEFAULT_CLOCK_ALLOWANCE_MS)
     if end > ctx.timestamp_ms + allowance:
         raise LedgerError(
-            WINDOW_IN_FUTURE, f"The window ends at {end}, after the block's time {ctx.timestamp_ms}."
+            WINDOW_IN_FUTURE,
+            "The window ends at %(end)s, after the block's time %(time)s.",
+            {"end": end, "time": ctx.timestamp_ms},
         )
     if start == meter.last_window_start_ms and end == meter.last_window_end_ms:
         raise LedgerError(WINDOW_REPLAYED, "This window was already reported.")
     if start < meter.last_window_end_ms:
         raise LedgerError(
             WINDOW_OVERLAP,
-            "The window overlaps an earlier reading: the meter has reported up to "
-            f"{meter.last_window_end_ms}.",
+            "The window overlaps an earlier reading: the meter has reported up to %(end)s.",
+            {"end": meter.last_window_end_ms},
         )
     import_wh, export_wh = payload["import_wh"], payload["export_wh"]
     limit = max_energy_wh(meter.rated_capacity_w, end - start)
     if import_wh > limit or export_wh > limit:
         raise LedgerError(
             OVER_CAPACITY,
-            f"A {meter.rated_capacity_w} W meter passes at most {limit} Wh in {end - start} ms; "
-            f"the reading says import {import_wh} Wh, export {export_wh} Wh.",
+            "A %(rated)s W meter passes at most %(limit)s Wh in %(ms)s ms; "
+            "the reading says import %(import_wh)s Wh, export %(export_wh)s Wh.",
+            {
+                "rated": meter.rated_capacity_w,
+                "limit": limit,
+                "ms": end - start,
+                "import_wh": import_wh,
+                "export_wh": export_wh,
+            },
         )
 
     minted_wh = export_wh if meter.renewable else 0

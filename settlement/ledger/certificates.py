@@ -168,7 +168,7 @@ def _held(state: State, tx: Transaction, certificate_id: str, wh: int) -> Certif
     """The sender's held certificate with at least ``wh``, or the refusal saying why not."""
     certificate = state.get(Certificate.table, certificate_id)
     if certificate is None:
-        raise LedgerError(CERTIFICATE_NOT_FOUND, f"There is no certificate {certificate_id}.")
+        raise LedgerError(CERTIFICATE_NOT_FOUND, "There is no certificate %(id)s.", {"id": certificate_id})
     if certificate.holder != tx.sender:
         raise LedgerError(NOT_HOLDER, "This certificate is held by another account.")
     if certificate.status != HELD:
@@ -176,7 +176,8 @@ def _held(state: State, tx: Transaction, certificate_id: str, wh: int) -> Certif
     if certificate.wh < wh:
         raise LedgerError(
             INSUFFICIENT_CERTIFICATE,
-            f"The certificate holds {certificate.wh} Wh, less than the {wh} Wh asked.",
+            "The certificate holds %(held)s Wh, less than the %(asked)s Wh asked.",
+            {"held": certificate.wh, "asked": wh},
         )
     return certificate
 
@@ -244,7 +245,9 @@ def _check_claim(payload: dict, params: dict) -> None:
         raise LedgerError(errors.BAD_FIELD, "beneficiary must not start or end with spaces.")
     claims = payload["claims"]
     if type(claims) is not list or not 1 <= len(claims) <= MAX_CLAIMS:
-        raise LedgerError(errors.BAD_FIELD, f"claims must be a list of 1 to {MAX_CLAIMS} certificates.")
+        raise LedgerError(
+            errors.BAD_FIELD, "claims must be a list of 1 to %(max)s certificates.", {"max": MAX_CLAIMS}
+        )
     for claim in claims:
         if type(claim) is not dict:
             raise LedgerError(errors.BAD_FIELD, "Each claim must be an object: certificate_id and wh.")

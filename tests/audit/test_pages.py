@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.services import verification_run, verification_start
 from chain.models import Block
+from chain.selectors import region_name
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def test_a_trade_shows_both_parties_zone_path_fees_and_pending_delivery(login_as
     body = login_as("erc_auditor").get("/audit/trades/").content.decode()
     row = body.split(f'data-trade="{trade.trade_id}"')[1].split("</tr>")[0]
     assert "solar_somchai" in row and "factory_rayong" in row
-    assert trade.seller_zone in row and trade.buyer_zone in row
+    assert region_name(trade.seller_zone) in row and region_name(trade.buyer_zone) in row
     assert "3.000" in row  # kWh traded
     assert "pending" in row  # the slot has not settled
     assert "3.50" in row  # price, GTX/kWh

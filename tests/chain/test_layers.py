@@ -110,7 +110,13 @@ def test_the_chain_app_has_no_import_loop():
 LAYERS = (
     (
         "core",
-        ("chain.ledger", "chain.consensus.machine", "chain.consensus.messages", "chain.consensus.peer_auth"),
+        (
+            "chain.ledger",
+            "chain.consensus.machine",
+            "chain.consensus.messages",
+            "chain.consensus.peer_auth",
+            "chain.sharding",
+        ),
     ),
     (
         "infrastructure",

@@ -33,6 +33,8 @@ def test_the_chains_tasks_go_to_the_consensus_worker_and_the_vacuum_and_fetches_
             task_queue.PROPOSAL_BODIES_FETCH,
             task_queue.FOLLOWERS_PUSH,
             task_queue.MEMPOOL_FORWARD_AGAIN,
+            task_queue.SCALING_COORDINATE,
+            task_queue.INTAKE_SHARD_ADMIT,
         )
         else consensus
         for name in task_queue.TASK_NAMES

@@ -120,7 +120,8 @@ def check_offer_payload(payload: dict, params: dict) -> None:
     if not is_int(last) or last < first or last % rules.slot_ms:
         raise LedgerError(
             r.BAD_SLOT,
-            f"last_slot must be a slot start in Unix ms, a multiple of {rules.slot_ms}, from first_slot.",
+            "last_slot must be a slot start in Unix ms, a multiple of %(slot_ms)s, from first_slot.",
+            {"slot_ms": rules.slot_ms},
         )
     if last - first > MAX_PERIOD_MS:
         raise LedgerError(r.BAD_SLOT, "An agreement runs for at most 31 days.")
@@ -134,13 +135,16 @@ def _apply_offer(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if payload["zone"] in rules.call_auction_zones:
         raise LedgerError(
             r.NOT_IN_CALL,
-            f"{payload['zone']} clears by call auction, by price alone: no standing agreements.",
+            "%(zone)s clears by call auction, by price alone: no standing agreements.",
+            {"zone": payload["zone"]},
         )
     if payload["last_slot"] - rules.gate_closure_ms <= ctx.timestamp_ms:
         raise LedgerError(r.SLOT_CLOSED, "The agreement's last slot is already closed for orders.")
     if payload["first_slot"] > ctx.timestamp_ms + rules.horizon_ms:
         raise LedgerError(
-            r.BAD_SLOT, f"first_slot is more than {rules.horizon_ms // r.MS_PER_MINUTE} minutes ahead."
+            r.BAD_SLOT,
+            "first_slot is more than %(minutes)s minutes ahead.",
+            {"minutes": rules.horizon_ms // r.MS_PER_MINUTE},
         )
     seller, buyer = (tx.sender, other) if payload["side"] == r.SELL else (other, tx.sender)
     agreement = Agreement(
@@ -181,7 +185,9 @@ def _own_agreement(state: State, tx: Transaction) -> Agreement:
             errors.NOT_PERMITTED, "Only the seller and the buyer of an agreement may act on it."
         )
     if agreement.status not in (OFFERED, ACTIVE):
-        raise LedgerError(AGREEMENT_CLOSED, f"The agreement is already {agreement.status}.")
+        raise LedgerError(
+            AGREEMENT_CLOSED, "The agreement is already %(status)s.", {"status": agreement.status}
+        )
     return agreement
 
 

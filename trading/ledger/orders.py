@@ -36,19 +36,22 @@ def open_order(state: State, ctx: BlockContext, *, order_id: str, owner: str, pa
     if payload["zone"] in rules.call_auction_zones and (counterparty or r.restricts_sources(payload)):
         raise LedgerError(
             r.NOT_IN_CALL,
-            f"{payload['zone']} clears by call auction, by price alone: an order there cannot name "
+            "%(zone)s clears by call auction, by price alone: an order there cannot name "
             "its counterparty or choose sources.",
+            {"zone": payload["zone"]},
         )
     slot = payload["delivery_slot"]
     if slot - rules.gate_closure_ms <= ctx.timestamp_ms:
         raise LedgerError(
             r.SLOT_CLOSED,
-            "The delivery slot is closed for orders: its gate closes "
-            f"{rules.gate_closure_ms // r.MS_PER_MINUTE} minutes before it starts.",
+            "The delivery slot is closed for orders: its gate closes %(minutes)s minutes before it starts.",
+            {"minutes": rules.gate_closure_ms // r.MS_PER_MINUTE},
         )
     if slot > ctx.timestamp_ms + rules.horizon_ms:
         raise LedgerError(
-            r.BAD_SLOT, f"The delivery slot is more than {rules.horizon_ms // r.MS_PER_MINUTE} minutes ahead."
+            r.BAD_SLOT,
+            "The delivery slot is more than %(minutes)s minutes ahead.",
+            {"minutes": rules.horizon_ms // r.MS_PER_MINUTE},
         )
     expires_ms = payload.get("expires_ms", 0)
     if expires_ms and expires_ms <= ctx.timestamp_ms:
@@ -62,7 +65,8 @@ def open_order(state: State, ctx: BlockContext, *, order_id: str, owner: str, pa
         if call.placed >= rules.max_call_orders:
             raise LedgerError(
                 r.CALL_FULL,
-                f"The call of {zone} for this slot has taken its {rules.max_call_orders} orders.",
+                "The call of %(zone)s for this slot has taken its %(count)s orders.",
+                {"zone": zone, "count": rules.max_call_orders},
             )
 
     side, energy_wh, price = payload["side"], payload["energy_wh"], payload["price_per_kwh"]
@@ -73,8 +77,9 @@ def open_order(state: State, ctx: BlockContext, *, order_id: str, owner: str, pa
         if account.balance < lock:
             raise LedgerError(
                 errors.INSUFFICIENT_FUNDS,
-                f"The order locks {lock} units (energy at the limit price plus the dearest "
-                f"wheeling fee from {zone}); the balance is {account.balance}.",
+                "The order locks %(lock)s units (energy at the limit price plus the dearest "
+                "wheeling fee from %(zone)s); the balance is %(balance)s.",
+                {"lock": lock, "zone": zone, "balance": account.balance},
             )
         account = updated(account, balance=account.balance - lock, escrow_tokens=account.escrow_tokens + lock)
         source, accepts = "", r.accepted_sources(payload["sources"])
@@ -82,7 +87,8 @@ def open_order(state: State, ctx: BlockContext, *, order_id: str, owner: str, pa
         if account.energy_wh < energy_wh:
             raise LedgerError(
                 r.INSUFFICIENT_ENERGY,
-                f"The order sells {energy_wh} Wh but only {account.energy_wh} Wh are available.",
+                "The order sells %(wh)s Wh but only %(available)s Wh are available.",
+                {"wh": energy_wh, "available": account.energy_wh},
             )
         account = updated(
             account, energy_wh=account.energy_wh - energy_wh, escrow_wh=account.escrow_wh + energy_wh
@@ -131,7 +137,9 @@ def _apply_cancel(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if order.owner != tx.sender:
         raise LedgerError(errors.NOT_PERMITTED, "Only the account that placed an order can cancel it.")
     if order.status != OPEN:
-        raise LedgerError(r.ORDER_CLOSED, f"The order is already {order.status.replace('_', ' ')}.")
+        raise LedgerError(
+            r.ORDER_CLOSED, "The order is already %(status)s.", {"status": order.status.replace("_", " ")}
+        )
     close_order(state, ctx, order, CANCELLED)
 
 

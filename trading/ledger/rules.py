@@ -240,25 +240,35 @@ def check_place_payload(payload: dict, params: dict) -> None:
         raise LedgerError(errors.BAD_AMOUNT, "energy_wh must be a whole number of Wh greater than zero.")
     if energy_wh > rules.max_order_wh:
         raise LedgerError(
-            errors.BAD_AMOUNT, f"energy_wh is more than the largest order, {rules.max_order_wh} Wh."
+            errors.BAD_AMOUNT,
+            "energy_wh is more than the largest order, %(max_wh)s Wh.",
+            {"max_wh": rules.max_order_wh},
         )
     price = payload["price_per_kwh"]
     if not is_int(price) or not rules.min_price_per_kwh <= price <= rules.max_price_per_kwh:
         raise LedgerError(
             BAD_PRICE,
-            f"price_per_kwh must be a whole number of units from {rules.min_price_per_kwh} "
-            f"to {rules.max_price_per_kwh}.",
+            "price_per_kwh must be a whole number of units from %(min)s to %(max)s.",
+            {"min": rules.min_price_per_kwh, "max": rules.max_price_per_kwh},
         )
     if not is_identifier(payload["zone"]) or payload["zone"] not in rules.carbon_g_per_kwh:
-        raise LedgerError(UNKNOWN_ZONE, f"zone must be one of: {', '.join(sorted(rules.carbon_g_per_kwh))}.")
+        raise LedgerError(
+            UNKNOWN_ZONE,
+            "zone must be one of: %(zones)s.",
+            {"zones": ", ".join(sorted(rules.carbon_g_per_kwh))},
+        )
     slot = payload["delivery_slot"]
     if not is_int(slot) or slot <= 0 or slot % rules.slot_ms:
         raise LedgerError(
-            BAD_SLOT, f"delivery_slot must be a slot start in Unix ms, a multiple of {rules.slot_ms}."
+            BAD_SLOT,
+            "delivery_slot must be a slot start in Unix ms, a multiple of %(slot_ms)s.",
+            {"slot_ms": rules.slot_ms},
         )
     if side == SELL:
         if payload["source"] not in SOURCES:
-            raise LedgerError(UNKNOWN_SOURCE, f"source must be one of: {', '.join(SOURCES)}.")
+            raise LedgerError(
+                UNKNOWN_SOURCE, "source must be one of: %(sources)s.", {"sources": ", ".join(SOURCES)}
+            )
     else:
         accepted_sources(payload["sources"])
     if "expires_ms" in payload:
@@ -296,7 +306,8 @@ def accepted_sources(sources) -> str:
     ):
         raise LedgerError(
             UNKNOWN_SOURCE,
-            f"sources must be 'any' or a list of different sources from: {', '.join(SOURCES)}.",
+            "sources must be 'any' or a list of different sources from: %(sources)s.",
+            {"sources": ", ".join(SOURCES)},
         )
     return ",".join(sorted(sources))
 

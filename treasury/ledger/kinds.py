@@ -79,7 +79,11 @@ def _require_issuer(tx: Transaction, ctx: BlockContext) -> None:
 
 def _require_unused(state: State, reference: str) -> None:
     if state.get(Payment.table, reference) is not None:
-        raise LedgerError(REFERENCE_USED, f"Payment reference {reference} was already used on this chain.")
+        raise LedgerError(
+            REFERENCE_USED,
+            "Payment reference %(reference)s was already used on this chain.",
+            {"reference": reference},
+        )
 
 
 def _open_cashout(state: State, payload: dict) -> CashOut:
@@ -87,7 +91,7 @@ def _open_cashout(state: State, payload: dict) -> CashOut:
     if cashout is None:
         raise LedgerError(CASHOUT_NOT_FOUND, "There is no cash-out with this id.")
     if cashout.status != OPEN:
-        raise LedgerError(CASHOUT_CLOSED, f"The cash-out is already {cashout.status}.")
+        raise LedgerError(CASHOUT_CLOSED, "The cash-out is already %(status)s.", {"status": cashout.status})
     if cashout.owner != payload["owner"]:
         raise LedgerError(CASHOUT_MISMATCH, "owner is not the account that asked for the cash-out.")
     return cashout
@@ -114,7 +118,8 @@ def _apply_mint(state: State, tx: Transaction, ctx: BlockContext) -> None:
         if (asked.account, asked.amount) != (to, amount):
             raise LedgerError(
                 TOPUP_MISMATCH,
-                f"Top-up {reference} was asked for {asked.amount} units to {asked.account}: mint that.",
+                "Top-up %(reference)s was asked for %(amount)s units to %(account)s: mint that.",
+                {"reference": reference, "amount": asked.amount, "account": asked.account},
             )
         state.put(replace(asked, status=MINTED, closed_height=ctx.height, issuer=tx.sender))
     # A first top-up is how a new account comes to exist on the chain.
@@ -144,7 +149,7 @@ def _require_open_topup(topup: TopUp | None) -> TopUp:
     if topup is None:
         raise LedgerError(TOPUP_NOT_FOUND, "No top-up was asked for on chain with this reference.")
     if topup.status != OPEN:
-        raise LedgerError(TOPUP_CLOSED, f"The top-up is already {topup.status}.")
+        raise LedgerError(TOPUP_CLOSED, "The top-up is already %(status)s.", {"status": topup.status})
     return topup
 
 
@@ -165,7 +170,9 @@ def _apply_topup_request(state: State, tx: Transaction, ctx: BlockContext) -> No
     _require_unused(state, reference)
     if state.get(TopUp.table, reference) is not None:
         raise LedgerError(
-            REFERENCE_USED, f"Payment reference {reference} was already asked for on this chain."
+            REFERENCE_USED,
+            "Payment reference %(reference)s was already asked for on this chain.",
+            {"reference": reference},
         )
     to, amount = tx.payload["to"], tx.payload["amount"]
     state.put(TopUp(reference, to, amount, tx.sender, OPEN, ctx.height))
@@ -224,7 +231,8 @@ def _apply_request(state: State, tx: Transaction, ctx: BlockContext) -> None:
     if account.balance < amount:
         raise LedgerError(
             errors.INSUFFICIENT_FUNDS,
-            f"The free balance {account.balance} is less than the {amount} units to cash out.",
+            "The free balance %(balance)s is less than the %(amount)s units to cash out.",
+            {"balance": account.balance, "amount": amount},
         )
     state.put(
         replace(account, balance=account.balance - amount, escrow_tokens=account.escrow_tokens + amount)
@@ -260,7 +268,11 @@ def _apply_burn(state: State, tx: Transaction, ctx: BlockContext) -> None:
     cashout = _open_cashout(state, tx.payload)
     amount, reference = tx.payload["amount"], tx.payload["reference"]
     if cashout.amount != amount:
-        raise LedgerError(CASHOUT_MISMATCH, f"The cash-out is for {cashout.amount} units, not {amount}.")
+        raise LedgerError(
+            CASHOUT_MISMATCH,
+            "The cash-out is for %(amount)s units, not %(asked)s.",
+            {"amount": cashout.amount, "asked": amount},
+        )
     _require_unused(state, reference)
     owner = state.account(cashout.owner)
     state.put(replace(owner, balance=owner.balance, escrow_tokens=owner.escrow_tokens - amount))

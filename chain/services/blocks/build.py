@@ -69,7 +69,8 @@ def block_build(node_key, head: ChainHead, round: int, *, empty_ok: bool) -> Bui
         # and leave out the transaction that made it so instead of stalling on it.
         culprit = _first_unwritable(run, pending)
         log.error("Height %s: transaction %s would not write (%s); dropped", height, culprit.hash, problems)
-        unwritable.append((culprit, LedgerError(UNWRITABLE, f"The block would not write: {problems[0]}.")))
+        error = LedgerError(UNWRITABLE, "The block would not write: %(problem)s.", {"problem": problems[0]})
+        unwritable.append((culprit, error))
         pending = [tx for tx in pending if tx is not culprit]
         state, result = run(pending)
         dirty = state.dirty_records()

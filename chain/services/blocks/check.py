@@ -16,7 +16,7 @@ from chain.ledger.block import (
     params_after,
     required_difficulty,
 )
-from chain.ledger.errors import LedgerError
+from chain.ledger.errors import LedgerError, ledger_text
 from chain.ledger.fields import require_storable_tree
 from chain.ledger.state import State
 from chain.ledger.tx import Transaction
@@ -66,26 +66,33 @@ def block_check(
     params = head.params
     problems = []
     if header.chain_id != head.chain_id or header.height != head.height + 1:
-        problems.append(f"height {header.height} is not {head.height + 1}")
+        problems.append(
+            ledger_text(
+                "height %(height)s is not %(expected)s", height=header.height, expected=head.height + 1
+            )
+        )
     if header.previous_hash != head.block_hash:
-        problems.append("previous_hash is not our head")
+        problems.append(ledger_text("previous_hash is not our head"))
     if header.state_root != head.state_root:
-        problems.append("state_root differs from ours after the previous block")
+        problems.append(ledger_text("state_root differs from ours after the previous block"))
     if header.proposer != expected_proposer(header.round):
-        problems.append(f"proposer is not the one chosen for round {header.round}")
+        problems.append(ledger_text("proposer is not the one chosen for round %(round)s", round=header.round))
     if not head_ms(head) < header.timestamp_ms <= clock.now_ms() + params.get("max_clock_drift_ms", 5_000):
-        problems.append("timestamp is not after the previous block or is in the future")
+        problems.append(ledger_text("timestamp is not after the previous block or is in the future"))
     if header.merkle_root != block_merkle_root(txs) or header.tx_count != len(txs):
-        problems.append("merkle root or transaction count does not match the transactions")
+        problems.append(ledger_text("merkle root or transaction count does not match the transactions"))
     if header.validators_hash != validators_hash_at(head.block_hash, head.state_root):
-        problems.append("validators_hash is not the active validator set")
+        problems.append(ledger_text("validators_hash is not the active validator set"))
     if len(txs) > params["max_block_txs"]:
-        problems.append("too many transactions")
+        problems.append(ledger_text("too many transactions"))
     if problems:
-        raise LedgerError(INVALID_BLOCK, "; ".join(problems))
+        reasons = "; ".join(problems)
+        raise LedgerError(INVALID_BLOCK, reasons)
     for tx in txs:
         if tx.hash not in admitted and not tx.signature_valid():
-            raise LedgerError(INVALID_BLOCK, f"Transaction {tx.hash}: the signature does not match.")
+            raise LedgerError(
+                INVALID_BLOCK, "Transaction %(tx)s: the signature does not match.", {"tx": tx.hash}
+            )
     state = State(DatabaseStore(), int(head.accumulator, 16))
     result = execute_block(
         state,
@@ -107,7 +114,9 @@ def block_check(
     dirty = state.dirty_records()
     problems = block_unwritable(header, result, dirty, checked_payloads=admitted)
     if problems:
-        raise LedgerError(INVALID_BLOCK, f"the block would not write: {'; '.join(problems[:5])}")
+        raise LedgerError(
+            INVALID_BLOCK, "the block would not write: %(problems)s", {"problems": "; ".join(problems[:5])}
+        )
     return BuiltBlock(header, txs, result, state, head.block_hash, params_after(params, state), dirty)
 
 
@@ -159,7 +168,7 @@ def execution_unwritable(
     }
     problems = [p for name, values in columns.items() if (p := column_problem(ChainTx, name, values))]
     if len(set(columns["hash"])) != len(txs):
-        problems.append("chain_chaintx.hash: a transaction twice in the block")
+        problems.append(ledger_text("chain_chaintx.hash: a transaction twice in the block"))
     if checked_payloads is not None:
         for tx in txs:
             if tx.hash in checked_payloads:
@@ -167,5 +176,7 @@ def execution_unwritable(
             try:
                 require_storable_tree(tx.payload)
             except LedgerError as exc:
-                problems.append(f"chain_chaintx.payload of {tx.hash}: {exc.message}")
+                problems.append(
+                    ledger_text("chain_chaintx.payload of %(tx)s: %(reason)s", tx=tx.hash, reason=exc.message)
+                )
     return problems + records_unwritable(dirty)

@@ -156,7 +156,9 @@ def _proposed_block_check(
         raise LedgerError(BAD_BLOCK, "A proposed block is {header, tx_hashes, txs}.")
     if len(tx_hashes) > max_block_txs or len(txs) > min(len(tx_hashes), MAX_CARRIED_TXS):
         raise LedgerError(
-            BAD_BLOCK, f"A block holds at most {max_block_txs} transactions and carries {MAX_CARRIED_TXS}."
+            BAD_BLOCK,
+            "A block holds at most %(most)s transactions and carries %(carried)s.",
+            {"most": max_block_txs, "carried": MAX_CARRIED_TXS},
         )
     if not all(is_address(h) for h in tx_hashes) or len(set(tx_hashes)) != len(tx_hashes):
         raise LedgerError(BAD_BLOCK, "tx_hashes are distinct hashes of 64 lower-case hex digits.")
@@ -166,7 +168,7 @@ def _proposed_block_check(
         raise LedgerError(BAD_BLOCK, exc.message) from exc
     block_hash = block.hash
     if block.chain_id != chain_id:
-        raise LedgerError(BAD_BLOCK, f"The header's chain_id is not {chain_id}.")
+        raise LedgerError(BAD_BLOCK, "The header's chain_id is not %(chain_id)s.", {"chain_id": chain_id})
     if not head_height < block.height <= head_height + HEIGHT_WINDOW:
         return None  # decided already, or too far ahead to keep
     if block.tx_count != len(tx_hashes) or block.merkle_root != merkle_root(tx_hashes):

@@ -1,0 +1,190 @@
+"""Intake over shards (Celery queues) and the scaling coordinator that sizes them.
+
+With ``GTX_SHARDING`` set (``region``, ``energy`` or ``load``: chain.sharding), the API's intake
+checks room in daphne (cheap, before parsing), then hands the batch to the queue of its shard
+and waits for the answer: parsing, the ledger's checks, signature verification and admission
+run in whichever worker consumes that queue, on this host or another. Every batch a worker
+takes is written down (``ShardWork``): when it was queued, how long it waited and ran.
+
+The coordinator (beat, every ``GTX_SCALING_TICK_S``) reads the window's work per shard, the
+queues' backlog, the site's CPU, memory and database operations, and moves the number of
+active shards between 1 and 8 (chain.sharding.scaling_decision), writing every change with its
+reason and figures (``ScalingDecision``).
+"""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import psutil
+from celery import current_app
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Sum
+
+from chain import sharding
+from chain.models import ScalingDecision, ScalingState, ShardWork
+from chain.services.admission import BatchRejected, transactions_submit
+from chain.task_queue import INTAKE_SHARD_ADMIT
+
+#: How long the API waits for a shard's worker before answering 503 (the batch may still land).
+SHARD_ANSWER_TIMEOUT_S = 10
+#: ShardWork older than this is deleted by the coordinator's tick.
+WORK_KEPT = timedelta(minutes=10)
+
+
+def active_shards() -> int:
+    row = ScalingState.objects.filter(id=1).values_list("active_shards", flat=True).first()
+    return row or sharding.MIN_SHARDS
+
+
+def _queue_base() -> str:
+    return settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+def submit_via_shard(wires: list, regions: list[str]) -> tuple[list[str], frozenset[str]]:
+    """Admit ``wires`` in the worker of their shard, as ``transactions_submit(hold_gaps=True)``
+    would: the admitted hashes in order and those held, or BatchRejected."""
+    active = active_shards()
+    first = wires[0] if wires and isinstance(wires[0], dict) else {}
+    shard = sharding.shard_for(first, strategy=settings.GTX_SHARDING, active=active, regions=regions)
+    result = current_app.send_task(
+        INTAKE_SHARD_ADMIT,
+        args=(wires, shard, time.time()),
+        queue=sharding.shard_queue(_queue_base(), shard),
+        ignore_result=False,
+        expires=SHARD_ANSWER_TIMEOUT_S,
+    )
+    try:
+        answer = result.get(timeout=SHARD_ANSWER_TIMEOUT_S, propagate=True)
+    finally:
+        result.forget()
+    if "problems" in answer:
+        raise BatchRejected(answer["problems"])
+    return answer["transactions"], frozenset(answer["held"])
+
+
+def shard_batch_admit(wires: list, shard: int, queued_at: float) -> dict:
+    """A shard worker's part: admit the batch, write down the work, answer in plain data."""
+    started = time.time()
+    try:
+        txs = transactions_submit(wires, hold_gaps=True)
+        answer = {"transactions": [tx.hash for tx in txs], "held": sorted(txs.held)}
+    except BatchRejected as exc:
+        answer = {"problems": exc.problems}
+    finished = time.time()
+    ShardWork.objects.create(
+        shard=shard,
+        finished_at=datetime.fromtimestamp(finished, UTC),
+        transactions=len(wires),
+        admitted="problems" not in answer,
+        busy_us=int((finished - started) * 1e6),
+        waited_us=max(0, int((started - queued_at) * 1e6)),
+    )
+    return answer
+
+
+def _backlog(shard: int) -> int:
+    """Batches waiting in the shard's queue (the Redis broker keeps a queue as a list)."""
+    with current_app.connection_for_write() as conn:
+        return conn.default_channel.client.llen(sharding.shard_queue(_queue_base(), shard))
+
+
+def shard_loads(window_s: float, shards: int) -> list[sharding.ShardLoad]:
+    since = datetime.now(UTC) - timedelta(seconds=window_s)
+    rows = {
+        row["shard"]: row
+        for row in ShardWork.objects.filter(finished_at__gte=since)
+        .values("shard")
+        .annotate(
+            transactions=Sum("transactions"),
+            busy=Sum("busy_us"),
+            waited=Sum("waited_us"),
+            batches=Count("id"),
+        )
+    }
+    loads = []
+    for shard in range(shards):
+        row = rows.get(shard, {})
+        loads.append(
+            sharding.ShardLoad(
+                shard=shard,
+                transactions=row.get("transactions") or 0,
+                busy_s=(row.get("busy") or 0) / 1e6,
+                waited_s=(row.get("waited") or 0) / 1e6,
+                batches=row.get("batches") or 0,
+                backlog=_backlog(shard),
+            )
+        )
+    return loads
+
+
+def _site_memory_mb() -> float:
+    """Resident memory of this site's processes: the tree under the process that started them."""
+    top = psutil.Process()
+    while (parent := top.parent()) is not None and "manage.py" in " ".join(parent.cmdline()):
+        top = parent
+    processes = [top, *top.children(recursive=True)]
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
+def _db_ops_total() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+def coordinator_tick() -> ScalingDecision | None:
+    """Measure, decide, write: the change of shard count with its reason, if there is one."""
+    window_s = settings.GTX_SCALING_WINDOW_S
+    state, _ = ScalingState.objects.get_or_create(id=1)
+    loads = shard_loads(window_s, sharding.MAX_SHARDS)
+    active_loads = loads[: state.active_shards]
+    decision = sharding.scaling_decision(state.active_shards, active_loads, window_s)
+    now = datetime.now(UTC)
+    ops = _db_ops_total()
+    elapsed = (now - state.measured_at).total_seconds() if state.measured_at else 0
+    transactions = sum(s.transactions for s in loads)
+    batches = sum(s.batches for s in loads)
+    figures = {
+        "tx_per_s": round(transactions / window_s, 1),
+        "latency_ms": round(sum(s.latency_ms() * s.batches for s in loads) / batches, 1) if batches else 0.0,
+        "cpu_percent": psutil.cpu_percent(interval=0.2),
+        "memory_mb": round(_site_memory_mb(), 1),
+        "db_ops_per_s": round((ops - state.db_ops_total) / elapsed, 1) if elapsed > 0 else 0.0,
+    }
+    shard_figures = [
+        {
+            "shard": s.shard,
+            "tx_per_s": round(s.transactions / window_s, 1),
+            "capacity_tx_per_s": round(s.capacity_tx_per_s, 1) if s.capacity_tx_per_s else None,
+            "load": round(s.load(window_s), 3),
+            "latency_ms": round(s.latency_ms(), 1),
+            "backlog": s.backlog,
+        }
+        for s in loads
+        if s.shard < state.active_shards or s.transactions or s.backlog
+    ]
+    state.measured_at, state.db_ops_total = now, ops
+    state.measurement = {**figures, "window_s": window_s, "shards": shard_figures, "reason": decision.reason}
+    changed = decision.shards_to != decision.shards_from
+    if changed:
+        state.active_shards = decision.shards_to
+    state.save()
+    ShardWork.objects.filter(finished_at__lt=now - WORK_KEPT).delete()
+    if not changed:
+        return None
+    return ScalingDecision.objects.create(
+        shards_from=decision.shards_from,
+        shards_to=decision.shards_to,
+        reason=decision.reason,
+        shard_loads=shard_figures,
+        **figures,
+    )

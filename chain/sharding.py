@@ -1,0 +1,100 @@
+"""Intake shards and the scaling coordinator's rule (the seed's ScalingCoordinator).
+
+A shard is a Celery queue of intake work (parse, check, verify signatures, admit) that any
+worker host may consume; the consensus step stays one at a time per site. A batch goes to one
+shard, chosen by the site's strategy (the seed's three):
+
+- ``region``: the region of the batch's first order, meter or grid report, else its sender's
+  hash: a region's traffic shares a queue;
+- ``energy``: the energy source its first order names (solar, wind, ...), else the sender;
+- ``load``: the first sender's hash: senders spread evenly, and one sender's batches keep
+  their order on one queue.
+
+Plain functions: the coordinator's decision is tested without workers.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+MIN_SHARDS = 1
+MAX_SHARDS = 8
+#: Scale up when a shard runs above this share of its measured capacity, down when every
+#: shard is below the lower one (the seed's 80 % and 40 %).
+SCALE_UP_LOAD = 0.80
+SCALE_DOWN_LOAD = 0.40
+STRATEGIES = ("region", "energy", "load")
+
+
+def shard_queue(base: str, shard: int) -> str:
+    """The Celery queue of ``shard`` at a site whose default queue is ``base``."""
+    return f"{base}-shard-{shard}"
+
+
+def _spread(key: str, active: int) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % active
+
+
+def shard_for(wire: dict, *, strategy: str, active: int, regions: list[str]) -> int:
+    """The shard (0 to ``active`` - 1) a batch whose first transaction is ``wire`` goes to."""
+    if active <= 1:
+        return 0
+    payload = wire.get("payload") if isinstance(wire.get("payload"), dict) else {}
+    if strategy == "region":
+        region = payload.get("zone") or payload.get("region")
+        if isinstance(region, str) and region in regions:
+            return regions.index(region) % active
+    elif strategy == "energy":
+        source = payload.get("source") or payload.get("kind")
+        if isinstance(source, str) and source:
+            return _spread(source, active)
+    sender = wire.get("sender")
+    return _spread(sender if isinstance(sender, str) else "", active)
+
+
+@dataclass(frozen=True)
+class ShardLoad:
+    """What a shard did over the coordinator's window, as measured by its workers."""
+
+    shard: int
+    transactions: int
+    busy_s: float
+    waited_s: float
+    batches: int
+    backlog: int
+
+    @property
+    def capacity_tx_per_s(self) -> float | None:
+        """Transactions a second the shard's workers admit while busy: its measured capacity."""
+        return self.transactions / self.busy_s if self.busy_s > 0 else None
+
+    def load(self, window_s: float) -> float:
+        """The share of the window its workers were busy, the batches still queued counted at the
+        window's mean time a batch."""
+        queued_s = self.backlog * self.busy_s / self.batches if self.batches else 0.0
+        return (self.busy_s + queued_s) / window_s
+
+    def latency_ms(self) -> float:
+        """Mean time from a batch's arrival to its answer."""
+        return 1000 * (self.busy_s + self.waited_s) / self.batches if self.batches else 0.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    shards_from: int
+    shards_to: int
+    reason: str
+
+
+def scaling_decision(active: int, loads: list[ShardLoad], window_s: float) -> Decision:
+    """Up one shard when one runs above SCALE_UP_LOAD, down one when all run below SCALE_DOWN_LOAD."""
+    busiest = max(loads, key=lambda s: s.load(window_s), default=None)
+    top = busiest.load(window_s) if busiest else 0.0
+    if busiest is not None and top > SCALE_UP_LOAD:
+        if active >= MAX_SHARDS:
+            return Decision(
+                active, active, f"shard {busiest.shard} at {top:.0%}, already {MAX_SHARDS} shards"
+            )
+        return Decision(active, active + 1, f"shard {busiest.shard} at {top:.0%} of its capacity (> 80%)")
+    if top < SCALE_DOWN_LOAD and active > MIN_SHARDS:
+        return Decision(active, active - 1, f"every shard below 40% (busiest {top:.0%})")
+    return Decision(active, active, f"busiest shard at {top:.0%}: within 40-80%" if busiest else "no load")
