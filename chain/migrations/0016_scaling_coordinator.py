@@ -4,51 +4,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chain', '0015_activity_feed'),
+        ("chain", "0015_activity_feed"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ScalingDecision',
+            name="ScalingDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decided_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('shards_from', models.SmallIntegerField()),
-                ('shards_to', models.SmallIntegerField()),
-                ('reason', models.CharField(max_length=200)),
-                ('tx_per_s', models.FloatField()),
-                ('latency_ms', models.FloatField()),
-                ('cpu_percent', models.FloatField()),
-                ('memory_mb', models.FloatField()),
-                ('db_ops_per_s', models.FloatField()),
-                ('shard_loads', models.JSONField(default=list)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("shards_from", models.SmallIntegerField()),
+                ("shards_to", models.SmallIntegerField()),
+                ("reason", models.CharField(max_length=200)),
+                ("tx_per_s", models.FloatField()),
+                ("latency_ms", models.FloatField()),
+                ("cpu_percent", models.FloatField()),
+                ("memory_mb", models.FloatField()),
+                ("db_ops_per_s", models.FloatField()),
+                ("shard_loads", models.JSONField(default=list)),
             ],
             options={
-                'ordering': ['-decided_at'],
+                "ordering": ["-decided_at"],
             },
         ),
         migrations.CreateModel(
-            name='ScalingState',
+            name="ScalingState",
             fields=[
-                ('id', models.SmallIntegerField(default=1, primary_key=True, serialize=False)),
-                ('active_shards', models.SmallIntegerField(default=1)),
-                ('measured_at', models.DateTimeField(null=True)),
-                ('measurement', models.JSONField(default=dict)),
-                ('db_ops_total', models.BigIntegerField(default=0)),
+                ("id", models.SmallIntegerField(default=1, primary_key=True, serialize=False)),
+                ("active_shards", models.SmallIntegerField(default=1)),
+                ("measured_at", models.DateTimeField(null=True)),
+                ("measurement", models.JSONField(default=dict)),
+                ("db_ops_total", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='ShardWork',
+            name="ShardWork",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('shard', models.SmallIntegerField()),
-                ('finished_at', models.DateTimeField(db_index=True)),
-                ('transactions', models.IntegerField()),
-                ('admitted', models.BooleanField()),
-                ('busy_us', models.BigIntegerField()),
-                ('waited_us', models.BigIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("shard", models.SmallIntegerField()),
+                ("finished_at", models.DateTimeField(db_index=True)),
+                ("transactions", models.IntegerField()),
+                ("admitted", models.BooleanField()),
+                ("busy_us", models.BigIntegerField()),
+                ("waited_us", models.BigIntegerField()),
             ],
         ),
     ]
