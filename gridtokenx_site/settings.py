@@ -265,6 +265,9 @@ GTX_INTAKE_MIN_WAITING = env.int("GTX_INTAKE_MIN_WAITING", default=500)
 # ... and (429 sender_busy) beyond this many waiting from one account: a sixtieth of the
 # mempool, a fifth of a block, over three times what one benchmark account ever has waiting.
 GTX_MEMPOOL_MAX_PER_SENDER = env.int("GTX_MEMPOOL_MAX_PER_SENDER", default=1_000)
+# After intake found the mempool full, batches are refused at the door (chain.api.shed) for this
+# long before one is let through to measure again.
+GTX_INTAKE_SHED_MS = env.int("GTX_INTAKE_SHED_MS", default=250)
 # A transaction whose nonce is ahead of the sender's next one (its predecessor went to another
 # site and has not arrived by gossip yet) is held, not refused (chain.models.HeldTx): for
 # GTX_HOLD_SECONDS, at most GTX_HOLD_MAX_PER_SENDER per sender and that many nonces ahead, and

@@ -42,6 +42,7 @@ from chain.api.serializers import (
     account_data,
     transaction_status_data,
 )
+from chain.api.shed import shed_after_full_mempool
 from chain.api.throttling import TransactionCountThrottle, TransactionIntakeThrottle
 from chain.ledger import errors as ledger_errors
 from chain.ledger.fields import is_hex64, whole_number
@@ -225,6 +226,8 @@ class TransactionSubmitView(APIView):
             if exc.retry_later:
                 # A full mempool is the site's overload (503); a sender's full share, its own (429).
                 busy = exc.code == SENDER_BUSY
+                if exc.code == MEMPOOL_FULL and exc.problems[0].get("index") is None:
+                    shed_after_full_mempool()
                 http_status = (
                     status.HTTP_429_TOO_MANY_REQUESTS if busy else status.HTTP_503_SERVICE_UNAVAILABLE
                 )
