@@ -81,11 +81,38 @@ def voting_power(validators: list[Validator], accounts: dict[str, Account]) -> d
     }
 
 
+#: The most a region's draw weight is raised or cut by its share of past proposals.
+REGION_FACTOR_MIN_PPM = PPM // 4
+REGION_FACTOR_MAX_PPM = 2 * PPM
+
+
 def proposer_weights(validators: list[Validator], accounts: dict[str, Account]) -> dict[str, int]:
-    """Stake times reputation; a validator whose reputation fell to 0 still gets weight 1 (never starved)."""
+    """Stake times reputation, spread over regions; never below 1 (a validator whose reputation
+    fell to 0 is never starved).
+
+    Spread over regions (SPEC 6): each region of active validators is due the share of the
+    blocks its validators' stake-times-reputation weighs. A region that proposed more than that
+    (say, the last heights) weighs less, one that proposed fewer more: its validators' weights
+    are multiplied by 1 + (blocks due - blocks proposed), counted in blocks over the active
+    validators' ``blocks_proposed``, kept between REGION_FACTOR_MIN_PPM and _MAX_PPM. Integer
+    arithmetic on the state every site holds, so every site draws the same proposer.
+    """
     power = voting_power(validators, accounts)
     by_key = {v.public_key: v for v in validators}
-    return {k: max(1, p * by_key[k].reputation_ppm // PPM) for k, p in power.items()}
+    base = {k: max(1, p * by_key[k].reputation_ppm // PPM) for k, p in power.items()}
+    region_weight: dict[str, int] = {}
+    region_proposed: dict[str, int] = {}
+    for key, weight in base.items():
+        region = by_key[key].region
+        region_weight[region] = region_weight.get(region, 0) + weight
+        region_proposed[region] = region_proposed.get(region, 0) + by_key[key].blocks_proposed
+    total_weight, total_proposed = sum(region_weight.values()), sum(region_proposed.values())
+    factor = {}
+    for region, weight in region_weight.items():
+        # (blocks due - blocks proposed) in millionths of a block: P * W_r / W - P_r.
+        deficit_ppm = (total_proposed * weight * PPM) // total_weight - region_proposed[region] * PPM
+        factor[region] = min(REGION_FACTOR_MAX_PPM, max(REGION_FACTOR_MIN_PPM, PPM + deficit_ppm))
+    return {k: max(1, w * factor[by_key[k].region] // PPM) for k, w in base.items()}
 
 
 def validator_records(state: State) -> tuple[list[Validator], dict[str, Account]]:
