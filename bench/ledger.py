@@ -91,7 +91,8 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
 
 def offer_batch(site: Site, body: bytes, *, until: float, on_backpressure, before_send=None):
     """POST one pre-signed batch; while the site sheds load (503 ``mempool_full``) back off as it
-    says and resend, until ``until`` (monotonic). ``before_send(t)`` runs before each send.
+    says and resend, until ``until`` (monotonic). ``before_send(t)`` runs before each send;
+    ``on_backpressure(seconds)`` after each 503, with how long the refusal took.
 
     Returns the time of the last send and the refusal that ended it (None once accepted).
     """
@@ -106,7 +107,7 @@ def offer_batch(site: Site, body: bytes, *, until: float, on_backpressure, befor
             if refused.status != 503 or time.monotonic() >= until:
                 return sent, refused
             wait_s = refused.retry_after or 1.0
-        on_backpressure()
+        on_backpressure(time.monotonic() - sent)
         time.sleep(wait_s)
 
 
@@ -190,7 +191,7 @@ def _measure(site, conn, bodies, groups, addresses, per_sender, batch, rate, sec
     t0 = time.monotonic() + 0.2
     end = t0 + seconds
 
-    def backed_off() -> None:
+    def backed_off(_seconds: float) -> None:
         with lock:
             backpressure[0] += 1
 

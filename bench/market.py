@@ -23,7 +23,12 @@ Submit time is when its batch's POST was sent.
 Prints one JSON object on its last line: filled orders/s, p50/p95/p99 seconds
 from submit to filled, blocks, average transactions per block, CPU per order.
 
-Environment: BENCH_SECONDS (20), BENCH_RATE (3200), BENCH_BATCH (600),
+Overload (bench.overload): BENCH_RATES="800,1600,2400" offers each rate in turn on the same
+site, BENCH_OVERLOAD=3 then three times the knee; a batch refused 503 is resent after its
+Retry-After (its traders' later orders wait for it), and the time each refusal took is kept.
+
+Environment: BENCH_SECONDS (20), BENCH_RATE (3200) or BENCH_RATES, BENCH_OVERLOAD (0),
+BENCH_BATCH (600),
 BENCH_THREADS (4), BENCH_TRADERS (240), BENCH_BLOCK_INTERVAL_MS (100: beat
 starts a block on the next tick after the last one ends, so a coarser tick
 adds up to a tick to every block), BENCH_DRAIN_SECONDS (30).
@@ -41,6 +46,7 @@ from pathlib import Path
 
 from bench.ledger import _blocks, _cpu_seconds, _env_int, _latency_figures, _percentile, _pg, offer_batch
 from bench.limits import signature_limit, verify_seconds
+from bench.overload import rates_from_env, refusal_figures, stepped
 from chain.ledger.genesis import load_genesis
 from gtxclient import Key, Site, sign_transaction
 from localnet import BASE_DIR
@@ -122,9 +128,38 @@ def _sign_batch(
     return json.dumps(wires).encode(), orders
 
 
+class OrderBatches:
+    """Each client thread's pre-signed batches, signed ahead of the steps that send them: batch
+    ``j`` of a thread holds rounds 1 + j * rounds onward (round 0 is the warm-up)."""
+
+    def __init__(self, chain_id: str, groups: list[list[int]], rounds: int, slot_ms: int):
+        self.chain_id, self.groups, self.rounds, self.slot_ms = chain_id, groups, rounds, slot_ms
+        self.batches: list[list] = [[] for _ in groups]
+
+    def ensure(self, per_thread: int) -> None:
+        missing = per_thread - len(self.batches[0])
+        if missing <= 0:
+            return
+        t_sign = time.monotonic()
+        with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            futures = [
+                [
+                    pool.submit(
+                        _sign_batch, self.chain_id, group, 1 + j * self.rounds, self.rounds, self.slot_ms
+                    )
+                    for j in range(len(self.batches[t]), per_thread)
+                ]
+                for t, group in enumerate(self.groups)
+            ]
+            for t, row in enumerate(futures):
+                self.batches[t].extend(f.result() for f in row)
+        orders = missing * len(self.groups) * self.rounds * len(self.groups[0])
+        print(f"signed {orders} orders in {time.monotonic() - t_sign:.1f}s", flush=True)
+
+
 def run() -> dict:
     seconds = _env_int("BENCH_SECONDS", 20)
-    rate = _env_int("BENCH_RATE", 3200)
+    rates, overload = rates_from_env(3200)
     batch = _env_int("BENCH_BATCH", 600)
     threads = _env_int("BENCH_THREADS", 4)
     traders = _env_int("BENCH_TRADERS", 240)
@@ -133,7 +168,6 @@ def run() -> dict:
     group = traders // threads // 3 * 3  # whole seller-buyer-buyer triples per thread
     rounds = max(1, batch // group)
     batch = group * rounds
-    batches_per_thread = -(-rate * seconds // (batch * threads))
     groups = [list(range(t * group, (t + 1) * group)) for t in range(threads)]
 
     verify_s = verify_seconds()  # before the site runs
@@ -142,23 +176,12 @@ def run() -> dict:
     genesis = load_genesis(tmp / "genesis.toml")
     now_ms = time.time_ns() // 1_000_000
     slot_ms = (now_ms + SLOT_AHEAD_MS) // 900_000 * 900_000
-
-    t_sign = time.monotonic()
+    signed = OrderBatches(genesis.chain_id, groups, rounds, slot_ms)
+    signed.ensure(-(-rates[0] * seconds // (batch * threads)))
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        futures = [
-            [
-                pool.submit(_sign_batch, genesis.chain_id, groups[t], 1 + j * rounds, rounds, slot_ms)
-                for j in range(batches_per_thread)
-            ]
-            for t in range(threads)
+        warmup = [
+            f.result() for f in [pool.submit(_sign_batch, genesis.chain_id, g, 0, 1, slot_ms) for g in groups]
         ]
-        signed = [[f.result() for f in row] for row in futures]
-        warmup = [pool.submit(_sign_batch, genesis.chain_id, group, 0, 1, slot_ms) for group in groups]
-        warmup = [f.result() for f in warmup]
-    print(
-        f"signed {threads * batches_per_thread * batch} orders in {time.monotonic() - t_sign:.1f}s",
-        flush=True,
-    )
 
     site, procs = start_site(
         tmp,
@@ -168,26 +191,40 @@ def run() -> dict:
     try:
         conn = _pg(site.database_url)
         _warm_up(site, conn, warmup)
-        start_height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
-        cpu_before = _cpu_seconds(procs)
-        result = _measure(site, conn, signed, rate, seconds, drain_s, start_height)
-        cpu = {name: round(t - cpu_before[name], 2) for name, t in _cpu_seconds(procs).items()}
-        limit = signature_limit(sites=1, finalized_tx_per_s=result["filled_orders_per_s"], verify_s=verify_s)
-        return (
-            result
-            | limit
-            | {
-                "batch": batch,
-                "client_threads": threads,
-                "traders": threads * group,
-                "block_interval_ms": interval_ms,
-                **_blocks(conn, start_height),
-                **_block_gaps(conn, start_height),
-                "cpu_us_per_order": {
-                    name: round(t * 1e6 / max(result["filled"], 1)) for name, t in cpu.items()
-                },
-            }
-        )
+        sent = [0] * threads  # the batches each thread's traders have had admitted so far
+
+        def step(rate: int) -> dict:
+            per_thread = -(-rate * seconds // (batch * threads))
+            signed.ensure(max(sent) + per_thread)
+            rows = [signed.batches[t][sent[t] : sent[t] + per_thread] for t in range(threads)]
+            start_height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
+            print(f"offering {rate} orders/s for {seconds}s", flush=True)
+            cpu_before = _cpu_seconds(procs)
+            result = _measure(site, conn, rows, rate, seconds, drain_s, start_height)
+            for t, admitted in enumerate(result.pop("admitted_batches")):
+                sent[t] += admitted
+            cpu = {name: round(t - cpu_before[name], 2) for name, t in _cpu_seconds(procs).items()}
+            limit = signature_limit(
+                sites=1, finalized_tx_per_s=result["filled_orders_per_s"], verify_s=verify_s
+            )
+            return (
+                result
+                | limit
+                | {"offered": rate, **_blocks(conn, start_height), **_block_gaps(conn, start_height)}
+                | {
+                    "cpu_us_per_order": {
+                        name: round(t * 1e6 / max(result["filled"], 1)) for name, t in cpu.items()
+                    }
+                }
+            )
+
+        result = stepped(step, rates, overload, throughput="filled_orders_per_s")
+        return result | {
+            "batch": batch,
+            "client_threads": threads,
+            "traders": threads * group,
+            "block_interval_ms": interval_ms,
+        }
     finally:
         stop_site(site, procs)
 
@@ -212,14 +249,15 @@ def _measure(site, conn, signed, rate, seconds, drain_s, start_height) -> dict:
     sent_at: dict[str, float] = {}  # order hash -> submit time
     wanted: dict[str, int] = {h: wh for row in signed for _, orders in row for h, wh in orders}
     rejected: list[str] = []
-    backpressure = [0]
+    refusals: list[float] = []  # seconds each 503 took to come back
+    admitted = [0] * threads
     lock = threading.Lock()
     t0 = time.monotonic() + 0.2
     end = t0 + seconds
 
-    def backed_off() -> None:
+    def backed_off(seconds: float) -> None:
         with lock:
-            backpressure[0] += 1
+            refusals.append(seconds)
 
     def client(t: int) -> None:
         with Site(site.url, timeout=60) as http:
@@ -241,7 +279,8 @@ def _measure(site, conn, signed, rate, seconds, drain_s, start_height) -> dict:
                         rejected.append(refused.text[:300])
                         for order_hash, _ in orders:
                             del sent_at[order_hash]
-                    return  # later nonces of these traders could never be admitted
+                    return  # later nonces of these traders wait for this batch (the next step)
+                admitted[t] += 1
 
     workers = [threading.Thread(target=client, args=(t,)) for t in range(threads)]
     for w in workers:
@@ -292,8 +331,9 @@ def _measure(site, conn, signed, rate, seconds, drain_s, start_height) -> dict:
         "failed_receipts": failed,
         "filled": len(latencies),
         "rejected_batches": len(rejected),
-        "mempool_full_retries": backpressure[0],
+        **refusal_figures(refusals),
         "first_rejection": rejected[0] if rejected else None,
+        "admitted_batches": admitted,
         "filled_orders_per_s": round(len(latencies) / elapsed, 1),
         **_latency_figures(latencies),
     }
@@ -315,7 +355,10 @@ def _block_gaps(conn, start_height: int) -> dict:
 def main() -> int:
     result = run()
     print(json.dumps(result), flush=True)
-    ok = result["filled"] == result["submitted"] == result["committed"] and not result["rejected_batches"]
+    # Under overload a batch still refused when the step ends is the excess the site shed.
+    ok = result["filled"] == result["submitted"] == result["committed"] and (
+        not result["rejected_batches"] or "overload_factor" in result
+    )
     return 0 if ok else 1
 
 

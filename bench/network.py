@@ -30,9 +30,9 @@ A client keeps its schedule whatever the answers: a batch refused for want of
 room (503 mempool_full, 429 sender_busy) is counted with the time its refusal
 took (``refused_p50_ms``, ``refused_p95_ms``) and sent again at the next slot.
 
-Overload: BENCH_RATES="400,700,1000" offers each rate in turn for BENCH_SECONDS
-(``steps``); the knee (``knee_tx_per_s``) is the most a step finalized with its
-p95 within 2.5 s. BENCH_OVERLOAD=3 then offers three times the knee, and the
+Overload (bench.overload): BENCH_RATES="400,700,1000" offers each rate in turn for
+BENCH_SECONDS (``steps``); the knee (``knee``, tx/s) is the most a step finalized with
+its p95 within 2.5 s. BENCH_OVERLOAD=3 then offers three times the knee, and the
 figures printed are that step's, with ``ratio_to_knee``.
 
 Environment: BENCH_SITES (4), BENCH_SECONDS (20), BENCH_RATE (2000) or
@@ -53,8 +53,9 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from bench.ledger import _cpu_seconds, _env_int, _latency_figures, _percentile
+from bench.ledger import _cpu_seconds, _env_int, _latency_figures
 from bench.limits import signature_limit, verify_seconds
+from bench.overload import rates_from_env, refusal_figures, stepped
 from chain.ledger.genesis import load_genesis
 from gtxclient import Key, Refused, Site, sign_transaction
 from localnet.genesis_files import DEMO_GENESIS, active_validators
@@ -170,8 +171,7 @@ class SignedBatches:
 def run() -> dict:
     count = _env_int("BENCH_SITES", 4)
     seconds = _env_int("BENCH_SECONDS", 20)
-    rates = [int(r) for r in os.environ.get("BENCH_RATES", str(_env_int("BENCH_RATE", 2000))).split(",")]
-    overload = _env_int("BENCH_OVERLOAD", 0)
+    rates, overload = rates_from_env(2000)
     batch = _env_int("BENCH_BATCH", 250)
     n = _env_int("BENCH_SENDERS", 200)
     drain_s = _env_int("BENCH_DRAIN_SECONDS", 30)
@@ -216,20 +216,10 @@ def run() -> dict:
                 | signature_limit(
                     sites=count, finalized_tx_per_s=figures["finalized_tx_per_s"], verify_s=verify_s
                 )
-                | {"offered_tx_per_s": rate, "cores_used_while_offering": cores_used}
+                | {"offered": rate, "offered_tx_per_s": rate, "cores_used_while_offering": cores_used}
             )
 
-        steps = [step(rate) for rate in rates]
-        result = dict(steps[-1])
-        if len(steps) > 1 or overload:
-            knee = _knee(steps)
-            result |= {"steps": [_step_summary(s) for s in steps], "knee_tx_per_s": knee}
-            if overload:
-                heavy = step(int(overload * knee))
-                result |= heavy | {
-                    "overload_factor": overload,
-                    "ratio_to_knee": round(heavy["finalized_tx_per_s"] / knee, 3) if knee else None,
-                }
+        result = stepped(step, rates, overload, throughput="finalized_tx_per_s")
         return result | {
             "cores_used_idle": idle_cores,
             "sites": count,
@@ -242,21 +232,6 @@ def run() -> dict:
         for w in watchers:
             w.stopping.set()
         stop_network(sites)
-
-
-#: The knee: the most a step finalized while its accepted transactions stayed within this p95.
-KNEE_P95_S = 2.5
-
-
-def _knee(steps: list[dict]) -> float:
-    """The highest finalized tx/s of a step whose p95 stayed within KNEE_P95_S (else the lowest step's)."""
-    within = [s["finalized_tx_per_s"] for s in steps if s["p95_s"] is not None and s["p95_s"] <= KNEE_P95_S]
-    return max(within) if within else steps[0]["finalized_tx_per_s"]
-
-
-def _step_summary(step: dict) -> dict:
-    keys = ("offered_tx_per_s", "finalized_tx_per_s", "p50_s", "p95_s", "refused_batches", "efficiency")
-    return {key: step[key] for key in keys}
 
 
 def _batches_per_site(rate: int, count: int, seconds: int, batch: int) -> int:
@@ -428,9 +403,7 @@ def _figures(sites, watchers, offered: Offered, start_heights) -> dict:
         "final_at_every_site": len(everywhere),
         "rejected_batches": len(rejected),
         "first_rejection": rejected[0] if rejected else None,
-        "refused_batches": len(refusals),
-        "refused_p50_ms": round(_percentile(refusals, 0.5) * 1000, 1) if refusals else None,
-        "refused_p95_ms": round(_percentile(refusals, 0.95) * 1000, 1) if refusals else None,
+        **refusal_figures(refusals),
         "finalized_tx_per_s": round(len(everywhere) / max(last - t0, 1e-9), 1) if everywhere else 0.0,
         **figures,
         "common_height": common,

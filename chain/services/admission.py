@@ -65,6 +65,9 @@ MEMPOOL_FULL = "mempool_full"
 #: The sender already has GTX_MEMPOOL_MAX_PER_SENDER transactions waiting: it retries once
 #: some are in a block. Its own doing, not the site's, hence HTTP 429 where mempool_full is 503.
 SENDER_BUSY = "sender_busy"
+#: Intake over shards (chain.services.scaling) got no answer from the batch's shard in time:
+#: the site's overload too (503). The batch may still be admitted once a worker takes it.
+INTAKE_BUSY = "intake_busy"
 #: Seconds a client waits before resending a batch refused for want of room (the Retry-After).
 RETRY_AFTER_SECONDS = 2
 #: A peer's gossip may hold a sender to twice the cap: the origin site admitted it under its
@@ -91,7 +94,7 @@ class BatchRejected(Exception):
     @property
     def retry_later(self) -> bool:
         """Nothing was wrong with the batch but room: the same batch may be sent again later."""
-        return all(p["code"] in (MEMPOOL_FULL, SENDER_BUSY) for p in self.problems)
+        return all(p["code"] in (MEMPOOL_FULL, SENDER_BUSY, INTAKE_BUSY) for p in self.problems)
 
     @property
     def message(self) -> str:

@@ -17,13 +17,15 @@ from datetime import UTC, datetime, timedelta
 
 import psutil
 from celery import current_app
+from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Sum
 
 from chain import sharding
+from chain.ledger.errors import ledger_text
 from chain.models import ScalingDecision, ScalingState, ShardWork
-from chain.services.admission import BatchRejected, transactions_submit
+from chain.services.admission import INTAKE_BUSY, BatchRejected, transactions_submit
 from chain.task_queue import INTAKE_SHARD_ADMIT
 
 #: How long the API waits for a shard's worker before answering 503 (the batch may still land).
@@ -56,6 +58,14 @@ def submit_via_shard(wires: list, regions: list[str]) -> tuple[list[str], frozen
     )
     try:
         answer = result.get(timeout=SHARD_ANSWER_TIMEOUT_S, propagate=True)
+    except CeleryTimeout:
+        message = ledger_text(
+            "No worker of intake shard %(shard)s answered within %(seconds)s s; the batch may still be "
+            "admitted: look its hashes up before sending it again.",
+            shard=shard,
+            seconds=SHARD_ANSWER_TIMEOUT_S,
+        )
+        raise BatchRejected([{"index": None, "code": INTAKE_BUSY, "message": message}]) from None
     finally:
         result.forget()
     if "problems" in answer:
@@ -83,10 +93,11 @@ def shard_batch_admit(wires: list, shard: int, queued_at: float) -> dict:
     return answer
 
 
-def _backlog(shard: int) -> int:
-    """Batches waiting in the shard's queue (the Redis broker keeps a queue as a list)."""
+def _backlogs(shards: int) -> list[int]:
+    """Batches waiting in each shard's queue (the Redis broker keeps a queue as a list)."""
     with current_app.connection_for_write() as conn:
-        return conn.default_channel.client.llen(sharding.shard_queue(_queue_base(), shard))
+        client = conn.default_channel.client
+        return [client.llen(sharding.shard_queue(_queue_base(), shard)) for shard in range(shards)]
 
 
 def shard_loads(window_s: float, shards: int) -> list[sharding.ShardLoad]:
@@ -103,6 +114,7 @@ def shard_loads(window_s: float, shards: int) -> list[sharding.ShardLoad]:
         )
     }
     loads = []
+    backlogs = _backlogs(shards)
     for shard in range(shards):
         row = rows.get(shard, {})
         loads.append(
@@ -112,7 +124,7 @@ def shard_loads(window_s: float, shards: int) -> list[sharding.ShardLoad]:
                 busy_s=(row.get("busy") or 0) / 1e6,
                 waited_s=(row.get("waited") or 0) / 1e6,
                 batches=row.get("batches") or 0,
-                backlog=_backlog(shard),
+                backlog=backlogs[shard],
             )
         )
     return loads

@@ -65,3 +65,28 @@ async def test_while_shedding_batches_are_refused_unread_and_everything_else_pas
     time.sleep(0.25)
     status, _, reached = await _post(shed.TRANSACTIONS_PATH)
     assert (status, reached) == (202, [shed.TRANSACTIONS_PATH])
+
+
+@pytest.mark.django_db
+def test_a_shard_no_worker_answers_is_refused_503_for_a_retry(chain, submit, monkeypatch, settings):
+    """Intake over shards with no worker on the shard's queue: 503 ``intake_busy`` with Retry-After,
+    not a 500, and the message says the batch may still land."""
+    import uuid
+
+    from celery import current_app
+
+    from chain.services import scaling
+    from chain.sharding import shard_queue
+
+    base = f"gtx-test-{uuid.uuid4().hex[:8]}"
+    settings.GTX_SHARDING = "load"
+    monkeypatch.setattr(scaling, "SHARD_ANSWER_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(scaling, "_queue_base", lambda: base)
+    try:
+        response = submit(signed(SENDER))
+    finally:
+        with current_app.connection_for_write() as conn:
+            conn.default_channel.client.delete(shard_queue(base, 0))  # the queue this test made
+    assert response.status_code == 503 and response["Retry-After"] == "2"
+    error = response.json()["error"]
+    assert error["code"] == admission.INTAKE_BUSY and "may still be admitted" in error["message"]
