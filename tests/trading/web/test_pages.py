@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from chain.models import MempoolTx
 from trading import selectors
@@ -182,6 +184,18 @@ def test_cancel_of_a_closed_order_says_why_and_changes_nothing(
     assert response.status_code == 200
     assert "The order is already cancelled." in response.content.decode()
     assert ledger_snapshot() == before
+
+
+def test_the_ledgers_refusal_reads_in_thai_for_a_thai_reader(client_as, resting_sell, produce):
+    client = client_as("producer")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "th"
+    client.post(f"/market/orders/{resting_sell.order_id}/cancel/")
+    produce()
+    response = client.post(f"/market/orders/{resting_sell.order_id}/cancel/", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    with translation.override("th"):
+        thai = translation.gettext("The order is already %(status)s.") % {"status": "cancelled"}
+    assert thai in body and "The order is already" not in body
 
 
 def test_cancel_of_an_unknown_order_is_404(client_as, chain, ledger_snapshot):
