@@ -43,6 +43,12 @@ def test_a_phone_switches_to_thai_and_the_wallet_stays_thai(live_site):
             expect(page.locator("#live-dot")).to_have_attribute("title", "อัปเดตสด: เชื่อมต่อแล้ว", timeout=15_000)
             page.screenshot(path=SHOTS / "web-wallet-thai-phone.png", full_page=True)
 
+            # The genesis's region names are Thai too (chain.selectors.region_name).
+            page.goto(live_site.url + "/grid/")
+            expect(page.locator("main")).to_contain_text("กรุงเทพมหานครและปริมณฑล")
+            expect(page.locator("main")).not_to_contain_text("Bangkok Metropolitan")
+            page.screenshot(path=SHOTS / "web-grid-thai-phone.png", full_page=True)
+
             # The choice is the cookie's: a new page in the same browser is Thai too.
             page.goto(live_site.url + "/")
             expect(page.locator("h1")).to_contain_text("ขายแสงแดดบนหลังคาของคุณ")
