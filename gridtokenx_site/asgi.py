@@ -11,7 +11,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from chain.api.shed import ShedWhileFull  # noqa: E402
+from chain.api.shed import IntakeDoor  # noqa: E402
 from chain.routing import peer_http_urlpatterns  # noqa: E402
 from gridtokenx_site.body_limit import BodySizeLimit  # noqa: E402
 from gridtokenx_site.edge import RefuseNul  # noqa: E402
@@ -26,9 +26,9 @@ application = ReleaseExecutorConnections(
             # The peer protocol bypasses Django's request handling (chain.consumers.PeerEndpoint).
             # A request line that spells NUL is refused before any route (gridtokenx_site.edge);
             # bodies over GTX_MAX_BODY_BYTES before they are read, on every route; transaction
-            # batches while the mempool is full (chain.api.shed).
+            # batches while the mempool is full or intake has its fill (chain.api.shed).
             "http": RefuseNul(
-                ShedWhileFull(
+                IntakeDoor(
                     BodySizeLimit(
                         URLRouter([*peer_http_urlpatterns, re_path(r"", django_asgi_app)]),
                         max_bytes=settings.GTX_MAX_BODY_BYTES,

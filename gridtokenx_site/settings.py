@@ -268,6 +268,9 @@ GTX_MEMPOOL_MAX_PER_SENDER = env.int("GTX_MEMPOOL_MAX_PER_SENDER", default=1_000
 # After intake found the mempool full, batches are refused at the door (chain.api.shed) for this
 # long before one is let through to measure again.
 GTX_INTAKE_SHED_MS = env.int("GTX_INTAKE_SHED_MS", default=250)
+# Transaction batches one web process holds between its door and their answer; more are
+# refused 503 intake_busy at once (chain.api.shed) instead of queueing for a thread.
+GTX_INTAKE_IN_FLIGHT = env.int("GTX_INTAKE_IN_FLIGHT", default=4)
 # A transaction whose nonce is ahead of the sender's next one (its predecessor went to another
 # site and has not arrived by gossip yet) is held, not refused (chain.models.HeldTx): for
 # GTX_HOLD_SECONDS, at most GTX_HOLD_MAX_PER_SENDER per sender and that many nonces ahead, and

@@ -201,7 +201,8 @@ class TransactionSubmitView(APIView):
             503: _error(
                 "The mempool is full (`mempool_full`, also answered at the door, unread, for a "
                 "moment after one such refusal), or no worker of the batch's intake shard answered "
-                "in time (`intake_busy`: it may still be admitted); retry after `Retry-After`.",
+                "in time or the site holds as many batches as it admits at once (`intake_busy`); retry after "
+                "`Retry-After`.",
                 MEMPOOL_FULL,
                 "The mempool is full (60000 waiting); retry in a few seconds.",
             ),

@@ -1,6 +1,8 @@
 """Load shedding at the door (chain.api.shed): after a full mempool refused a batch, the next
-batches are refused before they are read, and only for GTX_INTAKE_SHED_MS."""
+batches are refused before they are read, only for GTX_INTAKE_SHED_MS; and no more than
+GTX_INTAKE_IN_FLIGHT batches are in a process's hands at once."""
 
+import asyncio
 import time
 
 import pytest
@@ -38,33 +40,64 @@ def test_the_reserve_for_light_senders_does_not_close_the_door(chain, submit, mo
     assert not shed.shedding()
 
 
-async def _post(path: str, method: str = "POST") -> tuple[int, dict, list]:
-    reached = []
-
-    async def inner(scope, receive, send):
-        reached.append(scope["path"])
-        await send({"type": "http.response.start", "status": 202, "headers": []})
-        await send({"type": "http.response.body", "body": b"{}"})
-
-    scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}
-    app = ApplicationCommunicator(shed.ShedWhileFull(inner), scope)
+async def _post(door, path: str = shed.TRANSACTIONS_PATH, method: str = "POST") -> tuple[int, dict]:
+    app = ApplicationCommunicator(door, {"type": "http", "method": method, "path": path, "headers": []})
     await app.send_input({"type": "http.request", "body": b"[]", "more_body": False})
     start = await app.receive_output(1)
     await app.receive_output(1)
-    return start["status"], dict(start["headers"]), reached
+    return start["status"], dict(start["headers"])
+
+
+def _door(reached: list, release: asyncio.Event | None = None):
+    async def inner(scope, receive, send):
+        reached.append(scope["path"])
+        if release is not None:
+            await release.wait()
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return shed.IntakeDoor(inner)
 
 
 @pytest.mark.anyio
 async def test_while_shedding_batches_are_refused_unread_and_everything_else_passes(settings):
     settings.GTX_INTAKE_SHED_MS = 200
+    reached = []
+    door = _door(reached)
     shed.shed_after_full_mempool()
-    status, headers, reached = await _post(shed.TRANSACTIONS_PATH)
+    status, headers = await _post(door)
     assert (status, headers[b"retry-after"], reached) == (503, b"2", [])
-    assert (await _post("/api/v1/status/"))[0] == 202
-    assert (await _post(shed.TRANSACTIONS_PATH, method="GET"))[0] == 202
+    assert (await _post(door, "/api/v1/status/"))[0] == 202
+    assert (await _post(door, method="GET"))[0] == 202
     time.sleep(0.25)
-    status, _, reached = await _post(shed.TRANSACTIONS_PATH)
-    assert (status, reached) == (202, [shed.TRANSACTIONS_PATH])
+    assert (await _post(door))[0] == 202
+    assert reached == ["/api/v1/status/", shed.TRANSACTIONS_PATH, shed.TRANSACTIONS_PATH]
+
+
+@pytest.mark.anyio
+async def test_one_batch_past_the_in_flight_limit_is_refused_busy_and_the_door_reopens(settings):
+    settings.GTX_INTAKE_IN_FLIGHT = 2
+    reached, release = [], asyncio.Event()
+    door = _door(reached, release)
+    held = []
+    for _ in range(2):  # two batches in the site's hands, not answered yet
+        app = ApplicationCommunicator(
+            door, {"type": "http", "method": "POST", "path": shed.TRANSACTIONS_PATH}
+        )
+        await app.send_input({"type": "http.request", "body": b"[]", "more_body": False})
+        held.append(app)
+    await asyncio.sleep(0.05)
+    assert (len(reached), door.in_flight) == (2, 2)
+
+    status, headers = await _post(door)
+    assert (status, headers[b"retry-after"]) == (503, b"2") and len(reached) == 2
+
+    release.set()
+    for app in held:
+        assert (await app.receive_output(1))["status"] == 202
+        await app.receive_output(1)
+    assert door.in_flight == 0
+    assert (await _post(door))[0] == 202
 
 
 @pytest.mark.django_db
