@@ -260,7 +260,7 @@ GTX_MEMPOOL_MAX = env.int("GTX_MEMPOOL_MAX", default=60_000)
 # Under load, a client's batch is refused (503) once the mempool holds what this site finalized
 # in the last GTX_INTAKE_TARGET_MS, measured over its recent blocks (chain.services.admission),
 # but never below GTX_INTAKE_MIN_WAITING: accepted work waits about that long, no longer.
-GTX_INTAKE_TARGET_MS = env.int("GTX_INTAKE_TARGET_MS", default=1_000)
+GTX_INTAKE_TARGET_MS = env.int("GTX_INTAKE_TARGET_MS", default=500)
 GTX_INTAKE_MIN_WAITING = env.int("GTX_INTAKE_MIN_WAITING", default=500)
 # ... and (429 sender_busy) beyond this many waiting from one account: a sixtieth of the
 # mempool, a fifth of a block, over three times what one benchmark account ever has waiting.
