@@ -370,13 +370,14 @@ def intake_limit(head: IntakeHead) -> int:
 def _check_room(count: int, room: int) -> tuple[int, int]:
     """How many transactions wait in the mempool, and the oldest turn among them (0 when none).
 
-    BatchRejected when ``count`` more do not fit in ``room``.
+    BatchRejected when ``count`` more do not fit in ``room``. An empty mempool takes any batch
+    (at most MAX_BATCH): a batch larger than a small measured room is not refused for ever.
     """
     with binary_cursor() as cursor:
         waiting, oldest_turn = cursor.execute(
             "SELECT count(*), COALESCE(min(turn), 0) FROM chain_mempooltx"
         ).fetchone()
-    if waiting + count > room:
+    if waiting and waiting + count > room:
         raise BatchRejected(
             [
                 _problem(

@@ -293,12 +293,30 @@ def test_under_load_intake_holds_what_the_site_measured_it_finalizes(
         assert submit([signed(SENDER, nonce=next(nonce)) for _ in range(8)]).status_code == 202
         produce()
         now[0] += 1_000
+    assert submit(signed(SENDER, nonce=16)).status_code == 202
     before = ledger_snapshot()
-    response = submit([signed(SENDER, nonce=n) for n in range(16, 25)])  # 9 > 8 tx/s x 1 s
+    response = submit([signed(SENDER, nonce=n) for n in range(17, 25)])  # 1 + 8 > 8 tx/s x 1 s
     assert response.status_code == 503
     assert response.json()["error"]["code"] == admission.MEMPOOL_FULL
     assert ledger_snapshot() == before
-    assert submit([signed(SENDER, nonce=n) for n in range(16, 24)]).status_code == 202
+    assert submit([signed(SENDER, nonce=n) for n in range(17, 24)]).status_code == 202
     settings.GTX_INTAKE_TARGET_MS = 2_000  # twice the latency allowed: twice the room
     assert submit([signed(SENDER, nonce=n) for n in range(24, 32)]).status_code == 202
     assert submit(signed(SENDER, nonce=32)).status_code == 503
+
+
+def test_an_empty_mempool_takes_a_batch_larger_than_the_measured_room(
+    chain, submit, produce, monkeypatch, settings
+):
+    """A client whose batches are larger than a quiet site's room is not refused for ever."""
+    from chain import clock
+
+    settings.GTX_INTAKE_TARGET_MS, settings.GTX_INTAKE_MIN_WAITING = 1_000, 3
+    now = [clock.now_ms()]
+    monkeypatch.setattr(clock, "now_ms", lambda: now[0])
+    for first in (0, 2):  # two blocks of 2 transfers a second apart: a room of 2
+        assert submit([signed(SENDER, nonce=first + n) for n in range(2)]).status_code == 202
+        produce()
+        now[0] += 1_000
+    assert submit([signed(SENDER, nonce=n) for n in range(4, 14)]).status_code == 202
+    assert submit(signed(SENDER, nonce=14)).status_code == 503
