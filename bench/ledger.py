@@ -89,10 +89,20 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
-def offer_batch(site: Site, body: bytes, *, until: float, on_backpressure, before_send=None):
-    """POST one pre-signed batch; while the site sheds load (503 ``mempool_full``) back off as it
-    says and resend, until ``until`` (monotonic). ``before_send(t)`` runs before each send;
-    ``on_backpressure(seconds)`` after each 503, with how long the refusal took.
+def offer_batch(
+    site: Site,
+    body: bytes,
+    *,
+    until: float,
+    on_backpressure,
+    before_send=None,
+    retry_every: float | None = None,
+):
+    """POST one pre-signed batch; while the site sheds load (503) back off as it says and resend,
+    until ``until`` (monotonic). ``before_send(t)`` runs before each send;
+    ``on_backpressure(seconds)`` after each 503, with how long the refusal took. With
+    ``retry_every`` the client keeps its own schedule instead of the Retry-After: it resends at
+    its next slot, so the load offered stays what was asked.
 
     Returns the time of the last send and the refusal that ended it (None once accepted).
     """
@@ -106,7 +116,7 @@ def offer_batch(site: Site, body: bytes, *, until: float, on_backpressure, befor
         except Refused as refused:
             if refused.status != 503 or time.monotonic() >= until:
                 return sent, refused
-            wait_s = refused.retry_after or 1.0
+            wait_s = retry_every if retry_every is not None else refused.retry_after or 1.0
         on_backpressure(time.monotonic() - sent)
         time.sleep(wait_s)
 

@@ -24,8 +24,9 @@ Prints one JSON object on its last line: filled orders/s, p50/p95/p99 seconds
 from submit to filled, blocks, average transactions per block, CPU per order.
 
 Overload (bench.overload): BENCH_RATES="800,1600,2400" offers each rate in turn on the same
-site, BENCH_OVERLOAD=3 then three times the knee; a batch refused 503 is resent after its
-Retry-After (its traders' later orders wait for it), and the time each refusal took is kept.
+site, BENCH_OVERLOAD=3 then three times the knee; a batch refused 503 is resent at its thread's
+next slot (its traders' later orders wait for it), so the load offered stays what was asked,
+and the time each refusal took is kept.
 
 Environment: BENCH_SECONDS (20), BENCH_RATE (3200) or BENCH_RATES, BENCH_OVERLOAD (0),
 BENCH_BATCH (600),
@@ -272,7 +273,12 @@ def _measure(site, conn, signed, rate, seconds, drain_s, start_height) -> dict:
                         sent_at.update((order_hash, sent) for order_hash, _ in orders)
 
                 _, refused = offer_batch(
-                    http, body, until=end, on_backpressure=backed_off, before_send=mark_sent
+                    http,
+                    body,
+                    until=end,
+                    on_backpressure=backed_off,
+                    before_send=mark_sent,
+                    retry_every=threads * batch / rate,
                 )
                 if refused is not None:
                     with lock:
