@@ -502,7 +502,13 @@ def _check_stateful(
     }
     problems, turns = [], []
     hold_room = _HoldRoom(sorted(known)) if hold_gaps else None
+    #: Senders refused for room in this batch: their later transactions are refused alike (a
+    #: retry), not held or reported as a nonce gap the refusal itself made.
+    no_room: dict[str, dict] = {}
     for index, tx in enumerate(txs):
+        if tx.sender in no_room:
+            problems.append({**no_room[tx.sender], "index": index})
+            continue
         if tx.sender not in known:
             problems.append(
                 _problem(
@@ -522,30 +528,28 @@ def _check_stateful(
             problems.append(_problem(index, code, message))
             continue
         if waiting >= sender_cap:
-            problems.append(
-                _problem(
-                    index,
-                    SENDER_BUSY,
-                    ledger_text(
-                        "The sender already has %(count)s transactions waiting for a block, "
-                        "the most one account may; retry once some are committed.",
-                        count=sender_cap,
-                    ),
-                )
+            no_room[tx.sender] = _problem(
+                index,
+                SENDER_BUSY,
+                ledger_text(
+                    "The sender already has %(count)s transactions waiting for a block, "
+                    "the most one account may; retry once some are committed.",
+                    count=sender_cap,
+                ),
             )
+            problems.append(no_room[tx.sender])
             continue
         if crowded and waiting >= LIGHT_SENDER_MAX:
-            problems.append(
-                _problem(
-                    index,
-                    MEMPOOL_FULL,
-                    ledger_text(
-                        "The mempool is nearly full, and its last tenth is kept for accounts with fewer "
-                        "than %(count)s transactions waiting; retry in a few seconds.",
-                        count=LIGHT_SENDER_MAX,
-                    ),
-                )
+            no_room[tx.sender] = _problem(
+                index,
+                MEMPOOL_FULL,
+                ledger_text(
+                    "The mempool is nearly full, and its last tenth is kept for accounts with fewer "
+                    "than %(count)s transactions waiting; retry in a few seconds.",
+                    count=LIGHT_SENDER_MAX,
+                ),
             )
+            problems.append(no_room[tx.sender])
             continue
         token_debit, energy_debit = debits[index]
         if token_debit > free_tokens:

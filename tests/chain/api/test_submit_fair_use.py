@@ -216,3 +216,22 @@ def test_a_peers_gossip_may_hold_a_sender_to_twice_its_share(chain, settings):
     with pytest.raises(BatchRejected) as refused:
         transactions_submit(gossiped[2:], gossip=False, skip_known=True)
     assert refused.value.code == SENDER_BUSY
+
+
+def test_a_batch_refused_for_room_is_refused_whole_as_a_retry_and_nothing_of_it_is_held(
+    chain, submit, settings
+):
+    """Its first transaction found no room: the later ones of the same sender are refused alike,
+    not held nor reported as nonce gaps that only the refusal made, so the client resends it."""
+    from chain.models import HeldTx
+
+    settings.GTX_MEMPOOL_MAX_PER_SENDER = 2
+    assert submit([signed(SENDER, nonce=n) for n in range(2)]).status_code == 202
+    before = ledger_snapshot()
+
+    response = submit([signed(SENDER, nonce=n) for n in range(2, 6)])
+
+    assert_refused(response, SENDER_BUSY, before, http_status=429)
+    problems = response.json()["error"]["problems"]
+    assert [p["index"] for p in problems] == [0, 1, 2, 3] and {p["code"] for p in problems} == {SENDER_BUSY}
+    assert not HeldTx.objects.exists()
