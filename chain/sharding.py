@@ -16,6 +16,8 @@ Plain functions: the coordinator's decision is tested without workers.
 import hashlib
 from dataclasses import dataclass
 
+from chain.ledger.errors import ledger_text
+
 MIN_SHARDS = 1
 MAX_SHARDS = 8
 #: Scale up when a shard runs above this share of its measured capacity, down when every
@@ -86,15 +88,36 @@ class Decision:
 
 
 def scaling_decision(active: int, loads: list[ShardLoad], window_s: float) -> Decision:
-    """Up one shard when one runs above SCALE_UP_LOAD, down one when all run below SCALE_DOWN_LOAD."""
+    """Up one shard when one runs above SCALE_UP_LOAD, down one when all run below SCALE_DOWN_LOAD.
+
+    The reason is an English sentence from a template of the catalogue: pages translate it
+    (chain.refusals). Percentages go in as values: a literal per cent sign in a template reads
+    as a format directive."""
     busiest = max(loads, key=lambda s: s.load(window_s), default=None)
-    top = busiest.load(window_s) if busiest else 0.0
-    if busiest is not None and top > SCALE_UP_LOAD:
+    if busiest is None:
+        return Decision(active, active, ledger_text("no load measured"))
+    load = busiest.load(window_s)
+    shown = {
+        "shard": busiest.shard,
+        "load": f"{load:.0%}",
+        "up": f"{SCALE_UP_LOAD:.0%}",
+        "down": f"{SCALE_DOWN_LOAD:.0%}",
+    }
+    if load > SCALE_UP_LOAD:
         if active >= MAX_SHARDS:
-            return Decision(
-                active, active, f"shard {busiest.shard} at {top:.0%}, already {MAX_SHARDS} shards"
+            reason = ledger_text(
+                "shard %(shard)s at %(load)s, already %(most)s shards", **shown, most=MAX_SHARDS
             )
-        return Decision(active, active + 1, f"shard {busiest.shard} at {top:.0%} of its capacity (> 80%)")
-    if top < SCALE_DOWN_LOAD and active > MIN_SHARDS:
-        return Decision(active, active - 1, f"every shard below 40% (busiest {top:.0%})")
-    return Decision(active, active, f"busiest shard at {top:.0%}: within 40-80%" if busiest else "no load")
+            return Decision(active, active, reason)
+        return Decision(
+            active,
+            active + 1,
+            ledger_text("shard %(shard)s at %(load)s of its capacity, above %(up)s", **shown),
+        )
+    if load < SCALE_DOWN_LOAD and active > MIN_SHARDS:
+        return Decision(
+            active, active - 1, ledger_text("every shard below %(down)s (busiest at %(load)s)", **shown)
+        )
+    return Decision(
+        active, active, ledger_text("busiest shard at %(load)s: between %(down)s and %(up)s", **shown)
+    )

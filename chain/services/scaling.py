@@ -131,13 +131,14 @@ def shard_loads(window_s: float, shards: int) -> list[sharding.ShardLoad]:
 
 
 def _site_memory_mb() -> float:
-    """Resident memory of this site's processes: the tree under the process that started them."""
-    top = psutil.Process()
-    while (parent := top.parent()) is not None and "manage.py" in " ".join(parent.cmdline()):
-        top = parent
-    processes = [top, *top.children(recursive=True)]
+    """Resident memory of this site's processes: those under the ``manage.py start`` that
+    started them (else this process and its children)."""
+    me = psutil.Process()
+    top = next(
+        (p for p in me.parents() if "start" in p.cmdline() and any("manage.py" in a for a in p.cmdline())), me
+    )
     total = 0
-    for process in processes:
+    for process in [top, *top.children(recursive=True)]:
         try:
             total += process.memory_info().rss
         except psutil.Error:

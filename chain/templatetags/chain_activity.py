@@ -50,6 +50,21 @@ def kind_label(kind: str) -> str:
     return gettext(label) if label else kind.replace("_", " ").capitalize()
 
 
+#: The consensus steps and the node's other states (chain.selectors.node_status), for people.
+STEP_WORDS = {
+    "propose": gettext_noop("propose"),
+    "prevote": gettext_noop("prevote"),
+    "precommit": gettext_noop("precommit"),
+    "waiting for transactions": gettext_noop("waiting for transactions"),
+    "following": gettext_noop("following"),
+}
+
+
+@register.filter
+def step_word(step: str) -> str:
+    return gettext(STEP_WORDS[step]) if step in STEP_WORDS else step
+
+
 @register.filter
 def refusal(message: str) -> str:
     """A refusal or outcome the ledger wrote, in the reader's language."""
