@@ -24,6 +24,8 @@ MAX_SHARDS = 8
 #: shard is below the lower one (the seed's 80 % and 40 %).
 SCALE_UP_LOAD = 0.80
 SCALE_DOWN_LOAD = 0.40
+#: A shard is removed only when the others would then run below this (hysteresis).
+SETTLED_LOAD = (SCALE_UP_LOAD + SCALE_DOWN_LOAD) / 2
 STRATEGIES = ("region", "energy", "load")
 
 
@@ -114,7 +116,10 @@ def scaling_decision(active: int, loads: list[ShardLoad], window_s: float) -> De
             active + 1,
             ledger_text("shard %(shard)s at %(load)s of its capacity, above %(up)s", **shown),
         )
-    if load < SCALE_DOWN_LOAD and active > MIN_SHARDS:
+    total = sum(s.load(window_s) for s in loads)
+    # Down only when the work would keep one shard fewer below the middle of the band: a
+    # shard added at 83 % leaves two near 40 %, and taking it away at once would add it back.
+    if load < SCALE_DOWN_LOAD and active > MIN_SHARDS and total / (active - 1) < SETTLED_LOAD:
         return Decision(
             active, active - 1, ledger_text("every shard below %(down)s (busiest at %(load)s)", **shown)
         )

@@ -160,8 +160,14 @@ def coordinator_tick() -> ScalingDecision | None:
     state, _ = ScalingState.objects.get_or_create(id=1)
     loads = shard_loads(window_s, sharding.MAX_SHARDS)
     active_loads = loads[: state.active_shards]
-    decision = sharding.scaling_decision(state.active_shards, active_loads, window_s)
     now = datetime.now(UTC)
+    last_change = ScalingDecision.objects.values_list("decided_at", flat=True).first()
+    if last_change is not None and (now - last_change).total_seconds() < window_s:
+        # The window still holds work of the count before the change: measure the new one first.
+        reason = ledger_text("measuring %(count)s shards since the last change", count=state.active_shards)
+        decision = sharding.Decision(state.active_shards, state.active_shards, reason)
+    else:
+        decision = sharding.scaling_decision(state.active_shards, active_loads, window_s)
     ops = _db_ops_total()
     elapsed = (now - state.measured_at).total_seconds() if state.measured_at else 0
     transactions = sum(s.transactions for s in loads)

@@ -65,3 +65,10 @@ def test_a_backlog_counts_as_load_at_the_measured_capacity():
 def test_down_below_40_percent_hold_between_and_never_outside_one_to_eight(active, busy_s, expected):
     loads = [load(0, transactions=100, busy_s=busy_s)] + [load(i) for i in range(1, active)]
     assert scaling_decision(active, loads, window_s=2.0).shards_to == expected
+
+
+def test_it_keeps_a_shard_whose_work_would_put_the_others_past_the_middle_of_the_band():
+    # Two shards at 38 % and 35 % (after one was added at 83 %): on one they would run at 73 %,
+    # close to the 80 % that adds it back. Held; at 25 % and 20 % (45 % on one): removed.
+    assert scaling_decision(2, [load(0, busy_s=0.76), load(1, busy_s=0.70)], window_s=2.0).shards_to == 2
+    assert scaling_decision(2, [load(0, busy_s=0.50), load(1, busy_s=0.40)], window_s=2.0).shards_to == 1
