@@ -20,6 +20,8 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 MIN_FIXED_CHARS = 8
 #: How deep values are translated in turn.
 MAX_DEPTH = 2
+#: Templates are looked up by this many characters of their fixed start.
+PREFIX_CHARS = 10
 
 
 def refusal_text(message: str, depth: int = 0) -> str:
@@ -29,7 +31,8 @@ def refusal_text(message: str, depth: int = 0) -> str:
     translated = gettext(message)
     if translated != message:
         return translated
-    for pattern, template in _templates(get_language() or ""):
+    by_prefix, loose = _templates(get_language() or "")
+    for pattern, template in (*by_prefix.get(message[:PREFIX_CHARS], ()), *loose):
         match = pattern.fullmatch(message)
         if match:
             values = match.groupdict()
@@ -40,30 +43,43 @@ def refusal_text(message: str, depth: int = 0) -> str:
 
 
 @lru_cache(maxsize=8)
-def _templates(language: str) -> tuple[tuple[re.Pattern, str], ...]:
-    """The project's translated templates with values, as patterns, the most specific first.
+def _templates(language: str) -> tuple[dict[str, tuple], tuple]:
+    """The project's translated templates with values, as patterns, the most specific first:
+    by the first PREFIX_CHARS characters of their fixed start, and those whose fixed start is
+    shorter (tried for every sentence).
 
     Read from the project's own compiled catalogue (LOCALE_PATHS), which ``makemessages``
     extracted from the ledger's literals: Django's and other apps' templates ("%(model_name)s
     with this %(field_label)s already exists.") would match the ledger's sentences wrongly."""
     if not language or language.startswith("en"):
-        return ()
+        return {}, ()
     msgids = set()
     for path in settings.LOCALE_PATHS:
         own = gettext_module.translation(
             "django", localedir=path, languages=[to_locale(language)], fallback=True
         )
         msgids.update(getattr(own, "_catalog", {}))
-    found = []
+    by_prefix: dict[str, list] = {}
+    loose = []
     for msgid in msgids:
         if not isinstance(msgid, str) or "%(" not in msgid:
             continue
         fixed = _PLACEHOLDER.sub("", msgid).replace("%%", "%")
         if len(fixed) < MIN_FIXED_CHARS:
             continue
-        found.append((len(fixed), _pattern(msgid), msgid))
-    found.sort(key=lambda item: -item[0])
-    return tuple((pattern, msgid) for _, pattern, msgid in found)
+        start = msgid.split("%(", 1)[0].replace("%%", "%")
+        entry = (len(fixed), _pattern(msgid), msgid)
+        if len(start) >= PREFIX_CHARS:
+            by_prefix.setdefault(start[:PREFIX_CHARS], []).append(entry)
+        else:
+            loose.append(entry)
+
+    def most_specific_first(entries: list) -> tuple:
+        return tuple((pattern, msgid) for _, pattern, msgid in sorted(entries, key=lambda e: -e[0]))
+
+    return {key: most_specific_first(entries) for key, entries in by_prefix.items()}, most_specific_first(
+        loose
+    )
 
 
 def _pattern(template: str) -> re.Pattern:

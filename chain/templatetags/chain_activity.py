@@ -12,6 +12,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from chain import selectors
 from chain.refusals import refusal_text
+from chain.templatetags.chain_units import word_in_language
 from chain.units import kwh_text, tokens_text
 
 register = template.Library()
@@ -62,7 +63,7 @@ STEP_WORDS = {
 
 @register.filter
 def step_word(step: str) -> str:
-    return gettext(STEP_WORDS[step]) if step in STEP_WORDS else step
+    return word_in_language(STEP_WORDS, step)
 
 
 @register.filter
@@ -73,7 +74,7 @@ def refusal(message: str) -> str:
 
 @register.filter
 def state_word(state: str) -> str:
-    return gettext(STATE_WORDS[state]) if state in STATE_WORDS else state
+    return word_in_language(STATE_WORDS, state)
 
 
 @dataclass(frozen=True, slots=True)

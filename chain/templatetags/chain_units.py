@@ -87,10 +87,15 @@ SOURCE_NAMES = {
 }
 
 
+def word_in_language(words: dict[str, str], key: str) -> str:
+    """``words[key]`` (a gettext_noop mark) in the active language; a key it lacks as it is."""
+    return gettext(words[key]) if key in words else key
+
+
 @register.filter
 def source_name(source: str) -> str:
     """An energy source or meter kind in the active language (unknown ones as they are)."""
-    return gettext(SOURCE_NAMES[source]) if source in SOURCE_NAMES else source
+    return word_in_language(SOURCE_NAMES, source)
 
 
 @register.filter
