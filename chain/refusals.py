@@ -22,6 +22,9 @@ MIN_FIXED_CHARS = 8
 MAX_DEPTH = 2
 #: Templates are looked up by this many characters of their fixed start.
 PREFIX_CHARS = 10
+#: A longer sentence is shown as it is: lazy groups cost the cube of its length to match,
+#: and the ledger cuts the values it quotes far shorter.
+MAX_MATCHED_CHARS = 1000
 
 
 def refusal_text(message: str, depth: int = 0) -> str:
@@ -29,7 +32,7 @@ def refusal_text(message: str, depth: int = 0) -> str:
     if not message:
         return message
     translated = gettext(message)
-    if translated != message:
+    if translated != message or len(message) > MAX_MATCHED_CHARS:
         return translated
     by_prefix, loose = _templates(get_language() or "")
     for pattern, template in (*by_prefix.get(message[:PREFIX_CHARS], ()), *loose):

@@ -244,7 +244,7 @@ def _head_validators_read(previous: str, state_root: str) -> HeadValidators:
     }
     power = voting_power(validators, accounts)
     authorities = frozenset(v.public_key for v in validators if is_authority(v) and v.public_key in power)
-    weights = proposer_weights(validators, accounts)
+    weights = proposer_weights(validators, accounts, chain_head().params)
     return HeadValidators(
         validator_set=ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round)),
         proposer_weights=weights,

@@ -187,7 +187,7 @@ class ChainReplay:
             )
         if not any(is_authority(v) and v.public_key in signers and v.public_key in power for v in validators):
             problems.append("no authority signed the commit certificate.")
-        weights = proposer_weights(validators, accounts)
+        weights = proposer_weights(validators, accounts, self.params)
         if weights:
             expected = proposer_for(weights, header.previous_hash, header.round)
             if header.proposer != expected:

@@ -219,7 +219,7 @@ class TransactionSubmitView(APIView):
         try:
             if settings.GTX_SHARDING:
                 hashes, held = submit_via_shard(
-                    wires, [r["id"] for r in selectors.chain_head().params["regions"]]
+                    wires, [r["id"] for r in selectors.chain_head().params.get("regions", [])]
                 )
             else:
                 txs = transactions_submit(wires, hold_gaps=True)
@@ -229,7 +229,7 @@ class TransactionSubmitView(APIView):
             if exc.retry_later:
                 # A full mempool is the site's overload (503); a sender's full share, its own (429).
                 busy = exc.code == SENDER_BUSY
-                if exc.code == MEMPOOL_FULL and exc.problems[0].get("index") is None:
+                if exc.mempool_full:
                     shed_after_full_mempool()
                 http_status = (
                     status.HTTP_429_TOO_MANY_REQUESTS if busy else status.HTTP_503_SERVICE_UNAVAILABLE

@@ -86,7 +86,9 @@ REGION_FACTOR_MIN_PPM = PPM // 4
 REGION_FACTOR_MAX_PPM = 2 * PPM
 
 
-def proposer_weights(validators: list[Validator], accounts: dict[str, Account]) -> dict[str, int]:
+def proposer_weights(
+    validators: list[Validator], accounts: dict[str, Account], params: dict
+) -> dict[str, int]:
     """Stake times reputation, spread over regions; never below 1 (a validator whose reputation
     fell to 0 is never starved).
 
@@ -96,10 +98,15 @@ def proposer_weights(validators: list[Validator], accounts: dict[str, Account]) 
     are multiplied by 1 + (blocks due - blocks proposed), counted in blocks over the active
     validators' ``blocks_proposed``, kept between REGION_FACTOR_MIN_PPM and _MAX_PPM. Integer
     arithmetic on the state every site holds, so every site draws the same proposer.
+
+    The spread is the chain's parameter ``proposer_region_spread`` (1 in the demo genesis): a
+    chain whose genesis predates it keeps the draw its blocks were made with.
     """
     power = voting_power(validators, accounts)
     by_key = {v.public_key: v for v in validators}
     base = {k: max(1, p * by_key[k].reputation_ppm // PPM) for k, p in power.items()}
+    if not params.get("proposer_region_spread"):
+        return base
     region_weight: dict[str, int] = {}
     region_proposed: dict[str, int] = {}
     for key, weight in base.items():
@@ -134,7 +141,7 @@ def apply_round_penalties(
     reputation back (at most 1.0).
     """
     validators, accounts = validator_records(state)
-    weights = proposer_weights(validators, accounts)
+    weights = proposer_weights(validators, accounts, params)
     if not weights:
         return
     by_key = {v.public_key: v for v in validators}

@@ -83,9 +83,14 @@ LIGHT_SENDER_MAX = 16
 
 @dataclass
 class BatchRejected(Exception):
-    """Nothing of the batch was admitted; ``problems`` says which item failed and why."""
+    """Nothing of the batch was admitted; ``problems`` says which item failed and why.
+
+    ``mempool_full`` says the mempool held all its room already, whatever the batch: the door
+    may refuse others unread for a moment (chain.api.shed). A batch merely too large for the
+    room left does not say so, or one client could keep the door shut for everybody."""
 
     problems: list[dict]
+    mempool_full: bool = False
 
     @property
     def code(self) -> str:
@@ -194,7 +199,8 @@ def transactions_submit(
     # A peer's gossip passed both rules at its origin: held to them again here, it would leave
     # this site without transactions the origin's proposals include.
     sender_cap = settings.GTX_MEMPOOL_MAX_PER_SENDER * (PEER_SENDER_CAP_FACTOR if skip_known else 1)
-    reserve_reached = waiting + len(txs) > room - room // MEMPOOL_RESERVE_SHARE
+    # An empty mempool takes any batch whole (_check_room): its reserve does not apply yet.
+    reserve_reached = waiting > 0 and waiting + len(txs) > room - room // MEMPOOL_RESERVE_SHARE
     turns = _check_stateful(
         txs,
         debits,
@@ -387,7 +393,8 @@ def _check_room(count: int, room: int) -> tuple[int, int]:
                         "The mempool is full (%(waiting)s waiting); retry in a few seconds.", waiting=waiting
                     ),
                 )
-            ]
+            ],
+            mempool_full=waiting >= room,
         )
     return waiting, oldest_turn
 

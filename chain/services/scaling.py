@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import psutil
 from celery import current_app
+from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 from django.db import connection
@@ -58,10 +59,11 @@ def submit_via_shard(wires: list, regions: list[str]) -> tuple[list[str], frozen
     )
     try:
         answer = result.get(timeout=SHARD_ANSWER_TIMEOUT_S, propagate=True)
-    except CeleryTimeout:
+    except (CeleryTimeout, TaskRevokedError):
+        # Unanswered in time, or expired in the queue (no worker took it within the timeout).
         message = ledger_text(
-            "No worker of intake shard %(shard)s answered within %(seconds)s s; the batch may still be "
-            "admitted: look its hashes up before sending it again.",
+            "No worker of intake shard %(shard)s answered within %(seconds)s s; the batch was most "
+            "likely not admitted: look its hashes up before sending it again.",
             shard=shard,
             seconds=SHARD_ANSWER_TIMEOUT_S,
         )
@@ -69,7 +71,7 @@ def submit_via_shard(wires: list, regions: list[str]) -> tuple[list[str], frozen
     finally:
         result.forget()
     if "problems" in answer:
-        raise BatchRejected(answer["problems"])
+        raise BatchRejected(answer["problems"], mempool_full=answer["mempool_full"])
     return answer["transactions"], frozenset(answer["held"])
 
 
@@ -80,7 +82,7 @@ def shard_batch_admit(wires: list, shard: int, queued_at: float) -> dict:
         txs = transactions_submit(wires, hold_gaps=True)
         answer = {"transactions": [tx.hash for tx in txs], "held": sorted(txs.held)}
     except BatchRejected as exc:
-        answer = {"problems": exc.problems}
+        answer = {"problems": exc.problems, "mempool_full": exc.mempool_full}
     finished = time.time()
     ShardWork.objects.create(
         shard=shard,
@@ -134,9 +136,7 @@ def _site_memory_mb() -> float:
     """Resident memory of this site's processes: those under the ``manage.py start`` that
     started them (else this process and its children)."""
     me = psutil.Process()
-    top = next(
-        (p for p in me.parents() if "start" in p.cmdline() and any("manage.py" in a for a in p.cmdline())), me
-    )
+    top = next((p for p in me.parents() if _is_site_start(p)), me)
     total = 0
     for process in [top, *top.children(recursive=True)]:
         try:
@@ -144,6 +144,14 @@ def _site_memory_mb() -> float:
         except psutil.Error:
             continue
     return total / 2**20
+
+
+def _is_site_start(process: psutil.Process) -> bool:
+    try:
+        command = process.cmdline()
+    except psutil.Error:  # gone, or another user's
+        return False
+    return "start" in command and any("manage.py" in part for part in command)
 
 
 def _db_ops_total() -> int:

@@ -30,6 +30,16 @@ def test_a_full_mempool_starts_shedding(chain, submit, monkeypatch, settings):
 
 
 @pytest.mark.django_db
+def test_a_batch_too_large_for_the_room_left_does_not_close_the_door(chain, submit, monkeypatch):
+    """One client's oversized batch is refused, but must not shut the door on everybody."""
+    assert submit(signed(SENDER)).status_code == 202
+    monkeypatch.setattr(admission, "MEMPOOL_MAX", 3)
+    assert submit([signed(SENDER, nonce=n) for n in range(1, 4)]).status_code == 503  # 1 + 3 > 3
+    assert not shed.shedding()
+    assert submit([signed(SENDER, nonce=n) for n in range(1, 3)]).status_code == 202
+
+
+@pytest.mark.django_db
 def test_the_reserve_for_light_senders_does_not_close_the_door(chain, submit, monkeypatch, settings):
     monkeypatch.setattr(admission, "MEMPOOL_MAX", 200)
     settings.GTX_MEMPOOL_MAX_PER_SENDER = 100
@@ -103,7 +113,7 @@ async def test_one_batch_past_the_in_flight_limit_is_refused_busy_and_the_door_r
 @pytest.mark.django_db
 def test_a_shard_no_worker_answers_is_refused_503_for_a_retry(chain, submit, monkeypatch, settings):
     """Intake over shards with no worker on the shard's queue: 503 ``intake_busy`` with Retry-After,
-    not a 500, and the message says the batch may still land."""
+    not a 500, and the message says to look the hashes up before resending."""
     import uuid
 
     from celery import current_app
@@ -122,4 +132,4 @@ def test_a_shard_no_worker_answers_is_refused_503_for_a_retry(chain, submit, mon
             conn.default_channel.client.delete(shard_queue(base, 0))  # the queue this test made
     assert response.status_code == 503 and response["Retry-After"] == "2"
     error = response.json()["error"]
-    assert error["code"] == admission.INTAKE_BUSY and "may still be admitted" in error["message"]
+    assert error["code"] == admission.INTAKE_BUSY and "look its hashes up" in error["message"]

@@ -22,7 +22,7 @@ def validators_store(stakes=(3, 3, 3, 2)) -> MemoryStore:
 
 def weights(store: MemoryStore) -> dict[str, int]:
     validators = sorted(store.tables["validator"].values(), key=lambda v: v.public_key)
-    return proposer_weights(validators, store.tables["account"])
+    return proposer_weights(validators, store.tables["account"], PARAMS)
 
 
 def test_every_site_picks_the_same_proposer_and_weight_decides_how_often():

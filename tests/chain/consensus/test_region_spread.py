@@ -12,6 +12,7 @@ from chain.ledger.validators import proposer_for, proposer_weights
 #: half of the blocks, the North and Central a quarter each.
 REGIONS = {"EGAT": "north", "MEA": "bangkok", "PEA": "central", "SIAM_TRADERS": "bangkok"}
 HEIGHTS = 600
+SPREAD = {"proposer_region_spread": 1}
 
 
 def network() -> tuple[dict[str, Validator], dict[str, Account]]:
@@ -28,7 +29,7 @@ def run(heights: int, *, count_proposals: bool = True) -> list[str]:
     validators, accounts = network()
     proposers = []
     for height in range(heights):
-        weights = proposer_weights(sorted(validators.values(), key=lambda v: v.public_key), accounts)
+        weights = proposer_weights(sorted(validators.values(), key=lambda v: v.public_key), accounts, SPREAD)
         key = proposer_for(weights, f"{height:064x}", 0)
         proposers.append(key)
         if count_proposals:
@@ -56,12 +57,20 @@ def test_each_region_proposes_its_share_within_a_few_blocks():
 def test_a_region_that_just_proposed_weighs_less_at_the_next_height():
     validators, accounts = network()
     egat = address_of(demo_key("EGAT"))
-    before = proposer_weights(list(validators.values()), accounts)
+    before = proposer_weights(list(validators.values()), accounts, SPREAD)
     validators[egat] = replace(validators[egat], blocks_proposed=1)
-    after = proposer_weights(list(validators.values()), accounts)
+    after = proposer_weights(list(validators.values()), accounts, SPREAD)
     assert after[egat] < before[egat]
     assert all(after[k] > before[k] for k in after if k != egat)
 
 
 def test_every_site_draws_the_same_sequence():
     assert run(200) == run(200)
+
+
+def test_a_chain_without_the_parameter_keeps_the_draw_by_stake_and_reputation():
+    validators, accounts = network()
+    egat = address_of(demo_key("EGAT"))
+    validators[egat] = replace(validators[egat], blocks_proposed=5)
+    plain = proposer_weights(list(validators.values()), accounts, {})
+    assert len(set(plain.values())) == 1  # equal stakes, full reputation: equal weights
