@@ -22,10 +22,12 @@ MIN_SHARDS = 1
 MAX_SHARDS = 8
 #: Scale up when a shard runs above this share of its measured capacity, down when every
 #: shard is below the lower one (the seed's 80 % and 40 %).
-SCALE_UP_LOAD = 0.80
-SCALE_DOWN_LOAD = 0.40
+#: Loads are in millionths of the window, times in microseconds: integers, like the ledger.
+PPM = 1_000_000
+SCALE_UP_PPM = 800_000
+SCALE_DOWN_PPM = 400_000
 #: A shard is removed only when the others would then run below this (hysteresis).
-SETTLED_LOAD = (SCALE_UP_LOAD + SCALE_DOWN_LOAD) / 2
+SETTLED_PPM = (SCALE_UP_PPM + SCALE_DOWN_PPM) // 2
 STRATEGIES = ("region", "energy", "load")
 
 
@@ -61,25 +63,25 @@ class ShardLoad:
 
     shard: int
     transactions: int
-    busy_s: float
-    waited_s: float
+    busy_us: int
+    waited_us: int
     batches: int
     backlog: int
 
     @property
-    def capacity_tx_per_s(self) -> float | None:
+    def capacity_tx_per_s(self) -> int | None:
         """Transactions a second the shard's workers admit while busy: its measured capacity."""
-        return self.transactions / self.busy_s if self.busy_s > 0 else None
+        return self.transactions * 1_000_000 // self.busy_us if self.busy_us > 0 else None
 
-    def load(self, window_s: float) -> float:
+    def load_ppm(self, window_us: int) -> int:
         """The share of the window its workers were busy, the batches still queued counted at the
         window's mean time a batch."""
-        queued_s = self.backlog * self.busy_s / self.batches if self.batches else 0.0
-        return (self.busy_s + queued_s) / window_s
+        queued_us = self.backlog * self.busy_us // self.batches if self.batches else 0
+        return (self.busy_us + queued_us) * PPM // window_us
 
-    def latency_ms(self) -> float:
+    def latency_us(self) -> int:
         """Mean time from a batch's arrival to its answer."""
-        return 1000 * (self.busy_s + self.waited_s) / self.batches if self.batches else 0.0
+        return (self.busy_us + self.waited_us) // self.batches if self.batches else 0
 
 
 @dataclass(frozen=True)
@@ -89,23 +91,27 @@ class Decision:
     reason: str
 
 
-def scaling_decision(active: int, loads: list[ShardLoad], window_s: float) -> Decision:
-    """Up one shard when one runs above SCALE_UP_LOAD, down one when all run below SCALE_DOWN_LOAD.
+def _percent(ppm: int) -> str:
+    return f"{ppm // 10_000}%"
+
+
+def scaling_decision(active: int, loads: list[ShardLoad], window_us: int) -> Decision:
+    """Up one shard when one runs above SCALE_UP_PPM, down one when all run below SCALE_DOWN_PPM.
 
     The reason is an English sentence from a template of the catalogue: pages translate it
     (chain.refusals). Percentages go in as values: a literal per cent sign in a template reads
     as a format directive."""
-    busiest = max(loads, key=lambda s: s.load(window_s), default=None)
+    busiest = max(loads, key=lambda s: s.load_ppm(window_us), default=None)
     if busiest is None:
         return Decision(active, active, ledger_text("no load measured"))
-    load = busiest.load(window_s)
+    load = busiest.load_ppm(window_us)
     shown = {
         "shard": busiest.shard,
-        "load": f"{load:.0%}",
-        "up": f"{SCALE_UP_LOAD:.0%}",
-        "down": f"{SCALE_DOWN_LOAD:.0%}",
+        "load": _percent(load),
+        "up": _percent(SCALE_UP_PPM),
+        "down": _percent(SCALE_DOWN_PPM),
     }
-    if load > SCALE_UP_LOAD:
+    if load > SCALE_UP_PPM:
         if active >= MAX_SHARDS:
             reason = ledger_text(
                 "shard %(shard)s at %(load)s, already %(most)s shards", **shown, most=MAX_SHARDS
@@ -116,10 +122,10 @@ def scaling_decision(active: int, loads: list[ShardLoad], window_s: float) -> De
             active + 1,
             ledger_text("shard %(shard)s at %(load)s of its capacity, above %(up)s", **shown),
         )
-    total = sum(s.load(window_s) for s in loads)
+    total = sum(s.load_ppm(window_us) for s in loads)
     # Down only when the work would keep one shard fewer below the middle of the band: a
     # shard added at 83 % leaves two near 40 %, and taking it away at once would add it back.
-    if load < SCALE_DOWN_LOAD and active > MIN_SHARDS and total / (active - 1) < SETTLED_LOAD:
+    if load < SCALE_DOWN_PPM and active > MIN_SHARDS and total // (active - 1) < SETTLED_PPM:
         return Decision(
             active, active - 1, ledger_text("every shard below %(down)s (busiest at %(load)s)", **shown)
         )

@@ -156,9 +156,9 @@ def sync() -> int:
 
 
 @shared_task(name=task_queue.INTAKE_SHARD_ADMIT, ignore_result=False)
-def intake_shard_admit(wires: list, shard: int, queued_at: float) -> dict:
+def intake_shard_admit(wires: list, shard: int, queued_at_us: int) -> dict:
     """A batch the API's intake sent to its shard's queue (chain.services.scaling)."""
-    return shard_batch_admit(wires, shard, queued_at)
+    return shard_batch_admit(wires, shard, queued_at_us)
 
 
 @shared_task(name=task_queue.SCALING_COORDINATE, ignore_result=True)

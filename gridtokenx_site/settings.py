@@ -157,7 +157,7 @@ GTX_SHARDING = env("GTX_SHARDING", default="")
 if GTX_SHARDING not in ("", "region", "energy", "load"):
     raise ImproperlyConfigured("GTX_SHARDING must be region, energy, load or empty.")
 GTX_SCALING_TICK_S = env.float("GTX_SCALING_TICK_S", default=5.0)
-GTX_SCALING_WINDOW_S = env.float("GTX_SCALING_WINDOW_S", default=10.0)
+GTX_SCALING_WINDOW_S = env.int("GTX_SCALING_WINDOW_S", default=10)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Celery's Django fixup closes the database connection after every task unless told to
 # reuse it: a consensus step would then pay a new PostgreSQL connection each time.

@@ -20,7 +20,7 @@ from celery import current_app
 from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 
 from chain import sharding
@@ -52,7 +52,7 @@ def submit_via_shard(wires: list, regions: list[str]) -> tuple[list[str], frozen
     shard = sharding.shard_for(first, strategy=settings.GTX_SHARDING, active=active, regions=regions)
     result = current_app.send_task(
         INTAKE_SHARD_ADMIT,
-        args=(wires, shard, time.time()),
+        args=(wires, shard, time.time_ns() // 1000),
         queue=sharding.shard_queue(_queue_base(), shard),
         ignore_result=False,
         expires=SHARD_ANSWER_TIMEOUT_S,
@@ -75,22 +75,23 @@ def submit_via_shard(wires: list, regions: list[str]) -> tuple[list[str], frozen
     return answer["transactions"], frozenset(answer["held"])
 
 
-def shard_batch_admit(wires: list, shard: int, queued_at: float) -> dict:
+def shard_batch_admit(wires: list, shard: int, queued_at_us: int) -> dict:
     """A shard worker's part: admit the batch, write down the work, answer in plain data."""
-    started = time.time()
+    started_us = time.time_ns() // 1000
     try:
         txs = transactions_submit(wires, hold_gaps=True)
         answer = {"transactions": [tx.hash for tx in txs], "held": sorted(txs.held)}
     except BatchRejected as exc:
         answer = {"problems": exc.problems, "mempool_full": exc.mempool_full}
-    finished = time.time()
+    finished_us = time.time_ns() // 1000
     ShardWork.objects.create(
         shard=shard,
-        finished_at=datetime.fromtimestamp(finished, UTC),
+        finished_at=datetime.fromtimestamp(finished_us // 1_000_000, UTC)
+        + timedelta(microseconds=finished_us % 1_000_000),
         transactions=len(wires),
         admitted="problems" not in answer,
-        busy_us=int((finished - started) * 1e6),
-        waited_us=max(0, int((started - queued_at) * 1e6)),
+        busy_us=finished_us - started_us,
+        waited_us=max(0, started_us - queued_at_us),
     )
     return answer
 
@@ -102,8 +103,8 @@ def _backlogs(shards: int) -> list[int]:
         return [client.llen(sharding.shard_queue(_queue_base(), shard)) for shard in range(shards)]
 
 
-def shard_loads(window_s: float, shards: int) -> list[sharding.ShardLoad]:
-    since = datetime.now(UTC) - timedelta(seconds=window_s)
+def shard_loads(window_us: int, shards: int) -> list[sharding.ShardLoad]:
+    since = datetime.now(UTC) - timedelta(microseconds=window_us)
     rows = {
         row["shard"]: row
         for row in ShardWork.objects.filter(finished_at__gte=since)
@@ -123,8 +124,8 @@ def shard_loads(window_s: float, shards: int) -> list[sharding.ShardLoad]:
             sharding.ShardLoad(
                 shard=shard,
                 transactions=row.get("transactions") or 0,
-                busy_s=(row.get("busy") or 0) / 1e6,
-                waited_s=(row.get("waited") or 0) / 1e6,
+                busy_us=row.get("busy") or 0,
+                waited_us=row.get("waited") or 0,
                 batches=row.get("batches") or 0,
                 backlog=backlogs[shard],
             )
@@ -132,7 +133,7 @@ def shard_loads(window_s: float, shards: int) -> list[sharding.ShardLoad]:
     return loads
 
 
-def _site_memory_mb() -> float:
+def _site_memory_mb() -> int:
     """Resident memory of this site's processes: those under the ``manage.py start`` that
     started them (else this process and its children)."""
     me = psutil.Process()
@@ -143,7 +144,7 @@ def _site_memory_mb() -> float:
             total += process.memory_info().rss
         except psutil.Error:
             continue
-    return total / 2**20
+    return total // 2**20
 
 
 def _is_site_start(process: psutil.Process) -> bool:
@@ -165,8 +166,9 @@ def _db_ops_total() -> int:
 def coordinator_tick() -> ScalingDecision | None:
     """Measure, decide, write: the change of shard count with its reason, if there is one."""
     window_s = settings.GTX_SCALING_WINDOW_S
+    window_us = window_s * 1_000_000
     state, _ = ScalingState.objects.get_or_create(id=1)
-    loads = shard_loads(window_s, sharding.MAX_SHARDS)
+    loads = shard_loads(window_us, sharding.MAX_SHARDS)
     active_loads = loads[: state.active_shards]
     now = datetime.now(UTC)
     last_change = ScalingDecision.objects.values_list("decided_at", flat=True).first()
@@ -175,25 +177,27 @@ def coordinator_tick() -> ScalingDecision | None:
         reason = ledger_text("measuring %(count)s shards since the last change", count=state.active_shards)
         decision = sharding.Decision(state.active_shards, state.active_shards, reason)
     else:
-        decision = sharding.scaling_decision(state.active_shards, active_loads, window_s)
+        decision = sharding.scaling_decision(state.active_shards, active_loads, window_us)
     ops = _db_ops_total()
     elapsed = (now - state.measured_at).total_seconds() if state.measured_at else 0
     transactions = sum(s.transactions for s in loads)
     batches = sum(s.batches for s in loads)
     figures = {
         "tx_per_s": round(transactions / window_s, 1),
-        "latency_ms": round(sum(s.latency_ms() * s.batches for s in loads) / batches, 1) if batches else 0.0,
+        "latency_ms": round(sum(s.latency_us() * s.batches for s in loads) / batches / 1000, 1)
+        if batches
+        else 0,
         "cpu_percent": psutil.cpu_percent(interval=0.2),
-        "memory_mb": round(_site_memory_mb(), 1),
+        "memory_mb": _site_memory_mb(),
         "db_ops_per_s": round((ops - state.db_ops_total) / elapsed, 1) if elapsed > 0 else 0.0,
     }
     shard_figures = [
         {
             "shard": s.shard,
             "tx_per_s": round(s.transactions / window_s, 1),
-            "capacity_tx_per_s": round(s.capacity_tx_per_s, 1) if s.capacity_tx_per_s else None,
-            "load": round(s.load(window_s), 3),
-            "latency_ms": round(s.latency_ms(), 1),
+            "capacity_tx_per_s": s.capacity_tx_per_s,
+            "load": round(s.load_ppm(window_us) / sharding.PPM, 3),
+            "latency_ms": round(s.latency_us() / 1000, 1),
             "backlog": s.backlog,
         }
         for s in loads
@@ -202,16 +206,19 @@ def coordinator_tick() -> ScalingDecision | None:
     state.measured_at, state.db_ops_total = now, ops
     state.measurement = {**figures, "window_s": window_s, "shards": shard_figures, "reason": decision.reason}
     changed = decision.shards_to != decision.shards_from
-    if changed:
-        state.active_shards = decision.shards_to
-    state.save()
+    written = None
+    # The new count and the decision that made it are seen together (the status page read a
+    # count of 2 with no decision yet).
+    with transaction.atomic():
+        if changed:
+            state.active_shards = decision.shards_to
+            written = ScalingDecision.objects.create(
+                shards_from=decision.shards_from,
+                shards_to=decision.shards_to,
+                reason=decision.reason,
+                shard_loads=shard_figures,
+                **figures,
+            )
+        state.save()
     ShardWork.objects.filter(finished_at__lt=now - WORK_KEPT).delete()
-    if not changed:
-        return None
-    return ScalingDecision.objects.create(
-        shards_from=decision.shards_from,
-        shards_to=decision.shards_to,
-        reason=decision.reason,
-        shard_loads=shard_figures,
-        **figures,
-    )
+    return written

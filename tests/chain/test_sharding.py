@@ -7,8 +7,8 @@ from chain.sharding import MAX_SHARDS, ShardLoad, scaling_decision, shard_for
 REGIONS = ["bangkok", "central", "north", "northeast", "east", "south"]
 
 
-def load(shard, *, transactions=0, busy_s=0.0, backlog=0, batches=1):
-    return ShardLoad(shard, transactions, busy_s, 0.0, batches, backlog)
+def load(shard, *, transactions=0, busy_ms=0, backlog=0, batches=1):
+    return ShardLoad(shard, transactions, busy_ms * 1000, 0, batches, backlog)
 
 
 def test_region_sharding_keeps_a_region_on_one_shard_and_spreads_regions():
@@ -45,7 +45,7 @@ def test_one_active_shard_takes_everything_and_hostile_wires_do_not_break_the_ch
 
 def test_a_shard_above_80_percent_of_its_measured_capacity_adds_one():
     # 900 transactions in 1.8 s of work over a 2 s window: 90 % busy.
-    decision = scaling_decision(1, [load(0, transactions=900, busy_s=1.8)], window_s=2.0)
+    decision = scaling_decision(1, [load(0, transactions=900, busy_ms=1800)], window_us=2_000_000)
     assert (decision.shards_from, decision.shards_to) == (1, 2)
     assert "shard 0 at 90%" in decision.reason
 
@@ -53,22 +53,26 @@ def test_a_shard_above_80_percent_of_its_measured_capacity_adds_one():
 def test_a_backlog_counts_as_load_at_the_measured_capacity():
     # Busy 20 % of the window, but 400 batches queued at 500 tx/s of capacity: 0.8 s more.
     decision = scaling_decision(
-        2, [load(0, transactions=200, busy_s=0.4, backlog=400), load(1)], window_s=2.0
+        2, [load(0, transactions=200, busy_ms=400, backlog=400), load(1)], window_us=2_000_000
     )
     assert decision.shards_to == 3
 
 
 @pytest.mark.parametrize(
-    ("active", "busy_s", "expected"),
-    [(3, 0.5, 2), (1, 0.0, 1), (2, 1.2, 2), (MAX_SHARDS, 1.9, MAX_SHARDS)],
+    ("active", "busy_ms", "expected"),
+    [(3, 500, 2), (1, 0, 1), (2, 1200, 2), (MAX_SHARDS, 1900, MAX_SHARDS)],
 )
-def test_down_below_40_percent_hold_between_and_never_outside_one_to_eight(active, busy_s, expected):
-    loads = [load(0, transactions=100, busy_s=busy_s)] + [load(i) for i in range(1, active)]
-    assert scaling_decision(active, loads, window_s=2.0).shards_to == expected
+def test_down_below_40_percent_hold_between_and_never_outside_one_to_eight(active, busy_ms, expected):
+    loads = [load(0, transactions=100, busy_ms=busy_ms)] + [load(i) for i in range(1, active)]
+    assert scaling_decision(active, loads, window_us=2_000_000).shards_to == expected
 
 
 def test_it_keeps_a_shard_whose_work_would_put_the_others_past_the_middle_of_the_band():
     # Two shards at 38 % and 35 % (after one was added at 83 %): on one they would run at 73 %,
     # close to the 80 % that adds it back. Held; at 25 % and 20 % (45 % on one): removed.
-    assert scaling_decision(2, [load(0, busy_s=0.76), load(1, busy_s=0.70)], window_s=2.0).shards_to == 2
-    assert scaling_decision(2, [load(0, busy_s=0.50), load(1, busy_s=0.40)], window_s=2.0).shards_to == 1
+    assert (
+        scaling_decision(2, [load(0, busy_ms=760), load(1, busy_ms=700)], window_us=2_000_000).shards_to == 2
+    )
+    assert (
+        scaling_decision(2, [load(0, busy_ms=500), load(1, busy_ms=400)], window_us=2_000_000).shards_to == 1
+    )

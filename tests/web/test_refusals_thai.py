@@ -68,7 +68,7 @@ def test_pages_show_the_genesis_region_names_in_thai(client_as, chain):
 def test_the_scaling_coordinators_reasons_read_in_thai():
     from chain.sharding import ShardLoad, scaling_decision
 
-    reason = scaling_decision(1, [ShardLoad(0, 900, 1.8, 0.0, 1, 0)], window_s=2.0).reason
+    reason = scaling_decision(1, [ShardLoad(0, 900, 1_800_000, 0, 1, 0)], window_us=2_000_000).reason
     assert reason == "shard 0 at 90% of its capacity, above 80%"
     with translation.override("th"):
         thai = refusal_text(reason)
