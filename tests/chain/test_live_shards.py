@@ -80,6 +80,7 @@ def test_the_coordinator_scales_up_under_load_then_down_and_no_transaction_is_lo
         while time.monotonic() < deadline and not errors:
             seen.append(site.get("/api/v1/status/").json()["scaling"])
             if seen[-1]["active_shards"] >= 2:
+                time.sleep(3)  # the load goes on over two shards for a moment
                 break
             time.sleep(0.5)
     finally:
