@@ -73,6 +73,19 @@ class Validator(models.Model):
         return self.name
 
 
+class Mining(models.Model):
+    """A validator that turned its mining off or on again (ledger record chain.ledger.state.Mining);
+    a validator without a row mines."""
+
+    ledger_record = ledger_state.Mining
+
+    public_key = models.CharField(max_length=64, primary_key=True)
+    mining = models.BooleanField()
+
+    def __str__(self) -> str:
+        return f"{self.public_key[:10]} {'mines' if self.mining else 'does not mine'}"
+
+
 class Param(models.Model):
     """A chain parameter changed after genesis; ChainHead.params already includes it."""
 

@@ -37,6 +37,7 @@ from chain.models import (
     HeldTx,
     LedgerEvent,
     MempoolTx,
+    Mining,
     ScalingDecision,
     ScalingState,
     Validator,
@@ -58,6 +59,7 @@ def validator_set_rows() -> list[dict]:
             "address", "staked"
         )
     )
+    off = not_mining_keys()
     return [
         {
             "name": v.name,
@@ -72,6 +74,7 @@ def validator_set_rows() -> list[dict]:
             "missed_total": v.missed_total,
             "jailed": v.jailed,
             "blocks_proposed": v.blocks_proposed,
+            "mining": v.public_key not in off,
         }
         for v in Validator.objects.order_by("name")
     ]
@@ -216,6 +219,11 @@ def active_validators() -> list[Validator]:
     return [v for v in validators if is_active_validator(v, stakes.get(v.public_key))]
 
 
+def not_mining_keys() -> frozenset[str]:
+    """The validators that turned their mining off (validator_set_mining): the draw passes them by."""
+    return frozenset(Mining.objects.filter(mining=False).values_list("public_key", flat=True))
+
+
 def authority_get(*, public_key: str) -> Validator | None:
     """The validator with ``public_key`` if it may act as an authority now (the ledger's
     ``is_authority``: a jailed authority may not), else None."""
@@ -244,7 +252,7 @@ def _head_validators_read(previous: str, state_root: str) -> HeadValidators:
     }
     power = voting_power(validators, accounts)
     authorities = frozenset(v.public_key for v in validators if is_authority(v) and v.public_key in power)
-    weights = proposer_weights(validators, accounts, chain_head().params)
+    weights = proposer_weights(validators, accounts, chain_head().params, not_mining_keys())
     return HeadValidators(
         validator_set=ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round)),
         proposer_weights=weights,

@@ -15,6 +15,7 @@ from django.db.models import Count, Q, Sum
 
 from chain.models import Account, Block, ChainHead, ChainTx, Validator
 from chain.node import node_address
+from chain.selectors import not_mining_keys
 from governance.ledger import rules as r
 from governance.ledger.proposals import governance_params
 from governance.ledger.records import OPTIONS
@@ -26,7 +27,6 @@ PPM = r.PPM
 UPTIME_WINDOW = 100
 HEALTH_TIMEOUT_S = 1.5
 HEALTH_CACHE_S = 10
-ADMIN_AUDIT_KINDS = (*ADMIN_KINDS, "stake_bond", "stake_unbond")
 
 
 def _ppm(part: int, whole: int) -> int:
@@ -172,6 +172,7 @@ def validators_overview(*, window: int = UPTIME_WINDOW) -> list[dict]:
             if key in signed_recent:
                 signed_recent[key] += 1
     me = node_address()
+    off = not_mining_keys()
     rows = []
     for v in validators:
         last = (
@@ -189,6 +190,7 @@ def validators_overview(*, window: int = UPTIME_WINDOW) -> list[dict]:
                 "last_seen_height": last[0] if last else None,
                 "last_seen_at": datetime.fromtimestamp(last[1] / 1000, tz=UTC) if last else None,
                 "is_this_site": v.public_key == me,
+                "mining": v.public_key not in off,
             }
         )
     return rows
@@ -203,7 +205,8 @@ def validator_audit(*, limit: int = 100):
     keys = list(Validator.objects.values_list("public_key", flat=True))
     return (
         ChainTx.objects.filter(
-            Q(kind__in=ADMIN_KINDS) | Q(kind__in=("stake_bond", "stake_unbond"), sender__in=keys)
+            Q(kind__in=ADMIN_KINDS)
+            | Q(kind__in=("stake_bond", "stake_unbond", "validator_set_mining"), sender__in=keys)
         )
         .select_related("block")
         .order_by("-block_id", "-position")[:limit]

@@ -8,11 +8,12 @@ a person reads what is wrong at once instead of a failed receipt a block later.
 
 from chain.ledger import errors
 from chain.ledger.errors import LedgerError, Refused, ledger_text
+from chain.ledger.kinds import LAST_MINER
 from chain.ledger.tx import Transaction
 from chain.ledger.validators import is_authority
 from chain.models import Account, ChainHead, Validator, Wallet
 from chain.node import node_address, node_signing_key
-from chain.selectors import authority_get
+from chain.selectors import active_validators, authority_get, not_mining_keys
 from chain.services.signing import transaction_sign_submit
 from chain.services.wallets import wallet_key_open
 from governance.ledger import rules as r
@@ -178,3 +179,31 @@ def validator_admin(*, kind: str, payload: dict) -> Transaction:
 def node_stake_change(*, bond: bool, amount: int) -> Transaction:
     """The site's own validator bonds or unbonds stake (stake_bond / stake_unbond, its own key)."""
     return node_submit(kind="stake_bond" if bond else "stake_unbond", payload={"amount": amount})
+
+
+def node_mining_set(*, mining: bool) -> Transaction:
+    """The site's own validator turns its mining on or off (validator_set_mining, its own key).
+
+    What the ledger will refuse (chain.ledger.kinds) is said before signing: a key that is no
+    validator, no change, or the last active validator that mines turning it off.
+    """
+    address = node_address()
+    validator = Validator.objects.filter(public_key=address).first()
+    if validator is None:
+        raise Refused(errors.NOT_PERMITTED, "Only a registered validator mines; this key is not one.")
+    off = not_mining_keys()
+    if mining == (address not in off):
+        if mining:
+            raise Refused(errors.BAD_FIELD, ledger_text("%(name)s already mines.", name=validator.name))
+        raise Refused(
+            errors.BAD_FIELD, ledger_text("%(name)s has already stopped mining.", name=validator.name)
+        )
+    if not mining and not any(v.public_key not in off | {address} for v in active_validators()):
+        raise Refused(
+            LAST_MINER,
+            ledger_text(
+                "%(name)s is the last active validator that mines: nobody else would propose blocks.",
+                name=validator.name,
+            ),
+        )
+    return node_submit(kind="validator_set_mining", payload={"mining": mining})

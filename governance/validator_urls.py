@@ -10,6 +10,7 @@ urlpatterns = [
     path("register/", validators.validator_register, name="validators-register"),
     path("register/check/", validators.validator_register_check, name="validators-check"),
     path("stake/", validators.validator_stake, name="validators-stake"),
+    path("mining/", validators.validator_mining, name="validators-mining"),
     path("<str:public_key>/active/", validators.validator_set_active, name="validators-active"),
     path("<str:public_key>/unjail/", validators.validator_unjail, name="validators-unjail"),
 ]

@@ -81,6 +81,8 @@ class Site:
     command_prefix: list[str] = field(default_factory=list)
     #: Beat's tick when set (tests run faster blocks); else the chain's block interval.
     block_interval_ms: int | None = None
+    #: More options of `manage.py start`, e.g. ``["--no-mining"]``.
+    start_options: list[str] = field(default_factory=list)
     #: Its running `manage.py start`; replaced by ``restart_site``.
     procs: list[subprocess.Popen] = field(default_factory=list, repr=False)
 
@@ -291,6 +293,7 @@ def launch_site(site: Site, *, concurrency: int = 2, open_browser: bool = False)
         cmd += ["--block-interval-ms", str(site.block_interval_ms)]
     if open_browser:
         cmd.append("--open-browser")
+    cmd += site.start_options
     log = site_log(site.run_dir / "site.log")
     try:
         site.procs = [

@@ -15,7 +15,7 @@ from chain.ledger import evidence
 from chain.ledger import kinds as chain_kinds
 from chain.ledger.assembly import StateMachine, fingerprint, installed
 from chain.ledger.assembly import install as install_state_machine
-from chain.ledger.state import Account, Param, Validator
+from chain.ledger.state import Account, Mining, Param, Validator
 from governance.ledger import proposals, validators
 from governance.ledger import records as governance_records
 from grid.ledger import kinds as grid_kinds
@@ -33,6 +33,7 @@ STATE_MACHINE = StateMachine(
         chain_kinds.TRANSFER,
         chain_kinds.STAKE_BOND,
         chain_kinds.STAKE_UNBOND,
+        chain_kinds.VALIDATOR_SET_MINING,
         evidence.EVIDENCE_DOUBLE_SIGN,
         orders.ORDER_PLACE,
         orders.ORDER_CANCEL,
@@ -62,6 +63,7 @@ STATE_MACHINE = StateMachine(
         Account,
         Validator,
         Param,
+        Mining,
         evidence.DoubleSign,
         trading_records.Order,
         trading_records.Trade,

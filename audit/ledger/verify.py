@@ -21,7 +21,7 @@ from chain.ledger.block import (
     precommit_valid,
 )
 from chain.ledger.errors import LedgerError
-from chain.ledger.state import Account, MemoryStore, State, Validator
+from chain.ledger.state import Account, MemoryStore, Mining, State, Validator
 from chain.ledger.tx import Transaction
 from chain.ledger.validators import is_authority, proposer_for, proposer_weights, voting_power
 
@@ -187,7 +187,8 @@ class ChainReplay:
             )
         if not any(is_authority(v) and v.public_key in signers and v.public_key in power for v in validators):
             problems.append("no authority signed the commit certificate.")
-        weights = proposer_weights(validators, accounts, self.params)
+        off = frozenset(k for k, m in self.store.tables.get(Mining.table, {}).items() if not m.mining)
+        weights = proposer_weights(validators, accounts, self.params, off)
         if weights:
             expected = proposer_for(weights, header.previous_hash, header.round)
             if header.proposer != expected:

@@ -68,6 +68,10 @@ class ValidatorSerializer(serializers.Serializer):
     missed_in_row = serializers.IntegerField()
     missed_total = serializers.IntegerField()
     blocks_proposed = serializers.IntegerField()
+    mining = serializers.BooleanField(
+        help_text="Whether the proposer draw may pick it (validator_set_mining); one that does not "
+        "mine still votes."
+    )
 
 
 class BlockRefSerializer(serializers.Serializer):

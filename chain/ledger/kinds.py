@@ -1,4 +1,4 @@
-"""Transaction kinds: the installed kinds, and the chain's own kinds (transfer, stake).
+"""Transaction kinds: the installed kinds, and the chain's own kinds (transfer, stake, mining).
 
 Each app defines the kinds it owns (trading: orders; grid: readings;
 governance: proposals and votes) in its ``ledger`` package; the protocol
@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 
 from . import errors
 from .errors import LedgerError
-from .fields import require_text
+from .fields import require_bool, require_text
 from .keys import is_address
-from .state import Account, State
+from .state import Account, Mining, State, Validator
 from .tx import Transaction, require_amount, require_fields
+from .validators import is_active_validator, not_mining
 
 
 @dataclass
@@ -171,4 +172,51 @@ STAKE_BOND = TxKind(
 )
 STAKE_UNBOND = TxKind(
     name="stake_unbond", check_payload=_check_stake, prefetch=sender_only, apply=_apply_unbond
+)
+
+
+# --- mining on / off ---------------------------------------------------------
+
+#: The code of a change that would leave no active validator to propose blocks.
+LAST_MINER = "last_miner"
+
+
+def _check_mining(payload: dict, params: dict) -> None:
+    require_fields(payload, {"mining"}, {"mining"})
+    require_bool(payload["mining"], "mining")
+
+
+def _apply_mining(state: State, tx: Transaction, ctx: BlockContext) -> None:
+    """A validator turns its own mining on or off (sender: the validator's key)."""
+    validator = state.get(Validator.table, tx.sender)
+    if validator is None:
+        raise LedgerError(errors.NOT_PERMITTED, "Only a registered validator mines; this key is not one.")
+    mining = tx.payload["mining"]
+    off = not_mining(state)
+    if mining == (tx.sender not in off):
+        if mining:
+            raise LedgerError(errors.BAD_FIELD, "%(name)s already mines.", {"name": validator.name})
+        raise LedgerError(errors.BAD_FIELD, "%(name)s has already stopped mining.", {"name": validator.name})
+    if not mining:
+        off = off | {tx.sender}
+        miners = [
+            v
+            for v in state.scan_all(Validator.table)
+            if v.public_key not in off and is_active_validator(v, state.account(v.public_key))
+        ]
+        if not miners:
+            raise LedgerError(
+                LAST_MINER,
+                "%(name)s is the last active validator that mines: nobody else would propose blocks.",
+                {"name": validator.name},
+            )
+    state.put(Mining(public_key=tx.sender, mining=mining))
+    ctx.emit("validator_mining", public_key=tx.sender, name=validator.name, mining=mining)
+
+
+VALIDATOR_SET_MINING = TxKind(
+    name="validator_set_mining",
+    check_payload=_check_mining,
+    prefetch=lambda tx: {Account.table: [tx.sender], Validator.table: [tx.sender], Mining.table: [tx.sender]},
+    apply=_apply_mining,
 )

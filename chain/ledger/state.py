@@ -148,6 +148,26 @@ class Validator:
 
 
 @dataclass(frozen=True, slots=True)
+class Mining:
+    """Whether a validator mines: proposes blocks, with their proof of work (the seed's
+    ``start --mining``).
+
+    A validator with no record mines (every chain before this record, and every new
+    validator); one that set ``mining`` false still checks every block and votes, but the
+    proposer draw passes it by (chain.ledger.validators.proposer_weights), so it never
+    misses a slot it was not going to fill.
+    """
+
+    table: ClassVar[str] = "validator_mining"
+    public_key: str
+    mining: bool
+
+    @property
+    def key(self) -> str:
+        return self.public_key
+
+
+@dataclass(frozen=True, slots=True)
 class Param:
     """A chain parameter changed after genesis (by governance): it overrides the genesis value.
 

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import replace
 
 from .encoding import canonical_json
-from .state import Account, State, Validator
+from .state import Account, Mining, State, Validator
 
 PROPOSER_DOMAIN = b"GRIDTOKENX/PROPOSER/V1\n"
 PPM = 1_000_000
@@ -87,10 +87,18 @@ REGION_FACTOR_MAX_PPM = 2 * PPM
 
 
 def proposer_weights(
-    validators: list[Validator], accounts: dict[str, Account], params: dict
+    validators: list[Validator],
+    accounts: dict[str, Account],
+    params: dict,
+    not_mining: frozenset[str] = frozenset(),
 ) -> dict[str, int]:
     """Stake times reputation, spread over regions; never below 1 (a validator whose reputation
     fell to 0 is never starved).
+
+    Only validators that mine are drawn: those in ``not_mining`` (chain.ledger.state.Mining)
+    vote but do not propose. Should no active validator mine (those that do were jailed or
+    deactivated since), every active validator is drawn again: a chain never stops for want
+    of a proposer.
 
     Spread over regions (SPEC 6): each region of active validators is due the share of the
     blocks its validators' stake-times-reputation weighs. A region that proposed more than that
@@ -103,6 +111,9 @@ def proposer_weights(
     chain whose genesis predates it keeps the draw its blocks were made with.
     """
     power = voting_power(validators, accounts)
+    miners = {k: p for k, p in power.items() if k not in not_mining}
+    if miners:
+        power = miners
     by_key = {v.public_key: v for v in validators}
     base = {k: max(1, p * by_key[k].reputation_ppm // PPM) for k, p in power.items()}
     if not params.get("proposer_region_spread"):
@@ -129,6 +140,11 @@ def validator_records(state: State) -> tuple[list[Validator], dict[str, Account]
     return validators, accounts
 
 
+def not_mining(state: State) -> frozenset[str]:
+    """The validators that turned mining off, as this block sees them."""
+    return frozenset(m.public_key for m in state.scan_all(Mining.table) if not m.mining)
+
+
 def apply_round_penalties(
     state: State, *, proposer: str, round: int, previous_hash: str, params: dict
 ) -> None:
@@ -141,7 +157,7 @@ def apply_round_penalties(
     reputation back (at most 1.0).
     """
     validators, accounts = validator_records(state)
-    weights = proposer_weights(validators, accounts, params)
+    weights = proposer_weights(validators, accounts, params, not_mining(state))
     if not weights:
         return
     by_key = {v.public_key: v for v in validators}

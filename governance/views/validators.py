@@ -205,3 +205,19 @@ def validator_stake(request):
         else:
             return _done(request, tx, gettext("Stake bond") if bond else gettext("Stake unbond"))
     return _page(request, stake_form=form, status=400)
+
+
+@login_required
+@staff_required
+@require_POST
+def validator_mining(request):
+    """Turn this site's validator's mining on or off (validator_set_mining, its own key)."""
+    mining = request.POST.get("mining")
+    if mining not in ("true", "false"):
+        messages.error(request, gettext("Say whether this site mines: true or false."))
+        return redirect(reverse("validators"))
+    try:
+        tx = services.node_mining_set(mining=mining == "true")
+    except Refused as exc:
+        return _refused(request, exc)
+    return _done(request, tx, gettext("Mining on") if mining == "true" else gettext("Mining off"))

@@ -46,6 +46,7 @@ VALID: dict[str, tuple[str, dict]] = {
     "transfer": ("factory_rayong", {"to": addr("home_malee"), "amount": 5, "memo": "rent"}),
     "stake_bond": ("factory_rayong", {"amount": 5}),
     "stake_unbond": ("EGAT", {"amount": 5}),
+    "validator_set_mining": ("MEA", {"mining": False}),
     "order_place": (
         "wind_korat",
         {

@@ -19,7 +19,7 @@ from chain.ledger.kinds import KINDS
 from chain.ledger.state import Account, MemoryStore, State
 
 ROOT = Path(protocol.__file__).resolve().parent.parent
-PINNED_FINGERPRINT = "f655105c5fd1e40b30cb03c726f91a86df75e690e2f9d7f8300ac83cff3a3e09"
+PINNED_FINGERPRINT = "c0c771b11b2a818f2a03f014643d6b6b1bec72faa374f99f3257a80d5fa330d8"
 
 
 def fingerprint_in_a_fresh_process(code: str) -> str:

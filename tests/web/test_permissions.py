@@ -154,6 +154,7 @@ MATRIX = [
     ("POST", f"/validators/{PEA}/active/", {"active": "true"}, STAFF_ACTION),
     ("POST", "/validators/stake/", {"stake-direction": "unbond", "stake-amount": "1"}, STAFF_ACTION),
     ("POST", f"/validators/{EGAT}/unjail/", {}, STAFF_ACTION),
+    ("POST", "/validators/mining/", {"mining": "false"}, STAFF_ACTION),
     (
         "POST",
         "/validators/register/check/?field=url",

@@ -34,6 +34,8 @@ class Command(BaseCommand):
         for v in validators:
             role = "authority" if v["authority"] else "validator"
             state = "jailed" if v["jailed"] else ("active" if v["active"] else "inactive")
+            if not v["mining"]:
+                state += ", not mining"
             self.stdout.write(
                 f"{v['name']:<14}{v['region']:<11}{role:<11}{tokens_text(v['stake']):>14}"
                 f"{v['reputation_ppm'] / 10_000:>11.1f}%{v['missed_in_row']:>8}{v['missed_total']:>7}"

@@ -4,9 +4,15 @@ A validator's (or authority's) beat steps consensus; a follower's (``trader``, o
 alias ``observer``: a registered site that does not vote) pulls blocks the validators
 did not push to it. Either serves its own users the same pages and API.
 
+``--mining`` / ``--no-mining`` (the seed's flag): whether this validator proposes blocks,
+with their proof of work. It is the chain's to know (every site must draw the same
+proposer), so the command signs ``validator_set_mining`` with the node key when the chain
+says otherwise; without either flag the chain's setting stays as it is.
+
 Ctrl-C (or SIGTERM) stops every process it started, and nothing is left running.
 """
 
+import argparse
 import os
 import signal
 import subprocess
@@ -17,7 +23,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from chain.ledger import errors
+from chain.ledger.errors import Refused
 from chain.models import ChainHead
+from chain.refusals import refusal_text
+from governance.services import node_mining_set
 from localnet.processes import site_commands, stop_processes
 
 #: --node-type values that start a follower (GTX_NODE_TYPE "follower").
@@ -36,12 +46,22 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2)
         parser.add_argument("--open-browser", action="store_true", help="Open the site once it answers.")
         parser.add_argument(
+            "--mining",
+            action=argparse.BooleanOptionalAction,
+            help="Whether this validator proposes blocks (validator_set_mining, signed with the node key); "
+            "--no-mining still checks and votes on every block. Default: as the chain has it.",
+        )
+        parser.add_argument(
             "--block-interval-ms",
             type=int,
             help="Beat's block tick (default: the chain's block interval; tests run faster).",
         )
 
-    def handle(self, *args, node_type, host, port, concurrency, open_browser, block_interval_ms, **options):
+    def handle(
+        self, *args, node_type, host, port, concurrency, open_browser, block_interval_ms, mining, **options
+    ):
+        if mining is not None and node_type not in FOLLOWER_TYPES:
+            self._set_mining(mining)
         if block_interval_ms is None:
             block_interval_ms = ChainHead.objects.get().params["block_interval_ms"]
         env = {
@@ -80,6 +100,17 @@ class Command(BaseCommand):
         failed = [p.args[2] for p in procs if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT, None)]
         if failed and not stopping:
             self.stderr.write(f"Stopped because a process exited: {failed}")
+
+    def _set_mining(self, mining: bool) -> None:
+        """Ask the chain for ``mining`` unless it already has it; the change lands with a block."""
+        try:
+            tx = node_mining_set(mining=mining)
+        except Refused as exc:
+            if exc.code != errors.BAD_FIELD:  # bad_field: the chain has it already
+                self.stderr.write(refusal_text(exc.message))
+            return
+        what = "on" if mining else "off"
+        self.stdout.write(f"Mining {what}: validator_set_mining {tx.hash[:12]}… lands with the next block.")
 
 
 def _open_when_up(url: str, host: str, port: int) -> None:
