@@ -11,6 +11,13 @@ Admission takes a batch whole or not at all, so a refused batch is retried
 without the refused messages until what is left is admitted. A bad message
 (not strict JSON: chain.ledger.wire, not a reading, wrong topic, bad signature, replayed...) is logged
 and answered; it never stops the bridge and never changes state.
+
+Under overload the bridge answers at once rather than holding readings: a batch the site has no
+room for is answered ``rejected`` with the admission's code (``mempool_full``) and
+``retry_after_ms``, and for ``shed_s`` after a full mempool every reading is answered so
+unread, as the API's door does (chain.api.shed). A reading that waited in the bridge's inbox
+longer than ``max_wait_s`` is answered ``intake_busy`` without being admitted: what the bridge
+admits is never older than that, however fast meters publish.
 """
 
 import json
@@ -24,7 +31,7 @@ from django.db import close_old_connections, connection
 
 from chain.ledger import errors
 from chain.ledger.wire import json_decode
-from chain.services.admission import MEMPOOL_FULL, BatchRejected
+from chain.services.admission import INTAKE_BUSY, BatchRejected
 from meters.services import readings_submit
 from meters.topics import TOPIC_ROOT, broker_address, meter_of_topic, readings_topic, reply_topic
 
@@ -32,6 +39,8 @@ log = logging.getLogger(__name__)
 
 TOPIC_MISMATCH = "topic_mismatch"
 BRIDGE_ERROR = "bridge_error"
+#: What a meter told to retry waits first, as the API's Retry-After.
+RETRY_AFTER_MS = 250
 
 
 def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str, str] | None]:
@@ -69,17 +78,24 @@ class MeterBridge:
         flush_s: float = 0.05,
         client_id: str = "",
         topic_root: str = TOPIC_ROOT,
+        max_wait_s: float = 1.0,
+        shed_s: float = 0.25,
     ):
         self.host, self.port = broker_address(url)
         self.topic_root = topic_root
         self.batch_max, self.flush_s = batch_max, flush_s
+        self.max_wait_s, self.shed_s = max_wait_s, shed_s
+        #: (arrival on the monotonic clock, topic, body)
         self.inbox: queue.Queue = queue.Queue()
         self.stopping = threading.Event()
         self.accepted = self.rejected = 0
+        #: Until when (monotonic) readings are answered unread, and with what (code, message).
+        self.shed_until = 0.0
+        self.shed_answer = ("", "")
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.on_connect = self._on_connect
         self.client.on_message = lambda client, userdata, message: self.inbox.put(
-            (message.topic, message.payload)
+            (time.monotonic(), message.topic, message.payload)
         )
         self.worker = threading.Thread(target=self._work, name="meters-bridge", daemon=True)
 
@@ -125,20 +141,36 @@ class MeterBridge:
                 close_old_connections()
         connection.close()  # this thread's own connection
 
-    def _collect(self) -> list:
+    def _collect(self) -> list[tuple[str, bytes]]:
+        """Up to ``batch_max`` messages that arrived within ``flush_s``; those that waited longer
+        than ``max_wait_s`` are answered intake_busy instead."""
         try:
             first = self.inbox.get(timeout=0.2)
         except queue.Empty:
             return []
-        batch, deadline = [first], time.monotonic() + self.flush_s
-        while len(batch) < self.batch_max:
+        arrived, deadline = [first], time.monotonic() + self.flush_s
+        while len(arrived) < self.batch_max:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             try:
-                batch.append(self.inbox.get(timeout=left))
+                arrived.append(self.inbox.get(timeout=left))
             except queue.Empty:
                 break
+        oldest = time.monotonic() - self.max_wait_s
+        batch = []
+        for at, topic, body in arrived:
+            if at >= oldest:
+                batch.append((topic, body))
+            else:
+                meter, wire, _ = decode_message(topic, body)
+                self._refuse(
+                    meter,
+                    tx_hash_of(wire) if wire else "",
+                    INTAKE_BUSY,
+                    "The bridge is busy: the reading waited too long to be admitted; retry.",
+                    retry=True,
+                )
         return batch
 
     def handle(self, batch: list[tuple[str, bytes]]) -> None:
@@ -150,19 +182,21 @@ class MeterBridge:
                 self._refuse(meter, "", *refusal)
             else:
                 pending.append((meter, wire))
-        retries = 0
+        if pending and time.monotonic() < self.shed_until:
+            for meter, wire in pending:
+                self._refuse(meter, tx_hash_of(wire), *self.shed_answer, retry=True)
+            return
         while pending:
             try:
                 txs = readings_submit(wires=[wire for _, wire in pending])
             except BatchRejected as exc:
                 indexed = {p["index"]: p for p in exc.problems if p.get("index") is not None}
-                if not indexed:  # the whole batch: mempool full (wait) or malformed
-                    if exc.code == MEMPOOL_FULL and retries < 50:
-                        retries += 1
-                        time.sleep(0.1)
-                        continue
+                if not indexed:  # the whole batch: no room now (answered at once), or malformed
+                    if exc.mempool_full:
+                        self.shed_until = time.monotonic() + self.shed_s
+                        self.shed_answer = (exc.code, exc.message)
                     for meter, wire in pending:
-                        self._refuse(meter, tx_hash_of(wire), exc.code, exc.message)
+                        self._refuse(meter, tx_hash_of(wire), exc.code, exc.message, retry=exc.retry_later)
                     return
                 for index, problem in sorted(indexed.items()):
                     meter, wire = pending[index]
@@ -174,10 +208,15 @@ class MeterBridge:
                 self._reply(meter, "accepted", {"hash": tx.hash})
             return
 
-    def _refuse(self, meter: str, tx_hash: str, code: str, message: str) -> None:
+    def _refuse(self, meter: str, tx_hash: str, code: str, message: str, *, retry: bool = False) -> None:
+        """Answer ``rejected``; with ``retry`` the reading was not at fault: the meter sends it
+        again after ``retry_after_ms``."""
         self.rejected += 1
         log.info("meters bridge: refused a reading of %s: %s %s", meter or "?", code, message)
-        self._reply(meter, "rejected", {"hash": tx_hash, "code": code, "message": message})
+        body = {"hash": tx_hash, "code": code, "message": message}
+        if retry:
+            body["retry_after_ms"] = RETRY_AFTER_MS
+        self._reply(meter, "rejected", body)
 
     def _reply(self, meter: str, outcome: str, body: dict) -> None:
         if meter and "+" not in meter and "#" not in meter:

@@ -128,3 +128,49 @@ def test_the_demo_simulator_reports_through_the_bridge(bridge, meters, produce, 
     produce()
     for meter in Meter.objects.filter(meter_id__in=meters.values()):
         assert meter.readings >= 1 and meter.last_window_end_ms == now_ms // 60_000 * 60_000
+
+
+def test_with_the_mempool_full_a_reading_is_answered_at_once_and_the_next_unread(
+    bridge, meters, replies, monkeypatch
+):
+    """Overload: no holding readings while the mempool is full. The batch is answered
+    mempool_full with retry_after_ms; for a moment after, readings are answered so unread."""
+    import meters.bridge as bridge_module
+    from chain.services import admission
+
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    monkeypatch.setattr(admission, "intake_limit", lambda head: 1)  # room for one waiting
+    submitted = []
+    real_submit = bridge_module.readings_submit
+    monkeypatch.setattr(
+        bridge_module, "readings_submit", lambda wires: submitted.append(1) or real_submit(wires=wires)
+    )
+    bridge.shed_s = 30  # the moment lasts the whole test
+
+    first = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300)
+    publish(readings_topic(meters["home_malee"], ROOT), first.to_wire())
+    assert next_reply() == ("accepted", {"hash": first.hash})
+    for name in ("solar_somchai", "wind_korat"):
+        reading = signed_reading(chain_id, name, start=start, end=end, export_wh=100)
+        publish(readings_topic(meters[name], ROOT), reading.to_wire())
+        outcome, body = next_reply()
+        assert (outcome, body["hash"], body["code"]) == ("rejected", reading.hash, "mempool_full")
+        assert body["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
+    # The first of the two reached admission; the second was answered unread.
+    assert len(submitted) == 2
+    assert list(MempoolTx.objects.values_list("hash", flat=True)) == [first.hash]
+
+
+def test_a_reading_that_waited_too_long_in_the_bridge_is_answered_busy(bridge, meters, replies):
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    bridge.max_wait_s = 0  # every reading has waited too long by the time it is collected
+    reading = signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=100)
+    publish(readings_topic(meters["solar_somchai"], ROOT), reading.to_wire())
+    outcome, body = next_reply()
+    assert (outcome, body["hash"], body["code"]) == ("rejected", reading.hash, "intake_busy")
+    assert body["retry_after_ms"] > 0
+    assert not MempoolTx.objects.exists()
