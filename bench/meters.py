@@ -13,12 +13,23 @@ receipt (the block that adds it to its meter's reading count; polled every
 POLL_S, so latencies err on the slow side by up to one poll). Its start time is
 when it was handed to the MQTT client.
 
+A reading the bridge answers ``rejected`` with ``retry_after_ms`` (no room: mempool_full,
+intake_busy) is published again by its publisher after that wait, in its next slot, as a
+meter would: publishers keep their schedule whatever the answers, so the offered rate is what
+was asked, and a meter's readings still reach the chain in nonce order or are held for the
+one missing. The refusal's time (publish to answer) is counted (``refused_p50_ms``,
+``refused_p95_ms``); an accepted reading's latency starts at the publish that got it in.
+
 Prints one JSON object on its last line: minted readings/s, p50/p95/p99
 publish-to-minted seconds, blocks, average readings per block.
 
-Environment: BENCH_SECONDS (10), BENCH_RATE (2500), BENCH_METERS (2500),
-BENCH_PUBLISHERS (4), BENCH_DRAIN_SECONDS (30), BENCH_BRIDGE_FLUSH_MS (the bridge's
---flush-ms; unset: its default), GTX_MQTT_URL (mqtt://127.0.0.1:1883).
+Overload (bench.overload): BENCH_RATES="1000,2000,3000" offers each rate in turn for
+BENCH_SECONDS; the knee is the most a step minted with its p95 within 2.5 s, and
+BENCH_OVERLOAD=3 then offers three times the knee, with ``ratio_to_knee``.
+
+Environment: BENCH_SECONDS (10), BENCH_RATE (2500) or BENCH_RATES, BENCH_OVERLOAD (0),
+BENCH_METERS (2500), BENCH_PUBLISHERS (4), BENCH_DRAIN_SECONDS (30), BENCH_BRIDGE_FLUSH_MS
+(the bridge's --flush-ms; unset: its default), GTX_MQTT_URL (mqtt://127.0.0.1:1883).
 """
 
 import json
@@ -29,6 +40,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -36,11 +48,12 @@ import paho.mqtt.client as mqtt
 
 from bench.ledger import _blocks, _env_int, _latency_figures, _pg
 from bench.limits import signature_limit, verify_seconds
+from bench.overload import rates_from_env, refusal_figures, stepped
 from chain.ledger.genesis import load_genesis
-from gtxclient import Key, Site, sign_transaction
+from gtxclient import Key, Refused, Site, sign_transaction
 from localnet import BASE_DIR
 from localnet.network import start_site, stop_site
-from meters.topics import broker_address, readings_topic, reply_topic
+from meters.topics import RETRY_AFTER_MS, broker_address, readings_topic, reply_topic
 
 POLL_S = 0.05
 #: Publishers sleep only when more than this ahead of schedule: readings go out in ticks of
@@ -57,8 +70,11 @@ def _seed(index: int) -> bytes:
     return b"meter" + index.to_bytes(4, "big") + bytes(23)
 
 
-def _sign_readings(chain_id: str, indexes: list[int], per_meter: int, first_end_ms: int) -> list[list[str]]:
-    """Per meter, its readings as wire JSON: one-minute windows ending at first_end_ms, +1 min, ..."""
+def _sign_readings(
+    chain_id: str, indexes: list[int], per_meter: int, first_end_ms: int
+) -> list[list[tuple[str, str]]]:
+    """Per meter, its readings as (wire JSON, hash): one-minute windows ending at first_end_ms,
+    +1 min, ..."""
     out = []
     for index in indexes:
         key = Key(_seed(index))
@@ -72,7 +88,7 @@ def _sign_readings(chain_id: str, indexes: list[int], per_meter: int, first_end_
                 "export_wh": 10,
             }
             tx = sign_transaction(key, chain_id=chain_id, nonce=n, kind="meter_reading", payload=payload)
-            bodies.append(json.dumps(tx.wire()))
+            bodies.append((json.dumps(tx.wire()), tx.hash))
         out.append(bodies)
     return out
 
@@ -95,9 +111,19 @@ def _register(site, conn, chain_id: str, meters: list[str], owner: str) -> None:
         )
         for i, m in enumerate(meters)
     ]
+    # One account may have 1,000 transactions waiting (GTX_MEMPOOL_MAX_PER_SENDER): batches of
+    # 500, each sent again once there is room.
     with Site(site.url, timeout=30) as http:
-        for i in range(0, len(txs), 2000):
-            http.submit(txs[i : i + 2000])
+        for i in range(0, len(txs), 500):
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    http.submit(txs[i : i + 500])
+                    break
+                except Refused as exc:
+                    if not exc.retry_later or time.monotonic() > deadline:
+                        raise
+                    time.sleep(exc.retry_after or 0.5)
     site.wait_for(
         lambda: conn.execute("SELECT count(*) FROM meters_meter").fetchone()[0] == len(meters), timeout=120
     )
@@ -124,14 +150,17 @@ def _wait_for_bridge(mqtt_url: str, root: str, timeout: float = 120) -> None:
 
 def run() -> dict:
     seconds = _env_int("BENCH_SECONDS", 10)
-    rate = _env_int("BENCH_RATE", 2500)
+    rates, overload = rates_from_env(2500)
     n = _env_int("BENCH_METERS", 2500)
     publishers = _env_int("BENCH_PUBLISHERS", 4)
     drain_s = _env_int("BENCH_DRAIN_SECONDS", 30)
     mqtt_url = os.environ.get("GTX_MQTT_URL", "mqtt://127.0.0.1:1883")
     flush_ms = _env_int("BENCH_BRIDGE_FLUSH_MS", 0)  # 0: the bridge's default
     genesis = load_genesis(BASE_DIR / "thai_market.toml")
-    per_meter = max(1, -(-rate * seconds // n))
+    # Enough readings for every step, and for three times the knee (at most a tenth over the
+    # highest step's rate).
+    budget = (sum(rates) + overload * max(rates) * 11 // 10) * seconds
+    per_meter = max(1, -(-budget // n))
     meters = [Key(_seed(i)).address for i in range(n)]
     # Windows end in the past (the chain refuses future windows): the last one a minute ago.
     now_ms = time.time_ns() // 1_000_000 // MINUTE_MS * MINUTE_MS
@@ -177,10 +206,18 @@ def run() -> dict:
             stderr=subprocess.STDOUT,
         )
         _wait_for_bridge(mqtt_url, root)
-        start_height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
-        result = _measure(conn, mqtt_url, root, meters, bodies, groups, per_meter, rate, seconds, drain_s)
-        limit = signature_limit(sites=1, finalized_tx_per_s=result["readings_per_s"], verify_s=verify_s)
-        return result | limit | {"meters": n, **_blocks(conn, start_height)}
+        load = MeterLoad(conn, mqtt_url, root, meters, bodies, groups)
+
+        def step(rate: int) -> dict:
+            start_height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
+            result = load.step(rate, seconds, drain_s)
+            limit = signature_limit(sites=1, finalized_tx_per_s=result["readings_per_s"], verify_s=verify_s)
+            return result | limit | {"meters": n, **_blocks(conn, start_height)}
+
+        try:
+            return stepped(step, rates, overload, throughput="readings_per_s")
+        finally:
+            load.close()
     finally:
         if bridge is not None:
             bridge.terminate()
@@ -188,91 +225,173 @@ def run() -> dict:
         stop_site(site, procs)
 
 
-def _measure(conn, mqtt_url, root, meters, bodies, groups, per_meter, rate, seconds, drain_s) -> dict:
-    n = len(meters)
-    published: list[list[float]] = [[] for _ in meters]
-    t0 = time.monotonic() + 0.5
-    total = min(rate * seconds, n * per_meter)
-    count = len(groups)
+class MeterLoad:
+    """Publishers of pre-signed readings, the chain polled for what was minted, and a listener
+    for the bridge's refusals; each ``step`` continues every meter's readings where the last
+    left them."""
 
-    def publisher(p: int) -> None:
+    def __init__(self, conn, mqtt_url: str, root: str, meters: list[str], bodies, groups):
+        self.conn, self.mqtt_url, self.root = conn, mqtt_url, root
+        self.meters, self.bodies, self.groups = meters, bodies, groups
+        self.index = {m: i for i, m in enumerate(meters)}
+        self.by_hash = {h: (m, k) for m, readings in enumerate(bodies) for k, (_, h) in enumerate(readings)}
+        #: Per meter: the next reading never published, and how many were minted.
+        self.next_new = [0] * len(meters)
+        self.minted = [0] * len(meters)
+        #: (meter, reading) -> when it was last published (monotonic).
+        self.published_at: dict[tuple[int, int], float] = {}
+        #: Per publisher: (when it may go again, meter, reading) of the readings to send again.
+        self.retries: list[deque] = [deque() for _ in groups]
+        self.refusal_s: list[float] = []
+        self.last_refusal = 0.0
+        self.other_refusals: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.listener.on_message = self._on_rejected
+        self.listener.connect(*broker_address(mqtt_url))
+        self.listener.loop_start()
+        subscribed = threading.Event()
+        self.listener.on_subscribe = lambda *args: subscribed.set()
+        self.listener.subscribe(reply_topic("+", "rejected", root), qos=0)
+        subscribed.wait(10)
+        self.height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
+
+    def close(self) -> None:
+        self.listener.loop_stop()
+        self.listener.disconnect()
+
+    def _on_rejected(self, client, userdata, message) -> None:
+        now = time.monotonic()
+        body = json.loads(message.payload)
+        found = self.by_hash.get(body.get("hash", ""))
+        if found is None:
+            return
+        m, k = found
+        with self.lock:
+            self.last_refusal = now
+            if "retry_after_ms" in body or body.get("code") == "nonce_gap":
+                # nonce_gap: its predecessor was told to retry and the hold was full; a meter
+                # sends it again, as it does what it is told to retry.
+                self.refusal_s.append(now - self.published_at.get((m, k), now))
+                wait_ms = body.get("retry_after_ms", RETRY_AFTER_MS)
+                self.retries[m % len(self.groups)].append((now + wait_ms / 1000, m, k))
+            else:
+                self.other_refusals[body.get("code", "")] = (
+                    self.other_refusals.get(body.get("code", ""), 0) + 1
+                )
+
+    def _publisher(self, p: int, rate: int, t0: float, seconds: int, deadline: float, new: list) -> None:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
         client.max_queued_messages_set(0)
-        client.connect(*broker_address(mqtt_url))
+        client.connect(*broker_address(self.mqtt_url))
         client.loop_start()
+        count, retries, pending_new = len(self.groups), self.retries[p], deque(new)
         try:
-            # Reading k of every meter before reading k+1 of any: each meter's own order holds.
-            sequence = [(m, k) for k in range(per_meter) for m in groups[p]]
-            for i, (m, k) in enumerate(sequence):
-                global_index = i * count + p
-                if global_index >= total:
-                    break
-                due = t0 + global_index / rate
+            slot = 0
+            while time.monotonic() < deadline:
+                due = t0 + (slot * count + p) / rate
                 delay = due - time.monotonic()
                 if delay > PACE_S:
                     time.sleep(delay)
-                published[m].append(time.monotonic())
-                client.publish(readings_topic(meters[m], root), bodies[m][k], qos=1)
-            deadline = time.monotonic() + 30
-            while client.want_write() and time.monotonic() < deadline:
+                now = time.monotonic()
+                with self.lock:
+                    ready = retries and retries[0][0] <= now
+                    item = retries.popleft()[1:] if ready else None
+                if item is None and pending_new:
+                    item = pending_new.popleft()
+                if item is None:
+                    with self.lock:
+                        quiet = not retries and now - self.last_refusal > 1.5
+                    if quiet:
+                        break  # every reading of the step is published, none waits to go again
+                    slot += 1
+                    continue
+                m, k = item
+                self.published_at[(m, k)] = time.monotonic()
+                client.publish(readings_topic(self.meters[m], self.root), self.bodies[m][k][0], qos=1)
+                slot += 1
+            limit = time.monotonic() + 30
+            while client.want_write() and time.monotonic() < limit:
                 time.sleep(0.05)
         finally:
             time.sleep(1)
             client.loop_stop()
             client.disconnect()
 
-    workers = [threading.Thread(target=publisher, args=(p,)) for p in range(count)]
-    for w in workers:
-        w.start()
-
-    latencies: list[float] = []
-    minted = [0] * n
-    done = 0
-    index = {m: i for i, m in enumerate(meters)}
-    mempool_peak = 0
-    last_mint = t0
-    # Each accepted reading adds one to its meter's count in the block that mints it, so the
-    # readings of blocks committed since the last poll are exactly the new counts: reading
-    # those blocks' rows costs the poll what was minted, not every meter each time.
-    seen_height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
-    end = t0 + seconds + drain_s
-    while time.monotonic() < end:
-        time.sleep(POLL_S)
-        now = time.monotonic()
-        rows = conn.execute(
-            "SELECT block_id, sender FROM chain_chaintx "
-            "WHERE block_id > %s AND kind = 'meter_reading' AND ok",
-            [seen_height],
-        ).fetchall()
-        # A backlog here means blocks are the bottleneck; none with slow minting means the bridge.
-        mempool_peak = max(mempool_peak, conn.execute("SELECT count(*) FROM chain_mempooltx").fetchone()[0])
-        for height, meter_id in rows:
-            seen_height = max(seen_height, height)
-            i = index.get(meter_id)
-            if i is None:
-                continue
-            k = minted[i]
-            if k < len(published[i]):
-                latencies.append(now - published[i][k])
-            minted[i] = k + 1
-            done += 1
-            last_mint = now
-        if done >= total and not any(w.is_alive() for w in workers):
-            break
-    for w in workers:
-        w.join(timeout=5)
-    done = sum(minted)
-    latencies.sort()
-    elapsed = max(last_mint - t0, 1e-9)
-    return {
-        "bench": "meters",
-        "offered_per_s": rate,
-        "published": sum(len(p) for p in published),
-        "minted": done,
-        "readings_per_s": round(done / elapsed, 1),
-        "mempool_peak": mempool_peak,
-        **_latency_figures(latencies),
-    }
+    def step(self, rate: int, seconds: int, drain_s: int) -> dict:
+        """Offer ``rate`` new readings/s for ``seconds``, retries in the same slots; then wait up to
+        ``drain_s`` for what was published to be minted."""
+        total = rate * seconds
+        count = len(self.groups)
+        # Reading k of every meter before reading k+1 of any: each meter's own order holds.
+        new: list[list] = [[] for _ in self.groups]
+        order = [(m, p) for p in range(count) for m in self.groups[p]]
+        taken = 0
+        while taken < total:
+            for m, p in sorted(order, key=lambda item: self.next_new[item[0]]):
+                if taken >= total:
+                    break
+                if self.next_new[m] < len(self.bodies[m]):
+                    new[p].append((m, self.next_new[m]))
+                    self.next_new[m] += 1
+                    taken += 1
+            else:
+                if all(self.next_new[m] >= len(self.bodies[m]) for m, _ in order):
+                    break
+        want = {(m, k) for part in new for m, k in part}
+        refusals_before = len(self.refusal_s)
+        t0 = time.monotonic() + 0.5
+        end = t0 + seconds + drain_s
+        workers = [
+            threading.Thread(target=self._publisher, args=(p, rate, t0, seconds, end, new[p]))
+            for p in range(count)
+        ]
+        for w in workers:
+            w.start()
+        latencies: list[float] = []
+        done, mempool_peak, last_mint = 0, 0, t0
+        # Each accepted reading adds one to its meter's count in the block that mints it, so the
+        # readings of blocks committed since the last poll are exactly the new counts.
+        while time.monotonic() < end:
+            time.sleep(POLL_S)
+            now = time.monotonic()
+            rows = self.conn.execute(
+                "SELECT block_id, sender FROM chain_chaintx "
+                "WHERE block_id > %s AND kind = 'meter_reading' AND ok",
+                [self.height],
+            ).fetchall()
+            mempool_peak = max(
+                mempool_peak, self.conn.execute("SELECT count(*) FROM chain_mempooltx").fetchone()[0]
+            )
+            for height, meter_id in rows:
+                self.height = max(self.height, height)
+                m = self.index.get(meter_id)
+                if m is None:
+                    continue
+                k = self.minted[m]
+                self.minted[m] = k + 1
+                if (m, k) in want:
+                    latencies.append(now - self.published_at.get((m, k), now))
+                    done += 1
+                    last_mint = now
+            if done >= len(want) and not any(w.is_alive() for w in workers):
+                break
+        for w in workers:
+            w.join(timeout=5)
+        latencies.sort()
+        elapsed = max(last_mint - t0, 1e-9)
+        return {
+            "bench": "meters",
+            "offered": rate,
+            "offered_per_s": rate,
+            "published": len(want),
+            "minted": done,
+            "readings_per_s": round(done / elapsed, 1),
+            "mempool_peak": mempool_peak,
+            "other_refusals": dict(self.other_refusals),
+            **_latency_figures(latencies),
+            **refusal_figures(self.refusal_s[refusals_before:]),
+        }
 
 
 if __name__ == "__main__":

@@ -45,7 +45,16 @@ def stepped(step: Callable[[int], dict], rates: list[int], overload: int, *, thr
         return result
     within = [s[throughput] for s in steps if s["p95_s"] is not None and s["p95_s"] <= KNEE_P95_S]
     knee = max(within) if within else steps[0][throughput]
-    summary_keys = ("offered", throughput, "p50_s", "p95_s", "refused_batches", "efficiency")
+    summary_keys = (
+        "offered",
+        throughput,
+        "p50_s",
+        "p95_s",
+        "refused_batches",
+        "refused_p50_ms",
+        "refused_p95_ms",
+        "efficiency",
+    )
     result |= {
         "steps": [{key: s.get(key) for key in summary_keys} for s in steps],
         "knee": knee,

@@ -15,9 +15,10 @@ and answered; it never stops the bridge and never changes state.
 Under overload the bridge answers at once rather than holding readings: a batch the site has no
 room for is answered ``rejected`` with the admission's code (``mempool_full``) and
 ``retry_after_ms``, and for ``shed_s`` after a full mempool every reading is answered so
-unread, as the API's door does (chain.api.shed). A reading that waited in the bridge's inbox
-longer than ``max_wait_s`` is answered ``intake_busy`` without being admitted: what the bridge
-admits is never older than that, however fast meters publish.
+unread, as the API's door does (chain.api.shed). A reading that finds ``inbox_max`` waiting in
+the bridge's inbox, or waited there longer than ``max_wait_s``, is answered ``intake_busy``
+without being admitted: what the bridge admits is never older than that, however fast meters
+publish, and those answers come from the MQTT thread, not after a batch being admitted.
 """
 
 import json
@@ -33,14 +34,20 @@ from chain.ledger import errors
 from chain.ledger.wire import json_decode
 from chain.services.admission import INTAKE_BUSY, BatchRejected
 from meters.services import readings_submit
-from meters.topics import TOPIC_ROOT, broker_address, meter_of_topic, readings_topic, reply_topic
+from meters.topics import (
+    RETRY_AFTER_MS,
+    TOPIC_ROOT,
+    broker_address,
+    meter_of_topic,
+    readings_topic,
+    reply_topic,
+)
 
 log = logging.getLogger(__name__)
 
 TOPIC_MISMATCH = "topic_mismatch"
 BRIDGE_ERROR = "bridge_error"
-#: What a meter told to retry waits first, as the API's Retry-After.
-RETRY_AFTER_MS = 250
+BUSY_MESSAGE = "The bridge is busy: the reading could not be admitted in time; retry."
 
 
 def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str, str] | None]:
@@ -80,11 +87,12 @@ class MeterBridge:
         topic_root: str = TOPIC_ROOT,
         max_wait_s: float = 1.0,
         shed_s: float = 0.25,
+        inbox_max: int = 1000,
     ):
         self.host, self.port = broker_address(url)
         self.topic_root = topic_root
         self.batch_max, self.flush_s = batch_max, flush_s
-        self.max_wait_s, self.shed_s = max_wait_s, shed_s
+        self.max_wait_s, self.shed_s, self.inbox_max = max_wait_s, shed_s, inbox_max
         #: (arrival on the monotonic clock, topic, body)
         self.inbox: queue.Queue = queue.Queue()
         self.stopping = threading.Event()
@@ -94,9 +102,7 @@ class MeterBridge:
         self.shed_answer = ("", "")
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.on_connect = self._on_connect
-        self.client.on_message = lambda client, userdata, message: self.inbox.put(
-            (time.monotonic(), message.topic, message.payload)
-        )
+        self.client.on_message = self._on_message
         self.worker = threading.Thread(target=self._work, name="meters-bridge", daemon=True)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
@@ -105,6 +111,25 @@ class MeterBridge:
         # queue limit is for QoS 1 and 2); a meter that hears no answer sends its reading again.
         client.subscribe(topic, qos=0)  # again after every reconnect
         log.info("meters bridge: subscribed to %s on %s:%s", topic, self.host, self.port)
+
+    def _on_message(self, client, userdata, message) -> None:
+        """Into the inbox; or, while the mempool is full or the inbox holds ``inbox_max``, answered
+        here at once: a refusal never waits behind a batch being admitted."""
+        now = time.monotonic()
+        if now < self.shed_until:
+            self._refuse_unread(message.topic, message.payload, *self.shed_answer)
+        elif self.inbox.qsize() >= self.inbox_max:
+            self._refuse_unread(message.topic, message.payload, INTAKE_BUSY, BUSY_MESSAGE)
+        else:
+            self.inbox.put((now, message.topic, message.payload))
+
+    def _refuse_unread(self, topic: str, body: bytes, code: str, message: str) -> None:
+        """Answer a reading that was not admitted for want of room (the meter sends it again)."""
+        meter, wire, refusal = decode_message(topic, body)
+        if refusal:
+            self._refuse(meter, "", *refusal)
+        else:
+            self._refuse(meter, tx_hash_of(wire), code, message, retry=True)
 
     def start(self) -> None:
         self.client.connect(self.host, self.port, keepalive=30)
@@ -163,14 +188,7 @@ class MeterBridge:
             if at >= oldest:
                 batch.append((topic, body))
             else:
-                meter, wire, _ = decode_message(topic, body)
-                self._refuse(
-                    meter,
-                    tx_hash_of(wire) if wire else "",
-                    INTAKE_BUSY,
-                    "The bridge is busy: the reading waited too long to be admitted; retry.",
-                    retry=True,
-                )
+                self._refuse_unread(topic, body, INTAKE_BUSY, BUSY_MESSAGE)
         return batch
 
     def handle(self, batch: list[tuple[str, bytes]]) -> None:
@@ -182,7 +200,7 @@ class MeterBridge:
                 self._refuse(meter, "", *refusal)
             else:
                 pending.append((meter, wire))
-        if pending and time.monotonic() < self.shed_until:
+        if pending and time.monotonic() < self.shed_until:  # it came in before the mempool filled
             for meter, wire in pending:
                 self._refuse(meter, tx_hash_of(wire), *self.shed_answer, retry=True)
             return

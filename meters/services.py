@@ -56,7 +56,9 @@ def readings_submit(*, wires: list) -> list[Transaction]:
             )
     if problems:
         raise BatchRejected(problems)
-    return transactions_submit(wires)
+    # A meter's readings may arrive out of order (one told to retry, the next already sent):
+    # a later nonce is held for its predecessor, as the transactions API does.
+    return transactions_submit(wires, hold_gaps=True)
 
 
 def _meters_revoked_height(meter_ids: list[str]) -> dict[str, int]:

@@ -7,6 +7,8 @@ A meter publishes to ``<root>/<meter>/readings``; the bridge answers on
 from urllib.parse import urlparse
 
 TOPIC_ROOT = "gridtokenx/meters"
+#: What a meter told to retry (a rejected answer with retry_after_ms) waits first, as the API's Retry-After.
+RETRY_AFTER_MS = 250
 
 
 def readings_topic(meter: str, root: str = TOPIC_ROOT) -> str:

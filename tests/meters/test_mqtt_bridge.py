@@ -163,14 +163,42 @@ def test_with_the_mempool_full_a_reading_is_answered_at_once_and_the_next_unread
     assert list(MempoolTx.objects.values_list("hash", flat=True)) == [first.hash]
 
 
-def test_a_reading_that_waited_too_long_in_the_bridge_is_answered_busy(bridge, meters, replies):
+@pytest.mark.parametrize(
+    "limit",
+    [
+        {"max_wait_s": 0},  # every reading has waited too long by the time it is collected
+        {"inbox_max": 0},  # every reading finds the inbox full: answered from the MQTT thread
+    ],
+)
+def test_a_reading_the_bridge_cannot_take_in_time_is_answered_busy(bridge, meters, replies, limit):
     publish, next_reply = replies
     chain_id = ChainHead.objects.get().chain_id
     start, end = last_minute()
-    bridge.max_wait_s = 0  # every reading has waited too long by the time it is collected
+    for name, value in limit.items():
+        setattr(bridge, name, value)
     reading = signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=100)
     publish(readings_topic(meters["solar_somchai"], ROOT), reading.to_wire())
     outcome, body = next_reply()
     assert (outcome, body["hash"], body["code"]) == ("rejected", reading.hash, "intake_busy")
     assert body["retry_after_ms"] > 0
     assert not MempoolTx.objects.exists()
+
+
+def test_a_reading_ahead_of_its_predecessor_is_held_until_it_comes(bridge, meters, produce, replies):
+    """A meter told to retry a reading may have sent the next already: the next is held, not
+    refused nonce_gap, and both are minted once the first comes again."""
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    meter = meters["solar_somchai"]
+    start, end = last_minute()
+    first = signed_reading(chain_id, "solar_somchai", start=start - 60_000, end=end - 60_000, export_wh=10)
+    second = signed_reading(
+        chain_id, "solar_somchai", start=start, end=end, export_wh=20, nonce=first.nonce + 1
+    )
+    publish(readings_topic(meter, ROOT), second.to_wire())
+    assert next_reply() == ("accepted", {"hash": second.hash})
+    assert not MempoolTx.objects.exists()  # held for its predecessor
+    publish(readings_topic(meter, ROOT), first.to_wire())
+    assert next_reply() == ("accepted", {"hash": first.hash})
+    produce()
+    assert Meter.objects.get(meter_id=meter).minted_wh_total == 30
