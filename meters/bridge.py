@@ -210,9 +210,9 @@ class MeterBridge:
             except BatchRejected as exc:
                 indexed = {p["index"]: p for p in exc.problems if p.get("index") is not None}
                 if not indexed:  # the whole batch: no room now (answered at once), or malformed
-                    if exc.mempool_full:
-                        self.shed_until = time.monotonic() + self.shed_s
+                    if exc.mempool_full:  # the answer first: the MQTT thread reads it once shedding
                         self.shed_answer = (exc.code, exc.message)
+                        self.shed_until = time.monotonic() + self.shed_s
                     for meter, wire in pending:
                         self._refuse(meter, tx_hash_of(wire), exc.code, exc.message, retry=exc.retry_later)
                     return
