@@ -323,21 +323,15 @@ class MeterLoad:
         ``drain_s`` for what was published to be minted."""
         total = rate * seconds
         count = len(self.groups)
-        # Reading k of every meter before reading k+1 of any: each meter's own order holds.
+        # Reading k of every meter before reading k+1 of any: each meter's own order holds. The
+        # meters the last step left a reading behind go first; meter m is publisher m % count's.
+        order = sorted(range(len(self.meters)), key=lambda m: self.next_new[m])
+        left = sum(map(len, self.bodies)) - sum(self.next_new)
         new: list[list] = [[] for _ in self.groups]
-        order = [(m, p) for p in range(count) for m in self.groups[p]]
-        taken = 0
-        while taken < total:
-            for m, p in sorted(order, key=lambda item: self.next_new[item[0]]):
-                if taken >= total:
-                    break
-                if self.next_new[m] < len(self.bodies[m]):
-                    new[p].append((m, self.next_new[m]))
-                    self.next_new[m] += 1
-                    taken += 1
-            else:
-                if all(self.next_new[m] >= len(self.bodies[m]) for m, _ in order):
-                    break
+        for i in range(min(total, left)):
+            m = order[i % len(order)]
+            new[m % count].append((m, self.next_new[m]))
+            self.next_new[m] += 1
         want = {(m, k) for part in new for m, k in part}
         refusals_before = len(self.refusal_s)
         t0 = time.monotonic() + 0.5
