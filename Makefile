@@ -44,11 +44,12 @@ faults-tools:
 
 # Tests that start no process run on both cores (pytest-xdist, a database each); then the
 # live ones (marked `live`: sites, browsers, faults), one at a time. PYTEST_ARGS goes to both;
-# a run that selects nothing in one half (exit 5) is not a failure.
+# a run that selects nothing in one half (exit 5) is not a failure. The live half prints its
+# slowest tests: CI has 30 minutes, and it takes most of them.
 test: deps chromium faults-tools
 	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 bash -c '\
 	  $(PY) -m pytest -n 2 -m "not live" $(PYTEST_ARGS); code=$$?; [ $$code = 0 -o $$code = 5 ] || exit $$code; \
-	  $(PY) -m pytest -m live $(PYTEST_ARGS); code=$$?; [ $$code = 0 -o $$code = 5 ] || exit $$code'
+	  $(PY) -m pytest -m live --durations=15 $(PYTEST_ARGS); code=$$?; [ $$code = 0 -o $$code = 5 ] || exit $$code'
 
 # The long fault run: FAULT_SECONDS of faults (seed: FAULT_SEED, else drawn and printed);
 # FAULT_SEEDS=K runs the schedules of K seeds from FAULT_SEED one after another on one network

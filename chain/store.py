@@ -60,6 +60,15 @@ class DatabaseStore:
         # Identifiers come from model metadata; the bounds are parameters.
         return self._records(table, f'{select} WHERE "{column}" BETWEEN %b AND %b', [low, high])
 
+    def lowest(self, table: str, field: str, low: int) -> int | None:
+        model = ledger_models()[table]
+        column = model._meta.get_field(field).column
+        # Identifiers come from model metadata; the bound is a parameter.
+        sql = f'SELECT MIN("{column}") FROM "{model._meta.db_table}" WHERE "{column}" >= %s'  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [low])
+            return cursor.fetchone()[0]
+
     def _records(self, table: str, sql: str, params: list) -> dict[str, object]:
         record_class = ledger_models()[table].ledger_record
         json_columns = [i for i, (_, _, is_json) in enumerate(_upsert_sql(table)[1]) if is_json]

@@ -26,6 +26,7 @@ from chain.ledger.genesis import demo_key, load_genesis
 from chain.management.commands.init import DEMO_PASSWORD
 from chain.node import node_key_write, node_signing_key
 from chain.services.consensus.step import consensus_step
+from chain.services.consensus.step_needed import head_due_from_cache
 from chain.services.genesis import chain_init, demo_users_create
 from localnet.genesis_files import solo_genesis
 from localnet.network import start_site, stop_site
@@ -44,6 +45,13 @@ def _default_language():
     """Each test starts in the default language (English): LocaleMiddleware activates a
     request's language (a Thai cookie) in the test's thread, and nothing resets it after."""
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_head_caches():
+    """Every test's chain starts at the same genesis head, whatever its tables hold: the
+    due time of begin-block work read at one test's head must not answer the next test."""
+    head_due_from_cache.forget()
 
 
 # The demo genesis with EGAT its only active validator: in-process tests run one site.

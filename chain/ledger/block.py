@@ -56,9 +56,11 @@ class BeginBlockHook:
 
     name: str
     run: Callable[[State, BlockContext], None]
-    #: Whether the hook has work at this time (store, timestamp_ms, params): a
-    #: proposer makes a block for it even when no transaction is waiting.
-    due: Callable[[StateStore, int, dict], bool] | None = None
+    #: From when the hook has work (store, params): the earliest block time, in ms,
+    #: at which it does, or None while the committed state holds nothing for it.
+    #: A proposer makes a block for it then even when no transaction is waiting.
+    #: The answer is a function of the committed state, so a site asks it once per head.
+    due_from: Callable[[StateStore, dict], int | None] | None = None
 
 
 #: The installed begin-block hooks by name, in the order every block runs them:
@@ -72,9 +74,16 @@ def params_after(params: dict, state: State) -> dict:
     return {**params, **{p.name: p.value for p in changed}} if changed else params
 
 
+def begin_block_due_from(store: StateStore, params: dict) -> int | None:
+    """The earliest block time at which some begin-block hook has work, or None: none has any."""
+    times = (h.due_from(store, params) for h in BEGIN_BLOCK_HOOKS.values() if h.due_from is not None)
+    return min((t for t in times if t is not None), default=None)
+
+
 def begin_block_due(store: StateStore, timestamp_ms: int, params: dict) -> bool:
     """True when some begin-block hook has work: expiry and gate closure need a block."""
-    return any(h.due is not None and h.due(store, timestamp_ms, params) for h in BEGIN_BLOCK_HOOKS.values())
+    due_from = begin_block_due_from(store, params)
+    return due_from is not None and due_from <= timestamp_ms
 
 
 def execute_block(

@@ -203,6 +203,10 @@ class StateStore(Protocol):
         """Every committed record of a small table (validators)."""
         ...
 
+    def lowest(self, table: str, field: str, low: int) -> int | None:
+        """The smallest integer ``field`` of a committed record at or above ``low`` (a due time)."""
+        ...
+
 
 class MemoryStore:
     """Records kept in dicts: the core's own tests and replays from genesis."""
@@ -232,6 +236,10 @@ class MemoryStore:
 
     def load_all(self, table: str) -> dict[str, object]:
         return dict(self.tables.setdefault(table, {}))
+
+    def lowest(self, table: str, field: str, low: int) -> int | None:
+        values = [v for r in self.tables.setdefault(table, {}).values() if (v := getattr(r, field)) >= low]
+        return min(values, default=None)
 
     def write(self, state: "State") -> None:
         for table, records in state.dirty_records().items():

@@ -370,17 +370,18 @@ def governance_block_start(state: State, ctx: BlockContext) -> None:
         )
 
 
-def governance_due(store, timestamp_ms: int, params: dict) -> bool:
+def governance_due_from(store, params: dict) -> int | None:
     """A block is wanted once per block interval while a proposal is open or waits for execution.
 
     Voting periods and delays count in blocks, so they must pass even when nobody
     trades; the clock keeps those blocks at the chain's pace instead of back to back.
     """
     if not _pending(store.scan):
-        return False
+        return None
     clock = store.load(Counter.table, [CLOCK]).get(CLOCK)
-    interval = params.get("block_interval_ms", 1000)
-    return clock is None or timestamp_ms >= clock.value + interval
+    return 0 if clock is None else clock.value + params.get("block_interval_ms", 1000)
 
 
-TALLY_AND_EXECUTE = BeginBlockHook("governance.tally_and_execute", governance_block_start, due=governance_due)
+TALLY_AND_EXECUTE = BeginBlockHook(
+    "governance.tally_and_execute", governance_block_start, due_from=governance_due_from
+)

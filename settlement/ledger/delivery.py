@@ -213,13 +213,16 @@ def _settlement_account(state: State, address: str) -> SettlementAccount:
     return state.get(SettlementAccount.table, address) or SettlementAccount(address=address)
 
 
-def settlement_due(store, timestamp_ms: int, params: dict) -> bool:
-    """Some trade's or some export's slot ended more than the grace period ago: it waits for a block."""
-    cutoff = settlement_cutoff_ms(timestamp_ms, params)
-    return cutoff >= 1 and bool(
-        store.scan(Trade.table, "unsettled_slot_ms", 1, cutoff)
-        or store.scan(SlotEnergy.table, "uncertified_slot_ms", 1, cutoff)
+def settlement_due_from(store, params: dict) -> int | None:
+    """When the first unsettled trade's or uncertified export's slot has ended and its grace passed."""
+    slots = (
+        store.lowest(Trade.table, "unsettled_slot_ms", 1),
+        store.lowest(SlotEnergy.table, "uncertified_slot_ms", 1),
     )
+    first = min((s for s in slots if s is not None), default=None)
+    return None if first is None else first + rules_of(params).slot_ms + grace_ms(params)
 
 
-SETTLE_DUE_TRADES = BeginBlockHook("settlement.settle_due_trades", settle_due_trades, due=settlement_due)
+SETTLE_DUE_TRADES = BeginBlockHook(
+    "settlement.settle_due_trades", settle_due_trades, due_from=settlement_due_from
+)

@@ -277,9 +277,9 @@ def _emit(ctx: BlockContext, event_type: str, agreement: Agreement) -> None:
     )
 
 
-def agreements_due(store, timestamp_ms: int, params: dict) -> bool:
-    """An active agreement's next slot is due: its orders wait for a block."""
-    return bool(store.scan(Agreement.table, "due_ms", 1, timestamp_ms))
+def agreements_due_from(store, params: dict) -> int | None:
+    """When the first active agreement's next slot is due: its orders wait for a block."""
+    return store.lowest(Agreement.table, "due_ms", 1)
 
 
 AGREEMENT_OFFER = TxKind(
@@ -301,5 +301,5 @@ AGREEMENT_END = TxKind(
     apply=_apply_end,
 )
 PLACE_AGREEMENT_ORDERS = BeginBlockHook(
-    "trading.place_agreement_orders", place_due_orders, due=agreements_due
+    "trading.place_agreement_orders", place_due_orders, due_from=agreements_due_from
 )

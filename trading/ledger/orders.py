@@ -215,13 +215,12 @@ ORDER_CANCEL = TxKind(
 )
 
 
-def orders_due(store, timestamp_ms: int, params: dict) -> bool:
-    """Some open order's gate has closed or its expiry passed: its escrow waits for a block."""
-    gate_ms = r.rules_of(params).gate_closure_ms
-    return bool(
-        store.scan(Order.table, "open_slot_ms", 1, timestamp_ms + gate_ms)
-        or store.scan(Order.table, "open_expires_ms", 1, timestamp_ms)
-    )
+def orders_due_from(store, params: dict) -> int | None:
+    """When the first open order's gate closes or its expiry passes: its escrow waits for a block."""
+    slot = store.lowest(Order.table, "open_slot_ms", 1)
+    gate_closes = None if slot is None else slot - r.rules_of(params).gate_closure_ms
+    expires = store.lowest(Order.table, "open_expires_ms", 1)
+    return min((t for t in (gate_closes, expires) if t is not None), default=None)
 
 
-CLOSE_DUE_ORDERS = BeginBlockHook("trading.close_due_orders", close_due_orders, due=orders_due)
+CLOSE_DUE_ORDERS = BeginBlockHook("trading.close_due_orders", close_due_orders, due_from=orders_due_from)

@@ -252,4 +252,4 @@ def _step(node_key, outbox: Outbox) -> Block | None:
 
 
 def _has_work(head: ChainHead) -> bool:
-    return MempoolTx.objects.exists() or begin_block_due_now(head.params)
+    return MempoolTx.objects.exists() or begin_block_due_now(head.block_hash, head.state_root, head.params)

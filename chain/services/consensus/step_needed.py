@@ -5,7 +5,8 @@ import json
 from django.db import connection
 
 from chain import clock
-from chain.ledger.block import begin_block_due
+from chain.caches import LatestKeyCache
+from chain.ledger.block import begin_block_due_from
 from chain.node import node_address
 from chain.selectors import validator_set_at
 from chain.store import DatabaseStore
@@ -43,7 +44,7 @@ def step_needed(*, start_any: bool = False) -> bool:
             return True
         if started:
             return False
-    if not (pooled or begin_block_due_now(json.loads(params))):
+    if not (pooled or begin_block_due_now(block_hash, state_root, json.loads(params))):
         return False
     return start_any or proposes_first(block_hash, state_root)
 
@@ -53,6 +54,17 @@ def proposes_first(block_hash: str, state_root: str) -> bool:
     return validator_set_at(block_hash, state_root).proposer(0) == node_address()
 
 
-def begin_block_due_now(params: dict) -> bool:
-    """Whether begin-block work (order expiry, gate closure, settlement, governance) is due now."""
-    return begin_block_due(DatabaseStore(), clock.now_ms(), params)
+def _due_from_at_head(block_hash: str, state_root: str, params: dict) -> int | None:
+    return begin_block_due_from(DatabaseStore(), params)
+
+
+#: When begin-block work falls due after the head: read once per head, not at every
+#: step and tick of a quiet chain (four hooks' index reads each time).
+head_due_from_cache: LatestKeyCache[int | None] = LatestKeyCache(_due_from_at_head)
+
+
+def begin_block_due_now(block_hash: str, state_root: str, params: dict) -> bool:
+    """Whether begin-block work (order expiry, gate closure, settlement, governance) is due now
+    after the head ``block_hash`` (whose state root and parameters follow it)."""
+    due_from = head_due_from_cache.get(block_hash, state_root, params)
+    return due_from is not None and due_from <= clock.now_ms()
