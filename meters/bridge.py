@@ -19,6 +19,13 @@ unread, as the API's door does (chain.api.shed). A reading that finds ``inbox_ma
 the bridge's inbox, or waited there longer than ``max_wait_s``, is answered ``intake_busy``
 without being admitted: what the bridge admits is never older than that, however fast meters
 publish, and those answers come from the MQTT thread, not after a batch being admitted.
+
+A head-end's message (``<root>/headends/<headend>/readings``: ``{"batch": id, "readings":
+[...]}``, up to HEADEND_MAX_READINGS readings each signed by its meter) joins the same batches
+and is answered once on ``<root>/headends/<headend>/answers``: ``{"batch", "accepted": [hash],
+"rejected": [{"index", "hash", "code", "message"}]}``, or ``{"batch", "code", "message"}`` for
+the whole message (malformed; or, with ``retry_after_ms``, no room), so under overload one
+refusal answers a thousand readings, made without reading them.
 """
 
 import json
@@ -26,6 +33,7 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 from django.db import close_old_connections, connection
@@ -35,9 +43,15 @@ from chain.ledger.wire import json_decode
 from chain.services.admission import INTAKE_BUSY, BatchRejected
 from meters.services import readings_submit
 from meters.topics import (
+    HEADEND_BATCH_ID,
+    HEADEND_MAX_READINGS,
+    HEADEND_PREFIX,
     RETRY_AFTER_MS,
     TOPIC_ROOT,
     broker_address,
+    headend_answer_topic,
+    headend_of_topic,
+    headend_topic,
     meter_of_topic,
     readings_topic,
     reply_topic,
@@ -48,6 +62,10 @@ log = logging.getLogger(__name__)
 TOPIC_MISMATCH = "topic_mismatch"
 BRIDGE_ERROR = "bridge_error"
 BUSY_MESSAGE = "The bridge is busy: the reading could not be admitted in time; retry."
+HEADEND_SHAPE = (
+    'A head-end message is {"batch": "<id>", "readings": [signed meter_reading, ...]}, '
+    "its batch id first (1 to 64 letters, digits, '_', '.', ':' or '-')."
+)
 
 
 def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str, str] | None]:
@@ -62,6 +80,43 @@ def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str
     if wire.get("sender") != meter:
         return meter, None, (TOPIC_MISMATCH, "The transaction's sender is not the meter of the topic.")
     return meter, wire, None
+
+
+def decode_headend_message(body: bytes) -> tuple[str, list | None, tuple[str, str] | None]:
+    """(the batch id or "", the readings' wire dicts or None, the refusal (code, message) or None)."""
+    prefix = HEADEND_PREFIX.match(body)
+    batch_id = prefix.group(1).decode() if prefix else ""
+    try:
+        message = json_decode(body)
+    except errors.LedgerError as exc:
+        return batch_id, None, (exc.code, exc.message)
+    readings = message.get("readings") if isinstance(message, dict) else None
+    if (
+        not prefix
+        or set(message) != {"batch", "readings"}
+        or not isinstance(message["batch"], str)
+        or not HEADEND_BATCH_ID.fullmatch(message["batch"])
+        or not isinstance(readings, list)
+        or not readings
+    ):
+        return batch_id, None, (errors.MALFORMED, HEADEND_SHAPE)
+    if len(readings) > HEADEND_MAX_READINGS:
+        return (
+            batch_id,
+            None,
+            (errors.MALFORMED, f"A head-end message holds at most {HEADEND_MAX_READINGS} readings."),
+        )
+    return batch_id, readings, None
+
+
+@dataclass
+class HeadEndAnswer:
+    """What one head-end message is answered, filled in as its readings are admitted or refused."""
+
+    headend: str
+    batch: str
+    accepted: list[str] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
 
 
 def tx_hash_of(wire: dict) -> str:
@@ -106,11 +161,11 @@ class MeterBridge:
         self.worker = threading.Thread(target=self._work, name="meters-bridge", daemon=True)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
-        topic = readings_topic("+", self.topic_root)
+        topics = [readings_topic("+", self.topic_root), headend_topic("+", self.topic_root)]
         # QoS 0 towards the bridge: the broker never holds back or drops a backlog for it (its
         # queue limit is for QoS 1 and 2); a meter that hears no answer sends its reading again.
-        client.subscribe(topic, qos=0)  # again after every reconnect
-        log.info("meters bridge: subscribed to %s on %s:%s", topic, self.host, self.port)
+        client.subscribe([(topic, 0) for topic in topics])  # again after every reconnect
+        log.info("meters bridge: subscribed to %s on %s:%s", " and ".join(topics), self.host, self.port)
 
     def _on_message(self, client, userdata, message) -> None:
         """Into the inbox; or, while the mempool is full or the inbox holds ``inbox_max``, answered
@@ -124,7 +179,16 @@ class MeterBridge:
             self.inbox.put((now, message.topic, message.payload))
 
     def _refuse_unread(self, topic: str, body: bytes, code: str, message: str) -> None:
-        """Answer a reading that was not admitted for want of room (the meter sends it again)."""
+        """Answer a reading (or a head-end's message) that was not admitted for want of room
+        (the meter or head-end sends it again)."""
+        headend = headend_of_topic(topic, self.topic_root)
+        if headend is not None:
+            prefix = HEADEND_PREFIX.match(body)
+            batch_id = prefix.group(1).decode() if prefix else ""
+            self.rejected += 1
+            answer = {"batch": batch_id, "code": code, "message": message, "retry_after_ms": RETRY_AFTER_MS}
+            self._answer_headend(headend, answer)
+            return
         meter, wire, refusal = decode_message(topic, body)
         if refusal:
             self._refuse(meter, "", *refusal)
@@ -159,22 +223,22 @@ class MeterBridge:
                 self.handle(batch)
             except Exception:  # the bridge outlives any one batch
                 log.exception("meters bridge: a batch failed")
-                for topic, _ in batch:
-                    failure = {"code": BRIDGE_ERROR, "message": "Internal error; retry."}
-                    self._reply(meter_of_topic(topic), "rejected", failure)
+                for topic, body in batch:
+                    self._refuse_unread(topic, body, BRIDGE_ERROR, "Internal error; retry.")
             finally:
                 close_old_connections()
         connection.close()  # this thread's own connection
 
     def _collect(self) -> list[tuple[str, bytes]]:
-        """Up to ``batch_max`` messages that arrived within ``flush_s``; those that waited longer
-        than ``max_wait_s`` are answered intake_busy instead."""
+        """Messages of up to about ``batch_max`` readings that arrived within ``flush_s``; those that
+        waited longer than ``max_wait_s`` are answered intake_busy instead."""
         try:
             first = self.inbox.get(timeout=0.2)
         except queue.Empty:
             return []
         arrived, deadline = [first], time.monotonic() + self.flush_s
-        while len(arrived) < self.batch_max:
+        readings = self._weight(first[2])
+        while readings < self.batch_max:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
@@ -182,6 +246,7 @@ class MeterBridge:
                 arrived.append(self.inbox.get(timeout=left))
             except queue.Empty:
                 break
+            readings += self._weight(arrived[-1][2])
         oldest = time.monotonic() - self.max_wait_s
         batch = []
         for at, topic, body in arrived:
@@ -191,15 +256,38 @@ class MeterBridge:
                 self._refuse_unread(topic, body, INTAKE_BUSY, BUSY_MESSAGE)
         return batch
 
+    @staticmethod
+    def _weight(body: bytes) -> int:
+        """About how many readings a message holds (a head-end's many): batches are bounded in readings."""
+        return max(1, body.count(b'"signature"'))
+
     def handle(self, batch: list[tuple[str, bytes]]) -> None:
-        """Admit what can be admitted of ``batch``; answer every message."""
-        pending = []
+        """Admit what can be admitted of ``batch``; answer every message, each head-end's once."""
+        pending, answers = [], []
         for topic, body in batch:
-            meter, wire, refusal = decode_message(topic, body)
+            headend = headend_of_topic(topic, self.topic_root)
+            if headend is None:
+                meter, wire, refusal = decode_message(topic, body)
+                if refusal:
+                    self._refuse(meter, "", *refusal)
+                else:
+                    pending.append((meter, wire))
+                continue
+            batch_id, wires, refusal = decode_headend_message(body)
             if refusal:
-                self._refuse(meter, "", *refusal)
-            else:
-                pending.append((meter, wire))
+                self.rejected += 1
+                self._answer_headend(headend, {"batch": batch_id, "code": refusal[0], "message": refusal[1]})
+                continue
+            answer = HeadEndAnswer(headend, batch_id)
+            answers.append(answer)
+            pending.extend(((answer, index), wire) for index, wire in enumerate(wires))
+        self._admit(pending)
+        for answer in answers:
+            reply = {"batch": answer.batch, "accepted": answer.accepted, "rejected": answer.rejected}
+            self._answer_headend(answer.headend, reply)
+
+    def _admit(self, pending: list) -> None:
+        """Admit what can be of ``pending`` ((meter or (head-end answer, index), wire)); answer each."""
         if pending and time.monotonic() < self.shed_until:  # it came in before the mempool filled
             for meter, wire in pending:
                 self._refuse(meter, tx_hash_of(wire), *self.shed_answer, retry=True)
@@ -221,20 +309,30 @@ class MeterBridge:
                     self._refuse(meter, tx_hash_of(wire), problem["code"], problem["message"])
                 pending = [item for i, item in enumerate(pending) if i not in indexed]
                 continue
-            for (meter, _), tx in zip(pending, txs, strict=True):
+            for (source, _), tx in zip(pending, txs, strict=True):
                 self.accepted += 1
-                self._reply(meter, "accepted", {"hash": tx.hash})
+                if isinstance(source, tuple):
+                    source[0].accepted.append(tx.hash)
+                else:
+                    self._reply(source, "accepted", {"hash": tx.hash})
             return
 
-    def _refuse(self, meter: str, tx_hash: str, code: str, message: str, *, retry: bool = False) -> None:
+    def _refuse(self, source, tx_hash: str, code: str, message: str, *, retry: bool = False) -> None:
         """Answer ``rejected``; with ``retry`` the reading was not at fault: the meter sends it
-        again after ``retry_after_ms``."""
+        again after ``retry_after_ms``. ``source`` is the meter, or (head-end answer, index)."""
         self.rejected += 1
-        log.info("meters bridge: refused a reading of %s: %s %s", meter or "?", code, message)
         body = {"hash": tx_hash, "code": code, "message": message}
         if retry:
             body["retry_after_ms"] = RETRY_AFTER_MS
-        self._reply(meter, "rejected", body)
+        if isinstance(source, tuple):
+            answer, index = source
+            answer.rejected.append({"index": index, **body})
+            return
+        log.info("meters bridge: refused a reading of %s: %s %s", source or "?", code, message)
+        self._reply(source, "rejected", body)
+
+    def _answer_headend(self, headend: str, body: dict) -> None:
+        self.client.publish(headend_answer_topic(headend, self.topic_root), json.dumps(body), qos=0)
 
     def _reply(self, meter: str, outcome: str, body: dict) -> None:
         if meter and "+" not in meter and "#" not in meter:

@@ -2,8 +2,14 @@
 
 A meter publishes to ``<root>/<meter>/readings``; the bridge answers on
 ``<root>/<meter>/accepted`` and ``<root>/<meter>/rejected``.
+
+A utility's head-end (the system its meters report through) publishes many meters'
+readings in one message to ``<root>/headends/<headend>/readings``, each reading still
+signed by its own meter, and hears one answer per message on
+``<root>/headends/<headend>/answers`` (docs/METERS.md).
 """
 
+import re
 from urllib.parse import urlparse
 
 TOPIC_ROOT = "gridtokenx/meters"
@@ -24,6 +30,39 @@ def meter_of_topic(topic: str) -> str:
     """<root>/<meter>/readings -> <meter> (the root may hold slashes)."""
     parts = topic.rsplit("/", 2)
     return parts[1] if len(parts) == 3 else ""
+
+
+#: A head-end's name in its topics, and the id it gives each message (echoed in the answer).
+HEADEND_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+HEADEND_BATCH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+#: A head-end message starts with its batch id, so a refusal made unread can name it.
+HEADEND_PREFIX = re.compile(rb'\{"batch":"([A-Za-z0-9_.:-]{1,64})",')
+#: The most readings one head-end message holds.
+HEADEND_MAX_READINGS = 1000
+HEADENDS = "headends"
+
+
+def headend_topic(headend: str, root: str = TOPIC_ROOT) -> str:
+    return f"{root}/{HEADENDS}/{headend}/readings"
+
+
+def headend_answer_topic(headend: str, root: str = TOPIC_ROOT) -> str:
+    return f"{root}/{HEADENDS}/{headend}/answers"
+
+
+def headend_of_topic(topic: str, root: str = TOPIC_ROOT) -> str | None:
+    """<root>/headends/<headend>/readings -> <headend>; None for any other topic."""
+    head, _, rest = topic.partition(f"{root}/{HEADENDS}/")
+    name, _, tail = rest.partition("/")
+    return name if not head and tail == "readings" and HEADEND_NAME.fullmatch(name) else None
+
+
+def headend_message(batch_id: str, readings: list[str]) -> str:
+    """A head-end's message: its batch id first, then the readings as their meters encoded them
+    (each a signed meter_reading transaction's wire JSON)."""
+    if not HEADEND_BATCH_ID.fullmatch(batch_id):
+        raise ValueError("A batch id is 1 to 64 letters, digits, '_', '.', ':' or '-'.")
+    return f'{{"batch":"{batch_id}","readings":[{",".join(readings)}]}}'
 
 
 def broker_address(url: str) -> tuple[str, int]:

@@ -15,7 +15,14 @@ from django.conf import settings
 from chain.models import Account, ChainHead, MempoolTx
 from meters.bridge import TOPIC_MISMATCH, MeterBridge
 from meters.models import Meter
-from meters.topics import broker_address, readings_topic
+from meters.topics import (
+    HEADEND_MAX_READINGS,
+    broker_address,
+    headend_answer_topic,
+    headend_message,
+    headend_topic,
+    readings_topic,
+)
 from tests.meters.conftest import last_minute, signed_reading
 
 WAIT_S = 30  # generous: only how long a broken bridge takes to fail the test
@@ -45,7 +52,9 @@ def replies():
     client.on_subscribe = lambda *args: subscribed.put(True)
     client.connect(*broker_address(settings.GTX_MQTT_URL))
     client.loop_start()
-    client.subscribe([(f"{ROOT}/+/accepted", 1), (f"{ROOT}/+/rejected", 1)])
+    client.subscribe(
+        [(f"{ROOT}/+/accepted", 1), (f"{ROOT}/+/rejected", 1), (headend_answer_topic("+", ROOT), 1)]
+    )
     subscribed.get(timeout=WAIT_S)
 
     def publish(topic: str, body) -> None:
@@ -202,3 +211,99 @@ def test_a_reading_ahead_of_its_predecessor_is_held_until_it_comes(bridge, meter
     assert next_reply() == ("accepted", {"hash": first.hash})
     produce()
     assert Meter.objects.get(meter_id=meter).minted_wh_total == 30
+
+
+def _encoded(tx) -> str:
+    return json.dumps(tx.to_wire())
+
+
+def test_a_headend_message_is_answered_once_with_each_readings_outcome(bridge, meters, produce, replies):
+    """A utility's head-end sends many meters' readings in one message, each signed by its
+    meter: one answer says which were taken and why the others were not; the good ones mint."""
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    solar = signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=100)
+    forged = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300).to_wire()
+    forged["payload"] = {**forged["payload"], "import_wh": 1}  # changed after signing
+    wind = signed_reading(chain_id, "wind_korat", start=start, end=end, export_wh=40)
+    body = headend_message("pea-0001", [_encoded(solar), json.dumps(forged), _encoded(wind)])
+
+    publish(headend_topic("pea_headend_7", ROOT), body.encode())
+    outcome, answer = next_reply()
+    assert (outcome, answer["batch"], answer["accepted"]) == ("answers", "pea-0001", [solar.hash, wind.hash])
+    assert [(r["index"], r["code"]) for r in answer["rejected"]] == [(1, "bad_signature")]
+    produce()
+    minted = dict(
+        Meter.objects.filter(meter_id__in=meters.values()).values_list("meter_id", "minted_wh_total")
+    )
+    assert (minted[meters["solar_somchai"]], minted[meters["wind_korat"]]) == (100, 40)
+    assert minted[meters["home_malee"]] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "batch", "code"),
+    [
+        (b"{not json", "", "malformed_json"),
+        (b'{"readings":[],"batch":"b1"}', "", "malformed"),  # the batch id must come first
+        (b'{"batch":"b 1","readings":[{}]}', "", "malformed"),
+        (b'{"batch":"b2","readings":[]}', "b2", "malformed"),
+        (b'{"batch":"b3","readings":[{}],"extra":1}', "b3", "malformed"),
+        (
+            b'{"batch":"b4","readings":[' + b",".join([b"{}"] * (HEADEND_MAX_READINGS + 1)) + b"]}",
+            "b4",
+            "malformed",
+        ),
+    ],
+)
+def test_a_malformed_headend_message_is_answered_whole_and_changes_nothing(
+    bridge, meters, replies, body, batch, code
+):
+    publish, next_reply = replies
+    publish(headend_topic("pea_headend_7", ROOT), body)
+    outcome, answer = next_reply()
+    assert (outcome, answer["batch"], answer["code"]) == ("answers", batch, code)
+    assert "retry_after_ms" not in answer
+    assert not MempoolTx.objects.exists()
+    assert bridge.worker.is_alive()
+
+
+def test_with_the_mempool_full_a_headend_message_is_told_to_retry_and_the_next_answered_unread(
+    bridge, meters, replies, monkeypatch
+):
+    """Under overload one answer refuses a whole head-end message: the first names each reading
+    (it reached admission), the next is refused whole without being read."""
+    import meters.bridge as bridge_module
+    from chain.services import admission
+
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    monkeypatch.setattr(admission, "intake_limit", lambda head: 1)
+    bridge.shed_s = 30  # the moment lasts the whole test
+    first = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300)
+    publish(readings_topic(meters["home_malee"], ROOT), first.to_wire())
+    assert next_reply() == ("accepted", {"hash": first.hash})
+
+    readings = [
+        signed_reading(chain_id, n, start=start, end=end, export_wh=10)
+        for n in ("solar_somchai", "wind_korat")
+    ]
+    publish(
+        headend_topic("pea_headend_7", ROOT), headend_message("b-1", [_encoded(r) for r in readings]).encode()
+    )
+    outcome, answer = next_reply()
+    assert (outcome, answer["batch"], answer["accepted"]) == ("answers", "b-1", [])
+    assert [(r["index"], r["hash"], r["code"]) for r in answer["rejected"]] == [
+        (0, readings[0].hash, "mempool_full"),
+        (1, readings[1].hash, "mempool_full"),
+    ]
+    assert all(r["retry_after_ms"] == bridge_module.RETRY_AFTER_MS for r in answer["rejected"])
+
+    publish(
+        headend_topic("pea_headend_7", ROOT), headend_message("b-2", [_encoded(r) for r in readings]).encode()
+    )
+    outcome, answer = next_reply()
+    assert (outcome, answer["batch"], answer["code"]) == ("answers", "b-2", "mempool_full")
+    assert answer["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
+    assert list(MempoolTx.objects.values_list("hash", flat=True)) == [first.hash]
