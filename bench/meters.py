@@ -23,12 +23,17 @@ one missing. The refusal's time (publish to answer) is counted (``refused_p50_ms
 Prints one JSON object on its last line: minted readings/s, p50/p95/p99
 publish-to-minted seconds, blocks, average readings per block.
 
+With BENCH_HEADENDS=1 each publisher is a utility's head-end instead: every ~20 ms tick it sends
+the readings due in it as one message (``<root>/headends/<name>/readings``, each reading still
+signed by its meter) and hears one answer per message; readings it is told to retry go again
+in a later tick, as above.
+
 Overload (bench.overload): BENCH_RATES="1000,2000,3000" offers each rate in turn for
 BENCH_SECONDS; the knee is the most a step minted with its p95 within 2.5 s, and
 BENCH_OVERLOAD=3 then offers three times the knee, with ``ratio_to_knee``.
 
 Environment: BENCH_SECONDS (10), BENCH_RATE (2500) or BENCH_RATES, BENCH_OVERLOAD (0),
-BENCH_METERS (2500), BENCH_PUBLISHERS (4), BENCH_DRAIN_SECONDS (30), BENCH_BRIDGE_FLUSH_MS
+BENCH_METERS (2500), BENCH_PUBLISHERS (4), BENCH_HEADENDS (0), BENCH_DRAIN_SECONDS (30), BENCH_BRIDGE_FLUSH_MS
 (the bridge's --flush-ms; unset: its default), GTX_MQTT_URL (mqtt://127.0.0.1:1883).
 """
 
@@ -53,7 +58,15 @@ from chain.ledger.genesis import load_genesis
 from gtxclient import Key, Refused, Site, sign_transaction
 from localnet import BASE_DIR
 from localnet.network import start_site, stop_site
-from meters.topics import RETRY_AFTER_MS, broker_address, readings_topic, reply_topic
+from meters.topics import (
+    RETRY_AFTER_MS,
+    broker_address,
+    headend_answer_topic,
+    headend_message,
+    headend_topic,
+    readings_topic,
+    reply_topic,
+)
 
 POLL_S = 0.05
 #: Publishers sleep only when more than this ahead of schedule: readings go out in ticks of
@@ -62,6 +75,8 @@ POLL_S = 0.05
 #: same; a reading's latency still starts when it is handed to the MQTT client.
 PACE_S = 0.02
 MINUTE_MS = 60_000
+#: The most readings a head-end puts in one message (the bridge takes up to HEADEND_MAX_READINGS).
+HEADEND_TICK_MAX = 500
 RATED_W = 1_000_000
 OWNER = "bkk_community_solar"
 
@@ -153,6 +168,7 @@ def run() -> dict:
     rates, overload = rates_from_env(2500)
     n = _env_int("BENCH_METERS", 2500)
     publishers = _env_int("BENCH_PUBLISHERS", 4)
+    headends = bool(_env_int("BENCH_HEADENDS", 0))
     drain_s = _env_int("BENCH_DRAIN_SECONDS", 30)
     mqtt_url = os.environ.get("GTX_MQTT_URL", "mqtt://127.0.0.1:1883")
     flush_ms = _env_int("BENCH_BRIDGE_FLUSH_MS", 0)  # 0: the bridge's default
@@ -206,13 +222,13 @@ def run() -> dict:
             stderr=subprocess.STDOUT,
         )
         _wait_for_bridge(mqtt_url, root)
-        load = MeterLoad(conn, mqtt_url, root, meters, bodies, groups)
+        load = MeterLoad(conn, mqtt_url, root, meters, bodies, groups, headends=headends)
 
         def step(rate: int) -> dict:
             start_height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
             result = load.step(rate, seconds, drain_s)
             limit = signature_limit(sites=1, finalized_tx_per_s=result["readings_per_s"], verify_s=verify_s)
-            return result | limit | {"meters": n, **_blocks(conn, start_height)}
+            return result | limit | {"meters": n, "headends": headends, **_blocks(conn, start_height)}
 
         try:
             return stepped(step, rates, overload, throughput="readings_per_s")
@@ -230,8 +246,8 @@ class MeterLoad:
     for the bridge's refusals; each ``step`` continues every meter's readings where the last
     left them."""
 
-    def __init__(self, conn, mqtt_url: str, root: str, meters: list[str], bodies, groups):
-        self.conn, self.mqtt_url, self.root = conn, mqtt_url, root
+    def __init__(self, conn, mqtt_url: str, root: str, meters: list[str], bodies, groups, *, headends=False):
+        self.conn, self.mqtt_url, self.root, self.headends = conn, mqtt_url, root, headends
         self.meters, self.bodies, self.groups = meters, bodies, groups
         self.index = {m: i for i, m in enumerate(meters)}
         self.by_hash = {h: (m, k) for m, readings in enumerate(bodies) for k, (_, h) in enumerate(readings)}
@@ -245,14 +261,17 @@ class MeterLoad:
         self.refusal_s: list[float] = []
         self.last_refusal = 0.0
         self.other_refusals: dict[str, int] = {}
+        #: A head-end's messages awaiting their answer: batch id -> the (meter, reading) it holds.
+        self.batches: dict[str, list[tuple[int, int]]] = {}
         self.lock = threading.Lock()
         self.listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        self.listener.on_message = self._on_rejected
+        self.listener.on_message = self._on_answer if headends else self._on_rejected
         self.listener.connect(*broker_address(mqtt_url))
         self.listener.loop_start()
         subscribed = threading.Event()
         self.listener.on_subscribe = lambda *args: subscribed.set()
-        self.listener.subscribe(reply_topic("+", "rejected", root), qos=0)
+        answers = headend_answer_topic("+", root) if headends else reply_topic("+", "rejected", root)
+        self.listener.subscribe(answers, qos=0)
         subscribed.wait(10)
         self.height = conn.execute("SELECT height FROM chain_chainhead").fetchone()[0]
 
@@ -266,19 +285,35 @@ class MeterLoad:
         found = self.by_hash.get(body.get("hash", ""))
         if found is None:
             return
-        m, k = found
         with self.lock:
-            self.last_refusal = now
-            if "retry_after_ms" in body or body.get("code") == "nonce_gap":
-                # nonce_gap: its predecessor was told to retry and the hold was full; a meter
-                # sends it again, as it does what it is told to retry.
-                self.refusal_s.append(now - self.published_at.get((m, k), now))
-                wait_ms = body.get("retry_after_ms", RETRY_AFTER_MS)
-                self.retries[m % len(self.groups)].append((now + wait_ms / 1000, m, k))
+            self._refused(*found, body, now)
+
+    def _on_answer(self, client, userdata, message) -> None:
+        """A head-end's answer: the whole message refused, or each refused reading by its index."""
+        now = time.monotonic()
+        body = json.loads(message.payload)
+        with self.lock:
+            items = self.batches.pop(body.get("batch", ""), None)
+            if items is None:
+                return
+            if "code" in body:  # the whole message
+                refused = [(item, body) for item in items]
             else:
-                self.other_refusals[body.get("code", "")] = (
-                    self.other_refusals.get(body.get("code", ""), 0) + 1
-                )
+                refused = [(items[r["index"]], r) for r in body["rejected"]]
+            for (m, k), reason in refused:
+                self._refused(m, k, reason, now)
+
+    def _refused(self, m: int, k: int, body: dict, now: float) -> None:
+        """Reading k of meter m was refused (under the lock): sent again when told to retry."""
+        self.last_refusal = now
+        if "retry_after_ms" in body or body.get("code") == "nonce_gap":
+            # nonce_gap: its predecessor was told to retry and the hold was full; a meter
+            # sends it again, as it does what it is told to retry.
+            self.refusal_s.append(now - self.published_at.get((m, k), now))
+            wait_ms = body.get("retry_after_ms", RETRY_AFTER_MS)
+            self.retries[m % len(self.groups)].append((now + wait_ms / 1000, m, k))
+        else:
+            self.other_refusals[body.get("code", "")] = self.other_refusals.get(body.get("code", ""), 0) + 1
 
     def _publisher(self, p: int, rate: int, t0: float, seconds: int, deadline: float, new: list) -> None:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
@@ -286,12 +321,32 @@ class MeterLoad:
         client.connect(*broker_address(self.mqtt_url))
         client.loop_start()
         count, retries, pending_new = len(self.groups), self.retries[p], deque(new)
+        tick: list[tuple[int, int]] = []  # a head-end's readings of this tick
+        sent = 0
+
+        def send_tick() -> None:
+            """A head-end's message: the readings of its tick, in the order they fell due."""
+            nonlocal sent
+            if not tick:
+                return
+            sent += 1
+            batch_id = f"p{p}-{sent}"
+            with self.lock:
+                self.batches[batch_id] = list(tick)
+            now = time.monotonic()
+            for item in tick:
+                self.published_at[item] = now
+            body = headend_message(batch_id, [self.bodies[m][k][0] for m, k in tick])
+            client.publish(headend_topic(f"bench-headend-{p}", self.root), body, qos=1)
+            tick.clear()
+
         try:
             slot = 0
             while time.monotonic() < deadline:
                 due = t0 + (slot * count + p) / rate
                 delay = due - time.monotonic()
                 if delay > PACE_S:
+                    send_tick()
                     time.sleep(delay)
                 now = time.monotonic()
                 with self.lock:
@@ -307,9 +362,15 @@ class MeterLoad:
                     slot += 1
                     continue
                 m, k = item
-                self.published_at[(m, k)] = time.monotonic()
-                client.publish(readings_topic(self.meters[m], self.root), self.bodies[m][k][0], qos=1)
+                if self.headends:
+                    tick.append(item)
+                    if len(tick) >= HEADEND_TICK_MAX:  # behind schedule: no tick grows past it
+                        send_tick()
+                else:
+                    self.published_at[(m, k)] = time.monotonic()
+                    client.publish(readings_topic(self.meters[m], self.root), self.bodies[m][k][0], qos=1)
                 slot += 1
+            send_tick()
             limit = time.monotonic() + 30
             while client.want_write() and time.monotonic() < limit:
                 time.sleep(0.05)

@@ -23,7 +23,8 @@ publish, and those answers come from the MQTT thread, not after a batch being ad
 A head-end's message (``<root>/headends/<headend>/readings``: ``{"batch": id, "readings":
 [...]}``, up to HEADEND_MAX_READINGS readings each signed by its meter) joins the same batches
 and is answered once on ``<root>/headends/<headend>/answers``: ``{"batch", "accepted": [hash],
-"rejected": [{"index", "hash", "code", "message"}]}``, or ``{"batch", "code", "message"}`` for
+"rejected": [{"index", "hash", "code", "message"}]}`` (no hash, and ``retry_after_ms``, when
+refused for want of room), or ``{"batch", "code", "message"}`` for
 the whole message (malformed; or, with ``retry_after_ms``, no room), so under overload one
 refusal answers a thousand readings, made without reading them.
 """
@@ -107,6 +108,13 @@ def decode_headend_message(body: bytes) -> tuple[str, list | None, tuple[str, st
             (errors.MALFORMED, f"A head-end message holds at most {HEADEND_MAX_READINGS} readings."),
         )
     return batch_id, readings, None
+
+
+def _named(source, wire: dict) -> str:
+    """The hash a refusal for want of room names: a meter's reading's; none for a head-end's,
+    whose answer names each reading by its index (hashing a thousand refused readings is
+    most of what refusing them would cost)."""
+    return "" if isinstance(source, tuple) else tx_hash_of(wire)
 
 
 @dataclass
@@ -290,7 +298,7 @@ class MeterBridge:
         """Admit what can be of ``pending`` ((meter or (head-end answer, index), wire)); answer each."""
         if pending and time.monotonic() < self.shed_until:  # it came in before the mempool filled
             for meter, wire in pending:
-                self._refuse(meter, tx_hash_of(wire), *self.shed_answer, retry=True)
+                self._refuse(meter, _named(meter, wire), *self.shed_answer, retry=True)
             return
         while pending:
             try:
@@ -302,7 +310,7 @@ class MeterBridge:
                         self.shed_answer = (exc.code, exc.message)
                         self.shed_until = time.monotonic() + self.shed_s
                     for meter, wire in pending:
-                        self._refuse(meter, tx_hash_of(wire), exc.code, exc.message, retry=exc.retry_later)
+                        self._refuse(meter, _named(meter, wire), exc.code, exc.message, retry=exc.retry_later)
                     return
                 for index, problem in sorted(indexed.items()):
                     meter, wire = pending[index]
@@ -326,7 +334,10 @@ class MeterBridge:
             body["retry_after_ms"] = RETRY_AFTER_MS
         if isinstance(source, tuple):
             answer, index = source
-            answer.rejected.append({"index": index, **body})
+            entry = {"index": index, **body}
+            if not tx_hash:  # refused for want of room: the index names it
+                del entry["hash"]
+            answer.rejected.append(entry)
             return
         log.info("meters bridge: refused a reading of %s: %s %s", source or "?", code, message)
         self._reply(source, "rejected", body)
