@@ -15,8 +15,8 @@ and answered; it never stops the bridge and never changes state.
 Under overload the bridge answers at once rather than holding readings: a batch the site has no
 room for is answered ``rejected`` with the admission's code (``mempool_full``) and
 ``retry_after_ms``, and for ``shed_s`` after a full mempool every reading is answered so
-unread, as the API's door does (chain.api.shed). A reading that finds ``inbox_max`` waiting in
-the bridge's inbox, or waited there longer than ``max_wait_s``, is answered ``intake_busy``
+unread, as the API's door does (chain.api.shed). A reading that finds ``inbox_max`` readings
+waiting in the bridge's inbox, or waited there longer than ``max_wait_s``, is answered ``intake_busy``
 without being admitted: what the bridge admits is never older than that, however fast meters
 publish, and those answers come from the MQTT thread, not after a batch being admitted.
 
@@ -156,8 +156,11 @@ class MeterBridge:
         self.topic_root = topic_root
         self.batch_max, self.flush_s = batch_max, flush_s
         self.max_wait_s, self.shed_s, self.inbox_max = max_wait_s, shed_s, inbox_max
-        #: (arrival on the monotonic clock, topic, body)
+        #: (arrival on the monotonic clock, topic, body, readings it holds)
         self.inbox: queue.Queue = queue.Queue()
+        #: Readings in the inbox (a head-end's message holds many): changed by both threads.
+        self.waiting = 0
+        self.waiting_lock = threading.Lock()
         self.stopping = threading.Event()
         self.accepted = self.rejected = 0
         #: Until when (monotonic) readings are answered unread, and with what (code, message).
@@ -176,15 +179,21 @@ class MeterBridge:
         log.info("meters bridge: subscribed to %s on %s:%s", " and ".join(topics), self.host, self.port)
 
     def _on_message(self, client, userdata, message) -> None:
-        """Into the inbox; or, while the mempool is full or the inbox holds ``inbox_max``, answered
-        here at once: a refusal never waits behind a batch being admitted."""
+        """Into the inbox; or, while the mempool is full or the inbox has no room for its readings
+        (``inbox_max``), answered here at once: a refusal never waits behind a batch being admitted."""
         now = time.monotonic()
         if now < self.shed_until:
             self._refuse_unread(message.topic, message.payload, *self.shed_answer)
-        elif self.inbox.qsize() >= self.inbox_max:
-            self._refuse_unread(message.topic, message.payload, INTAKE_BUSY, BUSY_MESSAGE)
+            return
+        weight = self._weight(message.payload)
+        with self.waiting_lock:
+            room = self.waiting + weight <= self.inbox_max
+            if room:
+                self.waiting += weight
+        if room:
+            self.inbox.put((now, message.topic, message.payload, weight))
         else:
-            self.inbox.put((now, message.topic, message.payload))
+            self._refuse_unread(message.topic, message.payload, INTAKE_BUSY, BUSY_MESSAGE)
 
     def _refuse_unread(self, topic: str, body: bytes, code: str, message: str) -> None:
         """Answer a reading (or a head-end's message) that was not admitted for want of room
@@ -245,7 +254,7 @@ class MeterBridge:
         except queue.Empty:
             return []
         arrived, deadline = [first], time.monotonic() + self.flush_s
-        readings = self._weight(first[2])
+        readings = first[3]
         while readings < self.batch_max:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -254,10 +263,12 @@ class MeterBridge:
                 arrived.append(self.inbox.get(timeout=left))
             except queue.Empty:
                 break
-            readings += self._weight(arrived[-1][2])
+            readings += arrived[-1][3]
+        with self.waiting_lock:
+            self.waiting -= readings
         oldest = time.monotonic() - self.max_wait_s
         batch = []
-        for at, topic, body in arrived:
+        for at, topic, body, _ in arrived:
             if at >= oldest:
                 batch.append((topic, body))
             else:

@@ -304,3 +304,25 @@ def test_with_the_mempool_full_a_headend_message_is_told_to_retry_and_the_next_a
     assert (outcome, answer["batch"], answer["code"]) == ("answers", "b-2", "mempool_full")
     assert answer["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
     assert list(MempoolTx.objects.values_list("hash", flat=True)) == [first.hash]
+
+
+def test_a_headend_message_with_more_readings_than_the_inbox_has_room_for_is_answered_busy(
+    bridge, meters, replies
+):
+    """The inbox's room counts readings, not messages: a head-end's message of two finds no room
+    for one, and is refused whole from the MQTT thread, unread."""
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    bridge.inbox_max = 1
+    readings = [
+        signed_reading(chain_id, n, start=start, end=end, export_wh=10)
+        for n in ("solar_somchai", "wind_korat")
+    ]
+    publish(
+        headend_topic("pea_headend_7", ROOT), headend_message("b-9", [_encoded(r) for r in readings]).encode()
+    )
+    outcome, answer = next_reply()
+    assert (outcome, answer["batch"], answer["code"]) == ("answers", "b-9", "intake_busy")
+    assert answer["retry_after_ms"] > 0
+    assert not MempoolTx.objects.exists()
