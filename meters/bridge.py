@@ -46,11 +46,11 @@ from meters.services import readings_submit
 from meters.topics import (
     HEADEND_BATCH_ID,
     HEADEND_MAX_READINGS,
-    HEADEND_PREFIX,
     RETRY_AFTER_MS,
     TOPIC_ROOT,
     broker_address,
     headend_answer_topic,
+    headend_batch_id,
     headend_of_topic,
     headend_topic,
     meter_of_topic,
@@ -85,15 +85,14 @@ def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str
 
 def decode_headend_message(body: bytes) -> tuple[str, list | None, tuple[str, str] | None]:
     """(the batch id or "", the readings' wire dicts or None, the refusal (code, message) or None)."""
-    prefix = HEADEND_PREFIX.match(body)
-    batch_id = prefix.group(1).decode() if prefix else ""
+    batch_id = headend_batch_id(body)
     try:
         message = json_decode(body)
     except errors.LedgerError as exc:
         return batch_id, None, (exc.code, exc.message)
     readings = message.get("readings") if isinstance(message, dict) else None
     if (
-        not prefix
+        not batch_id
         or set(message) != {"batch", "readings"}
         or not isinstance(message["batch"], str)
         or not HEADEND_BATCH_ID.fullmatch(message["batch"])
@@ -200,10 +199,13 @@ class MeterBridge:
         (the meter or head-end sends it again)."""
         headend = headend_of_topic(topic, self.topic_root)
         if headend is not None:
-            prefix = HEADEND_PREFIX.match(body)
-            batch_id = prefix.group(1).decode() if prefix else ""
             self.rejected += 1
-            answer = {"batch": batch_id, "code": code, "message": message, "retry_after_ms": RETRY_AFTER_MS}
+            answer = {
+                "batch": headend_batch_id(body),
+                "code": code,
+                "message": message,
+                "retry_after_ms": RETRY_AFTER_MS,
+            }
             self._answer_headend(headend, answer)
             return
         meter, wire, refusal = decode_message(topic, body)
@@ -308,8 +310,8 @@ class MeterBridge:
     def _admit(self, pending: list) -> None:
         """Admit what can be of ``pending`` ((meter or (head-end answer, index), wire)); answer each."""
         if pending and time.monotonic() < self.shed_until:  # it came in before the mempool filled
-            for meter, wire in pending:
-                self._refuse(meter, _named(meter, wire), *self.shed_answer, retry=True)
+            for source, wire in pending:
+                self._refuse(source, _named(source, wire), *self.shed_answer, retry=True)
             return
         while pending:
             try:
@@ -320,12 +322,14 @@ class MeterBridge:
                     if exc.mempool_full:  # the answer first: the MQTT thread reads it once shedding
                         self.shed_answer = (exc.code, exc.message)
                         self.shed_until = time.monotonic() + self.shed_s
-                    for meter, wire in pending:
-                        self._refuse(meter, _named(meter, wire), exc.code, exc.message, retry=exc.retry_later)
+                    for source, wire in pending:
+                        self._refuse(
+                            source, _named(source, wire), exc.code, exc.message, retry=exc.retry_later
+                        )
                     return
                 for index, problem in sorted(indexed.items()):
-                    meter, wire = pending[index]
-                    self._refuse(meter, tx_hash_of(wire), problem["code"], problem["message"])
+                    source, wire = pending[index]
+                    self._refuse(source, tx_hash_of(wire), problem["code"], problem["message"])
                 pending = [item for i, item in enumerate(pending) if i not in indexed]
                 continue
             for (source, _), tx in zip(pending, txs, strict=True):

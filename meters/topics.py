@@ -57,6 +57,12 @@ def headend_of_topic(topic: str, root: str = TOPIC_ROOT) -> str | None:
     return name if not head and tail == "readings" and HEADEND_NAME.fullmatch(name) else None
 
 
+def headend_batch_id(body: bytes) -> str:
+    """The batch id a head-end's message starts with, or "" (read without parsing the message)."""
+    prefix = HEADEND_PREFIX.match(body)
+    return prefix.group(1).decode() if prefix else ""
+
+
 def headend_message(batch_id: str, readings: list[str]) -> str:
     """A head-end's message: its batch id first, then the readings as their meters encoded them
     (each a signed meter_reading transaction's wire JSON)."""
