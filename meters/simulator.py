@@ -99,19 +99,25 @@ def signed_readings(
     return txs
 
 
-def simulator_tick(client, *, now_ms: int, rng: random.Random | None = None, root: str = TOPIC_ROOT) -> int:
-    """Publish the due readings of every registered demo meter; returns how many were published."""
+def simulator_tick(
+    client, *, now_ms: int, rng: random.Random | None = None, root: str = TOPIC_ROOT, headend: str = ""
+) -> int:
+    """Publish the due readings of every registered demo meter; returns how many were published.
+
+    Each meter publishes its own; with ``headend`` they go together, as a utility's head-end
+    carries its meters' signed readings, in messages of up to HEADEND_MAX_READINGS.
+    """
     from chain.models import ChainHead
     from chain.services.mempool import next_nonce
     from meters.models import Meter
     from meters.services import DEMO_METERS, demo_meter_key
-    from meters.topics import readings_topic
+    from meters.topics import HEADEND_MAX_READINGS, headend_message, headend_topic, readings_topic
 
     rng = rng or random.Random()
     head = ChainHead.objects.only("chain_id", "params").get()
     slot_ms = head.params["slot_minutes"] * MS_PER_MINUTE
     keys = {address_of(demo_meter_key(name)): (name, demo_meter_key(name)) for name in DEMO_METERS}
-    published = 0
+    published, carried = 0, []
     for meter in Meter.objects.filter(meter_id__in=list(keys), revoked_height=0):
         name, key = keys[meter.meter_id]
         spans = windows(meter.last_window_end_ms, now_ms, slot_ms)
@@ -126,6 +132,12 @@ def simulator_tick(client, *, now_ms: int, rng: random.Random | None = None, roo
             factory=name == "factory_rayong",
         )
         for tx in txs:
-            client.publish(readings_topic(meter.meter_id, root), json.dumps(tx.to_wire()), qos=1)
+            if headend:
+                carried.append(json.dumps(tx.to_wire()))
+            else:
+                client.publish(readings_topic(meter.meter_id, root), json.dumps(tx.to_wire()), qos=1)
             published += 1
+    for first in range(0, len(carried), HEADEND_MAX_READINGS):
+        readings = carried[first : first + HEADEND_MAX_READINGS]
+        client.publish(headend_topic(headend, root), headend_message(f"{now_ms}-{first}", readings), qos=1)
     return published
