@@ -116,7 +116,10 @@ def test_a_replayed_reading_is_refused_with_its_reason(bridge, meters, produce, 
     assert (outcome, body["code"], body["hash"]) == ("rejected", "duplicate", tx.hash)
 
 
-def test_the_demo_simulator_reports_through_the_bridge(bridge, meters, produce, replies):
+@pytest.mark.parametrize("headend", ["", "demo_headend"])
+def test_the_demo_simulator_reports_through_the_bridge(bridge, meters, produce, replies, headend):
+    """Each demo meter publishes its own readings; with `meter_simulator --headend` one message
+    carries them all, as a utility's head-end would, and is answered once. Every meter mints."""
     import time
 
     from meters.simulator import simulator_tick
@@ -127,13 +130,19 @@ def test_the_demo_simulator_reports_through_the_bridge(bridge, meters, produce, 
     client.loop_start()
     try:
         now_ms = time.time_ns() // 1_000_000
-        published = simulator_tick(client, now_ms=now_ms, root=ROOT)
+        published = simulator_tick(client, now_ms=now_ms, root=ROOT, headend=headend)
         assert published >= 6  # every demo meter, at least its last minute
-        outcomes = [next_reply()[0] for _ in range(published)]  # the client stays up until answered
+        # The client stays up until answered.
+        answers = [next_reply() for _ in range(1 if headend else published)]
     finally:
         client.loop_stop()
         client.disconnect()
-    assert outcomes == ["accepted"] * published
+    if headend:
+        [(outcome, answer)] = answers
+        assert (outcome, answer["batch"], answer["rejected"]) == ("answers", f"{now_ms}-0", [])
+        assert len(answer["accepted"]) == published
+    else:
+        assert [outcome for outcome, _ in answers] == ["accepted"] * published
     produce()
     for meter in Meter.objects.filter(meter_id__in=meters.values()):
         assert meter.readings >= 1 and meter.last_window_end_ms == now_ms // 60_000 * 60_000
@@ -326,35 +335,6 @@ def test_a_headend_message_with_more_readings_than_the_inbox_has_room_for_is_ans
     assert (outcome, answer["batch"], answer["code"]) == ("answers", "b-9", "intake_busy")
     assert answer["retry_after_ms"] > 0
     assert not MempoolTx.objects.exists()
-
-
-def test_the_demo_simulator_reports_through_a_headend_and_every_meter_mints(bridge, meters, produce, replies):
-    """`meter_simulator --headend`: every meter's due readings in one message, one answer for all."""
-    import time
-
-    from meters.simulator import simulator_tick
-
-    publish, next_reply = replies
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    client.connect(*broker_address(settings.GTX_MQTT_URL))
-    client.loop_start()
-    try:
-        now_ms = time.time_ns() // 1_000_000
-        published = simulator_tick(client, now_ms=now_ms, root=ROOT, headend="demo_headend")
-        outcome, answer = next_reply()  # the client stays up until answered
-    finally:
-        client.loop_stop()
-        client.disconnect()
-    assert published >= 6  # every demo meter, at least its last minute
-    assert (outcome, answer["batch"], len(answer["accepted"]), answer["rejected"]) == (
-        "answers",
-        f"{now_ms}-0",
-        published,
-        [],
-    )
-    produce()
-    for meter in Meter.objects.filter(meter_id__in=meters.values()):
-        assert meter.readings >= 1 and meter.last_window_end_ms == now_ms // 60_000 * 60_000
 
 
 def test_the_simulator_refuses_a_headend_name_it_could_not_publish_under():
