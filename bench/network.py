@@ -13,7 +13,8 @@ A transaction is final at a site when that site commits a block holding it:
 each site's ws/chain/ stream tells when it committed each height (the time
 the message arrives), and the blocks API (tx_hashes) which transactions a
 height holds. Final at every site is the latest of those times; latency runs
-from the POST of its batch.
+from the POST of its batch. ``blocks`` sums up the first site's heights of the load: their
+sizes, the time between their proposals, and how many were decided past round 0.
 
 Prints one JSON object on its last line: finalized tx/s (final at every site),
 p50/p95/p99 seconds from submit to final at every site, and per site the
@@ -352,6 +353,26 @@ def _figures_or_null(sorted_latencies: list[float]) -> dict:
     return {k: (v if v == v else None) for k, v in _latency_figures(sorted_latencies).items()}
 
 
+def _block_figures(blocks: dict[int, dict]) -> dict:
+    """What the heights of the load were like at one site: their sizes, the time between their
+    proposals, and how many were decided only after a round timed out (a slow or lost proposal)."""
+    ordered = [blocks[h] for h in sorted(blocks) if blocks[h] is not None]
+    sizes = sorted(b["tx_count"] for b in ordered)
+    gaps = sorted(b["timestamp_ms"] - a["timestamp_ms"] for a, b in zip(ordered, ordered[1:], strict=False))
+
+    def median(values):
+        return values[len(values) // 2] if values else None
+
+    return {
+        "heights": len(ordered),
+        "txs_median": median(sizes),
+        "txs_max": sizes[-1] if sizes else None,
+        "interval_ms_median": median(gaps),
+        "interval_ms_p95": gaps[int(len(gaps) * 0.95)] if gaps else None,
+        "past_round_0": sum(1 for b in ordered if b["round"] > 0),
+    }
+
+
 def _figures(sites, watchers, offered: Offered, start_heights) -> dict:
     submitted, rejected = offered.submitted, offered.rejected
     refusals = sorted(offered.refusal_seconds)
@@ -410,6 +431,7 @@ def _figures(sites, watchers, offered: Offered, start_heights) -> dict:
         "agree_at_common_height": len(set(at_common.values())) == 1,
         "at_common_height": {name: {"block_hash": h, "state_root": r} for name, (h, r) in at_common.items()},
         "per_site": per_site,
+        "blocks": _block_figures(blocks_of[0]),
     }
 
 

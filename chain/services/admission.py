@@ -56,8 +56,9 @@ MEMPOOL_MAX = settings.GTX_MEMPOOL_MAX
 #: Under load the mempool holds at most what this site finalized in the last
 #: GTX_INTAKE_TARGET_MS (the rate measured over the blocks of RATE_WINDOW_MS), never less
 #: than GTX_INTAKE_MIN_WAITING: what it accepts is final within a bounded time, and the excess
-#: is refused (503) at once instead of queueing. A chain with no two blocks to measure holds
-#: up to MEMPOOL_MAX.
+#: is refused (503) at once instead of queueing. With no two recent blocks to measure (a new or
+#: quiet chain) it holds GTX_INTAKE_MIN_WAITING: a burst after a quiet spell is not taken whole
+#: into blocks of seconds each, and the first heights of the load measure the rate.
 RATE_WINDOW_MS = 5_000
 #: The newest blocks read to measure the rate (a window of faster blocks is cut here).
 RATE_BLOCKS = 64
@@ -368,7 +369,7 @@ def intake_limit(head: IntakeHead) -> int:
     """How many transactions the mempool may hold after a client's batch (module docstring)."""
     rate = _finalize_rates.get(head.height)
     if rate is None:
-        return MEMPOOL_MAX
+        return min(MEMPOOL_MAX, settings.GTX_INTAKE_MIN_WAITING)
     measured = int(rate * settings.GTX_INTAKE_TARGET_MS / 1000)
     return min(MEMPOOL_MAX, max(settings.GTX_INTAKE_MIN_WAITING, measured))
 

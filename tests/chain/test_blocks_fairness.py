@@ -18,6 +18,7 @@ BLOCK_TXS = 200
 def small_blocks(chain, settings):
     """Blocks of BLOCK_TXS transactions, and room for a flood of thousands from one account."""
     settings.GTX_MEMPOOL_MAX_PER_SENDER = 10 * MAX_BATCH
+    settings.GTX_INTAKE_MIN_WAITING = 10 * MAX_BATCH  # the room while no rate is measured
     head = ChainHead.objects.get()
     head.params = {**head.params, "max_block_txs": BLOCK_TXS}
     head.save(update_fields=["params"])

@@ -305,6 +305,29 @@ def test_under_load_intake_holds_what_the_site_measured_it_finalizes(
     assert submit(signed(SENDER, nonce=32)).status_code == 503
 
 
+def test_with_no_rate_measured_intake_holds_the_floor(chain, submit, produce, monkeypatch, settings):
+    """A new or quiet chain has no two recent blocks to measure: a burst then fills the mempool
+    to GTX_INTAKE_MIN_WAITING, not to GTX_MEMPOOL_MAX (blocks of seconds each, before)."""
+    from chain import clock
+    from chain.services import admission
+
+    settings.GTX_INTAKE_MIN_WAITING = 3
+    now = [clock.now_ms()]
+    monkeypatch.setattr(clock, "now_ms", lambda: now[0])
+    assert submit(signed(SENDER, nonce=0)).status_code == 202
+    produce()
+    now[0] += admission.RATE_WINDOW_MS + 1  # the next block is alone in its window
+    assert submit(signed(SENDER, nonce=1)).status_code == 202
+    produce()
+    assert submit([signed(SENDER, nonce=n) for n in range(2, 4)]).status_code == 202
+    before = ledger_snapshot()
+    response = submit([signed(SENDER, nonce=n) for n in range(4, 6)])  # 2 + 2 > 3
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == admission.MEMPOOL_FULL
+    assert ledger_snapshot() == before
+    assert submit(signed(SENDER, nonce=4)).status_code == 202  # 2 + 1 fits
+
+
 def test_an_empty_mempool_takes_a_batch_larger_than_the_measured_room(
     chain, submit, produce, monkeypatch, settings
 ):
