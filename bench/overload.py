@@ -56,7 +56,7 @@ def stepped(step: Callable[[int], dict], rates: list[int], overload: int, *, thr
         "efficiency",
     )
     result |= {
-        "steps": [{key: s.get(key) for key in summary_keys} for s in steps],
+        "steps": [{key: s[key] for key in (*summary_keys, "blocks") if key in s} for s in steps],
         "knee": knee,
         "knee_p95_limit_s": KNEE_P95_S,
     }
