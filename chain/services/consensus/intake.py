@@ -87,10 +87,12 @@ def peer_messages_store(
         )
         for body in blocks
     ]
-    stored = _messages_insert(rows) if rows else 0
+    # Blocks first: a step that sees a proposal (each statement commits on its own) must find
+    # its block, or it prevotes nil for want of it (a failed round, found under load).
     for block in checked:
         if block is not None:
             _proposed_block_insert(block)
+    stored = _messages_insert(rows) if rows else 0
     return {"stored": stored, "ahead": ahead, "behind": sorted(behind), "height": head_height}
 
 
