@@ -28,8 +28,10 @@ ROUND_WINDOW = 16
 #: Distinct values kept per (height, round, type, sender): two are evidence of double
 #: signing, a third proves nothing more and would only fill the table.
 VALUES_PER_VOTE = 2
-#: Proposed blocks kept per (height, header round): a proposer that signs more than two
-#: blocks for one round has already given the evidence.
+#: Proposed blocks kept per (height, header round, proposer): a proposer that signs more
+#: than two blocks for one round has already given the evidence. Counted per proposer so
+#: that a validator free to propose for the height after next (its draw is not known yet)
+#: cannot fill the slots of the proposer the draw will name.
 BLOCKS_PER_ROUND = 2
 #: Transaction bodies a proposed block may carry (the proposer carries none: receivers
 #: hold them by gossip or look them up).
@@ -241,8 +243,10 @@ def _carried_transactions(chain_id: str, wires: list, tx_hashes: set[str]) -> li
 
 
 def _proposed_block_insert(block: ProposedBlock) -> None:
-    """Keep a checked proposed block, unless its round holds BLOCKS_PER_ROUND others already."""
-    same_round = ProposedBlock.objects.filter(height=block.height, header__round=block.header["round"])
-    if same_round.exclude(hash=block.hash).count() >= BLOCKS_PER_ROUND:
+    """Keep a checked proposed block, unless its proposer has BLOCKS_PER_ROUND others in its round."""
+    same_slot = ProposedBlock.objects.filter(
+        height=block.height, header__round=block.header["round"], header__proposer=block.header["proposer"]
+    )
+    if same_slot.exclude(hash=block.hash).count() >= BLOCKS_PER_ROUND:
         return
     ProposedBlock.objects.bulk_create([block], ignore_conflicts=True)  # a block we hold is kept as it is

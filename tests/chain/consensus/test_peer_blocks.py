@@ -201,6 +201,29 @@ def test_a_site_one_block_behind_keeps_the_proposal_of_the_height_after_next(cha
     selectors.head_validators_cache.forget()
 
 
+def test_a_validator_cannot_crowd_out_anothers_block_for_the_height_after_next(chain, genuine):
+    """Any validator may have blocks kept for the height after next, so the slots of a round
+    are counted per proposer: MEA's three blocks keep two, and EGAT's still finds room."""
+    Validator.objects.filter(name="MEA").update(active=True)
+    Account.objects.filter(address=address_of(demo_key("MEA"))).update(staked=10**12)
+    selectors.head_validators_cache.forget()  # the validators changed behind the ledger's back
+    mea = address_of(demo_key("MEA"))
+    at_height_2 = with_header(genuine, height=2, previous_hash="11" * 32)
+    by_mea = [
+        with_header(at_height_2, proposer=mea, timestamp_ms=genuine["header"]["timestamp_ms"] + i)
+        for i in range(3)
+    ]
+
+    for block in by_mea:
+        send(chain, messages=[proposal(block, signer="MEA")], blocks=[block])
+    answer = send(chain, messages=[proposal(at_height_2)], blocks=[at_height_2])
+
+    assert answer.status_code == 200, answer.content
+    kept = ProposedBlock.objects.filter(height=2)
+    assert sorted(p.header["proposer"] for p in kept) == sorted([mea, mea, EGAT])
+    selectors.head_validators_cache.forget()
+
+
 def test_a_stalled_site_relays_only_blocks_that_extend_its_head_and_were_not_refused(chain, genuine):
     refused = with_header(genuine, timestamp_ms=genuine["header"]["timestamp_ms"] + 5)
     for block in (genuine, refused):
