@@ -7,15 +7,17 @@ admits the batch through meters.services.readings_submit, and answers each meter
 on ``gridtokenx/meters/<meter>/accepted`` ({"hash"}) or
 ``gridtokenx/meters/<meter>/rejected`` ({"hash", "code", "message"}).
 
-Admission takes a batch whole or not at all, so a refused batch is retried
-without the refused messages until what is left is admitted. A bad message
+Admission takes a batch whole or not at all, so the bridge first cuts its batch to the room
+intake has left (``intake_room``: the rest is answered ``mempool_full`` with
+``retry_after_ms``), and a batch refused for some of its messages is retried without them
+until what is left is admitted. A bad message
 (not strict JSON: chain.ledger.wire, not a reading, wrong topic, bad signature, replayed...) is logged
 and answered; it never stops the bridge and never changes state.
 
-Under overload the bridge answers at once rather than holding readings: a batch the site has no
-room for is answered ``rejected`` with the admission's code (``mempool_full``) and
-``retry_after_ms``, and for ``shed_s`` after a full mempool every reading is answered so
-unread, as the API's door does (chain.api.shed). A reading that finds ``inbox_max`` readings
+Under overload the bridge answers at once rather than holding readings: the readings past the
+room intake has left are answered ``rejected`` (``mempool_full``, ``retry_after_ms``), and for
+``shed_s`` after it found no room every reading is answered so unread, as the API's door does
+(chain.api.shed). A reading that finds ``inbox_max`` readings
 waiting in the bridge's inbox, or waited there longer than ``max_wait_s``, is answered ``intake_busy``
 without being admitted: what the bridge admits is never older than that, however fast meters
 publish, and those answers come from the MQTT thread, not after a batch being admitted.
@@ -41,7 +43,7 @@ from django.db import close_old_connections, connection
 
 from chain.ledger import errors
 from chain.ledger.wire import json_decode
-from chain.services.admission import INTAKE_BUSY, BatchRejected
+from chain.services.admission import INTAKE_BUSY, MEMPOOL_FULL, BatchRejected, intake_room
 from meters.services import readings_submit
 from meters.topics import (
     HEADEND_BATCH_ID,
@@ -63,6 +65,8 @@ log = logging.getLogger(__name__)
 TOPIC_MISMATCH = "topic_mismatch"
 BRIDGE_ERROR = "bridge_error"
 BUSY_MESSAGE = "The bridge is busy: the reading could not be admitted in time; retry."
+#: The answer to a reading intake has no room for (the meter or head-end sends it again).
+NO_ROOM = (MEMPOOL_FULL, "The site has no room for this reading now; retry.")
 HEADEND_SHAPE = (
     'A head-end message is {"batch": "<id>", "readings": [signed meter_reading, ...]}, '
     "its batch id first (1 to 64 letters, digits, '_', '.', ':' or '-')."
@@ -143,7 +147,7 @@ class MeterBridge:
         self,
         url: str,
         *,
-        batch_max: int = 2000,
+        batch_max: int = 1000,
         flush_s: float = 0.05,
         client_id: str = "",
         topic_root: str = TOPIC_ROOT,
@@ -162,9 +166,8 @@ class MeterBridge:
         self.waiting_lock = threading.Lock()
         self.stopping = threading.Event()
         self.accepted = self.rejected = 0
-        #: Until when (monotonic) readings are answered unread, and with what (code, message).
+        #: Until when (monotonic) readings are answered unread (NO_ROOM).
         self.shed_until = 0.0
-        self.shed_answer = ("", "")
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -182,7 +185,7 @@ class MeterBridge:
         (``inbox_max``), answered here at once: a refusal never waits behind a batch being admitted."""
         now = time.monotonic()
         if now < self.shed_until:
-            self._refuse_unread(message.topic, message.payload, *self.shed_answer)
+            self._refuse_unread(message.topic, message.payload, *NO_ROOM)
             return
         weight = self._weight(message.payload)
         with self.waiting_lock:
@@ -283,9 +286,16 @@ class MeterBridge:
         return max(1, body.count(b'"signature"'))
 
     def handle(self, batch: list[tuple[str, bytes]]) -> None:
-        """Admit what can be admitted of ``batch``; answer every message, each head-end's once."""
+        """Admit what can be admitted of ``batch``; answer every message, each head-end's once.
+
+        The room intake has left is read first: a message that finds none left is answered
+        unread, and of the readings read, those past the room are told to retry."""
+        room = self._room()
         pending, answers = [], []
         for topic, body in batch:
+            if len(pending) >= room:
+                self._refuse_unread(topic, body, *NO_ROOM)
+                continue
             headend = headend_of_topic(topic, self.topic_root)
             if headend is None:
                 meter, wire, refusal = decode_message(topic, body)
@@ -302,26 +312,33 @@ class MeterBridge:
             answer = HeadEndAnswer(headend, batch_id)
             answers.append(answer)
             pending.extend(((answer, index), wire) for index, wire in enumerate(wires))
-        self._admit(pending)
+        for source, wire in pending[room:]:
+            self._refuse(source, _named(source, wire), *NO_ROOM, retry=True)
+        self._admit(pending[:room])
         for answer in answers:
             reply = {"batch": answer.batch, "accepted": answer.accepted, "rejected": answer.rejected}
             self._answer_headend(answer.headend, reply)
 
+    def _room(self) -> int:
+        """How many readings intake takes now; with none, the MQTT thread sheds for ``shed_s``."""
+        room = 0 if time.monotonic() < self.shed_until else intake_room()
+        if not room:
+            self._shed()
+        return room
+
+    def _shed(self) -> None:
+        self.shed_until = time.monotonic() + self.shed_s
+
     def _admit(self, pending: list) -> None:
         """Admit what can be of ``pending`` ((meter or (head-end answer, index), wire)); answer each."""
-        if pending and time.monotonic() < self.shed_until:  # it came in before the mempool filled
-            for source, wire in pending:
-                self._refuse(source, _named(source, wire), *self.shed_answer, retry=True)
-            return
         while pending:
             try:
                 txs = readings_submit(wires=[wire for _, wire in pending])
             except BatchRejected as exc:
                 indexed = {p["index"]: p for p in exc.problems if p.get("index") is not None}
                 if not indexed:  # the whole batch: no room now (answered at once), or malformed
-                    if exc.mempool_full:  # the answer first: the MQTT thread reads it once shedding
-                        self.shed_answer = (exc.code, exc.message)
-                        self.shed_until = time.monotonic() + self.shed_s
+                    if exc.mempool_full:  # filled since the room was read
+                        self._shed()
                     for source, wire in pending:
                         self._refuse(
                             source, _named(source, wire), exc.code, exc.message, retry=exc.retry_later

@@ -374,16 +374,30 @@ def intake_limit(head: IntakeHead) -> int:
     return min(MEMPOOL_MAX, max(settings.GTX_INTAKE_MIN_WAITING, measured))
 
 
-def _check_room(count: int, room: int) -> tuple[int, int]:
-    """How many transactions wait in the mempool, and the oldest turn among them (0 when none).
+def intake_room() -> int:
+    """How many transactions a batch may bring now and be admitted (``_check_room``'s rule).
 
-    BatchRejected when ``count`` more do not fit in ``room``. An empty mempool takes any batch
-    (at most MAX_BATCH): a batch larger than a small measured room is not refused for ever.
+    For a caller whose batch gathers many clients' independent transactions (the meters
+    bridge): it admits what fits and tells the rest to retry, where a batch too large for the
+    room left would be refused whole and the mempool would fill only when it ran empty.
     """
+    waiting, _ = _waiting()
+    return MAX_BATCH if not waiting else max(0, intake_limit(intake_head()) - waiting)
+
+
+def _waiting() -> tuple[int, int]:
+    """How many transactions wait in the mempool, and the oldest turn among them (0 when none)."""
     with binary_cursor() as cursor:
-        waiting, oldest_turn = cursor.execute(
-            "SELECT count(*), COALESCE(min(turn), 0) FROM chain_mempooltx"
-        ).fetchone()
+        return cursor.execute("SELECT count(*), COALESCE(min(turn), 0) FROM chain_mempooltx").fetchone()
+
+
+def _check_room(count: int, room: int) -> tuple[int, int]:
+    """``_waiting()``; BatchRejected when ``count`` more do not fit in ``room``.
+
+    An empty mempool takes any batch (at most MAX_BATCH): a batch larger than a small measured
+    room is not refused for ever.
+    """
+    waiting, oldest_turn = _waiting()
     if waiting and waiting + count > room:
         raise BatchRejected(
             [

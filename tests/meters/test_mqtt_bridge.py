@@ -151,8 +151,9 @@ def test_the_demo_simulator_reports_through_the_bridge(bridge, meters, produce, 
 def test_with_the_mempool_full_a_reading_is_answered_at_once_and_the_next_unread(
     bridge, meters, replies, monkeypatch
 ):
-    """Overload: no holding readings while the mempool is full. The batch is answered
-    mempool_full with retry_after_ms; for a moment after, readings are answered so unread."""
+    """Overload: no holding readings while the mempool is full. A reading that finds no room
+    left is answered mempool_full with retry_after_ms without reaching admission, and for a
+    moment after, readings are answered so unread."""
     import meters.bridge as bridge_module
     from chain.services import admission
 
@@ -176,8 +177,8 @@ def test_with_the_mempool_full_a_reading_is_answered_at_once_and_the_next_unread
         outcome, body = next_reply()
         assert (outcome, body["hash"], body["code"]) == ("rejected", reading.hash, "mempool_full")
         assert body["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
-    # The first of the two reached admission; the second was answered unread.
-    assert len(submitted) == 2
+    # Only the first reading reached admission.
+    assert len(submitted) == 1
     assert list(MempoolTx.objects.values_list("hash", flat=True)) == [first.hash]
 
 
@@ -277,11 +278,41 @@ def test_a_malformed_headend_message_is_answered_whole_and_changes_nothing(
     assert bridge.worker.is_alive()
 
 
-def test_with_the_mempool_full_a_headend_message_is_told_to_retry_and_the_next_answered_unread(
+def test_a_headend_message_larger_than_the_room_left_has_what_fits_admitted_and_the_rest_told_to_retry(
     bridge, meters, replies, monkeypatch
 ):
-    """Under overload one answer refuses a whole head-end message: the first names each reading
-    (it reached admission), the next is refused whole without being read."""
+    """The bridge's batch gathers many meters' readings: it admits what fits in the room intake
+    has left, rather than having admission refuse the batch whole (under overload the mempool
+    would then fill only when it ran empty), and tells the rest to retry."""
+    import meters.bridge as bridge_module
+    from chain.services import admission
+
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    monkeypatch.setattr(admission, "intake_limit", lambda head: 2)  # room for two waiting
+    first = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300)
+    publish(readings_topic(meters["home_malee"], ROOT), first.to_wire())
+    assert next_reply() == ("accepted", {"hash": first.hash})
+
+    readings = [
+        signed_reading(chain_id, n, start=start, end=end, export_wh=10)
+        for n in ("solar_somchai", "wind_korat")
+    ]
+    publish(
+        headend_topic("pea_headend_7", ROOT), headend_message("b-1", [_encoded(r) for r in readings]).encode()
+    )
+    outcome, answer = next_reply()
+    assert (outcome, answer["batch"], answer["accepted"]) == ("answers", "b-1", [readings[0].hash])
+    assert [(r["index"], r["code"]) for r in answer["rejected"]] == [(1, "mempool_full")]
+    assert answer["rejected"][0]["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
+    assert set(MempoolTx.objects.values_list("hash", flat=True)) == {first.hash, readings[0].hash}
+
+
+def test_with_the_mempool_full_headend_messages_are_told_to_retry_unread(
+    bridge, meters, replies, monkeypatch
+):
+    """Under overload one answer refuses a whole head-end message, made without reading it."""
     import meters.bridge as bridge_module
     from chain.services import admission
 
@@ -298,20 +329,14 @@ def test_with_the_mempool_full_a_headend_message_is_told_to_retry_and_the_next_a
         signed_reading(chain_id, n, start=start, end=end, export_wh=10)
         for n in ("solar_somchai", "wind_korat")
     ]
-    publish(
-        headend_topic("pea_headend_7", ROOT), headend_message("b-1", [_encoded(r) for r in readings]).encode()
-    )
-    outcome, answer = next_reply()
-    assert (outcome, answer["batch"], answer["accepted"]) == ("answers", "b-1", [])
-    assert [(r["index"], r["code"]) for r in answer["rejected"]] == [(0, "mempool_full"), (1, "mempool_full")]
-    assert all(r["retry_after_ms"] == bridge_module.RETRY_AFTER_MS for r in answer["rejected"])
-
-    publish(
-        headend_topic("pea_headend_7", ROOT), headend_message("b-2", [_encoded(r) for r in readings]).encode()
-    )
-    outcome, answer = next_reply()
-    assert (outcome, answer["batch"], answer["code"]) == ("answers", "b-2", "mempool_full")
-    assert answer["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
+    for batch in ("b-1", "b-2"):  # the first finds no room left, the second the bridge shedding
+        publish(
+            headend_topic("pea_headend_7", ROOT),
+            headend_message(batch, [_encoded(r) for r in readings]).encode(),
+        )
+        outcome, answer = next_reply()
+        assert (outcome, answer["batch"], answer["code"]) == ("answers", batch, "mempool_full")
+        assert answer["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
     assert list(MempoolTx.objects.values_list("hash", flat=True)) == [first.hash]
 
 

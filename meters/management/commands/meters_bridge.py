@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default=settings.GTX_MQTT_URL, help="mqtt://host:port")
-        parser.add_argument("--batch-max", type=int, default=2000)
+        # No more than the inbox holds (1,000 readings): under overload the inbox fills, and a
+        # larger batch would wait out --flush-ms for readings that cannot come.
+        parser.add_argument("--batch-max", type=int, default=1000)
         parser.add_argument("--flush-ms", type=int, default=50)
         parser.add_argument("--topic-root", default=TOPIC_ROOT, help="topics are <root>/<meter>/readings")
 
