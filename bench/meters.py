@@ -16,8 +16,9 @@ when it was handed to the MQTT client.
 A reading the bridge answers ``rejected`` with ``retry_after_ms`` (no room: mempool_full,
 intake_busy) is published again by its publisher after that wait, in its next slot, as a
 meter would: publishers keep their schedule whatever the answers, so the offered rate is what
-was asked, and a meter's readings still reach the chain in nonce order or are held for the
-one missing. The refusal's time (publish to answer) is counted (``refused_p50_ms``,
+was asked. A meter keeps its readings in nonce order, as the chain asks: those that fall due
+while it has one to send again wait behind it and go with it (those already sent are held by
+the chain for the one missing). The refusal's time (publish to answer) is counted (``refused_p50_ms``,
 ``refused_p95_ms``); an accepted reading's latency starts at the publish that got it in.
 
 Prints one JSON object on its last line: minted readings/s, p50/p95/p99
@@ -37,6 +38,7 @@ BENCH_METERS (2500), BENCH_PUBLISHERS (4), BENCH_HEADENDS (0), BENCH_DRAIN_SECON
 (the bridge's --flush-ms; unset: its default), GTX_MQTT_URL (mqtt://127.0.0.1:1883).
 """
 
+import bisect
 import json
 import os
 import subprocess
@@ -256,8 +258,11 @@ class MeterLoad:
         self.minted = [0] * len(meters)
         #: (meter, reading) -> when it was last published (monotonic).
         self.published_at: dict[tuple[int, int], float] = {}
-        #: Per publisher: (when it may go again, meter, reading) of the readings to send again.
+        #: Per publisher: (when it may go again, meter) of the meters with readings to send again.
         self.retries: list[deque] = [deque() for _ in groups]
+        #: Per meter told to retry: its readings not sent since, in nonce order (a meter keeps its
+        #: readings in order, as the chain's nonces ask: the next waits behind the one refused).
+        self.unsent: dict[int, list[int]] = {}
         self.refusal_s: list[float] = []
         self.last_refusal = 0.0
         self.other_refusals: dict[str, int] = {}
@@ -310,8 +315,11 @@ class MeterLoad:
             # nonce_gap: its predecessor was told to retry and the hold was full; a meter
             # sends it again, as it does what it is told to retry.
             self.refusal_s.append(now - self.published_at.get((m, k), now))
-            wait_ms = body.get("retry_after_ms", RETRY_AFTER_MS)
-            self.retries[m % len(self.groups)].append((now + wait_ms / 1000, m, k))
+            if m not in self.unsent:
+                self.unsent[m] = []
+                wait_ms = body.get("retry_after_ms", RETRY_AFTER_MS)
+                self.retries[m % len(self.groups)].append((now + wait_ms / 1000, m))
+            bisect.insort(self.unsent[m], k)
         else:
             self.other_refusals[body.get("code", "")] = self.other_refusals.get(body.get("code", ""), 0) + 1
 
@@ -349,26 +357,33 @@ class MeterLoad:
                     send_tick()
                     time.sleep(delay)
                 now = time.monotonic()
+                items = []
                 with self.lock:
-                    ready = retries and retries[0][0] <= now
-                    item = retries.popleft()[1:] if ready else None
-                if item is None and pending_new:
-                    item = pending_new.popleft()
-                if item is None:
+                    if retries and retries[0][0] <= now:
+                        m = retries.popleft()[1]
+                        items = [(m, k) for k in self.unsent.pop(m)]
+                    elif pending_new:
+                        m, k = pending_new.popleft()
+                        if m in self.unsent:  # behind its meter's reading to send again
+                            bisect.insort(self.unsent[m], k)
+                            slot += 1
+                            continue
+                        items = [(m, k)]
+                if not items:
                     with self.lock:
                         quiet = not retries and now - self.last_refusal > 1.5
                     if quiet:
                         break  # every reading of the step is published, none waits to go again
                     slot += 1
                     continue
-                m, k = item
-                if self.headends:
-                    tick.append(item)
-                    if len(tick) >= HEADEND_TICK_MAX:  # behind schedule: no tick grows past it
-                        send_tick()
-                else:
-                    self.published_at[(m, k)] = time.monotonic()
-                    client.publish(readings_topic(self.meters[m], self.root), self.bodies[m][k][0], qos=1)
+                for m, k in items:
+                    if self.headends:
+                        tick.append((m, k))
+                        if len(tick) >= HEADEND_TICK_MAX:  # behind schedule: no tick grows past it
+                            send_tick()
+                    else:
+                        self.published_at[(m, k)] = time.monotonic()
+                        client.publish(readings_topic(self.meters[m], self.root), self.bodies[m][k][0], qos=1)
                 slot += 1
             send_tick()
             limit = time.monotonic() + 30
