@@ -321,7 +321,9 @@ class MeterBridge:
 
     def _room(self) -> int:
         """How many readings intake takes now; with none, the MQTT thread sheds for ``shed_s``."""
-        room = 0 if time.monotonic() < self.shed_until else intake_room()
+        if time.monotonic() < self.shed_until:
+            return 0  # not shed again: the moment ends, and intake is asked again
+        room = intake_room()
         if not room:
             self._shed()
         return room

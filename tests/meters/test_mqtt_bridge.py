@@ -6,6 +6,7 @@ transactional_db); the broker is the machine's Mosquitto at GTX_MQTT_URL.
 
 import json
 import queue
+import time
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -276,6 +277,15 @@ def test_a_malformed_headend_message_is_answered_whole_and_changes_nothing(
     assert "retry_after_ms" not in answer
     assert not MempoolTx.objects.exists()
     assert bridge.worker.is_alive()
+
+
+def test_the_shed_moment_ends_however_many_batches_come_during_it(bridge):
+    """Batches read from the inbox while shedding are answered unread without making the moment
+    longer: under a steady flood it was renewed by every batch and never ended."""
+    bridge.shed_until = until = time.monotonic() + 60
+
+    assert bridge._room() == 0
+    assert bridge.shed_until == until
 
 
 def test_a_headend_message_larger_than_the_room_left_has_what_fits_admitted_and_the_rest_told_to_retry(
