@@ -288,6 +288,25 @@ def test_the_shed_moment_ends_however_many_batches_come_during_it(bridge):
     assert bridge.shed_until == until
 
 
+def _one_waiting(room: int, meters, replies, monkeypatch) -> tuple:
+    """Intake's room set to ``room`` with one reading waiting (accepted); two more readings
+    for a head-end's message. Returns (the one waiting, the two)."""
+    from chain.services import admission
+
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    monkeypatch.setattr(admission, "intake_limit", lambda head: room)
+    first = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300)
+    publish(readings_topic(meters["home_malee"], ROOT), first.to_wire())
+    assert next_reply() == ("accepted", {"hash": first.hash})
+    readings = [
+        signed_reading(chain_id, n, start=start, end=end, export_wh=10)
+        for n in ("solar_somchai", "wind_korat")
+    ]
+    return first, readings
+
+
 def test_a_headend_message_larger_than_the_room_left_has_what_fits_admitted_and_the_rest_told_to_retry(
     bridge, meters, replies, monkeypatch
 ):
@@ -295,20 +314,9 @@ def test_a_headend_message_larger_than_the_room_left_has_what_fits_admitted_and_
     has left, rather than having admission refuse the batch whole (under overload the mempool
     would then fill only when it ran empty), and tells the rest to retry."""
     import meters.bridge as bridge_module
-    from chain.services import admission
 
     publish, next_reply = replies
-    chain_id = ChainHead.objects.get().chain_id
-    start, end = last_minute()
-    monkeypatch.setattr(admission, "intake_limit", lambda head: 2)  # room for two waiting
-    first = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300)
-    publish(readings_topic(meters["home_malee"], ROOT), first.to_wire())
-    assert next_reply() == ("accepted", {"hash": first.hash})
-
-    readings = [
-        signed_reading(chain_id, n, start=start, end=end, export_wh=10)
-        for n in ("solar_somchai", "wind_korat")
-    ]
+    first, readings = _one_waiting(2, meters, replies, monkeypatch)  # room for one more
     publish(
         headend_topic("pea_headend_7", ROOT), headend_message("b-1", [_encoded(r) for r in readings]).encode()
     )
@@ -324,21 +332,10 @@ def test_with_the_mempool_full_headend_messages_are_told_to_retry_unread(
 ):
     """Under overload one answer refuses a whole head-end message, made without reading it."""
     import meters.bridge as bridge_module
-    from chain.services import admission
 
     publish, next_reply = replies
-    chain_id = ChainHead.objects.get().chain_id
-    start, end = last_minute()
-    monkeypatch.setattr(admission, "intake_limit", lambda head: 1)
     bridge.shed_s = 30  # the moment lasts the whole test
-    first = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300)
-    publish(readings_topic(meters["home_malee"], ROOT), first.to_wire())
-    assert next_reply() == ("accepted", {"hash": first.hash})
-
-    readings = [
-        signed_reading(chain_id, n, start=start, end=end, export_wh=10)
-        for n in ("solar_somchai", "wind_korat")
-    ]
+    first, readings = _one_waiting(1, meters, replies, monkeypatch)  # no room left
     for batch in ("b-1", "b-2"):  # the first finds no room left, the second the bridge shedding
         publish(
             headend_topic("pea_headend_7", ROOT),
