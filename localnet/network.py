@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ from localnet.databases import (
     database_exists,
     database_name,
     database_url,
+    migrated_template,
 )
 from localnet.devservers import free_port
 from localnet.genesis_files import (
@@ -240,17 +242,28 @@ def prepare_sites(sites: list[Site], genesis_path: str | Path, *, demo: bool, re
     With ``reset`` an existing database (and beat's schedule) is dropped first.
     Raises SitePrepareError naming the sites whose step failed, with their prepare.log.
     """
+    manage = [sys.executable, str(BASE_DIR / "manage.py")]
+    fresh = []
     for site in sites:
         site.run_dir.mkdir(parents=True, exist_ok=True)
         if reset and database_exists(site.database_url):
             database_drop(site.database_url)
             for stale in site.run_dir.glob("celerybeat-schedule*"):
                 stale.unlink()
-        database_create(site.database_url)
-    manage = [sys.executable, str(BASE_DIR / "manage.py")]
+        if not database_exists(site.database_url):
+            fresh.append(site)
+    if fresh:
+        try:
+            template = migrated_template(fresh[0].database_url, partial(_migrate, manage, fresh[0]))
+        except subprocess.CalledProcessError:
+            log = (fresh[0].run_dir / "prepare.log").read_text()[-1500:]
+            raise SitePrepareError(f"migrate failed for the template database\n{log}") from None
+        for site in fresh:
+            database_create(site.database_url, template=template)
     for step in prepare_steps(genesis_path, demo=demo):
         running = []
-        for site in sites:
+        # A fresh database is a copy of the migrated template: nothing to migrate.
+        for site in sites if step[0] != "migrate" else [s for s in sites if s not in fresh]:
             log = open(site.run_dir / "prepare.log", "a")  # noqa: SIM115 - closed below
             cmd = [*manage, *(arg.format(name=site.name) for arg in step)]
             proc = subprocess.Popen(cmd, env=site.env, cwd=BASE_DIR, stdout=log, stderr=log)
@@ -271,6 +284,19 @@ def prepare_sites(sites: list[Site], genesis_path: str | Path, *, demo: bool, re
             raise SitePrepareError(
                 f"{step[0]} failed for {', '.join(s.name for s in failed)}{hint}\n{details}"
             )
+
+
+def _migrate(manage: list[str], site: Site, url: str) -> None:
+    """``manage.py migrate`` of the database ``url`` with ``site``'s settings, logged with its preparation."""
+    with open(site.run_dir / "prepare.log", "a") as log:
+        subprocess.run(
+            [*manage, "migrate", "--noinput", "-v0"],
+            env={**site.env, "DATABASE_URL": url},
+            cwd=BASE_DIR,
+            stdout=log,
+            stderr=log,
+            check=True,
+        )
 
 
 def launch_site(site: Site, *, concurrency: int = 2, open_browser: bool = False) -> None:

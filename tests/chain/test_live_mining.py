@@ -13,8 +13,8 @@ from localnet.processes import stop_processes
 pytestmark = pytest.mark.live
 
 #: Heights watched after the change: MEA holds about a third of the draw, so a site still
-#: drawn would propose one of them with a chance of 1 - (2/3)^40, all but certain.
-HEIGHTS = 40
+#: drawn would propose one of them with a chance of 1 - (2/3)^24, all but certain (1 - 6e-5).
+HEIGHTS = 24
 
 
 def validator(site, name: str) -> dict:

@@ -68,6 +68,9 @@ class Command(BaseCommand):
             **os.environ,
             "GTX_NODE_TYPE": "follower" if node_type in FOLLOWER_TYPES else node_type,
             "GTX_BLOCK_INTERVAL_MS": str(block_interval_ms),
+            # This command ran Django's system checks before it got here; each Celery process
+            # would run them again (URLconf and GraphQL schema included: a second of CPU each).
+            "CELERY_SKIP_CHECKS": "1",
         }
         run_dir = Path(settings.GTX_NODE_KEY_FILE).parent
         run_dir.mkdir(parents=True, exist_ok=True)
