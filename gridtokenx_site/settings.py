@@ -21,8 +21,10 @@ SECRET_KEY = env("SECRET_KEY", default="dev-only-not-secret" if DEV else environ
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEV else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Not "daphne": its app only swaps runserver for an ASGI one, and importing it installs Twisted's
+# reactor in every process (half a second of each Celery worker's start). Sites serve through
+# `manage.py start` (gridtokenx_site.daphne_server).
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -56,7 +58,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "gridtokenx_site.static_files.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions, before common: the language from the django_language cookie (set by
     # the header's switch), else the browser's Accept-Language, else LANGUAGE_CODE.
