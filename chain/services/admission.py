@@ -211,10 +211,14 @@ def transactions_submit(
         crowded=reserve_reached and not skip_known,
         hold_gaps=hold_gaps,
     )
-    bad = _first_bad_signature(txs)
+    # A peer's gossip often comes after the proposal that carried the same transactions, and
+    # after this site fetched their bodies and verified them with it: not verified twice.
+    verified = _verified_with_a_proposal(txs) if skip_known else frozenset()
+    unverified = [i for i, tx in enumerate(txs) if tx.hash not in verified]
+    bad = _first_bad_signature([txs[i] for i in unverified])
     if bad is not None:
         message = ledger_text("The signature does not match the sender and contents.")
-        raise BatchRejected([_problem(bad, errors.BAD_SIGNATURE, message)])
+        raise BatchRejected([_problem(unverified[bad], errors.BAD_SIGNATURE, message)])
     held = [tx for tx, turn in zip(txs, turns, strict=True) if turn is None]
     admitted = [i for i, turn in enumerate(turns) if turn is not None]
     with transaction.atomic():
@@ -460,6 +464,29 @@ PARALLEL_VERIFY_MIN = 64
 #: Most transactions per verifier task: few enough that the threads soon see a bad one
 #: found, enough that handing a task to a thread costs nothing beside its verifies.
 VERIFY_CHUNK = 256
+
+
+def _verified_with_a_proposal(txs: list[Transaction]) -> frozenset[str]:
+    """The hashes of those of ``txs`` that a proposal this site checked and found valid carried
+    or had fetched, the same signed bytes with the same signature: block_check verified them.
+
+    The hash covers what is signed but not the signature, so the signature is compared too:
+    a forged signature under a verified transaction's hash is verified like any other. Only
+    the bodies of the same sender and nonce are read (a hash join), and none while no valid
+    proposal holds bodies, which is the common case: its transactions came by gossip first.
+    """
+    with binary_cursor() as cursor:
+        cursor.execute(
+            "SELECT b::text FROM chain_proposedblock p "
+            "CROSS JOIN LATERAL jsonb_array_elements(p.txs || p.fetched_txs) b "
+            "JOIN unnest(%b::text[], %b::bigint[]) w(sender, nonce) "
+            "ON b->>'sender' = w.sender AND (b->>'nonce')::bigint = w.nonce "
+            "WHERE p.verdict = 'valid'",
+            [[tx.sender for tx in txs], [tx.nonce for tx in txs]],
+        )
+        bodies = [parse_transaction(json.loads(row[0])) for row in cursor.fetchall()]
+    signatures = {body.hash: body.signature for body in bodies}
+    return frozenset(tx.hash for tx in txs if signatures.get(tx.hash) == tx.signature)
 
 
 def _first_bad_signature(txs: list[Transaction]) -> int | None:

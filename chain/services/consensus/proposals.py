@@ -166,7 +166,9 @@ def proposal_bodies_fetch(block_hash: str, tx_hashes: list[str]) -> int:
         return 0
     with transaction.atomic():
         proposed = ProposedBlock.objects.select_for_update().filter(hash=block_hash).first()
-        if proposed is None:
+        if proposed is None or proposed.verdict:
+            # Judged meanwhile (the bodies came by gossip): a body kept now would be one the
+            # verdict never checked, and gossip trusts a valid proposal's bodies as verified.
             return 0
         held = {parse_transaction(wire).hash for wire in [*proposed.txs, *proposed.fetched_txs]}
         new = [tx.to_wire() for tx_hash, tx in found.items() if tx_hash not in held]

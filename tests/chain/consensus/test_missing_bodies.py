@@ -147,6 +147,17 @@ def test_bodies_fetched_after_the_step_get_the_block_its_prevote(
     assert ProposedBlock.objects.get(hash=block_hash).verdict == "valid"
 
 
+def test_bodies_fetched_after_the_verdict_are_not_kept(proposed_without_bodies, fetches_queued, monkeypatch):
+    """The verdict came first (gossip brought the bodies): a body fetched now was never checked
+    with the block, and gossip takes a valid proposal's bodies as verified."""
+    block_hash, wire = proposed_without_bodies
+    ProposedBlock.objects.filter(hash=block_hash).update(verdict="valid")
+    monkeypatch.setattr(transport, "post_json", lambda url, path, body: {"transactions": [wire]})
+
+    assert proposal_bodies_fetch(block_hash, ProposedBlock.objects.get(hash=block_hash).tx_hashes) == 0
+    assert ProposedBlock.objects.get(hash=block_hash).fetched_txs == []
+
+
 def test_bodies_that_never_arrive_get_the_nil_prevote_at_the_propose_timeout(
     two_validators, proposed_without_bodies, peer_requests, fetches_queued
 ):
