@@ -426,8 +426,11 @@ def run_sweep(site: Site) -> Sweep:
 
     def anonymous_routes() -> None:
         with httpx.Client(timeout=30, follow_redirects=False) as anonymous:
-            for template, holes in routes:
-                for value in HOSTILE if template.startswith("/api/") else HOSTILE_SHORT:
+            for index, (template, holes) in enumerate(routes):
+                values = HOSTILE if template.startswith("/api/") else HOSTILE_SHORT
+                # Every other value, the other half on the next route: each value still meets
+                # every kind of path parameter and query (routes share them), at half the inputs.
+                for value in values[index % 2 :: 2]:
                     sweep.get("routes", anonymous, template, holes, value)
 
     def anonymous_json() -> None:
@@ -437,9 +440,9 @@ def run_sweep(site: Site) -> Sweep:
     def persona(client: httpx.Client) -> None:
         try:
             sweep.post_forms(client, sweep.forms_of(client, routes))
-            for template, holes in routes:  # the pages past the login page
+            for index, (template, holes) in enumerate(routes):  # the pages past the login page
                 if not template.startswith("/api/"):
-                    for value in HOSTILE_SHORT[::3]:
+                    for value in HOSTILE_SHORT[index % 6 :: 6]:  # as above: two a page, in turn
                         sweep.get("pages", client, template, holes, value)
         finally:
             client.close()
@@ -467,6 +470,6 @@ def test_hostile_inputs_at_every_route_form_and_stream_get_no_server_error(tmp_p
     with capsys.disabled():
         print("\n" + sweep.report(time.monotonic() - started))
     assert sweep.server_errors == []
-    assert sweep.tried >= 3000 and sweep.statuses[400] >= 1000
+    assert sweep.tried >= 3000 and sweep.statuses[400] >= 500
     assert set(sweep.closes) <= STREAM_CLOSE_CODES
     assert "Traceback" not in log, log[log.index("Traceback") - 500 :][:3000]
