@@ -223,6 +223,10 @@ def plan_network(
     return sites
 
 
+#: The step that migrates a site's database (and the template fresh ones are copied from).
+MIGRATE = ["migrate", "--noinput", "-v0"]
+
+
 def prepare_steps(genesis_path: str | Path, *, demo: bool) -> list[list[str]]:
     """The manage.py commands that prepare each site; ``{name}`` is the site's validator.
 
@@ -230,7 +234,7 @@ def prepare_steps(genesis_path: str | Path, *, demo: bool) -> list[list[str]]:
     otherwise never exist on a site.
     """
     init = ["init", "--genesis-config", str(genesis_path), "--validator", "{name}"]
-    return [["migrate", "--noinput", "-v0"], init + (["--demo"] if demo else [])]
+    return [MIGRATE, init + (["--demo"] if demo else [])]
 
 
 # --- starting and stopping ------------------------------------------------------------
@@ -263,7 +267,7 @@ def prepare_sites(sites: list[Site], genesis_path: str | Path, *, demo: bool, re
     for step in prepare_steps(genesis_path, demo=demo):
         running = []
         # A fresh database is a copy of the migrated template: nothing to migrate.
-        for site in sites if step[0] != "migrate" else [s for s in sites if s not in fresh]:
+        for site in sites if step != MIGRATE else [s for s in sites if s not in fresh]:
             log = open(site.run_dir / "prepare.log", "a")  # noqa: SIM115 - closed below
             cmd = [*manage, *(arg.format(name=site.name) for arg in step)]
             proc = subprocess.Popen(cmd, env=site.env, cwd=BASE_DIR, stdout=log, stderr=log)
@@ -290,7 +294,7 @@ def _migrate(manage: list[str], site: Site, url: str) -> None:
     """``manage.py migrate`` of the database ``url`` with ``site``'s settings, logged with its preparation."""
     with open(site.run_dir / "prepare.log", "a") as log:
         subprocess.run(
-            [*manage, "migrate", "--noinput", "-v0"],
+            [*manage, *MIGRATE],
             env={**site.env, "DATABASE_URL": url},
             cwd=BASE_DIR,
             stdout=log,
