@@ -250,10 +250,11 @@ def _cores_used(procs, fn, *args):
 @dataclass
 class Offered:
     """What one step's clients sent: admitted transactions with their POST time, the seconds
-    each refusal for want of room (503/429) took to arrive, and any other rejection."""
+    each refusal for want of room (503/429) took to arrive and its code, and any other rejection."""
 
     submitted: dict[str, float] = field(default_factory=dict)
     refusal_seconds: list[float] = field(default_factory=list)
+    refusal_codes: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
 
 
@@ -286,6 +287,7 @@ def _offer(sites, signed: SignedBatches, batch, site_rate, seconds) -> Offered:
                         signed.next[k] += 1
                     elif refused.retry_later:  # 429 or 503: no room now, the batch stays next
                         offered.refusal_seconds.append(answered - sent)
+                        offered.refusal_codes.append(refused.code)
                     else:
                         offered.rejected.append(f"{sites[k].name}: {refused.status} {refused.text[:300]}")
                         return  # later nonces of these senders could never be admitted
@@ -375,7 +377,6 @@ def _block_figures(blocks: dict[int, dict]) -> dict:
 
 def _figures(sites, watchers, offered: Offered, start_heights) -> dict:
     submitted, rejected = offered.submitted, offered.rejected
-    refusals = sorted(offered.refusal_seconds)
     final_at: list[dict[str, float]] = []  # per site: tx hash -> committed there
     per_site = {}
     heads = [_status(site) for site in sites]
@@ -424,7 +425,7 @@ def _figures(sites, watchers, offered: Offered, start_heights) -> dict:
         "final_at_every_site": len(everywhere),
         "rejected_batches": len(rejected),
         "first_rejection": rejected[0] if rejected else None,
-        **refusal_figures(refusals),
+        **refusal_figures(offered.refusal_seconds, offered.refusal_codes),
         "finalized_tx_per_s": round(len(everywhere) / max(last - t0, 1e-9), 1) if everywhere else 0.0,
         **figures,
         "common_height": common,

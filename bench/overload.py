@@ -23,14 +23,21 @@ def rates_from_env(default_rate: int) -> tuple[list[int], int]:
     return [int(r) for r in rates.split(",")], _env_int("BENCH_OVERLOAD", 0)
 
 
-def refusal_figures(refusal_seconds: list[float]) -> dict:
-    """How long the site took to refuse a batch for want of room, milliseconds."""
+def refusal_figures(refusal_seconds: list[float], codes: list[str] | None = None) -> dict:
+    """How long the site took to refuse a batch for want of room, milliseconds; with each
+    refusal's code, the same per code too (``refused_by_code``)."""
     ordered = sorted(refusal_seconds)
-    return {
+    figures = {
         "refused_batches": len(ordered),
         "refused_p50_ms": round(_percentile(ordered, 0.5) * 1000, 1) if ordered else None,
         "refused_p95_ms": round(_percentile(ordered, 0.95) * 1000, 1) if ordered else None,
     }
+    if codes is not None:
+        by_code: dict[str, list[float]] = {}
+        for seconds, code in zip(refusal_seconds, codes, strict=True):
+            by_code.setdefault(code, []).append(seconds)
+        figures["refused_by_code"] = {code: refusal_figures(times) for code, times in sorted(by_code.items())}
+    return figures
 
 
 def stepped(step: Callable[[int], dict], rates: list[int], overload: int, *, throughput: str) -> dict:

@@ -1,11 +1,12 @@
-"""daphne, refusing a request body over GTX_MAX_BODY_BYTES while it arrives.
+"""daphne, refusing a request body over GTX_MAX_BODY_BYTES while it arrives, and a shed batch unread.
 
 daphne (Twisted) takes in a whole request, into memory or a temporary file, before it calls
 the application, so gridtokenx_site.body_limit alone would answer 413 only after the last
 byte. Here the server's request answers 413 and closes the connection as soon as the
 declared Content-Length is over the limit, before any of the body, or as soon as a body
-without one (chunked) passes it. Run as ``python -m gridtokenx_site.daphne_server`` with
-daphne's arguments (localnet.processes does).
+without one (chunked) passes it. A transaction batch that intake's door refuses for want of
+room (chain.api.shed) is answered 503 as soon as its headers are in. Run as
+``python -m gridtokenx_site.daphne_server`` with daphne's arguments (localnet.processes does).
 """
 
 import io
@@ -17,7 +18,8 @@ from daphne.cli import CommandLineInterface
 
 
 def body_limited_request(base: type, max_bytes: int) -> type:
-    """A subclass of daphne's WebRequest that stops taking a body at ``max_bytes``."""
+    """A subclass of daphne's WebRequest that stops taking a body at ``max_bytes``, or before
+    any of it when the answer cannot depend on it."""
     body = json.dumps(
         {
             "error": {
@@ -40,14 +42,20 @@ def body_limited_request(base: type, max_bytes: int) -> type:
         def gotLength(self, length):
             super().gotLength(length)
             if length is not None and length > max_bytes:
-                self._refuse()
+                self._refuse(response)
+                return
+            from chain.api.shed import refusal_before_body  # the app is loaded by now
+
+            shed = refusal_before_body(self.channel._command, self.channel._path, length)
+            if shed is not None:
+                self._refuse(shed)
 
         def handleContentChunk(self, data):
             if self.body_refused:
                 return
             self.body_bytes += len(data)
             if self.body_bytes > max_bytes:
-                self._refuse()
+                self._refuse(response)
                 return
             super().handleContentChunk(data)
 
@@ -56,11 +64,11 @@ def body_limited_request(base: type, max_bytes: int) -> type:
                 return None  # answered already: the application never sees a cut-off body
             return super().process()
 
-        def _refuse(self):
+        def _refuse(self, answer: bytes):
             self.body_refused = True
             self.content.close()
             self.content = io.BytesIO()
-            self.channel.transport.write(response)
+            self.channel.transport.write(answer)
             self.channel.transport.loseConnection()
 
     return BodyLimitedWebRequest

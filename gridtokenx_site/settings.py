@@ -267,9 +267,9 @@ GTX_INTAKE_MIN_WAITING = env.int("GTX_INTAKE_MIN_WAITING", default=500)
 # ... and (429 sender_busy) beyond this many waiting from one account: a sixtieth of the
 # mempool, a fifth of a block, over three times what one benchmark account ever has waiting.
 GTX_MEMPOOL_MAX_PER_SENDER = env.int("GTX_MEMPOOL_MAX_PER_SENDER", default=1_000)
-# After intake found the mempool full, batches are refused at the door (chain.api.shed) for this
-# long before one is let through to measure again.
-GTX_INTAKE_SHED_MS = env.int("GTX_INTAKE_SHED_MS", default=250)
+# After intake found no room, batches are refused at the door (chain.api.shed) until the site
+# commits its next block, and for at most this long before one is let through to measure again.
+GTX_INTAKE_SHED_MS = env.int("GTX_INTAKE_SHED_MS", default=2_000)
 # Transaction batches one web process holds between its door and their answer; more are
 # refused 503 intake_busy at once (chain.api.shed) instead of queueing for a thread.
 GTX_INTAKE_IN_FLIGHT = env.int("GTX_INTAKE_IN_FLIGHT", default=4)

@@ -1,19 +1,27 @@
 """Load shedding at the door of intake: excess batches are refused before they are read.
 
-Two rules, on the event loop, before a batch waits for a thread of Django's, is read, parsed or
-counted against the mempool:
+Two rules, before a batch waits for a thread of Django's, is read, parsed or counted against
+the mempool:
 
-- **Full.** When intake refuses a batch because the mempool holds all this site measured it
-  can finalize (``mempool_full`` for the whole batch, not a crowded sender's share), this
-  process refuses every batch for GTX_INTAKE_SHED_MS; the first one after the window goes
-  through and measures again, so the door reopens as soon as there is room.
+- **No room.** Intake notes how many more of a client's transactions fit before the next
+  block: in this process with every batch it admits or refuses (``admission.room_seen``), and,
+  in the site's cache, after every block the site commits (``admission.room_at_commit``).
+  Between two blocks the room only shrinks, so a batch whose size says it holds more than the
+  newest of these is refused (``mempool_full``) unread. Its size in transactions is estimated
+  from its bytes at the most bytes a transaction took in the batches this process read: at
+  most its true count for transactions of the sizes seen, so a batch that would fit is let
+  through. A measure older than GTX_INTAKE_SHED_MS is not used, nor the cache's when it cannot
+  be read: intake then measures again.
 - **Busy.** At most GTX_INTAKE_IN_FLIGHT batches are in this process's hands at once; one more
   is refused (``intake_busy``). A batch that got in is then admitted or refused within a few
   batches' work, instead of waiting behind a growing queue of requests: that wait was most of
   the latency of what was accepted under overload.
 
 Both answer 503 with Retry-After; a refused client would have been refused or kept waiting
-anyway, and the site keeps the CPU that reading and parsing the excess cost.
+anyway, and the site keeps the CPU that reading and parsing the excess cost. Under daphne the
+first rule answers as soon as the request's headers are in, before its body
+(``refusal_before_body``, called by gridtokenx_site.daphne_server): on a busy machine the
+turns of the event loop that reading 100 KB took were most of a refusal's time.
 """
 
 import json
@@ -21,10 +29,10 @@ import time
 
 from django.conf import settings
 
+from chain.services import admission
 from chain.services.admission import INTAKE_BUSY, MEMPOOL_FULL, RETRY_AFTER_SECONDS
 
 TRANSACTIONS_PATH = "/api/v1/transactions/"
-_shed_until = 0.0
 
 
 def _body(code: str, message: str) -> bytes:
@@ -35,18 +43,63 @@ FULL_BODY = _body(MEMPOOL_FULL, "The mempool is full; retry in a few seconds.")
 BUSY_BODY = _body(INTAKE_BUSY, "This site is admitting as many batches as it can; retry in a few seconds.")
 
 
-def shed_after_full_mempool() -> None:
-    """Intake found no room for anyone: refuse at the door for the next GTX_INTAKE_SHED_MS."""
-    global _shed_until
-    _shed_until = time.monotonic() + settings.GTX_INTAKE_SHED_MS / 1000
+#: The most bytes one transaction took in a batch this process read (a batch's bytes over its
+#: count: JSON's brackets and commas included); 0 before the first batch.
+_bytes_per_tx_max = 0
 
 
-def shedding() -> bool:
-    return time.monotonic() < _shed_until
+def note_batch(body_bytes: int, count: int) -> None:
+    """A client's batch of ``count`` transactions in ``body_bytes`` was read."""
+    global _bytes_per_tx_max
+    if count:
+        _bytes_per_tx_max = max(_bytes_per_tx_max, -(-body_bytes // count))
+
+
+def shut_to(content_length: int | None) -> bool:
+    """Whether a batch declaring ``content_length`` bytes (None: chunked) is refused unread."""
+    oldest = time.monotonic() - settings.GTX_INTAKE_SHED_MS / 1000
+    seen = admission.room_seen
+    if seen is not None and seen.at > oldest and _fits(content_length, seen.left):
+        return False  # the cache is read only when this process saw no room
+    newest = None
+    for measure in (seen, admission.room_at_commit()):
+        if measure is None or measure.at <= oldest:
+            continue
+        if newest is None or measure.height > newest.height:
+            newest = measure
+        elif measure.height == newest.height and measure.left < newest.left:
+            newest = measure  # both measured at one head: the room shrank in between
+    return newest is not None and not _fits(content_length, newest.left)
+
+
+def _fits(content_length: int | None, left: int) -> bool:
+    if left <= 0:
+        return False
+    if content_length is None or not _bytes_per_tx_max:
+        return True  # its size is unknown: intake measures it
+    return content_length // _bytes_per_tx_max <= left
+
+
+def _is_batch(method: bytes | str, path: bytes | str) -> bool:
+    if isinstance(path, bytes):
+        method, path = method.decode("latin-1"), path.decode("latin-1")
+    return method == "POST" and path.partition("?")[0] == TRANSACTIONS_PATH
+
+
+def refusal_before_body(method: bytes, target: bytes, content_length: int | None) -> bytes | None:
+    """The whole raw HTTP answer to a request whose headers alone are in, or None to read it."""
+    if not (_is_batch(method, target) and shut_to(content_length)):
+        return None
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(FULL_BODY)}\r\nRetry-After: {RETRY_AFTER_SECONDS}\r\n".encode()
+        + b"Connection: close\r\n\r\n"
+        + FULL_BODY
+    )
 
 
 class IntakeDoor:
-    """ASGI middleware for "http": 503 to transaction batches while full or at the in-flight limit."""
+    """ASGI middleware for "http": 503 to transaction batches while shut or at the in-flight limit."""
 
     def __init__(self, app):
         self.app = app
@@ -54,9 +107,9 @@ class IntakeDoor:
         self.in_flight = 0
 
     async def __call__(self, scope, receive, send):
-        if not (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == TRANSACTIONS_PATH):
+        if not (scope["type"] == "http" and _is_batch(scope["method"], scope["path"])):
             return await self.app(scope, receive, send)
-        if shedding():
+        if shut_to(_content_length(scope)):
             return await _refuse(send, FULL_BODY)
         if self.in_flight >= settings.GTX_INTAKE_IN_FLIGHT:
             return await _refuse(send, BUSY_BODY)
@@ -65,6 +118,13 @@ class IntakeDoor:
             return await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+
+def _content_length(scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 async def _refuse(send, body: bytes) -> None:

@@ -42,7 +42,7 @@ from chain.api.serializers import (
     account_data,
     transaction_status_data,
 )
-from chain.api.shed import shed_after_full_mempool
+from chain.api.shed import note_batch
 from chain.api.throttling import TransactionCountThrottle, TransactionIntakeThrottle
 from chain.ledger import errors as ledger_errors
 from chain.ledger.fields import is_hex64, whole_number
@@ -213,6 +213,7 @@ class TransactionSubmitView(APIView):
         # decoded once by json_body and once by the ledger core, with no per-item serializer.
         body = json_body(request, what="transactions")
         wires = body if isinstance(body, list) else [body]
+        note_batch(len(request.body), len(wires))
         per_ip = TransactionCountThrottle()
         if not per_ip.allow_count(request, self, len(wires)):
             self.throttled(request, per_ip.wait())
@@ -229,8 +230,6 @@ class TransactionSubmitView(APIView):
             if exc.retry_later:
                 # A full mempool is the site's overload (503); a sender's full share, its own (429).
                 busy = exc.code == SENDER_BUSY
-                if exc.mempool_full:
-                    shed_after_full_mempool()
                 http_status = (
                     status.HTTP_429_TOO_MANY_REQUESTS if busy else status.HTTP_503_SERVICE_UNAVAILABLE
                 )

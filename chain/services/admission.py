@@ -15,13 +15,16 @@ first, and admitted once its predecessor waits here or is committed: ``held_rele
 """
 
 import json
+import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -48,6 +51,8 @@ from chain.services.mempool import (
 )
 from chain.store import binary_cursor
 from chain.units import kwh_text, tokens_text
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 5000
 #: The mempool never holds more than this, whatever the measured rate says: the bound on
@@ -137,6 +142,59 @@ def intake_head() -> IntakeHead:
     return IntakeHead(chain_id, height, json.loads(params))
 
 
+@dataclass(frozen=True)
+class RoomSeen:
+    """With the head at ``height``, ``left`` more of a client's transactions fit in the mempool,
+    as measured at ``at`` (this process's monotonic seconds)."""
+
+    height: int
+    left: int
+    at: float
+
+
+#: What intake last measured in this process. Between two blocks the room only shrinks (a
+#: client's batch and peers' gossip add to the mempool; only a commit takes from it), so a batch
+#: larger than ``left`` will be refused until the head moves: intake's door (chain.api.shed)
+#: reads this, and ``room_at_commit``, to refuse it before reading it.
+room_seen: RoomSeen | None = None
+#: The cache key where the process that commits a block notes the room it leaves (``room_after_commit``).
+ROOM_AT_COMMIT_KEY = "intake-room-at-commit"
+
+
+def _room_left(room: int, waiting: int) -> int:
+    return room - waiting if waiting else MAX_BATCH  # an empty mempool takes any batch (_check_room)
+
+
+def _note_room(height: int, room: int, waiting: int) -> None:
+    global room_seen
+    room_seen = RoomSeen(height, _room_left(room, waiting), time.monotonic())
+
+
+def room_after_commit(head: IntakeHead) -> None:
+    """Note in the site's cache the room left for clients once the block of ``head`` committed:
+    the web processes, which did not see the commit, learn from it that the room grew."""
+    waiting, _ = _waiting()
+    try:
+        cache.set(
+            ROOM_AT_COMMIT_KEY, (head.height, _room_left(intake_limit(head), waiting), time.time()), None
+        )
+    except Exception:  # a dead Redis must not fail a committed block: the door opens without it
+        log.exception("Could not note the room after block %s", head.height)
+
+
+def room_at_commit() -> RoomSeen | None:
+    """The room the newest committed block left (``room_after_commit``); None when unknown."""
+    try:
+        noted = cache.get(ROOM_AT_COMMIT_KEY)
+    except Exception:  # the door lets the batch through to be measured
+        log.exception("Could not read the room after the newest block")
+        return None
+    if noted is None:
+        return None
+    height, left, noted_at = noted
+    return RoomSeen(height, left, time.monotonic() - max(0.0, time.time() - noted_at))
+
+
 def transactions_submit(
     wires: list,
     *,
@@ -169,10 +227,10 @@ def transactions_submit(
             ]
         )
     head = head or intake_head()
+    room = intake_limit(head)
     if not skip_known:
         # An overloaded site refuses a client's batch before parsing a byte of it.
-        room = intake_limit(head)
-        _check_room(len(wires), room)
+        _check_room(len(wires), room, head.height)
     txs, problems = [], []
     for index, wire in enumerate(wires):
         try:
@@ -191,11 +249,10 @@ def transactions_submit(
             return AdmittedBatch([])
     else:
         _refuse_seen(txs, seen)
-    if skip_known:
-        # A peer's gossip was admitted under its origin's limit: refusing it here for this
-        # site's measured one would only leave it without what the origin's proposals include.
-        room = MEMPOOL_MAX
-    waiting, oldest_turn = _check_room(len(txs), room)  # a concurrent twin ends in _insert's conflict
+    # A peer's gossip was admitted under its origin's limit: refusing it here for this site's
+    # measured one would only leave it without what the origin's proposals include.
+    # A concurrent twin ends in _insert's conflict.
+    waiting, oldest_turn = _check_room(len(txs), MEMPOOL_MAX if skip_known else room, head.height)
     debits = [_debits(tx, head.params) for tx in txs]
     # A peer's gossip passed both rules at its origin: held to them again here, it would leave
     # this site without transactions the origin's proposals include.
@@ -236,6 +293,7 @@ def transactions_submit(
                 transaction.on_commit(lambda: held_release(waiting_successors, head=head), robust=True)
             if not waiting:
                 transaction.on_commit(_start_height)
+    _note_room(head.height, room, waiting + len(admitted))
     return AdmittedBatch(txs, frozenset(tx.hash for tx in held))
 
 
@@ -395,14 +453,16 @@ def _waiting() -> tuple[int, int]:
         return cursor.execute("SELECT count(*), COALESCE(min(turn), 0) FROM chain_mempooltx").fetchone()
 
 
-def _check_room(count: int, room: int) -> tuple[int, int]:
-    """``_waiting()``; BatchRejected when ``count`` more do not fit in ``room``.
+def _check_room(count: int, room: int, height: int) -> tuple[int, int]:
+    """``_waiting()``; BatchRejected when ``count`` more do not fit in ``room`` (noted for the
+    door, with the head's ``height``).
 
     An empty mempool takes any batch (at most MAX_BATCH): a batch larger than a small measured
     room is not refused for ever.
     """
     waiting, oldest_turn = _waiting()
     if waiting and waiting + count > room:
+        _note_room(height, room, waiting)
         raise BatchRejected(
             [
                 _problem(

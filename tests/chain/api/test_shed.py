@@ -1,15 +1,20 @@
-"""Load shedding at the door (chain.api.shed): after a full mempool refused a batch, the next
-batches are refused before they are read, only for GTX_INTAKE_SHED_MS; and no more than
-GTX_INTAKE_IN_FLIGHT batches are in a process's hands at once."""
+"""Load shedding at the door (chain.api.shed): a batch larger than the room intake last saw is
+refused before it is read, until a block makes room; and no more than GTX_INTAKE_IN_FLIGHT
+batches are in a process's hands at once."""
 
 import asyncio
+import json
 import time
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from django.core.cache import cache
+from twisted.internet.testing import StringTransport
+from twisted.web import http
 
 from chain.api import shed
 from chain.services import admission
+from gridtokenx_site.daphne_server import body_limited_request
 from tests.chain.api.conftest import signed
 
 SENDER = "factory_rayong"
@@ -17,26 +22,74 @@ SENDER = "factory_rayong"
 
 @pytest.fixture(autouse=True)
 def open_door(monkeypatch):
-    monkeypatch.setattr(shed, "_shed_until", 0.0)
+    """No room measured yet in this process, nor noted after a block by another test's chain."""
+    monkeypatch.setattr(admission, "room_seen", None)
+    monkeypatch.setattr(shed, "_bytes_per_tx_max", 0)
+    cache.delete(admission.ROOM_AT_COMMIT_KEY)  # this run's own key (its cache prefix)
+    yield
+    cache.delete(admission.ROOM_AT_COMMIT_KEY)
+
+
+def _length(batch) -> int:
+    return len(json.dumps(batch))
 
 
 @pytest.mark.django_db
-def test_a_full_mempool_starts_shedding(chain, submit, monkeypatch, settings):
+def test_a_full_mempool_shuts_the_door_to_every_batch(chain, submit, monkeypatch):
     assert submit(signed(SENDER)).status_code == 202
-    assert not shed.shedding()
+    assert not shed.shut_to(_length([signed(SENDER, nonce=1)]))
     monkeypatch.setattr(admission, "MEMPOOL_MAX", 1)
     assert submit(signed(SENDER, nonce=1)).status_code == 503
-    assert shed.shedding()
+    assert admission.room_seen.left == 0
+    assert shed.shut_to(_length([signed(SENDER, nonce=1)]))
+    assert shed.shut_to(None)  # a chunked body too: no batch fits
 
 
 @pytest.mark.django_db
-def test_a_batch_too_large_for_the_room_left_does_not_close_the_door(chain, submit, monkeypatch):
-    """One client's oversized batch is refused, but must not shut the door on everybody."""
+def test_a_batch_too_large_for_the_room_left_is_refused_at_the_door_and_a_smaller_one_passes(
+    chain, submit, monkeypatch
+):
+    """One client's oversized batch is refused, but must not shut the door on smaller ones."""
     assert submit(signed(SENDER)).status_code == 202
     monkeypatch.setattr(admission, "MEMPOOL_MAX", 3)
-    assert submit([signed(SENDER, nonce=n) for n in range(1, 4)]).status_code == 503  # 1 + 3 > 3
-    assert not shed.shedding()
-    assert submit([signed(SENDER, nonce=n) for n in range(1, 3)]).status_code == 202
+    three = [signed(SENDER, nonce=n) for n in range(1, 4)]
+    assert submit(three).status_code == 503  # 1 + 3 > 3
+    assert admission.room_seen.left == 2
+    assert shed.shut_to(_length(three))
+    two = three[:2]
+    assert not shed.shut_to(_length(two))
+    assert submit(two).status_code == 202
+    assert shed.shut_to(_length(signed(SENDER, nonce=3)))  # and now nothing fits
+
+
+@pytest.mark.django_db
+def test_the_door_opens_when_a_block_makes_room(chain, submit, monkeypatch):
+    """The web process does not commit blocks: the room a commit left reaches it through the cache."""
+    assert submit(signed(SENDER)).status_code == 202
+    monkeypatch.setattr(admission, "MEMPOOL_MAX", 1)
+    assert submit(signed(SENDER, nonce=1)).status_code == 503
+    one = _length([signed(SENDER, nonce=1)])
+    head = admission.intake_head()
+    admission.room_after_commit(admission.IntakeHead(head.chain_id, head.height, head.params))
+    assert shed.shut_to(one)  # a note at the same head says no more than intake saw
+    from chain.models import MempoolTx
+
+    MempoolTx.objects.all().delete()  # what the next block's commit does
+    admission.room_after_commit(admission.IntakeHead(head.chain_id, head.height + 1, head.params))
+    assert admission.room_at_commit().height == head.height + 1
+    assert not shed.shut_to(one)
+
+
+@pytest.mark.django_db
+def test_a_measure_older_than_the_shed_window_is_not_used(chain, submit, monkeypatch, settings):
+    settings.GTX_INTAKE_SHED_MS = 100
+    assert submit(signed(SENDER)).status_code == 202
+    monkeypatch.setattr(admission, "MEMPOOL_MAX", 1)
+    assert submit(signed(SENDER, nonce=1)).status_code == 503
+    one = _length([signed(SENDER, nonce=1)])
+    assert shed.shut_to(one)
+    time.sleep(0.15)
+    assert not shed.shut_to(one)
 
 
 @pytest.mark.django_db
@@ -47,7 +100,12 @@ def test_the_reserve_for_light_senders_does_not_close_the_door(chain, submit, mo
     assert submit([signed("wind_korat", nonce=n) for n in range(80)]).status_code == 202
     # Past the reserve, but room is left for households: the door stays open for them.
     assert submit(signed("wind_korat", nonce=80)).status_code == 503
-    assert not shed.shedding()
+    assert not shed.shut_to(_length([signed("home_malee")]))
+
+
+def _no_room(height: int = 10**9) -> None:
+    """As after intake found the mempool full, at a head higher than any note in the cache."""
+    admission.room_seen = admission.RoomSeen(height, 0, time.monotonic())
 
 
 async def _post(door, path: str = shed.TRANSACTIONS_PATH, method: str = "POST") -> tuple[int, dict]:
@@ -70,11 +128,11 @@ def _door(reached: list, release: asyncio.Event | None = None):
 
 
 @pytest.mark.anyio
-async def test_while_shedding_batches_are_refused_unread_and_everything_else_passes(settings):
+async def test_while_shut_batches_are_refused_unread_and_everything_else_passes(settings):
     settings.GTX_INTAKE_SHED_MS = 200
     reached = []
     door = _door(reached)
-    shed.shed_after_full_mempool()
+    _no_room()
     status, headers = await _post(door)
     assert (status, headers[b"retry-after"], reached) == (503, b"2", [])
     assert (await _post(door, "/api/v1/status/"))[0] == 202
@@ -82,6 +140,44 @@ async def test_while_shedding_batches_are_refused_unread_and_everything_else_pas
     time.sleep(0.25)
     assert (await _post(door))[0] == 202
     assert reached == ["/api/v1/status/", shed.TRANSACTIONS_PATH, shed.TRANSACTIONS_PATH]
+
+
+def _daphne_channel(processed: list) -> tuple[http.HTTPChannel, StringTransport]:
+    """A connection to the request class the site's daphne uses, its application replaced."""
+
+    class Application(http.Request):
+        def process(self):
+            processed.append(self.content.read())
+            self.setResponseCode(202)
+            self.finish()
+
+    channel = http.HTTPChannel()
+    channel.requestFactory = body_limited_request(Application, 1_000_000)
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    return channel, transport
+
+
+HEAD = b"POST /api/v1/transactions/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+
+
+def test_the_sites_daphne_answers_a_shut_door_before_the_body_arrives(settings):
+    processed = []
+    channel, transport = _daphne_channel(processed)
+    _no_room()
+    channel.dataReceived(HEAD + b"Content-Length: 100000\r\n\r\n")  # and not a byte of the body
+
+    answer = transport.value()
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 2\r\n" in answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == admission.MEMPOOL_FULL
+    assert transport.disconnecting and processed == []
+
+
+def test_the_sites_daphne_reads_a_batch_while_the_door_is_open():
+    processed = []
+    channel, transport = _daphne_channel(processed)
+    channel.dataReceived(HEAD + b"Content-Length: 2\r\n\r\n[]")
+    assert transport.value().startswith(b"HTTP/1.1 202") and processed == [b"[]"]
 
 
 @pytest.mark.anyio
