@@ -199,8 +199,8 @@ class TransactionSubmitView(APIView):
                 "Request was throttled.",
             ),
             503: _error(
-                "The mempool is full (`mempool_full`, also answered at the door, unread, for a "
-                "moment after one such refusal), or no worker of the batch's intake shard answered "
+                "The mempool is full (`mempool_full`, answered at the door, unread, to a batch "
+                "larger than the room intake last measured), or no worker of the batch's intake shard answered "
                 "in time or the site holds as many batches as it admits at once (`intake_busy`); retry after "
                 "`Retry-After`.",
                 MEMPOOL_FULL,
