@@ -8,9 +8,9 @@ the mempool:
   in the site's cache, after every block the site commits (``admission.room_at_commit``).
   Between two blocks the room only shrinks, so a batch whose size says it holds more than the
   newest of these is refused (``mempool_full``) unread. Its size in transactions is estimated
-  from its bytes at the most bytes a transaction took in the batches this process read: at
-  most its true count for transactions of the sizes seen, so a batch that would fit is let
-  through. A measure older than GTX_INTAKE_SHED_MS is not used, nor the cache's when it cannot
+  from its bytes at the most bytes a transaction took in the batches this process read lately
+  (``_BytesPerTx``): at most its true count for transactions of the sizes seen, so a batch that
+  would fit is let through. A measure older than GTX_INTAKE_SHED_MS is not used, nor the cache's when it cannot
   be read: intake then measures again.
 - **Busy.** At most GTX_INTAKE_IN_FLIGHT batches are in this process's hands at once; one more
   is refused (``intake_busy``). A batch that got in is then admitted or refused within a few
@@ -43,16 +43,40 @@ FULL_BODY = _body(MEMPOOL_FULL, "The mempool is full; retry in a few seconds.")
 BUSY_BODY = _body(INTAKE_BUSY, "This site is admitting as many batches as it can; retry in a few seconds.")
 
 
-#: The most bytes one transaction took in a batch this process read (a batch's bytes over its
-#: count: JSON's brackets and commas included); 0 before the first batch.
-_bytes_per_tx_max = 0
+#: Seconds after which the most bytes a transaction took is measured anew (``note_batch``).
+BYTES_PER_TX_WINDOW_S = 10.0
+
+
+class _BytesPerTx:
+    """The most bytes one transaction took in the batches this process read in the current and
+    the previous window of BYTES_PER_TX_WINDOW_S (a batch's bytes over its count, JSON's brackets,
+    commas and any padding included). Windows, so that one batch of padded or large transactions
+    leaves the door estimating low (letting batches through to be measured) for seconds, not for
+    the life of the process."""
+
+    def __init__(self) -> None:
+        self.window_start, self.current, self.previous = time.monotonic(), 0, 0
+
+    def note(self, body_bytes: int, count: int) -> None:
+        now = time.monotonic()
+        if now - self.window_start >= BYTES_PER_TX_WINDOW_S:
+            elapsed_windows = (now - self.window_start) // BYTES_PER_TX_WINDOW_S
+            self.previous = self.current if elapsed_windows == 1 else 0
+            self.current, self.window_start = 0, now
+        if count:
+            self.current = max(self.current, -(-body_bytes // count))
+
+    def most(self) -> int:
+        """0 when no batch was read in the two windows."""
+        return max(self.current, self.previous)
+
+
+_bytes_per_tx = _BytesPerTx()
 
 
 def note_batch(body_bytes: int, count: int) -> None:
     """A client's batch of ``count`` transactions in ``body_bytes`` was read."""
-    global _bytes_per_tx_max
-    if count:
-        _bytes_per_tx_max = max(_bytes_per_tx_max, -(-body_bytes // count))
+    _bytes_per_tx.note(body_bytes, count)
 
 
 def shut_to(content_length: int | None) -> bool:
@@ -75,9 +99,10 @@ def shut_to(content_length: int | None) -> bool:
 def _fits(content_length: int | None, left: int) -> bool:
     if left <= 0:
         return False
-    if content_length is None or not _bytes_per_tx_max:
+    most = _bytes_per_tx.most()
+    if content_length is None or not most:
         return True  # its size is unknown: intake measures it
-    return content_length // _bytes_per_tx_max <= left
+    return content_length // most <= left
 
 
 def _is_batch(method: bytes | str, path: bytes | str) -> bool:

@@ -200,9 +200,9 @@ class TransactionSubmitView(APIView):
             ),
             503: _error(
                 "The mempool is full (`mempool_full`, answered at the door, unread, to a batch "
-                "larger than the room intake last measured), or no worker of the batch's intake shard answered "
-                "in time or the site holds as many batches as it admits at once (`intake_busy`); retry after "
-                "`Retry-After`.",
+                "larger than the room intake last measured), or no worker of the batch's intake "
+                "shard answered in time or the site holds as many batches as it admits at once "
+                "(`intake_busy`); retry after `Retry-After`.",
                 MEMPOOL_FULL,
                 "The mempool is full (60000 waiting); retry in a few seconds.",
             ),

@@ -24,7 +24,7 @@ SENDER = "factory_rayong"
 def open_door(monkeypatch):
     """No room measured yet in this process, nor noted after a block by another test's chain."""
     monkeypatch.setattr(admission, "room_seen", None)
-    monkeypatch.setattr(shed, "_bytes_per_tx_max", 0)
+    monkeypatch.setattr(shed, "_bytes_per_tx", shed._BytesPerTx())
     cache.delete(admission.ROOM_AT_COMMIT_KEY)  # this run's own key (its cache prefix)
     yield
     cache.delete(admission.ROOM_AT_COMMIT_KEY)
@@ -101,6 +101,26 @@ def test_the_reserve_for_light_senders_does_not_close_the_door(chain, submit, mo
     # Past the reserve, but room is left for households: the door stays open for them.
     assert submit(signed("wind_korat", nonce=80)).status_code == 503
     assert not shed.shut_to(_length([signed("home_malee")]))
+
+
+def test_the_bytes_a_transaction_takes_are_measured_anew_after_two_windows(monkeypatch):
+    """One padded batch must not blind the door's estimate for the life of the process."""
+    clock = [1000.0]
+    monkeypatch.setattr(shed.time, "monotonic", lambda: clock[0])
+    measured = shed._BytesPerTx()
+    measured.note(1_000_000, 1)  # one transaction padded to a megabyte
+    measured.note(40_000, 100)
+    assert measured.most() == 1_000_000
+    clock[0] += shed.BYTES_PER_TX_WINDOW_S
+    measured.note(40_000, 100)
+    assert measured.most() == 1_000_000  # the previous window still counts
+    clock[0] += shed.BYTES_PER_TX_WINDOW_S
+    measured.note(40_000, 100)
+    assert measured.most() == 400
+    clock[0] += 3 * shed.BYTES_PER_TX_WINDOW_S
+    assert measured.most() == 400  # until a batch is read: nothing to measure anew from
+    measured.note(30_000, 100)
+    assert measured.most() == 300
 
 
 def _no_room(height: int = 10**9) -> None:
