@@ -10,8 +10,8 @@ the mempool:
   newest of these is refused (``mempool_full``) unread. Its size in transactions is estimated
   from its bytes at the most bytes a transaction took in the batches this process read lately
   (``_BytesPerTx``): at most its true count for transactions of the sizes seen, so a batch that
-  would fit is let through. A measure older than GTX_INTAKE_SHED_MS is not used, nor the cache's when it cannot
-  be read: intake then measures again.
+  would fit is let through. A measure older than GTX_INTAKE_SHED_MS is not used, nor the
+  cache's when it cannot be read: intake then measures again.
 - **Busy.** At most GTX_INTAKE_IN_FLIGHT batches are in this process's hands at once; one more
   is refused (``intake_busy``). A batch that got in is then admitted or refused within a few
   batches' work, instead of waiting behind a growing queue of requests: that wait was most of
