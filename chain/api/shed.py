@@ -3,15 +3,16 @@
 Two rules, before a batch waits for a thread of Django's, is read, parsed or counted against
 the mempool:
 
-- **No room.** Intake notes how many more of a client's transactions fit before the next
-  block: in this process with every batch it admits or refuses (``admission.room_seen``), and,
-  in the site's cache, after every block the site commits (``admission.room_at_commit``).
-  Between two blocks the room only shrinks, so a batch whose size says it holds more than the
-  newest of these is refused (``mempool_full``) unread. Its size in transactions is estimated
-  from its bytes at the most bytes a transaction took in the batches this process read lately
-  (``_BytesPerTx``): at most its true count for transactions of the sizes seen, so a batch that
-  would fit is let through. A measure older than GTX_INTAKE_SHED_MS is not used, nor the
-  cache's when it cannot be read: intake then measures again.
+- **No room.** Intake notes in this process, with every batch it admits or refuses, how many
+  more of a client's transactions fit (``admission.room_seen``). Between two blocks the room
+  only shrinks, so a batch whose size says it holds more is refused (``mempool_full``) unread,
+  until the site commits a block that leaves room for it, as the process that commits it notes
+  in the site's cache (``admission.room_at_commit``, read only while the door is shut). A
+  batch's count is estimated from its bytes at the most bytes a transaction took in the
+  batches this process read lately (``_BytesPerTx``): at most its true count for transactions
+  of the sizes seen, so a batch that would fit is let through. A measure older than
+  GTX_INTAKE_SHED_MS is not used, nor the cache's when it cannot be read: intake then
+  measures again.
 - **Busy.** At most GTX_INTAKE_IN_FLIGHT batches are in this process's hands at once; one more
   is refused (``intake_busy``). A batch that got in is then admitted or refused within a few
   batches' work, instead of waiting behind a growing queue of requests: that wait was most of
@@ -81,19 +82,17 @@ def note_batch(body_bytes: int, count: int) -> None:
 
 def shut_to(content_length: int | None) -> bool:
     """Whether a batch declaring ``content_length`` bytes (None: chunked) is refused unread."""
-    oldest = time.monotonic() - settings.GTX_INTAKE_SHED_MS / 1000
     seen = admission.room_seen
-    if seen is not None and seen.at > oldest and _fits(content_length, seen.left):
-        return False  # the cache is read only when this process saw no room
-    newest = None
-    for measure in (seen, admission.room_at_commit()):
-        if measure is None or measure.at <= oldest:
-            continue
-        if newest is None or measure.height > newest.height:
-            newest = measure
-        elif measure.height == newest.height and measure.left < newest.left:
-            newest = measure  # both measured at one head: the room shrank in between
-    return newest is not None and not _fits(content_length, newest.left)
+    if (
+        seen is None
+        or time.monotonic() - seen.at >= settings.GTX_INTAKE_SHED_MS / 1000
+        or _fits(content_length, seen.left)
+    ):
+        return False  # no recent sign in this process that it would not fit: intake measures
+    committed = admission.room_at_commit()  # read only then: one Redis round trip
+    if committed is not None and committed.height > seen.height:
+        return not _fits(content_length, committed.left)  # a block made room since
+    return True
 
 
 def _fits(content_length: int | None, left: int) -> bool:

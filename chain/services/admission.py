@@ -230,7 +230,7 @@ def transactions_submit(
     room = intake_limit(head)
     if not skip_known:
         # An overloaded site refuses a client's batch before parsing a byte of it.
-        _check_room(len(wires), room, head.height)
+        _check_room(len(wires), room, head.height, room)
     txs, problems = [], []
     for index, wire in enumerate(wires):
         try:
@@ -252,7 +252,7 @@ def transactions_submit(
     # A peer's gossip was admitted under its origin's limit: refusing it here for this site's
     # measured one would only leave it without what the origin's proposals include.
     # A concurrent twin ends in _insert's conflict.
-    waiting, oldest_turn = _check_room(len(txs), MEMPOOL_MAX if skip_known else room, head.height)
+    waiting, oldest_turn = _check_room(len(txs), MEMPOOL_MAX if skip_known else room, head.height, room)
     debits = [_debits(tx, head.params) for tx in txs]
     # A peer's gossip passed both rules at its origin: held to them again here, it would leave
     # this site without transactions the origin's proposals include.
@@ -453,16 +453,16 @@ def _waiting() -> tuple[int, int]:
         return cursor.execute("SELECT count(*), COALESCE(min(turn), 0) FROM chain_mempooltx").fetchone()
 
 
-def _check_room(count: int, room: int, height: int) -> tuple[int, int]:
-    """``_waiting()``; BatchRejected when ``count`` more do not fit in ``room`` (noted for the
-    door, with the head's ``height``).
+def _check_room(count: int, room: int, height: int, client_room: int) -> tuple[int, int]:
+    """``_waiting()``; BatchRejected when ``count`` more do not fit in ``room``, after noting for
+    the door the room left for clients (``client_room``, at the head's ``height``).
 
     An empty mempool takes any batch (at most MAX_BATCH): a batch larger than a small measured
     room is not refused for ever.
     """
     waiting, oldest_turn = _waiting()
     if waiting and waiting + count > room:
-        _note_room(height, room, waiting)
+        _note_room(height, client_room, waiting)
         raise BatchRejected(
             [
                 _problem(
