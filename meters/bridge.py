@@ -15,9 +15,10 @@ until what is left is admitted. A bad message
 and answered; it never stops the bridge and never changes state.
 
 Under overload the bridge answers at once rather than holding readings: the readings past the
-room intake has left are answered ``rejected`` (``mempool_full``, ``retry_after_ms``), and for
-``shed_s`` after it found no room every reading is answered so unread, as the API's door does
-(chain.api.shed). A reading that finds ``inbox_max`` readings
+room intake has left are answered ``rejected`` (``mempool_full``, ``retry_after_ms``), and after
+it found no room every reading is answered so unread, as the API's door does (chain.api.shed),
+until the site commits a block that leaves room, for ``shed_s`` at most. A reading that finds
+``inbox_max`` readings
 waiting in the bridge's inbox, or waited there longer than ``max_wait_s``, is answered ``intake_busy``
 without being admitted: what the bridge admits is never older than that, however fast meters
 publish, and those answers come from the MQTT thread, not after a batch being admitted.
@@ -43,7 +44,7 @@ from django.db import close_old_connections, connection
 
 from chain.ledger import errors
 from chain.ledger.wire import json_decode
-from chain.services.admission import INTAKE_BUSY, MEMPOOL_FULL, BatchRejected, intake_room
+from chain.services.admission import INTAKE_BUSY, MEMPOOL_FULL, BatchRejected, intake_room, room_at_commit
 from meters.services import readings_submit
 from meters.topics import (
     HEADEND_BATCH_ID,
@@ -64,6 +65,8 @@ log = logging.getLogger(__name__)
 
 TOPIC_MISMATCH = "topic_mismatch"
 BRIDGE_ERROR = "bridge_error"
+#: Seconds between two reads of the room a block left, while the bridge sheds (one Redis round trip).
+ROOM_CHECK_S = 0.01
 BUSY_MESSAGE = "The bridge is busy: the reading could not be admitted in time; retry."
 #: The answer to a reading intake has no room for (the meter or head-end sends it again).
 NO_ROOM = (MEMPOOL_FULL, "The site has no room for this reading now; retry.")
@@ -201,6 +204,10 @@ class MeterBridge:
         self.accepted = self.rejected = 0
         #: Until when (monotonic) readings are answered unread (NO_ROOM).
         self.shed_until = 0.0
+        #: The newest committed height noted when the shedding began (None: none noted), and
+        #: when the note was last read since (monotonic): a block makes room and ends it.
+        self.shed_height: int | None = None
+        self.room_checked_at = 0.0
         self.refusal_log = RefusalLog()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.on_connect = self._on_connect
@@ -218,7 +225,7 @@ class MeterBridge:
         """Into the inbox; or, while the mempool is full or the inbox has no room for its readings
         (``inbox_max``), answered here at once: a refusal never waits behind a batch being admitted."""
         now = time.monotonic()
-        if now < self.shed_until:
+        if self._shedding(now):
             self._refuse_unread(message.topic, message.payload, *NO_ROOM)
             return
         weight = self._weight(message.payload)
@@ -355,7 +362,7 @@ class MeterBridge:
 
     def _room(self) -> int:
         """How many readings intake takes now; with none, the MQTT thread sheds for ``shed_s``."""
-        if time.monotonic() < self.shed_until:
+        if self._shedding(time.monotonic()):
             return 0  # not shed again: the moment ends, and intake is asked again
         room = intake_room()
         if not room:
@@ -363,7 +370,25 @@ class MeterBridge:
         return room
 
     def _shed(self) -> None:
-        self.shed_until = time.monotonic() + self.shed_s
+        committed = room_at_commit()
+        self.shed_height = committed.height if committed is not None else None
+        self.room_checked_at = now = time.monotonic()
+        self.shed_until = now + self.shed_s
+
+    def _shedding(self, now: float) -> bool:
+        """Whether readings are answered unread: for ``shed_s`` after intake had no room, unless
+        the site committed a block since that left room (``admission.room_at_commit``, read at
+        most every ROOM_CHECK_S). A fixed moment outlasted the blocks: with blocks every 100 ms
+        and 250 ms of shedding, the mempool ran dry while meters were told to retry."""
+        if now >= self.shed_until:
+            return False
+        if now - self.room_checked_at >= ROOM_CHECK_S:
+            self.room_checked_at = now
+            committed = room_at_commit()
+            if committed is not None and committed.height != self.shed_height and committed.left > 0:
+                self.shed_until = 0.0
+                return False
+        return True
 
     def _admit(self, pending: list) -> None:
         """Admit what can be of ``pending`` ((meter or (head-end answer, index), wire)); answer each."""

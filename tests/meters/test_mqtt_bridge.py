@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from django.conf import settings
 
+import meters.bridge as bridge_module
 from chain.models import Account, ChainHead, MempoolTx
 from meters.bridge import TOPIC_MISMATCH, MeterBridge
 from meters.models import Meter
@@ -155,7 +156,6 @@ def test_with_the_mempool_full_a_reading_is_answered_at_once_and_the_next_unread
     """Overload: no holding readings while the mempool is full. A reading that finds no room
     left is answered mempool_full with retry_after_ms without reaching admission, and for a
     moment after, readings are answered so unread."""
-    import meters.bridge as bridge_module
     from chain.services import admission
 
     publish, next_reply = replies
@@ -279,13 +279,35 @@ def test_a_malformed_headend_message_is_answered_whole_and_changes_nothing(
     assert bridge.worker.is_alive()
 
 
-def test_the_shed_moment_ends_however_many_batches_come_during_it(bridge):
+def test_the_shed_moment_ends_however_many_batches_come_during_it(bridge, monkeypatch):
     """Batches read from the inbox while shedding are answered unread without making the moment
     longer: under a steady flood it was renewed by every batch and never ended."""
+    monkeypatch.setattr(bridge_module, "room_at_commit", lambda: None)  # no block committed since
     bridge.shed_until = until = time.monotonic() + 60
 
     assert bridge._room() == 0
     assert bridge.shed_until == until
+
+
+def test_a_block_that_leaves_room_ends_the_shedding_at_once(bridge, monkeypatch):
+    """The site noted the room its newest block left (admission.room_at_commit): readings are
+    read again then, not after a fixed moment that outlasted the blocks and let the mempool run dry."""
+    from chain.services.admission import RoomSeen
+
+    noted = [RoomSeen(7, 0, time.monotonic())]
+    monkeypatch.setattr(bridge_module, "room_at_commit", lambda: noted[0])
+    bridge.shed_s = 60
+    bridge._shed()
+    assert bridge.shed_height == 7
+    step = 1.5 * bridge_module.ROOM_CHECK_S  # each read of the note comes past the interval
+    at = time.monotonic() + step
+    assert bridge._shedding(at)  # the same block: still no room
+    noted[0] = RoomSeen(8, 0, time.monotonic())
+    assert bridge._shedding(at := at + step)  # a block, but it left no room
+    noted[0] = RoomSeen(9, 250, time.monotonic())
+    assert bridge._shedding(at + step / 3)  # not read again so soon
+    assert not bridge._shedding(at := at + step)
+    assert not bridge._shedding(at + step)  # and it stays open
 
 
 def _one_waiting(room: int, meters, replies, monkeypatch) -> tuple:
@@ -313,8 +335,6 @@ def test_a_headend_message_larger_than_the_room_left_has_what_fits_admitted_and_
     """The bridge's batch gathers many meters' readings: it admits what fits in the room intake
     has left, rather than having admission refuse the batch whole (under overload the mempool
     would then fill only when it ran empty), and tells the rest to retry."""
-    import meters.bridge as bridge_module
-
     publish, next_reply = replies
     first, readings = _one_waiting(2, meters, replies, monkeypatch)  # room for one more
     publish(
