@@ -44,7 +44,8 @@ from django.db import close_old_connections, connection
 
 from chain.ledger import errors
 from chain.ledger.wire import json_decode
-from chain.services.admission import INTAKE_BUSY, MEMPOOL_FULL, BatchRejected, intake_room, room_at_commit
+from chain.services import admission
+from chain.services.admission import INTAKE_BUSY, MEMPOOL_FULL, BatchRejected, intake_room
 from meters.services import readings_submit
 from meters.topics import (
     HEADEND_BATCH_ID,
@@ -204,8 +205,8 @@ class MeterBridge:
         self.accepted = self.rejected = 0
         #: Until when (monotonic) readings are answered unread (NO_ROOM).
         self.shed_until = 0.0
-        #: The newest committed height noted when the shedding began (None: none noted), and
-        #: when the note was last read since (monotonic): a block makes room and ends it.
+        #: The head when intake last found no room (None: unknown), and when the room a newer
+        #: block left was last read since (monotonic): a block that makes room ends the shedding.
         self.shed_height: int | None = None
         self.room_checked_at = 0.0
         self.refusal_log = RefusalLog()
@@ -370,22 +371,22 @@ class MeterBridge:
         return room
 
     def _shed(self) -> None:
-        committed = room_at_commit()
-        self.shed_height = committed.height if committed is not None else None
+        seen = admission.room_seen  # noted by intake_room or admission as they found no room
+        self.shed_height = seen.height if seen is not None else None
         self.room_checked_at = now = time.monotonic()
         self.shed_until = now + self.shed_s
 
     def _shedding(self, now: float) -> bool:
         """Whether readings are answered unread: for ``shed_s`` after intake had no room, unless
-        the site committed a block since that left room (``admission.room_at_commit``, read at
-        most every ROOM_CHECK_S). A fixed moment outlasted the blocks: with blocks every 100 ms
+        the site committed a block since that left room (``admission.room_after_newer_block``,
+        read at most every ROOM_CHECK_S). A fixed moment outlasted the blocks: with blocks every 100 ms
         and 250 ms of shedding, the mempool ran dry while meters were told to retry."""
         if now >= self.shed_until:
             return False
         if now - self.room_checked_at >= ROOM_CHECK_S:
             self.room_checked_at = now
-            committed = room_at_commit()
-            if committed is not None and committed.height != self.shed_height and committed.left > 0:
+            left = admission.room_after_newer_block(self.shed_height)
+            if left is not None and left > 0:
                 self.shed_until = 0.0
                 return False
         return True

@@ -7,7 +7,7 @@ the mempool:
   more of a client's transactions fit (``admission.room_seen``). Between two blocks the room
   only shrinks, so a batch whose size says it holds more is refused (``mempool_full``) unread,
   until the site commits a block that leaves room for it, as the process that commits it notes
-  in the site's cache (``admission.room_at_commit``, read only while the door is shut). A
+  in the site's cache (``admission.room_after_newer_block``, read only while the door is shut). A
   batch's count is estimated from its bytes at the most bytes a transaction took in the
   batches this process read lately (``_BytesPerTx``): at most its true count for transactions
   of the sizes seen, so a batch that would fit is let through. A measure older than
@@ -85,14 +85,12 @@ def shut_to(content_length: int | None) -> bool:
     seen = admission.room_seen
     if (
         seen is None
-        or time.monotonic() - seen.at >= settings.GTX_INTAKE_SHED_MS / 1000
+        or admission.monotonic_ms() - seen.at_ms >= settings.GTX_INTAKE_SHED_MS
         or _fits(content_length, seen.left)
     ):
         return False  # no recent sign in this process that it would not fit: intake measures
-    committed = admission.room_at_commit()  # read only then: one Redis round trip
-    if committed is not None and committed.height > seen.height:
-        return not _fits(content_length, committed.left)  # a block made room since
-    return True
+    left = admission.room_after_newer_block(seen.height)  # read only then: one Redis round trip
+    return left is None or not _fits(content_length, left)
 
 
 def _fits(content_length: int | None, left: int) -> bool:

@@ -145,20 +145,24 @@ def intake_head() -> IntakeHead:
 @dataclass(frozen=True)
 class RoomSeen:
     """With the head at ``height``, ``left`` more of a client's transactions fit in the mempool,
-    as measured at ``at`` (this process's monotonic seconds)."""
+    as measured at ``at_ms`` (this process's monotonic clock, milliseconds)."""
 
     height: int
     left: int
-    at: float
+    at_ms: int
 
 
 #: What intake last measured in this process. Between two blocks the room only shrinks (a
 #: client's batch and peers' gossip add to the mempool; only a commit takes from it), so a batch
 #: larger than ``left`` will be refused until the head moves: intake's door (chain.api.shed)
-#: reads this, and ``room_at_commit``, to refuse it before reading it.
+#: and the meters bridge read this, and ``room_after_newer_block``, to refuse it unread.
 room_seen: RoomSeen | None = None
 #: The cache key where the process that commits a block notes the room it leaves (``room_after_commit``).
 ROOM_AT_COMMIT_KEY = "intake-room-at-commit"
+
+
+def monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
 
 
 def _room_left(room: int, waiting: int) -> int:
@@ -167,32 +171,32 @@ def _room_left(room: int, waiting: int) -> int:
 
 def _note_room(height: int, room: int, waiting: int) -> None:
     global room_seen
-    room_seen = RoomSeen(height, _room_left(room, waiting), time.monotonic())
+    room_seen = RoomSeen(height, _room_left(room, waiting), monotonic_ms())
 
 
 def room_after_commit(head: IntakeHead) -> None:
     """Note in the site's cache the room left for clients once the block of ``head`` committed:
-    the web processes, which did not see the commit, learn from it that the room grew."""
+    the web processes and the meters bridge, which did not see the commit, learn from it that
+    the room grew."""
     waiting, _ = _waiting()
     try:
-        cache.set(
-            ROOM_AT_COMMIT_KEY, (head.height, _room_left(intake_limit(head), waiting), time.time()), None
-        )
+        cache.set(ROOM_AT_COMMIT_KEY, (head.height, _room_left(intake_limit(head), waiting)), None)
     except Exception:  # a dead Redis must not fail a committed block: the door opens without it
         log.exception("Could not note the room after block %s", head.height)
 
 
-def room_at_commit() -> RoomSeen | None:
-    """The room the newest committed block left (``room_after_commit``); None when unknown."""
+def room_after_newer_block(height: int | None) -> int | None:
+    """The room the site's newest block left, if it is newer than ``height`` (None: any block);
+    None when there is none, or the note cannot be read (then no one opens or shuts on it)."""
     try:
         noted = cache.get(ROOM_AT_COMMIT_KEY)
-    except Exception:  # the door lets the batch through to be measured
+    except Exception:
         log.exception("Could not read the room after the newest block")
         return None
     if noted is None:
         return None
-    height, left, noted_at = noted
-    return RoomSeen(height, left, time.monotonic() - max(0.0, time.time() - noted_at))
+    committed_height, left = noted
+    return left if height is None or committed_height > height else None
 
 
 def transactions_submit(
@@ -444,7 +448,12 @@ def intake_room() -> int:
     room left would be refused whole and the mempool would fill only when it ran empty.
     """
     waiting, _ = _waiting()
-    return MAX_BATCH if not waiting else max(0, intake_limit(intake_head()) - waiting)
+    if not waiting:
+        return MAX_BATCH
+    head = intake_head()
+    room = intake_limit(head)
+    _note_room(head.height, room, waiting)
+    return max(0, room - waiting)
 
 
 def _waiting() -> tuple[int, int]:

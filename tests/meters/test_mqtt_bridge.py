@@ -15,6 +15,7 @@ from django.conf import settings
 
 import meters.bridge as bridge_module
 from chain.models import Account, ChainHead, MempoolTx
+from chain.services import admission
 from meters.bridge import TOPIC_MISMATCH, MeterBridge
 from meters.models import Meter
 from meters.topics import (
@@ -156,7 +157,6 @@ def test_with_the_mempool_full_a_reading_is_answered_at_once_and_the_next_unread
     """Overload: no holding readings while the mempool is full. A reading that finds no room
     left is answered mempool_full with retry_after_ms without reaching admission, and for a
     moment after, readings are answered so unread."""
-    from chain.services import admission
 
     publish, next_reply = replies
     chain_id = ChainHead.objects.get().chain_id
@@ -282,7 +282,7 @@ def test_a_malformed_headend_message_is_answered_whole_and_changes_nothing(
 def test_the_shed_moment_ends_however_many_batches_come_during_it(bridge, monkeypatch):
     """Batches read from the inbox while shedding are answered unread without making the moment
     longer: under a steady flood it was renewed by every batch and never ended."""
-    monkeypatch.setattr(bridge_module, "room_at_commit", lambda: None)  # no block committed since
+    monkeypatch.setattr(admission, "room_after_newer_block", lambda height: None)  # no block since
     bridge.shed_until = until = time.monotonic() + 60
 
     assert bridge._room() == 0
@@ -290,21 +290,25 @@ def test_the_shed_moment_ends_however_many_batches_come_during_it(bridge, monkey
 
 
 def test_a_block_that_leaves_room_ends_the_shedding_at_once(bridge, monkeypatch):
-    """The site noted the room its newest block left (admission.room_at_commit): readings are
+    """The site noted the room its newest block left (admission.room_after_commit): readings are
     read again then, not after a fixed moment that outlasted the blocks and let the mempool run dry."""
-    from chain.services.admission import RoomSeen
+    noted = [(7, 0)]  # (the newest block's height, the room it left)
 
-    noted = [RoomSeen(7, 0, time.monotonic())]
-    monkeypatch.setattr(bridge_module, "room_at_commit", lambda: noted[0])
+    def after_newer_block(height):
+        committed, left = noted[0]
+        return left if height is None or committed > height else None
+
+    monkeypatch.setattr(admission, "room_after_newer_block", after_newer_block)
+    monkeypatch.setattr(admission, "room_seen", admission.RoomSeen(7, 0, admission.monotonic_ms()))
     bridge.shed_s = 60
     bridge._shed()
     assert bridge.shed_height == 7
     step = 1.5 * bridge_module.ROOM_CHECK_S  # each read of the note comes past the interval
     at = time.monotonic() + step
     assert bridge._shedding(at)  # the same block: still no room
-    noted[0] = RoomSeen(8, 0, time.monotonic())
+    noted[0] = (8, 0)
     assert bridge._shedding(at := at + step)  # a block, but it left no room
-    noted[0] = RoomSeen(9, 250, time.monotonic())
+    noted[0] = (9, 250)
     assert bridge._shedding(at + step / 3)  # not read again so soon
     assert not bridge._shedding(at := at + step)
     assert not bridge._shedding(at + step)  # and it stays open
@@ -313,7 +317,6 @@ def test_a_block_that_leaves_room_ends_the_shedding_at_once(bridge, monkeypatch)
 def _one_waiting(room: int, meters, replies, monkeypatch) -> tuple:
     """Intake's room set to ``room`` with one reading waiting (accepted); two more readings
     for a head-end's message. Returns (the one waiting, the two)."""
-    from chain.services import admission
 
     publish, next_reply = replies
     chain_id = ChainHead.objects.get().chain_id
