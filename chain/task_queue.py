@@ -69,6 +69,12 @@ def consensus_step_soon() -> None:
         task_send(CONSENSUS_STEP)
 
 
+def consensus_step_for_bodies() -> None:
+    """Queue a step that judges a proposal whose bodies just arrived (no ``step_needed``
+    would see it: its message was processed when the bodies were missing)."""
+    task_send(CONSENSUS_STEP, args=(False,))
+
+
 def consensus_step_queued() -> bool:
     """Whether a consensus step waits in the queue (beat's tick leaves the work to it)."""
     return cache.get(STEP_QUEUED) is not None

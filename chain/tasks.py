@@ -71,26 +71,30 @@ def consensus_timeout(due_ms: int | None = None) -> int | None:
 
 
 @shared_task(name=task_queue.CONSENSUS_STEP, ignore_result=True)
-def consensus_step() -> int | None:
+def consensus_step(when_needed: bool = True) -> int | None:
     """Peer messages arrived, or work did: process them now rather than at the next tick.
 
     Skipped when they are moot by now: a precommit that arrived while this
     site was writing the block it decides, or work that waits for another
-    site's proposal.
+    site's proposal. Not skipped (``when_needed`` false) after a proposal's
+    missing bodies arrived: its message was processed already, but not judged.
     """
-    task_queue.consensus_step_started()
-    block = step(node_signing_key(), when_needed=True)
+    if when_needed:
+        task_queue.consensus_step_started()
+    block = step(node_signing_key(), when_needed=when_needed)
     return block.height if block else None
 
 
 @shared_task(name=task_queue.PROPOSAL_BODIES_FETCH, ignore_result=True)
-def proposal_bodies_fetch(block_hash: str, tx_hashes: list[str]) -> int | None:
+def proposal_bodies_fetch(block_hash: str, tx_hashes: list[str]) -> int:
     """A step found a proposal whose bodies we lack: fetch them from the peers (no lock held),
-    then step, so that the proposal gets its verdict (and our vote) now."""
-    if not bodies_fetch(block_hash, tx_hashes):
-        return None
-    block = step(node_signing_key())
-    return block.height if block else None
+    then have the consensus worker step, so that the proposal gets its verdict (and our vote)
+    now. Not a step here: the block would be executed in this process, and the consensus
+    worker, which writes it when it is decided, would execute it again."""
+    fetched = bodies_fetch(block_hash, tx_hashes)
+    if fetched:
+        task_queue.consensus_step_for_bodies()
+    return fetched
 
 
 @shared_task(name=task_queue.VACUUM_CHURNING, ignore_result=True)

@@ -147,6 +147,34 @@ def test_bodies_fetched_after_the_step_get_the_block_its_prevote(
     assert ProposedBlock.objects.get(hash=block_hash).verdict == "valid"
 
 
+def test_the_fetch_task_leaves_the_verdict_to_the_consensus_worker(
+    two_validators, proposed_without_bodies, fetches_queued, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The general worker that fetched the bodies does not step: the block executed there would be
+    executed again by the consensus worker that writes it. It queues a step that judges the block,
+    which a step only ``when_needed`` would skip (the proposal's message was processed)."""
+    from chain import tasks
+    from chain.services.consensus.step_needed import step_needed
+
+    _, site = two_validators
+    block_hash, wire = proposed_without_bodies
+    with django_capture_on_commit_callbacks(execute=True):
+        consensus_step(site)
+    ((_, missing),) = fetches_queued
+    monkeypatch.setattr(transport, "post_json", lambda url, path, body: {"transactions": [wire]})
+    sent = []
+    monkeypatch.setattr(task_queue, "task_send", lambda name, **options: sent.append((name, options)))
+
+    assert tasks.proposal_bodies_fetch(block_hash, missing) == 1
+
+    assert sent == [(task_queue.CONSENSUS_STEP, {"args": (False,)})]
+    assert my_prevotes(site) == [], "no step in the fetching worker"
+    assert not step_needed(), "a step only when needed would not judge the block"
+    tasks.consensus_step(*sent[0][1]["args"])
+    assert my_prevotes(site) == [block_hash]
+    assert ProposedBlock.objects.get(hash=block_hash).verdict == "valid"
+
+
 def test_bodies_fetched_after_the_verdict_are_not_kept(proposed_without_bodies, fetches_queued, monkeypatch):
     """The verdict came first (gossip brought the bodies): a body fetched now was never checked
     with the block, and gossip takes a valid proposal's bodies as verified."""
