@@ -66,6 +66,7 @@ from meters.topics import (
     headend_answer_topic,
     headend_message,
     headend_topic,
+    meter_of_topic,
     readings_topic,
     reply_topic,
 )
@@ -287,7 +288,11 @@ class MeterLoad:
     def _on_rejected(self, client, userdata, message) -> None:
         now = time.monotonic()
         body = json.loads(message.payload)
-        found = self.by_hash.get(body.get("hash", ""))
+        if "nonce" in body:  # refused for want of room: named by its meter (the topic) and nonce
+            m = self.index.get(meter_of_topic(message.topic))
+            found = None if m is None else (m, body["nonce"])
+        else:
+            found = self.by_hash.get(body.get("hash", ""))
         if found is None:
             return
         with self.lock:

@@ -87,6 +87,10 @@ MEMPOOL_RESERVE_SHARE = 10
 LIGHT_SENDER_MAX = 16
 
 
+#: The codes of a transaction refused for want of room, not for itself: it may be sent again later.
+FOR_WANT_OF_ROOM = frozenset({MEMPOOL_FULL, SENDER_BUSY, INTAKE_BUSY})
+
+
 @dataclass
 class BatchRejected(Exception):
     """Nothing of the batch was admitted; ``problems`` says which item failed and why.
@@ -105,7 +109,7 @@ class BatchRejected(Exception):
     @property
     def retry_later(self) -> bool:
         """Nothing was wrong with the batch but room: the same batch may be sent again later."""
-        return all(p["code"] in (MEMPOOL_FULL, SENDER_BUSY, INTAKE_BUSY) for p in self.problems)
+        return all(p["code"] in FOR_WANT_OF_ROOM for p in self.problems)
 
     @property
     def message(self) -> str:

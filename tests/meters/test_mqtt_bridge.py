@@ -70,6 +70,12 @@ def replies():
     client.disconnect()
 
 
+def told_to_wait_at_first(body: dict) -> bool:
+    """The wait a bridge that has not refused more than it admitted tells: RETRY_AFTER_MS, spread."""
+    wait = bridge_module.RETRY_AFTER_MS
+    return wait - wait // 2 <= body["retry_after_ms"] <= wait + wait // 2
+
+
 def test_a_published_reading_is_minted_and_bad_messages_change_nothing(
     bridge, meters, produce, replies, users
 ):
@@ -176,11 +182,37 @@ def test_with_the_mempool_full_a_reading_is_answered_at_once_and_the_next_unread
         reading = signed_reading(chain_id, name, start=start, end=end, export_wh=100)
         publish(readings_topic(meters[name], ROOT), reading.to_wire())
         outcome, body = next_reply()
-        assert (outcome, body["hash"], body["code"]) == ("rejected", reading.hash, "mempool_full")
-        assert body["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
+        # Named by its nonce (its meter's topic says whose), not hashed: refusing is cheap.
+        assert (outcome, body["nonce"], body["code"]) == ("rejected", reading.nonce, "mempool_full")
+        assert "hash" not in body
+        assert told_to_wait_at_first(body)
+    # A message with no nonce to name it by is read, and refused for its own fault.
+    publish(readings_topic(meters["wind_korat"], ROOT), b'{"nonce": "1", "kind": "meter_reading"')
+    outcome, body = next_reply()
+    assert (outcome, body["hash"], body["code"]) == ("rejected", "", "malformed_json")
+    assert "retry_after_ms" not in body
     # Only the first reading reached admission.
     assert len(submitted) == 1
     assert list(MempoolTx.objects.values_list("hash", flat=True)) == [first.hash]
+
+
+def test_a_reading_refused_for_its_senders_room_is_told_to_retry(bridge, meters, replies, monkeypatch):
+    """Admission refused it for want of room (here its sender's), not for itself: the meter is told
+    to send it again after a while, as for a full mempool, not refused for good."""
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    busy = admission.BatchRejected([{"index": 0, "code": admission.SENDER_BUSY, "message": "Busy; retry."}])
+
+    def refused(wires):
+        raise busy
+
+    monkeypatch.setattr(bridge_module, "readings_submit", refused)
+    reading = signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=100)
+    publish(readings_topic(meters["solar_somchai"], ROOT), reading.to_wire())
+    outcome, body = next_reply()
+    assert (outcome, body["nonce"], body["code"]) == ("rejected", reading.nonce, admission.SENDER_BUSY)
+    assert told_to_wait_at_first(body)
 
 
 @pytest.mark.parametrize(
@@ -199,7 +231,7 @@ def test_a_reading_the_bridge_cannot_take_in_time_is_answered_busy(bridge, meter
     reading = signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=100)
     publish(readings_topic(meters["solar_somchai"], ROOT), reading.to_wire())
     outcome, body = next_reply()
-    assert (outcome, body["hash"], body["code"]) == ("rejected", reading.hash, "intake_busy")
+    assert (outcome, body["nonce"], body["code"]) == ("rejected", reading.nonce, "intake_busy")
     assert body["retry_after_ms"] > 0
     assert not MempoolTx.objects.exists()
 
@@ -346,7 +378,7 @@ def test_a_headend_message_larger_than_the_room_left_has_what_fits_admitted_and_
     outcome, answer = next_reply()
     assert (outcome, answer["batch"], answer["accepted"]) == ("answers", "b-1", [readings[0].hash])
     assert [(r["index"], r["code"]) for r in answer["rejected"]] == [(1, "mempool_full")]
-    assert answer["rejected"][0]["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
+    assert told_to_wait_at_first(answer["rejected"][0])
     assert set(MempoolTx.objects.values_list("hash", flat=True)) == {first.hash, readings[0].hash}
 
 
@@ -354,8 +386,6 @@ def test_with_the_mempool_full_headend_messages_are_told_to_retry_unread(
     bridge, meters, replies, monkeypatch
 ):
     """Under overload one answer refuses a whole head-end message, made without reading it."""
-    import meters.bridge as bridge_module
-
     publish, next_reply = replies
     bridge.shed_s = 30  # the moment lasts the whole test
     first, readings = _one_waiting(1, meters, replies, monkeypatch)  # no room left
@@ -366,7 +396,7 @@ def test_with_the_mempool_full_headend_messages_are_told_to_retry_unread(
         )
         outcome, answer = next_reply()
         assert (outcome, answer["batch"], answer["code"]) == ("answers", batch, "mempool_full")
-        assert answer["retry_after_ms"] == bridge_module.RETRY_AFTER_MS
+        assert told_to_wait_at_first(answer)
     assert list(MempoolTx.objects.values_list("hash", flat=True)) == [first.hash]
 
 
