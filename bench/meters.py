@@ -17,9 +17,10 @@ A reading the bridge answers ``rejected`` with ``retry_after_ms`` (no room: memp
 intake_busy) is published again by its publisher after that wait, in its next slot, as a
 meter would: publishers keep their schedule whatever the answers, so the offered rate is what
 was asked. A meter keeps its readings in nonce order, as the chain asks: those that fall due
-while it has one to send again wait behind it and go with it (those already sent are held by
-the chain for the one missing). The refusal's time (publish to answer) is counted (``refused_p50_ms``,
-``refused_p95_ms``); an accepted reading's latency starts at the publish that got it in.
+while it has one to send again wait behind it and go with it, in one message (a list of up
+to METER_MAX_READINGS; those already sent are held by the chain for the one missing). The
+refusal's time (publish to answer) is counted (``refused_p50_ms``, ``refused_p95_ms``); an
+accepted reading's latency starts at the publish that got it in.
 
 Prints one JSON object on its last line: minted readings/s, p50/p95/p99
 publish-to-minted seconds, blocks, average readings per block.
@@ -61,6 +62,7 @@ from gtxclient import Key, Refused, Site, sign_transaction
 from localnet import BASE_DIR
 from localnet.network import start_site, stop_site
 from meters.topics import (
+    METER_MAX_READINGS,
     RETRY_AFTER_MS,
     broker_address,
     headend_answer_topic,
@@ -288,15 +290,14 @@ class MeterLoad:
     def _on_rejected(self, client, userdata, message) -> None:
         now = time.monotonic()
         body = json.loads(message.payload)
-        if "nonce" in body:  # refused for want of room: named by its meter (the topic) and nonce
+        if "nonces" in body:  # refused for want of room: named by the meter (topic) and nonces
             m = self.index.get(meter_of_topic(message.topic))
-            found = None if m is None else (m, body["nonce"])
+            found = [] if m is None else [(m, k) for k in body["nonces"]]
         else:
-            found = self.by_hash.get(body.get("hash", ""))
-        if found is None:
-            return
+            found = [self.by_hash[body["hash"]]] if body.get("hash") in self.by_hash else []
         with self.lock:
-            self._refused(*found, body, now)
+            for m, k in found:
+                self._refused(m, k, body, now)
 
     def _on_answer(self, client, userdata, message) -> None:
         """A head-end's answer: the whole message refused, or each refused reading by its index."""
@@ -381,14 +382,13 @@ class MeterLoad:
                         break  # every reading of the step is published, none waits to go again
                     slot += 1
                     continue
-                for m, k in items:
-                    if self.headends:
+                if self.headends:
+                    for m, k in items:
                         tick.append((m, k))
                         if len(tick) >= HEADEND_TICK_MAX:  # behind schedule: no tick grows past it
                             send_tick()
-                    else:
-                        self.published_at[(m, k)] = time.monotonic()
-                        client.publish(readings_topic(self.meters[m], self.root), self.bodies[m][k][0], qos=1)
+                else:
+                    self._send_own(client, items)
                 slot += 1
             send_tick()
             limit = time.monotonic() + 30
@@ -398,6 +398,20 @@ class MeterLoad:
             time.sleep(1)
             client.loop_stop()
             client.disconnect()
+
+    def _send_own(self, client, items: list[tuple[int, int]]) -> None:
+        """One meter's readings as its meter sends them: one alone, a backlog (the readings it was
+        told to send again and those that fell due meanwhile) in messages of up to
+        METER_MAX_READINGS."""
+        m = items[0][0]
+        topic = readings_topic(self.meters[m], self.root)
+        for first in range(0, len(items), METER_MAX_READINGS):
+            part = items[first : first + METER_MAX_READINGS]
+            now = time.monotonic()
+            for item in part:
+                self.published_at[item] = now
+            bodies = [self.bodies[m][k][0] for _, k in part]
+            client.publish(topic, bodies[0] if len(bodies) == 1 else "[" + ",".join(bodies) + "]", qos=1)
 
     def step(self, rate: int, seconds: int, drain_s: int) -> dict:
         """Offer ``rate`` new readings/s for ``seconds``, retries in the same slots; then wait up to

@@ -51,6 +51,7 @@ from meters.services import readings_submit
 from meters.topics import (
     HEADEND_BATCH_ID,
     HEADEND_MAX_READINGS,
+    METER_MAX_READINGS,
     RETRY_AFTER_MS,
     TOPIC_ROOT,
     broker_address,
@@ -72,24 +73,35 @@ ROOM_CHECK_S = 0.01
 BUSY_MESSAGE = "The bridge is busy: the reading could not be admitted in time; retry."
 #: The answer to a reading intake has no room for (the meter or head-end sends it again).
 NO_ROOM = (MEMPOOL_FULL, "The site has no room for this reading now; retry.")
+METER_SHAPE = "A meter's message is one signed reading (a JSON object), or a list of them."
 HEADEND_SHAPE = (
     'A head-end message is {"batch": "<id>", "readings": [signed meter_reading, ...]}, '
     "its batch id first (1 to 64 letters, digits, '_', '.', ':' or '-')."
 )
 
 
-def decode_message(topic: str, body: bytes) -> tuple[str, dict | None, tuple[str, str] | None]:
-    """(meter from the topic, the wire dict or None, the refusal (code, message) or None)."""
+def decode_message(topic: str, body: bytes) -> tuple[str, list[dict] | None, tuple[str, str] | None]:
+    """(meter from the topic, the readings' wire dicts or None, the refusal (code, message) or None).
+
+    A meter's message is one signed reading, or a list of up to METER_MAX_READINGS of its own:
+    its backlog, sent as one message after an outage or a wait it was told to keep."""
     meter = meter_of_topic(topic)
     try:
-        wire = json_decode(body)
+        message = json_decode(body)
     except errors.LedgerError as exc:
         return meter, None, (exc.code, exc.message)
-    if not isinstance(wire, dict):
-        return meter, None, (errors.MALFORMED, "The message must be one signed transaction (a JSON object).")
-    if wire.get("sender") != meter:
+    wires = message if isinstance(message, list) else [message]
+    if not wires or not all(isinstance(wire, dict) for wire in wires):
+        return meter, None, (errors.MALFORMED, METER_SHAPE)
+    if len(wires) > METER_MAX_READINGS:
+        return (
+            meter,
+            None,
+            (errors.MALFORMED, f"A meter's message holds at most {METER_MAX_READINGS} readings."),
+        )
+    if any(wire.get("sender") != meter for wire in wires):
         return meter, None, (TOPIC_MISMATCH, "The transaction's sender is not the meter of the topic.")
-    return meter, wire, None
+    return meter, wires, None
 
 
 def decode_headend_message(body: bytes) -> tuple[str, list | None, tuple[str, str] | None]:
@@ -118,16 +130,20 @@ def decode_headend_message(body: bytes) -> tuple[str, list | None, tuple[str, st
     return batch_id, readings, None
 
 
-def nonce_of(body: bytes) -> int | None:
-    """A reading's nonce, read without checking the rest of it: what names a reading refused for
-    want of room (its meter knows its readings by their nonces). None when the body has no such
-    field: the message is then read in full and refused for its own fault, if it has one."""
+def nonces_of(body: bytes) -> list[int] | None:
+    """The nonces of a meter's message (one reading or a list of them), read without checking the
+    rest: what names readings refused for want of room (a meter knows its readings by their
+    nonces). None when the body has no such shape: the message is then read in full and refused
+    for its own fault, if it has one."""
     try:
-        wire = json.loads(body)
+        message = json.loads(body)
     except (ValueError, RecursionError):
         return None
-    nonce = wire.get("nonce") if type(wire) is dict else None
-    return nonce if type(nonce) is int and nonce >= 0 else None
+    wires = message if type(message) is list else [message]
+    if not 0 < len(wires) <= METER_MAX_READINGS or any(type(wire) is not dict for wire in wires):
+        return None
+    nonces = [wire.get("nonce") for wire in wires]
+    return nonces if all(type(nonce) is int and nonce >= 0 for nonce in nonces) else None
 
 
 class RefusalLog:
@@ -178,7 +194,7 @@ class RetryPacer:
     answering them instead of admitting readings.
     """
 
-    def __init__(self, *, floor_ms: int = RETRY_AFTER_MS, ceiling_ms: int = 8_000, window_s: float = 1.0):
+    def __init__(self, *, floor_ms: int = RETRY_AFTER_MS, ceiling_ms: int = 2_000, window_s: float = 1.0):
         self.floor_ms, self.ceiling_ms, self.window_s = floor_ms, ceiling_ms, window_s
         self.wait_ms = floor_ms
         self.lock = threading.Lock()  # counted from the MQTT thread and the worker
@@ -317,15 +333,16 @@ class MeterBridge:
             }
             self._answer_headend(headend, answer)
             return
-        nonce = nonce_of(body)
-        if nonce is not None:
-            self._refuse(meter_of_topic(topic), "", code, message, retry=True, nonce=nonce)
+        nonces = nonces_of(body)
+        if nonces is not None:
+            self._refuse(meter_of_topic(topic), "", code, message, retry=True, nonces=nonces)
             return
-        meter, wire, refusal = decode_message(topic, body)
+        meter, wires, refusal = decode_message(topic, body)
         if refusal:
             self._refuse(meter, "", *refusal)
         else:
-            self._refuse(meter, tx_hash_of(wire), code, message, retry=True)
+            for wire in wires:
+                self._refuse(meter, tx_hash_of(wire), code, message, retry=True)
 
     def start(self) -> None:
         self.client.connect(self.host, self.port, keepalive=30)
@@ -408,11 +425,11 @@ class MeterBridge:
                 continue
             headend = headend_of_topic(topic, self.topic_root)
             if headend is None:
-                meter, wire, refusal = decode_message(topic, body)
+                meter, wires, refusal = decode_message(topic, body)
                 if refusal:
                     self._refuse(meter, "", *refusal)
                 else:
-                    pending.append((meter, wire))
+                    pending.extend((meter, wire) for wire in wires)
                 continue
             batch_id, wires, refusal = decode_headend_message(body)
             if refusal:
@@ -502,20 +519,28 @@ class MeterBridge:
                 source, "" if isinstance(source, tuple) else tx_hash_of(wire), code, message, retry=True
             )
         else:
-            self._refuse(source, "", code, message, retry=True, nonce=nonce)
+            self._refuse(source, "", code, message, retry=True, nonces=[nonce])
 
     def _refuse(
-        self, source, tx_hash: str, code: str, message: str, *, retry: bool = False, nonce: int | None = None
+        self,
+        source,
+        tx_hash: str,
+        code: str,
+        message: str,
+        *,
+        retry: bool = False,
+        nonces: list | None = None,
     ) -> None:
         """Answer ``rejected``; with ``retry`` the reading was not at fault: the meter sends it
         again after ``retry_after_ms``. ``source`` is the meter, or (head-end answer, index).
-        A meter's reading refused for want of room is named by its ``nonce``, not its hash."""
+        A meter's readings refused for want of room are named by their ``nonces``, not hashed:
+        one answer for the message."""
         self.rejected += 1
         body = {"hash": tx_hash, "code": code, "message": message}
-        if nonce is not None:
-            body = {"nonce": nonce, "code": code, "message": message}
+        if nonces is not None:
+            body = {"nonces": nonces, "code": code, "message": message}
         if retry:
-            self.pacer.refused()
+            self.pacer.refused(len(nonces) if nonces else 1)
             body["retry_after_ms"] = self.pacer.retry_after_ms()
         if isinstance(source, tuple):
             answer, index = source

@@ -37,6 +37,9 @@ HEADEND_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 HEADEND_BATCH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 #: A head-end message starts with its batch id, so a refusal made unread can name it.
 HEADEND_PREFIX = re.compile(rb'\{"batch":"([A-Za-z0-9_.:-]{1,64})",')
+#: The most readings one meter's message holds: its backlog, after an outage or a wait it was
+#: told to keep (a day of 15-minute readings is 96).
+METER_MAX_READINGS = 100
 #: The most readings one head-end message holds.
 HEADEND_MAX_READINGS = 1000
 HEADENDS = "headends"

@@ -20,6 +20,7 @@ from meters.bridge import TOPIC_MISMATCH, MeterBridge
 from meters.models import Meter
 from meters.topics import (
     HEADEND_MAX_READINGS,
+    METER_MAX_READINGS,
     broker_address,
     headend_answer_topic,
     headend_message,
@@ -183,7 +184,7 @@ def test_with_the_mempool_full_a_reading_is_answered_at_once_and_the_next_unread
         publish(readings_topic(meters[name], ROOT), reading.to_wire())
         outcome, body = next_reply()
         # Named by its nonce (its meter's topic says whose), not hashed: refusing is cheap.
-        assert (outcome, body["nonce"], body["code"]) == ("rejected", reading.nonce, "mempool_full")
+        assert (outcome, body["nonces"], body["code"]) == ("rejected", [reading.nonce], "mempool_full")
         assert "hash" not in body
         assert told_to_wait_at_first(body)
     # A message with no nonce to name it by is read, and refused for its own fault.
@@ -211,7 +212,7 @@ def test_a_reading_refused_for_its_senders_room_is_told_to_retry(bridge, meters,
     reading = signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=100)
     publish(readings_topic(meters["solar_somchai"], ROOT), reading.to_wire())
     outcome, body = next_reply()
-    assert (outcome, body["nonce"], body["code"]) == ("rejected", reading.nonce, admission.SENDER_BUSY)
+    assert (outcome, body["nonces"], body["code"]) == ("rejected", [reading.nonce], admission.SENDER_BUSY)
     assert told_to_wait_at_first(body)
 
 
@@ -231,7 +232,7 @@ def test_a_reading_the_bridge_cannot_take_in_time_is_answered_busy(bridge, meter
     reading = signed_reading(chain_id, "solar_somchai", start=start, end=end, export_wh=100)
     publish(readings_topic(meters["solar_somchai"], ROOT), reading.to_wire())
     outcome, body = next_reply()
-    assert (outcome, body["nonce"], body["code"]) == ("rejected", reading.nonce, "intake_busy")
+    assert (outcome, body["nonces"], body["code"]) == ("rejected", [reading.nonce], "intake_busy")
     assert body["retry_after_ms"] > 0
     assert not MempoolTx.objects.exists()
 
@@ -254,6 +255,81 @@ def test_a_reading_ahead_of_its_predecessor_is_held_until_it_comes(bridge, meter
     assert next_reply() == ("accepted", {"hash": first.hash})
     produce()
     assert Meter.objects.get(meter_id=meter).minted_wh_total == 30
+
+
+def _backlog(chain_id: str, name: str, count: int) -> list:
+    """A meter's readings of the last ``count`` minutes, in nonce order."""
+    start, end = last_minute()
+    first = signed_reading(chain_id, name, start=start, end=end, export_wh=10)
+    return [
+        signed_reading(
+            chain_id,
+            name,
+            start=start - (count - 1 - i) * 60_000,
+            end=end - (count - 1 - i) * 60_000,
+            export_wh=10 + i,
+            nonce=first.nonce + i,
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_meters_backlog_in_one_message_is_minted_and_each_reading_answered(
+    bridge, meters, produce, replies
+):
+    publish, next_reply = replies
+    meter = meters["solar_somchai"]
+    backlog = _backlog(ChainHead.objects.get().chain_id, "solar_somchai", 3)
+    publish(readings_topic(meter, ROOT), ("[" + ",".join(_encoded(r) for r in backlog) + "]").encode())
+    answers = [next_reply() for _ in backlog]
+    assert sorted((outcome, body["hash"]) for outcome, body in answers) == sorted(
+        ("accepted", r.hash) for r in backlog
+    )
+    produce()
+    assert Meter.objects.get(meter_id=meter).minted_wh_total == 10 + 11 + 12
+
+
+def test_with_the_mempool_full_a_meters_backlog_is_refused_unread_in_one_answer(
+    bridge, meters, replies, monkeypatch
+):
+    publish, next_reply = replies
+    bridge.shed_s = 30  # the moment lasts the whole test
+    _one_waiting(1, meters, replies, monkeypatch)  # no room left
+    backlog = _backlog(ChainHead.objects.get().chain_id, "wind_korat", 3)
+    for _ in range(2):  # the first finds no room left, the second the bridge shedding
+        publish(
+            readings_topic(meters["wind_korat"], ROOT),
+            ("[" + ",".join(_encoded(r) for r in backlog) + "]").encode(),
+        )
+        outcome, body = next_reply()
+        assert (outcome, body["code"], body["nonces"]) == (
+            "rejected",
+            "mempool_full",
+            [r.nonce for r in backlog],
+        )
+        assert told_to_wait_at_first(body)
+    assert MempoolTx.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("readings", "code"),
+    [
+        (lambda mine, other: [mine[0], other], TOPIC_MISMATCH),  # another meter's reading in it
+        (lambda mine, other: [], "malformed"),
+        (lambda mine, other: mine * (METER_MAX_READINGS // 2 + 1), "malformed"),
+    ],
+)
+def test_a_meters_message_not_all_its_own_readings_is_refused_whole(bridge, meters, replies, readings, code):
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    mine = _backlog(chain_id, "solar_somchai", 2)
+    other = _backlog(chain_id, "wind_korat", 1)[0]
+    body = "[" + ",".join(_encoded(r) for r in readings(mine, other)) + "]"
+    publish(readings_topic(meters["solar_somchai"], ROOT), body.encode())
+    outcome, answer = next_reply()
+    assert (outcome, answer["code"]) == ("rejected", code)
+    assert "retry_after_ms" not in answer
+    assert not MempoolTx.objects.exists()
 
 
 def _encoded(tx) -> str:
