@@ -62,12 +62,12 @@ from gtxclient import Key, Refused, Site, sign_transaction
 from localnet import BASE_DIR
 from localnet.network import start_site, stop_site
 from meters.topics import (
-    METER_MAX_READINGS,
     RETRY_AFTER_MS,
     broker_address,
     headend_answer_topic,
     headend_message,
     headend_topic,
+    meter_messages,
     meter_of_topic,
     readings_topic,
     reply_topic,
@@ -404,14 +404,11 @@ class MeterLoad:
         told to send again and those that fell due meanwhile) in messages of up to
         METER_MAX_READINGS."""
         m = items[0][0]
-        topic = readings_topic(self.meters[m], self.root)
-        for first in range(0, len(items), METER_MAX_READINGS):
-            part = items[first : first + METER_MAX_READINGS]
-            now = time.monotonic()
-            for item in part:
-                self.published_at[item] = now
-            bodies = [self.bodies[m][k][0] for _, k in part]
-            client.publish(topic, bodies[0] if len(bodies) == 1 else "[" + ",".join(bodies) + "]", qos=1)
+        now = time.monotonic()
+        for item in items:
+            self.published_at[item] = now
+        for message in meter_messages([self.bodies[m][k][0] for _, k in items]):
+            client.publish(readings_topic(self.meters[m], self.root), message, qos=1)
 
     def step(self, rate: int, seconds: int, drain_s: int) -> dict:
         """Offer ``rate`` new readings/s for ``seconds``, retries in the same slots; then wait up to

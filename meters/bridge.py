@@ -1,7 +1,8 @@
 """The MQTT bridge: signed meter readings from the broker into admission.
 
 Meters publish a signed meter_reading transaction (its wire JSON, as for
-POST /api/v1/meters/readings/) to ``gridtokenx/meters/<meter>/readings``. The
+POST /api/v1/meters/readings/) to ``gridtokenx/meters/<meter>/readings``, or a backlog of
+their own as one list (up to METER_MAX_READINGS). The
 bridge collects what arrives for up to ``flush_s`` (or ``batch_max`` messages),
 admits the batch through meters.services.readings_submit, and answers each meter
 on ``gridtokenx/meters/<meter>/accepted`` ({"hash"}) or
@@ -15,7 +16,8 @@ until what is left is admitted. A bad message
 and answered; it never stops the bridge and never changes state.
 
 Under overload the bridge answers at once rather than holding readings: the readings past the
-room intake has left are answered ``rejected`` (``mempool_full``, ``retry_after_ms``), and after
+room intake has left are answered ``rejected`` (``mempool_full``, ``retry_after_ms`` as
+``RetryPacer`` measures it; named by their nonces, one answer a message), and after
 it found no room every reading is answered so unread, as the API's door does (chain.api.shed),
 until the site commits a block that leaves room, for ``shed_s`` at most. A reading that finds
 ``inbox_max`` readings

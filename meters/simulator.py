@@ -104,14 +104,21 @@ def simulator_tick(
 ) -> int:
     """Publish the due readings of every registered demo meter; returns how many were published.
 
-    Each meter publishes its own; with ``headend`` they go together, as a utility's head-end
+    Each meter publishes its own (a backfill of several windows as one message); with
+    ``headend`` they go together, as a utility's head-end
     carries its meters' signed readings, in messages of up to HEADEND_MAX_READINGS.
     """
     from chain.models import ChainHead
     from chain.services.mempool import next_nonce
     from meters.models import Meter
     from meters.services import DEMO_METERS, demo_meter_key
-    from meters.topics import HEADEND_MAX_READINGS, headend_message, headend_topic, readings_topic
+    from meters.topics import (
+        HEADEND_MAX_READINGS,
+        headend_message,
+        headend_topic,
+        meter_messages,
+        readings_topic,
+    )
 
     rng = rng or random.Random()
     head = ChainHead.objects.only("chain_id", "params").get()
@@ -131,12 +138,13 @@ def simulator_tick(
             rng=rng,
             factory=name == "factory_rayong",
         )
-        for tx in txs:
-            if headend:
-                carried.append(json.dumps(tx.to_wire()))
-            else:
-                client.publish(readings_topic(meter.meter_id, root), json.dumps(tx.to_wire()), qos=1)
-            published += 1
+        encoded = [json.dumps(tx.to_wire()) for tx in txs]
+        if headend:
+            carried.extend(encoded)
+        else:
+            for message in meter_messages(encoded) if encoded else []:  # a backfill as one message
+                client.publish(readings_topic(meter.meter_id, root), message, qos=1)
+        published += len(encoded)
     for first in range(0, len(carried), HEADEND_MAX_READINGS):
         readings = carried[first : first + HEADEND_MAX_READINGS]
         client.publish(headend_topic(headend, root), headend_message(f"{now_ms}-{first}", readings), qos=1)

@@ -74,6 +74,17 @@ def headend_message(batch_id: str, readings: list[str]) -> str:
     return f'{{"batch":"{batch_id}","readings":[{",".join(readings)}]}}'
 
 
+def meter_messages(readings: list[str]) -> list[str]:
+    """A meter's messages for its readings (each its signed meter_reading's wire JSON, in nonce
+    order): one alone as itself, a backlog as lists of up to METER_MAX_READINGS."""
+    if len(readings) == 1:
+        return readings
+    return [
+        "[" + ",".join(readings[first : first + METER_MAX_READINGS]) + "]"
+        for first in range(0, len(readings), METER_MAX_READINGS)
+    ]
+
+
 def broker_address(url: str) -> tuple[str, int]:
     """mqtt://host:port -> (host, port); 1883 by default."""
     parsed = urlparse(url)
