@@ -445,8 +445,7 @@ class MeterBridge:
             answer = HeadEndAnswer(headend, batch_id)
             answers.append(answer)
             pending.extend(((answer, index), wire) for index, wire in enumerate(wires))
-        for source, wire in pending[room:]:
-            self._refuse_for_room(source, wire, *NO_ROOM)
+        self._refuse_for_room(pending[room:], *NO_ROOM)
         self._admit(pending[:room])
         for answer in answers:
             reply = {"batch": answer.batch, "accepted": answer.accepted, "rejected": answer.rejected}
@@ -492,18 +491,21 @@ class MeterBridge:
                 if not indexed:  # the whole batch: no room now (answered at once), or malformed
                     if exc.mempool_full:  # filled since the room was read
                         self._shed()
-                    for source, wire in pending:
-                        if exc.retry_later:
-                            self._refuse_for_room(source, wire, exc.code, exc.message)
-                        else:
+                    if exc.retry_later:
+                        self._refuse_for_room(pending, exc.code, exc.message)
+                    else:
+                        for source, wire in pending:
                             self._refuse(source, tx_hash_of(wire), exc.code, exc.message)
                     return
+                for_room: dict[tuple[str, str], list] = {}  # its sender's room: sent again later
                 for index, problem in sorted(indexed.items()):
                     source, wire = pending[index]
-                    if problem["code"] in FOR_WANT_OF_ROOM:  # its sender's room: sent again later
-                        self._refuse_for_room(source, wire, problem["code"], problem["message"])
+                    if problem["code"] in FOR_WANT_OF_ROOM:
+                        for_room.setdefault((problem["code"], problem["message"]), []).append(pending[index])
                     else:
                         self._refuse(source, tx_hash_of(wire), problem["code"], problem["message"])
+                for (code, message), items in for_room.items():
+                    self._refuse_for_room(items, code, message)
                 pending = [item for i, item in enumerate(pending) if i not in indexed]
                 continue
             self.pacer.admitted(len(txs))
@@ -515,17 +517,22 @@ class MeterBridge:
                     self._reply(source, "accepted", {"hash": tx.hash})
             return
 
-    def _refuse_for_room(self, source, wire: dict, code: str, message: str) -> None:
-        """Tell a reading that was read to retry, named without hashing it: a head-end's by its
-        index, a meter's by its nonce (hashing the readings refused was most of what refusing
-        them cost under overload)."""
-        nonce = wire.get("nonce")
-        if isinstance(source, tuple) or type(nonce) is not int or nonce < 0:
-            self._refuse(
-                source, "" if isinstance(source, tuple) else tx_hash_of(wire), code, message, retry=True
-            )
-        else:
-            self._refuse(source, "", code, message, retry=True, nonces=[nonce])
+    def _refuse_for_room(self, items: list, code: str, message: str) -> None:
+        """Tell readings that were read ((source, wire) as ``pending`` holds them) to retry, named
+        without hashing them (hashing the readings refused was most of what refusing them cost
+        under overload): a head-end's by its index, in its message's one answer; a meter's by
+        their nonces, one answer a meter."""
+        nonces_by_meter: dict[str, list[int]] = {}
+        for source, wire in items:
+            nonce = wire.get("nonce")
+            if isinstance(source, tuple):
+                self._refuse(source, "", code, message, retry=True)
+            elif type(nonce) is int and nonce >= 0:
+                nonces_by_meter.setdefault(source, []).append(nonce)
+            else:
+                self._refuse(source, tx_hash_of(wire), code, message, retry=True)
+        for meter, nonces in nonces_by_meter.items():
+            self._refuse(meter, "", code, message, retry=True, nonces=nonces)
 
     def _refuse(
         self,

@@ -311,6 +311,25 @@ def test_with_the_mempool_full_a_meters_backlog_is_refused_unread_in_one_answer(
     assert MempoolTx.objects.count() == 1
 
 
+def test_a_meters_readings_past_the_room_left_are_told_to_retry_in_one_answer(
+    bridge, meters, replies, monkeypatch
+):
+    publish, next_reply = replies
+    _one_waiting(2, meters, replies, monkeypatch)  # room for one more
+    backlog = _backlog(ChainHead.objects.get().chain_id, "wind_korat", 3)
+    publish(
+        readings_topic(meters["wind_korat"], ROOT),
+        ("[" + ",".join(_encoded(r) for r in backlog) + "]").encode(),
+    )
+    answers = dict([next_reply(), next_reply()])
+    assert answers["accepted"] == {"hash": backlog[0].hash}
+    assert (answers["rejected"]["code"], answers["rejected"]["nonces"]) == (
+        "mempool_full",
+        [r.nonce for r in backlog[1:]],
+    )
+    assert MempoolTx.objects.count() == 2
+
+
 @pytest.mark.parametrize(
     ("readings", "code"),
     [
