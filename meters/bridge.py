@@ -155,11 +155,13 @@ class RefusalLog:
     lines (44 MB) in one 60 s benchmark, written on the cores the site needed. A reading refused
     to be sent again is counted; one refused for itself (bad JSON, signature, replay: a fault of
     the meter's, or an attacker's) is logged, at most ``lines_per_interval`` of them an interval.
-    Every ``interval_s`` with refusals, one line sums them up by code.
+    Every ``interval_s`` with refusals, one line sums them up by code (one an answer: a meter's
+    message, however many readings it names), with the wait meters are told to keep (``wait_ms``).
     """
 
-    def __init__(self, interval_s: float = 10.0, lines_per_interval: int = 20):
+    def __init__(self, interval_s: float = 10.0, lines_per_interval: int = 20, wait_ms=None):
         self.interval_s, self.lines_per_interval = interval_s, lines_per_interval
+        self.wait_ms = wait_ms
         self.lock = threading.Lock()  # refusals come from the MQTT thread and the worker
         self._reset(time.monotonic())
 
@@ -172,6 +174,8 @@ class RefusalLog:
             if now - self.started >= self.interval_s:
                 if self.counts:
                     summary = ", ".join(f"{code} {count}" for code, count in sorted(self.counts.items()))
+                    if self.wait_ms is not None:
+                        summary += f"; told to wait {self.wait_ms()} ms"
                     log.info("meters bridge: refused in the last %.0f s: %s", now - self.started, summary)
                 self._reset(now)
             self.counts[code] = self.counts.get(code, 0) + 1
@@ -293,8 +297,8 @@ class MeterBridge:
         #: block left was last read since (monotonic): a block that makes room ends the shedding.
         self.shed_height: int | None = None
         self.room_checked_at = 0.0
-        self.refusal_log = RefusalLog()
         self.pacer = RetryPacer()
+        self.refusal_log = RefusalLog(wait_ms=lambda: self.pacer.wait_ms)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message

@@ -9,7 +9,7 @@ from meters.bridge import RefusalLog
 def test_retries_are_counted_faults_logged_up_to_a_bound_and_summed_up_each_interval(caplog, monkeypatch):
     clock = [100.0]
     monkeypatch.setattr(bridge_module.time, "monotonic", lambda: clock[0])
-    refusals = RefusalLog(interval_s=10, lines_per_interval=2)
+    refusals = RefusalLog(interval_s=10, lines_per_interval=2, wait_ms=lambda: 2000)
     with caplog.at_level(logging.INFO, logger="meters.bridge"):
         for _ in range(5000):  # a meter fleet told to retry under overload
             refusals.refused("m1", "mempool_full", "The mempool is full.", retry=True)
@@ -24,6 +24,6 @@ def test_retries_are_counted_faults_logged_up_to_a_bound_and_summed_up_each_inte
         refusals.refused("m3", "duplicate", "Already admitted.", retry=False)
         lines = [r.getMessage() for r in caplog.records]
     assert lines[2:] == [
-        "meters bridge: refused in the last 10 s: bad_signature 3, mempool_full 5000",
+        "meters bridge: refused in the last 10 s: bad_signature 3, mempool_full 5000; told to wait 2000 ms",
         "meters bridge: refused a reading of m3: duplicate Already admitted.",
     ]
