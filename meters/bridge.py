@@ -40,6 +40,7 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -159,7 +160,9 @@ class RefusalLog:
     message, however many readings it names), with the wait meters are told to keep (``wait_ms``).
     """
 
-    def __init__(self, interval_s: float = 10.0, lines_per_interval: int = 20, wait_ms=None):
+    def __init__(
+        self, interval_s: float = 10.0, lines_per_interval: int = 20, wait_ms: Callable[[], int] | None = None
+    ):
         self.interval_s, self.lines_per_interval = interval_s, lines_per_interval
         self.wait_ms = wait_ms
         self.lock = threading.Lock()  # refusals come from the MQTT thread and the worker
@@ -552,7 +555,7 @@ class MeterBridge:
         again after ``retry_after_ms``. ``source`` is the meter, or (head-end answer, index).
         A meter's readings refused for want of room are named by their ``nonces``, not hashed:
         one answer for the message."""
-        self.rejected += 1
+        self.rejected += len(nonces) if nonces else 1
         body = {"hash": tx_hash, "code": code, "message": message}
         if nonces is not None:
             body = {"nonces": nonces, "code": code, "message": message}

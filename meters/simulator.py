@@ -142,7 +142,7 @@ def simulator_tick(
         if headend:
             carried.extend(encoded)
         else:
-            for message in meter_messages(encoded) if encoded else []:  # a backfill as one message
+            for message in meter_messages(encoded):  # a backfill as one message
                 client.publish(readings_topic(meter.meter_id, root), message, qos=1)
         published += len(encoded)
     for first in range(0, len(carried), HEADEND_MAX_READINGS):
