@@ -44,7 +44,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
-from django.conf import settings
 from django.db import close_old_connections, connection
 
 from chain.ledger import errors
@@ -301,9 +300,6 @@ class MeterBridge:
         #: block left was last read since (monotonic): a block that makes room ends the shedding.
         self.shed_height: int | None = None
         self.room_checked_at = 0.0
-        #: When (admission.monotonic_ms) a newer block ended the shedding: what was measured
-        #: before it is moot.
-        self.room_moot_at_ms = 0
         self.pacer = RetryPacer()
         self.refusal_log = RefusalLog(wait_ms=lambda: self.pacer.wait_ms)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
@@ -319,40 +315,21 @@ class MeterBridge:
         log.info("meters bridge: subscribed to %s on %s:%s", " and ".join(topics), self.host, self.port)
 
     def _on_message(self, client, userdata, message) -> None:
-        """Into the inbox; or, while the mempool is full, once the inbox holds the room intake
-        measured last, or when the inbox has no room for its readings (``inbox_max``), answered
-        here at once: a refusal never waits behind a batch being admitted."""
+        """Into the inbox; or, while the mempool is full or the inbox has no room for its readings
+        (``inbox_max``), answered here at once: a refusal never waits behind a batch being admitted."""
         now = time.monotonic()
         if self._shedding(now):
             self._refuse_unread(message.topic, message.payload, *NO_ROOM)
             return
         weight = self._weight(message.payload)
-        left = self._room_measured()
         with self.waiting_lock:
-            past_room = left is not None and self.waiting >= left  # a part may fit: let it in
-            room = not past_room and self.waiting + weight <= self.inbox_max
+            room = self.waiting + weight <= self.inbox_max
             if room:
                 self.waiting += weight
         if room:
             self.inbox.put((now, message.topic, message.payload, weight))
-        elif past_room:  # the readings waiting already take what room is left: until a block
-            self._shed()
-            self._refuse_unread(message.topic, message.payload, *NO_ROOM)
         else:
             self._refuse_unread(message.topic, message.payload, INTAKE_BUSY, BUSY_MESSAGE)
-
-    def _room_measured(self) -> int | None:
-        """The room intake measured last in this process (``admission.room_seen``), while recent
-        (GTX_INTAKE_SHED_MS, as the API's door) and not older than a block that ended the
-        shedding; None when there is no such measure."""
-        seen = admission.room_seen
-        if (
-            seen is None
-            or seen.at_ms <= self.room_moot_at_ms
-            or admission.monotonic_ms() - seen.at_ms >= settings.GTX_INTAKE_SHED_MS
-        ):
-            return None
-        return seen.left
 
     def _refuse_unread(self, topic: str, body: bytes, code: str, message: str) -> None:
         """Answer a reading (or a head-end's message) that was not admitted for want of room
@@ -508,7 +485,6 @@ class MeterBridge:
             left = admission.room_after_newer_block(self.shed_height)
             if left is not None and left > 0:
                 self.shed_until = 0.0
-                self.room_moot_at_ms = admission.monotonic_ms()  # measured before the block
                 return False
         return True
 
