@@ -13,7 +13,7 @@ import re
 from urllib.parse import urlparse
 
 TOPIC_ROOT = "gridtokenx/meters"
-#: What a meter told to retry (a rejected answer with retry_after_ms) waits first, as the API's Retry-After.
+#: The shortest wait a meter told to retry (a rejected answer with retry_after_ms) is told.
 RETRY_AFTER_MS = 250
 
 

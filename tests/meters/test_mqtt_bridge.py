@@ -72,9 +72,10 @@ def replies():
 
 
 def told_to_wait_at_first(body: dict) -> bool:
-    """The wait a bridge that has not refused more than it admitted tells: RETRY_AFTER_MS, spread."""
+    """The wait a bridge that refused only a few readings tells: RETRY_AFTER_MS, or a turn soon
+    after it (at least 100 readings a second are let back)."""
     wait = bridge_module.RETRY_AFTER_MS
-    return wait - wait // 2 <= body["retry_after_ms"] <= wait + wait // 2
+    return wait <= body["retry_after_ms"] <= wait + 100
 
 
 def test_a_published_reading_is_minted_and_bad_messages_change_nothing(
