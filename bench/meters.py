@@ -287,6 +287,14 @@ class MeterLoad:
         self.listener.loop_stop()
         self.listener.disconnect()
 
+    def _dropped(self) -> dict[str, int]:
+        """The site's receipts of readings it admitted or held and then dropped, by code."""
+        rows = self.conn.execute(
+            "SELECT error_code, count(*) FROM chain_droppedtx "
+            "WHERE kind = 'meter_reading' GROUP BY error_code"
+        ).fetchall()
+        return dict(rows)
+
     def _on_rejected(self, client, userdata, message) -> None:
         now = time.monotonic()
         body = json.loads(message.payload)
@@ -426,6 +434,7 @@ class MeterLoad:
             self.next_new[m] += 1
         want = {(m, k) for part in new for m, k in part}
         refusals_before = len(self.refusal_s)
+        dropped_before = self._dropped()
         t0 = time.monotonic() + 0.5
         end = t0 + seconds + drain_s
         workers = [
@@ -475,6 +484,12 @@ class MeterLoad:
             "readings_per_s": round(done / elapsed, 1),
             "mempool_peak": mempool_peak,
             "other_refusals": dict(self.other_refusals),
+            # Admitted (answered accepted) and then dropped by the site, by code: lost to the meter.
+            "dropped": {
+                code: count - dropped_before.get(code, 0)
+                for code, count in self._dropped().items()
+                if count > dropped_before.get(code, 0)
+            },
             **_latency_figures(latencies),
             **refusal_figures(self.refusal_s[refusals_before:]),
         }

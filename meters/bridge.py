@@ -39,10 +39,12 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from chain.ledger import errors
@@ -78,6 +80,8 @@ ROOM_CHECK_S = 0.01
 BUSY_MESSAGE = "The bridge is busy: the reading could not be admitted in time; retry."
 #: The answer to a reading intake has no room for (the meter or head-end sends it again).
 NO_ROOM = (MEMPOOL_FULL, "The site has no room for this reading now; retry.")
+#: The answer to a reading that came before its meter's turn (TurnsKept).
+OUT_OF_TURN = (MEMPOOL_FULL, "An earlier reading of this meter waits its turn; send this one with it.")
 METER_SHAPE = "A meter's message is one signed reading (a JSON object), or a list of them."
 HEADEND_SHAPE = (
     'A head-end message is {"batch": "<id>", "readings": [signed meter_reading, ...]}, '
@@ -268,6 +272,56 @@ class RetrySchedule:
             return round(min(max(self.next_due - time.monotonic(), self.floor_s), self.ceiling_s) * 1000)
 
 
+class TurnsKept:
+    """The meters told to send their readings again from a nonce, until that turn is due: a later
+    reading of theirs that comes first is sent back to wait with it, not admitted.
+
+    Admitted, it would be held for the readings before it (PROTOCOL.md §7), and a hold
+    (GTX_HOLD_SECONDS) can be shorter than a turn: it was dropped, though answered accepted, and
+    every later reading of the meter refused for the gap. A meter that sends a reading before it
+    heard that the one before was refused does so; in one ``bench.meters`` run at three times
+    what the site mints, 2,487 readings were lost so. A meter is forgotten once it sends from
+    its nonce again, or ``grace_s`` after its turn; at most ``limit`` are kept, the oldest
+    forgotten first.
+    """
+
+    def __init__(self, *, grace_s: float = 5.0, limit: int = 100_000):
+        self.grace_s, self.limit = grace_s, limit
+        #: meter -> (the first nonce told to wait, when its turn is due, monotonic)
+        self.told: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self.lock = threading.Lock()  # told from the MQTT thread and the worker
+
+    def told_back(self, meter, nonce, wait_ms: int) -> None:
+        if type(meter) is not str or type(nonce) is not int:
+            return
+        due = time.monotonic() + wait_ms / 1000
+        with self.lock:
+            earlier = self.told.pop(meter, None)
+            if earlier is not None:
+                nonce, due = min(nonce, earlier[0]), max(due, earlier[1])
+            self.told[meter] = (nonce, due)
+            while len(self.told) > self.limit:
+                self.told.popitem(last=False)
+
+    def out_of_turn(self, pending: list) -> tuple[list, list]:
+        """``pending`` ((source, wire), in order) split into those in turn and those that come
+        before their meter's turn, each of these as (source, wire, the turn's wait in ms)."""
+        now = time.monotonic()
+        in_turn, early = [], []
+        with self.lock:
+            for source, wire in pending:
+                meter, nonce = wire.get("sender"), wire.get("nonce")
+                told = self.told.get(meter) if type(meter) is str and type(nonce) is int else None
+                if told is None:
+                    in_turn.append((source, wire))
+                elif nonce <= told[0] or now >= told[1] + self.grace_s:
+                    del self.told[meter]  # sent again from its nonce (or gave up): in turn
+                    in_turn.append((source, wire))
+                else:
+                    early.append((source, wire, max(RETRY_AFTER_MS, round((told[1] - now) * 1000))))
+        return in_turn, early
+
+
 @dataclass
 class HeadEndAnswer:
     """What one head-end message is answered, filled in as its readings are admitted or refused."""
@@ -321,6 +375,7 @@ class MeterBridge:
         self.shed_height: int | None = None
         self.room_checked_at = 0.0
         self.schedule = RetrySchedule()
+        self.turns = TurnsKept(grace_s=settings.GTX_HOLD_SECONDS)
         self.refusal_log = RefusalLog(wait_ms=self.schedule.queue_ms)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.on_connect = self._on_connect
@@ -471,6 +526,8 @@ class MeterBridge:
             answer = HeadEndAnswer(headend, batch_id)
             answers.append(answer)
             pending.extend(((answer, index), wire) for index, wire in enumerate(wires))
+        pending, early = self.turns.out_of_turn(pending)
+        self._refuse_early(early)
         self._refuse_for_room(pending[room:], *NO_ROOM)
         self._admit(pending[:room])
         for answer in answers:
@@ -523,7 +580,6 @@ class MeterBridge:
                         for source, wire in pending:
                             self._refuse(source, tx_hash_of(wire), exc.code, exc.message)
                     return
-                self._behind_for_room(pending, indexed)
                 for_room: dict[tuple[str, str], list] = {}  # its sender's room: sent again later
                 for index, problem in sorted(indexed.items()):
                     source, wire = pending[index]
@@ -544,24 +600,6 @@ class MeterBridge:
                     self._reply(source, "accepted", {"hash": tx.hash})
             return
 
-    @staticmethod
-    def _behind_for_room(pending: list, problems: dict[int, dict]) -> None:
-        """Add to ``problems`` (by index into ``pending``) the readings that follow, from the same
-        meter, one refused for want of room: they go back with it, in order. Admitted without it,
-        they would be held for a predecessor told to wait its turn, and a hold is shorter than
-        that wait: they were dropped, and every later reading of the meter refused for the gap."""
-        first: dict[str, dict] = {}
-        for index, problem in sorted(problems.items()):
-            sender = pending[index][1].get("sender")
-            if problem["code"] in FOR_WANT_OF_ROOM and type(sender) is str:
-                first.setdefault(sender, problem | {"index": index})
-        if not first:
-            return
-        for index, (_, wire) in enumerate(pending):
-            problem = first.get(wire.get("sender")) if type(wire.get("sender")) is str else None
-            if problem is not None and index > problem["index"] and index not in problems:
-                problems[index] = problem | {"index": index}
-
     def _refuse_for_room(self, items: list, code: str, message: str) -> None:
         """Tell readings that were read ((source, wire) as ``pending`` holds them) to retry, named
         without hashing them (hashing the readings refused was most of what refusing them cost
@@ -571,13 +609,26 @@ class MeterBridge:
         for source, wire in items:
             nonce = wire.get("nonce")
             if isinstance(source, tuple):
-                self._refuse(source, "", code, message, retry=True)
+                wait = self._refuse(source, "", code, message, retry=True)
+                self.turns.told_back(wire.get("sender"), nonce, wait)
             elif type(nonce) is int and nonce >= 0:
                 nonces_by_meter.setdefault(source, []).append(nonce)
             else:
                 self._refuse(source, tx_hash_of(wire), code, message, retry=True)
         for meter, nonces in nonces_by_meter.items():
             self._refuse(meter, "", code, message, retry=True, nonces=nonces)
+
+    def _refuse_early(self, early: list) -> None:
+        """Send back readings that came before their meter's turn (``TurnsKept.out_of_turn``),
+        told to wait for that turn: they take no turn of their own."""
+        nonces_by_meter: dict[str, tuple[list[int], int]] = {}
+        for source, wire, wait in early:
+            if isinstance(source, tuple):
+                self._refuse(source, "", *OUT_OF_TURN, retry=True, wait_ms=wait)
+            else:
+                nonces_by_meter.setdefault(source, ([], wait))[0].append(wire["nonce"])
+        for meter, (nonces, wait) in nonces_by_meter.items():
+            self._refuse(meter, "", *OUT_OF_TURN, retry=True, nonces=nonces, wait_ms=wait)
 
     def _refuse(
         self,
@@ -588,26 +639,35 @@ class MeterBridge:
         *,
         retry: bool = False,
         nonces: list | None = None,
-    ) -> None:
+        wait_ms: int | None = None,
+    ) -> int | None:
         """Answer ``rejected``; with ``retry`` the reading was not at fault: the meter sends it
-        again after ``retry_after_ms``. ``source`` is the meter, or (head-end answer, index).
-        A meter's readings refused for want of room are named by their ``nonces``, not hashed:
-        one answer for the message."""
+        again after ``retry_after_ms`` (``wait_ms``, or its turn in the schedule), which is
+        returned. ``source`` is the meter, or (head-end answer, index). A meter's readings
+        refused for want of room are named by their ``nonces``, not hashed: one answer for the
+        message, and the meter's later readings wait for their turn (``TurnsKept``)."""
         self.rejected += len(nonces) if nonces else 1
         body = {"hash": tx_hash, "code": code, "message": message}
         if nonces is not None:
             body = {"nonces": nonces, "code": code, "message": message}
+        wait = None
         if retry:
-            body["retry_after_ms"] = self.schedule.retry_after_ms(len(nonces) if nonces else 1)
+            wait = (
+                wait_ms if wait_ms is not None else self.schedule.retry_after_ms(len(nonces) if nonces else 1)
+            )
+            body["retry_after_ms"] = wait
+            if nonces:
+                self.turns.told_back(source, min(nonces), wait)
         if isinstance(source, tuple):
             answer, index = source
             entry = {"index": index, **body}
             if not tx_hash:  # refused for want of room: the index names it
                 del entry["hash"]
             answer.rejected.append(entry)
-            return
+            return wait
         self.refusal_log.refused(source, code, message, retry=retry)
         self._reply(source, "rejected", body)
+        return wait
 
     def _answer_headend(self, headend: str, body: dict) -> None:
         self.client.publish(headend_answer_topic(headend, self.topic_root), json.dumps(body), qos=0)

@@ -14,13 +14,14 @@ import pytest
 from django.conf import settings
 
 import meters.bridge as bridge_module
-from chain.models import Account, ChainHead, MempoolTx
+from chain.models import Account, ChainHead, HeldTx, MempoolTx
 from chain.services import admission
 from meters.bridge import TOPIC_MISMATCH, MeterBridge
 from meters.models import Meter
 from meters.topics import (
     HEADEND_MAX_READINGS,
     METER_MAX_READINGS,
+    RETRY_AFTER_MS,
     broker_address,
     headend_answer_topic,
     headend_message,
@@ -254,6 +255,47 @@ def test_a_reading_ahead_of_its_predecessor_is_held_until_it_comes(bridge, meter
     assert not MempoolTx.objects.exists()  # held for its predecessor
     publish(readings_topic(meter, ROOT), first.to_wire())
     assert next_reply() == ("accepted", {"hash": first.hash})
+    produce()
+    assert Meter.objects.get(meter_id=meter).minted_wh_total == 30
+
+
+def test_a_reading_sent_before_its_meters_turn_goes_back_to_wait_with_it(
+    bridge, meters, produce, replies, monkeypatch
+):
+    """The bridge told a meter to send a reading again when its turn comes; the meter's next
+    reading, sent before it heard, is told to wait for that turn too, not held: a hold is
+    shorter than a turn can be, and a reading dropped from it was lost though accepted."""
+    publish, next_reply = replies
+    chain_id = ChainHead.objects.get().chain_id
+    meter = meters["solar_somchai"]
+    start, end = last_minute()
+    first = signed_reading(chain_id, "solar_somchai", start=start - 60_000, end=end - 60_000, export_wh=10)
+    second = signed_reading(
+        chain_id, "solar_somchai", start=start, end=end, export_wh=20, nonce=first.nonce + 1
+    )
+    bridge.shed_s = 0  # no moment of answering unread: each message is read
+    real_limit = admission.intake_limit
+    monkeypatch.setattr(admission, "intake_limit", lambda head: 1)  # room for one waiting
+    other = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300)
+    publish(readings_topic(meters["home_malee"], ROOT), other.to_wire())
+    assert next_reply() == ("accepted", {"hash": other.hash})
+    publish(readings_topic(meter, ROOT), first.to_wire())
+    outcome, told = next_reply()
+    assert (outcome, told["nonces"], told["code"]) == ("rejected", [first.nonce], "mempool_full")
+    monkeypatch.setattr(admission, "intake_limit", real_limit)  # room again
+    publish(readings_topic(meter, ROOT), second.to_wire())
+    outcome, body = next_reply()
+    assert (outcome, body["nonces"], body["message"]) == (
+        "rejected",
+        [second.nonce],
+        bridge_module.OUT_OF_TURN[1],
+    )
+    assert RETRY_AFTER_MS <= body["retry_after_ms"] <= told["retry_after_ms"]
+    assert not HeldTx.objects.exists()
+    publish(
+        readings_topic(meter, ROOT), ("[" + ",".join(_encoded(r) for r in (first, second)) + "]").encode()
+    )
+    assert [next_reply(), next_reply()] == [("accepted", {"hash": r.hash}) for r in (first, second)]
     produce()
     assert Meter.objects.get(meter_id=meter).minted_wh_total == 30
 

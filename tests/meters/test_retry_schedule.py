@@ -3,7 +3,7 @@ at the rate the site takes readings, one after another, not all after the same w
 
 import pytest
 
-from meters.bridge import RETRY_CEILING_MS, HeadEndAnswer, MeterBridge, RetrySchedule
+from meters.bridge import RETRY_CEILING_MS, HeadEndAnswer, MeterBridge, RetrySchedule, TurnsKept
 from meters.topics import RETRY_AFTER_MS
 
 
@@ -92,3 +92,30 @@ def test_the_bridge_takes_a_turn_for_each_reading_a_refusal_names():
     assert [w - waits[0] for w in waits] == pytest.approx([0, 3.3, 6.7], abs=2)
     bridge._refuse("a" * 64, "", "mempool_full", "No room.", retry=True, nonces=list(range(300)))
     assert bridge.schedule.queue_ms() - waits[0] == pytest.approx(1_010, abs=3)
+
+
+def test_a_meter_told_back_from_a_nonce_keeps_its_later_readings_for_that_turn():
+    turns = TurnsKept(grace_s=5)
+    turns.told_back("m" * 64, 7, 2_000)
+    turns.told_back("m" * 64, 9, 100)  # a later refusal of the same meter: the first turn holds
+    turns.told_back("n" * 64, "7", 100)  # not a nonce: not kept
+    pending = [("m" * 64, {"sender": "m" * 64, "nonce": n}) for n in (8, 9)]
+    pending.append(("n" * 64, {"sender": "n" * 64, "nonce": 8}))
+    in_turn, early = turns.out_of_turn(pending)
+    assert in_turn == pending[2:]
+    assert [(wire["nonce"], 1_900 <= wait <= 2_000) for _, wire, wait in early] == [(8, True), (9, True)]
+    # Sent again from its nonce: in turn, and forgotten.
+    back = [("m" * 64, {"sender": "m" * 64, "nonce": n}) for n in (7, 8)]
+    assert turns.out_of_turn(back) == (back, [])
+    assert not turns.told
+
+
+def test_a_meter_that_never_comes_back_is_forgotten_after_the_grace():
+    turns = TurnsKept(grace_s=5, limit=2)
+    turns.told_back("m" * 64, 7, 0)
+    turns.told["m" * 64] = (7, turns.told["m" * 64][1] - 6)  # its turn was six seconds ago
+    later = [("m" * 64, {"sender": "m" * 64, "nonce": 8})]
+    assert turns.out_of_turn(later) == (later, [])
+    for meter in ("a", "b", "c"):
+        turns.told_back(meter * 64, 1, 100)
+    assert list(turns.told) == ["b" * 64, "c" * 64], "the oldest forgotten past the limit"
