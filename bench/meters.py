@@ -267,6 +267,8 @@ class MeterLoad:
         #: readings in order, as the chain's nonces ask: the next waits behind the one refused).
         self.unsent: dict[int, list[int]] = {}
         self.refusal_s: list[float] = []
+        #: Each refusal's code ("out_of_turn": told to wait for an earlier reading's turn).
+        self.refusal_codes: list[str] = []
         self.last_refusal = 0.0
         self.other_refusals: dict[str, int] = {}
         #: A head-end's messages awaiting their answer: batch id -> the (meter, reading) it holds.
@@ -329,6 +331,8 @@ class MeterLoad:
             # nonce_gap: its predecessor was told to retry and the hold was full; a meter
             # sends it again, as it does what it is told to retry.
             self.refusal_s.append(now - self.published_at.get((m, k), now))
+            out_of_turn = body.get("message", "").startswith("An earlier reading")
+            self.refusal_codes.append("out_of_turn" if out_of_turn else body.get("code", ""))
             if m not in self.unsent:
                 self.unsent[m] = []
                 wait_ms = body.get("retry_after_ms", RETRY_AFTER_MS)
@@ -491,7 +495,7 @@ class MeterLoad:
                 if count > dropped_before.get(code, 0)
             },
             **_latency_figures(latencies),
-            **refusal_figures(self.refusal_s[refusals_before:]),
+            **refusal_figures(self.refusal_s[refusals_before:], self.refusal_codes[refusals_before:]),
         }
 
 

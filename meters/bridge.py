@@ -374,6 +374,10 @@ class MeterBridge:
         #: block left was last read since (monotonic): a block that makes room ends the shedding.
         self.shed_height: int | None = None
         self.room_checked_at = 0.0
+        #: What the next batch may admit, as the worker last measured (readings, the head's
+        #: height then), or None: once the inbox holds that many, readings are answered on arrival.
+        self.inbox_room: tuple[int, int | None] | None = None
+        self.inbox_room_checked_at = 0.0
         self.schedule = RetrySchedule()
         self.turns = TurnsKept(grace_s=settings.GTX_HOLD_SECONDS)
         self.refusal_log = RefusalLog(wait_ms=self.schedule.queue_ms)
@@ -393,7 +397,7 @@ class MeterBridge:
         """Into the inbox; or, while the mempool is full or the inbox has no room for its readings
         (``inbox_max``), answered here at once: a refusal never waits behind a batch being admitted."""
         now = time.monotonic()
-        if self._shedding(now):
+        if self._shedding(now) or self._inbox_holds_the_room(now):
             self._refuse_unread(message.topic, message.payload, *NO_ROOM)
             return
         weight = self._weight(message.payload)
@@ -405,6 +409,23 @@ class MeterBridge:
             self.inbox.put((now, message.topic, message.payload, weight))
         else:
             self._refuse_unread(message.topic, message.payload, INTAKE_BUSY, BUSY_MESSAGE)
+
+    def _inbox_holds_the_room(self, now: float) -> bool:
+        """Whether the readings waiting in the inbox take all the next batch may admit, as the
+        worker measured it when it took its batch, and no block committed since then (read at
+        most every ROOM_CHECK_S). The rest would wait for the batch being admitted, then be read
+        and refused: 110 ms at the median, 312 ms at p95, against 11 and 97 ms for those the
+        full inbox answered on arrival (one ``bench.meters`` run at three times the knee)."""
+        measured = self.inbox_room
+        if measured is None or self.waiting < measured[0]:
+            return False
+        if now - self.inbox_room_checked_at >= ROOM_CHECK_S:
+            self.inbox_room_checked_at = now
+            left = admission.room_after_newer_block(measured[1])
+            if left is not None and left > 0:
+                self.inbox_room = None  # a block made room: let the next batch measure it
+                return False
+        return True
 
     def _refuse_unread(self, topic: str, body: bytes, code: str, message: str) -> None:
         """Answer a reading (or a head-end's message) that was not admitted for want of room
@@ -528,6 +549,8 @@ class MeterBridge:
             pending.extend(((answer, index), wire) for index, wire in enumerate(wires))
         pending, early = self.turns.out_of_turn(pending)
         self._refuse_early(early)
+        seen = admission.room_seen
+        self.inbox_room = (max(0, room - len(pending)), seen.height if seen is not None else None)
         self._refuse_for_room(pending[room:], *NO_ROOM)
         self._admit(pending[:room])
         for answer in answers:
