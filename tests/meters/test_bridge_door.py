@@ -1,0 +1,68 @@
+"""Once the readings waiting in the bridge's inbox take what its next batch may admit (the room
+the worker measured when it took its batch, less that batch), arrivals are answered from the
+MQTT thread at once: read after the batch being admitted, they would be refused anyway, later.
+A block that leaves room lets them in again."""
+
+from dataclasses import dataclass
+
+from chain.services import admission
+from meters.bridge import MeterBridge
+from meters.topics import headend_topic, readings_topic
+
+TOPIC = readings_topic("a" * 64)
+READING = b'{"sender": "' + b"a" * 64 + b'", "nonce": 1, "signature": "00"}'  # one reading
+
+
+@dataclass
+class Message:
+    topic: str
+    payload: bytes
+
+
+def test_arrivals_past_the_next_batchs_room_are_answered_at_once_until_a_block_leaves_room(monkeypatch):
+    bridge = MeterBridge("mqtt://127.0.0.1:1")  # not started: nothing drains the inbox
+    answered = []
+    monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
+    newest_block = [None]  # the room the newest block left: none newer yet
+    asked = []
+    monkeypatch.setattr(
+        admission, "room_after_newer_block", lambda height: asked.append(height) or newest_block[0]
+    )
+    bridge.inbox_room = (2, 7)  # the worker's batch left room for two more, at height 7
+
+    for _ in range(3):
+        bridge._on_message(None, None, Message(TOPIC, READING))
+    assert (bridge.inbox.qsize(), answered) == (2, ["mempool_full"])
+    assert asked == [7], "a block since height 7 would have made the measure moot"
+    bridge._on_message(None, None, Message(TOPIC, READING))
+    assert (bridge.inbox.qsize(), answered) == (2, ["mempool_full"] * 2)
+    assert asked == [7], "the note is read at most every ROOM_CHECK_S"
+
+    newest_block[0] = 500
+    bridge.inbox_room_checked_at -= 1  # past ROOM_CHECK_S
+    bridge._on_message(None, None, Message(TOPIC, READING))
+    assert (bridge.inbox.qsize(), answered) == (3, ["mempool_full"] * 2), "a block made room"
+    assert bridge.inbox_room is None
+
+
+def test_before_a_batch_measured_the_room_readings_wait_in_the_inbox(monkeypatch):
+    bridge = MeterBridge("mqtt://127.0.0.1:1")
+    answered = []
+    monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
+    for _ in range(3):
+        bridge._on_message(None, None, Message(TOPIC, READING))
+    assert (bridge.inbox.qsize(), answered) == (3, [])
+
+
+def test_a_headends_message_is_let_in_to_be_read(monkeypatch):
+    """Read, its readings refused for room keep their meters' turns; unread, they could not."""
+    bridge = MeterBridge("mqtt://127.0.0.1:1")
+    answered = []
+    monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
+    monkeypatch.setattr(admission, "room_after_newer_block", lambda height: None)
+    bridge.inbox_room = (0, 7)
+    bridge._on_message(
+        None, None, Message(headend_topic("pea_headend_7"), b'{"batch": "b-1", "readings": []}')
+    )
+    bridge._on_message(None, None, Message(TOPIC, READING))
+    assert (bridge.inbox.qsize(), answered) == (1, ["mempool_full"])
