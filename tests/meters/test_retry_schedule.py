@@ -1,20 +1,10 @@
 """The wait the meters bridge tells a meter to retry after is its turn: refusals are let back
 at the rate the site takes readings, one after another, not all after the same wait."""
 
-from types import SimpleNamespace
-
 import pytest
 
-from meters.bridge import (
-    HEADEND_OUT_OF_TURN,
-    NO_ROOM,
-    RETRY_CEILING_MS,
-    HeadEndAnswer,
-    MeterBridge,
-    RetrySchedule,
-    TurnsKept,
-)
-from meters.topics import RETRY_AFTER_MS, headend_topic
+from meters.bridge import RETRY_CEILING_MS, HeadEndAnswer, MeterBridge, RetrySchedule, TurnsKept
+from meters.topics import RETRY_AFTER_MS
 
 
 def window_over(schedule: RetrySchedule) -> None:
@@ -129,32 +119,3 @@ def test_a_meter_that_never_comes_back_is_forgotten_after_the_grace():
     for meter in ("a", "b", "c"):
         turns.told_back(meter * 64, 1, 100)
     assert list(turns.told) == ["b" * 64, "c" * 64], "the oldest forgotten past the limit"
-
-
-def test_a_headend_refused_unread_keeps_its_turn_itself():
-    turns = TurnsKept()
-    assert turns.headend_wait_ms("pea") is None
-    turns.headend_told_back("pea", 2_000)
-    assert 1_900 <= turns.headend_wait_ms("pea") <= 2_000
-    assert turns.headend_wait_ms("mea") is None
-    turns.headends["pea"] -= 3  # its turn came
-    assert turns.headend_wait_ms("pea") is None
-    assert not turns.headends
-
-
-def test_the_bridge_sends_a_headends_messages_back_until_its_turn(monkeypatch):
-    bridge = MeterBridge("mqtt://127.0.0.1:1")  # never connected
-    answers = []
-    monkeypatch.setattr(bridge, "_answer_headend", lambda headend, body: answers.append(body))
-    bridge.schedule = measured(200)
-    bridge._refuse_unread(
-        headend_topic("pea"), b'{"batch":"b-1","readings":[' + b'{"signature":1},' * 99, *NO_ROOM
-    )
-    first = answers[-1]["retry_after_ms"]
-    bridge._on_message(
-        None, None, SimpleNamespace(topic=headend_topic("pea"), payload=b'{"batch":"b-2","readings":[]}')
-    )
-    assert answers[-1]["batch"] == "b-2"
-    assert answers[-1]["message"] == HEADEND_OUT_OF_TURN[1]
-    assert first - 5 <= answers[-1]["retry_after_ms"] <= first, "the same turn, not one of its own"
-    assert bridge.inbox.empty()
