@@ -55,7 +55,9 @@ from chain.services.admission import FOR_WANT_OF_ROOM, INTAKE_BUSY, MEMPOOL_FULL
 from meters.services import readings_submit
 from meters.topics import (
     HEADEND_BATCH_ID,
+    HEADEND_MAX_BYTES,
     HEADEND_MAX_READINGS,
+    METER_MAX_BYTES,
     METER_MAX_READINGS,
     RETRY_AFTER_MS,
     TOPIC_ROOT,
@@ -96,6 +98,8 @@ def decode_message(topic: str, body: bytes) -> tuple[str, list[dict] | None, tup
     A meter's message is one signed reading, or a list of up to METER_MAX_READINGS of its own:
     its backlog, sent as one message after an outage or a wait it was told to keep."""
     meter = meter_of_topic(topic)
+    if len(body) > METER_MAX_BYTES:
+        return meter, None, (errors.MALFORMED, f"A meter's message takes at most {METER_MAX_BYTES} bytes.")
     try:
         message = json_decode(body)
     except errors.LedgerError as exc:
@@ -117,6 +121,12 @@ def decode_message(topic: str, body: bytes) -> tuple[str, list[dict] | None, tup
 def decode_headend_message(body: bytes) -> tuple[str, list | None, tuple[str, str] | None]:
     """(the batch id or "", the readings' wire dicts or None, the refusal (code, message) or None)."""
     batch_id = headend_batch_id(body)
+    if len(body) > HEADEND_MAX_BYTES:
+        return (
+            batch_id,
+            None,
+            (errors.MALFORMED, f"A head-end message takes at most {HEADEND_MAX_BYTES} bytes."),
+        )
     try:
         message = json_decode(body)
     except errors.LedgerError as exc:
@@ -145,6 +155,8 @@ def nonces_of(body: bytes) -> list[int] | None:
     rest: what names readings refused for want of room (a meter knows its readings by their
     nonces). None when the body has no such shape: the message is then read in full and refused
     for its own fault, if it has one."""
+    if len(body) > METER_MAX_BYTES:
+        return None
     try:
         message = json.loads(body)
     except (ValueError, RecursionError):

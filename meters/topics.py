@@ -42,6 +42,11 @@ HEADEND_PREFIX = re.compile(rb'\{"batch":"([A-Za-z0-9_.:-]{1,64})",')
 METER_MAX_READINGS = 100
 #: The most readings one head-end message holds.
 HEADEND_MAX_READINGS = 1000
+#: The bytes a message may take per reading it may hold (a signed reading's wire JSON takes about
+#: 500 with the largest integers the chain accepts): a message is refused past them unparsed.
+READING_MAX_BYTES = 1024
+METER_MAX_BYTES = METER_MAX_READINGS * READING_MAX_BYTES
+HEADEND_MAX_BYTES = HEADEND_MAX_READINGS * READING_MAX_BYTES
 HEADENDS = "headends"
 
 
