@@ -283,6 +283,7 @@ def test_a_reading_sent_before_its_meters_turn_goes_back_to_wait_with_it(
     outcome, told = next_reply()
     assert (outcome, told["nonces"], told["code"]) == ("rejected", [first.nonce], "mempool_full")
     monkeypatch.setattr(admission, "intake_limit", real_limit)  # room again
+    bridge.inbox_room = None  # as a block that made room would have said
     publish(readings_topic(meter, ROOT), second.to_wire())
     outcome, body = next_reply()
     assert (outcome, body["nonces"], body["message"]) == (
