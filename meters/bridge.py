@@ -296,39 +296,46 @@ class TurnsKept:
     what the site mints, 2,487 readings were lost so. A meter is forgotten once it sends from
     its nonce again, or ``grace_s`` after its turn; at most ``limit`` are kept, the oldest
     forgotten first.
+
+    A turn binds the way it was told: the meter's own topic (``channel`` ""), or the head-end
+    its readings came through. Readings refused for room are not verified, so one published on
+    a head-end's topic in another meter's name would otherwise hold back that meter's own
+    readings for a turn and a grace.
     """
 
     def __init__(self, *, grace_s: float = 5.0, limit: int = 100_000):
         self.grace_s, self.limit = grace_s, limit
-        #: meter -> (the first nonce told to wait, when its turn is due, monotonic)
-        self.told: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        #: (channel, meter) -> (the first nonce told to wait, when its turn is due, monotonic)
+        self.told: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
         self.lock = threading.Lock()  # told from the MQTT thread and the worker
 
-    def told_back(self, meter, nonce, wait_ms: int) -> None:
+    def told_back(self, channel: str, meter, nonce, wait_ms: int) -> None:
         if type(meter) is not str or type(nonce) is not int:
             return
         due = time.monotonic() + wait_ms / 1000
         with self.lock:
-            earlier = self.told.pop(meter, None)
+            earlier = self.told.pop((channel, meter), None)
             if earlier is not None:
                 nonce, due = min(nonce, earlier[0]), max(due, earlier[1])
-            self.told[meter] = (nonce, due)
+            self.told[(channel, meter)] = (nonce, due)
             while len(self.told) > self.limit:
                 self.told.popitem(last=False)
 
     def out_of_turn(self, pending: list) -> tuple[list, list]:
-        """``pending`` ((source, wire), in order) split into those in turn and those that come
-        before their meter's turn, each of these as (source, wire, the turn's wait in ms)."""
+        """``pending`` ((source, wire), in order; a source is a meter, or (head-end answer,
+        index)) split into those in turn and those that come before their meter's turn, each of
+        these as (source, wire, the turn's wait in ms)."""
         now = time.monotonic()
         in_turn, early = [], []
         with self.lock:
             for source, wire in pending:
                 meter, nonce = wire.get("sender"), wire.get("nonce")
-                told = self.told.get(meter) if type(meter) is str and type(nonce) is int else None
+                key = (source[0].headend if isinstance(source, tuple) else "", meter)
+                told = self.told.get(key) if type(meter) is str and type(nonce) is int else None
                 if told is None:
                     in_turn.append((source, wire))
                 elif nonce <= told[0] or now >= told[1] + self.grace_s:
-                    del self.told[meter]  # sent again from its nonce (or gave up): in turn
+                    del self.told[key]  # sent again from its nonce (or gave up): in turn
                     in_turn.append((source, wire))
                 else:
                     early.append((source, wire, max(RETRY_AFTER_MS, round((told[1] - now) * 1000))))
@@ -657,7 +664,7 @@ class MeterBridge:
             nonce = wire.get("nonce")
             if isinstance(source, tuple):
                 wait = self._refuse(source, "", code, message, retry=True)
-                self.turns.told_back(wire.get("sender"), nonce, wait)
+                self.turns.told_back(source[0].headend, wire.get("sender"), nonce, wait)
             elif type(nonce) is int and nonce >= 0:
                 nonces_by_meter.setdefault(source, []).append(nonce)
             else:
@@ -704,7 +711,7 @@ class MeterBridge:
             )
             body["retry_after_ms"] = wait
             if nonces:
-                self.turns.told_back(source, min(nonces), wait)
+                self.turns.told_back("", source, min(nonces), wait)
         if isinstance(source, tuple):
             answer, index = source
             entry = {"index": index, **body}

@@ -239,17 +239,20 @@ def test_a_reading_the_bridge_cannot_take_in_time_is_answered_busy(bridge, meter
     assert not MempoolTx.objects.exists()
 
 
-def test_a_reading_ahead_of_its_predecessor_is_held_until_it_comes(bridge, meters, produce, replies):
-    """A meter told to retry a reading may have sent the next already: the next is held, not
-    refused nonce_gap, and both are minted once the first comes again."""
-    publish, next_reply = replies
+def _two_readings(name: str) -> tuple:
+    """A meter's readings of the last two minutes, in nonce order (10 and 20 Wh exported)."""
     chain_id = ChainHead.objects.get().chain_id
-    meter = meters["solar_somchai"]
     start, end = last_minute()
-    first = signed_reading(chain_id, "solar_somchai", start=start - 60_000, end=end - 60_000, export_wh=10)
-    second = signed_reading(
-        chain_id, "solar_somchai", start=start, end=end, export_wh=20, nonce=first.nonce + 1
-    )
+    first = signed_reading(chain_id, name, start=start - 60_000, end=end - 60_000, export_wh=10)
+    return first, signed_reading(chain_id, name, start=start, end=end, export_wh=20, nonce=first.nonce + 1)
+
+
+def test_a_reading_ahead_of_its_predecessor_is_held_until_it_comes(bridge, meters, produce, replies):
+    """A reading whose predecessor the bridge has not seen (it is on its way, or was lost) is
+    held, not refused nonce_gap, and both are minted once the first comes."""
+    publish, next_reply = replies
+    meter = meters["solar_somchai"]
+    first, second = _two_readings("solar_somchai")
     publish(readings_topic(meter, ROOT), second.to_wire())
     assert next_reply() == ("accepted", {"hash": second.hash})
     assert not MempoolTx.objects.exists()  # held for its predecessor
@@ -266,17 +269,15 @@ def test_a_reading_sent_before_its_meters_turn_goes_back_to_wait_with_it(
     reading, sent before it heard, is told to wait for that turn too, not held: a hold is
     shorter than a turn can be, and a reading dropped from it was lost though accepted."""
     publish, next_reply = replies
-    chain_id = ChainHead.objects.get().chain_id
     meter = meters["solar_somchai"]
-    start, end = last_minute()
-    first = signed_reading(chain_id, "solar_somchai", start=start - 60_000, end=end - 60_000, export_wh=10)
-    second = signed_reading(
-        chain_id, "solar_somchai", start=start, end=end, export_wh=20, nonce=first.nonce + 1
-    )
+    first, second = _two_readings("solar_somchai")
     bridge.shed_s = 0  # no moment of answering unread: each message is read
     real_limit = admission.intake_limit
     monkeypatch.setattr(admission, "intake_limit", lambda head: 1)  # room for one waiting
-    other = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=300)
+    start, end = last_minute()
+    other = signed_reading(
+        ChainHead.objects.get().chain_id, "home_malee", start=start, end=end, import_wh=300
+    )
     publish(readings_topic(meters["home_malee"], ROOT), other.to_wire())
     assert next_reply() == ("accepted", {"hash": other.hash})
     publish(readings_topic(meter, ROOT), first.to_wire())

@@ -96,9 +96,9 @@ def test_the_bridge_takes_a_turn_for_each_reading_a_refusal_names():
 
 def test_a_meter_told_back_from_a_nonce_keeps_its_later_readings_for_that_turn():
     turns = TurnsKept(grace_s=5)
-    turns.told_back("m" * 64, 7, 2_000)
-    turns.told_back("m" * 64, 9, 100)  # a later refusal of the same meter: the first turn holds
-    turns.told_back("n" * 64, "7", 100)  # not a nonce: not kept
+    turns.told_back("", "m" * 64, 7, 2_000)
+    turns.told_back("", "m" * 64, 9, 100)  # a later refusal of the same meter: the first turn holds
+    turns.told_back("", "n" * 64, "7", 100)  # not a nonce: not kept
     pending = [("m" * 64, {"sender": "m" * 64, "nonce": n}) for n in (8, 9)]
     pending.append(("n" * 64, {"sender": "n" * 64, "nonce": 8}))
     in_turn, early = turns.out_of_turn(pending)
@@ -112,10 +112,24 @@ def test_a_meter_told_back_from_a_nonce_keeps_its_later_readings_for_that_turn()
 
 def test_a_meter_that_never_comes_back_is_forgotten_after_the_grace():
     turns = TurnsKept(grace_s=5, limit=2)
-    turns.told_back("m" * 64, 7, 0)
-    turns.told["m" * 64] = (7, turns.told["m" * 64][1] - 6)  # its turn was six seconds ago
+    turns.told_back("", "m" * 64, 7, 0)
+    turns.told[("", "m" * 64)] = (7, turns.told[("", "m" * 64)][1] - 6)  # its turn was six seconds ago
     later = [("m" * 64, {"sender": "m" * 64, "nonce": 8})]
     assert turns.out_of_turn(later) == (later, [])
     for meter in ("a", "b", "c"):
-        turns.told_back(meter * 64, 1, 100)
-    assert list(turns.told) == ["b" * 64, "c" * 64], "the oldest forgotten past the limit"
+        turns.told_back("", meter * 64, 1, 100)
+    assert list(turns.told) == [("", "b" * 64), ("", "c" * 64)], "the oldest forgotten past the limit"
+
+
+def test_a_turn_binds_the_way_it_was_told():
+    """A reading on a head-end's topic in a meter's name, refused for room unverified, does not
+    hold back the readings the meter sends on its own topic, nor those of another head-end."""
+    turns = TurnsKept()
+    turns.told_back("pea_headend_7", "m" * 64, 7, 2_000)
+    own = [("m" * 64, {"sender": "m" * 64, "nonce": 8})]
+    other = [((HeadEndAnswer("mea_headend_1", "b-1"), 0), {"sender": "m" * 64, "nonce": 8})]
+    same = [((HeadEndAnswer("pea_headend_7", "b-2"), 0), {"sender": "m" * 64, "nonce": 8})]
+    assert turns.out_of_turn(own) == (own, [])
+    assert turns.out_of_turn(other) == (other, [])
+    in_turn, early = turns.out_of_turn(same)
+    assert (in_turn, [wire["nonce"] for _, wire, _ in early]) == ([], [8])
