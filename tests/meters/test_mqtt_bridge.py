@@ -294,10 +294,20 @@ def test_a_reading_sent_before_its_meters_turn_goes_back_to_wait_with_it(
     )
     assert RETRY_AFTER_MS <= body["retry_after_ms"] <= told["retry_after_ms"]
     assert not HeldTx.objects.exists()
-    publish(
-        readings_topic(meter, ROOT), ("[" + ",".join(_encoded(r) for r in (first, second)) + "]").encode()
-    )
-    assert [next_reply(), next_reply()] == [("accepted", {"hash": r.hash}) for r in (first, second)]
+    # The meter sends both from the first when told, as one message; told to wait again (the
+    # bridge's inbox is shared with the rest of a busy machine), it waits and sends them again.
+    backlog = ("[" + ",".join(_encoded(r) for r in (first, second)) + "]").encode()
+    answers = []
+    for _ in range(5):
+        publish(readings_topic(meter, ROOT), backlog)
+        answers.append(next_reply())
+        outcome, body = answers[-1]
+        if outcome == "accepted":
+            answers.append(next_reply())
+            break
+        time.sleep(body["retry_after_ms"] / 1000)
+    assert answers[-2:] == [("accepted", {"hash": r.hash}) for r in (first, second)], answers
+    assert all(body.get("message") != bridge_module.OUT_OF_TURN[1] for _, body in answers), answers
     produce()
     assert Meter.objects.get(meter_id=meter).minted_wh_total == 30
 
