@@ -654,35 +654,32 @@ class MeterBridge:
                     self._reply(source, "accepted", {"hash": tx.hash})
             return
 
-    def _refuse_for_room(self, items: list, code: str, message: str) -> None:
-        """Tell readings that were read ((source, wire) as ``pending`` holds them) to retry, named
-        without hashing them (hashing the readings refused was most of what refusing them cost
-        under overload): a head-end's by its index, in its message's one answer; a meter's by
-        their nonces, one answer a meter."""
+    def _refuse_for_room(self, items: list, code: str, message: str, wait_ms: int | None = None) -> None:
+        """Tell readings that were read ((source, wire) as ``pending`` holds them) to retry after
+        ``wait_ms``, or their turn, named without hashing them (hashing the readings refused was
+        most of what refusing them cost under overload): a head-end's by its index, in its
+        message's one answer; a meter's by their nonces, one answer a meter."""
         nonces_by_meter: dict[str, list[int]] = {}
         for source, wire in items:
             nonce = wire.get("nonce")
             if isinstance(source, tuple):
-                wait = self._refuse(source, "", code, message, retry=True)
+                wait = self._refuse(source, "", code, message, retry=True, wait_ms=wait_ms)
                 self.turns.told_back(source[0].headend, wire.get("sender"), nonce, wait)
             elif type(nonce) is int and nonce >= 0:
                 nonces_by_meter.setdefault(source, []).append(nonce)
             else:
-                self._refuse(source, tx_hash_of(wire), code, message, retry=True)
+                self._refuse(source, tx_hash_of(wire), code, message, retry=True, wait_ms=wait_ms)
         for meter, nonces in nonces_by_meter.items():
-            self._refuse(meter, "", code, message, retry=True, nonces=nonces)
+            self._refuse(meter, "", code, message, retry=True, nonces=nonces, wait_ms=wait_ms)
 
     def _refuse_early(self, early: list) -> None:
         """Send back readings that came before their meter's turn (``TurnsKept.out_of_turn``),
         told to wait for that turn: they take no turn of their own."""
-        nonces_by_meter: dict[str, tuple[list[int], int]] = {}
+        by_wait: dict[int, list] = {}
         for source, wire, wait in early:
-            if isinstance(source, tuple):
-                self._refuse(source, "", *OUT_OF_TURN, retry=True, wait_ms=wait)
-            else:
-                nonces_by_meter.setdefault(source, ([], wait))[0].append(wire["nonce"])
-        for meter, (nonces, wait) in nonces_by_meter.items():
-            self._refuse(meter, "", *OUT_OF_TURN, retry=True, nonces=nonces, wait_ms=wait)
+            by_wait.setdefault(wait, []).append((source, wire))
+        for wait, items in by_wait.items():
+            self._refuse_for_room(items, *OUT_OF_TURN, wait_ms=wait)
 
     def _refuse(
         self,
