@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
@@ -178,13 +179,25 @@ def _note_room(height: int, room: int, waiting: int) -> None:
     room_seen = RoomSeen(height, _room_left(room, waiting), monotonic_ms())
 
 
+class RoomAtCommit(NamedTuple):
+    """Once the block at ``height`` committed, a batch of up to ``left`` transactions fit in
+    the mempool, and the mempool, once not empty, may hold ``limit`` (``intake_limit``)."""
+
+    height: int
+    left: int
+    limit: int
+
+
 def room_after_commit(head: IntakeHead) -> None:
     """Note in the site's cache the room left for clients once the block of ``head`` committed:
     the web processes and the meters bridge, which did not see the commit, learn from it that
     the room grew."""
     waiting, _ = _waiting()
+    limit = intake_limit(head)
     try:
-        cache.set(ROOM_AT_COMMIT_KEY, (head.height, _room_left(intake_limit(head), waiting)), None)
+        cache.set(
+            ROOM_AT_COMMIT_KEY, tuple(RoomAtCommit(head.height, _room_left(limit, waiting), limit)), None
+        )
     except Exception:  # a dead Redis must not fail a committed block: the door opens without it
         log.exception("Could not note the room after block %s", head.height)
 
@@ -192,15 +205,22 @@ def room_after_commit(head: IntakeHead) -> None:
 def room_after_newer_block(height: int | None) -> int | None:
     """The room the site's newest block left, if it is newer than ``height`` (None: any block);
     None when there is none, or the note cannot be read (then no one opens or shuts on it)."""
+    newer = newer_block_room(height)
+    return newer.left if newer is not None else None
+
+
+def newer_block_room(height: int | None) -> RoomAtCommit | None:
+    """The note the site's newest block left (``room_after_commit``), if it is newer than
+    ``height`` (None: any block); None when there is none or it cannot be read."""
     try:
         noted = cache.get(ROOM_AT_COMMIT_KEY)
     except Exception:
         log.exception("Could not read the room after the newest block")
         return None
-    if noted is None:
+    if noted is None or len(noted) != len(RoomAtCommit._fields):  # none, or a note of another version
         return None
-    committed_height, left = noted
-    return left if height is None or committed_height > height else None
+    noted = RoomAtCommit(*noted)
+    return noted if height is None or noted.height > height else None
 
 
 def transactions_submit(
@@ -444,20 +464,30 @@ def intake_limit(head: IntakeHead) -> int:
     return min(MEMPOOL_MAX, max(settings.GTX_INTAKE_MIN_WAITING, measured))
 
 
-def intake_room() -> int:
-    """How many transactions a batch may bring now and be admitted (``_check_room``'s rule).
+class IntakeRoom(NamedTuple):
+    """What ``intake_room`` measured with the head at ``height``."""
+
+    room: int
+    limit: int
+    height: int
+
+
+def intake_room() -> IntakeRoom:
+    """How many transactions a batch may bring now and be admitted (``_check_room``'s rule),
+    and how many the mempool may hold once not empty (``intake_limit``): what is left for the
+    batches after this one, which an empty mempool's room (any batch) does not say.
 
     For a caller whose batch gathers many clients' independent transactions (the meters
     bridge): it admits what fits and tells the rest to retry, where a batch too large for the
     room left would be refused whole and the mempool would fill only when it ran empty.
     """
     waiting, _ = _waiting()
-    if not waiting:
-        return MAX_BATCH
     head = intake_head()
-    room = intake_limit(head)
-    _note_room(head.height, room, waiting)
-    return max(0, room - waiting)
+    limit = intake_limit(head)
+    if not waiting:
+        return IntakeRoom(MAX_BATCH, limit, head.height)
+    _note_room(head.height, limit, waiting)
+    return IntakeRoom(max(0, limit - waiting), limit, head.height)
 
 
 def _waiting() -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """Once the readings waiting in the bridge's inbox take what its next batch may admit (the room
 the worker measured when it took its batch, less that batch), arrivals are answered from the
 MQTT thread at once: read after the batch being admitted, they would be refused anyway, later.
-A block that leaves room lets them in again."""
+A block that leaves room lets in as many again as it left."""
 
 from dataclasses import dataclass
 
@@ -23,11 +23,9 @@ def test_arrivals_past_the_next_batchs_room_are_answered_at_once_until_a_block_l
     bridge = MeterBridge("mqtt://127.0.0.1:1")  # not started: nothing drains the inbox
     answered = []
     monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
-    newest_block = [None]  # the room the newest block left: none newer yet
+    newest_block = [None]  # the note the newest block left: none newer yet
     asked = []
-    monkeypatch.setattr(
-        admission, "room_after_newer_block", lambda height: asked.append(height) or newest_block[0]
-    )
+    monkeypatch.setattr(admission, "newer_block_room", lambda height: asked.append(height) or newest_block[0])
     bridge.inbox_room = (2, 7)  # the worker's batch left room for two more, at height 7
 
     for _ in range(3):
@@ -38,11 +36,31 @@ def test_arrivals_past_the_next_batchs_room_are_answered_at_once_until_a_block_l
     assert (bridge.inbox.qsize(), answered) == (2, ["mempool_full"] * 2)
     assert asked == [7], "the note is read at most every ROOM_CHECK_S"
 
-    newest_block[0] = 500
-    bridge.inbox_room_checked_at -= 1  # past ROOM_CHECK_S
-    bridge._on_message(None, None, Message(TOPIC, READING))
-    assert (bridge.inbox.qsize(), answered) == (3, ["mempool_full"] * 2), "a block made room"
-    assert bridge.inbox_room is None
+    newest_block[0] = admission.RoomAtCommit(8, 4, 1000)  # room for the two waiting and two more
+    for _ in range(3):
+        bridge.inbox_room_checked_at -= 1  # past ROOM_CHECK_S
+        bridge._on_message(None, None, Message(TOPIC, READING))
+    assert (bridge.inbox.qsize(), answered) == (4, ["mempool_full"] * 3), "as much as the block left"
+    assert bridge.inbox_room == (4, 8)
+    assert asked == [7, 7, 8], "then blocks newer than 8 are asked for"
+
+
+def test_a_block_that_emptied_the_mempool_lets_in_its_limit_less_the_batch_being_admitted(monkeypatch):
+    """An empty mempool takes any batch, but the batch after the one being admitted finds
+    only the limit less that one: let in more, the surplus would be read and refused late."""
+    bridge = MeterBridge("mqtt://127.0.0.1:1")
+    answered = []
+    monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
+    monkeypatch.setattr(
+        admission, "newer_block_room", lambda height: admission.RoomAtCommit(8, admission.MAX_BATCH, 5)
+    )
+    bridge.inbox_room = (0, 7)
+    bridge.admitting = 3  # the worker's batch, not yet in the mempool
+    for _ in range(3):
+        bridge.inbox_room_checked_at -= 1
+        bridge._on_message(None, None, Message(TOPIC, READING))
+    assert (bridge.inbox.qsize(), answered) == (2, ["mempool_full"])
+    assert bridge.inbox_room == (2, 8)
 
 
 def test_before_a_batch_measured_the_room_readings_wait_in_the_inbox(monkeypatch):
@@ -59,7 +77,7 @@ def test_a_headends_message_is_let_in_to_be_read(monkeypatch):
     bridge = MeterBridge("mqtt://127.0.0.1:1")
     answered = []
     monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
-    monkeypatch.setattr(admission, "room_after_newer_block", lambda height: None)
+    monkeypatch.setattr(admission, "newer_block_room", lambda height: None)
     bridge.inbox_room = (0, 7)
     bridge._on_message(
         None, None, Message(headend_topic("pea_headend_7"), b'{"batch": "b-1", "readings": []}')

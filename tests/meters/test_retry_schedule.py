@@ -12,8 +12,9 @@ def window_over(schedule: RetrySchedule) -> None:
 
 
 def measured(admitted: int, **options) -> RetrySchedule:
-    """A schedule whose last window admitted ``admitted`` readings and refused some."""
-    schedule = RetrySchedule(**options)
+    """A schedule whose last window admitted ``admitted`` readings and refused some, on a clock
+    that stands still (a busy machine's moments between two calls would move the turns)."""
+    schedule = RetrySchedule(clock=lambda: 1_000.0, **options)
     schedule.admitted(admitted)
     schedule.retry_after_ms()
     window_over(schedule)
@@ -48,7 +49,7 @@ def test_the_wait_never_passes_the_ceiling():
 
 
 def test_a_site_that_admitted_nothing_while_refusing_lets_back_min_rate():
-    schedule = RetrySchedule(min_rate=50)
+    schedule = RetrySchedule(min_rate=50, clock=lambda: 1_000.0)
     schedule.retry_after_ms()
     window_over(schedule)
     schedule.next_due = 0.0
