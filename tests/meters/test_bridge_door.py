@@ -3,6 +3,7 @@ the worker measured when it took its batch, less that batch), arrivals are answe
 MQTT thread at once: read after the batch being admitted, they would be refused anyway, later.
 A block that leaves room lets in as many again as it left."""
 
+import time
 from dataclasses import dataclass
 
 from chain.services import admission
@@ -23,26 +24,18 @@ def test_arrivals_past_the_next_batchs_room_are_answered_at_once_until_a_block_l
     bridge = MeterBridge("mqtt://127.0.0.1:1")  # not started: nothing drains the inbox
     answered = []
     monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
-    newest_block = [None]  # the note the newest block left: none newer yet
-    asked = []
-    monkeypatch.setattr(admission, "newer_block_room", lambda height: asked.append(height) or newest_block[0])
+    bridge.newest_room = admission.RoomAtCommit(7, 500, 1000)  # as the room thread read it
     bridge.inbox_room = (2, 7)  # the worker's batch left room for two more, at height 7
 
     for _ in range(3):
         bridge._on_message(None, None, Message(TOPIC, READING))
-    assert (bridge.inbox.qsize(), answered) == (2, ["mempool_full"])
-    assert asked == [7], "a block since height 7 would have made the measure moot"
-    bridge._on_message(None, None, Message(TOPIC, READING))
-    assert (bridge.inbox.qsize(), answered) == (2, ["mempool_full"] * 2)
-    assert asked == [7], "the note is read at most every ROOM_CHECK_S"
-
-    newest_block[0] = admission.RoomAtCommit(8, 4, 1000)  # room for the two waiting and two more
+    assert (bridge.inbox.qsize(), answered) == (2, ["mempool_full"]), "block 7 is what was measured"
+    assert bridge.room_wanted.is_set(), "the room thread is asked to read the note again"
+    bridge.newest_room = admission.RoomAtCommit(8, 4, 1000)  # room for the two waiting and two more
     for _ in range(3):
-        bridge.inbox_room_checked_at -= 1  # past ROOM_CHECK_S
         bridge._on_message(None, None, Message(TOPIC, READING))
-    assert (bridge.inbox.qsize(), answered) == (4, ["mempool_full"] * 3), "as much as the block left"
+    assert (bridge.inbox.qsize(), answered) == (4, ["mempool_full"] * 2), "as much as the block left"
     assert bridge.inbox_room == (4, 8)
-    assert asked == [7, 7, 8], "then blocks newer than 8 are asked for"
 
 
 def test_a_block_that_emptied_the_mempool_lets_in_its_limit_less_the_batch_being_admitted(monkeypatch):
@@ -51,16 +44,37 @@ def test_a_block_that_emptied_the_mempool_lets_in_its_limit_less_the_batch_being
     bridge = MeterBridge("mqtt://127.0.0.1:1")
     answered = []
     monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
-    monkeypatch.setattr(
-        admission, "newer_block_room", lambda height: admission.RoomAtCommit(8, admission.MAX_BATCH, 5)
-    )
+    bridge.newest_room = admission.RoomAtCommit(8, admission.MAX_BATCH, 5)
     bridge.inbox_room = (0, 7)
     bridge.admitting = 3  # the worker's batch, not yet in the mempool
     for _ in range(3):
-        bridge.inbox_room_checked_at -= 1
         bridge._on_message(None, None, Message(TOPIC, READING))
     assert (bridge.inbox.qsize(), answered) == (2, ["mempool_full"])
     assert bridge.inbox_room == (2, 8)
+
+
+def test_the_room_thread_reads_the_note_the_newest_block_left_when_asked(monkeypatch):
+    """The MQTT thread never waits on Redis: a thread of its own reads the note for it."""
+    notes = [admission.RoomAtCommit(9, 0, 1000), admission.RoomAtCommit(8, 40, 1000)]
+    monkeypatch.setattr(
+        admission, "newer_block_room", lambda height: notes.pop() if len(notes) > 1 else notes[0]
+    )
+    bridge = MeterBridge("mqtt://127.0.0.1:1")
+    bridge.room_reader.start()
+    try:
+        assert bridge._newest_room() is None  # nothing read yet: the wish is taken
+        for expected in (8, 9):
+            deadline = time.monotonic() + 5
+            while (
+                bridge.newest_room is None or bridge.newest_room.height < expected
+            ) and time.monotonic() < deadline:
+                time.sleep(0.005)
+                bridge._newest_room()
+            assert bridge.newest_room.height == expected
+    finally:
+        bridge.stopping.set()
+        bridge.room_reader.join(timeout=5)
+    assert not bridge.room_reader.is_alive()
 
 
 def test_before_a_batch_measured_the_room_readings_wait_in_the_inbox(monkeypatch):
@@ -77,7 +91,6 @@ def test_a_headends_message_is_let_in_to_be_read(monkeypatch):
     bridge = MeterBridge("mqtt://127.0.0.1:1")
     answered = []
     monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
-    monkeypatch.setattr(admission, "newer_block_room", lambda height: None)
     bridge.inbox_room = (0, 7)
     bridge._on_message(
         None, None, Message(headend_topic("pea_headend_7"), b'{"batch": "b-1", "readings": []}')

@@ -464,7 +464,7 @@ def test_a_malformed_headend_message_is_answered_whole_and_changes_nothing(
 def test_the_shed_moment_ends_however_many_batches_come_during_it(bridge, monkeypatch):
     """Batches read from the inbox while shedding are answered unread without making the moment
     longer: under a steady flood it was renewed by every batch and never ended."""
-    monkeypatch.setattr(admission, "room_after_newer_block", lambda height: None)  # no block since
+    monkeypatch.setattr(bridge, "_newest_room", lambda: None)  # no block since
     bridge.shed_until = until = time.monotonic() + 60
 
     assert bridge._room().room == 0
@@ -474,26 +474,20 @@ def test_the_shed_moment_ends_however_many_batches_come_during_it(bridge, monkey
 def test_a_block_that_leaves_room_ends_the_shedding_at_once(bridge, monkeypatch):
     """The site noted the room its newest block left (admission.room_after_commit): readings are
     read again then, not after a fixed moment that outlasted the blocks and let the mempool run dry."""
-    noted = [(7, 0)]  # (the newest block's height, the room it left)
-
-    def after_newer_block(height):
-        committed, left = noted[0]
-        return left if height is None or committed > height else None
-
-    monkeypatch.setattr(admission, "room_after_newer_block", after_newer_block)
+    noted = [admission.RoomAtCommit(7, 0, 500)]  # as the room thread last read it
+    monkeypatch.setattr(bridge, "_newest_room", lambda: noted[0])
     monkeypatch.setattr(admission, "room_seen", admission.RoomSeen(7, 0, admission.monotonic_ms()))
     bridge.shed_s = 60
     bridge._shed()
     assert bridge.shed_height == 7
-    step = 1.5 * bridge_module.ROOM_CHECK_S  # each read of the note comes past the interval
-    at = time.monotonic() + step
-    assert bridge._shedding(at)  # the same block: still no room
-    noted[0] = (8, 0)
-    assert bridge._shedding(at := at + step)  # a block, but it left no room
-    noted[0] = (9, 250)
-    assert bridge._shedding(at + step / 3)  # not read again so soon
-    assert not bridge._shedding(at := at + step)
-    assert not bridge._shedding(at + step)  # and it stays open
+    now = time.monotonic()
+    assert bridge._shedding(now)  # the same block: still no room
+    noted[0] = admission.RoomAtCommit(8, 0, 500)
+    assert bridge._shedding(now)  # a block, but it left no room
+    noted[0] = admission.RoomAtCommit(9, 250, 500)
+    assert not bridge._shedding(now)
+    noted[0] = admission.RoomAtCommit(9, 0, 500)
+    assert not bridge._shedding(now)  # and it stays open
 
 
 def _one_waiting(room: int, meters, replies, monkeypatch) -> tuple:
