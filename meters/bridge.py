@@ -323,6 +323,16 @@ class TurnsKept:
             while len(self.told) > self.limit:
                 self.told.popitem(last=False)
 
+    def early_wait_ms(self, channel: str, meter: str, nonces: list[int]) -> int | None:
+        """The wait of a message of ``meter``'s readings ``nonces`` that all come before its turn,
+        or None: some may be in turn, and the message is read (``out_of_turn`` decides)."""
+        with self.lock:
+            told = self.told.get((channel, meter))
+        now = time.monotonic()
+        if told is None or min(nonces) <= told[0] or now >= told[1] + self.grace_s:
+            return None
+        return max(RETRY_AFTER_MS, round((told[1] - now) * 1000))
+
     def out_of_turn(self, pending: list) -> tuple[list, list]:
         """``pending`` ((source, wire), in order; a source is a meter, or (head-end answer,
         index)) split into those in turn and those that come before their meter's turn, each of
@@ -425,9 +435,10 @@ class MeterBridge:
         """Into the inbox; or, while the mempool is full or the inbox has no room for its readings
         (``inbox_max``), answered here at once: a refusal never waits behind a batch being admitted."""
         now = time.monotonic()
-        if self._shedding(now) or (
-            self._inbox_holds_the_room(now) and headend_of_topic(message.topic, self.topic_root) is None
-        ):
+        by_meter = headend_of_topic(message.topic, self.topic_root) is None
+        if by_meter and self.turns.told and self._sent_before_its_turn(message):
+            return
+        if self._shedding(now) or (by_meter and self._inbox_holds_the_room(now)):
             self._refuse_unread(message.topic, message.payload, *NO_ROOM)
             return
         weight = self._weight(message.payload)
@@ -439,6 +450,21 @@ class MeterBridge:
             self.inbox.put((now, message.topic, message.payload, weight))
         else:
             self._refuse_unread(message.topic, message.payload, INTAKE_BUSY, BUSY_MESSAGE)
+
+    def _sent_before_its_turn(self, message) -> bool:
+        """Send a meter's readings that all come before its turn back to wait for it, at once:
+        read first, they waited for the batch being admitted (130 to 290 ms at the median). The
+        turn is the one told on the meter's own topic; a message in another meter's name there
+        would be refused for that anyway."""
+        meter = meter_of_topic(message.topic)
+        if ("", meter) not in self.turns.told:
+            return False
+        nonces = nonces_of(message.payload)
+        wait = self.turns.early_wait_ms("", meter, nonces) if nonces else None
+        if wait is None:
+            return False
+        self._refuse(meter, "", *OUT_OF_TURN, retry=True, nonces=nonces, wait_ms=wait)
+        return True
 
     def _inbox_holds_the_room(self, now: float) -> bool:
         """Whether the readings waiting in the inbox take all the next batch may admit: as the

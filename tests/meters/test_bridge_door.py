@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from chain.services import admission
-from meters.bridge import MeterBridge
+from meters.bridge import OUT_OF_TURN, MeterBridge
 from meters.topics import headend_topic, readings_topic
 
 TOPIC = readings_topic("a" * 64)
@@ -97,3 +97,24 @@ def test_a_headends_message_is_let_in_to_be_read(monkeypatch):
     )
     bridge._on_message(None, None, Message(TOPIC, READING))
     assert (bridge.inbox.qsize(), answered) == (1, ["mempool_full"])
+
+
+def test_a_meters_readings_that_all_come_before_its_turn_are_sent_back_on_arrival(monkeypatch):
+    """Read first, they waited for the batch being admitted; the wait told is what is left of
+    the turn. A message from the turn's nonce is let in, to be read and admitted."""
+    bridge = MeterBridge("mqtt://127.0.0.1:1")
+    told = []
+    monkeypatch.setattr(bridge, "_reply", lambda meter, outcome, body: told.append((meter, outcome, body)))
+    meter = "a" * 64
+    bridge.turns.told_back("", meter, 1, 2_000)  # told to send again from nonce 1 in two seconds
+    later = b'[{"sender": "' + meter.encode() + b'", "nonce": 2, "signature": "00"}]'
+    bridge._on_message(None, None, Message(TOPIC, later))
+    assert bridge.inbox.qsize() == 0
+    ((to, outcome, body),) = told
+    assert (to, outcome, body["nonces"], body["message"]) == (meter, "rejected", [2], OUT_OF_TURN[1])
+    assert 1_900 <= body["retry_after_ms"] <= 2_000
+
+    bridge._on_message(None, None, Message(TOPIC, READING))  # nonce 1: its turn
+    assert (bridge.inbox.qsize(), len(told)) == (1, 1)
+    bridge._on_message(None, None, Message(readings_topic("b" * 64), READING))  # a meter never told
+    assert (bridge.inbox.qsize(), len(told)) == (2, 1)
