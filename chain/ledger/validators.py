@@ -136,6 +136,7 @@ def proposer_weights(
 def validator_records(state: State) -> tuple[list[Validator], dict[str, Account]]:
     """Every validator record and its account, sorted by key, as this block sees them."""
     validators = state.scan_all(Validator.table)
+    state.prefetch(Account.table, [v.public_key for v in validators])  # one read, not one each
     accounts = {v.public_key: state.account(v.public_key) for v in validators}
     return validators, accounts
 
