@@ -402,8 +402,8 @@ class MeterBridge:
         self.accepted = self.rejected = 0
         #: Until when (monotonic) readings are answered unread (NO_ROOM).
         self.shed_until = 0.0
-        #: The head when intake last found no room (None: unknown), and when the room a newer
-        #: block left was last read since (monotonic): a block that makes room ends the shedding.
+        #: The head when intake last found no room (None: unknown): a newer block that makes
+        #: room ends the shedding.
         self.shed_height: int | None = None
         #: What the next batch may admit, as the worker last measured or a newer block left it
         #: (readings, the head's height then), or None: once the inbox holds that many, readings
@@ -469,10 +469,10 @@ class MeterBridge:
     def _inbox_holds_the_room(self, now: float) -> bool:
         """Whether the readings waiting in the inbox take all the next batch may admit: as the
         worker measured it when it took its batch, or as the newest block left it, once a block
-        committed since (``_newest_room``). The rest would wait for the batch
-        being admitted, then be read and refused: 110 ms at the median, 312 ms at p95, against
-        11 and 97 ms for those the full inbox answered on arrival (one ``bench.meters`` run at
-        three times the knee).
+        committed since (``_newest_room``). The rest would wait for the batch being admitted,
+        then be read and refused: 110 ms at the median, 312 ms at p95, against 11 and 97 ms for
+        those the full inbox answered on arrival (one ``bench.meters`` run at three times the
+        knee).
 
         A meter's message only: a head-end's is read, so that its meters refused for room keep
         their turns (``TurnsKept``); answered unread, their next readings, already on their way
