@@ -62,6 +62,7 @@ from gtxclient import Key, Refused, Site, sign_transaction
 from localnet import BASE_DIR
 from localnet.network import start_site, stop_site
 from meters.topics import (
+    OUT_OF_TURN_MESSAGE,
     RETRY_AFTER_MS,
     broker_address,
     headend_answer_topic,
@@ -331,7 +332,7 @@ class MeterLoad:
             # nonce_gap: its predecessor was told to retry and the hold was full; a meter
             # sends it again, as it does what it is told to retry.
             self.refusal_s.append(now - self.published_at.get((m, k), now))
-            out_of_turn = body.get("message", "").startswith("An earlier reading")
+            out_of_turn = body.get("message") == OUT_OF_TURN_MESSAGE
             self.refusal_codes.append("out_of_turn" if out_of_turn else body.get("code", ""))
             if m not in self.unsent:
                 self.unsent[m] = []

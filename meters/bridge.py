@@ -59,6 +59,7 @@ from meters.topics import (
     HEADEND_MAX_READINGS,
     METER_MAX_BYTES,
     METER_MAX_READINGS,
+    OUT_OF_TURN_MESSAGE,
     RETRY_AFTER_MS,
     TOPIC_ROOT,
     broker_address,
@@ -85,7 +86,7 @@ BUSY_MESSAGE = "The bridge is busy: the reading could not be admitted in time; r
 #: The answer to a reading intake has no room for (the meter or head-end sends it again).
 NO_ROOM = (MEMPOOL_FULL, "The site has no room for this reading now; retry.")
 #: The answer to a reading that came before its meter's turn (TurnsKept).
-OUT_OF_TURN = (MEMPOOL_FULL, "An earlier reading of this meter waits its turn; send this one with it.")
+OUT_OF_TURN = (MEMPOOL_FULL, OUT_OF_TURN_MESSAGE)
 METER_SHAPE = "A meter's message is one signed reading (a JSON object), or a list of them."
 HEADEND_SHAPE = (
     'A head-end message is {"batch": "<id>", "readings": [signed meter_reading, ...]}, '
@@ -323,15 +324,19 @@ class TurnsKept:
             while len(self.told) > self.limit:
                 self.told.popitem(last=False)
 
+    def _early_wait_ms(self, told: tuple[int, float] | None, nonce: int, now: float) -> int | None:
+        """What is left of the turn ``told`` for a reading of ``nonce`` that comes before it, or
+        None: in turn (from the nonce told, or the turn and its grace are over)."""
+        if told is None or nonce <= told[0] or now >= told[1] + self.grace_s:
+            return None
+        return max(RETRY_AFTER_MS, round((told[1] - now) * 1000))
+
     def early_wait_ms(self, channel: str, meter: str, nonces: list[int]) -> int | None:
         """The wait of a message of ``meter``'s readings ``nonces`` that all come before its turn,
         or None: some may be in turn, and the message is read (``out_of_turn`` decides)."""
         with self.lock:
             told = self.told.get((channel, meter))
-        now = time.monotonic()
-        if told is None or min(nonces) <= told[0] or now >= told[1] + self.grace_s:
-            return None
-        return max(RETRY_AFTER_MS, round((told[1] - now) * 1000))
+        return self._early_wait_ms(told, min(nonces), time.monotonic())
 
     def out_of_turn(self, pending: list) -> tuple[list, list]:
         """``pending`` ((source, wire), in order; a source is a meter, or (head-end answer,
@@ -344,13 +349,13 @@ class TurnsKept:
                 meter, nonce = wire.get("sender"), wire.get("nonce")
                 key = (source[0].headend if isinstance(source, tuple) else "", meter)
                 told = self.told.get(key) if type(meter) is str and type(nonce) is int else None
-                if told is None:
-                    in_turn.append((source, wire))
-                elif nonce <= told[0] or now >= told[1] + self.grace_s:
+                wait = self._early_wait_ms(told, nonce, now)
+                if wait is not None:
+                    early.append((source, wire, wait))
+                    continue
+                if told is not None:
                     del self.told[key]  # sent again from its nonce (or gave up): in turn
-                    in_turn.append((source, wire))
-                else:
-                    early.append((source, wire, max(RETRY_AFTER_MS, round((told[1] - now) * 1000))))
+                in_turn.append((source, wire))
         return in_turn, early
 
 

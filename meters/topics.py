@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 TOPIC_ROOT = "gridtokenx/meters"
 #: The shortest wait a meter told to retry (a rejected answer with retry_after_ms) is told.
 RETRY_AFTER_MS = 250
+#: What a reading that came before its meter's turn is told (the bridge's TurnsKept).
+OUT_OF_TURN_MESSAGE = "An earlier reading of this meter waits its turn; send this one with it."
 
 
 def readings_topic(meter: str, root: str = TOPIC_ROOT) -> str:
