@@ -34,8 +34,12 @@ NOT_A_READING = "not_a_reading"
 READING_KIND = "meter_reading"
 
 
-def readings_submit(*, wires: list) -> list[Transaction]:
-    """Admit signed meter_reading transactions, all or none; raises BatchRejected with reasons."""
+def readings_submit(*, wires: list, hold_gaps: bool = True) -> list[Transaction]:
+    """Admit signed meter_reading transactions, all or none; raises BatchRejected with reasons.
+
+    With ``hold_gaps`` (the REST API, which answers such a reading ``held``) a reading ahead of
+    its meter's next nonce is held for its predecessor; without (the MQTT bridge, which can only
+    answer accepted or rejected) it is refused ``nonce_gap``."""
     if not isinstance(wires, list) or not wires:
         return transactions_submit(wires)  # its refusal of an empty or malformed batch
     problems = []
@@ -56,9 +60,7 @@ def readings_submit(*, wires: list) -> list[Transaction]:
             )
     if problems:
         raise BatchRejected(problems)
-    # A meter's readings may arrive out of order (one told to retry, the next already sent):
-    # a later nonce is held for its predecessor, as the transactions API does.
-    return transactions_submit(wires, hold_gaps=True)
+    return transactions_submit(wires, hold_gaps=hold_gaps)
 
 
 def _meters_revoked_height(meter_ids: list[str]) -> dict[str, int]:

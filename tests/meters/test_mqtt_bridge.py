@@ -174,7 +174,9 @@ def test_with_the_mempool_full_a_reading_is_answered_at_once_and_the_next_unread
     submitted = []
     real_submit = bridge_module.readings_submit
     monkeypatch.setattr(
-        bridge_module, "readings_submit", lambda wires: submitted.append(1) or real_submit(wires=wires)
+        bridge_module,
+        "readings_submit",
+        lambda wires, hold_gaps: submitted.append(1) or real_submit(wires=wires, hold_gaps=hold_gaps),
     )
     bridge.shed_s = 30  # the moment lasts the whole test
 
@@ -207,7 +209,7 @@ def test_a_reading_refused_for_its_senders_room_is_told_to_retry(bridge, meters,
     start, end = last_minute()
     busy = admission.BatchRejected([{"index": 0, "code": admission.SENDER_BUSY, "message": "Busy; retry."}])
 
-    def refused(wires):
+    def refused(wires, hold_gaps):
         raise busy
 
     monkeypatch.setattr(bridge_module, "readings_submit", refused)
@@ -247,19 +249,39 @@ def _two_readings(name: str) -> tuple:
     return first, signed_reading(chain_id, name, start=start, end=end, export_wh=20, nonce=first.nonce + 1)
 
 
-def test_a_reading_ahead_of_its_predecessor_is_held_until_it_comes(bridge, meters, produce, replies):
-    """A reading whose predecessor the bridge has not seen (it is on its way, or was lost) is
-    held, not refused nonce_gap, and both are minted once the first comes."""
+def test_a_reading_ahead_of_its_predecessor_is_sent_back_to_wait_for_it_not_held(
+    bridge, meters, produce, replies
+):
+    """A reading whose predecessor the bridge has not seen (refused and not sent again yet, or
+    lost) is not held: held, it was answered accepted and dropped if the hold ended first, and
+    the meter never sent it again. It is told to wait, and its meter's next reading that comes
+    before the predecessor waits with it; both are minted once the meter sends from the first."""
     publish, next_reply = replies
     meter = meters["solar_somchai"]
     first, second = _two_readings("solar_somchai")
     publish(readings_topic(meter, ROOT), second.to_wire())
-    assert next_reply() == ("accepted", {"hash": second.hash})
-    assert not MempoolTx.objects.exists()  # held for its predecessor
-    publish(readings_topic(meter, ROOT), first.to_wire())
-    assert next_reply() == ("accepted", {"hash": first.hash})
+    outcome, body = next_reply()
+    assert (outcome, body["nonces"], body["message"]) == (
+        "rejected",
+        [second.nonce],
+        bridge_module.OUT_OF_TURN[1],
+    )
+    assert body["retry_after_ms"] >= RETRY_AFTER_MS
+    assert not HeldTx.objects.exists() and not MempoolTx.objects.exists()
+    publish(readings_topic(meter, ROOT), second.to_wire())  # again before its turn: refused on arrival
+    outcome, again = next_reply()
+    assert (outcome, again["nonces"], again["message"]) == (
+        "rejected",
+        [second.nonce],
+        bridge_module.OUT_OF_TURN[1],
+    )
+    assert again["retry_after_ms"] <= body["retry_after_ms"]
+    backlog = ("[" + ",".join(_encoded(r) for r in (first, second)) + "]").encode()
+    publish(readings_topic(meter, ROOT), backlog)
+    assert [next_reply(), next_reply()] == [("accepted", {"hash": r.hash}) for r in (first, second)]
     produce()
     assert Meter.objects.get(meter_id=meter).minted_wh_total == 30
+    assert not HeldTx.objects.exists()
 
 
 def test_a_reading_sent_before_its_meters_turn_goes_back_to_wait_with_it(
