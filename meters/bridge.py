@@ -292,13 +292,14 @@ class TurnsKept:
     """The meters told to send their readings again from a nonce, until that turn is due: a later
     reading of theirs that comes first is sent back to wait with it, not admitted.
 
-    Admitted, it would be held for the readings before it (PROTOCOL.md §7), and a hold
-    (GTX_HOLD_SECONDS) can be shorter than a turn: it was dropped, though answered accepted, and
-    every later reading of the meter refused for the gap. A meter that sends a reading before it
-    heard that the one before was refused does so; in one ``bench.meters`` run at three times
-    what the site mints, 2,487 readings were lost so. A meter is forgotten once it sends from
-    its nonce again, or ``grace_s`` after its turn; at most ``limit`` are kept, the oldest
-    forgotten first.
+    Admitted, it was held for the readings before it (PROTOCOL.md §7), and a hold (GTX_HOLD_SECONDS) can
+    be shorter than a turn: it was dropped, though answered accepted, and every later reading
+    of the meter refused for the gap. A meter that sends a reading before it heard that the one
+    before was refused does so; in one ``bench.meters`` run at three times what the site mints,
+    2,487 readings were lost so. Since, a reading the turns kept here let through finds its
+    predecessor missing at admission and is sent back too (``MeterBridge._admit``), but only
+    after it was read and verified. A meter is forgotten once it sends from its nonce again, or
+    ``grace_s`` after its turn; at most ``limit`` are kept, the oldest forgotten first.
 
     A turn binds the way it was told: the meter's own topic (``channel`` ""), or the head-end
     its readings came through. Readings refused for room are not verified, so one published on
