@@ -6,7 +6,8 @@ their own as one list (up to METER_MAX_READINGS). The
 bridge collects what arrives for up to ``flush_s`` (or ``batch_max`` messages),
 admits the batch through meters.services.readings_submit, and answers each meter
 on ``gridtokenx/meters/<meter>/accepted`` ({"hash"}) or
-``gridtokenx/meters/<meter>/rejected`` ({"hash", "code", "message"}).
+``gridtokenx/meters/<meter>/rejected`` ({"hash", "code", "message"}; with ``nonce_replayed``,
+also ``expected_nonce``).
 
 Admission takes a batch whole or not at all, so the bridge first cuts its batch to the room
 intake has left (``intake_room``: the rest is answered ``mempool_full`` with
@@ -735,7 +736,13 @@ class MeterBridge:
                     elif problem["code"] == errors.NONCE_GAP:
                         gaps.append(pending[index])
                     else:
-                        self._refuse(source, tx_hash_of(wire), problem["code"], problem["message"])
+                        self._refuse(
+                            source,
+                            tx_hash_of(wire),
+                            problem["code"],
+                            problem["message"],
+                            expected_nonce=problem.get("expected_nonce"),
+                        )
                 for (code, message), items in for_room.items():
                     self._refuse_for_room(items, code, message)
                 self._refuse_early(self.turns.waits(gaps, self.schedule.retry_after_ms))
@@ -787,16 +794,20 @@ class MeterBridge:
         retry: bool = False,
         nonces: list | None = None,
         wait_ms: int | None = None,
+        expected_nonce: int | None = None,
     ) -> int | None:
         """Answer ``rejected``; with ``retry`` the reading was not at fault: the meter sends it
         again after ``retry_after_ms`` (``wait_ms``, or its turn in the schedule), which is
         returned. ``source`` is the meter, or (head-end answer, index). A meter's readings
         refused for want of room are named by their ``nonces``, not hashed: one answer for the
-        message, and the meter's later readings wait for their turn (``TurnsKept``)."""
+        message, and the meter's later readings wait for their turn (``TurnsKept``). A reading
+        refused for its nonce is told the one its meter goes on from (``expected_nonce``)."""
         self.rejected += len(nonces) if nonces else 1
         body = {"hash": tx_hash, "code": code, "message": message}
         if nonces is not None:
             body = {"nonces": nonces, "code": code, "message": message}
+        if expected_nonce is not None:
+            body["expected_nonce"] = expected_nonce
         wait = None
         if retry:
             wait = (

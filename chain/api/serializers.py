@@ -41,6 +41,10 @@ class ProblemSerializer(serializers.Serializer):
     index = serializers.IntegerField(allow_null=True, help_text="Position in the batch; null for the body.")
     code = serializers.CharField()
     message = serializers.CharField()
+    expected_nonce = serializers.IntegerField(
+        required=False,
+        help_text="With nonce_gap and nonce_replayed: the nonce the next transaction must carry here.",
+    )
 
 
 class ErrorDetailSerializer(serializers.Serializer):

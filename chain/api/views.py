@@ -188,7 +188,14 @@ class TransactionSubmitView(APIView):
                 "Refused; nothing was admitted.",
                 ledger_errors.NONCE_GAP,
                 "Transaction 2: Expected nonce 7, got 8.",
-                problems=[{"index": 2, "code": "nonce_gap", "message": "Expected nonce 7, got 8."}],
+                problems=[
+                    {
+                        "index": 2,
+                        "code": "nonce_gap",
+                        "message": "Expected nonce 7, got 8.",
+                        "expected_nonce": 7,
+                    }
+                ],
             ),
             413: _error("Body too large.", errors.TOO_LARGE, "The request body is too large."),
             415: _error("Not JSON.", errors.UNSUPPORTED_MEDIA_TYPE, "Send application/json."),

@@ -677,7 +677,8 @@ def _check_stateful(
             message = ledger_text(
                 "Expected nonce %(expected)s, got %(nonce)s.", expected=next_nonce, nonce=tx.nonce
             )
-            problems.append(_problem(index, code, message))
+            # Named as a figure too, so a client resumes from it without reading the message.
+            problems.append({**_problem(index, code, message), "expected_nonce": next_nonce})
             continue
         if waiting >= sender_cap:
             no_room[tx.sender] = _problem(

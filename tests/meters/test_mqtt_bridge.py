@@ -126,6 +126,11 @@ def test_a_replayed_reading_is_refused_with_its_reason(bridge, meters, produce, 
     publish(readings_topic(meters["home_malee"], ROOT), tx.to_wire())
     outcome, body = next_reply()
     assert (outcome, body["code"], body["hash"]) == ("rejected", "duplicate", tx.hash)
+    # Another reading with the same nonce: refused for it, and told the nonce to go on from.
+    replay = signed_reading(chain_id, "home_malee", start=start, end=end, import_wh=301, nonce=tx.nonce)
+    publish(readings_topic(meters["home_malee"], ROOT), replay.to_wire())
+    outcome, body = next_reply()
+    assert (outcome, body["code"], body["expected_nonce"]) == ("rejected", "nonce_replayed", tx.nonce + 1)
 
 
 @pytest.mark.parametrize("headend", ["", "demo_headend"])

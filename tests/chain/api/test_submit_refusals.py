@@ -61,6 +61,7 @@ def test_it_rejects_a_replayed_nonce(chain, submit, produce):
     replay = signed(SENDER, nonce=0, payload={"to": address("hydro_nan"), "amount": 5})
     error = assert_refused(submit(replay), errors.NONCE_REPLAYED, before)
     assert "Expected nonce 1, got 0" in error["message"]
+    assert error["problems"][0]["expected_nonce"] == 1
 
 
 def test_it_rejects_a_nonce_beyond_the_holds_reach(chain, submit, settings):
@@ -69,7 +70,7 @@ def test_it_rejects_a_nonce_beyond_the_holds_reach(chain, submit, settings):
     before = ledger_snapshot()
     error = assert_refused(submit(signed(SENDER, nonce=5)), errors.NONCE_GAP, before)
     assert error["problems"] == [
-        {"index": 0, "code": errors.NONCE_GAP, "message": "Expected nonce 0, got 5."}
+        {"index": 0, "code": errors.NONCE_GAP, "message": "Expected nonce 0, got 5.", "expected_nonce": 0}
     ]
 
 
