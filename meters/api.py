@@ -17,6 +17,7 @@ from chain.api.parsers import StrictJSONParser, json_body
 from chain.api.schema import hex64_path
 from chain.api.serializers import ErrorSerializer, SignedTransactionSerializer, SubmitAcceptedSerializer
 from chain.api.throttling import TransactionIntakeThrottle
+from chain.api.views import submit_accepted
 from chain.ledger.keys import is_address
 from chain.services.admission import MEMPOOL_FULL, BatchRejected
 from meters import selectors
@@ -102,10 +103,7 @@ class ReadingSubmitView(APIView):
                 response["Retry-After"] = "2"
                 return response
             return error_response(exc.code, exc.message, status.HTTP_400_BAD_REQUEST, problems=exc.problems)
-        return Response(
-            {"accepted": len(txs), "hashes": [tx.hash for tx in txs], "status": "pending"},
-            status=status.HTTP_202_ACCEPTED,
-        )
+        return submit_accepted([tx.hash for tx in txs], txs.held)
 
 
 class MeterDetailView(APIView):

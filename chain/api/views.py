@@ -134,6 +134,16 @@ def _bad_hash() -> Response:
     )
 
 
+def submit_accepted(hashes: list[str], held) -> Response:
+    """202 for an admitted batch: its hashes, and those of them held for a predecessor nonce
+    (``held``), so that a client never takes a held transaction for one in the mempool."""
+    held = [h for h in hashes if h in held]
+    return Response(
+        {"accepted": len(hashes), "hashes": hashes, "status": "held" if held else "pending", "held": held},
+        status=status.HTTP_202_ACCEPTED,
+    )
+
+
 class TransactionSubmitView(APIView):
     """Submit one signed transaction (an object) or a batch (a list), admitted whole or not at all."""
 
@@ -245,16 +255,7 @@ class TransactionSubmitView(APIView):
                 return response
             return error_response(exc.code, exc.message, status.HTTP_400_BAD_REQUEST, problems=exc.problems)
         metrics.intake_counted(admitted=len(hashes))
-        held = [h for h in hashes if h in held]
-        return Response(
-            {
-                "accepted": len(hashes),
-                "hashes": hashes,
-                "status": "held" if held else "pending",
-                "held": held,
-            },
-            status=status.HTTP_202_ACCEPTED,
-        )
+        return submit_accepted(hashes, held)
 
 
 class TransactionDetailView(PublicRead):

@@ -44,6 +44,32 @@ def test_a_signed_reading_over_rest_mints_in_the_next_block(meters, produce, cli
     assert (detail["readings"], detail["export_wh_total"], detail["last_window_end_ms"]) == (1, 120, end)
 
 
+def test_a_reading_ahead_of_its_predecessor_is_answered_held_over_rest(
+    meters, produce, client, django_capture_on_commit_callbacks
+):
+    """Held for its predecessor, it may yet be dropped: the answer says held, not pending, as
+    /api/v1/transactions/ does (before, pending: a meter took it for admitted)."""
+    chain_id = ChainHead.objects.get().chain_id
+    start, end = last_minute()
+    first = signed_reading(chain_id, "solar_somchai", start=start - 60_000, end=end - 60_000, export_wh=10)
+    second = signed_reading(
+        chain_id, "solar_somchai", start=start, end=end, export_wh=20, nonce=first.nonce + 1
+    )
+
+    def post(tx):
+        response = client.post(
+            "/api/v1/meters/readings/", json.dumps(tx.to_wire()), content_type="application/json"
+        )
+        assert response.status_code == 202, response.content
+        return response.json()
+
+    assert post(second) == {"accepted": 1, "hashes": [second.hash], "status": "held", "held": [second.hash]}
+    with django_capture_on_commit_callbacks(execute=True):  # its successor let out of the hold
+        assert post(first) == {"accepted": 1, "hashes": [first.hash], "status": "pending", "held": []}
+    produce()
+    assert Meter.objects.get(meter_id=meters["solar_somchai"]).export_wh_total == 30
+
+
 @pytest.mark.parametrize(
     ("make", "code"),
     [
