@@ -293,14 +293,15 @@ class TurnsKept:
     """The meters told to send their readings again from a nonce, until that turn is due: a later
     reading of theirs that comes first is sent back to wait with it, not admitted.
 
-    Admitted, it was held for the readings before it (PROTOCOL.md §7), and a hold (GTX_HOLD_SECONDS) can
-    be shorter than a turn: it was dropped, though answered accepted, and every later reading
-    of the meter refused for the gap. A meter that sends a reading before it heard that the one
-    before was refused does so; in one ``bench.meters`` run at three times what the site mints,
-    2,487 readings were lost so. Since, a reading the turns kept here let through finds its
-    predecessor missing at admission and is sent back too (``MeterBridge._admit``), but only
-    after it was read and verified. A meter is forgotten once it sends from its nonce again, or
-    ``grace_s`` after its turn; at most ``limit`` are kept, the oldest forgotten first.
+    Admitted, it was held for the readings before it (PROTOCOL.md §7), and a hold
+    (GTX_HOLD_SECONDS) can be shorter than a turn: it was dropped, though answered accepted, and
+    every later reading of the meter refused for the gap. A meter that sends a reading before it
+    heard that the one before was refused does so; in one ``bench.meters`` run at three times
+    what the site mints, 2,487 readings were lost so. Since, a reading the turns kept here let
+    through finds its predecessor missing at admission and is sent back too
+    (``MeterBridge._admit``), but only after it was read and verified. A meter is forgotten once
+    it sends from its nonce again, or ``grace_s`` after its turn; at most ``limit`` are kept, the
+    oldest forgotten first.
 
     A turn binds the way it was told: the meter's own topic (``channel`` ""), or the head-end
     its readings came through. Readings refused for room are not verified, so one published on
@@ -709,10 +710,10 @@ class MeterBridge:
         """Admit what can be of ``pending`` ((meter or (head-end answer, index), wire)); answer each.
 
         A reading ahead of its meter's next nonce is not held for its predecessor but sent back
-        to wait for it (``_refuse_gaps``): held, it was answered accepted and then dropped when
-        the hold (GTX_HOLD_SECONDS) ended before the predecessor's turn came, and the meter,
-        told accepted, never sent it again (10,272 readings in one ``bench.meters`` run at three
-        times the knee with the bridge slowed by a profiler)."""
+        to wait for it, with its meter's turn (``TurnsKept.waits``): held, it was answered
+        accepted and then dropped when the hold (GTX_HOLD_SECONDS) ended before the
+        predecessor's turn came, and the meter, told accepted, never sent it again (10,272
+        readings in one ``bench.meters`` run at three times the knee with the bridge slowed by a profiler)."""
         while pending:
             try:
                 txs = readings_submit(wires=[wire for _, wire in pending], hold_gaps=False)
