@@ -713,7 +713,8 @@ class MeterBridge:
         to wait for it, with its meter's turn (``TurnsKept.waits``): held, it was answered
         accepted and then dropped when the hold (GTX_HOLD_SECONDS) ended before the
         predecessor's turn came, and the meter, told accepted, never sent it again (10,272
-        readings in one ``bench.meters`` run at three times the knee with the bridge slowed by a profiler)."""
+        readings in one ``bench.meters`` run at three times the knee with the bridge slowed by
+        a profiler)."""
         while pending:
             try:
                 txs = readings_submit(wires=[wire for _, wire in pending], hold_gaps=False)
