@@ -461,6 +461,36 @@ def test_a_headend_message_is_answered_once_with_each_readings_outcome(bridge, m
     assert minted[meters["home_malee"]] == 0
 
 
+def test_a_headend_reading_ahead_of_its_predecessor_is_told_to_wait_not_held(
+    bridge, meters, produce, replies
+):
+    """Through a head-end as from a meter: a reading whose predecessor has not come is answered
+    to wait (its index, the wait, the out-of-turn message), not held; the meter's other
+    readings in the message are taken."""
+    publish, next_reply = replies
+    first, second = _two_readings("solar_somchai")
+    start, end = last_minute()
+    wind = signed_reading(ChainHead.objects.get().chain_id, "wind_korat", start=start, end=end, export_wh=40)
+    publish(
+        headend_topic("pea_headend_7", ROOT),
+        headend_message("pea-2", [_encoded(second), _encoded(wind)]).encode(),
+    )
+    outcome, answer = next_reply()
+    assert (outcome, answer["accepted"]) == ("answers", [wind.hash])
+    [told] = answer["rejected"]
+    assert (told["index"], told["message"]) == (0, bridge_module.OUT_OF_TURN[1])
+    assert told["retry_after_ms"] >= RETRY_AFTER_MS
+    assert not HeldTx.objects.exists()
+    publish(
+        headend_topic("pea_headend_7", ROOT),
+        headend_message("pea-3", [_encoded(first), _encoded(second)]).encode(),
+    )
+    outcome, answer = next_reply()
+    assert (outcome, answer["accepted"], answer["rejected"]) == ("answers", [first.hash, second.hash], [])
+    produce()
+    assert Meter.objects.get(meter_id=meters["solar_somchai"]).minted_wh_total == 30
+
+
 @pytest.mark.parametrize(
     ("body", "batch", "code"),
     [
