@@ -327,12 +327,19 @@ class TurnsKept:
             while len(self.told) > self.limit:
                 self.told.popitem(last=False)
 
+    def _turn_left_ms(self, told: tuple[int, float] | None, now: float) -> int | None:
+        """What is left of the turn ``told`` (at least RETRY_AFTER_MS), or None: none kept, or the
+        turn and its grace are over."""
+        if told is None or now >= told[1] + self.grace_s:
+            return None
+        return max(RETRY_AFTER_MS, round((told[1] - now) * 1000))
+
     def _early_wait_ms(self, told: tuple[int, float] | None, nonce: int, now: float) -> int | None:
         """What is left of the turn ``told`` for a reading of ``nonce`` that comes before it, or
         None: in turn (from the nonce told, or the turn and its grace are over)."""
-        if told is None or nonce <= told[0] or now >= told[1] + self.grace_s:
+        if told is not None and nonce <= told[0]:
             return None
-        return max(RETRY_AFTER_MS, round((told[1] - now) * 1000))
+        return self._turn_left_ms(told, now)
 
     def early_wait_ms(self, channel: str, meter: str, nonces: list[int]) -> int | None:
         """The wait of a message of ``meter``'s readings ``nonces`` that all come before its turn,
@@ -352,9 +359,7 @@ class TurnsKept:
             key = (source[0].headend if isinstance(source, tuple) else "", wire.get("sender"))
             if key not in by_meter:
                 with self.lock:
-                    told = self.told.get(key)
-                # What is left of the turn kept, as a reading after the turn's nonce is told.
-                wait = self._early_wait_ms(told, told[0] + 1, now) if told is not None else None
+                    wait = self._turn_left_ms(self.told.get(key), now)
                 by_meter[key] = wait if wait is not None else otherwise()
             waited.append((source, wire, by_meter[key]))
         return waited
