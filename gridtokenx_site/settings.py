@@ -122,7 +122,7 @@ CHANNEL_LAYERS = {
 }
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "gridtokenx_site.redis_pool.RedisCache",
         "LOCATION": REDIS_URL,
         # Sites and test runs sharing one Redis keep their keys (e.g. login lockouts) apart.
         "KEY_PREFIX": env("GTX_CHANNEL_PREFIX", default="gtx"),
@@ -131,6 +131,9 @@ CACHES = {
 }
 
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport with one client per channel, not one per command (redis_pool).
+if REDIS_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT = "gridtokenx_site.redis_pool:BrokerTransport"
 CELERY_TASK_DEFAULT_QUEUE = env("GTX_CELERY_QUEUE", default="gtx")
 # Consensus (chain.*) has a worker of its own (localnet.processes.site_commands);
 # table upkeep, and fetches of a proposal's bodies from the peers (which may be slow to
