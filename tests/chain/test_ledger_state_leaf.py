@@ -1,5 +1,7 @@
-"""State-root leaves: the fast path for flat records gives canonical_json's exact bytes."""
+"""State-root leaves: the fast path for flat records gives canonical_json's exact bytes, and a
+remembered leaf value is the one canonical_json's bytes give."""
 
+import hashlib
 from dataclasses import dataclass, fields
 from typing import ClassVar, get_type_hints
 
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from chain.ledger.encoding import MAX_SAFE_INTEGER, STATE_DOMAIN, canonical_json
 from chain.ledger.errors import MALFORMED, LedgerError
-from chain.ledger.state import TABLES, leaf_bytes
+from chain.ledger.state import ACCUMULATOR_BYTES, TABLES, _LeafMemo, leaf_bytes, leaf_value
 
 safe_ints = st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER)
 # Any text, including non-ASCII, quotes and control characters that JSON escapes.
@@ -68,3 +70,31 @@ def test_other_values_take_canonical_json_with_its_refusals(amount):
         assert (refused.value.code, refused.value.message) == (exc.code, exc.message)
     else:
         assert leaf_bytes("odd", record) == expected
+
+
+def canonical_leaf_value(record) -> int:
+    return int.from_bytes(hashlib.shake_256(canonical_leaf(record)).digest(ACCUMULATOR_BYTES), "big")
+
+
+@given(records())
+def test_a_leaf_value_remembered_is_the_leaf_value(record):
+    expected = canonical_leaf_value(record)
+    assert leaf_value(record.table, record) == expected  # computed (or remembered from an earlier example)
+    assert leaf_value(record.table, record) == expected  # remembered
+
+
+@pytest.mark.parametrize("first, second", [(1, True), (True, 1), (0, False)])
+def test_values_equal_in_python_but_encoded_apart_are_remembered_apart(first, second):
+    one, other = Odd("same", first), Odd("same", second)
+    assert one == other and hash(one) == hash(other)  # 1 == True: the records compare equal
+    assert leaf_value("odd", one) == canonical_leaf_value(one)
+    assert leaf_value("odd", other) == canonical_leaf_value(other)
+    assert leaf_value("odd", one) != leaf_value("odd", other)
+
+
+def test_the_memo_keeps_two_generations_at_most():
+    memo = _LeafMemo(2)
+    for n in range(5):
+        memo.put(("t", n), n)
+    assert [memo.get(("t", n)) for n in range(5)] == [None, None, 2, 3, 4]
+    assert len(memo._newer) <= 2 and len(memo._older) <= 2
