@@ -102,6 +102,36 @@ def binary_cursor() -> psycopg.Cursor:
     return psycopg.Cursor(connection.connection)
 
 
+@cache
+def _row_for_update_sql(model: type[models.Model]) -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    return f"SELECT {columns} FROM {table} WHERE {pk} = %s FOR UPDATE"  # noqa: S608 - the model's own names
+
+
+def row_for_update(model: type[models.Model], pk) -> models.Model | None:
+    """``model.objects.select_for_update().filter(pk=pk).first()`` as one plain statement.
+
+    For the rows every consensus step locks (the head, the consensus state): the ORM took
+    longer to build each query than PostgreSQL to answer it (about 5 % of a quiet height's
+    CPU at every site for the two). The fields' own converters read the values (a JSONField's
+    text), and the instance is the ORM's own (``Model.from_db``), so ``save`` updates it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_row_for_update_sql(model), [pk])
+        values = cursor.fetchone()
+    if values is None:
+        return None
+    fields_ = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields_, values, strict=True):
+        for converter in field.get_db_converters(connection):
+            value = converter(value, field, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields_], converted)
+
+
 def transaction_rows(chain_id: str, sql: str, params: list) -> list[Transaction]:
     """Mempool or block rows (hash, sender, nonce, kind, payload text, signature) as transactions,
     without ORM objects.

@@ -32,6 +32,7 @@ from chain.services.consensus.evidence import evidence_record
 from chain.services.consensus.proposals import proposal_build, proposal_valid
 from chain.services.consensus.step_needed import begin_block_due_now, proposes_first, step_needed
 from chain.services.consensus.stored import proposal_wire, stored_message
+from chain.store import row_for_update
 
 #: pg advisory lock id: one consensus step at a time per site.
 CONSENSUS_LOCK = 0x67747862  # "gtxb"
@@ -64,7 +65,7 @@ def timeouts_of(params: dict) -> Timeouts:
 
 
 def _load_state(head: ChainHead) -> tuple[ConsensusState, RoundState]:
-    row = ConsensusState.objects.select_for_update().filter(id=1).first()
+    row = row_for_update(ConsensusState, 1)
     height = head.height + 1
     if row is None or row.height != height:
         row = row or ConsensusState(id=1)
@@ -169,7 +170,9 @@ peer_urls_cache: LatestKeyCache[list[str]] = LatestKeyCache(_peer_urls_read)
 
 
 def _step(node_key, outbox: Outbox) -> Block | None:
-    head = ChainHead.objects.select_for_update().get()
+    head = row_for_update(ChainHead, 1)
+    if head is None:
+        raise ChainHead.DoesNotExist("No chain head: the site has no genesis.")
     me = node_key.verify_key.encode().hex()
     row, state = _load_state(head)
     validators = validator_set(head)
