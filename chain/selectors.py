@@ -242,21 +242,23 @@ class HeadValidators:
 
 
 def _head_validators_read(previous: str, state_root: str) -> HeadValidators:
+    """Read once per head and process: the validators and their accounts serve the voting power,
+    the proposer weights and the active set's hash alike (``active_validators``' rule)."""
+    rows = list(Validator.objects.order_by("public_key"))
+    stakes = {a.address: a for a in Account.objects.filter(address__in=[v.public_key for v in rows])}
     validators = [
         ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
-        for v in Validator.objects.all()
+        for v in rows
     ]
-    accounts = {
-        a.address: AccountRecord(address=a.address, staked=a.staked)
-        for a in Account.objects.filter(address__in=[v.public_key for v in validators])
-    }
+    accounts = {address: AccountRecord(address=address, staked=a.staked) for address, a in stakes.items()}
     power = voting_power(validators, accounts)
     authorities = frozenset(v.public_key for v in validators if is_authority(v) and v.public_key in power)
     weights = proposer_weights(validators, accounts, chain_head().params, not_mining_keys())
+    active = [v.public_key for v in rows if is_active_validator(v, stakes.get(v.public_key))]
     return HeadValidators(
         validator_set=ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round)),
         proposer_weights=weights,
-        validators_hash=validators_hash([v.public_key for v in active_validators()]),
+        validators_hash=validators_hash(active),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from chain import selectors
+from chain.ledger.block import validators_hash
 from chain.ledger.state import State
 from chain.ledger.validators import is_active_validator, is_authority, voting_power
 from chain.models import Account, Validator
@@ -92,3 +93,17 @@ def test_the_site_reads_agree_with_the_ledger_rules_for_every_validator(jailed_i
         account = Account.objects.filter(address=v.public_key).first()
         assert (selectors.authority_get(public_key=v.public_key) is not None) is is_authority(v), v.name
         assert (v.public_key in active) is is_active_validator(v, account), (v.name, stakes.get(v.public_key))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("jailed_in_the_database", [False, True], indirect=True)
+def test_the_heads_validator_set_and_hash_follow_active_validators(jailed_in_the_database):
+    """One read of the validators and their accounts per head serves the voting power and the
+    active set's hash: both as ``active_validators`` says (ERC, inactive, is in neither)."""
+    head = selectors.chain_head()
+    active = [v.public_key for v in selectors.active_validators()]
+
+    assert selectors.validators_hash_at(head.block_hash, head.state_root) == validators_hash(active)
+    assert set(selectors.validator_set(head).power) == set(active)
+    assert (address("EGAT") in active) is not jailed_in_the_database
+    assert address("ERC") not in active
