@@ -3,12 +3,14 @@
 import time
 
 import pytest
+from django.db import transaction
 
 from chain import task_queue
+from chain.consensus.machine import Message
 from chain.ledger.genesis import demo_key
 from chain.models import ConsensusMessage, ConsensusState
 from chain.node import node_key_write, node_signing_key
-from chain.services.consensus.step import consensus_step
+from chain.services.consensus.step import _height_messages, consensus_step
 from chain.services.consensus.step_needed import step_needed
 from chain.services.consensus.stored import consensus_prune
 from tests.chain.consensus.test_proposals import admitted
@@ -110,3 +112,22 @@ def test_a_fired_timer_arms_the_next_pending_timeout_and_not_a_stale_one(chain, 
     consensus_timeout(now + 100)
 
     assert timer == [now + 100, now + 4000], "the past timeout is not armed again"
+
+
+def test_a_step_reads_its_heights_messages_and_marks_the_fresh_ones_in_one_statement(chain):
+    def stored(height: int, sender: str, processed: bool) -> Message:
+        ConsensusMessage.objects.create(
+            height=height, round=0, type="prevote", sender=sender, signature="cd" * 64, processed=processed
+        )
+        return Message("prevote", height, 0, sender, "", -1)
+
+    first, fresh_a = stored(5, "a1" * 32, True), stored(5, "a2" * 32, False)
+    second, fresh_b = stored(5, "a3" * 32, True), stored(5, "a4" * 32, False)
+    stored(6, "a5" * 32, False)
+
+    with transaction.atomic():
+        assert _height_messages(5) == ([first, second], [fresh_a, fresh_b])
+
+    assert not ConsensusMessage.objects.filter(height=5, processed=False).exists()
+    assert ConsensusMessage.objects.filter(height=6, processed=False).count() == 1
+    assert _height_messages(5) == ([first, fresh_a, second, fresh_b], [])  # in arrival order
