@@ -214,9 +214,19 @@ def active_validators() -> list[Validator]:
     """The validators that vote and may propose, by key, as the ledger's
     ``is_active_validator`` decides (active, not jailed, staked): the set is small,
     so each is read with its stake and the ledger's rule applied."""
+    return _active(*_validators_and_accounts())
+
+
+def _validators_and_accounts() -> tuple[list[Validator], dict[str, Account]]:
+    """Every validator by key, and the accounts of their keys."""
     validators = list(Validator.objects.order_by("public_key"))
-    stakes = {a.address: a for a in Account.objects.filter(address__in=[v.public_key for v in validators])}
-    return [v for v in validators if is_active_validator(v, stakes.get(v.public_key))]
+    return validators, {
+        a.address: a for a in Account.objects.filter(address__in=[v.public_key for v in validators])
+    }
+
+
+def _active(validators: list[Validator], accounts: dict[str, Account]) -> list[Validator]:
+    return [v for v in validators if is_active_validator(v, accounts.get(v.public_key))]
 
 
 def not_mining_keys() -> frozenset[str]:
@@ -244,8 +254,7 @@ class HeadValidators:
 def _head_validators_read(previous: str, state_root: str) -> HeadValidators:
     """Read once per head and process: the validators and their accounts serve the voting power,
     the proposer weights and the active set's hash alike (``active_validators``' rule)."""
-    rows = list(Validator.objects.order_by("public_key"))
-    stakes = {a.address: a for a in Account.objects.filter(address__in=[v.public_key for v in rows])}
+    rows, stakes = _validators_and_accounts()
     validators = [
         ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
         for v in rows
@@ -254,11 +263,10 @@ def _head_validators_read(previous: str, state_root: str) -> HeadValidators:
     power = voting_power(validators, accounts)
     authorities = frozenset(v.public_key for v in validators if is_authority(v) and v.public_key in power)
     weights = proposer_weights(validators, accounts, chain_head().params, not_mining_keys())
-    active = [v.public_key for v in rows if is_active_validator(v, stakes.get(v.public_key))]
     return HeadValidators(
         validator_set=ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round)),
         proposer_weights=weights,
-        validators_hash=validators_hash(active),
+        validators_hash=validators_hash([v.public_key for v in _active(rows, stakes)]),
     )
 
 

@@ -48,12 +48,18 @@ def leaf_bytes(table: str, record) -> bytes:
     anew for every leaf. A record with anything else takes canonical_json itself and its
     errors. Leaf hashing is most of the state root's cost, and the root is paid every block.
     """
+    return _leaf_bytes(table, record, _field_values(record))
+
+
+def _field_values(record) -> tuple:
     getter = _FIELD_GETTERS.get(type(record))
     if getter is None:
         getter = _FIELD_GETTERS[type(record)] = attrgetter(*(f.name for f in fields(record)))
     values = getter(record)
-    if not isinstance(values, tuple):  # attrgetter of a single name
-        values = (values,)
+    return values if isinstance(values, tuple) else (values,)  # attrgetter of a single name
+
+
+def _leaf_bytes(table: str, record, values: tuple) -> bytes:
     key = record.key
     if type(key) is str:
         parts = []
@@ -116,18 +122,16 @@ def _leaf_of_bytes(data: bytes) -> int:
 
 def leaf_value(table: str, record) -> int:
     """The record's leaf as an integer: remembered for flat records (``_LeafMemo``)."""
-    getter = _FIELD_GETTERS.get(type(record))
-    values = getter(record) if getter is not None else None
-    if type(values) is tuple:
-        types = tuple(map(type, values))
-        if _FLAT_TYPES.issuperset(types):
-            key = (table, type(record), values, types)
-            value = _leaf_memo.get(key)
-            if value is None:
-                value = _leaf_of_bytes(leaf_bytes(table, record))
-                _leaf_memo.put(key, value)
-            return value
-    return _leaf_of_bytes(leaf_bytes(table, record))
+    values = _field_values(record)
+    types = tuple(map(type, values))
+    if not _FLAT_TYPES.issuperset(types):
+        return _leaf_of_bytes(_leaf_bytes(table, record, values))
+    key = (table, type(record), values, types)
+    value = _leaf_memo.get(key)
+    if value is None:
+        value = _leaf_of_bytes(_leaf_bytes(table, record, values))
+        _leaf_memo.put(key, value)
+    return value
 
 
 def state_root(accumulator: int) -> str:
