@@ -490,6 +490,16 @@ def intake_room() -> IntakeRoom:
     return IntakeRoom(max(0, limit - waiting), limit, head.height)
 
 
+def outside_reserve(room: int, limit: int) -> tuple[int, int]:
+    """``room`` and ``limit`` (``intake_room``'s, or a ``RoomAtCommit``'s ``left`` and ``limit``)
+    less the mempool's reserve, its last tenth, which admission keeps for light senders
+    (``_check_stateful``'s ``crowded``): what a gatherer of many senders' transactions (the
+    meters bridge) may fill and know, before it reads a batch, that no sender of it is refused
+    for the reserve after its batch was read."""
+    reserve = limit // MEMPOOL_RESERVE_SHARE
+    return max(0, room - reserve), limit - reserve
+
+
 def _waiting() -> tuple[int, int]:
     """How many transactions wait in the mempool, and the oldest turn among them (0 when none)."""
     with binary_cursor() as cursor:
