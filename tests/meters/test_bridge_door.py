@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import meters.bridge as bridge_module
 from chain.services import admission
-from meters.bridge import OUT_OF_TURN, MeterBridge
-from meters.topics import headend_topic, readings_topic
+from meters.bridge import NO_ROOM, OUT_OF_TURN, MeterBridge
+from meters.topics import RETRY_AFTER_MS, headend_message, headend_topic, readings_topic
 
 TOPIC = readings_topic("a" * 64)
 READING = b'{"sender": "' + b"a" * 64 + b'", "nonce": 1, "signature": "00"}'  # one reading
@@ -88,17 +88,35 @@ def test_before_a_batch_measured_the_room_readings_wait_in_the_inbox(monkeypatch
     assert (bridge.inbox.qsize(), answered) == (3, [])
 
 
-def test_a_headends_message_is_let_in_to_be_read(monkeypatch):
-    """Read, its readings refused for room keep their meters' turns; unread, they could not."""
+def test_a_headends_message_past_the_room_is_read_and_refused_on_arrival(monkeypatch):
+    """Read, its readings refused for room keep their meters' turns (unread, they could not),
+    and it no longer waits for the batch being admitted: one answer, each reading by index."""
     bridge = MeterBridge("mqtt://127.0.0.1:1")
-    answered = []
-    monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
+    answers = []
+    monkeypatch.setattr(bridge, "_answer_headend", lambda headend, body: answers.append((headend, body)))
     bridge.inbox_room = (0, 7)
-    bridge._on_message(
-        None, None, Message(headend_topic("pea_headend_7"), b'{"batch": "b-1", "readings": []}')
-    )
-    bridge._on_message(None, None, Message(TOPIC, READING))
-    assert (bridge.inbox.qsize(), answered) == (1, ["mempool_full"])
+    first, told = "a" * 64, "b" * 64
+    bridge.turns.told_back("pea_headend_7", told, 1, 2_000)  # to send again from nonce 1 in 2 s
+    readings = [
+        f'{{"sender": "{first}", "nonce": 1, "signature": "00"}}',
+        f'{{"sender": "{told}", "nonce": 2, "signature": "00"}}',  # before its meter's turn
+    ]
+    message = headend_message("b-1", readings).encode()
+    bridge._on_message(None, None, Message(headend_topic("pea_headend_7"), message))
+
+    assert bridge.inbox.qsize() == 0
+    ((headend, body),) = answers
+    assert (headend, body["batch"], body["accepted"]) == ("pea_headend_7", "b-1", [])
+    by_index = {refused["index"]: refused for refused in body["rejected"]}
+    assert (by_index[0]["code"], by_index[0]["message"]) == NO_ROOM
+    assert by_index[0]["retry_after_ms"] >= RETRY_AFTER_MS
+    assert (by_index[1]["code"], by_index[1]["message"]) == OUT_OF_TURN
+    assert 1_900 <= by_index[1]["retry_after_ms"] <= 2_000
+    assert ("pea_headend_7", first) in bridge.turns.told, "its meter keeps the turn it was given"
+
+    bridge.inbox_room = (5, 7)  # room again: let in, to be read by the worker
+    bridge._on_message(None, None, Message(headend_topic("pea_headend_7"), message))
+    assert (bridge.inbox.qsize(), len(answers)) == (1, 1)
 
 
 def test_a_meters_readings_that_all_come_before_its_turn_are_sent_back_on_arrival(monkeypatch):

@@ -583,21 +583,28 @@ def test_a_headend_message_larger_than_the_room_left_has_what_fits_admitted_and_
     assert set(MempoolTx.objects.values_list("hash", flat=True)) == {first.hash, readings[0].hash}
 
 
-def test_with_the_mempool_full_headend_messages_are_told_to_retry_unread(
-    bridge, meters, replies, monkeypatch
-):
-    """Under overload one answer refuses a whole head-end message, made without reading it."""
+def test_with_the_mempool_full_headend_messages_are_answered_on_arrival(bridge, meters, replies, monkeypatch):
+    """Past the room the last batch left, a head-end's message is read and refused from the MQTT
+    thread as it arrives, each reading by index, so that its meters keep their turns; while the
+    bridge sheds, one answer refuses a whole message, made without reading it."""
     publish, next_reply = replies
-    bridge.shed_s = 30  # the moment lasts the whole test
     first, readings = _one_waiting(1, meters, replies, monkeypatch)  # no room left
-    for batch in ("b-1", "b-2"):  # the first finds no room left, the second the bridge shedding
-        publish(
-            headend_topic("pea_headend_7", ROOT),
-            headend_message(batch, [_encoded(r) for r in readings]).encode(),
-        )
-        outcome, answer = next_reply()
-        assert (outcome, answer["batch"], answer["code"]) == ("answers", batch, "mempool_full")
-        assert told_to_wait_at_first(answer)
+    message = headend_message("b-1", [_encoded(r) for r in readings]).encode()
+    publish(headend_topic("pea_headend_7", ROOT), message)
+    outcome, answer = next_reply()
+    assert (outcome, answer["batch"], answer["accepted"]) == ("answers", "b-1", [])
+    assert [(r["index"], r["code"]) for r in answer["rejected"]] == [(0, "mempool_full"), (1, "mempool_full")]
+    assert all(told_to_wait_at_first(r) for r in answer["rejected"])
+    assert {("pea_headend_7", r.sender) for r in readings} <= set(bridge.turns.told)
+
+    bridge.shed_s = 30  # the moment lasts the rest of the test
+    bridge._shed()  # as the worker does when intake has no room
+    publish(
+        headend_topic("pea_headend_7", ROOT), headend_message("b-2", [_encoded(r) for r in readings]).encode()
+    )
+    outcome, answer = next_reply()
+    assert (outcome, answer["batch"], answer["code"]) == ("answers", "b-2", "mempool_full")
+    assert answer["retry_after_ms"] == RETRY_AFTER_MS
     assert list(MempoolTx.objects.values_list("hash", flat=True)) == [first.hash]
 
 
