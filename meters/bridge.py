@@ -395,6 +395,9 @@ class HeadEndAnswer:
     accepted: list[str] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
 
+    def body(self) -> dict:
+        return {"batch": self.batch, "accepted": self.accepted, "rejected": self.rejected}
+
 
 def tx_hash_of(wire: dict) -> str:
     from chain.ledger.errors import LedgerError
@@ -687,8 +690,7 @@ class MeterBridge:
         finally:
             self.admitting = 0
         for answer in answers:
-            reply = {"batch": answer.batch, "accepted": answer.accepted, "rejected": answer.rejected}
-            self._answer_headend(answer.headend, reply)
+            self._answer_headend(answer.headend, answer.body())
 
     def _read_headend(self, topic: str, body: bytes) -> tuple[HeadEndAnswer, list] | None:
         """A head-end's message read: its answer to fill in, and its readings as ``pending``
@@ -718,13 +720,13 @@ class MeterBridge:
             return
         answer, pending = read
         self._refuse_for_room(self._in_turn(pending), *NO_ROOM)
-        self._answer_headend(
-            answer.headend, {"batch": answer.batch, "accepted": [], "rejected": answer.rejected}
-        )
+        self._answer_headend(answer.headend, answer.body())
 
     def _room(self) -> admission.IntakeRoom:
-        """How many readings intake takes now, and may hold once not empty (``intake_room``);
-        with no room, the MQTT thread sheds for ``shed_s``."""
+        """How many readings intake takes now, and may hold once not empty (``intake_room``),
+        outside the mempool's reserve (``admission.outside_reserve``: its last tenth is for light
+        senders, and a meter with a backlog let in there was refused only after its batch was
+        read); with no room, the MQTT thread sheds for ``shed_s``."""
         if self._shedding(time.monotonic()):
             # Not shed again: the moment ends, and intake is asked again.
             return admission.IntakeRoom(0, 0, self.shed_height)
