@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from chain import clock, task_queue
 from chain.caches import LatestKeyCache
 from chain.consensus import transport
-from chain.consensus.machine import PROPOSAL, HeightMachine, Message, RoundState, Timeouts
+from chain.consensus.machine import PROPOSAL, HeightMachine, RoundState, Timeouts
 from chain.consensus.messages import sign_message
 from chain.models import Block, ChainHead, ConsensusMessage, ConsensusState, MempoolTx, ProposedBlock
 from chain.peers import peer_urls
@@ -31,7 +31,7 @@ from chain.services.consensus.commit import decided_block_commit
 from chain.services.consensus.evidence import evidence_record
 from chain.services.consensus.proposals import proposal_build, proposal_valid
 from chain.services.consensus.step_needed import begin_block_due_now, proposes_first, step_needed
-from chain.services.consensus.stored import proposal_wire
+from chain.services.consensus.stored import height_messages, proposal_wire
 from chain.store import row_for_update
 
 #: pg advisory lock id: one consensus step at a time per site.
@@ -81,33 +81,6 @@ def _load_state(head: ChainHead) -> tuple[ConsensusState, RoundState]:
         **{name: getattr(row, name) for name in STATE_FIELDS if name not in ("decided", "decided_round")},
     )
     return row, state
-
-
-#: The height's messages in arrival order, each with whether an earlier step processed it; the
-#: fresh ones are marked processed in the same statement (the step's transaction keeps both or
-#: neither). The outer SELECT sees the table as the statement began: ``processed`` there is
-#: the earlier steps' mark.
-_HEIGHT_MESSAGES_SQL = (
-    "WITH fresh AS (UPDATE chain_consensusmessage SET processed = true "
-    "WHERE height = %(height)s AND NOT processed "
-    "RETURNING id, type, height, round, sender, block_hash, pol_round) "
-    "SELECT id, type, height, round, sender, block_hash, pol_round, false FROM fresh "
-    "UNION ALL SELECT id, type, height, round, sender, block_hash, pol_round, true "
-    "FROM chain_consensusmessage WHERE height = %(height)s AND processed ORDER BY id"
-)
-
-
-def _height_messages(height: int) -> tuple[list[Message], list[Message]]:
-    """The stored messages of ``height``: those earlier steps processed, and the fresh ones (now
-    marked processed), each in arrival order. One plain statement: through the ORM, reading
-    them and marking the fresh ones cost a step more CPU than the machine's own work."""
-    processed, fresh = [], []
-    with connection.cursor() as cursor:
-        cursor.execute(_HEIGHT_MESSAGES_SQL, {"height": height})
-        for _, type_, height_, round_, sender, block_hash, pol_round, was_processed in cursor.fetchall():
-            message = Message(type_, height_, round_, sender, block_hash, pol_round)
-            (processed if was_processed else fresh).append(message)
-    return processed, fresh
 
 
 def next_timeout_ms() -> int | None:
@@ -207,7 +180,7 @@ def _step(node_key, outbox: Outbox) -> Block | None:
         return None  # an observer: it follows the chain by syncing, it does not vote
     chain_id = head.chain_id
     outbox.chain_id, outbox.peer_urls = chain_id, peer_urls_cache.get(head.block_hash, head.state_root, me)
-    processed, fresh = _height_messages(state.height)
+    processed, fresh = height_messages(state.height)
 
     def propose(round: int) -> str:
         proposed = proposal_build(node_key, head, round)

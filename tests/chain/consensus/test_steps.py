@@ -10,9 +10,9 @@ from chain.consensus.machine import Message
 from chain.ledger.genesis import demo_key
 from chain.models import ConsensusMessage, ConsensusState
 from chain.node import node_key_write, node_signing_key
-from chain.services.consensus.step import _height_messages, consensus_step
+from chain.services.consensus.step import consensus_step
 from chain.services.consensus.step_needed import step_needed
-from chain.services.consensus.stored import consensus_prune
+from chain.services.consensus.stored import consensus_prune, height_messages
 from tests.chain.consensus.test_proposals import admitted
 
 
@@ -126,8 +126,8 @@ def test_a_step_reads_its_heights_messages_and_marks_the_fresh_ones_in_one_state
     stored(6, "a5" * 32, False)
 
     with transaction.atomic():
-        assert _height_messages(5) == ([first, second], [fresh_a, fresh_b])
+        assert height_messages(5) == ([first, second], [fresh_a, fresh_b])
 
     assert not ConsensusMessage.objects.filter(height=5, processed=False).exists()
     assert ConsensusMessage.objects.filter(height=6, processed=False).count() == 1
-    assert _height_messages(5) == ([first, fresh_a, second, fresh_b], [])  # in arrival order
+    assert height_messages(5) == ([first, fresh_a, second, fresh_b], [])  # in arrival order
