@@ -61,6 +61,7 @@ from chain.ledger.genesis import load_genesis
 from gtxclient import Key, Refused, Site, sign_transaction
 from localnet import BASE_DIR
 from localnet.network import start_site, stop_site
+from meters.mqtt_client import BufferedClient
 from meters.topics import (
     OUT_OF_TURN_MESSAGE,
     RETRY_AFTER_MS,
@@ -275,7 +276,7 @@ class MeterLoad:
         #: A head-end's messages awaiting their answer: batch id -> the (meter, reading) it holds.
         self.batches: dict[str, list[tuple[int, int]]] = {}
         self.lock = threading.Lock()
-        self.listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.listener = BufferedClient(mqtt.CallbackAPIVersion.VERSION2)
         self.listener.on_message = self._on_answer if headends else self._on_rejected
         self.listener.connect(*broker_address(mqtt_url))
         self.listener.loop_start()
@@ -343,7 +344,9 @@ class MeterLoad:
             self.other_refusals[body.get("code", "")] = self.other_refusals.get(body.get("code", ""), 0) + 1
 
     def _publisher(self, p: int, rate: int, t0: float, seconds: int, deadline: float, new: list) -> None:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}")
+        client = BufferedClient(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:8]}"
+        )
         client.max_queued_messages_set(0)
         client.connect(*broker_address(self.mqtt_url))
         client.loop_start()

@@ -1,5 +1,5 @@
-"""paho's MQTT client, reading its socket in large chunks: the bridge's arrivals without a GIL
-hand-off per byte.
+"""paho's MQTT client, reading and writing its socket in large chunks: the bridge's arrivals
+and answers without a GIL hand-off per byte or per packet.
 
 paho reads one packet each time ``select`` wakes it, in three or more ``recv`` calls (the
 command byte, each byte of the length, the rest). Every call gives up the GIL, and in the meters
@@ -11,6 +11,12 @@ behind the admission of a batch: publish to the bridge's first look took 151 ms 
 ``BufferedClient`` reads what the socket holds, up to ``READ_CHUNK`` bytes, once a wake-up, and
 hands every whole packet in it to paho before it waits again. A packet cut at the chunk's end
 waits, as paho's own partial reads do, for the socket to wake it with the rest.
+
+Writing is the same story the other way: paho sends each queued packet with a ``send`` of its
+own, and the bridge queues one answer per reading, so a burst of refusals was hundreds of
+hand-offs on its way out. ``BufferedClient`` lets paho gather every queued packet (its
+bookkeeping, ``on_publish`` and the disconnect, unchanged) and sends them with one ``send``; what
+the socket does not take waits for it to be writable, ahead of anything queued later.
 """
 
 import paho.mqtt.client as mqtt
@@ -18,6 +24,7 @@ import paho.mqtt.client as mqtt
 
 class BufferedClient(mqtt.Client):
     READ_CHUNK = 65536
+    WRITE_CHUNK = 65536
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -25,6 +32,8 @@ class BufferedClient(mqtt.Client):
         self._read_offset = 0
         #: Reads of the socket left in this wake-up (loop_read sets one).
         self._socket_reads = 0
+        #: Packets paho has written, not yet taken by the socket, in order.
+        self._write_pending = bytearray()
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         """Every whole packet of one read of the socket (paho's reads one packet a wake-up)."""
@@ -54,7 +63,45 @@ class BufferedClient(mqtt.Client):
         self._read_offset = min(start + bufsize, len(self._read_buffer))
         return self._read_buffer[start : self._read_offset]
 
+    def loop_write(self) -> mqtt.MQTTErrorCode:
+        """Every packet queued, gathered by paho's own writing, in one ``send``."""
+        rc = super().loop_write()
+        if self._sock is None or not self._write_pending:
+            return rc
+        return self._send_pending() or rc
+
+    def want_write(self) -> bool:
+        return bool(self._write_pending) or super().want_write()
+
+    def _sock_send(self, buf: bytes | bytearray) -> int:
+        """Taken whole into the pending bytes, which ``loop_write`` sends once paho has gathered
+        every packet queued, or ``WRITE_CHUNK`` of them (then paho keeps the rest queued, as for a
+        full socket, and the loop comes back for them when the socket is writable)."""
+        if self._sock is None:
+            raise ConnectionError("self._sock is None")
+        if len(self._write_pending) >= self.WRITE_CHUNK:
+            raise BlockingIOError
+        self._write_pending += buf
+        return len(buf)
+
+    def _send_pending(self) -> mqtt.MQTTErrorCode:
+        try:
+            sent = super()._sock_send(self._write_pending)
+        except BlockingIOError:
+            return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS  # want_write waits for the socket
+        except OSError:
+            return self._loop_rc_handle(mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST)
+        del self._write_pending[:sent]
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
     def _sock_close(self) -> None:
-        """A new connection starts with nothing read: the old one's bytes are not its packets."""
+        """A new connection starts with nothing read or left to write: the old one's bytes are
+        not its packets. A disconnect paho has just gathered is sent before the socket closes."""
+        if self._sock is not None and self._write_pending:
+            try:
+                self._sock.send(self._write_pending)
+            except OSError:
+                pass  # the connection is going: what it did not take is lost with it, as in paho
+        self._write_pending = bytearray()
         self._read_buffer, self._read_offset = b"", 0
         super()._sock_close()
