@@ -48,7 +48,7 @@ faults-tools:
 # slowest tests: CI has 30 minutes, and it takes most of them.
 test: deps chromium faults-tools
 	$(PY) -m localnet.devservers -- env GTX_TEST_FAST_HASHER=1 bash -c '\
-	  $(PY) -m pytest -n 2 -m "not live" $(PYTEST_ARGS); code=$$?; [ $$code = 0 -o $$code = 5 ] || exit $$code; \
+	  $(PY) -m pytest -n 2 --dist loadfile -m "not live" $(PYTEST_ARGS); code=$$?; [ $$code = 0 -o $$code = 5 ] || exit $$code; \
 	  $(PY) -m pytest -m live --durations=15 $(PYTEST_ARGS); code=$$?; [ $$code = 0 -o $$code = 5 ] || exit $$code'
 
 # The long fault run: FAULT_SECONDS of faults (seed: FAULT_SEED, else drawn and printed);

@@ -1,7 +1,10 @@
 """Four validator sites as real processes over HTTP on 127.0.0.1, each with its own database.
 
 One network for the module; the tests run in order and each leaves every site
-running (or brings it back). Waits are bounded polls, never timings.
+running (or brings it back). Waits are bounded polls, never timings. Under xdist the module
+runs whole on one worker (``--dist loadfile``): split across two, each worker started a network
+of its own, and the two, with the rest of the suite, overloaded a 2-core machine until sites
+missed their waits.
 """
 
 import json
