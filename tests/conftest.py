@@ -22,9 +22,11 @@ from django.db import connections
 from django.test import Client
 from django.utils import translation
 
+from chain.api import shed
 from chain.ledger.genesis import demo_key, load_genesis
 from chain.management.commands.init import DEMO_PASSWORD
 from chain.node import node_key_write, node_signing_key
+from chain.services import admission
 from chain.services.consensus.step import consensus_step
 from chain.services.consensus.step_needed import head_due_from_cache
 from chain.services.genesis import chain_init, demo_users_create
@@ -52,6 +54,15 @@ def _fresh_head_caches():
     """Every test's chain starts at the same genesis head, whatever its tables hold: the
     due time of begin-block work read at one test's head must not answer the next test."""
     head_due_from_cache.forget()
+
+
+@pytest.fixture(autouse=True)
+def _intake_door_open(monkeypatch):
+    """No room measured yet in this process: the room a test's intake found (none, after it
+    filled the mempool) would shut the intake door (chain.api.shed) on the next test's
+    requests for two seconds, answered 503 before they reach what that test checks."""
+    monkeypatch.setattr(admission, "room_seen", None)
+    monkeypatch.setattr(shed, "_bytes_per_tx", shed._BytesPerTx())
 
 
 # The demo genesis with EGAT its only active validator: in-process tests run one site.

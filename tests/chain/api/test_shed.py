@@ -21,10 +21,9 @@ SENDER = "factory_rayong"
 
 
 @pytest.fixture(autouse=True)
-def open_door(monkeypatch):
-    """No room measured yet in this process, nor noted after a block by another test's chain."""
-    monkeypatch.setattr(admission, "room_seen", None)
-    monkeypatch.setattr(shed, "_bytes_per_tx", shed._BytesPerTx())
+def open_door():
+    """No room noted after a block by another test's chain (nor measured in this process:
+    tests/conftest.py)."""
     cache.delete(admission.ROOM_AT_COMMIT_KEY)  # this run's own key (its cache prefix)
     yield
     cache.delete(admission.ROOM_AT_COMMIT_KEY)
