@@ -528,19 +528,23 @@ class MeterBridge:
             # the mempool it counted, or not for long). Let in without a bound until the next
             # batch measured, the inbox filled past that, and the surplus was read after the
             # batch being admitted and refused: 129 ms at the median, 291 at p95.
-            left, limit = admission.outside_reserve(newer.left, newer.limit)
-            left = min(left, limit) - self.admitting
+            left = min(newer.left, newer.limit) - self.admitting
             self.inbox_room = (max(0, left), newer.height)
             return self.waiting >= left
         return True
 
     def _newest_room(self) -> admission.RoomAtCommit | None:
         """The note the site's newest block left, as the room thread last read it (at most
-        ROOM_CHECK_S and a round trip ago), and a wish for a newer read. The MQTT thread decides
+        ROOM_CHECK_S and a round trip ago), outside the mempool's reserve as ``_room`` measures
+        (``admission.outside_reserve``), and a wish for a newer read. The MQTT thread decides
         on it without waiting on Redis: read there, the round trip held every arrival behind it
         (11 % of that thread's time under overload)."""
         self.room_wanted.set()
-        return self.newest_room
+        note = self.newest_room
+        if note is None:
+            return None
+        left, limit = admission.outside_reserve(note.left, note.limit)
+        return note._replace(left=left, limit=limit)
 
     def _read_room(self) -> None:
         while not self.stopping.is_set():
@@ -751,7 +755,7 @@ class MeterBridge:
         newer = self._newest_room()
         if (
             newer is not None
-            and admission.outside_reserve(newer.left, newer.limit)[0] > 0
+            and newer.left > 0
             and (self.shed_height is None or newer.height > self.shed_height)
         ):
             self.shed_until = 0.0
