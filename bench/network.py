@@ -260,7 +260,12 @@ class Offered:
 
 def _offer(sites, signed: SignedBatches, batch, site_rate, seconds) -> Offered:
     """Each site's thread POSTs a batch on schedule, whatever the answers: a batch refused for
-    want of room (503 or 429) is sent again at the next slot, so the offered rate stays as asked."""
+    want of room (503 or 429) is sent again at the next slot, so the offered rate stays as asked.
+
+    The sites' schedules are staggered (site ``k`` a ``k / sites`` of a period later), so the
+    network is offered a steady rate: in step, the four sites' batches arrived together, one
+    burst of four every period, and the mempool's room took two or three of them at once.
+    """
     offered = Offered()
     lock = threading.Lock()
     t0 = time.monotonic() + 0.2
@@ -269,7 +274,7 @@ def _offer(sites, signed: SignedBatches, batch, site_rate, seconds) -> Offered:
     def client(k: int) -> None:
         with Site(sites[k].url, timeout=60) as http:
             for slot in range(len(signed.batches[k])):
-                due = t0 + slot * batch / site_rate
+                due = t0 + (slot + k / len(sites)) * batch / site_rate
                 if due >= end or signed.next[k] >= len(signed.batches[k]):
                     return
                 time.sleep(max(0.0, due - time.monotonic()))
