@@ -264,16 +264,14 @@ CONTENT_SECURITY_POLICY = {
 GTX_MEMPOOL_MAX = env.int("GTX_MEMPOOL_MAX", default=60_000)
 # Under load, a client's batch is refused (503) once the mempool holds what this site finalized
 # in the last GTX_INTAKE_TARGET_MS, measured over its recent blocks (chain.services.admission),
-# but never below GTX_INTAKE_MIN_WAITING, besides the block being decided: accepted work waits
-# for that block and about that long, no longer.
+# but never below GTX_INTAKE_MIN_WAITING: accepted work waits about that long, no longer.
 GTX_INTAKE_TARGET_MS = env.int("GTX_INTAKE_TARGET_MS", default=500)
 GTX_INTAKE_MIN_WAITING = env.int("GTX_INTAKE_MIN_WAITING", default=500)
 # ... and (429 sender_busy) beyond this many waiting from one account: a sixtieth of the
 # mempool, a fifth of a block, over three times what one benchmark account ever has waiting.
 GTX_MEMPOOL_MAX_PER_SENDER = env.int("GTX_MEMPOOL_MAX_PER_SENDER", default=1_000)
 # After intake found no room, batches are refused at the door (chain.api.shed) until the site
-# commits its next block or stores its proposal, and for at most this long before one is let
-# through to measure again.
+# commits its next block, and for at most this long before one is let through to measure again.
 GTX_INTAKE_SHED_MS = env.int("GTX_INTAKE_SHED_MS", default=2_000)
 # Transaction batches one web process holds between its door and their answer; more are
 # refused 503 intake_busy at once (chain.api.shed) instead of queueing for a thread.

@@ -20,13 +20,12 @@ Under overload the bridge answers at once rather than holding readings: the read
 room intake has left are answered ``rejected`` (``mempool_full``, ``retry_after_ms`` as
 ``RetrySchedule`` gives each its turn; named by their nonces, one answer a message), and after
 it found no room, or once its inbox holds what the next batch may admit, every reading is
-answered so unread, as the API's door does (chain.api.shed), until the site commits a block or
-stores the next block's proposal and that leaves room (for ``shed_s`` at most). A meter told
-to wait keeps its turn: its later readings wait with it (``TurnsKept``). A reading that finds
-``inbox_max`` readings waiting in the bridge's inbox, or waited there longer than
-``max_wait_s``, is answered ``intake_busy`` without being admitted: what the bridge admits is
-never older than that, however fast meters publish, and those answers come from the MQTT
-thread, not after a batch being admitted.
+answered so unread, as the API's door does (chain.api.shed), until the site commits a block that
+leaves room (for ``shed_s`` at most). A meter told to wait keeps its turn: its later readings
+wait with it (``TurnsKept``). A reading that finds ``inbox_max`` readings waiting in the
+bridge's inbox, or waited there longer than ``max_wait_s``, is answered ``intake_busy`` without
+being admitted: what the bridge admits is never older than that, however fast meters publish,
+and those answers come from the MQTT thread, not after a batch being admitted.
 
 A head-end's message (``<root>/headends/<headend>/readings``: ``{"batch": id, "readings":
 [...]}``, up to HEADEND_MAX_READINGS readings each signed by its meter) joins the same batches
@@ -82,7 +81,7 @@ BRIDGE_ERROR = "bridge_error"
 #: The longest wait a refusal tells (RetrySchedule): readings carry 15-minute windows, and a meter
 #: that waits its turn costs nothing, where one that comes back early costs a refusal.
 RETRY_CEILING_MS = 30_000
-#: Seconds between two reads of the room the site noted last, while the bridge refuses on arrival (one
+#: Seconds between two reads of the room a block left, while the bridge refuses on arrival (one
 #: Redis round trip, in a thread of its own).
 ROOM_CHECK_S = 0.01
 BUSY_MESSAGE = "The bridge is busy: the reading could not be admitted in time; retry."
@@ -438,16 +437,16 @@ class MeterBridge:
         self.accepted = self.rejected = 0
         #: Until when (monotonic) readings are answered unread (NO_ROOM).
         self.shed_until = 0.0
-        #: The room's mark (admission.room_mark) when intake last found no room (None: unknown):
-        #: a later note that makes room ends the shedding.
-        self.shed_mark: int | None = None
-        #: What the next batch may admit, as the worker last measured or a later note left it
-        #: (readings, the room's mark then), or None: once the inbox holds that many, readings
+        #: The head when intake last found no room (None: unknown): a newer block that makes
+        #: room ends the shedding.
+        self.shed_height: int | None = None
+        #: What the next batch may admit, as the worker last measured or a newer block left it
+        #: (readings, the head's height then), or None: once the inbox holds that many, readings
         #: are answered on arrival.
         self.inbox_room: tuple[int, int | None] | None = None
-        #: The site's newest note of its room (admission.newer_room_note), as the room thread
-        #: last read it; it reads again every ROOM_CHECK_S while ``room_wanted`` is set.
-        self.newest_room: admission.RoomNote | None = None
+        #: The note the site's newest block left (admission.newer_block_room), as the room
+        #: thread last read it; it reads again every ROOM_CHECK_S while ``room_wanted`` is set.
+        self.newest_room: admission.RoomAtCommit | None = None
         self.room_wanted = threading.Event()
         #: Readings of the batch being admitted (not yet in the mempool, or not for long).
         self.admitting = 0
@@ -510,11 +509,11 @@ class MeterBridge:
 
     def _inbox_holds_the_room(self, now: float) -> bool:
         """Whether the readings waiting in the inbox take all the next batch may admit: as the
-        worker measured it when it took its batch, or as the site's newest note left it, once a
-        block committed or a proposal was stored since (``_newest_room``). The rest would wait
-        for the batch being admitted, then be read and refused: 110 ms at the median, 312 ms at
-        p95, against 11 and 97 ms for those the full inbox answered on arrival (one
-        ``bench.meters`` run at three times the knee).
+        worker measured it when it took its batch, or as the newest block left it, once a block
+        committed since (``_newest_room``). The rest would wait for the batch being admitted,
+        then be read and refused: 110 ms at the median, 312 ms at p95, against 11 and 97 ms for
+        those the full inbox answered on arrival (one ``bench.meters`` run at three times the
+        knee).
 
         A head-end's message is then read and refused here (``_refuse_headend_read``), not
         answered unread, so that its meters refused for room keep their turns (``TurnsKept``);
@@ -524,18 +523,18 @@ class MeterBridge:
         if measured is None or self.waiting < measured[0]:
             return False
         newer = self._newest_room()
-        if newer is not None and (measured[1] is None or newer.mark > measured[1]):
+        if newer is not None and (measured[1] is None or newer.height > measured[1]):
             # A block made room: as much as it left, less the batch being admitted (not yet in
             # the mempool it counted, or not for long). Let in without a bound until the next
             # batch measured, the inbox filled past that, and the surplus was read after the
             # batch being admitted and refused: 129 ms at the median, 291 at p95.
             left = min(newer.left, newer.limit) - self.admitting
-            self.inbox_room = (max(0, left), newer.mark)
+            self.inbox_room = (max(0, left), newer.height)
             return self.waiting >= left
         return True
 
-    def _newest_room(self) -> admission.RoomNote | None:
-        """The site's newest note of its room, as the room thread last read it (at most
+    def _newest_room(self) -> admission.RoomAtCommit | None:
+        """The note the site's newest block left, as the room thread last read it (at most
         ROOM_CHECK_S and a round trip ago), outside the mempool's reserve as ``_room`` measures
         (``admission.outside_reserve``), and a wish for a newer read. The MQTT thread decides
         on it without waiting on Redis: read there, the round trip held every arrival behind it
@@ -551,7 +550,7 @@ class MeterBridge:
         while not self.stopping.is_set():
             if self.room_wanted.wait(0.2):
                 self.room_wanted.clear()
-                self.newest_room = admission.newer_room_note(None)
+                self.newest_room = admission.newer_block_room(None)
                 self.stopping.wait(ROOM_CHECK_S)
 
     def _refuse_unread(self, topic: str, body: bytes, code: str, message: str) -> None:
@@ -668,7 +667,7 @@ class MeterBridge:
 
         The room intake has left is read first: a message that finds none left is answered
         unread, and of the readings read, those past the room are told to retry."""
-        room, limit, mark = self._room()
+        room, limit, height = self._room()
         pending, answers = [], []
         for topic, body in batch:
             if len(pending) >= room:
@@ -687,7 +686,7 @@ class MeterBridge:
                 pending.extend(read[1])
         pending = self._in_turn(pending)
         # An empty mempool takes any batch, but the batches after it what the limit leaves.
-        self.inbox_room = (max(0, min(room, limit) - len(pending)), mark)
+        self.inbox_room = (max(0, min(room, limit) - len(pending)), height)
         self._refuse_for_room(pending[room:], *NO_ROOM)
         self.admitting = min(room, len(pending))
         try:
@@ -734,27 +733,31 @@ class MeterBridge:
         read); with no room, the MQTT thread sheds for ``shed_s``."""
         if self._shedding(time.monotonic()):
             # Not shed again: the moment ends, and intake is asked again.
-            return admission.IntakeRoom(0, 0, self.shed_mark)
+            return admission.IntakeRoom(0, 0, self.shed_height)
         measured = intake_room()
         room, limit = admission.outside_reserve(measured.room, measured.limit)
         if not room:
             self._shed()
-        return admission.IntakeRoom(room, limit, measured.mark)
+        return admission.IntakeRoom(room, limit, measured.height)
 
     def _shed(self) -> None:
         seen = admission.room_seen  # noted by intake_room or admission as they found no room
-        self.shed_mark = seen.mark if seen is not None else None
+        self.shed_height = seen.height if seen is not None else None
         self.shed_until = time.monotonic() + self.shed_s
 
     def _shedding(self, now: float) -> bool:
         """Whether readings are answered unread: for ``shed_s`` after intake had no room, unless
-        the site noted room since (a block committed, a proposal stored: ``_newest_room``). A fixed moment
+        the site committed a block since that left room (``_newest_room``). A fixed moment
         outlasted the blocks: with blocks every 100 ms and 250 ms of shedding, the mempool ran dry
         while meters were told to retry."""
         if now >= self.shed_until:
             return False
         newer = self._newest_room()
-        if newer is not None and newer.left > 0 and (self.shed_mark is None or newer.mark > self.shed_mark):
+        if (
+            newer is not None
+            and newer.left > 0
+            and (self.shed_height is None or newer.height > self.shed_height)
+        ):
             self.shed_until = 0.0
             return False
         return True

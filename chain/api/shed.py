@@ -4,11 +4,10 @@ Two rules, before a batch waits for a thread of Django's, is read, parsed or cou
 the mempool:
 
 - **No room.** Intake notes in this process, with every batch it admits or refuses, how many
-  more of a client's transactions fit (``admission.room_seen``). Between two marks (a block
-  committed, the next block's proposal stored: ``admission.room_mark``) the room only shrinks,
-  so a batch whose size says it holds more is refused (``mempool_full``) unread, until the site
-  reaches a mark that leaves room for it, as the process that reached it notes in the site's
-  cache (``admission.room_after_newer_note``, read only while the door is shut). A
+  more of a client's transactions fit (``admission.room_seen``). Between two blocks the room
+  only shrinks, so a batch whose size says it holds more is refused (``mempool_full``) unread,
+  until the site commits a block that leaves room for it, as the process that commits it notes
+  in the site's cache (``admission.room_after_newer_block``, read only while the door is shut). A
   batch's count is estimated from its bytes at the most bytes a transaction took in the
   batches this process read lately (``_BytesPerTx``): at most its true count for transactions
   of the sizes seen, so a batch that would fit is let through. A measure older than
@@ -90,7 +89,7 @@ def shut_to(content_length: int | None) -> bool:
         or _fits(content_length, seen.left)
     ):
         return False  # no recent sign in this process that it would not fit: intake measures
-    left = admission.room_after_newer_note(seen.mark)  # read only then: one Redis round trip
+    left = admission.room_after_newer_block(seen.height)  # read only then: one Redis round trip
     return left is None or not _fits(content_length, left)
 
 

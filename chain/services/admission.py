@@ -61,10 +61,8 @@ MAX_BATCH = 5000
 MEMPOOL_MAX = settings.GTX_MEMPOOL_MAX
 #: Under load the mempool holds at most what this site finalized in the last
 #: GTX_INTAKE_TARGET_MS (the rate measured over the blocks of RATE_WINDOW_MS), never less
-#: than GTX_INTAKE_MIN_WAITING, besides the transactions of the next block's proposal once it
-#: is stored here (``Waiting.for_clients``): what it accepts is final within a bounded time
-#: (the block being decided, and the next), and the excess is refused (503) at once instead
-#: of queueing. With no two recent blocks to measure (a new or
+#: than GTX_INTAKE_MIN_WAITING: what it accepts is final within a bounded time, and the excess
+#: is refused (503) at once instead of queueing. With no two recent blocks to measure (a new or
 #: quiet chain) it holds GTX_INTAKE_MIN_WAITING: a burst after a quiet spell is not taken whole
 #: into blocks of seconds each, and the first heights of the load measure the rate.
 RATE_WINDOW_MS = 5_000
@@ -149,32 +147,23 @@ def intake_head() -> IntakeHead:
     return IntakeHead(chain_id, height, json.loads(params))
 
 
-def room_mark(height: int, proposed: bool) -> int:
-    """When the room was measured, in the order of the two moments it grows: a block commits
-    (the head's ``height``), and, within a height, this site holds the next block's proposal
-    (``proposed``), whose transactions stop counting against it (``Waiting.for_clients``)."""
-    return 2 * height + int(proposed)
-
-
 @dataclass(frozen=True)
 class RoomSeen:
-    """At ``mark`` (``room_mark``), ``left`` more of a client's transactions fit in the mempool,
+    """With the head at ``height``, ``left`` more of a client's transactions fit in the mempool,
     as measured at ``at_ms`` (this process's monotonic clock, milliseconds)."""
 
-    mark: int
+    height: int
     left: int
     at_ms: int
 
 
-#: What intake last measured in this process. Between two marks the room only shrinks (a
-#: client's batch and peers' gossip add to the mempool; only a commit or a proposal takes from
-#: what counts), so a batch larger than ``left`` will be refused until the mark moves: intake's
-#: door (chain.api.shed) and the meters bridge read this, and ``room_after_newer_note``, to
-#: refuse it unread.
+#: What intake last measured in this process. Between two blocks the room only shrinks (a
+#: client's batch and peers' gossip add to the mempool; only a commit takes from it), so a batch
+#: larger than ``left`` will be refused until the head moves: intake's door (chain.api.shed)
+#: and the meters bridge read this, and ``room_after_newer_block``, to refuse it unread.
 room_seen: RoomSeen | None = None
-#: The cache key where a process that commits a block, or stores the next block's proposal,
-#: notes the room it leaves (``room_note``).
-ROOM_NOTE_KEY = "intake-room-note"
+#: The cache key where the process that commits a block notes the room it leaves (``room_after_commit``).
+ROOM_AT_COMMIT_KEY = "intake-room-at-commit"
 
 
 def monotonic_ms() -> int:
@@ -185,53 +174,53 @@ def _room_left(room: int, waiting: int) -> int:
     return room - waiting if waiting else MAX_BATCH  # an empty mempool takes any batch (_check_room)
 
 
-def _note_room(mark: int, room: int, waiting: int) -> None:
+def _note_room(height: int, room: int, waiting: int) -> None:
     global room_seen
-    room_seen = RoomSeen(mark, _room_left(room, waiting), monotonic_ms())
+    room_seen = RoomSeen(height, _room_left(room, waiting), monotonic_ms())
 
 
-class RoomNote(NamedTuple):
-    """At ``mark`` (``room_mark``: a block committed, or the next block's proposal stored), a
-    batch of up to ``left`` transactions fit in the mempool, and the mempool, once not empty,
-    may hold ``limit`` (``intake_limit``) besides the proposal's."""
+class RoomAtCommit(NamedTuple):
+    """Once the block at ``height`` committed, a batch of up to ``left`` transactions fit in
+    the mempool, and the mempool, once not empty, may hold ``limit`` (``intake_limit``)."""
 
-    mark: int
+    height: int
     left: int
     limit: int
 
 
-def room_note(height: int) -> None:
-    """Note in the site's cache the room left for clients now that the block at ``height``
-    committed, or the next block's proposal is stored here: the web processes and the meters
-    bridge, which did not see it, learn from it that the room grew."""
-    waiting = _waiting(height)
-    limit = intake_limit(height)
-    note = RoomNote(waiting.mark(height), _room_left(limit, waiting.for_clients(limit)), limit)
+def room_after_commit(head: IntakeHead) -> None:
+    """Note in the site's cache the room left for clients once the block of ``head`` committed:
+    the web processes and the meters bridge, which did not see the commit, learn from it that
+    the room grew."""
+    waiting, _ = _waiting()
+    limit = intake_limit(head)
     try:
-        cache.set(ROOM_NOTE_KEY, tuple(note), None)
+        cache.set(
+            ROOM_AT_COMMIT_KEY, tuple(RoomAtCommit(head.height, _room_left(limit, waiting), limit)), None
+        )
     except Exception:  # a dead Redis must not fail a committed block: the door opens without it
-        log.exception("Could not note the room at block %s", height)
+        log.exception("Could not note the room after block %s", head.height)
 
 
-def room_after_newer_note(mark: int | None) -> int | None:
-    """The room the site's newest note says, if it is later than ``mark`` (None: any note);
+def room_after_newer_block(height: int | None) -> int | None:
+    """The room the site's newest block left, if it is newer than ``height`` (None: any block);
     None when there is none, or the note cannot be read (then no one opens or shuts on it)."""
-    newer = newer_room_note(mark)
+    newer = newer_block_room(height)
     return newer.left if newer is not None else None
 
 
-def newer_room_note(mark: int | None) -> RoomNote | None:
-    """The site's newest note of its room (``room_note``), if it is later than ``mark`` (None:
-    any note); None when there is none or it cannot be read."""
+def newer_block_room(height: int | None) -> RoomAtCommit | None:
+    """The note the site's newest block left (``room_after_commit``), if it is newer than
+    ``height`` (None: any block); None when there is none or it cannot be read."""
     try:
-        noted = cache.get(ROOM_NOTE_KEY)
+        noted = cache.get(ROOM_AT_COMMIT_KEY)
     except Exception:
-        log.exception("Could not read the room's newest note")
+        log.exception("Could not read the room after the newest block")
         return None
-    if noted is None or len(noted) != len(RoomNote._fields):  # none, or a note of another version
+    if noted is None or len(noted) != len(RoomAtCommit._fields):  # none, or a note of another version
         return None
-    noted = RoomNote(*noted)
-    return noted if mark is None or noted.mark > mark else None
+    noted = RoomAtCommit(*noted)
+    return noted if height is None or noted.height > height else None
 
 
 def transactions_submit(
@@ -266,10 +255,10 @@ def transactions_submit(
             ]
         )
     head = head or intake_head()
-    room = intake_limit(head.height)
+    room = intake_limit(head)
     if not skip_known:
         # An overloaded site refuses a client's batch before parsing a byte of it.
-        _check_room(len(wires), head.height, room, gossip=False)
+        _check_room(len(wires), room, head.height, room)
     txs, problems = [], []
     for index, wire in enumerate(wires):
         try:
@@ -291,20 +280,19 @@ def transactions_submit(
     # A peer's gossip was admitted under its origin's limit: refusing it here for this site's
     # measured one would only leave it without what the origin's proposals include.
     # A concurrent twin ends in _insert's conflict.
-    waiting = _check_room(len(txs), head.height, room, gossip=skip_known)
-    counted = waiting.for_clients(room)
+    waiting, oldest_turn = _check_room(len(txs), MEMPOOL_MAX if skip_known else room, head.height, room)
     debits = [_debits(tx, head.params) for tx in txs]
     # A peer's gossip passed both rules at its origin: held to them again here, it would leave
     # this site without transactions the origin's proposals include.
     sender_cap = settings.GTX_MEMPOOL_MAX_PER_SENDER * (PEER_SENDER_CAP_FACTOR if skip_known else 1)
     # An empty mempool takes any batch whole (_check_room): its reserve does not apply yet.
-    reserve_reached = counted > 0 and counted + len(txs) > room - room // MEMPOOL_RESERVE_SHARE
+    reserve_reached = waiting > 0 and waiting + len(txs) > room - room // MEMPOOL_RESERVE_SHARE
     turns = _check_stateful(
         txs,
         debits,
         next_height=head.height + 1,
         sender_cap=sender_cap,
-        oldest_turn=waiting.oldest_turn,
+        oldest_turn=oldest_turn,
         crowded=reserve_reached and not skip_known,
         hold_gaps=hold_gaps,
     )
@@ -331,9 +319,9 @@ def transactions_submit(
             if waiting_successors := held_senders(sorted({txs[i].sender for i in admitted})):
                 # robust: the batch is committed whatever happens to its successors.
                 transaction.on_commit(lambda: held_release(waiting_successors, head=head), robust=True)
-            if not waiting.count:
+            if not waiting:
                 transaction.on_commit(_start_height)
-    _note_room(waiting.mark(head.height), room, counted + len(admitted))
+    _note_room(head.height, room, waiting + len(admitted))
     return AdmittedBatch(txs, frozenset(tx.hash for tx in held))
 
 
@@ -467,10 +455,9 @@ def _finalize_rate(height: int) -> float | None:
 _finalize_rates = LatestKeyCache(_finalize_rate)
 
 
-def intake_limit(height: int) -> int:
-    """How many transactions the mempool may hold after a client's batch, with the head at
-    ``height`` (module docstring)."""
-    rate = _finalize_rates.get(height)
+def intake_limit(head: IntakeHead) -> int:
+    """How many transactions the mempool may hold after a client's batch (module docstring)."""
+    rate = _finalize_rates.get(head.height)
     if rate is None:
         return min(MEMPOOL_MAX, settings.GTX_INTAKE_MIN_WAITING)
     measured = int(rate * settings.GTX_INTAKE_TARGET_MS / 1000)
@@ -478,11 +465,11 @@ def intake_limit(height: int) -> int:
 
 
 class IntakeRoom(NamedTuple):
-    """What ``intake_room`` measured at ``mark`` (``room_mark``)."""
+    """What ``intake_room`` measured with the head at ``height``."""
 
     room: int
     limit: int
-    mark: int
+    height: int
 
 
 def intake_room() -> IntakeRoom:
@@ -494,18 +481,17 @@ def intake_room() -> IntakeRoom:
     bridge): it admits what fits and tells the rest to retry, where a batch too large for the
     room left would be refused whole and the mempool would fill only when it ran empty.
     """
+    waiting, _ = _waiting()
     head = intake_head()
-    waiting = _waiting(head.height)
-    limit = intake_limit(head.height)
-    counted, mark = waiting.for_clients(limit), waiting.mark(head.height)
-    if not counted:
-        return IntakeRoom(MAX_BATCH, limit, mark)
-    _note_room(mark, limit, counted)
-    return IntakeRoom(max(0, limit - counted), limit, mark)
+    limit = intake_limit(head)
+    if not waiting:
+        return IntakeRoom(MAX_BATCH, limit, head.height)
+    _note_room(head.height, limit, waiting)
+    return IntakeRoom(max(0, limit - waiting), limit, head.height)
 
 
 def outside_reserve(room: int, limit: int) -> tuple[int, int]:
-    """``room`` and ``limit`` (``intake_room``'s, or a ``RoomNote``'s ``left`` and ``limit``)
+    """``room`` and ``limit`` (``intake_room``'s, or a ``RoomAtCommit``'s ``left`` and ``limit``)
     less the mempool's reserve, its last tenth, which admission keeps for light senders
     (``_check_stateful``'s ``crowded``): what a gatherer of many senders' transactions (the
     meters bridge) may fill and know, before it reads a batch, that no sender of it is refused
@@ -514,55 +500,22 @@ def outside_reserve(room: int, limit: int) -> tuple[int, int]:
     return max(0, room - reserve), limit - reserve
 
 
-class Waiting(NamedTuple):
-    """The mempool as intake counts it (``_waiting``)."""
-
-    #: Transactions waiting, and the oldest turn among them (0 when none).
-    count: int
-    oldest_turn: int
-    #: How many the next height's proposal this site holds names (the largest, if several):
-    #: 0 until one is stored.
-    proposed: int
-
-    def for_clients(self, limit: int) -> int:
-        """Those that count against a client's room: not those the proposal takes at its
-        commit, so that the next block's transactions are admitted while it is decided, where
-        the mempool, full with it, refused them until the commit and the next block held only
-        what came after. At most ``limit`` are not counted: a proposal naming more (a faulty
-        proposer) leaves the mempool bounded by twice the limit."""
-        return self.count - min(self.proposed, limit, self.count)
-
-    def mark(self, height: int) -> int:
-        return room_mark(height, self.proposed > 0)
-
-
-def _waiting(height: int) -> Waiting:
-    """The mempool with the head at ``height``: its count, its oldest turn, and the size of the
-    next height's proposal stored here (unless refused), all in one query."""
+def _waiting() -> tuple[int, int]:
+    """How many transactions wait in the mempool, and the oldest turn among them (0 when none)."""
     with binary_cursor() as cursor:
-        return Waiting(
-            *cursor.execute(
-                "SELECT count(*), COALESCE(min(turn), 0), "
-                "(SELECT COALESCE(max(jsonb_array_length(tx_hashes)), 0) FROM chain_proposedblock "
-                "WHERE height = %s AND verdict IN ('', 'valid')) FROM chain_mempooltx",
-                [height + 1],
-            ).fetchone()
-        )
+        return cursor.execute("SELECT count(*), COALESCE(min(turn), 0) FROM chain_mempooltx").fetchone()
 
 
-def _check_room(count: int, height: int, limit: int, *, gossip: bool) -> Waiting:
-    """``_waiting``, with the head at ``height``; BatchRejected when ``count`` more do not fit:
-    a client's batch in the ``limit`` (``intake_limit``) with those that count against it
-    (``Waiting.for_clients``), a peer's gossip in MEMPOOL_MAX with all that wait. A refusal
-    notes for the door the room left for clients.
+def _check_room(count: int, room: int, height: int, client_room: int) -> tuple[int, int]:
+    """``_waiting()``; BatchRejected when ``count`` more do not fit in ``room``, after noting for
+    the door the room left for clients (``client_room``, at the head's ``height``).
 
     An empty mempool takes any batch (at most MAX_BATCH): a batch larger than a small measured
     room is not refused for ever.
     """
-    found = _waiting(height)
-    room, waiting = (MEMPOOL_MAX, found.count) if gossip else (limit, found.for_clients(limit))
+    waiting, oldest_turn = _waiting()
     if waiting and waiting + count > room:
-        _note_room(found.mark(height), limit, found.for_clients(limit))
+        _note_room(height, client_room, waiting)
         raise BatchRejected(
             [
                 _problem(
@@ -575,7 +528,7 @@ def _check_room(count: int, height: int, limit: int, *, gossip: bool) -> Waiting
             ],
             mempool_full=waiting >= room,
         )
-    return found
+    return waiting, oldest_turn
 
 
 def _seen_hashes(hashes: list[str]) -> set[str]:

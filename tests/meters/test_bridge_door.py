@@ -25,7 +25,7 @@ def test_arrivals_past_the_next_batchs_room_are_answered_at_once_until_a_block_l
     bridge = MeterBridge("mqtt://127.0.0.1:1")  # not started: nothing drains the inbox
     answered = []
     monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
-    bridge.newest_room = admission.RoomNote(7, 500, 1000)  # as the room thread read it
+    bridge.newest_room = admission.RoomAtCommit(7, 500, 1000)  # as the room thread read it
     bridge.inbox_room = (2, 7)  # the worker's batch left room for two more, at height 7
 
     for _ in range(3):
@@ -33,7 +33,7 @@ def test_arrivals_past_the_next_batchs_room_are_answered_at_once_until_a_block_l
     assert (bridge.inbox.qsize(), answered) == (2, ["mempool_full"]), "block 7 is what was measured"
     assert bridge.room_wanted.is_set(), "the room thread is asked to read the note again"
     # Room for the two waiting and two more, past the mempool's reserve (its last tenth, 2 of 20).
-    bridge.newest_room = admission.RoomNote(8, 6, 20)
+    bridge.newest_room = admission.RoomAtCommit(8, 6, 20)
     for _ in range(3):
         bridge._on_message(None, None, Message(TOPIC, READING))
     assert (bridge.inbox.qsize(), answered) == (4, ["mempool_full"] * 2), "as much as the block left"
@@ -46,7 +46,7 @@ def test_a_block_that_emptied_the_mempool_lets_in_its_limit_less_the_batch_being
     bridge = MeterBridge("mqtt://127.0.0.1:1")
     answered = []
     monkeypatch.setattr(bridge, "_refuse_unread", lambda topic, body, code, message: answered.append(code))
-    bridge.newest_room = admission.RoomNote(8, admission.MAX_BATCH, 5)
+    bridge.newest_room = admission.RoomAtCommit(8, admission.MAX_BATCH, 5)
     bridge.inbox_room = (0, 7)
     bridge.admitting = 3  # the worker's batch, not yet in the mempool
     for _ in range(3):
@@ -57,9 +57,9 @@ def test_a_block_that_emptied_the_mempool_lets_in_its_limit_less_the_batch_being
 
 def test_the_room_thread_reads_the_note_the_newest_block_left_when_asked(monkeypatch):
     """The MQTT thread never waits on Redis: a thread of its own reads the note for it."""
-    notes = [admission.RoomNote(9, 0, 1000), admission.RoomNote(8, 40, 1000)]
+    notes = [admission.RoomAtCommit(9, 0, 1000), admission.RoomAtCommit(8, 40, 1000)]
     monkeypatch.setattr(
-        admission, "newer_room_note", lambda height: notes.pop() if len(notes) > 1 else notes[0]
+        admission, "newer_block_room", lambda height: notes.pop() if len(notes) > 1 else notes[0]
     )
     bridge = MeterBridge("mqtt://127.0.0.1:1")
     bridge.room_reader.start()
@@ -68,11 +68,11 @@ def test_the_room_thread_reads_the_note_the_newest_block_left_when_asked(monkeyp
         for expected in (8, 9):
             deadline = time.monotonic() + 5
             while (
-                bridge.newest_room is None or bridge.newest_room.mark < expected
+                bridge.newest_room is None or bridge.newest_room.height < expected
             ) and time.monotonic() < deadline:
                 time.sleep(0.005)
                 bridge._newest_room()
-            assert bridge.newest_room.mark == expected
+            assert bridge.newest_room.height == expected
     finally:
         bridge.stopping.set()
         bridge.room_reader.join(timeout=5)
@@ -154,9 +154,9 @@ def test_the_bridge_leaves_the_mempools_reserve_to_light_senders(monkeypatch):
     monkeypatch.setattr(bridge_module, "intake_room", lambda: admission.IntakeRoom(100, 1000, 7))
     assert bridge._room().room == 0
     assert bridge._shedding(time.monotonic()), "no room left outside the reserve: shed"
-    bridge.newest_room = admission.RoomNote(8, 100, 1000)  # a block, but no room past the reserve
+    bridge.newest_room = admission.RoomAtCommit(8, 100, 1000)  # a block, but no room past the reserve
     assert bridge._shedding(time.monotonic())
-    bridge.newest_room = admission.RoomNote(9, 101, 1000)
+    bridge.newest_room = admission.RoomAtCommit(9, 101, 1000)
     assert not bridge._shedding(time.monotonic())
 
 

@@ -529,21 +529,21 @@ def test_the_shed_moment_ends_however_many_batches_come_during_it(bridge, monkey
 
 
 def test_a_block_that_leaves_room_ends_the_shedding_at_once(bridge, monkeypatch):
-    """The site noted the room its newest block left (admission.room_note): readings are
+    """The site noted the room its newest block left (admission.room_after_commit): readings are
     read again then, not after a fixed moment that outlasted the blocks and let the mempool run dry."""
-    noted = [admission.RoomNote(7, 0, 500)]  # as the room thread last read it
+    noted = [admission.RoomAtCommit(7, 0, 500)]  # as the room thread last read it
     monkeypatch.setattr(bridge, "_newest_room", lambda: noted[0])
     monkeypatch.setattr(admission, "room_seen", admission.RoomSeen(7, 0, admission.monotonic_ms()))
     bridge.shed_s = 60
     bridge._shed()
-    assert bridge.shed_mark == 7
+    assert bridge.shed_height == 7
     now = time.monotonic()
     assert bridge._shedding(now)  # the same block: still no room
-    noted[0] = admission.RoomNote(8, 0, 500)
+    noted[0] = admission.RoomAtCommit(8, 0, 500)
     assert bridge._shedding(now)  # a block, but it left no room
-    noted[0] = admission.RoomNote(9, 250, 500)
+    noted[0] = admission.RoomAtCommit(9, 250, 500)
     assert not bridge._shedding(now)
-    noted[0] = admission.RoomNote(9, 0, 500)
+    noted[0] = admission.RoomAtCommit(9, 0, 500)
     assert not bridge._shedding(now)  # and it stays open
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from chain import events
 from chain.ledger.tx import Transaction
 from chain.models import Block, ChainHead
-from chain.services.admission import held_release, room_note
+from chain.services.admission import IntakeHead, held_release, room_after_commit
 from chain.services.blocks.chain_tx_copy import chain_txs_copy
 from chain.services.blocks.check import BuiltBlock
 from chain.services.mempool import held_senders, mempool_drop_stale, mempool_remove
@@ -77,7 +77,8 @@ def block_write(head: ChainHead, built: BuiltBlock, certificate: list[dict]) -> 
     )
     transaction.on_commit(lambda: events.block_committed(block, parties, result.events))
     # The web processes' intake doors learn that the mempool has room again (chain.api.shed).
-    transaction.on_commit(lambda: room_note(header.height), robust=True)
+    intake = IntakeHead(head.chain_id, header.height, built.next_params)
+    transaction.on_commit(lambda: room_after_commit(intake), robust=True)
     return block
 
 

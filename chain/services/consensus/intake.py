@@ -4,8 +4,6 @@ Each message is stored once, each proposed block only with its proposer's signed
 proposal; what lies outside the windows below is not kept at all.
 """
 
-from django.db import transaction
-
 from chain.consensus.machine import PROPOSAL, Message
 from chain.ledger.block import BlockHeader, header_from_wire
 from chain.ledger.encoding import merkle_root
@@ -15,7 +13,6 @@ from chain.ledger.tx import parse_transaction
 from chain.ledger.validators import proposer_for
 from chain.models import ConsensusMessage, ProposedBlock
 from chain.selectors import proposer_weights_at
-from chain.services.admission import room_note
 from chain.services.consensus.stored import stored_message
 from chain.store import binary_cursor
 
@@ -97,9 +94,6 @@ def peer_messages_store(
     for block in checked:
         if block is not None:
             _proposed_block_insert(block)
-    if any(b is not None and b.height == head_height + 1 and b.tx_hashes for b in checked):
-        # Its transactions stop counting against the room (admission.Waiting): intake learns it.
-        transaction.on_commit(lambda: room_note(head_height), robust=True)
     stored = _messages_insert(rows) if rows else 0
     return {"stored": stored, "ahead": ahead, "behind": sorted(behind), "height": head_height}
 

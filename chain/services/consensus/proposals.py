@@ -20,7 +20,6 @@ from chain.ledger.errors import LedgerError
 from chain.ledger.tx import Transaction, parse_transaction
 from chain.models import ChainHead, ProposedBlock
 from chain.peers import peer_urls
-from chain.services.admission import room_note
 from chain.services.blocks.build import block_build
 from chain.services.blocks.check import BuiltBlock, block_check
 from chain.services.mempool import mempool_transactions
@@ -75,8 +74,6 @@ def proposal_build(node_key, head: ChainHead, round: int) -> ProposedBlock:
         unique_fields=["hash"],
         update_fields=["height", "header", "tx_hashes", "txs", "verdict"],
     )
-    if proposed.tx_hashes:  # its transactions stop counting against the room: intake learns it
-        transaction.on_commit(lambda: room_note(head.height), robust=True)
     return proposed
 
 

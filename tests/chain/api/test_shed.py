@@ -1,5 +1,5 @@
 """Load shedding at the door (chain.api.shed): a batch larger than the room intake last saw is
-refused before it is read, until a block or the next block's proposal makes room; and no more than GTX_INTAKE_IN_FLIGHT
+refused before it is read, until a block makes room; and no more than GTX_INTAKE_IN_FLIGHT
 batches are in a process's hands at once."""
 
 import asyncio
@@ -24,9 +24,9 @@ SENDER = "factory_rayong"
 def open_door():
     """No room noted after a block by another test's chain (nor measured in this process:
     tests/conftest.py)."""
-    cache.delete(admission.ROOM_NOTE_KEY)  # this run's own key (its cache prefix)
+    cache.delete(admission.ROOM_AT_COMMIT_KEY)  # this run's own key (its cache prefix)
     yield
-    cache.delete(admission.ROOM_NOTE_KEY)
+    cache.delete(admission.ROOM_AT_COMMIT_KEY)
 
 
 def _length(batch) -> int:
@@ -68,37 +68,15 @@ def test_the_door_opens_when_a_block_makes_room(chain, submit, monkeypatch):
     monkeypatch.setattr(admission, "MEMPOOL_MAX", 1)
     assert submit(signed(SENDER, nonce=1)).status_code == 503
     one = _length([signed(SENDER, nonce=1)])
-    height = admission.intake_head().height
-    admission.room_note(height)
+    head = admission.intake_head()
+    admission.room_after_commit(admission.IntakeHead(head.chain_id, head.height, head.params))
     assert shed.shut_to(one)  # a note at the same head says no more than intake saw
     from chain.models import MempoolTx
 
     MempoolTx.objects.all().delete()  # what the next block's commit does
-    admission.room_note(height + 1)
-    assert admission.room_after_newer_note(admission.room_mark(height, False)) is not None
+    admission.room_after_commit(admission.IntakeHead(head.chain_id, head.height + 1, head.params))
+    assert admission.room_after_newer_block(head.height) is not None  # the newer block's note
     assert not shed.shut_to(one)
-
-
-@pytest.mark.django_db
-def test_the_door_opens_when_the_next_blocks_proposal_is_stored(
-    chain, submit, settings, node_key, django_capture_on_commit_callbacks
-):
-    """The transactions a proposal takes stop counting against the room once it is stored: the
-    next block's are admitted while it is decided, and a door shut before it opens."""
-    from chain.models import ChainHead
-    from chain.services.consensus.proposals import proposal_build
-
-    settings.GTX_INTAKE_MIN_WAITING = 1
-    assert submit(signed(SENDER)).status_code == 202
-    assert submit(signed(SENDER, nonce=1)).status_code == 503
-    one = _length([signed(SENDER, nonce=1)])
-    assert shed.shut_to(one)
-    with django_capture_on_commit_callbacks(execute=True):
-        proposed = proposal_build(node_key, ChainHead.objects.get(), 0)  # as this site's step does
-    assert len(proposed.tx_hashes) == 1
-    assert not shed.shut_to(one)  # the note the proposal left is later than the refusal's
-    assert submit(signed(SENDER, nonce=1)).status_code == 202
-    assert shed.shut_to(one)  # and the room is measured again from there
 
 
 @pytest.mark.django_db
@@ -144,9 +122,9 @@ def test_the_bytes_a_transaction_takes_are_measured_anew_after_two_windows(monke
     assert measured.most() == 300
 
 
-def _no_room(mark: int = 10**9) -> None:
-    """As after intake found the mempool full, at a mark later than any note in the cache."""
-    admission.room_seen = admission.RoomSeen(mark, 0, admission.monotonic_ms())
+def _no_room(height: int = 10**9) -> None:
+    """As after intake found the mempool full, at a head higher than any note in the cache."""
+    admission.room_seen = admission.RoomSeen(height, 0, admission.monotonic_ms())
 
 
 async def _post(door, path: str = shed.TRANSACTIONS_PATH, method: str = "POST") -> tuple[int, dict]:

@@ -329,41 +329,6 @@ def test_with_no_rate_measured_intake_holds_the_floor(chain, submit, produce, mo
     assert submit(signed(SENDER, nonce=4)).status_code == 202  # 2 + 1 fits
 
 
-def test_the_next_blocks_proposal_does_not_count_against_a_clients_room(chain, submit, settings):
-    """The transactions the proposal stored for the next height takes at its commit leave the
-    room: a client's batch is admitted while that block is decided, not refused until the commit
-    (when the next block held only what came after it). Never more than the limit of them, none
-    of a refused proposal, and a peer's gossip still counts every one against GTX_MEMPOOL_MAX."""
-    from chain.models import ChainHead, MempoolTx, ProposedBlock
-    from chain.services import admission
-
-    settings.GTX_INTAKE_MIN_WAITING = 3  # no rate measured yet: the room is the floor
-    assert submit([signed(SENDER, nonce=n) for n in range(3)]).status_code == 202
-    before = ledger_snapshot()
-    assert submit(signed(SENDER, nonce=3)).status_code == 503  # 3 + 1 > 3
-    assert ledger_snapshot() == before
-    height = ChainHead.objects.get().height + 1
-    proposal = ProposedBlock.objects.create(
-        hash="a" * 64,
-        height=height,
-        header={},
-        tx_hashes=list(MempoolTx.objects.values_list("hash", flat=True)),
-    )
-    assert submit(signed(SENDER, nonce=3)).status_code == 202  # 3 + 1 - 3 in the proposal
-    assert submit([signed(SENDER, nonce=n) for n in range(4, 7)]).status_code == 503  # 1 + 3 > 3
-    assert submit([signed(SENDER, nonce=n) for n in range(4, 6)]).status_code == 202  # 1 + 2 fits
-
-    proposal.verdict = "the state root differs"  # refused here: it takes nothing
-    proposal.save()
-    assert submit(signed(SENDER, nonce=6)).status_code == 503
-    ProposedBlock.objects.create(hash="b" * 64, height=height, header={}, tx_hashes=["c" * 64] * 50)
-    assert admission._waiting(height - 1).for_clients(3) == 6 - 3  # at most the limit leave
-    with pytest.raises(admission.BatchRejected):  # gossip: all six count against the maximum
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(admission, "MEMPOOL_MAX", 6)
-            admission._check_room(1, height - 1, 3, gossip=True)
-
-
 def test_an_empty_mempool_takes_a_batch_larger_than_the_measured_room(
     chain, submit, produce, monkeypatch, settings
 ):
