@@ -445,8 +445,9 @@ class MeterBridge:
         #: are answered on arrival.
         self.inbox_room: tuple[int, int | None] | None = None
         #: The note the site's newest block left (admission.newer_block_room), as the room
-        #: thread last read it; it reads again every ROOM_CHECK_S while ``room_wanted`` is set.
-        self.newest_room: admission.RoomAtCommit | None = None
+        #: thread last read it, outside the mempool's reserve (``newest_room``'s setter); it
+        #: reads again every ROOM_CHECK_S while ``room_wanted`` is set.
+        self._newest_note: admission.RoomAtCommit | None = None
         self.room_wanted = threading.Event()
         #: Readings of the batch being admitted (not yet in the mempool, or not for long).
         self.admitting = 0
@@ -533,18 +534,26 @@ class MeterBridge:
             return self.waiting >= left
         return True
 
+    @property
+    def newest_room(self) -> admission.RoomAtCommit | None:
+        return self._newest_note
+
+    @newest_room.setter
+    def newest_room(self, note: admission.RoomAtCommit | None) -> None:
+        """Kept outside the mempool's reserve, as ``_room`` measures (``admission.outside_reserve``):
+        taken off once for each note read, not at each of the MQTT thread's looks at it."""
+        if note is not None:
+            left, limit = admission.outside_reserve(note.left, note.limit)
+            note = note._replace(left=left, limit=limit)
+        self._newest_note = note
+
     def _newest_room(self) -> admission.RoomAtCommit | None:
         """The note the site's newest block left, as the room thread last read it (at most
-        ROOM_CHECK_S and a round trip ago), outside the mempool's reserve as ``_room`` measures
-        (``admission.outside_reserve``), and a wish for a newer read. The MQTT thread decides
+        ROOM_CHECK_S and a round trip ago), and a wish for a newer read. The MQTT thread decides
         on it without waiting on Redis: read there, the round trip held every arrival behind it
         (11 % of that thread's time under overload)."""
         self.room_wanted.set()
-        note = self.newest_room
-        if note is None:
-            return None
-        left, limit = admission.outside_reserve(note.left, note.limit)
-        return note._replace(left=left, limit=limit)
+        return self._newest_note
 
     def _read_room(self) -> None:
         while not self.stopping.is_set():
