@@ -60,9 +60,11 @@ def _fresh_head_caches():
 def _intake_door_open(monkeypatch):
     """No room measured yet in this process: the room a test's intake found (none, after it
     filled the mempool) would shut the intake door (chain.api.shed) on the next test's
-    requests for two seconds, answered 503 before they reach what that test checks."""
+    requests for two seconds, answered 503 before they reach what that test checks. Nor room
+    held by batches another test's door let in."""
     monkeypatch.setattr(admission, "room_seen", None)
     monkeypatch.setattr(shed, "_bytes_per_tx", shed._BytesPerTx())
+    monkeypatch.setattr(shed, "held_by_passes", 0)
 
 
 # The demo genesis with EGAT its only active validator: in-process tests run one site.

@@ -42,7 +42,7 @@ from chain.api.serializers import (
     account_data,
     transaction_status_data,
 )
-from chain.api.shed import note_batch
+from chain.api.shed import ROOM_HELD_KEY, note_batch
 from chain.api.throttling import TransactionCountThrottle, TransactionIntakeThrottle
 from chain.ledger import errors as ledger_errors
 from chain.ledger.fields import is_hex64, whole_number
@@ -240,7 +240,9 @@ class TransactionSubmitView(APIView):
                     wires, [r["id"] for r in selectors.chain_head().params.get("regions", [])]
                 )
             else:
-                txs = transactions_submit(wires, hold_gaps=True)
+                # The door (chain.api.shed) let it in on a measure that it fit, and held its room.
+                door_passed = getattr(request, "scope", {}).get(ROOM_HELD_KEY, 0) > 0
+                txs = transactions_submit(wires, hold_gaps=True, door_passed=door_passed)
                 hashes, held = [tx.hash for tx in txs], txs.held
         except BatchRejected as exc:
             metrics.intake_counted(refused=len(wires), code=exc.code)

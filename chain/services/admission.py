@@ -86,6 +86,10 @@ PEER_SENDER_CAP_FACTOR = 2
 #: share, the heavy ones are refused (503) a little before everybody else would be.
 MEMPOOL_RESERVE_SHARE = 10
 LIGHT_SENDER_MAX = 16
+#: A client's batch the door let in on a fresh measure that it fit (chain.api.shed) is refused
+#: for room only once the mempool would hold more than this many times its limit: the door
+#: held its room, and peers' gossip may have filled it before intake counted the mempool.
+DOOR_OVERFILL = 2
 
 
 #: The codes of a transaction refused for want of room, not for itself: it may be sent again later.
@@ -230,6 +234,7 @@ def transactions_submit(
     skip_known: bool = False,
     hold_gaps: bool = False,
     head: IntakeHead | None = None,
+    door_passed: bool = False,
 ) -> AdmittedBatch:
     """Admit every transaction of ``wires`` (decoded JSON, or parsed) or raise BatchRejected.
 
@@ -239,6 +244,7 @@ def transactions_submit(
     are left out before their signatures are checked, instead of refused. With
     ``hold_gaps``, a nonce ahead of the next one is held rather than refused, within
     the hold's bounds. ``head`` is the caller's ``intake_head()``, if it read it already.
+    ``door_passed``: a client's batch the door found room for (DOOR_OVERFILL).
     """
     if not isinstance(wires, list) or not wires:
         raise BatchRejected(
@@ -256,9 +262,10 @@ def transactions_submit(
         )
     head = head or intake_head()
     room = intake_limit(head)
+    client_bound = min(MEMPOOL_MAX, room * DOOR_OVERFILL) if door_passed else room
     if not skip_known:
         # An overloaded site refuses a client's batch before parsing a byte of it.
-        _check_room(len(wires), room, head.height, room)
+        _check_room(len(wires), client_bound, head.height, room)
     txs, problems = [], []
     for index, wire in enumerate(wires):
         try:
@@ -280,7 +287,9 @@ def transactions_submit(
     # A peer's gossip was admitted under its origin's limit: refusing it here for this site's
     # measured one would only leave it without what the origin's proposals include.
     # A concurrent twin ends in _insert's conflict.
-    waiting, oldest_turn = _check_room(len(txs), MEMPOOL_MAX if skip_known else room, head.height, room)
+    waiting, oldest_turn = _check_room(
+        len(txs), MEMPOOL_MAX if skip_known else client_bound, head.height, room
+    )
     debits = [_debits(tx, head.params) for tx in txs]
     # A peer's gossip passed both rules at its origin: held to them again here, it would leave
     # this site without transactions the origin's proposals include.

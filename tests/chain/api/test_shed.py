@@ -9,10 +9,13 @@ import time
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.core.cache import cache
+from django.test import AsyncRequestFactory
 from twisted.internet.testing import StringTransport
 from twisted.web import http
 
 from chain.api import shed
+from chain.api.views import TransactionSubmitView
+from chain.models import MempoolTx
 from chain.services import admission
 from gridtokenx_site.daphne_server import body_limited_request
 from tests.chain.api.conftest import signed
@@ -120,6 +123,76 @@ def test_the_bytes_a_transaction_takes_are_measured_anew_after_two_windows(monke
     assert measured.most() == 400  # until a batch is read: nothing to measure anew from
     measured.note(30_000, 100)
     assert measured.most() == 300
+
+
+def _door_passed_submit(batch) -> int:
+    """POST ``batch`` as the door hands on one it found room for: the status of the answer."""
+    request = AsyncRequestFactory().post(
+        shed.TRANSACTIONS_PATH, json.dumps(batch), content_type="application/json"
+    )
+    request.scope[shed.ROOM_HELD_KEY] = len(batch)
+    return TransactionSubmitView.as_view()(request).status_code
+
+
+def _gossip_fills(count: int) -> None:
+    """``count`` transactions of another sender, admitted as a peer's gossip is: never refused for room."""
+    batch = [signed("wind_korat", nonce=n) for n in range(count)]
+    admission.transactions_submit(batch, gossip=False, skip_known=True)
+
+
+@pytest.mark.django_db
+def test_a_batch_the_door_found_room_for_is_admitted_though_gossip_took_the_room_meanwhile(
+    chain, submit, settings
+):
+    """Up to twice the mempool's limit: a late refusal would cost its client a read, parsed and
+    counted batch's wait, where the door answers before the body."""
+    settings.GTX_INTAKE_MIN_WAITING = 4  # no blocks measured yet: the limit
+    assert submit(signed(SENDER)).status_code == 202
+    _gossip_fills(3)  # between the door and intake, the room is taken
+    assert submit(signed(SENDER, nonce=1)).status_code == 503  # let in unjudged: intake's count rules
+    assert _door_passed_submit([signed(SENDER, nonce=n) for n in (1, 2)]) == 202  # 4 + 2 <= 2 x 4
+    assert _door_passed_submit([signed(SENDER, nonce=n) for n in (3, 4, 5)]) == 503  # 6 + 3 > 2 x 4
+    assert MempoolTx.objects.count() == 6
+
+
+@pytest.mark.anyio
+async def test_the_door_holds_the_room_of_the_batches_it_let_in_until_they_are_answered():
+    """Batches in the site's hands at once are judged against the room less what the others hold:
+    the door does not let in three batches on the room of one."""
+    shed._bytes_per_tx.note(1_000, 10)  # 100 bytes a transaction
+    admission.room_seen = admission.RoomSeen(10**9, 10, admission.monotonic_ms())
+    release, passes = asyncio.Event(), []
+
+    async def inner(scope, receive, send):
+        passes.append(scope[shed.ROOM_HELD_KEY])
+        await release.wait()
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    door = shed.IntakeDoor(inner)
+
+    def post(transactions: int) -> ApplicationCommunicator:
+        headers = [(b"content-length", str(100 * transactions).encode())]
+        return ApplicationCommunicator(
+            door, {"type": "http", "method": "POST", "path": shed.TRANSACTIONS_PATH, "headers": headers}
+        )
+
+    first = post(6)
+    await first.send_input({"type": "http.request", "body": b"[]", "more_body": False})
+    await asyncio.sleep(0.05)
+    assert (passes, shed.held_by_passes) == ([6], 6)
+    second = post(6)  # 6 more do not fit in the 4 the first left
+    await second.send_input({"type": "http.request", "body": b"[]", "more_body": False})
+    assert (await second.receive_output(1))["status"] == 503
+    assert shed.door_pass(400) == 4  # 4 do
+
+    release.set()
+    assert (await first.receive_output(1))["status"] == 202
+    await first.receive_output(1)
+    assert shed.held_by_passes == 0
+    assert shed.door_pass(600) == 6  # its room is the door's to judge again
+    admission.room_seen = None
+    assert shed.door_pass(600) == 0  # no measure: let in, and intake counts
 
 
 def _no_room(height: int = 10**9) -> None:
