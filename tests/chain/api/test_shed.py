@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.core.cache import cache
 from django.test import AsyncRequestFactory
@@ -74,8 +75,6 @@ def test_the_door_opens_when_a_block_makes_room(chain, submit, monkeypatch):
     head = admission.intake_head()
     admission.room_after_commit(admission.IntakeHead(head.chain_id, head.height, head.params))
     assert shed.shut_to(one)  # a note at the same head says no more than intake saw
-    from chain.models import MempoolTx
-
     MempoolTx.objects.all().delete()  # what the next block's commit does
     admission.room_after_commit(admission.IntakeHead(head.chain_id, head.height + 1, head.params))
     assert admission.room_after_newer_block(head.height) is not None  # the newer block's note
@@ -153,6 +152,39 @@ def test_a_batch_the_door_found_room_for_is_admitted_though_gossip_took_the_room
     assert _door_passed_submit([signed(SENDER, nonce=n) for n in (1, 2)]) == 202  # 4 + 2 <= 2 x 4
     assert _door_passed_submit([signed(SENDER, nonce=n) for n in (3, 4, 5)]) == 503  # 6 + 3 > 2 x 4
     assert MempoolTx.objects.count() == 6
+
+
+def test_the_sites_asgi_stack_hands_the_doors_decision_to_intake(monkeypatch):
+    """Through every middleware of the site's application, to what the view asks of intake: the
+    door's pass with a fresh measure that the batch fits, none without one."""
+    from chain.api import views
+    from gridtokenx_site.asgi import application
+
+    asked = []
+    monkeypatch.setattr(
+        views,
+        "transactions_submit",
+        lambda wires, **kw: asked.append(kw["door_passed"]) or admission.AdmittedBatch([]),
+    )
+    body = json.dumps([{"a": "transaction"}]).encode()
+
+    def post() -> int:
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        scope = {"type": "http", "method": "POST", "path": shed.TRANSACTIONS_PATH, "headers": headers}
+        scope |= {"query_string": b"", "client": ("127.0.0.2", 5000), "server": ("127.0.0.1", 80)}
+
+        async def run():
+            app = ApplicationCommunicator(application, scope)
+            await app.send_input({"type": "http.request", "body": body, "more_body": False})
+            return (await app.receive_output(5))["status"]
+
+        return async_to_sync(run)()
+
+    assert post() == 202
+    admission.room_seen = admission.RoomSeen(10**9, 1, admission.monotonic_ms())  # the door saw room
+    shed.note_batch(len(body), 1)
+    assert post() == 202
+    assert asked == [False, True]
 
 
 @pytest.mark.anyio
