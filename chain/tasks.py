@@ -160,9 +160,9 @@ def sync() -> int:
 
 
 @shared_task(name=task_queue.INTAKE_SHARD_ADMIT, ignore_result=False)
-def intake_shard_admit(wires: list, shard: int, queued_at_us: int) -> dict:
+def intake_shard_admit(wires: list, shard: int, queued_at_us: int, door_passed: bool = False) -> dict:
     """A batch the API's intake sent to its shard's queue (chain.services.scaling)."""
-    return shard_batch_admit(wires, shard, queued_at_us)
+    return shard_batch_admit(wires, shard, queued_at_us, door_passed)
 
 
 @shared_task(name=task_queue.SCALING_COORDINATE, ignore_result=True)

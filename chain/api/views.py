@@ -235,13 +235,12 @@ class TransactionSubmitView(APIView):
         if not per_ip.allow_count(request, self, len(wires)):
             self.throttled(request, per_ip.wait())
         try:
+            # The door (chain.api.shed) let it in on a measure that it fit, and held its room.
+            door_passed = getattr(request, "scope", {}).get(ROOM_HELD_KEY, 0) > 0
             if settings.GTX_SHARDING:
-                hashes, held = submit_via_shard(
-                    wires, [r["id"] for r in selectors.chain_head().params.get("regions", [])]
-                )
+                regions = [r["id"] for r in selectors.chain_head().params.get("regions", [])]
+                hashes, held = submit_via_shard(wires, regions, door_passed=door_passed)
             else:
-                # The door (chain.api.shed) let it in on a measure that it fit, and held its room.
-                door_passed = getattr(request, "scope", {}).get(ROOM_HELD_KEY, 0) > 0
                 txs = transactions_submit(wires, hold_gaps=True, door_passed=door_passed)
                 hashes, held = [tx.hash for tx in txs], txs.held
         except BatchRejected as exc:

@@ -44,15 +44,17 @@ def _queue_base() -> str:
     return settings.CELERY_TASK_DEFAULT_QUEUE
 
 
-def submit_via_shard(wires: list, regions: list[str]) -> tuple[list[str], frozenset[str]]:
-    """Admit ``wires`` in the worker of their shard, as ``transactions_submit(hold_gaps=True)``
-    would: the admitted hashes in order and those held, or BatchRejected."""
+def submit_via_shard(
+    wires: list, regions: list[str], *, door_passed: bool = False
+) -> tuple[list[str], frozenset[str]]:
+    """Admit ``wires`` in the worker of their shard, as ``transactions_submit(hold_gaps=True,
+    door_passed=door_passed)`` would: the admitted hashes in order and those held, or BatchRejected."""
     active = active_shards()
     first = wires[0] if wires and isinstance(wires[0], dict) else {}
     shard = sharding.shard_for(first, strategy=settings.GTX_SHARDING, active=active, regions=regions)
     result = current_app.send_task(
         INTAKE_SHARD_ADMIT,
-        args=(wires, shard, time.time_ns() // 1000),
+        args=(wires, shard, time.time_ns() // 1000, door_passed),
         queue=sharding.shard_queue(_queue_base(), shard),
         ignore_result=False,
         expires=SHARD_ANSWER_TIMEOUT_S,
@@ -75,11 +77,11 @@ def submit_via_shard(wires: list, regions: list[str]) -> tuple[list[str], frozen
     return answer["transactions"], frozenset(answer["held"])
 
 
-def shard_batch_admit(wires: list, shard: int, queued_at_us: int) -> dict:
+def shard_batch_admit(wires: list, shard: int, queued_at_us: int, door_passed: bool = False) -> dict:
     """A shard worker's part: admit the batch, write down the work, answer in plain data."""
     started_us = time.time_ns() // 1000
     try:
-        txs = transactions_submit(wires, hold_gaps=True)
+        txs = transactions_submit(wires, hold_gaps=True, door_passed=door_passed)
         answer = {"transactions": [tx.hash for tx in txs], "held": sorted(txs.held)}
     except BatchRejected as exc:
         answer = {"problems": exc.problems, "mempool_full": exc.mempool_full}
