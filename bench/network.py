@@ -29,7 +29,9 @@ Fails (exit 1) when the sites' blocks or state roots differ at their common heig
 
 A client keeps its schedule whatever the answers: a batch refused for want of
 room (503 mempool_full, 429 sender_busy) is counted with the time its refusal
-took (``refused_p50_ms``, ``refused_p95_ms``) and sent again at the next slot.
+took (``refused_p50_ms``, ``refused_p95_ms``) and sent again at the next slot. ``refused_by_code``
+splits them by code and by where they were made: ``unread`` by the door before the batch was
+read (chain.api.shed), ``read`` by intake after.
 
 Overload (bench.overload): BENCH_RATES="400,700,1000" offers each rate in turn for
 BENCH_SECONDS (``steps``); the knee (``knee``, tx/s) is the most a step finalized with
@@ -292,7 +294,10 @@ def _offer(sites, signed: SignedBatches, batch, site_rate, seconds) -> Offered:
                         signed.next[k] += 1
                     elif refused.retry_later:  # 429 or 503: no room now, the batch stays next
                         offered.refusal_seconds.append(answered - sent)
-                        offered.refusal_codes.append(refused.code)
+                        # The door answers unread, with no problems; intake names them.
+                        offered.refusal_codes.append(
+                            f"{refused.code} ({'read' if refused.problems else 'unread'})"
+                        )
                     else:
                         offered.rejected.append(f"{sites[k].name}: {refused.status} {refused.text[:300]}")
                         return  # later nonces of these senders could never be admitted
