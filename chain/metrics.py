@@ -8,7 +8,8 @@ Two kinds of figure, both served at /metrics (chain.views.metrics):
   site sees the same database, so these are the site's figures whichever
   process serves the scrape.
 - counted in the process that serves intake (``intake_counted``): transactions
-  admitted and refused by code. They start at zero when daphne restarts, which
+  admitted and refused by code, and batches its door refused unread
+  (``door_refusal_counted``). They start at zero when daphne restarts, which
   Prometheus's ``rate()`` expects of a counter.
 
 Both live in ``REGISTRY``, this module's own registry: nothing is registered as an
@@ -42,6 +43,13 @@ INTAKE_REFUSED = Counter(
     ["code"],
     registry=REGISTRY,
 )
+INTAKE_REFUSED_UNREAD = Counter(
+    "gtx_intake_refused_unread_batches",
+    "Client batches the intake door refused before reading them (chain.api.shed), by code: "
+    "their transactions are not counted, as they were not read.",
+    ["code"],
+    registry=REGISTRY,
+)
 
 
 def intake_counted(*, admitted: int = 0, refused: int = 0, code: str = "") -> None:
@@ -49,6 +57,10 @@ def intake_counted(*, admitted: int = 0, refused: int = 0, code: str = "") -> No
         INTAKE_ADMITTED.inc(admitted)
     if refused:
         INTAKE_REFUSED.labels(code=code).inc(refused)
+
+
+def door_refusal_counted(code: str) -> None:
+    INTAKE_REFUSED_UNREAD.labels(code=code).inc()
 
 
 def _quantiles(values: list[float]) -> dict[float, float]:

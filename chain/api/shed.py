@@ -36,6 +36,7 @@ import time
 
 from django.conf import settings
 
+from chain import metrics
 from chain.services import admission
 from chain.services.admission import INTAKE_BUSY, MEMPOOL_FULL, RETRY_AFTER_SECONDS
 
@@ -136,6 +137,7 @@ def refusal_before_body(method: bytes, target: bytes, content_length: int | None
     """The whole raw HTTP answer to a request whose headers alone are in, or None to read it."""
     if not (_is_batch(method, target) and shut_to(content_length)):
         return None
+    metrics.door_refusal_counted(MEMPOOL_FULL)
     return (
         b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
         + f"Content-Length: {len(FULL_BODY)}\r\nRetry-After: {RETRY_AFTER_SECONDS}\r\n".encode()
@@ -158,9 +160,9 @@ class IntakeDoor:
             return await self.app(scope, receive, send)
         passed = door_pass(_content_length(scope))
         if passed == SHUT:
-            return await _refuse(send, FULL_BODY)
+            return await _refuse(send, MEMPOOL_FULL, FULL_BODY)
         if self.in_flight >= settings.GTX_INTAKE_IN_FLIGHT:
-            return await _refuse(send, BUSY_BODY)
+            return await _refuse(send, INTAKE_BUSY, BUSY_BODY)
         self.in_flight += 1
         held_by_passes += passed
         try:
@@ -177,7 +179,8 @@ def _content_length(scope) -> int | None:
     return None
 
 
-async def _refuse(send, body: bytes) -> None:
+async def _refuse(send, code: str, body: bytes) -> None:
+    metrics.door_refusal_counted(code)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -3,8 +3,10 @@
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from chain.api import shed
 from chain.metrics import _quantiles
 from chain.models import Block, ChainHead, MempoolTx
+from chain.services import admission
 from tests.chain.api.conftest import address, signed
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +83,13 @@ def test_quantiles_are_nearest_rank():
     values = list(range(1, 101))  # 1..100
     assert _quantiles(values) == {0.5: 50, 0.95: 95, 0.99: 99}
     assert _quantiles([3, 1, 2]) == {0.5: 2, 0.95: 3, 0.99: 3}
+
+
+def test_batches_the_door_refused_unread_are_counted(chain, api, metrics_on):
+    """Under overload the door makes most refusals: without this count the refused panel would be
+    nearly empty just when the site sheds the most."""
+    key = ("gtx_intake_refused_unread_batches_total", (("code", admission.MEMPOOL_FULL),))
+    before = scrape(api).get(key, 0)
+    admission.room_seen = admission.RoomSeen(10**9, 0, admission.monotonic_ms())  # no room
+    assert shed.refusal_before_body(b"POST", shed.TRANSACTIONS_PATH.encode(), 100_000) is not None
+    assert scrape(api)[key] == before + 1

@@ -14,6 +14,7 @@ from django.test import AsyncRequestFactory
 from twisted.internet.testing import StringTransport
 from twisted.web import http
 
+from chain import metrics
 from chain.api import shed
 from chain.api.views import TransactionSubmitView
 from chain.models import MempoolTx
@@ -230,6 +231,12 @@ async def test_the_door_holds_the_room_of_the_batches_it_let_in_until_they_are_a
     assert shed.door_pass(600) == 0  # no measure: let in, and intake counts
 
 
+def _refused_unread(code: str) -> float:
+    """What the site's /metrics says of the batches its door refused unread with ``code``."""
+    samples = [s for family in metrics.INTAKE_REFUSED_UNREAD.collect() for s in family.samples]
+    return next((s.value for s in samples if s.name.endswith("_total") and s.labels == {"code": code}), 0)
+
+
 def _no_room(height: int = 10**9) -> None:
     """As after intake found the mempool full, at a head higher than any note in the cache."""
     admission.room_seen = admission.RoomSeen(height, 0, admission.monotonic_ms())
@@ -260,8 +267,10 @@ async def test_while_shut_batches_are_refused_unread_and_everything_else_passes(
     reached = []
     door = _door(reached)
     _no_room()
+    counted = _refused_unread(admission.MEMPOOL_FULL)
     status, headers = await _post(door)
     assert (status, headers[b"retry-after"], reached) == (503, b"2", [])
+    assert _refused_unread(admission.MEMPOOL_FULL) == counted + 1
     assert (await _post(door, "/api/v1/status/"))[0] == 202
     assert (await _post(door, method="GET"))[0] == 202
     time.sleep(0.25)
@@ -292,7 +301,9 @@ def test_the_sites_daphne_answers_a_shut_door_before_the_body_arrives(settings):
     processed = []
     channel, transport = _daphne_channel(processed)
     _no_room()
+    counted = _refused_unread(admission.MEMPOOL_FULL)
     channel.dataReceived(HEAD + b"Content-Length: 100000\r\n\r\n")  # and not a byte of the body
+    assert _refused_unread(admission.MEMPOOL_FULL) == counted + 1
 
     answer = transport.value()
     assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After: 2\r\n" in answer
@@ -322,8 +333,10 @@ async def test_one_batch_past_the_in_flight_limit_is_refused_busy_and_the_door_r
     await asyncio.sleep(0.05)
     assert (len(reached), door.in_flight) == (2, 2)
 
+    counted = _refused_unread(admission.INTAKE_BUSY)
     status, headers = await _post(door)
     assert (status, headers[b"retry-after"]) == (503, b"2") and len(reached) == 2
+    assert _refused_unread(admission.INTAKE_BUSY) == counted + 1
 
     release.set()
     for app in held:
