@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from chain import selectors
 from chain.models import ScalingDecision
+from chain.services.admission import intake_head, intake_limit
 
 REGISTRY = CollectorRegistry()
 
@@ -137,6 +138,13 @@ class ChainCollector:
         yield GaugeMetricFamily("gtx_seconds_since_last_block", "Seconds since the last commit.", value=since)
         supply = head.total_supply
         yield GaugeMetricFamily("gtx_total_supply_units", "Tokens in existence, smallest unit.", value=supply)
+        yield GaugeMetricFamily(
+            "gtx_intake_room_transactions",
+            "Transactions the mempool may hold for clients now: what the newest blocks finalized in "
+            "GTX_INTAKE_TARGET_MS, within its floor and GTX_MEMPOOL_MAX (a batch the door found room "
+            "for may take it to twice that).",
+            value=intake_limit(intake_head()),
+        )
         intervals, sizes, finality = recent_blocks()
         window = f"last {WINDOW_BLOCKS} blocks"
         yield _quantile_family("gtx_block_interval_seconds", f"Time between blocks, {window}.", intervals)

@@ -93,3 +93,10 @@ def test_batches_the_door_refused_unread_are_counted(chain, api, metrics_on):
     admission.room_seen = admission.RoomSeen(10**9, 0, admission.monotonic_ms())  # no room
     assert shed.refusal_before_body(b"POST", shed.TRANSACTIONS_PATH.encode(), 100_000) is not None
     assert scrape(api)[key] == before + 1
+
+
+def test_the_room_intake_measured_is_a_figure(chain, api, metrics_on, settings):
+    """With no two recent blocks to measure, the room is the floor: an operator sees it next to
+    the mempool's size."""
+    settings.GTX_INTAKE_MIN_WAITING = 123
+    assert scrape(api)[("gtx_intake_room_transactions", ())] == 123
