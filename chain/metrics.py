@@ -25,7 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from chain import selectors
 from chain.models import ScalingDecision
-from chain.services.admission import intake_head, intake_limit
+from chain.services.admission import IntakeHead, intake_limit
 
 REGISTRY = CollectorRegistry()
 
@@ -143,7 +143,7 @@ class ChainCollector:
             "Transactions the mempool may hold for clients now: what the newest blocks finalized in "
             "GTX_INTAKE_TARGET_MS, within its floor and GTX_MEMPOOL_MAX (a batch the door found room "
             "for may take it to twice that).",
-            value=intake_limit(intake_head()),
+            value=intake_limit(IntakeHead(head.chain_id, head.height, head.params)),  # the head read above
         )
         intervals, sizes, finality = recent_blocks()
         window = f"last {WINDOW_BLOCKS} blocks"
