@@ -134,6 +134,13 @@ CELERY_BROKER_URL = REDIS_URL
 # kombu's Redis transport with one client per channel, not one per command (redis_pool).
 if REDIS_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT = "gridtokenx_site.redis_pool:BrokerTransport"
+# Every task is acknowledged as it starts (no acks_late), so kombu's emulated
+# acknowledgements (an unacked hash and index in Redis, written as each message arrives and
+# deleted as it starts) guarded only the moment between the two, at two round trips a task:
+# about 8 % of a consensus worker's CPU. What a lost task would have done is done again
+# anyway: beat's tick steps consensus and finds lost timeouts; a client whose shard answer
+# never comes is told so and retries. A worker shut down requeues what it had fetched.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"ack_emulation": False}
 CELERY_TASK_DEFAULT_QUEUE = env("GTX_CELERY_QUEUE", default="gtx")
 # Consensus (chain.*) has a worker of its own (localnet.processes.site_commands);
 # table upkeep, and fetches of a proposal's bodies from the peers (which may be slow to
