@@ -318,6 +318,31 @@ def test_the_sites_daphne_reads_a_batch_while_the_door_is_open():
     assert transport.value().startswith(b"HTTP/1.1 202") and processed == [b"[]"]
 
 
+def test_the_sites_daphne_leaves_a_forms_body_to_the_application():
+    """Twisted parses no POST form or multipart body into ``request.args``: daphne hands the raw
+    body on, and Django parses it once."""
+    seen = []
+
+    class Application(http.Request):
+        def process(self):
+            seen.append((self.args, self.content.read()))
+            self.setResponseCode(200)
+            self.finish()
+
+    channel = http.HTTPChannel()
+    channel.requestFactory = body_limited_request(Application, 1_000_000)
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    form = b"username=somchai&password=x"
+    channel.dataReceived(
+        b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        + b"Content-Length: %d\r\n\r\n" % len(form)
+        + form
+    )
+    assert transport.value().startswith(b"HTTP/1.1 200") and seen == [({}, form)]
+
+
 @pytest.mark.anyio
 async def test_one_batch_past_the_in_flight_limit_is_refused_busy_and_the_door_reopens(settings):
     settings.GTX_INTAKE_IN_FLIGHT = 2
