@@ -6,6 +6,8 @@ with no stream is accepted only to be closed with 4404. Run through the site's
 whole ASGI application (origin check, sessions, routing), as daphne runs it.
 """
 
+from unittest import mock
+
 import pytest
 from channels.testing import WebsocketCommunicator
 
@@ -66,6 +68,19 @@ async def test_it_refuses_junk_text_frames_with_an_error_frame_and_stays_open(ch
         await assert_still_answers_pings(stream)
     finally:
         await stream.disconnect()
+
+
+@pytest.mark.parametrize("path", STREAMS)
+async def test_its_messages_reach_their_handlers_with_no_hop_to_close_connections(chain, path):
+    """Channels' dispatch would hop to the sync thread and back for every message (each block
+    pushed, each ping); the streams' database work closes its own connections."""
+    with mock.patch("channels.consumer.aclose_old_connections") as hop:
+        stream = await connected(path)
+        try:
+            await assert_still_answers_pings(stream)
+            assert hop.await_count == 0
+        finally:
+            await stream.disconnect()
 
 
 @pytest.mark.parametrize("path", STREAMS)

@@ -278,12 +278,13 @@ async def test_while_shut_batches_are_refused_unread_and_everything_else_passes(
     assert reached == ["/api/v1/status/", shed.TRANSACTIONS_PATH, shed.TRANSACTIONS_PATH]
 
 
-def _daphne_channel(processed: list) -> tuple[http.HTTPChannel, StringTransport]:
-    """A connection to the request class the site's daphne uses, its application replaced."""
+def _daphne_channel(processed: list, seen=lambda request: request.content.read()):
+    """A connection to the request class the site's daphne uses, its application replaced:
+    what ``seen`` reads of each request it is handed goes into ``processed``."""
 
     class Application(http.Request):
         def process(self):
-            processed.append(self.content.read())
+            processed.append(seen(self))
             self.setResponseCode(202)
             self.finish()
 
@@ -321,18 +322,8 @@ def test_the_sites_daphne_reads_a_batch_while_the_door_is_open():
 def test_the_sites_daphne_leaves_a_forms_body_to_the_application():
     """Twisted parses no POST form or multipart body into ``request.args``: daphne hands the raw
     body on, and Django parses it once."""
-    seen = []
-
-    class Application(http.Request):
-        def process(self):
-            seen.append((self.args, self.content.read()))
-            self.setResponseCode(200)
-            self.finish()
-
-    channel = http.HTTPChannel()
-    channel.requestFactory = body_limited_request(Application, 1_000_000)
-    transport = StringTransport()
-    channel.makeConnection(transport)
+    processed = []
+    channel, transport = _daphne_channel(processed, lambda request: (request.args, request.content.read()))
     form = b"username=somchai&password=x"
     channel.dataReceived(
         b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -340,7 +331,7 @@ def test_the_sites_daphne_leaves_a_forms_body_to_the_application():
         + b"Content-Length: %d\r\n\r\n" % len(form)
         + form
     )
-    assert transport.value().startswith(b"HTTP/1.1 200") and seen == [({}, form)]
+    assert transport.value().startswith(b"HTTP/1.1 202") and processed == [({}, form)]
 
 
 @pytest.mark.anyio

@@ -1,5 +1,7 @@
 """The peer protocol's HTTP handling: what Django's request handling did for it, PeerEndpoint does."""
 
+from unittest import mock
+
 import pytest
 
 from chain.models import ChainHead
@@ -15,6 +17,14 @@ def test_status_answers_a_get_with_the_head(chain):
     assert answer.status_code == 200
     assert answer.headers[b"content-type"] == b"application/json"
     assert answer.json()["block_hash"] == ChainHead.objects.get().block_hash
+
+
+def test_a_request_is_answered_with_no_hop_to_close_connections(chain):
+    """Channels' dispatch would first hop to the sync thread to close old connections; the
+    endpoint's database work closes its own (chain.consumers.WithoutConnectionHop)."""
+    with mock.patch("channels.consumer.aclose_old_connections") as hop:
+        answer = peer_request("GET", "/peer/v1/status/")
+    assert (answer.status_code, hop.await_count) == (200, 0)
 
 
 def test_blocks_read_their_query_and_refuse_a_bad_one(chain, produce):
