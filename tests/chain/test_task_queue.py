@@ -1,6 +1,11 @@
 """Work queued by task name reaches the tasks chain/tasks.py registers, on the queues they always had."""
 
+import threading
+import uuid
+from unittest import mock
+
 from celery import current_app
+from celery.app.base import Celery
 from django.conf import settings
 
 from chain import task_queue
@@ -39,3 +44,31 @@ def test_the_chains_tasks_go_to_the_consensus_worker_and_the_vacuum_and_fetches_
         else consensus
         for name in task_queue.TASK_NAMES
     }
+
+
+def test_a_send_from_a_new_thread_queues_the_task_and_makes_no_result_backend():
+    """Django runs each view in a thread of its own. Celery's AsyncResult would make that
+    thread's result backend (a Redis client, and the redis package's metadata read again),
+    which no chain task's sender reads."""
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-send-{uuid.uuid4().hex[:8]}"  # this test's own
+    failures = []
+
+    def send():
+        try:
+            task_queue.task_send(task_queue.CONSENSUS_STEP, queue=queue)
+        except Exception as exc:
+            failures.append(exc)
+
+    made = AssertionError("a result backend was made")
+    with (
+        current_app.connection_for_write() as conn,
+        mock.patch.object(Celery, "_get_backend", side_effect=made),
+    ):
+        sender = threading.Thread(target=send)
+        sender.start()
+        sender.join()
+        client = conn.default_channel.client
+        try:
+            assert (failures, client.llen(queue)) == ([], 1)
+        finally:
+            client.delete(queue)
