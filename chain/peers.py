@@ -6,6 +6,8 @@ URL, so that a local network of sites on one machine, or a deployment behind
 other host names, needs no change of genesis.
 """
 
+from collections.abc import Iterable
+
 from django.conf import settings
 
 from chain.models import Validator
@@ -19,13 +21,20 @@ def peer_urls(*, active_only: bool = True, include_self: bool = False) -> dict[s
     """
     from chain.node import node_address
 
-    overrides = settings.GTX_PEER_URLS
     validators = Validator.objects.all()
     if active_only:
         validators = validators.filter(active=True)
     me = None if include_self else node_address()
+    return site_urls(validators.values_list("public_key", "name", "url"), me=me)
+
+
+def site_urls(validators: Iterable[tuple[str, str, str]], *, me: str | None) -> dict[str, str]:
+    """{public key: base URL} of ``validators`` (public key, name, genesis url) other than
+    ``me``: GTX_PEER_URLS overrides a url by the validator's name, and one with no url is
+    left out."""
+    overrides = settings.GTX_PEER_URLS
     urls = {}
-    for public_key, name, url in validators.values_list("public_key", "name", "url"):
+    for public_key, name, url in validators:
         if public_key == me:
             continue
         url = overrides.get(name, url).rstrip("/")

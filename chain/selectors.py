@@ -5,6 +5,7 @@ Reads only: no service is imported here, so every layer above may use these.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 from django.conf import settings
 from django.db import connection
@@ -17,6 +18,7 @@ from chain.consensus.transport import peers_up, validators_head
 from chain.events import EVERYONE
 from chain.ledger.block import precommit_valid, validators_hash
 from chain.ledger.state import Account as AccountRecord
+from chain.ledger.state import Mining as MiningRecord
 from chain.ledger.state import Validator as ValidatorRecord
 from chain.ledger.tx import Transaction
 from chain.ledger.validators import (
@@ -44,8 +46,8 @@ from chain.models import (
     Wallet,
 )
 from chain.node import node_address
-from chain.peers import peer_urls
-from chain.store import transaction_rows
+from chain.peers import peer_urls, site_urls
+from chain.store import DatabaseStore, transaction_rows
 
 
 def chain_head() -> ChainHead:
@@ -249,30 +251,39 @@ class HeadValidators:
     proposer_weights: dict
     #: The hash of the active validators' keys (chain.ledger.validators.is_active_validator).
     validators_hash: str
+    #: {public key: base URL} of the validators marked active (chain.peers.site_urls), this site's too.
+    active_urls: dict[str, str]
 
 
 def _head_validators_read(previous: str, state_root: str) -> HeadValidators:
-    """Read once per head and process: the validators and their accounts serve the voting power,
-    the proposer weights and the active set's hash alike (``active_validators``' rule)."""
-    rows, stakes = _validators_and_accounts()
-    validators = [
-        ValidatorRecord(**{f: getattr(v, f) for f in ValidatorRecord.__dataclass_fields__ if f != "table"})
-        for v in rows
-    ]
-    accounts = {address: AccountRecord(address=address, staked=a.staked) for address, a in stakes.items()}
+    """Read once per head and process, as the ledger's records (no ORM objects): the validators
+    and their accounts serve the voting power, the proposer weights, the active set's hash and
+    the peers' urls alike (``active_validators``' rule)."""
+    store = DatabaseStore()
+    validators = sorted(store.load_all(ValidatorRecord.table).values(), key=attrgetter("public_key"))
+    accounts = store.load(AccountRecord.table, [v.public_key for v in validators])
+    not_mining = frozenset(key for key, m in store.load_all(MiningRecord.table).items() if not m.mining)
     power = voting_power(validators, accounts)
     authorities = frozenset(v.public_key for v in validators if is_authority(v) and v.public_key in power)
-    weights = proposer_weights(validators, accounts, chain_head().params, not_mining_keys())
+    weights = proposer_weights(validators, accounts, chain_head().params, not_mining)
     return HeadValidators(
         validator_set=ValidatorSet(power, authorities, lambda round: proposer_for(weights, previous, round)),
         proposer_weights=weights,
-        validators_hash=validators_hash([v.public_key for v in _active(rows, stakes)]),
+        validators_hash=validators_hash([v.public_key for v in _active(validators, accounts)]),
+        active_urls=site_urls(((v.public_key, v.name, v.url) for v in validators if v.active), me=None),
     )
 
 
 #: The validators after one head, keyed by its block hash and state root: only a block
 #: changes the validator records (and every step, check and intake of a height asks).
 head_validators_cache: LatestKeyCache[HeadValidators] = LatestKeyCache(_head_validators_read)
+
+
+def peer_urls_at(previous: str, state_root: str, me: str) -> list[str]:
+    """The base URLs of the active validators other than ``me`` after the head ``previous``:
+    where a consensus step sends its messages."""
+    urls = head_validators_cache.get(previous, state_root).active_urls
+    return [url for key, url in urls.items() if key != me]
 
 
 def validators_hash_at(block_hash: str, state_root: str) -> str:

@@ -13,7 +13,6 @@ from chain.models import ChainHead, Validator
 from chain.node import node_key_write, node_signing_key
 from chain.services.blocks.build import block_build
 from chain.services.consensus.proposals import ExecutedBlocks
-from chain.services.consensus.step import peer_urls_cache
 from tests.chain.consensus.test_proposals import admitted
 
 MEA = address_of(demo_key("MEA"))
@@ -69,21 +68,25 @@ def test_the_validator_set_is_read_again_once_a_block_is_written(chain, produce)
     selectors.head_validators_cache.forget()
 
 
-def test_the_peer_urls_of_a_step_are_keyed_by_this_nodes_key_too(chain, settings, tmp_path):
+def test_the_peer_urls_of_a_step_leave_out_this_nodes_own_site(chain, settings, tmp_path):
     Validator.objects.filter(name="MEA").update(active=True)
     head = ChainHead.objects.get()
-    peer_urls_cache.forget()
-    as_egat = peer_urls_cache.get(head.block_hash, head.state_root, EGAT)
+    selectors.head_validators_cache.forget()
+    as_egat = selectors.peer_urls_at(head.block_hash, head.state_root, EGAT)
 
     settings.GTX_NODE_KEY_FILE = str(tmp_path / "mea_key")
     node_key_write(demo_key("MEA"))
     node_signing_key.cache_clear()
-    as_mea = peer_urls_cache.get(head.block_hash, head.state_root, MEA)
+    as_mea = selectors.peer_urls_at(head.block_hash, head.state_root, MEA)
 
     mea_url, egat_url = (Validator.objects.get(name=name).url.rstrip("/") for name in ("MEA", "EGAT"))
     assert mea_url in as_egat and egat_url not in as_egat
     assert egat_url in as_mea and mea_url not in as_mea
-    peer_urls_cache.forget()
+
+    settings.GTX_PEER_URLS = {"MEA": "http://127.0.0.1:9/"}  # a site behind another host name
+    selectors.head_validators_cache.forget()
+    assert selectors.peer_urls_at(head.block_hash, head.state_root, EGAT) == ["http://127.0.0.1:9"]
+    selectors.head_validators_cache.forget()
     node_signing_key.cache_clear()
 
 

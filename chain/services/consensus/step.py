@@ -20,13 +20,11 @@ from datetime import UTC, datetime
 from django.db import connection, transaction
 
 from chain import clock, task_queue
-from chain.caches import LatestKeyCache
 from chain.consensus import transport
 from chain.consensus.machine import PROPOSAL, HeightMachine, RoundState, Timeouts
 from chain.consensus.messages import sign_message
 from chain.models import Block, ChainHead, ConsensusMessage, ConsensusState, MempoolTx, ProposedBlock
-from chain.peers import peer_urls
-from chain.selectors import validator_set
+from chain.selectors import peer_urls_at, validator_set
 from chain.services.consensus.commit import decided_block_commit
 from chain.services.consensus.evidence import evidence_record
 from chain.services.consensus.proposals import proposal_build, proposal_valid
@@ -160,15 +158,6 @@ def _fetch_after_commit(bodies_missing: dict[str, list[str]]) -> None:
         task_queue.proposal_bodies_fetch_soon(block_hash, tx_hashes)
 
 
-def _peer_urls_read(previous: str, state_root: str, me: str) -> list[str]:
-    return list(peer_urls().values())
-
-
-#: The other validators' sites, keyed by the head (block hash, state root) and this node's key
-#: (``me``): only a block changes the validators' urls, and the node key says which is ours.
-peer_urls_cache: LatestKeyCache[list[str]] = LatestKeyCache(_peer_urls_read)
-
-
 def _step(node_key, outbox: Outbox) -> Block | None:
     head = row_for_update(ChainHead, 1)
     if head is None:
@@ -179,7 +168,7 @@ def _step(node_key, outbox: Outbox) -> Block | None:
     if me not in validators.power:
         return None  # an observer: it follows the chain by syncing, it does not vote
     chain_id = head.chain_id
-    outbox.chain_id, outbox.peer_urls = chain_id, peer_urls_cache.get(head.block_hash, head.state_root, me)
+    outbox.chain_id, outbox.peer_urls = chain_id, peer_urls_at(head.block_hash, head.state_root, me)
     processed, fresh = height_messages(state.height)
 
     def propose(round: int) -> str:

@@ -18,7 +18,6 @@ from chain.models import ChainHead, ConsensusMessage, ConsensusState, MempoolTx,
 from chain.node import node_key_write, node_signing_key
 from chain.peers import peer_urls
 from chain.services.blocks.build import block_build
-from chain.services.consensus import step as consensus_step_module
 from chain.services.consensus.proposals import proposal_bodies_fetch
 from chain.services.consensus.step import consensus_step
 from tests.chain.consensus.test_proposals import admitted
@@ -32,7 +31,6 @@ def two_validators(chain, settings, tmp_path):
     """
     Validator.objects.filter(name="MEA").update(active=True)
     selectors.head_validators_cache.forget()  # the validators changed behind the ledger's back
-    consensus_step_module.peer_urls_cache.forget()
     head = ChainHead.objects.get()
     validators = selectors.validator_set(head)
     keys = {address_of(demo_key(name)): demo_key(name) for name in ("EGAT", "MEA")}
@@ -44,7 +42,6 @@ def two_validators(chain, settings, tmp_path):
     node_signing_key.cache_clear()
     yield proposer, site
     selectors.head_validators_cache.forget()
-    consensus_step_module.peer_urls_cache.forget()
     node_signing_key.cache_clear()
 
 
