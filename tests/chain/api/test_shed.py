@@ -9,6 +9,8 @@ import time
 import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
+from daphne import http_protocol
+from daphne import server as daphne_server
 from django.core.cache import cache
 from django.test import AsyncRequestFactory
 from twisted.internet.testing import StringTransport
@@ -19,7 +21,7 @@ from chain.api import shed
 from chain.api.views import TransactionSubmitView
 from chain.models import MempoolTx
 from chain.services import admission, scaling
-from gridtokenx_site.daphne_server import body_limited_request
+from gridtokenx_site.daphne_server import HTTPFactoryWithoutTwistedLog, body_limited_request, install
 from tests.chain.api.conftest import signed
 
 SENDER = "factory_rayong"
@@ -332,6 +334,29 @@ def test_the_sites_daphne_leaves_a_forms_body_to_the_application():
         + form
     )
     assert transport.value().startswith(b"HTTP/1.1 202") and processed == [({}, form)]
+
+
+def test_the_sites_daphne_formats_no_twisted_access_line():
+    """daphne writes the access log; Twisted's own line per request went to a log daphne points
+    nowhere, so the site's factory formats none."""
+    formatted = []
+    factory = HTTPFactoryWithoutTwistedLog(server=None)
+    factory._logFormatter = lambda when, request: formatted.append(request) or ""
+    factory.startFactory()
+    try:
+        factory.log(object())
+    finally:
+        factory.stopFactory()
+    assert formatted == []
+
+
+def test_the_sites_daphne_is_built_from_the_sites_factory_and_request(monkeypatch):
+    # Recorded as they are, so that they are put back after the test.
+    monkeypatch.setattr(http_protocol, "WebRequest", http_protocol.WebRequest)
+    monkeypatch.setattr(daphne_server, "HTTPFactory", daphne_server.HTTPFactory)
+    install(1_000)
+    assert daphne_server.HTTPFactory is HTTPFactoryWithoutTwistedLog
+    assert http_protocol.WebRequest.__name__ == "BodyLimitedWebRequest"
 
 
 @pytest.mark.anyio
