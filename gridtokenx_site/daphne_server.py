@@ -5,7 +5,8 @@ the application, so gridtokenx_site.body_limit alone would answer 413 only after
 byte. Here the server's request answers 413 and closes the connection as soon as the
 declared Content-Length is over the limit, before any of the body, or as soon as a body
 without one (chunked) passes it. A transaction batch that intake's door refuses for want of
-room (chain.api.shed) is answered 503 as soon as its headers are in. Run as
+room (chain.api.shed) is answered 503 as soon as its headers are in. The access log is
+daphne's own: Twisted's second line per request is not made. Run as
 ``python -m gridtokenx_site.daphne_server`` with daphne's arguments (localnet.processes does).
 """
 
