@@ -63,7 +63,7 @@ class SentTask:
     thread (a client's batch that wakes the proposer, say).
     """
 
-    __slots__ = ("id", "ignored")
+    __slots__ = ("id", "ignored")  # send_task sets ``ignored`` on whatever result it makes
 
     def __init__(self, task_id: str) -> None:
         self.id = task_id
